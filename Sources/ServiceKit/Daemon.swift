@@ -1,0 +1,102 @@
+import Foundation
+public import Hummingbird
+import HTTPTypes
+public import Logging
+import NIOCore
+public import Prometheus
+public import ServiceLifecycle
+
+/// Builds a daemon's HTTP application: the shared middleware and routes (`/health/live`,
+/// `/health/ready`, `/metrics`) plus the daemon's own, on its configured listener.
+///
+/// Each executable's `main` only loads configuration, builds its clients and calls this; tests
+/// call it too, so what they test is what runs.
+public enum Daemon {
+    /// A router with the request-id/error middleware and the health and metrics routes.
+    public static func router(readiness: Readiness, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: RequestIdMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
+        }
+        router.get("/health/ready") { _, context in
+            let report = await readiness.evaluate()
+            if !report.isReady {
+                context.logger.warning("not ready", metadata: ["failures": .string(report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))])
+            }
+            return HealthBody(report: report).response
+        }
+        router.get("/metrics") { _, _ in
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return router
+    }
+
+    /// The application on the configured listener, running `services` (clients, workers) in its
+    /// service group so that SIGTERM drains requests and then stops them in reverse order.
+    public static func application(
+        router: Router<BasicRequestContext>,
+        configuration: DaemonConfiguration,
+        services: [any Service] = [],
+        logger: Logger
+    ) throws -> some ApplicationProtocol {
+        if case .unixSocket(let path) = configuration.listen { try removeStaleSocket(at: path) }
+        let listen = configuration.listen
+        let mode = configuration.socketMode
+        return Application(
+            router: router,
+            configuration: .init(address: listen.bindAddress, serverName: configuration.daemon),
+            services: services,
+            onServerRunning: { _ in
+                if case .unixSocket(let path) = listen {
+                    // Sockets are created with the process umask; nginx's worker user must connect.
+                    try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+                }
+                logger.info("listening", metadata: ["address": .string(listen.description)])
+            },
+            logger: logger
+        )
+    }
+
+    /// A socket file left by a daemon that was killed would make bind fail; anything that is not a
+    /// socket is left alone and reported.
+    static func removeStaleSocket(at path: String) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return }
+        guard attributes[.type] as? FileAttributeType == .typeSocket else {
+            throw ConfigurationError(key: "listen", message: "\(path) exists and is not a socket")
+        }
+        try FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// The `/health/ready` body: 200 with every check "ok", or 503 naming what failed and why.
+struct HealthBody: Encodable {
+    let status: String
+    let error: String?
+    let message: String?
+    let checks: [String: String]
+
+    init(report: Readiness.Report) {
+        checks = report.checks
+        if report.isReady {
+            status = "ready"; error = nil; message = nil
+        } else {
+            status = "not_ready"; error = "not_ready"
+            message = report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+        }
+    }
+
+    var response: Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let body = (try? encoder.encode(self)) ?? Data()
+        return Response(
+            status: error == nil ? .ok : .serviceUnavailable,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
+}

@@ -1,0 +1,90 @@
+public import Foundation
+
+/// A real Redis, PostgreSQL or RabbitMQ started by `scripts/servers` for the tests.
+///
+/// Tests that kill a server start their own instance in a private state folder, so that the shared
+/// instances the test command started stay up for every other test.
+public struct LocalServer: Sendable {
+    public enum Kind: String, Sendable {
+        case redis, postgres, rabbitmq
+
+        /// The environment variable in which the test command passes the shared instance's port.
+        var portVariable: String {
+            switch self {
+            case .redis: "SKILLUP_REDIS_PORT"
+            case .postgres: "SKILLUP_POSTGRES_PORT"
+            case .rabbitmq: "SKILLUP_AMQP_PORT"
+            }
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let kind: Kind
+    public let stateDirectory: String
+    public let port: Int
+
+    /// The port of the shared instance that `scripts/test` started for this kind of server.
+    public static func sharedPort(_ kind: Kind) throws -> Int {
+        guard let text = ProcessInfo.processInfo.environment[kind.portVariable], let port = Int(text) else {
+            throw Failure(description: "\(kind.portVariable) is not set: run the tests with scripts/test, which starts the servers")
+        }
+        return port
+    }
+
+    /// Starts a private instance on a free port in a new temporary state folder.
+    public static func startPrivate(_ kind: Kind) throws -> LocalServer {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("skillup-\(kind.rawValue)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // PostgreSQL runs as an unprivileged user when the tests run as root: it must enter the folder.
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+        let portText = try runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let port = Int(portText) else { throw Failure(description: "no free port: \(portText)") }
+        let server = LocalServer(kind: kind, stateDirectory: directory, port: port)
+        try server.start()
+        return server
+    }
+
+    /// Starts (or starts again) this instance on its port.
+    public func start() throws {
+        _ = try Self.runServers(["start", kind.rawValue, stateDirectory, String(port)])
+    }
+
+    /// Stops this instance; its data stays in the state folder.
+    public func stop() throws {
+        _ = try Self.runServers(["stop", kind.rawValue, stateDirectory])
+    }
+
+    /// Stops this instance and deletes its state folder.
+    public func remove() {
+        try? stop()
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+
+    /// The package's root folder, found from this file's place in it.
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    @discardableResult
+    static func runServers(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = packageRoot.appendingPathComponent("scripts/servers")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "scripts/servers \(arguments.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import ServiceKit
+import Testing
+
+@Suite struct DaemonRouterTests {
+    struct Unreachable: Error, CustomStringConvertible {
+        var description: String { "connection refused" }
+    }
+
+    func makeRouter(_ checks: [Readiness.Check] = [], timeout: Duration = .seconds(2)) -> Router<BasicRequestContext> {
+        let router = Daemon.router(readiness: Readiness(checks, timeout: timeout), registry: PrometheusCollectorRegistry())
+        router.get("/boom/api") { _, _ -> String in throw APIError(.conflict, code: "email_taken", message: "that email is registered") }
+        router.get("/boom/other") { _, _ -> String in throw Unreachable() }
+        router.get("/boom/http") { _, _ -> String in throw HTTPError(.unauthorized) }
+        return router
+    }
+
+    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any])
+    }
+
+    @Test func liveAlwaysAnswers200() async throws {
+        try await Application(router: makeRouter([.init("redis") { throw Unreachable() }])).test(.router) { client in
+            try await client.execute(uri: "/health/live", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func readyIs200WhenEveryCheckPasses() async throws {
+        try await Application(router: makeRouter([.init("redis") {}, .init("postgres") {}])).test(.router) { client in
+            try await client.execute(uri: "/health/ready", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try json(response.body)
+                #expect(body["status"] as? String == "ready")
+                #expect(body["checks"] as? [String: String] == ["redis": "ok", "postgres": "ok"])
+            }
+        }
+    }
+
+    @Test func readyIs503NamingTheFailingDependency() async throws {
+        try await Application(router: makeRouter([.init("redis") { throw Unreachable() }, .init("postgres") {}])).test(.router) { client in
+            try await client.execute(uri: "/health/ready", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let body = try json(response.body)
+                #expect(body["error"] as? String == "not_ready")
+                #expect(body["message"] as? String == "redis: connection refused")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aHungDependencyFailsWithinTheTimeout() async throws {
+        let router = makeRouter([.init("amqp") { try await Task.sleep(for: .seconds(3600)) }], timeout: .milliseconds(200))
+        try await Application(router: router).test(.router) { client in
+            let start = ContinuousClock.now
+            try await client.execute(uri: "/health/ready", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let field = try json(response.body)["message"] as? String
+                #expect(field == "amqp: no answer within 0.2 seconds")
+            }
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
+    @Test func domainErrorsBecomeTheJSONErrorBody() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/boom/api", method: .get, headers: [.requestId: "abc-123"]) { response in
+                #expect(response.status == .conflict)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(response.headers[.requestId] == "abc-123")
+                let body = try json(response.body)
+                #expect(body["error"] as? String == "email_taken")
+                #expect(body["message"] as? String == "that email is registered")
+                #expect(body["request_id"] as? String == "abc-123")
+            }
+        }
+    }
+
+    @Test func unexpectedErrorsAreA500WithoutDetails() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/boom/other", method: .get) { response in
+                #expect(response.status == .internalServerError)
+                let body = try json(response.body)
+                #expect(body["error"] as? String == "internal_error")
+                #expect(!(body["message"] as? String ?? "").contains("refused"))
+            }
+            try await client.execute(uri: "/boom/http", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                let field = try json(response.body)["error"] as? String
+                #expect(field == "unauthorized")
+            }
+        }
+    }
+
+    @Test func unknownRoutesAnswerJSON404() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/no/such/route", method: .get) { response in
+                #expect(response.status == .notFound)
+                let field = try json(response.body)["error"] as? String
+                #expect(field == "not_found")
+            }
+        }
+    }
+
+    @Test func malformedRequestIdsAreReplaced() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/health/live", method: .get, headers: [.requestId: "evil\" id\nnext"]) { response in
+                let id = try #require(response.headers[.requestId])
+                #expect(id != "evil\" id\nnext")
+                #expect(id.allSatisfy { $0.isHexDigit })
+            }
+        }
+    }
+
+    @Test func metricsAreServedInPrometheusFormat() async throws {
+        let registry = PrometheusCollectorRegistry()
+        registry.makeCounter(name: "skillup_test_total").increment()
+        let router = Daemon.router(readiness: Readiness(), registry: registry)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("skillup_test_total 1"))
+            }
+        }
+    }
+}
