@@ -85,15 +85,48 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Shared by the daemons
+        .target(
+            name: "ServiceBackends",
+            dependencies: ["ServiceKit", "RedisClient", "PostgresClient", "AMQPClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SchemaMigrations",
+            dependencies: ["PostgresClient", "Cryptography", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Executables (thin: parse configuration, start services)
+        .executableTarget(name: "authd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "subscribed", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "aid", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "genworker", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "notifyd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "skillctl",
+            dependencies: [
+                "SchemaMigrations", "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
-        .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], swiftSettings: strictSettings),
+        .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"], swiftSettings: strictSettings),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceKitTests",
             dependencies: ["ServiceKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SchemaMigrations", "PostgresClient", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),

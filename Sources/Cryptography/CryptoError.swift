@@ -66,6 +66,8 @@ public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Shorthand for comparing against a code: `#expect(throws: CryptoError.invalidKey)`.
+    public static let randomGenerationFailed = CryptoError(.randomGenerationFailed)
+    /// See ``Code/invalidEncoding``.
     public static let invalidEncoding = CryptoError(.invalidEncoding)
     /// See ``Code/invalidKey``.
     public static let invalidKey = CryptoError(.invalidKey)
@@ -75,4 +77,6 @@ public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let invalidPEM = CryptoError(.invalidPEM)
     /// See ``Code/invalidJWK``.
     public static let invalidJWK = CryptoError(.invalidJWK)
+    /// See ``Code/operationFailed``.
+    public static let operationFailed = CryptoError(.operationFailed)
 }

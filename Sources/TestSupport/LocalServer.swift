@@ -20,6 +20,10 @@ public struct LocalServer: Sendable {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     public let kind: Kind

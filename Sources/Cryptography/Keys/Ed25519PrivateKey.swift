@@ -11,7 +11,8 @@ public struct Ed25519PrivateKey: Sendable {
     private init(key: PKey) throws(CryptoError) {
         guard key.baseID == EVP_PKEY_ED25519 else { throw CryptoError(.unsupportedKey) }
         self.key = key
-        self.publicKey = try Ed25519PublicKey(key: key)
+        // A separate public-only EVP_PKEY, so sharing the public key never keeps the secret alive.
+        self.publicKey = try Ed25519PublicKey(rawRepresentation: key.rawPublicKey())
     }
 
     /// Generates a new random key.

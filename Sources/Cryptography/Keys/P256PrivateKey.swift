@@ -9,7 +9,10 @@ public struct P256PrivateKey: Sendable {
     public let publicKey: P256PublicKey
 
     private init(key: PKey) throws(CryptoError) {
-        self.publicKey = try P256PublicKey(key: key)
+        // Checks type, curve and point; then a separate public-only EVP_PKEY, so sharing the public
+        // key never keeps the secret alive.
+        let validated = try P256PublicKey(key: key)
+        self.publicKey = try P256PublicKey(x: validated.x, y: validated.y)
         self.key = key
     }
 
