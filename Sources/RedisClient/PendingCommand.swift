@@ -1,0 +1,63 @@
+import NIOCore
+
+/// One write (a command, or a pipelined batch) waiting for its replies.
+///
+/// Confined to the connection's event loop: the handler, the timeout timer and the connection
+/// manager all touch it there, so it needs no lock.
+final class PendingCommand {
+    /// The encoded command or batch.
+    let payload: ByteBuffer
+    /// How many replies complete it: 1 for a command, N for a batch of N.
+    let expectedReplies: Int
+    /// Whether the replies are delivered as one `.array` (a batch) or as the single reply.
+    let isBatch: Bool
+    private let promise: EventLoopPromise<RedisValue>
+    private var replies: [RedisValue] = []
+    private var received = 0
+    private var timer: Scheduled<Void>?
+    /// The channel it was written to; a timeout closes it, since a silent server cannot be trusted.
+    var channel: (any Channel)?
+    private(set) var isDone = false
+
+    init(payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, promise: EventLoopPromise<RedisValue>) {
+        self.payload = payload
+        self.expectedReplies = expectedReplies
+        self.isBatch = isBatch
+        self.promise = promise
+    }
+
+    /// Fails the command with a timeout error after `timeout`, unless it completes first.
+    func startTimer(on eventLoop: any EventLoop, timeout: Duration) {
+        timer = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
+            guard !isDone else { return }
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            fail(RedisError(.timeout, "no reply within \(seconds) s"))
+            // Replies come back in order: a reply that is this late means the server or the link
+            // is stuck, and every later command on the connection would wait behind it.
+            channel?.close(promise: nil)
+        }
+    }
+
+    /// Records one reply; returns true when the last expected reply has arrived.
+    func receive(_ value: RedisValue) -> Bool {
+        received += 1
+        if !isDone { replies.append(value) }
+        guard received == expectedReplies else { return false }
+        if !isDone {
+            isDone = true
+            timer?.cancel()
+            promise.succeed(isBatch ? .array(replies) : replies[0])
+        }
+        return true
+    }
+
+    func fail(_ error: RedisError) {
+        guard !isDone else { return }
+        isDone = true
+        timer?.cancel()
+        promise.fail(error)
+    }
+}
+
+@available(*, unavailable)
+extension PendingCommand: Sendable {}

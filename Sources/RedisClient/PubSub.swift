@@ -1,0 +1,112 @@
+import Logging
+import NIOCore
+
+/// The subscriber side: one dedicated connection (RESP2 allows only pub/sub commands on a
+/// subscribed connection), the channels subscribed on it, and the local subscriptions fed from it.
+///
+/// `@unchecked Sendable`: the registry is read and written only on the connection's event loop
+/// (every entry point hops there), the same loop whose handler delivers the messages.
+final class PubSub: @unchecked Sendable {
+    private var manager: ConnectionManager!
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private var subscribers: [String: [Int: AsyncStream<RedisMessage>.Continuation]] = [:]
+    private var nextID = 0
+
+    init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.manager = ConnectionManager(
+            eventLoop: eventLoop,
+            configuration: configuration,
+            logger: logger,
+            onPush: { [weak self] value in self?.deliver(value) },
+            onConnect: { [weak self, eventLoop] handler in
+                self?.resubscribe(on: handler) ?? eventLoop.makeSucceededVoidFuture()
+            }
+        )
+    }
+
+    /// Registers `continuation` for `channels`, subscribing on the server to those not yet
+    /// subscribed; returns when the server confirmed. Returns the registration's id.
+    func add(_ continuation: AsyncStream<RedisMessage>.Continuation, channels: [String], timeout: Duration) async throws -> Int {
+        manager.start()
+        let (id, newChannels) = try await eventLoop.submit {
+            self.nextID += 1
+            let fresh = channels.filter { self.subscribers[$0, default: [:]].isEmpty }
+            for channel in channels { self.subscribers[channel, default: [:]][self.nextID] = continuation }
+            return (self.nextID, fresh)
+        }.get()
+        guard !newChannels.isEmpty else { return id }
+        do {
+            let replies = try await send("SUBSCRIBE", newChannels, timeout: timeout)
+            if case .error(let message)? = replies.array?.first(where: { if case .error = $0 { true } else { false } }) {
+                throw RedisError.server(message)
+            }
+        } catch {
+            remove(id, channels: channels)
+            throw error
+        }
+        return id
+    }
+
+    /// Drops one registration; unsubscribes on the server from channels nobody listens to anymore.
+    func remove(_ id: Int, channels: [String]) {
+        eventLoop.execute {
+            var unused: [String] = []
+            for channel in channels {
+                self.subscribers[channel]?[id] = nil
+                if self.subscribers[channel]?.isEmpty == true {
+                    self.subscribers[channel] = nil
+                    unused.append(channel)
+                }
+            }
+            guard !unused.isEmpty, let payload = try? Self.encode("UNSUBSCRIBE", unused) else { return }
+            // Best effort: if the connection is down, the next connect does not resubscribe them.
+            _ = self.manager.submitFuture(payload, expectedReplies: unused.count, isBatch: true, timeout: .seconds(2))
+        }
+    }
+
+    func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            for continuation in self.subscribers.values.flatMap(\.values) { continuation.finish() }
+            self.subscribers = [:]
+            return self.manager.shutdown()
+        }
+    }
+
+    private func send(_ name: String, _ channels: [String], timeout: Duration) async throws -> RedisValue {
+        try await manager.submit(Self.encode(name, channels), expectedReplies: channels.count, isBatch: true, timeout: timeout)
+    }
+
+    private static func encode(_ name: String, _ channels: [String]) throws(RedisError) -> ByteBuffer {
+        var payload = ByteBuffer()
+        try CommandEncoder.encode(RedisCommand(name, channels), into: &payload)
+        return payload
+    }
+
+    private func resubscribe(on handler: RedisChannelHandler) -> EventLoopFuture<Void> {
+        let channels = Array(subscribers.keys)
+        guard !channels.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+        let payload: ByteBuffer
+        do {
+            payload = try Self.encode("SUBSCRIBE", channels)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        logger.debug("Redis pub/sub subscribing on the new connection", metadata: ["channels": "\(channels.count)"])
+        return manager.sendDuringSetup(payload, expectedReplies: channels.count, on: handler).map { _ in }
+    }
+
+    /// Hands a `message` push to every subscription of its channel.
+    private func deliver(_ value: RedisValue) {
+        guard let parts = value.array, parts.count == 3, let channel = parts[1].string, let payload = parts[2].buffer else {
+            return
+        }
+        for continuation in subscribers[channel]?.values ?? [:].values {
+            if case .dropped = continuation.yield(RedisMessage(channel: channel, payload: payload)) {
+                logger.warning("Redis pub/sub subscriber is too slow: message dropped", metadata: ["channel": "\(channel)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import NIOCore
+
+/// Parses replies with hiredis and matches them to commands in the order they were written.
+///
+/// Owns C state (the parser), so it is confined to its channel's event loop. Commands reach it
+/// through ``send(_:)``, called on that loop by the connection manager, rather than through the
+/// pipeline's write path: this keeps the reply queue and the write in one step.
+final class RedisChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let parser: ReplyParser
+    private var inFlight = CircularBuffer<PendingCommand>(initialCapacity: 64)
+    private var context: ChannelHandlerContext?
+    /// Receives pub/sub `message` pushes, which answer no command; nil on command connections.
+    private let onPush: ((RedisValue) -> Void)?
+
+    init(onPush: ((RedisValue) -> Void)?) throws(RedisError) {
+        self.parser = try ReplyParser()
+        self.onPush = onPush
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// Writes one command or batch and queues it for its replies.
+    func send(_ pending: PendingCommand) {
+        guard let context, context.channel.isActive else {
+            pending.fail(RedisError(.connectionClosed, "the connection to Redis is closed"))
+            return
+        }
+        pending.channel = context.channel
+        inFlight.append(pending)
+        context.writeAndFlush(wrapOutboundOut(pending.payload), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do throws(RedisError) {
+            try parser.feed(unwrapInboundIn(data))
+            while let value = try parser.next() {
+                try deliver(value)
+            }
+        } catch {
+            failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RedisError(.connectionClosed, "the connection to Redis was lost before the reply"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Socket errors (reset, broken pipe): closing fails what is in flight and lets the
+        // manager reconnect.
+        context.close(promise: nil)
+    }
+
+    private func deliver(_ value: RedisValue) throws(RedisError) {
+        if let onPush, Self.isPush(value) {
+            onPush(value)
+            return
+        }
+        guard let head = inFlight.first else {
+            throw RedisError(.protocolError, "the server sent a reply that no command asked for")
+        }
+        if head.receive(value) {
+            inFlight.removeFirst()
+        }
+    }
+
+    private func failAll(_ error: RedisError) {
+        while let pending = inFlight.popFirst() {
+            pending.fail(error)
+        }
+    }
+
+    /// A RESP2 pub/sub message: `["message", channel, payload]` or `["pmessage", ...]`.
+    private static func isPush(_ value: RedisValue) -> Bool {
+        guard case .array(let elements) = value, let kind = elements.first?.buffer else { return false }
+        return kind.readableBytesView.elementsEqual("message".utf8)
+            || kind.readableBytesView.elementsEqual("pmessage".utf8)
+    }
+}
+
+@available(*, unavailable)
+extension RedisChannelHandler: Sendable {}

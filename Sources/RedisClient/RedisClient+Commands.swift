@@ -1,0 +1,71 @@
+public import NIOCore
+
+/// Typed helpers for the commands the services use most; anything else goes through `send`.
+extension RedisClient {
+    /// `GET key`: the value as text, or `nil` when the key does not exist.
+    public func get(_ key: String) async throws(RedisError) -> String? {
+        try await send(RedisCommand("GET", key)).string
+    }
+
+    /// `GET key`: the value's bytes, or `nil` when the key does not exist.
+    public func getBuffer(_ key: String) async throws(RedisError) -> ByteBuffer? {
+        try await send(RedisCommand("GET", key)).buffer
+    }
+
+    /// `SET key value [EX seconds]`.
+    public func set(_ key: String, to value: some RedisArgument, expiresInSeconds: Int? = nil) async throws(RedisError) {
+        var command = RedisCommand("SET", key)
+        command.append(value)
+        if let expiresInSeconds {
+            command.append("EX")
+            command.append(expiresInSeconds)
+        }
+        try await send(command)
+    }
+
+    /// `DEL key...`: how many keys existed and were deleted.
+    @discardableResult
+    public func delete(_ keys: String...) async throws(RedisError) -> Int {
+        try await send(RedisCommand("DEL", keys)).int ?? 0
+    }
+
+    /// `INCR key`: the value after the increment.
+    @discardableResult
+    public func increment(_ key: String) async throws(RedisError) -> Int {
+        try await send(RedisCommand("INCR", key)).int ?? 0
+    }
+
+    /// `EXPIRE key seconds`: whether the key exists (and now expires).
+    @discardableResult
+    public func expire(_ key: String, afterSeconds seconds: Int) async throws(RedisError) -> Bool {
+        try await send(RedisCommand("EXPIRE", key, seconds)).int == 1
+    }
+
+    /// `PUBLISH channel message`: how many subscribers received it.
+    @discardableResult
+    public func publish(_ message: some RedisArgument, to channel: String) async throws(RedisError) -> Int {
+        var command = RedisCommand("PUBLISH", channel)
+        command.append(message)
+        return try await send(command).int ?? 0
+    }
+
+    /// Runs a Lua script with `EVALSHA`; when the server answers `NOSCRIPT`, loads it with
+    /// `SCRIPT LOAD` and runs it again.
+    @discardableResult
+    public func evaluate(
+        _ script: RedisScript,
+        keys: [String] = [],
+        arguments: [any RedisArgument] = [],
+        timeout: Duration? = nil
+    ) async throws(RedisError) -> RedisValue {
+        var command = RedisCommand("EVALSHA", script.sha1, keys.count)
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        do {
+            return try await send(command, timeout: timeout)
+        } catch where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
+            try await send(RedisCommand("SCRIPT", "LOAD", script.source), timeout: timeout)
+            return try await send(command, timeout: timeout)
+        }
+    }
+}

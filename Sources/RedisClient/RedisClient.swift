@@ -1,0 +1,149 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+
+/// An async Redis client: one multiplexed, pipelined connection for commands and one dedicated
+/// connection for pub/sub, both on one SwiftNIO event loop.
+///
+/// Why one multiplexed connection rather than a pool: Redis runs commands on one thread, so more
+/// sockets add no server parallelism, while pipelining many callers' commands on one socket
+/// batches their writes and replies. A call costs one hop onto the event loop and one promise,
+/// with no checkout or lease as a pool needs; that matters on the auth hot path where every
+/// request does a GET. Replies are matched to commands in order (FIFO). A blocking command
+/// (`BLPOP`, ...) would stall every caller behind it: do not send those on this client.
+///
+/// Failure behaviour: every call has a timeout (``RedisConfiguration/commandTimeout`` unless given)
+/// and fails with ``RedisError/Code/timeout``; a timeout also closes the connection, since the
+/// replies behind it are stuck too. When the server goes away, calls fail at once with
+/// ``RedisError/Code/unavailable`` (fail closed) while the client reconnects with exponential
+/// backoff capped at ``RedisConfiguration/maximumReconnectDelay``; only calls made before the
+/// very first connect attempt finished wait for it.
+///
+/// Lifecycle: run it as a `Service` in a `ServiceGroup`, or call ``run()`` in a task and
+/// ``shutdown()`` to stop; both close the sockets.
+public final class RedisClient: Service, Sendable {
+    /// The event loop that owns both connections; callers already on it skip one thread hop.
+    public let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let logger: Logger
+    private let commands: ConnectionManager
+    private let pubSub: PubSub
+    private let stopped: EventLoopPromise<Void>
+
+    /// A client; it connects when ``run()`` starts.
+    /// - Parameters:
+    ///   - configuration: where the server is, credentials, timeouts and backoff.
+    ///   - eventLoop: the loop for both connections; by default one of NIO's shared singleton loops.
+    ///   - logger: the logger for connection events (commands and their arguments are never logged).
+    public init(
+        configuration: RedisConfiguration,
+        eventLoop: (any EventLoop)? = nil,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        let eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.commands = ConnectionManager(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        self.pubSub = PubSub(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        self.stopped = eventLoop.makePromise()
+    }
+
+    // MARK: Lifecycle
+
+    /// Connects, then keeps the connection up until ``shutdown()``, graceful shutdown of the
+    /// service group, or task cancellation; then closes the sockets and returns.
+    public func run() async throws {
+        commands.start()
+        await withTaskCancellationOrGracefulShutdownHandler {
+            try? await stopped.futureResult.get()
+        } onCancelOrGracefulShutdown: {
+            self.beginShutdown()
+        }
+    }
+
+    /// Stops reconnecting, fails calls in flight, closes the sockets and returns when they are closed.
+    public func shutdown() async {
+        beginShutdown()
+        try? await stopped.futureResult.get()
+    }
+
+    private func beginShutdown() {
+        let commands = commands.shutdown()
+        let pubSub = pubSub.shutdown()
+        commands.and(pubSub).map { _ in }.cascade(to: stopped)
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and returns its reply.
+    /// - Throws: ``RedisError`` with code `server` (and the server's message) for an error reply,
+    ///   `timeout`, `unavailable`, `connectionClosed` or `shutdown`.
+    @discardableResult
+    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RedisValue {
+        var payload = ByteBuffer()
+        try CommandEncoder.encode(command, into: &payload)
+        let value = try await submit(payload, expectedReplies: 1, isBatch: false, timeout: timeout)
+        if case .error(let message) = value { throw RedisError.server(message) }
+        return value
+    }
+
+    /// Sends a command given by name and arguments: `try await client.send("HSET", key, field, value)`.
+    @discardableResult
+    public func send(_ name: String, _ arguments: any RedisArgument...) async throws(RedisError) -> RedisValue {
+        try await send(RedisCommand(name, arguments))
+    }
+
+    /// Sends several commands in one write and returns their replies in order.
+    ///
+    /// The batch is not a transaction: other callers' commands may run between its commands.
+    /// An error reply fails only its own command; a timeout or lost connection fails the batch.
+    public func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws(RedisError) -> [Result<RedisValue, RedisError>] {
+        guard !commands.isEmpty else { return [] }
+        var payload = ByteBuffer()
+        for command in commands {
+            try CommandEncoder.encode(command, into: &payload)
+        }
+        let replies = try await submit(payload, expectedReplies: commands.count, isBatch: true, timeout: timeout)
+        return (replies.array ?? []).map { value in
+            if case .error(let message) = value { .failure(.server(message)) } else { .success(value) }
+        }
+    }
+
+    private func submit(_ payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, timeout: Duration?) async throws(RedisError) -> RedisValue {
+        do {
+            return try await commands.submit(
+                payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout ?? configuration.commandTimeout)
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.connectionClosed, "the Redis connection failed: \(error)")
+        }
+    }
+
+    // MARK: Pub/sub
+
+    /// Subscribes to `channels` on the pub/sub connection and runs `body` with the messages.
+    ///
+    /// Returns once `body` returns; the subscription then ends. The server has confirmed the
+    /// subscription before `body` starts, so a message published after that is delivered. After a
+    /// reconnect the client subscribes again by itself; messages published during the outage are
+    /// lost (Redis pub/sub is at most once).
+    public func subscribe<Result>(
+        to channels: [String],
+        timeout: Duration? = nil,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (RedisSubscription) async throws -> Result
+    ) async throws -> Result {
+        guard !channels.isEmpty else { throw RedisError(.invalidCommand, "subscribe needs at least one channel") }
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RedisMessage.self, bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
+        let id = try await pubSub.add(continuation, channels: channels, timeout: timeout ?? configuration.commandTimeout)
+        defer {
+            pubSub.remove(id, channels: channels)
+            continuation.finish()
+        }
+        return try await body(RedisSubscription(stream: stream))
+    }
+}

@@ -1,0 +1,48 @@
+/// Where the server is and how the client behaves when it is slow or gone.
+public struct RedisConfiguration: Sendable {
+    /// The server's host name or IP address.
+    public var host: String
+    /// The server's TCP port.
+    public var port: Int
+    /// Sent with `AUTH` after every connect when set; never logged nor put in errors.
+    public var password: String?
+    /// Selected with `SELECT` after every connect when set.
+    public var database: Int?
+    /// The default bound on every call, from the moment it is made to its reply.
+    public var commandTimeout: Duration
+    /// The bound on establishing the TCP connection.
+    public var connectTimeout: Duration
+    /// The first wait before reconnecting after the server went away; it doubles after each
+    /// failed attempt up to ``maximumReconnectDelay``.
+    public var initialReconnectDelay: Duration
+    /// The cap on the wait between reconnect attempts, so the client notices a returning server
+    /// within this time.
+    public var maximumReconnectDelay: Duration
+    /// How many undelivered pub/sub messages each subscription buffers before dropping the
+    /// oldest (and logging that it did).
+    public var subscriptionBufferSize: Int
+
+    /// A configuration with the defaults: 2 s call timeout, 1 s connect timeout, reconnect
+    /// backoff from 50 ms doubling up to 1 s.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 6379,
+        password: String? = nil,
+        database: Int? = nil,
+        commandTimeout: Duration = .seconds(2),
+        connectTimeout: Duration = .seconds(1),
+        initialReconnectDelay: Duration = .milliseconds(50),
+        maximumReconnectDelay: Duration = .seconds(1),
+        subscriptionBufferSize: Int = 10_000
+    ) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+        self.commandTimeout = commandTimeout
+        self.connectTimeout = connectTimeout
+        self.initialReconnectDelay = initialReconnectDelay
+        self.maximumReconnectDelay = maximumReconnectDelay
+        self.subscriptionBufferSize = subscriptionBufferSize
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import RedisClient
+import TestSupport
+import Testing
+
+/// Kills, freezes and restarts a private redis-server; the shared one stays untouched.
+@Suite("Outages on a private redis-server", .serialized, .timeLimit(.minutes(2)))
+struct OutageTests {
+    static func configure(_ configuration: inout RedisConfiguration) {
+        configuration.commandTimeout = .milliseconds(500)
+        configuration.maximumReconnectDelay = .milliseconds(400)
+    }
+
+    @Test func callsFailFastDuringAnOutageAndTheClientRecovers() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer { server.remove() }
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+            try await client.set("k", to: "before")
+            try await server.stop()
+            for _ in 0..<5 {
+                let start = ContinuousClock.now
+                let error = await #expect(throws: RedisError.self) { try await client.get("k") }
+                #expect(ContinuousClock.now - start < .milliseconds(700))
+                let code = try #require(error?.code)
+                #expect([.unavailable, .connectionClosed].contains(code), "\(String(describing: error))")
+            }
+            try await server.start()
+            #expect(try await TestRedis.eventually(within: .seconds(10)) {
+                (try? await client.send("PING")) == .simpleString("PONG")
+            })
+            // The private server keeps no data across restarts (--save ''): the write path works.
+            try await client.set("k", to: "after")
+            #expect(try await client.get("k") == "after")
+        }
+    }
+
+    @Test func aFrozenServerGivesTimeoutsNotHangs() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer {
+            Self.signal(server, SIGCONT)
+            server.remove()
+        }
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            Self.signal(server, SIGSTOP)
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RedisError.self) { try await client.get("k") }
+            let elapsed = ContinuousClock.now - start
+            #expect(error?.code == .timeout)
+            #expect(elapsed >= .milliseconds(450) && elapsed < .milliseconds(1500), "\(elapsed)")
+            Self.signal(server, SIGCONT)
+            #expect(try await TestRedis.eventually(within: .seconds(10)) {
+                (try? await client.send("PING")) == .simpleString("PONG")
+            })
+        }
+    }
+
+    @Test func subscriptionsResumeAfterReconnect() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer { server.remove() }
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+            try await client.subscribe(to: ["news"]) { messages in
+                var iterator = messages.makeAsyncIterator()
+                #expect(try await client.publish("one", to: "news") == 1)
+                #expect(await iterator.next()?.string == "one")
+                try await server.stop()
+                try await server.start()
+                // Resubscribed once the publisher side sees a subscriber again.
+                #expect(try await TestRedis.eventually(within: .seconds(10)) {
+                    (try? await client.publish("two", to: "news")) == 1
+                })
+                #expect(await iterator.next()?.string == "two")
+            }
+        }
+    }
+
+    @Test func callsBeforeTheFirstConnectFailWhenTheServerIsDown() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        server.remove()
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RedisError.self) { try await client.send("PING") }
+            #expect(error?.code == .unavailable)
+            #expect(ContinuousClock.now - start < .milliseconds(700))
+        }
+    }
+
+    static func signal(_ server: LocalServer, _ signal: Int32) {
+        let pidFile = server.stateDirectory + "/redis/redis.pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        kill(pid, signal)
+    }
+}
