@@ -1,0 +1,175 @@
+internal import CLibpq
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns one `PGconn` and finishes it in `deinit`.
+///
+/// Deliberately not Sendable: libpq allows one thread per connection at a time, so it lives inside a
+/// `PooledConnection` actor whose executor is a dedicated thread. Every wait on the socket is bounded
+/// by a deadline (`SocketWait`), so no call here can hang on a silent server.
+final class LibpqConnection {
+    private let pointer: OpaquePointer
+    /// Must outlive `pointer`: libpq holds an unretained pointer to it.
+    private let notices: NoticeSink
+    /// Scrubbed from every message, in case a server or libpq ever echoes it.
+    private let password: String?
+    /// Set when the connection is in an unknown protocol state (a statement that never answered).
+    private var abandoned = false
+
+    private init(pointer: OpaquePointer, notices: NoticeSink, password: String?) {
+        self.pointer = pointer
+        self.notices = notices
+        self.password = password
+    }
+
+    deinit {
+        PQfinish(pointer)
+    }
+
+    /// Opens a connection with non-blocking `PQconnectPoll`, giving up at `connectTimeout`.
+    static func connect(configuration: PostgresConfiguration, logger: Logger) throws -> LibpqConnection {
+        let deadline = ContinuousClock.now + configuration.connectTimeout
+        let pairs = configuration.libpqParameters
+        let keys = pairs.map { strdup($0.0) } + [nil]
+        let values = pairs.map { strdup($0.1) } + [nil]
+        defer {
+            keys.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let pointer = PQconnectStartParams(keys.map { UnsafePointer($0) }, values.map { UnsafePointer($0) }, 0)
+        guard let pointer else {
+            throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
+        }
+        let connection = LibpqConnection(
+            pointer: pointer, notices: NoticeSink(logger: logger), password: configuration.password
+        )
+        try connection.finishConnecting(until: deadline, configuration: configuration)
+        return connection
+    }
+
+    private func finishConnecting(until deadline: ContinuousClock.Instant, configuration: PostgresConfiguration) throws {
+        guard PQstatus(pointer) != CONNECTION_BAD else { throw failure(.connectionFailed) }
+        notices.install(on: pointer)
+        var state = PGRES_POLLING_WRITING
+        while state != PGRES_POLLING_OK {
+            guard state != PGRES_POLLING_FAILED else { throw failure(.connectionFailed) }
+            let outcome = SocketWait.wait(
+                socket: PQsocket(pointer), forWriting: state == PGRES_POLLING_WRITING, until: deadline,
+                observeCancellation: true
+            )
+            switch outcome {
+            case .ready: state = PQconnectPoll(pointer)
+            case .cancelled: throw CancellationError()
+            case .timedOut:
+                throw PostgresError(
+                    code: .connectTimeout,
+                    message: "no connection to \(configuration.host):\(configuration.port) within \(configuration.connectTimeout)"
+                )
+            }
+        }
+    }
+
+    /// Whether the connection can take a statement. A server that shut down has sent its goodbye and
+    /// closed the socket, so input on an idle connection means it is going away: finding that out
+    /// before sending lets the pool reconnect without failing the caller.
+    var isUsable: Bool {
+        guard !abandoned, PQstatus(pointer) == CONNECTION_OK else { return false }
+        var reads = 0
+        while SocketWait.hasInput(socket: PQsocket(pointer)) {
+            // Data then end-of-file needs two reads; harmless input (a parameter change) needs one.
+            reads += 1
+            guard reads < 3, PQconsumeInput(pointer) == 1 else { return false }
+        }
+        return PQstatus(pointer) == CONNECTION_OK
+    }
+
+    /// Whether the connection must be dropped: closed by the server or left in an unknown state.
+    var isBroken: Bool { abandoned || PQstatus(pointer) == CONNECTION_BAD }
+
+    /// Whether a transaction block is open (or failed and waiting for ROLLBACK).
+    var transactionIsOpen: Bool {
+        let status = PQtransactionStatus(pointer)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Runs one statement with its parameters and returns its rows; with `parameters` nil, runs a
+    /// parameterless script of several statements (simple protocol) and returns the last one's rows.
+    ///
+    /// At `deadline` (or on task cancellation) the statement is cancelled through `PQcancel`; if the
+    /// server still says nothing within `grace`, the connection is abandoned and the call fails.
+    func execute(
+        _ sql: String, _ parameters: EncodedParameters?, deadline: ContinuousClock.Instant?, grace: Duration
+    ) throws -> PostgresRows {
+        let sent =
+            parameters?.withUnsafeArrays { count, types, values, lengths, formats in
+                PQsendQueryParams(pointer, sql, count, types, values, lengths, formats, 0)
+            } ?? PQsendQuery(pointer, sql)
+        guard sent == 1 else {
+            throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
+        }
+        var results = [LibpqResult]()
+        var waitUntil = deadline
+        var cancelledBy: SocketWait.Outcome?
+        while true {
+            while PQisBusy(pointer) == 1 {
+                let outcome = SocketWait.wait(
+                    socket: PQsocket(pointer), forWriting: false, until: waitUntil, observeCancellation: cancelledBy == nil
+                )
+                switch outcome {
+                case .ready:
+                    guard PQconsumeInput(pointer) == 1 else { throw failure(.connectionLost) }
+                case .timedOut where cancelledBy != nil:
+                    abandoned = true
+                    throw PostgresError(
+                        code: .statementTimeout, message: "the server did not answer a cancel; connection discarded"
+                    )
+                case .timedOut, .cancelled:
+                    cancelledBy = outcome
+                    sendCancel()
+                    waitUntil = .now + grace
+                }
+            }
+            guard let raw = PQgetResult(pointer) else { break }
+            let result = LibpqResult(raw)
+            guard !result.isCopy else {
+                // The connection now waits for COPY data this API cannot send: it is unusable.
+                abandoned = true
+                throw PostgresError(code: .invalidArgument, message: "COPY is not supported")
+            }
+            results.append(result)
+        }
+        if cancelledBy == .cancelled { throw CancellationError() }
+        if let failed = results.first(where: \.isError) {
+            throw failed.error(connectionLost: PQstatus(pointer) == CONNECTION_BAD)
+        }
+        if cancelledBy == .timedOut {
+            throw PostgresError(code: .statementTimeout, message: "the statement ran past its deadline")
+        }
+        guard let last = results.last else { throw failure(.connectionLost) }
+        return last.rows()
+    }
+
+    /// Asks the server to cancel the running statement. `PGcancel` is made for exactly this and is
+    /// safe to use while the connection waits.
+    private func sendCancel() {
+        guard let cancel = PQgetCancel(pointer) else { return }
+        defer { PQfreeCancel(cancel) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+    }
+
+    /// The connection's current libpq message as an error, without the password.
+    private func failure(_ code: PostgresError.Code) -> PostgresError {
+        var message = PQerrorMessage(pointer).map { String(cString: $0) }?.trimmed ?? ""
+        if message.isEmpty { message = "connection failed without a message" }
+        if let password, !password.isEmpty {
+            message = message.split(separator: password, omittingEmptySubsequences: false).joined(separator: "***")
+        }
+        return PostgresError(code: code, message: message)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+import TestSupport
+
+/// Helpers shared by the suites: clients for the shared server and a log handler that keeps lines.
+enum Support {
+    /// A configuration for the shared instance (or `port`), with short timeouts for tests.
+    static func configuration(port: Int? = nil, poolSize: Int = 4) throws -> PostgresConfiguration {
+        var configuration = PostgresConfiguration(
+            host: "127.0.0.1", port: try port ?? LocalServer.sharedPort(.postgres), user: "skillup",
+            database: "skillup", applicationName: "postgres-client-tests"
+        )
+        configuration.poolSize = poolSize
+        configuration.connectTimeout = .seconds(2)
+        configuration.statementTimeout = .seconds(5)
+        configuration.maximumReconnectDelay = .milliseconds(500)
+        return configuration
+    }
+
+    /// Runs `body` with a client for the shared instance and closes it afterwards.
+    static func withClient<T>(
+        _ configuration: PostgresConfiguration? = nil, logger: Logger = Logger(label: "test"),
+        _ body: (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = try PostgresClient(configuration: configuration ?? self.configuration(), logger: logger)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
+    /// A table name no other test uses.
+    static func uniqueTable(_ prefix: String) -> String {
+        "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// Keeps every log message in memory so a test can look for it.
+struct RecordingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let lines = Mutex<[(Logger.Level, String)]>([])
+        var all: [(Logger.Level, String)] { lines.withLock { $0 } }
+    }
+
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        store.lines.withLock { $0.append((event.level, event.message.description)) }
+    }
+}
