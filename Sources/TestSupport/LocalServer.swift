@@ -39,32 +39,38 @@ public struct LocalServer: Sendable {
     }
 
     /// Starts a private instance on a free port in a new temporary state folder.
-    public static func startPrivate(_ kind: Kind) throws -> LocalServer {
+    public static func startPrivate(_ kind: Kind) async throws -> LocalServer {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("skillup-\(kind.rawValue)-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // PostgreSQL runs as an unprivileged user when the tests run as root: it must enter the folder.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
-        let portText = try runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let portText = try await runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let port = Int(portText) else { throw Failure(description: "no free port: \(portText)") }
         let server = LocalServer(kind: kind, stateDirectory: directory, port: port)
-        try server.start()
+        try await server.start()
         return server
     }
 
     /// Starts (or starts again) this instance on its port.
-    public func start() throws {
-        _ = try Self.runServers(["start", kind.rawValue, stateDirectory, String(port)])
+    public func start() async throws {
+        try await Self.runServers(["start", kind.rawValue, stateDirectory, String(port)])
     }
 
     /// Stops this instance; its data stays in the state folder.
-    public func stop() throws {
-        _ = try Self.runServers(["stop", kind.rawValue, stateDirectory])
+    public func stop() async throws {
+        try await Self.runServers(["stop", kind.rawValue, stateDirectory])
     }
 
-    /// Stops this instance and deletes its state folder.
+    /// Kills this instance and deletes its state folder. It blocks (a `defer` cannot await), so
+    /// it kills the server outright, which takes milliseconds, instead of waiting for a clean stop.
     public func remove() {
-        try? stop()
+        let killer = Process()
+        killer.executableURL = Self.packageRoot.appendingPathComponent("scripts/servers")
+        killer.arguments = ["kill", kind.rawValue, stateDirectory]
+        killer.standardOutput = FileHandle.nullDevice
+        killer.standardError = FileHandle.nullDevice
+        if (try? killer.run()) != nil { killer.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: stateDirectory)
     }
 
@@ -75,20 +81,11 @@ public struct LocalServer: Sendable {
     }
 
     @discardableResult
-    static func runServers(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = packageRoot.appendingPathComponent("scripts/servers")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "scripts/servers \(arguments.joined(separator: " ")) failed: \(text)")
+    static func runServers(_ arguments: [String]) async throws -> String {
+        let outcome = try await ChildProcess.run(packageRoot.appendingPathComponent("scripts/servers").path, arguments)
+        guard outcome.status == 0 else {
+            throw Failure(description: "scripts/servers \(arguments.joined(separator: " ")) failed: \(outcome.output)")
         }
-        return text
+        return outcome.output
     }
 }

@@ -1,0 +1,4 @@
+// authd: Accounts, tokens and the nginx auth_request validator.
+import ServiceBackends
+
+await BackedDaemon.main("authd", defaultListen: "127.0.0.1:8081", backends: [.redis, .postgres])

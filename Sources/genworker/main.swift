@@ -1,0 +1,4 @@
+// genworker: The queue worker that runs long generation tasks.
+import ServiceBackends
+
+await BackedDaemon.main("genworker", defaultListen: "127.0.0.1:8084", backends: [.redis, .postgres, .rabbitmq])

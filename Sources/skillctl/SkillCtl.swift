@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresClient
+import SchemaMigrations
+
+/// The admin command line: migrations now; users, plans, keys, revocation and tasks as their
+/// services land.
+@main
+struct SkillCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skillctl",
+        abstract: "Administer a SkillUp gateway installation.",
+        subcommands: [Migrate.self]
+    )
+}
+
+/// Where the database is: `--postgres-url` or `POSTGRES_URL`, with `POSTGRES_PASSWORD` kept out
+/// of the URL and the process list when given.
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL of the migrating (owner) role; default: $POSTGRES_URL.")
+    var postgresURL: String?
+
+    func client(logger: Logger) throws -> PostgresClient {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = postgresURL ?? environment["POSTGRES_URL"] else {
+            throw ValidationError("no database: pass --postgres-url or set POSTGRES_URL")
+        }
+        var configuration = try PostgresConfiguration(url: url)
+        if let password = environment["POSTGRES_PASSWORD"] { configuration.password = password }
+        configuration.applicationName = "skillctl"
+        configuration.poolSize = 1
+        return try PostgresClient(configuration: configuration, logger: logger)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the numbered SQL files in order; safe to re-run.",
+        discussion: "Each file runs in its own transaction with its record in public.schema_migrations. An applied file that was edited since is refused."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Folder of NNN_name.sql files.")
+    var sql = "sql"
+
+    @Flag(help: "List applied and pending migrations without applying any.")
+    var status = false
+
+    func run() async throws {
+        var logger = Logger(label: "skillctl")
+        logger.logLevel = .warning
+        let migrations = try Migration.load(from: sql)
+        let client = try database.client(logger: logger)
+        do {
+            let migrator = Migrator(client: client, logger: logger)
+            if status {
+                let applied = Set(try await migrator.appliedVersions())
+                for migration in migrations {
+                    print("\(applied.contains(migration.version) ? "applied" : "pending") \(migration.version) \(migration.name)")
+                }
+            } else {
+                let applied = try await migrator.migrate(migrations)
+                print(applied.isEmpty ? "migrate: up to date (\(migrations.count) migrations)" : "migrate: applied \(applied.map(String.init).joined(separator: ", "))")
+            }
+            await client.close()
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+}

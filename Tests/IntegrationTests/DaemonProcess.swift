@@ -1,0 +1,95 @@
+import Foundation
+import Synchronization
+import TestSupport
+
+/// A built daemon executable running as a child process on a unix socket, as the stack runs it.
+final class DaemonProcess: Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let name: String
+    let socketPath: String
+    let directory: String
+    private let process: Process
+    private let logPath: String
+    /// The exit status, set by Foundation's termination handler.
+    private let exitState = ExitState()
+
+    static func executable(_ name: String) -> String {
+        LocalServer.packageRoot.appendingPathComponent(".build/debug/\(name)").path
+    }
+
+    /// Starts `name` with `arguments` and `environment` added to the socket settings.
+    init(_ name: String, arguments: [String] = [], environment: [String: String]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.name = name
+        socketPath = directory + "/\(name).sock"
+        logPath = directory + "/\(name).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable(name))
+        process.arguments = ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"] + arguments
+        process.environment = environment
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        let exitState = self.exitState
+        process.terminationHandler = { finished in exitState.status.withLock { $0 = finished.terminationStatus } }
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { exitState.status.withLock { $0 == nil } }
+    var exitStatus: Int32? { exitState.status.withLock { $0 } }
+
+    /// Polls for the exit, up to `timeout`; true when the process has exited.
+    func waitForExit(timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return !isRunning
+    }
+
+    /// Waits until the socket answers `/health/live`.
+    func waitUntilListening(timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if isRunning, (try? await get("/health/live").status) == 200 { return }
+            guard isRunning else { throw Failure(description: "\(name) exited with \(exitStatus ?? -1): \(log)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure(description: "\(name) did not listen within \(timeout): \(log)")
+    }
+
+    /// GET over the unix socket with curl, as nginx would send it.
+    func get(_ path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
+        let arguments = ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}"] + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
+        let text = try await ChildProcess.run("/usr/bin/curl", arguments).output
+        guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+            throw Failure(description: "curl gave no status: \(text)")
+        }
+        return (status, String(text[..<newline]))
+    }
+
+    /// Sends SIGTERM and waits for the exit, up to `timeout`.
+    func terminate(timeout: Duration = .seconds(15)) async throws -> Duration {
+        let start = ContinuousClock.now
+        process.terminate()
+        guard try await waitForExit(timeout: timeout) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw Failure(description: "\(name) ignored SIGTERM for \(timeout)")
+        }
+        return ContinuousClock.now - start
+    }
+
+    func remove() {
+        if isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Where the termination handler leaves the exit status for the test's polling.
+final class ExitState: Sendable {
+    let status = Mutex<Int32?>(nil)
+}
