@@ -72,15 +72,26 @@ final class DaemonProcess: Sendable {
         return (status, String(text[..<newline]))
     }
 
-    /// Sends SIGTERM and waits for the exit, up to `timeout`.
+    /// Sends SIGTERM and returns how long the daemon took to drain and log "stopped".
+    ///
+    /// The signal goes straight through `kill(2)`, and the drain is timed by the daemon's own log
+    /// line: Foundation's `Process` delivers signals and exits through one shared manager thread,
+    /// which other tests' child processes can hold up for seconds.
     func terminate(timeout: Duration = .seconds(15)) async throws -> Duration {
         let start = ContinuousClock.now
-        process.terminate()
-        guard try await waitForExit(timeout: timeout) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw Failure(description: "\(name) ignored SIGTERM for \(timeout)")
+        kill(process.processIdentifier, SIGTERM)
+        while !log.contains(#""msg":"stopped""#) {
+            guard ContinuousClock.now - start < timeout else {
+                kill(process.processIdentifier, SIGKILL)
+                throw Failure(description: "\(name) did not stop within \(timeout) of SIGTERM: \(log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        return ContinuousClock.now - start
+        let drained = ContinuousClock.now - start
+        guard try await waitForExit(timeout: .seconds(30)) else {
+            throw Failure(description: "\(name) logged stopped but did not exit: \(log)")
+        }
+        return drained
     }
 
     func remove() {
