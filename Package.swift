@@ -113,6 +113,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Benchmarks (run by hand; see bench/README.md)
+        .executableTarget(
+            name: "client-bench",
+            dependencies: [
+                "Cryptography", "PasswordHashing", "RedisClient", "PostgresClient", "AMQPClient",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/client-bench",
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),

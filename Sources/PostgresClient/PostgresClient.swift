@@ -86,7 +86,7 @@ public final class PostgresClient: Sendable {
                 throw error
             }
             transaction.lease.end()
-            let commit = try await connection.execute("COMMIT", .none, pinned: generation)
+            let commit = try await connection.execute("COMMIT", EncodedParameters.none, pinned: generation)
             guard commit.commandTag == "COMMIT" else {
                 throw PostgresError(code: .transactionRolledBack, message: "a statement failed; the transaction was rolled back")
             }

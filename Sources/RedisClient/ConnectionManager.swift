@@ -95,10 +95,14 @@ final class ConnectionManager: @unchecked Sendable {
         case .connected(_, let handler):
             pending.startTimer(on: eventLoop, timeout: timeout)
             handler.send(pending)
-        case .idle, .connecting where !failFast:
+        case .idle:
+            // run() has not connected yet: wait for it, bounded by the call's timer.
             pending.startTimer(on: eventLoop, timeout: timeout)
             waiters.append(pending)
-        case .idle, .connecting, .waitingToReconnect:
+        case .connecting where !failFast:
+            pending.startTimer(on: eventLoop, timeout: timeout)
+            waiters.append(pending)
+        case .connecting, .waitingToReconnect:
             pending.fail(RedisError(.unavailable, "no connection to Redis (\(lastFailure)); reconnecting"))
         case .shutdown:
             pending.fail(RedisError(.shutdown, "the Redis client was shut down"))

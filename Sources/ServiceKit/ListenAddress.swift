@@ -1,4 +1,4 @@
-public import Hummingbird
+import Hummingbird
 
 /// Where a daemon listens: `unix:/path/to.sock` (what nginx uses in production) or `host:port`.
 public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {

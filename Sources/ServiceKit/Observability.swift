@@ -1,5 +1,5 @@
-public import Logging
-public import Metrics
+import Logging
+import Metrics
 public import Prometheus
 
 /// Process-wide logging and metrics set up once by each daemon's `main`.

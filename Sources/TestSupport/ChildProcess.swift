@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs a command to its end without blocking a thread of the Swift task pool.
 ///
@@ -15,7 +15,7 @@ public enum ChildProcess {
         // Output goes to a file, not a pipe: a pipe would be read until every holder closes it,
         // and a server the command starts in the background may hold it for its whole life.
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let process = Process()

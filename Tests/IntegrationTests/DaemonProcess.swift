@@ -27,7 +27,7 @@ final class DaemonProcess: Sendable {
         self.name = name
         socketPath = directory + "/\(name).sock"
         logPath = directory + "/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable(name))
         process.arguments = ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"] + arguments

@@ -1,0 +1,100 @@
+import AMQPClient
+import Cryptography
+import Logging
+import NIOPosix
+import PasswordHashing
+import PostgresClient
+import RedisClient
+
+/// Round trips of each wrapper against its real server, and the cost of the crypto primitives.
+enum Benchmarks {
+    static let logger = Logger(label: "client-bench")
+
+    static func crypto() async throws {
+        let message = Array("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0".utf8)
+        let ed25519 = try Ed25519PrivateKey()
+        let edSignature = try ed25519.signature(for: message)
+        let edPublic = ed25519.publicKey
+        try await measure("Ed25519 verify", operations: 2000) {
+            for _ in 0..<2000 { precondition(edPublic.isValidSignature(edSignature, for: message)) }
+        }
+        let p256 = try P256PrivateKey()
+        let esSignature = try p256.signature(for: message)
+        let esPublic = p256.publicKey
+        try await measure("ES256 verify", operations: 2000) {
+            for _ in 0..<2000 { precondition(esPublic.isValidSignature(esSignature, for: message)) }
+        }
+        try await measure("SHA-256 of a 200-byte token", operations: 20000) {
+            let token = [UInt8](repeating: 0x61, count: 200)
+            for _ in 0..<20000 { _ = try SHA256.hash(token) }
+        }
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let hasher = PasswordHasher(threadPool: pool)
+        try await measure("Argon2id hash (m=19 MiB, t=2, p=1)", operations: 10) {
+            for _ in 0..<10 { _ = try await hasher.hash("correct horse battery staple") }
+        }
+        try await pool.shutdownGracefully()
+    }
+
+    static func redis(port: Int) async throws {
+        let client = RedisClient(configuration: RedisConfiguration(port: port), logger: logger)
+        let running = Task { try await client.run() }
+        try await client.set("bench:key", to: "value")
+        try await measure("Redis GET, sequential", operations: 20000) {
+            for _ in 0..<20000 { _ = try await client.get("bench:key") }
+        }
+        try await measure("Redis GET, 32 concurrent tasks", operations: 50000) {
+            try await concurrently(tasks: 32, count: 50000) { _ = try await client.get("bench:key") }
+        }
+        let batch = [RedisCommand](repeating: RedisCommand("GET", "bench:key"), count: 1000)
+        try await measure("Redis GET, pipelined batches of 1000", operations: 100_000) {
+            for _ in 0..<100 { _ = try await client.pipeline(batch) }
+        }
+        await client.shutdown()
+        try await running.value
+    }
+
+    static func postgres(port: Int) async throws {
+        var configuration = try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup")
+        configuration.poolSize = 4
+        let client = try PostgresClient(configuration: configuration, logger: logger)
+        try await measure("PostgreSQL SELECT $1, sequential", operations: 5000) {
+            for value in 0..<5000 { try await client.query("SELECT $1::int AS n", [.int(value)]) }
+        }
+        try await measure("PostgreSQL SELECT $1, 32 tasks over 4 connections", operations: 20000) {
+            try await concurrently(tasks: 32, count: 20000) { try await client.query("SELECT $1::int AS n", [.int(1)]) }
+        }
+        await client.close()
+    }
+
+    static func amqp(port: Int) async throws {
+        let configuration = try AMQPConfiguration(url: "amqp://guest:guest@127.0.0.1:\(port)/")
+        let queue = "bench.\(UInt32.random(in: 0 ... .max))"
+        let topology = AMQPTopology(exchanges: [.init("bench", kind: .direct)], queues: [.init(queue)], bindings: [.init(queue: queue, exchange: "bench", routingKey: queue)])
+        let publisher = AMQPPublisher(configuration: configuration, logger: logger)
+        try await publisher.declare(topology)
+        let body = [UInt8](repeating: 0x62, count: 200)
+        let message = AMQPMessage(exchange: "bench", routingKey: queue, body: body, mandatory: true)
+        try await measure("AMQP confirmed publish, one at a time", operations: 1000, warmUp: false) {
+            for _ in 0..<1000 { try await publisher.publish(message) }
+        }
+        try await measure("AMQP confirmed publish, batches of 500", operations: 20000, warmUp: false) {
+            for _ in 0..<40 {
+                let outcomes = await publisher.publish([AMQPMessage](repeating: message, count: 500))
+                for outcome in outcomes { try outcome.get() }
+            }
+        }
+        let consumer = AMQPConsumer(queue: queue, prefetch: 200, topology: topology, configuration: configuration, logger: logger)
+        try await measure("AMQP consume + ack, prefetch 200", operations: 21000, warmUp: false) {
+            var received = 0
+            for await delivery in consumer.deliveries {
+                consumer.ack(delivery)
+                received += 1
+                if received == 21000 { break }
+            }
+        }
+        await consumer.shutdown()
+        await publisher.shutdown()
+    }
+}
