@@ -32,6 +32,7 @@ let package = Package(
 
         // MARK: Safe wrappers over the C libraries
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
         .target(
             name: "PasswordHashing",
             dependencies: ["CArgon2", .product(name: "NIOPosix", package: "swift-nio")],
@@ -128,6 +129,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"], swiftSettings: strictSettings),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strictSettings),

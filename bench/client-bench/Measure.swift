@@ -13,7 +13,7 @@ struct Measurement {
 
     var line: String {
         let microseconds = 1e6 / perSecond
-        return String(format: "%-48@ %10.0f ops/s %10.1f µs/op", name as NSString, perSecond, microseconds)
+        return name.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: "%10.0f ops/s %10.1f µs/op", perSecond, microseconds)
     }
 }
 
