@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "skillctl",
             dependencies: [
-                "SchemaMigrations", "PostgresClient",
+                "SchemaMigrations", "PostgresClient", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SchemaMigrations", "PostgresClient", "TestSupport"],
+            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),

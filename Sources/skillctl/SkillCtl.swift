@@ -11,7 +11,7 @@ struct SkillCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skillctl",
         abstract: "Administer a SkillUp gateway installation.",
-        subcommands: [Migrate.self]
+        subcommands: [Migrate.self, Keys.self]
     )
 }
 
