@@ -93,6 +93,9 @@ public enum JWS {
             let utf8 = token.utf8
             guard utf8.count <= maximumLength else { throw JWTError(.tooLarge) }
             let bytes = Array(utf8)
+            // One cheap pass so that a stray character anywhere (padding, whitespace, '+', '/') is
+            // reported as malformed even in the payload, which is only decoded after verification.
+            guard bytes.allSatisfy(Self.isTokenCharacter) else { throw JWTError(.malformed) }
             guard let first = bytes.firstIndex(of: UInt8(ascii: ".")),
                   let second = bytes[(first + 1)...].firstIndex(of: UInt8(ascii: ".")),
                   !bytes[(second + 1)...].contains(UInt8(ascii: "."))
@@ -102,6 +105,17 @@ public enum JWS {
             signature = bytes[(second + 1)...]
             signingInput = bytes[..<second]
             guard !header.isEmpty, !payload.isEmpty, !signature.isEmpty else { throw JWTError(.malformed) }
+        }
+
+        /// The base64url alphabet plus the '.' separator.
+        private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                true
+            default:
+                false
+            }
         }
     }
 }

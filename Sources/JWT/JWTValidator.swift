@@ -48,8 +48,8 @@ public struct JWTValidator: Sendable {
     /// Checks the claims of an already verified JWS at time `now`. In order: the payload must be a
     /// JSON object without duplicate members; `exp` (required), `nbf` (optional) and `iat`
     /// (required) must be numbers in range and fit the clock within the leeway; `iss` must equal the
-    /// issuer; `aud` must contain the audience; `sub`, `jti`, `sid` must be non-empty strings;
-    /// `scope`, if present, a string.
+    /// issuer; `aud` must contain the audience; `scope`, if present, must be a string; `sub`, `sid`
+    /// and `jti` must be non-empty strings. Time checks come first so an old token reports `expired`.
     public func validateClaims(of token: JWS.Verified, now: Date) throws(JWTError) -> AccessToken {
         let claims = try JSONValue.parseObject(token.payload)
         let now = now.timeIntervalSince1970
