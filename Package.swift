@@ -140,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "TestSupport"],
+            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "JWT", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),
