@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "client-bench",
             dependencies: [
-                "Cryptography", "PasswordHashing", "RedisClient", "PostgresClient", "AMQPClient",
+                "Cryptography", "JWT", "PasswordHashing", "RedisClient", "PostgresClient", "AMQPClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -21,18 +21,25 @@ public enum Base64URL {
         var output: [UInt8] = []
         output.reserveCapacity((input.count * 4 + 2) / 3)
         var index = 0
+        // Plain appends, no per-chunk arrays: this runs on every token the daemons sign.
         while index + 3 <= input.count {
             let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-            output.append(contentsOf: [18, 12, 6, 0].map { alphabet[Int(chunk >> $0 & 0x3F)] })
+            output.append(alphabet[Int(chunk >> 18 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 12 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 6 & 0x3F)])
+            output.append(alphabet[Int(chunk & 0x3F)])
             index += 3
         }
         switch input.count - index {
         case 1:
             let chunk = UInt32(input[index]) << 16
-            output.append(contentsOf: [18, 12].map { alphabet[Int(chunk >> $0 & 0x3F)] })
+            output.append(alphabet[Int(chunk >> 18 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 12 & 0x3F)])
         case 2:
             let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-            output.append(contentsOf: [18, 12, 6].map { alphabet[Int(chunk >> $0 & 0x3F)] })
+            output.append(alphabet[Int(chunk >> 18 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 12 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 6 & 0x3F)])
         default:
             break
         }
@@ -60,9 +67,12 @@ public enum Base64URL {
         var output: [UInt8] = []
         output.reserveCapacity(values.count * 3 / 4)
         var index = 0
+        // Plain appends, no per-chunk arrays: this runs three times on every token validated.
         while index + 4 <= values.count {
-            let chunk = values[index..<index + 4].reduce(UInt32(0)) { $0 << 6 | UInt32($1) }
-            output.append(contentsOf: [16, 8, 0].map { UInt8(truncatingIfNeeded: chunk >> $0) })
+            let chunk = UInt32(values[index]) << 18 | UInt32(values[index + 1]) << 12 | UInt32(values[index + 2]) << 6 | UInt32(values[index + 3])
+            output.append(UInt8(truncatingIfNeeded: chunk >> 16))
+            output.append(UInt8(truncatingIfNeeded: chunk >> 8))
+            output.append(UInt8(truncatingIfNeeded: chunk))
             index += 4
         }
         switch remainder {

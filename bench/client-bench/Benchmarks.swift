@@ -1,5 +1,7 @@
 import AMQPClient
 import Cryptography
+import Foundation
+import JWT
 import Logging
 import NIOPosix
 import PasswordHashing
@@ -23,6 +25,18 @@ enum Benchmarks {
         let esPublic = p256.publicKey
         try await measure("ES256 verify", operations: 2000) {
             for _ in 0..<2000 { precondition(esPublic.isValidSignature(esSignature, for: message)) }
+        }
+        for (name, signer) in [("EdDSA", try JWTSigningKey(Ed25519PrivateKey())), ("ES256", try JWTSigningKey(P256PrivateKey()))] {
+            let validator = JWTValidator(keys: JWTKeySet([signer.verificationKey]), configuration: .init(issuer: "bench", audience: "gateway"))
+            let claims = try JWTClaims(issuer: "bench", audience: "gateway", subject: "user-1", sessionID: "session-1", scopes: ["generate", "profile"])
+            let token = try JWTSigner.sign(claims, with: signer)
+            try await measure("JWT \(name) full validation (\(token.utf8.count)-byte token)", operations: 2000) {
+                for _ in 0..<2000 { _ = try validator.validate(token) }
+            }
+        }
+        let segment = Base64URL.encode([UInt8](repeating: 0x5A, count: 256))
+        try await measure("base64url decode of a 256-byte segment", operations: 100_000) {
+            for _ in 0..<100_000 { _ = try Base64URL.decode(segment) }
         }
         try await measure("SHA-256 of a 200-byte token", operations: 20000) {
             let token = [UInt8](repeating: 0x61, count: 200)
