@@ -78,6 +78,6 @@ public struct DaemonConfiguration: Sendable {
     /// URLs and passwords are never printed by access reporters.
     static func isSecretKey(_ key: String) -> Bool {
         let lowered = key.lowercased()
-        return lowered.contains("password") || lowered.contains("secret") || lowered.hasSuffix("url") || lowered.hasSuffix("-url")
+        return lowered.contains("password") || lowered.contains("secret") || lowered.hasSuffix("url")
     }
 }

@@ -7,13 +7,17 @@ import Testing
 /// Tokens minted by PyJWT, an independent JOSE implementation (installed by scripts/test), against
 /// the validator authd uses: the good ones pass, the forgeries fail.
 @Suite struct PyJWTInteropTests {
+    struct MintingFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
     static let issuer = "https://localhost:8443/auth"
     static let audience = "skillup-gateway"
 
     /// Runs PyJWT's `jwt.encode` with `claims`, the key in PEM and the header given.
     func mint(claims: String, key: String, algorithm: String, headers: String) async throws -> String {
         guard let python = ProcessInfo.processInfo.environment["SKILLUP_PYTHON"] else {
-            throw LocalServer.Failure(description: "SKILLUP_PYTHON is not set: run the tests with scripts/test, which installs PyJWT")
+            throw MintingFailed(description: "SKILLUP_PYTHON is not set: run the tests with scripts/test, which installs PyJWT")
         }
         let script = """
             import json, sys, jwt
@@ -21,7 +25,7 @@ import Testing
             print(jwt.encode(claims, key, algorithm=alg, headers=headers))
             """
         let outcome = try await ChildProcess.run(python, ["-c", script, claims, key, algorithm, headers])
-        guard outcome.status == 0 else { throw LocalServer.Failure(description: "PyJWT failed: \(outcome.output)") }
+        guard outcome.status == 0 else { throw MintingFailed(description: "PyJWT failed: \(outcome.output)") }
         return outcome.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
