@@ -98,8 +98,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Service libraries
+        .target(
+            name: "Auth",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "PasswordHashing", "RedisClient", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Executables (thin: parse configuration, start services)
-        .executableTarget(name: "authd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "authd", dependencies: ["Auth", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "subscribed", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "aid", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "genworker", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
@@ -107,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "skillctl",
             dependencies: [
-                "SchemaMigrations", "PostgresClient", "Cryptography",
+                "SchemaMigrations", "PostgresClient", "RedisClient", "Cryptography", "Auth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -141,6 +158,16 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "JWT", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuthTests",
+            dependencies: [
+                "Auth", "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "RedisClient", "PostgresClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),

@@ -1,7 +1,7 @@
 /// The text of one SQL statement, with values passed apart as `$1, $2...` parameters.
 ///
 /// A string literal converts to `SQL`, but a `String` variable does not, and interpolation accepts
-/// only identifiers (quoted safely), so values cannot be spliced into the text by accident:
+/// only identifiers (quoted safely) and other `SQL` fragments, so values cannot be spliced into the text by accident:
 ///
 /// ```swift
 /// try await client.query("SELECT name FROM \(identifier: table) WHERE id = $1", [.int(id)])
@@ -27,7 +27,7 @@ public struct SQL: Sendable, Hashable, CustomStringConvertible, ExpressibleByStr
 
     public var description: String { text }
 
-    /// Interpolation that takes identifiers only; there is deliberately no general `\(value)`.
+    /// Interpolation that takes identifiers and SQL fragments only; there is deliberately no general `\(value)`.
     public struct Interpolation: StringInterpolationProtocol {
         var text = ""
 
@@ -42,6 +42,12 @@ public struct SQL: Sendable, Hashable, CustomStringConvertible, ExpressibleByStr
         /// Appends a table, column or schema name as a double-quoted identifier.
         public mutating func appendInterpolation(identifier: String) {
             text += SQL.quoteIdentifier(identifier)
+        }
+
+        /// Appends another statement fragment: it is `SQL` already, so it was a literal, quoted, or
+        /// marked unsafe where it was made.
+        public mutating func appendInterpolation(_ fragment: SQL) {
+            text += fragment.text
         }
     }
 

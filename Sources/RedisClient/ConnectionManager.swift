@@ -24,6 +24,8 @@ final class ConnectionManager: @unchecked Sendable {
     /// Runs on each new connection after AUTH and SELECT, before any queued command (pub/sub
     /// resubscribes here).
     private let onConnect: (@Sendable (RedisChannelHandler) -> EventLoopFuture<Void>)?
+    /// Runs on the loop when an established connection is lost.
+    private let onDisconnect: (@Sendable () -> Void)?
 
     private var state = State.idle
     /// Commands made before the first connection attempt settled; afterwards calls never wait for
@@ -38,13 +40,15 @@ final class ConnectionManager: @unchecked Sendable {
         configuration: RedisConfiguration,
         logger: Logger,
         onPush: (@Sendable (RedisValue) -> Void)? = nil,
-        onConnect: (@Sendable (RedisChannelHandler) -> EventLoopFuture<Void>)? = nil
+        onConnect: (@Sendable (RedisChannelHandler) -> EventLoopFuture<Void>)? = nil,
+        onDisconnect: (@Sendable () -> Void)? = nil
     ) {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
         self.onPush = onPush
         self.onConnect = onConnect
+        self.onDisconnect = onDisconnect
     }
 
     // MARK: Entry points (any thread)
@@ -193,6 +197,7 @@ final class ConnectionManager: @unchecked Sendable {
         logger.warning("Redis connection lost; reconnecting")
         lastFailure = "connection lost"
         failFast = true
+        onDisconnect?()
         scheduleReconnect()
     }
 

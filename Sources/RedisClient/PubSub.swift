@@ -11,6 +11,7 @@ final class PubSub: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private var subscribers: [String: [Int: AsyncStream<RedisMessage>.Continuation]] = [:]
+    private var linkObservers: [Int: @Sendable (RedisSubscriptionLink) -> Void] = [:]
     private var nextID = 0
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
@@ -23,16 +24,21 @@ final class PubSub: @unchecked Sendable {
             onPush: { [weak self] value in self?.deliver(value) },
             onConnect: { [weak self, eventLoop] handler in
                 self?.resubscribe(on: handler) ?? eventLoop.makeSucceededVoidFuture()
-            }
+            },
+            onDisconnect: { [weak self] in self?.notify(.lost) }
         )
     }
 
     /// Registers `continuation` for `channels`, subscribing on the server to those not yet
     /// subscribed; returns when the server confirmed. Returns the registration's id.
-    func add(_ continuation: AsyncStream<RedisMessage>.Continuation, channels: [String], timeout: Duration) async throws -> Int {
+    func add(
+        _ continuation: AsyncStream<RedisMessage>.Continuation, channels: [String], timeout: Duration,
+        onLinkChange: (@Sendable (RedisSubscriptionLink) -> Void)?
+    ) async throws -> Int {
         manager.start()
         let (id, newChannels) = try await eventLoop.submit {
             self.nextID += 1
+            self.linkObservers[self.nextID] = onLinkChange
             let fresh = channels.filter { self.subscribers[$0, default: [:]].isEmpty }
             for channel in channels { self.subscribers[channel, default: [:]][self.nextID] = continuation }
             return (self.nextID, fresh)
@@ -53,6 +59,7 @@ final class PubSub: @unchecked Sendable {
     /// Drops one registration; unsubscribes on the server from channels nobody listens to anymore.
     func remove(_ id: Int, channels: [String]) {
         eventLoop.execute {
+            self.linkObservers[id] = nil
             var unused: [String] = []
             for channel in channels {
                 self.subscribers[channel]?[id] = nil
@@ -71,6 +78,7 @@ final class PubSub: @unchecked Sendable {
         eventLoop.flatSubmit {
             for continuation in self.subscribers.values.flatMap(\.values) { continuation.finish() }
             self.subscribers = [:]
+            self.linkObservers = [:]
             return self.manager.shutdown()
         }
     }
@@ -95,7 +103,11 @@ final class PubSub: @unchecked Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         logger.debug("Redis pub/sub subscribing on the new connection", metadata: ["channels": "\(channels.count)"])
-        return manager.sendDuringSetup(payload, expectedReplies: channels.count, on: handler).map { _ in }
+        return manager.sendDuringSetup(payload, expectedReplies: channels.count, on: handler).map { _ in self.notify(.restored) }
+    }
+
+    private func notify(_ link: RedisSubscriptionLink) {
+        for observer in linkObservers.values { observer(link) }
     }
 
     /// Hands a `message` push to every subscription of its channel.

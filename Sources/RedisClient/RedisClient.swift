@@ -129,17 +129,19 @@ public final class RedisClient: Service, Sendable {
     /// Returns once `body` returns; the subscription then ends. The server has confirmed the
     /// subscription before `body` starts, so a message published after that is delivered. After a
     /// reconnect the client subscribes again by itself; messages published during the outage are
-    /// lost (Redis pub/sub is at most once).
+    /// lost (Redis pub/sub is at most once); `onLinkChange` hears of the loss and of the
+    /// resubscription, so a subscriber that caches state can drop what it may have missed.
     public func subscribe<Result>(
         to channels: [String],
         timeout: Duration? = nil,
+        onLinkChange: (@Sendable (RedisSubscriptionLink) -> Void)? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (RedisSubscription) async throws -> Result
     ) async throws -> Result {
         guard !channels.isEmpty else { throw RedisError(.invalidCommand, "subscribe needs at least one channel") }
         let (stream, continuation) = AsyncStream.makeStream(
             of: RedisMessage.self, bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
-        let id = try await pubSub.add(continuation, channels: channels, timeout: timeout ?? configuration.commandTimeout)
+        let id = try await pubSub.add(continuation, channels: channels, timeout: timeout ?? configuration.commandTimeout, onLinkChange: onLinkChange)
         defer {
             pubSub.remove(id, channels: channels)
             continuation.finish()

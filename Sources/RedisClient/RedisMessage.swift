@@ -33,3 +33,12 @@ public struct RedisSubscription: AsyncSequence, Sendable {
         }
     }
 }
+
+/// A change of the pub/sub connection, told to ``RedisClient/subscribe(to:timeout:onLinkChange:isolation:_:)``'s observer
+/// on the client's event loop (keep the observer short).
+public enum RedisSubscriptionLink: Sendable, Hashable {
+    /// The connection dropped; messages published from now until ``restored`` are lost.
+    case lost
+    /// Reconnected and subscribed again to every channel.
+    case restored
+}

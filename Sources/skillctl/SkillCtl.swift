@@ -4,14 +4,14 @@ import Logging
 import PostgresClient
 import SchemaMigrations
 
-/// The admin command line: migrations now; users, plans, keys, revocation and tasks as their
+/// The admin command line: migrations, signing keys and accounts; plans and tasks as their
 /// services land.
 @main
 struct SkillCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skillctl",
         abstract: "Administer a SkillUp gateway installation.",
-        subcommands: [Migrate.self, Keys.self]
+        subcommands: [Migrate.self, Keys.self, Users.self]
     )
 }
 

@@ -1,3 +1,4 @@
+import Cryptography
 import Foundation
 import TestSupport
 import Testing
@@ -9,7 +10,18 @@ import Testing
             "REDIS_URL": "redis://127.0.0.1:\(try redisPort ?? LocalServer.sharedPort(.redis))",
             "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(try LocalServer.sharedPort(.postgres))/skillup",
             "AMQP_URL": "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/",
+            "JWT_KEYS": try Self.keysDirectory(),
         ]
+    }
+
+    /// A keys folder with one Ed25519 signing key, as `skillctl keys generate` leaves it.
+    static func keysDirectory() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let key = try Ed25519PrivateKey()
+        let kid = try JWK(key.publicKey).thumbprint()
+        _ = FileManager.default.createFile(atPath: "\(directory)/\(kid).pem", contents: Data(try key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+        return directory
     }
 
     @Test(arguments: ["authd", "subscribed", "aid", "genworker", "notifyd"])
@@ -48,6 +60,43 @@ import Testing
 
         try await redis.start()
         _ = try await pollReady(daemon, until: 200)
+    }
+
+    @Test func authdServesTheLeanValidatorOnItsOwnSocket() async throws {
+        let validateSocket = FileManager.default.temporaryDirectory.appendingPathComponent("validate-\(UUID().uuidString.prefix(8)).sock").path
+        let daemon = try DaemonProcess("authd", arguments: ["--validate-listen", "unix:\(validateSocket)"], environment: environment())
+        defer { daemon.remove(); try? FileManager.default.removeItem(atPath: validateSocket) }
+        try await daemon.waitUntilListening()
+        _ = try await pollReady(daemon, until: 200)
+        #expect(daemon.log.contains(#""msg":"validator listening""#))
+        #expect(try FileManager.default.attributesOfItem(atPath: validateSocket)[.posixPermissions] as? Int == 0o660)
+
+        let email = "lean-\(UUID().uuidString.prefix(8))@example.com"
+        let credentials = #"{"email":"\#(email)","password":"a long test passphrase"}"#
+        let post = ["-s", "--unix-socket", daemon.socketPath, "-H", "Content-Type: application/json", "-H", "X-Real-IP: 10.9.9.9", "-d", credentials]
+        _ = try await ChildProcess.run("/usr/bin/curl", post + ["http://authd/auth/register"])
+        let login = try await ChildProcess.run("/usr/bin/curl", post + ["http://authd/auth/login"]).output
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(login.utf8)) as? [String: Any])?["access_token"] as? String, "\(login)")
+
+        func lean(_ path: String, authorization: String) async throws -> String {
+            try await ChildProcess.run("/usr/bin/curl", ["-s", "-i", "--unix-socket", validateSocket, "-H", "Authorization: \(authorization)", "http://authd\(path)"]).output
+        }
+        let allowed = try await lean("/internal/jwt/validate", authorization: "Bearer \(token)")
+        #expect(allowed.hasPrefix("HTTP/1.1 200"))
+        #expect(allowed.lowercased().contains("x-user-id: ") && allowed.lowercased().contains("x-tier: free"))
+        let refused = try await lean("/internal/jwt/validate", authorization: "Bearer not.a.token")
+        #expect(refused.hasPrefix("HTTP/1.1 401"))
+        #expect(refused.contains(#"error="invalid_token""#) && refused.contains(#""error":"invalid_token""#))
+        let elsewhere = try await lean("/auth/me", authorization: "Bearer \(token)")
+        #expect(elsewhere.hasPrefix("HTTP/1.1 404"))
+
+        // nginx keeps upstream connections alive: three answers on one connection.
+        let url = "http://authd/internal/jwt/validate"
+        let reused = try await ChildProcess.run("/usr/bin/curl", [
+            "-s", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n", "--unix-socket", validateSocket,
+            "-H", "Authorization: Bearer \(token)", url, url, url,
+        ]).output
+        #expect(reused.split(separator: "\n") == ["200 1", "200 0", "200 0"], "\(reused)")
     }
 
     @Test func aBadSettingStopsStartWithTheKeyNamed() async throws {

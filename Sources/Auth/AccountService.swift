@@ -1,0 +1,280 @@
+import Cryptography
+import Foundation
+import JWT
+public import Logging
+public import PasswordHashing
+import RedisClient
+import ServiceKit
+
+/// Where a request came from, for lockout, sessions and security events. nginx sets `X-Real-IP`;
+/// authd is reachable only through nginx, so the header is trusted.
+public struct ClientInfo: Sendable {
+    public var address: String
+    public var userAgent: String?
+    public var requestID: String?
+
+    public init(address: String, userAgent: String? = nil, requestID: String? = nil) {
+        self.address = address
+        self.userAgent = userAgent
+        self.requestID = requestID
+    }
+}
+
+/// A token pair: the `/auth/login` and `/auth/refresh` answer (OAuth 2.0 token response shape).
+public struct TokenGrant: Sendable, Encodable {
+    public let access_token: String
+    public let token_type: String
+    public let expires_in: Int
+    public let refresh_token: String
+    public let scope: String
+    let sessionID: String
+
+    enum CodingKeys: String, CodingKey { case access_token, token_type, expires_in, refresh_token, scope }
+}
+
+/// The account flows of ARCHITECTURE.md's public API: register, login, refresh (rotating, with
+/// reuse detection), logout, sessions, password change and API keys.
+public final class AccountService: Sendable {
+    let store: AccountStore
+    let registry: TokenRegistry
+    let keys: SigningKeys
+    let hasher: PasswordHasher
+    let throttle: LoginThrottle
+    let events: SecurityEventLog
+    let settings: AuthSettings
+    private let logger: Logger
+    /// A hash of a random password, verified when the email is unknown so that such a login costs
+    /// the same argon2id time as a wrong password.
+    private let decoyHash: String
+
+    public init(store: AccountStore, registry: TokenRegistry, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings, logger: Logger) async throws {
+        self.store = store
+        self.registry = registry
+        self.keys = keys
+        self.hasher = hasher
+        self.settings = settings
+        self.logger = logger
+        self.throttle = LoginThrottle(
+            redis: registry.redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
+            base: settings.lockoutBase, maximum: settings.lockoutMaximum)
+        self.events = SecurityEventLog(store: store, logger: logger)
+        self.decoyHash = try await hasher.hash(Base64URL.encode(try SecureRandom.bytes(count: 24)))
+    }
+
+    // MARK: Accounts
+
+    func register(email: String, password: String, client: ClientInfo) async throws -> String {
+        let normalized = Email.normalize(email)
+        guard Email.isPlausible(normalized) else { throw APIError.badRequest(code: "invalid_email", "the email address is not valid") }
+        if let problem = PasswordPolicy.problem(with: password, email: normalized) {
+            throw APIError.badRequest(code: "weak_password", problem)
+        }
+        let hash = try await hasher.hash(password)
+        guard let userID = try await backend({ try await store.createUser(email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant) }) else {
+            throw APIError(.conflict, code: "email_taken", message: "an account with this email exists")
+        }
+        await events.record(SecurityEvent(kind: .registered, userID: userID, clientIP: client.address, requestID: client.requestID))
+        return userID
+    }
+
+    /// Same answer, after the same work, for an unknown email and a wrong password.
+    func login(email: String, password: String, client: ClientInfo) async throws -> TokenGrant {
+        let normalized = Email.normalize(email)
+        let subject = LoginThrottle.Subject(normalizedEmail: normalized, clientIP: client.address)
+        if let seconds = try await redisBackend({ try await throttle.lockedFor(subject) }) {
+            throw Self.locked(seconds)
+        }
+        let user = try await backend { try await store.user(normalizedEmail: normalized) }
+        let passwordMatches = try await hasher.verify(password, against: user?.passwordHash ?? decoyHash)
+        guard let user, passwordMatches else {
+            let lockout = try await redisBackend { try await throttle.recordFailure(subject) }
+            await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
+                                              detail: user == nil ? "unknown email" : "wrong password"))
+            if let lockout {
+                await events.record(SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
+            }
+            throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
+        }
+        guard !user.blocked else { throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked") }
+        try await redisBackend { try await throttle.recordSuccess(subject) }
+        let refresh = try Secrets.make(prefix: "rt_")
+        let sessionID = try await backend {
+            try await store.createSession(userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
+                                          userAgent: client.userAgent, clientIP: client.address)
+        }
+        await events.record(SecurityEvent(kind: .loginSucceeded, userID: user.id, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+        return try await grant(user: user, sessionID: sessionID, refreshToken: refresh.secret)
+    }
+
+    /// Spends the refresh token for a new pair; a spent token coming back revokes its session.
+    func refresh(_ refreshToken: String, client: ClientInfo) async throws -> TokenGrant {
+        guard refreshToken.hasPrefix("rt_"), refreshToken.utf8.count < 100 else { throw Self.invalidGrant }
+        let successor = try Secrets.make(prefix: "rt_")
+        let result = try await backend {
+            try await store.rotateRefreshToken(digest: try Secrets.digest(refreshToken), successor: successor.digest, lifetime: settings.refreshTokenLifetime)
+        }
+        switch result {
+        case .invalid:
+            throw Self.invalidGrant
+        case .reused(let sessionID, let userID):
+            try await redisBackend { try await registry.revokeSession(sessionID) }
+            await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
+                                              detail: "a spent refresh token was presented; the session is revoked"))
+            throw Self.invalidGrant
+        case .rotated(let sessionID, let user):
+            guard !user.blocked else { throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked") }
+            return try await grant(user: user, sessionID: sessionID, refreshToken: successor.secret)
+        }
+    }
+
+    private func grant(user: AccountStore.User, sessionID: String, refreshToken: String) async throws -> TokenGrant {
+        let claims = try JWTClaims(issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
+                                   scopes: user.scopes, lifetime: settings.accessTokenLifetime)
+        let token = try JWTSigner.sign(claims, with: keys.signingKey)
+        try await redisBackend {
+            try await registry.recordAccessToken(jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
+        }
+        return TokenGrant(access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
+                          scope: user.scopes.joined(separator: " "), sessionID: sessionID)
+    }
+
+    // MARK: Sessions
+
+    func logout(_ identity: Identity, client: ClientInfo) async throws {
+        try await revoke(sessions: [identity.sessionID])
+        _ = try await backend { try await store.revokeSession(identity.sessionID, userID: identity.userID, reason: "logout") }
+        await events.record(SecurityEvent(kind: .logout, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address, requestID: client.requestID))
+    }
+
+    func logoutAll(_ identity: Identity, client: ClientInfo) async throws {
+        let revoked = try await backend { try await store.revokeSessions(userID: identity.userID, keeping: nil, reason: "logout_all") }
+        try await revoke(sessions: Array(Set(revoked + [identity.sessionID])))
+        await events.record(SecurityEvent(kind: .logoutAll, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                                          requestID: client.requestID, detail: "\(revoked.count) sessions"))
+    }
+
+    func sessions(_ identity: Identity) async throws -> [AccountStore.Session] {
+        try await backend { try await store.activeSessions(userID: identity.userID) }
+    }
+
+    func revokeSession(_ sessionID: String, of identity: Identity, client: ClientInfo) async throws {
+        guard UUID(uuidString: sessionID) != nil, try await backend({ try await store.revokeSession(sessionID, userID: identity.userID, reason: "revoked") }) else {
+            throw APIError.notFound("no such active session")
+        }
+        try await revoke(sessions: [sessionID.lowercased()])
+        await events.record(SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+    }
+
+    /// Checks the current password, stores the new one and revokes every other session.
+    func changePassword(_ identity: Identity, current: String, new: String, client: ClientInfo) async throws {
+        guard let user = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        guard try await hasher.verify(current, against: user.passwordHash) else {
+            throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
+        }
+        if let problem = PasswordPolicy.problem(with: new, email: user.email) { throw APIError.badRequest(code: "weak_password", problem) }
+        let hash = try await hasher.hash(new)
+        try await backend { try await store.updatePassword(userID: user.id, passwordHash: hash) }
+        let revoked = try await backend { try await store.revokeSessions(userID: user.id, keeping: identity.sessionID, reason: "password_changed") }
+        try await revoke(sessions: revoked)
+        await events.record(SecurityEvent(kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
+                                          requestID: client.requestID, detail: "\(revoked.count) other sessions revoked"))
+    }
+
+    private func revoke(sessions: [String]) async throws {
+        for sessionID in sessions {
+            try await redisBackend { try await registry.revokeSession(sessionID) }
+        }
+    }
+
+    // MARK: Profile and API keys
+
+    struct Profile: Encodable {
+        let user_id: String
+        let email: String
+        let scopes: [String]
+        let tier: String
+    }
+
+    func profile(_ identity: Identity) async throws -> Profile {
+        guard let user = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        return Profile(user_id: user.id, email: user.email, scopes: user.scopes, tier: identity.tier)
+    }
+
+    struct CreatedAPIKey: Encodable {
+        let id: String
+        let key: String
+        let name: String
+        let scopes: [String]
+        let expires_at: String?
+    }
+
+    /// A key with scopes that the owner holds; the key itself is in this answer only.
+    func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, client: ClientInfo) async throws -> CreatedAPIKey {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard (1...100).contains(name.count) else { throw APIError.badRequest(code: "invalid_name", "the name must be 1 to 100 characters") }
+        guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
+            throw APIError.badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names")
+        }
+        guard let user = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        let beyond = scopes.filter { !user.scopes.contains($0) }
+        guard beyond.isEmpty else {
+            throw APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
+        }
+        if let expiresIn { guard (60...63_072_000).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 seconds to 2 years") } }
+        let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
+        let created = try await backend {
+            try await store.createAPIKey(userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
+                                         lifetime: expiresIn.map(TimeInterval.init))
+        }
+        try await redisBackend {
+            try await registry.recordAPIKey(digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
+        }
+        await events.record(SecurityEvent(kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
+                                          requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
+        return CreatedAPIKey(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.map { $0.ISO8601Format() })
+    }
+
+    func apiKeys(_ identity: Identity) async throws -> [AccountStore.APIKeySummary] {
+        try await backend { try await store.apiKeys(userID: identity.userID) }
+    }
+
+    func revokeAPIKey(_ id: String, of identity: Identity, client: ClientInfo) async throws {
+        guard UUID(uuidString: id) != nil, let digestHex = try await backend({ try await store.revokeAPIKey(id: id, userID: identity.userID) }) else {
+            throw APIError.notFound("no such API key")
+        }
+        try await redisBackend { try await registry.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased()) }
+        await events.record(SecurityEvent(kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                                          requestID: client.requestID, detail: "key \(id)"))
+    }
+
+    // MARK: Errors
+
+    static let invalidGrant = APIError(.unauthorized, code: "invalid_grant", message: "the refresh token is invalid, expired or already used")
+
+    static func locked(_ seconds: Int) -> APIError {
+        APIError(.tooManyRequests, code: "locked_out", message: "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: String(seconds)])
+    }
+
+    /// Runs a PostgreSQL step; its failure is a 503 with the reason logged, never a 401 or 500.
+    @discardableResult
+    private func backend<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            throw error
+        } catch {
+            logger.error("PostgreSQL step failed", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable("the account store is unavailable; try again shortly")
+        }
+    }
+
+    @discardableResult
+    private func redisBackend<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            logger.error("Redis step failed", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable("the token store is unavailable; try again shortly")
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+public import PostgresClient
+
+/// authd's PostgreSQL tables (schema `auth`, sql/003): the truth for accounts, sessions, refresh
+/// tokens, API keys and security events. Every statement is parameterized.
+public struct AccountStore: Sendable {
+    let postgres: PostgresClient
+
+    public init(postgres: PostgresClient) {
+        self.postgres = postgres
+    }
+
+    struct User: Sendable {
+        let id: String
+        let email: String
+        let passwordHash: String
+        let scopes: [String]
+        let blocked: Bool
+    }
+
+    struct Session: Sendable, Encodable {
+        let id: String
+        let created_at: String
+        let last_used_at: String
+        let expires_at: String
+        let user_agent: String?
+        let client_ip: String?
+    }
+
+    struct APIKeyRecord: Sendable {
+        let userID: String
+        let keyID: String
+        let scopes: [String]
+        let expiresAt: Date?
+    }
+
+    struct APIKeySummary: Sendable, Encodable {
+        let id: String
+        let name: String
+        let prefix: String
+        let scopes: [String]
+        let created_at: String
+        let expires_at: String?
+        let last_used_at: String?
+    }
+
+    enum RotationResult: Sendable {
+        case rotated(sessionID: String, user: User)
+        /// A spent token came back: the session is revoked (the caller revokes its tokens in Redis).
+        case reused(sessionID: String, userID: String)
+        case invalid
+    }
+
+    /// A timestamp column as RFC 3339 UTC text, for JSON answers.
+    private static func iso(_ column: StaticString) -> SQL {
+        SQL(unsafeRaw: "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    }
+
+    private static let userColumns: SQL = "id::text AS id, email, password_hash, scopes, blocked"
+
+    private static func user(_ row: PostgresRow) throws -> User {
+        User(id: try row.decode("id"), email: try row.decode("email"), passwordHash: try row.decode("password_hash"),
+             scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], blocked: try row.decode("blocked"))
+    }
+
+    /// Creates an account; nil when the normalized email is taken.
+    func createUser(email: String, normalizedEmail: String, passwordHash: String, scopes: [String]) async throws -> String? {
+        let rows = try await postgres.query(
+            "INSERT INTO auth.users (email, email_normalized, password_hash, scopes) VALUES ($1, $2, $3, $4) ON CONFLICT (email_normalized) DO NOTHING RETURNING id::text",
+            [.text(email), .text(normalizedEmail), .text(passwordHash), .text(scopes.joined(separator: " "))])
+        return try rows.first?.decode(at: 0)
+    }
+
+    func user(normalizedEmail: String) async throws -> User? {
+        let rows = try await postgres.query("SELECT \(Self.userColumns) FROM auth.users WHERE email_normalized = $1", [.text(normalizedEmail)])
+        return try rows.first.map(Self.user)
+    }
+
+    func user(id: String) async throws -> User? {
+        let rows = try await postgres.query("SELECT \(Self.userColumns) FROM auth.users WHERE id = $1::uuid", [.text(id)])
+        return try rows.first.map(Self.user)
+    }
+
+    /// Opens a session with its first refresh token.
+    func createSession(userID: String, refreshDigest: [UInt8], lifetime: TimeInterval, userAgent: String?, clientIP: String?) async throws -> String {
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                "INSERT INTO auth.sessions (user_id, expires_at, user_agent, client_ip) VALUES ($1::uuid, now() + $2 * interval '1 second', $3, $4) RETURNING id::text",
+                [.text(userID), .double(lifetime), .text(userAgent.map { String($0.prefix(200)) }), .text(clientIP)])
+            let sessionID: String = try rows[0].decode(at: 0)
+            try await transaction.query(
+                "INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2::uuid, now() + $3 * interval '1 second')",
+                [.bytes(refreshDigest), .text(sessionID), .double(lifetime)])
+            return sessionID
+        }
+    }
+
+    /// Spends a refresh token and stores its successor, in one transaction that locks the token's
+    /// row, so two concurrent uses of one token cannot both succeed: the second is a reuse.
+    func rotateRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval) async throws -> RotationResult {
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                """
+                SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AS fresh,
+                       s.revoked_at IS NULL AS active, s.user_id::text AS user_id
+                FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id
+                WHERE t.token_hash = $1 FOR UPDATE OF t, s
+                """, [.bytes(digest)])
+            guard let row = rows.first else { return .invalid }
+            let sessionID: String = try row.decode("session_id")
+            let userID: String = try row.decode("user_id")
+            if try row.decode("used", as: Bool.self) {
+                try await transaction.query(
+                    "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL",
+                    [.text(sessionID)])
+                return .reused(sessionID: sessionID, userID: userID)
+            }
+            guard try row.decode("fresh", as: Bool.self), try row.decode("active", as: Bool.self) else { return .invalid }
+            try await transaction.query("UPDATE auth.refresh_tokens SET used_at = now() WHERE token_hash = $1", [.bytes(digest)])
+            try await transaction.query(
+                "INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2::uuid, now() + $3 * interval '1 second')",
+                [.bytes(successor), .text(sessionID), .double(lifetime)])
+            try await transaction.query(
+                "UPDATE auth.sessions SET last_used_at = now(), expires_at = now() + $2 * interval '1 second' WHERE id = $1::uuid",
+                [.text(sessionID), .double(lifetime)])
+            let users = try await transaction.query("SELECT \(Self.userColumns) FROM auth.users WHERE id = $1::uuid", [.text(userID)])
+            guard let user = try users.first.map(Self.user) else { return .invalid }
+            return .rotated(sessionID: sessionID, user: user)
+        }
+    }
+
+    /// Marks one of the user's sessions revoked; false when it was not theirs or not active.
+    func revokeSession(_ sessionID: String, userID: String, reason: String) async throws -> Bool {
+        let rows = try await postgres.query(
+            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL",
+            [.text(sessionID), .text(userID), .text(reason)])
+        return rows.affectedRows == 1
+    }
+
+    /// Revokes every active session of the user except `keeping`; returns the revoked ids.
+    func revokeSessions(userID: String, keeping: String?, reason: String) async throws -> [String] {
+        let rows = try await postgres.query(
+            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid RETURNING id::text",
+            [.text(userID), .text(keeping), .text(reason)])
+        return try rows.map { try $0.decode(at: 0) }
+    }
+
+    func activeSessions(userID: String) async throws -> [Session] {
+        let rows = try await postgres.query(
+            """
+            SELECT id::text AS id, \(Self.iso("created_at")) AS created_at, \(Self.iso("last_used_at")) AS last_used_at,
+                   \(Self.iso("expires_at")) AS expires_at, user_agent, client_ip
+            FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC
+            """, [.text(userID)])
+        return try rows.map { row in
+            Session(id: try row.decode("id"), created_at: try row.decode("created_at"), last_used_at: try row.decode("last_used_at"),
+                    expires_at: try row.decode("expires_at"), user_agent: try row.decode("user_agent"), client_ip: try row.decode("client_ip"))
+        }
+    }
+
+    func updatePassword(userID: String, passwordHash: String) async throws {
+        try await postgres.query(
+            "UPDATE auth.users SET password_hash = $2, password_changed_at = now() WHERE id = $1::uuid", [.text(userID), .text(passwordHash)])
+    }
+
+    /// Sets the blocked flag of the account with this email; returns its id, nil when there is none.
+    public func setBlocked(normalizedEmail: String, _ blocked: Bool) async throws -> String? {
+        let rows = try await postgres.query(
+            "UPDATE auth.users SET blocked = $2 WHERE email_normalized = $1 RETURNING id::text", [.text(normalizedEmail), .bool(blocked)])
+        return try rows.first?.decode(at: 0)
+    }
+
+    /// Replaces the account's scopes; returns its id, nil when there is none.
+    public func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String? {
+        let rows = try await postgres.query(
+            "UPDATE auth.users SET scopes = $2 WHERE email_normalized = $1 RETURNING id::text", [.text(normalizedEmail), .text(scopes.joined(separator: " "))])
+        return try rows.first?.decode(at: 0)
+    }
+
+    func createAPIKey(userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval?) async throws -> (id: String, expiresAt: Date?) {
+        let rows = try await postgres.query(
+            """
+            INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at)
+            VALUES ($1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second')
+            RETURNING id::text, extract(epoch FROM expires_at)::float8
+            """, [.text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), lifetime.map(PostgresValue.double) ?? .null])
+        let expiresAt: Double? = try rows[0].decode(at: 1)
+        return (try rows[0].decode(at: 0), expiresAt.map(Date.init(timeIntervalSince1970:)))
+    }
+
+    func apiKeys(userID: String) async throws -> [APIKeySummary] {
+        let rows = try await postgres.query(
+            """
+            SELECT id::text AS id, name, key_prefix, scopes, \(Self.iso("created_at")) AS created_at,
+                   \(Self.iso("expires_at")) AS expires_at, \(Self.iso("last_used_at")) AS last_used_at
+            FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            ORDER BY created_at DESC
+            """, [.text(userID)])
+        return try rows.map { row in
+            APIKeySummary(id: try row.decode("id"), name: try row.decode("name"), prefix: try row.decode("key_prefix"),
+                          scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], created_at: try row.decode("created_at"),
+                          expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"))
+        }
+    }
+
+    /// Revokes one of the user's keys; returns its digest (hex) for Redis, nil when not theirs or gone.
+    func revokeAPIKey(id: String, userID: String) async throws -> String? {
+        let rows = try await postgres.query(
+            "UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL RETURNING encode(key_hash, 'hex')",
+            [.text(id), .text(userID)])
+        return try rows.first?.decode(at: 0)
+    }
+
+    func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
+        let rows = try await postgres.query(
+            """
+            SELECT user_id::text, id::text, scopes, extract(epoch FROM expires_at)::float8
+            FROM auth.api_keys WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            """, [.text(digestHex)])
+        guard let row = rows.first else { return nil }
+        let expiresAt: Double? = try row.decode(at: 3)
+        return APIKeyRecord(userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
+                            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)))
+    }
+
+    func recordEvent(_ event: SecurityEvent) async throws {
+        try await postgres.query(
+            "INSERT INTO auth.security_events (kind, user_id, session_id, client_ip, request_id, detail) VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6)",
+            [.text(event.kind.rawValue), .text(event.userID), .text(event.sessionID), .text(event.clientIP), .text(event.requestID), .text(event.detail)])
+    }
+}

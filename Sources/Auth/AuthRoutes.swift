@@ -1,0 +1,209 @@
+import Cryptography
+import Foundation
+public import Hummingbird
+import HTTPTypes
+import NIOCore
+import ServiceKit
+
+/// authd's HTTP routes: the public API under `/auth/`, the JWKS document, and the validator.
+public struct AuthRoutes: Sendable {
+    let accounts: AccountService
+    let validator: TokenValidator
+
+    public init(accounts: AccountService, validator: TokenValidator) {
+        self.accounts = accounts
+        self.validator = validator
+    }
+
+    public func add(to router: Router<BasicRequestContext>) {
+        router.get("/internal/jwt/validate") { request, _ in
+            let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: true))
+            return Self.response(outcome, requestID: request.headers[.requestId])
+        }
+        router.get("/.well-known/jwks.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                     body: .init(byteBuffer: ByteBuffer(string: accounts.keys.jwksDocument)))
+        }
+        let auth = router.group("/auth")
+        auth.post("/register") { request, context in
+            let body = try await request.decode(as: Credentials.self, context: context)
+            let userID = try await accounts.register(email: body.email, password: body.password, client: Self.client(request))
+            return try Self.json(["user_id": userID], status: .created)
+        }
+        auth.post("/login") { request, context in
+            let body = try await request.decode(as: Credentials.self, context: context)
+            let grant = try await accounts.login(email: body.email, password: body.password, client: Self.client(request))
+            return try grantResponse(grant, asCookies: body.cookies == true)
+        }
+        auth.post("/refresh") { request, context in
+            // Browsers using cookies send no body; everyone else sends {"refresh_token": ...}.
+            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            let body = buffer.readableBytes == 0 ? nil : try? JSONDecoder().decode(RefreshBody.self, from: buffer)
+            if buffer.readableBytes > 0, body == nil { throw APIError.badRequest("the body must be {\"refresh_token\": \"...\"}") }
+            if let token = body?.refresh_token {
+                return try grantResponse(try await accounts.refresh(token, client: Self.client(request)), asCookies: false)
+            }
+            // The cookie form: the refresh cookie, guarded by the CSRF double submit.
+            let cookie = request.headers[.cookie] ?? ""
+            guard let token = Cookies.value(named: Self.refreshCookie, in: cookie) else {
+                throw APIError.badRequest(code: "missing_refresh_token", "send refresh_token in the body, or the refresh cookie")
+            }
+            try Self.checkCSRF(request)
+            return try grantResponse(try await accounts.refresh(String(token), client: Self.client(request)), asCookies: true)
+        }
+        auth.post("/logout") { request, _ in
+            try await accounts.logout(try await authenticate(request), client: Self.client(request))
+            return Self.noContent(clearingCookies: true, secure: accounts.settings.secureCookies)
+        }
+        auth.post("/logout-all") { request, _ in
+            try await accounts.logoutAll(try await authenticate(request), client: Self.client(request))
+            return Self.noContent(clearingCookies: true, secure: accounts.settings.secureCookies)
+        }
+        auth.get("/me") { request, _ in
+            try Self.json(try await accounts.profile(try await authenticate(request)))
+        }
+        auth.get("/sessions") { request, _ in
+            let identity = try await authenticate(request)
+            return try Self.json(SessionList(current: identity.sessionID, sessions: try await accounts.sessions(identity)))
+        }
+        auth.delete("/sessions/:id") { request, context in
+            try await accounts.revokeSession(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
+            return Self.noContent()
+        }
+        auth.post("/password") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decode(as: PasswordChange.self, context: context)
+            try await accounts.changePassword(identity, current: body.current_password, new: body.new_password, client: Self.client(request))
+            return Self.noContent()
+        }
+        auth.post("/api-keys") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decode(as: NewAPIKey.self, context: context)
+            let created = try await accounts.createAPIKey(identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, client: Self.client(request))
+            return try Self.json(created, status: .created)
+        }
+        auth.get("/api-keys") { request, _ in
+            try Self.json(["api_keys": try await accounts.apiKeys(try await authenticate(request))])
+        }
+        auth.delete("/api-keys/:id") { request, context in
+            try await accounts.revokeAPIKey(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
+            return Self.noContent()
+        }
+    }
+
+    // MARK: Authentication of authd's own routes
+
+    /// The caller's identity from a session credential (Bearer token or access cookie). API keys
+    /// are for bots calling the product API, not for managing the account.
+    private func authenticate(_ request: Request) async throws -> Identity {
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("apikey ") {
+            throw APIError(.forbidden, code: "session_required", message: "account endpoints need a login session, not an API key")
+        }
+        let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: false))
+        if case .allowed(let identity) = outcome { return identity }
+        var headers = HTTPFields()
+        for (name, value) in outcome.headers { headers[HTTPField.Name(name)!] = value }
+        let error = outcome.error ?? ("unauthorized", "not authenticated")
+        throw APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers)
+    }
+
+    static func credentialRequest(_ request: Request, forSubrequest: Bool) -> CredentialRequest {
+        CredentialRequest(
+            authorization: request.headers[.authorization],
+            cookie: request.headers[.cookie],
+            requiredScopes: forSubrequest ? request.headers[requiredScopesHeader] : nil,
+            method: forSubrequest ? request.headers[originalMethodHeader] : request.method.rawValue,
+            csrfToken: request.headers[csrfHeader])
+    }
+
+    static let requiredScopesHeader = HTTPField.Name("X-Required-Scopes")!
+    static let originalMethodHeader = HTTPField.Name("X-Original-Method")!
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+    static let realIPHeader = HTTPField.Name("X-Real-IP")!
+    static let refreshCookie = "__Secure-refresh"
+
+    static func client(_ request: Request) -> ClientInfo {
+        ClientInfo(address: request.headers[realIPHeader] ?? "unknown", userAgent: request.headers[.userAgent], requestID: request.headers[.requestId])
+    }
+
+    static func checkCSRF(_ request: Request) throws {
+        let cookie = request.headers[.cookie] ?? ""
+        guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), !expected.isEmpty,
+            let sent = request.headers[csrfHeader], sent == expected
+        else { throw APIError(.forbidden, code: "csrf_failed", message: "send the CSRF cookie's value in X-CSRF-Token") }
+    }
+
+    // MARK: Responses
+
+    /// The token pair as JSON, or for browsers as cookies: HttpOnly Secure SameSite=Strict access
+    /// and refresh cookies plus a readable CSRF cookie whose value unsafe requests echo.
+    private func grantResponse(_ grant: TokenGrant, asCookies: Bool) throws -> Response {
+        guard asCookies else { return try Self.json(grant) }
+        let csrf = Base64URL.encode(try SecureRandom.bytes(count: 24))
+        let secure = accounts.settings.secureCookies ? "; Secure" : ""
+        let refreshAge = Int(accounts.settings.refreshTokenLifetime)
+        var response = try Self.json(CookieGrant(token_type: "cookie", expires_in: grant.expires_in, scope: grant.scope, csrf_token: csrf))
+        response.headers.append(HTTPField(name: .setCookie, value: "\(TokenValidator.accessCookie)=\(grant.access_token); Path=/; Max-Age=\(grant.expires_in); HttpOnly\(secure); SameSite=Strict"))
+        response.headers.append(HTTPField(name: .setCookie, value: "\(Self.refreshCookie)=\(grant.refresh_token); Path=/auth; Max-Age=\(refreshAge); HttpOnly\(secure); SameSite=Strict"))
+        response.headers.append(HTTPField(name: .setCookie, value: "\(TokenValidator.csrfCookie)=\(csrf); Path=/; Max-Age=\(refreshAge)\(secure); SameSite=Strict"))
+        return response
+    }
+
+    static func response(_ outcome: ValidationOutcome, requestID: String?) -> Response {
+        var headers: HTTPFields = [.cacheControl: "no-store"]
+        for (name, value) in outcome.headers { headers[HTTPField.Name(name)!] = value }
+        guard let error = outcome.error else { return Response(status: .ok, headers: headers) }
+        return APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers).response(requestId: requestID)
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static func noContent(clearingCookies: Bool = false, secure: Bool = true) -> Response {
+        var response = Response(status: .noContent, headers: [.cacheControl: "no-store"])
+        if clearingCookies {
+            let flags = secure ? "; Secure" : ""
+            for (name, path) in [(TokenValidator.accessCookie, "/"), (refreshCookie, "/auth"), (TokenValidator.csrfCookie, "/")] {
+                response.headers.append(HTTPField(name: .setCookie, value: "\(name)=; Path=\(path); Max-Age=0\(flags); SameSite=Strict"))
+            }
+        }
+        return response
+    }
+}
+
+private struct Credentials: Decodable {
+    let email: String
+    let password: String
+    let cookies: Bool?
+}
+
+private struct RefreshBody: Decodable {
+    let refresh_token: String?
+}
+
+private struct PasswordChange: Decodable {
+    let current_password: String
+    let new_password: String
+}
+
+private struct NewAPIKey: Decodable {
+    let name: String
+    let scopes: [String]
+    let expires_in: Int?
+}
+
+private struct SessionList: Encodable {
+    let current: String
+    let sessions: [AccountStore.Session]
+}
+
+private struct CookieGrant: Encodable {
+    let token_type: String
+    let expires_in: Int
+    let scope: String
+    let csrf_token: String
+}

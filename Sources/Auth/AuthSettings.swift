@@ -1,0 +1,71 @@
+public import Foundation
+public import ServiceKit
+
+/// authd's own settings, read (and checked) before anything connects.
+public struct AuthSettings: Sendable {
+    /// Folder of the signing key files made by `skillctl keys generate` (`jwt.keys`).
+    public var keysDirectory: String
+    /// `iss` written into and required from access tokens (`jwt.issuer`).
+    public var issuer: String
+    /// `aud` written into and required from access tokens (`jwt.audience`).
+    public var audience: String
+    /// Clock skew tolerated on exp/nbf/iat (`jwt.leeway`, seconds).
+    public var leeway: TimeInterval
+    /// Access token lifetime (`jwt.lifetime`, seconds; 15 minutes by default).
+    public var accessTokenLifetime: TimeInterval
+    /// A new key signs only once its file is this old, so every instance has loaded it before a
+    /// token it signed can reach them (`jwt.activation`, seconds).
+    public var keyActivationDelay: TimeInterval
+    /// How often the keys folder is read again (`jwt.reload`, seconds).
+    public var keyReloadInterval: TimeInterval
+    /// Refresh token (and session) lifetime without use (`refresh.lifetime`, seconds; 30 days).
+    public var refreshTokenLifetime: TimeInterval
+    /// Most entries in the in-process validation cache (`cache.entries`).
+    public var cacheEntries: Int
+    /// Longest an entry is trusted without asking Redis again (`cache.ttl`, seconds): the bound on a
+    /// revocation missed by a silently broken pub/sub link.
+    public var cacheTTL: TimeInterval
+    /// Failed logins per account before lockout (`lockout.account`).
+    public var accountFailureThreshold: Int
+    /// Failed logins per client address before lockout (`lockout.ip`).
+    public var addressFailureThreshold: Int
+    /// The first lockout; each further failure doubles it (`lockout.base`, seconds).
+    public var lockoutBase: TimeInterval
+    /// The longest lockout (`lockout.max`, seconds).
+    public var lockoutMaximum: TimeInterval
+    /// Cookies carry the `Secure` attribute (`cookies.secure`; off only for plain-HTTP development).
+    public var secureCookies: Bool
+    /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
+    public var validateListen: ListenAddress?
+
+    public init(_ configuration: DaemonConfiguration) throws {
+        let reader = configuration.reader
+        keysDirectory = try configuration.requiredString("jwt.keys")
+        issuer = reader.string(forKey: "jwt.issuer", default: "skillup")
+        audience = reader.string(forKey: "jwt.audience", default: "skillup-api")
+        leeway = try Self.seconds(reader.double(forKey: "jwt.leeway", default: 30), key: "jwt.leeway", allowZero: true)
+        accessTokenLifetime = try Self.seconds(reader.double(forKey: "jwt.lifetime", default: 900), key: "jwt.lifetime")
+        keyActivationDelay = try Self.seconds(reader.double(forKey: "jwt.activation", default: 60), key: "jwt.activation", allowZero: true)
+        keyReloadInterval = try Self.seconds(reader.double(forKey: "jwt.reload", default: 10), key: "jwt.reload")
+        refreshTokenLifetime = try Self.seconds(reader.double(forKey: "refresh.lifetime", default: 30 * 86_400), key: "refresh.lifetime")
+        cacheEntries = reader.int(forKey: "cache.entries", default: 10_000)
+        guard cacheEntries >= 0 else { throw ConfigurationError(key: "cache.entries", message: "must be 0 (no cache) or more") }
+        cacheTTL = try Self.seconds(reader.double(forKey: "cache.ttl", default: 30), key: "cache.ttl")
+        accountFailureThreshold = reader.int(forKey: "lockout.account", default: 5)
+        addressFailureThreshold = reader.int(forKey: "lockout.ip", default: 20)
+        guard accountFailureThreshold > 0, addressFailureThreshold > 0 else {
+            throw ConfigurationError(key: "lockout.account", message: "thresholds must be positive")
+        }
+        lockoutBase = try Self.seconds(reader.double(forKey: "lockout.base", default: 1), key: "lockout.base")
+        lockoutMaximum = try Self.seconds(reader.double(forKey: "lockout.max", default: 900), key: "lockout.max")
+        secureCookies = reader.bool(forKey: "cookies.secure", default: true)
+        validateListen = try reader.string(forKey: "validate.listen").map { try ListenAddress(parsing: $0) }
+    }
+
+    private static func seconds(_ value: Double, key: String, allowZero: Bool = false) throws -> TimeInterval {
+        guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            throw ConfigurationError(key: key, message: allowZero ? "must be zero or more seconds" : "must be positive seconds")
+        }
+        return value
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import RedisClient
+
+/// Brute-force protection for login: failed attempts counted per account and per client address
+/// in Redis (so every instance sees them); past a threshold each further failure locks that key for
+/// twice as long as the last, up to a maximum. A successful login clears the account's count.
+///
+/// Keys (`auth:` prefix): `auth:login:fails:<scope>` counts failures for 15 minutes after the last
+/// one; `auth:login:lock:<scope>` exists while locked. The account scope is the SHA-256 of the
+/// normalized email, so unknown and known emails are counted alike and no address sits in Redis.
+struct LoginThrottle: Sendable {
+    let redis: RedisClient
+    let accountThreshold: Int
+    let addressThreshold: Int
+    let base: TimeInterval
+    let maximum: TimeInterval
+
+    struct Subject {
+        let account: String
+        let address: String
+
+        init(normalizedEmail: String, clientIP: String) {
+            account = "acct:" + Secrets.hex((try? Secrets.digest(normalizedEmail)) ?? [])
+            address = "ip:" + clientIP
+        }
+    }
+
+    /// Seconds until the subject may try again, or nil when it is not locked.
+    func lockedFor(_ subject: Subject) async throws(RedisError) -> Int? {
+        let replies = try await redis.pipeline([
+            RedisCommand("PTTL", "auth:login:lock:\(subject.account)"),
+            RedisCommand("PTTL", "auth:login:lock:\(subject.address)"),
+        ])
+        var longest = 0
+        for reply in replies {
+            longest = max(longest, try reply.get().int ?? 0)
+        }
+        return longest > 0 ? Int((Double(longest) / 1000).rounded(.up)) : nil
+    }
+
+    /// Counts a failure; returns the lockout it started, in seconds, if any.
+    func recordFailure(_ subject: Subject) async throws(RedisError) -> Int? {
+        let window = Int(max(maximum, 900))
+        var longest = 0
+        for (scope, threshold) in [(subject.account, accountThreshold), (subject.address, addressThreshold)] {
+            let milliseconds = try await redis.evaluate(
+                Self.failureScript, keys: ["auth:login:fails:\(scope)", "auth:login:lock:\(scope)"],
+                arguments: [threshold, Int(base * 1000), Int(maximum * 1000), window]
+            ).int ?? 0
+            longest = max(longest, milliseconds)
+        }
+        return longest > 0 ? Int((Double(longest) / 1000).rounded(.up)) : nil
+    }
+
+    func recordSuccess(_ subject: Subject) async throws(RedisError) {
+        try await redis.send(RedisCommand("DEL", "auth:login:fails:\(subject.account)", "auth:login:lock:\(subject.account)"))
+    }
+
+    /// Failure number n >= threshold locks for base * 2^(n - threshold), capped at the maximum.
+    private static let failureScript = RedisScript(
+        """
+        local n = redis.call('INCR', KEYS[1])
+        redis.call('EXPIRE', KEYS[1], ARGV[4])
+        local threshold = tonumber(ARGV[1])
+        if n < threshold then return 0 end
+        local ms = math.floor(math.min(tonumber(ARGV[2]) * 2 ^ (n - threshold), tonumber(ARGV[3])))
+        redis.call('SET', KEYS[2], n, 'PX', ms)
+        return ms
+        """)
+}

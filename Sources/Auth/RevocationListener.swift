@@ -1,0 +1,53 @@
+public import Logging
+public import RedisClient
+public import ServiceLifecycle
+
+/// Keeps this instance's validation cache in step with revocations made on any instance.
+///
+/// Subscribed to `auth:revocations`, it evicts the named session or user at once. The cache is
+/// enabled only while the subscription is live: before the first subscription, from the moment
+/// the link is lost until it is restored (then flushed, since messages may have been missed), and
+/// while subscribing fails, the cache is empty and every request goes to Redis.
+public struct RevocationListener: Service {
+    let redis: RedisClient
+    let validator: TokenValidator
+    let logger: Logger
+
+    public init(redis: RedisClient, validator: TokenValidator, logger: Logger) {
+        self.redis = redis
+        self.validator = validator
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let cache = validator.cache
+        let logger = logger
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await redis.subscribe(to: [TokenRegistry.revocationChannel], onLinkChange: { link in
+                        switch link {
+                        case .lost:
+                            cache.reset(enabled: false)
+                            logger.warning("revocation feed lost; validation cache off until it is back")
+                        case .restored:
+                            cache.reset(enabled: true)
+                            logger.notice("revocation feed restored; validation cache on")
+                        }
+                    }) { messages in
+                        cache.reset(enabled: true)
+                        logger.info("revocation feed subscribed; validation cache on", metadata: ["entries": "\(cache.capacity)"])
+                        for await message in messages {
+                            validator.applyRevocation(message.string)
+                        }
+                    }
+                } catch {
+                    logger.warning("revocation feed unavailable; validation cache off", metadata: ["reason": "\(error)"])
+                }
+                cache.reset(enabled: false)
+                // Cancelled at shutdown: the loop then ends without an error.
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Cryptography
+
+/// Opaque secrets handed to clients: refresh tokens (`rt_...`) and API keys (`sk_...`), each 32
+/// random bytes in base64url. Only their SHA-256 is stored.
+enum Secrets {
+    static func make(prefix: String) throws -> (secret: String, digest: [UInt8]) {
+        let secret = prefix + Base64URL.encode(try SecureRandom.bytes(count: 32))
+        return (secret, try SHA256.hash(secret.utf8))
+    }
+
+    static func digest(_ secret: some StringProtocol) throws -> [UInt8] {
+        try SHA256.hash(secret.utf8)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
+
+enum APIKeys {
+    /// The hex SHA-256 of a key: its Redis key and its PostgreSQL lookup value.
+    static func digestHex(of key: some StringProtocol) -> String {
+        Secrets.hex((try? Secrets.digest(key)) ?? [])
+    }
+}

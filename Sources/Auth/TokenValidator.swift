@@ -1,0 +1,271 @@
+import Cryptography
+public import Foundation
+import JWT
+public import Logging
+import Metrics
+import RedisClient
+
+/// What nginx's auth subrequest (or an authd route) carries about the original request.
+public struct CredentialRequest: Sendable {
+    public var authorization: String?
+    public var cookie: String?
+    /// `X-Required-Scopes`: space-separated; every one must be granted.
+    public var requiredScopes: String?
+    /// `X-Original-Method` (the auth subrequest itself is always GET).
+    public var method: String?
+    /// `X-CSRF-Token`: must match the CSRF cookie when the credential is a cookie and the method unsafe.
+    public var csrfToken: String?
+
+    public init(authorization: String? = nil, cookie: String? = nil, requiredScopes: String? = nil, method: String? = nil, csrfToken: String? = nil) {
+        self.authorization = authorization
+        self.cookie = cookie
+        self.requiredScopes = requiredScopes
+        self.method = method
+        self.csrfToken = csrfToken
+    }
+}
+
+/// The validator's answer; see ARCHITECTURE.md "The auth_request contract".
+public enum ValidationOutcome: Sendable, Equatable {
+    /// 200 with the identity headers.
+    case allowed(Identity)
+    /// 401 with `WWW-Authenticate: Bearer error="invalid_token"` (missing, malformed, expired, bad
+    /// signature, unknown key, revoked). `code` is the log's reason; clients get one message.
+    case unauthorized(code: String)
+    /// 403: valid, but a required scope is missing or the user is blocked.
+    case forbidden(code: String)
+    /// 503: a backend that the answer needs is down. Never a 401: fail closed, not "logged out".
+    case unavailable(reason: String)
+}
+
+/// Validates access tokens and API keys for `/internal/jwt/validate` and authd's own routes.
+///
+/// Order of work for a Bearer token: size cap, cache lookup by SHA-256 of the token, then (on a
+/// miss) signature and claims, then one Redis round trip for the token's record (missing means
+/// revoked), the blocked flag and the tier. Only fully valid answers are cached.
+public final class TokenValidator: Sendable {
+    static let accessCookie = "__Host-access"
+    static let csrfCookie = "__Host-csrf"
+    /// API keys are `sk_` and 43 base64url characters (32 random bytes).
+    static let apiKeyPrefix = "sk_"
+
+    let keys: SigningKeys
+    let registry: TokenRegistry
+    let store: AccountStore
+    let cache: ValidationCache
+    private let logger: Logger
+    private let outcomes: OutcomeCounters
+
+    public init(keys: SigningKeys, registry: TokenRegistry, store: AccountStore, settings: AuthSettings, logger: Logger) {
+        self.keys = keys
+        self.registry = registry
+        self.store = store
+        self.cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
+        self.logger = logger
+        self.outcomes = OutcomeCounters()
+    }
+
+    /// Whether answers are cached: only while the revocation feed is live.
+    public var isCacheEnabled: Bool { cache.isEnabled }
+
+    /// The answer when the credential is in the cache, computed on the caller's thread; nil when
+    /// ``validate(_:now:)`` must run.
+    public func cachedOutcome(for request: CredentialRequest, now: Date = Date()) -> ValidationOutcome? {
+        switch Credential.extract(from: request) {
+        case .failure(let outcome): record(outcome)
+        case .success(let credential): cachedOutcome(for: credential, required: request.requiredScopes, now: now)
+        }
+    }
+
+    /// The full answer: the cache, else signature, claims and Redis (and PostgreSQL for an API key
+    /// that Redis does not know).
+    public func validate(_ request: CredentialRequest, now: Date = Date()) async -> ValidationOutcome {
+        let credential: Credential
+        switch Credential.extract(from: request) {
+        case .failure(let outcome): return record(outcome)
+        case .success(let found): credential = found
+        }
+        if let cached = cachedOutcome(for: credential, required: request.requiredScopes, now: now) { return cached }
+        outcomes.cacheMisses.increment()
+        let outcome: ValidationOutcome
+        switch credential.kind {
+        case .bearer(let token): outcome = await validateBearer(token, digest: credential.digest, required: request.requiredScopes, now: now)
+        case .apiKey(let key): outcome = await validateAPIKey(key, digest: credential.digest, required: request.requiredScopes, now: now)
+        }
+        return record(outcome)
+    }
+
+    private func cachedOutcome(for credential: Credential, required: String?, now: Date) -> ValidationOutcome? {
+        guard let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) else { return nil }
+        outcomes.cacheHits.increment()
+        return record(Self.decide(identity: entry.identity, blocked: entry.blocked, required: required))
+    }
+
+    private func validateBearer(_ token: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+        let accessToken: AccessToken
+        do {
+            accessToken = try keys.validator.validate(token, now: now)
+        } catch {
+            return .unauthorized(code: error.code.description)
+        }
+        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .unauthorized(code: "invalid_scope") }
+        let found: (record: String?, blocked: Bool, tier: String)
+        do {
+            found = try await registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject)
+        } catch {
+            return unavailable("Redis", error)
+        }
+        guard let record = found.record else { return .unauthorized(code: "revoked") }
+        guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(code: "record_mismatch") }
+        let identity = Identity(userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier)
+        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970)
+        return Self.decide(identity: identity, blocked: found.blocked, required: required)
+    }
+
+    private func validateAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+        let digestHex = APIKeys.digestHex(of: key)
+        var found: (record: String?, blocked: Bool, tier: String)
+        do {
+            found = try await registry.lookupAPIKey(digestHex: digestHex)
+        } catch {
+            return unavailable("Redis", error)
+        }
+        var expiresAt = Date.distantFuture
+        if found.record == nil {
+            // Redis lost it (flush, failover): PostgreSQL is the truth for keys; put it back.
+            do {
+                guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else { return .unauthorized(code: "unknown_api_key") }
+                try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.scopes, expiresAt: stored.expiresAt)
+                found = try await registry.lookupAPIKey(digestHex: digestHex)
+                expiresAt = stored.expiresAt ?? .distantFuture
+            } catch {
+                return unavailable("PostgreSQL or Redis", error)
+            }
+        }
+        guard let record = found.record else { return .unauthorized(code: "unknown_api_key") }
+        let parts = record.split(separator: " ").map(String.init)
+        guard parts.count >= 2, let scopes = Scopes.parse(parts.dropFirst(2).joined(separator: " ")) else { return .unauthorized(code: "invalid_api_key_record") }
+        let identity = Identity(userID: parts[0], sessionID: parts[1], scopes: scopes, tier: found.tier)
+        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970)
+        return Self.decide(identity: identity, blocked: found.blocked, required: required)
+    }
+
+    private func unavailable(_ backend: String, _ error: any Error) -> ValidationOutcome {
+        logger.warning("cannot validate: \(backend) unavailable", metadata: ["reason": "\(error)"])
+        return .unavailable(reason: "\(backend) unavailable")
+    }
+
+    static func decide(identity: Identity, blocked: Bool, required: String?) -> ValidationOutcome {
+        if blocked { return .forbidden(code: "account_blocked") }
+        if let required {
+            for scope in required.split(separator: " ") where !identity.scopes.contains(where: { $0 == scope }) {
+                return .forbidden(code: "insufficient_scope")
+            }
+        }
+        return .allowed(identity)
+    }
+
+    @discardableResult
+    private func record(_ outcome: ValidationOutcome) -> ValidationOutcome {
+        switch outcome {
+        case .allowed: outcomes.allowed.increment()
+        case .unauthorized(let code):
+            outcomes.unauthorized.increment()
+            logger.debug("token refused", metadata: ["reason": "\(code)"])
+        case .forbidden: outcomes.forbidden.increment()
+        case .unavailable: outcomes.unavailable.increment()
+        }
+        return outcome
+    }
+
+    /// Evicts cached answers named by a revocation message (`session <id>` or `user <id>`).
+    func applyRevocation(_ message: String) {
+        let parts = message.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else {
+            logger.warning("unknown revocation message; flushing the cache")
+            cache.reset(enabled: cache.isEnabled)
+            return
+        }
+        cache.evict(sessionOrUser: String(parts[1]))
+    }
+}
+
+/// The counters behind `authd_validations_total{outcome}` and the cache hit rate.
+struct OutcomeCounters: Sendable {
+    let allowed = Counter(label: "authd_validations_total", dimensions: [("outcome", "allowed")])
+    let unauthorized = Counter(label: "authd_validations_total", dimensions: [("outcome", "unauthorized")])
+    let forbidden = Counter(label: "authd_validations_total", dimensions: [("outcome", "forbidden")])
+    let unavailable = Counter(label: "authd_validations_total", dimensions: [("outcome", "unavailable")])
+    let cacheHits = Counter(label: "authd_validation_cache_total", dimensions: [("result", "hit")])
+    let cacheMisses = Counter(label: "authd_validation_cache_total", dimensions: [("result", "miss")])
+}
+
+/// The credential of a request: a Bearer token, an API key, or the access cookie.
+struct Credential {
+    enum Extraction {
+        case success(Credential)
+        case failure(ValidationOutcome)
+    }
+
+    enum Kind {
+        case bearer(Substring)
+        case apiKey(Substring)
+    }
+
+    let kind: Kind
+    let digest: CredentialDigest
+
+    static let maximumLength = 8192
+
+    static func extract(from request: CredentialRequest) -> Extraction {
+        if let authorization = request.authorization {
+            guard authorization.utf8.count <= maximumLength + 16 else { return .failure(.unauthorized(code: "too_large")) }
+            if let token = value(of: authorization, scheme: "bearer") {
+                return make(.bearer(token), token)
+            }
+            if let key = value(of: authorization, scheme: "apikey") {
+                guard key.hasPrefix(TokenValidator.apiKeyPrefix) else { return .failure(.unauthorized(code: "malformed_api_key")) }
+                return make(.apiKey(key), key)
+            }
+            return .failure(.unauthorized(code: "unsupported_scheme"))
+        }
+        guard let cookie = request.cookie, let token = Cookies.value(named: TokenValidator.accessCookie, in: cookie) else {
+            return .failure(.unauthorized(code: "missing_token"))
+        }
+        // A cookie rides along on cross-site requests; an unsafe method must prove it comes from our
+        // own pages by echoing the CSRF cookie in a header (double submit).
+        if !["GET", "HEAD", "OPTIONS"].contains(request.method?.uppercased() ?? "GET") {
+            guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), let sent = request.csrfToken,
+                !expected.isEmpty, ConstantTime.equals(Array(expected.utf8), Array(sent.utf8))
+            else { return .failure(.forbidden(code: "csrf_failed")) }
+        }
+        return make(.bearer(token), token)
+    }
+
+    private static func make(_ kind: Kind, _ secret: Substring) -> Extraction {
+        guard !secret.isEmpty, secret.utf8.count <= maximumLength else { return .failure(.unauthorized(code: secret.isEmpty ? "missing_token" : "too_large")) }
+        guard let digest = try? SHA256.hash(secret.utf8) else { return .failure(.unavailable(reason: "hashing failed")) }
+        return .success(Credential(kind: kind, digest: CredentialDigest(digest)))
+    }
+
+    /// The credential after `<scheme> ` (scheme case-insensitive, exactly one space, nothing else).
+    private static func value(of header: String, scheme: String) -> Substring? {
+        guard header.utf8.count > scheme.utf8.count + 1 else { return nil }
+        let name = header.prefix(scheme.count)
+        guard name.lowercased() == scheme, header.dropFirst(scheme.count).first == " " else { return nil }
+        let value = header.dropFirst(scheme.count + 1)
+        return value.contains(where: { $0 == " " || $0 == "\t" }) ? nil : value
+    }
+}
+
+/// Reads one cookie from a `Cookie` header.
+enum Cookies {
+    static func value(named name: String, in header: String) -> Substring? {
+        for pair in header.split(separator: ";") {
+            let trimmed = pair.drop { $0 == " " }
+            guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name else { continue }
+            return trimmed[trimmed.index(after: equals)...]
+        }
+        return nil
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+public import ServiceKit
+public import ServiceLifecycle
+
+/// A lean HTTP/1.1 listener that serves only `GET /internal/jwt/validate`, for nginx's
+/// auth_request. A cache hit is answered on the event loop that read the request, with no task,
+/// router or middleware in between; a miss runs ``TokenValidator/validate(_:now:)`` in a task.
+/// nginx keeps connections to it alive (upstream `keepalive`), so the hot path is read, hash,
+/// lookup, write.
+public struct ValidateServer: Service {
+    let address: ListenAddress
+    let socketMode: Int
+    let validator: TokenValidator
+    let logger: Logger
+
+    public init(address: ListenAddress, socketMode: Int, validator: TokenValidator, logger: Logger) {
+        self.address = address
+        self.socketMode = socketMode
+        self.validator = validator
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let validator = validator
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ValidateHandler(validator: validator))
+                }
+            }
+        let channel: any Channel
+        switch address {
+        case .unixSocket(let path):
+            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            // Sockets are created with the process umask; nginx's worker user must connect.
+            try FileManager.default.setAttributes([.posixPermissions: socketMode], ofItemAtPath: path)
+        case .tcp(let host, let port):
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        }
+        logger.info("validator listening", metadata: ["address": "\(address)"])
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// One connection's requests. HTTPServerPipelineHandler (pipelining assistance) holds a
+/// pipelined request back until the previous answer is written, so answers stay in order.
+final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let path = "/internal/jwt/validate"
+    private let validator: TokenValidator
+    private var head: HTTPRequestHead?
+
+    init(validator: TokenValidator) {
+        self.validator = validator
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            answer(head, context: context)
+        }
+    }
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let requestID = head.headers.first(name: "x-request-id")
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path == Self.path, head.method == .GET || head.method == .HEAD else {
+            write(status: 404, headers: [], error: ("not_found", "no such resource"), requestID: requestID, head: head, context: context)
+            return
+        }
+        let request = CredentialRequest(
+            authorization: head.headers.first(name: "authorization"),
+            cookie: head.headers.first(name: "cookie"),
+            requiredScopes: head.headers.first(name: "x-required-scopes"),
+            method: head.headers.first(name: "x-original-method"),
+            csrfToken: head.headers.first(name: "x-csrf-token"))
+        if let outcome = validator.cachedOutcome(for: request) {
+            write(outcome, requestID: requestID, head: head, context: context)
+            return
+        }
+        let validator = validator
+        let promise = context.eventLoop.makePromise(of: ValidationOutcome.self)
+        promise.completeWithTask { await validator.validate(request) }
+        promise.futureResult.assumeIsolated().whenSuccess { outcome in
+            self.write(outcome, requestID: requestID, head: head, context: context)
+        }
+    }
+
+    private func write(_ outcome: ValidationOutcome, requestID: String?, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        write(status: outcome.statusCode, headers: outcome.headers, error: outcome.error, requestID: requestID, head: head, context: context)
+    }
+
+    private func write(
+        status: Int, headers extra: [(name: String, value: String)], error: (code: String, message: String)?,
+        requestID: String?, head: HTTPRequestHead, context: ChannelHandlerContext
+    ) {
+        var body: ByteBuffer?
+        var headers = HTTPHeaders()
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if let error {
+            let encoded = (try? JSONEncoder().encode(ErrorBody(error: error.code, message: error.message, request_id: requestID))) ?? Data()
+            body = context.channel.allocator.buffer(bytes: encoded)
+            headers.add(name: "Content-Type", value: "application/json")
+        }
+        headers.add(name: "Content-Length", value: String(head.method == .HEAD ? 0 : body?.readableBytes ?? 0))
+        headers.add(name: "Cache-Control", value: "no-store")
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        if let body, head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private struct ErrorBody: Encodable {
+        let error: String
+        let message: String
+        let request_id: String?
+    }
+}

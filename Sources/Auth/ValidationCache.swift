@@ -1,0 +1,106 @@
+import Synchronization
+
+/// The SHA-256 of a credential: the cache key, so no token is kept in memory as a key and a
+/// collision is out of reach.
+struct CredentialDigest: Hashable, Sendable {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ digest: [UInt8]) {
+        precondition(digest.count == 32)
+        func word(_ offset: Int) -> UInt64 {
+            digest[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.words == rhs.words }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+}
+
+/// Answers for credentials that were fully validated recently, so most auth subrequests cost a
+/// hash and a dictionary lookup instead of a signature check and a Redis round trip.
+///
+/// Bounded: at most `capacity` entries, the oldest inserted evicted first. An entry is trusted
+/// until the earlier of its credential's expiry and `ttl` after it was stored. Revocations remove
+/// entries at once (by session or user); while the revocation feed is down the cache is empty and
+/// stores nothing, so a revocation can never be missed by a cached answer.
+final class ValidationCache: Sendable {
+    struct Entry: Sendable {
+        let identity: Identity
+        let blocked: Bool
+        /// Seconds since 1970 after which the entry is not used.
+        let validUntil: Double
+    }
+
+    private struct Slot {
+        var entry: Entry
+        var position: Int
+    }
+
+    private struct Storage {
+        var slots: [CredentialDigest: Slot] = [:]
+        var ring: [CredentialDigest?]
+        var next = 0
+        var enabled = false
+    }
+
+    let capacity: Int
+    let ttl: Double
+    private let storage: Mutex<Storage>
+
+    init(capacity: Int, ttl: Double) {
+        self.capacity = capacity
+        self.ttl = ttl
+        storage = Mutex(Storage(ring: Array(repeating: nil, count: capacity)))
+    }
+
+    func lookup(_ digest: CredentialDigest, now: Double) -> Entry? {
+        storage.withLock { storage in
+            guard let slot = storage.slots[digest] else { return nil }
+            return slot.entry.validUntil > now ? slot.entry : nil
+        }
+    }
+
+    /// Stores an answer, unless the cache is off (no capacity, or the revocation feed is down).
+    func insert(_ digest: CredentialDigest, identity: Identity, blocked: Bool, expiresAt: Double, now: Double) {
+        let entry = Entry(identity: identity, blocked: blocked, validUntil: min(expiresAt, now + ttl))
+        storage.withLock { storage in
+            guard storage.enabled, capacity > 0 else { return }
+            if let existing = storage.slots[digest] {
+                storage.slots[digest] = Slot(entry: entry, position: existing.position)
+                return
+            }
+            let position = storage.next
+            if let evicted = storage.ring[position], storage.slots[evicted]?.position == position {
+                storage.slots[evicted] = nil
+            }
+            storage.ring[position] = digest
+            storage.slots[digest] = Slot(entry: entry, position: position)
+            storage.next = (position + 1) % capacity
+        }
+    }
+
+    /// Drops every entry of a session (or API key) or of a user.
+    func evict(sessionOrUser id: String) {
+        storage.withLock { storage in
+            storage.slots = storage.slots.filter { $0.value.entry.identity.sessionID != id && $0.value.entry.identity.userID != id }
+        }
+    }
+
+    /// Empties the cache and turns storing on or off: off while revocations cannot be heard.
+    func reset(enabled: Bool) {
+        storage.withLock { storage in
+            storage.slots.removeAll(keepingCapacity: true)
+            storage.ring = Array(repeating: nil, count: capacity)
+            storage.next = 0
+            storage.enabled = enabled
+        }
+    }
+
+    var count: Int { storage.withLock { $0.slots.count } }
+    var isEnabled: Bool { storage.withLock { $0.enabled } }
+}

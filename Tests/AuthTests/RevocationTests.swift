@@ -1,0 +1,81 @@
+import Auth
+import Foundation
+import HummingbirdTesting
+import RedisClient
+import TestSupport
+import Testing
+
+/// Revocation across instances, and what happens when Redis goes away.
+@Suite struct RevocationTests {
+    @Test func aTokenRevokedOnOneInstanceIsRefusedByAnotherWithin100ms() async throws {
+        let keys = try AuthInstance.makeKeysDirectory()
+        let first = try await AuthInstance.start(keysDirectory: keys)
+        let second = try await AuthInstance.start(keysDirectory: keys)
+        defer { Task { await first.stop(); await second.stop() } }
+        let account = TestAccount()
+        let grant = try await first.withClient { client in
+            try await client.register(account)
+            return try await client.login(account)
+        }
+        try await second.withClient { client async throws -> Void in
+            // Cached on the second instance: the next answer comes from memory.
+            let first = try await client.validate(grant.access_token)
+            let cached = try await client.validate(grant.access_token)
+            #expect(first.status == .ok && cached.status == .ok)
+        }
+        let clock = ContinuousClock()
+        let revokedAt = clock.now
+        try await first.withClient { client async throws -> Void in
+            let logout = try await client.send(.post, "/auth/logout", token: grant.access_token)
+            #expect(logout.status == .noContent)
+        }
+        let refusedAfter = try await second.withClient { client in
+            while try await client.validate(grant.access_token).status == .ok {
+                guard clock.now - revokedAt < .seconds(2) else { break }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            return clock.now - revokedAt
+        }
+        #expect(refusedAfter < .milliseconds(100), "refused after \(refusedAfter)")
+    }
+
+    @Test func redisDownFailsClosedAndServiceReturnsWithRedis() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
+        let authd = try await AuthInstance.start(redisPort: redis.port)
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let grant = try await client.login(account)
+            #expect(try await client.validate(grant.access_token).status == .ok)
+
+            try await redis.stop()
+            let clock = ContinuousClock()
+            let stoppedAt = clock.now
+            var answer = try await client.validate(grant.access_token)
+            while answer.status == .ok, clock.now - stoppedAt < .seconds(3) {
+                try await Task.sleep(for: .milliseconds(20))
+                answer = try await client.validate(grant.access_token)
+            }
+            #expect(answer.status == .serviceUnavailable, "a token that needs Redis must not be answered 401 or 200")
+            #expect(answer.header("Retry-After") == "1")
+            #expect(answer.errorBody?.error == "auth_unavailable")
+            #expect(!authd.validator.isCacheEnabled)
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(String(buffer: ready.body).contains("redis"))
+            let login = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
+            #expect(login.status == .serviceUnavailable)
+
+            // This Redis keeps nothing on disk: the restarted server knows no token, so the old one
+            // is revoked (fail closed) and a new login works without restarting authd.
+            try await redis.start()
+            try await authd.waitForRevocationFeed()
+            #expect(try await client.execute(uri: "/health/ready", method: .get).status == .ok)
+            #expect(try await client.validate(grant.access_token).status == .unauthorized)
+            let again = try await client.login(account)
+            #expect(try await client.validate(again.access_token).status == .ok)
+        }
+    }
+}
