@@ -8,7 +8,8 @@ public struct AccountAdmin: Sendable {
 
     public init(postgres: PostgresClient, redis: RedisClient) {
         store = AccountStore(postgres: postgres)
-        registry = TokenRegistry(redis: redis)
+        // Blocking revokes no session, so the tombstone lifetime is never used here.
+        registry = TokenRegistry(redis: redis, tokenLifetime: 0)
     }
 
     public struct UnknownAccount: Error, CustomStringConvertible {

@@ -81,22 +81,8 @@ public final class AccountService: Sendable {
     func login(email: String, password: String, client: ClientInfo) async throws -> TokenGrant {
         let normalized = Email.normalize(email)
         let subject = LoginThrottle.Subject(normalizedEmail: normalized, clientIP: client.address)
-        if let seconds = try await redisBackend({ try await throttle.lockedFor(subject) }) {
-            throw Self.locked(seconds)
-        }
-        let user = try await backend { try await store.user(normalizedEmail: normalized) }
-        let passwordMatches = try await hasher.verify(password, against: user?.passwordHash ?? decoyHash)
-        guard let user, passwordMatches else {
-            let lockout = try await redisBackend { try await throttle.recordFailure(subject) }
-            await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
-                                              detail: user == nil ? "unknown email" : "wrong password"))
-            if let lockout {
-                await events.record(SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
-            }
-            throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
-        }
+        let user = try await checkPassword(password, of: subject, client: client) { try await store.user(normalizedEmail: normalized) }
         guard !user.blocked else { throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked") }
-        try await redisBackend { try await throttle.recordSuccess(subject) }
         let refresh = try Secrets.make(prefix: "rt_")
         let sessionID = try await backend {
             try await store.createSession(userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
@@ -106,24 +92,58 @@ public final class AccountService: Sendable {
         return try await grant(user: user, sessionID: sessionID, refreshToken: refresh.secret)
     }
 
+    /// The user whose password this is, under brute-force protection: refused while locked or while
+    /// another attempt on the account runs; a failure counts (and may lock), a success resets.
+    private func checkPassword(
+        _ password: String, of subject: LoginThrottle.Subject, client: ClientInfo, lookup: () async throws -> AccountStore.User?
+    ) async throws -> AccountStore.User {
+        if let seconds = try await redisBackend({ try await throttle.begin(subject) }) {
+            throw Self.locked(seconds)
+        }
+        do {
+            let user = try await backend(lookup)
+            let passwordMatches = try await hasher.verify(password, against: user?.passwordHash ?? decoyHash)
+            guard let user, passwordMatches else {
+                let lockout = try await redisBackend { try await throttle.recordFailure(subject) }
+                await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
+                                                  detail: user == nil ? "unknown email" : "wrong password"))
+                if let lockout {
+                    await events.record(SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
+                }
+                throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
+            }
+            try await redisBackend { try await throttle.recordSuccess(subject) }
+            await throttle.end(subject)
+            return user
+        } catch {
+            await throttle.end(subject)
+            throw error
+        }
+    }
+
     /// Spends the refresh token for a new pair; a spent token coming back revokes its session.
     func refresh(_ refreshToken: String, client: ClientInfo) async throws -> TokenGrant {
         guard refreshToken.hasPrefix("rt_"), refreshToken.utf8.count < 100 else { throw Self.invalidGrant }
         let successor = try Secrets.make(prefix: "rt_")
+        // The new access token is recorded before the rotation commits: if Redis fails, nothing is
+        // spent and the client can retry with the same refresh token (no false reuse).
         let result = try await backend {
-            try await store.rotateRefreshToken(digest: try Secrets.digest(refreshToken), successor: successor.digest, lifetime: settings.refreshTokenLifetime)
+            try await store.rotateRefreshToken(digest: try Secrets.digest(refreshToken), successor: successor.digest, lifetime: settings.refreshTokenLifetime) { user, sessionID in
+                try await grant(user: user, sessionID: sessionID, refreshToken: successor.secret)
+            }
         }
         switch result {
         case .invalid:
             throw Self.invalidGrant
+        case .blocked:
+            throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
         case .reused(let sessionID, let userID):
             try await redisBackend { try await registry.revokeSession(sessionID) }
             await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
                                               detail: "a spent refresh token was presented; the session is revoked"))
             throw Self.invalidGrant
-        case .rotated(let sessionID, let user):
-            guard !user.blocked else { throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked") }
-            return try await grant(user: user, sessionID: sessionID, refreshToken: successor.secret)
+        case .rotated(let grant):
+            return grant
         }
     }
 
@@ -131,9 +151,10 @@ public final class AccountService: Sendable {
         let claims = try JWTClaims(issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
                                    scopes: user.scopes, lifetime: settings.accessTokenLifetime)
         let token = try JWTSigner.sign(claims, with: keys.signingKey)
-        try await redisBackend {
+        let recorded = try await redisBackend {
             try await registry.recordAccessToken(jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
         }
+        guard recorded else { throw Self.invalidGrant }
         return TokenGrant(access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
                           scope: user.scopes.joined(separator: " "), sessionID: sessionID)
     }
@@ -147,8 +168,8 @@ public final class AccountService: Sendable {
     }
 
     func logoutAll(_ identity: Identity, client: ClientInfo) async throws {
-        let revoked = try await backend { try await store.revokeSessions(userID: identity.userID, keeping: nil, reason: "logout_all") }
-        try await revoke(sessions: Array(Set(revoked + [identity.sessionID])))
+        let revoked = try await revokeSessions(of: identity.userID, keeping: nil, reason: "logout_all")
+        try await revoke(sessions: [identity.sessionID])
         await events.record(SecurityEvent(kind: .logoutAll, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "\(revoked.count) sessions"))
     }
@@ -167,17 +188,32 @@ public final class AccountService: Sendable {
 
     /// Checks the current password, stores the new one and revokes every other session.
     func changePassword(_ identity: Identity, current: String, new: String, client: ClientInfo) async throws {
-        guard let user = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
-        guard try await hasher.verify(current, against: user.passwordHash) else {
+        guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        // The same brute-force protection as login: a stolen access token must not become a way
+        // to guess the password.
+        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
+        let user: AccountStore.User
+        do {
+            user = try await checkPassword(current, of: subject, client: client) { account }
+        } catch let error as APIError where error.code == "invalid_credentials" {
             throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
         }
         if let problem = PasswordPolicy.problem(with: new, email: user.email) { throw APIError.badRequest(code: "weak_password", problem) }
         let hash = try await hasher.hash(new)
         try await backend { try await store.updatePassword(userID: user.id, passwordHash: hash) }
-        let revoked = try await backend { try await store.revokeSessions(userID: user.id, keeping: identity.sessionID, reason: "password_changed") }
-        try await revoke(sessions: revoked)
+        let revoked = try await revokeSessions(of: user.id, keeping: identity.sessionID, reason: "password_changed")
         await events.record(SecurityEvent(kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "\(revoked.count) other sessions revoked"))
+    }
+
+    /// Revokes the user's sessions in Redis first (idempotent, so a retry after a failure finishes
+    /// the job), then in PostgreSQL, then any session that appeared in between.
+    private func revokeSessions(of userID: String, keeping: String?, reason: String) async throws -> [String] {
+        let active = try await backend { try await store.activeSessionIDs(userID: userID, keeping: keeping) }
+        try await revoke(sessions: active)
+        let revoked = try await backend { try await store.revokeSessions(userID: userID, keeping: keeping, reason: reason) }
+        try await revoke(sessions: revoked.filter { !active.contains($0) })
+        return revoked
     }
 
     private func revoke(sessions: [String]) async throws {

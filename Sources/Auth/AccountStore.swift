@@ -32,6 +32,7 @@ public struct AccountStore: Sendable {
         let keyID: String
         let scopes: [String]
         let expiresAt: Date?
+        let ownerBlocked: Bool
     }
 
     struct APIKeySummary: Sendable, Encodable {
@@ -45,7 +46,8 @@ public struct AccountStore: Sendable {
     }
 
     enum RotationResult: Sendable {
-        case rotated(sessionID: String, user: User)
+        case rotated(TokenGrant)
+        case blocked
         /// A spent token came back: the session is revoked (the caller revokes its tokens in Redis).
         case reused(sessionID: String, userID: String)
         case invalid
@@ -97,7 +99,10 @@ public struct AccountStore: Sendable {
 
     /// Spends a refresh token and stores its successor, in one transaction that locks the token's
     /// row, so two concurrent uses of one token cannot both succeed: the second is a reuse.
-    func rotateRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval) async throws -> RotationResult {
+    /// `issue` makes the new access token inside the transaction; if it fails, nothing is spent.
+    func rotateRefreshToken(
+        digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, issue: (User, String) async throws -> TokenGrant
+    ) async throws -> RotationResult {
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
                 """
@@ -125,7 +130,8 @@ public struct AccountStore: Sendable {
                 [.text(sessionID), .double(lifetime)])
             let users = try await transaction.query("SELECT \(Self.userColumns) FROM auth.users WHERE id = $1::uuid", [.text(userID)])
             guard let user = try users.first.map(Self.user) else { return .invalid }
-            return .rotated(sessionID: sessionID, user: user)
+            guard !user.blocked else { return .blocked }
+            return .rotated(try await issue(user, sessionID))
         }
     }
 
@@ -135,6 +141,12 @@ public struct AccountStore: Sendable {
             "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL",
             [.text(sessionID), .text(userID), .text(reason)])
         return rows.affectedRows == 1
+    }
+
+    func activeSessionIDs(userID: String, keeping: String?) async throws -> [String] {
+        let rows = try await postgres.query(
+            "SELECT id::text FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid", [.text(userID), .text(keeping)])
+        return try rows.map { try $0.decode(at: 0) }
     }
 
     /// Revokes every active session of the user except `keeping`; returns the revoked ids.
@@ -203,10 +215,11 @@ public struct AccountStore: Sendable {
         }
     }
 
-    /// Revokes one of the user's keys; returns its digest (hex) for Redis, nil when not theirs or gone.
+    /// Revokes one of the user's keys (again, if it already was: a retry after a Redis failure must
+    /// reach Redis too); returns its digest (hex), nil when it is not theirs.
     func revokeAPIKey(id: String, userID: String) async throws -> String? {
         let rows = try await postgres.query(
-            "UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL RETURNING encode(key_hash, 'hex')",
+            "UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid AND user_id = $2::uuid RETURNING encode(key_hash, 'hex')",
             [.text(id), .text(userID)])
         return try rows.first?.decode(at: 0)
     }
@@ -214,13 +227,15 @@ public struct AccountStore: Sendable {
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         let rows = try await postgres.query(
             """
-            SELECT user_id::text, id::text, scopes, extract(epoch FROM expires_at)::float8
-            FROM auth.api_keys WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked
+            FROM auth.api_keys k JOIN auth.users u ON u.id = k.user_id
+            WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
             """, [.text(digestHex)])
         guard let row = rows.first else { return nil }
         let expiresAt: Double? = try row.decode(at: 3)
         return APIKeyRecord(userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
-                            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)))
+                            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
+                            ownerBlocked: try row.decode(at: 4))
     }
 
     func recordEvent(_ event: SecurityEvent) async throws {

@@ -35,7 +35,7 @@ public enum AuthDaemon {
         let hashingThreads = NIOThreadPool(numberOfThreads: 2)
         hashingThreads.start()
         let store = AccountStore(postgres: postgres)
-        let registry = TokenRegistry(redis: redis)
+        let registry = TokenRegistry(redis: redis, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
         let validator = TokenValidator(keys: keys, registry: registry, store: store, settings: settings, logger: setup.logger)
         let accounts = try await AccountService(
             store: store, registry: registry, keys: keys, hasher: PasswordHasher(threadPool: hashingThreads), settings: settings, logger: setup.logger)
@@ -47,7 +47,7 @@ public enum AuthDaemon {
             KeyReloader(keys: keys, interval: settings.keyReloadInterval),
         ]
         if let address = settings.validateListen {
-            services.append(ValidateServer(address: address, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger))
+            services.append(ValidateServer(address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger))
         }
         return Components(validator: validator, keys: keys, services: services)
     }

@@ -37,6 +37,9 @@ public struct AuthSettings: Sendable {
     public var secureCookies: Bool
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
     public var validateListen: ListenAddress?
+    /// Event-loop threads of that listener (`validate.threads`). One is plenty: a cached answer
+    /// costs microseconds, and misses run on the task pool; more threads only compete with nginx.
+    public var validateThreads: Int
 
     public init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -60,6 +63,8 @@ public struct AuthSettings: Sendable {
         lockoutMaximum = try Self.seconds(reader.double(forKey: "lockout.max", default: 900), key: "lockout.max")
         secureCookies = reader.bool(forKey: "cookies.secure", default: true)
         validateListen = try reader.string(forKey: "validate.listen").map { try ListenAddress(parsing: $0) }
+        validateThreads = reader.int(forKey: "validate.threads", default: 1)
+        guard (1...64).contains(validateThreads) else { throw ConfigurationError(key: "validate.threads", message: "must be 1 to 64") }
     }
 
     private static func seconds(_ value: Double, key: String, allowZero: Bool = false) throws -> TimeInterval {

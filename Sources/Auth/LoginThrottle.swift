@@ -6,8 +6,10 @@ import RedisClient
 /// twice as long as the last, up to a maximum. A successful login clears the account's count.
 ///
 /// Keys (`auth:` prefix): `auth:login:fails:<scope>` counts failures for 15 minutes after the last
-/// one; `auth:login:lock:<scope>` exists while locked. The account scope is the SHA-256 of the
-/// normalized email, so unknown and known emails are counted alike and no address sits in Redis.
+/// one; `auth:login:lock:<scope>` exists while locked; `auth:login:busy:<account>` while an attempt
+/// on the account runs, so parallel guesses cannot all slip in before the first failure counts.
+/// The account scope is the SHA-256 of the normalized email, so unknown and known emails are
+/// counted alike and no address sits in Redis.
 struct LoginThrottle: Sendable {
     let redis: RedisClient
     let accountThreshold: Int
@@ -25,18 +27,28 @@ struct LoginThrottle: Sendable {
         }
     }
 
-    /// Seconds until the subject may try again, or nil when it is not locked.
-    func lockedFor(_ subject: Subject) async throws(RedisError) -> Int? {
-        let replies = try await redis.pipeline([
-            RedisCommand("PTTL", "auth:login:lock:\(subject.account)"),
-            RedisCommand("PTTL", "auth:login:lock:\(subject.address)"),
-        ])
-        var longest = 0
-        for reply in replies {
-            longest = max(longest, try reply.get().int ?? 0)
-        }
-        return longest > 0 ? Int((Double(longest) / 1000).rounded(.up)) : nil
+    /// Starts an attempt: nil when it may go on (then call ``end(_:)``), else the seconds to wait
+    /// (locked, or another attempt on the account is running).
+    func begin(_ subject: Subject) async throws(RedisError) -> Int? {
+        let milliseconds = try await redis.evaluate(
+            Self.beginScript,
+            keys: ["auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)"]
+        ).int ?? 0
+        return milliseconds > 0 ? Int((Double(milliseconds) / 1000).rounded(.up)) : nil
     }
+
+    func end(_ subject: Subject) async {
+        _ = try? await redis.send(RedisCommand("DEL", "auth:login:busy:\(subject.account)"))
+    }
+
+    /// The longest lock left, else 1 s when an attempt is running, else 0 after marking one running.
+    private static let beginScript = RedisScript(
+        """
+        local left = math.max(redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2]))
+        if left > 0 then return left end
+        if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', 10000) then return 1000 end
+        return 0
+        """)
 
     /// Counts a failure; returns the lockout it started, in seconds, if any.
     func recordFailure(_ subject: Subject) async throws(RedisError) -> Int? {

@@ -1,5 +1,6 @@
 public import Logging
 public import RedisClient
+import Synchronization
 public import ServiceLifecycle
 
 /// Keeps this instance's validation cache in step with revocations made on any instance.
@@ -22,21 +23,32 @@ public struct RevocationListener: Service {
     public func run() async throws {
         let cache = validator.cache
         let logger = logger
+        // Whether the link is up, changed under one lock with the cache switch, so that a loss
+        // reported just before the subscription body starts is never overridden by it.
+        let linkUp = Mutex(false)
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                linkUp.withLock { $0 = true }
                 do {
                     try await redis.subscribe(to: [TokenRegistry.revocationChannel], onLinkChange: { link in
-                        switch link {
-                        case .lost:
-                            cache.reset(enabled: false)
-                            logger.warning("revocation feed lost; validation cache off until it is back")
-                        case .restored:
-                            cache.reset(enabled: true)
-                            logger.notice("revocation feed restored; validation cache on")
+                        linkUp.withLock { up in
+                            switch link {
+                            case .lost:
+                                up = false
+                                cache.reset(enabled: false)
+                                logger.warning("revocation feed lost; validation cache off until it is back")
+                            case .restored:
+                                up = true
+                                cache.reset(enabled: true)
+                                logger.notice("revocation feed restored; validation cache on")
+                            case .messagesDropped:
+                                cache.reset(enabled: up)
+                                logger.warning("revocation messages dropped; validation cache flushed")
+                            }
                         }
                     }) { messages in
-                        cache.reset(enabled: true)
-                        logger.info("revocation feed subscribed; validation cache on", metadata: ["entries": "\(cache.capacity)"])
+                        linkUp.withLock { up in if up { cache.reset(enabled: true) } }
+                        logger.info("revocation feed subscribed", metadata: ["entries": "\(cache.capacity)"])
                         for await message in messages {
                             validator.applyRevocation(message.string)
                         }
@@ -44,7 +56,10 @@ public struct RevocationListener: Service {
                 } catch {
                     logger.warning("revocation feed unavailable; validation cache off", metadata: ["reason": "\(error)"])
                 }
-                cache.reset(enabled: false)
+                linkUp.withLock { up in
+                    up = false
+                    cache.reset(enabled: false)
+                }
                 // Cancelled at shutdown: the loop then ends without an error.
                 try? await Task.sleep(for: .seconds(1))
             }

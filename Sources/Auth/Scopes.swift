@@ -46,17 +46,20 @@ public struct Identity: Sendable, Equatable {
     public let scopes: [String]
     /// The user's plan (`free` when they have no subscription).
     public let tier: String
+    /// `X-Scopes`, joined once here rather than on every cached answer.
+    let scopeHeader: String
 
     public init(userID: String, sessionID: String, scopes: [String], tier: String) {
         self.userID = userID
         self.sessionID = sessionID
         self.scopes = scopes
         self.tier = tier
+        self.scopeHeader = scopes.joined(separator: " ")
     }
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
     public var headers: [(name: String, value: String)] {
-        [("X-User-Id", userID), ("X-Scopes", scopes.joined(separator: " ")), ("X-Tier", tier), ("X-Session-Id", sessionID)]
+        [("X-User-Id", userID), ("X-Scopes", scopeHeader), ("X-Tier", tier), ("X-Session-Id", sessionID)]
     }
 }
 

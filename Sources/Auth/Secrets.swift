@@ -25,8 +25,38 @@ enum Secrets {
 }
 
 enum APIKeys {
+    /// `sk_` and 43 base64url characters: anything else is refused before Redis or PostgreSQL.
+    static func isWellFormed(_ key: some StringProtocol) -> Bool {
+        let bytes = Array(key.utf8)
+        guard bytes.count == 46, bytes.starts(with: Array("sk_".utf8)) else { return false }
+        return bytes.dropFirst(3).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                true
+            default: false
+            }
+        }
+    }
+
     /// The hex SHA-256 of a key: its Redis key and its PostgreSQL lookup value.
     static func digestHex(of key: some StringProtocol) -> String {
         Secrets.hex((try? Secrets.digest(key)) ?? [])
+    }
+}
+
+enum Identifiers {
+    /// A lower-case UUID as PostgreSQL prints it (8-4-4-4-12 hex digits).
+    static func isUUID(_ text: some StringProtocol) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (position, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(position) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) else { return false }
+            }
+        }
+        return true
     }
 }

@@ -33,7 +33,7 @@ public final class SigningKeys: Sendable {
         }
         let keys = JWTKeySet(files.map(\.key.verificationKey))
         state = Mutex(State(validator: JWTValidator(keys: keys, configuration: validation), signing: signing,
-                            loaded: Dictionary(uniqueKeysWithValues: files.map { ($0.key.kid, $0.modified) })))
+                            loaded: Self.modificationTimes(files)))
     }
 
     /// The validator over every loaded key.
@@ -60,7 +60,7 @@ public final class SigningKeys: Sendable {
             return
         }
         state.withLock { state in
-            let loaded = Dictionary(uniqueKeysWithValues: files.map { ($0.key.kid, $0.modified) })
+            let loaded = Self.modificationTimes(files)
             if loaded.keys.sorted() != state.loaded.keys.sorted() {
                 logger.notice("signing keys changed", metadata: ["kids": "\(files.map(\.key.kid))"])
             }
@@ -71,6 +71,11 @@ public final class SigningKeys: Sendable {
             state.signing = signing
             state.loaded = loaded
         }
+    }
+
+    /// By kid; a key copied under a second file name appears once.
+    private static func modificationTimes(_ files: [KeyFile]) -> [String: Date] {
+        Dictionary(files.map { ($0.key.kid, $0.modified) }, uniquingKeysWith: { first, _ in first })
     }
 
     private struct KeyFile {

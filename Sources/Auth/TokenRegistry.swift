@@ -7,6 +7,8 @@ public import RedisClient
 /// - `auth:token:<jti>` = `"<user id> <session id>"`, expiring with the token: a missing entry means
 ///   revoked.
 /// - `auth:session:<session id>:tokens` = set of the session's jtis, so a session is revoked at once.
+/// - `auth:session:<session id>:revoked` exists for a token lifetime after a revocation, so a token
+///   signed for that session a moment too late (a refresh racing the logout) is never recorded.
 /// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <scopes...>"`, expiring with the key.
 /// - `auth:blocked:<user id>` exists while the user is blocked.
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
@@ -16,26 +18,40 @@ public struct TokenRegistry: Sendable {
 
     let redis: RedisClient
 
-    public init(redis: RedisClient) {
-        self.redis = redis
-    }
 
     static func tokenKey(_ jwtID: some StringProtocol) -> String { "auth:token:\(jwtID)" }
     static func sessionTokensKey(_ sessionID: String) -> String { "auth:session:\(sessionID):tokens" }
     static func apiKeyKey(_ digestHex: String) -> String { "auth:apikey:\(digestHex)" }
     static func blockedKey(_ userID: some StringProtocol) -> String { "auth:blocked:\(userID)" }
+    static func revokedSessionKey(_ sessionID: String) -> String { "auth:session:\(sessionID):revoked" }
 
-    /// Records a newly signed access token; valid until `expiresAt` plus the leeway.
-    func recordAccessToken(jwtID: String, userID: String, sessionID: String, until expiry: Date) async throws(RedisError) {
-        let expiresAt = Int(expiry.timeIntervalSince1970.rounded(.up))
-        let setKey = Self.sessionTokensKey(sessionID)
-        let replies = try await redis.pipeline([
-            RedisCommand("SET", Self.tokenKey(jwtID), "\(userID) \(sessionID)", "EXAT", expiresAt),
-            RedisCommand("SADD", setKey, jwtID),
-            RedisCommand("EXPIREAT", setKey, expiresAt),
-        ])
-        for case .failure(let error) in replies { throw error }
+    /// How long a revoked session's tombstone stays: longer than any token signed for it can live.
+    let tombstoneSeconds: Int
+
+    public init(redis: RedisClient, tokenLifetime: Double) {
+        self.redis = redis
+        self.tombstoneSeconds = Int(tokenLifetime) + 300
     }
+
+    /// Records a newly signed access token, valid until `expiry` (its exp plus the leeway), in one
+    /// atomic step; false when the session was revoked meanwhile (the token must not be handed out).
+    func recordAccessToken(jwtID: String, userID: String, sessionID: String, until expiry: Date) async throws(RedisError) -> Bool {
+        let expiresAt = Int(expiry.timeIntervalSince1970.rounded(.up))
+        return try await redis.evaluate(
+            Self.recordTokenScript,
+            keys: [Self.tokenKey(jwtID), Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
+            arguments: ["\(userID) \(sessionID)", expiresAt, jwtID]
+        ).int == 1
+    }
+
+    private static let recordTokenScript = RedisScript(
+        """
+        if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+        redis.call('SADD', KEYS[2], ARGV[3])
+        redis.call('EXPIREAT', KEYS[2], ARGV[2])
+        return 1
+        """)
 
     /// The token's record, whether its user is blocked, and the user's tier; one round trip.
     func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) async throws -> (record: String?, blocked: Bool, tier: String) {
@@ -49,8 +65,8 @@ public struct TokenRegistry: Sendable {
     @discardableResult
     func revokeSession(_ sessionID: String) async throws(RedisError) -> Int {
         try await redis.evaluate(
-            Self.revokeSessionScript, keys: [Self.sessionTokensKey(sessionID)],
-            arguments: [Self.revocationChannel, "auth:token:", sessionID]
+            Self.revokeSessionScript, keys: [Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
+            arguments: [Self.revocationChannel, "auth:token:", sessionID, tombstoneSeconds]
         ).int ?? 0
     }
 
@@ -59,6 +75,7 @@ public struct TokenRegistry: Sendable {
         local jtis = redis.call('SMEMBERS', KEYS[1])
         for _, jti in ipairs(jtis) do redis.call('DEL', ARGV[2] .. jti) end
         redis.call('DEL', KEYS[1])
+        redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
         redis.call('PUBLISH', ARGV[1], 'session ' .. ARGV[3])
         return #jtis
         """)

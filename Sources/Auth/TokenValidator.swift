@@ -109,6 +109,9 @@ public final class TokenValidator: Sendable {
             return .unauthorized(code: error.code.description)
         }
         guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .unauthorized(code: "invalid_scope") }
+        // Both go into response headers: only our own UUIDs are acceptable there.
+        guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .unauthorized(code: "invalid_claim") }
+        let generation = cache.generation
         let found: (record: String?, blocked: Bool, tier: String)
         do {
             found = try await registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject)
@@ -118,12 +121,13 @@ public final class TokenValidator: Sendable {
         guard let record = found.record else { return .unauthorized(code: "revoked") }
         guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(code: "record_mismatch") }
         let identity = Identity(userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier)
-        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970)
+        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 
     private func validateAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
         let digestHex = APIKeys.digestHex(of: key)
+        let generation = cache.generation
         var found: (record: String?, blocked: Bool, tier: String)
         do {
             found = try await registry.lookupAPIKey(digestHex: digestHex)
@@ -136,7 +140,13 @@ public final class TokenValidator: Sendable {
             do {
                 guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else { return .unauthorized(code: "unknown_api_key") }
                 try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.scopes, expiresAt: stored.expiresAt)
+                // A revocation that ran between the read and the write would be undone by it: read again.
+                guard try await store.activeAPIKey(digestHex: digestHex, now: now) != nil else {
+                    try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
+                    return .unauthorized(code: "unknown_api_key")
+                }
                 found = try await registry.lookupAPIKey(digestHex: digestHex)
+                found.blocked = found.blocked || stored.ownerBlocked
                 expiresAt = stored.expiresAt ?? .distantFuture
             } catch {
                 return unavailable("PostgreSQL or Redis", error)
@@ -144,9 +154,11 @@ public final class TokenValidator: Sendable {
         }
         guard let record = found.record else { return .unauthorized(code: "unknown_api_key") }
         let parts = record.split(separator: " ").map(String.init)
-        guard parts.count >= 2, let scopes = Scopes.parse(parts.dropFirst(2).joined(separator: " ")) else { return .unauthorized(code: "invalid_api_key_record") }
+        guard parts.count >= 2, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let scopes = Scopes.parse(parts.dropFirst(2).joined(separator: " ")) else {
+            return .unauthorized(code: "invalid_api_key_record")
+        }
         let identity = Identity(userID: parts[0], sessionID: parts[1], scopes: scopes, tier: found.tier)
-        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970)
+        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 
@@ -224,7 +236,7 @@ struct Credential {
                 return make(.bearer(token), token)
             }
             if let key = value(of: authorization, scheme: "apikey") {
-                guard key.hasPrefix(TokenValidator.apiKeyPrefix) else { return .failure(.unauthorized(code: "malformed_api_key")) }
+                guard APIKeys.isWellFormed(key) else { return .failure(.unauthorized(code: "malformed_api_key")) }
                 return make(.apiKey(key), key)
             }
             return .failure(.unauthorized(code: "unsupported_scheme"))
@@ -234,7 +246,8 @@ struct Credential {
         }
         // A cookie rides along on cross-site requests; an unsafe method must prove it comes from our
         // own pages by echoing the CSRF cookie in a header (double submit).
-        if !["GET", "HEAD", "OPTIONS"].contains(request.method?.uppercased() ?? "GET") {
+        // No method given counts as unsafe: a location that forgot X-Original-Method fails closed.
+        if !["GET", "HEAD", "OPTIONS"].contains(request.method?.uppercased() ?? "POST") {
             guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), let sent = request.csrfToken,
                 !expected.isEmpty, ConstantTime.equals(Array(expected.utf8), Array(sent.utf8))
             else { return .failure(.forbidden(code: "csrf_failed")) }
@@ -242,19 +255,34 @@ struct Credential {
         return make(.bearer(token), token)
     }
 
+    /// The digest covers the kind too, so an API key's cached answer can never serve the same
+    /// string presented as a Bearer token or cookie (and the reverse).
     private static func make(_ kind: Kind, _ secret: Substring) -> Extraction {
         guard !secret.isEmpty, secret.utf8.count <= maximumLength else { return .failure(.unauthorized(code: secret.isEmpty ? "missing_token" : "too_large")) }
-        guard let digest = try? SHA256.hash(secret.utf8) else { return .failure(.unavailable(reason: "hashing failed")) }
+        var input: [UInt8] = []
+        input.reserveCapacity(secret.utf8.count + 2)
+        if case .apiKey = kind { input.append(UInt8(ascii: "K")) } else { input.append(UInt8(ascii: "B")) }
+        input.append(0)
+        input.append(contentsOf: secret.utf8)
+        guard let digest = try? SHA256.hash(input) else { return .failure(.unavailable(reason: "hashing failed")) }
         return .success(Credential(kind: kind, digest: CredentialDigest(digest)))
     }
 
-    /// The credential after `<scheme> ` (scheme case-insensitive, exactly one space, nothing else).
+    /// The credential after `<scheme> ` (scheme case-insensitive, exactly one space, no whitespace
+    /// after). Works on UTF-8 bytes: this runs on every auth subrequest, and walking a 400-byte
+    /// token as Characters (grapheme breaking) cost more than the rest of a cached answer.
     private static func value(of header: String, scheme: String) -> Substring? {
-        guard header.utf8.count > scheme.utf8.count + 1 else { return nil }
-        let name = header.prefix(scheme.count)
-        guard name.lowercased() == scheme, header.dropFirst(scheme.count).first == " " else { return nil }
-        let value = header.dropFirst(scheme.count + 1)
-        return value.contains(where: { $0 == " " || $0 == "\t" }) ? nil : value
+        let bytes = header.utf8
+        var index = bytes.startIndex
+        for expected in scheme.utf8 {
+            // OR-ing 0x20 lower-cases ASCII letters; schemes are lower-case letters only.
+            guard index != bytes.endIndex, bytes[index] | 0x20 == expected else { return nil }
+            index = bytes.index(after: index)
+        }
+        guard index != bytes.endIndex, bytes[index] == UInt8(ascii: " ") else { return nil }
+        let start = bytes.index(after: index)
+        guard !bytes[start...].contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else { return nil }
+        return header[start...]
     }
 }
 

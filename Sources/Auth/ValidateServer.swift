@@ -13,12 +13,14 @@ public import ServiceLifecycle
 /// lookup, write.
 public struct ValidateServer: Service {
     let address: ListenAddress
+    let threads: Int
     let socketMode: Int
     let validator: TokenValidator
     let logger: Logger
 
-    public init(address: ListenAddress, socketMode: Int, validator: TokenValidator, logger: Logger) {
+    public init(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) {
         self.address = address
+        self.threads = threads
         self.socketMode = socketMode
         self.validator = validator
         self.logger = logger
@@ -26,7 +28,9 @@ public struct ValidateServer: Service {
 
     public func run() async throws {
         let validator = validator
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        defer { group.shutdownGracefully { _ in } }
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

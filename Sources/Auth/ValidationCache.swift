@@ -46,6 +46,8 @@ final class ValidationCache: Sendable {
         var ring: [CredentialDigest?]
         var next = 0
         var enabled = false
+        /// Bumped by every eviction and reset; see ``generation``.
+        var generation: UInt64 = 0
     }
 
     let capacity: Int
@@ -65,11 +67,17 @@ final class ValidationCache: Sendable {
         }
     }
 
-    /// Stores an answer, unless the cache is off (no capacity, or the revocation feed is down).
-    func insert(_ digest: CredentialDigest, identity: Identity, blocked: Bool, expiresAt: Double, now: Double) {
+    /// Taken before reading Redis and handed to ``insert``: if a revocation was applied in between,
+    /// the answer read may predate it and is not stored (the revocation message found nothing to
+    /// evict, since the answer was not cached yet).
+    var generation: UInt64 { storage.withLock { $0.generation } }
+
+    /// Stores an answer, unless the cache is off (no capacity, or the revocation feed is down) or
+    /// a revocation or reset happened since `generation` was read.
+    func insert(_ digest: CredentialDigest, identity: Identity, blocked: Bool, expiresAt: Double, now: Double, generation: UInt64) {
         let entry = Entry(identity: identity, blocked: blocked, validUntil: min(expiresAt, now + ttl))
         storage.withLock { storage in
-            guard storage.enabled, capacity > 0 else { return }
+            guard storage.enabled, capacity > 0, storage.generation == generation else { return }
             if let existing = storage.slots[digest] {
                 storage.slots[digest] = Slot(entry: entry, position: existing.position)
                 return
@@ -87,6 +95,7 @@ final class ValidationCache: Sendable {
     /// Drops every entry of a session (or API key) or of a user.
     func evict(sessionOrUser id: String) {
         storage.withLock { storage in
+            storage.generation &+= 1
             storage.slots = storage.slots.filter { $0.value.entry.identity.sessionID != id && $0.value.entry.identity.userID != id }
         }
     }
@@ -94,6 +103,7 @@ final class ValidationCache: Sendable {
     /// Empties the cache and turns storing on or off: off while revocations cannot be heard.
     func reset(enabled: Bool) {
         storage.withLock { storage in
+            storage.generation &+= 1
             storage.slots.removeAll(keepingCapacity: true)
             storage.ring = Array(repeating: nil, count: capacity)
             storage.next = 0

@@ -5,6 +5,11 @@ public enum SHA256 {
     /// Digest size in bytes.
     public static let byteCount = 32
 
+    /// Fetched once: OpenSSL 3 looks `EVP_sha256()` up in its provider store (under a lock) on
+    /// every use, which costs more than hashing a token. A fetched `EVP_MD` is immutable and
+    /// shared read-only by all threads.
+    nonisolated(unsafe) private static let algorithm = EVP_MD_fetch(nil, "SHA256", nil)
+
     /// The SHA-256 digest of `data`.
     /// - Throws: ``CryptoError/Code/operationFailed`` only if OpenSSL itself is unusable.
     public static func hash(_ data: some Collection<UInt8>) throws(CryptoError) -> [UInt8] {
@@ -12,7 +17,7 @@ public enum SHA256 {
             var digest = [UInt8](repeating: 0, count: byteCount)
             var length: UInt32 = 0
             let status = digest.withUnsafeMutableBufferPointer {
-                EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, EVP_sha256(), nil)
+                EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, Self.algorithm, nil)
             }
             guard status == 1, length == byteCount else { throw OpenSSLErrors.drain(as: .operationFailed) }
             return digest

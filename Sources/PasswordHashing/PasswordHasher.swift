@@ -1,3 +1,4 @@
+import CArgon2
 public import NIOPosix
 
 /// Argon2id password hashing in PHC string form (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`).
@@ -19,7 +20,12 @@ public final class PasswordHasher: Sendable {
     public init(parameters: Argon2idParameters = .init(), threadPool: NIOThreadPool) {
         self.parameters = parameters
         self.threadPool = threadPool
+        Self.returnLargeBlocksToTheSystem
     }
+
+    /// Argon2's 19 MiB blocks would otherwise stay resident in glibc's heap arenas after each hash
+    /// (tens of MiB per daemon); see the shim.
+    private static let returnLargeBlocksToTheSystem: Void = skillup_return_large_blocks_to_system()
 
     /// Hashes `password` with a fresh random salt.
     public func hash(_ password: String) async throws -> String {

@@ -118,6 +118,7 @@ final class PubSub: @unchecked Sendable {
         for continuation in subscribers[channel]?.values ?? [:].values {
             if case .dropped = continuation.yield(RedisMessage(channel: channel, payload: payload)) {
                 logger.warning("Redis pub/sub subscriber is too slow: message dropped", metadata: ["channel": "\(channel)"])
+                notify(.messagesDropped)
             }
         }
     }

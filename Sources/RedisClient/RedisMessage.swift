@@ -41,4 +41,6 @@ public enum RedisSubscriptionLink: Sendable, Hashable {
     case lost
     /// Reconnected and subscribed again to every channel.
     case restored
+    /// A subscriber's buffer was full and a message was dropped; the link itself is up.
+    case messagesDropped
 }

@@ -43,13 +43,22 @@ import Testing
             #expect(try await validate(client, key: created.key, requiredScopes: "profile").status == .forbidden)
             #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
 
+            // The key's cached answer serves only the ApiKey scheme, never the same string as a token.
+            for disguise: HTTPFields in [[.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]] {
+                let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: disguise)
+                #expect(refused.status == .unauthorized)
+                let account = try await client.execute(uri: "/auth/me", method: .get, headers: disguise)
+                #expect(account.status == .unauthorized)
+            }
             // Keys cannot manage the account.
             let withKey = try await client.execute(uri: "/auth/me", method: .get, headers: [.authorization: "ApiKey \(created.key)"])
             #expect(withKey.status == .forbidden)
 
             #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
             #expect(try await validate(client, key: created.key).status == .unauthorized)
-            #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .notFound)
+            // DELETE is idempotent (a retry after a Redis failure must finish the job); a stranger's id is not found.
+            #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+            #expect(try await client.send(.delete, "/auth/api-keys/\(UUID())", token: session.access_token).status == .notFound)
         }
     }
 
