@@ -97,8 +97,12 @@ public final class AccountService: Sendable {
     private func checkPassword(
         _ password: String, of subject: LoginThrottle.Subject, client: ClientInfo, lookup: () async throws -> AccountStore.User?
     ) async throws -> AccountStore.User {
-        if let seconds = try await redisBackend({ try await throttle.begin(subject) }) {
-            throw Self.locked(seconds)
+        switch try await redisBackend({ try await throttle.begin(subject) }) {
+        case .locked(let seconds)?: throw Self.locked(seconds)
+        case .busy?:
+            throw APIError(.tooManyRequests, code: "login_in_progress", message: "another login for this account is in progress; retry in a moment",
+                           headers: [.retryAfter: "1"])
+        case nil: break
         }
         do {
             let user = try await backend(lookup)

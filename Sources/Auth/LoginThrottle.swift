@@ -27,26 +27,35 @@ struct LoginThrottle: Sendable {
         }
     }
 
-    /// Starts an attempt: nil when it may go on (then call ``end(_:)``), else the seconds to wait
-    /// (locked, or another attempt on the account is running).
-    func begin(_ subject: Subject) async throws(RedisError) -> Int? {
+    enum Refusal: Equatable {
+        case locked(seconds: Int)
+        /// Another attempt on the account is running.
+        case busy
+    }
+
+    /// Starts an attempt: nil when it may go on (then call ``end(_:)``), else why not.
+    func begin(_ subject: Subject) async throws(RedisError) -> Refusal? {
         let milliseconds = try await redis.evaluate(
             Self.beginScript,
             keys: ["auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)"]
         ).int ?? 0
-        return milliseconds > 0 ? Int((Double(milliseconds) / 1000).rounded(.up)) : nil
+        switch milliseconds {
+        case 0: return nil
+        case -1: return .busy
+        default: return .locked(seconds: Int((Double(milliseconds) / 1000).rounded(.up)))
+        }
     }
 
     func end(_ subject: Subject) async {
         _ = try? await redis.send(RedisCommand("DEL", "auth:login:busy:\(subject.account)"))
     }
 
-    /// The longest lock left, else 1 s when an attempt is running, else 0 after marking one running.
+    /// The longest lock left (ms), else -1 when an attempt is running, else 0 after marking one running.
     private static let beginScript = RedisScript(
         """
         local left = math.max(redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2]))
         if left > 0 then return left end
-        if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', 10000) then return 1000 end
+        if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', 10000) then return -1 end
         return 0
         """)
 

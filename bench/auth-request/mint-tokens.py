@@ -46,10 +46,8 @@ def login(connection, email, password):
     return answer["access_token"], answer["refresh_token"]
 
 
-def run_chain(socket_path, email, password, count, tokens, failures):
+def run_chain(connection, refresh_token, count, tokens, failures):
     try:
-        connection = UnixConnection(socket_path)
-        _, refresh_token = login(connection, email, password)
         for _ in range(count):
             # Never retried: sending a spent refresh token again counts as theft and revokes the
             # session, with every access token it issued.
@@ -79,9 +77,14 @@ def main():
     per_chain = [count // CHAINS + (1 if i < count % CHAINS else 0) for i in range(CHAINS)]
     chains = [[] for _ in range(CHAINS)]
     failures = []
+    # Logins one after another: authd refuses a second login attempt on an account while one runs.
+    sessions = []
+    for _ in range(CHAINS):
+        connection = UnixConnection(socket_path)
+        sessions.append((connection, login(connection, email, password)[1]))
     threads = [
-        threading.Thread(target=run_chain, args=(socket_path, email, password, n, tokens, failures))
-        for n, tokens in zip(per_chain, chains)
+        threading.Thread(target=run_chain, args=(connection, refresh_token, n, tokens, failures))
+        for (connection, refresh_token), n, tokens in zip(sessions, per_chain, chains)
     ]
     for thread in threads:
         thread.start()
