@@ -9,15 +9,18 @@ extension ValidationOutcome {
         }
     }
 
-    /// The headers besides content type: identity on 200, RFC 6750 challenges on 401/403,
-    /// Retry-After on 503.
+    /// The headers besides content type: identity on 200, RFC 6750 challenges on 401/403 plus
+    /// `X-Auth-Error` (the error code, which nginx puts in its JSON body: auth_request drops
+    /// the subrequest's body), Retry-After on 503.
     var headers: [(name: String, value: String)] {
         switch self {
         case .allowed(let identity): identity.headers
         case .unauthorized(let code):
-            [("WWW-Authenticate", code == "missing_token" ? #"Bearer realm="skillup""# : #"Bearer realm="skillup", error="invalid_token""#)]
+            [("WWW-Authenticate", code == "missing_token" ? #"Bearer realm="skillup""# : #"Bearer realm="skillup", error="invalid_token""#),
+             ("X-Auth-Error", error?.code ?? "invalid_token")]
         case .forbidden(let code):
-            code == "csrf_failed" ? [] : [("WWW-Authenticate", #"Bearer realm="skillup", error="insufficient_scope""#)]
+            (code == "csrf_failed" ? [] : [("WWW-Authenticate", #"Bearer realm="skillup", error="insufficient_scope""#)])
+                + [("X-Auth-Error", error?.code ?? code)]
         case .unavailable: [("Retry-After", "1")]
         }
     }
