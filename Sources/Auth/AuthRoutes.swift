@@ -129,7 +129,7 @@ public struct AuthRoutes: Sendable {
     static func checkCSRF(_ request: Request) throws {
         let cookie = request.headers[.cookie] ?? ""
         guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), !expected.isEmpty,
-            let sent = request.headers[csrfHeader], sent == expected
+            let sent = request.headers[csrfHeader], ConstantTime.equals(Array(sent.utf8), Array(expected.utf8))
         else { throw APIError(.forbidden, code: "csrf_failed", message: "send the CSRF cookie's value in X-CSRF-Token") }
     }
 

@@ -9,7 +9,8 @@ public import RedisClient
 /// - `auth:session:<session id>:tokens` = set of the session's jtis, so a session is revoked at once.
 /// - `auth:session:<session id>:revoked` exists for a token lifetime after a revocation, so a token
 ///   signed for that session a moment too late (a refresh racing the logout) is never recorded.
-/// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <scopes...>"`, expiring with the key.
+/// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <expiry or 0> <scopes...>"`, expiring with
+///   the key (the expiry inside also bounds the validation cache's entry).
 /// - `auth:blocked:<user id>` exists while the user is blocked.
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
 ///   (a user was blocked or unblocked); instances drop their cached answers for it.
@@ -89,8 +90,9 @@ public struct TokenRegistry: Sendable {
 
     /// Records an API key so the validator finds it without PostgreSQL.
     func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws(RedisError) {
-        var command = RedisCommand("SET", Self.apiKeyKey(digestHex), ([userID, keyID] + scopes).joined(separator: " "))
-        if let expiresAt { command.append("EXAT"); command.append(Int(expiresAt.timeIntervalSince1970.rounded(.down))) }
+        let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) }
+        var command = RedisCommand("SET", Self.apiKeyKey(digestHex), ([userID, keyID, String(expiry ?? 0)] + scopes).joined(separator: " "))
+        if let expiry { command.append("EXAT"); command.append(expiry) }
         try await redis.send(command)
     }
 

@@ -153,10 +153,14 @@ public final class TokenValidator: Sendable {
             }
         }
         guard let record = found.record else { return .unauthorized(code: "unknown_api_key") }
+        // "<user id> <key id> <expiry, 0 for none> <scopes...>"
         let parts = record.split(separator: " ").map(String.init)
-        guard parts.count >= 2, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let scopes = Scopes.parse(parts.dropFirst(2).joined(separator: " ")) else {
+        guard parts.count >= 3, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let expiry = Int(parts[2]),
+            let scopes = Scopes.parse(parts.dropFirst(3).joined(separator: " "))
+        else {
             return .unauthorized(code: "invalid_api_key_record")
         }
+        if expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(expiry))) }
         let identity = Identity(userID: parts[0], sessionID: parts[1], scopes: scopes, tier: found.tier)
         cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
