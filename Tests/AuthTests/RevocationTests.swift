@@ -23,12 +23,13 @@ import Testing
             let cached = try await client.validate(grant.access_token)
             #expect(first.status == .ok && cached.status == .ok)
         }
-        let clock = ContinuousClock()
-        let revokedAt = clock.now
         try await first.withClient { client async throws -> Void in
             let logout = try await client.send(.post, "/auth/logout", token: grant.access_token)
             #expect(logout.status == .noContent)
         }
+        // From the moment the logout was acknowledged: that is when the user believes it revoked.
+        let clock = ContinuousClock()
+        let revokedAt = clock.now
         let refusedAfter = try await second.withClient { client in
             while try await client.validate(grant.access_token).status == .ok {
                 guard clock.now - revokedAt < .seconds(2) else { break }
