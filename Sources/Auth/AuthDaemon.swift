@@ -38,7 +38,9 @@ public enum AuthDaemon {
         let registry = TokenRegistry(redis: redis, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
         let validator = TokenValidator(keys: keys, registry: registry, store: store, settings: settings, logger: setup.logger)
         let accounts = try await AccountService(
-            store: store, registry: registry, keys: keys, hasher: PasswordHasher(threadPool: hashingThreads), settings: settings, logger: setup.logger)
+            store: store, registry: registry, keys: keys, hasher: PasswordHasher(
+                parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
+                threadPool: hashingThreads), settings: settings, logger: setup.logger)
         AuthRoutes(accounts: accounts, validator: validator).add(to: setup.router)
 
         var services: [any Service] = [

@@ -33,6 +33,10 @@ public struct AuthSettings: Sendable {
     public var lockoutBase: TimeInterval
     /// The longest lockout (`lockout.max`, seconds).
     public var lockoutMaximum: TimeInterval
+    /// Argon2id cost of new password hashes (`password.memory` KiB, `password.iterations`); the
+    /// defaults are OWASP's (19 MiB, 2). Existing hashes verify with the cost they were made with.
+    public var passwordMemoryKiB: Int
+    public var passwordIterations: Int
     /// Cookies carry the `Secure` attribute (`cookies.secure`; off only for plain-HTTP development).
     public var secureCookies: Bool
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
@@ -61,6 +65,11 @@ public struct AuthSettings: Sendable {
         }
         lockoutBase = try Self.seconds(reader.double(forKey: "lockout.base", default: 1), key: "lockout.base")
         lockoutMaximum = try Self.seconds(reader.double(forKey: "lockout.max", default: 900), key: "lockout.max")
+        passwordMemoryKiB = reader.int(forKey: "password.memory", default: 19_456)
+        passwordIterations = reader.int(forKey: "password.iterations", default: 2)
+        guard (1_024...1_048_576).contains(passwordMemoryKiB), (1...16).contains(passwordIterations) else {
+            throw ConfigurationError(key: "password.memory", message: "memory must be 1024 to 1048576 KiB and iterations 1 to 16")
+        }
         secureCookies = reader.bool(forKey: "cookies.secure", default: true)
         validateListen = try reader.string(forKey: "validate.listen").map { try ListenAddress(parsing: $0) }
         validateThreads = reader.int(forKey: "validate.threads", default: 1)

@@ -46,12 +46,14 @@ public struct RevocationListener: Service {
                                 logger.warning("revocation messages dropped; validation cache flushed")
                             }
                         }
+                    }, onMessage: { message in
+                        // On Redis' event loop: a revocation never waits for a busy task pool.
+                        validator.applyRevocation(message.string)
                     }) { messages in
                         linkUp.withLock { up in if up { cache.reset(enabled: true) } }
                         logger.info("revocation feed subscribed", metadata: ["entries": "\(cache.capacity)"])
-                        for await message in messages {
-                            validator.applyRevocation(message.string)
-                        }
+                        // Messages go to onMessage; this sequence ends when the client shuts down.
+                        for await _ in messages {}
                     }
                 } catch {
                     logger.warning("revocation feed unavailable; validation cache off", metadata: ["reason": "\(error)"])

@@ -10,7 +10,7 @@ final class PubSub: @unchecked Sendable {
     private var manager: ConnectionManager!
     private let eventLoop: any EventLoop
     private let logger: Logger
-    private var subscribers: [String: [Int: AsyncStream<RedisMessage>.Continuation]] = [:]
+    private var subscribers: [String: [Int: Subscriber]] = [:]
     private var linkObservers: [Int: @Sendable (RedisSubscriptionLink) -> Void] = [:]
     private var nextID = 0
 
@@ -32,7 +32,7 @@ final class PubSub: @unchecked Sendable {
     /// Registers `continuation` for `channels`, subscribing on the server to those not yet
     /// subscribed; returns when the server confirmed. Returns the registration's id.
     func add(
-        _ continuation: AsyncStream<RedisMessage>.Continuation, channels: [String], timeout: Duration,
+        _ continuation: Subscriber, channels: [String], timeout: Duration,
         onLinkChange: (@Sendable (RedisSubscriptionLink) -> Void)?
     ) async throws -> Int {
         manager.start()
@@ -76,7 +76,7 @@ final class PubSub: @unchecked Sendable {
 
     func shutdown() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
-            for continuation in self.subscribers.values.flatMap(\.values) { continuation.finish() }
+            for subscriber in self.subscribers.values.flatMap(\.values) { subscriber.finish() }
             self.subscribers = [:]
             self.linkObservers = [:]
             return self.manager.shutdown()
@@ -115,11 +115,31 @@ final class PubSub: @unchecked Sendable {
         guard let parts = value.array, parts.count == 3, let channel = parts[1].string, let payload = parts[2].buffer else {
             return
         }
-        for continuation in subscribers[channel]?.values ?? [:].values {
-            if case .dropped = continuation.yield(RedisMessage(channel: channel, payload: payload)) {
+        for subscriber in subscribers[channel]?.values ?? [:].values {
+            if !subscriber.deliver(RedisMessage(channel: channel, payload: payload)) {
                 logger.warning("Redis pub/sub subscriber is too slow: message dropped", metadata: ["channel": "\(channel)"])
                 notify(.messagesDropped)
             }
         }
+    }
+}
+
+/// Where one subscription's messages go: an async stream, or a handler called on the event loop.
+struct Subscriber: Sendable {
+    /// Hands over a message; false when it had to be dropped (the stream's buffer was full).
+    let deliver: @Sendable (RedisMessage) -> Bool
+    let finish: @Sendable () -> Void
+
+    static func stream(_ continuation: AsyncStream<RedisMessage>.Continuation) -> Subscriber {
+        Subscriber(
+            deliver: { message in
+                if case .dropped = continuation.yield(message) { return false }
+                return true
+            },
+            finish: { continuation.finish() })
+    }
+
+    static func handler(_ handle: @escaping @Sendable (RedisMessage) -> Void, finishing continuation: AsyncStream<RedisMessage>.Continuation) -> Subscriber {
+        Subscriber(deliver: { handle($0); return true }, finish: { continuation.finish() })
     }
 }

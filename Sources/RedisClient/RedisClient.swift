@@ -131,17 +131,22 @@ public final class RedisClient: Service, Sendable {
     /// reconnect the client subscribes again by itself; messages published during the outage are
     /// lost (Redis pub/sub is at most once); `onLinkChange` hears of the loss and of the
     /// resubscription, so a subscriber that caches state can drop what it may have missed.
+    /// With `onMessage`, each message is handed to it on the client's event loop as it arrives (keep
+    /// it short) instead of to `body`'s sequence: no task has to be scheduled, so delivery does not
+    /// wait for a busy task pool.
     public func subscribe<Result>(
         to channels: [String],
         timeout: Duration? = nil,
         onLinkChange: (@Sendable (RedisSubscriptionLink) -> Void)? = nil,
+        onMessage: (@Sendable (RedisMessage) -> Void)? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (RedisSubscription) async throws -> Result
     ) async throws -> Result {
         guard !channels.isEmpty else { throw RedisError(.invalidCommand, "subscribe needs at least one channel") }
         let (stream, continuation) = AsyncStream.makeStream(
             of: RedisMessage.self, bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
-        let id = try await pubSub.add(continuation, channels: channels, timeout: timeout ?? configuration.commandTimeout, onLinkChange: onLinkChange)
+        let subscriber = onMessage.map { Subscriber.handler($0, finishing: continuation) } ?? .stream(continuation)
+        let id = try await pubSub.add(subscriber, channels: channels, timeout: timeout ?? configuration.commandTimeout, onLinkChange: onLinkChange)
         defer {
             pubSub.remove(id, channels: channels)
             continuation.finish()

@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func unknownEmailAndWrongPasswordGetTheSameAnswerAfterTheSameWork() async throws {
-        let authd = try await AuthInstance.start()
+        let authd = try await AuthInstance.start(productionHashing: true)
         defer { Task { await authd.stop() } }
         let account = TestAccount()
         try await authd.withClient { client in

@@ -26,13 +26,18 @@ final class AuthInstance: Sendable {
     private let background: Task<Void, Never>
 
     /// Starts an instance; `arguments` are authd command-line settings (`--cache-ttl 5`, ...).
-    static func start(redisPort: Int? = nil, keysDirectory: String? = nil, arguments: [String] = []) async throws -> AuthInstance {
+    /// Password hashing is cheap (1 MiB, one pass) unless `productionHashing`: the tests run side
+    /// by side on two cores, and the default cost would starve the timing-sensitive suites.
+    static func start(
+        redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = []
+    ) async throws -> AuthInstance {
         let redisPort = try redisPort ?? LocalServer.sharedPort(.redis)
         let postgresPort = try LocalServer.sharedPort(.postgres)
         let keysDirectory = try keysDirectory ?? Self.makeKeysDirectory()
         let configuration = try await DaemonConfiguration.load(
             daemon: "authd",
-            arguments: ["authd", "--jwt-keys", keysDirectory, "--jwt-activation", "0", "--cookies-secure", "true"] + arguments,
+            arguments: ["authd", "--jwt-keys", keysDirectory, "--jwt-activation", "0", "--cookies-secure", "true"]
+                + (productionHashing ? [] : ["--password-memory", "1024", "--password-iterations", "1"]) + arguments,
             environment: [
                 "REDIS_URL": "redis://127.0.0.1:\(redisPort)",
                 "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
