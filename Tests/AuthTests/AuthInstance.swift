@@ -66,6 +66,24 @@ final class AuthInstance: Sendable {
             }
         }
         try await waitForRevocationFeed()
+        try await waitForBackends()
+    }
+
+    /// Waits until Redis and PostgreSQL answer, as `/health/ready` would: with every suite starting
+    /// at once on two cores, a first connect can miss its deadline, and the client then fails fast
+    /// until it reconnects.
+    func waitForBackends() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                try await redis.send("PING")
+                try await postgres.query("SELECT 1")
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Waits until the validation cache is on (the revocation subscription is live).
