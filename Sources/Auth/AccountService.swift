@@ -42,12 +42,19 @@ public final class AccountService: Sendable {
     let throttle: LoginThrottle
     let events: SecurityEventLog
     let settings: AuthSettings
+    /// This instance's validation cache: a revocation made here takes effect here at once, not
+    /// when its own pub/sub message comes back.
+    let localCache: ValidationCache
     private let logger: Logger
     /// A hash of a random password, verified when the email is unknown so that such a login costs
     /// the same argon2id time as a wrong password.
     private let decoyHash: String
 
-    public init(store: AccountStore, registry: TokenRegistry, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings, logger: Logger) async throws {
+    public init(
+        store: AccountStore, registry: TokenRegistry, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
+        validator: TokenValidator, logger: Logger
+    ) async throws {
+        self.localCache = validator.cache
         self.store = store
         self.registry = registry
         self.keys = keys
@@ -143,6 +150,7 @@ public final class AccountService: Sendable {
             throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
         case .reused(let sessionID, let userID):
             try await redisBackend { try await registry.revokeSession(sessionID) }
+            localCache.evict(sessionOrUser: sessionID)
             await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
                                               detail: "a spent refresh token was presented; the session is revoked"))
             throw Self.invalidGrant
@@ -223,6 +231,7 @@ public final class AccountService: Sendable {
     private func revoke(sessions: [String]) async throws {
         for sessionID in sessions {
             try await redisBackend { try await registry.revokeSession(sessionID) }
+            localCache.evict(sessionOrUser: sessionID)
         }
     }
 
@@ -283,6 +292,7 @@ public final class AccountService: Sendable {
             throw APIError.notFound("no such API key")
         }
         try await redisBackend { try await registry.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased()) }
+        localCache.evict(sessionOrUser: id.lowercased())
         await events.record(SecurityEvent(kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "key \(id)"))
     }

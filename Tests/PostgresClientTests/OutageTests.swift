@@ -82,9 +82,10 @@ struct OutageTests {
         let error = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
         #expect(error?.code == .connectTimeout)
         #expect(ContinuousClock.now - start < .milliseconds(1500))
-        // Right after a failed attempt the slot waits out its reconnect delay and says so at once.
+        // Right after a failed attempt the slot waits out its reconnect delay and says so at once; on a
+        // loaded machine the delay may already be over, and the next attempt times out again.
         let waiting = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
-        #expect(waiting?.code == .connectionUnavailable)
+        #expect(waiting?.code == .connectionUnavailable || waiting?.code == .connectTimeout)
         await client.close()
     }
 
