@@ -104,7 +104,7 @@ public final class AccountService: Sendable {
     private func checkPassword(
         _ password: String, of subject: LoginThrottle.Subject, client: ClientInfo, lookup: () async throws -> AccountStore.User?
     ) async throws -> AccountStore.User {
-        switch try await redisBackend({ try await throttle.begin(subject) }) {
+        switch try await backend(on: .redis, { try await throttle.begin(subject) }) {
         case .locked(let seconds)?: throw Self.locked(seconds)
         case .busy?:
             throw APIError(.tooManyRequests, code: "login_in_progress", message: "another login for this account is in progress; retry in a moment",
@@ -115,7 +115,7 @@ public final class AccountService: Sendable {
             let user = try await backend(lookup)
             let passwordMatches = try await hasher.verify(password, against: user?.passwordHash ?? decoyHash)
             guard let user, passwordMatches else {
-                let lockout = try await redisBackend { try await throttle.recordFailure(subject) }
+                let lockout = try await backend(on: .redis) { try await throttle.recordFailure(subject) }
                 await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
                                                   detail: user == nil ? "unknown email" : "wrong password"))
                 if let lockout {
@@ -123,7 +123,7 @@ public final class AccountService: Sendable {
                 }
                 throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
             }
-            try await redisBackend { try await throttle.recordSuccess(subject) }
+            try await backend(on: .redis) { try await throttle.recordSuccess(subject) }
             await throttle.end(subject)
             return user
         } catch {
@@ -149,7 +149,7 @@ public final class AccountService: Sendable {
         case .blocked:
             throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
         case .reused(let sessionID, let userID):
-            try await redisBackend { try await registry.revokeSession(sessionID) }
+            try await backend(on: .redis) { try await registry.revokeSession(sessionID) }
             localCache.evict(sessionOrUser: sessionID)
             await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
                                               detail: "a spent refresh token was presented; the session is revoked"))
@@ -163,7 +163,7 @@ public final class AccountService: Sendable {
         let claims = try JWTClaims(issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
                                    scopes: user.scopes, lifetime: settings.accessTokenLifetime)
         let token = try JWTSigner.sign(claims, with: keys.signingKey)
-        let recorded = try await redisBackend {
+        let recorded = try await backend(on: .redis) {
             try await registry.recordAccessToken(jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
         }
         guard recorded else { throw Self.invalidGrant }
@@ -230,7 +230,7 @@ public final class AccountService: Sendable {
 
     private func revoke(sessions: [String]) async throws {
         for sessionID in sessions {
-            try await redisBackend { try await registry.revokeSession(sessionID) }
+            try await backend(on: .redis) { try await registry.revokeSession(sessionID) }
             localCache.evict(sessionOrUser: sessionID)
         }
     }
@@ -275,7 +275,7 @@ public final class AccountService: Sendable {
             try await store.createAPIKey(userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
                                          lifetime: expiresIn.map(TimeInterval.init))
         }
-        try await redisBackend {
+        try await backend(on: .redis) {
             try await registry.recordAPIKey(digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
         }
         await events.record(SecurityEvent(kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
@@ -291,7 +291,7 @@ public final class AccountService: Sendable {
         guard UUID(uuidString: id) != nil, let digestHex = try await backend({ try await store.revokeAPIKey(id: id, userID: identity.userID) }) else {
             throw APIError.notFound("no such API key")
         }
-        try await redisBackend { try await registry.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased()) }
+        try await backend(on: .redis) { try await registry.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased()) }
         localCache.evict(sessionOrUser: id.lowercased())
         await events.record(SecurityEvent(kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "key \(id)"))
@@ -305,26 +305,25 @@ public final class AccountService: Sendable {
         APIError(.tooManyRequests, code: "locked_out", message: "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: String(seconds)])
     }
 
-    /// Runs a PostgreSQL step; its failure is a 503 with the reason logged, never a 401 or 500.
+    /// The servers a step can depend on, named in the log and the 503.
+    private enum Store {
+        case postgres, redis
+
+        var name: String { self == .postgres ? "PostgreSQL" : "Redis" }
+        var role: String { self == .postgres ? "account store" : "token store" }
+    }
+
+    /// Runs a step on PostgreSQL (or Redis); its failure is a 503 with the reason logged, never a 401
+    /// or 500. The flows' own refusals (`APIError`) pass through.
     @discardableResult
-    private func backend<T>(_ body: () async throws -> T) async throws -> T {
+    private func backend<T>(on store: Store = .postgres, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as APIError {
             throw error
         } catch {
-            logger.error("PostgreSQL step failed", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable("the account store is unavailable; try again shortly")
-        }
-    }
-
-    @discardableResult
-    private func redisBackend<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            logger.error("Redis step failed", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable("the token store is unavailable; try again shortly")
+            logger.error("\(store.name) step failed", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable("the \(store.role) is unavailable; try again shortly")
         }
     }
 }

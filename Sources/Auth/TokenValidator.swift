@@ -68,37 +68,55 @@ public final class TokenValidator: Sendable {
     /// Whether answers are cached: only while the revocation feed is live.
     public var isCacheEnabled: Bool { cache.isEnabled }
 
-    /// The answer when the credential is in the cache, computed on the caller's thread; nil when
-    /// ``validate(_:now:)`` must run.
-    public func cachedOutcome(for request: CredentialRequest, now: Date = Date()) -> ValidationOutcome? {
-        switch Credential.extract(from: request) {
-        case .failure(let outcome): record(outcome)
-        case .success(let credential): cachedOutcome(for: credential, required: request.requiredScopes, now: now)
+    /// What can be answered on the caller's thread (a malformed credential, a cache hit), or the
+    /// work a cache miss still needs: the lean listener answers the first without a task.
+    public enum Answer: Sendable {
+        case ready(ValidationOutcome)
+        case pending(PendingValidation)
+    }
+
+    /// A cache miss: the credential was extracted and hashed once; ``run()`` verifies it.
+    public struct PendingValidation: Sendable {
+        let validator: TokenValidator
+        let credential: Credential
+        let required: String?
+        let now: Date
+
+        /// Signature, claims and Redis (and PostgreSQL for an API key that Redis does not know).
+        public func run() async -> ValidationOutcome {
+            await validator.validateMiss(credential, required: required, now: now)
         }
     }
 
-    /// The full answer: the cache, else signature, claims and Redis (and PostgreSQL for an API key
-    /// that Redis does not know).
-    public func validate(_ request: CredentialRequest, now: Date = Date()) async -> ValidationOutcome {
+    public func answer(_ request: CredentialRequest, now: Date = Date()) -> Answer {
         let credential: Credential
         switch Credential.extract(from: request) {
-        case .failure(let outcome): return record(outcome)
+        case .failure(let outcome): return .ready(record(outcome))
         case .success(let found): credential = found
         }
-        if let cached = cachedOutcome(for: credential, required: request.requiredScopes, now: now) { return cached }
+        if let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) {
+            outcomes.cacheHits.increment()
+            return .ready(record(Self.decide(identity: entry.identity, blocked: entry.blocked, required: request.requiredScopes)))
+        }
+        return .pending(PendingValidation(validator: self, credential: credential, required: request.requiredScopes, now: now))
+    }
+
+    /// The full answer: the cache, else signature, claims and Redis.
+    public func validate(_ request: CredentialRequest, now: Date = Date()) async -> ValidationOutcome {
+        switch answer(request, now: now) {
+        case .ready(let outcome): outcome
+        case .pending(let pending): await pending.run()
+        }
+    }
+
+    private func validateMiss(_ credential: Credential, required: String?, now: Date) async -> ValidationOutcome {
         outcomes.cacheMisses.increment()
         let outcome: ValidationOutcome
         switch credential.kind {
-        case .bearer(let token): outcome = await validateBearer(token, digest: credential.digest, required: request.requiredScopes, now: now)
-        case .apiKey(let key): outcome = await validateAPIKey(key, digest: credential.digest, required: request.requiredScopes, now: now)
+        case .bearer(let token): outcome = await validateBearer(token, digest: credential.digest, required: required, now: now)
+        case .apiKey(let key): outcome = await validateAPIKey(key, digest: credential.digest, required: required, now: now)
         }
         return record(outcome)
-    }
-
-    private func cachedOutcome(for credential: Credential, required: String?, now: Date) -> ValidationOutcome? {
-        guard let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) else { return nil }
-        outcomes.cacheHits.increment()
-        return record(Self.decide(identity: entry.identity, blocked: entry.blocked, required: required))
     }
 
     private func validateBearer(_ token: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
@@ -217,13 +235,13 @@ struct OutcomeCounters: Sendable {
 }
 
 /// The credential of a request: a Bearer token, an API key, or the access cookie.
-struct Credential {
+struct Credential: Sendable {
     enum Extraction {
         case success(Credential)
         case failure(ValidationOutcome)
     }
 
-    enum Kind {
+    enum Kind: Sendable {
         case bearer(Substring)
         case apiKey(Substring)
     }

@@ -8,7 +8,7 @@ public import ServiceLifecycle
 
 /// A lean HTTP/1.1 listener that serves only `GET /internal/jwt/validate`, for nginx's
 /// auth_request. A cache hit is answered on the event loop that read the request, with no task,
-/// router or middleware in between; a miss runs ``TokenValidator/validate(_:now:)`` in a task.
+/// router or middleware in between; a miss runs ``TokenValidator/PendingValidation/run()`` in a task.
 /// nginx keeps connections to it alive (upstream `keepalive`), so the hot path is read, hash,
 /// lookup, write.
 public struct ValidateServer: Service {
@@ -96,15 +96,15 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
             requiredScopes: head.headers.first(name: "x-required-scopes"),
             method: head.headers.first(name: "x-original-method"),
             csrfToken: head.headers.first(name: "x-csrf-token"))
-        if let outcome = validator.cachedOutcome(for: request) {
+        switch validator.answer(request) {
+        case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)
-            return
-        }
-        let validator = validator
-        let promise = context.eventLoop.makePromise(of: ValidationOutcome.self)
-        promise.completeWithTask { await validator.validate(request) }
-        promise.futureResult.assumeIsolated().whenSuccess { outcome in
-            self.write(outcome, requestID: requestID, head: head, context: context)
+        case .pending(let pending):
+            let promise = context.eventLoop.makePromise(of: ValidationOutcome.self)
+            promise.completeWithTask { await pending.run() }
+            promise.futureResult.assumeIsolated().whenSuccess { outcome in
+                self.write(outcome, requestID: requestID, head: head, context: context)
+            }
         }
     }
 

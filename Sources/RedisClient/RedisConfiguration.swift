@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where the server is and how the client behaves when it is slow or gone.
 public struct RedisConfiguration: Sendable {
     /// The server's host name or IP address.
@@ -44,5 +46,20 @@ public struct RedisConfiguration: Sendable {
         self.initialReconnectDelay = initialReconnectDelay
         self.maximumReconnectDelay = maximumReconnectDelay
         self.subscriptionBufferSize = subscriptionBufferSize
+    }
+
+    /// A configuration with the defaults from `redis://[:password@]host[:port][/database]`
+    /// (port 6379 when omitted).
+    /// - Throws: ``RedisError/Code/invalidConfiguration`` naming what is wrong (never the password).
+    public init(url: String) throws(RedisError) {
+        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host, !host.isEmpty else {
+            throw RedisError(.invalidConfiguration, "expected redis://[:password@]host:port[/db]")
+        }
+        self.init(host: host, port: components.port ?? 6379, password: components.password)
+        let path = components.path.drop { $0 == "/" }
+        if !path.isEmpty {
+            guard let database = Int(path) else { throw RedisError(.invalidConfiguration, "the URL's path must be a database number") }
+            self.database = database
+        }
     }
 }

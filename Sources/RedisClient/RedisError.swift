@@ -4,7 +4,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable, matchable kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case server, timeout, unavailable, connectionClosed, protocolError, invalidCommand, shutdown
+            case server, timeout, unavailable, connectionClosed, protocolError, invalidCommand, invalidConfiguration, shutdown
         }
 
         private let base: Base
@@ -23,6 +23,8 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolError = Code(.protocolError)
         /// The command could not be encoded (for example, no arguments at all).
         public static let invalidCommand = Code(.invalidCommand)
+        /// A configuration value (such as a `redis://` URL) is malformed.
+        public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The client was shut down.
         public static let shutdown = Code(.shutdown)
 

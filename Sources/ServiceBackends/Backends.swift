@@ -11,17 +11,13 @@ public import ServiceKit
 /// `LoadCredential=`) replaces the one in the URL, so URLs in unit files can stay password-free.
 public enum Backends {
     public static func redisConfiguration(_ configuration: DaemonConfiguration) throws -> RedisConfiguration {
-        let url = try configuration.requiredString("redis.url", isSecret: true)
-        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host else {
-            throw ConfigurationError(key: "redis.url", message: "expected redis://[:password@]host:port[/db]")
+        var settings: RedisConfiguration
+        do {
+            settings = try RedisConfiguration(url: configuration.requiredString("redis.url", isSecret: true))
+        } catch let error as RedisError {
+            throw ConfigurationError(key: "redis.url", message: error.message)
         }
-        var settings = RedisConfiguration(host: host, port: components.port ?? 6379)
-        settings.password = configuration.reader.string(forKey: "redis.password", isSecret: true) ?? components.password
-        let path = components.path.drop { $0 == "/" }
-        if !path.isEmpty {
-            guard let database = Int(path) else { throw ConfigurationError(key: "redis.url", message: "the path must be a database number") }
-            settings.database = database
-        }
+        if let password = configuration.reader.string(forKey: "redis.password", isSecret: true) { settings.password = password }
         return settings
     }
 

@@ -58,11 +58,11 @@ struct ServerOptions: ParsableArguments {
     func withAdmin<T>(_ body: (AccountAdmin) async throws -> T) async throws -> T {
         var logger = Logger(label: "skillctl")
         logger.logLevel = .warning
-        guard let url = redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"], let components = URLComponents(string: url),
-            components.scheme == "redis", let host = components.host
-        else { throw ValidationError("no Redis: pass --redis-url redis://host:port or set REDIS_URL") }
-        var redisSettings = RedisConfiguration(host: host, port: components.port ?? 6379)
-        redisSettings.password = ProcessInfo.processInfo.environment["REDIS_PASSWORD"] ?? components.password
+        guard let url = redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] else {
+            throw ValidationError("no Redis: pass --redis-url redis://host:port or set REDIS_URL")
+        }
+        var redisSettings = try RedisConfiguration(url: url)
+        if let password = ProcessInfo.processInfo.environment["REDIS_PASSWORD"] { redisSettings.password = password }
         let redis = RedisClient(configuration: redisSettings, logger: logger)
         let postgres = try database.client(logger: logger)
         let running = Task { try await redis.run() }
