@@ -1,0 +1,164 @@
+"""Clients for scripts/gateway-test that curl and wrk cannot be, over TLS to nginx (certificate not
+checked: the stack's is a development one).
+
+  websocket HOST PORT PATH TOKEN MESSAGE
+      handshake, one text message and a close; prints the status, whether Sec-WebSocket-Accept
+      was right, and the reply
+  sse HOST PORT PATH TOKEN
+      reads an event stream to its end; prints each event's data and the seconds between the
+      first and the last event's arrival (0 if nginx buffered the stream)
+  streams HOST PORT PATH TOKEN COUNT
+      opens COUNT event streams at once; prints how many got each status, and a refusal's body
+  load HOST PORT PATH SECONDS CONNECTIONS
+      keep-alive GETs from CONNECTIONS threads for SECONDS. A reused connection that the server
+      closes before any byte of an answer is retried once on a new connection, as browsers and
+      HTTP libraries do for idempotent requests (RFC 9112 9.3.1); prints the counts
+"""
+import base64
+import hashlib
+import http.client
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def tls_context():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def websocket(host, port, path, token, message):
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw = socket.create_connection((host, int(port)), timeout=5)
+    stream = tls_context().wrap_socket(raw, server_hostname="localhost")
+    stream.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode())
+    reader = stream.makefile("rb")
+    status = reader.readline().decode().split(" ")[1]
+    headers = {}
+    while (line := reader.readline().decode().strip()):
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if status != "101":
+        print(f"status={status}")
+        return
+    expected = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+    mask = os.urandom(4)
+    payload = bytes(byte ^ mask[index % 4] for index, byte in enumerate(message.encode()))
+    stream.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + payload)
+    first, second = reader.read(2)
+    reply = reader.read(second & 0x7F).decode()
+    stream.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
+    closed = reader.read(2)[:1] == bytes([0x88])
+    print(f"status={status} accept={'ok' if headers.get('sec-websocket-accept') == expected else 'wrong'} "
+          f"opcode={first & 0x0F} reply={reply} close={'ok' if closed else 'missing'}")
+
+
+def sse(host, port, path, token):
+    connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=10)
+    connection.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"})
+    response = connection.getresponse()
+    print(f"status={response.status} content-type={response.getheader('Content-Type')}")
+    arrivals = []
+    for line in response:
+        text = line.decode().rstrip("\n")
+        if text.startswith("data: "):
+            arrivals.append(time.monotonic())
+            print(text)
+    spread = arrivals[-1] - arrivals[0] if arrivals else 0
+    print(f"events={len(arrivals)} spread={spread:.2f}")
+
+
+def streams(host, port, path, token, count):
+    connections = []
+    for _ in range(int(count)):
+        connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=10)
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        connections.append(connection)
+    statuses, refusal = {}, ""
+    for connection in connections:
+        response = connection.getresponse()
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        body = response.read().decode()
+        if response.status != 200:
+            refusal = body
+        connection.close()
+    print(" ".join(f"{status}x{number}" for status, number in sorted(statuses.items())), refusal)
+
+
+class LoadCounts:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answered = self.non_2xx = self.failed = self.retried = 0
+
+    def add(self, **counts):
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+# Raised when a reused connection was closed before any byte of the answer arrived.
+CLOSED_BEFORE_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                        ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
+def load(host, port, path, seconds, connections):
+    counts = LoadCounts()
+    deadline = time.monotonic() + float(seconds)
+
+    def connect():
+        return http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=5)
+
+    def ask(connection):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    def client():
+        connection, used = connect(), False
+        while time.monotonic() < deadline:
+            try:
+                status = ask(connection)
+            except CLOSED_BEFORE_ANSWER:
+                connection.close()
+                connection = connect()
+                if not used:
+                    counts.add(failed=1)
+                    continue
+                counts.add(retried=1)
+                try:
+                    status = ask(connection)
+                except (OSError, http.client.HTTPException):
+                    counts.add(failed=1)
+                    connection, used = connect(), False
+                    continue
+            except (OSError, http.client.HTTPException):
+                counts.add(failed=1)
+                connection, used = connect(), False
+                continue
+            used = True
+            counts.add(answered=1, non_2xx=0 if 200 <= status < 300 else 1)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(int(connections))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(f"answered={counts.answered} non_2xx={counts.non_2xx} failed={counts.failed} retried={counts.retried}")
+
+
+commands = {"websocket": websocket, "sse": sse, "streams": streams, "load": load}
+if len(sys.argv) < 2 or sys.argv[1] not in commands:
+    sys.exit(__doc__)
+commands[sys.argv[1]](*sys.argv[2:])
