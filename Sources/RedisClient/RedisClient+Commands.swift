@@ -49,8 +49,9 @@ extension RedisClient {
         return try await send(command).int ?? 0
     }
 
-    /// Runs a Lua script with `EVALSHA`; when the server answers `NOSCRIPT`, loads it with
-    /// `SCRIPT LOAD` and runs it again.
+    /// Runs a Lua script with `EVALSHA`; when the server answers `NOSCRIPT`, runs it once with
+    /// `EVAL`, which also caches it. (`SCRIPT LOAD` then `EVALSHA` would be two calls, and a flush
+    /// or failover between them would fail the second.)
     @discardableResult
     public func evaluate(
         _ script: RedisScript,
@@ -58,14 +59,17 @@ extension RedisClient {
         arguments: [any RedisArgument] = [],
         timeout: Duration? = nil
     ) async throws(RedisError) -> RedisValue {
-        var command = RedisCommand("EVALSHA", script.sha1, keys.count)
+        do {
+            return try await send(Self.scriptCommand("EVALSHA", script.sha1, keys: keys, arguments: arguments), timeout: timeout)
+        } catch where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
+            return try await send(Self.scriptCommand("EVAL", script.source, keys: keys, arguments: arguments), timeout: timeout)
+        }
+    }
+
+    private static func scriptCommand(_ name: String, _ script: String, keys: [String], arguments: [any RedisArgument]) -> RedisCommand {
+        var command = RedisCommand(name, script, keys.count)
         for key in keys { command.append(key) }
         for argument in arguments { command.append(argument) }
-        do {
-            return try await send(command, timeout: timeout)
-        } catch where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
-            try await send(RedisCommand("SCRIPT", "LOAD", script.source), timeout: timeout)
-            return try await send(command, timeout: timeout)
-        }
+        return command
     }
 }

@@ -1,7 +1,8 @@
 /// A Lua script and its SHA-1, run with `EVALSHA` so that only the digest travels on each call.
 ///
-/// ``RedisClient/evaluate(_:keys:arguments:timeout:)`` loads the script with `SCRIPT LOAD` when
-/// the server does not know it (`NOSCRIPT`: a restart, a failover, `SCRIPT FLUSH`) and retries.
+/// ``RedisClient/evaluate(_:keys:arguments:timeout:)`` sends the whole source with `EVAL` when the
+/// server does not know the digest (`NOSCRIPT`: a restart, a failover, `SCRIPT FLUSH`), which runs
+/// and caches it in one call.
 public struct RedisScript: Sendable, Hashable {
     /// The Lua source.
     public let source: String

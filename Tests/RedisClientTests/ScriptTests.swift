@@ -20,6 +20,7 @@ struct ScriptTests {
             try await client.send("SCRIPT", "FLUSH")
             #expect(try await client.send("SCRIPT", "EXISTS", Self.incrementBy.sha1) == .array([.integer(0)]))
             #expect(try await client.evaluate(Self.incrementBy, keys: [key], arguments: [2]) == .integer(7))
+            #expect(try await client.send("SCRIPT", "EXISTS", Self.incrementBy.sha1) == .array([.integer(1)]))
         }
     }
 
