@@ -53,7 +53,10 @@ final class PublisherWorker: Sendable {
                 held = expire(held, at: clock.now, lastError: lastError)
                 let earliest = held.map(\.deadline).min()
                 if clock.now >= nextAttempt {
-                    let budget = min(configuration.connectTimeout, (earliest ?? .now + .seconds(3600)) - clock.now)
+                    // An attempt made while idle is bounded by the operation timeout too: a command
+                    // that arrives during it waits for it to end.
+                    let budget = min(configuration.connectTimeout, configuration.operationTimeout,
+                                     (earliest ?? .now + .seconds(3600)) - clock.now)
                     do {
                         session = try PublisherSession(configuration, connectTimeout: max(budget, .milliseconds(50)))
                         backoff.reset()
