@@ -71,13 +71,14 @@ public enum BackedDaemon {
                     amqpPublisher = publisher
                 }
             }
-            let router = Daemon.router(readiness: Readiness(checks), registry: registry)
+            let drain = Drain()
+            let router = Daemon.router(readiness: Readiness(checks), registry: registry, drain: drain)
             if let setUp {
                 let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redisClient, postgres: postgresClient, publisher: amqpPublisher)
                 services += try await setUp(setup)
             }
-            let application = try Daemon.application(router: router, configuration: configuration, services: services, logger: logger)
-            try await application.runService()
+            let application = try Daemon.application(router: router, configuration: configuration, services: services, drain: drain, logger: logger)
+            try await Daemon.run(application, drain: drain, configuration: configuration, logger: logger)
             logger.info("stopped")
         } catch {
             FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))

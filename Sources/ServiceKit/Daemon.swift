@@ -12,15 +12,17 @@ public import ServiceLifecycle
 /// Each executable's `main` only loads configuration, builds its clients and calls this; tests
 /// call it too, so what they test is what runs.
 public enum Daemon {
-    /// A router with the request-id/error middleware and the health and metrics routes.
-    public static func router(readiness: Readiness, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+    /// A router with the request-id/error/drain middleware and the health and metrics routes.
+    public static func router(readiness: Readiness, registry: PrometheusCollectorRegistry, drain: Drain = Drain()) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestIdMiddleware())
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: DrainMiddleware(drain: drain))
         router.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
         }
         router.get("/health/ready") { _, context in
+            if drain.isDraining { return HealthBody(report: Readiness.Report(checks: ["shutdown": "draining before exit"])).response }
             let report = await readiness.evaluate()
             if !report.isReady {
                 context.logger.warning("not ready", metadata: ["failures": .string(report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))])
@@ -36,11 +38,12 @@ public enum Daemon {
     }
 
     /// The application on the configured listener, running `services` (clients, workers) in its
-    /// service group so that SIGTERM drains requests and then stops them in reverse order.
+    /// service group, which stops them in reverse order after the HTTP server (``run(_:drain:configuration:logger:)``).
     public static func application(
         router: Router<BasicRequestContext>,
         configuration: DaemonConfiguration,
         services: [any Service] = [],
+        drain: Drain,
         logger: Logger
     ) throws -> some ApplicationProtocol {
         if case .unixSocket(let path) = configuration.listen { try removeStaleSocket(at: path) }
@@ -54,6 +57,7 @@ public enum Daemon {
                 if case .unixSocket(let path) = listen {
                     // Sockets are created with the process umask; nginx's worker user must connect.
                     try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+                    drain.recordSocket(at: path)
                 }
                 logger.info("listening", metadata: ["address": .string(listen.description)])
             },

@@ -16,8 +16,10 @@ public struct DaemonConfiguration: Sendable {
     public let socketMode: Int
     public let logLevel: Logger.Level
     public let logFormat: LogFormat
-    /// How long in-flight requests may take to finish after SIGTERM.
+    /// How long in-flight requests may take to finish after the drain.
     public let shutdownTimeout: Duration
+    /// How long a stopping daemon drains (``Drain``) before it closes its connections.
+    public let shutdownDrain: Duration
 
     /// Builds the reader from the process's arguments and environment.
     public static func load(
@@ -63,6 +65,9 @@ public struct DaemonConfiguration: Sendable {
         let seconds = reader.double(forKey: "shutdown.timeout", default: 10)
         guard seconds > 0 else { throw ConfigurationError(key: "shutdown.timeout", message: "must be positive seconds") }
         self.shutdownTimeout = .milliseconds(Int64(seconds * 1000))
+        let drainSeconds = reader.double(forKey: "shutdown.drain", default: 5)
+        guard drainSeconds >= 0 else { throw ConfigurationError(key: "shutdown.drain", message: "must be zero or positive seconds") }
+        self.shutdownDrain = .milliseconds(Int64(drainSeconds * 1000))
     }
 
     /// A required string, with an error that names the key and every way to set it.

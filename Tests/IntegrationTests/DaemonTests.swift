@@ -26,7 +26,7 @@ import Testing
 
     @Test(arguments: ["authd", "subscribed", "aid", "genworker", "notifyd"])
     func startsReadyOnAUnixSocketAndStopsCleanly(_ name: String) async throws {
-        let daemon = try DaemonProcess(name, environment: environment())
+        let daemon = try DaemonProcess(name, arguments: ["--shutdown-drain", "0.5"], environment: environment())
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
 
@@ -42,6 +42,54 @@ import Testing
         #expect(stopTime < .seconds(5), "\(daemon.log)")
         #expect(daemon.log.contains(#""msg":"listening""#))
     }
+
+    /// On SIGTERM the socket file goes at once (nginx connects to another instance), while a
+    /// connection nginx already holds keeps being answered, "not ready" and with `Connection:
+    /// close`, until the drain ends: nginx never finds it closed under a request it is sending.
+    @Test func aStoppingDaemonDrainsItsOpenConnections() async throws {
+        let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "2"], environment: environment())
+        defer { daemon.remove() }
+        try await daemon.waitUntilListening()
+        let marker = daemon.socketPath + ".connected"
+        async let held = ChildProcess.run("/usr/bin/python3", ["-c", Self.heldConnectionClient, daemon.socketPath, marker])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: marker) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let stopTime = try await daemon.terminate()
+        let output = try await held.output
+        #expect(output.contains("first: 200"), "\(output)")
+        #expect(output.contains("socket gone"), "\(output)")
+        #expect(output.contains("second: 503 close"), "\(output)")
+        #expect(output.contains("draining before exit"), "\(output)")
+        #expect(stopTime >= .seconds(2), "\(daemon.log)")
+        #expect(daemon.exitStatus == 0)
+    }
+
+    /// Holds one connection: a request, then another once the socket file is gone.
+    static let heldConnectionClient = """
+        import os, socket, sys, time
+        path, marker = sys.argv[1], sys.argv[2]
+        connection = socket.socket(socket.AF_UNIX)
+        connection.connect(path)
+        reader = connection.makefile("rb")
+        def ask(target):
+            connection.sendall(f"GET {target} HTTP/1.1\\r\\nHost: daemon\\r\\n\\r\\n".encode())
+            status = reader.readline().split()[1].decode()
+            headers = {}
+            while (line := reader.readline().strip()):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            return status, headers, reader.read(int(headers.get("content-length", "0"))).decode()
+        print("first:", ask("/health/live")[0])
+        open(marker, "w").close()
+        deadline = time.monotonic() + 10
+        while os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        print("socket gone" if not os.path.exists(path) else "socket still there")
+        status, headers, body = ask("/health/ready")
+        print("second:", status, headers.get("connection", "keep-alive"), body)
+        """
 
     @Test func readinessNamesRedisWhileItIsDownAndRecovers() async throws {
         let redis = try await LocalServer.startPrivate(.redis)

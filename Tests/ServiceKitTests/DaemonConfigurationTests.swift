@@ -27,11 +27,12 @@ import Testing
 
     @Test func jsonFileIsReadBelowEnvironment() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
-        try #"{"listen": "127.0.0.1:9200", "shutdown": {"timeout": 3}}"#.write(to: file, atomically: true, encoding: .utf8)
+        try #"{"listen": "127.0.0.1:9200", "shutdown": {"timeout": 3, "drain": 1.5}}"#.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try await DaemonConfiguration.load(daemon: "aid", arguments: ["aid", "--config", file.path], environment: [:])
         #expect(configuration.listen == .tcp(host: "127.0.0.1", port: 9200))
         #expect(configuration.shutdownTimeout == .seconds(3))
+        #expect(configuration.shutdownDrain == .milliseconds(1500))
     }
 
     @Test func missingRequiredValueNamesEveryWayToSetIt() async throws {

@@ -9,10 +9,11 @@ checked: the stack's is a development one).
       first and the last event's arrival (0 if nginx buffered the stream)
   streams HOST PORT PATH TOKEN COUNT
       opens COUNT event streams at once; prints how many got each status, and a refusal's body
-  load HOST PORT PATH SECONDS CONNECTIONS
-      keep-alive GETs from CONNECTIONS threads for SECONDS. A reused connection that the server
-      closes before any byte of an answer is retried once on a new connection, as browsers and
-      HTTP libraries do for idempotent requests (RFC 9112 9.3.1); prints the counts
+  load HOST PORT PATH SECONDS CONNECTIONS [METHOD]
+      keep-alive requests (GET unless METHOD says otherwise) from CONNECTIONS threads for SECONDS;
+      prints the counts, and how many answers had each status. A reused connection that the server
+      closes before any byte of a GET's answer is retried once on a new connection, as browsers and
+      HTTP libraries do for idempotent requests (RFC 9112 9.3.1); any other method is never retried
 """
 import base64
 import hashlib
@@ -99,11 +100,14 @@ class LoadCounts:
     def __init__(self):
         self.lock = threading.Lock()
         self.answered = self.non_2xx = self.failed = self.retried = 0
+        self.statuses = {}
 
-    def add(self, **counts):
+    def add(self, status=None, **counts):
         with self.lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
+            if status is not None:
+                self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
 # Raised when a reused connection was closed before any byte of the answer arrived.
@@ -111,7 +115,7 @@ CLOSED_BEFORE_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, Br
                         ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
-def load(host, port, path, seconds, connections):
+def load(host, port, path, seconds, connections, method="GET"):
     counts = LoadCounts()
     deadline = time.monotonic() + float(seconds)
 
@@ -119,7 +123,7 @@ def load(host, port, path, seconds, connections):
         return http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=5)
 
     def ask(connection):
-        connection.request("GET", path)
+        connection.request(method, path, body=b"" if method != "GET" else None)
         response = connection.getresponse()
         response.read()
         return response.status
@@ -132,7 +136,7 @@ def load(host, port, path, seconds, connections):
             except CLOSED_BEFORE_ANSWER:
                 connection.close()
                 connection = connect()
-                if not used:
+                if not used or method != "GET":
                     counts.add(failed=1)
                     continue
                 counts.add(retried=1)
@@ -147,7 +151,7 @@ def load(host, port, path, seconds, connections):
                 connection, used = connect(), False
                 continue
             used = True
-            counts.add(answered=1, non_2xx=0 if 200 <= status < 300 else 1)
+            counts.add(status=status, answered=1, non_2xx=0 if 200 <= status < 300 else 1)
         connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(int(connections))]
@@ -155,7 +159,9 @@ def load(host, port, path, seconds, connections):
         thread.start()
     for thread in threads:
         thread.join()
-    print(f"answered={counts.answered} non_2xx={counts.non_2xx} failed={counts.failed} retried={counts.retried}")
+    statuses = " ".join(f"{status}x{number}" for status, number in sorted(counts.statuses.items()))
+    print(f"answered={counts.answered} non_2xx={counts.non_2xx} failed={counts.failed} retried={counts.retried} "
+          f"statuses={statuses}")
 
 
 commands = {"websocket": websocket, "sse": sse, "streams": streams, "load": load}
