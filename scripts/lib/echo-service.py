@@ -3,7 +3,7 @@ receives. Listens on the unix socket given as the only argument.
 
   GET .../sse        three server-sent events 0.5 s apart, each naming the X-User-Id received
   WebSocket upgrade  a real handshake, then echoes each text message as "<X-User-Id>: <message>"
-  anything else      200 with the request headers as JSON
+  anything else      200 with the request headers as JSON (GET or POST; a POST's body is read)
 """
 import base64
 import hashlib
@@ -60,6 +60,10 @@ class Echo(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.do_GET()
 
     def events(self):
         self.send_response(200)

@@ -9,8 +9,10 @@ checked: the stack's is a development one).
       first and the last event's arrival (0 if nginx buffered the stream)
   streams HOST PORT PATH TOKEN COUNT
       opens COUNT event streams at once; prints how many got each status, and a refusal's body
-  load HOST PORT PATH SECONDS CONNECTIONS [METHOD]
-      keep-alive requests (GET unless METHOD says otherwise) from CONNECTIONS threads for SECONDS;
+  load HOST PORT PATH SECONDS CONNECTIONS [METHOD [TOKEN [close]]]
+      keep-alive requests (GET unless METHOD says otherwise, with TOKEN as a bearer token unless it
+      is "-", and with a new connection per request if "close" follows) from CONNECTIONS threads
+      for SECONDS;
       prints the counts, and how many answers had each status. A reused connection that the server
       closes before any byte of a GET's answer is retried once on a new connection, as browsers and
       HTTP libraries do for idempotent requests (RFC 9112 9.3.1); any other method is never retried
@@ -115,7 +117,7 @@ CLOSED_BEFORE_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, Br
                         ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
-def load(host, port, path, seconds, connections, method="GET"):
+def load(host, port, path, seconds, connections, method="GET", token="-", connection_header="keep-alive"):
     counts = LoadCounts()
     deadline = time.monotonic() + float(seconds)
 
@@ -123,7 +125,10 @@ def load(host, port, path, seconds, connections, method="GET"):
         return http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=5)
 
     def ask(connection):
-        connection.request(method, path, body=b"" if method != "GET" else None)
+        headers = {"Connection": connection_header}
+        if token != "-":
+            headers["Authorization"] = f"Bearer {token}"
+        connection.request(method, path, body=b"" if method != "GET" else None, headers=headers)
         response = connection.getresponse()
         response.read()
         return response.status
