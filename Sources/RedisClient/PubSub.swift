@@ -13,10 +13,14 @@ final class PubSub: @unchecked Sendable {
     private var subscribers: [String: [Int: Subscriber]] = [:]
     private var linkObservers: [Int: @Sendable (RedisSubscriptionLink) -> Void] = [:]
     private var nextID = 0
+    private let configuration: RedisConfiguration
+    private var heartbeat: RepeatedTask?
+    private var isPinging = false
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.configuration = configuration
         self.manager = ConnectionManager(
             eventLoop: eventLoop,
             configuration: configuration,
@@ -37,6 +41,7 @@ final class PubSub: @unchecked Sendable {
     ) async throws -> Int {
         manager.start()
         let (id, newChannels) = try await eventLoop.submit {
+            self.startHeartbeat()
             self.nextID += 1
             self.linkObservers[self.nextID] = onLinkChange
             let fresh = channels.filter { self.subscribers[$0, default: [:]].isEmpty }
@@ -76,10 +81,26 @@ final class PubSub: @unchecked Sendable {
 
     func shutdown() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
+            self.heartbeat?.cancel()
+            self.heartbeat = nil
             for subscriber in self.subscribers.values.flatMap(\.values) { subscriber.finish() }
             self.subscribers = [:]
             self.linkObservers = [:]
             return self.manager.shutdown()
+        }
+    }
+
+    /// PINGs the subscriber connection while it is up. A PING that gets no answer within the call
+    /// timeout closes the connection (as every timed-out call does), which reports `.lost` and
+    /// reconnects: a frozen server cannot keep subscribers believing they are fed.
+    private func startHeartbeat() {
+        guard heartbeat == nil else { return }
+        let interval = TimeAmount(configuration.subscriptionHeartbeat)
+        heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            guard let self, !self.isPinging, !self.subscribers.isEmpty, let payload = try? Self.encode("PING", []) else { return }
+            self.isPinging = true
+            self.manager.submitFuture(payload, expectedReplies: 1, isBatch: false, timeout: self.configuration.commandTimeout)
+                .whenComplete { _ in self.isPinging = false }
         }
     }
 

@@ -23,9 +23,13 @@ public struct RedisConfiguration: Sendable {
     /// How many undelivered pub/sub messages each subscription buffers before dropping the
     /// oldest (and logging that it did).
     public var subscriptionBufferSize: Int
+    /// How often the subscriber connection sends `PING`. A server that stops answering without
+    /// closing the connection (frozen, or a link that silently died) then counts as lost within
+    /// this plus ``commandTimeout``, rather than never.
+    public var subscriptionHeartbeat: Duration
 
     /// A configuration with the defaults: 2 s call timeout, 1 s connect timeout, reconnect
-    /// backoff from 50 ms doubling up to 1 s.
+    /// backoff from 50 ms doubling up to 1 s, a subscriber heartbeat every second.
     public init(
         host: String = "127.0.0.1",
         port: Int = 6379,
@@ -35,7 +39,8 @@ public struct RedisConfiguration: Sendable {
         connectTimeout: Duration = .seconds(1),
         initialReconnectDelay: Duration = .milliseconds(50),
         maximumReconnectDelay: Duration = .seconds(1),
-        subscriptionBufferSize: Int = 10_000
+        subscriptionBufferSize: Int = 10_000,
+        subscriptionHeartbeat: Duration = .seconds(1)
     ) {
         self.host = host
         self.port = port
@@ -46,6 +51,7 @@ public struct RedisConfiguration: Sendable {
         self.initialReconnectDelay = initialReconnectDelay
         self.maximumReconnectDelay = maximumReconnectDelay
         self.subscriptionBufferSize = subscriptionBufferSize
+        self.subscriptionHeartbeat = subscriptionHeartbeat
     }
 
     /// A configuration with the defaults from `redis://[:password@]host[:port][/database]`

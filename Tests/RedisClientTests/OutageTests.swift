@@ -1,6 +1,7 @@
 import Foundation
 import RedisClient
 import TestSupport
+import Synchronization
 import Testing
 
 /// Kills, freezes and restarts a private redis-server; the shared one stays untouched.
@@ -70,6 +71,35 @@ struct OutageTests {
                     (try? await client.publish("two", to: "news")) == 1
                 })
                 #expect(await iterator.next()?.string == "two")
+            }
+        }
+    }
+
+    /// A server that stops answering without closing the connection: the subscriber's heartbeat
+    /// notices (so that authd stops trusting its cache), and the subscription comes back with it.
+    @Test func aFrozenServerIsNoticedBySubscribers() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer {
+            Self.signal(server, SIGCONT)
+            server.remove()
+        }
+        let links = Mutex<[RedisSubscriptionLink]>([])
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+            try await client.subscribe(to: ["news"], onLinkChange: { link in links.withLock { $0.append(link) } }) { messages in
+                Self.signal(server, SIGSTOP)
+                let start = ContinuousClock.now
+                let lost = try await TestRedis.eventually(within: .seconds(10)) { links.withLock { $0.contains(.lost) } }
+                let elapsed = ContinuousClock.now - start
+                #expect(lost)
+                // Heartbeat 1 s, then the 500 ms call timeout.
+                #expect(elapsed < .seconds(3), "\(elapsed)")
+                Self.signal(server, SIGCONT)
+                #expect(try await TestRedis.eventually(within: .seconds(10)) { links.withLock { $0.contains(.restored) } })
+                #expect(try await TestRedis.eventually(within: .seconds(10)) {
+                    (try? await client.publish("back", to: "news")) == 1
+                })
+                var iterator = messages.makeAsyncIterator()
+                #expect(await iterator.next()?.string == "back")
             }
         }
     }
