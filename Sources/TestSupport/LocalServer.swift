@@ -62,6 +62,21 @@ public struct LocalServer: Sendable {
         try await Self.runServers(["stop", kind.rawValue, stateDirectory])
     }
 
+    /// Sends `signal` to the server process (Redis or PostgreSQL): SIGSTOP freezes it with its
+    /// connections open, SIGCONT thaws it.
+    public func signal(_ signal: Int32) {
+        let pidFile = switch kind {
+        case .redis: stateDirectory + "/redis/redis.pid"
+        case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
+        case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
+        }
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let firstLine = text.split(separator: "\n").first,
+              let pid = Int32(firstLine.trimmingCharacters(in: .whitespaces))
+        else { return }
+        kill(pid, signal)
+    }
+
     /// Kills this instance and deletes its state folder. It blocks (a `defer` cannot await), so
     /// it kills the server outright, which takes milliseconds, instead of waiting for a clean stop.
     public func remove() {

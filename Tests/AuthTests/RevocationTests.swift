@@ -40,6 +40,41 @@ import Testing
         #expect(refusedAfter < .milliseconds(100), "refused after \(refusedAfter)")
     }
 
+    /// Redis frozen with its connections open (no TCP error): the revocation feed's heartbeat
+    /// notices, and cached answers stop within seconds, long before `cache.ttl`.
+    @Test func aFrozenRedisStopsCachedAnswersWithinSeconds() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer {
+            redis.signal(SIGCONT)
+            redis.remove()
+        }
+        let authd = try await AuthInstance.start(redisPort: redis.port)
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let grant = try await client.login(account)
+            #expect(try await client.validate(grant.access_token).status == .ok)
+            #expect(try await client.validate(grant.access_token).status == .ok)
+
+            redis.signal(SIGSTOP)
+            let clock = ContinuousClock()
+            let frozenAt = clock.now
+            var askedAt = frozenAt
+            var answer = try await client.validate(grant.access_token)
+            while answer.status == .ok, clock.now - frozenAt < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(50))
+                askedAt = clock.now
+                answer = try await client.validate(grant.access_token)
+            }
+            #expect(answer.status == .serviceUnavailable)
+            #expect(!authd.validator.isCacheEnabled)
+            // The heartbeat's PING goes within 1 s and times out 2 s later.
+            let trustedFor = askedAt - frozenAt
+            #expect(trustedFor < .milliseconds(4500), "cached answers went on for \(trustedFor)")
+        }
+    }
+
     @Test func redisDownFailsClosedAndServiceReturnsWithRedis() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }

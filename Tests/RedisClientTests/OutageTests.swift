@@ -38,18 +38,18 @@ struct OutageTests {
     @Test func aFrozenServerGivesTimeoutsNotHangs() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer {
-            Self.signal(server, SIGCONT)
+            server.signal(SIGCONT)
             server.remove()
         }
         try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
             #expect(try await client.send("PING") == .simpleString("PONG"))
-            Self.signal(server, SIGSTOP)
+            server.signal(SIGSTOP)
             let start = ContinuousClock.now
             let error = await #expect(throws: RedisError.self) { try await client.get("k") }
             let elapsed = ContinuousClock.now - start
             #expect(error?.code == .timeout)
             #expect(elapsed >= .milliseconds(450) && elapsed < .milliseconds(1500), "\(elapsed)")
-            Self.signal(server, SIGCONT)
+            server.signal(SIGCONT)
             #expect(try await TestRedis.eventually(within: .seconds(10)) {
                 (try? await client.send("PING")) == .simpleString("PONG")
             })
@@ -80,20 +80,20 @@ struct OutageTests {
     @Test func aFrozenServerIsNoticedBySubscribers() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer {
-            Self.signal(server, SIGCONT)
+            server.signal(SIGCONT)
             server.remove()
         }
         let links = Mutex<[RedisSubscriptionLink]>([])
         try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
             try await client.subscribe(to: ["news"], onLinkChange: { link in links.withLock { $0.append(link) } }) { messages in
-                Self.signal(server, SIGSTOP)
+                server.signal(SIGSTOP)
                 let start = ContinuousClock.now
                 let lost = try await TestRedis.eventually(within: .seconds(10)) { links.withLock { $0.contains(.lost) } }
                 let elapsed = ContinuousClock.now - start
                 #expect(lost)
                 // Heartbeat 1 s, then the 500 ms call timeout.
                 #expect(elapsed < .seconds(3), "\(elapsed)")
-                Self.signal(server, SIGCONT)
+                server.signal(SIGCONT)
                 #expect(try await TestRedis.eventually(within: .seconds(10)) { links.withLock { $0.contains(.restored) } })
                 #expect(try await TestRedis.eventually(within: .seconds(10)) {
                     (try? await client.publish("back", to: "news")) == 1
@@ -113,13 +113,5 @@ struct OutageTests {
             #expect(error?.code == .unavailable)
             #expect(ContinuousClock.now - start < .milliseconds(700))
         }
-    }
-
-    static func signal(_ server: LocalServer, _ signal: Int32) {
-        let pidFile = server.stateDirectory + "/redis/redis.pid"
-        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { return }
-        kill(pid, signal)
     }
 }
