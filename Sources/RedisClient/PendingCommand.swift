@@ -38,17 +38,21 @@ final class PendingCommand {
         }
     }
 
-    /// Records one reply; returns true when the last expected reply has arrived.
-    func receive(_ value: RedisValue) -> Bool {
+    /// Records one reply; returns true when the last expected reply has arrived, and then the
+    /// caller takes the command off its queue before calling ``succeed()``.
+    func record(_ value: RedisValue) -> Bool {
         received += 1
         if !isDone { replies.append(value) }
-        guard received == expectedReplies else { return false }
-        if !isDone {
-            isDone = true
-            timer?.cancel()
-            promise.succeed(isBatch ? .array(replies) : replies[0])
-        }
-        return true
+        return received == expectedReplies
+    }
+
+    /// Completes the command with its replies. Its callbacks run here and may close the
+    /// connection, which fails whatever is still queued.
+    func succeed() {
+        guard !isDone else { return }
+        isDone = true
+        timer?.cancel()
+        promise.succeed(isBatch ? .array(replies) : replies[0])
     }
 
     func fail(_ error: RedisError) {

@@ -70,8 +70,11 @@ final class RedisChannelHandler: ChannelInboundHandler {
         guard let head = inFlight.first else {
             throw RedisError(.protocolError, "the server sent a reply that no command asked for")
         }
-        if head.receive(value) {
+        if head.record(value) {
+            // Off the queue before its callbacks run: one of them may close the connection, which
+            // empties the queue.
             inFlight.removeFirst()
+            head.succeed()
         }
     }
 

@@ -104,6 +104,31 @@ struct OutageTests {
         }
     }
 
+    /// The server answers a subscriber's setup only after the client began shutting down: the late
+    /// reply completes the setup, which then closes the connection while the reply is being read.
+    /// (This once crashed the process: closing emptied the reply queue under the reader.)
+    @Test func aReplyArrivingDuringShutdownEndsTheSubscriptionCleanly() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer {
+            server.signal(SIGCONT)
+            server.remove()
+        }
+        var configuration = RedisConfiguration(port: server.port)
+        configuration.commandTimeout = .seconds(5)
+        let client = RedisClient(configuration: configuration, logger: TestRedis.logger)
+        let running = Task { try await client.run() }
+        server.signal(SIGSTOP)
+        let subscribing = Task { try await client.subscribe(to: ["late"]) { _ in } }
+        try await Task.sleep(for: .milliseconds(300))
+        let stopping = Task { await client.shutdown() }
+        try await Task.sleep(for: .milliseconds(100))
+        server.signal(SIGCONT)
+        await stopping.value
+        let subscribed = await subscribing.result
+        #expect(throws: RedisError.self) { try subscribed.get() }
+        _ = await running.result
+    }
+
     @Test func callsBeforeTheFirstConnectFailWhenTheServerIsDown() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         server.remove()
