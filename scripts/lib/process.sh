@@ -12,7 +12,7 @@ pid_alive() { [[ -f $1 ]] && process_alive "$(head -n 1 "$1")"; }
 # to close, and `flock` holds its lock until every copy of the descriptor is gone).
 close_inherited_fds() {
   local fd
-  for fd in /proc/$$/fd/*; do
+  for fd in /proc/$BASHPID/fd/*; do
     fd=${fd##*/}
     ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null || true
   done
