@@ -19,32 +19,26 @@ public final class Drain: Sendable {
         let inode: UInt64
     }
 
-    private struct State {
-        var isDraining = false
-        var socket: (path: String, identity: SocketIdentity)?
-    }
-
-    private let state = Mutex(State())
+    /// Read on every request, hence an atomic rather than the lock.
+    private let draining = Atomic<Bool>(false)
+    private let socket = Mutex<(path: String, identity: SocketIdentity)?>(nil)
 
     public init() {}
 
     /// True from SIGTERM until the daemon exits.
-    public var isDraining: Bool { state.withLock { $0.isDraining } }
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Remembers which file is this daemon's socket, so that the drain removes it and never a
     /// successor's socket at the same path.
     func recordSocket(at path: String) {
         guard let identity = Self.identity(of: path) else { return }
-        state.withLock { $0.socket = (path, identity) }
+        socket.withLock { $0 = (path, identity) }
     }
 
     /// Starts draining: removes the socket file if it is still this daemon's.
     func begin() {
-        let socket = state.withLock { state in
-            state.isDraining = true
-            return state.socket
-        }
-        if let socket, Self.identity(of: socket.path) == socket.identity {
+        draining.store(true, ordering: .relaxed)
+        if let socket = socket.withLock({ $0 }), Self.identity(of: socket.path) == socket.identity {
             try? FileManager.default.removeItem(atPath: socket.path)
         }
     }
