@@ -49,8 +49,12 @@ struct NoticeAndTimeoutTests {
         var configuration = try Support.configuration(poolSize: 1)
         configuration.acquireTimeout = .milliseconds(300)
         try await Support.withClient(configuration) { client in
-            async let slow = client.query("SELECT pg_sleep(1)")
-            try await Task.sleep(for: .milliseconds(100))
+            // The one connection exists before the slow statement asks for it, and the statement
+            // gets well ahead: on a loaded machine a fresh connect or a late task could let the
+            // quick query take the connection first.
+            _ = try await client.query("SELECT 1")
+            async let slow = client.query("SELECT pg_sleep(2)")
+            try await Task.sleep(for: .milliseconds(400))
             let error = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
             #expect(error?.code == .poolTimeout)
             _ = try await slow
