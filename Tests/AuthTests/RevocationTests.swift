@@ -39,6 +39,22 @@ import Testing
         #expect(refusedAfter < .milliseconds(100), "refused after \(refusedAfter)")
     }
 
+    /// An authd instance on `redis`, and a client signed in as a new account whose token validates.
+    private func withSignedInClient(
+        on redis: LocalServer,
+        _ body: @Sendable (AuthInstance, any TestClientProtocol, TestAccount, Grant) async throws -> Void
+    ) async throws {
+        let authd = try await AuthInstance.start(redisPort: redis.port)
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let grant = try await client.login(account)
+            #expect(try await client.validate(grant.access_token).status == .ok)
+            try await body(authd, client, account, grant)
+        }
+    }
+
     /// Redis frozen with its connections open (no TCP error): the revocation feed's heartbeat
     /// notices, and cached answers stop within seconds, long before `cache.ttl`.
     @Test func aFrozenRedisStopsCachedAnswersWithinSeconds() async throws {
@@ -47,13 +63,7 @@ import Testing
             redis.signal(SIGCONT)
             redis.remove()
         }
-        let authd = try await AuthInstance.start(redisPort: redis.port)
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let grant = try await client.login(account)
-            #expect(try await client.validate(grant.access_token).status == .ok)
+        try await withSignedInClient(on: redis) { authd, client, _, grant in
             #expect(try await client.validate(grant.access_token).status == .ok)
 
             redis.signal(SIGSTOP)
@@ -77,14 +87,7 @@ import Testing
     @Test func redisDownFailsClosedAndServiceReturnsWithRedis() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
-        let authd = try await AuthInstance.start(redisPort: redis.port)
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let grant = try await client.login(account)
-            #expect(try await client.validate(grant.access_token).status == .ok)
-
+        try await withSignedInClient(on: redis) { authd, client, account, grant in
             try await redis.stop()
             let clock = ContinuousClock()
             let stoppedAt = clock.now
