@@ -79,6 +79,7 @@ public struct LocalServer: Sendable {
 
     /// Kills this instance and deletes its state folder. It blocks (a `defer` cannot await), so
     /// it kills the server outright, which takes milliseconds, instead of waiting for a clean stop.
+    /// SIGKILL also ends a server a test froze with SIGSTOP, so no test needs to resume it first.
     public func remove() {
         let killer = Process()
         killer.executableURL = Self.packageRoot.appendingPathComponent("scripts/servers")

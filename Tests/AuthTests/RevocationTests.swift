@@ -65,10 +65,7 @@ import Testing
     /// notices, and cached answers stop within seconds, long before `cache.ttl`.
     @Test func aFrozenRedisStopsCachedAnswersWithinSeconds() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
-        defer {
-            redis.signal(SIGCONT)
-            redis.remove()
-        }
+        defer { redis.remove() }
         try await withSignedInClient(on: redis) { authd, client, _, grant in
             #expect(try await client.validate(grant.access_token).status == .ok)
 

@@ -37,10 +37,7 @@ struct OutageTests {
 
     @Test func aFrozenServerGivesTimeoutsNotHangs() async throws {
         let server = try await LocalServer.startPrivate(.redis)
-        defer {
-            server.signal(SIGCONT)
-            server.remove()
-        }
+        defer { server.remove() }
         try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
             #expect(try await client.send("PING") == .simpleString("PONG"))
             server.signal(SIGSTOP)
@@ -79,10 +76,7 @@ struct OutageTests {
     /// notices (so that authd stops trusting its cache), and the subscription comes back with it.
     @Test func aFrozenServerIsNoticedBySubscribers() async throws {
         let server = try await LocalServer.startPrivate(.redis)
-        defer {
-            server.signal(SIGCONT)
-            server.remove()
-        }
+        defer { server.remove() }
         let links = Mutex<[RedisSubscriptionLink]>([])
         try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
             try await client.subscribe(to: ["news"], onLinkChange: { link in links.withLock { $0.append(link) } }) { messages in
@@ -109,10 +103,7 @@ struct OutageTests {
     /// (This once crashed the process: closing emptied the reply queue under the reader.)
     @Test func aReplyArrivingDuringShutdownEndsTheSubscriptionCleanly() async throws {
         let server = try await LocalServer.startPrivate(.redis)
-        defer {
-            server.signal(SIGCONT)
-            server.remove()
-        }
+        defer { server.remove() }
         var configuration = RedisConfiguration(port: server.port)
         configuration.commandTimeout = .seconds(5)
         let client = RedisClient(configuration: configuration, logger: TestRedis.logger)
