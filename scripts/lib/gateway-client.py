@@ -16,6 +16,13 @@ checked: the stack's is a development one).
       prints the counts, and how many answers had each status. A reused connection that the server
       closes before any byte of a GET's answer is retried once on a new connection, as browsers and
       HTTP libraries do for idempotent requests (RFC 9112 9.3.1); any other method is never retried
+  refill HOST PORT PATH RATE PAUSE METHOD TOKEN
+      checks that a rate limit (RATE requests per minute) refills at that rate, on one kept-alive
+      connection: drains the budget, waits for the first request to pass again (from then on the
+      budget is exactly empty), waits PAUSE seconds and counts how many pass before the first 429.
+      The expected count comes from the times each request was sent and answered, so a loaded
+      machine's slow requests or long pauses widen nothing; prints "refill=ok ..." or
+      "refill=wrong ...". A POST sends "{}" as JSON; TOKEN "-" sends no Authorization
 """
 import base64
 import hashlib
@@ -169,7 +176,59 @@ def load(host, port, path, seconds, connections, method="GET", token="-", connec
           f"statuses={statuses}")
 
 
-commands = {"websocket": websocket, "sse": sse, "streams": streams, "load": load}
+def refill(host, port, path, rate, pause, method, token):
+    per_second = float(rate) / 60
+    connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=10)
+    headers = {"Content-Type": "application/json"} if method == "POST" else {}
+    if token != "-":
+        headers["Authorization"] = f"Bearer {token}"
+
+    def ask():
+        sent = time.monotonic()
+        connection.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return sent, time.monotonic(), response.status
+
+    for _ in range(500):
+        previous_sent, _, status = ask()
+        if status == 429:
+            break
+    else:
+        print("refill=wrong: 500 requests and none refused, the budget never ran out")
+        return
+    # Polls until a request passes: nginx let it through at some moment between its sending and its
+    # answer, with less refill left over than accrues from the previous refused request's sending.
+    deadline = previous_sent + 2 / per_second + 5
+    while True:
+        sent, answered, status = ask()
+        if status != 429:
+            break
+        if answered > deadline:
+            print(f"refill=wrong: nothing passed for {2 / per_second + 5:.1f} s after the budget ran out")
+            return
+        previous_sent = sent
+        time.sleep(0.05)
+    resynced_answered = answered
+    time.sleep(float(pause))
+    passed, first_sent, last_answered = 0, None, None
+    for _ in range(int(per_second * (float(pause) + 1)) + 3):
+        sent, last_answered, status = ask()
+        first_sent = first_sent or sent
+        if status == 429:
+            break
+        passed += 1
+    connection.close()
+    # The k-th counted request passes once k budget units have refilled since the resync; nginx reads
+    # its clock once per event-loop turn, hence a few milliseconds of slack each way.
+    shortest = first_sent - resynced_answered - 0.005
+    longest = last_answered - previous_sent + 0.005
+    low, high = int(per_second * shortest), int(per_second * longest)
+    verdict = "ok" if low <= passed <= high else "wrong"
+    print(f"refill={verdict} passed={passed} expected={low}-{high} over {shortest:.3f}-{longest:.3f} s")
+
+
+commands = {"websocket": websocket, "sse": sse, "streams": streams, "load": load, "refill": refill}
 if len(sys.argv) < 2 or sys.argv[1] not in commands:
     sys.exit(__doc__)
 commands[sys.argv[1]](*sys.argv[2:])
