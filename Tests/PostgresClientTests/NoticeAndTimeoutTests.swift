@@ -26,7 +26,8 @@ struct NoticeAndTimeoutTests {
             let elapsed = ContinuousClock.now - start
             #expect(error?.code == .statementTimeout)
             #expect(error?.sqlState == "57014")
-            #expect(elapsed < .seconds(2))
+            // Well before pg_sleep's 10 s: the 1 s timeout ended it (a loaded machine adds a little).
+            #expect(elapsed < .seconds(5))
             let after = try await client.query("SELECT 2 AS two")
             #expect(try after[0].decode("two", as: Int.self) == 2)
         }
@@ -39,7 +40,7 @@ struct NoticeAndTimeoutTests {
             try await Task.sleep(for: .milliseconds(300))
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(5), "the 10 s statement ran on after the cancel")
             let after = try await client.query("SELECT 3 AS three")
             #expect(try after[0].decode("three", as: Int.self) == 3)
         }

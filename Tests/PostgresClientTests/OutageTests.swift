@@ -81,7 +81,9 @@ struct OutageTests {
         let start = ContinuousClock.now
         let error = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
         #expect(error?.code == .connectTimeout)
-        #expect(ContinuousClock.now - start < .milliseconds(1500))
+        // The silent server would hold the connect forever; the 1 s timeout ends it (plus a loaded
+        // machine's scheduling delay).
+        #expect(ContinuousClock.now - start < .seconds(4))
         // Right after a failed attempt the slot waits out its reconnect delay and says so at once; on a
         // loaded machine the delay may already be over, and the next attempt times out again.
         let waiting = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }

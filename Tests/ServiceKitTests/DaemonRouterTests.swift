@@ -63,7 +63,8 @@ import Testing
                 let field = try json(response.body)["message"] as? String
                 #expect(field == "amqp: no answer within 0.2 seconds")
             }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            // The check would hang for an hour; its 0.2 s timeout ends it (plus a loaded machine's delay).
+            #expect(ContinuousClock.now - start < .seconds(5))
         }
     }
 
