@@ -31,10 +31,13 @@ public struct AccountAdmin: Sendable {
         return userID
     }
 
-    /// Replaces the account's scopes; they apply to tokens issued from the next login or refresh.
+    /// Replaces the account's scopes. Access tokens carry theirs from the next login or refresh; the
+    /// account's API keys grant no scope it lost from the next request on, on every instance.
     public func setScopes(email: String, scopes: [String]) async throws -> String {
         guard let parsed = Scopes.parse(scopes.joined(separator: " ")), !parsed.isEmpty, scopes.allSatisfy(Scopes.isWellFormed) else { throw InvalidScopes() }
         guard let userID = try await store.setScopes(normalizedEmail: Email.normalize(email), scopes: parsed) else { throw UnknownAccount(email: email) }
+        let keys = try await store.liveAPIKeys(userID: userID)
+        try await registry.dropAPIKeyRecords(digestHexes: keys.map(\.digestHex), userID: userID)
         return userID
     }
 }

@@ -76,7 +76,7 @@ public final class AccountService: Sendable {
         if let problem = PasswordPolicy.problem(with: password, email: normalized) {
             throw APIError.badRequest(code: "weak_password", problem)
         }
-        let hash = try await hasher.hash(password)
+        let hash = try await hashing { try await hasher.hash(password) }
         guard let userID = try await backend({ try await store.createUser(email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant) }) else {
             throw APIError(.conflict, code: "email_taken", message: "an account with this email exists")
         }
@@ -96,6 +96,9 @@ public final class AccountService: Sendable {
                                           userAgent: client.userAgent, clientIP: client.address)
         }
         await events.record(SecurityEvent(kind: .loginSucceeded, userID: user.id, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+        // A bounded number of live sessions: the oldest beyond it end (as on a new device sign-in).
+        let ended = try await backend { try await store.revokeSessionsBeyond(settings.sessionsPerUser, userID: user.id) }
+        try await revoke(sessions: ended)
         return try await grant(user: user, sessionID: sessionID, refreshToken: refresh.secret)
     }
 
@@ -113,7 +116,7 @@ public final class AccountService: Sendable {
         }
         do {
             let user = try await backend(lookup)
-            let passwordMatches = try await hasher.verify(password, against: user?.passwordHash ?? decoyHash)
+            let passwordMatches = try await hashing { try await hasher.verify(password, against: user?.passwordHash ?? decoyHash) }
             guard let user, passwordMatches else {
                 let lockout = try await backend(on: .redis) { try await throttle.recordFailure(subject) }
                 await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
@@ -198,8 +201,9 @@ public final class AccountService: Sendable {
         await events.record(SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
     }
 
-    /// Checks the current password, stores the new one and revokes every other session.
-    func changePassword(_ identity: Identity, current: String, new: String, client: ClientInfo) async throws {
+    /// Checks the current password, stores the new one and revokes every other session and, unless
+    /// `keepingAPIKeys`, every API key: a password change is what a user does after a compromise.
+    func changePassword(_ identity: Identity, current: String, new: String, keepingAPIKeys: Bool, client: ClientInfo) async throws {
         guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
         // The same brute-force protection as login: a stolen access token must not become a way
         // to guess the password.
@@ -211,11 +215,16 @@ public final class AccountService: Sendable {
             throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
         }
         if let problem = PasswordPolicy.problem(with: new, email: user.email) { throw APIError.badRequest(code: "weak_password", problem) }
-        let hash = try await hasher.hash(new)
+        let hash = try await hashing { try await hasher.hash(new) }
         try await backend { try await store.updatePassword(userID: user.id, passwordHash: hash) }
         let revoked = try await revokeSessions(of: user.id, keeping: identity.sessionID, reason: "password_changed")
+        let revokedKeys = keepingAPIKeys ? [] : try await backend { try await store.revokeAPIKeys(userID: user.id) }
+        for key in revokedKeys {
+            try await backend(on: .redis) { try await registry.revokeAPIKey(digestHex: key.digestHex, keyID: key.id) }
+            localCache.evict(sessionOrUser: key.id)
+        }
         await events.record(SecurityEvent(kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
-                                          requestID: client.requestID, detail: "\(revoked.count) other sessions revoked"))
+                                          requestID: client.requestID, detail: "\(revoked.count) other sessions and \(revokedKeys.count) API keys revoked"))
     }
 
     /// Revokes the user's sessions in Redis first (idempotent, so a retry after a failure finishes
@@ -254,33 +263,45 @@ public final class AccountService: Sendable {
         let key: String
         let name: String
         let scopes: [String]
-        let expires_at: String?
+        let expires_at: String
     }
 
-    /// A key with scopes that the owner holds; the key itself is in this answer only.
-    func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, client: ClientInfo) async throws -> CreatedAPIKey {
+    /// A key with scopes that the owner holds, for a limited time; the key itself is in this answer
+    /// only. The current password is required: a stolen session alone must not become lasting access.
+    func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws -> CreatedAPIKey {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard (1...100).contains(name.count) else { throw APIError.badRequest(code: "invalid_name", "the name must be 1 to 100 characters") }
         guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
             throw APIError.badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names")
         }
-        guard let user = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        let maximum = Int(settings.apiKeyMaximumLifetime)
+        if let expiresIn { guard (60...maximum).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds") } }
+        guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
+        let user: AccountStore.User
+        do {
+            user = try await checkPassword(password, of: subject, client: client) { account }
+        } catch let error as APIError where error.code == "invalid_credentials" {
+            throw APIError(.forbidden, code: "invalid_credentials", message: "the password is wrong")
+        }
         let beyond = scopes.filter { !user.scopes.contains($0) }
         guard beyond.isEmpty else {
             throw APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
         }
-        if let expiresIn { guard (60...63_072_000).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 seconds to 2 years") } }
         let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
         let created = try await backend {
             try await store.createAPIKey(userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
-                                         lifetime: expiresIn.map(TimeInterval.init))
+                                         lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
+        }
+        guard let created else {
+            throw APIError(.conflict, code: "too_many_api_keys", message: "you have \(settings.apiKeysPerUser) live API keys; revoke one first")
         }
         try await backend(on: .redis) {
             try await registry.recordAPIKey(digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
         }
         await events.record(SecurityEvent(kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
-        return CreatedAPIKey(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.map { $0.ISO8601Format() })
+        return CreatedAPIKey(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format())
     }
 
     func apiKeys(_ identity: Identity) async throws -> [AccountStore.APIKeySummary] {
@@ -303,6 +324,15 @@ public final class AccountService: Sendable {
 
     static func locked(_ seconds: Int) -> APIError {
         APIError(.tooManyRequests, code: "locked_out", message: "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: String(seconds)])
+    }
+
+    /// Runs Argon2id work; a full hashing queue is a quick 503 with Retry-After, not a long wait.
+    private func hashing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PasswordHashingError where error == .busy {
+            throw APIError.unavailable(code: "busy", "too many passwords are being checked at once; retry in a moment")
+        }
     }
 
     /// The servers a step can depend on, named in the log and the 503.

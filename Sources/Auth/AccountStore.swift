@@ -33,6 +33,10 @@ public struct AccountStore: Sendable {
         let scopes: [String]
         let expiresAt: Date?
         let ownerBlocked: Bool
+        /// The owner's scopes now: the key grants only those of its own that the owner still holds.
+        let ownerScopes: [String]
+
+        var grantedScopes: [String] { scopes.filter(ownerScopes.contains) }
     }
 
     struct APIKeySummary: Sendable, Encodable {
@@ -189,15 +193,51 @@ public struct AccountStore: Sendable {
         return try rows.first?.decode(at: 0)
     }
 
-    func createAPIKey(userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval?) async throws -> (id: String, expiresAt: Date?) {
+    /// Records a new key; nil when the user already has `limit` live keys.
+    func createAPIKey(
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval, limit: Int
+    ) async throws -> (id: String, expiresAt: Date)? {
+        let rows = try await postgres.withTransaction { transaction in
+            // One key creation per user at a time, so two at once cannot both pass the count.
+            try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(userID)])
+            return try await transaction.query(
+                """
+                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at)
+                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second'
+                WHERE (SELECT count(*) FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()) < $7
+                RETURNING id::text, extract(epoch FROM expires_at)::float8
+                """, [.text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit)])
+        }
+        guard let row = rows.first else { return nil }
+        return (try row.decode(at: 0), Date(timeIntervalSince1970: try row.decode(at: 1)))
+    }
+
+    /// Revokes every live key of the user; returns their ids and digests (hex).
+    func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
+        let rows = try await postgres.query(
+            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1::uuid AND revoked_at IS NULL RETURNING id::text, encode(key_hash, 'hex')",
+            [.text(userID)])
+        return try rows.map { (try $0.decode(at: 0), try $0.decode(at: 1)) }
+    }
+
+    /// The ids and digests (hex) of the user's live keys.
+    func liveAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
+        let rows = try await postgres.query(
+            "SELECT id::text, encode(key_hash, 'hex') FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+            [.text(userID)])
+        return try rows.map { (try $0.decode(at: 0), try $0.decode(at: 1)) }
+    }
+
+    /// Revokes the user's oldest live sessions beyond the newest `keep`; returns the revoked ids.
+    func revokeSessionsBeyond(_ keep: Int, userID: String) async throws -> [String] {
         let rows = try await postgres.query(
             """
-            INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at)
-            VALUES ($1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second')
-            RETURNING id::text, extract(epoch FROM expires_at)::float8
-            """, [.text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), lifetime.map(PostgresValue.double) ?? .null])
-        let expiresAt: Double? = try rows[0].decode(at: 1)
-        return (try rows[0].decode(at: 0), expiresAt.map(Date.init(timeIntervalSince1970:)))
+            UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'session_limit'
+            WHERE id IN (SELECT id FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()
+                         ORDER BY created_at DESC OFFSET $2)
+            RETURNING id::text
+            """, [.text(userID), .int(keep)])
+        return try rows.map { try $0.decode(at: 0) }
     }
 
     func apiKeys(userID: String) async throws -> [APIKeySummary] {
@@ -227,7 +267,7 @@ public struct AccountStore: Sendable {
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         let rows = try await postgres.query(
             """
-            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked
+            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes
             FROM auth.api_keys k JOIN auth.users u ON u.id = k.user_id
             WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
             """, [.text(digestHex)])
@@ -235,7 +275,7 @@ public struct AccountStore: Sendable {
         let expiresAt: Double? = try row.decode(at: 3)
         return APIKeyRecord(userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
                             scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
-                            ownerBlocked: try row.decode(at: 4))
+                            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
     }
 
     func recordEvent(_ event: SecurityEvent) async throws {

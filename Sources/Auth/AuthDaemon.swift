@@ -40,7 +40,7 @@ public enum AuthDaemon {
         let accounts = try await AccountService(
             store: store, registry: registry, keys: keys, hasher: PasswordHasher(
                 parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
-                threadPool: hashingThreads), settings: settings, validator: validator, logger: setup.logger)
+                threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit), settings: settings, validator: validator, logger: setup.logger)
         AuthRoutes(accounts: accounts, validator: validator).add(to: setup.router)
 
         var services: [any Service] = [

@@ -24,7 +24,7 @@ public struct AuthRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
                      body: .init(byteBuffer: ByteBuffer(string: accounts.keys.jwksDocument)))
         }
-        let auth = router.group("/auth")
+        let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
             let body = try await request.decode(as: Credentials.self, context: context)
             let userID = try await accounts.register(email: body.email, password: body.password, client: Self.client(request))
@@ -45,6 +45,7 @@ public struct AuthRoutes: Sendable {
             }
             // The cookie form: the refresh cookie, guarded by the CSRF double submit.
             let cookie = request.headers[.cookie] ?? ""
+            try Self.refuseDuplicateCookies(cookie)
             guard let token = Cookies.value(named: Self.refreshCookie, in: cookie) else {
                 throw APIError.badRequest(code: "missing_refresh_token", "send refresh_token in the body, or the refresh cookie")
             }
@@ -73,13 +74,15 @@ public struct AuthRoutes: Sendable {
         auth.post("/password") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decode(as: PasswordChange.self, context: context)
-            try await accounts.changePassword(identity, current: body.current_password, new: body.new_password, client: Self.client(request))
+            try await accounts.changePassword(identity, current: body.current_password, new: body.new_password, keepingAPIKeys: body.keep_api_keys == true,
+                                              client: Self.client(request))
             return Self.noContent()
         }
         auth.post("/api-keys") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decode(as: NewAPIKey.self, context: context)
-            let created = try await accounts.createAPIKey(identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, client: Self.client(request))
+            let created = try await accounts.createAPIKey(identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
+                                                          client: Self.client(request))
             return try Self.json(created, status: .created)
         }
         auth.get("/api-keys") { request, _ in
@@ -126,8 +129,15 @@ public struct AuthRoutes: Sendable {
         ClientInfo(address: request.headers[realIPHeader] ?? "unknown", userAgent: request.headers[.userAgent], requestID: request.headers[.requestId])
     }
 
+    static func refuseDuplicateCookies(_ cookie: String) throws {
+        guard !Cookies.hasDuplicate(among: [refreshCookie, TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
+            throw APIError.badRequest(code: "duplicate_cookie", "a sign-in cookie came twice (another site on this domain may have set one); sign in again")
+        }
+    }
+
     static func checkCSRF(_ request: Request) throws {
         let cookie = request.headers[.cookie] ?? ""
+        try refuseDuplicateCookies(cookie)
         guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), !expected.isEmpty,
             let sent = request.headers[csrfHeader], ConstantTime.equals(Array(sent.utf8), Array(expected.utf8))
         else { throw APIError(.forbidden, code: "csrf_failed", message: "send the CSRF cookie's value in X-CSRF-Token") }
@@ -188,12 +198,14 @@ private struct RefreshBody: Decodable {
 private struct PasswordChange: Decodable {
     let current_password: String
     let new_password: String
+    let keep_api_keys: Bool?
 }
 
 private struct NewAPIKey: Decodable {
     let name: String
     let scopes: [String]
     let expires_in: Int?
+    let password: String
 }
 
 private struct SessionList: Encodable {

@@ -37,6 +37,16 @@ public struct AuthSettings: Sendable {
     /// defaults are OWASP's (19 MiB, 2). Existing hashes verify with the cost they were made with.
     public var passwordMemoryKiB: Int
     public var passwordIterations: Int
+    /// Password hashes waiting or running before further sign-ins are refused with 503 (`password.queue`).
+    public var passwordQueueLimit: Int
+    /// An API key's lifetime when the request names none (`apikeys.lifetime`, 90 days) and the
+    /// longest one allowed (`apikeys.max`, a year): no key lives forever.
+    public var apiKeyLifetime: TimeInterval
+    public var apiKeyMaximumLifetime: TimeInterval
+    /// Live API keys per user (`apikeys.limit`); creating one more is refused.
+    public var apiKeysPerUser: Int
+    /// Live sessions per user (`sessions.limit`); a login beyond it ends the oldest.
+    public var sessionsPerUser: Int
     /// Cookies carry the `Secure` attribute (`cookies.secure`; off only for plain-HTTP development).
     public var secureCookies: Bool
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
@@ -70,6 +80,16 @@ public struct AuthSettings: Sendable {
         guard (1_024...1_048_576).contains(passwordMemoryKiB), (1...16).contains(passwordIterations) else {
             throw ConfigurationError(key: "password.memory", message: "memory must be 1024 to 1048576 KiB and iterations 1 to 16")
         }
+        passwordQueueLimit = reader.int(forKey: "password.queue", default: 32)
+        guard (1...10_000).contains(passwordQueueLimit) else { throw ConfigurationError(key: "password.queue", message: "must be 1 to 10000") }
+        apiKeyLifetime = try Self.seconds(reader.double(forKey: "apikeys.lifetime", default: 90 * 86_400), key: "apikeys.lifetime")
+        apiKeyMaximumLifetime = try Self.seconds(reader.double(forKey: "apikeys.max", default: 365 * 86_400), key: "apikeys.max")
+        guard apiKeyLifetime <= apiKeyMaximumLifetime else {
+            throw ConfigurationError(key: "apikeys.lifetime", message: "must not exceed apikeys.max")
+        }
+        apiKeysPerUser = reader.int(forKey: "apikeys.limit", default: 20)
+        sessionsPerUser = reader.int(forKey: "sessions.limit", default: 50)
+        guard apiKeysPerUser > 0, sessionsPerUser > 0 else { throw ConfigurationError(key: "apikeys.limit", message: "limits must be positive") }
         secureCookies = reader.bool(forKey: "cookies.secure", default: true)
         validateListen = try reader.string(forKey: "validate.listen").map { try ListenAddress(parsing: $0) }
         validateThreads = reader.int(forKey: "validate.threads", default: 1)

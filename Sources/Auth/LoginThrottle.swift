@@ -5,11 +5,17 @@ import RedisClient
 /// in Redis (so every instance sees them); past a threshold each further failure locks that key for
 /// twice as long as the last, up to a maximum. A successful login clears the account's count.
 ///
+/// An address that signed in to the account successfully before (its last 20 such addresses, for
+/// 30 days) is counted apart: its failures lock only itself on that account, and the account's lock
+/// does not hold it. So failures from elsewhere, however many, cannot keep the owner out of their
+/// own account (or away from changing its password) from where they usually sign in; OWASP calls
+/// this a device or known-client exception to account lockout.
+///
 /// Keys (`auth:` prefix): `auth:login:fails:<scope>` counts failures for 15 minutes after the last
 /// one; `auth:login:lock:<scope>` exists while locked; `auth:login:busy:<account>` while an attempt
-/// on the account runs, so parallel guesses cannot all slip in before the first failure counts.
-/// The account scope is the SHA-256 of the normalized email, so unknown and known emails are
-/// counted alike and no address sits in Redis.
+/// on the account runs, so parallel guesses cannot all slip in before the first failure counts;
+/// `auth:login:known:<account>` holds the addresses that signed in (scored by time). The account
+/// scope is the SHA-256 of the normalized email, so unknown and known emails are counted alike.
 struct LoginThrottle: Sendable {
     let redis: RedisClient
     let accountThreshold: Int
@@ -25,7 +31,14 @@ struct LoginThrottle: Sendable {
             account = "acct:" + Secrets.hex((try? Secrets.digest(normalizedEmail)) ?? [])
             address = "ip:" + clientIP
         }
+
+        var knownAddressesKey: String { "auth:login:known:\(account)" }
+        /// The scope of this address on this account, used when the address is a known one.
+        var pair: String { "\(account):\(address)" }
     }
+
+    static let knownAddressLimit = 20
+    static let knownAddressDays = 30
 
     enum Refusal: Equatable {
         case locked(seconds: Int)
@@ -37,7 +50,9 @@ struct LoginThrottle: Sendable {
     func begin(_ subject: Subject) async throws(RedisError) -> Refusal? {
         let milliseconds = try await redis.evaluate(
             Self.beginScript,
-            keys: ["auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)"]
+            keys: ["auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)",
+                   subject.knownAddressesKey, "auth:login:lock:\(subject.pair)"],
+            arguments: [subject.address]
         ).int ?? 0
         switch milliseconds {
         case 0: return nil
@@ -51,9 +66,12 @@ struct LoginThrottle: Sendable {
     }
 
     /// The longest lock left (ms), else -1 when an attempt is running, else 0 after marking one running.
+    /// A known address answers to its own lock on the account instead of the account's.
     private static let beginScript = RedisScript(
         """
-        local left = math.max(redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2]))
+        local accountLock = KEYS[1]
+        if redis.call('ZSCORE', KEYS[4], ARGV[1]) then accountLock = KEYS[5] end
+        local left = math.max(redis.call('PTTL', accountLock), redis.call('PTTL', KEYS[2]))
         if left > 0 then return left end
         if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', 10000) then return -1 end
         return 0
@@ -63,7 +81,10 @@ struct LoginThrottle: Sendable {
     func recordFailure(_ subject: Subject) async throws(RedisError) -> Int? {
         let window = Int(max(maximum, 900))
         var longest = 0
-        for (scope, threshold) in [(subject.account, accountThreshold), (subject.address, addressThreshold)] {
+        // The account's count, or for a known address its own count on the account.
+        let known = try await redis.send(RedisCommand("ZSCORE", subject.knownAddressesKey, subject.address)).string != nil
+        let accountScope = known ? subject.pair : subject.account
+        for (scope, threshold) in [(accountScope, accountThreshold), (subject.address, addressThreshold)] {
             let milliseconds = try await redis.evaluate(
                 Self.failureScript, keys: ["auth:login:fails:\(scope)", "auth:login:lock:\(scope)"],
                 arguments: [threshold, Int(base * 1000), Int(maximum * 1000), window]
@@ -73,9 +94,23 @@ struct LoginThrottle: Sendable {
         return longest > 0 ? Int((Double(longest) / 1000).rounded(.up)) : nil
     }
 
+    /// Clears the account's counts and remembers the address as one the owner signs in from.
     func recordSuccess(_ subject: Subject) async throws(RedisError) {
-        try await redis.send(RedisCommand("DEL", "auth:login:fails:\(subject.account)", "auth:login:lock:\(subject.account)"))
+        try await redis.evaluate(
+            Self.successScript,
+            keys: ["auth:login:fails:\(subject.account)", "auth:login:lock:\(subject.account)", "auth:login:fails:\(subject.pair)",
+                   "auth:login:lock:\(subject.pair)", subject.knownAddressesKey],
+            arguments: [subject.address, Int(Date().timeIntervalSince1970), Self.knownAddressLimit, Self.knownAddressDays * 86_400])
     }
+
+    private static let successScript = RedisScript(
+        """
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+        redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+        redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -tonumber(ARGV[3]) - 1)
+        redis.call('EXPIRE', KEYS[5], ARGV[4])
+        return 0
+        """)
 
     /// Failure number n >= threshold locks for base * 2^(n - threshold), capped at the maximum.
     private static let failureScript = RedisScript(

@@ -96,12 +96,14 @@ public struct TokenRegistry: Sendable {
         try await redis.send(command)
     }
 
-    /// The key's record, whether its owner is blocked, and the owner's tier; one round trip.
-    func lookupAPIKey(digestHex: String) async throws(RedisError) -> (record: String?, blocked: Bool, tier: String) {
+    /// The key's record, whether its owner is blocked, and the owner's tier; one round trip. Any
+    /// answer but "not blocked" (0) counts as blocked: an odd reply must not open the door.
+    func lookupAPIKey(digestHex: String) async throws -> (record: String?, blocked: Bool, tier: String) {
         let reply = try await redis.evaluate(Self.lookupAPIKeyScript, keys: [Self.apiKeyKey(digestHex)])
         let values = reply.array ?? []
-        guard values.count == 3 else { return (nil, false, Tier.free) }
-        return (values[0].string, values[1].int == 1, Tier.parse(values[2].string))
+        if values.isEmpty { return (nil, false, Tier.free) }
+        guard values.count == 3, let record = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
+        return (record, values[1].int != 0, Tier.parse(values[2].string))
     }
 
     private static let lookupAPIKeyScript = RedisScript(
@@ -112,14 +114,24 @@ public struct TokenRegistry: Sendable {
         return {record, redis.call('EXISTS', 'auth:blocked:' .. user), redis.call('GET', 'billing:tier:' .. user) or ''}
         """)
 
-    /// Forgets an API key and tells every instance.
-    func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) {
-        let replies = try await redis.pipeline([
-            RedisCommand("DEL", Self.apiKeyKey(digestHex)),
-            RedisCommand("PUBLISH", Self.revocationChannel, "session \(keyID)"),
-        ])
-        for case .failure(let error) in replies { throw error }
+    /// Drops the Redis records of a user's API keys and tells every instance: the next validation of
+    /// each key reads it again from PostgreSQL, with the owner's scopes as they are now.
+    func dropAPIKeyRecords(digestHexes: [String], userID: String) async throws(RedisError) {
+        let commands = digestHexes.map { RedisCommand("DEL", Self.apiKeyKey($0)) } + [RedisCommand("PUBLISH", Self.revocationChannel, "user \(userID)")]
+        for case .failure(let error) in try await redis.pipeline(commands) { throw error }
     }
+
+    /// Forgets an API key and tells every instance, once: revoking a key that Redis no longer has
+    /// publishes nothing (each message costs every instance a scan of its cache).
+    func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) {
+        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [Self.revocationChannel, "session \(keyID)"])
+    }
+
+    private static let revokeAPIKeyScript = RedisScript(
+        """
+        if redis.call('DEL', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+        return 0
+        """)
 }
 
 struct UnexpectedReply: Error, CustomStringConvertible {

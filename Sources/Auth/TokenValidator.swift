@@ -53,6 +53,7 @@ public final class TokenValidator: Sendable {
     let registry: TokenRegistry
     let store: AccountStore
     let cache: ValidationCache
+    let unknownAPIKeys = UnknownAPIKeys()
     private let logger: Logger
     private let outcomes: OutcomeCounters
 
@@ -144,6 +145,7 @@ public final class TokenValidator: Sendable {
     }
 
     private func validateAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+        if unknownAPIKeys.contains(digest, now: now.timeIntervalSince1970) { return .unauthorized(code: "unknown_api_key") }
         let digestHex = APIKeys.digestHex(of: key)
         let generation = cache.generation
         var found: (record: String?, blocked: Bool, tier: String)
@@ -154,17 +156,21 @@ public final class TokenValidator: Sendable {
         }
         var expiresAt = Date.distantFuture
         if found.record == nil {
-            // Redis lost it (flush, failover): PostgreSQL is the truth for keys; put it back.
+            // Redis lost it (flush, failover): PostgreSQL is the truth for keys and blocks.
             do {
-                guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else { return .unauthorized(code: "unknown_api_key") }
-                try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.scopes, expiresAt: stored.expiresAt)
-                // A revocation that ran between the read and the write would be undone by it: read again.
-                guard try await store.activeAPIKey(digestHex: digestHex, now: now) != nil else {
+                guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else {
+                    unknownAPIKeys.insert(digest, now: now.timeIntervalSince1970)
+                    return .unauthorized(code: "unknown_api_key")
+                }
+                // A blocked owner's key is never written back: Redis may have lost the block too.
+                if stored.ownerBlocked { return .forbidden(code: "account_blocked") }
+                try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt)
+                // A revocation or block that ran between the read and the write would be undone by it: read again.
+                guard let again = try await store.activeAPIKey(digestHex: digestHex, now: now), !again.ownerBlocked else {
                     try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
                     return .unauthorized(code: "unknown_api_key")
                 }
                 found = try await registry.lookupAPIKey(digestHex: digestHex)
-                found.blocked = found.blocked || stored.ownerBlocked
                 expiresAt = stored.expiresAt ?? .distantFuture
             } catch {
                 return unavailable("PostgreSQL or Redis", error)
@@ -179,6 +185,8 @@ public final class TokenValidator: Sendable {
             return .unauthorized(code: "invalid_api_key_record")
         }
         if expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(expiry))) }
+        // Redis expires the record at the same moment; a clock or replica that lags must not extend it.
+        guard expiresAt > now else { return .unauthorized(code: "expired_api_key") }
         let identity = Identity(userID: parts[0], sessionID: parts[1], scopes: scopes, tier: found.tier)
         cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
@@ -266,6 +274,9 @@ struct Credential: Sendable {
         guard let cookie = request.cookie, let token = Cookies.value(named: TokenValidator.accessCookie, in: cookie) else {
             return .failure(.unauthorized(code: "missing_token"))
         }
+        guard !Cookies.hasDuplicate(among: [TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
+            return .failure(.unauthorized(code: "duplicate_cookie"))
+        }
         // A cookie rides along on cross-site requests; an unsafe method must prove it comes from our
         // own pages by echoing the CSRF cookie in a header (double submit).
         // No method given counts as unsafe: a location that forgot X-Original-Method fails closed.
@@ -310,6 +321,21 @@ struct Credential: Sendable {
 
 /// Reads one cookie from a `Cookie` header.
 enum Cookies {
+    /// Whether any of these cookies comes more than once. A sibling subdomain can set a second
+    /// cookie of the same name (its own Path and Domain), and which copy a server reads is then the
+    /// attacker's choice: such a request is refused.
+    static func hasDuplicate(among names: [String], in header: String) -> Bool {
+        var seen: Set<Substring> = []
+        for pair in header.split(separator: ";") {
+            let trimmed = pair.drop { $0 == " " }
+            guard let equals = trimmed.firstIndex(of: "=") else { continue }
+            let name = trimmed[..<equals]
+            guard names.contains(where: { name == $0 }) else { continue }
+            if !seen.insert(name).inserted { return true }
+        }
+        return false
+    }
+
     static func value(named name: String, in header: String) -> Substring? {
         for pair in header.split(separator: ";") {
             let trimmed = pair.drop { $0 == " " }

@@ -4,6 +4,7 @@ public struct PasswordHashingError: Error, Equatable, CustomStringConvertible {
         case library(Int32)
         case tooLong(limit: Int)
         case shutDown
+        case busy
     }
 
     let code: Code
@@ -11,12 +12,15 @@ public struct PasswordHashingError: Error, Equatable, CustomStringConvertible {
     static func library(_ status: Int32) -> Self { Self(code: .library(status)) }
     static func tooLong(limit: Int) -> Self { Self(code: .tooLong(limit: limit)) }
     static let shutDown = Self(code: .shutDown)
+    /// The hashing queue is full: retry shortly.
+    public static let busy = Self(code: .busy)
 
     public var description: String {
         switch code {
         case .library(let status): "argon2 failed: \(Argon2id.message(for: status))"
         case .tooLong(let limit): "password longer than \(limit) bytes"
         case .shutDown: "password hasher is shut down"
+        case .busy: "too many password hashes waiting"
         }
     }
 }

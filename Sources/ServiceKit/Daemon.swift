@@ -21,13 +21,23 @@ public enum Daemon {
         router.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
         }
-        router.get("/health/ready") { _, context in
-            if drain.isDraining { return HealthBody(report: Readiness.Report(checks: ["shutdown": "draining before exit"])).response }
+        @Sendable func currentReport(_ context: BasicRequestContext) async -> Readiness.Report {
+            if drain.isDraining { return Readiness.Report(checks: ["shutdown": "draining before exit"]) }
             let report = await readiness.evaluate()
             if !report.isReady {
                 context.logger.warning("not ready", metadata: ["failures": .string(report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))])
             }
-            return HealthBody(report: report).response
+            return report
+        }
+        // With the failing dependencies and why: for the daemon's own socket (admins, monitors).
+        router.get("/health/ready") { _, context in
+            HealthBody(report: await currentReport(context)).response
+        }
+        // Up or down and nothing more: what nginx shows the world as /health/<name>.
+        router.get("/health/summary") { _, context in
+            let ready = await currentReport(context).isReady
+            return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: ready ? #"{"status":"up"}"# : #"{"status":"down"}"#)))
         }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []

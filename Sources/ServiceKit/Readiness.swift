@@ -1,6 +1,12 @@
 import Synchronization
 
-/// The dependencies a daemon needs before it can serve, checked on each `/health/ready` call.
+/// The dependencies a daemon needs before it can serve, checked for `/health/ready` and the
+/// gateway's `/health/<name>`.
+///
+/// Probing costs the dependencies a round trip each, and health routes are public, so a report is
+/// reused for `cacheFor` (1 s), callers that arrive while probes run wait for those probes instead
+/// of starting more, and a probe that hangs is never started again until it returns: however many
+/// requests come, at most one probe per dependency is in flight.
 public struct Readiness: Sendable {
     /// One dependency: its name in the report and a probe that throws when it is not usable.
     public struct Check: Sendable {
@@ -28,20 +34,59 @@ public struct Readiness: Sendable {
     public let checks: [Check]
     /// A probe slower than this counts as failed, so a hung dependency cannot hang the health check.
     public let timeout: Duration
+    /// How long a report is reused.
+    public let cacheFor: Duration
+    private let memo = Memo()
 
-    public init(_ checks: [Check] = [], timeout: Duration = .seconds(2)) {
+    public init(_ checks: [Check] = [], timeout: Duration = .seconds(2), cacheFor: Duration = .seconds(1)) {
         self.checks = checks
         self.timeout = timeout
+        self.cacheFor = cacheFor
     }
 
-    /// Runs every probe at once, each bounded by `timeout`.
+    /// The last report if it is recent, else the one the probes running now will give, else a new one.
     public func evaluate() async -> Report {
+        enum Next {
+            case cached(Report)
+            case wait(Task<Report, Never>)
+        }
+        let now = ContinuousClock.now
+        let next: Next = memo.state.withLock { state in
+            if let last = state.last, now - last.at < cacheFor { return .cached(last.report) }
+            if let running = state.running { return .wait(running) }
+            let probing = Task { await probeAll() }
+            state.running = probing
+            return .wait(probing)
+        }
+        switch next {
+        case .cached(let report):
+            return report
+        case .wait(let probing):
+            let report = await probing.value
+            memo.state.withLock { state in
+                guard state.running == probing else { return }
+                state.running = nil
+                state.last = (report, ContinuousClock.now)
+            }
+            return report
+        }
+    }
+
+    /// Runs every probe at once, each bounded by `timeout`; a check whose previous probe is still
+    /// stuck fails without starting another.
+    private func probeAll() async -> Report {
         let timeout = self.timeout
+        let memo = self.memo
         let results = await withTaskGroup(of: (String, String).self) { group in
             for check in checks {
+                let started = memo.state.withLock { $0.probing.insert(check.name).inserted }
+                guard started else {
+                    group.addTask { (check.name, "the previous probe has not returned") }
+                    continue
+                }
                 group.addTask {
                     do {
-                        try await Self.withTimeout(timeout, check.probe)
+                        try await Self.withTimeout(timeout, check.probe) { memo.state.withLock { _ = $0.probing.remove(check.name) } }
                         return (check.name, "ok")
                     } catch {
                         return (check.name, String(describing: error))
@@ -53,9 +98,22 @@ public struct Readiness: Sendable {
         return Report(checks: results)
     }
 
+    private final class Memo: Sendable {
+        struct State {
+            var last: (report: Report, at: ContinuousClock.Instant)?
+            var running: Task<Report, Never>?
+            /// Checks whose probe has not returned yet (it may outlive its timeout).
+            var probing: Set<String> = []
+        }
+
+        let state = Mutex(State())
+    }
+
     /// Races `body` against a timer without waiting for it to finish: a probe stuck in a call
-    /// that ignores cancellation must not hold the health answer.
-    static func withTimeout(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    /// that ignores cancellation must not hold the health answer. `returned` runs when `body` does.
+    static func withTimeout(
+        _ timeout: Duration, _ body: @escaping @Sendable () async throws -> Void, returned: @escaping @Sendable () -> Void = {}
+    ) async throws {
         let pending = Mutex<CheckedContinuation<Void, any Error>?>(nil)
         let resume: @Sendable (Result<Void, any Error>) -> Void = { result in
             pending.withLock { continuation in
@@ -67,6 +125,7 @@ public struct Readiness: Sendable {
             pending.withLock { $0 = continuation }
             let work = Task {
                 do { try await body(); resume(.success(())) } catch { resume(.failure(error)) }
+                returned()
             }
             Task {
                 try? await Task.sleep(for: timeout)

@@ -1,6 +1,10 @@
+@testable import Auth
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import RedisClient
+import Synchronization
+import TestSupport
 import Testing
 
 /// API keys for bots: `Authorization: ApiKey <key>` on the same validator.
@@ -24,7 +28,7 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"name":"ci bot","scopes":["generate"],"expires_in":3600}"#, token: session.access_token)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"ci bot","scopes":["generate"],"expires_in":3600}"#, token: session.access_token)
             #expect(made.status == .created, "\(String(buffer: made.body))")
             let created = try JSONDecoder().decode(Created.self, from: made.body)
             #expect(created.key.hasPrefix("sk_") && created.key.count == 46)
@@ -69,12 +73,12 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let beyond = try await client.send(.post, "/auth/api-keys", json: #"{"name":"greedy","scopes":["generate","admin"]}"#, token: session.access_token)
+            let beyond = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"greedy","scopes":["generate","admin"]}"#, token: session.access_token)
             #expect(beyond.status == .forbidden)
             #expect(beyond.errorBody?.error == "insufficient_scope")
-            let malformed = try await client.send(.post, "/auth/api-keys", json: #"{"name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
+            let malformed = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
             #expect(malformed.status == .badRequest)
-            let tooShort = try await client.send(.post, "/auth/api-keys", json: #"{"name":"brief","scopes":["generate"],"expires_in":5}"#, token: session.access_token)
+            let tooShort = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"brief","scopes":["generate"],"expires_in":5}"#, token: session.access_token)
             #expect(tooShort.errorBody?.error == "invalid_expiry")
         }
     }
@@ -86,11 +90,197 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
             let created = try JSONDecoder().decode(Created.self, from: made.body)
             let keys = try await authd.redis.send("KEYS", "auth:apikey:*").array?.compactMap(\.string) ?? []
             for key in keys { try await authd.redis.send("DEL", key) }
             #expect(try await validate(client, key: created.key).status == .ok)
         }
     }
+
+    /// A key record that Redis lost comes back from PostgreSQL only for an owner who is not blocked:
+    /// the block lives in PostgreSQL, so a Redis restart (which loses the block marker too) does not
+    /// reopen the key on any instance.
+    @Test func aBlockedOwnersKeyStaysRefusedOnTwoInstancesAcrossARedisRestart() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
+        let first = try await AuthInstance.start(redisPort: redis.port)
+        let second = try await AuthInstance.start(redisPort: redis.port)
+        defer { Task { await first.stop(); await second.stop() } }
+        let account = TestAccount()
+        let key = try await first.withClient { client in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
+            return try JSONDecoder().decode(Created.self, from: made.body).key
+        }
+        #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
+        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true)
+
+        try await redis.stop()
+        try await redis.start()
+        try await first.waitForRevocationFeed()
+        try await second.waitForRevocationFeed()
+        for instance in [first, second, first] {
+            let answer = try await instance.withClient { try await validate($0, key: key) }
+            #expect(answer.status == .forbidden)
+            #expect(answer.errorBody?.error == "account_blocked")
+        }
+        #expect(try await first.redis.send("KEYS", "auth:apikey:*").array?.isEmpty == true, "the blocked owner's key was written back")
+
+        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, false)
+        #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
+    }
+
+    /// Revoking a key that is already revoked changes nothing and tells no instance again: each
+    /// revocation message costs every instance a scan of its cache.
+    @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        let heard = Mutex<[String]>([])
+        try await authd.withClient { client in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
+            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            try await authd.redis.subscribe(to: [TokenRegistry.revocationChannel], onMessage: { message in
+                heard.withLock { $0.append(message.string ?? "") }
+            }) { _ async throws in
+                for _ in 0..<4 {
+                    #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+                }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(heard.withLock { $0.filter { $0 == "session \(created.id)" }.count } == 1)
+            #expect(try await validate(client, key: created.key).status == .unauthorized)
+        }
+    }
+
+    /// A made-up key is looked up in PostgreSQL once, then refused from memory: a flood of random
+    /// well-formed keys must not become a flood of queries.
+    @Test func anUnknownKeyIsRememberedBriefly() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let madeUp = "sk_" + String((0..<43).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".randomElement()! })
+        try await authd.withClient { client async throws in
+            #expect(authd.validator.unknownAPIKeys.count == 0)
+            #expect(try await validate(client, key: madeUp).status == .unauthorized)
+            #expect(authd.validator.unknownAPIKeys.count == 1)
+            #expect(try await validate(client, key: madeUp).status == .unauthorized)
+            #expect(authd.validator.unknownAPIKeys.count == 1)
+        }
+        let cache = UnknownAPIKeys(capacity: 2, ttl: 10)
+        let digests = (1...3).map { CredentialDigest([UInt8](repeating: UInt8($0), count: 32)) }
+        cache.insert(digests[0], now: 100)
+        #expect(cache.contains(digests[0], now: 109))
+        #expect(!cache.contains(digests[0], now: 111), "an entry expires")
+        cache.insert(digests[0], now: 100)
+        cache.insert(digests[1], now: 100)
+        cache.insert(digests[2], now: 100)
+        #expect(cache.count <= 2, "the set stays within its capacity")
+        #expect(cache.contains(digests[2], now: 101))
+    }
+
+    struct Listed: Decodable {
+        let id: String
+        let expires_at: String?
+    }
+
+    /// A stolen session alone cannot mint lasting access: a key needs the current password, and
+    /// every key expires (90 days unless asked otherwise, a year at most).
+    @Test func aKeyNeedsThePasswordAndAlwaysExpires() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let withoutPassword = try await client.send(.post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+            #expect(withoutPassword.status == .badRequest)
+            let wrongPassword = try await client.send(
+                .post, "/auth/api-keys", json: #"{"password":"not the password","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+            #expect(wrongPassword.status == .forbidden)
+            #expect(wrongPassword.errorBody?.error == "invalid_credentials")
+            let tooLong = try await client.send(
+                .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"],"expires_in":40000000}"#,
+                token: session.access_token, from: account.address)
+            #expect(tooLong.errorBody?.error == "invalid_expiry")
+
+            let made = try await client.send(
+                .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+            #expect(made.status == .created)
+            let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
+            let keys = try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"] ?? []
+            let expiry = try #require(keys.first?.expires_at.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(abs(expiry.timeIntervalSinceNow - 90 * 86_400) < 120, "a key without expires_in lives 90 days")
+        }
+    }
+
+    /// Lowering an owner's scopes lowers their keys' at once, on the next request.
+    @Test func aKeyNeverGrantsMoreThanItsOwnerHoldsNow() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate","profile"]}"#, token: session.access_token, from: account.address)
+            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
+
+            _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).setScopes(email: account.email, scopes: ["profile", "subscription:read"])
+            let lowered = try await validate(client, key: created.key, requiredScopes: "generate")
+            #expect(lowered.status == .forbidden)
+            #expect(lowered.errorBody?.error == "insufficient_scope")
+            let kept = try await validate(client, key: created.key, requiredScopes: "profile")
+            #expect(kept.status == .ok)
+            #expect(kept.header("X-Scopes") == "profile")
+        }
+    }
+
+    @Test func aPasswordChangeRevokesTheKeysUnlessAskedToKeepThem() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+            let created = try JSONDecoder().decode(Created.self, from: made.body)
+
+            let keeping = #"{"current_password":"\#(account.password)","new_password":"a second long passphrase","keep_api_keys":true}"#
+            #expect(try await client.send(.post, "/auth/password", json: keeping, token: session.access_token, from: account.address).status == .noContent)
+            #expect(try await validate(client, key: created.key).status == .ok)
+
+            let changing = #"{"current_password":"a second long passphrase","new_password":"a third long passphrase"}"#
+            #expect(try await client.send(.post, "/auth/password", json: changing, token: session.access_token, from: account.address).status == .noContent)
+            #expect(try await validate(client, key: created.key).status == .unauthorized)
+            let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
+            #expect(try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"]?.isEmpty == true)
+        }
+    }
+
+    @Test func liveKeysAndSessionsPerUserAreCapped() async throws {
+        let authd = try await AuthInstance.start(arguments: ["--apikeys-limit", "2", "--sessions-limit", "2"])
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let first = try await client.login(account)
+            for index in 1...3 {
+                let made = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot \#(index)","scopes":["generate"]}"#,
+                    token: first.access_token, from: account.address)
+                #expect(made.status == (index <= 2 ? .created : .conflict), "key \(index)")
+                if index == 3 { #expect(made.errorBody?.error == "too_many_api_keys") }
+            }
+            _ = try await client.login(account)
+            #expect(try await client.validate(first.access_token).status == .ok)
+            let third = try await client.login(account)
+            #expect(try await client.validate(first.access_token).status == .unauthorized, "the oldest session ended")
+            #expect(try await client.validate(third.access_token).status == .ok)
+        }
+    }
 }
+

@@ -1,6 +1,9 @@
+@testable import Auth
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
+import ServiceKit
 import Testing
 
 /// Register, login, refresh, logout, sessions and password change through authd's routes, over the
@@ -217,5 +220,98 @@ import Testing
             #expect(refreshed.status == .ok)
             #expect(refreshed.headers[values: .setCookie].count == 3)
         }
+    }
+
+    /// A sibling subdomain can toss in a second cookie of the same name: which copy counts would
+    /// then be the attacker's choice, so a request with two is refused.
+    @Test func aRequestCarryingTwoOfTheSameSignInCookieIsRefused() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            let login = try await client.send(.post, "/auth/login", json: #"{"email":"\#(account.email)","password":"\#(account.password)","cookies":true}"#, from: account.address)
+            let pairs = login.headers[values: .setCookie].map { String($0.prefix { $0 != ";" }) }
+            let jar = pairs.joined(separator: "; ")
+            let csrf = String(try #require(pairs.first { $0.hasPrefix("__Host-csrf=") }).dropFirst("__Host-csrf=".count))
+            let get = HTTPField.Name("X-Original-Method")!
+            #expect(try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar, get: "GET"]).status == .ok)
+
+            let twoAccessCookies = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: "__Host-access=planted; " + jar, get: "GET"])
+            #expect(twoAccessCookies.status == .unauthorized)
+            let twoCSRFCookies = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar + "; __Host-csrf=planted", get: "GET"])
+            #expect(twoCSRFCookies.status == .unauthorized)
+            let twoRefreshCookies = try await client.execute(
+                uri: "/auth/refresh", method: .post, headers: [.cookie: "__Secure-refresh=rt_planted; " + jar, HTTPField.Name("X-CSRF-Token")!: csrf])
+            #expect(twoRefreshCookies.status == .badRequest)
+            #expect(twoRefreshCookies.errorBody?.error == "duplicate_cookie")
+            let refreshed = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar, HTTPField.Name("X-CSRF-Token")!: csrf])
+            #expect(refreshed.status == .ok, "the single-cookie request still works")
+        }
+    }
+}
+
+/// Login CSRF: a page on another site must not be able to sign a visitor in (or out, or anything
+/// else under /auth/) through the visitor's browser.
+@Suite struct CrossSiteRequestTests {
+    @Test func aFormBodyIsRefusedWith415AndAJSONBodyIsServed() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            for contentType in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let response = try await client.execute(
+                    uri: "/auth/login", method: .post,
+                    headers: [.contentType: contentType, HTTPField.Name("X-Real-IP")!: account.address],
+                    body: ByteBuffer(string: account.credentials))
+                #expect(response.status == .unsupportedMediaType, "\(contentType)")
+                #expect(response.errorBody?.error == "unsupported_media_type", "\(contentType)")
+            }
+            let untyped = try await client.execute(
+                uri: "/auth/login", method: .post, headers: [.contentLength: "\(account.credentials.utf8.count)"],
+                body: ByteBuffer(string: account.credentials))
+            #expect(untyped.status == .unsupportedMediaType)
+            _ = try await client.login(account)
+            let withCharset = try await client.send(.post, "/auth/login", json: account.credentials,
+                                                    headers: [.contentType: "application/json; charset=utf-8"], from: account.address)
+            #expect(withCharset.status == .ok)
+        }
+    }
+
+    @Test func aBrowserRequestFromAnotherSiteIsRefused() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client in
+            try await client.register(account)
+            for site in ["cross-site", "same-site"] {
+                let response = try await client.send(.post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: site], from: account.address)
+                #expect(response.status == .forbidden, "\(site)")
+                #expect(response.errorBody?.error == "cross_site_request", "\(site)")
+            }
+            let foreign = try await client.send(.post, "/auth/login", json: account.credentials, headers: [.origin: "https://attacker.example"], from: account.address)
+            #expect(foreign.errorBody?.error == "cross_site_request")
+            let sameOrigin = try await client.send(.post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: "same-origin"], from: account.address)
+            #expect(sameOrigin.status == .ok, "\(String(buffer: sameOrigin.body))")
+        }
+    }
+
+    /// `Origin` must name the host the request was sent to (nginx passes it without the port).
+    @Test func anOriginMustNameThisHost() throws {
+        let json: HTTPFields = [.contentType: "application/json"]
+        for origin in ["https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost", "localhost"] {
+            var headers = json
+            headers[.origin] = origin
+            #expect(throws: APIError.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost") }
+        }
+        for origin in ["https://localhost:8443", "https://LOCALHOST", "http://localhost"] {
+            var headers = json
+            headers[.origin] = origin
+            #expect(throws: Never.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost") }
+        }
+        var headers = json
+        headers[.origin] = "https://localhost"
+        #expect(throws: APIError.self, "no authority to compare with") { try CrossSiteRequest.check(headers, authority: nil) }
     }
 }

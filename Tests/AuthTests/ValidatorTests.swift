@@ -166,6 +166,35 @@ import Testing
         }
     }
 
+    /// Failures from other addresses lock the account for new addresses, never for one the owner
+    /// signed in from before: an attacker elsewhere cannot hold the owner out (nor away from changing
+    /// the password). That address's own failures still lock it.
+    @Test func failuresFromElsewhereCannotLockTheOwnerOutFromAKnownAddress() async throws {
+        let authd = try await AuthInstance.start(arguments: ["--lockout-account", "3", "--lockout-base", "60"])
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        let wrong = #"{"email":"\#(account.email)","password":"a wrong password guess"}"#
+        @Sendable func elsewhere() -> String { "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))" }
+        try await authd.withClient { client in
+            try await client.register(account)
+            let first = try await client.login(account)
+            for _ in 0..<6 { _ = try await client.send(.post, "/auth/login", json: wrong, from: elsewhere()) }
+            let newcomer = try await client.send(.post, "/auth/login", json: account.credentials, from: elsewhere())
+            #expect(newcomer.status == .tooManyRequests, "the account is locked for addresses it never signed in from")
+
+            for _ in 0..<6 { _ = try await client.send(.post, "/auth/login", json: wrong, from: elsewhere()) }
+            let change = #"{"current_password":"\#(account.password)","new_password":"a brand new passphrase"}"#
+            #expect(try await client.send(.post, "/auth/password", json: change, token: first.access_token, from: account.address).status == .noContent)
+            let renewed = #"{"email":"\#(account.email)","password":"a brand new passphrase"}"#
+            for _ in 0..<6 { _ = try await client.send(.post, "/auth/login", json: wrong, from: elsewhere()) }
+            #expect(try await client.send(.post, "/auth/login", json: renewed, from: account.address).status == .ok)
+
+            for _ in 0..<3 { _ = try await client.send(.post, "/auth/login", json: wrong, from: account.address) }
+            let ownGuesses = try await client.send(.post, "/auth/login", json: renewed, from: account.address)
+            #expect(ownGuesses.status == .tooManyRequests, "a known address's own failures lock it")
+        }
+    }
+
     /// Asks until the answer's status is no longer `status`, for at most `bound`; the last answer.
     static func firstAnswer(within bound: Duration, not status: HTTPResponse.Status, _ ask: () async throws -> TestResponse) async throws -> TestResponse {
         let deadline = ContinuousClock.now + bound

@@ -77,3 +77,33 @@ import Testing
         }
     }
 }
+
+@Suite struct PasswordHasherQueueTests {
+    /// A flood of sign-ins must not queue without bound: past the limit a hash is refused at once,
+    /// and once the queue drains hashing works again.
+    @Test func hashesBeyondTheQueueLimitAreRefusedAtOnce() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        // About 100 ms a hash, so the first two are still queued while the rest arrive.
+        let hasher = PasswordHasher(parameters: Argon2idParameters(memoryKiB: 65_536, iterations: 3), threadPool: pool, queueLimit: 2)
+        let outcomes = await withTaskGroup(of: (Bool, Duration).self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let clock = ContinuousClock()
+                    let started = clock.now
+                    let hashed = (try? await hasher.hash("password number \(index)")) != nil
+                    return (hashed, clock.now - started)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let refused = outcomes.filter { !$0.0 }
+        #expect(refused.count >= 4, "\(outcomes)")
+        #expect(outcomes.filter(\.0).count >= 1)
+        let slowestHash = outcomes.filter(\.0).map(\.1).max() ?? .zero
+        for refusal in refused { #expect(refusal.1 < slowestHash, "a refusal waited for the queue: \(outcomes)") }
+        let afterwards = try await hasher.hash("the queue drained")
+        #expect(afterwards.hasPrefix("$argon2id$"))
+        try await pool.shutdownGracefully()
+    }
+}
