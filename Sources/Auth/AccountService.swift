@@ -204,16 +204,7 @@ public final class AccountService: Sendable {
     /// Checks the current password, stores the new one and revokes every other session and, unless
     /// `keepingAPIKeys`, every API key: a password change is what a user does after a compromise.
     func changePassword(_ identity: Identity, current: String, new: String, keepingAPIKeys: Bool, client: ClientInfo) async throws {
-        guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
-        // The same brute-force protection as login: a stolen access token must not become a way
-        // to guess the password.
-        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
-        let user: AccountStore.User
-        do {
-            user = try await checkPassword(current, of: subject, client: client) { account }
-        } catch let error as APIError where error.code == "invalid_credentials" {
-            throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
-        }
+        let user = try await reauthenticate(identity, password: current, client: client)
         if let problem = PasswordPolicy.problem(with: new, email: user.email) { throw APIError.badRequest(code: "weak_password", problem) }
         let hash = try await hashing { try await hasher.hash(new) }
         try await backend { try await store.updatePassword(userID: user.id, passwordHash: hash) }
@@ -225,6 +216,18 @@ public final class AccountService: Sendable {
         }
         await events.record(SecurityEvent(kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
                                           requestID: client.requestID, detail: "\(revoked.count) other sessions and \(revokedKeys.count) API keys revoked"))
+    }
+
+    /// The signed-in user, after checking their current password under the same brute-force
+    /// protection as login: a stolen access token must not become a way to guess the password.
+    private func reauthenticate(_ identity: Identity, password: String, client: ClientInfo) async throws -> AccountStore.User {
+        guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
+        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
+        do {
+            return try await checkPassword(password, of: subject, client: client) { account }
+        } catch let error as APIError where error.code == "invalid_credentials" {
+            throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
+        }
     }
 
     /// Revokes the user's sessions in Redis first (idempotent, so a retry after a failure finishes
@@ -276,14 +279,7 @@ public final class AccountService: Sendable {
         }
         let maximum = Int(settings.apiKeyMaximumLifetime)
         if let expiresIn { guard (60...maximum).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds") } }
-        guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
-        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
-        let user: AccountStore.User
-        do {
-            user = try await checkPassword(password, of: subject, client: client) { account }
-        } catch let error as APIError where error.code == "invalid_credentials" {
-            throw APIError(.forbidden, code: "invalid_credentials", message: "the password is wrong")
-        }
+        let user = try await reauthenticate(identity, password: password, client: client)
         let beyond = scopes.filter { !user.scopes.contains($0) }
         guard beyond.isEmpty else {
             throw APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")

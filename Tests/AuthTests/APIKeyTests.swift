@@ -15,6 +15,14 @@ import Testing
         let scopes: [String]
     }
 
+    /// A new key with these scopes (a JSON list), made with the account's password.
+    func createKey(_ client: some TestClientProtocol, _ account: TestAccount, token: String, scopes: String) async throws -> Created {
+        let body = #"{"password":"\#(account.password)","name":"bot","scopes":\#(scopes)}"#
+        let made = try await client.send(.post, "/auth/api-keys", json: body, token: token, from: account.address)
+        #expect(made.status == .created, "\(String(buffer: made.body))")
+        return try JSONDecoder().decode(Created.self, from: made.body)
+    }
+
     func validate(_ client: some TestClientProtocol, key: String, requiredScopes: String? = nil) async throws -> TestResponse {
         var headers: HTTPFields = [.authorization: "ApiKey \(key)"]
         if let requiredScopes { headers[HTTPField.Name("X-Required-Scopes")!] = requiredScopes }
@@ -90,8 +98,7 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
-            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
             let keys = try await authd.redis.send("KEYS", "auth:apikey:*").array?.compactMap(\.string) ?? []
             for key in keys { try await authd.redis.send("DEL", key) }
             #expect(try await validate(client, key: created.key).status == .ok)
@@ -111,8 +118,7 @@ import Testing
         let key = try await first.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
-            return try JSONDecoder().decode(Created.self, from: made.body).key
+            return try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#).key
         }
         #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
         _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true)
@@ -142,8 +148,7 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token)
-            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
             try await authd.redis.subscribe(to: [TokenRegistry.revocationChannel], onMessage: { message in
                 heard.withLock { $0.append(message.string ?? "") }
             }) { _ async throws in
@@ -225,8 +230,7 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate","profile"]}"#, token: session.access_token, from: account.address)
-            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
             #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
 
             _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).setScopes(email: account.email, scopes: ["profile", "subscription:read"])
@@ -246,8 +250,7 @@ import Testing
         try await authd.withClient { client in
             try await client.register(account)
             let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
-            let created = try JSONDecoder().decode(Created.self, from: made.body)
+            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
 
             let keeping = #"{"current_password":"\#(account.password)","new_password":"a second long passphrase","keep_api_keys":true}"#
             #expect(try await client.send(.post, "/auth/password", json: keeping, token: session.access_token, from: account.address).status == .noContent)
