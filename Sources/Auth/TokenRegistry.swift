@@ -122,15 +122,18 @@ public struct TokenRegistry: Sendable {
     }
 
     /// Forgets an API key and tells every instance, once: revoking a key that Redis no longer has
-    /// publishes nothing (each message costs every instance a scan of its cache).
-    func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) {
-        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [Self.revocationChannel, "session \(keyID)"])
+    /// publishes nothing (each message costs every instance a scan of its cache). Returns whether it
+    /// published.
+    @discardableResult
+    func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) -> Bool {
+        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [Self.revocationChannel, "session \(keyID)"]).int == 1
     }
 
     private static let revokeAPIKeyScript = RedisScript(
         """
-        if redis.call('DEL', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
-        return 0
+        if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        return 1
         """)
 }
 
