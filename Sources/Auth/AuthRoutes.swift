@@ -44,12 +44,11 @@ public struct AuthRoutes: Sendable {
                 return try grantResponse(try await accounts.refresh(token, client: Self.client(request)), asCookies: false)
             }
             // The cookie form: the refresh cookie, guarded by the CSRF double submit.
-            let cookie = request.headers[.cookie] ?? ""
-            try Self.refuseDuplicateCookies(cookie)
-            guard let token = Cookies.value(named: Self.refreshCookie, in: cookie) else {
+            let cookies = try Self.signInCookies(request)
+            guard let token = cookies.refresh else {
                 throw APIError.badRequest(code: "missing_refresh_token", "send refresh_token in the body, or the refresh cookie")
             }
-            try Self.checkCSRF(request)
+            try Self.checkCSRF(cookie: cookies.csrf, header: request.headers[Self.csrfHeader])
             return try grantResponse(try await accounts.refresh(String(token), client: Self.client(request)), asCookies: true)
         }
         auth.post("/logout") { request, _ in
@@ -129,17 +128,18 @@ public struct AuthRoutes: Sendable {
         ClientInfo(address: request.headers[realIPHeader] ?? "unknown", userAgent: request.headers[.userAgent], requestID: request.headers[.requestId])
     }
 
-    static func refuseDuplicateCookies(_ cookie: String) throws {
-        guard !Cookies.hasDuplicate(among: [refreshCookie, TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
+    /// The refresh and CSRF cookies of a request; 400 `duplicate_cookie` when any sign-in cookie
+    /// comes twice (see ``Cookies/values(named:in:)``).
+    static func signInCookies(_ request: Request) throws -> (refresh: Substring?, csrf: Substring?) {
+        let names = [refreshCookie, TokenValidator.accessCookie, TokenValidator.csrfCookie]
+        guard let found = Cookies.values(named: names, in: request.headers[.cookie] ?? "") else {
             throw APIError.badRequest(code: "duplicate_cookie", "a sign-in cookie came twice (another site on this domain may have set one); sign in again")
         }
+        return (found[0], found[2])
     }
 
-    static func checkCSRF(_ request: Request) throws {
-        let cookie = request.headers[.cookie] ?? ""
-        try refuseDuplicateCookies(cookie)
-        guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), !expected.isEmpty,
-            let sent = request.headers[csrfHeader], ConstantTime.equals(Array(sent.utf8), Array(expected.utf8))
+    static func checkCSRF(cookie expected: Substring?, header sent: String?) throws {
+        guard let expected, !expected.isEmpty, let sent, ConstantTime.equals(Array(sent.utf8), Array(expected.utf8))
         else { throw APIError(.forbidden, code: "csrf_failed", message: "send the CSRF cookie's value in X-CSRF-Token") }
     }
 

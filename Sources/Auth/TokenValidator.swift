@@ -271,17 +271,16 @@ struct Credential: Sendable {
             }
             return .failure(.unauthorized(code: "unsupported_scheme"))
         }
-        guard let cookie = request.cookie, let token = Cookies.value(named: TokenValidator.accessCookie, in: cookie) else {
-            return .failure(.unauthorized(code: "missing_token"))
-        }
-        guard !Cookies.hasDuplicate(among: [TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
+        guard let cookie = request.cookie else { return .failure(.unauthorized(code: "missing_token")) }
+        guard let cookies = Cookies.values(named: [TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
             return .failure(.unauthorized(code: "duplicate_cookie"))
         }
+        guard let token = cookies[0] else { return .failure(.unauthorized(code: "missing_token")) }
         // A cookie rides along on cross-site requests; an unsafe method must prove it comes from our
         // own pages by echoing the CSRF cookie in a header (double submit).
         // No method given counts as unsafe: a location that forgot X-Original-Method fails closed.
         if !["GET", "HEAD", "OPTIONS"].contains(request.method?.uppercased() ?? "POST") {
-            guard let expected = Cookies.value(named: TokenValidator.csrfCookie, in: cookie), let sent = request.csrfToken,
+            guard let expected = cookies[1], let sent = request.csrfToken,
                 !expected.isEmpty, ConstantTime.equals(Array(expected.utf8), Array(sent.utf8))
             else { return .failure(.forbidden(code: "csrf_failed")) }
         }
@@ -319,29 +318,20 @@ struct Credential: Sendable {
     }
 }
 
-/// Reads one cookie from a `Cookie` header.
+/// Reads cookies from a `Cookie` header.
 enum Cookies {
-    /// Whether any of these cookies comes more than once. A sibling subdomain can set a second
-    /// cookie of the same name (its own Path and Domain), and which copy a server reads is then the
-    /// attacker's choice: such a request is refused.
-    static func hasDuplicate(among names: [String], in header: String) -> Bool {
-        var seen: Set<Substring> = []
+    /// The values of `names` (in their order, nil for an absent one), in one pass over the header;
+    /// nil when any of them comes more than once. A sibling subdomain can set a second cookie of the
+    /// same name (its own Path and Domain), and which copy a server reads is then the attacker's
+    /// choice: such a request is refused.
+    static func values(named names: [String], in header: String) -> [Substring?]? {
+        var found = [Substring?](repeating: nil, count: names.count)
         for pair in header.split(separator: ";") {
             let trimmed = pair.drop { $0 == " " }
-            guard let equals = trimmed.firstIndex(of: "=") else { continue }
-            let name = trimmed[..<equals]
-            guard names.contains(where: { name == $0 }) else { continue }
-            if !seen.insert(name).inserted { return true }
+            guard let equals = trimmed.firstIndex(of: "="), let index = names.firstIndex(where: { trimmed[..<equals] == $0 }) else { continue }
+            guard found[index] == nil else { return nil }
+            found[index] = trimmed[trimmed.index(after: equals)...]
         }
-        return false
-    }
-
-    static func value(named name: String, in header: String) -> Substring? {
-        for pair in header.split(separator: ";") {
-            let trimmed = pair.drop { $0 == " " }
-            guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name else { continue }
-            return trimmed[trimmed.index(after: equals)...]
-        }
-        return nil
+        return found
     }
 }
