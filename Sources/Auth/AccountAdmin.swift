@@ -9,7 +9,7 @@ public struct AccountAdmin: Sendable {
     public init(postgres: PostgresClient, redis: RedisClient) {
         store = AccountStore(postgres: postgres)
         // Blocking revokes no session, so the tombstone lifetime is never used here.
-        registry = TokenRegistry(redis: redis, tokenLifetime: 0)
+        registry = TokenRegistry(redis: redis, store: store, tokenLifetime: 0)
     }
 
     public struct UnknownAccount: Error, CustomStringConvertible {

@@ -278,9 +278,24 @@ public struct AccountStore: Sendable {
                             ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
     }
 
+    /// The secret that seals API-key records in Redis (see ``RecordSeal``): `candidate` is stored
+    /// when there is none yet; whichever instance came first, every one reads the same row.
+    func recordSealSecret(candidate: String) async throws -> String {
+        try await postgres.query("INSERT INTO auth.record_seal (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [.text(candidate)])
+        guard let secret: String = try await postgres.query("SELECT secret FROM auth.record_seal WHERE id = 1").first?.decode(at: 0) else {
+            throw UnexpectedRow(message: "auth.record_seal has no row after inserting one")
+        }
+        return secret
+    }
+
     func recordEvent(_ event: SecurityEvent) async throws {
         try await postgres.query(
             "INSERT INTO auth.security_events (kind, user_id, session_id, client_ip, request_id, detail) VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6)",
             [.text(event.kind.rawValue), .text(event.userID), .text(event.sessionID), .text(event.clientIP), .text(event.requestID), .text(event.detail)])
     }
+}
+
+struct UnexpectedRow: Error, CustomStringConvertible {
+    let message: String
+    var description: String { "unexpected PostgreSQL answer: \(message)" }
 }

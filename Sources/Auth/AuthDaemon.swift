@@ -35,7 +35,7 @@ public enum AuthDaemon {
         let hashingThreads = NIOThreadPool(numberOfThreads: 2)
         hashingThreads.start()
         let store = AccountStore(postgres: postgres)
-        let registry = TokenRegistry(redis: redis, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
+        let registry = TokenRegistry(redis: redis, store: store, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
         let validator = TokenValidator(keys: keys, registry: registry, store: store, settings: settings, logger: setup.logger)
         let accounts = try await AccountService(
             store: store, registry: registry, keys: keys, hasher: PasswordHasher(

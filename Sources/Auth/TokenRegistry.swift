@@ -1,5 +1,5 @@
 import Foundation
-public import RedisClient
+import RedisClient
 
 /// authd's Redis keys (prefix `auth:`): the metadata of every live access token and API key, the
 /// blocked-user markers, and the revocation channel every authd instance listens on.
@@ -9,8 +9,9 @@ public import RedisClient
 /// - `auth:session:<session id>:tokens` = set of the session's jtis, so a session is revoked at once.
 /// - `auth:session:<session id>:revoked` exists for a token lifetime after a revocation, so a token
 ///   signed for that session a moment too late (a refresh racing the logout) is never recorded.
-/// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <expiry or 0> <scopes...>"`, expiring with
-///   the key (the expiry inside also bounds the validation cache's entry).
+/// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <expiry or 0> <seal> <scopes...>"`, expiring
+///   with the key (the expiry inside also bounds the validation cache's entry); the seal is an HMAC
+///   only authd can make (``RecordSeal``).
 /// - `auth:blocked:<user id>` exists while the user is blocked.
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
 ///   (a user was blocked or unblocked); instances drop their cached answers for it.
@@ -18,7 +19,7 @@ public struct TokenRegistry: Sendable {
     public static let revocationChannel = "auth:revocations"
 
     let redis: RedisClient
-
+    let seal: RecordSeal
 
     static func tokenKey(_ jwtID: some StringProtocol) -> String { "auth:token:\(jwtID)" }
     static func sessionTokensKey(_ sessionID: String) -> String { "auth:session:\(sessionID):tokens" }
@@ -29,8 +30,9 @@ public struct TokenRegistry: Sendable {
     /// How long a revoked session's tombstone stays: longer than any token signed for it can live.
     let tombstoneSeconds: Int
 
-    public init(redis: RedisClient, tokenLifetime: Double) {
+    init(redis: RedisClient, store: AccountStore, tokenLifetime: Double) {
         self.redis = redis
+        self.seal = RecordSeal(store: store)
         self.tombstoneSeconds = Int(tokenLifetime) + 300
     }
 
@@ -88,22 +90,34 @@ public struct TokenRegistry: Sendable {
         for case .failure(let error) in replies { throw error }
     }
 
-    /// Records an API key so the validator finds it without PostgreSQL.
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws(RedisError) {
+    /// Records an API key, sealed, so the validator finds it without PostgreSQL.
+    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws {
         let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) }
-        var command = RedisCommand("SET", Self.apiKeyKey(digestHex), ([userID, keyID, String(expiry ?? 0)] + scopes).joined(separator: " "))
+        let record = SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry ?? 0, scopes: scopes)
+        var command = RedisCommand("SET", Self.apiKeyKey(digestHex), try record.encoded(digestHex: digestHex, secret: try await seal.secret()))
         if let expiry { command.append("EXAT"); command.append(expiry) }
         try await redis.send(command)
     }
 
-    /// The key's record, whether its owner is blocked, and the owner's tier; one round trip. Any
-    /// answer but "not blocked" (0) counts as blocked: an odd reply must not open the door.
-    func lookupAPIKey(digestHex: String) async throws -> (record: String?, blocked: Bool, tier: String) {
+    /// What Redis holds for an API key: its record if the seal matches, whether a record was there
+    /// but failed the check, whether its owner is blocked, and the owner's tier; one round trip.
+    struct APIKeyLookup: Sendable {
+        var record: SealedAPIKeyRecord?
+        var forged: Bool
+        var blocked: Bool
+        var tier: String
+    }
+
+    /// Any answer to the block check but "not blocked" (0) counts as blocked: an odd reply must not
+    /// open the door.
+    func lookupAPIKey(digestHex: String) async throws -> APIKeyLookup {
+        let secret = try await seal.secret()
         let reply = try await redis.evaluate(Self.lookupAPIKeyScript, keys: [Self.apiKeyKey(digestHex)])
         let values = reply.array ?? []
-        if values.isEmpty { return (nil, false, Tier.free) }
-        guard values.count == 3, let record = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
-        return (record, values[1].int != 0, Tier.parse(values[2].string))
+        if values.isEmpty { return APIKeyLookup(record: nil, forged: false, blocked: false, tier: Tier.free) }
+        guard values.count == 3, let stored = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
+        let record = SealedAPIKeyRecord.decode(stored, digestHex: digestHex, secret: secret)
+        return APIKeyLookup(record: record, forged: record == nil, blocked: values[1].int != 0, tier: Tier.parse(values[2].string))
     }
 
     private static let lookupAPIKeyScript = RedisScript(

@@ -148,15 +148,19 @@ public final class TokenValidator: Sendable {
         if unknownAPIKeys.contains(digest, now: now.timeIntervalSince1970) { return .unauthorized(code: "unknown_api_key") }
         let digestHex = APIKeys.digestHex(of: key)
         let generation = cache.generation
-        var found: (record: String?, blocked: Bool, tier: String)
+        var found: TokenRegistry.APIKeyLookup
         do {
             found = try await registry.lookupAPIKey(digestHex: digestHex)
         } catch {
-            return unavailable("Redis", error)
+            return unavailable("Redis or PostgreSQL", error)
+        }
+        if found.forged {
+            logger.warning("an API key record in Redis failed its integrity check; reading the key from PostgreSQL", metadata: ["key": "\(digestHex.prefix(12))"])
         }
         var expiresAt = Date.distantFuture
         if found.record == nil {
-            // Redis lost it (flush, failover): PostgreSQL is the truth for keys and blocks.
+            // Redis lost it (flush, failover) or holds a record authd did not seal: PostgreSQL is
+            // the truth for keys and blocks.
             do {
                 guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else {
                     unknownAPIKeys.insert(digest, now: now.timeIntervalSince1970)
@@ -176,18 +180,11 @@ public final class TokenValidator: Sendable {
                 return unavailable("PostgreSQL or Redis", error)
             }
         }
-        guard let record = found.record else { return .unauthorized(code: "unknown_api_key") }
-        // "<user id> <key id> <expiry, 0 for none> <scopes...>"
-        let parts = record.split(separator: " ").map(String.init)
-        guard parts.count >= 3, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let expiry = Int(parts[2]),
-            let scopes = Scopes.parse(parts.dropFirst(3).joined(separator: " "))
-        else {
-            return .unauthorized(code: "invalid_api_key_record")
-        }
-        if expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(expiry))) }
+        guard let record = found.record else { return .unauthorized(code: "invalid_api_key_record") }
+        if record.expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(record.expiry))) }
         // Redis expires the record at the same moment; a clock or replica that lags must not extend it.
         guard expiresAt > now else { return .unauthorized(code: "expired_api_key") }
-        let identity = Identity(userID: parts[0], sessionID: parts[1], scopes: scopes, tier: found.tier)
+        let identity = Identity(userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier)
         cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }

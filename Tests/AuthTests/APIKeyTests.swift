@@ -98,8 +98,8 @@ import Testing
             try await client.register(account)
             let session = try await client.login(account)
             let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
-            let keys = try await authd.redis.send("KEYS", "auth:apikey:*").array?.compactMap(\.string) ?? []
-            for key in keys { try await authd.redis.send("DEL", key) }
+            // Only this key's record: the suites share the test Redis.
+            #expect(try await authd.redis.send("DEL", "auth:apikey:" + APIKeys.digestHex(of: created.key)).int == 1)
             #expect(try await validate(client, key: created.key).status == .ok)
         }
     }
@@ -139,12 +139,51 @@ import Testing
         #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
     }
 
+    /// Any daemon that can write to Redis could write an API-key record: authd trusts only records
+    /// it sealed itself. An unsealed, badly sealed or moved record counts as missing, and the key's
+    /// truth comes from PostgreSQL again; a record for a key PostgreSQL does not know grants nothing.
+    @Test func aKeyRecordAuthdDidNotSealGrantsNothing() async throws {
+        let authd = try await AuthInstance.start()
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client async throws in
+            try await client.register(account)
+            let session = try await client.login(account)
+            let narrow = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+            let broad = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
+            let narrowRedisKey = "auth:apikey:" + APIKeys.digestHex(of: narrow.key)
+            let genuine = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
+            let owner = String(genuine.prefix { $0 != " " })
+            let broadRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: broad.key)).string)
+            let forgeries = [
+                "\(owner) \(narrow.id) 0 generate profile admin",
+                "\(owner) \(narrow.id) 0 \(String(repeating: "A", count: 43)) generate profile admin",
+                broadRecord,
+            ]
+            for forged in forgeries {
+                try await authd.redis.send("SET", narrowRedisKey, forged)
+                authd.validator.applyRevocation("session \(narrow.id)")
+                let answer = try await validate(client, key: narrow.key)
+                #expect(answer.status == .ok)
+                #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")
+                #expect(try await validate(client, key: narrow.key, requiredScopes: "profile").status == .forbidden)
+                let rewritten = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
+                let secret = try await authd.validator.registry.seal.secret()
+                #expect(SealedAPIKeyRecord.decode(rewritten, digestHex: APIKeys.digestHex(of: narrow.key), secret: secret)?.scopes == ["generate"])
+            }
+
+            let madeUp = "sk_" + String(repeating: "Q", count: 43)
+            try await authd.redis.send("SET", "auth:apikey:" + APIKeys.digestHex(of: madeUp), "\(owner) \(UUID().uuidString.lowercased()) 0 \(String(repeating: "B", count: 43)) admin")
+            #expect(try await validate(client, key: madeUp).status == .unauthorized)
+        }
+    }
+
     /// Revoking a key that is already revoked changes nothing and tells no instance again: each
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
         let authd = try await AuthInstance.start()
         defer { Task { await authd.stop() } }
-        let registry = TokenRegistry(redis: authd.redis, tokenLifetime: 900)
+        let registry = TokenRegistry(redis: authd.redis, store: AccountStore(postgres: authd.postgres), tokenLifetime: 900)
         let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let keyID = UUID().uuidString.lowercased()
         try await registry.recordAPIKey(digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil)
