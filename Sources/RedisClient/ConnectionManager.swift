@@ -142,7 +142,8 @@ final class ConnectionManager: @unchecked Sendable {
             var payload = ByteBuffer()
             var count = 0
             if let password = configuration.password {
-                try CommandEncoder.encode(RedisCommand("AUTH", password), into: &payload)
+                let auth = configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+                try CommandEncoder.encode(auth, into: &payload)
                 count += 1
             }
             if let database = configuration.database {

@@ -6,6 +6,8 @@ public struct RedisConfiguration: Sendable {
     public var host: String
     /// The server's TCP port.
     public var port: Int
+    /// The ACL user sent with `AUTH` before the password; nil for the `default` user.
+    public var username: String?
     /// Sent with `AUTH` after every connect when set; never logged nor put in errors.
     public var password: String?
     /// Selected with `SELECT` after every connect when set.
@@ -54,14 +56,15 @@ public struct RedisConfiguration: Sendable {
         self.subscriptionHeartbeat = subscriptionHeartbeat
     }
 
-    /// A configuration with the defaults from `redis://[:password@]host[:port][/database]`
-    /// (port 6379 when omitted).
+    /// A configuration with the defaults from `redis://[[user]:password@]host[:port][/database]`
+    /// (port 6379 when omitted; the user is an ACL user, the `default` one when omitted).
     /// - Throws: ``RedisError/Code/invalidConfiguration`` naming what is wrong (never the password).
     public init(url: String) throws(RedisError) {
         guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host, !host.isEmpty else {
-            throw RedisError(.invalidConfiguration, "expected redis://[:password@]host:port[/db]")
+            throw RedisError(.invalidConfiguration, "expected redis://[[user]:password@]host:port[/db]")
         }
         self.init(host: host, port: components.port ?? 6379, password: components.password)
+        if let user = components.user, !user.isEmpty { username = user }
         let path = components.path.drop { $0 == "/" }
         if !path.isEmpty {
             guard let database = Int(path) else { throw RedisError(.invalidConfiguration, "the URL's path must be a database number") }

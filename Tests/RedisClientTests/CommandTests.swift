@@ -1,5 +1,7 @@
+import Foundation
 import NIOCore
 import RedisClient
+import TestSupport
 import Testing
 
 @Suite("Commands against the shared redis-server", .timeLimit(.minutes(1)))
@@ -44,6 +46,29 @@ struct CommandTests {
             let mixed = try #require(try await client.send("MGET", key + "list", key + "missing").array)
             #expect(mixed.count == 2 && mixed[1].isNil)
         }
+    }
+
+    /// An ACL user from the URL (`redis://user:password@...`) is what the server sees: its keys are
+    /// limited, and a wrong password connects nobody.
+    @Test func anACLUserFromTheURLReachesOnlyItsKeys() async throws {
+        let prefix = TestRedis.prefix("acl")
+        let user = "test-\(UUID().uuidString.prefix(8))"
+        let password = UUID().uuidString
+        let port = try LocalServer.sharedPort(.redis)
+        try await TestRedis.withClient { admin in
+            try await admin.send("ACL", "SETUSER", user, "on", ">\(password)", "~\(prefix)*", "+@all", "-@dangerous")
+        }
+        try await TestRedis.withClient(configure: { $0 = try! RedisConfiguration(url: "redis://\(user):\(password)@127.0.0.1:\(port)") }) { client in
+            try await client.set(prefix + "mine", to: "yes")
+            #expect(try await client.get(prefix + "mine") == "yes")
+            let refused = await #expect(throws: RedisError.self) { try await client.get("test:redis:someone-else") }
+            #expect(refused?.message.hasPrefix("NOPERM") == true)
+        }
+        try await TestRedis.withClient(configure: { $0 = try! RedisConfiguration(url: "redis://\(user):wrong@127.0.0.1:\(port)") }) { client in
+            let refused = await #expect(throws: RedisError.self) { try await client.send("PING") }
+            #expect(refused.map { !"\($0)".contains("wrong") } == true, "the password must not appear in errors")
+        }
+        try await TestRedis.withClient { admin in try await admin.send("ACL", "DELUSER", user) }
     }
 
     @Test func serverErrorsAreThrownWithTheServerMessage() async throws {

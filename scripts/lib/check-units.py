@@ -1,0 +1,54 @@
+"""Checks that the systemd units keep the daemons apart, as the README's security section says:
+each daemon runs as its own user and group, its sockets are in a folder of its own under
+/run/skillup that nginx's www-data (a member of every daemon group) can enter and no other daemon
+can, it reads Redis as its own ACL user, and every socket nginx's system-install upstreams name is
+one a unit listens on. Prints "units ok" or one line per problem.
+
+Usage: python3 check-units.py SYSTEMD_DIR RENDERED_UPSTREAMS_CONF RUN_DIR_IN_THAT_CONF
+"""
+import pathlib
+import re
+import sys
+
+systemd, upstreams_conf, rendered_run_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+problems = []
+listened = set()
+
+sysusers = (systemd / "skillup-sysusers.conf").read_text()
+members = {tuple(line.split()[1:3]) for line in sysusers.splitlines() if line.startswith("m ")}
+
+for unit in sorted(systemd.glob("skillup-*.service")):
+    daemon = re.match(r"skillup-(\w+)", unit.name).group(1)
+    text = unit.read_text()
+    settings = {}
+    for line in text.replace("\\\n", " ").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    expect = {"User": [f"skillup-{daemon}"], "Group": [f"skillup-{daemon}"], "RuntimeDirectory": [f"skillup/{daemon}"]}
+    for key, value in expect.items():
+        if settings.get(key) != value:
+            problems.append(f"{unit.name}: {key} is {settings.get(key)}, expected {value}")
+    if "DynamicUser" in settings:
+        problems.append(f"{unit.name}: DynamicUser gives a group nginx cannot be a member of")
+    for socket in re.findall(r"unix:(\S+)", " ".join(settings.get("ExecStart", []))):
+        if not socket.startswith(f"/run/skillup/{daemon}/"):
+            problems.append(f"{unit.name}: socket {socket} is outside /run/skillup/{daemon}/")
+        listened.add(socket.replace("%i", "{i}"))
+    for credential in settings.get("LoadCredential", []):
+        if credential.startswith("redis-password:") and not credential.endswith(f"/redis-password-{daemon}"):
+            problems.append(f"{unit.name}: Redis password {credential} is not the daemon's own")
+    if ("www-data", f"skillup-{daemon}") not in members:
+        problems.append(f"skillup-sysusers.conf: www-data is not a member of skillup-{daemon}")
+    for member, group in members:
+        if group == f"skillup-{daemon}" and member not in ("www-data", "skillup-aid"):
+            problems.append(f"skillup-sysusers.conf: {member} may enter {daemon}'s socket folder")
+
+for socket in re.findall(r"server unix:(\S+?);?\s", upstreams_conf.read_text()):
+    path = socket.replace(rendered_run_dir, "/run/skillup", 1)
+    if path.startswith("/run/skillup/nginx/"):
+        continue
+    if re.sub(r"-(\d)(-validate)?\.sock$", r"-{i}\2.sock", path) not in listened:
+        problems.append(f"upstream socket {path} is not one a unit listens on")
+
+print("\n".join(problems) if problems else "units ok")
