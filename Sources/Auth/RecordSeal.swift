@@ -1,4 +1,5 @@
 import Cryptography
+import ServiceKit
 import Synchronization
 
 /// The integrity check on the API-key records authd keeps in Redis.

@@ -1,4 +1,5 @@
 import Cryptography
+import ServiceKit
 public import Foundation
 import JWT
 public import Logging

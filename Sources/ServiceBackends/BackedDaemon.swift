@@ -39,8 +39,10 @@ public enum BackedDaemon {
 
     /// Loads configuration, connects the backends, serves until SIGTERM/SIGINT, then drains and
     /// closes them. A configuration or start-up error is printed as one line and exits with 78
-    /// (EX_CONFIG), so systemd and the stack script show why.
-    public static func main(_ name: String, defaultListen: String, backends: [Backend], setUp: SetUp? = nil) async {
+    /// (EX_CONFIG), so systemd and the stack script show why. `protectedPaths` are the paths that
+    /// nginx/routes.conf puts behind auth for this daemon: requests to them without the gateway's
+    /// identity headers are refused.
+    public static func main(_ name: String, defaultListen: String, backends: [Backend], protectedPaths: [String] = [], setUp: SetUp? = nil) async {
         do {
             let configuration = try await DaemonConfiguration.load(daemon: name, defaults: ["listen": .init(.string(defaultListen), isSecret: false)])
             let registry = Observability.bootstrap(configuration)
@@ -73,6 +75,7 @@ public enum BackedDaemon {
             }
             let drain = Drain()
             let router = Daemon.router(readiness: Readiness(checks), registry: registry, drain: drain)
+            router.add(middleware: GatewayIdentityMiddleware(protectedPaths: protectedPaths))
             if let setUp {
                 let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redisClient, postgres: postgresClient, publisher: amqpPublisher)
                 services += try await setUp(setup)

@@ -43,6 +43,29 @@ import Testing
         #expect(daemon.log.contains(#""msg":"listening""#))
     }
 
+    /// A service refuses its protected paths (those nginx/routes.conf puts behind auth) without the
+    /// gateway's identity headers, whether or not a route serves them yet; its other paths and a
+    /// look-alike prefix are not affected.
+    @Test func aProtectedPathWithoutTheGatewaysIdentityIsRefused() async throws {
+        let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "0.5"], environment: environment())
+        defer { daemon.remove() }
+        try await daemon.waitUntilListening()
+        let identity = ["X-User-Id: \(UUID().uuidString.lowercased())", "X-Session-Id: \(UUID().uuidString.lowercased())", "X-Scopes: subscription:read", "X-Tier: free"]
+        for path in ["/api/subscription", "/api/subscription/", "/api/subscription/current"] {
+            let refused = try await daemon.get(path)
+            #expect(refused.status == 401, "\(path): \(refused.body)")
+            #expect(refused.body.contains(#""error":"missing_identity""#), "\(path): \(refused.body)")
+            #expect(try await daemon.get(path, headers: identity).status == 404, "\(path) with an identity passes on (no route serves it yet)")
+        }
+        let malformed = try await daemon.get("/api/subscription", headers: ["X-User-Id: someone", "X-Session-Id: \(UUID().uuidString.lowercased())"])
+        #expect(malformed.status == 401)
+        #expect(try await daemon.get("/api/subscription", headers: [identity[0]]).status == 401, "a user id alone is not an identity")
+        for path in ["/api/plans", "/api/subscriptions-other"] {
+            #expect(try await daemon.get(path).status == 404, "\(path) is not protected")
+        }
+        _ = try await daemon.terminate()
+    }
+
     /// On SIGTERM the socket file goes at once (nginx connects to another instance), while a
     /// connection nginx already holds keeps being answered, "not ready" and with `Connection:
     /// close`, until the drain ends: nginx never finds it closed under a request it is sending.

@@ -1,0 +1,55 @@
+public import HTTPTypes
+public import Hummingbird
+
+/// The caller as nginx hands it to a service behind a protected route: authd's answer to the auth
+/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes` and `X-Tier` (ARCHITECTURE.md,
+/// "Contracts"). nginx replaces any copy a client sends.
+public struct GatewayIdentity: Sendable, Equatable {
+    public static let userIDHeader = HTTPField.Name("X-User-Id")!
+    public static let sessionIDHeader = HTTPField.Name("X-Session-Id")!
+    public static let scopesHeader = HTTPField.Name("X-Scopes")!
+    public static let tierHeader = HTTPField.Name("X-Tier")!
+
+    public let userID: String
+    /// The login session, or the API key's id for a bot.
+    public let sessionID: String
+    public let scopes: [String]
+    public let tier: String
+
+    /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
+    /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
+    public init?(headers: HTTPFields) {
+        guard let userID = headers[Self.userIDHeader], Identifiers.isUUID(userID),
+            let sessionID = headers[Self.sessionIDHeader], Identifiers.isUUID(sessionID)
+        else { return nil }
+        self.userID = userID
+        self.sessionID = sessionID
+        scopes = (headers[Self.scopesHeader] ?? "").split(separator: " ").map(String.init)
+        tier = headers[Self.tierHeader].flatMap { $0.isEmpty ? nil : $0 } ?? "free"
+    }
+}
+
+/// Refuses a request to a protected path that arrives without the gateway's identity (401
+/// `missing_identity`), whether or not a route serves it yet: a request that reached the socket
+/// some other way than through nginx's auth, or a route in nginx/routes.conf that forgot
+/// `include snippets/auth.conf`, must not be served as nobody in particular.
+public struct GatewayIdentityMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Path prefixes as routes.conf protects them: `/api/NAME` covers itself and `/api/NAME/...`.
+    let protectedPaths: [String]
+
+    public init(protectedPaths: [String]) {
+        self.protectedPaths = protectedPaths
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if protectedPaths.contains(where: { path == $0 || path.hasPrefix($0 + "/") }), GatewayIdentity(headers: request.headers) == nil {
+            throw Self.missingIdentity
+        }
+        return try await next(request, context)
+    }
+
+    static var missingIdentity: APIError {
+        APIError(.unauthorized, code: "missing_identity", message: "this route needs the caller's identity, which only the gateway's authentication sets")
+    }
+}
