@@ -10,14 +10,16 @@ import ServiceKit
 ///   `text/plain`, urlencoded or multipart bodies without a CORS preflight.
 /// - `Sec-Fetch-Site`, when the browser sends it, must be `same-origin` or `none` (typed or
 ///   bookmarked); else 403.
-/// - `Origin`, when present, must name the host the request was sent to (nginx passes it in `Host`,
-///   without the port); `Origin: null` (sandboxed frames, some redirects) is refused.
+/// - `Origin`, when present, must be the origin the request was sent to: the scheme, host and port
+///   the browser used (nginx passes them in `X-Forwarded-Proto` and `X-Forwarded-Host`; without
+///   them, `Host`). A page on another port of the same host is another origin. `Origin: null`
+///   (sandboxed frames, some redirects) is refused.
 ///
 /// Clients that are not browsers send neither header and are unaffected.
 struct CrossSiteGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !CrossSiteRequest.safeMethods.contains(request.method) {
-            try CrossSiteRequest.check(request.headers, authority: request.head.authority)
+            try CrossSiteRequest.check(request.headers, authority: request.headers[CrossSiteRequest.forwardedHostHeader] ?? request.head.authority)
         }
         return try await next(request, context)
     }
@@ -28,13 +30,15 @@ struct CrossSiteGuard<Context: RequestContext>: RouterMiddleware {
 enum CrossSiteRequest {
     static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
     static let fetchSiteHeader = HTTPField.Name("Sec-Fetch-Site")!
+    static let forwardedHostHeader = HTTPField.Name("X-Forwarded-Host")!
+    static let forwardedProtoHeader = HTTPField.Name("X-Forwarded-Proto")!
 
     static func check(_ headers: HTTPFields, authority: String?) throws {
         if let site = headers[fetchSiteHeader], site != "same-origin", site != "none" {
             throw crossSite("the request came from another site (Sec-Fetch-Site: \(site))")
         }
         if let origin = headers[.origin] {
-            guard let originHost = host(ofOrigin: origin), let host = authority.map(hostWithoutPort), originHost == host else {
+            guard let sender = Origin(origin), let authority, sender.matches(authority: authority, scheme: headers[forwardedProtoHeader]) else {
                 throw crossSite("the request came from another origin (\(origin))")
             }
         }
@@ -52,17 +56,29 @@ enum CrossSiteRequest {
         APIError(.forbidden, code: "cross_site_request", message: "\(message); account requests must come from this site's own pages")
     }
 
-    /// `https://host[:port]` → `host` (lower-cased); nil for `null` or anything malformed.
-    static func host(ofOrigin origin: String) -> String? {
-        guard let schemeEnd = origin.range(of: "://") else { return nil }
-        let authority = origin[schemeEnd.upperBound...]
-        guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
-        return hostWithoutPort(String(authority))
-    }
+    /// An `Origin` header's scheme and authority, lower-cased; nil for `null` or anything malformed.
+    struct Origin {
+        let scheme: String
+        let authority: String
 
-    static func hostWithoutPort(_ authority: String) -> String {
-        let lowered = authority.lowercased()
-        if lowered.hasPrefix("["), let end = lowered.firstIndex(of: "]") { return String(lowered[...end]) }
-        return String(lowered.split(separator: ":", maxSplits: 1).first ?? "")
+        init?(_ header: String) {
+            guard let schemeEnd = header.range(of: "://") else { return nil }
+            let authority = header[schemeEnd.upperBound...]
+            guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
+            scheme = header[..<schemeEnd.lowerBound].lowercased()
+            self.authority = Self.withoutDefaultPort(authority.lowercased(), scheme: scheme)
+        }
+
+        /// Whether a request sent to `authority` (over `scheme`, when known) came from this origin.
+        func matches(authority requested: String, scheme requestedScheme: String?) -> Bool {
+            if let requestedScheme, requestedScheme.lowercased() != scheme { return false }
+            return Self.withoutDefaultPort(requested.lowercased(), scheme: scheme) == authority
+        }
+
+        private static func withoutDefaultPort(_ authority: String, scheme: String) -> String {
+            let port = scheme == "https" ? ":443" : scheme == "http" ? ":80" : nil
+            guard let port, authority.hasSuffix(port) else { return authority }
+            return String(authority.dropLast(port.count))
+        }
     }
 }

@@ -297,19 +297,26 @@ import Testing
         }
     }
 
-    /// `Origin` must name the host the request was sent to (nginx passes it without the port).
-    @Test func anOriginMustNameThisHost() throws {
-        let json: HTTPFields = [.contentType: "application/json"]
-        for origin in ["https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost", "localhost"] {
+    /// `Origin` must be the scheme, host and port the request was sent to (nginx passes them in
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host`).
+    @Test func anOriginMustBeThisOrigin() throws {
+        let json: HTTPFields = [.contentType: "application/json", CrossSiteRequest.forwardedProtoHeader: "https"]
+        let refused = ["https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost:8443", "localhost",
+                       "https://localhost:9999", "https://localhost", "http://localhost:8443"]
+        for origin in refused {
             var headers = json
             headers[.origin] = origin
-            #expect(throws: APIError.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost") }
+            #expect(throws: APIError.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost:8443") }
         }
-        for origin in ["https://localhost:8443", "https://LOCALHOST", "http://localhost"] {
+        for origin in ["https://localhost:8443", "https://LOCALHOST:8443"] {
             var headers = json
             headers[.origin] = origin
-            #expect(throws: Never.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost") }
+            #expect(throws: Never.self, "\(origin)") { try CrossSiteRequest.check(headers, authority: "localhost:8443") }
         }
+        var defaultPort = json
+        defaultPort[.origin] = "https://example.com"
+        #expect(throws: Never.self) { try CrossSiteRequest.check(defaultPort, authority: "example.com:443") }
+        #expect(throws: Never.self) { try CrossSiteRequest.check(defaultPort, authority: "example.com") }
         var headers = json
         headers[.origin] = "https://localhost"
         #expect(throws: APIError.self, "no authority to compare with") { try CrossSiteRequest.check(headers, authority: nil) }
