@@ -49,6 +49,8 @@ final class LibpqConnection {
             pointer: pointer, notices: NoticeSink(logger: logger), password: configuration.password
         )
         try connection.finishConnecting(until: deadline, configuration: configuration)
+        // Sends never block in the kernel: `flush(until:)` waits for the socket under the deadline.
+        guard PQsetnonblocking(pointer, 1) == 0 else { throw connection.failure(.connectionFailed) }
         return connection
     }
 
@@ -100,11 +102,16 @@ final class LibpqConnection {
     /// Runs one statement with its parameters and returns its rows; with `parameters` nil, runs a
     /// parameterless script of several statements (simple protocol) and returns the last one's rows.
     ///
-    /// At `deadline` (or on task cancellation) the statement is cancelled through `PQcancel`; if the
-    /// server still says nothing within `grace`, the connection is abandoned and the call fails.
+    /// At `deadline` (or on task cancellation, when `observeCancellation`) the statement is
+    /// cancelled; if the cancel request cannot be delivered, or the server still says nothing within
+    /// `grace`, the connection is abandoned and the call fails. What is reported is what the server
+    /// did: a statement that completed before the cancel took effect is a success, and a cancelled
+    /// caller sends nothing at all.
     func execute(
-        _ sql: String, _ parameters: EncodedParameters?, deadline: ContinuousClock.Instant?, grace: Duration
+        _ sql: String, _ parameters: EncodedParameters?, deadline: ContinuousClock.Instant?, grace: Duration,
+        observeCancellation: Bool = true
     ) throws -> PostgresRows {
+        if observeCancellation && Task.isCancelled { throw CancellationError() }
         let sent =
             parameters?.withUnsafeArrays { count, types, values, lengths, formats in
                 PQsendQueryParams(pointer, sql, count, types, values, lengths, formats, 0)
@@ -112,25 +119,30 @@ final class LibpqConnection {
         guard sent == 1 else {
             throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
         }
+        try flush(until: deadline)
         var results = [LibpqResult]()
         var waitUntil = deadline
-        var cancelledBy: SocketWait.Outcome?
+        var interruption: SocketWait.Outcome?
         while true {
             while PQisBusy(pointer) == 1 {
                 let outcome = SocketWait.wait(
-                    socket: PQsocket(pointer), forWriting: false, until: waitUntil, observeCancellation: cancelledBy == nil
+                    socket: PQsocket(pointer), forWriting: false, until: waitUntil,
+                    observeCancellation: observeCancellation && interruption == nil
                 )
                 switch outcome {
                 case .ready:
                     guard PQconsumeInput(pointer) == 1 else { throw failure(.connectionLost) }
-                case .timedOut where cancelledBy != nil:
+                case .timedOut where interruption != nil:
                     abandoned = true
-                    throw PostgresError(
-                        code: .statementTimeout, message: "the server did not answer a cancel; connection discarded"
-                    )
+                    throw PostgresError(code: .statementTimeout, message: "the server did not answer a cancel; connection discarded")
                 case .timedOut, .cancelled:
-                    cancelledBy = outcome
-                    sendCancel()
+                    interruption = outcome
+                    guard CancelRequest.send(for: pointer, within: grace) else {
+                        abandoned = true
+                        if outcome == .cancelled { throw CancellationError() }
+                        throw PostgresError(
+                            code: .statementTimeout, message: "the statement ran past its deadline and the server took no cancel request; connection discarded")
+                    }
                     waitUntil = .now + grace
                 }
             }
@@ -143,24 +155,37 @@ final class LibpqConnection {
             }
             results.append(result)
         }
-        if cancelledBy == .cancelled { throw CancellationError() }
         if let failed = results.first(where: \.isError) {
+            // The server stopped the statement because we asked it to.
+            if interruption == .cancelled, failed.sqlState == Self.queryCanceled { throw CancellationError() }
+            if interruption == .timedOut, failed.sqlState == Self.queryCanceled {
+                throw PostgresError(code: .statementTimeout, message: "the statement ran past its deadline")
+            }
             throw failed.error(connectionLost: PQstatus(pointer) == CONNECTION_BAD)
-        }
-        if cancelledBy == .timedOut {
-            throw PostgresError(code: .statementTimeout, message: "the statement ran past its deadline")
         }
         guard let last = results.last else { throw failure(.connectionLost) }
         return last.rows()
     }
 
-    /// Asks the server to cancel the running statement. `PGcancel` is made for exactly this and is
-    /// safe to use while the connection waits.
-    private func sendCancel() {
-        guard let cancel = PQgetCancel(pointer) else { return }
-        defer { PQfreeCancel(cancel) }
-        var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+    /// SQLSTATE `query_canceled`: a cancel request or the server's statement_timeout stopped it.
+    private static let queryCanceled = "57014"
+
+    /// Sends what libpq still holds of the statement, waiting for the socket under the deadline: on
+    /// a non-blocking connection a large statement to a server that stops reading would otherwise
+    /// block in the kernel. A statement cut off half-sent leaves the protocol unusable.
+    private func flush(until deadline: ContinuousClock.Instant?) throws {
+        while true {
+            switch PQflush(pointer) {
+            case 0: return
+            case 1:
+                if SocketWait.wait(socket: PQsocket(pointer), forWriting: true, until: deadline, observeCancellation: false) == .timedOut {
+                    abandoned = true
+                    throw PostgresError(code: .statementTimeout, message: "the server did not take the statement before its deadline; connection discarded")
+                }
+            default:
+                throw failure(.connectionLost)
+            }
+        }
     }
 
     /// The connection's current libpq message as an error, without the password.

@@ -39,32 +39,48 @@ actor PooledConnection {
         return generation
     }
 
-    /// Ends a transaction; errors are ignored because a lost connection has rolled back by itself.
+    /// Ends the transaction if one is open, even for a cancelled caller; errors are ignored because a
+    /// lost connection has rolled back by itself.
     func rollback(pinned: Int) {
-        _ = try? run("ROLLBACK", EncodedParameters.none, pinned: pinned, mayLeaveTransactionOpen: false)
+        guard let connection, pinned == generation, connection.transactionIsOpen else { return }
+        _ = try? run("ROLLBACK", EncodedParameters.none, pinned: pinned, mayLeaveTransactionOpen: false, observeCancellation: false)
     }
 
     private func run(
-        _ sql: String, _ parameters: EncodedParameters?, pinned: Int?, mayLeaveTransactionOpen: Bool
+        _ sql: String, _ parameters: EncodedParameters?, pinned: Int?, mayLeaveTransactionOpen: Bool, observeCancellation: Bool = true
     ) throws -> PostgresRows {
         let connection = try usableConnection(pinned: pinned)
         // A statement that never answers is cut off after statement_timeout plus one connect timeout.
         let grace = configuration.connectTimeout
         let deadline = configuration.statementTimeout.map { ContinuousClock.now + $0 + grace }
+        let rows: PostgresRows
         do {
-            let rows = try connection.execute(sql, parameters, deadline: deadline, grace: grace)
-            if !mayLeaveTransactionOpen, connection.transactionIsOpen {
-                // A BEGIN outside withTransaction would hand an open transaction to the next caller.
-                _ = try? connection.execute("ROLLBACK", EncodedParameters.none, deadline: deadline, grace: grace)
-                throw PostgresError(code: .invalidArgument, message: "BEGIN needs withTransaction; rolled back")
-            }
-            return rows
+            rows = try connection.execute(sql, parameters, deadline: deadline, grace: grace, observeCancellation: observeCancellation)
         } catch {
             if connection.isBroken {
                 logger.warning("PostgreSQL connection lost", metadata: ["error": "\(error)"])
                 self.connection = nil
+            } else if pinned == nil, connection.transactionIsOpen {
+                // A script that failed halfway, or a BEGIN whose caller gave up: the slot goes back
+                // to the pool with no transaction open or aborted.
+                rollBack(connection, deadline: deadline, grace: grace)
             }
             throw error
+        }
+        if !mayLeaveTransactionOpen, connection.transactionIsOpen {
+            // A BEGIN outside withTransaction would hand an open transaction to the next caller.
+            rollBack(connection, deadline: deadline, grace: grace)
+            throw PostgresError(code: .invalidArgument, message: "BEGIN needs withTransaction; rolled back")
+        }
+        return rows
+    }
+
+    private func rollBack(_ connection: LibpqConnection, deadline: ContinuousClock.Instant?, grace: Duration) {
+        do {
+            _ = try connection.execute("ROLLBACK", EncodedParameters.none, deadline: deadline, grace: grace, observeCancellation: false)
+        } catch {
+            logger.warning("PostgreSQL ROLLBACK failed; dropping the connection", metadata: ["error": "\(error)"])
+            self.connection = nil
         }
     }
 

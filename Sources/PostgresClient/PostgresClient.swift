@@ -86,7 +86,14 @@ public final class PostgresClient: Sendable {
                 throw error
             }
             transaction.lease.end()
-            let commit = try await connection.execute("COMMIT", EncodedParameters.none, pinned: generation)
+            let commit: PostgresRows
+            do {
+                commit = try await connection.execute("COMMIT", EncodedParameters.none, pinned: generation)
+            } catch {
+                // Not sent (a cancelled caller) or failed: nothing stays open on the slot.
+                await connection.rollback(pinned: generation)
+                throw error
+            }
             guard commit.commandTag == "COMMIT" else {
                 throw PostgresError(code: .transactionRolledBack, message: "a statement failed; the transaction was rolled back")
             }
