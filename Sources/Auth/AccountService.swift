@@ -89,7 +89,7 @@ public final class AccountService: Sendable {
         let normalized = Email.normalize(email)
         let subject = LoginThrottle.Subject(normalizedEmail: normalized, clientIP: client.address)
         let user = try await checkPassword(password, of: subject, client: client) { try await store.user(normalizedEmail: normalized) }
-        guard !user.blocked else { throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked") }
+        guard !user.blocked else { throw Self.accountBlocked }
         let refresh = try Secrets.make(prefix: "rt_")
         let sessionID = try await backend {
             try await store.createSession(userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
@@ -136,30 +136,50 @@ public final class AccountService: Sendable {
     }
 
     /// Spends the refresh token for a new pair; a spent token coming back revokes its session.
+    ///
+    /// The new access token is signed and recorded in Redis first, with no row locked; only then
+    /// does a short transaction spend the refresh token, if it is still as it was read. So a Redis
+    /// outage spends nothing (the client retries with the same token, no false reuse) and holds no
+    /// PostgreSQL connection or lock while Redis is slow. An access token recorded for a rotation
+    /// that then does not happen was never handed out: its record just expires.
     func refresh(_ refreshToken: String, client: ClientInfo) async throws -> TokenGrant {
         guard refreshToken.hasPrefix("rt_"), refreshToken.utf8.count < 100 else { throw Self.invalidGrant }
+        let digest = try Secrets.digest(refreshToken)
         let successor = try Secrets.make(prefix: "rt_")
-        // The new access token is recorded before the rotation commits: if Redis fails, nothing is
-        // spent and the client can retry with the same refresh token (no false reuse).
-        let result = try await backend {
-            try await store.rotateRefreshToken(digest: try Secrets.digest(refreshToken), successor: successor.digest, lifetime: settings.refreshTokenLifetime) { user, sessionID in
-                try await grant(user: user, sessionID: sessionID, refreshToken: successor.secret)
+        // A second pass only when the owner's scopes changed between the read and the spend.
+        for _ in 0..<2 {
+            guard let state = try await backend({ try await store.refreshToken(digest: digest) }) else { throw Self.invalidGrant }
+            if state.used {
+                try await backend { try await store.revokeSessionForReuse(state.sessionID) }
+                try await revokeReusedSession(state.sessionID, userID: state.user.id, client: client)
+            }
+            guard state.live else { throw Self.invalidGrant }
+            guard !state.user.blocked else { throw Self.accountBlocked }
+            let grant = try await grant(user: state.user, sessionID: state.sessionID, refreshToken: successor.secret)
+            let spent = try await backend {
+                try await store.spendRefreshToken(digest: digest, successor: successor.digest, lifetime: settings.refreshTokenLifetime, expected: state)
+            }
+            switch spent {
+            case .spent: return grant
+            case .changed: continue
+            case .invalid: throw Self.invalidGrant
+            case .blocked: throw Self.accountBlocked
+            case .reused(let sessionID, let userID): try await revokeReusedSession(sessionID, userID: userID, client: client)
             }
         }
-        switch result {
-        case .invalid:
-            throw Self.invalidGrant
-        case .blocked:
-            throw APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
-        case .reused(let sessionID, let userID):
-            try await backend(on: .redis) { try await registry.revokeSession(sessionID) }
-            localCache.evict(sessionOrUser: sessionID)
-            await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
-                                              detail: "a spent refresh token was presented; the session is revoked"))
-            throw Self.invalidGrant
-        case .rotated(let grant):
-            return grant
-        }
+        throw APIError.unavailable(code: "busy", "the account changed during the refresh; retry")
+    }
+
+    private static let accountBlocked = APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
+
+    /// A spent refresh token came back (stolen, or replayed): every token of its session dies, on
+    /// every instance. Always throws `invalid_grant`.
+    private func revokeReusedSession(_ sessionID: String, userID: String, client: ClientInfo) async throws -> Never {
+        try await backend(on: .redis) { try await registry.revokeSession(sessionID) }
+        localCache.evict(sessionOrUser: sessionID)
+        await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
+                                          detail: "a spent refresh token was presented; the session is revoked"))
+        throw Self.invalidGrant
     }
 
     private func grant(user: AccountStore.User, sessionID: String, refreshToken: String) async throws -> TokenGrant {

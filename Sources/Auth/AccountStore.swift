@@ -49,11 +49,21 @@ public struct AccountStore: Sendable {
         let last_used_at: String?
     }
 
+    struct RefreshTokenState: Sendable {
+        let sessionID: String
+        let used: Bool
+        /// Not expired, and its session not revoked.
+        let live: Bool
+        let user: User
+    }
+
     enum RotationResult: Sendable {
-        case rotated(TokenGrant)
+        case spent
         case blocked
         /// A spent token came back: the session is revoked (the caller revokes its tokens in Redis).
         case reused(sessionID: String, userID: String)
+        /// The owner's scopes changed since the token was read: sign again.
+        case changed
         case invalid
     }
 
@@ -63,6 +73,8 @@ public struct AccountStore: Sendable {
     }
 
     private static let userColumns: SQL = "id::text AS id, email, password_hash, scopes, blocked"
+    /// The same, from `auth.users u` in a join.
+    private static let joinedUserColumns: SQL = "u.id::text AS id, u.email, u.password_hash, u.scopes, u.blocked"
 
     private static func user(_ row: PostgresRow) throws -> User {
         User(id: try row.decode("id"), email: try row.decode("email"), passwordHash: try row.decode("password_hash"),
@@ -101,42 +113,59 @@ public struct AccountStore: Sendable {
         }
     }
 
-    /// Spends a refresh token and stores its successor, in one transaction that locks the token's
-    /// row, so two concurrent uses of one token cannot both succeed: the second is a reuse.
-    /// `issue` makes the new access token inside the transaction; if it fails, nothing is spent.
-    func rotateRefreshToken(
-        digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, issue: (User, String) async throws -> TokenGrant
-    ) async throws -> RotationResult {
+    /// A refresh token as it stands, read without a lock: the rotation's first step, so that the new
+    /// access token can be recorded in Redis before any row is locked.
+    func refreshToken(digest: [UInt8]) async throws -> RefreshTokenState? {
+        let rows = try await postgres.query(
+            """
+            SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
+                   \(Self.joinedUserColumns)
+            FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
+            WHERE t.token_hash = $1
+            """, [.bytes(digest)])
+        guard let row = rows.first else { return nil }
+        return RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try Self.user(row))
+    }
+
+    /// Spends a refresh token and stores its successor, in one short transaction that locks the
+    /// token's and the session's rows and calls no other server: two concurrent uses of one token
+    /// cannot both succeed (the second is a reuse). It spends the token only if it is still as
+    /// `expected` (unused, live, same session, the owner's scopes unchanged and not blocked).
+    func spendRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, expected: RefreshTokenState) async throws -> RotationResult {
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
                 """
-                SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AS fresh,
-                       s.revoked_at IS NULL AS active, s.user_id::text AS user_id
-                FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id
+                SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
+                       \(Self.joinedUserColumns)
+                FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
                 WHERE t.token_hash = $1 FOR UPDATE OF t, s
                 """, [.bytes(digest)])
             guard let row = rows.first else { return .invalid }
-            let sessionID: String = try row.decode("session_id")
-            let userID: String = try row.decode("user_id")
-            if try row.decode("used", as: Bool.self) {
+            let now = RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try Self.user(row))
+            if now.used {
                 try await transaction.query(
                     "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL",
-                    [.text(sessionID)])
-                return .reused(sessionID: sessionID, userID: userID)
+                    [.text(now.sessionID)])
+                return .reused(sessionID: now.sessionID, userID: now.user.id)
             }
-            guard try row.decode("fresh", as: Bool.self), try row.decode("active", as: Bool.self) else { return .invalid }
+            guard now.live, now.sessionID == expected.sessionID else { return .invalid }
+            guard !now.user.blocked else { return .blocked }
+            guard now.user.scopes == expected.user.scopes else { return .changed }
             try await transaction.query("UPDATE auth.refresh_tokens SET used_at = now() WHERE token_hash = $1", [.bytes(digest)])
             try await transaction.query(
                 "INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2::uuid, now() + $3 * interval '1 second')",
-                [.bytes(successor), .text(sessionID), .double(lifetime)])
+                [.bytes(successor), .text(now.sessionID), .double(lifetime)])
             try await transaction.query(
                 "UPDATE auth.sessions SET last_used_at = now(), expires_at = now() + $2 * interval '1 second' WHERE id = $1::uuid",
-                [.text(sessionID), .double(lifetime)])
-            let users = try await transaction.query("SELECT \(Self.userColumns) FROM auth.users WHERE id = $1::uuid", [.text(userID)])
-            guard let user = try users.first.map(Self.user) else { return .invalid }
-            guard !user.blocked else { return .blocked }
-            return .rotated(try await issue(user, sessionID))
+                [.text(now.sessionID), .double(lifetime)])
+            return .spent
         }
+    }
+
+    /// Marks a session revoked because a spent refresh token came back.
+    func revokeSessionForReuse(_ sessionID: String) async throws {
+        try await postgres.query(
+            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL", [.text(sessionID)])
     }
 
     /// Marks one of the user's sessions revoked; false when it was not theirs or not active.

@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import ServiceKit
+import TestSupport
 import Testing
 
 /// Register, login, refresh, logout, sessions and password change through authd's routes, over the
@@ -112,6 +113,43 @@ import Testing
                 "SELECT count(*)::int8 FROM auth.security_events e JOIN auth.users u ON u.id = e.user_id WHERE u.email_normalized = $1 AND e.kind = 'refresh_reuse'",
                 [.text(account.email)])
             #expect(try events[0].decode(at: 0, as: Int.self) == 1)
+        }
+    }
+
+    /// A refresh records its access token in Redis before it locks anything in PostgreSQL. With Redis
+    /// frozen, more refreshes than the pool has connections wait on Redis without holding a
+    /// connection or the token's rows (PostgreSQL still answers at once), answer 503, and spend
+    /// nothing: the same token works once Redis is back.
+    @Test func refreshesDuringAFrozenRedisHoldNoConnectionAndSpendNothing() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
+        let authd = try await AuthInstance.start(redisPort: redis.port)
+        defer { Task { await authd.stop() } }
+        let account = TestAccount()
+        try await authd.withClient { client async throws in
+            try await client.register(account)
+            let grant = try await client.login(account)
+            let body = #"{"refresh_token":"\#(grant.refresh_token)"}"#
+            redis.signal(SIGSTOP)
+            async let statuses = withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<(authd.postgres.configuration.poolSize + 2) {
+                    group.addTask { try await client.send(.post, "/auth/refresh", json: body).status }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let start = ContinuousClock.now
+            try await authd.postgres.query("SELECT 1")
+            #expect(ContinuousClock.now - start < .milliseconds(500), "the refreshes held PostgreSQL's connections while waiting on Redis")
+            #expect(try await statuses.allSatisfy { $0 == .serviceUnavailable })
+            redis.signal(SIGCONT)
+            var after = try await client.send(.post, "/auth/refresh", json: body)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while after.status == .serviceUnavailable && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                after = try await client.send(.post, "/auth/refresh", json: body)
+            }
+            #expect(after.status == .ok, "the token was spent by a refresh that answered 503: \(String(buffer: after.body))")
         }
     }
 
