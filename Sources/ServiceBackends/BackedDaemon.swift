@@ -84,7 +84,7 @@ public enum BackedDaemon {
             try await Daemon.run(application, drain: drain, configuration: configuration, logger: logger)
             logger.info("stopped")
         } catch {
-            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            StandardError.emit("\(name): \(error)\n")
             exit(78)
         }
     }

@@ -34,7 +34,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     @Sendable public static func writeToStandardError(_ line: String) {
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.emit(line)
     }
 }
 

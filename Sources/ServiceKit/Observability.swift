@@ -7,6 +7,8 @@ public enum Observability {
     /// Points swift-log at JSON or text lines on standard error and swift-metrics at a Prometheus
     /// registry, which the daemon's `/metrics` route serves. Call once per process.
     public static func bootstrap(_ configuration: DaemonConfiguration) -> PrometheusCollectorRegistry {
+        // A log reader that goes away (a closed pipe) must not take the daemon with it.
+        StandardError.ignoreBrokenPipes()
         let level = configuration.logLevel
         switch configuration.logFormat {
         case .json:

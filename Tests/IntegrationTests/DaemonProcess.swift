@@ -20,8 +20,10 @@ final class DaemonProcess: Sendable {
         LocalServer.packageRoot.appendingPathComponent(".build/debug/\(name)").path
     }
 
-    /// Starts `name` with `arguments` and `environment` added to the socket settings.
-    init(_ name: String, arguments: [String] = [], environment: [String: String]) throws {
+    /// Starts `name` with `arguments` and `environment` added to the socket settings. With
+    /// `logReaderGone`, standard error is a pipe whose reading end is closed at once, as when the
+    /// process collecting the logs went away.
+    init(_ name: String, arguments: [String] = [], environment: [String: String], logReaderGone: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.name = name
@@ -34,10 +36,12 @@ final class DaemonProcess: Sendable {
         process.environment = environment
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
-        process.standardError = log
+        let abandonedPipe = Pipe()
+        process.standardError = logReaderGone ? abandonedPipe : log
         let exitState = self.exitState
         process.terminationHandler = { finished in exitState.status.withLock { $0 = finished.terminationStatus } }
         try process.run()
+        if logReaderGone { try abandonedPipe.fileHandleForReading.close() }
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

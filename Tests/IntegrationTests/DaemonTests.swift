@@ -66,6 +66,24 @@ import Testing
         _ = try await daemon.terminate()
     }
 
+    /// A daemon outlives its log reader: with standard error a pipe nobody reads any more, its lines
+    /// are dropped and it keeps answering (Foundation's FileHandle.write traps on EPIPE, and a write
+    /// to a closed pipe raises SIGPIPE).
+    @Test func aDaemonOutlivesItsLogReader() async throws {
+        var environment = try environment()
+        // Nothing listens there: every readiness check fails and logs a warning.
+        environment["REDIS_URL"] = "redis://127.0.0.1:1"
+        let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "0.5"], environment: environment, logReaderGone: true)
+        defer { daemon.remove() }
+        try await daemon.waitUntilListening()
+        for _ in 0..<3 {
+            #expect(try await daemon.get("/health/ready").status == 503)
+            try await Task.sleep(for: .milliseconds(1100))
+        }
+        #expect(daemon.isRunning, "exit status \(daemon.exitStatus ?? 0)")
+        #expect(try await daemon.get("/health/live").status == 200)
+    }
+
     /// On SIGTERM the socket file goes at once (nginx connects to another instance), while a
     /// connection nginx already holds keeps being answered, "not ready" and with `Connection:
     /// close`, until the drain ends: nginx never finds it closed under a request it is sending.
