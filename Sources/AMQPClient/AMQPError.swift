@@ -7,7 +7,7 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case invalidConfiguration, connectionFailed, authenticationFailed, connectionLost
-            case brokerUnavailable, timeout, channelClosed, nacked, returned, shutdown
+            case brokerUnavailable, brokerBlocked, timeout, channelClosed, nacked, returned, shutdown
         }
 
         private let base: Base
@@ -23,6 +23,8 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let connectionLost = Code(.connectionLost)
         /// There was no connection to the broker during the operation's whole timeout.
         public static let brokerUnavailable = Code(.brokerUnavailable)
+        /// The broker blocks publishers (a memory or disk alarm): nothing was sent; retry later.
+        public static let brokerBlocked = Code(.brokerBlocked)
         /// The broker did not answer within the operation's timeout.
         public static let timeout = Code(.timeout)
         /// The broker closed the channel or connection with an error (for example a declaration that

@@ -62,6 +62,11 @@ public struct LocalServer: Sendable {
         try await Self.runServers(["stop", kind.rawValue, stateDirectory])
     }
 
+    /// Runs `rabbitmqctl` with `arguments` against this RabbitMQ instance.
+    public func rabbitmqctl(_ arguments: [String]) async throws {
+        try await Self.runServers(["ctl", kind.rawValue, stateDirectory] + arguments)
+    }
+
     /// Sends `signal` to the server process (Redis or PostgreSQL): SIGSTOP freezes it with its
     /// connections open, SIGCONT thaws it.
     public func signal(_ signal: Int32) {

@@ -50,4 +50,60 @@ struct RecoveryTests {
         await consumer.shutdown()
         await publisher.shutdown()
     }
+
+    /// During a memory alarm the broker stops reading from publishers. The publisher hears its
+    /// connection.blocked, fails new publishes at once with `brokerBlocked` (nothing sent), tells
+    /// readiness so, and publishes again once the alarm clears; shutting down while blocked is quick.
+    @Test
+    func aBrokerThatBlocksPublishersIsReportedNotWaitedOn() async throws {
+        let server = try await LocalServer.startPrivate(.rabbitmq)
+        defer { server.remove() }
+        var configuration = try Broker.configuration(port: server.port)
+        configuration.operationTimeout = .seconds(2)
+        let (topology, exchange, queue) = Broker.simpleTopology("blocked")
+        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
+        try await publisher.declare(topology)
+        try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "before"))
+
+        try await server.rabbitmqctl(["set_vm_memory_high_watermark", "absolute", "1"])
+        // The first publish after the alarm is what makes the broker block this connection.
+        let first = await #expect(throws: AMQPError.self) {
+            try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "during"))
+        }
+        #expect([.brokerBlocked, .timeout].contains(first?.code))
+        var blocked: AMQPError?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while blocked?.code != .brokerBlocked && ContinuousClock.now < deadline {
+            let start = ContinuousClock.now
+            blocked = await #expect(throws: AMQPError.self) {
+                try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "during"))
+            }
+            if blocked?.code == .brokerBlocked {
+                #expect(ContinuousClock.now - start < .milliseconds(500), "a blocked publish waited instead of failing fast")
+            }
+        }
+        #expect(blocked?.code == .brokerBlocked, "\(String(describing: blocked))")
+        #expect(publisher.isConnected)
+        let declare = await #expect(throws: AMQPError.self) { try await publisher.declare(topology) }
+        #expect(declare?.code == .brokerBlocked, "readiness declares the topology: it must say why")
+
+        try await server.rabbitmqctl(["set_vm_memory_high_watermark", "0.4"])
+        var published = false
+        let recovery = ContinuousClock.now + .seconds(20)
+        while !published && ContinuousClock.now < recovery {
+            do {
+                try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "after"))
+                published = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        #expect(published, "the publisher did not publish again after the alarm cleared")
+
+        try await server.rabbitmqctl(["set_vm_memory_high_watermark", "absolute", "1"])
+        _ = try? await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "blocked again"))
+        let stopping = ContinuousClock.now
+        await publisher.shutdown()
+        #expect(ContinuousClock.now - stopping < .seconds(5), "shutdown waited on the blocked broker")
+    }
 }

@@ -36,9 +36,11 @@ final class CArena {
     }
 
     /// A field value for a table.
-    enum Field {
+    indirect enum Field {
         case string(String)
         case int64(Int64)
+        case bool(Bool)
+        case table([(String, Field)])
     }
 
     func table(_ fields: [(String, Field)]) -> amqp_table_t {
@@ -56,6 +58,12 @@ final class CArena {
             case .int64(let number):
                 value.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
                 value.value.i64 = number
+            case .bool(let flag):
+                value.kind = UInt8(AMQP_FIELD_KIND_BOOLEAN.rawValue)
+                value.value.boolean = flag ? 1 : 0
+            case .table(let nested):
+                value.kind = UInt8(AMQP_FIELD_KIND_TABLE.rawValue)
+                value.value.table = table(nested)
             }
             (entries + index).initialize(to: amqp_table_entry_t(key: bytes(key), value: value))
         }

@@ -63,7 +63,8 @@ extension Connection {
     }
 
     /// Waits up to `timeout` for the next confirm event; nil on timeout. Heartbeats are serviced
-    /// inside the wait; frames that are not confirms (such as connection.blocked) are skipped.
+    /// inside the wait; connection.blocked and unblocked update ``blockedReason``; other frames
+    /// that are not confirms are skipped.
     func nextConfirmEvent(timeout: Duration) throws(AMQPError) -> ConfirmEvent? {
         var frame = amqp_frame_t()
         var limit = timeval(max(timeout, .milliseconds(1)))
@@ -73,6 +74,7 @@ extension Connection {
         defer { amqp_maybe_release_buffers(state) }
         guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return nil }
         let method = frame.payload.method
+        if applyFlowNotice(method) { return nil }
         switch method.id {
         case skillup_basic_ack_method:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee

@@ -16,6 +16,10 @@ final class Connection {
 
     let state: amqp_connection_state_t
     private(set) var isOpen = true
+    /// Why the broker blocks this connection's publishes (a memory or disk alarm), from its
+    /// connection.blocked notice; nil once it sends connection.unblocked. While blocked the broker
+    /// stops reading the socket, so nothing should be sent.
+    private(set) var blockedReason: String?
 
     private init(state: amqp_connection_state_t) {
         self.state = state
@@ -55,8 +59,10 @@ final class Connection {
                 "cannot connect to \(configuration.host):\(configuration.port): \(Self.statusText(status))")
         }
         let heartbeatSeconds = Int32(configuration.heartbeat / .seconds(1))
+        // Asks the broker to say when it blocks publishers (RabbitMQ's connection.blocked).
+        var properties = arena.table([("capabilities", .table([("connection.blocked", .bool(true))]))])
         let login = skillup_amqp_login_plain(
-            state, arena.cString(configuration.virtualHost), 0, 131_072, heartbeatSeconds,
+            state, arena.cString(configuration.virtualHost), 0, 131_072, heartbeatSeconds, &properties,
             arena.cString(configuration.user), arena.cString(configuration.password))
         if let error = Self.error(from: login, doing: "login as \(configuration.user)") {
             if error.message.contains("403") || error.message.contains("ACCESS_REFUSED") {
@@ -76,6 +82,34 @@ final class Connection {
     /// True when librabbitmq already holds received bytes or frames, which `poll` cannot see.
     var hasBufferedData: Bool {
         amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0
+    }
+
+    /// Applies a connection.blocked or connection.unblocked notice; false for any other method.
+    func applyFlowNotice(_ method: amqp_method_t) -> Bool {
+        switch method.id {
+        case skillup_connection_blocked_method:
+            let reason = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee.reason.string
+            blockedReason = reason.isEmpty ? "resource alarm" : reason
+            return true
+        case skillup_connection_unblocked_method:
+            blockedReason = nil
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Waits until the socket takes more bytes or `deadline` passes: a broker that stopped reading
+    /// (an alarm it did not announce) fills the send buffer, and librabbitmq's own send then waits
+    /// with no limit.
+    func waitUntilWritable(until deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            let remaining = deadline - .now
+            guard remaining > .zero else { return false }
+            var descriptor = pollfd(fd: socketDescriptor, events: Int16(POLLOUT), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(min(1000, max(1, (remaining / .milliseconds(1)).rounded(.up)))))
+            if ready > 0 || (ready < 0 && errno != EINTR) { return true }
+        }
     }
 
     /// Marks the connection broken: it is then destroyed without the close handshake.

@@ -25,6 +25,11 @@ final class PublisherSession {
         var batches: [PendingBatch] = []
         while !commands.isEmpty {
             let command = commands.removeFirst()
+            if let reason = connection.blockedReason {
+                // The broker reads nothing while it blocks us: sending would only wait out the timeout.
+                command.fail(AMQPError(.brokerBlocked, "the broker is blocking publishers (\(reason)); nothing was sent, retry later"))
+                continue
+            }
             switch command {
             case .declare(let topology, _, let continuation):
                 do {
@@ -39,7 +44,12 @@ final class PublisherSession {
                 batches.append(
                     PendingBatch(firstSequence: nextSequence, count: messages.count, deadline: deadline, continuation: continuation))
                 for message in messages {
-                    do {
+                    do throws(AMQPError) {
+                        guard connection.waitUntilWritable(until: deadline) else {
+                            // Part of the batch may be out: its outcome is unknown, so the connection goes.
+                            connection.markBroken()
+                            throw AMQPError(.timeout, "the broker stopped reading before the timeout (an alarm it did not announce?)")
+                        }
                         try connection.publish(message, sequence: nextSequence)
                         nextSequence += 1
                     } catch {
@@ -60,8 +70,11 @@ final class PublisherSession {
             guard let earliest = batches.map(\.deadline).min() else { return }
             let now = clock.now
             if earliest <= now {
+                let error = connection.blockedReason.map {
+                    AMQPError(.brokerBlocked, "the broker blocked publishers (\($0)) before confirming; the message may or may not be delivered")
+                } ?? AMQPError(.timeout, "the broker did not confirm within the timeout")
                 for index in batches.indices where batches[index].deadline <= now {
-                    batches[index].failRemaining(AMQPError(.timeout, "the broker did not confirm within the timeout"))
+                    batches[index].failRemaining(error)
                 }
                 continue
             }

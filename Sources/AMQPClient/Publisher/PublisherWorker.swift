@@ -50,7 +50,7 @@ final class PublisherWorker: Sendable {
         while !mailbox.isShutdown {
             held += mailbox.takeAll()
             guard let current = session else {
-                held = expire(held, at: clock.now, lastError: lastError)
+                held = expire(held, at: clock.now, connectedTo: nil, lastError: lastError)
                 let earliest = held.map(\.deadline).min()
                 if clock.now >= nextAttempt {
                     // An attempt made while idle is bounded by the operation timeout too: a command
@@ -75,7 +75,7 @@ final class PublisherWorker: Sendable {
             }
             do {
                 // A command that waited out its whole timeout for this connection is not started late.
-                held = expire(held, at: clock.now, lastError: lastError)
+                held = expire(held, at: clock.now, connectedTo: current.connection, lastError: lastError)
                 if !held.isEmpty {
                     try current.run(&held, logger: logger)
                     continue
@@ -107,15 +107,22 @@ final class PublisherWorker: Sendable {
         configuration.heartbeat == .zero ? .seconds(1) : min(.seconds(1), configuration.heartbeat / 4)
     }
 
-    private func expire(_ commands: [Command], at now: ContinuousClock.Instant, lastError: AMQPError?) -> [Command] {
+    /// Fails the commands whose deadline passed before they were started, saying why: no
+    /// connection, a broker that blocks publishers, or a publisher still busy with earlier messages.
+    private func expire(_ commands: [Command], at now: ContinuousClock.Instant, connectedTo connection: Connection?, lastError: AMQPError?) -> [Command] {
         var kept: [Command] = []
         for command in commands {
             guard command.deadline <= now else {
                 kept.append(command)
                 continue
             }
-            let reason = lastError.map { " (last error: \($0.message))" } ?? ""
-            command.fail(AMQPError(.brokerUnavailable, "no connection to the broker within the timeout\(reason)"))
+            if let connection {
+                command.fail(connection.blockedReason.map { AMQPError(.brokerBlocked, "the broker is blocking publishers (\($0)); nothing was sent") }
+                    ?? AMQPError(.timeout, "the publisher was still waiting for the broker to confirm earlier messages; nothing was sent"))
+            } else {
+                let reason = lastError.map { " (last error: \($0.message))" } ?? ""
+                command.fail(AMQPError(.brokerUnavailable, "no connection to the broker within the timeout\(reason)"))
+            }
         }
         return kept
     }
