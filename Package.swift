@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "client-bench",
             dependencies: [
-                "Cryptography", "JWT", "PasswordHashing", "RedisClient", "PostgresClient", "AMQPClient",
+                "Auth", "Cryptography", "JWT", "PasswordHashing", "RedisClient", "PostgresClient", "AMQPClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

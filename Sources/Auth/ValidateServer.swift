@@ -108,8 +108,11 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A refusal carries its code in `X-Auth-Error` and no body: auth_request drops the
+    /// subrequest's body (nginx writes the client's JSON from that header), so encoding one for
+    /// every refused request would be wasted work.
     private func write(_ outcome: ValidationOutcome, requestID: String?, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        write(status: outcome.statusCode, headers: outcome.headers, error: outcome.error, requestID: requestID, head: head, context: context)
+        write(status: outcome.statusCode, headers: outcome.headers, error: nil, requestID: requestID, head: head, context: context)
     }
 
     private func write(

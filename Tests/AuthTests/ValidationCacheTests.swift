@@ -53,6 +53,28 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    /// The session and user indexes follow every way an entry leaves: pushed out by newer ones,
+    /// replaced by a new answer for the same credential (a new tier), or revoked.
+    @Test func revocationFindsEveryEntryAfterReplacementsAndWrapAround() {
+        let cache = ValidationCache(capacity: 4, ttl: 30)
+        cache.reset(enabled: true)
+        for seed in 1...6 as ClosedRange<UInt8> {
+            let owner = Identity(userID: "u\(seed % 2)", sessionID: "s\(seed)", scopes: [], tier: "free")
+            cache.insert(digest(seed), identity: owner, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
+        }
+        let upgraded = Identity(userID: "u1", sessionID: "s5", scopes: [], tier: "pro")
+        cache.insert(digest(5), identity: upgraded, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
+        #expect(cache.count == 4)
+        #expect(cache.lookup(digest(5), now: 1_000)?.identity.tier == "pro")
+        cache.evict(sessionOrUser: "s1")
+        #expect(cache.count == 4, "s1 was already pushed out")
+        cache.evict(sessionOrUser: "u1")
+        #expect(cache.count == 2, "u1 still had s3 and s5 cached")
+        #expect(cache.lookup(digest(4), now: 1_000) != nil && cache.lookup(digest(6), now: 1_000) != nil)
+        cache.evict(sessionOrUser: "u0")
+        #expect(cache.count == 0)
+    }
+
     @Test func anAnswerReadBeforeARevocationIsNotStoredAfterIt() {
         let cache = ValidationCache(capacity: 8, ttl: 30)
         cache.reset(enabled: true)

@@ -1,4 +1,4 @@
-import Auth
+@testable import Auth
 import Cryptography
 import Foundation
 import HTTPTypes
@@ -204,5 +204,31 @@ import Testing
             answer = try await ask()
         }
         return answer
+    }
+}
+
+/// The Cookie header as browsers send it, read in one pass over its bytes.
+@Suite struct CookieHeaderTests {
+    @Test func findsTheNamedCookiesAmongOthers() {
+        let header = "theme=dark; __Host-access=abc.def;__Host-csrf=tok=en ;  lang=ru;"
+        let found = Cookies.values(named: ["__Host-access", "__Host-csrf", "missing"], in: header)
+        #expect(found?[0] == "abc.def")
+        #expect(found?[1] == "tok=en ")
+        #expect(found?[2] == nil)
+    }
+
+    @Test func aNameMustMatchWhole() {
+        let found = Cookies.values(named: ["__Host-access"], in: "__Host-access2=x; x__Host-access=y; __Host-access=")
+        #expect(found?[0] == "")
+    }
+
+    @Test func aCookieThatComesTwiceRefusesTheHeader() {
+        #expect(Cookies.values(named: ["__Host-access"], in: "__Host-access=a; other=1; __Host-access=b") == nil)
+        #expect(Cookies.values(named: ["__Host-access"], in: "other=1; other=2")?[0] == nil, "duplicates of other cookies do not matter")
+    }
+
+    @Test func anEmptyHeaderHasNone() {
+        #expect(Cookies.values(named: ["a", "b"], in: "") == [nil, nil])
+        #expect(Cookies.values(named: ["a"], in: ";;; ;")?[0] == nil)
     }
 }
