@@ -67,8 +67,8 @@ final class ConnectionManager: @unchecked Sendable {
     func submitFuture(_ payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, timeout: Duration) -> EventLoopFuture<RedisValue> {
         let promise = eventLoop.makePromise(of: RedisValue.self)
         onLoop {
-            let pending = PendingCommand(payload: payload, expectedReplies: expectedReplies, isBatch: isBatch, promise: promise)
-            self.enqueue(pending, timeout: timeout)
+            let pending = PendingCommand(payload: payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout, promise: promise)
+            self.enqueue(pending)
         }
         return promise.futureResult
     }
@@ -82,8 +82,7 @@ final class ConnectionManager: @unchecked Sendable {
     func sendDuringSetup(_ payload: ByteBuffer, expectedReplies: Int, on handler: RedisChannelHandler) -> EventLoopFuture<RedisValue> {
         eventLoop.assertInEventLoop()
         let promise = eventLoop.makePromise(of: RedisValue.self)
-        let pending = PendingCommand(payload: payload, expectedReplies: expectedReplies, isBatch: true, promise: promise)
-        pending.startTimer(on: eventLoop, timeout: configuration.commandTimeout)
+        let pending = PendingCommand(payload: payload, expectedReplies: expectedReplies, isBatch: true, timeout: configuration.commandTimeout, promise: promise)
         handler.send(pending)
         return promise.futureResult
     }
@@ -94,17 +93,16 @@ final class ConnectionManager: @unchecked Sendable {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
-    private func enqueue(_ pending: PendingCommand, timeout: Duration) {
+    private func enqueue(_ pending: PendingCommand) {
         switch state {
         case .connected(_, let handler):
-            pending.startTimer(on: eventLoop, timeout: timeout)
             handler.send(pending)
         case .idle:
             // run() has not connected yet: wait for it, bounded by the call's timer.
-            pending.startTimer(on: eventLoop, timeout: timeout)
+            pending.startTimer(on: eventLoop)
             waiters.append(pending)
         case .connecting where !failFast:
-            pending.startTimer(on: eventLoop, timeout: timeout)
+            pending.startTimer(on: eventLoop)
             waiters.append(pending)
         case .connecting, .waitingToReconnect:
             pending.fail(RedisError(.unavailable, "no connection to Redis (\(lastFailure)); reconnecting"))

@@ -2,8 +2,8 @@ import NIOCore
 
 /// One write (a command, or a pipelined batch) waiting for its replies.
 ///
-/// Confined to the connection's event loop: the handler, the timeout timer and the connection
-/// manager all touch it there, so it needs no lock.
+/// Confined to the connection's event loop: the handler, its watchdog and the connection manager
+/// all touch it there, so it needs no lock.
 final class PendingCommand {
     /// The encoded command or batch.
     let payload: ByteBuffer
@@ -14,28 +14,38 @@ final class PendingCommand {
     private let promise: EventLoopPromise<RedisValue>
     private var replies: [RedisValue] = []
     private var received = 0
+    /// The call's time limit, counted from when it was made.
+    let timeout: Duration
+    let deadline: NIODeadline
+    /// Only for a command that waits for a connection: on one, the handler's watchdog keeps time.
     private var timer: Scheduled<Void>?
     /// The channel it was written to; a timeout closes it, since a silent server cannot be trusted.
     var channel: (any Channel)?
     private(set) var isDone = false
 
-    init(payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, promise: EventLoopPromise<RedisValue>) {
+    init(payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, timeout: Duration, promise: EventLoopPromise<RedisValue>) {
         self.payload = payload
         self.expectedReplies = expectedReplies
         self.isBatch = isBatch
+        self.timeout = timeout
+        self.deadline = .now() + TimeAmount(timeout)
         self.promise = promise
     }
 
-    /// Fails the command with a timeout error after `timeout`, unless it completes first.
-    func startTimer(on eventLoop: any EventLoop, timeout: Duration) {
-        timer = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
-            guard !isDone else { return }
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            fail(RedisError(.timeout, "no reply within \(seconds) s"))
+    /// For a command that waits for a connection: fails it at its deadline unless it completes first.
+    func startTimer(on eventLoop: any EventLoop) {
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            expire()
             // Replies come back in order: a reply that is this late means the server or the link
             // is stuck, and every later command on the connection would wait behind it.
             channel?.close(promise: nil)
         }
+    }
+
+    /// Fails the command with a timeout error (its deadline passed).
+    func expire() {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        fail(RedisError(.timeout, "no reply within \(seconds) s"))
     }
 
     /// Records one reply; returns true when the last expected reply has arrived, and then the

@@ -5,6 +5,10 @@ import NIOCore
 /// Owns C state (the parser), so it is confined to its channel's event loop. Commands reach it
 /// through ``send(_:)``, called on that loop by the connection manager, rather than through the
 /// pipeline's write path: this keeps the reply queue and the write in one step.
+///
+/// One watchdog per connection keeps the commands' deadlines: a timer set for the earliest one,
+/// checked when it fires and set again for the next. A timer per command cost a schedule and a
+/// cancel each, and cancelling in NIO's timer queue is linear in its size.
 final class RedisChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -12,6 +16,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private let parser: ReplyParser
     private var inFlight = CircularBuffer<PendingCommand>(initialCapacity: 64)
     private var context: ChannelHandlerContext?
+    private var watchdog: (task: Scheduled<Void>, deadline: NIODeadline)?
     /// Receives pub/sub `message` pushes, which answer no command; nil on command connections.
     private let onPush: ((RedisValue) -> Void)?
 
@@ -25,6 +30,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        watchdog?.task.cancel()
+        watchdog = nil
         self.context = nil
     }
 
@@ -36,7 +43,34 @@ final class RedisChannelHandler: ChannelInboundHandler {
         }
         pending.channel = context.channel
         inFlight.append(pending)
+        if watchdog.map({ pending.deadline < $0.deadline }) ?? true { arm(for: pending.deadline, context: context) }
         context.writeAndFlush(wrapOutboundOut(pending.payload), promise: nil)
+    }
+
+    /// Sets the watchdog for `deadline` (a command with a shorter limit than the armed one's
+    /// replaces it).
+    private func arm(for deadline: NIODeadline, context: ChannelHandlerContext) {
+        watchdog?.task.cancel()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            watchdog = nil
+            checkDeadlines()
+        }
+        watchdog = (task, deadline)
+    }
+
+    /// Fails the commands past their deadline and closes the connection (replies come in order:
+    /// one that is this late means the server or the link is stuck, and every later command would
+    /// wait behind it); otherwise sets the watchdog for the next deadline.
+    private func checkDeadlines() {
+        guard let context else { return }
+        let now = NIODeadline.now()
+        let expired = inFlight.filter { !$0.isDone && $0.deadline <= now }
+        if !expired.isEmpty {
+            for pending in expired { pending.expire() }
+            context.close(promise: nil)
+            return
+        }
+        if let next = inFlight.lazy.filter({ !$0.isDone }).map(\.deadline).min() { arm(for: next, context: context) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

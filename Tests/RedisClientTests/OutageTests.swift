@@ -36,6 +36,28 @@ struct OutageTests {
         }
     }
 
+    /// Each call keeps its own limit on one connection: a short one sent behind a long one still
+    /// fails at its own deadline, not at the long one's (one watchdog per connection is re-armed
+    /// for the earliest deadline).
+    @Test func aShortTimeoutBehindALongOneFailsOnTime() async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer { server.remove() }
+        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            server.signal(SIGSTOP)
+            let start = ContinuousClock.now
+            let long = Task { () async throws(RedisError) -> RedisValue in try await client.send(RedisCommand("GET", "long"), timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(100))
+            let short = await #expect(throws: RedisError.self) { try await client.send(RedisCommand("GET", "short"), timeout: .milliseconds(300)) }
+            #expect(short?.code == .timeout)
+            #expect(ContinuousClock.now - start < .seconds(2), "the short call waited for the long one's deadline")
+            // The late reply means a stuck link: the connection closes and the long call ends too.
+            let ended = await #expect(throws: RedisError.self) { try await long.value }
+            #expect(ended?.code == .connectionClosed || ended?.code == .timeout)
+            server.signal(SIGCONT)
+        }
+    }
+
     @Test func aFrozenServerGivesTimeoutsNotHangs() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
