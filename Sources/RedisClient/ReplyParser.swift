@@ -55,9 +55,13 @@ final class ReplyParser {
                 if let element = node.element[index] { elements.append(value(of: element)) }
             }
             return .array(elements)
-        default:
-            // REDIS_REPLY_NIL: both the nil bulk string and the nil array.
+        case REDIS_REPLY_NIL:
+            // Both the nil bulk string and the nil array.
             return .bulkString(nil)
+        default:
+            // A RESP3 type (hiredis 1.x) this RESP2 client never asks for: an error, never a
+            // silent nil that a caller could read as "no such key".
+            return .error("ERR unsupported reply type \(node.type)")
         }
     }
 

@@ -111,6 +111,7 @@ public struct Readiness: Sendable {
 
     /// Races `body` against a timer without waiting for it to finish: a probe stuck in a call
     /// that ignores cancellation must not hold the health answer. `returned` runs when `body` does.
+    /// The timer ends with the probe, so an answered probe leaves no task sleeping behind it.
     static func withTimeout(
         _ timeout: Duration, _ body: @escaping @Sendable () async throws -> Void, returned: @escaping @Sendable () -> Void = {}
     ) async throws {
@@ -121,17 +122,31 @@ public struct Readiness: Sendable {
                 continuation = nil
             }
         }
+        let timer = TimerHandle()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             pending.withLock { $0 = continuation }
             let work = Task {
                 do { try await body(); resume(.success(())) } catch { resume(.failure(error)) }
+                timer.state.withLock { state in
+                    state.probeEnded = true
+                    state.task?.cancel()
+                }
                 returned()
             }
-            Task {
-                try? await Task.sleep(for: timeout)
+            let sleeper = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 work.cancel()
                 resume(.failure(TimedOut(timeout: timeout)))
             }
+            timer.state.withLock { state in
+                if state.probeEnded { sleeper.cancel() } else { state.task = sleeper }
+            }
         }
+    }
+
+    /// The timeout's sleeping task, shared by the probe (which cancels it when it ends) and the
+    /// caller (which may start it after the probe ended).
+    private final class TimerHandle: Sendable {
+        let state = Mutex<(task: Task<Void, Never>?, probeEnded: Bool)>((nil, false))
     }
 }
