@@ -34,7 +34,10 @@ final class LibpqConnection {
     /// Opens a connection with non-blocking `PQconnectPoll`, giving up at `connectTimeout`.
     static func connect(configuration: PostgresConfiguration, logger: Logger) throws -> LibpqConnection {
         let deadline = ContinuousClock.now + configuration.connectTimeout
-        let pairs = configuration.libpqParameters
+        var pairs = configuration.libpqParameters
+        if let address = try HostResolution.address(of: configuration.host, within: configuration.connectTimeout) {
+            pairs.append(("hostaddr", address))
+        }
         let keys = pairs.map { strdup($0.0) } + [nil]
         let values = pairs.map { strdup($0.1) } + [nil]
         defer {

@@ -103,3 +103,27 @@ struct ReportedOutcomeTests {
         server.signal(SIGCONT)
     }
 }
+
+/// A host name is resolved under the connect timeout (libpq's own resolution has none).
+@Suite(.timeLimit(.minutes(1)))
+struct HostNameTests {
+    @Test func aNameResolvesAndConnects() async throws {
+        var configuration = try Support.configuration(poolSize: 1)
+        configuration.host = "localhost"
+        try await Support.withClient(configuration) { client async throws in
+            #expect(try await client.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
+        }
+    }
+
+    @Test func aNameThatDoesNotResolveFailsWithinTheConnectTimeout() async throws {
+        var configuration = try Support.configuration(poolSize: 1)
+        configuration.host = "no-such-host.invalid"
+        configuration.connectTimeout = .seconds(1)
+        try await Support.withClient(configuration) { client async throws in
+            let start = ContinuousClock.now
+            let error = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
+            #expect(error?.code == .connectionFailed || error?.code == .connectTimeout)
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+    }
+}
