@@ -65,10 +65,11 @@ package final class ValidationCache: Sendable {
             byUser[identity.userID, default: []].insert(digest)
         }
 
+        /// Mutates the set in place: copying it out of the dictionary and back would copy all of a
+        /// busy user's entries on every removal.
         private static func unindex(_ digest: CredentialDigest, from index: inout [String: Set<CredentialDigest>], key: String) {
-            guard var digests = index[key] else { return }
-            digests.remove(digest)
-            index[key] = digests.isEmpty ? nil : digests
+            index[key]?.remove(digest)
+            if index[key]?.isEmpty == true { index[key] = nil }
         }
     }
 

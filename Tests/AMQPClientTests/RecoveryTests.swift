@@ -1,3 +1,4 @@
+import Glibc
 import AMQPClient
 import TestSupport
 import Testing
@@ -105,5 +106,32 @@ struct RecoveryTests {
         let stopping = ContinuousClock.now
         await publisher.shutdown()
         #expect(ContinuousClock.now - stopping < .seconds(5), "shutdown waited on the blocked broker")
+    }
+
+    /// A frozen broker reads nothing, and librabbitmq waits with no limit for a socket that takes
+    /// no more bytes: a message bigger than the socket buffers used to hold the publisher (and its
+    /// shutdown) for ever. Now the send ends at the operation timeout and the connection is dropped.
+    @Test
+    func aFrozenBrokerCannotHoldAPublishPastItsTimeout() async throws {
+        let server = try await LocalServer.startPrivate(.rabbitmq)
+        defer { server.remove() }
+        var configuration = try Broker.configuration(port: server.port)
+        configuration.operationTimeout = .seconds(2)
+        configuration.heartbeat = .seconds(60)
+        let (topology, exchange, queue) = Broker.simpleTopology("frozen")
+        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
+        try await publisher.declare(topology)
+        server.signal(SIGSTOP)
+        let start = ContinuousClock.now
+        let large = [UInt8](repeating: 0x61, count: 32 << 20)
+        let error = await #expect(throws: AMQPError.self) {
+            try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, body: large))
+        }
+        #expect([.timeout, .connectionLost].contains(error?.code), "\(String(describing: error))")
+        #expect(ContinuousClock.now - start < .seconds(6), "the publish waited on the frozen broker")
+        let stopping = ContinuousClock.now
+        await publisher.shutdown()
+        #expect(ContinuousClock.now - stopping < .seconds(5), "shutdown waited on the frozen broker")
+        server.signal(SIGCONT)
     }
 }

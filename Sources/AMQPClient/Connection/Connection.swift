@@ -99,17 +99,15 @@ final class Connection {
         }
     }
 
-    /// Waits until the socket takes more bytes or `deadline` passes: a broker that stopped reading
-    /// (an alarm it did not announce) fills the send buffer, and librabbitmq's own send then waits
-    /// with no limit.
-    func waitUntilWritable(until deadline: ContinuousClock.Instant) -> Bool {
-        while true {
-            let remaining = deadline - .now
-            guard remaining > .zero else { return false }
-            var descriptor = pollfd(fd: socketDescriptor, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(min(1000, max(1, (remaining / .milliseconds(1)).rounded(.up)))))
-            if ready > 0 || (ready < 0 && errno != EINTR) { return true }
-        }
+    /// Runs `send`, shutting the socket down if it is still running at `deadline`: librabbitmq
+    /// waits for a writable socket with no limit, and a broker that stops reading without a word
+    /// (frozen, or an alarm it did not announce) would hold the publisher for ever. The send then
+    /// fails and the connection is dropped.
+    func withSendDeadline<Result>(_ deadline: ContinuousClock.Instant, _ send: () throws(AMQPError) -> Result) throws(AMQPError) -> Result {
+        let watchdog = SendWatchdog(socket: socketDescriptor)
+        watchdog.arm(after: deadline - .now)
+        defer { watchdog.disarm() }
+        return try send()
     }
 
     /// Marks the connection broken: it is then destroyed without the close handshake.

@@ -45,12 +45,9 @@ final class PublisherSession {
                     PendingBatch(firstSequence: nextSequence, count: messages.count, deadline: deadline, continuation: continuation))
                 for message in messages {
                     do throws(AMQPError) {
-                        guard connection.waitUntilWritable(until: deadline) else {
-                            // Part of the batch may be out: its outcome is unknown, so the connection goes.
-                            connection.markBroken()
-                            throw AMQPError(.timeout, "the broker stopped reading before the timeout (an alarm it did not announce?)")
+                        try connection.withSendDeadline(deadline) { () throws(AMQPError) in
+                            try connection.publish(message, sequence: nextSequence)
                         }
-                        try connection.publish(message, sequence: nextSequence)
                         nextSequence += 1
                     } catch {
                         fail(batches, with: error)
