@@ -158,9 +158,20 @@ struct OutageTests {
     }
 
     @Test func callsBeforeTheFirstConnectFailWhenTheServerIsDown() async throws {
-        let server = try await LocalServer.startPrivate(.redis)
-        server.remove()
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+        // A port bound but not listening refuses connections, and, held for the whole test, cannot
+        // be taken by another suite's server (a stopped server's port can, and then answers).
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await TestRedis.withClient(port: port, configure: Self.configure) { client in
             let start = ContinuousClock.now
             let error = await #expect(throws: RedisError.self) { try await client.send("PING") }
             #expect(error?.code == .unavailable)
