@@ -116,16 +116,24 @@ public struct AccountStore: Sendable {
     /// A refresh token as it stands, read without a lock: the rotation's first step, so that the new
     /// access token can be recorded in Redis before any row is locked.
     func refreshToken(digest: [UInt8]) async throws -> RefreshTokenState? {
-        let rows = try await postgres.query(
-            """
-            SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
-                   \(Self.joinedUserColumns)
-            FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
-            WHERE t.token_hash = $1
-            """, [.bytes(digest)])
-        guard let row = rows.first else { return nil }
-        return RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try Self.user(row))
+        try await postgres.query(Self.refreshTokenQuery, [.bytes(digest)]).first.map(Self.refreshTokenState)
     }
+
+    /// A refresh token, its session's state and its owner; `$1` is the token's digest.
+    private static let refreshTokenQuery: SQL = """
+        SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
+               \(joinedUserColumns)
+        FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
+        WHERE t.token_hash = $1
+        """
+
+    private static func refreshTokenState(_ row: PostgresRow) throws -> RefreshTokenState {
+        RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try user(row))
+    }
+
+    /// Revokes session `$1` because a spent refresh token came back.
+    private static let reuseRevocation: SQL =
+        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL"
 
     /// Spends a refresh token and stores its successor, in one short transaction that locks the
     /// token's and the session's rows and calls no other server: two concurrent uses of one token
@@ -133,19 +141,10 @@ public struct AccountStore: Sendable {
     /// `expected` (unused, live, same session, the owner's scopes unchanged and not blocked).
     func spendRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, expected: RefreshTokenState) async throws -> RotationResult {
         try await postgres.withTransaction { transaction in
-            let rows = try await transaction.query(
-                """
-                SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
-                       \(Self.joinedUserColumns)
-                FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
-                WHERE t.token_hash = $1 FOR UPDATE OF t, s
-                """, [.bytes(digest)])
-            guard let row = rows.first else { return .invalid }
-            let now = RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try Self.user(row))
+            let rows = try await transaction.query("\(Self.refreshTokenQuery) FOR UPDATE OF t, s", [.bytes(digest)])
+            guard let now = try rows.first.map(Self.refreshTokenState) else { return .invalid }
             if now.used {
-                try await transaction.query(
-                    "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL",
-                    [.text(now.sessionID)])
+                try await transaction.query(Self.reuseRevocation, [.text(now.sessionID)])
                 return .reused(sessionID: now.sessionID, userID: now.user.id)
             }
             guard now.live, now.sessionID == expected.sessionID else { return .invalid }
@@ -164,8 +163,7 @@ public struct AccountStore: Sendable {
 
     /// Marks a session revoked because a spent refresh token came back.
     func revokeSessionForReuse(_ sessionID: String) async throws {
-        try await postgres.query(
-            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL", [.text(sessionID)])
+        try await postgres.query(Self.reuseRevocation, [.text(sessionID)])
     }
 
     /// Marks one of the user's sessions revoked; false when it was not theirs or not active.

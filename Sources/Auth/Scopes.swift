@@ -1,3 +1,4 @@
+import ServiceKit
 /// Scope names and the limits that keep identity headers small.
 ///
 /// A scope is 1-32 characters of `a-z 0-9 : _ . -` starting with a letter; a grant holds at most
@@ -59,7 +60,8 @@ public struct Identity: Sendable, Equatable {
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
     public var headers: [(name: String, value: String)] {
-        [("X-User-Id", userID), ("X-Scopes", scopeHeader), ("X-Tier", tier), ("X-Session-Id", sessionID)]
+        [(GatewayIdentity.userIDHeader.rawName, userID), (GatewayIdentity.scopesHeader.rawName, scopeHeader),
+         (GatewayIdentity.tierHeader.rawName, tier), (GatewayIdentity.sessionIDHeader.rawName, sessionID)]
     }
 }
 

@@ -7,14 +7,9 @@ import Testing
 struct RecoveryTests {
     @Test
     func publishFailsWithinTheTimeoutAndBothSidesRecover() async throws {
-        let server = try await LocalServer.startPrivate(.rabbitmq)
+        let broker = try await PrivateBroker.start("recovery", heartbeat: .seconds(5))
+        let (server, configuration, topology, exchange, queue, publisher) = (broker.server, broker.configuration, broker.topology, broker.exchange, broker.queue, broker.publisher)
         defer { server.remove() }
-        var configuration = try Broker.configuration(port: server.port)
-        configuration.operationTimeout = .seconds(2)
-        configuration.heartbeat = .seconds(5)
-        let (topology, exchange, queue) = Broker.simpleTopology("recovery")
-        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
-        try await publisher.declare(topology)
         let consumer = AMQPConsumer(queue: queue, topology: topology, configuration: configuration, logger: Broker.logger)
         let collector = DeliveryCollector(consumer)
         try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "before"))
@@ -57,13 +52,9 @@ struct RecoveryTests {
     /// readiness so, and publishes again once the alarm clears; shutting down while blocked is quick.
     @Test
     func aBrokerThatBlocksPublishersIsReportedNotWaitedOn() async throws {
-        let server = try await LocalServer.startPrivate(.rabbitmq)
+        let broker = try await PrivateBroker.start("blocked")
+        let (server, topology, exchange, queue, publisher) = (broker.server, broker.topology, broker.exchange, broker.queue, broker.publisher)
         defer { server.remove() }
-        var configuration = try Broker.configuration(port: server.port)
-        configuration.operationTimeout = .seconds(2)
-        let (topology, exchange, queue) = Broker.simpleTopology("blocked")
-        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
-        try await publisher.declare(topology)
         try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: queue, text: "before"))
 
         try await server.rabbitmqctl(["set_vm_memory_high_watermark", "absolute", "1"])
@@ -113,14 +104,9 @@ struct RecoveryTests {
     /// shutdown) for ever. Now the send ends at the operation timeout and the connection is dropped.
     @Test
     func aFrozenBrokerCannotHoldAPublishPastItsTimeout() async throws {
-        let server = try await LocalServer.startPrivate(.rabbitmq)
+        let broker = try await PrivateBroker.start("frozen", heartbeat: .seconds(60))
+        let (server, exchange, queue, publisher) = (broker.server, broker.exchange, broker.queue, broker.publisher)
         defer { server.remove() }
-        var configuration = try Broker.configuration(port: server.port)
-        configuration.operationTimeout = .seconds(2)
-        configuration.heartbeat = .seconds(60)
-        let (topology, exchange, queue) = Broker.simpleTopology("frozen")
-        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
-        try await publisher.declare(topology)
         server.signal(SIGSTOP)
         let start = ContinuousClock.now
         let large = [UInt8](repeating: 0x61, count: 32 << 20)

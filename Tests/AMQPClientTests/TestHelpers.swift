@@ -36,6 +36,28 @@ enum Broker {
     }
 }
 
+/// A private broker and a publisher (2 s operation timeout) whose topology is declared: where each
+/// recovery test starts. The test removes the server.
+struct PrivateBroker {
+    let server: LocalServer
+    let configuration: AMQPConfiguration
+    let topology: AMQPTopology
+    let exchange: String
+    let queue: String
+    let publisher: AMQPPublisher
+
+    static func start(_ prefix: String, heartbeat: Duration = .seconds(30)) async throws -> PrivateBroker {
+        let server = try await LocalServer.startPrivate(.rabbitmq)
+        var configuration = try Broker.configuration(port: server.port)
+        configuration.operationTimeout = .seconds(2)
+        configuration.heartbeat = heartbeat
+        let (topology, exchange, queue) = Broker.simpleTopology(prefix)
+        let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
+        try await publisher.declare(topology)
+        return PrivateBroker(server: server, configuration: configuration, topology: topology, exchange: exchange, queue: queue, publisher: publisher)
+    }
+}
+
 /// Collects a consumer's deliveries in the background, so tests can wait for them with a bound.
 final class DeliveryCollector: Sendable {
     private final class Storage: Sendable {

@@ -12,6 +12,18 @@ struct OutageTests {
         configuration.maximumReconnectDelay = .milliseconds(400)
     }
 
+    /// Runs `body` with a client connected to a private server that was then frozen (SIGSTOP); the
+    /// body may thaw it (SIGCONT).
+    static func withFrozenServer(_ body: (LocalServer, RedisClient) async throws -> Void) async throws {
+        let server = try await LocalServer.startPrivate(.redis)
+        defer { server.remove() }
+        try await TestRedis.withClient(port: server.port, configure: configure) { client async throws in
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            server.signal(SIGSTOP)
+            try await body(server, client)
+        }
+    }
+
     @Test func callsFailFastDuringAnOutageAndTheClientRecovers() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
@@ -40,11 +52,7 @@ struct OutageTests {
     /// fails at its own deadline, not at the long one's (one watchdog per connection is re-armed
     /// for the earliest deadline).
     @Test func aShortTimeoutBehindALongOneFailsOnTime() async throws {
-        let server = try await LocalServer.startPrivate(.redis)
-        defer { server.remove() }
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
-            #expect(try await client.send("PING") == .simpleString("PONG"))
-            server.signal(SIGSTOP)
+        try await Self.withFrozenServer { _, client async throws in
             let start = ContinuousClock.now
             let long = Task { () async throws(RedisError) -> RedisValue in try await client.send(RedisCommand("GET", "long"), timeout: .seconds(20)) }
             try await Task.sleep(for: .milliseconds(100))
@@ -54,16 +62,11 @@ struct OutageTests {
             // The late reply means a stuck link: the connection closes and the long call ends too.
             let ended = await #expect(throws: RedisError.self) { try await long.value }
             #expect(ended?.code == .connectionClosed || ended?.code == .timeout)
-            server.signal(SIGCONT)
         }
     }
 
     @Test func aFrozenServerGivesTimeoutsNotHangs() async throws {
-        let server = try await LocalServer.startPrivate(.redis)
-        defer { server.remove() }
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client async throws in
-            #expect(try await client.send("PING") == .simpleString("PONG"))
-            server.signal(SIGSTOP)
+        try await Self.withFrozenServer { server, client async throws in
             let start = ContinuousClock.now
             let error = await #expect(throws: RedisError.self) { try await client.get("k") }
             let elapsed = ContinuousClock.now - start
