@@ -8,7 +8,7 @@ public enum SHA256 {
     /// Fetched once: OpenSSL 3 looks `EVP_sha256()` up in its provider store (under a lock) on
     /// every use, which costs more than hashing a token. A fetched `EVP_MD` is immutable and
     /// shared read-only by all threads.
-    nonisolated(unsafe) private static let algorithm = EVP_MD_fetch(nil, "SHA256", nil)
+    nonisolated(unsafe) static let algorithm = EVP_MD_fetch(nil, "SHA256", nil)
 
     /// The SHA-256 digest of `data`.
     /// - Throws: ``CryptoError/Code/operationFailed`` only if OpenSSL itself is unusable.

@@ -60,4 +60,22 @@ import Testing
         #expect(last.failures["amqp"] == "the previous probe has not returned")
         #expect(started.load(ordering: .relaxed) == 1)
     }
+
+    @Test func aProbePastItsTimeoutIsCancelledSoTheNextCheckProbesAgain() async throws {
+        let started = Atomic<Int>(0)
+        let readiness = Readiness([.init("postgres") {
+            started.add(1, ordering: .relaxed)
+            try await Task.sleep(for: .seconds(3600))
+        }], timeout: .milliseconds(50), cacheFor: .zero)
+        let first = await readiness.evaluate()
+        #expect(first.failures["postgres"] == "no answer within 0.05 seconds")
+        // The cancelled probe returns at once, so a later check starts a new one; a probe left
+        // running would block new ones for its full hour.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while started.load(ordering: .relaxed) < 2, ContinuousClock.now < deadline {
+            _ = await readiness.evaluate()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(started.load(ordering: .relaxed) >= 2)
+    }
 }

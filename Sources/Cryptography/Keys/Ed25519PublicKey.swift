@@ -38,7 +38,7 @@ public struct Ed25519PublicKey: Sendable {
         guard signature.count == 64 else { return false }
         return signature.withContiguousBytes { signatureBytes in
             message.withContiguousBytes { messageBytes in
-                EVP.verify(key: key, digest: nil, signature: signatureBytes, message: messageBytes)
+                EVP.verifyEd25519(key: key, signature: signatureBytes, message: messageBytes)
             }
         }
     }

@@ -9,6 +9,7 @@ public struct P256PublicKey: Sendable {
     public let x: [UInt8]
     /// The affine y coordinate, 32 bytes big-endian.
     public let y: [UInt8]
+    private let verifier: SHA256Verifier
 
     init(key: PKey) throws(CryptoError) {
         guard key.baseID == EVP_PKEY_EC else { throw CryptoError(.unsupportedKey) }
@@ -19,6 +20,7 @@ public struct P256PublicKey: Sendable {
         self.key = key
         self.x = try key.integerParameter(skillup_param_ec_pub_x(), width: ECDSASignature.scalarSize)
         self.y = try key.integerParameter(skillup_param_ec_pub_y(), width: ECDSASignature.scalarSize)
+        self.verifier = try SHA256Verifier(key: key)
     }
 
     /// Imports a public key from its affine coordinates (JWK members `x` and `y`).
@@ -46,7 +48,7 @@ public struct P256PublicKey: Sendable {
         guard let der else { return false }
         return der.withContiguousBytes { signatureBytes in
             message.withContiguousBytes { messageBytes in
-                EVP.verify(key: key, digest: "SHA256", signature: signatureBytes, message: messageBytes)
+                verifier.isValid(signature: signatureBytes, message: messageBytes)
             }
         }
     }

@@ -15,6 +15,7 @@ public struct RSAPublicKey: Sendable {
     public let modulus: [UInt8]
     /// The public exponent e, big-endian without leading zeros.
     public let exponent: [UInt8]
+    private let verifier: SHA256Verifier
 
     init(key: PKey) throws(CryptoError) {
         guard key.baseID == EVP_PKEY_RSA else { throw CryptoError(.unsupportedKey) }
@@ -26,6 +27,7 @@ public struct RSAPublicKey: Sendable {
         self.exponent = try key.integerParameter(skillup_param_rsa_e())
         // An even or tiny exponent is never produced by real key generation.
         guard let last = exponent.last, last & 1 == 1, exponent != [1] else { throw CryptoError(.invalidKey) }
+        self.verifier = try SHA256Verifier(key: key, rsaPKCS1: true)
     }
 
     /// Imports a key from its modulus and public exponent (JWK members `n` and `e`), big-endian.
@@ -57,7 +59,7 @@ public struct RSAPublicKey: Sendable {
         guard signature.count == (key.bits + 7) / 8 else { return false }
         return signature.withContiguousBytes { signatureBytes in
             message.withContiguousBytes { messageBytes in
-                EVP.verify(key: key, digest: "SHA256", rsaPKCS1: true, signature: signatureBytes, message: messageBytes)
+                verifier.isValid(signature: signatureBytes, message: messageBytes)
             }
         }
     }
