@@ -72,10 +72,8 @@ public final class AccountService: Sendable {
 
     func register(email: String, password: String, client: ClientInfo) async throws -> String {
         let normalized = Email.normalize(email)
-        guard Email.isPlausible(normalized) else { throw APIError.badRequest(code: "invalid_email", "the email address is not valid") }
-        if let problem = PasswordPolicy.problem(with: password, email: normalized) {
-            throw APIError.badRequest(code: "weak_password", problem)
-        }
+        guard Email.isPlausible(normalized) else { throw APIError.badRequest(code: "invalid_email", "the email address is not valid", field: "email") }
+        if let refusal = PasswordPolicy.refusal(of: password, email: normalized, field: "password") { throw refusal }
         let hash = try await hashing { try await hasher.hash(password) }
         guard let userID = try await backend({ try await store.createUser(email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant) }) else {
             throw APIError(.conflict, code: "email_taken", message: "an account with this email exists")
@@ -214,18 +212,21 @@ public final class AccountService: Sendable {
     }
 
     func revokeSession(_ sessionID: String, of identity: Identity, client: ClientInfo) async throws {
-        guard UUID(uuidString: sessionID) != nil, try await backend({ try await store.revokeSession(sessionID, userID: identity.userID, reason: "revoked") }) else {
-            throw APIError.notFound("no such active session")
+        // Idempotent, as for API keys: revoking a revoked session of one's own is 204 again.
+        guard UUID(uuidString: sessionID) != nil, let newlyRevoked = try await backend({ try await store.revokeSession(sessionID, userID: identity.userID, reason: "revoked") }) else {
+            throw APIError.notFound("no such session")
         }
         try await revoke(sessions: [sessionID.lowercased()])
-        await events.record(SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+        if newlyRevoked {
+            await events.record(SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+        }
     }
 
     /// Checks the current password, stores the new one and revokes every other session and, unless
     /// `keepingAPIKeys`, every API key: a password change is what a user does after a compromise.
     func changePassword(_ identity: Identity, current: String, new: String, keepingAPIKeys: Bool, client: ClientInfo) async throws {
         let user = try await reauthenticate(identity, password: current, client: client)
-        if let problem = PasswordPolicy.problem(with: new, email: user.email) { throw APIError.badRequest(code: "weak_password", problem) }
+        if let refusal = PasswordPolicy.refusal(of: new, email: user.email, field: "new_password") { throw refusal }
         let hash = try await hashing { try await hasher.hash(new) }
         try await backend { try await store.updatePassword(userID: user.id, passwordHash: hash) }
         let revoked = try await revokeSessions(of: user.id, keeping: identity.sessionID, reason: "password_changed")
@@ -293,12 +294,12 @@ public final class AccountService: Sendable {
     /// only. The current password is required: a stolen session alone must not become lasting access.
     func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws -> CreatedAPIKey {
         let name = name.trimmingCharacters(in: .whitespaces)
-        guard (1...100).contains(name.count) else { throw APIError.badRequest(code: "invalid_name", "the name must be 1 to 100 characters") }
+        guard (1...100).contains(name.count) else { throw APIError.badRequest(code: "invalid_name", "name must be 1 to 100 characters", field: "name") }
         guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
-            throw APIError.badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names")
+            throw APIError.badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names", field: "scopes")
         }
         let maximum = Int(settings.apiKeyMaximumLifetime)
-        if let expiresIn { guard (60...maximum).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds") } }
+        if let expiresIn { guard (60...maximum).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds", field: "expires_in") } }
         let user = try await reauthenticate(identity, password: password, client: client)
         let beyond = scopes.filter { !user.scopes.contains($0) }
         guard beyond.isEmpty else {

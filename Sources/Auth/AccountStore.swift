@@ -166,12 +166,17 @@ public struct AccountStore: Sendable {
         try await postgres.query(Self.reuseRevocation, [.text(sessionID)])
     }
 
-    /// Marks one of the user's sessions revoked; false when it was not theirs or not active.
-    func revokeSession(_ sessionID: String, userID: String, reason: String) async throws -> Bool {
+    /// Marks one of the user's sessions revoked: true when this call revoked it, false when it
+    /// already was, nil when the user has no such session.
+    func revokeSession(_ sessionID: String, userID: String, reason: String) async throws -> Bool? {
         let rows = try await postgres.query(
-            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL",
+            """
+            UPDATE auth.sessions s SET revoked_at = coalesce(s.revoked_at, now()), revoked_reason = coalesce(s.revoked_reason, $3)
+            FROM (SELECT id, revoked_at IS NULL AS live FROM auth.sessions WHERE id = $1::uuid AND user_id = $2::uuid) AS before
+            WHERE s.id = before.id RETURNING before.live
+            """,
             [.text(sessionID), .text(userID), .text(reason)])
-        return rows.affectedRows == 1
+        return try rows.first?.decode(at: 0)
     }
 
     func activeSessionIDs(userID: String, keeping: String?) async throws -> [String] {

@@ -26,20 +26,19 @@ public struct AuthRoutes: Sendable {
         }
         let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
-            let body = try await request.decode(as: Credentials.self, context: context)
+            let body = try await request.decodeJSON(as: Credentials.self, context: context)
             let userID = try await accounts.register(email: body.email, password: body.password, client: Self.client(request))
             return try Self.json(["user_id": userID], status: .created)
         }
         auth.post("/login") { request, context in
-            let body = try await request.decode(as: Credentials.self, context: context)
+            let body = try await request.decodeJSON(as: Credentials.self, context: context)
             let grant = try await accounts.login(email: body.email, password: body.password, client: Self.client(request))
             return try grantResponse(grant, asCookies: body.cookies == true)
         }
         auth.post("/refresh") { request, context in
             // Browsers using cookies send no body; everyone else sends {"refresh_token": ...}.
             let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-            let body = buffer.readableBytes == 0 ? nil : try? JSONDecoder().decode(RefreshBody.self, from: buffer)
-            if buffer.readableBytes > 0, body == nil { throw APIError.badRequest("the body must be {\"refresh_token\": \"...\"}") }
+            let body = buffer.readableBytes == 0 ? nil : try JSONBody.decode(RefreshBody.self, from: buffer.readableBytesView)
             if let token = body?.refresh_token {
                 return try grantResponse(try await accounts.refresh(token, client: Self.client(request)), asCookies: false)
             }
@@ -72,14 +71,14 @@ public struct AuthRoutes: Sendable {
         }
         auth.post("/password") { request, context in
             let identity = try await authenticate(request)
-            let body = try await request.decode(as: PasswordChange.self, context: context)
+            let body = try await request.decodeJSON(as: PasswordChange.self, context: context)
             try await accounts.changePassword(identity, current: body.current_password, new: body.new_password, keepingAPIKeys: body.keep_api_keys == true,
                                               client: Self.client(request))
             return Self.noContent()
         }
         auth.post("/api-keys") { request, context in
             let identity = try await authenticate(request)
-            let body = try await request.decode(as: NewAPIKey.self, context: context)
+            let body = try await request.decodeJSON(as: NewAPIKey.self, context: context)
             let created = try await accounts.createAPIKey(identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
                                                           client: Self.client(request))
             return try Self.json(created, status: .created)
@@ -104,7 +103,8 @@ public struct AuthRoutes: Sendable {
         let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: false))
         if case .allowed(let identity) = outcome { return identity }
         var headers = HTTPFields()
-        for (name, value) in outcome.headers { headers[HTTPField.Name(name)!] = value }
+        // The body says what X-Auth-Error and X-Auth-Message tell nginx.
+        for (name, value) in outcome.headers where !name.hasPrefix("X-Auth-") { headers[HTTPField.Name(name)!] = value }
         let error = outcome.error ?? ("unauthorized", "not authenticated")
         throw APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers)
     }
@@ -139,8 +139,10 @@ public struct AuthRoutes: Sendable {
     }
 
     static func checkCSRF(cookie expected: Substring?, header sent: String?) throws {
-        guard let expected, !expected.isEmpty, let sent, ConstantTime.equals(Array(sent.utf8), Array(expected.utf8))
-        else { throw APIError(.forbidden, code: "csrf_failed", message: "send the CSRF cookie's value in X-CSRF-Token") }
+        guard let expected, !expected.isEmpty, let sent, ConstantTime.equals(Array(sent.utf8), Array(expected.utf8)) else {
+            let refusal = ValidationOutcome.forbidden(code: "csrf_failed")
+            throw APIError(.forbidden, code: "csrf_failed", message: refusal.error?.message ?? "the CSRF check failed")
+        }
     }
 
     // MARK: Responses

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// What a new password must be: 10 to 1024 bytes, not one of the most common passwords, not the
 /// email address, and not one character repeated (NIST SP 800-63B: length and a blocklist, no
@@ -7,16 +8,20 @@ enum PasswordPolicy {
     static let minimumLength = 10
     static let maximumBytes = 1024
 
-    /// Why `password` is refused, or nil when it is acceptable.
-    static func problem(with password: String, email: String) -> String? {
-        if password.count < minimumLength { return "the password must be at least \(minimumLength) characters" }
-        if password.utf8.count > maximumBytes { return "the password must be at most \(maximumBytes) bytes" }
+    /// The 400 that says why `password` is refused, or nil when it is acceptable. `field` is the
+    /// request member that carried it.
+    static func refusal(of password: String, email: String, field: String) -> APIError? {
+        func weak(_ message: String) -> APIError { .badRequest(code: "weak_password", message, field: field) }
+        if password.count < minimumLength { return weak("the password must be at least \(minimumLength) characters") }
+        if password.utf8.count > maximumBytes {
+            return .badRequest(code: "password_too_long", "the password must be at most \(maximumBytes) bytes of UTF-8", field: field)
+        }
         let lowered = password.lowercased()
-        if CommonPasswords.list.contains(lowered) { return "the password is one of the most common passwords" }
-        if Set(lowered).count == 1 { return "the password repeats one character" }
+        if CommonPasswords.list.contains(lowered) { return weak("the password is one of the most common passwords") }
+        if Set(lowered).count == 1 { return weak("the password repeats one character") }
         let normalized = Email.normalize(email)
         if lowered == normalized || lowered == normalized.split(separator: "@").first.map(String.init) {
-            return "the password must not be the email address"
+            return weak("the password must not be the email address")
         }
         return nil
     }

@@ -33,8 +33,10 @@ public enum ValidationOutcome: Sendable, Equatable {
     /// 401 with `WWW-Authenticate: Bearer error="invalid_token"` (missing, malformed, expired, bad
     /// signature, unknown key, revoked). `code` is the log's reason; clients get one message.
     case unauthorized(code: String)
-    /// 403: valid, but a required scope is missing or the user is blocked.
+    /// 403: valid, but the account is blocked (`account_blocked`) or the CSRF check failed.
     case forbidden(code: String)
+    /// 403 `insufficient_scope`: valid, but without these scopes the route requires.
+    case insufficientScope(missing: [String])
     /// 503: a backend that the answer needs is down. Never a 401: fail closed, not "logged out".
     case unavailable(reason: String)
 }
@@ -197,12 +199,11 @@ public final class TokenValidator: Sendable {
 
     static func decide(identity: Identity, blocked: Bool, required: String?) -> ValidationOutcome {
         if blocked { return .forbidden(code: "account_blocked") }
-        if let required {
-            for scope in required.split(separator: " ") where !identity.scopes.contains(where: { $0 == scope }) {
-                return .forbidden(code: "insufficient_scope")
-            }
-        }
-        return .allowed(identity)
+        guard let required else { return .allowed(identity) }
+        let scopes = required.split(separator: " ")
+        func granted(_ scope: Substring) -> Bool { identity.scopes.contains { $0 == scope } }
+        if scopes.allSatisfy(granted) { return .allowed(identity) }
+        return .insufficientScope(missing: scopes.filter { !granted($0) }.map(String.init))
     }
 
     @discardableResult
@@ -212,7 +213,7 @@ public final class TokenValidator: Sendable {
         case .unauthorized(let code):
             outcomes.unauthorized.increment()
             logger.debug("token refused", metadata: ["reason": "\(code)"])
-        case .forbidden: outcomes.forbidden.increment()
+        case .forbidden, .insufficientScope: outcomes.forbidden.increment()
         case .unavailable: outcomes.unavailable.increment()
         }
         return outcome

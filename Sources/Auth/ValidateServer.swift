@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -123,7 +124,7 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         for (name, value) in extra { headers.add(name: name, value: value) }
         if let error {
-            let encoded = (try? JSONEncoder().encode(ErrorBody(error: error.code, message: error.message, request_id: requestID))) ?? Data()
+            let encoded = APIError(HTTPResponse.Status(code: status), code: error.code, message: error.message).body(requestId: requestID)
             body = context.channel.allocator.buffer(bytes: encoded)
             headers.add(name: "Content-Type", value: "application/json")
         }
@@ -137,11 +138,5 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
-    }
-
-    private struct ErrorBody: Encodable {
-        let error: String
-        let message: String
-        let request_id: String?
     }
 }

@@ -1,42 +1,87 @@
-/// How a ``ValidationOutcome`` is answered over HTTP, by both listeners.
+/// How a ``ValidationOutcome`` is answered over HTTP, by both listeners and authd's own routes.
+///
+/// The reason travels in headers because auth_request drops the subrequest's body: `X-Auth-Error`
+/// (the stable code) and `X-Auth-Message` (the text), which nginx writes into its JSON body, and an
+/// RFC 6750 challenge whose `error_description` says the same. So a client reads the same words
+/// on `/auth/*` and `/api/*`. Messages never contain `"` or `\`: nginx puts them inside a JSON
+/// string as they are.
 extension ValidationOutcome {
     var statusCode: Int {
         switch self {
         case .allowed: 200
         case .unauthorized: 401
-        case .forbidden: 403
+        case .forbidden, .insufficientScope: 403
         case .unavailable: 503
         }
     }
 
-    /// The headers besides content type: identity on 200, RFC 6750 challenges on 401/403 plus
-    /// `X-Auth-Error` (the error code, which nginx puts in its JSON body: auth_request drops
-    /// the subrequest's body), Retry-After on 503.
+    /// The headers besides content type: identity on 200; the reason and, where RFC 6750 has one,
+    /// the challenge on 401/403; Retry-After on 503.
     var headers: [(name: String, value: String)] {
         switch self {
-        case .allowed(let identity): identity.headers
-        case .unauthorized(let code):
-            [("WWW-Authenticate", code == "missing_token" ? #"Bearer realm="skillup""# : #"Bearer realm="skillup", error="invalid_token""#),
-             ("X-Auth-Error", error?.code ?? "invalid_token")]
-        case .forbidden(let code):
-            (code == "csrf_failed" ? [] : [("WWW-Authenticate", #"Bearer realm="skillup", error="insufficient_scope""#)])
-                + [("X-Auth-Error", error?.code ?? code)]
-        case .unavailable: [("Retry-After", "1")]
+        case .allowed(let identity):
+            return identity.headers
+        case .unavailable:
+            return [("Retry-After", "1")]
+        case .unauthorized, .forbidden, .insufficientScope:
+            guard let error else { return [] }
+            return (challenge.map { [("WWW-Authenticate", $0)] } ?? []) + [("X-Auth-Error", error.code), ("X-Auth-Message", error.message)]
+        }
+    }
+
+    /// The Bearer challenge: none for a blocked account or a CSRF failure, which are not token
+    /// problems a client could fix with another token.
+    private var challenge: String? {
+        switch self {
+        case .unauthorized("missing_token"):
+            return #"Bearer realm="skillup""#
+        case .unauthorized:
+            return #"Bearer realm="skillup", error="invalid_token", error_description="\#(error?.message ?? "")""#
+        case .insufficientScope(let missing):
+            let scopes = Self.quotable(missing).joined(separator: " ")
+            return #"Bearer realm="skillup", error="insufficient_scope", scope="\#(scopes)", error_description="\#(error?.message ?? "")""#
+        case .allowed, .forbidden, .unavailable:
+            return nil
         }
     }
 
     /// The JSON error code and message clients see (nil for 200).
     var error: (code: String, message: String)? {
         switch self {
-        case .allowed: nil
-        case .unauthorized(let code):
-            code == "missing_token"
-                ? ("missing_token", "an access token or API key is required")
-                : ("invalid_token", "the access token or API key is invalid, expired or revoked (\(code))")
-        case .forbidden("insufficient_scope"): ("insufficient_scope", "the token lacks a scope this resource requires")
-        case .forbidden("account_blocked"): ("account_blocked", "this account is blocked")
-        case .forbidden(let code): (code, "the request was refused (\(code))")
-        case .unavailable: ("auth_unavailable", "authentication is temporarily unavailable; try again shortly")
+        case .allowed:
+            nil
+        case .unauthorized("missing_token"):
+            ("missing_token", "an access token or API key is required")
+        case .unauthorized("expired"):
+            ("token_expired", "the access token has expired; get a new one from POST /auth/refresh")
+        case .unauthorized("expired_api_key"):
+            ("invalid_token", "the API key has expired; create a new one")
+        case .unauthorized("revoked"):
+            ("invalid_token", "the access token was revoked (signed out, or the session was ended); sign in again")
+        case .unauthorized(let reason):
+            ("invalid_token", "the access token or API key is not valid (\(Self.quotable([reason]).first ?? "invalid"))")
+        case .insufficientScope(let missing):
+            ("insufficient_scope", "this resource needs the scope \(Self.quotable(missing).joined(separator: " ")), which this credential lacks")
+        case .forbidden("account_blocked"):
+            ("account_blocked", "this account is blocked; contact the administrator")
+        case .forbidden("csrf_failed"):
+            ("csrf_failed", "send the value of the __Host-csrf cookie in the X-CSRF-Token header")
+        case .forbidden(let code):
+            (code, "the request was refused (\(Self.quotable([code]).first ?? "forbidden"))")
+        case .unavailable:
+            ("auth_unavailable", "authentication is temporarily unavailable; try again shortly")
+        }
+    }
+
+    /// Names safe inside a quoted header parameter and a JSON string: scope names come from the
+    /// routes' configuration, and a stray quote there must not break the answer.
+    private static func quotable(_ names: [String]) -> [String] {
+        names.filter { name in
+            !name.isEmpty && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "_")
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+            }
         }
     }
 }

@@ -41,8 +41,11 @@ public enum BackedDaemon {
     /// closes them. A configuration or start-up error is printed as one line and exits with 78
     /// (EX_CONFIG), so systemd and the stack script show why. `protectedPaths` are the paths that
     /// nginx/routes.conf puts behind auth for this daemon: requests to them without the gateway's
-    /// identity headers are refused.
-    public static func main(_ name: String, defaultListen: String, backends: [Backend], protectedPaths: [String] = [], setUp: SetUp? = nil) async {
+    /// identity headers are refused. Under `protectedPaths` and `publicPaths` (what routes.conf
+    /// sends here without auth), a path no route serves yet answers 501.
+    public static func main(
+        _ name: String, defaultListen: String, backends: [Backend], protectedPaths: [String] = [], publicPaths: [String] = [], setUp: SetUp? = nil
+    ) async {
         do {
             let configuration = try await DaemonConfiguration.load(daemon: name, defaults: ["listen": .init(.string(defaultListen), isSecret: false)])
             let registry = Observability.bootstrap(configuration)
@@ -75,11 +78,13 @@ public enum BackedDaemon {
             }
             let drain = Drain()
             let router = Daemon.router(readiness: Readiness(checks), registry: registry, drain: drain)
-            router.add(middleware: GatewayIdentityMiddleware(protectedPaths: protectedPaths))
+            router.add(middleware: GatewayIdentityMiddleware(protectedPaths: RoutePrefixes(protectedPaths)))
+            router.add(middleware: PlannedRoutesMiddleware(planned: RoutePrefixes(protectedPaths + publicPaths)))
             if let setUp {
                 let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redisClient, postgres: postgresClient, publisher: amqpPublisher)
                 services += try await setUp(setup)
             }
+            Daemon.answerWrongMethods(on: router)
             let application = try Daemon.application(router: router, configuration: configuration, services: services, drain: drain, logger: logger)
             try await Daemon.run(application, drain: drain, configuration: configuration, logger: logger)
             logger.info("stopped")

@@ -3,19 +3,22 @@ public import HTTPTypes
 public import Hummingbird
 
 /// An error answered to a client as the project's JSON body:
-/// `{"error": "stable_code", "message": "human text", "request_id": "..."}`.
+/// `{"error": "stable_code", "message": "human text", "field": "password", "request_id": "..."}`.
 ///
-/// `code` is a contract clients can switch on; `message` is for people and may change.
+/// `code` is a contract clients can switch on; `message` is for people and may change; `field`
+/// names the request body member at fault, when one is.
 public struct APIError: HTTPResponseError, Equatable {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
+    public let field: String?
     public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
         self.headers = headers
     }
 
@@ -23,9 +26,12 @@ public struct APIError: HTTPResponseError, Equatable {
         APIError(.notFound, code: "not_found", message: message)
     }
 
-    public static func badRequest(code: String = "bad_request", _ message: String) -> APIError {
-        APIError(.badRequest, code: code, message: message)
+    public static func badRequest(code: String = "bad_request", _ message: String, field: String? = nil) -> APIError {
+        APIError(.badRequest, code: code, message: message, field: field)
     }
+
+    /// 501 for a route the gateway already sends to a daemon that does not serve it yet.
+    public static let notImplemented = APIError(.notImplemented, code: "not_implemented", message: "this part of the API is not available yet")
 
     public static func unavailable(code: String = "unavailable", _ message: String, retryAfterSeconds: Int = 1) -> APIError {
         APIError(.serviceUnavailable, code: code, message: message, headers: [.retryAfter: String(retryAfterSeconds)])
@@ -33,9 +39,17 @@ public struct APIError: HTTPResponseError, Equatable {
 
     public static let internalError = APIError(.internalServerError, code: "internal_error", message: "the server failed to answer; the request id is in its log")
 
+    /// `error` first and `/` as it is, as nginx writes its own error bodies.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     struct Body: Encodable {
         let error: String
         let message: String
+        let field: String?
         let request_id: String?
     }
 
@@ -44,8 +58,13 @@ public struct APIError: HTTPResponseError, Equatable {
         response(requestId: request.headers[.requestId])
     }
 
+    /// The JSON body alone, for listeners that write their own responses.
+    package func body(requestId: String?) -> [UInt8] {
+        Array((try? Self.encoder.encode(Body(error: code, message: message, field: field, request_id: requestId))) ?? Data())
+    }
+
     public func response(requestId: String?) -> Response {
-        let body = (try? JSONEncoder().encode(Body(error: code, message: message, request_id: requestId))) ?? Data()
+        let body = body(requestId: requestId)
         var fields = headers
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"

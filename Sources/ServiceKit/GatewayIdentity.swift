@@ -34,16 +34,15 @@ public struct GatewayIdentity: Sendable, Equatable {
 /// some other way than through nginx's auth, or a route in nginx/routes.conf that forgot
 /// `include snippets/auth.conf`, must not be served as nobody in particular.
 public struct GatewayIdentityMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// Path prefixes as routes.conf protects them: `/api/NAME` covers itself and `/api/NAME/...`.
-    let protectedPaths: [String]
+    let protectedPaths: RoutePrefixes
 
-    public init(protectedPaths: [String]) {
+    public init(protectedPaths: RoutePrefixes) {
         self.protectedPaths = protectedPaths
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if protectedPaths.contains(where: { path == $0 || path.hasPrefix($0 + "/") }), GatewayIdentity(headers: request.headers) == nil {
+        if protectedPaths.cover(path), GatewayIdentity(headers: request.headers) == nil {
             throw Self.missingIdentity
         }
         return try await next(request, context)

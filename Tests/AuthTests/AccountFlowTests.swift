@@ -47,8 +47,9 @@ import Testing
                 (#"{"email":"\#(account.email)","password":"Password123"}"#, "weak_password"),
                 (#"{"email":"\#(account.email)","password":"aaaaaaaaaaaa"}"#, "weak_password"),
                 (#"{"email":"not-an-email","password":"a long enough passphrase"}"#, "invalid_email"),
-                (#"{"email":"\#(account.email)"}"#, "bad_request"),
-                ("not json", "bad_request"),
+                (#"{"email":"\#(account.email)","password":"\#(String(repeating: "long passphrase ", count: 65))"}"#, "password_too_long"),
+                (#"{"email":"\#(account.email)"}"#, "missing_field"),
+                ("not json", "invalid_json"),
             ]
             for (body, code) in cases {
                 let response = try await client.send(.post, "/auth/register", json: body)
@@ -195,8 +196,15 @@ import Testing
             #expect(try await client.send(.delete, "/auth/sessions/\(other)", token: laptop.access_token).status == .noContent)
             #expect(try await client.validate(phone.access_token).status == .unauthorized)
             #expect(try await client.validate(laptop.access_token).status == .ok)
+            // Idempotent, like an API key's: the same answer again; someone else's session is not found.
             let again = try await client.send(.delete, "/auth/sessions/\(other)", token: laptop.access_token)
-            #expect(again.status == .notFound)
+            #expect(again.status == .noContent)
+            let stranger = TestAccount()
+            try await client.register(stranger)
+            let strangers = try await client.login(stranger)
+            let notTheirs = try await client.send(.delete, "/auth/sessions/\(current)", token: strangers.access_token)
+            #expect(notTheirs.status == .notFound)
+            #expect(try await client.validate(laptop.access_token).status == .ok)
         }
     }
 

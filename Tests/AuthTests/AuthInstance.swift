@@ -53,6 +53,7 @@ final class AuthInstance: Sendable {
         let router = Daemon.router(readiness: Readiness([.redis(redis), .postgres(postgres)]), registry: PrometheusCollectorRegistry())
         let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redis, postgres: postgres, publisher: nil)
         let components = try await AuthDaemon.build(setup)
+        Daemon.answerWrongMethods(on: router)
         self.redis = redis
         self.postgres = postgres
         self.responder = router.buildResponder()
@@ -184,6 +185,7 @@ struct Grant: Decodable {
 struct ErrorBody: Decodable, Equatable {
     let error: String
     let message: String
+    let field: String?
 }
 
 extension TestResponse {

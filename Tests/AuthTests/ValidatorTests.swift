@@ -36,7 +36,10 @@ import Testing
             let lacking = try await client.validate(grant.access_token, requiredScopes: "generate admin")
             #expect(lacking.status == .forbidden)
             #expect(lacking.errorBody?.error == "insufficient_scope")
-            #expect(lacking.header("WWW-Authenticate")?.contains(#"error="insufficient_scope""#) == true)
+            #expect(lacking.errorBody?.message == "this resource needs the scope admin, which this credential lacks")
+            #expect(lacking.header("X-Auth-Message") == lacking.errorBody?.message)
+            #expect(lacking.header("WWW-Authenticate")
+                == #"Bearer realm="skillup", error="insufficient_scope", scope="admin", error_description="this resource needs the scope admin, which this credential lacks""#)
             #expect(lacking.header("X-User-Id") == nil)
         }
     }
@@ -55,6 +58,8 @@ import Testing
             let blocked = try await Self.firstAnswer(within: .milliseconds(100), not: .ok) { try await client.validate(grant.access_token) }
             #expect(blocked.status == .forbidden)
             #expect(blocked.errorBody?.error == "account_blocked")
+            #expect(blocked.header("X-Auth-Message") == "this account is blocked; contact the administrator")
+            #expect(blocked.header("WWW-Authenticate") == nil, "a blocked account is not a token problem")
             let login = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
             #expect(login.status == .forbidden)
             let refresh = try await client.send(.post, "/auth/refresh", json: #"{"refresh_token":"\#(grant.refresh_token)"}"#)

@@ -44,8 +44,8 @@ import Testing
     }
 
     /// A service refuses its protected paths (those nginx/routes.conf puts behind auth) without the
-    /// gateway's identity headers, whether or not a route serves them yet; its other paths and a
-    /// look-alike prefix are not affected.
+    /// gateway's identity headers, whether or not a route serves them yet; a planned path that no
+    /// route serves yet answers 501; a look-alike prefix is neither protected nor planned.
     @Test func aProtectedPathWithoutTheGatewaysIdentityIsRefused() async throws {
         let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "0.5"], environment: environment())
         defer { daemon.remove() }
@@ -55,14 +55,15 @@ import Testing
             let refused = try await daemon.get(path)
             #expect(refused.status == 401, "\(path): \(refused.body)")
             #expect(refused.body.contains(#""error":"missing_identity""#), "\(path): \(refused.body)")
-            #expect(try await daemon.get(path, headers: identity).status == 404, "\(path) with an identity passes on (no route serves it yet)")
+            #expect(try await daemon.get(path, headers: identity).status == 501, "\(path) with an identity passes on (no route serves it yet)")
         }
         let malformed = try await daemon.get("/api/subscription", headers: ["X-User-Id: someone", "X-Session-Id: \(UUID().uuidString.lowercased())"])
         #expect(malformed.status == 401)
         #expect(try await daemon.get("/api/subscription", headers: [identity[0]]).status == 401, "a user id alone is not an identity")
-        for path in ["/api/plans", "/api/subscriptions-other"] {
-            #expect(try await daemon.get(path).status == 404, "\(path) is not protected")
-        }
+        let plans = try await daemon.get("/api/plans")
+        #expect(plans.status == 501, "public, and planned: \(plans.body)")
+        #expect(plans.body.contains(#""error":"not_implemented""#))
+        #expect(try await daemon.get("/api/subscriptions-other").status == 404, "neither protected nor planned")
         _ = try await daemon.terminate()
     }
 

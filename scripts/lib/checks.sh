@@ -13,6 +13,18 @@ check() {
   fi
 }
 
+# same WHAT EXPECTED ACTUAL: ACTUAL must be exactly EXPECTED (for counts and single values,
+# where "1" must not pass for "11").
+same() {
+  local what=$1 expected=$2 actual=$3
+  if [[ $actual == "$expected" ]]; then
+    echo "$checker: ok   $what"
+  else
+    echo "$checker: FAIL $what: expected exactly '$expected', got '$actual'"
+    failures=$((failures + 1))
+  fi
+}
+
 # refute WHAT UNEXPECTED ACTUAL: ACTUAL must not contain UNEXPECTED.
 refute() {
   local what=$1 unexpected=$2 actual=$3

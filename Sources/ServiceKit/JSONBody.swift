@@ -1,0 +1,87 @@
+import Foundation
+public import Hummingbird
+
+/// Request bodies: one JSON decoding step for every route of every daemon, whose refusals name
+/// the member and the rule in plain words (`password is required`, `email must be a string`)
+/// with a stable code and the member in `field`, instead of the decoder's own text.
+public enum JSONBody {
+    /// Codes a client can switch on.
+    public enum Code {
+        /// The body is empty or not JSON at all.
+        public static let invalidJSON = "invalid_json"
+        /// The body is JSON but not an object.
+        public static let notAnObject = "invalid_body"
+        /// A required member is absent.
+        public static let missingField = "missing_field"
+        /// A member has the wrong type or is null.
+        public static let invalidField = "invalid_field"
+    }
+
+    /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
+        guard !bytes.isEmpty else { throw APIError.badRequest(code: Code.invalidJSON, "the body must be a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw refusal(for: error)
+        } catch {
+            throw APIError.badRequest(code: Code.invalidJSON, "the body is not valid JSON")
+        }
+    }
+
+    static func refusal(for error: DecodingError) -> APIError {
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return .badRequest(code: Code.missingField, "\(field) is required", field: field)
+        case .valueNotFound(let type, let context) where !context.codingPath.isEmpty:
+            let field = path(context.codingPath)
+            return .badRequest(code: Code.invalidField, "\(field) must be \(describe(type)), not null", field: field)
+        case .typeMismatch(let type, let context) where !context.codingPath.isEmpty:
+            let field = path(context.codingPath)
+            return .badRequest(code: Code.invalidField, "\(field) must be \(describe(type))", field: field)
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            let field = path(context.codingPath)
+            return .badRequest(code: Code.invalidField, "\(field) has a value that is not allowed", field: field)
+        case .typeMismatch, .valueNotFound:
+            return .badRequest(code: Code.notAnObject, "the body must be a JSON object")
+        default:
+            return .badRequest(code: Code.invalidJSON, "the body is not valid JSON")
+        }
+    }
+
+    /// `scopes[1]`, `limits.daily`: how a person would point at the member.
+    static func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue, key.stringValue == "Index \(index)" {
+                text += "[\(index)]"
+            } else {
+                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return text
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is UInt64.Type: return "a whole number"
+        case is Double.Type, is Float.Type: return "a number"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "a list" }
+            if name.hasPrefix("Dictionary") { return "a JSON object" }
+            return "a \(name)"
+        }
+    }
+}
+
+extension Request {
+    /// The body decoded as `T` through ``JSONBody``; over the upload limit is 413.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        return try JSONBody.decode(type, from: buffer.readableBytesView)
+    }
+}
