@@ -87,7 +87,10 @@ public final class AccountService: Sendable {
         let normalized = Email.normalize(email)
         let subject = LoginThrottle.Subject(normalizedEmail: normalized, clientIP: client.address)
         let user = try await checkPassword(password, of: subject, client: client) { try await store.user(normalizedEmail: normalized) }
-        guard !user.blocked else { throw Self.accountBlocked }
+        guard !user.blocked else {
+            await events.record(SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID))
+            throw Self.accountBlocked
+        }
         let refresh = try Secrets.make(prefix: "rt_")
         let sessionID = try await backend {
             try await store.createSession(userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
@@ -168,7 +171,7 @@ public final class AccountService: Sendable {
         throw APIError.unavailable(code: "busy", "the account changed during the refresh; retry")
     }
 
-    private static let accountBlocked = APIError(.forbidden, code: "account_blocked", message: "this account is blocked")
+    private static let accountBlocked = APIError(.forbidden, code: "account_blocked", message: "this account is blocked; contact the administrator")
 
     /// A spent refresh token came back (stolen, or replayed): every token of its session dies, on
     /// every instance. Always throws `invalid_grant`.

@@ -218,6 +218,45 @@ public struct AccountStore: Sendable {
         return try rows.first?.decode(at: 0)
     }
 
+    /// What `skillctl users show` and `list` print about an account.
+    public struct AccountSummary: Sendable {
+        public let id: String
+        public let email: String
+        public let createdAt: String
+        public let blocked: Bool
+        public let scopes: [String]
+        public let activeSessions: Int
+        public let liveAPIKeys: Int
+    }
+
+    private static let summaryQuery: SQL = """
+        SELECT u.id::text, u.email, \(iso("u.created_at")), u.blocked, u.scopes,
+               (SELECT count(*) FROM auth.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now())::int8,
+               (SELECT count(*) FROM auth.api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))::int8
+        FROM auth.users u
+        """
+
+    private static func summary(_ row: PostgresRow) throws -> AccountSummary {
+        AccountSummary(id: try row.decode(at: 0), email: try row.decode(at: 1), createdAt: try row.decode(at: 2), blocked: try row.decode(at: 3),
+                       scopes: (try row.decode(at: 4) as String).split(separator: " ").map(String.init),
+                       activeSessions: try row.decode(at: 5), liveAPIKeys: try row.decode(at: 6))
+    }
+
+    public func summary(normalizedEmail: String) async throws -> AccountSummary? {
+        try await postgres.query("\(Self.summaryQuery) WHERE u.email_normalized = $1", [.text(normalizedEmail)]).first.map(Self.summary)
+    }
+
+    /// Up to `limit` accounts whose email contains `filter`, in email order, after `after`.
+    public func summaries(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary] {
+        let rows = try await postgres.query(
+            """
+            \(Self.summaryQuery)
+            WHERE ($1::text IS NULL OR strpos(u.email_normalized, lower($1)) > 0) AND ($2::text IS NULL OR u.email_normalized > lower($2))
+            ORDER BY u.email_normalized LIMIT $3
+            """, [.text(filter), .text(after), .int(limit)])
+        return try rows.map(Self.summary)
+    }
+
     /// Replaces the account's scopes; returns its id, nil when there is none.
     public func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String? {
         let rows = try await postgres.query(

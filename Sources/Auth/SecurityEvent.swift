@@ -6,6 +6,8 @@ struct SecurityEvent: Sendable {
         case registered, loginSucceeded = "login_succeeded", loginFailed = "login_failed", lockout
         case refreshReuse = "refresh_reuse", logout, logoutAll = "logout_all", sessionRevoked = "session_revoked"
         case passwordChanged = "password_changed", apiKeyCreated = "api_key_created", apiKeyRevoked = "api_key_revoked"
+        case blockedSignIn = "blocked_sign_in"
+        case adminBlocked = "admin_blocked", adminUnblocked = "admin_unblocked", adminScopesChanged = "admin_scopes_changed"
     }
 
     let kind: Kind
@@ -28,7 +30,7 @@ struct SecurityEventLog: Sendable {
         if let clientIP = event.clientIP { metadata["client_ip"] = "\(clientIP)" }
         if let requestID = event.requestID { metadata["request_id"] = "\(requestID)" }
         if let detail = event.detail { metadata["detail"] = "\(detail)" }
-        let level: Logger.Level = [.loginFailed, .lockout, .refreshReuse].contains(event.kind) ? .warning : .notice
+        let level: Logger.Level = [.loginFailed, .lockout, .refreshReuse, .blockedSignIn].contains(event.kind) ? .warning : .notice
         logger.log(level: level, "security event", metadata: metadata)
         do {
             try await store.recordEvent(event)

@@ -83,6 +83,25 @@ public struct TokenRegistry: Sendable {
         return #jtis
         """)
 
+    /// Deletes the access-token records of these sessions, which stay open, and tells every
+    /// instance to forget the user's cached answers: each token is refused at its next use and the
+    /// client refreshes into a token with the account's current scopes.
+    func expireAccessTokens(sessionIDs: [String], userID: String) async throws(RedisError) {
+        try await redis.evaluate(
+            Self.expireAccessTokensScript, keys: sessionIDs.map(Self.sessionTokensKey),
+            arguments: [Self.revocationChannel, "auth:token:", "user \(userID)"])
+    }
+
+    private static let expireAccessTokensScript = RedisScript(
+        """
+        for _, set in ipairs(KEYS) do
+            for _, jti in ipairs(redis.call('SMEMBERS', set)) do redis.call('DEL', ARGV[2] .. jti) end
+            redis.call('DEL', set)
+        end
+        redis.call('PUBLISH', ARGV[1], ARGV[3])
+        return #KEYS
+        """)
+
     /// Marks the user blocked (or not) and tells every instance.
     func setBlocked(userID: String, _ blocked: Bool) async throws(RedisError) {
         let change = blocked ? RedisCommand("SET", Self.blockedKey(userID), "1") : RedisCommand("DEL", Self.blockedKey(userID))

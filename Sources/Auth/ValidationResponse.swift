@@ -57,7 +57,7 @@ extension ValidationOutcome {
         case .unauthorized("expired_api_key"):
             ("invalid_token", "the API key has expired; create a new one")
         case .unauthorized("revoked"):
-            ("invalid_token", "the access token was revoked (signed out, or the session was ended); sign in again")
+            ("invalid_token", "the access token is no longer valid (signed out, session ended, or the account changed); refresh it at POST /auth/refresh or sign in again")
         case .unauthorized(let reason):
             ("invalid_token", "the access token or API key is not valid (\(Self.quotable([reason]).first ?? "invalid"))")
         case .insufficientScope(let missing):

@@ -120,7 +120,7 @@ import Testing
             return try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#).key
         }
         #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
-        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true)
+        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true, by: "test")
 
         try await redis.stop()
         try await redis.start()
@@ -135,7 +135,7 @@ import Testing
         }
         #expect(try await first.redis.send("KEYS", "auth:apikey:*").array?.isEmpty == true, "the blocked owner's key was written back")
 
-        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, false)
+        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, false, by: "test")
         #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
     }
 
@@ -275,7 +275,7 @@ import Testing
             let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
             #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
 
-            _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).setScopes(email: account.email, scopes: ["profile", "subscription:read"])
+            _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).changeScopes(email: account.email, .replace(["profile", "subscription:read"]), by: "test")
             // Announced from elsewhere (skillctl): heard through pub/sub, like a block, within 100 ms.
             let lowered = try await ValidatorTests.firstAnswer(within: .milliseconds(100), not: .ok) {
                 try await validate(client, key: created.key, requiredScopes: "generate")

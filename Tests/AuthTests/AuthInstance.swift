@@ -132,8 +132,8 @@ struct TestAccount {
     /// A client address of its own, so lockout counters of other tests do not interfere.
     let address: String
 
-    init() {
-        email = "user-\(UUID().uuidString.prefix(12).lowercased())@example.com"
+    init(email: String = "user-\(UUID().uuidString.prefix(12).lowercased())@example.com") {
+        self.email = email
         password = "correct horse battery \(UUID().uuidString.prefix(6))"
         address = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
     }

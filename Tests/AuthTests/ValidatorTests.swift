@@ -53,7 +53,7 @@ import Testing
             try await client.register(account)
             let grant = try await client.login(account)
             #expect(try await client.validate(grant.access_token).status == .ok)
-            _ = try await admin.setBlocked(email: account.email, true)
+            _ = try await admin.setBlocked(email: account.email, true, by: "test")
             // Blocked from elsewhere (skillctl): every instance hears it through pub/sub within 100 ms.
             let blocked = try await Self.firstAnswer(within: .milliseconds(100), not: .ok) { try await client.validate(grant.access_token) }
             #expect(blocked.status == .forbidden)
@@ -64,7 +64,7 @@ import Testing
             #expect(login.status == .forbidden)
             let refresh = try await client.send(.post, "/auth/refresh", json: #"{"refresh_token":"\#(grant.refresh_token)"}"#)
             #expect(refresh.status == .forbidden)
-            _ = try await admin.setBlocked(email: account.email, false)
+            _ = try await admin.setBlocked(email: account.email, false, by: "test")
             let unblocked = try await Self.firstAnswer(within: .milliseconds(100), not: .forbidden) { try await client.validate(grant.access_token) }
             #expect(unblocked.status == .ok)
         }
@@ -97,12 +97,11 @@ import Testing
         let authd = try await AuthInstance.start()
         defer { Task { await authd.stop() } }
         let account = TestAccount()
-        let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
         let widest = (0..<Scopes.maximumCount).map { "s\($0)" + String(repeating: "x", count: Scopes.maximumLength - 3) }
         try await authd.withClient { client in
             try await client.register(account)
-            _ = try await admin.setScopes(email: account.email, scopes: widest)
-            await #expect(throws: AccountAdmin.InvalidScopes.self) { try await admin.setScopes(email: account.email, scopes: widest + ["one-too-many"]) }
+            // Longer names than the known scopes, set in the database directly, as a later version might grant.
+            _ = try await AccountStore(postgres: authd.postgres).setScopes(normalizedEmail: account.email.lowercased(), scopes: widest)
             let grant = try await client.login(account)
             let response = try await client.validate(grant.access_token)
             #expect(response.status == .ok)
