@@ -200,10 +200,12 @@ public final class TokenValidator: Sendable {
     static func decide(identity: Identity, blocked: Bool, required: String?) -> ValidationOutcome {
         if blocked { return .forbidden(code: "account_blocked") }
         guard let required else { return .allowed(identity) }
-        let scopes = required.split(separator: " ")
-        func granted(_ scope: Substring) -> Bool { identity.scopes.contains { $0 == scope } }
-        if scopes.allSatisfy(granted) { return .allowed(identity) }
-        return .insufficientScope(missing: scopes.filter { !granted($0) }.map(String.init))
+        for scope in required.split(separator: " ") where !identity.scopes.contains(where: { $0 == scope }) {
+            // Refused: only now is the list of every missing scope worth building.
+            let missing = required.split(separator: " ").filter { wanted in !identity.scopes.contains { $0 == wanted } }
+            return .insufficientScope(missing: missing.map(String.init))
+        }
+        return .allowed(identity)
     }
 
     @discardableResult

@@ -35,10 +35,10 @@ struct ConfigurationTests {
         configuration.password = "not-the-password"
         configuration.operationTimeout = .seconds(2)
         let publisher = AMQPPublisher(configuration: configuration, logger: Broker.logger)
-        defer { Task { await publisher.shutdown() } }
         let error = await #expect(throws: AMQPError.self) {
             try await publisher.publish(AMQPMessage(exchange: "", routingKey: "nowhere", text: "x"))
         }
+        await publisher.shutdown()
         #expect(error?.code == .brokerUnavailable)
         #expect(error?.message.contains("not-the-password") == false)
     }

@@ -29,78 +29,78 @@ import Testing
     }
 
     @Test func aKeyIsShownOnceValidatesWithItsScopesAndDiesWhenRevoked() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"ci bot","scopes":["generate"],"expires_in":3600}"#, token: session.access_token)
-            #expect(made.status == .created, "\(String(buffer: made.body))")
-            let created = try JSONDecoder().decode(Created.self, from: made.body)
-            #expect(created.key.hasPrefix("sk_") && created.key.count == 46)
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"ci bot","scopes":["generate"],"expires_in":3600}"#, token: session.access_token)
+                #expect(made.status == .created, "\(String(buffer: made.body))")
+                let created = try JSONDecoder().decode(Created.self, from: made.body)
+                #expect(created.key.hasPrefix("sk_") && created.key.count == 46)
 
-            let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
-            let listing = String(buffer: listed.body)
-            #expect(listing.contains(created.id) && listing.contains(String(created.key.prefix(10))))
-            #expect(!listing.contains(created.key))
+                let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
+                let listing = String(buffer: listed.body)
+                #expect(listing.contains(created.id) && listing.contains(String(created.key.prefix(10))))
+                #expect(!listing.contains(created.key))
 
-            let allowed = try await validate(client, key: created.key, requiredScopes: "generate")
-            #expect(allowed.status == .ok)
-            #expect(allowed.header("X-Scopes") == "generate")
-            #expect(allowed.header("X-Session-Id") == created.id)
-            #expect(allowed.header("X-Tier") == "free")
-            #expect(allowed.header("X-User-Id") != nil)
-            #expect(try await validate(client, key: created.key, requiredScopes: "profile").status == .forbidden)
-            #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
+                let allowed = try await validate(client, key: created.key, requiredScopes: "generate")
+                #expect(allowed.status == .ok)
+                #expect(allowed.header("X-Scopes") == "generate")
+                #expect(allowed.header("X-Session-Id") == created.id)
+                #expect(allowed.header("X-Tier") == "free")
+                #expect(allowed.header("X-User-Id") != nil)
+                #expect(try await validate(client, key: created.key, requiredScopes: "profile").status == .forbidden)
+                #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
 
-            // The key's cached answer serves only the ApiKey scheme, never the same string as a token.
-            for disguise: HTTPFields in [[.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]] {
-                let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: disguise)
-                #expect(refused.status == .unauthorized)
-                let account = try await client.execute(uri: "/auth/me", method: .get, headers: disguise)
-                #expect(account.status == .unauthorized)
+                // The key's cached answer serves only the ApiKey scheme, never the same string as a token.
+                for disguise: HTTPFields in [[.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]] {
+                    let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: disguise)
+                    #expect(refused.status == .unauthorized)
+                    let account = try await client.execute(uri: "/auth/me", method: .get, headers: disguise)
+                    #expect(account.status == .unauthorized)
+                }
+                // Keys cannot manage the account.
+                let withKey = try await client.execute(uri: "/auth/me", method: .get, headers: [.authorization: "ApiKey \(created.key)"])
+                #expect(withKey.status == .forbidden)
+
+                #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+                #expect(try await validate(client, key: created.key).status == .unauthorized)
+                // DELETE is idempotent (a retry after a Redis failure must finish the job); a stranger's id is not found.
+                #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+                #expect(try await client.send(.delete, "/auth/api-keys/\(UUID())", token: session.access_token).status == .notFound)
             }
-            // Keys cannot manage the account.
-            let withKey = try await client.execute(uri: "/auth/me", method: .get, headers: [.authorization: "ApiKey \(created.key)"])
-            #expect(withKey.status == .forbidden)
-
-            #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
-            #expect(try await validate(client, key: created.key).status == .unauthorized)
-            // DELETE is idempotent (a retry after a Redis failure must finish the job); a stranger's id is not found.
-            #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
-            #expect(try await client.send(.delete, "/auth/api-keys/\(UUID())", token: session.access_token).status == .notFound)
         }
     }
 
     @Test func scopesBeyondTheOwnersAreRefused() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let beyond = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"greedy","scopes":["generate","admin"]}"#, token: session.access_token)
-            #expect(beyond.status == .forbidden)
-            #expect(beyond.errorBody?.error == "insufficient_scope")
-            let malformed = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
-            #expect(malformed.status == .badRequest)
-            let tooShort = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"brief","scopes":["generate"],"expires_in":5}"#, token: session.access_token)
-            #expect(tooShort.errorBody?.error == "invalid_expiry")
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let beyond = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"greedy","scopes":["generate","admin"]}"#, token: session.access_token)
+                #expect(beyond.status == .forbidden)
+                #expect(beyond.errorBody?.error == "insufficient_scope")
+                let malformed = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
+                #expect(malformed.status == .badRequest)
+                let tooShort = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"brief","scopes":["generate"],"expires_in":5}"#, token: session.access_token)
+                #expect(tooShort.errorBody?.error == "invalid_expiry")
+            }
         }
     }
 
     @Test func aKeyLostFromRedisIsRestoredFromPostgreSQL() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
-            // Only this key's record: the suites share the test Redis.
-            #expect(try await authd.redis.send("DEL", "auth:apikey:" + APIKeys.digestHex(of: created.key)).int == 1)
-            #expect(try await validate(client, key: created.key).status == .ok)
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+                // Only this key's record: the suites share the test Redis.
+                #expect(try await authd.redis.send("DEL", "auth:apikey:" + APIKeys.digestHex(of: created.key)).int == 1)
+                #expect(try await validate(client, key: created.key).status == .ok)
+            }
         }
     }
 
@@ -110,123 +110,124 @@ import Testing
     @Test func aBlockedOwnersKeyStaysRefusedOnTwoInstancesAcrossARedisRestart() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
-        let first = try await AuthInstance.start(redisPort: redis.port)
-        let second = try await AuthInstance.start(redisPort: redis.port)
-        defer { Task { await first.stop(); await second.stop() } }
-        let account = TestAccount()
-        let key = try await first.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            return try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#).key
-        }
-        #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
-        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true, by: "test")
+        try await AuthInstance.with(redisPort: redis.port) { first in
+            try await AuthInstance.with(redisPort: redis.port) { second in
+                let account = TestAccount()
+                let key = try await first.withClient { client in
+                    try await client.register(account)
+                    let session = try await client.login(account)
+                    return try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#).key
+                }
+                #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
+                _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, true, by: "test")
 
-        try await redis.stop()
-        try await redis.start()
-        for instance in [first, second] {
-            try await instance.waitForBackends()
-            try await instance.waitForRevocationFeed()
-        }
-        for instance in [first, second, first] {
-            let answer = try await instance.withClient { try await validate($0, key: key) }
-            #expect(answer.status == .forbidden)
-            #expect(answer.errorBody?.error == "account_blocked")
-        }
-        #expect(try await first.redis.send("KEYS", "auth:apikey:*").array?.isEmpty == true, "the blocked owner's key was written back")
+                try await redis.stop()
+                try await redis.start()
+                for instance in [first, second] {
+                    try await instance.waitForBackends()
+                    try await instance.waitForRevocationFeed()
+                }
+                for instance in [first, second, first] {
+                    let answer = try await instance.withClient { try await validate($0, key: key) }
+                    #expect(answer.status == .forbidden)
+                    #expect(answer.errorBody?.error == "account_blocked")
+                }
+                #expect(try await first.redis.send("KEYS", "auth:apikey:*").array?.isEmpty == true, "the blocked owner's key was written back")
 
-        _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, false, by: "test")
-        #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
+                _ = try await AccountAdmin(postgres: first.postgres, redis: first.redis).setBlocked(email: account.email, false, by: "test")
+                #expect(try await second.withClient { try await validate($0, key: key) }.status == .ok)
+            }
+        }
     }
 
     /// Any daemon that can write to Redis could write an API-key record: authd trusts only records
     /// it sealed itself. An unsealed, badly sealed or moved record counts as missing, and the key's
     /// truth comes from PostgreSQL again; a record for a key PostgreSQL does not know grants nothing.
     @Test func aKeyRecordAuthdDidNotSealGrantsNothing() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client async throws in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let narrow = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
-            let broad = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
-            let narrowRedisKey = "auth:apikey:" + APIKeys.digestHex(of: narrow.key)
-            let genuine = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
-            let owner = String(genuine.prefix { $0 != " " })
-            let broadRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: broad.key)).string)
-            let forgeries = [
-                "\(owner) \(narrow.id) 0 generate profile admin",
-                "\(owner) \(narrow.id) 0 \(String(repeating: "A", count: 43)) generate profile admin",
-                broadRecord,
-            ]
-            for forged in forgeries {
-                try await authd.redis.send("SET", narrowRedisKey, forged)
-                authd.validator.applyRevocation("session \(narrow.id)")
-                let answer = try await validate(client, key: narrow.key)
-                #expect(answer.status == .ok)
-                #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")
-                #expect(try await validate(client, key: narrow.key, requiredScopes: "profile").status == .forbidden)
-                let rewritten = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
-                let secret = try await authd.validator.registry.seal.secret()
-                #expect(SealedAPIKeyRecord.decode(rewritten, digestHex: APIKeys.digestHex(of: narrow.key), secret: secret)?.scopes == ["generate"])
-            }
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client async throws in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let narrow = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+                let broad = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
+                let narrowRedisKey = "auth:apikey:" + APIKeys.digestHex(of: narrow.key)
+                let genuine = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
+                let owner = String(genuine.prefix { $0 != " " })
+                let broadRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: broad.key)).string)
+                let forgeries = [
+                    "\(owner) \(narrow.id) 0 generate profile admin",
+                    "\(owner) \(narrow.id) 0 \(String(repeating: "A", count: 43)) generate profile admin",
+                    broadRecord,
+                ]
+                for forged in forgeries {
+                    try await authd.redis.send("SET", narrowRedisKey, forged)
+                    authd.validator.applyRevocation("session \(narrow.id)")
+                    let answer = try await validate(client, key: narrow.key)
+                    #expect(answer.status == .ok)
+                    #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")
+                    #expect(try await validate(client, key: narrow.key, requiredScopes: "profile").status == .forbidden)
+                    let rewritten = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
+                    let secret = try await authd.validator.registry.seal.secret()
+                    #expect(SealedAPIKeyRecord.decode(rewritten, digestHex: APIKeys.digestHex(of: narrow.key), secret: secret)?.scopes == ["generate"])
+                }
 
-            let madeUp = "sk_" + String(repeating: "Q", count: 43)
-            try await authd.redis.send("SET", "auth:apikey:" + APIKeys.digestHex(of: madeUp), "\(owner) \(UUID().uuidString.lowercased()) 0 \(String(repeating: "B", count: 43)) admin")
-            #expect(try await validate(client, key: madeUp).status == .unauthorized)
+                let madeUp = "sk_" + String(repeating: "Q", count: 43)
+                try await authd.redis.send("SET", "auth:apikey:" + APIKeys.digestHex(of: madeUp), "\(owner) \(UUID().uuidString.lowercased()) 0 \(String(repeating: "B", count: 43)) admin")
+                #expect(try await validate(client, key: madeUp).status == .unauthorized)
+            }
         }
     }
 
     /// Revoking a key that is already revoked changes nothing and tells no instance again: each
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let registry = TokenRegistry(redis: authd.redis, store: AccountStore(postgres: authd.postgres), tokenLifetime: 900)
-        let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let keyID = UUID().uuidString.lowercased()
-        try await registry.recordAPIKey(digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil)
-        #expect(try await registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "the first revocation announces itself")
-        for _ in 0..<3 {
-            #expect(try await !registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "a repeat announces nothing")
-        }
-
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+        try await AuthInstance.with() { authd in
+            let registry = TokenRegistry(redis: authd.redis, store: AccountStore(postgres: authd.postgres), tokenLifetime: 900)
+            let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let keyID = UUID().uuidString.lowercased()
+            try await registry.recordAPIKey(digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil)
+            #expect(try await registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "the first revocation announces itself")
             for _ in 0..<3 {
-                #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+                #expect(try await !registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "a repeat announces nothing")
             }
-            #expect(try await validate(client, key: created.key).status == .unauthorized)
+
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+                for _ in 0..<3 {
+                    #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
+                }
+                #expect(try await validate(client, key: created.key).status == .unauthorized)
+            }
         }
     }
 
     /// A made-up key is looked up in PostgreSQL once, then refused from memory: a flood of random
     /// well-formed keys must not become a flood of queries.
     @Test func anUnknownKeyIsRememberedBriefly() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let madeUp = "sk_" + String((0..<43).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".randomElement()! })
-        try await authd.withClient { client async throws in
-            #expect(authd.validator.unknownAPIKeys.count == 0)
-            #expect(try await validate(client, key: madeUp).status == .unauthorized)
-            #expect(authd.validator.unknownAPIKeys.count == 1)
-            #expect(try await validate(client, key: madeUp).status == .unauthorized)
-            #expect(authd.validator.unknownAPIKeys.count == 1)
+        try await AuthInstance.with() { authd in
+            let madeUp = "sk_" + String((0..<43).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".randomElement()! })
+            try await authd.withClient { client async throws in
+                #expect(authd.validator.unknownAPIKeys.count == 0)
+                #expect(try await validate(client, key: madeUp).status == .unauthorized)
+                #expect(authd.validator.unknownAPIKeys.count == 1)
+                #expect(try await validate(client, key: madeUp).status == .unauthorized)
+                #expect(authd.validator.unknownAPIKeys.count == 1)
+            }
+            let cache = UnknownAPIKeys(capacity: 2, ttl: 10)
+            let digests = (1...3).map { CredentialDigest([UInt8](repeating: UInt8($0), count: 32)) }
+            cache.insert(digests[0], now: 100)
+            #expect(cache.contains(digests[0], now: 109))
+            #expect(!cache.contains(digests[0], now: 111), "an entry expires")
+            cache.insert(digests[0], now: 100)
+            cache.insert(digests[1], now: 100)
+            cache.insert(digests[2], now: 100)
+            #expect(cache.count <= 2, "the set stays within its capacity")
+            #expect(cache.contains(digests[2], now: 101))
         }
-        let cache = UnknownAPIKeys(capacity: 2, ttl: 10)
-        let digests = (1...3).map { CredentialDigest([UInt8](repeating: UInt8($0), count: 32)) }
-        cache.insert(digests[0], now: 100)
-        #expect(cache.contains(digests[0], now: 109))
-        #expect(!cache.contains(digests[0], now: 111), "an entry expires")
-        cache.insert(digests[0], now: 100)
-        cache.insert(digests[1], now: 100)
-        cache.insert(digests[2], now: 100)
-        #expect(cache.count <= 2, "the set stays within its capacity")
-        #expect(cache.contains(digests[2], now: 101))
     }
 
     struct Listed: Decodable {
@@ -237,97 +238,97 @@ import Testing
     /// A stolen session alone cannot mint lasting access: a key needs the current password, and
     /// every key expires (90 days unless asked otherwise, a year at most).
     @Test func aKeyNeedsThePasswordAndAlwaysExpires() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let withoutPassword = try await client.send(.post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
-            #expect(withoutPassword.status == .badRequest)
-            let wrongPassword = try await client.send(
-                .post, "/auth/api-keys", json: #"{"password":"not the password","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
-            #expect(wrongPassword.status == .forbidden)
-            #expect(wrongPassword.errorBody?.error == "invalid_credentials")
-            let tooLong = try await client.send(
-                .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"],"expires_in":40000000}"#,
-                token: session.access_token, from: account.address)
-            #expect(tooLong.errorBody?.error == "invalid_expiry")
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let withoutPassword = try await client.send(.post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                #expect(withoutPassword.status == .badRequest)
+                let wrongPassword = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"not the password","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                #expect(wrongPassword.status == .forbidden)
+                #expect(wrongPassword.errorBody?.error == "invalid_credentials")
+                let tooLong = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"],"expires_in":40000000}"#,
+                    token: session.access_token, from: account.address)
+                #expect(tooLong.errorBody?.error == "invalid_expiry")
 
-            let made = try await client.send(
-                .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
-            #expect(made.status == .created)
-            let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
-            let keys = try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"] ?? []
-            let expiry = try #require(keys.first?.expires_at.flatMap { try? Date($0, strategy: .iso8601) })
-            #expect(abs(expiry.timeIntervalSinceNow - 90 * 86_400) < 120, "a key without expires_in lives 90 days")
+                let made = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                #expect(made.status == .created)
+                let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
+                let keys = try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"] ?? []
+                let expiry = try #require(keys.first?.expires_at.flatMap { try? Date($0, strategy: .iso8601) })
+                #expect(abs(expiry.timeIntervalSinceNow - 90 * 86_400) < 120, "a key without expires_in lives 90 days")
+            }
         }
     }
 
     /// Lowering an owner's scopes lowers their keys' on every instance within the revocation bound.
     @Test func aKeyNeverGrantsMoreThanItsOwnerHoldsNow() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
-            #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
+                #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
 
-            _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).changeScopes(email: account.email, .replace(["profile", "subscription:read"]), by: "test")
-            // Announced from elsewhere (skillctl): heard through pub/sub, like a block, within 100 ms.
-            let lowered = try await ValidatorTests.firstAnswer(within: .milliseconds(100), not: .ok) {
-                try await validate(client, key: created.key, requiredScopes: "generate")
+                _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).changeScopes(email: account.email, .replace(["profile", "subscription:read"]), by: "test")
+                // Announced from elsewhere (skillctl): heard through pub/sub, like a block, within 100 ms.
+                let lowered = try await ValidatorTests.firstAnswer(within: .milliseconds(100), not: .ok) {
+                    try await validate(client, key: created.key, requiredScopes: "generate")
+                }
+                #expect(lowered.status == .forbidden)
+                #expect(lowered.errorBody?.error == "insufficient_scope")
+                let kept = try await validate(client, key: created.key, requiredScopes: "profile")
+                #expect(kept.status == .ok)
+                #expect(kept.header("X-Scopes") == "profile")
             }
-            #expect(lowered.status == .forbidden)
-            #expect(lowered.errorBody?.error == "insufficient_scope")
-            let kept = try await validate(client, key: created.key, requiredScopes: "profile")
-            #expect(kept.status == .ok)
-            #expect(kept.header("X-Scopes") == "profile")
         }
     }
 
     @Test func aPasswordChangeRevokesTheKeysUnlessAskedToKeepThem() async throws {
-        let authd = try await AuthInstance.start()
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let session = try await client.login(account)
-            let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
+        try await AuthInstance.with() { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let session = try await client.login(account)
+                let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate"]"#)
 
-            let keeping = #"{"current_password":"\#(account.password)","new_password":"a second long passphrase","keep_api_keys":true}"#
-            #expect(try await client.send(.post, "/auth/password", json: keeping, token: session.access_token, from: account.address).status == .noContent)
-            #expect(try await validate(client, key: created.key).status == .ok)
+                let keeping = #"{"current_password":"\#(account.password)","new_password":"a second long passphrase","keep_api_keys":true}"#
+                #expect(try await client.send(.post, "/auth/password", json: keeping, token: session.access_token, from: account.address).status == .noContent)
+                #expect(try await validate(client, key: created.key).status == .ok)
 
-            let changing = #"{"current_password":"a second long passphrase","new_password":"a third long passphrase"}"#
-            #expect(try await client.send(.post, "/auth/password", json: changing, token: session.access_token, from: account.address).status == .noContent)
-            #expect(try await validate(client, key: created.key).status == .unauthorized)
-            let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
-            #expect(try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"]?.isEmpty == true)
+                let changing = #"{"current_password":"a second long passphrase","new_password":"a third long passphrase"}"#
+                #expect(try await client.send(.post, "/auth/password", json: changing, token: session.access_token, from: account.address).status == .noContent)
+                #expect(try await validate(client, key: created.key).status == .unauthorized)
+                let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
+                #expect(try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"]?.isEmpty == true)
+            }
         }
     }
 
     @Test func liveKeysAndSessionsPerUserAreCapped() async throws {
-        let authd = try await AuthInstance.start(arguments: ["--apikeys-limit", "2", "--sessions-limit", "2"])
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let first = try await client.login(account)
-            for index in 1...3 {
-                let made = try await client.send(
-                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot \#(index)","scopes":["generate"]}"#,
-                    token: first.access_token, from: account.address)
-                #expect(made.status == (index <= 2 ? .created : .conflict), "key \(index)")
-                if index == 3 { #expect(made.errorBody?.error == "too_many_api_keys") }
+        try await AuthInstance.with(arguments: ["--apikeys-limit", "2", "--sessions-limit", "2"]) { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let first = try await client.login(account)
+                for index in 1...3 {
+                    let made = try await client.send(
+                        .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot \#(index)","scopes":["generate"]}"#,
+                        token: first.access_token, from: account.address)
+                    #expect(made.status == (index <= 2 ? .created : .conflict), "key \(index)")
+                    if index == 3 { #expect(made.errorBody?.error == "too_many_api_keys") }
+                }
+                _ = try await client.login(account)
+                #expect(try await client.validate(first.access_token).status == .ok)
+                let third = try await client.login(account)
+                #expect(try await client.validate(first.access_token).status == .unauthorized, "the oldest session ended")
+                #expect(try await client.validate(third.access_token).status == .ok)
             }
-            _ = try await client.login(account)
-            #expect(try await client.validate(first.access_token).status == .ok)
-            let third = try await client.login(account)
-            #expect(try await client.validate(first.access_token).status == .unauthorized, "the oldest session ended")
-            #expect(try await client.validate(third.access_token).status == .ok)
         }
     }
 }

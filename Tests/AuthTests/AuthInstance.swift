@@ -25,10 +25,27 @@ final class AuthInstance: Sendable {
     let responder: RouterResponder<BasicRequestContext>
     private let background: Task<Void, Never>
 
-    /// Starts an instance; `arguments` are authd command-line settings (`--cache-ttl 5`, ...).
-    /// Password hashing is cheap (1 MiB, one pass) unless `productionHashing`: the tests run side
-    /// by side on two cores, and the default cost would starve the timing-sensitive suites.
-    static func start(
+    /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
+    /// throws, so no test's clients and tasks run on into the next test's time bounds.
+    /// `arguments` are authd command-line settings (`--cache-ttl 5`, ...). Password hashing is cheap
+    /// (1 MiB, one pass) unless `productionHashing`: the tests run side by side on two cores, and the
+    /// default cost would starve the timing-sensitive suites.
+    static func with<T>(
+        redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = [],
+        _ body: (AuthInstance) async throws -> T
+    ) async throws -> T {
+        let instance = try await start(redisPort: redisPort, keysDirectory: keysDirectory, productionHashing: productionHashing, arguments: arguments)
+        do {
+            let result = try await body(instance)
+            await instance.stop()
+            return result
+        } catch {
+            await instance.stop()
+            throw error
+        }
+    }
+
+    private static func start(
         redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = []
     ) async throws -> AuthInstance {
         let redisPort = try redisPort ?? LocalServer.sharedPort(.redis)
@@ -62,12 +79,24 @@ final class AuthInstance: Sendable {
         self.keys = components.keys
         background = Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { try? await redis.run() }
-                for service in components.services { group.addTask { try? await service.run() } }
+                group.addTask { await Self.reportFailure(of: "Redis client") { try await redis.run() } }
+                for service in components.services {
+                    group.addTask { await Self.reportFailure(of: "\(type(of: service))") { try await service.run() } }
+                }
             }
         }
         try await waitForRevocationFeed()
         try await waitForBackends()
+    }
+
+    /// A service that fails while the test runs is the test's failure, not something to swallow;
+    /// errors from the cancellation that ``stop()`` starts are the expected end.
+    private static func reportFailure(of service: String, _ run: () async throws -> Void) async {
+        do {
+            try await run()
+        } catch where !Task.isCancelled {
+            Issue.record("authd's \(service) failed while the test ran: \(error)")
+        } catch {}
     }
 
     /// Waits until Redis and PostgreSQL answer, as `/health/ready` would: with every suite starting

@@ -9,40 +9,41 @@ import Testing
 @Suite struct RevocationTests {
     @Test func aTokenRevokedOnOneInstanceIsRefusedByAnotherWithin100ms() async throws {
         let keys = try AuthInstance.makeKeysDirectory()
-        let first = try await AuthInstance.start(keysDirectory: keys)
-        let second = try await AuthInstance.start(keysDirectory: keys)
-        defer { Task { await first.stop(); await second.stop() } }
-        let account = TestAccount()
-        let grant = try await first.withClient { client in
-            try await client.register(account)
-            return try await client.login(account)
-        }
-        // Both clients are open before the logout, so the time measured is the revocation's alone.
-        let refusedAfter = try await second.withClient { secondClient in
-            // Cached on the second instance: the next answer comes from memory.
-            let firstAnswer = try await secondClient.validate(grant.access_token)
-            let cached = try await secondClient.validate(grant.access_token)
-            #expect(firstAnswer.status == .ok && cached.status == .ok)
-            // From the moment the logout was acknowledged: that is when the user believes it revoked.
-            let clock = ContinuousClock()
-            let revokedAt = try await first.withClient { firstClient in
-                let logout = try await firstClient.send(.post, "/auth/logout", token: grant.access_token)
-                #expect(logout.status == .noContent)
-                return clock.now
-            }
-            // The promise: a request sent 100 ms after the logout is refused. So the clock reads when
-            // the first refused request was sent, not when its answer came back, which a loaded test
-            // machine delays by the request's own queueing.
-            while true {
-                let sentAt = clock.now
-                if try await secondClient.validate(grant.access_token).status != .ok {
-                    return sentAt - revokedAt
+        try await AuthInstance.with(keysDirectory: keys) { first in
+            try await AuthInstance.with(keysDirectory: keys) { second in
+                let account = TestAccount()
+                let grant = try await first.withClient { client in
+                    try await client.register(account)
+                    return try await client.login(account)
                 }
-                guard clock.now - revokedAt < .seconds(2) else { return clock.now - revokedAt }
-                try await Task.sleep(for: .milliseconds(1))
+                // Both clients are open before the logout, so the time measured is the revocation's alone.
+                let refusedAfter = try await second.withClient { secondClient in
+                    // Cached on the second instance: the next answer comes from memory.
+                    let firstAnswer = try await secondClient.validate(grant.access_token)
+                    let cached = try await secondClient.validate(grant.access_token)
+                    #expect(firstAnswer.status == .ok && cached.status == .ok)
+                    // From the moment the logout was acknowledged: that is when the user believes it revoked.
+                    let clock = ContinuousClock()
+                    let revokedAt = try await first.withClient { firstClient in
+                        let logout = try await firstClient.send(.post, "/auth/logout", token: grant.access_token)
+                        #expect(logout.status == .noContent)
+                        return clock.now
+                    }
+                    // The promise: a request sent 100 ms after the logout is refused. So the clock reads when
+                    // the first refused request was sent, not when its answer came back, which a loaded test
+                    // machine delays by the request's own queueing.
+                    while true {
+                        let sentAt = clock.now
+                        if try await secondClient.validate(grant.access_token).status != .ok {
+                            return sentAt - revokedAt
+                        }
+                        guard clock.now - revokedAt < .seconds(2) else { return clock.now - revokedAt }
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                }
+                #expect(refusedAfter < .milliseconds(100), "a request sent \(refusedAfter) after the logout was refused")
             }
         }
-        #expect(refusedAfter < .milliseconds(100), "a request sent \(refusedAfter) after the logout was refused")
     }
 
     /// An authd instance on `redis`, and a client signed in as a new account whose token validates.
@@ -50,14 +51,14 @@ import Testing
         on redis: LocalServer,
         _ body: @Sendable (AuthInstance, any TestClientProtocol, TestAccount, Grant) async throws -> Void
     ) async throws {
-        let authd = try await AuthInstance.start(redisPort: redis.port)
-        defer { Task { await authd.stop() } }
-        let account = TestAccount()
-        try await authd.withClient { client in
-            try await client.register(account)
-            let grant = try await client.login(account)
-            #expect(try await client.validate(grant.access_token).status == .ok)
-            try await body(authd, client, account, grant)
+        try await AuthInstance.with(redisPort: redis.port) { authd in
+            let account = TestAccount()
+            try await authd.withClient { client in
+                try await client.register(account)
+                let grant = try await client.login(account)
+                #expect(try await client.validate(grant.access_token).status == .ok)
+                try await body(authd, client, account, grant)
+            }
         }
     }
 
