@@ -140,8 +140,8 @@ public struct AuthRoutes: Sendable {
 
     static func checkCSRF(cookie expected: Substring?, header sent: String?) throws {
         guard let expected, !expected.isEmpty, let sent, ConstantTime.equals(Array(sent.utf8), Array(expected.utf8)) else {
-            let refusal = ValidationOutcome.forbidden(code: "csrf_failed")
-            throw APIError(.forbidden, code: "csrf_failed", message: refusal.error?.message ?? "the CSRF check failed")
+            let refusal = ValidationOutcome.forbidden(.csrfFailed)
+            throw APIError(.forbidden, code: Forbidden.csrfFailed.rawValue, message: refusal.error?.message ?? "the CSRF check failed")
         }
     }
 

@@ -1,7 +1,7 @@
 import Cryptography
 import ServiceKit
 public import Foundation
-import JWT
+public import JWT
 public import Logging
 import Metrics
 import RedisClient
@@ -26,15 +26,52 @@ public struct CredentialRequest: Sendable {
     }
 }
 
+/// Why a credential is refused with 401. ``reason`` is what the log and the message name.
+public enum Unauthorized: Sendable, Equatable {
+    case missingToken, tooLarge, unsupportedScheme, duplicateCookie
+    /// The JWT's signature or claims (expired, bad signature, unknown key, ...).
+    case token(JWTError.Code)
+    /// A signed token whose scopes or identifiers this gateway cannot use.
+    case invalidScope, invalidClaim
+    /// No record in Redis (signed out, session ended, scopes changed), or another session's record.
+    case revoked, recordMismatch
+    case malformedAPIKey, unknownAPIKey, invalidAPIKeyRecord, expiredAPIKey
+
+    public var reason: String {
+        switch self {
+        case .missingToken: "missing_token"
+        case .tooLarge: "too_large"
+        case .unsupportedScheme: "unsupported_scheme"
+        case .duplicateCookie: "duplicate_cookie"
+        case .token(let code): code.description
+        case .invalidScope: "invalid_scope"
+        case .invalidClaim: "invalid_claim"
+        case .revoked: "revoked"
+        case .recordMismatch: "record_mismatch"
+        case .malformedAPIKey: "malformed_api_key"
+        case .unknownAPIKey: "unknown_api_key"
+        case .invalidAPIKeyRecord: "invalid_api_key_record"
+        case .expiredAPIKey: "expired_api_key"
+        }
+    }
+}
+
+/// Why a valid credential is refused with 403 (besides a missing scope); the raw value is the
+/// client's error code.
+public enum Forbidden: String, Sendable {
+    case accountBlocked = "account_blocked"
+    case csrfFailed = "csrf_failed"
+}
+
 /// The validator's answer; see ARCHITECTURE.md "The auth_request contract".
 public enum ValidationOutcome: Sendable, Equatable {
     /// 200 with the identity headers.
     case allowed(Identity)
     /// 401 with `WWW-Authenticate: Bearer error="invalid_token"` (missing, malformed, expired, bad
-    /// signature, unknown key, revoked). `code` is the log's reason; clients get one message.
-    case unauthorized(code: String)
-    /// 403: valid, but the account is blocked (`account_blocked`) or the CSRF check failed.
-    case forbidden(code: String)
+    /// signature, unknown key, revoked).
+    case unauthorized(Unauthorized)
+    /// 403: valid, but the account is blocked or the CSRF check failed.
+    case forbidden(Forbidden)
     /// 403 `insufficient_scope`: valid, but without these scopes the route requires.
     case insufficientScope(missing: [String])
     /// 503: a backend that the answer needs is down. Never a 401: fail closed, not "logged out".
@@ -128,11 +165,11 @@ public final class TokenValidator: Sendable {
         do {
             accessToken = try keys.validator.validate(token, now: now)
         } catch {
-            return .unauthorized(code: error.code.description)
+            return .unauthorized(.token(error.code))
         }
-        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .unauthorized(code: "invalid_scope") }
+        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .unauthorized(.invalidScope) }
         // Both go into response headers: only our own UUIDs are acceptable there.
-        guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .unauthorized(code: "invalid_claim") }
+        guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .unauthorized(.invalidClaim) }
         let generation = cache.generation
         let found: (record: String?, blocked: Bool, tier: String)
         do {
@@ -140,15 +177,15 @@ public final class TokenValidator: Sendable {
         } catch {
             return unavailable("Redis", error)
         }
-        guard let record = found.record else { return .unauthorized(code: "revoked") }
-        guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(code: "record_mismatch") }
+        guard let record = found.record else { return .unauthorized(.revoked) }
+        guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(.recordMismatch) }
         let identity = Identity(userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier)
         cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 
     private func validateAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
-        if unknownAPIKeys.contains(digest, now: now.timeIntervalSince1970) { return .unauthorized(code: "unknown_api_key") }
+        if unknownAPIKeys.contains(digest, now: now.timeIntervalSince1970) { return .unauthorized(.unknownAPIKey) }
         let digestHex = APIKeys.digestHex(of: key)
         let generation = cache.generation
         var found: TokenRegistry.APIKeyLookup
@@ -167,15 +204,15 @@ public final class TokenValidator: Sendable {
             do {
                 guard let stored = try await store.activeAPIKey(digestHex: digestHex, now: now) else {
                     unknownAPIKeys.insert(digest, now: now.timeIntervalSince1970)
-                    return .unauthorized(code: "unknown_api_key")
+                    return .unauthorized(.unknownAPIKey)
                 }
                 // A blocked owner's key is never written back: Redis may have lost the block too.
-                if stored.ownerBlocked { return .forbidden(code: "account_blocked") }
+                if stored.ownerBlocked { return .forbidden(.accountBlocked) }
                 try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt)
                 // A revocation or block that ran between the read and the write would be undone by it: read again.
                 guard let again = try await store.activeAPIKey(digestHex: digestHex, now: now), !again.ownerBlocked else {
                     try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
-                    return .unauthorized(code: "unknown_api_key")
+                    return .unauthorized(.unknownAPIKey)
                 }
                 found = try await registry.lookupAPIKey(digestHex: digestHex)
                 expiresAt = stored.expiresAt ?? .distantFuture
@@ -183,10 +220,10 @@ public final class TokenValidator: Sendable {
                 return unavailable("PostgreSQL or Redis", error)
             }
         }
-        guard let record = found.record else { return .unauthorized(code: "invalid_api_key_record") }
+        guard let record = found.record else { return .unauthorized(.invalidAPIKeyRecord) }
         if record.expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(record.expiry))) }
         // Redis expires the record at the same moment; a clock or replica that lags must not extend it.
-        guard expiresAt > now else { return .unauthorized(code: "expired_api_key") }
+        guard expiresAt > now else { return .unauthorized(.expiredAPIKey) }
         let identity = Identity(userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier)
         cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
@@ -198,7 +235,7 @@ public final class TokenValidator: Sendable {
     }
 
     static func decide(identity: Identity, blocked: Bool, required: String?) -> ValidationOutcome {
-        if blocked { return .forbidden(code: "account_blocked") }
+        if blocked { return .forbidden(.accountBlocked) }
         guard let required else { return .allowed(identity) }
         for scope in required.split(separator: " ") where !identity.scopes.contains(where: { $0 == scope }) {
             // Refused: only now is the list of every missing scope worth building.
@@ -212,9 +249,9 @@ public final class TokenValidator: Sendable {
     private func record(_ outcome: ValidationOutcome) -> ValidationOutcome {
         switch outcome {
         case .allowed: outcomes.allowed.increment()
-        case .unauthorized(let code):
+        case .unauthorized(let refusal):
             outcomes.unauthorized.increment()
-            logger.debug("token refused", metadata: ["reason": "\(code)"])
+            logger.debug("token refused", metadata: ["reason": "\(refusal.reason)"])
         case .forbidden, .insufficientScope: outcomes.forbidden.increment()
         case .unavailable: outcomes.unavailable.increment()
         }
@@ -262,28 +299,28 @@ struct Credential: Sendable {
 
     static func extract(from request: CredentialRequest) -> Extraction {
         if let authorization = request.authorization {
-            guard authorization.utf8.count <= maximumLength + 16 else { return .failure(.unauthorized(code: "too_large")) }
+            guard authorization.utf8.count <= maximumLength + 16 else { return .failure(.unauthorized(.tooLarge)) }
             if let token = value(of: authorization, scheme: "bearer") {
                 return make(.bearer(token), token)
             }
             if let key = value(of: authorization, scheme: "apikey") {
-                guard APIKeys.isWellFormed(key) else { return .failure(.unauthorized(code: "malformed_api_key")) }
+                guard APIKeys.isWellFormed(key) else { return .failure(.unauthorized(.malformedAPIKey)) }
                 return make(.apiKey(key), key)
             }
-            return .failure(.unauthorized(code: "unsupported_scheme"))
+            return .failure(.unauthorized(.unsupportedScheme))
         }
-        guard let cookie = request.cookie else { return .failure(.unauthorized(code: "missing_token")) }
+        guard let cookie = request.cookie else { return .failure(.unauthorized(.missingToken)) }
         guard let cookies = Cookies.values(named: [TokenValidator.accessCookie, TokenValidator.csrfCookie], in: cookie) else {
-            return .failure(.unauthorized(code: "duplicate_cookie"))
+            return .failure(.unauthorized(.duplicateCookie))
         }
-        guard let token = cookies[0] else { return .failure(.unauthorized(code: "missing_token")) }
+        guard let token = cookies[0] else { return .failure(.unauthorized(.missingToken)) }
         // A cookie rides along on cross-site requests; an unsafe method must prove it comes from our
         // own pages by echoing the CSRF cookie in a header (double submit).
         // No method given counts as unsafe: a location that forgot X-Original-Method fails closed.
         if !["GET", "HEAD", "OPTIONS"].contains(request.method?.uppercased() ?? "POST") {
             guard let expected = cookies[1], let sent = request.csrfToken,
                 !expected.isEmpty, ConstantTime.equals(Array(expected.utf8), Array(sent.utf8))
-            else { return .failure(.forbidden(code: "csrf_failed")) }
+            else { return .failure(.forbidden(.csrfFailed)) }
         }
         return make(.bearer(token), token)
     }
@@ -291,7 +328,7 @@ struct Credential: Sendable {
     /// The digest covers the kind too, so an API key's cached answer can never serve the same
     /// string presented as a Bearer token or cookie (and the reverse).
     private static func make(_ kind: Kind, _ secret: Substring) -> Extraction {
-        guard !secret.isEmpty, secret.utf8.count <= maximumLength else { return .failure(.unauthorized(code: secret.isEmpty ? "missing_token" : "too_large")) }
+        guard !secret.isEmpty, secret.utf8.count <= maximumLength else { return .failure(.unauthorized(secret.isEmpty ? .missingToken : .tooLarge)) }
         var input: [UInt8] = []
         input.reserveCapacity(secret.utf8.count + 2)
         if case .apiKey = kind { input.append(UInt8(ascii: "K")) } else { input.append(UInt8(ascii: "B")) }

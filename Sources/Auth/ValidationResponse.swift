@@ -33,7 +33,7 @@ extension ValidationOutcome {
     /// problems a client could fix with another token.
     private var challenge: String? {
         switch self {
-        case .unauthorized("missing_token"):
+        case .unauthorized(.missingToken):
             return #"Bearer realm="skillup""#
         case .unauthorized:
             return #"Bearer realm="skillup", error="invalid_token", error_description="\#(error?.message ?? "")""#
@@ -50,24 +50,22 @@ extension ValidationOutcome {
         switch self {
         case .allowed:
             nil
-        case .unauthorized("missing_token"):
+        case .unauthorized(.missingToken):
             ("missing_token", "an access token or API key is required")
-        case .unauthorized("expired"):
+        case .unauthorized(.token(.expired)):
             ("token_expired", "the access token has expired; get a new one from POST /auth/refresh")
-        case .unauthorized("expired_api_key"):
+        case .unauthorized(.expiredAPIKey):
             ("invalid_token", "the API key has expired; create a new one")
-        case .unauthorized("revoked"):
+        case .unauthorized(.revoked):
             ("invalid_token", "the access token is no longer valid (signed out, session ended, or the account changed); refresh it at POST /auth/refresh or sign in again")
-        case .unauthorized(let reason):
-            ("invalid_token", "the access token or API key is not valid (\(Self.quotable([reason]).first ?? "invalid"))")
+        case .unauthorized(let refusal):
+            ("invalid_token", "the access token or API key is not valid (\(refusal.reason))")
         case .insufficientScope(let missing):
             ("insufficient_scope", "this resource needs the scope \(Self.quotable(missing).joined(separator: " ")), which this credential lacks")
-        case .forbidden("account_blocked"):
-            ("account_blocked", "this account is blocked; contact the administrator")
-        case .forbidden("csrf_failed"):
-            ("csrf_failed", "send the value of the __Host-csrf cookie in the X-CSRF-Token header")
-        case .forbidden(let code):
-            (code, "the request was refused (\(Self.quotable([code]).first ?? "forbidden"))")
+        case .forbidden(.accountBlocked):
+            (Forbidden.accountBlocked.rawValue, "this account is blocked; contact the administrator")
+        case .forbidden(.csrfFailed):
+            (Forbidden.csrfFailed.rawValue, "send the value of the __Host-csrf cookie in the X-CSRF-Token header")
         case .unavailable:
             ("auth_unavailable", "authentication is temporarily unavailable; try again shortly")
         }
