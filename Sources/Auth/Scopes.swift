@@ -1,4 +1,3 @@
-import ServiceKit
 /// Scope names and the limits that keep identity headers small.
 ///
 /// A scope is 1-32 characters of `a-z 0-9 : _ . -` starting with a letter; a grant holds at most
@@ -36,46 +35,5 @@ public enum Scopes {
             default: false
             }
         }
-    }
-}
-
-/// Who a valid credential belongs to: what nginx copies onto the proxied request.
-public struct Identity: Sendable, Equatable {
-    public let userID: String
-    /// The login session, or the API key's id for a bot.
-    public let sessionID: String
-    public let scopes: [String]
-    /// The user's plan (`free` when they have no subscription).
-    public let tier: String
-    /// `X-Scopes`, joined once here rather than on every cached answer.
-    let scopeHeader: String
-
-    public init(userID: String, sessionID: String, scopes: [String], tier: String) {
-        self.userID = userID
-        self.sessionID = sessionID
-        self.scopes = scopes
-        self.tier = tier
-        self.scopeHeader = scopes.joined(separator: " ")
-    }
-
-    /// The contract headers of a 200 from `/internal/jwt/validate`.
-    public var headers: [(name: String, value: String)] {
-        [(GatewayIdentity.userIDHeader.rawName, userID), (GatewayIdentity.scopesHeader.rawName, scopeHeader),
-         (GatewayIdentity.tierHeader.rawName, tier), (GatewayIdentity.sessionIDHeader.rawName, sessionID)]
-    }
-}
-
-/// The tier contract with subscribed: Redis key `billing:tier:<user id>` holds the plan code;
-/// none (or a malformed one) means `free`.
-enum Tier {
-    static let free = "free"
-
-    static func key(userID: String) -> String { "billing:tier:\(userID)" }
-
-    static func parse(_ value: String?) -> String {
-        guard let value, (1...32).contains(value.utf8.count),
-            value.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") })
-        else { return free }
-        return value
     }
 }

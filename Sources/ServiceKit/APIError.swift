@@ -53,9 +53,9 @@ public struct APIError: HTTPResponseError, Equatable {
         let request_id: String?
     }
 
-    /// The response with the request id that `RequestIdMiddleware` put on the request.
+    /// The response with the request id that ``RequestIdMiddleware`` gave the request.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        response(requestId: request.headers[.requestId])
+        response(requestId: context.requestID)
     }
 
     /// The JSON body alone, for listeners that write their own responses.
