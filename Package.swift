@@ -71,6 +71,8 @@ let package = Package(
         ),
 
         // MARK: What every daemon shares
+        // The contracts between services (Redis keys read across them, the RabbitMQ topology).
+        .target(name: "Contracts", dependencies: ["AMQPClient"], swiftSettings: strictSettings),
         .target(
             name: "ServiceKit",
             dependencies: [
@@ -89,7 +91,7 @@ let package = Package(
         // MARK: Shared by the daemons
         .target(
             name: "ServiceBackends",
-            dependencies: ["ServiceKit", "RedisClient", "PostgresClient", "AMQPClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ServiceKit", "Contracts", "RedisClient", "PostgresClient", "AMQPClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -102,7 +104,7 @@ let package = Package(
         .target(
             name: "Auth",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "PasswordHashing", "RedisClient", "PostgresClient",
+                "ServiceBackends", "ServiceKit", "Contracts", "JWT", "Cryptography", "PasswordHashing", "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -163,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "Auth", "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "RedisClient", "PostgresClient", "TestSupport",
+                "Auth", "Contracts", "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "RedisClient", "PostgresClient", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -2,6 +2,7 @@ public import Logging
 public import RedisClient
 import Synchronization
 public import ServiceLifecycle
+import Contracts
 
 /// Keeps this instance's validation cache in step with revocations made on any instance.
 ///
@@ -30,7 +31,7 @@ public struct RevocationListener: Service {
             while !Task.isCancelled {
                 linkUp.withLock { $0 = true }
                 do {
-                    try await redis.subscribe(to: [TokenRegistry.revocationChannel], onLinkChange: { link in
+                    try await redis.subscribe(to: [SharedKeys.revocationChannel], onLinkChange: { link in
                         linkUp.withLock { up in
                             switch link {
                             case .lost:

@@ -1,9 +1,7 @@
-/// The tier contract with subscribed: Redis key `billing:tier:<user id>` holds the plan code;
+/// The tier contract with subscribed: Redis key ``SharedKeys/tier(userID:)`` holds the plan code;
 /// none (or a malformed one) means `free`.
 enum Tier {
     static let free = "free"
-
-    static func key(userID: String) -> String { "billing:tier:\(userID)" }
 
     static func parse(_ value: String?) -> String {
         guard let value, (1...32).contains(value.utf8.count),

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Contracts
 
 /// authd's Redis keys (prefix `auth:`): the metadata of every live access token and API key, the
 /// blocked-user markers, and the revocation channel every authd instance listens on.
@@ -16,15 +17,12 @@ import RedisClient
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
 ///   (a user was blocked or unblocked); instances drop their cached answers for it.
 public struct TokenRegistry: Sendable {
-    public static let revocationChannel = "auth:revocations"
-
     let redis: RedisClient
     let seal: RecordSeal
 
     static func tokenKey(_ jwtID: some StringProtocol) -> String { "auth:token:\(jwtID)" }
     static func sessionTokensKey(_ sessionID: String) -> String { "auth:session:\(sessionID):tokens" }
     static func apiKeyKey(_ digestHex: String) -> String { "auth:apikey:\(digestHex)" }
-    static func blockedKey(_ userID: some StringProtocol) -> String { "auth:blocked:\(userID)" }
     static func revokedSessionKey(_ sessionID: String) -> String { "auth:session:\(sessionID):revoked" }
 
     /// How long a revoked session's tombstone stays: longer than any token signed for it can live.
@@ -58,7 +56,7 @@ public struct TokenRegistry: Sendable {
 
     /// The token's record, whether its user is blocked, and the user's tier; one round trip.
     func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) async throws -> (record: String?, blocked: Bool, tier: String) {
-        let reply = try await redis.send(RedisCommand("MGET", Self.tokenKey(jwtID), Self.blockedKey(userID), Tier.key(userID: String(userID))))
+        let reply = try await redis.send(RedisCommand("MGET", Self.tokenKey(jwtID), SharedKeys.blocked(userID: userID), SharedKeys.tier(userID: userID)))
         let values = reply.array ?? []
         guard values.count == 3 else { throw UnexpectedReply(message: "MGET answered \(values.count) values for 3 keys") }
         return (values[0].string, !values[1].isNil, Tier.parse(values[2].string))
@@ -69,7 +67,7 @@ public struct TokenRegistry: Sendable {
     func revokeSession(_ sessionID: String) async throws(RedisError) -> Int {
         try await redis.evaluate(
             Self.revokeSessionScript, keys: [Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
-            arguments: [Self.revocationChannel, "auth:token:", sessionID, tombstoneSeconds]
+            arguments: [SharedKeys.revocationChannel, "auth:token:", sessionID, tombstoneSeconds]
         ).int ?? 0
     }
 
@@ -89,7 +87,7 @@ public struct TokenRegistry: Sendable {
     func expireAccessTokens(sessionIDs: [String], userID: String) async throws(RedisError) {
         try await redis.evaluate(
             Self.expireAccessTokensScript, keys: sessionIDs.map(Self.sessionTokensKey),
-            arguments: [Self.revocationChannel, "auth:token:", "user \(userID)"])
+            arguments: [SharedKeys.revocationChannel, "auth:token:", "user \(userID)"])
     }
 
     private static let expireAccessTokensScript = RedisScript(
@@ -104,8 +102,8 @@ public struct TokenRegistry: Sendable {
 
     /// Marks the user blocked (or not) and tells every instance.
     func setBlocked(userID: String, _ blocked: Bool) async throws(RedisError) {
-        let change = blocked ? RedisCommand("SET", Self.blockedKey(userID), "1") : RedisCommand("DEL", Self.blockedKey(userID))
-        let replies = try await redis.pipeline([change, RedisCommand("PUBLISH", Self.revocationChannel, "user \(userID)")])
+        let change = blocked ? RedisCommand("SET", SharedKeys.blocked(userID: userID), "1") : RedisCommand("DEL", SharedKeys.blocked(userID: userID))
+        let replies = try await redis.pipeline([change, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")])
         for case .failure(let error) in replies { throw error }
     }
 
@@ -131,7 +129,8 @@ public struct TokenRegistry: Sendable {
     /// open the door.
     func lookupAPIKey(digestHex: String) async throws -> APIKeyLookup {
         let secret = try await seal.secret()
-        let reply = try await redis.evaluate(Self.lookupAPIKeyScript, keys: [Self.apiKeyKey(digestHex)])
+        let reply = try await redis.evaluate(
+            Self.lookupAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.blockedPrefix, SharedKeys.tierPrefix])
         let values = reply.array ?? []
         if values.isEmpty { return APIKeyLookup(record: nil, forged: false, blocked: false, tier: Tier.free) }
         guard values.count == 3, let stored = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
@@ -144,13 +143,13 @@ public struct TokenRegistry: Sendable {
         local record = redis.call('GET', KEYS[1])
         if not record then return {} end
         local user = string.match(record, '^(%S+)')
-        return {record, redis.call('EXISTS', 'auth:blocked:' .. user), redis.call('GET', 'billing:tier:' .. user) or ''}
+        return {record, redis.call('EXISTS', ARGV[1] .. user), redis.call('GET', ARGV[2] .. user) or ''}
         """)
 
     /// Drops the Redis records of a user's API keys and tells every instance: the next validation of
     /// each key reads it again from PostgreSQL, with the owner's scopes as they are now.
     func dropAPIKeyRecords(digestHexes: [String], userID: String) async throws(RedisError) {
-        let commands = digestHexes.map { RedisCommand("DEL", Self.apiKeyKey($0)) } + [RedisCommand("PUBLISH", Self.revocationChannel, "user \(userID)")]
+        let commands = digestHexes.map { RedisCommand("DEL", Self.apiKeyKey($0)) } + [RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")]
         for case .failure(let error) in try await redis.pipeline(commands) { throw error }
     }
 
@@ -159,7 +158,7 @@ public struct TokenRegistry: Sendable {
     /// published.
     @discardableResult
     func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) -> Bool {
-        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [Self.revocationChannel, "session \(keyID)"]).int == 1
+        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.revocationChannel, "session \(keyID)"]).int == 1
     }
 
     private static let revokeAPIKeyScript = RedisScript(

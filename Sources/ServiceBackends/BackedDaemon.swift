@@ -6,6 +6,7 @@ public import PostgresClient
 public import RedisClient
 public import ServiceKit
 public import ServiceLifecycle
+import Contracts
 
 /// What a daemon's service library gets to build its routes and services from.
 public struct DaemonSetup {

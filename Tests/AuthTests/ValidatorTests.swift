@@ -6,6 +6,7 @@ import HummingbirdTesting
 import RedisClient
 import TestSupport
 import Testing
+import Contracts
 
 /// `/internal/jwt/validate` as nginx's auth_request sees it.
 @Suite struct ValidatorTests {
@@ -82,9 +83,9 @@ import Testing
                 let free = try await client.validate(grant.access_token)
                 let userID = try #require(free.header("X-User-Id"))
                 #expect(free.header("X-Tier") == "free")
-                try await authd.redis.set("billing:tier:\(userID)", to: "pro")
+                try await authd.redis.set(SharedKeys.tier(userID: userID), to: "pro")
                 // A tier change is announced like a revocation, so cached answers pick it up.
-                try await authd.redis.publish("user \(userID)", to: TokenRegistry.revocationChannel)
+                try await authd.redis.publish("user \(userID)", to: SharedKeys.revocationChannel)
                 let deadline = ContinuousClock.now + .milliseconds(100)
                 var tier = try await client.validate(grant.access_token).header("X-Tier")
                 while tier != "pro", ContinuousClock.now < deadline {
