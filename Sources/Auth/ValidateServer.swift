@@ -44,9 +44,9 @@ public struct ValidateServer: Service {
         let channel: any Channel
         switch address {
         case .unixSocket(let path):
-            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            // Sockets are created with the process umask; nginx's worker user must connect.
-            try FileManager.default.setAttributes([.posixPermissions: socketMode], ofItemAtPath: path)
+            try UnixSocketFile.removeStale(at: path)
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            try UnixSocketFile.setMode(socketMode, at: path)
         case .tcp(let host, let port):
             channel = try await bootstrap.bind(host: host, port: port).get()
         }

@@ -57,7 +57,7 @@ public enum Daemon {
         drain: Drain,
         logger: Logger
     ) throws -> some ApplicationProtocol {
-        if case .unixSocket(let path) = configuration.listen { try removeStaleSocket(at: path) }
+        if case .unixSocket(let path) = configuration.listen { try UnixSocketFile.removeStale(at: path) }
         let listen = configuration.listen
         let mode = configuration.socketMode
         return Application(
@@ -66,24 +66,17 @@ public enum Daemon {
             services: services,
             onServerRunning: { _ in
                 if case .unixSocket(let path) = listen {
-                    // Sockets are created with the process umask; nginx's worker user must connect.
-                    try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+                    do {
+                        try UnixSocketFile.setMode(mode, at: path)
+                    } catch {
+                        logger.error("socket mode not set: nginx may not reach this daemon", metadata: ["path": .string(path), "reason": .string("\(error)")])
+                    }
                     drain.recordSocket(at: path)
                 }
                 logger.info("listening", metadata: ["address": .string(listen.description)])
             },
             logger: logger
         )
-    }
-
-    /// A socket file left by a daemon that was killed would make bind fail; anything that is not a
-    /// socket is left alone and reported.
-    static func removeStaleSocket(at path: String) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return }
-        guard attributes[.type] as? FileAttributeType == .typeSocket else {
-            throw ConfigurationError(key: "listen", message: "\(path) exists and is not a socket")
-        }
-        try FileManager.default.removeItem(atPath: path)
     }
 }
 
