@@ -171,7 +171,7 @@ public final class AccountService: Sendable {
         throw APIError.unavailable(code: "busy", "the account changed during the refresh; retry")
     }
 
-    private static let accountBlocked = APIError(.forbidden, code: "account_blocked", message: "this account is blocked; contact the administrator")
+    private static let accountBlocked = ValidationOutcome.forbidden(.accountBlocked).apiError
 
     /// A spent refresh token came back (stolen, or replayed): every token of its session dies, on
     /// every instance. Always throws `invalid_grant`.

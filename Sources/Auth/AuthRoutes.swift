@@ -102,11 +102,7 @@ public struct AuthRoutes: Sendable {
         }
         let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: false))
         if case .allowed(let identity) = outcome { return identity }
-        var headers = HTTPFields()
-        // The body says what X-Auth-Error and X-Auth-Message tell nginx.
-        for (name, value) in outcome.headers where !name.hasPrefix("X-Auth-") { headers[HTTPField.Name(name)!] = value }
-        let error = outcome.error ?? ("unauthorized", "not authenticated")
-        throw APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers)
+        throw outcome.apiError
     }
 
     static func credentialRequest(_ request: Request, forSubrequest: Bool) -> CredentialRequest {
@@ -140,8 +136,7 @@ public struct AuthRoutes: Sendable {
 
     static func checkCSRF(cookie expected: Substring?, header sent: String?) throws {
         guard let expected, !expected.isEmpty, let sent, ConstantTime.equals(Array(sent.utf8), Array(expected.utf8)) else {
-            let refusal = ValidationOutcome.forbidden(.csrfFailed)
-            throw APIError(.forbidden, code: Forbidden.csrfFailed.rawValue, message: refusal.error?.message ?? "the CSRF check failed")
+            throw ValidationOutcome.forbidden(.csrfFailed).apiError
         }
     }
 

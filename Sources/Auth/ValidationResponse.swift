@@ -1,3 +1,6 @@
+import HTTPTypes
+import ServiceKit
+
 /// How a ``ValidationOutcome`` is answered over HTTP, by both listeners and authd's own routes.
 ///
 /// The reason travels in headers because auth_request drops the subrequest's body: `X-Auth-Error`
@@ -81,5 +84,14 @@ extension ValidationOutcome {
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
             }
         }
+    }
+
+    /// The refusal as authd's own routes answer it: the same status, code, message and challenge;
+    /// the body says what `X-Auth-Error` and `X-Auth-Message` tell nginx, so those stay out.
+    var apiError: APIError {
+        var fields = HTTPFields()
+        for (name, value) in headers where !name.hasPrefix("X-Auth-") { fields[HTTPField.Name(name)!] = value }
+        let (code, message) = error ?? ("unauthorized", "not authenticated")
+        return APIError(HTTPResponse.Status(code: statusCode), code: code, message: message, headers: fields)
     }
 }

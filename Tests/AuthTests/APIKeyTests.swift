@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func aKeyIsShownOnceValidatesWithItsScopesAndDiesWhenRevoked() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func scopesBeyondTheOwnersAreRefused() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func aKeyLostFromRedisIsRestoredFromPostgreSQL() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -144,7 +144,7 @@ import Testing
     /// it sealed itself. An unsealed, badly sealed or moved record counts as missing, and the key's
     /// truth comes from PostgreSQL again; a record for a key PostgreSQL does not know grants nothing.
     @Test func aKeyRecordAuthdDidNotSealGrantsNothing() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client async throws in
                 try await client.register(account)
@@ -182,7 +182,7 @@ import Testing
     /// Revoking a key that is already revoked changes nothing and tells no instance again: each
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let registry = TokenRegistry(redis: authd.redis, store: AccountStore(postgres: authd.postgres), tokenLifetime: 900)
             let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let keyID = UUID().uuidString.lowercased()
@@ -208,7 +208,7 @@ import Testing
     /// A made-up key is looked up in PostgreSQL once, then refused from memory: a flood of random
     /// well-formed keys must not become a flood of queries.
     @Test func anUnknownKeyIsRememberedBriefly() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let madeUp = "sk_" + String((0..<43).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".randomElement()! })
             try await authd.withClient { client async throws in
                 #expect(authd.validator.unknownAPIKeys.count == 0)
@@ -238,7 +238,7 @@ import Testing
     /// A stolen session alone cannot mint lasting access: a key needs the current password, and
     /// every key expires (90 days unless asked otherwise, a year at most).
     @Test func aKeyNeedsThePasswordAndAlwaysExpires() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -267,7 +267,7 @@ import Testing
 
     /// Lowering an owner's scopes lowers their keys' on every instance within the revocation bound.
     @Test func aKeyNeverGrantsMoreThanItsOwnerHoldsNow() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -290,7 +290,7 @@ import Testing
     }
 
     @Test func aPasswordChangeRevokesTheKeysUnlessAskedToKeepThem() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)

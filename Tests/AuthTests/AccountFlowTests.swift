@@ -11,7 +11,7 @@ import Testing
 /// real Redis and PostgreSQL.
 @Suite struct AccountFlowTests {
     @Test func registerLoginAndMeShowTheAccount() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func registrationRefusesBadInputWithStableCodes() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 let cases: [(String, String)] = [
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func refreshRotatesAndReuseRevokesTheWholeSession() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func logoutAndLogoutAllRevokeAtOnce() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func sessionsAreListedAndOneCanBeRevoked() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -209,7 +209,7 @@ import Testing
     }
 
     @Test func passwordChangeRevokesTheOtherSessionsAndTheOldPassword() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -231,7 +231,7 @@ import Testing
     }
 
     @Test func browsersGetStrictCookiesAndUnsafeMethodsNeedTheCSRFToken() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -271,7 +271,7 @@ import Testing
     /// A sibling subdomain can toss in a second cookie of the same name: which copy counts would
     /// then be the attacker's choice, so a request with two is refused.
     @Test func aRequestCarryingTwoOfTheSameSignInCookieIsRefused() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -301,7 +301,7 @@ import Testing
 /// else under /auth/) through the visitor's browser.
 @Suite struct CrossSiteRequestTests {
     @Test func aFormBodyIsRefusedWith415AndAJSONBodyIsServed() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -326,7 +326,7 @@ import Testing
     }
 
     @Test func aBrowserRequestFromAnotherSiteIsRefused() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func anUnknownScopeIsRefusedWithTheKnownList() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
             try await authd.withClient { client in try await client.register(account) }
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func aRemovedScopeHoldsAtOnceForALiveSessionAndIsRecordedWithTheAdminsName() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
             try await authd.withClient { client in
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func accountsAreShownAndListedAPageAtATime() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
             let tag = "list\(UInt32.random(in: 0...UInt32.max))"
             let accounts = (0..<3).map { TestAccount(email: "\(tag)-\($0)@example.com") }

@@ -12,7 +12,7 @@ import Testing
 /// to do about an expired token, which methods a path serves.
 @Suite struct ClientMessageTests {
     @Test func everyRouteWithABodyNamesTheMemberAtFault() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func anExpiredTokenSaysToRefreshInTheBodyAndTheChallenge() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let claims = try JWTClaims(
                 issuer: authd.settings.issuer, audience: authd.settings.audience, subject: UUID().uuidString.lowercased(), sessionID: UUID().uuidString.lowercased(),
                 scopes: ["generate"], issuedAt: Date().addingTimeInterval(-3600), lifetime: 600)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func aMethodAPathDoesNotServeIs405WithAllow() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             try await authd.withClient { client in
                 let login = try await client.send(.get, "/auth/login")
                 #expect(login.status == .methodNotAllowed)

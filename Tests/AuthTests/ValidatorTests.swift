@@ -11,7 +11,7 @@ import Contracts
 /// `/internal/jwt/validate` as nginx's auth_request sees it.
 @Suite struct ValidatorTests {
     @Test func refusalsCarryTheContractStatusAndChallenge() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 let missing = try await client.execute(uri: "/internal/jwt/validate", method: .get)
@@ -49,7 +49,7 @@ import Contracts
     }
 
     @Test func blockedUsersAreRefusedAtOnceAndCannotLogIn() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
             try await authd.withClient { client in
@@ -75,7 +75,7 @@ import Contracts
     }
 
     @Test func tierComesFromTheBillingContractKey() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -98,7 +98,7 @@ import Contracts
     }
 
     @Test func identityHeadersStayUnderOneKiBWithTheLargestGrant() async throws {
-        try await AuthInstance.with() { authd in
+        try await AuthInstance.with { authd in
             let account = TestAccount()
             let widest = (0..<Scopes.maximumCount).map { "s\($0)" + String(repeating: "x", count: Scopes.maximumLength - 3) }
             try await authd.withClient { client in
