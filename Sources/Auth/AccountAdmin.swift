@@ -65,8 +65,9 @@ public struct AccountAdmin: Sendable {
         try await registry.dropAPIKeyRecords(digestHexes: keys.map(\.digestHex), userID: user.id)
         let sessions = try await store.activeSessionIDs(userID: user.id, keeping: nil)
         try await registry.expireAccessTokens(sessionIDs: sessions, userID: user.id)
-        try await store.recordEvent(SecurityEvent(
-            kind: .adminScopesChanged, userID: user.id, detail: "by \(admin): \(user.scopes.joined(separator: " ")) -> \(parsed.joined(separator: " "))"))
+        try await store.recordEvent(
+            SecurityEvent(
+                kind: .adminScopesChanged, userID: user.id, detail: "by \(admin): \(user.scopes.joined(separator: " ")) -> \(parsed.joined(separator: " "))"))
         return (user.id, parsed)
     }
 

@@ -75,7 +75,12 @@ public final class AccountService: Sendable {
         guard Email.isPlausible(normalized) else { throw APIError.badRequest(code: "invalid_email", "the email address is not valid", field: "email") }
         if let refusal = PasswordPolicy.refusal(of: password, email: normalized, field: "password") { throw refusal }
         let hash = try await hashing { try await hasher.hash(password) }
-        guard let userID = try await backend({ try await store.createUser(email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant) }) else {
+        guard
+            let userID = try await backend({
+                try await store.createUser(
+                    email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant)
+            })
+        else {
             throw APIError(.conflict, code: "email_taken", message: "an account with this email exists")
         }
         await events.record(SecurityEvent(kind: .registered, userID: userID, clientIP: client.address, requestID: client.requestID))
@@ -93,8 +98,9 @@ public final class AccountService: Sendable {
         }
         let refresh = try Secrets.make(prefix: "rt_")
         let sessionID = try await backend {
-            try await store.createSession(userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
-                                          userAgent: client.userAgent, clientIP: client.address)
+            try await store.createSession(
+                userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
+                userAgent: client.userAgent, clientIP: client.address)
         }
         await events.record(SecurityEvent(kind: .loginSucceeded, userID: user.id, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
         // A bounded number of live sessions: the oldest beyond it end (as on a new device sign-in).
@@ -111,8 +117,9 @@ public final class AccountService: Sendable {
         switch try await backend(on: .redis, { try await throttle.begin(subject) }) {
         case .locked(let seconds)?: throw Self.locked(seconds)
         case .busy?:
-            throw APIError(.tooManyRequests, code: "login_in_progress", message: "another login for this account is in progress; retry in a moment",
-                           headers: [.retryAfter: "1"])
+            throw APIError(
+                .tooManyRequests, code: "login_in_progress", message: "another login for this account is in progress; retry in a moment",
+                headers: [.retryAfter: "1"])
         case nil: break
         }
         do {
@@ -120,10 +127,13 @@ public final class AccountService: Sendable {
             let passwordMatches = try await hashing { try await hasher.verify(password, against: user?.passwordHash ?? decoyHash) }
             guard let user, passwordMatches else {
                 let lockout = try await backend(on: .redis) { try await throttle.recordFailure(subject) }
-                await events.record(SecurityEvent(kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
-                                                  detail: user == nil ? "unknown email" : "wrong password"))
+                await events.record(
+                    SecurityEvent(
+                        kind: .loginFailed, userID: user?.id, clientIP: client.address, requestID: client.requestID,
+                        detail: user == nil ? "unknown email" : "wrong password"))
                 if let lockout {
-                    await events.record(SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
+                    await events.record(
+                        SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
                 }
                 throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
             }
@@ -178,21 +188,26 @@ public final class AccountService: Sendable {
     private func revokeReusedSession(_ sessionID: String, userID: String, client: ClientInfo) async throws -> Never {
         try await backend(on: .redis) { try await registry.revokeSession(sessionID) }
         localCache.evict(sessionOrUser: sessionID)
-        await events.record(SecurityEvent(kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
-                                          detail: "a spent refresh token was presented; the session is revoked"))
+        await events.record(
+            SecurityEvent(
+                kind: .refreshReuse, userID: userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID,
+                detail: "a spent refresh token was presented; the session is revoked"))
         throw Self.invalidGrant
     }
 
     private func grant(user: AccountStore.User, sessionID: String, refreshToken: String) async throws -> TokenGrant {
-        let claims = try JWTClaims(issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
-                                   scopes: user.scopes, lifetime: settings.accessTokenLifetime)
+        let claims = try JWTClaims(
+            issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
+            scopes: user.scopes, lifetime: settings.accessTokenLifetime)
         let token = try JWTSigner.sign(claims, with: keys.signingKey)
         let recorded = try await backend(on: .redis) {
-            try await registry.recordAccessToken(jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
+            try await registry.recordAccessToken(
+                jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
         }
         guard recorded else { throw Self.invalidGrant }
-        return TokenGrant(access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
-                          scope: user.scopes.joined(separator: " "), sessionID: sessionID)
+        return TokenGrant(
+            access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
+            scope: user.scopes.joined(separator: " "), sessionID: sessionID)
     }
 
     // MARK: Sessions
@@ -200,14 +215,17 @@ public final class AccountService: Sendable {
     func logout(_ identity: Identity, client: ClientInfo) async throws {
         try await revoke(sessions: [identity.sessionID])
         _ = try await backend { try await store.revokeSession(identity.sessionID, userID: identity.userID, reason: "logout") }
-        await events.record(SecurityEvent(kind: .logout, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address, requestID: client.requestID))
+        await events.record(
+            SecurityEvent(kind: .logout, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address, requestID: client.requestID))
     }
 
     func logoutAll(_ identity: Identity, client: ClientInfo) async throws {
         let revoked = try await revokeSessions(of: identity.userID, keeping: nil, reason: "logout_all")
         try await revoke(sessions: [identity.sessionID])
-        await events.record(SecurityEvent(kind: .logoutAll, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
-                                          requestID: client.requestID, detail: "\(revoked.count) sessions"))
+        await events.record(
+            SecurityEvent(
+                kind: .logoutAll, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "\(revoked.count) sessions"))
     }
 
     func sessions(_ identity: Identity) async throws -> [AccountStore.Session] {
@@ -216,12 +234,15 @@ public final class AccountService: Sendable {
 
     func revokeSession(_ sessionID: String, of identity: Identity, client: ClientInfo) async throws {
         // Idempotent, as for API keys: revoking a revoked session of one's own is 204 again.
-        guard UUID(uuidString: sessionID) != nil, let newlyRevoked = try await backend({ try await store.revokeSession(sessionID, userID: identity.userID, reason: "revoked") }) else {
+        guard UUID(uuidString: sessionID) != nil,
+            let newlyRevoked = try await backend({ try await store.revokeSession(sessionID, userID: identity.userID, reason: "revoked") })
+        else {
             throw APIError.notFound("no such session")
         }
         try await revoke(sessions: [sessionID.lowercased()])
         if newlyRevoked {
-            await events.record(SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+            await events.record(
+                SecurityEvent(kind: .sessionRevoked, userID: identity.userID, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
         }
     }
 
@@ -238,8 +259,10 @@ public final class AccountService: Sendable {
             try await backend(on: .redis) { try await registry.revokeAPIKey(digestHex: key.digestHex, keyID: key.id) }
             localCache.evict(sessionOrUser: key.id)
         }
-        await events.record(SecurityEvent(kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
-                                          requestID: client.requestID, detail: "\(revoked.count) other sessions and \(revokedKeys.count) API keys revoked"))
+        await events.record(
+            SecurityEvent(
+                kind: .passwordChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "\(revoked.count) other sessions and \(revokedKeys.count) API keys revoked"))
     }
 
     /// The signed-in user, after checking their current password under the same brute-force
@@ -295,14 +318,20 @@ public final class AccountService: Sendable {
 
     /// A key with scopes that the owner holds, for a limited time; the key itself is in this answer
     /// only. The current password is required: a stolen session alone must not become lasting access.
-    func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws -> CreatedAPIKey {
+    func createAPIKey(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws
+        -> CreatedAPIKey
+    {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard (1...100).contains(name.count) else { throw APIError.badRequest(code: "invalid_name", "name must be 1 to 100 characters", field: "name") }
         guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
             throw APIError.badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names", field: "scopes")
         }
         let maximum = Int(settings.apiKeyMaximumLifetime)
-        if let expiresIn { guard (60...maximum).contains(expiresIn) else { throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds", field: "expires_in") } }
+        if let expiresIn {
+            guard (60...maximum).contains(expiresIn) else {
+                throw APIError.badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds", field: "expires_in")
+            }
+        }
         let user = try await reauthenticate(identity, password: password, client: client)
         let beyond = scopes.filter { !user.scopes.contains($0) }
         guard beyond.isEmpty else {
@@ -310,17 +339,21 @@ public final class AccountService: Sendable {
         }
         let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
         let created = try await backend {
-            try await store.createAPIKey(userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
-                                         lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
+            try await store.createAPIKey(
+                userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
+                lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
         }
         guard let created else {
             throw APIError(.conflict, code: "too_many_api_keys", message: "you have \(settings.apiKeysPerUser) live API keys; revoke one first")
         }
         try await backend(on: .redis) {
-            try await registry.recordAPIKey(digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
+            try await registry.recordAPIKey(
+                digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
         }
-        await events.record(SecurityEvent(kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
-                                          requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
+        await events.record(
+            SecurityEvent(
+                kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
         return CreatedAPIKey(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format())
     }
 
@@ -334,8 +367,10 @@ public final class AccountService: Sendable {
         }
         try await backend(on: .redis) { try await registry.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased()) }
         localCache.evict(sessionOrUser: id.lowercased())
-        await events.record(SecurityEvent(kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
-                                          requestID: client.requestID, detail: "key \(id)"))
+        await events.record(
+            SecurityEvent(
+                kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "key \(id)"))
     }
 
     // MARK: Errors

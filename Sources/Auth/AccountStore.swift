@@ -77,8 +77,9 @@ public struct AccountStore: Sendable {
     private static let joinedUserColumns: SQL = "u.id::text AS id, u.email, u.password_hash, u.scopes, u.blocked"
 
     private static func user(_ row: PostgresRow) throws -> User {
-        User(id: try row.decode("id"), email: try row.decode("email"), passwordHash: try row.decode("password_hash"),
-             scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], blocked: try row.decode("blocked"))
+        User(
+            id: try row.decode("id"), email: try row.decode("email"), passwordHash: try row.decode("password_hash"),
+            scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], blocked: try row.decode("blocked"))
     }
 
     /// Creates an account; nil when the normalized email is taken.
@@ -181,7 +182,8 @@ public struct AccountStore: Sendable {
 
     func activeSessionIDs(userID: String, keeping: String?) async throws -> [String] {
         let rows = try await postgres.query(
-            "SELECT id::text FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid", [.text(userID), .text(keeping)])
+            "SELECT id::text FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid",
+            [.text(userID), .text(keeping)])
         return try rows.map { try $0.decode(at: 0) }
     }
 
@@ -201,8 +203,9 @@ public struct AccountStore: Sendable {
             FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC
             """, [.text(userID)])
         return try rows.map { row in
-            Session(id: try row.decode("id"), created_at: try row.decode("created_at"), last_used_at: try row.decode("last_used_at"),
-                    expires_at: try row.decode("expires_at"), user_agent: try row.decode("user_agent"), client_ip: try row.decode("client_ip"))
+            Session(
+                id: try row.decode("id"), created_at: try row.decode("created_at"), last_used_at: try row.decode("last_used_at"),
+                expires_at: try row.decode("expires_at"), user_agent: try row.decode("user_agent"), client_ip: try row.decode("client_ip"))
         }
     }
 
@@ -237,9 +240,10 @@ public struct AccountStore: Sendable {
         """
 
     private static func summary(_ row: PostgresRow) throws -> AccountSummary {
-        AccountSummary(id: try row.decode(at: 0), email: try row.decode(at: 1), createdAt: try row.decode(at: 2), blocked: try row.decode(at: 3),
-                       scopes: (try row.decode(at: 4) as String).split(separator: " ").map(String.init),
-                       activeSessions: try row.decode(at: 5), liveAPIKeys: try row.decode(at: 6))
+        AccountSummary(
+            id: try row.decode(at: 0), email: try row.decode(at: 1), createdAt: try row.decode(at: 2), blocked: try row.decode(at: 3),
+            scopes: (try row.decode(at: 4) as String).split(separator: " ").map(String.init),
+            activeSessions: try row.decode(at: 5), liveAPIKeys: try row.decode(at: 6))
     }
 
     public func summary(normalizedEmail: String) async throws -> AccountSummary? {
@@ -320,9 +324,10 @@ public struct AccountStore: Sendable {
             ORDER BY created_at DESC
             """, [.text(userID)])
         return try rows.map { row in
-            APIKeySummary(id: try row.decode("id"), name: try row.decode("name"), prefix: try row.decode("key_prefix"),
-                          scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], created_at: try row.decode("created_at"),
-                          expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"))
+            APIKeySummary(
+                id: try row.decode("id"), name: try row.decode("name"), prefix: try row.decode("key_prefix"),
+                scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], created_at: try row.decode("created_at"),
+                expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"))
         }
     }
 
@@ -344,9 +349,10 @@ public struct AccountStore: Sendable {
             """, [.text(digestHex)])
         guard let row = rows.first else { return nil }
         let expiresAt: Double? = try row.decode(at: 3)
-        return APIKeyRecord(userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
-                            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
-                            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
+        return APIKeyRecord(
+            userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
+            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
+            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
     }
 
     /// The secret that seals API-key records in Redis (see ``RecordSeal``): `candidate` is stored

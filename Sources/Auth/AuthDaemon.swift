@@ -38,7 +38,8 @@ public enum AuthDaemon {
         let registry = TokenRegistry(redis: redis, store: store, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
         let validator = TokenValidator(keys: keys, registry: registry, store: store, settings: settings, logger: setup.logger)
         let accounts = try await AccountService(
-            store: store, registry: registry, keys: keys, hasher: PasswordHasher(
+            store: store, registry: registry, keys: keys,
+            hasher: PasswordHasher(
                 parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
                 threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit), settings: settings, validator: validator, logger: setup.logger)
         AuthRoutes(accounts: accounts, validator: validator).add(to: setup.router)
@@ -49,7 +50,10 @@ public enum AuthDaemon {
             KeyReloader(keys: keys, interval: settings.keyReloadInterval),
         ]
         if let address = settings.validateListen {
-            services.append(ValidateServer(address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger))
+            services.append(
+                ValidateServer(
+                    address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger)
+            )
         }
         return Components(validator: validator, keys: keys, services: services)
     }

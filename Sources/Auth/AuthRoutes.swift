@@ -1,7 +1,7 @@
 import Cryptography
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 import NIOCore
 import ServiceKit
 
@@ -21,8 +21,9 @@ public struct AuthRoutes: Sendable {
             return Self.response(outcome, requestID: request.headers[.requestId])
         }
         router.get("/.well-known/jwks.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
-                     body: .init(byteBuffer: ByteBuffer(string: accounts.keys.jwksDocument)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: accounts.keys.jwksDocument)))
         }
         let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
@@ -72,15 +73,17 @@ public struct AuthRoutes: Sendable {
         auth.post("/password") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: PasswordChange.self, context: context)
-            try await accounts.changePassword(identity, current: body.current_password, new: body.new_password, keepingAPIKeys: body.keep_api_keys == true,
-                                              client: Self.client(request))
+            try await accounts.changePassword(
+                identity, current: body.current_password, new: body.new_password, keepingAPIKeys: body.keep_api_keys == true,
+                client: Self.client(request))
             return Self.noContent()
         }
         auth.post("/api-keys") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: NewAPIKey.self, context: context)
-            let created = try await accounts.createAPIKey(identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
-                                                          client: Self.client(request))
+            let created = try await accounts.createAPIKey(
+                identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
+                client: Self.client(request))
             return try Self.json(created, status: .created)
         }
         auth.get("/api-keys") { request, _ in
@@ -150,9 +153,15 @@ public struct AuthRoutes: Sendable {
         let secure = accounts.settings.secureCookies ? "; Secure" : ""
         let refreshAge = Int(accounts.settings.refreshTokenLifetime)
         var response = try Self.json(CookieGrant(token_type: "cookie", expires_in: grant.expires_in, scope: grant.scope, csrf_token: csrf))
-        response.headers.append(HTTPField(name: .setCookie, value: "\(TokenValidator.accessCookie)=\(grant.access_token); Path=/; Max-Age=\(grant.expires_in); HttpOnly\(secure); SameSite=Strict"))
-        response.headers.append(HTTPField(name: .setCookie, value: "\(Self.refreshCookie)=\(grant.refresh_token); Path=/auth; Max-Age=\(refreshAge); HttpOnly\(secure); SameSite=Strict"))
-        response.headers.append(HTTPField(name: .setCookie, value: "\(TokenValidator.csrfCookie)=\(csrf); Path=/; Max-Age=\(refreshAge)\(secure); SameSite=Strict"))
+        response.headers.append(
+            HTTPField(
+                name: .setCookie,
+                value: "\(TokenValidator.accessCookie)=\(grant.access_token); Path=/; Max-Age=\(grant.expires_in); HttpOnly\(secure); SameSite=Strict"))
+        response.headers.append(
+            HTTPField(
+                name: .setCookie, value: "\(Self.refreshCookie)=\(grant.refresh_token); Path=/auth; Max-Age=\(refreshAge); HttpOnly\(secure); SameSite=Strict"))
+        response.headers.append(
+            HTTPField(name: .setCookie, value: "\(TokenValidator.csrfCookie)=\(csrf); Path=/; Max-Age=\(refreshAge)\(secure); SameSite=Strict"))
         return response
     }
 
@@ -160,14 +169,16 @@ public struct AuthRoutes: Sendable {
         var headers: HTTPFields = [.cacheControl: "no-store"]
         for (name, value) in outcome.headers { headers[HTTPField.Name(name)!] = value }
         guard let error = outcome.error else { return Response(status: .ok, headers: headers) }
-        return APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers).response(requestId: requestID)
+        return APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers).response(
+            requestId: requestID)
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     static func noContent(clearingCookies: Bool = false, secure: Bool = true) -> Response {

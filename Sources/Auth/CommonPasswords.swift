@@ -4,196 +4,196 @@ enum CommonPasswords {
     static let list: Set<String> = Set(text.split(separator: "\n").map(String.init))
 
     private static let text = """
-0000000000
-00000000000
-0123456789
-0987654321
-1111111111
-111111111111
-1122334455
-1212121212
-1231231231
-123123123123
-1234512345
-1234554321
-1234567890
-1234567890-
-1234567890a
-1234567890q
-12345678910
-123456789a
-1234qwerty
-123qweasdzxc
-12qwaszx12
-1472583690
-1q1q1q1q1q
-1q2w3e4r5t
-1q2w3e4r5t6y
-1q2w3e4r5t6y7u
-1qaz!qaz2wsx
-1qaz2wsx3e
-1qaz2wsx3edc
-1qazxsw23edc
-2222222222
-3333333333
-4444444444
-5555555555
-6666666666
-7777777777
-8888888888
-9876543210
-987654321a
-9999999999
-a123456789
-a1b2c3d4e5
-a1b2c3d4e5f6
-aa12345678
-aa123456789
-abc1234567
-abc12345678
-abcd123456
-abcdefg123
-abcdefghij
-access1234
-access12345
-admin12345
-admin123456
-adminadmin
-administrator
-apple12345
-arsenal123
-asdf123456
-asdfasdfasdf
-asdfghjkl1
-asdfghjkl123
-asdfghjkl;
-autumn2025
-azerty1234
-azerty123456
-azertyuiop
-barcelona1
-baseball123
-basketball
-basketball1
-batman1234
-changeme123
-changeme1234
-charlie123
-chelsea123
-computer123
-dragon1234
-facebook123
-football12
-football123
-freedom123
-google1234
-hello12345
-hello123456
-helloworld
-helloworld1
-helloworld123
-iloveyou!!
-iloveyou12
-iloveyou123
-iloveyou1234
-instagram1
-instagram123
-internet123
-iphone1234
-january2025
-jennifer123
-jordan2323
-letmein123
-letmein1234
-letmeinplease
-linkedin123
-liverpool1
-liverpool123
-lovelove12
-loveyou123
-manchester1
-master1234
-michael123
-microsoft1
-minecraft1
-minecraft123
-monkey1234
-mypassword1
-mypassword123
-mysecret123
-newpassword
-newpassword1
-newpassword123
-opensesame123
-p@ssw0rd12
-p@ssw0rd123
-p@ssword123
-passpasspass
-passw0rd123
-password01
-password1!
-password12
-password123
-password123!
-password1234
-password12345
-password2024
-password2025
-password2026
-passwordpassword
-pokemon123
-princess123
-q1w2e3r4t5
-q1w2e3r4t5y6
-qazwsxedc1
-qazwsxedcrfv
-qweasdzxc123
-qwerqwerqwer
-qwerty1234
-qwerty12345
-qwerty123456
-qwerty2024
-qwerty2025
-qwertyqwerty
-qwertyuiop
-qwertyuiop1
-qwertyuiop123
-realmadrid
-root123456
-samsung123
-secret1234
-secret12345
-shadow1234
-skillup123
-skillup1234
-spring2025
-starwars123
-summer2024
-summer2025
-sunshine12
-sunshine123
-superman123
-test123456
-testtest123
-trustno1234
-twitter123
-welcome123
-welcome1234
-welcome2024
-welcome2025
-welcome2026
-whatever123
-winter2024
-winter2025
-youtube123
-zaq12wsxcde
-zxcvbnm123
-zxcvbnm1234
-zxcvbnmasdf
-йцукен12345
-йцукенгшщз
-пароль1234
-пароль12345
-пароль123456
-"""
+        0000000000
+        00000000000
+        0123456789
+        0987654321
+        1111111111
+        111111111111
+        1122334455
+        1212121212
+        1231231231
+        123123123123
+        1234512345
+        1234554321
+        1234567890
+        1234567890-
+        1234567890a
+        1234567890q
+        12345678910
+        123456789a
+        1234qwerty
+        123qweasdzxc
+        12qwaszx12
+        1472583690
+        1q1q1q1q1q
+        1q2w3e4r5t
+        1q2w3e4r5t6y
+        1q2w3e4r5t6y7u
+        1qaz!qaz2wsx
+        1qaz2wsx3e
+        1qaz2wsx3edc
+        1qazxsw23edc
+        2222222222
+        3333333333
+        4444444444
+        5555555555
+        6666666666
+        7777777777
+        8888888888
+        9876543210
+        987654321a
+        9999999999
+        a123456789
+        a1b2c3d4e5
+        a1b2c3d4e5f6
+        aa12345678
+        aa123456789
+        abc1234567
+        abc12345678
+        abcd123456
+        abcdefg123
+        abcdefghij
+        access1234
+        access12345
+        admin12345
+        admin123456
+        adminadmin
+        administrator
+        apple12345
+        arsenal123
+        asdf123456
+        asdfasdfasdf
+        asdfghjkl1
+        asdfghjkl123
+        asdfghjkl;
+        autumn2025
+        azerty1234
+        azerty123456
+        azertyuiop
+        barcelona1
+        baseball123
+        basketball
+        basketball1
+        batman1234
+        changeme123
+        changeme1234
+        charlie123
+        chelsea123
+        computer123
+        dragon1234
+        facebook123
+        football12
+        football123
+        freedom123
+        google1234
+        hello12345
+        hello123456
+        helloworld
+        helloworld1
+        helloworld123
+        iloveyou!!
+        iloveyou12
+        iloveyou123
+        iloveyou1234
+        instagram1
+        instagram123
+        internet123
+        iphone1234
+        january2025
+        jennifer123
+        jordan2323
+        letmein123
+        letmein1234
+        letmeinplease
+        linkedin123
+        liverpool1
+        liverpool123
+        lovelove12
+        loveyou123
+        manchester1
+        master1234
+        michael123
+        microsoft1
+        minecraft1
+        minecraft123
+        monkey1234
+        mypassword1
+        mypassword123
+        mysecret123
+        newpassword
+        newpassword1
+        newpassword123
+        opensesame123
+        p@ssw0rd12
+        p@ssw0rd123
+        p@ssword123
+        passpasspass
+        passw0rd123
+        password01
+        password1!
+        password12
+        password123
+        password123!
+        password1234
+        password12345
+        password2024
+        password2025
+        password2026
+        passwordpassword
+        pokemon123
+        princess123
+        q1w2e3r4t5
+        q1w2e3r4t5y6
+        qazwsxedc1
+        qazwsxedcrfv
+        qweasdzxc123
+        qwerqwerqwer
+        qwerty1234
+        qwerty12345
+        qwerty123456
+        qwerty2024
+        qwerty2025
+        qwertyqwerty
+        qwertyuiop
+        qwertyuiop1
+        qwertyuiop123
+        realmadrid
+        root123456
+        samsung123
+        secret1234
+        secret12345
+        shadow1234
+        skillup123
+        skillup1234
+        spring2025
+        starwars123
+        summer2024
+        summer2025
+        sunshine12
+        sunshine123
+        superman123
+        test123456
+        testtest123
+        trustno1234
+        twitter123
+        welcome123
+        welcome1234
+        welcome2024
+        welcome2025
+        welcome2026
+        whatever123
+        winter2024
+        winter2025
+        youtube123
+        zaq12wsxcde
+        zxcvbnm123
+        zxcvbnm1234
+        zxcvbnmasdf
+        йцукен12345
+        йцукенгшщз
+        пароль1234
+        пароль12345
+        пароль123456
+        """
 }

@@ -21,7 +21,9 @@ public struct Identity: Sendable, Equatable {
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
     public var headers: [(name: String, value: String)] {
-        [(GatewayIdentity.userIDHeader.rawName, userID), (GatewayIdentity.scopesHeader.rawName, scopeHeader),
-         (GatewayIdentity.tierHeader.rawName, tier), (GatewayIdentity.sessionIDHeader.rawName, sessionID)]
+        [
+            (GatewayIdentity.userIDHeader.rawName, userID), (GatewayIdentity.scopesHeader.rawName, scopeHeader),
+            (GatewayIdentity.tierHeader.rawName, tier), (GatewayIdentity.sessionIDHeader.rawName, sessionID),
+        ]
     }
 }

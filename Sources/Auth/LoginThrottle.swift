@@ -48,12 +48,15 @@ struct LoginThrottle: Sendable {
 
     /// Starts an attempt: nil when it may go on (then call ``end(_:)``), else why not.
     func begin(_ subject: Subject) async throws(RedisError) -> Refusal? {
-        let milliseconds = try await redis.evaluate(
-            Self.beginScript,
-            keys: ["auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)",
-                   subject.knownAddressesKey, "auth:login:lock:\(subject.pair)"],
-            arguments: [subject.address]
-        ).int ?? 0
+        let milliseconds =
+            try await redis.evaluate(
+                Self.beginScript,
+                keys: [
+                    "auth:login:lock:\(subject.account)", "auth:login:lock:\(subject.address)", "auth:login:busy:\(subject.account)",
+                    subject.knownAddressesKey, "auth:login:lock:\(subject.pair)",
+                ],
+                arguments: [subject.address]
+            ).int ?? 0
         switch milliseconds {
         case 0: return nil
         case -1: return .busy
@@ -85,10 +88,11 @@ struct LoginThrottle: Sendable {
         let known = try await redis.send(RedisCommand("ZSCORE", subject.knownAddressesKey, subject.address)).string != nil
         let accountScope = known ? subject.pair : subject.account
         for (scope, threshold) in [(accountScope, accountThreshold), (subject.address, addressThreshold)] {
-            let milliseconds = try await redis.evaluate(
-                Self.failureScript, keys: ["auth:login:fails:\(scope)", "auth:login:lock:\(scope)"],
-                arguments: [threshold, Int(base * 1000), Int(maximum * 1000), window]
-            ).int ?? 0
+            let milliseconds =
+                try await redis.evaluate(
+                    Self.failureScript, keys: ["auth:login:fails:\(scope)", "auth:login:lock:\(scope)"],
+                    arguments: [threshold, Int(base * 1000), Int(maximum * 1000), window]
+                ).int ?? 0
             longest = max(longest, milliseconds)
         }
         return longest > 0 ? Int((Double(longest) / 1000).rounded(.up)) : nil
@@ -98,8 +102,10 @@ struct LoginThrottle: Sendable {
     func recordSuccess(_ subject: Subject) async throws(RedisError) {
         try await redis.evaluate(
             Self.successScript,
-            keys: ["auth:login:fails:\(subject.account)", "auth:login:lock:\(subject.account)", "auth:login:fails:\(subject.pair)",
-                   "auth:login:lock:\(subject.pair)", subject.knownAddressesKey],
+            keys: [
+                "auth:login:fails:\(subject.account)", "auth:login:lock:\(subject.account)", "auth:login:fails:\(subject.pair)",
+                "auth:login:lock:\(subject.pair)", subject.knownAddressesKey,
+            ],
             arguments: [subject.address, Int(Date().timeIntervalSince1970), Self.knownAddressLimit, Self.knownAddressDays * 86_400])
     }
 

@@ -46,7 +46,8 @@ struct SealedAPIKeyRecord: Sendable, Equatable {
     static func decode(_ record: String, digestHex: String, secret: [UInt8]) -> Self? {
         let parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 4, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let expiry = Int(parts[2]), expiry >= 0,
-            let expected = try? seal(digestHex: digestHex, userID: parts[0], keyID: parts[1], expiry: expiry, scopes: Array(parts.dropFirst(4)), secret: secret),
+            let expected = try? seal(
+                digestHex: digestHex, userID: parts[0], keyID: parts[1], expiry: expiry, scopes: Array(parts.dropFirst(4)), secret: secret),
             ConstantTime.equals(Array(expected.utf8), Array(parts[3].utf8)),
             let scopes = Scopes.parse(parts.dropFirst(4).joined(separator: " "))
         else { return nil }

@@ -1,8 +1,8 @@
+import Contracts
 public import Logging
 public import RedisClient
-import Synchronization
 public import ServiceLifecycle
-import Contracts
+import Synchronization
 
 /// Keeps this instance's validation cache in step with revocations made on any instance.
 ///
@@ -31,26 +31,30 @@ public struct RevocationListener: Service {
             while !Task.isCancelled {
                 linkUp.withLock { $0 = true }
                 do {
-                    try await redis.subscribe(to: [SharedKeys.revocationChannel], onLinkChange: { link in
-                        linkUp.withLock { up in
-                            switch link {
-                            case .lost:
-                                up = false
-                                cache.reset(enabled: false)
-                                logger.warning("revocation feed lost; validation cache off until it is back")
-                            case .restored:
-                                up = true
-                                cache.reset(enabled: true)
-                                logger.notice("revocation feed restored; validation cache on")
-                            case .messagesDropped:
-                                cache.reset(enabled: up)
-                                logger.warning("revocation messages dropped; validation cache flushed")
+                    try await redis.subscribe(
+                        to: [SharedKeys.revocationChannel],
+                        onLinkChange: { link in
+                            linkUp.withLock { up in
+                                switch link {
+                                case .lost:
+                                    up = false
+                                    cache.reset(enabled: false)
+                                    logger.warning("revocation feed lost; validation cache off until it is back")
+                                case .restored:
+                                    up = true
+                                    cache.reset(enabled: true)
+                                    logger.notice("revocation feed restored; validation cache on")
+                                case .messagesDropped:
+                                    cache.reset(enabled: up)
+                                    logger.warning("revocation messages dropped; validation cache flushed")
+                                }
                             }
+                        },
+                        onMessage: { message in
+                            // On Redis' event loop: a revocation never waits for a busy task pool.
+                            validator.applyRevocation(message.string)
                         }
-                    }, onMessage: { message in
-                        // On Redis' event loop: a revocation never waits for a busy task pool.
-                        validator.applyRevocation(message.string)
-                    }) { messages in
+                    ) { messages in
                         linkUp.withLock { up in if up { cache.reset(enabled: true) } }
                         logger.info("revocation feed subscribed", metadata: ["entries": "\(cache.capacity)"])
                         // Messages go to onMessage; this sequence ends when the client shuts down.

@@ -32,8 +32,10 @@ public final class SigningKeys: Sendable {
             throw SigningKeysError(message: "no signing key in \(directory): run skillctl keys generate --dir \(directory)")
         }
         let keys = JWTKeySet(files.map(\.key.verificationKey))
-        state = Mutex(State(validator: JWTValidator(keys: keys, configuration: validation), signing: signing,
-                            loaded: Self.modificationTimes(files)))
+        state = Mutex(
+            State(
+                validator: JWTValidator(keys: keys, configuration: validation), signing: signing,
+                loaded: Self.modificationTimes(files)))
     }
 
     /// The validator over every loaded key.

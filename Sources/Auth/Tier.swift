@@ -5,7 +5,9 @@ enum Tier {
 
     static func parse(_ value: String?) -> String {
         guard let value, (1...32).contains(value.utf8.count),
-            value.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") })
+            value.utf8.allSatisfy({
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_")
+            })
         else { return free }
         return value
     }

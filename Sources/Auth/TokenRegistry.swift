@@ -1,6 +1,6 @@
+import Contracts
 import Foundation
 import RedisClient
-import Contracts
 
 /// authd's Redis keys (prefix `auth:`): the metadata of every live access token and API key, the
 /// blocked-user markers, and the revocation channel every authd instance listens on.
@@ -158,7 +158,8 @@ public struct TokenRegistry: Sendable {
     /// published.
     @discardableResult
     func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) -> Bool {
-        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.revocationChannel, "session \(keyID)"]).int == 1
+        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.revocationChannel, "session \(keyID)"]).int
+            == 1
     }
 
     private static let revokeAPIKeyScript = RedisScript(

@@ -1,10 +1,10 @@
 import Cryptography
-import ServiceKit
 public import Foundation
 public import JWT
 public import Logging
 import Metrics
 import RedisClient
+import ServiceKit
 
 /// What nginx's auth subrequest (or an authd route) carries about the original request.
 public struct CredentialRequest: Sendable {
@@ -180,7 +180,9 @@ public final class TokenValidator: Sendable {
         guard let record = found.record else { return .unauthorized(.revoked) }
         guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(.recordMismatch) }
         let identity = Identity(userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier)
-        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
+        cache.insert(
+            digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
+            generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 
@@ -195,7 +197,8 @@ public final class TokenValidator: Sendable {
             return unavailable("Redis or PostgreSQL", error)
         }
         if found.forged {
-            logger.warning("an API key record in Redis failed its integrity check; reading the key from PostgreSQL", metadata: ["key": "\(digestHex.prefix(12))"])
+            logger.warning(
+                "an API key record in Redis failed its integrity check; reading the key from PostgreSQL", metadata: ["key": "\(digestHex.prefix(12))"])
         }
         var expiresAt = Date.distantFuture
         if found.record == nil {
@@ -208,7 +211,8 @@ public final class TokenValidator: Sendable {
                 }
                 // A blocked owner's key is never written back: Redis may have lost the block too.
                 if stored.ownerBlocked { return .forbidden(.accountBlocked) }
-                try await registry.recordAPIKey(digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt)
+                try await registry.recordAPIKey(
+                    digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt)
                 // A revocation or block that ran between the read and the write would be undone by it: read again.
                 guard let again = try await store.activeAPIKey(digestHex: digestHex, now: now), !again.ownerBlocked else {
                     try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
@@ -225,7 +229,9 @@ public final class TokenValidator: Sendable {
         // Redis expires the record at the same moment; a clock or replica that lags must not extend it.
         guard expiresAt > now else { return .unauthorized(.expiredAPIKey) }
         let identity = Identity(userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier)
-        cache.insert(digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970, generation: generation)
+        cache.insert(
+            digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
+            generation: generation)
         return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 

@@ -60,7 +60,10 @@ extension ValidationOutcome {
         case .unauthorized(.expiredAPIKey):
             ("invalid_token", "the API key has expired; create a new one")
         case .unauthorized(.revoked):
-            ("invalid_token", "the access token is no longer valid (signed out, session ended, or the account changed); refresh it at POST /auth/refresh or sign in again")
+            (
+                "invalid_token",
+                "the access token is no longer valid (signed out, session ended, or the account changed); refresh it at POST /auth/refresh or sign in again"
+            )
         case .unauthorized(let refusal):
             ("invalid_token", "the access token or API key is not valid (\(refusal.reason))")
         case .insufficientScope(let missing):
@@ -78,11 +81,12 @@ extension ValidationOutcome {
     /// routes' configuration, and a stray quote there must not break the answer.
     private static func quotable(_ names: [String]) -> [String] {
         names.filter { name in
-            !name.isEmpty && name.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "_")
-                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-            }
+            !name.isEmpty
+                && name.utf8.allSatisfy { byte in
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "_")
+                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                }
         }
     }
 

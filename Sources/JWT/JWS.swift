@@ -97,8 +97,8 @@ public enum JWS {
             // reported as malformed even in the payload, which is only decoded after verification.
             guard bytes.allSatisfy(Self.isTokenCharacter) else { throw JWTError(.malformed) }
             guard let first = bytes.firstIndex(of: UInt8(ascii: ".")),
-                  let second = bytes[(first + 1)...].firstIndex(of: UInt8(ascii: ".")),
-                  !bytes[(second + 1)...].contains(UInt8(ascii: "."))
+                let second = bytes[(first + 1)...].firstIndex(of: UInt8(ascii: ".")),
+                !bytes[(second + 1)...].contains(UInt8(ascii: "."))
             else { throw JWTError(.malformed) }
             header = bytes[..<first]
             payload = bytes[(first + 1)..<second]
@@ -111,7 +111,7 @@ public enum JWS {
         private static func isTokenCharacter(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
                 true
             default:
                 false

@@ -111,7 +111,7 @@ final class ConnectionPool: Sendable {
             state.queue.removeAll()
             return continuations
         }
-        queued.forEach { $0.resume(throwing: Self.closedError) }
+        for continuation in queued { continuation.resume(throwing: Self.closedError) }
         await withCheckedContinuation { continuation in
             let done = state.withLock { state in
                 guard state.idle.count < size else { return true }

@@ -2,9 +2,9 @@ internal import CLibpq
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Owns one `PGconn` and finishes it in `deinit`.
@@ -41,8 +41,7 @@ final class LibpqConnection {
         let keys = pairs.map { strdup($0.0) } + [nil]
         let values = pairs.map { strdup($0.1) } + [nil]
         defer {
-            keys.forEach { free($0) }
-            values.forEach { free($0) }
+            for pointer in keys + values { free(pointer) }
         }
         let pointer = PQconnectStartParams(keys.map { UnsafePointer($0) }, values.map { UnsafePointer($0) }, 0)
         guard let pointer else {

@@ -1,5 +1,5 @@
-internal import NIOCore
 import Logging
+internal import NIOCore
 
 /// One pool slot: a libpq connection confined to its own dedicated thread.
 ///

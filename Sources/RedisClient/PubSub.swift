@@ -161,6 +161,9 @@ struct Subscriber: Sendable {
     }
 
     static func handler(_ handle: @escaping @Sendable (RedisMessage) -> Void, finishing continuation: AsyncStream<RedisMessage>.Continuation) -> Subscriber {
-        Subscriber(deliver: { handle($0); return true }, finish: { continuation.finish() })
+        Subscriber(
+            deliver: {
+                handle($0); return true
+            }, finish: { continuation.finish() })
     }
 }

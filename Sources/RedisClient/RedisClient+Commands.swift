@@ -61,7 +61,7 @@ extension RedisClient {
     ) async throws(RedisError) -> RedisValue {
         do {
             return try await send(Self.scriptCommand("EVALSHA", script.sha1, keys: keys, arguments: arguments), timeout: timeout)
-        } catch where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
+        } catch  where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
             return try await send(Self.scriptCommand("EVAL", script.source, keys: keys, arguments: arguments), timeout: timeout)
         }
     }

@@ -19,7 +19,8 @@ public struct Migrator: Sendable {
     ///   first failing file (earlier files stay applied).
     @discardableResult
     public func migrate(_ migrations: [Migration]) async throws -> [Int] {
-        try await client.query("""
+        try await client.query(
+            """
             CREATE TABLE IF NOT EXISTS public.schema_migrations (
                 version integer PRIMARY KEY,
                 name text NOT NULL,
@@ -35,7 +36,8 @@ public struct Migrator: Sendable {
                 if let row = recorded.first {
                     let checksum: String = try row.decode("checksum")
                     guard checksum == migration.checksum else {
-                        throw MigrationError(message: "migration \(migration.version)_\(migration.name) was edited after it was applied; add a new migration instead")
+                        throw MigrationError(
+                            message: "migration \(migration.version)_\(migration.name) was edited after it was applied; add a new migration instead")
                     }
                     return false
                 }

@@ -1,4 +1,5 @@
 public import AMQPClient
+import Contracts
 import Foundation
 public import Hummingbird
 public import Logging
@@ -6,7 +7,6 @@ public import PostgresClient
 public import RedisClient
 public import ServiceKit
 public import ServiceLifecycle
-import Contracts
 
 /// What a daemon's service library gets to build its routes and services from.
 public struct DaemonSetup {
@@ -17,7 +17,10 @@ public struct DaemonSetup {
     public let postgres: PostgresClient?
     public let publisher: AMQPPublisher?
 
-    public init(configuration: DaemonConfiguration, router: Router<BasicRequestContext>, logger: Logger, redis: RedisClient?, postgres: PostgresClient?, publisher: AMQPPublisher?) {
+    public init(
+        configuration: DaemonConfiguration, router: Router<BasicRequestContext>, logger: Logger, redis: RedisClient?, postgres: PostgresClient?,
+        publisher: AMQPPublisher?
+    ) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -82,7 +85,8 @@ public enum BackedDaemon {
             router.add(middleware: GatewayIdentityMiddleware(protectedPaths: RoutePrefixes(protectedPaths)))
             router.add(middleware: PlannedRoutesMiddleware(planned: RoutePrefixes(protectedPaths + publicPaths)))
             if let setUp {
-                let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redisClient, postgres: postgresClient, publisher: amqpPublisher)
+                let setup = DaemonSetup(
+                    configuration: configuration, router: router, logger: logger, redis: redisClient, postgres: postgresClient, publisher: amqpPublisher)
                 services += try await setUp(setup)
             }
             Daemon.answerWrongMethods(on: router)

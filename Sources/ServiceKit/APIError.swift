@@ -37,7 +37,8 @@ public struct APIError: HTTPResponseError, Equatable {
         APIError(.serviceUnavailable, code: code, message: message, headers: [.retryAfter: String(retryAfterSeconds)])
     }
 
-    public static let internalError = APIError(.internalServerError, code: "internal_error", message: "the server failed to answer; the request id is in its log")
+    public static let internalError = APIError(
+        .internalServerError, code: "internal_error", message: "the server failed to answer; the request id is in its log")
 
     /// `error` first and `/` as it is, as nginx writes its own error bodies.
     private static let encoder: JSONEncoder = {

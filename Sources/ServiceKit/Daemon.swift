@@ -1,6 +1,6 @@
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 public import Logging
 import NIOCore
 public import Prometheus
@@ -26,7 +26,9 @@ public enum Daemon {
             if drain.isDraining { return Readiness.Report(checks: ["shutdown": "draining before exit"]) }
             let report = await readiness.evaluate()
             if !report.isReady {
-                context.logger.warning("not ready", metadata: ["failures": .string(report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))])
+                context.logger.warning(
+                    "not ready",
+                    metadata: ["failures": .string(report.failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))])
             }
             return report
         }
@@ -37,8 +39,9 @@ public enum Daemon {
         // Up or down and nothing more: what nginx shows the world as /health/<name>.
         router.get("/health/summary") { _, context in
             let ready = await currentReport(context).isReady
-            return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: ready ? #"{"status":"up"}"# : #"{"status":"down"}"#)))
+            return Response(
+                status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: ready ? #"{"status":"up"}"# : #"{"status":"down"}"#)))
         }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []

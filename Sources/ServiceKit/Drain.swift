@@ -45,8 +45,8 @@ public final class Drain: Sendable {
 
     private static func identity(of path: String) -> SocketIdentity? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
-              let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
+            let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
+            let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
         else { return nil }
         return SocketIdentity(device: device, inode: inode)
     }

@@ -20,7 +20,7 @@ public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func acceptable(_ id: String) -> String? {
         guard (1...64).contains(id.utf8.count),
-              id.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+            id.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
         else { return nil }
         return id
     }

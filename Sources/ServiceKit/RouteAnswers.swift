@@ -1,5 +1,5 @@
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 
 /// Route prefixes as nginx/routes.conf writes them: `/api/NAME` covers itself and `/api/NAME/...`,
 /// not `/api/NAME-other`.
@@ -47,10 +47,12 @@ extension Daemon {
             served[route.path.description, default: (route.path, [])].methods.insert(route.method)
         }
         for (_, entry) in served {
-            let allowed = answeredMethods.filter(entry.methods.contains) + entry.methods.filter { !answeredMethods.contains($0) }.sorted { $0.rawValue < $1.rawValue }
+            let allowed =
+                answeredMethods.filter(entry.methods.contains) + entry.methods.filter { !answeredMethods.contains($0) }.sorted { $0.rawValue < $1.rawValue }
             let allow = (allowed.contains(.get) ? ["GET", "HEAD"] : []) + allowed.filter { $0 != .get }.map(\.rawValue)
-            let refusal = APIError(.methodNotAllowed, code: "method_not_allowed", message: "\(entry.path.description) answers \(allow.joined(separator: ", ")) only",
-                                   headers: [.allow: allow.joined(separator: ", ")])
+            let refusal = APIError(
+                .methodNotAllowed, code: "method_not_allowed", message: "\(entry.path.description) answers \(allow.joined(separator: ", ")) only",
+                headers: [.allow: allow.joined(separator: ", ")])
             for method in answeredMethods where !entry.methods.contains(method) {
                 router.on(entry.path, method: method) { _, _ -> Response in throw refusal }
             }

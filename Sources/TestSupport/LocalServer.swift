@@ -70,14 +70,15 @@ public struct LocalServer: Sendable {
     /// Sends `signal` to the server process (Redis or PostgreSQL): SIGSTOP freezes it with its
     /// connections open, SIGCONT thaws it.
     public func signal(_ signal: Int32) {
-        let pidFile = switch kind {
-        case .redis: stateDirectory + "/redis/redis.pid"
-        case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
-        case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
-        }
+        let pidFile =
+            switch kind {
+            case .redis: stateDirectory + "/redis/redis.pid"
+            case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
+            case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
+            }
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let firstLine = text.split(separator: "\n").first,
-              let pid = Int32(firstLine.trimmingCharacters(in: .whitespaces))
+            let firstLine = text.split(separator: "\n").first,
+            let pid = Int32(firstLine.trimmingCharacters(in: .whitespaces))
         else { return }
         kill(pid, signal)
     }

@@ -62,7 +62,9 @@ struct Migrate: AsyncParsableCommand {
                 }
             } else {
                 let applied = try await migrator.migrate(migrations)
-                print(applied.isEmpty ? "migrate: up to date (\(migrations.count) migrations)" : "migrate: applied \(applied.map(String.init).joined(separator: ", "))")
+                print(
+                    applied.isEmpty
+                        ? "migrate: up to date (\(migrations.count) migrations)" : "migrate: applied \(applied.map(String.init).joined(separator: ", "))")
             }
             await client.close()
         } catch {

@@ -22,7 +22,8 @@ struct Users: AsyncParsableCommand {
             guard let account = try await servers.withAdmin({ try await $0.account(email: email) }) else {
                 throw ValidationError("no account with email \(email)")
             }
-            print("""
+            print(
+                """
                 id:        \(account.id)
                 email:     \(account.email)
                 created:   \(account.createdAt)

@@ -1,5 +1,5 @@
-import Glibc
 import AMQPClient
+import Glibc
 import TestSupport
 import Testing
 
@@ -8,7 +8,9 @@ struct RecoveryTests {
     @Test
     func publishFailsWithinTheTimeoutAndBothSidesRecover() async throws {
         let broker = try await PrivateBroker.start("recovery", heartbeat: .seconds(5))
-        let (server, configuration, topology, exchange, queue, publisher) = (broker.server, broker.configuration, broker.topology, broker.exchange, broker.queue, broker.publisher)
+        let (server, configuration, topology, exchange, queue, publisher) = (
+            broker.server, broker.configuration, broker.topology, broker.exchange, broker.queue, broker.publisher
+        )
         defer { server.remove() }
         let consumer = AMQPConsumer(queue: queue, topology: topology, configuration: configuration, logger: Broker.logger)
         let collector = DeliveryCollector(consumer)

@@ -1,10 +1,11 @@
-@testable import Auth
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import RedisClient
 import TestSupport
 import Testing
+
+@testable import Auth
 
 /// API keys for bots: `Authorization: ApiKey <key>` on the same validator.
 @Suite struct APIKeyTests {
@@ -34,7 +35,9 @@ import Testing
             try await authd.withClient { client in
                 try await client.register(account)
                 let session = try await client.login(account)
-                let made = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"ci bot","scopes":["generate"],"expires_in":3600}"#, token: session.access_token)
+                let made = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"ci bot","scopes":["generate"],"expires_in":3600}"#,
+                    token: session.access_token)
                 #expect(made.status == .created, "\(String(buffer: made.body))")
                 let created = try JSONDecoder().decode(Created.self, from: made.body)
                 #expect(created.key.hasPrefix("sk_") && created.key.count == 46)
@@ -54,7 +57,9 @@ import Testing
                 #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
 
                 // The key's cached answer serves only the ApiKey scheme, never the same string as a token.
-                for disguise: HTTPFields in [[.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]] {
+                for disguise: HTTPFields in [
+                    [.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"],
+                ] {
                     let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: disguise)
                     #expect(refused.status == .unauthorized)
                     let account = try await client.execute(uri: "/auth/me", method: .get, headers: disguise)
@@ -79,12 +84,17 @@ import Testing
             try await authd.withClient { client in
                 try await client.register(account)
                 let session = try await client.login(account)
-                let beyond = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"greedy","scopes":["generate","admin"]}"#, token: session.access_token)
+                let beyond = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"greedy","scopes":["generate","admin"]}"#,
+                    token: session.access_token)
                 #expect(beyond.status == .forbidden)
                 #expect(beyond.errorBody?.error == "insufficient_scope")
-                let malformed = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
+                let malformed = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"odd","scopes":["Gen Erate"]}"#, token: session.access_token)
                 #expect(malformed.status == .badRequest)
-                let tooShort = try await client.send(.post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"brief","scopes":["generate"],"expires_in":5}"#, token: session.access_token)
+                let tooShort = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"brief","scopes":["generate"],"expires_in":5}"#,
+                    token: session.access_token)
                 #expect(tooShort.errorBody?.error == "invalid_expiry")
             }
         }
@@ -173,7 +183,9 @@ import Testing
                 }
 
                 let madeUp = "sk_" + String(repeating: "Q", count: 43)
-                try await authd.redis.send("SET", "auth:apikey:" + APIKeys.digestHex(of: madeUp), "\(owner) \(UUID().uuidString.lowercased()) 0 \(String(repeating: "B", count: 43)) admin")
+                try await authd.redis.send(
+                    "SET", "auth:apikey:" + APIKeys.digestHex(of: madeUp),
+                    "\(owner) \(UUID().uuidString.lowercased()) 0 \(String(repeating: "B", count: 43)) admin")
                 #expect(try await validate(client, key: madeUp).status == .unauthorized)
             }
         }
@@ -243,10 +255,12 @@ import Testing
             try await authd.withClient { client in
                 try await client.register(account)
                 let session = try await client.login(account)
-                let withoutPassword = try await client.send(.post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                let withoutPassword = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
                 #expect(withoutPassword.status == .badRequest)
                 let wrongPassword = try await client.send(
-                    .post, "/auth/api-keys", json: #"{"password":"not the password","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                    .post, "/auth/api-keys", json: #"{"password":"not the password","name":"bot","scopes":["generate"]}"#, token: session.access_token,
+                    from: account.address)
                 #expect(wrongPassword.status == .forbidden)
                 #expect(wrongPassword.errorBody?.error == "invalid_credentials")
                 let tooLong = try await client.send(
@@ -255,7 +269,8 @@ import Testing
                 #expect(tooLong.errorBody?.error == "invalid_expiry")
 
                 let made = try await client.send(
-                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token, from: account.address)
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"bot","scopes":["generate"]}"#, token: session.access_token,
+                    from: account.address)
                 #expect(made.status == .created)
                 let listed = try await client.send(.get, "/auth/api-keys", token: session.access_token)
                 let keys = try JSONDecoder().decode([String: [Listed]].self, from: listed.body)["api_keys"] ?? []
@@ -275,7 +290,8 @@ import Testing
                 let created = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
                 #expect(try await validate(client, key: created.key, requiredScopes: "generate").status == .ok)
 
-                _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).changeScopes(email: account.email, .replace(["profile", "subscription:read"]), by: "test")
+                _ = try await AccountAdmin(postgres: authd.postgres, redis: authd.redis).changeScopes(
+                    email: account.email, .replace(["profile", "subscription:read"]), by: "test")
                 // Announced from elsewhere (skillctl): heard through pub/sub, like a block, within 100 ms.
                 let lowered = try await ValidatorTests.firstAnswer(within: .milliseconds(100), not: .ok) {
                     try await validate(client, key: created.key, requiredScopes: "generate")
@@ -332,4 +348,3 @@ import Testing
         }
     }
 }
-

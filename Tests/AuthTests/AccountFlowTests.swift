@@ -1,4 +1,3 @@
-@testable import Auth
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -6,6 +5,8 @@ import NIOCore
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import Auth
 
 /// Register, login, refresh, logout, sessions and password change through authd's routes, over the
 /// real Redis and PostgreSQL.
@@ -72,11 +73,13 @@ import Testing
                 let clock = ContinuousClock()
                 var wrongPassword: TestResponse?
                 let wrongTime = try await clock.measure {
-                    wrongPassword = try await client.send(.post, "/auth/login", json: #"{"email":"\#(account.email)","password":"not the password at all"}"#, from: account.address)
+                    wrongPassword = try await client.send(
+                        .post, "/auth/login", json: #"{"email":"\#(account.email)","password":"not the password at all"}"#, from: account.address)
                 }
                 var unknownEmail: TestResponse?
                 let unknownTime = try await clock.measure {
-                    unknownEmail = try await client.send(.post, "/auth/login", json: #"{"email":"nobody-\#(UUID())@example.com","password":"not the password at all"}"#, from: account.address)
+                    unknownEmail = try await client.send(
+                        .post, "/auth/login", json: #"{"email":"nobody-\#(UUID())@example.com","password":"not the password at all"}"#, from: account.address)
                 }
                 #expect(wrongPassword?.status == .unauthorized)
                 #expect(unknownEmail?.status == wrongPassword?.status)
@@ -215,16 +218,20 @@ import Testing
                 try await client.register(account)
                 let here = try await client.login(account)
                 let elsewhere = try await client.login(account)
-                let wrong = try await client.send(.post, "/auth/password", json: #"{"current_password":"wrong guess here","new_password":"a brand new passphrase"}"#, token: here.access_token)
+                let wrong = try await client.send(
+                    .post, "/auth/password", json: #"{"current_password":"wrong guess here","new_password":"a brand new passphrase"}"#, token: here.access_token
+                )
                 #expect(wrong.status == .forbidden)
                 let changed = try await client.send(
-                    .post, "/auth/password", json: #"{"current_password":"\#(account.password)","new_password":"a brand new passphrase"}"#, token: here.access_token)
+                    .post, "/auth/password", json: #"{"current_password":"\#(account.password)","new_password":"a brand new passphrase"}"#,
+                    token: here.access_token)
                 #expect(changed.status == .noContent, "\(String(buffer: changed.body))")
                 #expect(try await client.validate(elsewhere.access_token).status == .unauthorized)
                 #expect(try await client.validate(here.access_token).status == .ok)
                 let old = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
                 #expect(old.status == .unauthorized)
-                let new = try await client.send(.post, "/auth/login", json: #"{"email":"\#(account.email)","password":"a brand new passphrase"}"#, from: account.address)
+                let new = try await client.send(
+                    .post, "/auth/login", json: #"{"email":"\#(account.email)","password":"a brand new passphrase"}"#, from: account.address)
                 #expect(new.status == .ok)
             }
         }
@@ -235,7 +242,8 @@ import Testing
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
-                let login = try await client.send(.post, "/auth/login", json: #"{"email":"\#(account.email)","password":"\#(account.password)","cookies":true}"#, from: account.address)
+                let login = try await client.send(
+                    .post, "/auth/login", json: #"{"email":"\#(account.email)","password":"\#(account.password)","cookies":true}"#, from: account.address)
                 #expect(login.status == .ok)
                 let cookies = login.headers[values: .setCookie]
                 #expect(cookies.count == 3)
@@ -275,16 +283,19 @@ import Testing
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
-                let login = try await client.send(.post, "/auth/login", json: #"{"email":"\#(account.email)","password":"\#(account.password)","cookies":true}"#, from: account.address)
+                let login = try await client.send(
+                    .post, "/auth/login", json: #"{"email":"\#(account.email)","password":"\#(account.password)","cookies":true}"#, from: account.address)
                 let pairs = login.headers[values: .setCookie].map { String($0.prefix { $0 != ";" }) }
                 let jar = pairs.joined(separator: "; ")
                 let csrf = String(try #require(pairs.first { $0.hasPrefix("__Host-csrf=") }).dropFirst("__Host-csrf=".count))
                 let get = HTTPField.Name("X-Original-Method")!
                 #expect(try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar, get: "GET"]).status == .ok)
 
-                let twoAccessCookies = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: "__Host-access=planted; " + jar, get: "GET"])
+                let twoAccessCookies = try await client.execute(
+                    uri: "/internal/jwt/validate", method: .get, headers: [.cookie: "__Host-access=planted; " + jar, get: "GET"])
                 #expect(twoAccessCookies.status == .unauthorized)
-                let twoCSRFCookies = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar + "; __Host-csrf=planted", get: "GET"])
+                let twoCSRFCookies = try await client.execute(
+                    uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar + "; __Host-csrf=planted", get: "GET"])
                 #expect(twoCSRFCookies.status == .unauthorized)
                 let twoRefreshCookies = try await client.execute(
                     uri: "/auth/refresh", method: .post, headers: [.cookie: "__Secure-refresh=rt_planted; " + jar, HTTPField.Name("X-CSRF-Token")!: csrf])
@@ -318,8 +329,9 @@ import Testing
                     body: ByteBuffer(string: account.credentials))
                 #expect(untyped.status == .unsupportedMediaType)
                 _ = try await client.login(account)
-                let withCharset = try await client.send(.post, "/auth/login", json: account.credentials,
-                                                        headers: [.contentType: "application/json; charset=utf-8"], from: account.address)
+                let withCharset = try await client.send(
+                    .post, "/auth/login", json: account.credentials,
+                    headers: [.contentType: "application/json; charset=utf-8"], from: account.address)
                 #expect(withCharset.status == .ok)
             }
         }
@@ -331,13 +343,16 @@ import Testing
             try await authd.withClient { client in
                 try await client.register(account)
                 for site in ["cross-site", "same-site"] {
-                    let response = try await client.send(.post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: site], from: account.address)
+                    let response = try await client.send(
+                        .post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: site], from: account.address)
                     #expect(response.status == .forbidden, "\(site)")
                     #expect(response.errorBody?.error == "cross_site_request", "\(site)")
                 }
-                let foreign = try await client.send(.post, "/auth/login", json: account.credentials, headers: [.origin: "https://attacker.example"], from: account.address)
+                let foreign = try await client.send(
+                    .post, "/auth/login", json: account.credentials, headers: [.origin: "https://attacker.example"], from: account.address)
                 #expect(foreign.errorBody?.error == "cross_site_request")
-                let sameOrigin = try await client.send(.post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: "same-origin"], from: account.address)
+                let sameOrigin = try await client.send(
+                    .post, "/auth/login", json: account.credentials, headers: [HTTPField.Name("Sec-Fetch-Site")!: "same-origin"], from: account.address)
                 #expect(sameOrigin.status == .ok, "\(String(buffer: sameOrigin.body))")
             }
         }
@@ -347,8 +362,10 @@ import Testing
     /// `X-Forwarded-Proto` and `X-Forwarded-Host`).
     @Test func anOriginMustBeThisOrigin() throws {
         let json: HTTPFields = [.contentType: "application/json", CrossSiteRequest.forwardedProtoHeader: "https"]
-        let refused = ["https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost:8443", "localhost",
-                       "https://localhost:9999", "https://localhost", "http://localhost:8443"]
+        let refused = [
+            "https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost:8443", "localhost",
+            "https://localhost:9999", "https://localhost", "http://localhost:8443",
+        ]
         for origin in refused {
             var headers = json
             headers[.origin] = origin

@@ -1,4 +1,3 @@
-@testable import Auth
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -7,6 +6,8 @@ import PostgresClient
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import Auth
 
 /// What `skillctl users` does: look accounts up, change scopes with effect at once, and leave a
 /// security event naming the admin for every change.
@@ -58,7 +59,8 @@ import Testing
                 let blockedLogin = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
                 #expect(blockedLogin.status == .forbidden)
                 let recorded = try await events(authd, userID: changed.userID)
-                #expect(recorded.contains("admin_scopes_changed by ops-ada: generate subscription:read profile -> subscription:read profile admin"), "\(recorded)")
+                #expect(
+                    recorded.contains("admin_scopes_changed by ops-ada: generate subscription:read profile -> subscription:read profile admin"), "\(recorded)")
                 #expect(recorded.contains("admin_blocked by ops-bob"), "\(recorded)")
                 #expect(recorded.contains("blocked_sign_in"), "\(recorded)")
             }

@@ -94,7 +94,7 @@ final class AuthInstance: Sendable {
     private static func reportFailure(of service: String, _ run: () async throws -> Void) async {
         do {
             try await run()
-        } catch where !Task.isCancelled {
+        } catch  where !Task.isCancelled {
             Issue.record("authd's \(service) failed while the test ran: \(error)")
         } catch {}
     }
@@ -145,9 +145,14 @@ final class AuthInstance: Sendable {
 
     @discardableResult
     static func addKey(to directory: String, es256: Bool = false) throws -> String {
-        let (pem, jwk) = es256
-            ? try { let key = try P256PrivateKey(); return (try key.pemRepresentation, JWK(key.publicKey)) }()
-            : try { let key = try Ed25519PrivateKey(); return (try key.pemRepresentation, JWK(key.publicKey)) }()
+        let (pem, jwk) =
+            es256
+            ? try {
+                let key = try P256PrivateKey(); return (try key.pemRepresentation, JWK(key.publicKey))
+            }()
+            : try {
+                let key = try Ed25519PrivateKey(); return (try key.pemRepresentation, JWK(key.publicKey))
+            }()
         let kid = try jwk.thumbprint()
         _ = FileManager.default.createFile(atPath: "\(directory)/\(kid).pem", contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600])
         return kid
@@ -171,7 +176,8 @@ struct TestAccount {
 extension TestClientProtocol {
     /// A JSON request with this account's client address, as nginx would send it.
     func send(
-        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, token: String? = nil, headers extra: HTTPFields = [:], from address: String = "10.0.0.1"
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, token: String? = nil, headers extra: HTTPFields = [:],
+        from address: String = "10.0.0.1"
     ) async throws -> TestResponse {
         var headers = extra
         headers[HTTPField.Name("X-Real-IP")!] = address

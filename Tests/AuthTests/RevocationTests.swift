@@ -115,9 +115,10 @@ import Testing
             try await redis.start()
             try await authd.waitForRevocationFeed()
             // Readiness reports are reused for a second.
-            #expect(try await ValidatorTests.firstAnswer(within: .seconds(3), not: .serviceUnavailable) {
-                try await client.execute(uri: "/health/ready", method: .get)
-            }.status == .ok)
+            #expect(
+                try await ValidatorTests.firstAnswer(within: .seconds(3), not: .serviceUnavailable) {
+                    try await client.execute(uri: "/health/ready", method: .get)
+                }.status == .ok)
             #expect(try await client.validate(grant.access_token).status == .unauthorized)
             let again = try await client.login(account)
             #expect(try await client.validate(again.access_token).status == .ok)

@@ -1,5 +1,6 @@
-@testable import Auth
 import Testing
+
+@testable import Auth
 
 /// The validation cache's promises: bounded, never past a token's expiry or its TTL, empty and
 /// storing nothing while revocations cannot be heard.

@@ -1,4 +1,4 @@
-@testable import Auth
+import Contracts
 import Cryptography
 import Foundation
 import HTTPTypes
@@ -6,7 +6,8 @@ import HummingbirdTesting
 import RedisClient
 import TestSupport
 import Testing
-import Contracts
+
+@testable import Auth
 
 /// `/internal/jwt/validate` as nginx's auth_request sees it.
 @Suite struct ValidatorTests {
@@ -32,7 +33,9 @@ import Contracts
 
                 try await client.register(account)
                 let grant = try await client.login(account)
-                for mangled in ["Bearer  \(grant.access_token)", "Bearer \(grant.access_token)==", "Bearer \(grant.access_token) x", "Bearer\t\(grant.access_token)"] {
+                for mangled in [
+                    "Bearer  \(grant.access_token)", "Bearer \(grant.access_token)==", "Bearer \(grant.access_token) x", "Bearer\t\(grant.access_token)",
+                ] {
                     let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.authorization: mangled])
                     #expect(refused.status == .unauthorized, "\(mangled.prefix(10))")
                 }
@@ -41,8 +44,10 @@ import Contracts
                 #expect(lacking.errorBody?.error == "insufficient_scope")
                 #expect(lacking.errorBody?.message == "this resource needs the scope admin, which this credential lacks")
                 #expect(lacking.header("X-Auth-Message") == lacking.errorBody?.message)
-                #expect(lacking.header("WWW-Authenticate")
-                    == #"Bearer realm="skillup", error="insufficient_scope", scope="admin", error_description="this resource needs the scope admin, which this credential lacks""#)
+                #expect(
+                    lacking.header("WWW-Authenticate")
+                        == #"Bearer realm="skillup", error="insufficient_scope", scope="admin", error_description="this resource needs the scope admin, which this credential lacks""#
+                )
                 #expect(lacking.header("X-User-Id") == nil)
             }
         }

@@ -89,4 +89,3 @@ struct RFCVectors: Decodable, Sendable {
 func jwk(from members: [String: String]) throws -> JWK {
     try JSONDecoder().decode(JWK.self, from: JSONEncoder().encode(members))
 }
-

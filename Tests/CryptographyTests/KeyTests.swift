@@ -152,7 +152,8 @@ struct KeyTests {
                     for round in 0..<200 {
                         let tamper = (task + round) % 2 == 1
                         let message = tamper ? Self.message + [1] : Self.message
-                        allCorrect = allCorrect
+                        allCorrect =
+                            allCorrect
                             && edKey.isValidSignature(edSignature, for: message) == !tamper
                             && ecKey.isValidSignature(ecSignature, for: message) == !tamper
                     }

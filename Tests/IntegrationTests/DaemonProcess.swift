@@ -68,7 +68,8 @@ final class DaemonProcess: Sendable {
 
     /// GET over the unix socket with curl, as nginx would send it.
     func get(_ path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
-        let arguments = ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}"] + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
+        let arguments =
+            ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}"] + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
         let text = try await ChildProcess.run("/usr/bin/curl", arguments).output
         guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
             throw Failure(description: "curl gave no status: \(text)")

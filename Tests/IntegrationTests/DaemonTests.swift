@@ -20,7 +20,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try Ed25519PrivateKey()
         let kid = try JWK(key.publicKey).thumbprint()
-        _ = FileManager.default.createFile(atPath: "\(directory)/\(kid).pem", contents: Data(try key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: "\(directory)/\(kid).pem", contents: Data(try key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
         return directory
     }
 
@@ -50,7 +51,9 @@ import Testing
         let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "0.5"], environment: environment())
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
-        let identity = ["X-User-Id: \(UUID().uuidString.lowercased())", "X-Session-Id: \(UUID().uuidString.lowercased())", "X-Scopes: subscription:read", "X-Tier: free"]
+        let identity = [
+            "X-User-Id: \(UUID().uuidString.lowercased())", "X-Session-Id: \(UUID().uuidString.lowercased())", "X-Scopes: subscription:read", "X-Tier: free",
+        ]
         for path in ["/api/subscription", "/api/subscription/", "/api/subscription/current"] {
             let refused = try await daemon.get(path)
             #expect(refused.status == 401, "\(path): \(refused.body)")
@@ -169,7 +172,9 @@ import Testing
         let token = try #require((try JSONSerialization.jsonObject(with: Data(login.utf8)) as? [String: Any])?["access_token"] as? String, "\(login)")
 
         func lean(_ path: String, authorization: String) async throws -> String {
-            try await ChildProcess.run("/usr/bin/curl", ["-s", "-i", "--unix-socket", validateSocket, "-H", "Authorization: \(authorization)", "http://authd\(path)"]).output
+            try await ChildProcess.run(
+                "/usr/bin/curl", ["-s", "-i", "--unix-socket", validateSocket, "-H", "Authorization: \(authorization)", "http://authd\(path)"]
+            ).output
         }
         let allowed = try await lean("/internal/jwt/validate", authorization: "Bearer \(token)")
         #expect(allowed.hasPrefix("HTTP/1.1 200"))
@@ -183,10 +188,13 @@ import Testing
 
         // nginx keeps upstream connections alive: three answers on one connection.
         let url = "http://authd/internal/jwt/validate"
-        let reused = try await ChildProcess.run("/usr/bin/curl", [
-            "-s", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n", "--unix-socket", validateSocket,
-            "-H", "Authorization: Bearer \(token)", url, url, url,
-        ]).output
+        let reused = try await ChildProcess.run(
+            "/usr/bin/curl",
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n", "--unix-socket", validateSocket,
+                "-H", "Authorization: Bearer \(token)", url, url, url,
+            ]
+        ).output
         #expect(reused.split(separator: "\n") == ["200 1", "200 0", "200 0"], "\(reused)")
     }
 

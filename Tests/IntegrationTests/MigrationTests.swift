@@ -43,7 +43,8 @@ import Testing
             let recorded = try await migrator.appliedVersions()
             #expect(recorded == migrations.map(\.version))
 
-            let schemas = try await client.query("SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('auth', 'billing', 'ai') ORDER BY nspname")
+            let schemas = try await client.query(
+                "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('auth', 'billing', 'ai') ORDER BY nspname")
             let owners = try schemas.map { try $0.decode("nspname", as: String.self) + ":" + $0.decode("owner", as: String.self) }
             #expect(owners == ["ai:skillup_ai", "auth:skillup_auth", "billing:skillup_billing"])
             let plans = try await client.query("SELECT code FROM billing.plans ORDER BY price_cents")
@@ -55,7 +56,9 @@ import Testing
     @Test func oneServiceRoleCannotReadAnothersSchema() async throws {
         try await withDatabase { client in
             try await Migrator(client: client, logger: Logger(label: "test")).migrate(Migration.load(from: Self.sqlDirectory))
-            let rows = try await client.query("SELECT has_schema_privilege('skillup_auth', 'billing', 'USAGE') AS crosses, has_schema_privilege('skillup_billing', 'billing', 'USAGE') AS owns")
+            let rows = try await client.query(
+                "SELECT has_schema_privilege('skillup_auth', 'billing', 'USAGE') AS crosses, has_schema_privilege('skillup_billing', 'billing', 'USAGE') AS owns"
+            )
             let row = try #require(rows.first)
             let authUsesBilling = try row.decode("crosses", as: Bool.self)
             #expect(authUsesBilling == false)

@@ -61,7 +61,8 @@ import Testing
     @Test func anExpiredPyJWTTokenIsRefused() async throws {
         let key = try Ed25519PrivateKey()
         let verification = try JWTVerificationKey(key.publicKey)
-        let token = try await mint(claims: claims(expiresIn: -120), key: try key.pemRepresentation, algorithm: "EdDSA", headers: #"{"kid": "\#(verification.thumbprint)"}"#)
+        let token = try await mint(
+            claims: claims(expiresIn: -120), key: try key.pemRepresentation, algorithm: "EdDSA", headers: #"{"kid": "\#(verification.thumbprint)"}"#)
         #expect(throws: JWTError.expired) { try validator(verification).validate(token) }
     }
 

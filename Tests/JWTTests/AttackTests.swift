@@ -61,8 +61,10 @@ struct AttackTests {
     func forbiddenHeaders() throws {
         let kid = harness.edSigner.kid
         let jwk = String(decoding: try JSONEncoder().encode(harness.edSigner.verificationKey.jwk), as: UTF8.self)
-        for extra in ["\"jwk\":\(jwk)", "\"jku\":\"https://evil.test/jwks\"", "\"x5u\":\"https://evil.test/c\"",
-                      "\"x5c\":[\"MIIB\"]", "\"crit\":[\"exp\"]", "\"crit\":[]"] {
+        for extra in [
+            "\"jwk\":\(jwk)", "\"jku\":\"https://evil.test/jwks\"", "\"x5u\":\"https://evil.test/c\"",
+            "\"x5c\":[\"MIIB\"]", "\"crit\":[\"exp\"]", "\"crit\":[]",
+        ] {
             let header = "{\"alg\":\"EdDSA\",\"kid\":\"\(kid)\",\(extra)}"
             #expect(harness.failure(try harness.forge(header: header, payload: harness.payload())) == .forbiddenHeader, "\(extra)")
         }
@@ -150,13 +152,17 @@ struct AttackTests {
     @Test("Parts that are not JSON, not objects, or have duplicate members")
     func json() throws {
         let payload = harness.payload()
-        for header in ["not json", "[]", "\"EdDSA\"", "null", "{\"alg\":\"EdDSA\"", "{\"alg\":\"EdDSA\",}",
-                       "{\"alg\":\"EdDSA\",\"alg\":\"EdDSA\",\"kid\":\"\(harness.edSigner.kid)\"}"] {
+        for header in [
+            "not json", "[]", "\"EdDSA\"", "null", "{\"alg\":\"EdDSA\"", "{\"alg\":\"EdDSA\",}",
+            "{\"alg\":\"EdDSA\",\"alg\":\"EdDSA\",\"kid\":\"\(harness.edSigner.kid)\"}",
+        ] {
             #expect(harness.failure(try harness.forge(header: header, payload: payload)) == .malformed, "\(header)")
         }
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        for body in ["not json", "[1]", "42", "\(payload) x", "{\"sub\":\"a\",\"sub\":\"b\"}", "{\"x\":\(deep)}",
-                     "{\"x\":\"\\ud800\"}", "{\"x\":\"a\u{1}\"}"] {
+        for body in [
+            "not json", "[1]", "42", "\(payload) x", "{\"sub\":\"a\",\"sub\":\"b\"}", "{\"x\":\(deep)}",
+            "{\"x\":\"\\ud800\"}", "{\"x\":\"a\u{1}\"}",
+        ] {
             #expect(harness.failure(try harness.forge(header: harness.edHeader, payload: body)) == .malformed, "\(body.prefix(20))")
         }
         let duplicate = String(payload.dropLast()) + ",\"sub\":\"admin\"}"

@@ -5,7 +5,8 @@ import Testing
 @Suite struct ConfigurationTests {
     @Test func parsesAURL() throws {
         let configuration = try PostgresConfiguration(
-            url: "postgresql://auth%40svc:s3cr%2Ft@db.internal:6543/skillup?application_name=authd&sslmode=require&pool_size=8&connect_timeout=3&statement_timeout=1500"
+            url:
+                "postgresql://auth%40svc:s3cr%2Ft@db.internal:6543/skillup?application_name=authd&sslmode=require&pool_size=8&connect_timeout=3&statement_timeout=1500"
         )
         #expect(configuration.user == "auth@svc")
         #expect(configuration.password == "s3cr/t")

@@ -34,8 +34,10 @@ struct QueryTests {
             let blob = (0...255).map(UInt8.init)
             let inserted = try await client.query(
                 "INSERT INTO \(identifier: table) VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10)",
-                [.int(1), .text("one"), .bool(false), .bytes(blob), .text("2025-01-02T03:04:05Z"),
-                 .int(2), .null, .null, .bytes([]), .null]
+                [
+                    .int(1), .text("one"), .bool(false), .bytes(blob), .text("2025-01-02T03:04:05Z"),
+                    .int(2), .null, .null, .bytes([]), .null,
+                ]
             )
             #expect(inserted.affectedRows == 2)
             #expect(inserted.commandTag == "INSERT 0 2")

@@ -43,23 +43,27 @@ struct ReportedOutcomeTests {
     @Test func aCommitTheServerCarriedOutIsReportedAsDone() async throws {
         try await Support.withClient(try Support.configuration(poolSize: 2)) { client async throws in
             let table = Support.uniqueTable("slow_commit")
-            try await client.executeScript(SQL(unsafeRaw: """
-                CREATE TABLE \(table) (id int);
-                CREATE FUNCTION \(table)_sleep() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    BEGIN PERFORM pg_sleep(3); EXCEPTION WHEN query_canceled THEN NULL; END;
-                    RETURN NULL;
-                END $$;
-                CREATE CONSTRAINT TRIGGER \(table)_slow AFTER INSERT ON \(table) DEFERRABLE INITIALLY DEFERRED
-                    FOR EACH ROW EXECUTE FUNCTION \(table)_sleep();
-                """))
+            try await client.executeScript(
+                SQL(
+                    unsafeRaw: """
+                        CREATE TABLE \(table) (id int);
+                        CREATE FUNCTION \(table)_sleep() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN
+                            BEGIN PERFORM pg_sleep(3); EXCEPTION WHEN query_canceled THEN NULL; END;
+                            RETURN NULL;
+                        END $$;
+                        CREATE CONSTRAINT TRIGGER \(table)_slow AFTER INSERT ON \(table) DEFERRABLE INITIALLY DEFERRED
+                            FOR EACH ROW EXECUTE FUNCTION \(table)_sleep();
+                        """))
             let task = Task {
                 _ = try await client.withTransaction { transaction in
                     try await transaction.query("INSERT INTO \(identifier: table) VALUES (1)")
                 }
             }
             let deadline = ContinuousClock.now + .seconds(10)
-            while try await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'")[0].decode("n", as: Int.self) == 0 {
+            while try await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'")[0].decode("n", as: Int.self)
+                == 0
+            {
                 #expect(ContinuousClock.now < deadline, "COMMIT never started")
                 try await Task.sleep(for: .milliseconds(20))
             }

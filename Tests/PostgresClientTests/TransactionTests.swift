@@ -61,7 +61,10 @@ struct TransactionTests {
         try await Support.withClient { client in
             let last = try await client.withTransaction { tx in
                 try await tx.executeScript(
-                    SQL(unsafeRaw: "CREATE TABLE \(SQL.quoteIdentifier(table)) (id int); INSERT INTO \(SQL.quoteIdentifier(table)) VALUES (1), (2); SELECT count(*) AS n FROM \(SQL.quoteIdentifier(table))")
+                    SQL(
+                        unsafeRaw:
+                            "CREATE TABLE \(SQL.quoteIdentifier(table)) (id int); INSERT INTO \(SQL.quoteIdentifier(table)) VALUES (1), (2); SELECT count(*) AS n FROM \(SQL.quoteIdentifier(table))"
+                    )
                 )
             }
             #expect(try last[0].decode("n", as: Int.self) == 2)

@@ -1,7 +1,7 @@
 import Foundation
 import RedisClient
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 /// Kills, freezes and restarts a private redis-server; the shared one stays untouched.
@@ -39,9 +39,10 @@ struct OutageTests {
                 #expect([.unavailable, .connectionClosed].contains(code), "\(String(describing: error))")
             }
             try await server.start()
-            #expect(try await TestRedis.eventually(within: .seconds(10)) {
-                (try? await client.send("PING")) == .simpleString("PONG")
-            })
+            #expect(
+                try await TestRedis.eventually(within: .seconds(10)) {
+                    (try? await client.send("PING")) == .simpleString("PONG")
+                })
             // The private server keeps no data across restarts (--save ''): the write path works.
             try await client.set("k", to: "after")
             #expect(try await client.get("k") == "after")
@@ -73,9 +74,10 @@ struct OutageTests {
             #expect(error?.code == .timeout)
             #expect(elapsed >= .milliseconds(450) && elapsed < .milliseconds(1500), "\(elapsed)")
             server.signal(SIGCONT)
-            #expect(try await TestRedis.eventually(within: .seconds(10)) {
-                (try? await client.send("PING")) == .simpleString("PONG")
-            })
+            #expect(
+                try await TestRedis.eventually(within: .seconds(10)) {
+                    (try? await client.send("PING")) == .simpleString("PONG")
+                })
         }
     }
 
@@ -90,9 +92,10 @@ struct OutageTests {
                 try await server.stop()
                 try await server.start()
                 // Resubscribed once the publisher side sees a subscriber again.
-                #expect(try await TestRedis.eventually(within: .seconds(10)) {
-                    (try? await client.publish("two", to: "news")) == 1
-                })
+                #expect(
+                    try await TestRedis.eventually(within: .seconds(10)) {
+                        (try? await client.publish("two", to: "news")) == 1
+                    })
                 #expect(await iterator.next()?.string == "two")
             }
         }

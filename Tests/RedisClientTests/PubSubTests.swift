@@ -17,9 +17,10 @@ struct PubSubTests {
                     #expect(Array(second.payload.readableBytesView) == [0, 1, 2])
                 }
                 // The body returned: the client unsubscribed, so nobody receives the next message.
-                #expect(try await TestRedis.eventually(within: .seconds(5)) {
-                    (try? await publisher.publish("late", to: channel)) == 0
-                })
+                #expect(
+                    try await TestRedis.eventually(within: .seconds(5)) {
+                        (try? await publisher.publish("late", to: channel)) == 0
+                    })
             }
         }
     }

@@ -120,7 +120,9 @@ import Testing
 
     @Test func metricsAreServedInPrometheusFormat() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "skillup", metricName: "test", unitName: "total", helpText: "a counter the test increments")).increment()
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "skillup", metricName: "test", unitName: "total", helpText: "a counter the test increments")
+        ).increment()
         let router = Daemon.router(readiness: Readiness(), registry: registry)
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in

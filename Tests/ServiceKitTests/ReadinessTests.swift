@@ -47,11 +47,14 @@ import Testing
 
     @Test func aHungProbeIsNeverStartedTwice() async throws {
         let started = Atomic<Int>(0)
-        let readiness = Readiness([.init("amqp") {
-            started.add(1, ordering: .relaxed)
-            // Never returns, and ignores cancellation, like a call stuck in a C library.
-            await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
-        }], timeout: .milliseconds(50), cacheFor: .zero)
+        let readiness = Readiness(
+            [
+                .init("amqp") {
+                    started.add(1, ordering: .relaxed)
+                    // Never returns, and ignores cancellation, like a call stuck in a C library.
+                    await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
+                }
+            ], timeout: .milliseconds(50), cacheFor: .zero)
         for _ in 0..<5 {
             let report = await readiness.evaluate()
             #expect(!report.isReady)
@@ -63,10 +66,13 @@ import Testing
 
     @Test func aProbePastItsTimeoutIsCancelledSoTheNextCheckProbesAgain() async throws {
         let started = Atomic<Int>(0)
-        let readiness = Readiness([.init("postgres") {
-            started.add(1, ordering: .relaxed)
-            try await Task.sleep(for: .seconds(3600))
-        }], timeout: .milliseconds(50), cacheFor: .zero)
+        let readiness = Readiness(
+            [
+                .init("postgres") {
+                    started.add(1, ordering: .relaxed)
+                    try await Task.sleep(for: .seconds(3600))
+                }
+            ], timeout: .milliseconds(50), cacheFor: .zero)
         let first = await readiness.evaluate()
         #expect(first.failures["postgres"] == "no answer within 0.05 seconds")
         // The cancelled probe returns at once, so a later check starts a new one; a probe left

@@ -34,19 +34,20 @@ import Testing
         try #require(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: String])
     }
 
-    @Test(arguments: [
-        ("", "invalid_json", "the body must be a JSON object", nil),
-        ("not json", "invalid_json", "the body is not valid JSON", nil),
-        ("[1, 2]", "invalid_body", "the body must be a JSON object", nil),
-        ("null", "invalid_body", "the body must be a JSON object", nil),
-        (#"{"quantity": 1}"#, "missing_field", "email is required", "email"),
-        (#"{"email": 7, "quantity": 1}"#, "invalid_field", "email must be a string", "email"),
-        (#"{"email": null, "quantity": 1}"#, "invalid_field", "email must be a string, not null", "email"),
-        (#"{"email": "a@b.c", "quantity": "two"}"#, "invalid_field", "quantity must be a whole number", "quantity"),
-        (#"{"email": "a@b.c", "quantity": 1, "gift": "yes"}"#, "invalid_field", "gift must be true or false", "gift"),
-        (#"{"email": "a@b.c", "quantity": 1, "items": {}}"#, "invalid_field", "items must be a list", "items"),
-        (#"{"email": "a@b.c", "quantity": 1, "items": [{"sku": "x"}, {}]}"#, "missing_field", "items[1].sku is required", "items[1].sku"),
-    ] as [(String, String, String, String?)])
+    @Test(
+        arguments: [
+            ("", "invalid_json", "the body must be a JSON object", nil),
+            ("not json", "invalid_json", "the body is not valid JSON", nil),
+            ("[1, 2]", "invalid_body", "the body must be a JSON object", nil),
+            ("null", "invalid_body", "the body must be a JSON object", nil),
+            (#"{"quantity": 1}"#, "missing_field", "email is required", "email"),
+            (#"{"email": 7, "quantity": 1}"#, "invalid_field", "email must be a string", "email"),
+            (#"{"email": null, "quantity": 1}"#, "invalid_field", "email must be a string, not null", "email"),
+            (#"{"email": "a@b.c", "quantity": "two"}"#, "invalid_field", "quantity must be a whole number", "quantity"),
+            (#"{"email": "a@b.c", "quantity": 1, "gift": "yes"}"#, "invalid_field", "gift must be true or false", "gift"),
+            (#"{"email": "a@b.c", "quantity": 1, "items": {}}"#, "invalid_field", "items must be a list", "items"),
+            (#"{"email": "a@b.c", "quantity": 1, "items": [{"sku": "x"}, {}]}"#, "missing_field", "items[1].sku is required", "items[1].sku"),
+        ] as [(String, String, String, String?)])
     func aBodyTheRouteCannotUseIsNamedInPlainWords(body: String, code: String, message: String, field: String?) async throws {
         try await Application(router: makeRouter()).test(.router) { client in
             let response = try await client.execute(uri: "/orders", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))

@@ -1,9 +1,9 @@
 internal import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Owns C copies of Swift strings, bytes and tables for the length of one library call.

@@ -1,11 +1,11 @@
 internal import CRabbitMQ
+import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Logging
 
 /// One AMQP connection with one channel, owning librabbitmq's connection state.
 ///

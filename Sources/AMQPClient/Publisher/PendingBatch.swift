@@ -8,8 +8,10 @@ struct PendingBatch {
     private var returned: [UInt64: AMQPError] = [:]
     private var unanswered: Int
 
-    init(firstSequence: UInt64, count: Int, deadline: ContinuousClock.Instant,
-         continuation: CheckedContinuation<PublisherWorker.Outcomes, Never>) {
+    init(
+        firstSequence: UInt64, count: Int, deadline: ContinuousClock.Instant,
+        continuation: CheckedContinuation<PublisherWorker.Outcomes, Never>
+    ) {
         self.firstSequence = firstSequence
         self.deadline = deadline
         self.continuation = continuation

@@ -67,9 +67,10 @@ final class PublisherSession {
             guard let earliest = batches.map(\.deadline).min() else { return }
             let now = clock.now
             if earliest <= now {
-                let error = connection.blockedReason.map {
-                    AMQPError(.brokerBlocked, "the broker blocked publishers (\($0)) before confirming; the message may or may not be delivered")
-                } ?? AMQPError(.timeout, "the broker did not confirm within the timeout")
+                let error =
+                    connection.blockedReason.map {
+                        AMQPError(.brokerBlocked, "the broker blocked publishers (\($0)) before confirming; the message may or may not be delivered")
+                    } ?? AMQPError(.timeout, "the broker did not confirm within the timeout")
                 for index in batches.indices where batches[index].deadline <= now {
                     batches[index].failRemaining(error)
                 }
@@ -105,8 +106,9 @@ final class PublisherSession {
     }
 
     private func fail(_ batches: [PendingBatch], with error: AMQPError) {
-        let lost = AMQPError(error.code == .channelClosed ? .channelClosed : .connectionLost,
-                             "\(error.message); messages without a confirm may or may not have been delivered")
+        let lost = AMQPError(
+            error.code == .channelClosed ? .channelClosed : .connectionLost,
+            "\(error.message); messages without a confirm may or may not have been delivered")
         for var batch in batches {
             batch.failRemaining(lost)
             _ = batch.finishIfComplete()

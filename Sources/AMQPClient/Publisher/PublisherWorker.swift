@@ -55,8 +55,9 @@ final class PublisherWorker: Sendable {
                 if clock.now >= nextAttempt {
                     // An attempt made while idle is bounded by the operation timeout too: a command
                     // that arrives during it waits for it to end.
-                    let budget = min(configuration.connectTimeout, configuration.operationTimeout,
-                                     (earliest ?? .now + .seconds(3600)) - clock.now)
+                    let budget = min(
+                        configuration.connectTimeout, configuration.operationTimeout,
+                        (earliest ?? .now + .seconds(3600)) - clock.now)
                     do {
                         session = try PublisherSession(configuration, connectTimeout: max(budget, .milliseconds(50)))
                         backoff.reset()
@@ -117,8 +118,9 @@ final class PublisherWorker: Sendable {
                 continue
             }
             if let connection {
-                command.fail(connection.blockedReason.map { AMQPError(.brokerBlocked, "the broker is blocking publishers (\($0)); nothing was sent") }
-                    ?? AMQPError(.timeout, "the publisher was still waiting for the broker to confirm earlier messages; nothing was sent"))
+                command.fail(
+                    connection.blockedReason.map { AMQPError(.brokerBlocked, "the broker is blocking publishers (\($0)); nothing was sent") }
+                        ?? AMQPError(.timeout, "the publisher was still waiting for the broker to confirm earlier messages; nothing was sent"))
             } else {
                 let reason = lastError.map { " (last error: \($0.message))" } ?? ""
                 command.fail(AMQPError(.brokerUnavailable, "no connection to the broker within the timeout\(reason)"))

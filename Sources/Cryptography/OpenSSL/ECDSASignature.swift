@@ -53,8 +53,10 @@ enum ECDSASignature {
         ECDSA_SIG_get0(parsed, &r, &s)
         var raw = [UInt8](repeating: 0, count: 2 * scalarSize)
         let written = raw.withUnsafeMutableBufferPointer { buffer in
-            (BN_bn2binpad(r, buffer.baseAddress, Int32(scalarSize)),
-             BN_bn2binpad(s, buffer.baseAddress! + scalarSize, Int32(scalarSize)))
+            (
+                BN_bn2binpad(r, buffer.baseAddress, Int32(scalarSize)),
+                BN_bn2binpad(s, buffer.baseAddress! + scalarSize, Int32(scalarSize))
+            )
         }
         guard written == (Int32(scalarSize), Int32(scalarSize)) else { throw OpenSSLErrors.drain(as: .operationFailed) }
         return raw

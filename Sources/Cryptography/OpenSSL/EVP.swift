@@ -141,7 +141,7 @@ final class SHA256Verifier: @unchecked Sendable {
     func isValid(signature: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer) -> Bool {
         defer { OpenSSLErrors.clear() }
         guard let digest = try? SHA256.hash(message.bindMemory(to: UInt8.self)),
-              let context = EVP_PKEY_CTX_dup(template)
+            let context = EVP_PKEY_CTX_dup(template)
         else { return false }
         defer { EVP_PKEY_CTX_free(context) }
         let signatureBytes = signature.bindMemory(to: UInt8.self)

@@ -16,7 +16,7 @@ final class ParamBuilder {
 
     deinit {
         OSSL_PARAM_BLD_free(builder)
-        numbers.forEach { BN_clear_free($0) }
+        for number in numbers { BN_clear_free(number) }
         for buffer in buffers {
             // Values can be private scalars: wipe before returning the memory.
             OPENSSL_cleanse(buffer.baseAddress, buffer.count)
