@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # checker is set by the script that sources this file
 # User-visible checks for the shell test scripts: one line each, "<checker>: ok   what" or
 # "<checker>: FAIL what: ...", counting failures in $failures. Set checker=NAME before sourcing.
 failures=0

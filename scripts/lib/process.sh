@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by scripts/servers and scripts/stack (sourced, not run).
 
 # Whether a pid is a live process. A zombie counts as gone: it has closed its sockets, and the init
@@ -12,7 +13,7 @@ pid_alive() { [[ -f $1 ]] && process_alive "$(head -n 1 "$1")"; }
 # to close, and `flock` holds its lock until every copy of the descriptor is gone).
 close_inherited_fds() {
   local fd
-  for fd in /proc/$BASHPID/fd/*; do
+  for fd in "/proc/$BASHPID/fd"/*; do
     fd=${fd##*/}
     ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null || true
   done

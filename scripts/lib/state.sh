@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Where the clone's var/ really is: the local stack and the benchmarks keep data, sockets and logs
 # there (sourced, not run).
 #
