@@ -42,6 +42,7 @@ let package = Package(
             name: "RedisClient",
             dependencies: [
                 "CHiredis",
+                "Cryptography",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,6 +57,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -66,16 +68,23 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
 
         // MARK: What every daemon shares
-        // The contracts between services (Redis keys read across them, the RabbitMQ topology).
-        .target(name: "Contracts", dependencies: ["AMQPClient"], swiftSettings: strictSettings),
+        // The contracts between services: gateway headers, Redis keys read across them, the RabbitMQ
+        // topology and its messages.
+        .target(
+            name: "Contracts",
+            dependencies: ["AMQPClient", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ServiceKit",
             dependencies: [
+                "Contracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -147,6 +156,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "AMQPClient"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"], swiftSettings: strictSettings),

@@ -1,8 +1,8 @@
 import Cryptography
 import Foundation
 import JWT
-public import Logging
-public import PasswordHashing
+import Logging
+import PasswordHashing
 import RedisClient
 import ServiceKit
 
@@ -50,20 +50,18 @@ public final class AccountService: Sendable {
     /// the same argon2id time as a wrong password.
     private let decoyHash: String
 
-    public init(
-        store: AccountStore, registry: TokenRegistry, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
-        validator: TokenValidator, logger: Logger
+    init(
+        store: AccountStore, registry: TokenRegistry, throttle: LoginThrottle, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
+        cache: ValidationCache, logger: Logger
     ) async throws {
-        self.localCache = validator.cache
+        self.localCache = cache
         self.store = store
         self.registry = registry
         self.keys = keys
         self.hasher = hasher
         self.settings = settings
         self.logger = logger
-        self.throttle = LoginThrottle(
-            redis: registry.redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
-            base: settings.lockoutBase, maximum: settings.lockoutMaximum)
+        self.throttle = throttle
         self.events = SecurityEventLog(store: store, logger: logger)
         self.decoyHash = try await hasher.hash(Base64URL.encode(try SecureRandom.bytes(count: 24)))
     }
@@ -348,7 +346,7 @@ public final class AccountService: Sendable {
         }
         try await backend(on: .redis) {
             try await registry.recordAPIKey(
-                digestHex: Secrets.hex(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
+                digestHex: Hex.encode(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
         }
         await events.record(
             SecurityEvent(

@@ -10,21 +10,24 @@ public import ServiceLifecycle
 /// and the signing-key reloader, over the Redis and PostgreSQL clients `BackedDaemon` made.
 public enum AuthDaemon {
     /// The parts of a running authd; tests reach the validator and keys through it.
-    public struct Components: Sendable {
-        public let validator: TokenValidator
-        public let keys: SigningKeys
-        public let services: [any Service]
+    struct Components: Sendable {
+        let validator: TokenValidator
+        let keys: SigningKeys
+        let cache: ValidationCache
+        let services: [any Service]
     }
+
+    /// What authd connects to.
+    public static let backends: [Backend] = [.redis, .postgres]
 
     /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         try await build(setup).services
     }
 
-    public static func build(_ setup: DaemonSetup) async throws -> Components {
-        guard let redis = setup.redis, let postgres = setup.postgres else {
-            throw SigningKeysError(message: "authd needs Redis and PostgreSQL")
-        }
+    static func build(_ setup: DaemonSetup) async throws -> Components {
+        let redis = try setup.backends.redis()
+        let postgres = try setup.backends.postgres()
         let settings = try AuthSettings(setup.configuration)
         let keys = try SigningKeys(
             directory: settings.keysDirectory,
@@ -34,19 +37,25 @@ public enum AuthDaemon {
         // bounds login memory and keeps the event loops free for the validator.
         let hashingThreads = NIOThreadPool(numberOfThreads: 2)
         hashingThreads.start()
+        let hasher = PasswordHasher(
+            parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
+            threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit)
         let store = AccountStore(postgres: postgres)
         let registry = TokenRegistry(redis: redis, store: store, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
-        let validator = TokenValidator(keys: keys, registry: registry, store: store, settings: settings, logger: setup.logger)
+        let throttle = LoginThrottle(
+            redis: redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
+            base: settings.lockoutBase, maximum: settings.lockoutMaximum)
+        // One cache per instance: the validator fills it, the revocation feed and this instance's
+        // own revocations empty it.
+        let cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
+        let validator = TokenValidator(keys: keys, registry: registry, store: store, cache: cache, logger: setup.logger)
         let accounts = try await AccountService(
-            store: store, registry: registry, keys: keys,
-            hasher: PasswordHasher(
-                parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
-                threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit), settings: settings, validator: validator, logger: setup.logger)
-        AuthRoutes(accounts: accounts, validator: validator).add(to: setup.router)
+            store: store, registry: registry, throttle: throttle, keys: keys, hasher: hasher, settings: settings, cache: cache, logger: setup.logger)
+        AuthRoutes(accounts: accounts, validator: validator, keys: keys).add(to: setup.router)
 
         var services: [any Service] = [
             ShutdownHook { try? await hashingThreads.shutdownGracefully() },
-            RevocationListener(redis: redis, validator: validator, logger: setup.logger),
+            RevocationListener(redis: redis, cache: cache, logger: setup.logger),
             KeyReloader(keys: keys, interval: settings.keyReloadInterval),
         ]
         if let address = settings.validateListen {
@@ -55,7 +64,7 @@ public enum AuthDaemon {
                     address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger)
             )
         }
-        return Components(validator: validator, keys: keys, services: services)
+        return Components(validator: validator, keys: keys, cache: cache, services: services)
     }
 }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Cryptography
 import Foundation
 import HTTPTypes
@@ -9,8 +10,10 @@ import ServiceKit
 public struct AuthRoutes: Sendable {
     let accounts: AccountService
     let validator: TokenValidator
+    let keys: SigningKeys
 
-    public init(accounts: AccountService, validator: TokenValidator) {
+    public init(accounts: AccountService, validator: TokenValidator, keys: SigningKeys) {
+        self.keys = keys
         self.accounts = accounts
         self.validator = validator
     }
@@ -23,7 +26,7 @@ public struct AuthRoutes: Sendable {
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
-                body: .init(byteBuffer: ByteBuffer(string: accounts.keys.jwksDocument)))
+                body: .init(byteBuffer: ByteBuffer(string: keys.jwksDocument)))
         }
         let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
@@ -48,7 +51,7 @@ public struct AuthRoutes: Sendable {
             guard let token = cookies.refresh else {
                 throw APIError.badRequest(code: "missing_refresh_token", "send refresh_token in the body, or the refresh cookie")
             }
-            try Self.checkCSRF(cookie: cookies.csrf, header: request.headers[Self.csrfHeader])
+            try Self.checkCSRF(cookie: cookies.csrf, header: request.headers[GatewayHeaders.csrfToken])
             return try grantResponse(try await accounts.refresh(String(token), client: Self.client(request)), asCookies: true)
         }
         auth.post("/logout") { request, _ in
@@ -112,14 +115,11 @@ public struct AuthRoutes: Sendable {
         CredentialRequest(
             authorization: request.headers[.authorization],
             cookie: request.headers[.cookie],
-            requiredScopes: forSubrequest ? request.headers[requiredScopesHeader] : nil,
-            method: forSubrequest ? request.headers[originalMethodHeader] : request.method.rawValue,
-            csrfToken: request.headers[csrfHeader])
+            requiredScopes: forSubrequest ? request.headers[GatewayHeaders.requiredScopes] : nil,
+            method: forSubrequest ? request.headers[GatewayHeaders.originalMethod] : request.method.rawValue,
+            csrfToken: request.headers[GatewayHeaders.csrfToken])
     }
 
-    static let requiredScopesHeader = HTTPField.Name("X-Required-Scopes")!
-    static let originalMethodHeader = HTTPField.Name("X-Original-Method")!
-    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
     static let realIPHeader = HTTPField.Name("X-Real-IP")!
     static let refreshCookie = "__Secure-refresh"
 

@@ -1,4 +1,4 @@
-import ServiceKit
+import Contracts
 
 /// Who a valid credential belongs to: what nginx copies onto the proxied request.
 public struct Identity: Sendable, Equatable {
@@ -22,8 +22,8 @@ public struct Identity: Sendable, Equatable {
     /// The contract headers of a 200 from `/internal/jwt/validate`.
     public var headers: [(name: String, value: String)] {
         [
-            (GatewayIdentity.userIDHeader.rawName, userID), (GatewayIdentity.scopesHeader.rawName, scopeHeader),
-            (GatewayIdentity.tierHeader.rawName, tier), (GatewayIdentity.sessionIDHeader.rawName, sessionID),
+            (GatewayHeaders.userID.rawName, userID), (GatewayHeaders.scopes.rawName, scopeHeader),
+            (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID),
         ]
     }
 }

@@ -1,3 +1,4 @@
+import Cryptography
 import Foundation
 import RedisClient
 
@@ -28,7 +29,7 @@ struct LoginThrottle: Sendable {
         let address: String
 
         init(normalizedEmail: String, clientIP: String) {
-            account = "acct:" + Secrets.hex((try? Secrets.digest(normalizedEmail)) ?? [])
+            account = "acct:" + Hex.encode((try? Secrets.digest(normalizedEmail)) ?? [])
             address = "ip:" + clientIP
         }
 

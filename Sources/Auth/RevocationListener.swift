@@ -1,6 +1,6 @@
 import Contracts
-public import Logging
-public import RedisClient
+import Logging
+import RedisClient
 public import ServiceLifecycle
 import Synchronization
 
@@ -12,17 +12,17 @@ import Synchronization
 /// while subscribing fails, the cache is empty and every request goes to Redis.
 public struct RevocationListener: Service {
     let redis: RedisClient
-    let validator: TokenValidator
+    let cache: ValidationCache
     let logger: Logger
 
-    public init(redis: RedisClient, validator: TokenValidator, logger: Logger) {
+    init(redis: RedisClient, cache: ValidationCache, logger: Logger) {
         self.redis = redis
-        self.validator = validator
+        self.cache = cache
         self.logger = logger
     }
 
     public func run() async throws {
-        let cache = validator.cache
+        let cache = cache
         let logger = logger
         // Whether the link is up, changed under one lock with the cache switch, so that a loss
         // reported just before the subscription body starts is never overridden by it.
@@ -52,7 +52,7 @@ public struct RevocationListener: Service {
                         },
                         onMessage: { message in
                             // On Redis' event loop: a revocation never waits for a busy task pool.
-                            validator.applyRevocation(message.string)
+                            Self.apply(message.string, to: cache, logger: logger)
                         }
                     ) { messages in
                         linkUp.withLock { up in if up { cache.reset(enabled: true) } }
@@ -71,5 +71,16 @@ public struct RevocationListener: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// Evicts cached answers named by a revocation message (`session <id>` or `user <id>`).
+    static func apply(_ message: String, to cache: ValidationCache, logger: Logger) {
+        let parts = message.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else {
+            logger.warning("unknown revocation message; flushing the cache")
+            cache.reset(enabled: cache.isEnabled)
+            return
+        }
+        cache.evict(sessionOrUser: String(parts[1]))
     }
 }

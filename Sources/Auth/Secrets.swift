@@ -12,16 +12,6 @@ enum Secrets {
         try SHA256.hash(secret.utf8)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
 }
 
 enum APIKeys {
@@ -41,6 +31,6 @@ enum APIKeys {
 
     /// The hex SHA-256 of a key: its Redis key and its PostgreSQL lookup value.
     static func digestHex(of key: some StringProtocol) -> String {
-        Secrets.hex((try? Secrets.digest(key)) ?? [])
+        Hex.encode((try? Secrets.digest(key)) ?? [])
     }
 }

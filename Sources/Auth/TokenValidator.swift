@@ -1,7 +1,7 @@
 import Cryptography
 public import Foundation
 public import JWT
-public import Logging
+import Logging
 import Metrics
 import RedisClient
 import ServiceKit
@@ -97,11 +97,11 @@ public final class TokenValidator: Sendable {
     private let logger: Logger
     private let outcomes: OutcomeCounters
 
-    public init(keys: SigningKeys, registry: TokenRegistry, store: AccountStore, settings: AuthSettings, logger: Logger) {
+    init(keys: SigningKeys, registry: TokenRegistry, store: AccountStore, cache: ValidationCache, logger: Logger) {
         self.keys = keys
         self.registry = registry
         self.store = store
-        self.cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
+        self.cache = cache
         self.logger = logger
         self.outcomes = OutcomeCounters()
     }
@@ -262,17 +262,6 @@ public final class TokenValidator: Sendable {
         case .unavailable: outcomes.unavailable.increment()
         }
         return outcome
-    }
-
-    /// Evicts cached answers named by a revocation message (`session <id>` or `user <id>`).
-    func applyRevocation(_ message: String) {
-        let parts = message.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2 else {
-            logger.warning("unknown revocation message; flushing the cache")
-            cache.reset(enabled: cache.isEnabled)
-            return
-        }
-        cache.evict(sessionOrUser: String(parts[1]))
     }
 }
 

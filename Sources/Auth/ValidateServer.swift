@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 public import Logging
@@ -94,9 +95,9 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
         let request = CredentialRequest(
             authorization: head.headers.first(name: "authorization"),
             cookie: head.headers.first(name: "cookie"),
-            requiredScopes: head.headers.first(name: "x-required-scopes"),
-            method: head.headers.first(name: "x-original-method"),
-            csrfToken: head.headers.first(name: "x-csrf-token"))
+            requiredScopes: head.headers.first(name: GatewayHeaders.requiredScopes.canonicalName),
+            method: head.headers.first(name: GatewayHeaders.originalMethod.canonicalName),
+            csrfToken: head.headers.first(name: GatewayHeaders.csrfToken.canonicalName))
         switch validator.answer(request) {
         case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)

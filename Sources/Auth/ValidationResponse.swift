@@ -1,3 +1,4 @@
+import Contracts
 import HTTPTypes
 import ServiceKit
 
@@ -28,7 +29,9 @@ extension ValidationOutcome {
             return [("Retry-After", "1")]
         case .unauthorized, .forbidden, .insufficientScope:
             guard let error else { return [] }
-            return (challenge.map { [("WWW-Authenticate", $0)] } ?? []) + [("X-Auth-Error", error.code), ("X-Auth-Message", error.message)]
+            return (challenge.map { [("WWW-Authenticate", $0)] } ?? []) + [
+                (GatewayHeaders.authError.rawName, error.code), (GatewayHeaders.authMessage.rawName, error.message),
+            ]
         }
     }
 

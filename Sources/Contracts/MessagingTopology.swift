@@ -7,18 +7,22 @@ extension AMQPTopology {
     /// per-user notifications under `user.<id>`.
     public static let skillup = AMQPTopology(
         exchanges: [
-            .init("generate", kind: .direct),
-            .init("events", kind: .topic),
+            .init(GenerationTaskMessage.exchange, kind: .direct),
+            .init(UserEvent.exchange, kind: .topic),
         ],
         queues: [
-            .init("generate.long", deadLetterExchange: "generate", deadLetterRoutingKey: "generate.dead", maxPriority: 9),
-            .init("generate.retry", deadLetterExchange: "generate", deadLetterRoutingKey: "generate.long"),
-            .init("generate.dead"),
+            .init(
+                GenerationTaskMessage.routingKey, deadLetterExchange: GenerationTaskMessage.exchange,
+                deadLetterRoutingKey: GenerationTaskMessage.deadRoutingKey, maxPriority: 9),
+            .init(
+                GenerationTaskMessage.retryRoutingKey, deadLetterExchange: GenerationTaskMessage.exchange,
+                deadLetterRoutingKey: GenerationTaskMessage.routingKey),
+            .init(GenerationTaskMessage.deadRoutingKey),
         ],
         bindings: [
-            .init(queue: "generate.long", exchange: "generate", routingKey: "generate.long"),
-            .init(queue: "generate.retry", exchange: "generate", routingKey: "generate.retry"),
-            .init(queue: "generate.dead", exchange: "generate", routingKey: "generate.dead"),
+            .init(queue: GenerationTaskMessage.routingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey),
+            .init(queue: GenerationTaskMessage.retryRoutingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.retryRoutingKey),
+            .init(queue: GenerationTaskMessage.deadRoutingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey),
         ]
     )
 }

@@ -1,5 +1,6 @@
 public import Logging
 internal import NIOPosix
+public import ServiceLifecycle
 import Synchronization
 
 /// A pool of PostgreSQL connections with parameterized queries, transactions, timeouts and
@@ -20,7 +21,7 @@ import Synchronization
 /// Each connection runs on its own thread of a private thread group; connections open on first
 /// use and reconnect by themselves after an outage. Call ``close()`` before dropping the client,
 /// or its threads stay alive.
-public final class PostgresClient: Sendable {
+public final class PostgresClient: Service, Sendable {
     /// The configuration the client was made with.
     public let configuration: PostgresConfiguration
     private let threads: MultiThreadedEventLoopGroup
@@ -99,6 +100,13 @@ public final class PostgresClient: Sendable {
             }
             return result
         }
+    }
+
+    /// Runs until the service group shuts down gracefully or the task is cancelled, then closes
+    /// the client: in a `ServiceGroup` it closes after the services listed after it have stopped.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
     }
 
     /// Refuses new calls, waits for the calls in flight, closes every connection and stops the

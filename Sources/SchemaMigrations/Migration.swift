@@ -13,7 +13,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.name = name
         self.sql = sql
-        self.checksum = try SHA256.hash(Array(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Hex.encode(try SHA256.hash(Array(sql.utf8)))
     }
 
     /// Every `NNN_name.sql` file in `directory`, in version order.

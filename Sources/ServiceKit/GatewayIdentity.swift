@@ -1,3 +1,4 @@
+import Contracts
 public import HTTPTypes
 public import Hummingbird
 
@@ -5,11 +6,6 @@ public import Hummingbird
 /// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes` and `X-Tier` (ARCHITECTURE.md,
 /// "Contracts"). nginx replaces any copy a client sends.
 public struct GatewayIdentity: Sendable, Equatable {
-    public static let userIDHeader = HTTPField.Name("X-User-Id")!
-    public static let sessionIDHeader = HTTPField.Name("X-Session-Id")!
-    public static let scopesHeader = HTTPField.Name("X-Scopes")!
-    public static let tierHeader = HTTPField.Name("X-Tier")!
-
     public let userID: String
     /// The login session, or the API key's id for a bot.
     public let sessionID: String
@@ -19,13 +15,13 @@ public struct GatewayIdentity: Sendable, Equatable {
     /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
     /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
     public init?(headers: HTTPFields) {
-        guard let userID = headers[Self.userIDHeader], Identifiers.isUUID(userID),
-            let sessionID = headers[Self.sessionIDHeader], Identifiers.isUUID(sessionID)
+        guard let userID = headers[GatewayHeaders.userID], Identifiers.isUUID(userID),
+            let sessionID = headers[GatewayHeaders.sessionID], Identifiers.isUUID(sessionID)
         else { return nil }
         self.userID = userID
         self.sessionID = sessionID
-        scopes = (headers[Self.scopesHeader] ?? "").split(separator: " ").map(String.init)
-        tier = headers[Self.tierHeader].flatMap { $0.isEmpty ? nil : $0 } ?? "free"
+        scopes = (headers[GatewayHeaders.scopes] ?? "").split(separator: " ").map(String.init)
+        tier = headers[GatewayHeaders.tier].flatMap { $0.isEmpty ? nil : $0 } ?? "free"
     }
 }
 

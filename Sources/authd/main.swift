@@ -2,4 +2,4 @@
 import Auth
 import ServiceBackends
 
-await BackedDaemon.main("authd", defaultListen: "127.0.0.1:8081", backends: [.redis, .postgres], setUp: AuthDaemon.setUp)
+await BackedDaemon.main("authd", defaultListen: "127.0.0.1:8081", backends: AuthDaemon.backends, setUp: AuthDaemon.setUp)

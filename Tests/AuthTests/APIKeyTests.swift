@@ -172,7 +172,7 @@ import Testing
                 ]
                 for forged in forgeries {
                     try await authd.redis.send("SET", narrowRedisKey, forged)
-                    authd.validator.applyRevocation("session \(narrow.id)")
+                    authd.cache.evict(sessionOrUser: narrow.id)
                     let answer = try await validate(client, key: narrow.key)
                     #expect(answer.status == .ok)
                     #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")

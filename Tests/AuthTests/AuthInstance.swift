@@ -1,4 +1,3 @@
-import Auth
 import Cryptography
 import Foundation
 import HTTPTypes
@@ -11,8 +10,11 @@ import Prometheus
 import RedisClient
 import ServiceBackends
 import ServiceKit
+import Synchronization
 import TestSupport
 import Testing
+
+@testable import Auth
 
 /// One in-process authd over the shared test Redis and PostgreSQL (migrated by the test command),
 /// with its revocation listener running: what `authd` runs, minus the socket.
@@ -21,6 +23,7 @@ final class AuthInstance: Sendable {
     let postgres: PostgresClient
     let validator: TokenValidator
     let keys: SigningKeys
+    let cache: ValidationCache
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
     private let background: Task<Void, Never>
@@ -65,22 +68,26 @@ final class AuthInstance: Sendable {
     private init(configuration: DaemonConfiguration) async throws {
         var logger = Logger(label: "authd-test")
         logger.logLevel = .critical
-        let redis = RedisClient(configuration: try Backends.redisConfiguration(configuration), logger: logger)
-        let postgres = try PostgresClient(configuration: try Backends.postgresConfiguration(configuration), logger: logger)
-        let router = Daemon.router(readiness: Readiness([.redis(redis), .postgres(postgres)]), registry: PrometheusCollectorRegistry())
-        let setup = DaemonSetup(configuration: configuration, router: router, logger: logger, redis: redis, postgres: postgres, publisher: nil)
-        let components = try await AuthDaemon.build(setup)
-        Daemon.answerWrongMethods(on: router)
-        self.redis = redis
-        self.postgres = postgres
-        self.responder = router.buildResponder()
+        let parts = Mutex<AuthDaemon.Components?>(nil)
+        // authd's own wiring, as `main` runs it; only the HTTP listener is left out.
+        let daemon = try await BackedDaemon.assemble(
+            "authd", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: AuthDaemon.backends, logger: logger
+        ) { setup in
+            let components = try await AuthDaemon.build(setup)
+            parts.withLock { $0 = components }
+            return components.services
+        }
+        let components = try #require(parts.withLock { $0 })
+        self.redis = try daemon.backends.redis()
+        self.postgres = try daemon.backends.postgres()
+        self.responder = daemon.router.buildResponder()
         self.settings = try AuthSettings(configuration)
         self.validator = components.validator
         self.keys = components.keys
+        self.cache = components.cache
         background = Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.reportFailure(of: "Redis client") { try await redis.run() } }
-                for service in components.services {
+                for service in daemon.services {
                     group.addTask { await Self.reportFailure(of: "\(type(of: service))") { try await service.run() } }
                 }
             }
@@ -125,10 +132,10 @@ final class AuthInstance: Sendable {
         }
     }
 
+    /// Cancels every service (the clients close when cancelled) and waits until all have returned.
     func stop() async {
         background.cancel()
-        await redis.shutdown()
-        await postgres.close()
+        await background.value
     }
 
     /// Runs `body` with a client of this instance's routes (no socket).

@@ -10,6 +10,19 @@ struct DigestTests {
         #expect(try SHA256.hash("abc".utf8) == SHA256.hash(Array("abc".utf8)))
     }
 
+    @Test("SHA-1 FIPS 180-2 vectors, in the lowercase hex Redis names scripts by")
+    func sha1() throws {
+        #expect(try SHA1.hexDigest("abc".utf8) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(try SHA1.hexDigest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8) == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(try SHA1.hexDigest([UInt8]()) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    }
+
+    @Test("Hex: two lowercase digits per byte, leading zeros kept")
+    func hex() {
+        #expect(Hex.encode([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(Hex.encode([UInt8]()) == "")
+    }
+
     @Test("HMAC-SHA256 RFC 4231 test cases 1 and 2")
     func hmac() throws {
         let case1 = try HMACSHA256.authenticationCode(for: Array("Hi There".utf8), key: [UInt8](repeating: 0x0B, count: 20))

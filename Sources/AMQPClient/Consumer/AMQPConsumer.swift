@@ -1,4 +1,5 @@
 public import Logging
+public import ServiceLifecycle
 
 /// Consumes one queue with manual acks on its own connection and thread.
 ///
@@ -14,7 +15,7 @@ public import Logging
 ///     consumer.ack(delivery)
 /// }
 /// ```
-public final class AMQPConsumer: Sendable {
+public final class AMQPConsumer: Service, Sendable {
     /// The messages, in arrival order; the sequence ends after ``shutdown()``. Iterate it from one task.
     public let deliveries: AsyncStream<AMQPDelivery>
     private let worker: ConsumerWorker
@@ -61,6 +62,14 @@ public final class AMQPConsumer: Sendable {
     /// queue's dead-letter exchange (or is dropped if it has none).
     public func nack(_ delivery: AMQPDelivery, requeue: Bool) {
         settle(delivery, ack: false, requeue: requeue)
+    }
+
+    /// Runs until the service group shuts down gracefully or the task is cancelled, then shuts the
+    /// consumer down: in a `ServiceGroup` it stops after the services listed after it (the workers
+    /// that ack its deliveries).
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 
     /// Stops consuming, closes the connection and ends ``deliveries``. Unacked messages go back to the queue.

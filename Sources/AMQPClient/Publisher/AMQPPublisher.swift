@@ -1,4 +1,5 @@
 public import Logging
+public import ServiceLifecycle
 
 /// Publishes persistent messages with publisher confirms on its own connection and thread.
 ///
@@ -9,7 +10,7 @@ public import Logging
 ///
 /// Publishes from concurrent callers are written together and their confirms awaited together, so
 /// throughput grows with batch size and concurrency rather than being one round trip per message.
-public final class AMQPPublisher: Sendable {
+public final class AMQPPublisher: Service, Sendable {
     private let worker: PublisherWorker
 
     /// Starts the publisher's thread, which connects in the background.
@@ -59,6 +60,13 @@ public final class AMQPPublisher: Sendable {
     public func publish(_ message: AMQPMessage) async throws(AMQPError) {
         let outcomes = await publish([message])
         try outcomes[0].get()
+    }
+
+    /// Runs until the service group shuts down gracefully or the task is cancelled, then shuts the
+    /// publisher down: in a `ServiceGroup` it stops after the services listed after it.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 
     /// Stops the thread after it answers the commands in hand, and closes the connection.

@@ -1,0 +1,24 @@
+public import HTTPTypes
+
+/// The headers nginx, authd and the services behind the gateway agree on (ARCHITECTURE.md,
+/// "Contracts"), named once for all of them and their tests; nginx/snippets/auth.conf spells the
+/// same names for nginx.
+public enum GatewayHeaders {
+    // Identity: authd's 200 to the auth subrequest. nginx copies them onto the proxied request,
+    // replacing any copy a client sent, so a service trusts them only from nginx.
+    public static let userID = HTTPField.Name("X-User-Id")!
+    /// The login session, or the API key's id for a bot.
+    public static let sessionID = HTTPField.Name("X-Session-Id")!
+    public static let scopes = HTTPField.Name("X-Scopes")!
+    public static let tier = HTTPField.Name("X-Tier")!
+
+    // What nginx's auth subrequest tells authd about the request it guards.
+    public static let requiredScopes = HTTPField.Name("X-Required-Scopes")!
+    public static let originalMethod = HTTPField.Name("X-Original-Method")!
+    public static let csrfToken = HTTPField.Name("X-CSRF-Token")!
+
+    // authd's reason for a refusal: auth_request drops the subrequest's body, so nginx writes these
+    // into the JSON body it answers with.
+    public static let authError = HTTPField.Name("X-Auth-Error")!
+    public static let authMessage = HTTPField.Name("X-Auth-Message")!
+}

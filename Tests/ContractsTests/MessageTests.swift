@@ -1,0 +1,60 @@
+import AMQPClient
+import Contracts
+import Foundation
+import Testing
+
+@Suite("Messages between services, as they travel")
+struct MessageTests {
+    @Test func aUserEventTravelsAsTheDocumentedJSONUnderItsUsersRoutingKey() throws {
+        let event = UserEvent(
+            id: "6f1c2e4a-0000-4000-8000-000000000001", type: .generationSucceeded, userID: "0b6c9a52-1111-4111-8111-000000000002",
+            time: Date(timeIntervalSince1970: 1_796_000_000.75), data: ["task_id": "t-1", "status": "succeeded"])
+        let json = String(decoding: try event.encoded(), as: UTF8.self)
+        #expect(
+            json
+                == #"{"data":{"status":"succeeded","task_id":"t-1"},"id":"6f1c2e4a-0000-4000-8000-000000000001","time":"2026-11-30T00:53:20Z","type":"generation.succeeded","user_id":"0b6c9a52-1111-4111-8111-000000000002"}"#
+        )
+        #expect(event.routingKey == "user.0b6c9a52-1111-4111-8111-000000000002")
+        #expect(try UserEvent.decode(Array(json.utf8)) == event)
+    }
+
+    @Test func anEventOfAnUnknownTypeIsRefusedRatherThanMisread() {
+        let body = #"{"data":{},"id":"e","time":"2026-11-30T00:53:20Z","type":"generation.exploded","user_id":"u"}"#
+        #expect(throws: DecodingError.self) { try UserEvent.decode(Array(body.utf8)) }
+        #expect(throws: DecodingError.self) { try UserEvent.decode(Array(#"{"id":"e"}"#.utf8)) }
+    }
+
+    @Test func everyEventTypeOfTheArchitectureIsKnownByItsWireName() {
+        #expect(
+            Set(UserEvent.Kind.allCases.map(\.rawValue)) == [
+                "generation.succeeded", "generation.failed", "generation.progress", "generation.canceled", "subscription.changed", "session.revoked",
+            ])
+    }
+
+    @Test func aGenerationTaskCarriesOnlyItsTaskID() throws {
+        let message = GenerationTaskMessage(taskID: "3d9b")
+        #expect(String(decoding: try message.encoded(), as: UTF8.self) == #"{"task_id":"3d9b"}"#)
+        #expect(try GenerationTaskMessage.decode(Array(#"{"task_id":"3d9b"}"#.utf8)) == message)
+        #expect(throws: DecodingError.self) { try GenerationTaskMessage.decode(Array(#"{"id":"3d9b"}"#.utf8)) }
+    }
+
+    @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueues() {
+        let topology = AMQPTopology.skillup
+        let bindings = Set(topology.bindings.map { "\($0.exchange) \($0.routingKey) -> \($0.queue)" })
+        #expect(
+            bindings == [
+                "generate generate.long -> generate.long", "generate generate.retry -> generate.retry", "generate generate.dead -> generate.dead",
+            ])
+        let retry = topology.queues.first { $0.name == "generate.retry" }
+        #expect(retry?.deadLetterRoutingKey == "generate.long", "a retried task must come back to the work queue")
+        let work = topology.queues.first { $0.name == "generate.long" }
+        #expect(work?.deadLetterRoutingKey == "generate.dead")
+        #expect(topology.exchanges.map(\.name).sorted() == ["events", "generate"])
+    }
+
+    @Test func sharedRedisKeysAreTheOnesOtherServicesRead() {
+        #expect(SharedKeys.tier(userID: "u1") == "billing:tier:u1")
+        #expect(SharedKeys.blocked(userID: "u1") == "auth:blocked:u1")
+        #expect(SharedKeys.revocationChannel == "auth:revocations")
+    }
+}
