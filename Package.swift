@@ -156,6 +156,16 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
+        .testTarget(
+            name: "ServiceBackendsTests",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "AMQPClient", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts", "AMQPClient"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),

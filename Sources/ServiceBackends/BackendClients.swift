@@ -21,6 +21,8 @@ public struct BackendClients: Sendable {
     private let redisClient: RedisClient?
     private let postgresClient: PostgresClient?
     private let amqpPublisher: AMQPPublisher?
+    private let amqpSettings: AMQPConfiguration?
+    private let logger: Logger
     /// The declared ones, to start with the daemon's services and to check for readiness.
     let services: [any Service]
     let checks: [Readiness.Check]
@@ -35,6 +37,8 @@ public struct BackendClients: Sendable {
         redisClient = redisSettings.map { RedisClient(configuration: $0, logger: logger) }
         postgresClient = try postgresSettings.map { try PostgresClient(configuration: $0, logger: logger) }
         amqpPublisher = amqpSettings.map { AMQPPublisher(configuration: $0, logger: logger) }
+        self.amqpSettings = amqpSettings
+        self.logger = logger
         services = [redisClient as (any Service)?, postgresClient, amqpPublisher].compactMap { $0 }
         checks = [redisClient.map(Readiness.Check.redis), postgresClient.map(Readiness.Check.postgres), amqpPublisher.map { .amqp($0, topology: .skillup) }]
             .compactMap { $0 }
@@ -50,6 +54,16 @@ public struct BackendClients: Sendable {
 
     public func publisher() throws(ConfigurationError) -> AMQPPublisher {
         try declared(amqpPublisher, .rabbitmq)
+    }
+
+    /// A worker over `queue` with its own consumer connection (declaring the product's topology
+    /// on every connection), to return from the daemon's set-up among its services.
+    public func queueWorker(
+        queue: String, prefetch: UInt16, shutdownBudget: Duration, handle: @escaping QueueWorker.Handler
+    ) throws(ConfigurationError) -> QueueWorker {
+        let settings = try declared(amqpSettings, .rabbitmq)
+        let consumer = AMQPConsumer(queue: queue, prefetch: prefetch, topology: .skillup, configuration: settings, logger: logger)
+        return QueueWorker(consumer: consumer, shutdownBudget: shutdownBudget, logger: logger, handle: handle)
     }
 
     private func declared<Client>(_ client: Client?, _ backend: Backend) throws(ConfigurationError) -> Client {
