@@ -3,13 +3,18 @@ public import RedisClient
 
 /// What an admin does to accounts from `skillctl users`: block, unblock, grant scopes.
 public struct AccountAdmin: Sendable {
-    let store: AccountStore
-    let registry: TokenRegistry
+    let store: any AccountStore
+    let registry: any TokenRegistry
 
     public init(postgres: PostgresClient, redis: RedisClient) {
-        store = AccountStore(postgres: postgres)
+        let store = PostgresAccountStore(postgres: postgres)
         // Blocking revokes no session, so the tombstone lifetime is never used here.
-        registry = TokenRegistry(redis: redis, store: store, tokenLifetime: 0)
+        self.init(store: store, registry: RedisTokenRegistry(redis: redis, store: store, tokenLifetime: 0))
+    }
+
+    init(store: any AccountStore, registry: any TokenRegistry) {
+        self.store = store
+        self.registry = registry
     }
 
     public struct UnknownAccount: Error, CustomStringConvertible {
@@ -77,12 +82,12 @@ public struct AccountAdmin: Sendable {
     }
 
     /// One account, or nil.
-    public func account(email: String) async throws -> AccountStore.AccountSummary? {
+    public func account(email: String) async throws -> AccountSummary? {
         try await store.summary(normalizedEmail: Email.normalize(email))
     }
 
     /// A page of accounts in email order: those whose email contains `filter`, after `after`.
-    public func accounts(filter: String?, after: String?, limit: Int) async throws -> [AccountStore.AccountSummary] {
+    public func accounts(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary] {
         try await store.summaries(filter: filter, after: after.map(Email.normalize), limit: limit)
     }
 }

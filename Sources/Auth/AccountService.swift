@@ -35,11 +35,11 @@ public struct TokenGrant: Sendable, Encodable {
 /// The account flows of ARCHITECTURE.md's public API: register, login, refresh (rotating, with
 /// reuse detection), logout, sessions, password change and API keys.
 public final class AccountService: Sendable {
-    let store: AccountStore
-    let registry: TokenRegistry
+    let store: any AccountStore
+    let registry: any TokenRegistry
     let keys: SigningKeys
     let hasher: PasswordHasher
-    let throttle: LoginThrottle
+    let throttle: any LoginThrottle
     let events: SecurityEventLog
     let settings: AuthSettings
     /// This instance's validation cache: a revocation made here takes effect here at once, not
@@ -51,7 +51,7 @@ public final class AccountService: Sendable {
     private let decoyHash: String
 
     init(
-        store: AccountStore, registry: TokenRegistry, throttle: LoginThrottle, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
+        store: any AccountStore, registry: any TokenRegistry, throttle: any LoginThrottle, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
         cache: ValidationCache, logger: Logger
     ) async throws {
         self.localCache = cache
@@ -88,7 +88,7 @@ public final class AccountService: Sendable {
     /// Same answer, after the same work, for an unknown email and a wrong password.
     func login(email: String, password: String, client: ClientInfo) async throws -> TokenGrant {
         let normalized = Email.normalize(email)
-        let subject = LoginThrottle.Subject(normalizedEmail: normalized, clientIP: client.address)
+        let subject = LoginSubject(normalizedEmail: normalized, clientIP: client.address)
         let user = try await checkPassword(password, of: subject, client: client) { try await store.user(normalizedEmail: normalized) }
         guard !user.blocked else {
             await events.record(SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID))
@@ -110,8 +110,8 @@ public final class AccountService: Sendable {
     /// The user whose password this is, under brute-force protection: refused while locked or while
     /// another attempt on the account runs; a failure counts (and may lock), a success resets.
     private func checkPassword(
-        _ password: String, of subject: LoginThrottle.Subject, client: ClientInfo, lookup: () async throws -> AccountStore.User?
-    ) async throws -> AccountStore.User {
+        _ password: String, of subject: LoginSubject, client: ClientInfo, lookup: () async throws -> UserRecord?
+    ) async throws -> UserRecord {
         switch try await backend(on: .redis, { try await throttle.begin(subject) }) {
         case .locked(let seconds)?: throw Self.locked(seconds)
         case .busy?:
@@ -193,7 +193,7 @@ public final class AccountService: Sendable {
         throw Self.invalidGrant
     }
 
-    private func grant(user: AccountStore.User, sessionID: String, refreshToken: String) async throws -> TokenGrant {
+    private func grant(user: UserRecord, sessionID: String, refreshToken: String) async throws -> TokenGrant {
         let claims = try JWTClaims(
             issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
             scopes: user.scopes, lifetime: settings.accessTokenLifetime)
@@ -226,7 +226,7 @@ public final class AccountService: Sendable {
                 requestID: client.requestID, detail: "\(revoked.count) sessions"))
     }
 
-    func sessions(_ identity: Identity) async throws -> [AccountStore.Session] {
+    func sessions(_ identity: Identity) async throws -> [SessionSummary] {
         try await backend { try await store.activeSessions(userID: identity.userID) }
     }
 
@@ -265,9 +265,9 @@ public final class AccountService: Sendable {
 
     /// The signed-in user, after checking their current password under the same brute-force
     /// protection as login: a stolen access token must not become a way to guess the password.
-    private func reauthenticate(_ identity: Identity, password: String, client: ClientInfo) async throws -> AccountStore.User {
+    private func reauthenticate(_ identity: Identity, password: String, client: ClientInfo) async throws -> UserRecord {
         guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
-        let subject = LoginThrottle.Subject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
+        let subject = LoginSubject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
         do {
             return try await checkPassword(password, of: subject, client: client) { account }
         } catch let error as APIError where error.code == "invalid_credentials" {
@@ -355,7 +355,7 @@ public final class AccountService: Sendable {
         return CreatedAPIKey(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format())
     }
 
-    func apiKeys(_ identity: Identity) async throws -> [AccountStore.APIKeySummary] {
+    func apiKeys(_ identity: Identity) async throws -> [APIKeySummary] {
         try await backend { try await store.apiKeys(userID: identity.userID) }
     }
 

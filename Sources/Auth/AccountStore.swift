@@ -1,378 +1,125 @@
 import Foundation
-public import PostgresClient
 
-/// authd's PostgreSQL tables (schema `auth`, sql/003): the truth for accounts, sessions, refresh
-/// tokens, API keys and security events. Every statement is parameterized.
-public struct AccountStore: Sendable {
-    let postgres: PostgresClient
-
-    public init(postgres: PostgresClient) {
-        self.postgres = postgres
-    }
-
-    struct User: Sendable {
-        let id: String
-        let email: String
-        let passwordHash: String
-        let scopes: [String]
-        let blocked: Bool
-    }
-
-    struct Session: Sendable, Encodable {
-        let id: String
-        let created_at: String
-        let last_used_at: String
-        let expires_at: String
-        let user_agent: String?
-        let client_ip: String?
-    }
-
-    struct APIKeyRecord: Sendable {
-        let userID: String
-        let keyID: String
-        let scopes: [String]
-        let expiresAt: Date?
-        let ownerBlocked: Bool
-        /// The owner's scopes now: the key grants only those of its own that the owner still holds.
-        let ownerScopes: [String]
-
-        var grantedScopes: [String] { scopes.filter(ownerScopes.contains) }
-    }
-
-    struct APIKeySummary: Sendable, Encodable {
-        let id: String
-        let name: String
-        let prefix: String
-        let scopes: [String]
-        let created_at: String
-        let expires_at: String?
-        let last_used_at: String?
-    }
-
-    struct RefreshTokenState: Sendable {
-        let sessionID: String
-        let used: Bool
-        /// Not expired, and its session not revoked.
-        let live: Bool
-        let user: User
-    }
-
-    enum RotationResult: Sendable {
-        case spent
-        case blocked
-        /// A spent token came back: the session is revoked (the caller revokes its tokens in Redis).
-        case reused(sessionID: String, userID: String)
-        /// The owner's scopes changed since the token was read: sign again.
-        case changed
-        case invalid
-    }
-
-    /// A timestamp column as RFC 3339 UTC text, for JSON answers.
-    private static func iso(_ column: StaticString) -> SQL {
-        SQL(unsafeRaw: "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
-    }
-
-    private static let userColumns: SQL = "id::text AS id, email, password_hash, scopes, blocked"
-    /// The same, from `auth.users u` in a join.
-    private static let joinedUserColumns: SQL = "u.id::text AS id, u.email, u.password_hash, u.scopes, u.blocked"
-
-    private static func user(_ row: PostgresRow) throws -> User {
-        User(
-            id: try row.decode("id"), email: try row.decode("email"), passwordHash: try row.decode("password_hash"),
-            scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], blocked: try row.decode("blocked"))
-    }
-
+/// Where authd keeps accounts, sessions, refresh tokens, API keys and security events: PostgreSQL
+/// in a running authd (``PostgresAccountStore``); the rules above it (``AccountService``,
+/// ``TokenValidator``, ``AccountAdmin``) are tested in process against an in-memory one.
+protocol AccountStore: Sendable {
     /// Creates an account; nil when the normalized email is taken.
-    func createUser(email: String, normalizedEmail: String, passwordHash: String, scopes: [String]) async throws -> String? {
-        let rows = try await postgres.query(
-            "INSERT INTO auth.users (email, email_normalized, password_hash, scopes) VALUES ($1, $2, $3, $4) ON CONFLICT (email_normalized) DO NOTHING RETURNING id::text",
-            [.text(email), .text(normalizedEmail), .text(passwordHash), .text(scopes.joined(separator: " "))])
-        return try rows.first?.decode(at: 0)
-    }
-
-    func user(normalizedEmail: String) async throws -> User? {
-        let rows = try await postgres.query("SELECT \(Self.userColumns) FROM auth.users WHERE email_normalized = $1", [.text(normalizedEmail)])
-        return try rows.first.map(Self.user)
-    }
-
-    func user(id: String) async throws -> User? {
-        let rows = try await postgres.query("SELECT \(Self.userColumns) FROM auth.users WHERE id = $1::uuid", [.text(id)])
-        return try rows.first.map(Self.user)
-    }
-
-    /// Opens a session with its first refresh token.
-    func createSession(userID: String, refreshDigest: [UInt8], lifetime: TimeInterval, userAgent: String?, clientIP: String?) async throws -> String {
-        try await postgres.withTransaction { transaction in
-            let rows = try await transaction.query(
-                "INSERT INTO auth.sessions (user_id, expires_at, user_agent, client_ip) VALUES ($1::uuid, now() + $2 * interval '1 second', $3, $4) RETURNING id::text",
-                [.text(userID), .double(lifetime), .text(userAgent.map { String($0.prefix(200)) }), .text(clientIP)])
-            let sessionID: String = try rows[0].decode(at: 0)
-            try await transaction.query(
-                "INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2::uuid, now() + $3 * interval '1 second')",
-                [.bytes(refreshDigest), .text(sessionID), .double(lifetime)])
-            return sessionID
-        }
-    }
-
-    /// A refresh token as it stands, read without a lock: the rotation's first step, so that the new
-    /// access token can be recorded in Redis before any row is locked.
-    func refreshToken(digest: [UInt8]) async throws -> RefreshTokenState? {
-        try await postgres.query(Self.refreshTokenQuery, [.bytes(digest)]).first.map(Self.refreshTokenState)
-    }
-
-    /// A refresh token, its session's state and its owner; `$1` is the token's digest.
-    private static let refreshTokenQuery: SQL = """
-        SELECT t.session_id::text AS session_id, t.used_at IS NOT NULL AS used, t.expires_at > now() AND s.revoked_at IS NULL AS live,
-               \(joinedUserColumns)
-        FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id JOIN auth.users u ON u.id = s.user_id
-        WHERE t.token_hash = $1
-        """
-
-    private static func refreshTokenState(_ row: PostgresRow) throws -> RefreshTokenState {
-        RefreshTokenState(sessionID: try row.decode("session_id"), used: try row.decode("used"), live: try row.decode("live"), user: try user(row))
-    }
-
-    /// Revokes session `$1` because a spent refresh token came back.
-    private static let reuseRevocation: SQL =
-        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1::uuid AND revoked_at IS NULL"
-
-    /// Spends a refresh token and stores its successor, in one short transaction that locks the
-    /// token's and the session's rows and calls no other server: two concurrent uses of one token
-    /// cannot both succeed (the second is a reuse). It spends the token only if it is still as
-    /// `expected` (unused, live, same session, the owner's scopes unchanged and not blocked).
-    func spendRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, expected: RefreshTokenState) async throws -> RotationResult {
-        try await postgres.withTransaction { transaction in
-            let rows = try await transaction.query("\(Self.refreshTokenQuery) FOR UPDATE OF t, s", [.bytes(digest)])
-            guard let now = try rows.first.map(Self.refreshTokenState) else { return .invalid }
-            if now.used {
-                try await transaction.query(Self.reuseRevocation, [.text(now.sessionID)])
-                return .reused(sessionID: now.sessionID, userID: now.user.id)
-            }
-            guard now.live, now.sessionID == expected.sessionID else { return .invalid }
-            guard !now.user.blocked else { return .blocked }
-            guard now.user.scopes == expected.user.scopes else { return .changed }
-            try await transaction.query("UPDATE auth.refresh_tokens SET used_at = now() WHERE token_hash = $1", [.bytes(digest)])
-            try await transaction.query(
-                "INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2::uuid, now() + $3 * interval '1 second')",
-                [.bytes(successor), .text(now.sessionID), .double(lifetime)])
-            try await transaction.query(
-                "UPDATE auth.sessions SET last_used_at = now(), expires_at = now() + $2 * interval '1 second' WHERE id = $1::uuid",
-                [.text(now.sessionID), .double(lifetime)])
-            return .spent
-        }
-    }
-
+    func createUser(email: String, normalizedEmail: String, passwordHash: String, scopes: [String]) async throws -> String?
+    func user(normalizedEmail: String) async throws -> UserRecord?
+    func user(id: String) async throws -> UserRecord?
+    /// Opens a session with its first refresh token; returns the session's id.
+    func createSession(userID: String, refreshDigest: [UInt8], lifetime: TimeInterval, userAgent: String?, clientIP: String?) async throws -> String
+    /// A refresh token as it stands, read without a lock.
+    func refreshToken(digest: [UInt8]) async throws -> RefreshTokenState?
+    /// Spends a refresh token and stores its successor as one decision: two uses of one token can
+    /// never both succeed (the second is a reuse, which revokes the session). It spends the token
+    /// only if it is still as `expected` (unused, live, same session, scopes unchanged, not blocked).
+    func spendRefreshToken(digest: [UInt8], successor: [UInt8], lifetime: TimeInterval, expected: RefreshTokenState) async throws -> RotationResult
     /// Marks a session revoked because a spent refresh token came back.
-    func revokeSessionForReuse(_ sessionID: String) async throws {
-        try await postgres.query(Self.reuseRevocation, [.text(sessionID)])
-    }
-
+    func revokeSessionForReuse(_ sessionID: String) async throws
     /// Marks one of the user's sessions revoked: true when this call revoked it, false when it
     /// already was, nil when the user has no such session.
-    func revokeSession(_ sessionID: String, userID: String, reason: String) async throws -> Bool? {
-        let rows = try await postgres.query(
-            """
-            UPDATE auth.sessions s SET revoked_at = coalesce(s.revoked_at, now()), revoked_reason = coalesce(s.revoked_reason, $3)
-            FROM (SELECT id, revoked_at IS NULL AS live FROM auth.sessions WHERE id = $1::uuid AND user_id = $2::uuid) AS before
-            WHERE s.id = before.id RETURNING before.live
-            """,
-            [.text(sessionID), .text(userID), .text(reason)])
-        return try rows.first?.decode(at: 0)
-    }
-
-    func activeSessionIDs(userID: String, keeping: String?) async throws -> [String] {
-        let rows = try await postgres.query(
-            "SELECT id::text FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid",
-            [.text(userID), .text(keeping)])
-        return try rows.map { try $0.decode(at: 0) }
-    }
-
+    func revokeSession(_ sessionID: String, userID: String, reason: String) async throws -> Bool?
+    func activeSessionIDs(userID: String, keeping: String?) async throws -> [String]
     /// Revokes every active session of the user except `keeping`; returns the revoked ids.
-    func revokeSessions(userID: String, keeping: String?, reason: String) async throws -> [String] {
-        let rows = try await postgres.query(
-            "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE user_id = $1::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM $2::uuid RETURNING id::text",
-            [.text(userID), .text(keeping), .text(reason)])
-        return try rows.map { try $0.decode(at: 0) }
-    }
-
-    func activeSessions(userID: String) async throws -> [Session] {
-        let rows = try await postgres.query(
-            """
-            SELECT id::text AS id, \(Self.iso("created_at")) AS created_at, \(Self.iso("last_used_at")) AS last_used_at,
-                   \(Self.iso("expires_at")) AS expires_at, user_agent, client_ip
-            FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC
-            """, [.text(userID)])
-        return try rows.map { row in
-            Session(
-                id: try row.decode("id"), created_at: try row.decode("created_at"), last_used_at: try row.decode("last_used_at"),
-                expires_at: try row.decode("expires_at"), user_agent: try row.decode("user_agent"), client_ip: try row.decode("client_ip"))
-        }
-    }
-
-    func updatePassword(userID: String, passwordHash: String) async throws {
-        try await postgres.query(
-            "UPDATE auth.users SET password_hash = $2, password_changed_at = now() WHERE id = $1::uuid", [.text(userID), .text(passwordHash)])
-    }
-
+    func revokeSessions(userID: String, keeping: String?, reason: String) async throws -> [String]
+    /// Live sessions, newest first.
+    func activeSessions(userID: String) async throws -> [SessionSummary]
+    func updatePassword(userID: String, passwordHash: String) async throws
     /// Sets the blocked flag of the account with this email; returns its id, nil when there is none.
-    public func setBlocked(normalizedEmail: String, _ blocked: Bool) async throws -> String? {
-        let rows = try await postgres.query(
-            "UPDATE auth.users SET blocked = $2 WHERE email_normalized = $1 RETURNING id::text", [.text(normalizedEmail), .bool(blocked)])
-        return try rows.first?.decode(at: 0)
-    }
-
-    /// What `skillctl users show` and `list` print about an account.
-    public struct AccountSummary: Sendable {
-        public let id: String
-        public let email: String
-        public let createdAt: String
-        public let blocked: Bool
-        public let scopes: [String]
-        public let activeSessions: Int
-        public let liveAPIKeys: Int
-    }
-
-    private static let summaryQuery: SQL = """
-        SELECT u.id::text, u.email, \(iso("u.created_at")), u.blocked, u.scopes,
-               (SELECT count(*) FROM auth.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now())::int8,
-               (SELECT count(*) FROM auth.api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))::int8
-        FROM auth.users u
-        """
-
-    private static func summary(_ row: PostgresRow) throws -> AccountSummary {
-        AccountSummary(
-            id: try row.decode(at: 0), email: try row.decode(at: 1), createdAt: try row.decode(at: 2), blocked: try row.decode(at: 3),
-            scopes: (try row.decode(at: 4) as String).split(separator: " ").map(String.init),
-            activeSessions: try row.decode(at: 5), liveAPIKeys: try row.decode(at: 6))
-    }
-
-    public func summary(normalizedEmail: String) async throws -> AccountSummary? {
-        try await postgres.query("\(Self.summaryQuery) WHERE u.email_normalized = $1", [.text(normalizedEmail)]).first.map(Self.summary)
-    }
-
+    func setBlocked(normalizedEmail: String, _ blocked: Bool) async throws -> String?
+    func summary(normalizedEmail: String) async throws -> AccountSummary?
     /// Up to `limit` accounts whose email contains `filter`, in email order, after `after`.
-    public func summaries(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary] {
-        let rows = try await postgres.query(
-            """
-            \(Self.summaryQuery)
-            WHERE ($1::text IS NULL OR strpos(u.email_normalized, lower($1)) > 0) AND ($2::text IS NULL OR u.email_normalized > lower($2))
-            ORDER BY u.email_normalized LIMIT $3
-            """, [.text(filter), .text(after), .int(limit)])
-        return try rows.map(Self.summary)
-    }
-
+    func summaries(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary]
     /// Replaces the account's scopes; returns its id, nil when there is none.
-    public func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String? {
-        let rows = try await postgres.query(
-            "UPDATE auth.users SET scopes = $2 WHERE email_normalized = $1 RETURNING id::text", [.text(normalizedEmail), .text(scopes.joined(separator: " "))])
-        return try rows.first?.decode(at: 0)
-    }
-
-    /// Records a new key; nil when the user already has `limit` live keys.
+    func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String?
+    /// Records a new key; nil when the user already has `limit` live keys (also when two are made at once).
     func createAPIKey(
         userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval, limit: Int
-    ) async throws -> (id: String, expiresAt: Date)? {
-        let rows = try await postgres.withTransaction { transaction in
-            // One key creation per user at a time, so two at once cannot both pass the count.
-            try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(userID)])
-            return try await transaction.query(
-                """
-                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at)
-                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second'
-                WHERE (SELECT count(*) FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()) < $7
-                RETURNING id::text, extract(epoch FROM expires_at)::float8
-                """, [.text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit)])
-        }
-        guard let row = rows.first else { return nil }
-        return (try row.decode(at: 0), Date(timeIntervalSince1970: try row.decode(at: 1)))
-    }
-
+    ) async throws -> (id: String, expiresAt: Date)?
     /// Revokes every live key of the user; returns their ids and digests (hex).
-    func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
-        let rows = try await postgres.query(
-            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1::uuid AND revoked_at IS NULL RETURNING id::text, encode(key_hash, 'hex')",
-            [.text(userID)])
-        return try rows.map { (try $0.decode(at: 0), try $0.decode(at: 1)) }
-    }
-
+    func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
     /// The ids and digests (hex) of the user's live keys.
-    func liveAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
-        let rows = try await postgres.query(
-            "SELECT id::text, encode(key_hash, 'hex') FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-            [.text(userID)])
-        return try rows.map { (try $0.decode(at: 0), try $0.decode(at: 1)) }
-    }
-
+    func liveAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
     /// Revokes the user's oldest live sessions beyond the newest `keep`; returns the revoked ids.
-    func revokeSessionsBeyond(_ keep: Int, userID: String) async throws -> [String] {
-        let rows = try await postgres.query(
-            """
-            UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'session_limit'
-            WHERE id IN (SELECT id FROM auth.sessions WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()
-                         ORDER BY created_at DESC OFFSET $2)
-            RETURNING id::text
-            """, [.text(userID), .int(keep)])
-        return try rows.map { try $0.decode(at: 0) }
-    }
-
-    func apiKeys(userID: String) async throws -> [APIKeySummary] {
-        let rows = try await postgres.query(
-            """
-            SELECT id::text AS id, name, key_prefix, scopes, \(Self.iso("created_at")) AS created_at,
-                   \(Self.iso("expires_at")) AS expires_at, \(Self.iso("last_used_at")) AS last_used_at
-            FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-            ORDER BY created_at DESC
-            """, [.text(userID)])
-        return try rows.map { row in
-            APIKeySummary(
-                id: try row.decode("id"), name: try row.decode("name"), prefix: try row.decode("key_prefix"),
-                scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], created_at: try row.decode("created_at"),
-                expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"))
-        }
-    }
-
-    /// Revokes one of the user's keys (again, if it already was: a retry after a Redis failure must
-    /// reach Redis too); returns its digest (hex), nil when it is not theirs.
-    func revokeAPIKey(id: String, userID: String) async throws -> String? {
-        let rows = try await postgres.query(
-            "UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid AND user_id = $2::uuid RETURNING encode(key_hash, 'hex')",
-            [.text(id), .text(userID)])
-        return try rows.first?.decode(at: 0)
-    }
-
-    func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
-        let rows = try await postgres.query(
-            """
-            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes
-            FROM auth.api_keys k JOIN auth.users u ON u.id = k.user_id
-            WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-            """, [.text(digestHex)])
-        guard let row = rows.first else { return nil }
-        let expiresAt: Double? = try row.decode(at: 3)
-        return APIKeyRecord(
-            userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
-            scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
-            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
-    }
-
-    /// The secret that seals API-key records in Redis (see ``RecordSeal``): `candidate` is stored
-    /// when there is none yet; whichever instance came first, every one reads the same row.
-    func recordSealSecret(candidate: String) async throws -> String {
-        try await postgres.query("INSERT INTO auth.record_seal (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [.text(candidate)])
-        guard let secret: String = try await postgres.query("SELECT secret FROM auth.record_seal WHERE id = 1").first?.decode(at: 0) else {
-            throw UnexpectedRow(message: "auth.record_seal has no row after inserting one")
-        }
-        return secret
-    }
-
-    func recordEvent(_ event: SecurityEvent) async throws {
-        try await postgres.query(
-            "INSERT INTO auth.security_events (kind, user_id, session_id, client_ip, request_id, detail) VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6)",
-            [.text(event.kind.rawValue), .text(event.userID), .text(event.sessionID), .text(event.clientIP), .text(event.requestID), .text(event.detail)])
-    }
+    func revokeSessionsBeyond(_ keep: Int, userID: String) async throws -> [String]
+    /// Live keys, newest first.
+    func apiKeys(userID: String) async throws -> [APIKeySummary]
+    /// Revokes one of the user's keys (again, if it already was); returns its digest (hex), nil when it is not theirs.
+    func revokeAPIKey(id: String, userID: String) async throws -> String?
+    /// A live, unrevoked key and its owner as they are now.
+    func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord?
+    /// The secret that seals API-key records (see ``RecordSeal``): `candidate` is stored when there
+    /// is none yet; every instance reads the same one.
+    func recordSealSecret(candidate: String) async throws -> String
+    func recordEvent(_ event: SecurityEvent) async throws
 }
 
-struct UnexpectedRow: Error, CustomStringConvertible {
-    let message: String
-    var description: String { "unexpected PostgreSQL answer: \(message)" }
+struct UserRecord: Sendable {
+    let id: String
+    let email: String
+    let passwordHash: String
+    let scopes: [String]
+    let blocked: Bool
+}
+
+struct SessionSummary: Sendable, Encodable {
+    let id: String
+    let created_at: String
+    let last_used_at: String
+    let expires_at: String
+    let user_agent: String?
+    let client_ip: String?
+}
+
+struct APIKeyRecord: Sendable {
+    let userID: String
+    let keyID: String
+    let scopes: [String]
+    let expiresAt: Date?
+    let ownerBlocked: Bool
+    /// The owner's scopes now: the key grants only those of its own that the owner still holds.
+    let ownerScopes: [String]
+
+    var grantedScopes: [String] { scopes.filter(ownerScopes.contains) }
+}
+
+struct APIKeySummary: Sendable, Encodable {
+    let id: String
+    let name: String
+    let prefix: String
+    let scopes: [String]
+    let created_at: String
+    let expires_at: String?
+    let last_used_at: String?
+}
+
+struct RefreshTokenState: Sendable {
+    let sessionID: String
+    let used: Bool
+    /// Not expired, and its session not revoked.
+    let live: Bool
+    let user: UserRecord
+}
+
+enum RotationResult: Sendable {
+    case spent
+    case blocked
+    /// A spent token came back: the session is revoked (the caller revokes its tokens in Redis).
+    case reused(sessionID: String, userID: String)
+    /// The owner's scopes changed since the token was read: sign again.
+    case changed
+    case invalid
+}
+
+/// What `skillctl users show` and `list` print about an account.
+public struct AccountSummary: Sendable {
+    public let id: String
+    public let email: String
+    public let createdAt: String
+    public let blocked: Bool
+    public let scopes: [String]
+    public let activeSessions: Int
+    public let liveAPIKeys: Int
 }

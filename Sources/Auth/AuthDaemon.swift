@@ -25,9 +25,35 @@ public enum AuthDaemon {
         try await build(setup).services
     }
 
+    /// Where authd keeps its state: PostgreSQL and Redis in a running authd, in memory in the tests
+    /// of its rules.
+    struct Storage: Sendable {
+        let accounts: any AccountStore
+        let tokens: any TokenRegistry
+        let throttle: any LoginThrottle
+    }
+
+    /// authd over the Redis and PostgreSQL clients: its storage there, the revocation feed, and
+    /// ``wire(_:storage:)`` for the rest.
     static func build(_ setup: DaemonSetup) async throws -> Components {
         let redis = try setup.backends.redis()
         let postgres = try setup.backends.postgres()
+        let settings = try AuthSettings(setup.configuration)
+        let accounts = PostgresAccountStore(postgres: postgres)
+        let storage = Storage(
+            accounts: accounts,
+            tokens: RedisTokenRegistry(redis: redis, store: accounts, tokenLifetime: settings.accessTokenLifetime + settings.leeway),
+            throttle: RedisLoginThrottle(
+                redis: redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
+                base: settings.lockoutBase, maximum: settings.lockoutMaximum))
+        let components = try await wire(setup, storage: storage)
+        let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
+        return Components(validator: components.validator, keys: components.keys, cache: components.cache, services: components.services + [feed])
+    }
+
+    /// authd's rules over a storage: signing keys, password hashing, the validator and its cache,
+    /// the account flows and their routes, and the services that need no backend of their own.
+    static func wire(_ setup: DaemonSetup, storage: Storage) async throws -> Components {
         let settings = try AuthSettings(setup.configuration)
         let keys = try SigningKeys(
             directory: settings.keysDirectory,
@@ -40,22 +66,17 @@ public enum AuthDaemon {
         let hasher = PasswordHasher(
             parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
             threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit)
-        let store = AccountStore(postgres: postgres)
-        let registry = TokenRegistry(redis: redis, store: store, tokenLifetime: settings.accessTokenLifetime + settings.leeway)
-        let throttle = LoginThrottle(
-            redis: redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
-            base: settings.lockoutBase, maximum: settings.lockoutMaximum)
         // One cache per instance: the validator fills it, the revocation feed and this instance's
         // own revocations empty it.
         let cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
-        let validator = TokenValidator(keys: keys, registry: registry, store: store, cache: cache, logger: setup.logger)
+        let validator = TokenValidator(keys: keys, registry: storage.tokens, store: storage.accounts, cache: cache, logger: setup.logger)
         let accounts = try await AccountService(
-            store: store, registry: registry, throttle: throttle, keys: keys, hasher: hasher, settings: settings, cache: cache, logger: setup.logger)
+            store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, cache: cache,
+            logger: setup.logger)
         AuthRoutes(accounts: accounts, validator: validator, keys: keys).add(to: setup.router)
 
         var services: [any Service] = [
             ShutdownHook { try? await hashingThreads.shutdownGracefully() },
-            RevocationListener(redis: redis, cache: cache, logger: setup.logger),
             KeyReloader(keys: keys, interval: settings.keyReloadInterval),
         ]
         if let address = settings.validateListen {

@@ -218,7 +218,7 @@ private struct NewAPIKey: Decodable {
 
 private struct SessionList: Encodable {
     let current: String
-    let sessions: [AccountStore.Session]
+    let sessions: [SessionSummary]
 }
 
 private struct CookieGrant: Encodable {

@@ -10,10 +10,10 @@ import Synchronization
 /// record to another key: a record that fails the check counts as missing, and the key is looked
 /// up in PostgreSQL again.
 final class RecordSeal: Sendable {
-    private let store: AccountStore
+    private let store: any AccountStore
     private let loaded = Mutex<[UInt8]?>(nil)
 
-    init(store: AccountStore) {
+    init(store: any AccountStore) {
         self.store = store
     }
 

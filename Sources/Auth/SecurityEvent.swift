@@ -20,7 +20,7 @@ struct SecurityEvent: Sendable {
 
 /// Writes security events; a failed write is logged, never fails the request that caused it.
 struct SecurityEventLog: Sendable {
-    let store: AccountStore
+    let store: any AccountStore
     let logger: Logger
 
     func record(_ event: SecurityEvent) async {

@@ -90,14 +90,14 @@ public final class TokenValidator: Sendable {
     static let apiKeyPrefix = "sk_"
 
     let keys: SigningKeys
-    let registry: TokenRegistry
-    let store: AccountStore
+    let registry: any TokenRegistry
+    let store: any AccountStore
     let cache: ValidationCache
     let unknownAPIKeys = UnknownAPIKeys()
     private let logger: Logger
     private let outcomes: OutcomeCounters
 
-    init(keys: SigningKeys, registry: TokenRegistry, store: AccountStore, cache: ValidationCache, logger: Logger) {
+    init(keys: SigningKeys, registry: any TokenRegistry, store: any AccountStore, cache: ValidationCache, logger: Logger) {
         self.keys = keys
         self.registry = registry
         self.store = store
@@ -190,7 +190,7 @@ public final class TokenValidator: Sendable {
         if unknownAPIKeys.contains(digest, now: now.timeIntervalSince1970) { return .unauthorized(.unknownAPIKey) }
         let digestHex = APIKeys.digestHex(of: key)
         let generation = cache.generation
-        var found: TokenRegistry.APIKeyLookup
+        var found: APIKeyLookup
         do {
             found = try await registry.lookupAPIKey(digestHex: digestHex)
         } catch {

@@ -178,7 +178,7 @@ import Testing
                     #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")
                     #expect(try await validate(client, key: narrow.key, requiredScopes: "profile").status == .forbidden)
                     let rewritten = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
-                    let secret = try await authd.validator.registry.seal.secret()
+                    let secret = try await RecordSeal(store: PostgresAccountStore(postgres: authd.postgres)).secret()
                     #expect(SealedAPIKeyRecord.decode(rewritten, digestHex: APIKeys.digestHex(of: narrow.key), secret: secret)?.scopes == ["generate"])
                 }
 
@@ -195,7 +195,7 @@ import Testing
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
         try await AuthInstance.with { authd in
-            let registry = TokenRegistry(redis: authd.redis, store: AccountStore(postgres: authd.postgres), tokenLifetime: 900)
+            let registry = RedisTokenRegistry(redis: authd.redis, store: PostgresAccountStore(postgres: authd.postgres), tokenLifetime: 900)
             let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let keyID = UUID().uuidString.lowercased()
             try await registry.recordAPIKey(digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil)

@@ -12,7 +12,7 @@ import Testing
 /// real Redis and PostgreSQL.
 @Suite struct AccountFlowTests {
     @Test func registerLoginAndMeShowTheAccount() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func registrationRefusesBadInputWithStableCodes() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 let cases: [(String, String)] = [
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func unknownEmailAndWrongPasswordGetTheSameAnswerAfterTheSameWork() async throws {
-        try await AuthInstance.with(productionHashing: true) { authd in
+        try await InMemoryAuth.with(productionHashing: true) { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test func logoutAndLogoutAllRevokeAtOnce() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -181,7 +181,7 @@ import Testing
     }
 
     @Test func sessionsAreListedAndOneCanBeRevoked() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -212,7 +212,7 @@ import Testing
     }
 
     @Test func passwordChangeRevokesTheOtherSessionsAndTheOldPassword() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -238,7 +238,7 @@ import Testing
     }
 
     @Test func browsersGetStrictCookiesAndUnsafeMethodsNeedTheCSRFToken() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -279,7 +279,7 @@ import Testing
     /// A sibling subdomain can toss in a second cookie of the same name: which copy counts would
     /// then be the attacker's choice, so a request with two is refused.
     @Test func aRequestCarryingTwoOfTheSameSignInCookieIsRefused() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -312,7 +312,7 @@ import Testing
 /// else under /auth/) through the visitor's browser.
 @Suite struct CrossSiteRequestTests {
     @Test func aFormBodyIsRefusedWith415AndAJSONBodyIsServed() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -338,7 +338,7 @@ import Testing
     }
 
     @Test func aBrowserRequestFromAnotherSiteIsRefused() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)

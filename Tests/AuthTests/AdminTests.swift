@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import PostgresClient
 import ServiceKit
 import TestSupport
 import Testing
@@ -12,16 +11,14 @@ import Testing
 /// What `skillctl users` does: look accounts up, change scopes with effect at once, and leave a
 /// security event naming the admin for every change.
 @Suite struct AdminTests {
-    func events(_ authd: AuthInstance, userID: String) async throws -> [String] {
-        let rows = try await authd.postgres.query(
-            "SELECT kind || coalesce(' ' || detail, '') FROM auth.security_events WHERE user_id = $1::uuid ORDER BY id", [.text(userID)])
-        return try rows.map { try $0.decode(at: 0) }
+    func events(_ authd: InMemoryAuth, userID: String) -> [String] {
+        authd.accounts.events.filter { $0.userID == userID }.map { event in event.kind.rawValue + (event.detail.map { " " + $0 } ?? "") }
     }
 
     @Test func anUnknownScopeIsRefusedWithTheKnownList() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
-            let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
+            let admin = authd.admin
             try await authd.withClient { client in try await client.register(account) }
             let error = await #expect(throws: AccountAdmin.InvalidScopes.self) {
                 try await admin.changeScopes(email: account.email, .add(["admn"], remove: []), by: "ops")
@@ -32,9 +29,9 @@ import Testing
     }
 
     @Test func aRemovedScopeHoldsAtOnceForALiveSessionAndIsRecordedWithTheAdminsName() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
-            let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
+            let admin = authd.admin
             try await authd.withClient { client in
                 try await client.register(account)
                 let grant = try await client.login(account)
@@ -58,7 +55,7 @@ import Testing
                 _ = try await admin.setBlocked(email: account.email, true, by: "ops-bob")
                 let blockedLogin = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
                 #expect(blockedLogin.status == .forbidden)
-                let recorded = try await events(authd, userID: changed.userID)
+                let recorded = events(authd, userID: changed.userID)
                 #expect(
                     recorded.contains("admin_scopes_changed by ops-ada: generate subscription:read profile -> subscription:read profile admin"), "\(recorded)")
                 #expect(recorded.contains("admin_blocked by ops-bob"), "\(recorded)")
@@ -68,8 +65,8 @@ import Testing
     }
 
     @Test func accountsAreShownAndListedAPageAtATime() async throws {
-        try await AuthInstance.with { authd in
-            let admin = AccountAdmin(postgres: authd.postgres, redis: authd.redis)
+        try await InMemoryAuth.with { authd in
+            let admin = authd.admin
             let tag = "list\(UInt32.random(in: 0...UInt32.max))"
             let accounts = (0..<3).map { TestAccount(email: "\(tag)-\($0)@example.com") }
             try await authd.withClient { client in

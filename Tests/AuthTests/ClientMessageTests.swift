@@ -13,7 +13,7 @@ import Testing
 /// to do about an expired token, which methods a path serves.
 @Suite struct ClientMessageTests {
     @Test func everyRouteWithABodyNamesTheMemberAtFault() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func anExpiredTokenSaysToRefreshInTheBodyAndTheChallenge() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let claims = try JWTClaims(
                 issuer: authd.settings.issuer, audience: authd.settings.audience, subject: UUID().uuidString.lowercased(),
                 sessionID: UUID().uuidString.lowercased(),
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func aMethodAPathDoesNotServeIs405WithAllow() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             try await authd.withClient { client in
                 let login = try await client.send(.get, "/auth/login")
                 #expect(login.status == .methodNotAllowed)

@@ -12,7 +12,7 @@ import Testing
 /// `/internal/jwt/validate` as nginx's auth_request sees it.
 @Suite struct ValidatorTests {
     @Test func refusalsCarryTheContractStatusAndChallenge() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 let missing = try await client.execute(uri: "/internal/jwt/validate", method: .get)
@@ -103,13 +103,13 @@ import Testing
     }
 
     @Test func identityHeadersStayUnderOneKiBWithTheLargestGrant() async throws {
-        try await AuthInstance.with { authd in
+        try await InMemoryAuth.with { authd in
             let account = TestAccount()
             let widest = (0..<Scopes.maximumCount).map { "s\($0)" + String(repeating: "x", count: Scopes.maximumLength - 3) }
             try await authd.withClient { client in
                 try await client.register(account)
                 // Longer names than the known scopes, set in the database directly, as a later version might grant.
-                _ = try await AccountStore(postgres: authd.postgres).setScopes(normalizedEmail: account.email.lowercased(), scopes: widest)
+                _ = try await authd.accounts.setScopes(normalizedEmail: account.email.lowercased(), scopes: widest)
                 let grant = try await client.login(account)
                 let response = try await client.validate(grant.access_token)
                 #expect(response.status == .ok)
@@ -122,7 +122,7 @@ import Testing
 
     @Test func jwksPublishesEveryKeyAndRotationKeepsOldTokensValid() async throws {
         let keysDirectory = try AuthInstance.makeKeysDirectory()
-        try await AuthInstance.with(keysDirectory: keysDirectory) { authd in
+        try await InMemoryAuth.with(keysDirectory: keysDirectory) { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)
