@@ -8,12 +8,12 @@ import ServiceKit
 
 /// Where a request came from, for lockout, sessions and security events. nginx sets `X-Real-IP`;
 /// authd is reachable only through nginx, so the header is trusted.
-public struct ClientInfo: Sendable {
-    public var address: String
-    public var userAgent: String?
-    public var requestID: String?
+struct ClientInfo: Sendable {
+    var address: String
+    var userAgent: String?
+    var requestID: String?
 
-    public init(address: String, userAgent: String? = nil, requestID: String? = nil) {
+    init(address: String, userAgent: String? = nil, requestID: String? = nil) {
         self.address = address
         self.userAgent = userAgent
         self.requestID = requestID
@@ -21,12 +21,12 @@ public struct ClientInfo: Sendable {
 }
 
 /// A token pair: the `/auth/login` and `/auth/refresh` answer (OAuth 2.0 token response shape).
-public struct TokenGrant: Sendable, Encodable {
-    public let access_token: String
-    public let token_type: String
-    public let expires_in: Int
-    public let refresh_token: String
-    public let scope: String
+struct TokenGrant: Sendable, Encodable {
+    let access_token: String
+    let token_type: String
+    let expires_in: Int
+    let refresh_token: String
+    let scope: String
     let sessionID: String
 
     enum CodingKeys: String, CodingKey { case access_token, token_type, expires_in, refresh_token, scope }
@@ -34,7 +34,7 @@ public struct TokenGrant: Sendable, Encodable {
 
 /// The account flows of ARCHITECTURE.md's public API: register, login, refresh (rotating, with
 /// reuse detection), logout, sessions, password change and API keys.
-public final class AccountService: Sendable {
+final class AccountService: Sendable {
     let store: any AccountStore
     let registry: any TokenRegistry
     let keys: SigningKeys

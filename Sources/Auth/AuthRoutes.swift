@@ -2,23 +2,23 @@ import Contracts
 import Cryptography
 import Foundation
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 import NIOCore
 import ServiceKit
 
 /// authd's HTTP routes: the public API under `/auth/`, the JWKS document, and the validator.
-public struct AuthRoutes: Sendable {
+struct AuthRoutes: Sendable {
     let accounts: AccountService
     let validator: TokenValidator
     let keys: SigningKeys
 
-    public init(accounts: AccountService, validator: TokenValidator, keys: SigningKeys) {
+    init(accounts: AccountService, validator: TokenValidator, keys: SigningKeys) {
         self.keys = keys
         self.accounts = accounts
         self.validator = validator
     }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<BasicRequestContext>) {
         router.get("/internal/jwt/validate") { request, _ in
             let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: true))
             return Self.response(outcome, requestID: request.headers[.requestId])

@@ -1,61 +1,61 @@
-public import Foundation
-public import ServiceKit
+import Foundation
+import ServiceKit
 
 /// authd's own settings, read (and checked) before anything connects.
-public struct AuthSettings: Sendable {
+struct AuthSettings: Sendable {
     /// Folder of the signing key files made by `skillctl keys generate` (`jwt.keys`).
-    public var keysDirectory: String
+    var keysDirectory: String
     /// `iss` written into and required from access tokens (`jwt.issuer`).
-    public var issuer: String
+    var issuer: String
     /// `aud` written into and required from access tokens (`jwt.audience`).
-    public var audience: String
+    var audience: String
     /// Clock skew tolerated on exp/nbf/iat (`jwt.leeway`, seconds).
-    public var leeway: TimeInterval
+    var leeway: TimeInterval
     /// Access token lifetime (`jwt.lifetime`, seconds; 15 minutes by default).
-    public var accessTokenLifetime: TimeInterval
+    var accessTokenLifetime: TimeInterval
     /// A new key signs only once its file is this old, so every instance has loaded it before a
     /// token it signed can reach them (`jwt.activation`, seconds).
-    public var keyActivationDelay: TimeInterval
+    var keyActivationDelay: TimeInterval
     /// How often the keys folder is read again (`jwt.reload`, seconds).
-    public var keyReloadInterval: TimeInterval
+    var keyReloadInterval: TimeInterval
     /// Refresh token (and session) lifetime without use (`refresh.lifetime`, seconds; 30 days).
-    public var refreshTokenLifetime: TimeInterval
+    var refreshTokenLifetime: TimeInterval
     /// Most entries in the in-process validation cache (`cache.entries`).
-    public var cacheEntries: Int
+    var cacheEntries: Int
     /// Longest an entry is trusted without asking Redis again (`cache.ttl`, seconds): the bound on a
     /// revocation missed by a silently broken pub/sub link.
-    public var cacheTTL: TimeInterval
+    var cacheTTL: TimeInterval
     /// Failed logins per account before lockout (`lockout.account`).
-    public var accountFailureThreshold: Int
+    var accountFailureThreshold: Int
     /// Failed logins per client address before lockout (`lockout.ip`).
-    public var addressFailureThreshold: Int
+    var addressFailureThreshold: Int
     /// The first lockout; each further failure doubles it (`lockout.base`, seconds).
-    public var lockoutBase: TimeInterval
+    var lockoutBase: TimeInterval
     /// The longest lockout (`lockout.max`, seconds).
-    public var lockoutMaximum: TimeInterval
+    var lockoutMaximum: TimeInterval
     /// Argon2id cost of new password hashes (`password.memory` KiB, `password.iterations`); the
     /// defaults are OWASP's (19 MiB, 2). Existing hashes verify with the cost they were made with.
-    public var passwordMemoryKiB: Int
-    public var passwordIterations: Int
+    var passwordMemoryKiB: Int
+    var passwordIterations: Int
     /// Password hashes waiting or running before further sign-ins are refused with 503 (`password.queue`).
-    public var passwordQueueLimit: Int
+    var passwordQueueLimit: Int
     /// An API key's lifetime when the request names none (`apikeys.lifetime`, 90 days) and the
     /// longest one allowed (`apikeys.max`, a year): no key lives forever.
-    public var apiKeyLifetime: TimeInterval
-    public var apiKeyMaximumLifetime: TimeInterval
+    var apiKeyLifetime: TimeInterval
+    var apiKeyMaximumLifetime: TimeInterval
     /// Live API keys per user (`apikeys.limit`); creating one more is refused.
-    public var apiKeysPerUser: Int
+    var apiKeysPerUser: Int
     /// Live sessions per user (`sessions.limit`); a login beyond it ends the oldest.
-    public var sessionsPerUser: Int
+    var sessionsPerUser: Int
     /// Cookies carry the `Secure` attribute (`cookies.secure`; off only for plain-HTTP development).
-    public var secureCookies: Bool
+    var secureCookies: Bool
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
-    public var validateListen: ListenAddress?
+    var validateListen: ListenAddress?
     /// Event-loop threads of that listener (`validate.threads`). One is plenty: a cached answer
     /// costs microseconds, and misses run on the task pool; more threads only compete with nginx.
-    public var validateThreads: Int
+    var validateThreads: Int
 
-    public init(_ configuration: DaemonConfiguration) throws {
+    init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
         keysDirectory = try configuration.requiredString("jwt.keys")
         issuer = reader.string(forKey: "jwt.issuer", default: "skillup")

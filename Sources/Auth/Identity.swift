@@ -1,17 +1,17 @@
 import Contracts
 
 /// Who a valid credential belongs to: what nginx copies onto the proxied request.
-public struct Identity: Sendable, Equatable {
-    public let userID: String
+package struct Identity: Sendable, Equatable {
+    package let userID: String
     /// The login session, or the API key's id for a bot.
-    public let sessionID: String
-    public let scopes: [String]
+    package let sessionID: String
+    package let scopes: [String]
     /// The user's plan (`free` when they have no subscription).
-    public let tier: String
+    package let tier: String
     /// `X-Scopes`, joined once here rather than on every cached answer.
     let scopeHeader: String
 
-    public init(userID: String, sessionID: String, scopes: [String], tier: String) {
+    package init(userID: String, sessionID: String, scopes: [String], tier: String) {
         self.userID = userID
         self.sessionID = sessionID
         self.scopes = scopes
@@ -20,7 +20,7 @@ public struct Identity: Sendable, Equatable {
     }
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
-    public var headers: [(name: String, value: String)] {
+    var headers: [(name: String, value: String)] {
         [
             (GatewayHeaders.userID.rawName, userID), (GatewayHeaders.scopes.rawName, scopeHeader),
             (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID),

@@ -1,7 +1,7 @@
 import Contracts
 import Logging
 import RedisClient
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// Keeps this instance's validation cache in step with revocations made on any instance.
@@ -10,7 +10,7 @@ import Synchronization
 /// enabled only while the subscription is live: before the first subscription, from the moment
 /// the link is lost until it is restored (then flushed, since messages may have been missed), and
 /// while subscribing fails, the cache is empty and every request goes to Redis.
-public struct RevocationListener: Service {
+struct RevocationListener: Service {
     let redis: RedisClient
     let cache: ValidationCache
     let logger: Logger
@@ -21,7 +21,7 @@ public struct RevocationListener: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    func run() async throws {
         let cache = cache
         let logger = logger
         // Whether the link is up, changed under one lock with the cache switch, so that a loss

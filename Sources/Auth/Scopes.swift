@@ -4,15 +4,15 @@
 /// 16 distinct scopes. So `X-Scopes` is at most 16 * 33 bytes, and the identity headers stay well
 /// under 1 KiB whatever a user was granted.
 public enum Scopes {
-    public static let maximumCount = 16
-    public static let maximumLength = 32
+    static let maximumCount = 16
+    static let maximumLength = 32
     /// Every scope the product knows (ARCHITECTURE.md).
     public static let known: Set<String> = ["generate", "subscription:read", "profile", "admin"]
     /// What a new account is granted.
-    public static let defaultGrant = ["generate", "subscription:read", "profile"]
+    static let defaultGrant = ["generate", "subscription:read", "profile"]
 
     /// The scopes of a space-separated list, or nil when one is malformed or there are too many.
-    public static func parse(_ text: some StringProtocol) -> [String]? {
+    static func parse(_ text: some StringProtocol) -> [String]? {
         var scopes: [String] = []
         for part in text.split(separator: " ", omittingEmptySubsequences: true) {
             guard isWellFormed(part) else { return nil }
@@ -22,7 +22,7 @@ public enum Scopes {
         return scopes.count <= maximumCount ? scopes : nil
     }
 
-    public static func isWellFormed(_ scope: some StringProtocol) -> Bool {
+    static func isWellFormed(_ scope: some StringProtocol) -> Bool {
         let bytes = scope.utf8
         guard (1...maximumLength).contains(bytes.count), let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) else {
             return false

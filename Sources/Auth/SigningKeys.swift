@@ -1,7 +1,7 @@
 import Cryptography
-public import Foundation
-public import JWT
-public import Logging
+import Foundation
+import JWT
+import Logging
 import Synchronization
 
 /// The signing keys in the keys folder and the validator that trusts all of them.
@@ -10,7 +10,7 @@ import Synchronization
 /// again every few seconds, so the new key verifies everywhere first and signs only once its file
 /// is older than the activation delay. Old keys keep verifying until an admin removes their files
 /// (after their last token expired).
-public final class SigningKeys: Sendable {
+final class SigningKeys: Sendable {
     private struct State {
         var validator: JWTValidator
         var signing: JWTSigningKey
@@ -23,7 +23,7 @@ public final class SigningKeys: Sendable {
     private let logger: Logger
 
     /// Loads the folder; fails when it holds no usable key, so authd never runs unable to sign.
-    public init(directory: String, validation: JWTValidator.Configuration, activationDelay: TimeInterval, logger: Logger) throws {
+    init(directory: String, validation: JWTValidator.Configuration, activationDelay: TimeInterval, logger: Logger) throws {
         self.directory = directory
         self.activationDelay = activationDelay
         self.logger = logger
@@ -39,17 +39,17 @@ public final class SigningKeys: Sendable {
     }
 
     /// The validator over every loaded key.
-    public var validator: JWTValidator { state.withLock { $0.validator } }
+    var validator: JWTValidator { state.withLock { $0.validator } }
 
     /// The key new tokens are signed with.
-    public var signingKey: JWTSigningKey { state.withLock { $0.signing } }
+    var signingKey: JWTSigningKey { state.withLock { $0.signing } }
 
     /// The JWKS document of every loaded key.
-    public var jwksDocument: String { state.withLock { $0.validator.keys.jwksDocument() } }
+    var jwksDocument: String { state.withLock { $0.validator.keys.jwksDocument() } }
 
     /// Reads the folder again: new files start verifying, removed ones stop, and the signing key
     /// moves to the newest active one. A folder that cannot be read keeps the current keys.
-    public func reload(now: Date = Date()) {
+    func reload(now: Date = Date()) {
         let files: [KeyFile]
         do {
             files = try Self.read(directory)
@@ -110,7 +110,7 @@ public final class SigningKeys: Sendable {
     }
 }
 
-public struct SigningKeysError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
+struct SigningKeysError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -1,23 +1,23 @@
 import Cryptography
-public import Foundation
-public import JWT
+import Foundation
+import JWT
 import Logging
 import Metrics
 import RedisClient
 import ServiceKit
 
 /// What nginx's auth subrequest (or an authd route) carries about the original request.
-public struct CredentialRequest: Sendable {
-    public var authorization: String?
-    public var cookie: String?
+struct CredentialRequest: Sendable {
+    var authorization: String?
+    var cookie: String?
     /// `X-Required-Scopes`: space-separated; every one must be granted.
-    public var requiredScopes: String?
+    var requiredScopes: String?
     /// `X-Original-Method` (the auth subrequest itself is always GET).
-    public var method: String?
+    var method: String?
     /// `X-CSRF-Token`: must match the CSRF cookie when the credential is a cookie and the method unsafe.
-    public var csrfToken: String?
+    var csrfToken: String?
 
-    public init(authorization: String? = nil, cookie: String? = nil, requiredScopes: String? = nil, method: String? = nil, csrfToken: String? = nil) {
+    init(authorization: String? = nil, cookie: String? = nil, requiredScopes: String? = nil, method: String? = nil, csrfToken: String? = nil) {
         self.authorization = authorization
         self.cookie = cookie
         self.requiredScopes = requiredScopes
@@ -27,7 +27,7 @@ public struct CredentialRequest: Sendable {
 }
 
 /// Why a credential is refused with 401. ``reason`` is what the log and the message name.
-public enum Unauthorized: Sendable, Equatable {
+enum Unauthorized: Sendable, Equatable {
     case missingToken, tooLarge, unsupportedScheme, duplicateCookie
     /// The JWT's signature or claims (expired, bad signature, unknown key, ...).
     case token(JWTError.Code)
@@ -37,7 +37,7 @@ public enum Unauthorized: Sendable, Equatable {
     case revoked, recordMismatch
     case malformedAPIKey, unknownAPIKey, invalidAPIKeyRecord, expiredAPIKey
 
-    public var reason: String {
+    var reason: String {
         switch self {
         case .missingToken: "missing_token"
         case .tooLarge: "too_large"
@@ -58,13 +58,13 @@ public enum Unauthorized: Sendable, Equatable {
 
 /// Why a valid credential is refused with 403 (besides a missing scope); the raw value is the
 /// client's error code.
-public enum Forbidden: String, Sendable {
+enum Forbidden: String, Sendable {
     case accountBlocked = "account_blocked"
     case csrfFailed = "csrf_failed"
 }
 
 /// The validator's answer; see ARCHITECTURE.md "The auth_request contract".
-public enum ValidationOutcome: Sendable, Equatable {
+enum ValidationOutcome: Sendable, Equatable {
     /// 200 with the identity headers.
     case allowed(Identity)
     /// 401 with `WWW-Authenticate: Bearer error="invalid_token"` (missing, malformed, expired, bad
@@ -83,7 +83,7 @@ public enum ValidationOutcome: Sendable, Equatable {
 /// Order of work for a Bearer token: size cap, cache lookup by SHA-256 of the token, then (on a
 /// miss) signature and claims, then one Redis round trip for the token's record (missing means
 /// revoked), the blocked flag and the tier. Only fully valid answers are cached.
-public final class TokenValidator: Sendable {
+final class TokenValidator: Sendable {
     static let accessCookie = "__Host-access"
     static let csrfCookie = "__Host-csrf"
     /// API keys are `sk_` and 43 base64url characters (32 random bytes).
@@ -107,29 +107,29 @@ public final class TokenValidator: Sendable {
     }
 
     /// Whether answers are cached: only while the revocation feed is live.
-    public var isCacheEnabled: Bool { cache.isEnabled }
+    var isCacheEnabled: Bool { cache.isEnabled }
 
     /// What can be answered on the caller's thread (a malformed credential, a cache hit), or the
     /// work a cache miss still needs: the lean listener answers the first without a task.
-    public enum Answer: Sendable {
+    enum Answer: Sendable {
         case ready(ValidationOutcome)
         case pending(PendingValidation)
     }
 
     /// A cache miss: the credential was extracted and hashed once; ``run()`` verifies it.
-    public struct PendingValidation: Sendable {
+    struct PendingValidation: Sendable {
         let validator: TokenValidator
         let credential: Credential
         let required: String?
         let now: Date
 
         /// Signature, claims and Redis (and PostgreSQL for an API key that Redis does not know).
-        public func run() async -> ValidationOutcome {
+        func run() async -> ValidationOutcome {
             await validator.validateMiss(credential, required: required, now: now)
         }
     }
 
-    public func answer(_ request: CredentialRequest, now: Date = Date()) -> Answer {
+    func answer(_ request: CredentialRequest, now: Date = Date()) -> Answer {
         let credential: Credential
         switch Credential.extract(from: request) {
         case .failure(let outcome): return .ready(record(outcome))
@@ -143,7 +143,7 @@ public final class TokenValidator: Sendable {
     }
 
     /// The full answer: the cache, else signature, claims and Redis.
-    public func validate(_ request: CredentialRequest, now: Date = Date()) async -> ValidationOutcome {
+    func validate(_ request: CredentialRequest, now: Date = Date()) async -> ValidationOutcome {
         switch answer(request, now: now) {
         case .ready(let outcome): outcome
         case .pending(let pending): await pending.run()

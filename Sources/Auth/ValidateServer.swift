@@ -1,26 +1,26 @@
 import Contracts
 import Foundation
 import HTTPTypes
-public import Logging
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-public import ServiceKit
-public import ServiceLifecycle
+import ServiceKit
+import ServiceLifecycle
 
 /// A lean HTTP/1.1 listener that serves only `GET /internal/jwt/validate`, for nginx's
 /// auth_request. A cache hit is answered on the event loop that read the request, with no task,
 /// router or middleware in between; a miss runs ``TokenValidator/PendingValidation/run()`` in a task.
 /// nginx keeps connections to it alive (upstream `keepalive`), so the hot path is read, hash,
 /// lookup, write.
-public struct ValidateServer: Service {
+struct ValidateServer: Service {
     let address: ListenAddress
     let threads: Int
     let socketMode: Int
     let validator: TokenValidator
     let logger: Logger
 
-    public init(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) {
+    init(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) {
         self.address = address
         self.threads = threads
         self.socketMode = socketMode
@@ -28,7 +28,7 @@ public struct ValidateServer: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    func run() async throws {
         let validator = validator
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         defer { group.shutdownGracefully { _ in } }

@@ -1,9 +1,10 @@
-import Auth
 import Foundation
 import HummingbirdTesting
 import RedisClient
 import TestSupport
 import Testing
+
+@testable import Auth
 
 /// Revocation across instances, and what happens when Redis goes away.
 @Suite struct RevocationTests {
