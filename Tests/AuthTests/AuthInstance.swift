@@ -26,58 +26,28 @@ final class AuthInstance: Sendable {
     let cache: ValidationCache
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
-    private let background: Task<Void, Never>
+    private let services: RunningServices
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws, so no test's clients and tasks run on into the next test's time bounds.
-    /// `arguments` are authd command-line settings (`--cache-ttl 5`, ...). Password hashing is cheap
-    /// (1 MiB, one pass) unless `productionHashing`: the tests run side by side on two cores, and the
-    /// default cost would starve the timing-sensitive suites.
+    /// throws. `redisPort` points it at a private Redis; `arguments` are authd command-line settings
+    /// (`--cache-ttl 5`, ...); see ``TestAuthd/configuration(keysDirectory:productionHashing:arguments:environment:)``.
     static func with<T>(
         redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = [],
         _ body: (AuthInstance) async throws -> T
     ) async throws -> T {
-        let instance = try await start(redisPort: redisPort, keysDirectory: keysDirectory, productionHashing: productionHashing, arguments: arguments)
-        do {
-            let result = try await body(instance)
-            await instance.stop()
-            return result
-        } catch {
-            await instance.stop()
-            throw error
-        }
-    }
-
-    private static func start(
-        redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = []
-    ) async throws -> AuthInstance {
         let redisPort = try redisPort ?? LocalServer.sharedPort(.redis)
         let postgresPort = try LocalServer.sharedPort(.postgres)
-        let keysDirectory = try keysDirectory ?? Self.makeKeysDirectory()
-        let configuration = try await DaemonConfiguration.load(
-            daemon: "authd",
-            arguments: ["authd", "--jwt-keys", keysDirectory, "--jwt-activation", "0", "--cookies-secure", "true"]
-                + (productionHashing ? [] : ["--password-memory", "1024", "--password-iterations", "1"]) + arguments,
+        let configuration = try await TestAuthd.configuration(
+            keysDirectory: keysDirectory, productionHashing: productionHashing, arguments: arguments,
             environment: [
                 "REDIS_URL": "redis://127.0.0.1:\(redisPort)",
                 "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
             ])
-        return try await AuthInstance(configuration: configuration)
+        return try await TestAuthd.run(try await AuthInstance(configuration: configuration), stop: { await $0.stop() }, body)
     }
 
     private init(configuration: DaemonConfiguration) async throws {
-        var logger = Logger(label: "authd-test")
-        logger.logLevel = .critical
-        let parts = Mutex<AuthDaemon.Components?>(nil)
-        // authd's own wiring, as `main` runs it; only the HTTP listener is left out.
-        let daemon = try await BackedDaemon.assemble(
-            "authd", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: AuthDaemon.backends, logger: logger
-        ) { setup in
-            let components = try await AuthDaemon.build(setup)
-            parts.withLock { $0 = components }
-            return components.services
-        }
-        let components = try #require(parts.withLock { $0 })
+        let (daemon, components) = try await TestAuthd.assemble(configuration, backends: AuthDaemon.backends, build: AuthDaemon.build)
         self.redis = try daemon.backends.redis()
         self.postgres = try daemon.backends.postgres()
         self.responder = daemon.router.buildResponder()
@@ -85,25 +55,9 @@ final class AuthInstance: Sendable {
         self.validator = components.validator
         self.keys = components.keys
         self.cache = components.cache
-        background = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for service in daemon.services {
-                    group.addTask { await Self.reportFailure(of: "\(type(of: service))") { try await service.run() } }
-                }
-            }
-        }
+        services = RunningServices(daemon.services)
         try await waitForRevocationFeed()
         try await waitForBackends()
-    }
-
-    /// A service that fails while the test runs is the test's failure, not something to swallow;
-    /// errors from the cancellation that ``stop()`` starts are the expected end.
-    private static func reportFailure(of service: String, _ run: () async throws -> Void) async {
-        do {
-            try await run()
-        } catch  where !Task.isCancelled {
-            Issue.record("authd's \(service) failed while the test ran: \(error)")
-        } catch {}
     }
 
     /// Waits until Redis and PostgreSQL answer, as `/health/ready` would: with every suite starting
@@ -132,10 +86,8 @@ final class AuthInstance: Sendable {
         }
     }
 
-    /// Cancels every service (the clients close when cancelled) and waits until all have returned.
     func stop() async {
-        background.cancel()
-        await background.value
+        await services.stop()
     }
 
     /// Runs `body` with a client of this instance's routes (no socket).
