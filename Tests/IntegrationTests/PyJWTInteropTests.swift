@@ -16,8 +16,10 @@ import Testing
 
     /// Runs PyJWT's `jwt.encode` with `claims`, the key in PEM and the header given.
     func mint(claims: String, key: String, algorithm: String, headers: String) async throws -> String {
-        guard let python = ProcessInfo.processInfo.environment["SKILLUP_PYTHON"] else {
-            throw MintingFailed(description: "SKILLUP_PYTHON is not set: run the tests with scripts/test, which installs PyJWT")
+        // scripts/test installs PyJWT there and says so in SKILLUP_PYTHON.
+        let python = ProcessInfo.processInfo.environment["SKILLUP_PYTHON"] ?? ".build/pyjwt-venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw MintingFailed(description: "no Python with PyJWT at \(python): run the tests once with scripts/test, which installs it")
         }
         let script = """
             import json, sys, jwt
