@@ -89,7 +89,8 @@ final class AccountService: Sendable {
     func login(email: String, password: String, client: ClientInfo) async throws -> TokenGrant {
         let normalized = Email.normalize(email)
         let subject = LoginSubject(normalizedEmail: normalized, clientIP: client.address)
-        let user = try await checkPassword(password, of: subject, client: client) { try await store.user(normalizedEmail: normalized) }
+        let wrong = APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
+        let user = try await checkPassword(password, of: subject, client: client, refusal: wrong) { try await store.user(normalizedEmail: normalized) }
         guard !user.blocked else {
             await events.record(SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID))
             throw Self.accountBlocked
@@ -108,9 +109,10 @@ final class AccountService: Sendable {
     }
 
     /// The user whose password this is, under brute-force protection: refused while locked or while
-    /// another attempt on the account runs; a failure counts (and may lock), a success resets.
+    /// another attempt on the account runs; a failure counts (and may lock) and is answered with
+    /// `refusal`, a success resets.
     private func checkPassword(
-        _ password: String, of subject: LoginSubject, client: ClientInfo, lookup: () async throws -> UserRecord?
+        _ password: String, of subject: LoginSubject, client: ClientInfo, refusal: APIError, lookup: () async throws -> UserRecord?
     ) async throws -> UserRecord {
         switch try await backend(on: .redis, { try await throttle.begin(subject) }) {
         case .locked(let seconds)?: throw Self.locked(seconds)
@@ -133,7 +135,7 @@ final class AccountService: Sendable {
                     await events.record(
                         SecurityEvent(kind: .lockout, userID: user?.id, clientIP: client.address, requestID: client.requestID, detail: "\(lockout) s"))
                 }
-                throw APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
+                throw refusal
             }
             try await backend(on: .redis) { try await throttle.recordSuccess(subject) }
             await throttle.end(subject)
@@ -268,11 +270,8 @@ final class AccountService: Sendable {
     private func reauthenticate(_ identity: Identity, password: String, client: ClientInfo) async throws -> UserRecord {
         guard let account = try await backend({ try await store.user(id: identity.userID) }) else { throw APIError.notFound("no such account") }
         let subject = LoginSubject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
-        do {
-            return try await checkPassword(password, of: subject, client: client) { account }
-        } catch let error as APIError where error.code == "invalid_credentials" {
-            throw APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
-        }
+        let wrong = APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
+        return try await checkPassword(password, of: subject, client: client, refusal: wrong) { account }
     }
 
     /// Revokes the user's sessions in Redis first (idempotent, so a retry after a failure finishes
