@@ -135,8 +135,9 @@ public struct Readiness: Sendable {
             }
             let sleeper = Task {
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                work.cancel()
+                // The answer first: the cancelled probe's own error must not become the reason.
                 resume(.failure(TimedOut(timeout: timeout)))
+                work.cancel()
             }
             timer.state.withLock { state in
                 if state.probeEnded { sleeper.cancel() } else { state.task = sleeper }
