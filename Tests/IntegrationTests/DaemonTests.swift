@@ -14,7 +14,7 @@ import Testing
         ]
     }
 
-    /// A keys folder with one Ed25519 signing key, as `skillctl keys generate` leaves it.
+    /// A keys folder with one signing key, named and protected as `skillctl keys generate` leaves it.
     static func keysDirectory() throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-keys-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -23,21 +23,22 @@ import Testing
             #expect(try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int == 0o700)
             #expect(try FileManager.default.attributesOfItem(atPath: "\(folder)/\(file)")[.posixPermissions] as? Int == 0o600)
 
-            let key = try Ed25519PrivateKey(pemRepresentation: String(contentsOfFile: "\(folder)/\(file)", encoding: .utf8))
+            // ES256 is the default.
+            let key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: "\(folder)/\(file)", encoding: .utf8))
             let kid = try JWK(key.publicKey).thumbprint()
             #expect(file == "\(kid).pem")
             #expect(created.output.contains(kid))
         }
     }
 
-    @Test func ifMissingKeepsTheExistingKeyAndES256IsAvailable() async throws {
+    @Test func ifMissingKeepsTheExistingKeyAndEdDSAIsAvailable() async throws {
         try await withKeysFolder { folder in
             _ = try await ChildProcess.run(Self.skillctl, ["keys", "generate", "--dir", folder])
             let again = try await ChildProcess.run(Self.skillctl, ["keys", "generate", "--dir", folder, "--if-missing"])
             #expect(again.status == 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 1)
 
-            let rotated = try await ChildProcess.run(Self.skillctl, ["keys", "generate", "--dir", folder, "--alg", "ES256"])
+            let rotated = try await ChildProcess.run(Self.skillctl, ["keys", "generate", "--dir", folder, "--alg", "EdDSA"])
             #expect(rotated.status == 0)
             let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
             #expect(files.count == 2)
