@@ -34,7 +34,7 @@ public enum AuthDaemon {
     }
 
     /// authd over the Redis and PostgreSQL clients: its storage there, the revocation feed, and
-    /// ``wire(_:storage:)`` for the rest.
+    /// ``wire(_:settings:storage:)`` for the rest.
     static func build(_ setup: DaemonSetup) async throws -> Components {
         let redis = try setup.backends.redis()
         let postgres = try setup.backends.postgres()
@@ -46,15 +46,14 @@ public enum AuthDaemon {
             throttle: RedisLoginThrottle(
                 redis: redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
                 base: settings.lockoutBase, maximum: settings.lockoutMaximum))
-        let components = try await wire(setup, storage: storage)
+        let components = try await wire(setup, settings: settings, storage: storage)
         let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
         return Components(validator: components.validator, keys: components.keys, cache: components.cache, services: components.services + [feed])
     }
 
     /// authd's rules over a storage: signing keys, password hashing, the validator and its cache,
     /// the account flows and their routes, and the services that need no backend of their own.
-    static func wire(_ setup: DaemonSetup, storage: Storage) async throws -> Components {
-        let settings = try AuthSettings(setup.configuration)
+    static func wire(_ setup: DaemonSetup, settings: AuthSettings, storage: Storage) async throws -> Components {
         let keys = try SigningKeys(
             directory: settings.keysDirectory,
             validation: .init(issuer: settings.issuer, audience: settings.audience, leeway: settings.leeway),

@@ -9,14 +9,6 @@ public enum SHA1 {
     /// The lowercase hex SHA-1 digest of `data`.
     /// - Throws: ``CryptoError/Code/operationFailed`` only if OpenSSL itself is unusable.
     public static func hexDigest(_ data: some Collection<UInt8>) throws(CryptoError) -> String {
-        try data.withContiguousBytes { (input) throws(CryptoError) -> String in
-            var digest = [UInt8](repeating: 0, count: 20)
-            var length: UInt32 = 0
-            let status = digest.withUnsafeMutableBufferPointer {
-                EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, Self.algorithm, nil)
-            }
-            guard status == 1, length == 20 else { throw OpenSSLErrors.drain(as: .operationFailed) }
-            return Hex.encode(digest)
-        }
+        Hex.encode(try EVP.digest(data, algorithm: algorithm, byteCount: 20))
     }
 }

@@ -13,14 +13,6 @@ public enum SHA256 {
     /// The SHA-256 digest of `data`.
     /// - Throws: ``CryptoError/Code/operationFailed`` only if OpenSSL itself is unusable.
     public static func hash(_ data: some Collection<UInt8>) throws(CryptoError) -> [UInt8] {
-        try data.withContiguousBytes { (input) throws(CryptoError) -> [UInt8] in
-            var digest = [UInt8](repeating: 0, count: byteCount)
-            var length: UInt32 = 0
-            let status = digest.withUnsafeMutableBufferPointer {
-                EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, Self.algorithm, nil)
-            }
-            guard status == 1, length == byteCount else { throw OpenSSLErrors.drain(as: .operationFailed) }
-            return digest
-        }
+        try EVP.digest(data, algorithm: algorithm, byteCount: byteCount)
     }
 }

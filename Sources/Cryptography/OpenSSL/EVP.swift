@@ -6,6 +6,21 @@ enum EVP {
     // MARK: Key creation
 
     /// Generates a key with `EVP_PKEY_generate` ("ED25519", or "EC" with a group name).
+    // MARK: Digests
+
+    /// The `byteCount`-byte digest of `data` with a fetched `algorithm` (SHA-256, SHA-1).
+    static func digest(_ data: some Collection<UInt8>, algorithm: OpaquePointer?, byteCount: Int) throws(CryptoError) -> [UInt8] {
+        try data.withContiguousBytes { (input) throws(CryptoError) -> [UInt8] in
+            var digest = [UInt8](repeating: 0, count: byteCount)
+            var length: UInt32 = 0
+            let status = digest.withUnsafeMutableBufferPointer {
+                EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, algorithm, nil)
+            }
+            guard status == 1, length == byteCount else { throw OpenSSLErrors.drain(as: .operationFailed) }
+            return digest
+        }
+    }
+
     static func generate(algorithm: String, group: UnsafePointer<CChar>? = nil) throws(CryptoError) -> PKey {
         guard let context = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else {
             throw OpenSSLErrors.drain(as: .operationFailed)

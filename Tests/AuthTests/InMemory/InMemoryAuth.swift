@@ -10,7 +10,7 @@ import Testing
 
 @testable import Auth
 
-/// authd in process over in-memory storage: its own wiring (``AuthDaemon/wire(_:storage:)``, as
+/// authd in process over in-memory storage: its own wiring (``AuthDaemon/wire(_:settings:storage:)``, as
 /// `main` runs it) with no server behind it, so a test of its rules takes milliseconds. What only
 /// the servers can show (Lua scripts, transactions, outages, the revocation feed between
 /// instances) is tested with ``AuthInstance``.
@@ -40,7 +40,7 @@ final class InMemoryAuth: Sendable {
         let tokens = InMemoryTokenRegistry(tokenLifetime: settings.accessTokenLifetime + settings.leeway)
         let storage = AuthDaemon.Storage(accounts: accounts, tokens: tokens, throttle: UnthrottledLogins())
         let (daemon, components) = try await TestAuthd.assemble(configuration, backends: []) { setup in
-            try await AuthDaemon.wire(setup, storage: storage)
+            try await AuthDaemon.wire(setup, settings: settings, storage: storage)
         }
         // The feed is always live here: what the registry announces reaches the cache at once.
         let cache = components.cache
