@@ -50,44 +50,53 @@ public enum Base64URL {
     /// - Throws: ``CryptoError/Code/invalidEncoding`` for any character outside the alphabet
     ///   (including `=`, `+`, `/` and whitespace), a length of 1 mod 4, or non-zero trailing bits.
     public static func decode(_ text: some StringProtocol) throws(CryptoError) -> [UInt8] {
-        try decode(utf8: Array(text.utf8))
+        try decode(utf8: text.utf8)
     }
 
     /// Decodes strict unpadded base64url given as UTF-8 bytes (e.g. a slice of a token).
     public static func decode(utf8 text: some Collection<UInt8>) throws(CryptoError) -> [UInt8] {
-        var values: [UInt8] = []
-        values.reserveCapacity(text.count)
-        for character in text {
-            let value = decodeTable[Int(character)]
-            guard value != 0xFF else { throw CryptoError(.invalidEncoding) }
-            values.append(value)
+        // One non-generic loop over contiguous bytes: this runs three times on every token
+        // validated, and a generic loop walks the bytes through witness calls.
+        let decoded = text.withContiguousStorageIfAvailable(decodeContiguous) ?? Array(text).withUnsafeBufferPointer(decodeContiguous)
+        return try decoded.get()
+    }
+
+    private static func decodeContiguous(_ text: UnsafeBufferPointer<UInt8>) -> Result<[UInt8], CryptoError> {
+        let remainder = text.count % 4
+        guard remainder != 1 else { return .failure(CryptoError(.invalidEncoding)) }
+        return decodeTable.withUnsafeBufferPointer { table in
+            var output: [UInt8] = []
+            output.reserveCapacity(text.count / 4 * 3 + 2)
+            // Values are 0-63; a byte outside the alphabet maps to 0xFF, which sets the top bits.
+            var outside: UInt8 = 0
+            var index = 0
+            while index + 4 <= text.count {
+                let a = table[Int(text[index])], b = table[Int(text[index + 1])]
+                let c = table[Int(text[index + 2])], d = table[Int(text[index + 3])]
+                outside |= a | b | c | d
+                output.append(a << 2 | b >> 4)
+                output.append(b << 4 | c >> 2)
+                output.append(c << 6 | d)
+                index += 4
+            }
+            switch remainder {
+            case 2:
+                let a = table[Int(text[index])], b = table[Int(text[index + 1])]
+                outside |= a | b
+                // 12 bits carry 8: the low 4 bits of the last character must be zero to be canonical.
+                outside |= b & 0x0F == 0 ? 0 : 0xFF
+                output.append(a << 2 | b >> 4)
+            case 3:
+                let a = table[Int(text[index])], b = table[Int(text[index + 1])], c = table[Int(text[index + 2])]
+                outside |= a | b | c
+                // 18 bits carry 16: the low 2 bits must be zero.
+                outside |= c & 0x03 == 0 ? 0 : 0xFF
+                output.append(a << 2 | b >> 4)
+                output.append(b << 4 | c >> 2)
+            default:
+                break
+            }
+            return outside & 0xC0 == 0 ? .success(output) : .failure(CryptoError(.invalidEncoding))
         }
-        let remainder = values.count % 4
-        guard remainder != 1 else { throw CryptoError(.invalidEncoding) }
-        var output: [UInt8] = []
-        output.reserveCapacity(values.count * 3 / 4)
-        var index = 0
-        // Plain appends, no per-chunk arrays: this runs three times on every token validated.
-        while index + 4 <= values.count {
-            let chunk = UInt32(values[index]) << 18 | UInt32(values[index + 1]) << 12 | UInt32(values[index + 2]) << 6 | UInt32(values[index + 3])
-            output.append(UInt8(truncatingIfNeeded: chunk >> 16))
-            output.append(UInt8(truncatingIfNeeded: chunk >> 8))
-            output.append(UInt8(truncatingIfNeeded: chunk))
-            index += 4
-        }
-        switch remainder {
-        case 2:
-            // 12 bits carry 8: the low 4 bits of the last character must be zero to be canonical.
-            guard values[index + 1] & 0x0F == 0 else { throw CryptoError(.invalidEncoding) }
-            output.append(values[index] << 2 | values[index + 1] >> 4)
-        case 3:
-            // 18 bits carry 16: the low 2 bits must be zero.
-            guard values[index + 2] & 0x03 == 0 else { throw CryptoError(.invalidEncoding) }
-            output.append(values[index] << 2 | values[index + 1] >> 4)
-            output.append(values[index + 1] << 4 | values[index + 2] >> 2)
-        default:
-            break
-        }
-        return output
     }
 }

@@ -127,19 +127,18 @@ struct JSONParser {
     /// A string literal; the UTF-8 must be valid and escapes well formed (lone surrogates refused).
     private mutating func parseString() throws(JWTError) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
+        // Whole runs between escapes are validated and appended at once (most strings have none).
+        var text = ""
         var runStart = index
         while true {
             guard index < bytes.count else { throw JWTError(.malformed) }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                try appendRun(bytes[runStart..<index], to: &scalars)
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return String(scalars)
-                }
+                guard let run = String(validating: bytes[runStart..<index], as: UTF8.self) else { throw JWTError(.malformed) }
+                text += run
                 index += 1
-                scalars.append(try parseEscape())
+                if byte == UInt8(ascii: "\"") { return text }
+                text.unicodeScalars.append(try parseEscape())
                 runStart = index
             } else if byte < 0x20 {
                 throw JWTError(.malformed)
@@ -147,12 +146,6 @@ struct JSONParser {
                 index += 1
             }
         }
-    }
-
-    private func appendRun(_ run: ArraySlice<UInt8>, to scalars: inout String.UnicodeScalarView) throws(JWTError) {
-        guard !run.isEmpty else { return }
-        guard let text = String(validating: run, as: UTF8.self) else { throw JWTError(.malformed) }
-        scalars.append(contentsOf: text.unicodeScalars)
     }
 
     private mutating func parseEscape() throws(JWTError) -> Unicode.Scalar {
