@@ -126,9 +126,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .target(
+            name: "Subscriptions",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "Contracts", "RedisClient", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Executables (thin: parse configuration, start services)
         .executableTarget(name: "authd", dependencies: ["Auth", "ServiceBackends"], swiftSettings: strictSettings),
-        .executableTarget(name: "subscribed", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "subscribed", dependencies: ["Subscriptions", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "aid", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "genworker", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "notifyd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
@@ -155,7 +167,9 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
+        .target(
+            name: "TestSupport", dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], path: "Sources/TestSupport",
+            swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceBackendsTests",
             dependencies: [
@@ -193,6 +207,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SubscriptionsTests",
+            dependencies: [
+                "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,7 +32,7 @@ struct AuthRoutes: Sendable {
         auth.post("/register") { request, context in
             let body = try await request.decodeJSON(as: Credentials.self, context: context)
             let userID = try await accounts.register(email: body.email, password: body.password, client: Self.client(request))
-            return try Self.json(["user_id": userID], status: .created)
+            return try Response.json(["user_id": userID], status: .created)
         }
         auth.post("/login") { request, context in
             let body = try await request.decodeJSON(as: Credentials.self, context: context)
@@ -63,11 +63,11 @@ struct AuthRoutes: Sendable {
             return Self.noContent(clearingCookies: true, secure: accounts.settings.secureCookies)
         }
         auth.get("/me") { request, _ in
-            try Self.json(try await accounts.profile(try await authenticate(request)))
+            try Response.json(try await accounts.profile(try await authenticate(request)))
         }
         auth.get("/sessions") { request, _ in
             let identity = try await authenticate(request)
-            return try Self.json(SessionList(current: identity.sessionID, sessions: try await accounts.sessions(identity)))
+            return try Response.json(SessionList(current: identity.sessionID, sessions: try await accounts.sessions(identity)))
         }
         auth.delete("/sessions/:id") { request, context in
             try await accounts.revokeSession(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
@@ -87,10 +87,10 @@ struct AuthRoutes: Sendable {
             let created = try await accounts.createAPIKey(
                 identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
                 client: Self.client(request))
-            return try Self.json(created, status: .created)
+            return try Response.json(created, status: .created)
         }
         auth.get("/api-keys") { request, _ in
-            try Self.json(["api_keys": try await accounts.apiKeys(try await authenticate(request))])
+            try Response.json(["api_keys": try await accounts.apiKeys(try await authenticate(request))])
         }
         auth.delete("/api-keys/:id") { request, context in
             try await accounts.revokeAPIKey(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
@@ -148,11 +148,11 @@ struct AuthRoutes: Sendable {
     /// The token pair as JSON, or for browsers as cookies: HttpOnly Secure SameSite=Strict access
     /// and refresh cookies plus a readable CSRF cookie whose value unsafe requests echo.
     private func grantResponse(_ grant: TokenGrant, asCookies: Bool) throws -> Response {
-        guard asCookies else { return try Self.json(grant) }
+        guard asCookies else { return try Response.json(grant) }
         let csrf = Base64URL.encode(try SecureRandom.bytes(count: 24))
         let secure = accounts.settings.secureCookies ? "; Secure" : ""
         let refreshAge = Int(accounts.settings.refreshTokenLifetime)
-        var response = try Self.json(CookieGrant(token_type: "cookie", expires_in: grant.expires_in, scope: grant.scope, csrf_token: csrf))
+        var response = try Response.json(CookieGrant(token_type: "cookie", expires_in: grant.expires_in, scope: grant.scope, csrf_token: csrf))
         response.headers.append(
             HTTPField(
                 name: .setCookie,
@@ -171,14 +171,6 @@ struct AuthRoutes: Sendable {
         guard let error = outcome.error else { return Response(status: .ok, headers: headers) }
         return APIError(HTTPResponse.Status(code: outcome.statusCode), code: error.code, message: error.message, headers: headers).response(
             requestId: requestID)
-    }
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     static func noContent(clearingCookies: Bool = false, secure: Bool = true) -> Response {

@@ -60,23 +60,41 @@ public enum Daemon {
         drain: Drain,
         logger: Logger
     ) throws -> some ApplicationProtocol {
-        if case .unixSocket(let path) = configuration.listen { try UnixSocketFile.removeStale(at: path) }
-        let listen = configuration.listen
-        let mode = configuration.socketMode
+        try application(
+            router: router, address: configuration.listen, socketMode: configuration.socketMode, serverName: configuration.daemon, services: services,
+            drain: drain, logger: logger)
+    }
+
+    /// A second listener of a daemon, serving `router` on `address` (an internal API on a socket
+    /// of its own, which nginx never routes to); it runs as one of the daemon's services. The drain
+    /// before exit leaves its socket in place: its callers are other daemons, which retry.
+    public static func internalListener(
+        router: Router<BasicRequestContext>, address: ListenAddress, configuration: DaemonConfiguration, logger: Logger
+    ) throws -> some Service {
+        try application(
+            router: router, address: address, socketMode: configuration.socketMode, serverName: configuration.daemon, services: [], drain: nil,
+            logger: logger)
+    }
+
+    private static func application(
+        router: Router<BasicRequestContext>, address: ListenAddress, socketMode: Int, serverName: String, services: [any Service], drain: Drain?,
+        logger: Logger
+    ) throws -> some ApplicationProtocol {
+        if case .unixSocket(let path) = address { try UnixSocketFile.removeStale(at: path) }
         return Application(
             router: router,
-            configuration: .init(address: listen.bindAddress, serverName: configuration.daemon),
+            configuration: .init(address: address.bindAddress, serverName: serverName),
             services: services,
             onServerRunning: { _ in
-                if case .unixSocket(let path) = listen {
+                if case .unixSocket(let path) = address {
                     do {
-                        try UnixSocketFile.setMode(mode, at: path)
+                        try UnixSocketFile.setMode(socketMode, at: path)
                     } catch {
                         logger.error("socket mode not set: nginx may not reach this daemon", metadata: ["path": .string(path), "reason": .string("\(error)")])
                     }
-                    drain.recordSocket(at: path)
+                    drain?.recordSocket(at: path)
                 }
-                logger.info("listening", metadata: ["address": .string(listen.description)])
+                logger.info("listening", metadata: ["address": .string(address.description)])
             },
             logger: logger
         )

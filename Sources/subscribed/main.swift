@@ -1,5 +1,7 @@
-// subscribed: Subscription plans, tiers and quotas.
+// subscribed: plans, subscriptions and the exact quotas behind every generation.
 import ServiceBackends
+import Subscriptions
 
 await BackedDaemon.main(
-    "subscribed", defaultListen: "127.0.0.1:8082", backends: [.redis, .postgres], protectedPaths: ["/api/subscription"], publicPaths: ["/api/plans"])
+    "subscribed", defaultListen: "127.0.0.1:8082", backends: SubscriptionsDaemon.backends, protectedPaths: SubscriptionsDaemon.protectedPaths,
+    publicPaths: SubscriptionsDaemon.publicPaths, setUp: SubscriptionsDaemon.setUp)

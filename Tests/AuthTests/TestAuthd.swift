@@ -62,32 +62,3 @@ enum TestAuthd {
         }
     }
 }
-
-/// A daemon's services running while a test runs. A service that fails meanwhile is the test's
-/// failure, not something to swallow; errors from the cancellation that ``stop()`` starts are the
-/// expected end.
-struct RunningServices: Sendable {
-    private let task: Task<Void, Never>
-
-    init(_ services: [any Service]) {
-        task = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for service in services {
-                    group.addTask {
-                        do {
-                            try await service.run()
-                        } catch  where !Task.isCancelled {
-                            Issue.record("authd's \(type(of: service)) failed while the test ran: \(error)")
-                        } catch {}
-                    }
-                }
-            }
-        }
-    }
-
-    /// Cancels every service (the clients close when cancelled) and waits until all have returned.
-    func stop() async {
-        task.cancel()
-        await task.value
-    }
-}

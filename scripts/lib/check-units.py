@@ -2,7 +2,9 @@
 each daemon runs as its own user and group, its sockets are in a folder of its own under
 /run/skillup that nginx's www-data (a member of every daemon group) can enter and no other daemon
 can, it reads Redis as its own ACL user, and every socket nginx's system-install upstreams name is
-one a unit listens on. Prints "units ok" or one line per problem.
+one a unit listens on. subscribed's entitlement sockets are in /run/skillup/entitlements, a folder of
+the group skillup-entitlements, which aid and genworker are members of and www-data is not. Prints
+"units ok" or one line per problem.
 
 Usage: python3 check-units.py SYSTEMD_DIR RENDERED_UPSTREAMS_CONF RUN_DIR_IN_THAT_CONF
 """
@@ -32,6 +34,8 @@ for unit in sorted(systemd.glob("skillup-*.service")):
     if "DynamicUser" in settings:
         problems.append(f"{unit.name}: DynamicUser gives a group nginx cannot be a member of")
     for socket in re.findall(r"unix:(\S+)", " ".join(settings.get("ExecStart", []))):
+        if daemon == "subscribed" and socket.startswith("/run/skillup/entitlements/"):
+            continue
         if not socket.startswith(f"/run/skillup/{daemon}/"):
             problems.append(f"{unit.name}: socket {socket} is outside /run/skillup/{daemon}/")
         listened.add(socket.replace("%i", "{i}"))
@@ -41,8 +45,16 @@ for unit in sorted(systemd.glob("skillup-*.service")):
     if ("www-data", f"skillup-{daemon}") not in members:
         problems.append(f"skillup-sysusers.conf: www-data is not a member of skillup-{daemon}")
     for member, group in members:
-        if group == f"skillup-{daemon}" and member not in ("www-data", "skillup-aid"):
+        if group == f"skillup-{daemon}" and member != "www-data":
             problems.append(f"skillup-sysusers.conf: {member} may enter {daemon}'s socket folder")
+
+if ("www-data", "skillup-entitlements") in members:
+    problems.append("skillup-sysusers.conf: www-data (nginx) may enter the entitlement sockets' folder")
+for member in ("skillup-aid", "skillup-genworker"):
+    if (member, "skillup-entitlements") not in members:
+        problems.append(f"skillup-sysusers.conf: {member} is not a member of skillup-entitlements")
+if not re.search(r"^d /run/skillup/entitlements 2750 skillup-subscribed skillup-entitlements ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
+    problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/entitlements folder of skillup-subscribed and skillup-entitlements")
 
 for socket in re.findall(r"server unix:(\S+?);?\s", upstreams_conf.read_text()):
     path = socket.replace(rendered_run_dir, "/run/skillup", 1)

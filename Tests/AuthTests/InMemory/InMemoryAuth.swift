@@ -6,6 +6,7 @@ import Prometheus
 import ServiceBackends
 import ServiceKit
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Auth

@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import ServiceKit
+
+/// The entitlement decisions aid asks for (reserve, settle, release): input checked here, then the
+/// store decides. A store that cannot be reached is a 503 `billing_unavailable`: nothing is allowed
+/// that is not recorded.
+struct EntitlementService: Sendable {
+    let store: any SubscriptionStore
+    let settings: SubscriptionSettings
+    let logger: Logger
+
+    /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
+    static let units = 1...100
+
+    func reserve(_ body: ReserveBody, now: Date = Date()) async throws -> ReserveDecision {
+        guard Identifiers.isUUID(body.user) else { throw APIError.badRequest(code: "invalid_field", "user must be a user id (a UUID)", field: "user") }
+        guard Self.isFeatureName(body.feature) else {
+            throw APIError.badRequest(code: "invalid_field", "feature must be a feature name such as generate.short", field: "feature")
+        }
+        guard Self.units.contains(body.units) else {
+            throw APIError.badRequest(code: "invalid_field", "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)", field: "units")
+        }
+        try Self.checkRequestID(body.request_id)
+        let reservation = Reservation(userID: body.user.lowercased(), feature: body.feature, units: body.units, requestID: body.request_id)
+        switch try await available({ try await store.reserve(reservation, now: now, grace: settings.grace) }) {
+        case .decided(let decision): return decision
+        case .unknownFeature:
+            throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(body.feature)'", field: "feature")
+        case .conflict:
+            throw APIError(
+                .conflict, code: "request_id_conflict", message: "this request_id was reserved for another user, feature or number of units",
+                field: "request_id")
+        case .ended:
+            throw APIError(.conflict, code: "request_ended", message: "this request_id was already settled or released", field: "request_id")
+        }
+    }
+
+    /// Settles or releases a reservation; the same ending twice is answered as the first.
+    func finish(_ body: FinishBody, ending: Ending, now: Date = Date()) async throws {
+        try Self.checkRequestID(body.request_id)
+        switch try await available({ try await store.finish(requestID: body.request_id, ending: ending, now: now) }) {
+        case .ended: return
+        case .unknown: throw APIError(.notFound, code: "unknown_request", message: "no reservation has this request_id", field: "request_id")
+        case .conflict(let previous):
+            throw APIError(
+                .conflict, code: "request_already_\(previous.rawValue)", message: "this reservation was already \(previous.rawValue)", field: "request_id")
+        }
+    }
+
+    /// Runs a store call; a failure of the store itself (not a decision) is a 503.
+    func available<T>(_ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch let error as APIError {
+            throw error
+        } catch {
+            logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "billing_unavailable", "subscriptions cannot be checked right now; nothing was counted")
+        }
+    }
+
+    static func checkRequestID(_ id: String) throws {
+        let allowed = id.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
+        guard allowed, (1...128).contains(id.utf8.count) else {
+            throw APIError.badRequest(code: "invalid_field", "request_id must be 1 to 128 letters, digits or . _ : -", field: "request_id")
+        }
+    }
+
+    static func isFeatureName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+                    || byte == UInt8(ascii: "_")
+            }
+    }
+}
+
+/// `POST /internal/entitlements/reserve`'s body.
+struct ReserveBody: Decodable, Sendable {
+    let user: String
+    let feature: String
+    let units: Int
+    let request_id: String
+}
+
+/// The body of `settle` and `release`.
+struct FinishBody: Decodable, Sendable {
+    let request_id: String
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// subscribed's routes through nginx: the plans (public) and the caller's subscription.
+struct SubscriptionRoutes: Sendable {
+    let store: any SubscriptionStore
+    let entitlements: EntitlementService
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/api/plans") { _, _ in
+            try Response.json(PlanList(plans: try await entitlements.available { try await store.plans() }))
+        }
+        router.get("/api/subscription") { request, _ in
+            // GatewayIdentityMiddleware has refused a request without the gateway's identity.
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let overview = try await entitlements.available {
+                try await store.overview(userID: identity.userID, now: Date(), grace: entitlements.settings.grace)
+            }
+            return try Response.json(SubscriptionBody(overview))
+        }
+    }
+}
+
+/// The entitlement API on its own listener (`entitlements.listen`), for aid.
+struct EntitlementRoutes: Sendable {
+    let entitlements: EntitlementService
+
+    func add(to router: Router<BasicRequestContext>) {
+        let group = router.group("/internal/entitlements")
+        group.post("/reserve") { request, context in
+            let body = try await request.decodeJSON(as: ReserveBody.self, context: context)
+            return try Response.json(ReserveAnswer(try await entitlements.reserve(body)))
+        }
+        for ending in [Ending.settled, .released] {
+            group.post(ending == .settled ? "/settle" : "/release") { request, context in
+                let body = try await request.decodeJSON(as: FinishBody.self, context: context)
+                try await entitlements.finish(body, ending: ending)
+                return try Response.json(FinishAnswer(request_id: body.request_id, state: ending.rawValue))
+            }
+        }
+    }
+}
+
+struct PlanList: Encodable {
+    let plans: [Plan]
+}
+
+/// `GET /api/subscription`'s answer.
+struct SubscriptionBody: Encodable {
+    struct Period: Encodable {
+        let start: Date
+        let end: Date
+    }
+
+    struct Quota: Encodable {
+        let used: Int
+        let limit: Int
+        let remaining: Int
+        let resets_at: Date
+
+        init(used: Int, limit: Int, resetsAt: Date) {
+            self.used = used
+            self.limit = limit
+            remaining = max(limit - used, 0)
+            resets_at = resetsAt
+        }
+    }
+
+    struct Usage: Encodable {
+        let today: Quota
+        let period: Quota
+    }
+
+    struct Tasks: Encodable {
+        let under_way: Int
+        let limit: Int
+    }
+
+    let plan: Plan
+    let status: String
+    let period: Period
+    let cancel_at_period_end: Bool
+    let usage: Usage
+    let tasks: Tasks
+
+    init(_ overview: SubscriptionOverview) {
+        plan = overview.plan
+        status = overview.status
+        period = Period(start: overview.periodStart, end: overview.periodEnd)
+        cancel_at_period_end = overview.cancelAtPeriodEnd
+        usage = Usage(
+            today: Quota(used: overview.usedToday, limit: overview.plan.generationsPerDay, resetsAt: overview.dayResetsAt),
+            period: Quota(used: overview.usedThisPeriod, limit: overview.plan.generationsPerMonth, resetsAt: overview.periodEnd))
+        tasks = Tasks(under_way: overview.tasksUnderWay, limit: overview.plan.tasksAtOnce)
+    }
+}
+
+/// The reserve answer: `{"decision": "allowed", "remaining": n, "resets_at": time}` or
+/// `{"decision": "denied", "reason": code, "retry_after": seconds}`.
+struct ReserveAnswer: Encodable {
+    let decision: String
+    let remaining: Int?
+    let resets_at: Date?
+    let reason: String?
+    let retry_after: Int?
+
+    init(_ decision: ReserveDecision) {
+        switch decision {
+        case .allowed(let remaining, let resetsAt):
+            self.decision = "allowed"
+            self.remaining = remaining
+            resets_at = resetsAt
+            reason = nil
+            retry_after = nil
+        case .denied(let reason, let retryAfter):
+            self.decision = "denied"
+            self.reason = reason.rawValue
+            retry_after = retryAfter
+            remaining = nil
+            resets_at = nil
+        }
+    }
+}
+
+struct FinishAnswer: Encodable {
+    let request_id: String
+    let state: String
+}

@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+public import ServiceBackends
+import ServiceKit
+public import ServiceLifecycle
+
+/// subscribed's part of the daemon: the plans and subscription routes through nginx, and the
+/// entitlement API for aid on its own listener.
+public enum SubscriptionsDaemon {
+    /// What subscribed connects to.
+    public static let backends: [Backend] = [.redis, .postgres]
+    /// What nginx/routes.conf sends here behind auth, and without it.
+    public static let protectedPaths = ["/api/subscription"]
+    public static let publicPaths = ["/api/plans"]
+
+    /// The parts of a running subscribed; the tests reach the entitlement API through it.
+    struct Components: Sendable {
+        let entitlements: EntitlementService
+        let entitlementResponder: RouterResponder<BasicRequestContext>
+        let services: [any Service]
+    }
+
+    /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
+    public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
+        try await build(setup).services
+    }
+
+    /// subscribed over the PostgreSQL client: its storage there, and ``wire(_:settings:store:)``.
+    static func build(_ setup: DaemonSetup) async throws -> Components {
+        let settings = try SubscriptionSettings(setup.configuration)
+        return try wire(setup, settings: settings, store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()))
+    }
+
+    /// subscribed's rules and routes over a store, and the entitlement listener when one is set.
+    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore) throws -> Components {
+        let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
+        SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
+        let entitlementRouter = Router<BasicRequestContext>()
+        entitlementRouter.add(middleware: RequestIdMiddleware())
+        entitlementRouter.add(middleware: ErrorBodyMiddleware())
+        EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
+        var services: [any Service] = []
+        if let address = settings.entitlementsListen {
+            services.append(
+                try Daemon.internalListener(router: entitlementRouter, address: address, configuration: setup.configuration, logger: setup.logger))
+        }
+        return Components(entitlements: entitlements, entitlementResponder: entitlementRouter.buildResponder(), services: services)
+    }
+}
