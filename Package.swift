@@ -147,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "skillctl",
             dependencies: [
-                "SchemaMigrations", "PostgresClient", "RedisClient", "Cryptography", "Auth",
+                "SchemaMigrations", "PostgresClient", "RedisClient", "Cryptography", "Auth", "Subscriptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -28,6 +28,11 @@ CREATE TABLE billing.subscriptions (
     -- When the newest provider event applied here happened: an older one arriving later is stale.
     provider_event_at        timestamptz,
     updated_at               timestamptz NOT NULL DEFAULT now(),
+    -- Every change that can move the user's tier raises tier_version; subscribed writes the tier to
+    -- Redis (billing:tier:<user id>) and then records the version it wrote, so a write that failed
+    -- is retried until Redis holds it.
+    tier_version             bigint NOT NULL DEFAULT 1,
+    tier_published_version   bigint NOT NULL DEFAULT 0,
     CHECK (period_end > period_start)
 );
 ALTER TABLE billing.subscriptions OWNER TO skillup_billing;
@@ -105,11 +110,14 @@ CREATE TABLE billing.audit (
     detail  jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_user ON billing.audit (user_id, at);
+CREATE INDEX subscriptions_tier_unpublished ON billing.subscriptions (user_id) WHERE tier_version > tier_published_version;
 ALTER TABLE billing.audit OWNER TO skillup_billing;
 
 -- The plan whose limits apply to a user at p_now, and why: 'subscribed' (trial, active, or past due
 -- within its grace), 'none' (never subscribed: free for the calendar month) or 'lapsed' (canceled or
--- expired, or past due beyond the grace: free for the calendar month).
+-- expired, or past due beyond the grace: free for the calendar month). A live subscription counts
+-- from the moment it is written, even if its period starts a little later by this clock (a
+-- provider's clock may run ahead).
 CREATE FUNCTION billing.effective_plan(p_user uuid, p_now timestamptz, p_grace interval)
 RETURNS TABLE (plan text, standing text, period_start timestamptz, period_end timestamptz)
 LANGUAGE sql STABLE AS $$
@@ -117,7 +125,7 @@ LANGUAGE sql STABLE AS $$
         SELECT s.plan, s.period_start, s.period_end
         FROM billing.subscriptions s
         WHERE s.user_id = p_user AND s.status IN ('trial', 'active', 'past_due')
-          AND p_now >= s.period_start AND p_now < s.period_end + CASE WHEN s.cancel_at_period_end THEN interval '0' ELSE p_grace END
+          AND p_now < s.period_end + CASE WHEN s.cancel_at_period_end THEN interval '0' ELSE p_grace END
     ), month AS (
         SELECT date_trunc('month', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start
     )

@@ -13,7 +13,7 @@ struct EntitlementService: Sendable {
     /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
     static let units = 1...100
 
-    func reserve(_ body: ReserveBody, now: Date = Date()) async throws -> ReserveDecision {
+    func reserve(_ body: ReserveBody) async throws -> ReserveDecision {
         guard Identifiers.isUUID(body.user) else { throw APIError.badRequest(code: "invalid_field", "user must be a user id (a UUID)", field: "user") }
         guard Self.isFeatureName(body.feature) else {
             throw APIError.badRequest(code: "invalid_field", "feature must be a feature name such as generate.short", field: "feature")
@@ -23,7 +23,7 @@ struct EntitlementService: Sendable {
         }
         try Self.checkRequestID(body.request_id)
         let reservation = Reservation(userID: body.user.lowercased(), feature: body.feature, units: body.units, requestID: body.request_id)
-        switch try await available({ try await store.reserve(reservation, now: now, grace: settings.grace) }) {
+        switch try await available({ try await store.reserve(reservation, grace: settings.grace) }) {
         case .decided(let decision): return decision
         case .unknownFeature:
             throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(body.feature)'", field: "feature")
@@ -37,9 +37,9 @@ struct EntitlementService: Sendable {
     }
 
     /// Settles or releases a reservation; the same ending twice is answered as the first.
-    func finish(_ body: FinishBody, ending: Ending, now: Date = Date()) async throws {
+    func finish(_ body: FinishBody, ending: Ending) async throws {
         try Self.checkRequestID(body.request_id)
-        switch try await available({ try await store.finish(requestID: body.request_id, ending: ending, now: now) }) {
+        switch try await available({ try await store.finish(requestID: body.request_id, ending: ending) }) {
         case .ended: return
         case .unknown: throw APIError(.notFound, code: "unknown_request", message: "no reservation has this request_id", field: "request_id")
         case .conflict(let previous):
@@ -48,11 +48,13 @@ struct EntitlementService: Sendable {
         }
     }
 
-    /// Runs a store call; a failure of the store itself (not a decision) is a 503.
+    /// Runs a store call; a failure of the store itself (not a decision or a refused change) is a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
         } catch let error as APIError {
+            throw error
+        } catch let error as SubscriptionChangeRefused {
             throw error
         } catch {
             logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])

@@ -39,7 +39,7 @@ enum Ending: String, Sendable {
     case released
 }
 
-/// The store's answer to ``SubscriptionStore/reserve(_:now:grace:)``, before the rules turn its
+/// The store's answer to ``SubscriptionStore/reserve(_:grace:)``, before the rules turn its
 /// refusals into errors.
 enum StoredDecision: Sendable, Equatable {
     case decided(ReserveDecision)
@@ -51,7 +51,7 @@ enum StoredDecision: Sendable, Equatable {
     case ended
 }
 
-/// The store's answer to ``SubscriptionStore/finish(requestID:ending:now:)``.
+/// The store's answer to ``SubscriptionStore/finish(requestID:ending:)``.
 enum FinishResult: Sendable, Equatable {
     /// Ended now, or ended the same way before.
     case ended

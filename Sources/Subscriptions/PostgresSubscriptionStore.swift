@@ -43,20 +43,20 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         try await postgres.query("SELECT \(Self.planColumns) FROM billing.plans p ORDER BY p.price_cents, p.code").map(Self.plan)
     }
 
-    func overview(userID: String, now: Date, grace: TimeInterval) async throws -> SubscriptionOverview {
+    func overview(userID: String, grace: TimeInterval) async throws -> SubscriptionOverview {
         let rows = try await postgres.query(
             """
             SELECT \(Self.planColumns), coalesce(s.status, 'none') AS status, coalesce(s.cancel_at_period_end, false) AS cancel_at_period_end,
                    \(Self.epoch("e.period_start")) AS period_start, \(Self.epoch("e.period_end")) AS period_end,
-                   coalesce((SELECT d.units FROM billing.usage_daily d WHERE d.user_id = $1::uuid AND d.usage_day = (to_timestamp($2) AT TIME ZONE 'UTC')::date), 0) AS used_today,
-                   \(Self.epoch("((to_timestamp($2) AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'")) AS day_resets_at,
+                   coalesce((SELECT d.units FROM billing.usage_daily d WHERE d.user_id = $1::uuid AND d.usage_day = (now() AT TIME ZONE 'UTC')::date), 0) AS used_today,
+                   \(Self.epoch("((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'")) AS day_resets_at,
                    coalesce((SELECT u.units FROM billing.usage_period u WHERE u.user_id = $1::uuid AND u.period_start = e.period_start), 0) AS used_period,
                    (SELECT count(*) FROM billing.open_reservations o WHERE o.user_id = $1::uuid)::integer AS under_way
-            FROM billing.effective_plan($1::uuid, to_timestamp($2), $3 * interval '1 second') e
+            FROM billing.effective_plan($1::uuid, now(), $2 * interval '1 second') e
             JOIN billing.plans p ON p.code = e.plan
             LEFT JOIN billing.subscriptions s ON s.user_id = $1::uuid
             """,
-            [.text(userID), .double(now.timeIntervalSince1970), .double(grace)])
+            [.text(userID), .double(grace)])
         let row = rows[0]
         return SubscriptionOverview(
             plan: try Self.plan(row), status: try row.decode("status"), periodStart: try Self.date(row, "period_start"),
@@ -65,15 +65,15 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             tasksUnderWay: try row.decode("under_way"))
     }
 
-    func reserve(_ reservation: Reservation, now: Date, grace: TimeInterval) async throws -> StoredDecision {
+    func reserve(_ reservation: Reservation, grace: TimeInterval) async throws -> StoredDecision {
         let rows = try await postgres.query(
             """
             SELECT decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after
-            FROM billing.reserve($1::uuid, $2, $3::integer, $4, to_timestamp($5), $6 * interval '1 second')
+            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second')
             """,
             [
                 .text(reservation.userID), .text(reservation.feature), .int(reservation.units), .text(reservation.requestID),
-                .double(now.timeIntervalSince1970), .double(grace),
+                .double(grace),
             ])
         let row = rows[0]
         let decision: String = try row.decode("decision")
@@ -91,10 +91,10 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
-    func finish(requestID: String, ending: Ending, now: Date) async throws -> FinishResult {
+    func finish(requestID: String, ending: Ending) async throws -> FinishResult {
         let rows = try await postgres.query(
-            "SELECT outcome, ending FROM billing.finish($1, $2, to_timestamp($3))",
-            [.text(requestID), .text(ending.rawValue), .double(now.timeIntervalSince1970)])
+            "SELECT outcome, ending FROM billing.finish($1, $2, now())",
+            [.text(requestID), .text(ending.rawValue)])
         let row = rows[0]
         let outcome: String = try row.decode("outcome")
         switch outcome {
@@ -105,6 +105,106 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             guard let previous = Ending(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
             return .conflict(previous: previous)
         default: throw Self.unexpected("outcome", outcome)
+        }
+    }
+
+    private static let recordColumns: SQL = """
+        user_id::text AS user_id, plan, status, extract(epoch FROM period_start)::float8 AS period_start,
+        extract(epoch FROM period_end)::float8 AS period_end, cancel_at_period_end
+        """
+
+    private static func record(_ row: PostgresRow) throws -> SubscriptionRecord {
+        SubscriptionRecord(
+            userID: try row.decode("user_id"), plan: try row.decode("plan"), status: try row.decode("status"),
+            periodStart: try date(row, "period_start"), periodEnd: try date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"))
+    }
+
+    func subscription(userID: String) async throws -> SubscriptionRecord? {
+        try await postgres.query("SELECT \(Self.recordColumns) FROM billing.subscriptions WHERE user_id = $1::uuid", [.text(userID)]).first.map(Self.record)
+    }
+
+    /// Only a live subscription (trial, active, past due) can be changed, canceled or extended.
+    private static let live: SQL = "user_id = $1::uuid AND status IN ('trial', 'active', 'past_due')"
+
+    func change(userID: String, _ change: SubscriptionChange, actor: String) async throws -> SubscriptionRecord {
+        try await postgres.withTransaction { transaction in
+            func requirePlan(_ plan: String) async throws {
+                guard try await !transaction.query("SELECT 1 FROM billing.plans WHERE code = $1", [.text(plan)]).isEmpty else {
+                    throw SubscriptionChangeRefused(reason: .unknownPlan, description: "no plan '\(plan)' (skillctl plans list shows them)")
+                }
+            }
+            let rows: PostgresRows
+            var detail: [String: String] = [:]
+            switch change {
+            case .grant(let plan, let days, let trial):
+                try await requirePlan(plan)
+                detail = ["plan": plan, "days": String(days), "status": trial ? "trial" : "active"]
+                rows = try await transaction.query(
+                    """
+                    INSERT INTO billing.subscriptions AS s (user_id, plan, status, period_start, period_end)
+                    VALUES ($1::uuid, $2, $3, now(), now() + $4 * interval '1 day')
+                    ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, period_start = excluded.period_start,
+                        period_end = excluded.period_end, cancel_at_period_end = false, updated_at = now(), tier_version = s.tier_version + 1
+                    RETURNING \(Self.recordColumns)
+                    """,
+                    [.text(userID), .text(plan), .text(trial ? "trial" : "active"), .int(days)])
+            case .changePlan(let plan):
+                try await requirePlan(plan)
+                detail = ["plan": plan]
+                rows = try await transaction.query(
+                    """
+                    UPDATE billing.subscriptions SET plan = $2, updated_at = now(), tier_version = tier_version + 1
+                    WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                    """, [.text(userID), .text(plan)])
+            case .cancel(let atPeriodEnd):
+                detail = ["at_period_end": String(atPeriodEnd)]
+                rows = try await transaction.query(
+                    atPeriodEnd
+                        ? "UPDATE billing.subscriptions SET cancel_at_period_end = true, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)"
+                        : "UPDATE billing.subscriptions SET status = 'canceled', cancel_at_period_end = false, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)",
+                    [.text(userID)])
+            case .extend(let days):
+                detail = ["days": String(days)]
+                rows = try await transaction.query(
+                    """
+                    UPDATE billing.subscriptions
+                    SET period_end = period_end + $2 * interval '1 day', status = CASE WHEN status = 'past_due' THEN 'active' ELSE status END,
+                        updated_at = now(), tier_version = tier_version + 1
+                    WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                    """, [.text(userID), .int(days)])
+            }
+            guard let row = rows.first else {
+                throw SubscriptionChangeRefused(
+                    reason: .noLiveSubscription, description: "the user has no live subscription (trial, active or past due); grant one")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try await transaction.query(
+                "INSERT INTO billing.audit (actor, action, user_id, detail) VALUES ($1, $2, $3::uuid, $4::jsonb)",
+                [.text(actor), .text(change.action), .text(userID), .text(String(decoding: try encoder.encode(detail), as: UTF8.self))])
+            return try Self.record(row)
+        }
+    }
+
+    func unpublishedTiers(limit: Int) async throws -> [String] {
+        try await postgres.query(
+            "SELECT user_id::text FROM billing.subscriptions WHERE tier_version > tier_published_version ORDER BY updated_at LIMIT $1", [.int(limit)]
+        ).map { row in try row.decode(at: 0) }
+    }
+
+    func publishTier(userID: String, grace: TimeInterval, with publish: (String) async throws -> Void) async throws -> Bool {
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                """
+                SELECT s.tier_version AS version, (SELECT e.plan FROM billing.effective_plan(s.user_id, now(), $2 * interval '1 second') e) AS tier
+                FROM billing.subscriptions s WHERE s.user_id = $1::uuid AND s.tier_version > s.tier_published_version
+                FOR UPDATE OF s
+                """, [.text(userID), .double(grace)])
+            guard let row = rows.first else { return false }
+            try await publish(try row.decode("tier"))
+            try await transaction.query(
+                "UPDATE billing.subscriptions SET tier_published_version = $2 WHERE user_id = $1::uuid", [.text(userID), .int(try row.decode("version"))])
+            return true
         }
     }
 }

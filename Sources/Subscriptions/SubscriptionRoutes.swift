@@ -15,7 +15,7 @@ struct SubscriptionRoutes: Sendable {
             // GatewayIdentityMiddleware has refused a request without the gateway's identity.
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let overview = try await entitlements.available {
-                try await store.overview(userID: identity.userID, now: Date(), grace: entitlements.settings.grace)
+                try await store.overview(userID: identity.userID, grace: entitlements.settings.grace)
             }
             return try Response.json(SubscriptionBody(overview))
         }

@@ -2,18 +2,35 @@ import Foundation
 
 /// Where subscribed keeps plans, subscriptions and the usage ledger. Every quota decision is made
 /// inside the store, in one transaction with the ledger row it writes: the only way a decision can
-/// be exact across instances and crashes.
+/// be exact across instances and crashes. "Now" is the store's clock (PostgreSQL's), for every
+/// instance alike: a period that a change starts has begun for any decision that sees the change.
 protocol SubscriptionStore: Sendable {
     /// Every plan, cheapest first.
     func plans() async throws -> [Plan]
 
-    /// The user's plan, standing and usage at `now`; a subscription past its end counts for `grace`
+    /// The user's plan, standing and usage now; a subscription past its end counts for `grace`
     /// more seconds (past due) before its user falls back to free.
-    func overview(userID: String, now: Date, grace: TimeInterval) async throws -> SubscriptionOverview
+    func overview(userID: String, grace: TimeInterval) async throws -> SubscriptionOverview
 
     /// Decides `reservation` and, when allowed, records it; idempotent by its request id.
-    func reserve(_ reservation: Reservation, now: Date, grace: TimeInterval) async throws -> StoredDecision
+    func reserve(_ reservation: Reservation, grace: TimeInterval) async throws -> StoredDecision
 
     /// Ends a reservation; idempotent by request id.
-    func finish(requestID: String, ending: Ending, now: Date) async throws -> FinishResult
+    func finish(requestID: String, ending: Ending) async throws -> FinishResult
+
+    /// The user's subscription row, if any.
+    func subscription(userID: String) async throws -> SubscriptionRecord?
+
+    /// Applies `change` with its audit row (naming `actor`) in one transaction.
+    /// - Throws: ``SubscriptionChangeRefused`` for an unknown plan or a change that needs a live
+    ///   subscription the user does not have.
+    func change(userID: String, _ change: SubscriptionChange, actor: String) async throws -> SubscriptionRecord
+
+    /// Users whose tier changed since it was last written to Redis.
+    func unpublishedTiers(limit: Int) async throws -> [String]
+
+    /// Hands the user's tier as it applies now to `publish` and records it as written, holding the
+    /// subscription row meanwhile: a change waits until the write is done, so an older tier never
+    /// lands in Redis after a newer one. Returns false when there was nothing to write.
+    func publishTier(userID: String, grace: TimeInterval, with publish: (String) async throws -> Void) async throws -> Bool
 }

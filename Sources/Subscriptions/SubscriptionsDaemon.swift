@@ -10,7 +10,7 @@ public enum SubscriptionsDaemon {
     /// What subscribed connects to.
     public static let backends: [Backend] = [.redis, .postgres]
     /// What nginx/routes.conf sends here behind auth, and without it.
-    public static let protectedPaths = ["/api/subscription"]
+    public static let protectedPaths = ["/api/subscription", "/api/admin/subscriptions"]
     public static let publicPaths = ["/api/plans"]
 
     /// The parts of a running subscribed; the tests reach the entitlement API through it.
@@ -25,21 +25,29 @@ public enum SubscriptionsDaemon {
         try await build(setup).services
     }
 
-    /// subscribed over the PostgreSQL client: its storage there, and ``wire(_:settings:store:)``.
+    /// subscribed over the PostgreSQL and Redis clients: its storage and tier publisher there, and
+    /// ``wire(_:settings:store:publisher:)``.
     static func build(_ setup: DaemonSetup) async throws -> Components {
         let settings = try SubscriptionSettings(setup.configuration)
-        return try wire(setup, settings: settings, store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()))
+        return try wire(
+            setup, settings: settings, store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()),
+            publisher: RedisTierPublisher(redis: try setup.backends.redis()))
     }
 
-    /// subscribed's rules and routes over a store, and the entitlement listener when one is set.
-    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore) throws -> Components {
+    /// subscribed's rules and routes over a store and a tier publisher, the tier sync, and the
+    /// entitlement listener when one is set.
+    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore, publisher: any TierPublisher) throws -> Components {
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
         SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
+        AdminRoutes(admin: SubscriptionAdmin(store: store, publisher: publisher, grace: settings.grace, logger: setup.logger), entitlements: entitlements).add(
+            to: setup.router)
         let entitlementRouter = Router<BasicRequestContext>()
         entitlementRouter.add(middleware: RequestIdMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
-        var services: [any Service] = []
+        var services: [any Service] = [
+            TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
+        ]
         if let address = settings.entitlementsListen {
             services.append(
                 try Daemon.internalListener(router: entitlementRouter, address: address, configuration: setup.configuration, logger: setup.logger))

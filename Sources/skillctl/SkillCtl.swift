@@ -4,14 +4,14 @@ import Logging
 import PostgresClient
 import SchemaMigrations
 
-/// The admin command line: migrations, signing keys and accounts; plans and tasks as their
-/// services land.
+/// The admin command line: migrations, signing keys, accounts, plans and subscriptions; tasks as
+/// their service lands.
 @main
 struct SkillCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skillctl",
         abstract: "Administer a SkillUp gateway installation.",
-        subcommands: [Migrate.self, Keys.self, Users.self]
+        subcommands: [Migrate.self, Keys.self, Users.self, Plans.self, Subscriptions.self]
     )
 }
 

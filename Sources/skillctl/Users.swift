@@ -2,6 +2,7 @@ import ArgumentParser
 import Auth
 import Foundation
 import Logging
+import PostgresClient
 import RedisClient
 
 /// Account administration: look accounts up, block or unblock one, change its scopes (the first
@@ -135,8 +136,19 @@ struct ServerOptions: ParsableArguments {
     var redisURL: String?
 
     func withAdmin<T>(_ body: (AccountAdmin) async throws -> T) async throws -> T {
+        try await withServers { postgres, redis in try await body(AccountAdmin(postgres: postgres, redis: redis)) }
+    }
+
+    /// The PostgreSQL and Redis clients for `body`, closed after it.
+    /// skillctl's log: warnings and errors only, beside its output.
+    static let logger: Logger = {
         var logger = Logger(label: "skillctl")
         logger.logLevel = .warning
+        return logger
+    }()
+
+    func withServers<T>(_ body: (PostgresClient, RedisClient) async throws -> T) async throws -> T {
+        let logger = Self.logger
         guard let url = redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] else {
             throw ValidationError("no Redis: pass --redis-url redis://host:port or set REDIS_URL")
         }
@@ -147,7 +159,7 @@ struct ServerOptions: ParsableArguments {
         let running = Task { try await redis.run() }
         defer { running.cancel() }
         do {
-            let result = try await body(AccountAdmin(postgres: postgres, redis: redis))
+            let result = try await body(postgres, redis)
             await redis.shutdown()
             await postgres.close()
             return result

@@ -146,6 +146,7 @@ struct EntitlementTests {
             try await postgres.withTransaction { transaction in
                 try await transaction.query(
                     "SELECT units FROM billing.usage_daily WHERE user_id = $1::uuid AND usage_day = (now() AT TIME ZONE 'UTC')::date FOR UPDATE", [.text(user)])
+                let holder: Int = try await transaction.query("SELECT pg_backend_pid()")[0].decode(at: 0)
                 let reserve = Task {
                     try await subscribed.withEntitlements { client in try await Billing.reserve(client, user: user, requestID: requestID) }
                 }
@@ -155,8 +156,8 @@ struct EntitlementTests {
                     let rows = try await postgres.query(
                         """
                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE wait_event_type = 'Lock' AND query LIKE '%billing.reserve%' AND query NOT LIKE '%pg_stat_activity%'
-                        """)
+                        WHERE $1::integer = ANY (pg_blocking_pids(pid)) AND query LIKE '%billing.reserve%'
+                        """, [.int(holder)])
                     killed = !rows.isEmpty
                     if !killed { try await Task.sleep(for: .milliseconds(20)) }
                 }

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import PostgresClient
 import Prometheus
+import RedisClient
 import ServiceBackends
 import ServiceKit
 import Synchronization
@@ -19,6 +20,7 @@ import Testing
 /// the sockets.
 final class SubscribedInstance: Sendable {
     let postgres: PostgresClient
+    let redis: RedisClient
     let responder: RouterResponder<BasicRequestContext>
     let entitlementResponder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
@@ -30,9 +32,10 @@ final class SubscribedInstance: Sendable {
     }()
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws. `postgresPort` points it at another PostgreSQL (one that is down, say).
-    static func with<T>(postgresPort: Int? = nil, _ body: (SubscribedInstance) async throws -> T) async throws -> T {
-        let instance = try await SubscribedInstance(postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres))
+    /// throws. `postgresPort` points it at another PostgreSQL (one that is down, say); `arguments`
+    /// are subscribed command-line settings (`--tiers-interval 3600`, ...).
+    static func with<T>(postgresPort: Int? = nil, arguments: [String] = [], _ body: (SubscribedInstance) async throws -> T) async throws -> T {
+        let instance = try await SubscribedInstance(postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres), arguments: arguments)
         do {
             if postgresPort == nil { try await instance.waitForPostgres() }
             let result = try await body(instance)
@@ -44,9 +47,9 @@ final class SubscribedInstance: Sendable {
         }
     }
 
-    private init(postgresPort: Int) async throws {
+    private init(postgresPort: Int, arguments: [String]) async throws {
         let configuration = try await DaemonConfiguration.load(
-            daemon: "subscribed", arguments: ["subscribed"],
+            daemon: "subscribed", arguments: ["subscribed"] + arguments,
             environment: [
                 "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))",
                 "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
@@ -62,6 +65,7 @@ final class SubscribedInstance: Sendable {
         }
         let components = try #require(parts.withLock { $0 })
         postgres = try daemon.backends.postgres()
+        redis = try daemon.backends.redis()
         responder = daemon.router.buildResponder()
         entitlementResponder = components.entitlementResponder
         services = RunningServices(daemon.services)

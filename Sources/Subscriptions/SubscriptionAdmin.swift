@@ -1,0 +1,57 @@
+public import Foundation
+public import Logging
+public import PostgresClient
+public import RedisClient
+
+/// What an administrator does to subscriptions and reads about plans: the only part of this library
+/// `skillctl` uses, and what the admin routes call. Every change is audited with the admin's name,
+/// and its tier is written to Redis before the call returns; if Redis cannot take it then, the
+/// change stands and subscribed's tier sync writes the tier once Redis is back.
+public struct SubscriptionAdmin: Sendable {
+    let store: any SubscriptionStore
+    let publisher: any TierPublisher
+    let grace: TimeInterval
+    let logger: Logger
+
+    /// Over the servers, as skillctl runs it; `grace` as subscribed's `subscriptions.grace`.
+    public init(postgres: PostgresClient, redis: RedisClient, grace: TimeInterval = SubscriptionSettings.defaultGrace, logger: Logger) {
+        self.init(store: PostgresSubscriptionStore(postgres: postgres), publisher: RedisTierPublisher(redis: redis), grace: grace, logger: logger)
+    }
+
+    init(store: any SubscriptionStore, publisher: any TierPublisher, grace: TimeInterval, logger: Logger) {
+        self.store = store
+        self.publisher = publisher
+        self.grace = grace
+        self.logger = logger
+    }
+
+    /// Longest grant or extension at once, in days (ten years).
+    public static let days = 1...3650
+
+    public func plans() async throws -> [Plan] {
+        try await store.plans()
+    }
+
+    public func subscription(userID: String) async throws -> SubscriptionRecord? {
+        try await store.subscription(userID: userID)
+    }
+
+    /// Applies `change` for `userID`, audited as `admin`'s, and publishes the tier that follows.
+    /// - Throws: ``SubscriptionChangeRefused``.
+    public func apply(_ change: SubscriptionChange, userID: String, by admin: String) async throws -> SubscriptionRecord {
+        switch change {
+        case .grant(_, let days, _), .extend(let days):
+            guard Self.days.contains(days) else {
+                throw SubscriptionChangeRefused(reason: .invalidDays, description: "days must be from \(Self.days.lowerBound) to \(Self.days.upperBound)")
+            }
+        case .changePlan, .cancel: break
+        }
+        let record = try await store.change(userID: userID, change, actor: admin)
+        do {
+            try await TierSync(store: store, publisher: publisher, grace: grace, interval: 1, logger: logger).publishPending()
+        } catch {
+            logger.warning("subscription changed; its tier is not in Redis yet, and subscribed's tier sync will write it", metadata: ["reason": "\(error)"])
+        }
+        return record
+    }
+}

@@ -1,0 +1,46 @@
+public import Foundation
+
+/// A user's subscription row, as the admin sees it.
+public struct SubscriptionRecord: Sendable, Equatable {
+    public let userID: String
+    public let plan: String
+    /// `trial`, `active`, `past_due`, `canceled` or `expired`.
+    public let status: String
+    public let periodStart: Date
+    public let periodEnd: Date
+    public let cancelAtPeriodEnd: Bool
+}
+
+/// What an admin (or, later, a payment) does to a subscription.
+public enum SubscriptionChange: Sendable, Equatable {
+    /// A new period of `days` on `plan` from now, active (or a trial); replaces what was there.
+    case grant(plan: String, days: Int, trial: Bool)
+    /// Another plan for the rest of the current period.
+    case changePlan(String)
+    /// Ends it now, or lets it run to its period end.
+    case cancel(atPeriodEnd: Bool)
+    /// Moves the period end `days` later; a past-due subscription becomes active again.
+    case extend(days: Int)
+
+    /// The audit trail's name for the change.
+    var action: String {
+        switch self {
+        case .grant: "grant"
+        case .changePlan: "change"
+        case .cancel: "cancel"
+        case .extend: "extend"
+        }
+    }
+}
+
+/// A change that cannot apply, said in words an admin can act on.
+public struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertible {
+    public enum Reason: String, Sendable {
+        case unknownPlan = "unknown_plan"
+        case noLiveSubscription = "no_live_subscription"
+        case invalidDays = "invalid_days"
+    }
+
+    public let reason: Reason
+    public let description: String
+}
