@@ -259,3 +259,42 @@ BEGIN
     RETURN QUERY SELECT 'ended', p_ending;
 END
 $$;
+
+-- Moves subscriptions along with time, and says which moved: past the period end to past_due (or
+-- canceled, when set to cancel at period end), past the period end plus p_grace to expired. Each
+-- move raises tier_version (the tier sync writes the new tier) and is audited as the clock's. Only
+-- one caller at a time does the work (the others return nothing at once), and a late run catches up
+-- on everything due, since every move depends only on p_now.
+CREATE FUNCTION billing.advance_subscriptions(p_now timestamptz, p_grace interval)
+RETURNS TABLE (user_id uuid, status text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended('billing.advance_subscriptions', 0)) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH moved AS (
+        UPDATE billing.subscriptions s
+        SET status = CASE WHEN s.cancel_at_period_end THEN 'canceled' ELSE 'past_due' END,
+            updated_at = p_now, tier_version = s.tier_version + 1
+        WHERE s.period_end <= p_now
+          AND (s.status IN ('trial', 'active') OR (s.status = 'past_due' AND s.cancel_at_period_end))
+        RETURNING s.user_id, s.status
+    ), audited AS (
+        INSERT INTO billing.audit (actor, action, user_id, detail)
+        SELECT 'clock', m.status, m.user_id, '{}'::jsonb FROM moved m
+    )
+    SELECT m.user_id, m.status FROM moved m;
+    RETURN QUERY
+    WITH moved AS (
+        UPDATE billing.subscriptions s
+        SET status = 'expired', updated_at = p_now, tier_version = s.tier_version + 1
+        WHERE s.status = 'past_due' AND s.period_end + p_grace <= p_now
+        RETURNING s.user_id, s.status
+    ), audited AS (
+        INSERT INTO billing.audit (actor, action, user_id, detail)
+        SELECT 'clock', m.status, m.user_id, '{}'::jsonb FROM moved m
+    )
+    SELECT m.user_id, m.status FROM moved m;
+END
+$$;

@@ -186,6 +186,12 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
+    func advanceSubscriptions(grace: TimeInterval) async throws -> [(userID: String, status: String)] {
+        try await postgres.query(
+            "SELECT user_id::text AS user_id, status FROM billing.advance_subscriptions(now(), $1 * interval '1 second')", [.double(grace)]
+        ).map { row in (try row.decode("user_id"), try row.decode("status")) }
+    }
+
     func unpublishedTiers(limit: Int) async throws -> [String] {
         try await postgres.query(
             "SELECT user_id::text FROM billing.subscriptions WHERE tier_version > tier_published_version ORDER BY updated_at LIMIT $1", [.int(limit)]

@@ -14,6 +14,8 @@ public struct SubscriptionSettings: Sendable {
     var grace: TimeInterval
     /// How often tiers that Redis does not hold yet are written again (`tiers.interval`, seconds).
     var tierInterval: TimeInterval
+    /// How often subscriptions are moved along with time (`subscriptions.check`, seconds).
+    var checkInterval: TimeInterval
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -21,6 +23,8 @@ public struct SubscriptionSettings: Sendable {
         grace = reader.double(forKey: "subscriptions.grace", default: Self.defaultGrace)
         tierInterval = reader.double(forKey: "tiers.interval", default: 1)
         guard tierInterval > 0 else { throw ConfigurationError(key: "tiers.interval", message: "must be positive seconds") }
+        checkInterval = reader.double(forKey: "subscriptions.check", default: 60)
+        guard checkInterval > 0 else { throw ConfigurationError(key: "subscriptions.check", message: "must be positive seconds") }
         guard grace >= 0 else { throw ConfigurationError(key: "subscriptions.grace", message: "must be zero or positive seconds") }
     }
 }

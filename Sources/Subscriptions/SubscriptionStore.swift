@@ -26,6 +26,11 @@ protocol SubscriptionStore: Sendable {
     ///   subscription the user does not have.
     func change(userID: String, _ change: SubscriptionChange, actor: String) async throws -> SubscriptionRecord
 
+    /// Moves subscriptions past their period end (past due, or canceled) and past their grace
+    /// (expired); returns each move as (user, new status). Only one caller at a time does the
+    /// work: another finds nothing to do.
+    func advanceSubscriptions(grace: TimeInterval) async throws -> [(userID: String, status: String)]
+
     /// Users whose tier changed since it was last written to Redis.
     func unpublishedTiers(limit: Int) async throws -> [String]
 

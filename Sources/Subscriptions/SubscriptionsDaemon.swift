@@ -34,8 +34,8 @@ public enum SubscriptionsDaemon {
             publisher: RedisTierPublisher(redis: try setup.backends.redis()))
     }
 
-    /// subscribed's rules and routes over a store and a tier publisher, the tier sync, and the
-    /// entitlement listener when one is set.
+    /// subscribed's rules and routes over a store and a tier publisher, the tier sync, the clock that
+    /// moves subscriptions along with time, and the entitlement listener when one is set.
     static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore, publisher: any TierPublisher) throws -> Components {
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
         SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
@@ -45,8 +45,9 @@ public enum SubscriptionsDaemon {
         entitlementRouter.add(middleware: RequestIdMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
+        let tiers = TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
         var services: [any Service] = [
-            TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
+            tiers, SubscriptionClock(store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, logger: setup.logger),
         ]
         if let address = settings.entitlementsListen {
             services.append(

@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Moves subscriptions along with time, every `interval` seconds: past the period end to past due
+/// (or canceled, when set to cancel then), past the grace to expired, tier back to free. With two
+/// instances each pass runs once (the store takes a lock the other instance skips on); a pass that
+/// was missed (every instance down) is caught up by the next, since each move depends only on now.
+struct SubscriptionClock: Service {
+    let store: any SubscriptionStore
+    let tiers: TierSync
+    let grace: TimeInterval
+    let interval: TimeInterval
+    let logger: Logger
+
+    /// One pass: the moves made, with their tiers written to Redis.
+    @discardableResult
+    func advance() async throws -> [(userID: String, status: String)] {
+        let moved = try await store.advanceSubscriptions(grace: grace)
+        if !moved.isEmpty {
+            logger.info("subscriptions moved on", metadata: ["count": "\(moved.count)"])
+            try await tiers.publishPending()
+        }
+        return moved
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await advance()
+                } catch {
+                    logger.warning("subscriptions not moved on this pass; the next catches up", metadata: ["reason": "\(error)"])
+                }
+                // Cancelled at shutdown: the loop then ends without an error.
+                try? await Task.sleep(for: .seconds(interval))
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import PostgresClient
+import RedisClient
+import Testing
+
+@testable import Subscriptions
+
+@Suite("Time moves subscriptions by itself")
+struct SubscriptionClockTests {
+    /// A pro subscription whose period ended `endedAgo` seconds ago (negative: ends in the future).
+    static func subscription(_ postgres: PostgresClient, endedAgo: Double, cancelAtPeriodEnd: Bool = false) async throws -> String {
+        let user = UUID().uuidString.lowercased()
+        try await postgres.query(
+            """
+            INSERT INTO billing.subscriptions (user_id, plan, status, period_start, period_end, cancel_at_period_end)
+            VALUES ($1::uuid, 'pro', 'active', now() - interval '30 days' - $2 * interval '1 second', now() - $2 * interval '1 second', $3)
+            """, [.text(user), .double(endedAgo), .bool(cancelAtPeriodEnd)])
+        return user
+    }
+
+    static func status(_ postgres: PostgresClient, _ user: String) async throws -> String {
+        try await postgres.query("SELECT status FROM billing.subscriptions WHERE user_id = $1::uuid", [.text(user)])[0].decode(at: 0)
+    }
+
+    @Test("past the end: past due (still pro in its grace), canceled if so set; past the grace: expired and free; two clocks move each once")
+    func movesWithTime() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let postgres = subscribed.postgres
+            let inGrace = try await Self.subscription(postgres, endedAgo: 3600)
+            let longGone = try await Self.subscription(postgres, endedAgo: 4 * 86_400)
+            let canceling = try await Self.subscription(postgres, endedAgo: 60, cancelAtPeriodEnd: true)
+            let running = try await Self.subscription(postgres, endedAgo: -86_400)
+
+            let store = PostgresSubscriptionStore(postgres: postgres)
+            let tiers = TierSync(
+                store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
+                logger: SubscribedInstance.logger)
+            let clock = SubscriptionClock(store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, logger: SubscribedInstance.logger)
+            // Two instances' passes at once (and any other instance's): each move happens once.
+            async let first = clock.advance()
+            async let second = clock.advance()
+            _ = try await (first, second)
+            try await clock.advance()
+
+            #expect(try await Self.status(postgres, inGrace) == "past_due")
+            #expect(try await Self.status(postgres, longGone) == "expired", "a missed pass is caught up: active, past due, expired")
+            #expect(try await Self.status(postgres, canceling) == "canceled")
+            #expect(try await Self.status(postgres, running) == "active")
+            let audit = try await postgres.query(
+                "SELECT action FROM billing.audit WHERE user_id = $1::uuid AND actor = 'clock' ORDER BY id", [.text(longGone)])
+            #expect(try audit.map { try $0.decode(at: 0, as: String.self) } == ["past_due", "expired"])
+
+            try await tiers.publishPending()
+            #expect(try await AdminTests.tier(subscribed.redis, inGrace) == "pro")
+            #expect(try await AdminTests.tier(subscribed.redis, longGone) == nil)
+            #expect(try await AdminTests.tier(subscribed.redis, canceling) == nil)
+            try await subscribed.withEntitlements { client async throws in
+                #expect(try await Billing.reserve(client, user: inGrace, feature: "generate.long").json["decision"] as? String == "allowed")
+                #expect(try await Billing.reserve(client, user: longGone, feature: "generate.long").json["reason"] as? String == "subscription_expired")
+            }
+        }
+    }
+}
