@@ -25,8 +25,9 @@ CREATE TABLE billing.subscriptions (
     provider                 text,
     provider_customer_id     text,
     provider_subscription_id text UNIQUE,
-    -- When the newest provider event applied here happened: an older one arriving later is stale.
+    -- The newest provider event applied here, by (time, id): an older one arriving later is stale.
     provider_event_at        timestamptz,
+    provider_event_id        text,
     updated_at               timestamptz NOT NULL DEFAULT now(),
     -- Every change that can move the user's tier raises tier_version; subscribed writes the tier to
     -- Redis (billing:tier:<user id>) and then records the version it wrote, so a write that failed

@@ -60,3 +60,15 @@ enum FinishResult: Sendable, Equatable {
     /// No reservation has this id.
     case unknown
 }
+
+/// What became of a payment provider's event.
+enum PaymentOutcome: String, Sendable {
+    /// Recorded and applied: the subscription is as the event says.
+    case applied
+    /// Delivered before (same id): nothing changed.
+    case duplicate
+    /// Recorded, but a newer event was applied already: nothing changed.
+    case stale
+    /// No plan has the event's plan code: nothing recorded, so the provider delivers it again.
+    case unknownPlan = "unknown_plan"
+}

@@ -186,6 +186,46 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
+    func applyPaymentEvent(_ event: PaymentEvent, provider: String) async throws -> PaymentOutcome {
+        try await postgres.withTransaction { transaction in
+            guard try await !transaction.query("SELECT 1 FROM billing.plans WHERE code = $1", [.text(event.plan)]).isEmpty else { return .unknownPlan }
+            // One event at a time per user, including the first, which creates the row.
+            try await transaction.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('billing.subscription:' || $1, 0))", [.text(event.userID)])
+            let recorded = try await transaction.query(
+                """
+                INSERT INTO billing.webhook_events (provider, event_id, type, user_id, occurred_at)
+                VALUES ($1, $2, $3, $4::uuid, to_timestamp($5)) ON CONFLICT (provider, event_id) DO NOTHING RETURNING 1
+                """, [.text(provider), .text(event.id), .text(event.kind.rawValue), .text(event.userID), .double(event.created.timeIntervalSince1970)])
+            guard !recorded.isEmpty else { return .duplicate }
+            let newer = try await transaction.query(
+                """
+                SELECT NOT EXISTS (SELECT 1 FROM billing.subscriptions WHERE user_id = $1::uuid
+                    AND (provider_event_at, provider_event_id) >= (to_timestamp($2), $3))
+                """, [.text(event.userID), .double(event.created.timeIntervalSince1970), .text(event.id)])
+            guard try newer[0].decode(at: 0, as: Bool.self) else { return .stale }
+            try await transaction.query(
+                """
+                INSERT INTO billing.subscriptions AS s (user_id, plan, status, period_start, period_end, provider, provider_subscription_id,
+                    provider_event_at, provider_event_id)
+                VALUES ($1::uuid, $2, $3, to_timestamp($4), to_timestamp($5), $6, $7, to_timestamp($8), $9)
+                ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, period_start = excluded.period_start,
+                    period_end = excluded.period_end, cancel_at_period_end = false, provider = excluded.provider,
+                    provider_subscription_id = excluded.provider_subscription_id, provider_event_at = excluded.provider_event_at,
+                    provider_event_id = excluded.provider_event_id, updated_at = now(), tier_version = s.tier_version + 1
+                """,
+                [
+                    .text(event.userID), .text(event.plan), .text(event.kind.status), .double(event.periodStart.timeIntervalSince1970),
+                    .double(event.periodEnd.timeIntervalSince1970), .text(provider), .text(event.subscriptionID),
+                    .double(event.created.timeIntervalSince1970), .text(event.id),
+                ])
+            try await transaction.query(
+                "INSERT INTO billing.audit (actor, action, user_id, detail) VALUES ($1, $2, $3::uuid, jsonb_build_object('event', $4::text, 'plan', $5::text))",
+                [.text("provider:\(provider)"), .text(event.kind.rawValue), .text(event.userID), .text(event.id), .text(event.plan)])
+            return .applied
+        }
+    }
+
     func advanceSubscriptions(grace: TimeInterval) async throws -> [(userID: String, status: String)] {
         try await postgres.query(
             "SELECT user_id::text AS user_id, status FROM billing.advance_subscriptions(now(), $1 * interval '1 second')", [.double(grace)]

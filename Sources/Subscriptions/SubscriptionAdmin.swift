@@ -47,11 +47,17 @@ public struct SubscriptionAdmin: Sendable {
         case .changePlan, .cancel: break
         }
         let record = try await store.change(userID: userID, change, actor: admin)
+        await publishTiers()
+        return record
+    }
+
+    /// Writes the tiers that changed to Redis now; if Redis cannot take them, subscribed's tier
+    /// sync writes them once it can.
+    func publishTiers() async {
         do {
             try await TierSync(store: store, publisher: publisher, grace: grace, interval: 1, logger: logger).publishPending()
         } catch {
             logger.warning("subscription changed; its tier is not in Redis yet, and subscribed's tier sync will write it", metadata: ["reason": "\(error)"])
         }
-        return record
     }
 }

@@ -17,8 +17,23 @@ public struct SubscriptionSettings: Sendable {
     /// How often subscriptions are moved along with time (`subscriptions.check`, seconds).
     var checkInterval: TimeInterval
 
+    /// The payment provider's webhook secret (`webhook.secret`, a credential file `webhook-secret`
+    /// under systemd): without it, webhooks and checkout are refused with 503.
+    var webhookSecret: [UInt8]?
+    /// Checkout through the test provider, which pays at once (`checkout.test`): the local
+    /// stack's; never on a real installation.
+    var testCheckout: Bool
+    /// The gateway's public URL, for the links subscribed hands out (`public.url`).
+    var publicURL: String
+
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
+        webhookSecret = reader.string(forKey: "webhook.secret", isSecret: true).map { Array($0.utf8) }
+        if let secret = webhookSecret, secret.count < 32 {
+            throw ConfigurationError(key: "webhook.secret", message: "must be at least 32 characters")
+        }
+        testCheckout = reader.bool(forKey: "checkout.test", default: false)
+        publicURL = reader.string(forKey: "public.url", default: "https://localhost:8443")
         entitlementsListen = try reader.string(forKey: "entitlements.listen").map { try ListenAddress(parsing: $0) }
         grace = reader.double(forKey: "subscriptions.grace", default: Self.defaultGrace)
         tierInterval = reader.double(forKey: "tiers.interval", default: 1)

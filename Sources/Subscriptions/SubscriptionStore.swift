@@ -26,6 +26,10 @@ protocol SubscriptionStore: Sendable {
     ///   subscription the user does not have.
     func change(userID: String, _ change: SubscriptionChange, actor: String) async throws -> SubscriptionRecord
 
+    /// Records a payment provider's event once (by its id) and applies it if it is newer, by (time,
+    /// id), than the last one applied to the user's subscription; an older one changes nothing.
+    func applyPaymentEvent(_ event: PaymentEvent, provider: String) async throws -> PaymentOutcome
+
     /// Moves subscriptions past their period end (past due, or canceled) and past their grace
     /// (expired); returns each move as (user, new status). Only one caller at a time does the
     /// work: another finds nothing to do.

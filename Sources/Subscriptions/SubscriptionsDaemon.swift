@@ -10,8 +10,8 @@ public enum SubscriptionsDaemon {
     /// What subscribed connects to.
     public static let backends: [Backend] = [.redis, .postgres]
     /// What nginx/routes.conf sends here behind auth, and without it.
-    public static let protectedPaths = ["/api/subscription", "/api/admin/subscriptions"]
-    public static let publicPaths = ["/api/plans"]
+    public static let protectedPaths = ["/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout"]
+    public static let publicPaths = ["/api/plans", "/api/billing/webhook", "/api/billing/test-pay"]
 
     /// The parts of a running subscribed; the tests reach the entitlement API through it.
     struct Components: Sendable {
@@ -39,8 +39,12 @@ public enum SubscriptionsDaemon {
     static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore, publisher: any TierPublisher) throws -> Components {
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
         SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
-        AdminRoutes(admin: SubscriptionAdmin(store: store, publisher: publisher, grace: settings.grace, logger: setup.logger), entitlements: entitlements).add(
-            to: setup.router)
+        let admin = SubscriptionAdmin(store: store, publisher: publisher, grace: settings.grace, logger: setup.logger)
+        AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
+        BillingRoutes(
+            store: store, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
+            testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger
+        ).add(to: setup.router)
         let entitlementRouter = Router<BasicRequestContext>()
         entitlementRouter.add(middleware: RequestIdMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())

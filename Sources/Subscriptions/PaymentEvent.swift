@@ -1,0 +1,76 @@
+import Foundation
+import ServiceKit
+
+/// A payment provider's event, as its webhook delivers it. Each event carries the whole state it
+/// leads to (plan, period, status by type), so that applying only the newest of a user's events gives
+/// the same end state in any order of delivery, duplicates included.
+struct PaymentEvent: Sendable, Equatable {
+    enum Kind: String, Sendable {
+        /// A payment went through: the subscription is active for the period.
+        case paymentSucceeded = "payment.succeeded"
+        /// A renewal payment failed: past due (the plan holds through the grace).
+        case paymentFailed = "payment.failed"
+        /// The customer or the provider ended the subscription.
+        case canceled = "subscription.canceled"
+
+        var status: String {
+            switch self {
+            case .paymentSucceeded: "active"
+            case .paymentFailed: "past_due"
+            case .canceled: "canceled"
+            }
+        }
+    }
+
+    let id: String
+    let kind: Kind
+    let created: Date
+    let userID: String
+    let plan: String
+    let subscriptionID: String
+    let periodStart: Date
+    let periodEnd: Date
+
+    /// The event in `body`.
+    /// - Throws: 400 naming the field at fault.
+    init(json body: [UInt8]) throws {
+        let wire = try JSONBody.decode(Wire.self, from: body)
+        func invalid(_ field: String, _ message: String) -> APIError { APIError.badRequest(code: "invalid_field", message, field: field) }
+        guard (1...128).contains(wire.id.utf8.count) else { throw invalid("id", "id must be 1 to 128 characters") }
+        guard let kind = Kind(rawValue: wire.type) else {
+            throw APIError.badRequest(
+                code: "unknown_event_type", "type must be payment.succeeded, payment.failed or subscription.canceled", field: "type")
+        }
+        guard Identifiers.isUUID(wire.data.user_id) else { throw invalid("data.user_id", "data.user_id must be a user id (a UUID)") }
+        guard EntitlementService.isFeatureName(wire.data.plan) else { throw invalid("data.plan", "data.plan must be a plan code") }
+        guard (1...128).contains(wire.data.subscription_id.utf8.count) else {
+            throw invalid("data.subscription_id", "data.subscription_id must be 1 to 128 characters")
+        }
+        guard wire.data.period_end > wire.data.period_start else { throw invalid("data.period_end", "data.period_end must be after data.period_start") }
+        id = wire.id
+        self.kind = kind
+        created = Date(timeIntervalSince1970: TimeInterval(wire.created))
+        userID = wire.data.user_id.lowercased()
+        plan = wire.data.plan
+        subscriptionID = wire.data.subscription_id
+        periodStart = Date(timeIntervalSince1970: TimeInterval(wire.data.period_start))
+        periodEnd = Date(timeIntervalSince1970: TimeInterval(wire.data.period_end))
+    }
+
+    /// `{"id", "type", "created", "data": {"user_id", "plan", "subscription_id", "period_start", "period_end"}}`,
+    /// times in unix seconds.
+    struct Wire: Codable {
+        struct Data: Codable {
+            let user_id: String
+            let plan: String
+            let subscription_id: String
+            let period_start: Int
+            let period_end: Int
+        }
+
+        let id: String
+        let type: String
+        let created: Int
+        let data: Data
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import PostgresClient
+import Testing
+
+@testable import Subscriptions
+
+@Suite("Payment webhooks: signed, at least once, in any order")
+struct WebhookTests {
+    static let secret = "whsec-test-suite-0123456789abcdef0123456789"
+    static let arguments = ["--webhook-secret", secret, "--checkout-test", "true"]
+    static let signature = WebhookSignature(secret: Array(secret.utf8))
+
+    static func event(_ id: String, _ type: String, user: String, plan: String, created: Int, periodEnd: Int) -> [UInt8] {
+        let wire = PaymentEvent.Wire(
+            id: id, type: type, created: created,
+            data: .init(user_id: user, plan: plan, subscription_id: "sub_\(user)", period_start: periodEnd - 30 * 86_400, period_end: periodEnd))
+        return Array(try! JSONEncoder().encode(wire))
+    }
+
+    static func deliver(_ client: any TestClientProtocol, _ body: [UInt8], signature header: String?) async throws -> Answer {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let header { headers[HTTPField.Name(WebhookSignature.header)!] = header }
+        return try await client.execute(uri: "/api/billing/webhook", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in
+            Answer(status: response.status, body: Data(buffer: response.body))
+        }
+    }
+
+    static func deliver(_ client: any TestClientProtocol, _ body: [UInt8]) async throws -> Answer {
+        try await deliver(client, body, signature: try signature.sign(body, at: Date()))
+    }
+
+    static func state(_ postgres: PostgresClient, _ user: String) async throws -> String? {
+        try await postgres.query(
+            "SELECT plan || ' ' || status || ' ' || extract(epoch FROM period_end)::bigint FROM billing.subscriptions WHERE user_id = $1::uuid", [.text(user)]
+        ).first?.decode(at: 0)
+    }
+
+    @Test("a bad signature, a stale one, a missing header: refused, nothing recorded")
+    func refusedDeliveries() async throws {
+        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+            let user = UUID().uuidString.lowercased()
+            let now = Int(Date().timeIntervalSince1970)
+            let body = Self.event("evt_\(user)", "payment.succeeded", user: user, plan: "pro", created: now, periodEnd: now + 86_400)
+            try await subscribed.withClient { client in
+                let forged = try await Self.deliver(
+                    client, body, signature: try WebhookSignature(secret: Array("whsec-someone-else-0123456789abcdef012345".utf8)).sign(body, at: Date()))
+                #expect(forged.status == .unauthorized)
+                #expect(forged.json["error"] as? String == "invalid_signature")
+                let tampered = try await Self.deliver(client, body + Array(" ".utf8), signature: try Self.signature.sign(body, at: Date()))
+                #expect(tampered.json["error"] as? String == "invalid_signature")
+                let stale = try await Self.deliver(client, body, signature: try Self.signature.sign(body, at: Date().addingTimeInterval(-301)))
+                #expect(stale.status == .unauthorized)
+                #expect(stale.json["error"] as? String == "stale_signature")
+                let missing = try await Self.deliver(client, body, signature: nil)
+                #expect(missing.status == .badRequest)
+                #expect(missing.json["error"] as? String == "invalid_signature_header")
+                let oversized = try await Self.deliver(client, Array(repeating: UInt8(ascii: " "), count: 70_000))
+                #expect(oversized.status == .contentTooLarge)
+                let unknownType = try await Self.deliver(
+                    client, Self.event("evt_x_\(user)", "payment.refunded", user: user, plan: "pro", created: now, periodEnd: now + 86_400))
+                #expect(unknownType.json["field"] as? String == "type")
+            }
+            #expect(try await Self.state(subscribed.postgres, user) == nil)
+            #expect(try await subscribed.postgres.query("SELECT 1 FROM billing.webhook_events WHERE user_id = $1::uuid", [.text(user)]).isEmpty)
+        }
+    }
+
+    @Test("the same events in any order, with duplicates, end in the same state; a replay is answered 200 and changes nothing")
+    func anyOrderConverges() async throws {
+        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+            let now = Int(Date().timeIntervalSince1970)
+            let orders: [[Int]] = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1, 0, 3], [1, 3, 3, 0, 2, 2], [0, 0, 2, 1, 3, 1]]
+            var ends: Set<String> = []
+            for order in orders {
+                let user = UUID().uuidString.lowercased()
+                let events = [
+                    Self.event("evt_1_\(user)", "payment.succeeded", user: user, plan: "pro", created: now - 40, periodEnd: now + 30 * 86_400),
+                    Self.event("evt_2_\(user)", "payment.failed", user: user, plan: "pro", created: now - 30, periodEnd: now + 30 * 86_400),
+                    Self.event("evt_3_\(user)", "payment.succeeded", user: user, plan: "team", created: now - 20, periodEnd: now + 60 * 86_400),
+                    Self.event("evt_4_\(user)", "subscription.canceled", user: user, plan: "team", created: now - 10, periodEnd: now + 60 * 86_400),
+                ]
+                let outcomes = try await subscribed.withClient { client in
+                    var outcomes: [String] = []
+                    for index in order {
+                        let answer = try await Self.deliver(client, events[index])
+                        #expect(answer.status == .ok)
+                        outcomes.append(answer.json["outcome"] as? String ?? "")
+                    }
+                    return outcomes
+                }
+                #expect(outcomes.filter { $0 == "duplicate" }.count == order.count - Set(order).count, "\(order): \(outcomes)")
+                let state = try #require(try await Self.state(subscribed.postgres, user))
+                ends.insert(state.replacingOccurrences(of: user, with: ""))
+                #expect(state.hasPrefix("team canceled"), "\(order): \(state)")
+                #expect(try await AdminTests.tier(subscribed.redis, user) == nil, "canceled: free")
+            }
+            #expect(ends.count == 1, "\(ends)")
+        }
+    }
+
+    @Test("checkout on the test provider: the link pays, the plan applies, and the tier follows")
+    func testCheckout() async throws {
+        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+            let user = UUID().uuidString.lowercased()
+            let url = try await subscribed.withClient { client in
+                let free = try await AdminTests.send(
+                    client, .post, "/api/billing/checkout", #"{"plan":"free"}"#, headers: SubscriptionRoutesTests.identity(user: user))
+                #expect(free.json["field"] as? String == "plan")
+                let answer = try await AdminTests.send(
+                    client, .post, "/api/billing/checkout", #"{"plan":"pro"}"#, headers: SubscriptionRoutesTests.identity(user: user))
+                #expect(answer.status == .ok)
+                return try #require(answer.json["checkout_url"] as? String)
+            }
+            let path = String(url.dropFirst("https://localhost:8443".count))
+            try await subscribed.withClient { client in
+                let forged = try await AdminTests.send(client, .get, path.replacingOccurrences(of: "checkout=", with: "checkout=x"))
+                #expect(forged.status == .forbidden)
+                let paid = try await AdminTests.send(client, .get, path)
+                #expect(paid.json["outcome"] as? String == "applied")
+            }
+            #expect(try await Self.state(subscribed.postgres, user)?.hasPrefix("pro active") == true)
+            #expect(try await AdminTests.tier(subscribed.redis, user) == "pro")
+        }
+    }
+
+    @Test("without a webhook secret, deliveries and checkout are a clear 503")
+    func notConfigured() async throws {
+        try await SubscribedInstance.with { subscribed in
+            try await subscribed.withClient { client in
+                let answer = try await Self.deliver(client, Array("{}".utf8), signature: "t=1,v1=00")
+                #expect(answer.status == .serviceUnavailable)
+                #expect(answer.json["error"] as? String == "webhook_not_configured")
+            }
+        }
+    }
+}
