@@ -166,6 +166,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "reserve-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/reserve-bench",
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests
         .target(
             name: "TestSupport", dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], path: "Sources/TestSupport",
