@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import PostgresClient
+import TestSupport
 import Testing
 
 @testable import Subscriptions
@@ -202,6 +203,30 @@ struct EntitlementTests {
                 #expect(oversized.status == .contentTooLarge)
             }
             #expect(try await Billing.recorded(subscribed.postgres, user: user) == (reserved: 0, released: 0, settled: 0, today: 0))
+        }
+    }
+
+    @Test("Redis flushed, then stopped, in the middle of the day: nobody gets past a quota, since PostgreSQL decides")
+    func redisLostMidDay() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
+        try await SubscribedInstance.with(redisPort: redis.port) { subscribed in
+            let user = try await Billing.subscribe(subscribed.postgres, plan: try await Billing.makePlan(subscribed.postgres, perDay: 3))
+            try await subscribed.withEntitlements { client async throws in
+                #expect(try await Billing.reserve(client, user: user, units: 2).json["remaining"] as? Int == 1)
+            }
+            try await subscribed.redis.send("FLUSHALL")
+            try await subscribed.withEntitlements { client async throws in
+                #expect(try await Billing.reserve(client, user: user).json["remaining"] as? Int == 0)
+                #expect(try await Billing.reserve(client, user: user).json["reason"] as? String == "quota_exceeded")
+            }
+            try await redis.stop()
+            try await subscribed.withEntitlements { client in
+                let denied = try await Billing.reserve(client, user: user)
+                #expect(denied.status == .ok)
+                #expect(denied.json["reason"] as? String == "quota_exceeded")
+            }
+            #expect(try await Billing.recorded(subscribed.postgres, user: user).today == 3)
         }
     }
 

@@ -32,10 +32,13 @@ final class SubscribedInstance: Sendable {
     }()
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws. `postgresPort` points it at another PostgreSQL (one that is down, say); `arguments`
+    /// throws. `postgresPort` and `redisPort` point it at other servers (one that is down, say); `arguments`
     /// are subscribed command-line settings (`--tiers-interval 3600`, ...).
-    static func with<T>(postgresPort: Int? = nil, arguments: [String] = [], _ body: (SubscribedInstance) async throws -> T) async throws -> T {
-        let instance = try await SubscribedInstance(postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres), arguments: arguments)
+    static func with<T>(
+        postgresPort: Int? = nil, redisPort: Int? = nil, arguments: [String] = [], _ body: (SubscribedInstance) async throws -> T
+    ) async throws -> T {
+        let instance = try await SubscribedInstance(
+            postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres), redisPort: redisPort ?? LocalServer.sharedPort(.redis), arguments: arguments)
         do {
             if postgresPort == nil { try await instance.waitForPostgres() }
             let result = try await body(instance)
@@ -47,11 +50,11 @@ final class SubscribedInstance: Sendable {
         }
     }
 
-    private init(postgresPort: Int, arguments: [String]) async throws {
+    private init(postgresPort: Int, redisPort: Int, arguments: [String]) async throws {
         let configuration = try await DaemonConfiguration.load(
             daemon: "subscribed", arguments: ["subscribed"] + arguments,
             environment: [
-                "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))",
+                "REDIS_URL": "redis://127.0.0.1:\(redisPort)",
                 "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
             ])
         let parts = Mutex<SubscriptionsDaemon.Components?>(nil)
