@@ -221,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "SubscriptionsTests",
             dependencies: [
-                "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "TestSupport",
+                "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "SchemaMigrations", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

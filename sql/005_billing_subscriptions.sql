@@ -24,7 +24,7 @@ CREATE TABLE billing.subscriptions (
     cancel_at_period_end     boolean NOT NULL DEFAULT false,
     provider                 text,
     provider_customer_id     text,
-    provider_subscription_id text UNIQUE,
+    provider_subscription_id text,
     -- The newest provider event applied here, by (time, id): an older one arriving later is stale.
     provider_event_at        timestamptz,
     provider_event_id        text,
@@ -128,21 +128,24 @@ LANGUAGE sql STABLE AS $$
         WHERE s.user_id = p_user AND s.status IN ('trial', 'active', 'past_due')
           AND p_now < s.period_end + CASE WHEN s.cancel_at_period_end THEN interval '0' ELSE p_grace END
     ), month AS (
-        SELECT date_trunc('month', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start
+        -- In UTC whatever the session's time zone: a month added to a timestamptz follows the zone.
+        SELECT date_trunc('month', p_now AT TIME ZONE 'UTC') AS start
     )
     SELECT c.plan, 'subscribed', c.period_start, c.period_end FROM current c
     UNION ALL
     SELECT 'free',
            CASE WHEN EXISTS (SELECT 1 FROM billing.subscriptions WHERE user_id = p_user) THEN 'lapsed' ELSE 'none' END,
-           month.start, month.start + interval '1 month'
+           month.start AT TIME ZONE 'UTC', (month.start + interval '1 month') AT TIME ZONE 'UTC'
     FROM month WHERE NOT EXISTS (SELECT 1 FROM current)
 $$;
 
 -- Reserves p_units of p_feature for request p_request, or says why not ('denied' with a reason).
 -- Idempotent by request id: a reservation still open answers 'allowed' again without counting; one
 -- already ended answers 'ended'; the same id for another user, feature or size 'conflict'. A
--- feature no plan has answers 'unknown_feature'.
-CREATE FUNCTION billing.reserve(p_user uuid, p_feature text, p_units integer, p_request text, p_now timestamptz, p_grace interval)
+-- feature no plan has answers 'unknown_feature'. A reservation open for longer than p_open_ttl (its
+-- caller crashed, or gave up before the answer) no longer counts as a task under way.
+CREATE FUNCTION billing.reserve(p_user uuid, p_feature text, p_units integer, p_request text, p_now timestamptz, p_grace interval,
+                                p_open_ttl interval)
 RETURNS TABLE (decision text, reason text, remaining integer, resets_at timestamptz, retry_after integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -180,7 +183,7 @@ BEGIN
 
     IF found_row.request_id IS NOT NULL THEN
         RETURN QUERY SELECT 'allowed', NULL::text,
-            least(limits.generations_per_day - used_today, limits.generations_per_month - used_period),
+            greatest(least(limits.generations_per_day - used_today, limits.generations_per_month - used_period), 0),
             CASE WHEN limits.generations_per_day - used_today <= limits.generations_per_month - used_period THEN next_day ELSE applied.period_end END,
             NULL::integer;
         RETURN;
@@ -192,7 +195,7 @@ BEGIN
             NULL::integer, NULL::timestamptz, NULL::integer;
         RETURN;
     END IF;
-    SELECT count(*) INTO running FROM billing.open_reservations o WHERE o.user_id = p_user;
+    SELECT count(*) INTO running FROM billing.open_reservations o WHERE o.user_id = p_user AND o.at > p_now - p_open_ttl;
     IF running >= limits.tasks_at_once THEN
         RETURN QUERY SELECT 'denied', 'too_many_tasks', NULL::integer, NULL::timestamptz, 1;
         RETURN;
@@ -208,8 +211,14 @@ BEGIN
         RETURN;
     END IF;
 
-    INSERT INTO billing.usage_ledger (request_id, state, user_id, feature, units, usage_day, period_start, at)
-        VALUES (p_request, 'reserved', p_user, p_feature, p_units, today, applied.period_start, p_now);
+    BEGIN
+        INSERT INTO billing.usage_ledger (request_id, state, user_id, feature, units, usage_day, period_start, at)
+            VALUES (p_request, 'reserved', p_user, p_feature, p_units, today, applied.period_start, p_now);
+    EXCEPTION WHEN unique_violation THEN
+        -- The same id reserved at this moment for another user (whose lock is not ours).
+        RETURN QUERY SELECT 'conflict', NULL::text, NULL::integer, NULL::timestamptz, NULL::integer;
+        RETURN;
+    END;
     INSERT INTO billing.usage_daily AS d (user_id, usage_day, units) VALUES (p_user, today, p_units)
         ON CONFLICT (user_id, usage_day) DO UPDATE SET units = d.units + excluded.units;
     INSERT INTO billing.usage_period AS u (user_id, period_start, units) VALUES (p_user, applied.period_start, p_units)

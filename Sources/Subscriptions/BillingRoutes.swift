@@ -79,7 +79,7 @@ struct BillingRoutes: Sendable {
             throw APIError.badRequest(code: "unknown_plan", "no plan '\(event.plan)'", field: "data.plan")
         case .applied:
             logger.info("payment event applied", metadata: ["event": "\(event.id)", "type": "\(event.kind.rawValue)", "user": "\(event.userID)"])
-            await admin.publishTiers()
+            await admin.publishTier(userID: event.userID)
         case .duplicate, .stale:
             break
         }

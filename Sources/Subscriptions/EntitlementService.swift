@@ -23,7 +23,7 @@ struct EntitlementService: Sendable {
         }
         try Self.checkRequestID(body.request_id)
         let reservation = Reservation(userID: body.user.lowercased(), feature: body.feature, units: body.units, requestID: body.request_id)
-        switch try await available({ try await store.reserve(reservation, grace: settings.grace) }) {
+        switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
         case .decided(let decision): return decision
         case .unknownFeature:
             throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(body.feature)'", field: "feature")

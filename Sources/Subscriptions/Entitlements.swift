@@ -39,7 +39,7 @@ enum Ending: String, Sendable {
     case released
 }
 
-/// The store's answer to ``SubscriptionStore/reserve(_:grace:)``, before the rules turn its
+/// The store's answer to ``SubscriptionStore/reserve(_:grace:openTTL:)``, before the rules turn its
 /// refusals into errors.
 enum StoredDecision: Sendable, Equatable {
     case decided(ReserveDecision)

@@ -57,7 +57,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             LEFT JOIN billing.subscriptions s ON s.user_id = $1::uuid
             """,
             [.text(userID), .double(grace)])
-        let row = rows[0]
+        guard let row = rows.first else { throw Self.unexpected("plan", "none: the free plan is missing from billing.plans") }
         return SubscriptionOverview(
             plan: try Self.plan(row), status: try row.decode("status"), periodStart: try Self.date(row, "period_start"),
             periodEnd: try Self.date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
@@ -65,17 +65,17 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             tasksUnderWay: try row.decode("under_way"))
     }
 
-    func reserve(_ reservation: Reservation, grace: TimeInterval) async throws -> StoredDecision {
+    func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision {
         let rows = try await postgres.query(
             """
             SELECT decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after
-            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second')
+            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second', $6 * interval '1 second')
             """,
             [
                 .text(reservation.userID), .text(reservation.feature), .int(reservation.units), .text(reservation.requestID),
-                .double(grace),
+                .double(grace), .double(openTTL),
             ])
-        let row = rows[0]
+        guard let row = rows.first else { throw Self.unexpected("decision", "none") }
         let decision: String = try row.decode("decision")
         switch decision {
         case "allowed":
@@ -95,7 +95,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         let rows = try await postgres.query(
             "SELECT outcome, ending FROM billing.finish($1, $2, now())",
             [.text(requestID), .text(ending.rawValue)])
-        let row = rows[0]
+        guard let row = rows.first else { throw Self.unexpected("outcome", "none") }
         let outcome: String = try row.decode("outcome")
         switch outcome {
         case "ended": return .ended
@@ -240,16 +240,18 @@ struct PostgresSubscriptionStore: SubscriptionStore {
 
     func publishTier(userID: String, grace: TimeInterval, with publish: (String) async throws -> Void) async throws -> Bool {
         try await postgres.withTransaction { transaction in
-            let rows = try await transaction.query(
-                """
-                SELECT s.tier_version AS version, (SELECT e.plan FROM billing.effective_plan(s.user_id, now(), $2 * interval '1 second') e) AS tier
-                FROM billing.subscriptions s WHERE s.user_id = $1::uuid AND s.tier_version > s.tier_published_version
-                FOR UPDATE OF s
-                """, [.text(userID), .double(grace)])
-            guard let row = rows.first else { return false }
-            try await publish(try row.decode("tier"))
+            // The lock first, the tier second: a statement that waited for the lock would compute
+            // the tier from what it saw before the wait.
+            let locked = try await transaction.query(
+                "SELECT tier_version FROM billing.subscriptions WHERE user_id = $1::uuid AND tier_version > tier_published_version FOR UPDATE",
+                [.text(userID)])
+            guard let version: Int = try locked.first?.decode(at: 0) else { return false }
+            let tier = try await transaction.query(
+                "SELECT plan FROM billing.effective_plan($1::uuid, clock_timestamp(), $2 * interval '1 second')", [.text(userID), .double(grace)])
+            guard let plan: String = try tier.first?.decode(at: 0) else { throw Self.unexpected("plan", "none") }
+            try await publish(plan)
             try await transaction.query(
-                "UPDATE billing.subscriptions SET tier_published_version = $2 WHERE user_id = $1::uuid", [.text(userID), .int(try row.decode("version"))])
+                "UPDATE billing.subscriptions SET tier_published_version = $2 WHERE user_id = $1::uuid", [.text(userID), .int(version)])
             return true
         }
     }

@@ -47,15 +47,15 @@ public struct SubscriptionAdmin: Sendable {
         case .changePlan, .cancel: break
         }
         let record = try await store.change(userID: userID, change, actor: admin)
-        await publishTiers()
+        await publishTier(userID: userID)
         return record
     }
 
-    /// Writes the tiers that changed to Redis now; if Redis cannot take them, subscribed's tier
-    /// sync writes them once it can.
-    func publishTiers() async {
+    /// Writes the user's changed tier to Redis now; if Redis cannot take it, subscribed's tier sync
+    /// writes it (and any other left behind) once it can.
+    func publishTier(userID: String) async {
         do {
-            try await TierSync(store: store, publisher: publisher, grace: grace, interval: 1, logger: logger).publishPending()
+            try await TierSync(store: store, publisher: publisher, grace: grace, interval: 1, logger: logger).publish(userID: userID)
         } catch {
             logger.warning("subscription changed; its tier is not in Redis yet, and subscribed's tier sync will write it", metadata: ["reason": "\(error)"])
         }

@@ -14,6 +14,9 @@ public struct SubscriptionSettings: Sendable {
     var grace: TimeInterval
     /// How often tiers that Redis does not hold yet are written again (`tiers.interval`, seconds).
     var tierInterval: TimeInterval
+    /// How long a reservation neither settled nor released counts as a task under way
+    /// (`reservations.ttl`, seconds; an hour): its caller crashed, or gave up before the answer.
+    var openReservationTTL: TimeInterval
     /// How often subscriptions are moved along with time (`subscriptions.check`, seconds).
     var checkInterval: TimeInterval
 
@@ -38,6 +41,8 @@ public struct SubscriptionSettings: Sendable {
         grace = reader.double(forKey: "subscriptions.grace", default: Self.defaultGrace)
         tierInterval = reader.double(forKey: "tiers.interval", default: 1)
         guard tierInterval > 0 else { throw ConfigurationError(key: "tiers.interval", message: "must be positive seconds") }
+        openReservationTTL = reader.double(forKey: "reservations.ttl", default: 3600)
+        guard openReservationTTL > 0 else { throw ConfigurationError(key: "reservations.ttl", message: "must be positive seconds") }
         checkInterval = reader.double(forKey: "subscriptions.check", default: 60)
         guard checkInterval > 0 else { throw ConfigurationError(key: "subscriptions.check", message: "must be positive seconds") }
         guard grace >= 0 else { throw ConfigurationError(key: "subscriptions.grace", message: "must be zero or positive seconds") }

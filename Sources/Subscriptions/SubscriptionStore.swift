@@ -12,8 +12,9 @@ protocol SubscriptionStore: Sendable {
     /// more seconds (past due) before its user falls back to free.
     func overview(userID: String, grace: TimeInterval) async throws -> SubscriptionOverview
 
-    /// Decides `reservation` and, when allowed, records it; idempotent by its request id.
-    func reserve(_ reservation: Reservation, grace: TimeInterval) async throws -> StoredDecision
+    /// Decides `reservation` and, when allowed, records it; idempotent by its request id. A
+    /// reservation open longer than `openTTL` seconds no longer counts as a task under way.
+    func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision
 
     /// Ends a reservation; idempotent by request id.
     func finish(requestID: String, ending: Ending) async throws -> FinishResult

@@ -35,13 +35,19 @@ struct TierSync: Service {
     let interval: TimeInterval
     let logger: Logger
 
+    /// Writes one user's tier if it changed since it was last written; whether it was.
+    @discardableResult
+    func publish(userID: String) async throws -> Bool {
+        try await store.publishTier(userID: userID, grace: grace, with: { try await publisher.publish(userID: userID, tier: $0) })
+    }
+
     /// Publishes what is pending; returns how many tiers were written.
     @discardableResult
     func publishPending() async throws -> Int {
         var written = 0
         while true {
             let users = try await store.unpublishedTiers(limit: 100)
-            for user in users where try await store.publishTier(userID: user, grace: grace, with: { try await publisher.publish(userID: user, tier: $0) }) {
+            for user in users where try await publish(userID: user) {
                 written += 1
             }
             if users.count < 100 { return written }

@@ -61,4 +61,36 @@ struct SubscriptionClockTests {
             }
         }
     }
+
+    @Test("while one instance holds the clock's lock, another's pass does nothing")
+    func onePassAtATime() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let postgres = subscribed.postgres
+            let user = try await Self.subscription(postgres, endedAgo: 3600)
+            let store = PostgresSubscriptionStore(postgres: postgres)
+            try await postgres.withTransaction { transaction in
+                try await transaction.query("SELECT pg_advisory_xact_lock(hashtextextended('billing.advance_subscriptions', 0))")
+                #expect(try await store.advanceSubscriptions(grace: SubscriptionSettings.defaultGrace).isEmpty)
+                #expect(try await Self.status(postgres, user) == "active")
+            }
+            // Another instance's pass may have moved it meanwhile; either way, once.
+            _ = try await store.advanceSubscriptions(grace: SubscriptionSettings.defaultGrace)
+            #expect(try await Self.status(postgres, user) == "past_due")
+        }
+    }
+
+    @Test("the free month is the UTC calendar month whatever the database session's time zone")
+    func freeMonthInUTC() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let period = try await subscribed.postgres.withTransaction { transaction in
+                try await transaction.query("SET LOCAL timezone = 'America/New_York'")
+                return try await transaction.query(
+                    """
+                    SELECT to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' ' || to_char(period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                    FROM billing.effective_plan(gen_random_uuid(), '2026-03-15T12:00:00Z', interval '0')
+                    """)[0].decode(at: 0, as: String.self)
+            }
+            #expect(period == "2026-03-01 00:00 2026-04-01 00:00")
+        }
+    }
 }

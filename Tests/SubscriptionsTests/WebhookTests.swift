@@ -50,6 +50,7 @@ struct WebhookTests {
                 #expect(forged.status == .unauthorized)
                 #expect(forged.json["error"] as? String == "invalid_signature")
                 let tampered = try await Self.deliver(client, body + Array(" ".utf8), signature: try Self.signature.sign(body, at: Date()))
+                #expect(tampered.status == .unauthorized)
                 #expect(tampered.json["error"] as? String == "invalid_signature")
                 let stale = try await Self.deliver(client, body, signature: try Self.signature.sign(body, at: Date().addingTimeInterval(-301)))
                 #expect(stale.status == .unauthorized)
@@ -98,6 +99,27 @@ struct WebhookTests {
                 #expect(try await AdminTests.tier(subscribed.redis, user) == nil, "canceled: free")
             }
             #expect(ends.count == 1, "\(ends)")
+        }
+    }
+
+    @Test("two events of the same second are ordered by id, whatever order they arrive in")
+    func sameSecondOrderedById() async throws {
+        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+            let now = Int(Date().timeIntervalSince1970)
+            var ends: [String] = []
+            for reversed in [false, true] {
+                let user = UUID().uuidString.lowercased()
+                let pair = [
+                    Self.event("evt_a_\(user)", "payment.succeeded", user: user, plan: "pro", created: now, periodEnd: now + 30 * 86_400),
+                    Self.event("evt_b_\(user)", "payment.failed", user: user, plan: "pro", created: now, periodEnd: now + 30 * 86_400),
+                ]
+                let events = reversed ? Array(pair.reversed()) : pair
+                try await subscribed.withClient { client async throws in
+                    for event in events { #expect(try await Self.deliver(client, event).status == .ok) }
+                }
+                ends.append(try #require(try await Self.state(subscribed.postgres, user)))
+            }
+            #expect(ends.allSatisfy { $0.hasPrefix("pro past_due") }, "\(ends)")
         }
     }
 
