@@ -211,14 +211,14 @@ BEGIN
         RETURN;
     END IF;
 
-    BEGIN
-        INSERT INTO billing.usage_ledger (request_id, state, user_id, feature, units, usage_day, period_start, at)
-            VALUES (p_request, 'reserved', p_user, p_feature, p_units, today, applied.period_start, p_now);
-    EXCEPTION WHEN unique_violation THEN
+    INSERT INTO billing.usage_ledger (request_id, state, user_id, feature, units, usage_day, period_start, at)
+        VALUES (p_request, 'reserved', p_user, p_feature, p_units, today, applied.period_start, p_now)
+        ON CONFLICT (request_id, state) DO NOTHING;
+    IF NOT FOUND THEN
         -- The same id reserved at this moment for another user (whose lock is not ours).
         RETURN QUERY SELECT 'conflict', NULL::text, NULL::integer, NULL::timestamptz, NULL::integer;
         RETURN;
-    END;
+    END IF;
     INSERT INTO billing.usage_daily AS d (user_id, usage_day, units) VALUES (p_user, today, p_units)
         ON CONFLICT (user_id, usage_day) DO UPDATE SET units = d.units + excluded.units;
     INSERT INTO billing.usage_period AS u (user_id, period_start, units) VALUES (p_user, applied.period_start, p_units)
