@@ -113,13 +113,16 @@ struct AdminTests {
             let user = UUID().uuidString.lowercased()
             let downRedis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1"), logger: SubscribedInstance.logger)
             let store = PostgresSubscriptionStore(postgres: subscribed.postgres)
-            let admin = SubscriptionAdmin(store: store, publisher: RedisTierPublisher(redis: downRedis), grace: 0, logger: SubscribedInstance.logger)
+            // The daemon's grace: a sync over the shared database writes every user's pending tier.
+            let grace = SubscriptionSettings.defaultGrace
+            let admin = SubscriptionAdmin(store: store, publisher: RedisTierPublisher(redis: downRedis), grace: grace, logger: SubscribedInstance.logger)
             let record = try await admin.apply(.grant(plan: "pro", days: 30, trial: true), userID: user, by: "test")
             #expect(record.status == "trial")
             #expect(try await store.subscription(userID: user) == record)
             // The admin's own write could not reach Redis: whatever writes the tier now is a tier
             // sync (this one, or the running instances' every second).
-            let sync = TierSync(store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: 0, interval: 1, logger: SubscribedInstance.logger)
+            let sync = TierSync(
+                store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: grace, interval: 1, logger: SubscribedInstance.logger)
             try await sync.publishPending()
             #expect(try await Self.tier(subscribed.redis, user) == "pro")
             let versions = try await subscribed.postgres.query(

@@ -66,12 +66,14 @@ struct SubscriptionClockTests {
     func onePassAtATime() async throws {
         try await SubscribedInstance.with { subscribed in
             let postgres = subscribed.postgres
-            let user = try await Self.subscription(postgres, endedAgo: 3600)
             let store = PostgresSubscriptionStore(postgres: postgres)
-            try await postgres.withTransaction { transaction in
+            let user = try await postgres.withTransaction { transaction in
+                // The lock first, so that no instance's clock moves the subscription before the check.
                 try await transaction.query("SELECT pg_advisory_xact_lock(hashtextextended('billing.advance_subscriptions', 0))")
+                let user = try await Self.subscription(postgres, endedAgo: 3600)
                 #expect(try await store.advanceSubscriptions(grace: SubscriptionSettings.defaultGrace).isEmpty)
                 #expect(try await Self.status(postgres, user) == "active")
+                return user
             }
             // Another instance's pass may have moved it meanwhile; either way, once.
             _ = try await store.advanceSubscriptions(grace: SubscriptionSettings.defaultGrace)
