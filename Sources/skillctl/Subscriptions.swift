@@ -57,10 +57,7 @@ struct Subscriptions: AsyncParsableCommand {
         @Flag(help: "Start it as a trial.") var trial = false
 
         func run() async throws {
-            let record = try await servers.withSubscriptions(email: email) { admin, userID in
-                try await admin.apply(.grant(plan: plan, days: days, trial: trial), userID: userID, by: actor.name)
-            }
-            print(Subscriptions.describe(record, email: email))
+            try await servers.changeSubscription(.grant(plan: plan, days: days, trial: trial), email: email, by: actor.name)
         }
     }
 
@@ -72,10 +69,7 @@ struct Subscriptions: AsyncParsableCommand {
         @Argument(help: "The new plan's code.") var plan: String
 
         func run() async throws {
-            let record = try await servers.withSubscriptions(email: email) { admin, userID in
-                try await admin.apply(.changePlan(plan), userID: userID, by: actor.name)
-            }
-            print(Subscriptions.describe(record, email: email))
+            try await servers.changeSubscription(.changePlan(plan), email: email, by: actor.name)
         }
     }
 
@@ -87,10 +81,7 @@ struct Subscriptions: AsyncParsableCommand {
         @Flag(help: "Let it run to the end of its period.") var atPeriodEnd = false
 
         func run() async throws {
-            let record = try await servers.withSubscriptions(email: email) { admin, userID in
-                try await admin.apply(.cancel(atPeriodEnd: atPeriodEnd), userID: userID, by: actor.name)
-            }
-            print(Subscriptions.describe(record, email: email))
+            try await servers.changeSubscription(.cancel(atPeriodEnd: atPeriodEnd), email: email, by: actor.name)
         }
     }
 
@@ -102,10 +93,7 @@ struct Subscriptions: AsyncParsableCommand {
         @Option(help: "Days to add.") var days: Int
 
         func run() async throws {
-            let record = try await servers.withSubscriptions(email: email) { admin, userID in
-                try await admin.apply(.extend(days: days), userID: userID, by: actor.name)
-            }
-            print(Subscriptions.describe(record, email: email))
+            try await servers.changeSubscription(.extend(days: days), email: email, by: actor.name)
         }
     }
 
@@ -120,6 +108,12 @@ struct Subscriptions: AsyncParsableCommand {
 }
 
 extension ServerOptions {
+    /// Applies `change` to the subscription of `email`'s account and prints the result.
+    func changeSubscription(_ change: SubscriptionChange, email: String, by admin: String) async throws {
+        let record = try await withSubscriptions(email: email) { subscriptions, userID in try await subscriptions.apply(change, userID: userID, by: admin) }
+        print(Subscriptions.describe(record, email: email))
+    }
+
     /// The subscription admin and the user id of `email`, for `body`.
     func withSubscriptions<T>(email: String, _ body: (SubscriptionAdmin, String) async throws -> T) async throws -> T {
         try await withServers { postgres, redis in
