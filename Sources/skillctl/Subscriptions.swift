@@ -108,6 +108,16 @@ struct Subscriptions: AsyncParsableCommand {
 }
 
 extension ServerOptions {
+    /// subscribed's `subscriptions.grace`, from `SUBSCRIPTIONS_GRACE` as the daemons read it: the
+    /// tier skillctl writes must be the one subscribed would.
+    static func grace() throws -> TimeInterval {
+        guard let text = ProcessInfo.processInfo.environment["SUBSCRIPTIONS_GRACE"] else { return SubscriptionSettings.defaultGrace }
+        guard let seconds = TimeInterval(text), seconds >= 0 else {
+            throw ValidationError("SUBSCRIPTIONS_GRACE must be zero or positive seconds, as subscribed's subscriptions.grace")
+        }
+        return seconds
+    }
+
     /// Applies `change` to the subscription of `email`'s account and prints the result.
     func changeSubscription(_ change: SubscriptionChange, email: String, by admin: String) async throws {
         let record = try await withSubscriptions(email: email) { subscriptions, userID in try await subscriptions.apply(change, userID: userID, by: admin) }
@@ -120,7 +130,7 @@ extension ServerOptions {
             guard let account = try await AccountAdmin(postgres: postgres, redis: redis).account(email: email) else {
                 throw ValidationError("no account with email \(email)")
             }
-            return try await body(SubscriptionAdmin(postgres: postgres, redis: redis, logger: Self.logger), account.id)
+            return try await body(SubscriptionAdmin(postgres: postgres, redis: redis, grace: try Self.grace(), logger: Self.logger), account.id)
         }
     }
 }
