@@ -43,15 +43,14 @@ struct AdminRoutes: Sendable {
     }
 
     private func apply(_ change: SubscriptionChange, user: String, actor: String) async throws -> Response {
-        do {
-            return try Response.json(RecordBody(try await entitlements.available { try await admin.apply(change, userID: user, by: actor) }))
-        } catch let refused as SubscriptionChangeRefused {
-            switch refused.reason {
-            case .unknownPlan: throw APIError.badRequest(code: refused.reason.rawValue, refused.description, field: "plan")
-            case .invalidDays: throw APIError.badRequest(code: refused.reason.rawValue, refused.description, field: "days")
-            case .noLiveSubscription: throw APIError(.conflict, code: refused.reason.rawValue, message: refused.description)
+        let record = try await entitlements.available {
+            do {
+                return try await admin.apply(change, userID: user, by: actor)
+            } catch let refused as SubscriptionChangeRefused {
+                throw refused.apiError
             }
         }
+        return try Response.json(RecordBody(record))
     }
 
     /// The admin's audit name and the user the path names; 403 without the `admin` scope.
@@ -62,7 +61,7 @@ struct AdminRoutes: Sendable {
         }
         let user = context.parameters.get("user_id") ?? ""
         guard Identifiers.isUUID(user) else { throw APIError.badRequest(code: "invalid_field", "user_id must be a user id (a UUID)", field: "user_id") }
-        return ("admin:\(identity.userID)", user.lowercased())
+        return ("admin:\(identity.userID)", user)
     }
 }
 
@@ -106,4 +105,15 @@ struct AdminView: Encodable {
     let user_id: String
     let subscription: RecordBody?
     let current: SubscriptionBody
+}
+
+extension SubscriptionChangeRefused {
+    /// The answer to an admin request that asked for this change.
+    var apiError: APIError {
+        switch reason {
+        case .unknownPlan: APIError.badRequest(code: reason.rawValue, description, field: "plan")
+        case .invalidDays: APIError.badRequest(code: reason.rawValue, description, field: "days")
+        case .noLiveSubscription: APIError(.conflict, code: reason.rawValue, message: description)
+        }
+    }
 }

@@ -22,7 +22,7 @@ struct EntitlementService: Sendable {
             throw APIError.badRequest(code: "invalid_field", "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)", field: "units")
         }
         try Self.checkRequestID(body.request_id)
-        let reservation = Reservation(userID: body.user.lowercased(), feature: body.feature, units: body.units, requestID: body.request_id)
+        let reservation = Reservation(userID: body.user, feature: body.feature, units: body.units, requestID: body.request_id)
         switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
         case .decided(let decision): return decision
         case .unknownFeature:
@@ -48,13 +48,11 @@ struct EntitlementService: Sendable {
         }
     }
 
-    /// Runs a store call; a failure of the store itself (not a decision or a refused change) is a 503.
+    /// Runs a store call; a failure of the store itself (not an answer already made an ``APIError``) is a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
         } catch let error as APIError {
-            throw error
-        } catch let error as SubscriptionChangeRefused {
             throw error
         } catch {
             logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])

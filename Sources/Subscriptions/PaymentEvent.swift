@@ -50,7 +50,7 @@ struct PaymentEvent: Sendable, Equatable {
         id = wire.id
         self.kind = kind
         created = Date(timeIntervalSince1970: TimeInterval(wire.created))
-        userID = wire.data.user_id.lowercased()
+        userID = wire.data.user_id
         plan = wire.data.plan
         subscriptionID = wire.data.subscription_id
         periodStart = Date(timeIntervalSince1970: TimeInterval(wire.data.period_start))

@@ -9,19 +9,20 @@ public import RedisClient
 /// change stands and subscribed's tier sync writes the tier once Redis is back.
 public struct SubscriptionAdmin: Sendable {
     let store: any SubscriptionStore
-    let publisher: any TierPublisher
-    let grace: TimeInterval
+    let tiers: TierSync
     let logger: Logger
 
     /// Over the servers, as skillctl runs it; `grace` as subscribed's `subscriptions.grace`.
     public init(postgres: PostgresClient, redis: RedisClient, grace: TimeInterval = SubscriptionSettings.defaultGrace, logger: Logger) {
-        self.init(store: PostgresSubscriptionStore(postgres: postgres), publisher: RedisTierPublisher(redis: redis), grace: grace, logger: logger)
+        let store = PostgresSubscriptionStore(postgres: postgres)
+        self.init(
+            store: store, tiers: TierSync(store: store, publisher: RedisTierPublisher(redis: redis), grace: grace, interval: 1, logger: logger), logger: logger)
     }
 
-    init(store: any SubscriptionStore, publisher: any TierPublisher, grace: TimeInterval, logger: Logger) {
+    /// Over `store`, writing tiers through the daemon's own tier sync.
+    init(store: any SubscriptionStore, tiers: TierSync, logger: Logger) {
         self.store = store
-        self.publisher = publisher
-        self.grace = grace
+        self.tiers = tiers
         self.logger = logger
     }
 
@@ -55,7 +56,7 @@ public struct SubscriptionAdmin: Sendable {
     /// writes it (and any other left behind) once it can.
     func publishTier(userID: String) async {
         do {
-            try await TierSync(store: store, publisher: publisher, grace: grace, interval: 1, logger: logger).publish(userID: userID)
+            try await tiers.publish(userID: userID)
         } catch {
             logger.warning("subscription changed; its tier is not in Redis yet, and subscribed's tier sync will write it", metadata: ["reason": "\(error)"])
         }

@@ -39,7 +39,8 @@ public enum SubscriptionsDaemon {
     static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore, publisher: any TierPublisher) throws -> Components {
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
         SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
-        let admin = SubscriptionAdmin(store: store, publisher: publisher, grace: settings.grace, logger: setup.logger)
+        let tiers = TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
+        let admin = SubscriptionAdmin(store: store, tiers: tiers, logger: setup.logger)
         AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         BillingRoutes(
             store: store, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
@@ -49,7 +50,6 @@ public enum SubscriptionsDaemon {
         entitlementRouter.add(middleware: RequestIdMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
-        let tiers = TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
         var services: [any Service] = [
             tiers, SubscriptionClock(store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, logger: setup.logger),
         ]

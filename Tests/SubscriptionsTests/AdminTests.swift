@@ -115,7 +115,9 @@ struct AdminTests {
             let store = PostgresSubscriptionStore(postgres: subscribed.postgres)
             // The daemon's grace: a sync over the shared database writes every user's pending tier.
             let grace = SubscriptionSettings.defaultGrace
-            let admin = SubscriptionAdmin(store: store, publisher: RedisTierPublisher(redis: downRedis), grace: grace, logger: SubscribedInstance.logger)
+            let downTiers = TierSync(
+                store: store, publisher: RedisTierPublisher(redis: downRedis), grace: grace, interval: 1, logger: SubscribedInstance.logger)
+            let admin = SubscriptionAdmin(store: store, tiers: downTiers, logger: SubscribedInstance.logger)
             let record = try await admin.apply(.grant(plan: "pro", days: 30, trial: true), userID: user, by: "test")
             #expect(record.status == "trial")
             #expect(try await store.subscription(userID: user) == record)
