@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: C libraries (system-library targets; only their wrapper imports them)
@@ -138,11 +139,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .target(
+            name: "Generation",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "Contracts", "PostgresClient", "AMQPClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Executables (thin: parse configuration, start services)
         .executableTarget(name: "authd", dependencies: ["Auth", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "subscribed", dependencies: ["Subscriptions", "ServiceBackends"], swiftSettings: strictSettings),
-        .executableTarget(name: "aid", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
-        .executableTarget(name: "genworker", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "aid", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "genworker", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "notifyd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(
             name: "skillctl",
@@ -179,7 +194,11 @@ let package = Package(
 
         // MARK: Tests
         .target(
-            name: "TestSupport", dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], path: "Sources/TestSupport",
+            name: "TestSupport",
+            dependencies: [
+                "PostgresClient", "SchemaMigrations", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/TestSupport",
             swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceBackendsTests",
@@ -225,6 +244,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GenerationTests",
+            dependencies: [
+                "Generation", "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

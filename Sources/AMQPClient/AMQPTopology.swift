@@ -31,8 +31,15 @@ public struct AMQPTopology: Sendable, Hashable {
         public var deadLetterRoutingKey: String?
         /// `x-message-ttl`: how long a message may wait in the queue.
         public var messageTTL: Duration?
-        /// `x-max-priority`: makes the queue a priority queue with priorities 0...maxPriority.
+        /// `x-max-priority`: makes the queue a priority queue with priorities 0...maxPriority
+        /// (classic queues only).
         public var maxPriority: UInt8?
+        /// `x-queue-type: quorum`: replicated, durable, with poison-message handling.
+        public var quorum: Bool
+        /// `x-delivery-limit` (quorum): after this many deliveries without an ack the message is
+        /// dead-lettered (or dropped without a dead-letter exchange), so a message that crashes
+        /// every consumer cannot loop for ever.
+        public var deliveryLimit: Int?
 
         public init(
             _ name: String,
@@ -40,7 +47,9 @@ public struct AMQPTopology: Sendable, Hashable {
             deadLetterExchange: String? = nil,
             deadLetterRoutingKey: String? = nil,
             messageTTL: Duration? = nil,
-            maxPriority: UInt8? = nil
+            maxPriority: UInt8? = nil,
+            quorum: Bool = false,
+            deliveryLimit: Int? = nil
         ) {
             self.name = name
             self.durable = durable
@@ -48,6 +57,8 @@ public struct AMQPTopology: Sendable, Hashable {
             self.deadLetterRoutingKey = deadLetterRoutingKey
             self.messageTTL = messageTTL
             self.maxPriority = maxPriority
+            self.quorum = quorum
+            self.deliveryLimit = deliveryLimit
         }
     }
 

@@ -1,28 +1,29 @@
 public import AMQPClient
 
 extension AMQPTopology {
-    /// The RabbitMQ topology of ARCHITECTURE.md: long generation tasks on `generate.long`; a failed
-    /// task waits in `generate.retry` for its per-message TTL and dead-letters back to
-    /// `generate.long`; a task rejected for good dead-letters to `generate.dead`; `events` carries
-    /// per-user notifications under `user.<id>`.
+    /// The RabbitMQ topology of ARCHITECTURE.md, in quorum queues: long generation tasks on
+    /// `generate.long` (and `generate.long.paid` for paid plans, served first); a failed attempt
+    /// waits in its class's retry queue for its per-message TTL and dead-letters back to its work
+    /// queue; a task rejected for good, or delivered too often without an ack, dead-letters to
+    /// `generate.dead`; `events` carries per-user notifications under `user.<id>`.
     public static let skillup = AMQPTopology(
         exchanges: [
             .init(GenerationTaskMessage.exchange, kind: .direct),
             .init(UserEvent.exchange, kind: .topic),
         ],
-        queues: [
-            .init(
-                GenerationTaskMessage.routingKey, deadLetterExchange: GenerationTaskMessage.exchange,
-                deadLetterRoutingKey: GenerationTaskMessage.deadRoutingKey, maxPriority: 9),
-            .init(
-                GenerationTaskMessage.retryRoutingKey, deadLetterExchange: GenerationTaskMessage.exchange,
-                deadLetterRoutingKey: GenerationTaskMessage.routingKey),
-            .init(GenerationTaskMessage.deadRoutingKey),
-        ],
+        queues: [false, true].flatMap { paid in
+            [
+                Queue(
+                    GenerationTaskMessage.workQueue(paid: paid), deadLetterExchange: GenerationTaskMessage.exchange,
+                    deadLetterRoutingKey: GenerationTaskMessage.deadRoutingKey, quorum: true, deliveryLimit: GenerationTaskMessage.deliveryLimit),
+                Queue(
+                    GenerationTaskMessage.retryQueue(paid: paid), deadLetterExchange: GenerationTaskMessage.exchange,
+                    deadLetterRoutingKey: GenerationTaskMessage.workQueue(paid: paid), quorum: true),
+            ]
+        } + [Queue(GenerationTaskMessage.deadRoutingKey, quorum: true)],
         bindings: [
-            .init(queue: GenerationTaskMessage.routingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey),
-            .init(queue: GenerationTaskMessage.retryRoutingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.retryRoutingKey),
-            .init(queue: GenerationTaskMessage.deadRoutingKey, exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey),
-        ]
+            GenerationTaskMessage.routingKey, GenerationTaskMessage.paidRoutingKey, GenerationTaskMessage.retryRoutingKey,
+            GenerationTaskMessage.paidRetryRoutingKey, GenerationTaskMessage.deadRoutingKey,
+        ].map { Binding(queue: $0, exchange: GenerationTaskMessage.exchange, routingKey: $0) }
     )
 }

@@ -36,6 +36,13 @@ struct EntitlementService: Sendable {
         }
     }
 
+    /// After a denial for a feature the user's plan lacks, the plans that have it (cheapest
+    /// first), so that aid can say which to subscribe to; nil after any other decision.
+    func plansOffering(_ feature: String, after decision: ReserveDecision) async throws -> [String]? {
+        guard case .denied(let reason, _) = decision, [.noSubscription, .featureNotInPlan, .subscriptionExpired].contains(reason) else { return nil }
+        return try await available { try await store.plans() }.filter { $0.features.contains(feature) }.map(\.code)
+    }
+
     /// Settles or releases a reservation; the same ending twice is answered as the first.
     func finish(_ body: FinishBody, ending: Ending) async throws {
         try Self.checkRequestID(body.request_id)

@@ -30,7 +30,8 @@ struct EntitlementRoutes: Sendable {
         let group = router.group("/internal/entitlements")
         group.post("/reserve") { request, context in
             let body = try await request.decodeJSON(as: ReserveBody.self, context: context)
-            return try Response.json(ReserveAnswer(try await entitlements.reserve(body)))
+            let decision = try await entitlements.reserve(body)
+            return try Response.json(ReserveAnswer(decision, plans: try await entitlements.plansOffering(body.feature, after: decision)))
         }
         for ending in [Ending.settled, .released] {
             group.post(ending == .settled ? "/settle" : "/release") { request, context in
@@ -104,8 +105,11 @@ struct ReserveAnswer: Encodable {
     let resets_at: Date?
     let reason: String?
     let retry_after: Int?
+    /// For a feature the user's plan lacks: the plans that have it, to offer.
+    let plans: [String]?
 
-    init(_ decision: ReserveDecision) {
+    init(_ decision: ReserveDecision, plans: [String]?) {
+        self.plans = plans
         switch decision {
         case .allowed(let remaining, let resetsAt):
             self.decision = "allowed"

@@ -1,4 +1,7 @@
 public import Foundation
+import Logging
+import PostgresClient
+import SchemaMigrations
 
 /// A real Redis, PostgreSQL or RabbitMQ started by `scripts/servers` for the tests.
 ///
@@ -36,6 +39,15 @@ public struct LocalServer: Sendable {
             throw Failure(description: "\(kind.portVariable) is not set: run the tests with scripts/test, which starts the servers")
         }
         return port
+    }
+
+    /// The shared instance that `scripts/test` started for this kind of server, to run
+    /// `rabbitmqctl` against it.
+    public static func shared(_ kind: Kind) throws -> LocalServer {
+        guard let directory = ProcessInfo.processInfo.environment["SKILLUP_SERVERS_STATE"] else {
+            throw Failure(description: "SKILLUP_SERVERS_STATE is not set: run the tests with scripts/test, which starts the servers")
+        }
+        return LocalServer(kind: kind, stateDirectory: directory, port: try sharedPort(kind))
     }
 
     /// Starts a private instance on a free port in a new temporary state folder.
@@ -81,6 +93,19 @@ public struct LocalServer: Sendable {
             let pid = Int32(firstLine.trimmingCharacters(in: .whitespaces))
         else { return }
         kill(pid, signal)
+    }
+
+    /// Applies the package's sql/ migrations to this PostgreSQL instance, as `skillctl migrate` does.
+    public func migrate() async throws {
+        precondition(kind == .postgres, "only PostgreSQL is migrated")
+        var logger = Logger(label: "migrate-test")
+        logger.logLevel = .critical
+        let client = try PostgresClient(
+            configuration: try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup"), logger: logger)
+        let running = Task { try await client.run() }
+        defer { running.cancel() }
+        _ = try await Migrator(client: client, logger: logger).migrate(Migration.load(from: Self.packageRoot.appendingPathComponent("sql").path))
+        await client.close()
     }
 
     /// Kills this instance and deletes its state folder. It blocks (a `defer` cannot await), so

@@ -44,11 +44,18 @@ struct MessageTests {
         #expect(
             bindings == [
                 "generate generate.long -> generate.long", "generate generate.retry -> generate.retry", "generate generate.dead -> generate.dead",
+                "generate generate.long.paid -> generate.long.paid", "generate generate.retry.paid -> generate.retry.paid",
             ])
         let retry = topology.queues.first { $0.name == "generate.retry" }
         #expect(retry?.deadLetterRoutingKey == "generate.long", "a retried task must come back to the work queue")
-        let work = topology.queues.first { $0.name == "generate.long" }
-        #expect(work?.deadLetterRoutingKey == "generate.dead")
+        let paidRetry = topology.queues.first { $0.name == "generate.retry.paid" }
+        #expect(paidRetry?.deadLetterRoutingKey == "generate.long.paid", "a retried paid task must keep its class")
+        for name in ["generate.long", "generate.long.paid"] {
+            let work = topology.queues.first { $0.name == name }
+            #expect(work?.deadLetterRoutingKey == "generate.dead")
+            #expect(work?.deliveryLimit == 5, "a message that crashes every worker must end in generate.dead")
+        }
+        #expect(topology.queues.allSatisfy { $0.quorum })
         #expect(topology.exchanges.map(\.name).sorted() == ["events", "generate"])
     }
 

@@ -27,7 +27,9 @@ import Testing
 
     @Test(arguments: ["authd", "subscribed", "aid", "genworker", "notifyd"])
     func startsReadyOnAUnixSocketAndStopsCleanly(_ name: String) async throws {
-        let daemon = try DaemonProcess(name, arguments: ["--shutdown-drain", "0.5"], environment: environment())
+        // aid and genworker need subscribed's entitlement sockets named, not reachable, to start.
+        let settings = ["aid", "genworker"].contains(name) ? ["--entitlements-sockets", "/run/skillup/entitlements/subscribed-1.sock"] : []
+        let daemon = try DaemonProcess(name, arguments: ["--shutdown-drain", "0.5"] + settings, environment: environment())
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
 

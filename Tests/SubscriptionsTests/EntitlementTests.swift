@@ -217,7 +217,7 @@ struct EntitlementTests {
         defer { redis.remove() }
         let postgres = try await LocalServer.startPrivate(.postgres)
         defer { postgres.remove() }
-        try await Billing.migrate(port: postgres.port)
+        try await postgres.migrate()
         try await SubscribedInstance.with(postgresPort: postgres.port, redisPort: redis.port) { subscribed in
             let user = try await Billing.subscribe(subscribed.postgres, plan: try await Billing.makePlan(subscribed.postgres, perDay: 3))
             try await subscribed.withEntitlements { client async throws in

@@ -7,7 +7,6 @@ import NIOCore
 import PostgresClient
 import Prometheus
 import RedisClient
-import SchemaMigrations
 import ServiceBackends
 import ServiceKit
 import Synchronization
@@ -111,17 +110,6 @@ struct Answer: Sendable {
 
 /// What the tests send and read.
 enum Billing {
-    /// Applies sql/ to the PostgreSQL on `port`, as `skillctl migrate` does.
-    static func migrate(port: Int) async throws {
-        let client = try PostgresClient(
-            configuration: try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup"), logger: SubscribedInstance.logger)
-        let running = Task { try await client.run() }
-        defer { running.cancel() }
-        _ = try await Migrator(client: client, logger: SubscribedInstance.logger).migrate(
-            Migration.load(from: LocalServer.packageRoot.appendingPathComponent("sql").path))
-        await client.close()
-    }
-
     /// A plan of the test's own, so that its limits are exactly what the test needs.
     static func makePlan(
         _ postgres: PostgresClient, perDay: Int, perMonth: Int = 1000, tasksAtOnce: Int = 1000, features: [String] = ["generate.short"]

@@ -3,7 +3,8 @@ each daemon runs as its own user and group, its sockets are in a folder of its o
 /run/skillup that nginx's www-data (a member of every daemon group) can enter and no other daemon
 can, it reads Redis as its own ACL user, and every socket nginx's system-install upstreams name is
 one a unit listens on. subscribed's entitlement sockets are in /run/skillup/entitlements, a folder of
-the group skillup-entitlements, which aid and genworker are members of and www-data is not. Prints
+the group skillup-entitlements, which aid and genworker are members of and www-data is not, and the
+entitlement sockets aid names are the ones subscribed listens on. Prints
 "units ok" or one line per problem.
 
 Usage: python3 check-units.py SYSTEMD_DIR RENDERED_UPSTREAMS_CONF RUN_DIR_IN_THAT_CONF
@@ -15,6 +16,8 @@ import sys
 systemd, upstreams_conf, rendered_run_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 problems = []
 listened = set()
+entitlement_sockets = set()
+asked_entitlements = set()
 
 sysusers = (systemd / "skillup-sysusers.conf").read_text()
 members = {tuple(line.split()[1:3]) for line in sysusers.splitlines() if line.startswith("m ")}
@@ -33,8 +36,11 @@ for unit in sorted(systemd.glob("skillup-*.service")):
             problems.append(f"{unit.name}: {key} is {settings.get(key)}, expected {value}")
     if "DynamicUser" in settings:
         problems.append(f"{unit.name}: DynamicUser gives a group nginx cannot be a member of")
+    for sockets in re.findall(r"--entitlements-sockets (\S+)", " ".join(settings.get("ExecStart", []))):
+        asked_entitlements.update((daemon, socket) for socket in sockets.split(","))
     for socket in re.findall(r"unix:(\S+)", " ".join(settings.get("ExecStart", []))):
         if daemon == "subscribed" and socket.startswith("/run/skillup/entitlements/"):
+            entitlement_sockets.add(socket)
             continue
         if not socket.startswith(f"/run/skillup/{daemon}/"):
             problems.append(f"{unit.name}: socket {socket} is outside /run/skillup/{daemon}/")
@@ -55,6 +61,13 @@ for member in ("skillup-aid", "skillup-genworker"):
         problems.append(f"skillup-sysusers.conf: {member} is not a member of skillup-entitlements")
 if not re.search(r"^d /run/skillup/entitlements 2750 skillup-subscribed skillup-entitlements ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
     problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/entitlements folder of skillup-subscribed and skillup-entitlements")
+# The subscribed instances nginx sends to are the ones whose entitlement sockets aid must name.
+instances = set(re.findall(r"/subscribed/subscribed-(\d)\.sock", upstreams_conf.read_text()))
+for daemon in {daemon for daemon, _ in asked_entitlements}:
+    asked = {socket for asker, socket in asked_entitlements if asker == daemon}
+    expected = {socket.replace("%i", i) for socket in entitlement_sockets for i in instances}
+    if asked != expected:
+        problems.append(f"skillup-{daemon}: entitlement sockets {sorted(asked)}, expected subscribed's {sorted(expected)}")
 
 for socket in re.findall(r"server unix:(\S+?);?\s", upstreams_conf.read_text()):
     path = socket.replace(rendered_run_dir, "/run/skillup", 1)

@@ -7,6 +7,10 @@ checked: the stack's is a development one).
   sse HOST PORT PATH TOKEN
       reads an event stream to its end; prints each event's data and the seconds between the
       first and the last event's arrival (0 if nginx buffered the stream)
+  generate-stream HOST PORT PATH TOKEN BODY
+      POSTs BODY (JSON) and reads the server-sent events it answers; prints the status and type,
+      the events' names in order, and the seconds between the first text event's arrival and the
+      last event's (0 if nginx buffered the stream)
   streams HOST PORT PATH TOKEN COUNT
       opens COUNT event streams at once; prints how many got each status, and a refusal's body
   load HOST PORT PATH SECONDS CONNECTIONS [METHOD [TOKEN [close]]]
@@ -86,6 +90,25 @@ def sse(host, port, path, token):
             print(text)
     spread = arrivals[-1] - arrivals[0] if arrivals else 0
     print(f"events={len(arrivals)} spread={spread:.2f}")
+
+
+def generate_stream(host, port, path, token, body):
+    connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "text/event-stream"}
+    connection.request("POST", path, body=body.encode(), headers=headers)
+    response = connection.getresponse()
+    print(f"status={response.status} content-type={response.getheader('Content-Type')}")
+    names, first_text, last = [], None, None
+    for line in response:
+        text = line.decode().rstrip("\n")
+        if text.startswith("event: "):
+            names.append(text[len("event: "):])
+            last = time.monotonic()
+            if names[-1] == "text" and first_text is None:
+                first_text = last
+    collapsed = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
+    print(f"events={' '.join(collapsed)} text_events={names.count('text')}")
+    print(f"spread={(last - first_text) if first_text else 0:.2f}")
 
 
 def streams(host, port, path, token, count):
@@ -228,7 +251,7 @@ def refill(host, port, path, rate, pause, method, token):
     print(f"refill={verdict} passed={passed} expected={low}-{high} over {shortest:.3f}-{longest:.3f} s")
 
 
-commands = {"websocket": websocket, "sse": sse, "streams": streams, "load": load, "refill": refill}
+commands = {"websocket": websocket, "sse": sse, "generate-stream": generate_stream, "streams": streams, "load": load, "refill": refill}
 if len(sys.argv) < 2 or sys.argv[1] not in commands:
     sys.exit(__doc__)
 commands[sys.argv[1]](*sys.argv[2:])

@@ -43,6 +43,18 @@ extension Connection {
         if let priority = queue.maxPriority {
             arguments.append(("x-max-priority", .int64(Int64(priority))))
         }
+        if queue.quorum {
+            arguments.append(("x-queue-type", .string("quorum")))
+            if queue.deadLetterExchange != nil {
+                // At-least-once dead-lettering: a message leaves the queue only once the dead-letter
+                // queue has confirmed it; RabbitMQ requires reject-publish overflow for it.
+                arguments.append(("x-dead-letter-strategy", .string("at-least-once")))
+                arguments.append(("x-overflow", .string("reject-publish")))
+            }
+        }
+        if let limit = queue.deliveryLimit {
+            arguments.append(("x-delivery-limit", .int64(Int64(limit))))
+        }
         return arguments
     }
 }

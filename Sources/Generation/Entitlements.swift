@@ -1,0 +1,35 @@
+public import Foundation
+
+/// subscribed's decision about one generation's reservation (ARCHITECTURE.md, "Entitlements").
+public enum EntitlementDecision: Sendable, Equatable {
+    /// Counted: `remaining` generations until `resetsAt`.
+    case allowed(remaining: Int, resetsAt: Date)
+    /// Refused, with subscribed's reason (`no_subscription`, `feature_not_in_plan`,
+    /// `quota_exceeded`, `subscription_expired`, `too_many_tasks`), for a quota or a task limit
+    /// the seconds until it may succeed, and for a feature the user's plan lacks the plans that
+    /// have it.
+    case denied(reason: String, retryAfter: Int?, plans: [String])
+}
+
+/// The quota every generation is counted against: reserved before the engine is called, then
+/// settled when the text was delivered or released when it was not. Idempotent by request id.
+public protocol Entitlements: Sendable {
+    func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision
+    func settle(requestID: String) async throws
+    func release(requestID: String) async throws
+}
+
+/// No subscribed instance answered: nothing was reserved, and the caller answers 503.
+public struct EntitlementsUnavailable: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "subscribed unavailable: \(reason)" }
+}
+
+/// subscribed refused the call itself (not a denial): the request id was used otherwise, or the
+/// reservation had already ended the other way. A bug in aid, never the user's.
+public struct EntitlementsRefused: Error, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var description: String { "subscribed refused (\(status) \(code)): \(message)" }
+}

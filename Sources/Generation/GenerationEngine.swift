@@ -1,0 +1,28 @@
+/// Something that writes text for a prompt: the offline engine, or a model behind an
+/// OpenAI-compatible API.
+public protocol GenerationEngine: Sendable {
+    /// The name answers carry in `engine`, so that a client can tell which engine wrote them.
+    var name: String { get }
+
+    /// The answer to `prompt`, at most `maxTokens` long, in the pieces the engine produces them.
+    /// The stream ends normally only when the answer is complete; a failure part way throws
+    /// ``EngineError``. Cancelling the consuming task stops the engine's work.
+    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<String, any Error>
+}
+
+/// Why an engine did not finish an answer.
+public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable code, recorded as the generation's failure.
+    public let code: String
+    public let message: String
+    /// Whether the same request may succeed if asked again (a timeout, 429, 5xx).
+    public let retryable: Bool
+
+    public init(code: String, message: String, retryable: Bool) {
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,72 @@
+import ServiceKit
+
+/// `POST /api/generate`'s body as a client sends it.
+struct GenerateBody: Decodable, Sendable {
+    struct Options: Decodable, Sendable {
+        let language: String?
+        let max_tokens: Int?
+    }
+
+    let topic: String
+    let function: String
+    let options: Options?
+    let stream: Bool?
+}
+
+/// A generation request that passed every check: what the engine is asked and how to answer.
+struct GenerationInput: Sendable, Equatable {
+    /// Languages the templates ask the engine to write in.
+    static let languages = ["ru", "en"]
+    static let topicLength = 3...2000
+    static let maxTokens = 16...4096
+
+    let function: GenerationFunction
+    /// The topic with surrounding white space removed.
+    let topic: String
+    let language: String
+    let maxTokens: Int
+    let stream: Bool
+
+    /// Checks `body` field by field; the first field at fault is named in the 400.
+    init(_ body: GenerateBody) throws(APIError) {
+        guard let function = GenerationFunction.named(body.function) else {
+            let known = GenerationFunction.catalog.map(\.code).joined(separator: ", ")
+            throw APIError.badRequest(code: "unknown_function", "function must be one of: \(known)", field: "function")
+        }
+        let topic = body.topic.trimmingWhiteSpace()
+        guard Self.topicLength.contains(topic.count) else {
+            throw APIError.badRequest(
+                code: "invalid_field", "topic must be \(Self.topicLength.lowerBound) to \(Self.topicLength.upperBound) characters", field: "topic")
+        }
+        // Line breaks and tabs belong in a topic; other control characters only confuse a model.
+        guard !topic.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" }) else {
+            throw APIError.badRequest(code: "invalid_field", "topic must not contain control characters", field: "topic")
+        }
+        let language = body.options?.language ?? "ru"
+        guard Self.languages.contains(language) else {
+            throw APIError.badRequest(
+                code: "invalid_field", "options.language must be one of: \(Self.languages.joined(separator: ", "))", field: "options.language")
+        }
+        let maxTokens = body.options?.max_tokens ?? function.defaultMaxTokens
+        guard Self.maxTokens.contains(maxTokens) else {
+            throw APIError.badRequest(
+                code: "invalid_field", "options.max_tokens must be from \(Self.maxTokens.lowerBound) to \(Self.maxTokens.upperBound)",
+                field: "options.max_tokens")
+        }
+        self.function = function
+        self.topic = topic
+        self.language = language
+        self.maxTokens = maxTokens
+        stream = body.stream ?? false
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhiteSpace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}

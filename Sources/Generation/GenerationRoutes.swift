@@ -1,0 +1,250 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceKit
+
+/// aid's routes through nginx: a generation asked for and answered (as one body or streamed as
+/// server-sent events) or queued as a task, one generation read back or canceled, and the user's
+/// history.
+struct GenerationRoutes: Sendable {
+    let generations: GenerationService
+    let tasks: TaskService
+    var store: any GenerationStore { generations.store }
+
+    /// History pages: how many generations one holds.
+    static let pageSizes = 1...100
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/api/generate") { request, context in
+            // GatewayIdentityMiddleware has refused a request without the gateway's identity.
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let input = try GenerationInput(try await request.decodeJSON(as: GenerateBody.self, context: context))
+            if input.function.mode == .queued {
+                let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
+                let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
+                let location = "/api/generate/\(accepted.record.id)"
+                var response = try Response.json(
+                    TaskAcceptedBody(task_id: accepted.record.id, status: accepted.record.status.rawValue, status_url: location), status: .accepted)
+                response.headers[.location] = location
+                return response
+            }
+            let started = try await generations.start(input, userID: identity.userID, streamed: input.stream)
+            return input.stream ? stream(started) : try await answer(started)
+        }
+        router.get("/api/generate/{id}") { request, context in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let id = try context.parameters.require("id")
+            // Another user's generation is as absent as one that never existed.
+            guard Identifiers.isUUID(id), let record = try await read({ try await store.generation(id: id, userID: identity.userID) }) else {
+                throw APIError.notFound("no generation of yours has this id")
+            }
+            return try Response.json(GenerationBody(record))
+        }
+        router.delete("/api/generate/{id}") { request, context in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let id = try context.parameters.require("id")
+            guard Identifiers.isUUID(id) else { throw APIError.notFound("no generation of yours has this id") }
+            let status = try await tasks.cancel(id: id, userID: identity.userID)
+            return try Response.json(CanceledBody(id: id, status: status.rawValue))
+        }
+        router.get("/api/generations") { request, _ in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let limit =
+                try request.uri.queryParameters.get("limit").map { text in
+                    guard let value = Int(text), Self.pageSizes.contains(value) else {
+                        throw APIError.badRequest(
+                            code: "invalid_field", "limit must be from \(Self.pageSizes.lowerBound) to \(Self.pageSizes.upperBound)", field: "limit")
+                    }
+                    return value
+                } ?? 20
+            let before = try request.uri.queryParameters.get("after").map { text in
+                guard let cursor = HistoryCursor(text), Identifiers.isUUID(cursor.id) else {
+                    throw APIError.badRequest(code: "invalid_field", "after must be the next value of an earlier page", field: "after")
+                }
+                return cursor
+            }
+            let page = try await read { try await store.history(userID: identity.userID, limit: limit, before: before) }
+            let next = page.count == limit ? page.last.map { HistoryCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
+            return try Response.json(HistoryBody(generations: page.map(GenerationBody.init), next: next))
+        }
+    }
+
+    /// The whole text as one JSON body once the engine has finished.
+    private func answer(_ started: StartedGeneration) async throws -> Response {
+        let outcome = await generations.run(started) { _ in }
+        // The client sees text only when the engine finished it.
+        await generations.finish(started, outcome, delivered: outcome.succeeded)
+        switch outcome {
+        case .succeeded(let text):
+            return try Response.json(
+                GeneratedBody(
+                    id: started.record.id, status: "succeeded", function: started.record.function, text: text, engine: generations.engine.name,
+                    template_version: started.record.templateVersion, quota: .init(remaining: started.remaining, resets_at: started.resetsAt)))
+        case .failed(let error, _):
+            throw Self.engineFailure(error)
+        case .canceled:
+            throw APIError(.serviceUnavailable, code: "canceled", message: "the generation was canceled; nothing was counted")
+        }
+    }
+
+    /// Server-sent events: `start` with the generation's id, a `text` event per piece as the
+    /// engine writes it, then `done`, or `error` when the engine failed part way, so that a cut
+    /// stream never looks complete.
+    private func stream(_ started: StartedGeneration) -> Response {
+        let generations = generations
+        let body = ResponseBody { writer in
+            try await writer.write(
+                ServerSentEvent.encode(
+                    event: "start",
+                    StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
+            var delivered = false
+            let outcome = await generations.run(started) { piece in
+                try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
+                delivered = true
+            }
+            await generations.finish(started, outcome, delivered: delivered)
+            switch outcome {
+            case .succeeded:
+                try await writer.write(
+                    ServerSentEvent.encode(
+                        event: "done",
+                        DoneEvent(
+                            id: started.record.id, status: "succeeded", engine: generations.engine.name,
+                            quota: .init(remaining: started.remaining, resets_at: started.resetsAt))))
+            case .failed(let error, _):
+                let failure = Self.engineFailure(error)
+                try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
+            case .canceled:
+                return
+            }
+            try await writer.finish(nil)
+        }
+        // X-Accel-Buffering tells nginx to pass each event on as it comes.
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body)
+    }
+
+    private func read<T>(_ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch let error as APIError {
+            throw error
+        } catch {
+            generations.logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be read right now")
+        }
+    }
+
+    static func engineFailure(_ error: EngineError) -> APIError {
+        APIError(
+            .badGateway, code: "engine_failed",
+            message: "the text engine failed (\(error.code)) before finishing; nothing was counted, try again")
+    }
+}
+
+/// One server-sent event: its name, then its JSON data on one line.
+enum ServerSentEvent {
+    static func encode(event: String, _ data: some Encodable) throws -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        // JSON escapes line breaks inside strings, so the data is one line.
+        let json = try encoder.encode(data)
+        return ByteBuffer(string: "event: \(event)\ndata: \(String(decoding: json, as: UTF8.self))\n\n")
+    }
+}
+
+/// `202 Accepted` for a task: where to follow it.
+struct TaskAcceptedBody: Encodable {
+    let task_id: String
+    let status: String
+    let status_url: String
+}
+
+struct CanceledBody: Encodable {
+    let id: String
+    let status: String
+}
+
+struct Quota: Encodable {
+    let remaining: Int
+    let resets_at: Date
+}
+
+struct GeneratedBody: Encodable {
+    let id: String
+    let status: String
+    let function: String
+    let text: String
+    let engine: String
+    let template_version: Int
+    let quota: Quota
+}
+
+struct StartEvent: Encodable {
+    let id: String
+    let function: String
+    let template_version: Int
+}
+
+struct TextEvent: Encodable {
+    let text: String
+}
+
+struct DoneEvent: Encodable {
+    let id: String
+    let status: String
+    let engine: String
+    let quota: Quota
+}
+
+struct ErrorEvent: Encodable {
+    let error: String
+    let message: String
+}
+
+extension EngineOutcome {
+    var succeeded: Bool {
+        if case .succeeded = self { true } else { false }
+    }
+}
+
+/// A stored generation as `GET /api/generate/{id}` and the history show it.
+struct GenerationBody: Encodable {
+    let id: String
+    let status: String
+    let function: String
+    let topic: String
+    let language: String
+    let mode: String
+    let template_version: Int
+    let engine: String?
+    let text: String?
+    let failure: String?
+    let created_at: Date
+    let finished_at: Date?
+
+    init(_ record: GenerationRecord) {
+        id = record.id
+        status = record.status.rawValue
+        function = record.function
+        topic = record.topic
+        language = record.language
+        mode = record.mode
+        template_version = record.templateVersion
+        engine = record.engine
+        text = record.result
+        failure = record.failure
+        created_at = Date(timeIntervalSince1970: Double(record.createdMicros) / 1_000_000)
+        finished_at = record.finishedMicros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    }
+}
+
+struct HistoryBody: Encodable {
+    let generations: [GenerationBody]
+    /// The `after` value of the next page; absent on the last.
+    let next: String?
+}

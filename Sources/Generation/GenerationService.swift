@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import ServiceKit
+
+/// A generation allowed, counted and recorded as running, whose engine has not been called yet.
+struct StartedGeneration: Sendable {
+    let record: GenerationRecord
+    let prompt: Prompt
+    let input: GenerationInput
+    /// What the user has left after this one, and when it resets.
+    let remaining: Int
+    let resetsAt: Date
+
+    /// The reservation at subscribed: one per generation, named after it.
+    var requestID: String { Self.requestID(for: record.id) }
+
+    static func requestID(for generationID: String) -> String { "generation:\(generationID)" }
+}
+
+/// How an engine call ended.
+enum EngineOutcome: Sendable, Equatable {
+    case succeeded(text: String)
+    /// The engine failed; `text` is what it had written before.
+    case failed(EngineError, text: String)
+    /// The client went away, or the generation was canceled, after `text` had been written.
+    case canceled(text: String)
+}
+
+/// aid's rules for a generation answered in the request: the reservation at subscribed decides
+/// whether it may run; a row records it as running before the engine is called; its ending is
+/// recorded and its reservation settled (text delivered) or released (none delivered).
+struct GenerationService: Sendable {
+    let store: any GenerationStore
+    let entitlements: any Entitlements
+    let engine: any GenerationEngine
+    let logger: Logger
+
+    /// Units one generation counts against the plan's quotas.
+    static let units = 1
+
+    /// Reserves the user's quota and records the generation as running.
+    /// - Throws: ``APIError`` 402 `subscription_required` when the plan does not include the
+    ///   function, 429 `quota_exceeded` or `too_many_tasks` with Retry-After, 503 when
+    ///   subscribed or PostgreSQL cannot be reached (nothing is counted then).
+    func start(_ input: GenerationInput, userID: String, streamed: Bool) async throws -> StartedGeneration {
+        let template = try await template(for: input)
+        let record = GenerationRecord(
+            id: UUID().uuidString.lowercased(), userID: userID, function: input.function.code, topic: input.topic, language: input.language,
+            maxTokens: input.maxTokens, templateVersion: template.version, mode: streamed ? "streamed" : "immediate", status: .running,
+            engine: nil, result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
+        let requestID = StartedGeneration.requestID(for: record.id)
+        let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: requestID)
+        do {
+            try await store.insert(record)
+        } catch {
+            await end(requestID: requestID, delivered: false)
+            logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+        }
+        return StartedGeneration(record: record, prompt: template.render(input), input: input, remaining: remaining, resetsAt: resetsAt)
+    }
+
+    /// The function's prompt template in use.
+    func template(for input: GenerationInput) async throws -> PromptTemplate {
+        guard let template = try await storage({ try await store.template(for: input.function.code) }) else {
+            logger.error("no prompt template", metadata: ["function": "\(input.function.code)"])
+            throw APIError.unavailable(code: "generation_unavailable", "the function \(input.function.code) has no prompt template; nothing was counted")
+        }
+        return template
+    }
+
+    /// Reserves one unit of the function's feature at subscribed: what remains and when it resets,
+    /// or the refusal the user sees.
+    func reserve(_ input: GenerationInput, userID: String, requestID: String) async throws -> (remaining: Int, resetsAt: Date) {
+        let decision: EntitlementDecision
+        do {
+            decision = try await entitlements.reserve(userID: userID, feature: input.function.feature, units: Self.units, requestID: requestID)
+        } catch let unavailable as EntitlementsUnavailable {
+            logger.warning("subscribed unavailable", metadata: ["reason": "\(unavailable.reason)"])
+            throw APIError.unavailable(code: "subscriptions_unavailable", "your plan cannot be checked right now; nothing was counted, try again shortly")
+        }
+        switch decision {
+        case .denied(let reason, let retryAfter, let plans):
+            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, function: input.function.code)
+        case .allowed(let remaining, let resetsAt):
+            return (remaining, resetsAt)
+        }
+    }
+
+    /// Calls the engine, handing each piece to `deliver` as it comes; a `deliver` that throws
+    /// (the client went away) cancels the engine call.
+    func run(_ started: StartedGeneration, deliver: (String) async throws -> Void) async -> EngineOutcome {
+        await run(started.prompt, maxTokens: started.input.maxTokens, deliver: deliver)
+    }
+
+    func run(_ prompt: Prompt, maxTokens: Int, deliver: (String) async throws -> Void) async -> EngineOutcome {
+        var text = ""
+        do {
+            for try await piece in engine.generate(prompt, maxTokens: maxTokens) {
+                do {
+                    try await deliver(piece)
+                } catch {
+                    return .canceled(text: text)
+                }
+                text += piece
+            }
+            return Task.isCancelled ? .canceled(text: text) : .succeeded(text: text)
+        } catch let error as EngineError {
+            return .failed(error, text: text)
+        } catch is CancellationError {
+            return .canceled(text: text)
+        } catch {
+            return .failed(EngineError(code: "engine_failed", message: "\(error)", retryable: false), text: text)
+        }
+    }
+
+    /// Records how the generation ended and settles its reservation when text reached the user
+    /// (`delivered`), or releases it when none did.
+    func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async {
+        let status: GenerationRecord.Status
+        let text: String
+        var failure: String?
+        switch outcome {
+        case .succeeded(let written):
+            (status, text) = (.succeeded, written)
+        case .failed(let error, let written):
+            (status, text, failure) = (.failed, written, error.code)
+            logger.warning("engine failed", metadata: ["generation": "\(started.record.id)", "engine": "\(engine.name)", "reason": "\(error)"])
+        case .canceled(let written):
+            (status, text, failure) = (.canceled, written, "client_gone")
+        }
+        do {
+            try await store.finish(
+                id: started.record.id, status: status, engine: engine.name, result: text.isEmpty ? nil : text, failure: failure)
+        } catch {
+            logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
+        }
+        await end(requestID: started.requestID, delivered: delivered)
+    }
+
+    /// Settles (text delivered) or releases (none delivered) a reservation. A failure is logged:
+    /// the units stay counted until subscribed's reservation timeout, never given twice.
+    func end(requestID: String, delivered: Bool) async {
+        do {
+            if delivered {
+                try await entitlements.settle(requestID: requestID)
+            } else {
+                try await entitlements.release(requestID: requestID)
+            }
+        } catch {
+            logger.error(
+                "reservation not ended", metadata: ["request_id": "\(requestID)", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+        }
+    }
+
+    /// A store call whose failure is a 503 before anything was counted.
+    func storage<T>(_ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch {
+            logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+        }
+    }
+
+    /// subscribed's denial as the answer the user sees.
+    static func refusal(reason: String, retryAfter: Int?, plans: [String], function: String) -> APIError {
+        switch reason {
+        case "quota_exceeded", "too_many_tasks":
+            let seconds = max(retryAfter ?? 1, 1)
+            let message =
+                reason == "quota_exceeded"
+                ? "you have used all the generations your plan allows for now; more are available in \(seconds) seconds"
+                : "your plan's generations at once are all under way; try again when one has finished"
+            return APIError(.tooManyRequests, code: reason, message: message, headers: [.retryAfter: String(seconds)])
+        default:
+            let offer = plans.isEmpty ? "" : " (\(plans.joined(separator: ", ")))"
+            return APIError(
+                .init(code: 402, reasonPhrase: "Payment Required"), code: "subscription_required",
+                message: "\(function) is not available on your plan: subscribe to a plan that includes it\(offer) with POST /api/billing/checkout")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+/// A generation as stored: what was asked, by whom, and how it ended so far.
+struct GenerationRecord: Sendable, Equatable {
+    enum Status: String, Sendable {
+        case queued, running, succeeded, failed, canceled
+    }
+
+    let id: String
+    let userID: String
+    let function: String
+    let topic: String
+    let language: String
+    let maxTokens: Int
+    let templateVersion: Int
+    let mode: String
+    var status: Status
+    var engine: String?
+    var result: String?
+    var failure: String?
+    /// Microseconds since 1970, as stored: the history's order and cursor.
+    let createdMicros: Int
+    var finishedMicros: Int?
+}
+
+/// Where aid keeps its templates and generations (PostgreSQL schema `ai`).
+protocol GenerationStore: Sendable {
+    /// The newest template of `function`, or nil when it has none.
+    func template(for function: String) async throws -> PromptTemplate?
+    /// Writes a new generation as 'running' (answered in the request) or 'queued'.
+    func insert(_ record: GenerationRecord) async throws
+    /// Ends a generation that is still queued or running: succeeded with its text, or failed or
+    /// canceled with a reason (and the text written before it stopped, if any). False when it had
+    /// ended already (canceled meanwhile, say): nothing changed.
+    @discardableResult
+    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?) async throws -> Bool
+    /// The user's generation `id`, or nil when there is none of theirs with that id.
+    func generation(id: String, userID: String) async throws -> GenerationRecord?
+    /// The user's generations, newest first: `limit` of them from after the `before` cursor.
+    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord]
+
+    // MARK: Tasks (queued generations)
+
+    /// The user's task made with `idempotencyKey`, if any.
+    func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord?
+    /// Writes a queued task and its outbox message (to `queue`) in one transaction; when the user
+    /// already has a task with the same idempotency key, writes nothing and returns that one.
+    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert
+    /// Cancels the user's task if it is still queued or running.
+    func cancel(id: String, userID: String) async throws -> CancelResult
+    /// Publishes up to `limit` outbox messages, oldest first, and deletes those `publish` reports
+    /// confirmed, in one transaction that skips rows another relay holds. Returns how many were
+    /// confirmed.
+    func relayOutbox(limit: Int, publish: ([OutboxMessage]) async -> [Bool]) async throws -> Int
+
+    // MARK: genworker
+
+    /// The template version a task was accepted with.
+    func template(for function: String, version: Int) async throws -> PromptTemplate?
+
+    /// A task by id, whoever it belongs to.
+    func task(id: String) async throws -> GenerationRecord?
+    /// Marks a queued or running task running for one more engine call; its attempt number, or
+    /// nil when it has ended.
+    func claim(id: String) async throws -> Int?
+    /// Puts a running task back to queued after a failed attempt that will be retried.
+    func requeue(id: String, failure: String) async throws
+}
+
+/// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.
+enum TaskInsert: Sendable, Equatable {
+    case inserted
+    /// The user's task with the same idempotency key, written before.
+    case existing(GenerationRecord)
+}
+
+/// What ``GenerationStore/cancel(id:userID:)`` did.
+enum CancelResult: Sendable, Equatable {
+    /// Canceled now; it was in `previous` (queued or running).
+    case canceled(previous: GenerationRecord.Status)
+    /// It had ended already, as `status`.
+    case ended(GenerationRecord.Status)
+    case notFound
+}
+
+/// A task message waiting in the outbox.
+struct OutboxMessage: Sendable, Equatable {
+    let id: Int
+    let taskID: String
+    let queue: String
+}
+
+/// Where a page of history continues: the last generation of the page before.
+/// Opaque to clients: `<microseconds since 1970>.<id>`.
+struct HistoryCursor: Sendable, Equatable {
+    let createdMicros: Int
+    let id: String
+
+    init(createdMicros: Int, id: String) {
+        self.createdMicros = createdMicros
+        self.id = id
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let micros = Int(parts[0]) else { return nil }
+        createdMicros = micros
+        id = String(parts[1])
+    }
+
+    var text: String { "\(createdMicros).\(id)" }
+}

@@ -1,0 +1,79 @@
+import AMQPClient
+import Contracts
+import Logging
+import ServiceLifecycle
+
+/// Publishes the task messages aid wrote to `ai.outbox` with publisher confirms, and deletes each
+/// once RabbitMQ has confirmed it. Woken at once by a new task, and every `interval` for what an
+/// outage or another instance left behind. A message confirmed but not yet deleted (a crash in
+/// between) is published again: genworker treats a second message for a task as a redelivery.
+final class OutboxRelay: Service, Sendable {
+    let store: any GenerationStore
+    let publisher: AMQPPublisher
+    let interval: Duration
+    let logger: Logger
+    private let wake: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    /// Messages per transaction.
+    static let batch = 200
+
+    init(store: any GenerationStore, publisher: AMQPPublisher, interval: Duration, logger: Logger) {
+        self.store = store
+        self.publisher = publisher
+        self.interval = interval
+        self.logger = logger
+        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A task was written: relay it now rather than at the next interval.
+    func nudge() {
+        waker.yield()
+    }
+
+    func run() async {
+        let ticker = Task { [waker, interval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                waker.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        for await _ in wake.cancelOnGracefulShutdown() {
+            await relayAll()
+        }
+    }
+
+    /// Relays batches until the outbox is empty or a batch could not be published.
+    func relayAll() async {
+        while !Task.isCancelled {
+            do {
+                let relayed = try await store.relayOutbox(limit: Self.batch) { messages in
+                    await publish(messages)
+                }
+                if relayed < Self.batch { return }
+            } catch {
+                logger.warning("outbox relay failed; retrying", metadata: ["reason": "\(error)"])
+                return
+            }
+        }
+    }
+
+    private func publish(_ messages: [OutboxMessage]) async -> [Bool] {
+        var encoded: [AMQPMessage] = []
+        for message in messages {
+            // A task id is a UUID: encoding its message cannot fail.
+            let body = (try? GenerationTaskMessage(taskID: message.taskID).encoded()) ?? []
+            encoded.append(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: message.queue, body: body, mandatory: true, contentType: "application/json",
+                    messageID: message.taskID))
+        }
+        let outcomes = await publisher.publish(encoded)
+        let failures = outcomes.filter { if case .failure = $0 { true } else { false } }.count
+        if failures > 0 {
+            logger.warning("task messages not confirmed; they stay in the outbox", metadata: ["messages": "\(failures)"])
+        }
+        return outcomes.map { if case .success = $0 { true } else { false } }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import PostgresClient
+
+/// aid's tables in PostgreSQL (schema `ai`, sql/006).
+struct PostgresGenerationStore: GenerationStore {
+    let postgres: PostgresClient
+
+    private static let columns: SQL = """
+        g.id::text AS id, g.user_id::text AS user_id, g.function, g.topic, g.language, g.max_tokens, g.template_version, g.mode, g.status,
+        g.engine, g.result, g.failure, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
+        (extract(epoch FROM g.finished_at) * 1000000)::bigint AS finished_micros
+        """
+
+    private static func record(_ row: PostgresRow) throws -> GenerationRecord {
+        let status: String = try row.decode("status")
+        guard let known = GenerationRecord.Status(rawValue: status) else { throw unknownStatus(status) }
+        return GenerationRecord(
+            id: try row.decode("id"), userID: try row.decode("user_id"), function: try row.decode("function"), topic: try row.decode("topic"),
+            language: try row.decode("language"), maxTokens: try row.decode("max_tokens"), templateVersion: try row.decode("template_version"),
+            mode: try row.decode("mode"), status: known, engine: try row.decode("engine"), result: try row.decode("result"),
+            failure: try row.decode("failure"), createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
+    }
+
+    private static func unknownStatus(_ status: String) -> PostgresError {
+        PostgresError(code: .decoding, message: "ai.generations.status holds '\(status)', which this version of aid does not know")
+    }
+
+    func template(for function: String) async throws -> PromptTemplate? {
+        let rows = try await postgres.query(
+            "SELECT function, version, system, instruction FROM ai.prompt_templates WHERE function = $1 ORDER BY version DESC LIMIT 1", [.text(function)])
+        return try rows.first.map(Self.template)
+    }
+
+    private static func template(_ row: PostgresRow) throws -> PromptTemplate {
+        PromptTemplate(
+            function: try row.decode("function"), version: try row.decode("version"), system: try row.decode("system"),
+            instruction: try row.decode("instruction"))
+    }
+
+    func insert(_ record: GenerationRecord) async throws {
+        _ = try await postgres.query(
+            """
+            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9)
+            """,
+            [
+                .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language), .int(record.maxTokens),
+                .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue),
+            ])
+    }
+
+    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?) async throws -> Bool {
+        try await !postgres.query(
+            """
+            UPDATE ai.generations SET status = $2, engine = $3, result = $4, failure = $5, finished_at = clock_timestamp()
+            WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING id
+            """,
+            [
+                .text(id), .text(status.rawValue), engine.map(PostgresValue.text) ?? .null, result.map(PostgresValue.text) ?? .null,
+                failure.map(PostgresValue.text) ?? .null,
+            ]
+        ).isEmpty
+    }
+
+    func generation(id: String, userID: String) async throws -> GenerationRecord? {
+        try await postgres.query(
+            "SELECT \(Self.columns) FROM ai.generations g WHERE g.id = $1::uuid AND g.user_id = $2::uuid", [.text(id), .text(userID)]
+        ).first.map(Self.record)
+    }
+
+    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord] {
+        // In whole microseconds, PostgreSQL's own precision, so that the cursor compares exactly.
+        try await postgres.query(
+            """
+            SELECT \(Self.columns) FROM ai.generations g
+            WHERE g.user_id = $1::uuid
+              AND ($3::bigint IS NULL OR (g.created_at, g.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid))
+            ORDER BY g.created_at DESC, g.id DESC LIMIT $2::integer
+            """,
+            [.text(userID), .int(limit), before.map { .int($0.createdMicros) } ?? .null, before.map { .text($0.id) } ?? .null]
+        ).map(Self.record)
+    }
+
+    // MARK: Tasks
+
+    func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord? {
+        try await postgres.query(
+            "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid AND g.idempotency_key = $2", [.text(userID), .text(idempotencyKey)]
+        ).first.map(Self.record)
+    }
+
+    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert {
+        try await postgres.withTransaction { transaction in
+            let inserted = try await transaction.query(
+                """
+                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, idempotency_key, paid)
+                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean)
+                ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
+                """,
+                [
+                    .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language),
+                    .int(record.maxTokens), .int(record.templateVersion), idempotencyKey.map(PostgresValue.text) ?? .null, .bool(paid),
+                ])
+            if inserted.isEmpty, let idempotencyKey {
+                let existing = try await transaction.query(
+                    "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid AND g.idempotency_key = $2",
+                    [.text(record.userID), .text(idempotencyKey)])
+                guard let row = existing.first else { throw PostgresError(code: .decoding, message: "an idempotency conflict without its row") }
+                return .existing(try Self.record(row))
+            }
+            _ = try await transaction.query(
+                "INSERT INTO ai.outbox (generation_id, routing_key) VALUES ($1::uuid, $2)", [.text(record.id), .text(queue)])
+            return .inserted
+        }
+    }
+
+    func cancel(id: String, userID: String) async throws -> CancelResult {
+        // The row is locked first, so the status answered is the one the update changed.
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                "SELECT status FROM ai.generations WHERE id = $1::uuid AND user_id = $2::uuid FOR UPDATE", [.text(id), .text(userID)])
+            guard let row = rows.first else { return .notFound }
+            let status: String = try row.decode("status")
+            guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }
+            guard known == .queued || known == .running else { return .ended(known) }
+            _ = try await transaction.query(
+                "UPDATE ai.generations SET status = 'canceled', failure = 'canceled', finished_at = clock_timestamp() WHERE id = $1::uuid",
+                [.text(id)])
+            return .canceled(previous: known)
+        }
+    }
+
+    func relayOutbox(limit: Int, publish: ([OutboxMessage]) async -> [Bool]) async throws -> Int {
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                "SELECT id, generation_id::text AS task_id, routing_key FROM ai.outbox ORDER BY id LIMIT $1::integer FOR UPDATE SKIP LOCKED",
+                [.int(limit)])
+            let messages = try rows.map { row in
+                OutboxMessage(id: try row.decode("id"), taskID: try row.decode("task_id"), queue: try row.decode("routing_key"))
+            }
+            guard !messages.isEmpty else { return 0 }
+            let confirmed = zip(messages, await publish(messages)).filter(\.1).map { String($0.0.id) }
+            if !confirmed.isEmpty {
+                _ = try await transaction.query(
+                    "DELETE FROM ai.outbox WHERE id = ANY (string_to_array($1, ',')::bigint[])", [.text(confirmed.joined(separator: ","))])
+            }
+            return confirmed.count
+        }
+    }
+
+    // MARK: genworker
+
+    func template(for function: String, version: Int) async throws -> PromptTemplate? {
+        try await postgres.query(
+            "SELECT function, version, system, instruction FROM ai.prompt_templates WHERE function = $1 AND version = $2::integer",
+            [.text(function), .int(version)]
+        ).first.map(Self.template)
+    }
+
+    func task(id: String) async throws -> GenerationRecord? {
+        try await postgres.query("SELECT \(Self.columns) FROM ai.generations g WHERE g.id = $1::uuid", [.text(id)]).first.map(Self.record)
+    }
+
+    func claim(id: String) async throws -> Int? {
+        try await postgres.query(
+            """
+            UPDATE ai.generations SET status = 'running', attempts = attempts + 1, failure = NULL
+            WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING attempts
+            """, [.text(id)]
+        ).first.map { try $0.decode("attempts") }
+    }
+
+    func requeue(id: String, failure: String) async throws {
+        _ = try await postgres.query(
+            "UPDATE ai.generations SET status = 'queued', failure = $2 WHERE id = $1::uuid AND status = 'running'", [.text(id), .text(failure)])
+    }
+}

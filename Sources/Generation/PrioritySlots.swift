@@ -1,0 +1,69 @@
+import Synchronization
+
+/// The engine calls genworker makes at once, handed out paid plans first: a freed slot goes to a
+/// waiting paid task before any waiting free one. Quorum queues have no priorities, so this is
+/// where a paid task overtakes.
+final class PrioritySlots: Sendable {
+    private struct State {
+        var free: Int
+        var paidWaiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var otherWaiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(free: max(count, 1)))
+    }
+
+    /// Runs `body` in a slot, waiting for one first; nil when cancelled while waiting.
+    func withSlot<T: Sendable>(paid: Bool, _ body: () async -> T) async -> T? {
+        guard await acquire(paid: paid) else { return nil }
+        defer { release() }
+        return await body()
+    }
+
+    /// True once a slot is this caller's; false when it was cancelled while waiting.
+    private func acquire(paid: Bool) async -> Bool {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let granted = state.withLock { state -> Bool in
+                    if Task.isCancelled { return false }
+                    if state.free > 0 {
+                        state.free -= 1
+                        return true
+                    }
+                    if paid { state.paidWaiters.append((id, continuation)) } else { state.otherWaiters.append((id, continuation)) }
+                    return false
+                }
+                if granted {
+                    continuation.resume(returning: true)
+                } else if Task.isCancelled {
+                    continuation.resume(returning: false)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                if let index = state.paidWaiters.firstIndex(where: { $0.id == id }) { return state.paidWaiters.remove(at: index).continuation }
+                if let index = state.otherWaiters.firstIndex(where: { $0.id == id }) { return state.otherWaiters.remove(at: index).continuation }
+                return nil
+            }
+            waiter?.resume(returning: false)
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if !state.paidWaiters.isEmpty { return state.paidWaiters.removeFirst().continuation }
+            if !state.otherWaiters.isEmpty { return state.otherWaiters.removeFirst().continuation }
+            state.free += 1
+            return nil
+        }
+        next?.resume(returning: true)
+    }
+}

@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The entitlement API of subscribed's instances, over their unix sockets (never routed by nginx).
+/// Calls take the instances in turn; one that cannot be reached or answers 503 is skipped for the
+/// next, which is safe because every call is idempotent by request id.
+struct SubscribedEntitlements: Entitlements {
+    let sockets: [String]
+    let client: HTTPClient
+    /// The longest one call to one instance may take.
+    let timeout: TimeAmount
+    private let turn = Turn()
+
+    init(sockets: [String], client: HTTPClient = .shared, timeout: TimeAmount) {
+        precondition(!sockets.isEmpty, "at least one entitlement socket")
+        self.sockets = sockets
+        self.client = client
+        self.timeout = timeout
+    }
+
+    func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision {
+        let answer = try await call("reserve", ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID), as: ReserveAnswer.self)
+        switch answer.decision {
+        case "allowed":
+            guard let remaining = answer.remaining, let resetsAt = answer.resets_at else { throw Self.malformed("an allowed answer without remaining") }
+            return .allowed(remaining: remaining, resetsAt: resetsAt)
+        case "denied":
+            guard let reason = answer.reason else { throw Self.malformed("a denial without a reason") }
+            return .denied(reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [])
+        default:
+            throw Self.malformed("decision '\(answer.decision)'")
+        }
+    }
+
+    func settle(requestID: String) async throws {
+        _ = try await call("settle", FinishRequest(request_id: requestID), as: FinishAnswer.self)
+    }
+
+    func release(requestID: String) async throws {
+        _ = try await call("release", FinishRequest(request_id: requestID), as: FinishAnswer.self)
+    }
+
+    private static func malformed(_ what: String) -> EntitlementsUnavailable {
+        EntitlementsUnavailable(reason: "subscribed answered \(what)")
+    }
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    private func call<Answer: Decodable>(_ operation: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
+        let payload = try JSONEncoder().encode(body)
+        let first = turn.next(of: sockets.count)
+        var failures: [String] = []
+        for offset in 0..<sockets.count {
+            let socket = sockets[(first + offset) % sockets.count]
+            guard let url = URL(httpURLWithSocketPath: socket, uri: "/internal/entitlements/\(operation)") else {
+                failures.append("\(socket): not a socket path")
+                continue
+            }
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: payload))
+            do {
+                let response = try await client.execute(request, timeout: timeout)
+                let bytes = try await response.body.collect(upTo: 64 * 1024)
+                switch response.status.code {
+                case 200: return try Self.decoder.decode(Answer.self, from: Data(buffer: bytes))
+                case 503:
+                    failures.append("\(socket): 503")
+                default:
+                    let error = try? Self.decoder.decode(ErrorAnswer.self, from: Data(buffer: bytes))
+                    throw EntitlementsRefused(
+                        status: Int(response.status.code), code: error?.error ?? "unknown", message: error?.message ?? "no JSON error body")
+                }
+            } catch let refused as EntitlementsRefused {
+                throw refused
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failures.append("\(socket): \(error)")
+            }
+        }
+        throw EntitlementsUnavailable(reason: failures.joined(separator: "; "))
+    }
+}
+
+/// Which instance a call starts with: each call the next, so that the load spreads.
+private final class Turn: Sendable {
+    private let counter = Mutex<Int>(0)
+
+    func next(of count: Int) -> Int {
+        counter.withLock { value in
+            value = (value + 1) % count
+            return value
+        }
+    }
+}
+
+private struct ReserveRequest: Encodable {
+    let user: String
+    let feature: String
+    let units: Int
+    let request_id: String
+}
+
+private struct FinishRequest: Encodable {
+    let request_id: String
+}
+
+private struct ReserveAnswer: Decodable {
+    let decision: String
+    let remaining: Int?
+    let resets_at: Date?
+    let reason: String?
+    let retry_after: Int?
+    let plans: [String]?
+}
+
+private struct FinishAnswer: Decodable {
+    let request_id: String
+    let state: String
+}
+
+private struct ErrorAnswer: Decodable {
+    let error: String
+    let message: String
+}

@@ -1,0 +1,161 @@
+import AMQPClient
+import Contracts
+import Foundation
+import Logging
+import ServiceBackends
+import ServiceKit
+
+/// genworker's handling of one task message: run the task's engine call once per delivery, store
+/// the outcome, settle or release its unit, tell the user, and only then let the message go.
+///
+/// Every step can happen twice (a redelivery after a crash, a message relayed twice), so each is
+/// idempotent: a task that has ended is only brought to its reservation's ending again; the ending
+/// is written only if the task is still running; subscribed's settle and release answer a repeat as
+/// the first.
+struct TaskRunner: Sendable {
+    let generations: GenerationService
+    let publisher: AMQPPublisher
+    let slots: PrioritySlots
+    /// Engine calls per task before it fails for good.
+    let maxAttempts: Int
+    /// The wait before the first retry; each further one waits twice as long, up to a minute.
+    let backoff: Duration
+    /// How often a running task is checked for a cancellation.
+    let cancelCheck: Duration
+
+    var store: any GenerationStore { generations.store }
+    var logger: Logger { generations.logger }
+
+    func handle(_ delivery: AMQPDelivery, paid: Bool) async -> QueueWorker.Outcome {
+        guard let message = try? GenerationTaskMessage.decode(delivery.body), Identifiers.isUUID(message.taskID) else {
+            logger.error("poison task message: not a task id; to generate.dead", metadata: ["bytes": "\(delivery.body.count)"])
+            return .reject
+        }
+        // A backend that is down (PostgreSQL, RabbitMQ for the retry) is waited for with the message
+        // held: handing it back would count against its delivery limit.
+        var pause = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                return try await run(taskID: message.taskID, paid: paid)
+            } catch {
+                logger.warning("task not handled; trying again", metadata: ["task": "\(message.taskID)", "reason": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+        return .retryLater
+    }
+
+    private func run(taskID: String, paid: Bool) async throws -> QueueWorker.Outcome {
+        guard let task = try await store.task(id: taskID) else {
+            logger.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"])
+            return .reject
+        }
+        guard task.status == .queued || task.status == .running else {
+            // Ended before (a redelivery): its reservation's ending again, and nothing else.
+            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: task.status == .succeeded)
+            return .done
+        }
+        guard let template = try await store.template(for: task.function, version: task.templateVersion) else {
+            try await fail(task, EngineError(code: "template_missing", message: "template version \(task.templateVersion) is gone", retryable: false))
+            return .done
+        }
+        let ran = await slots.withSlot(paid: paid) { () -> (outcome: EngineOutcome, attempt: Int)? in
+            // Claimed in the slot, so a task waiting for one still reads as queued.
+            guard let attempt = try? await store.claim(id: task.id) else { return nil }
+            logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
+            let prompt = template.render(topic: task.topic, language: task.language)
+            return await watched(task.id, prompt: prompt, maxTokens: task.maxTokens).map { ($0, attempt) }
+        }
+        guard let (outcome, attempt) = ran ?? nil else {
+            // Shut down while waiting for a slot: back to the queue. Otherwise the claim failed
+            // (the task ended meanwhile, or PostgreSQL is down): look at the task again.
+            if Task.isCancelled { return .retryLater }
+            return try await run(taskID: taskID, paid: paid)
+        }
+        switch outcome {
+        case .succeeded(let text):
+            if try await store.finish(id: task.id, status: .succeeded, engine: generations.engine.name, result: text, failure: nil) {
+                await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: true)
+                await notify(task, .generationSucceeded)
+            } else {
+                await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+            }
+        case .canceled:
+            // aid marked it canceled and gave its unit back; again here, in case aid stopped before.
+            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+            await notify(task, .generationCanceled)
+        case .failed(let error, _):
+            if error.retryable, attempt < maxAttempts {
+                try await store.requeue(id: task.id, failure: error.code)
+                try await publisher.publish(retryMessage(task.id, paid: paid, after: delay(forAttempt: attempt)))
+                logger.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
+            } else {
+                try await fail(task, error)
+            }
+        }
+        return .done
+    }
+
+    /// The engine call, stopped when the task is canceled (checked every `cancelCheck`).
+    private func watched(_ taskID: String, prompt: Prompt, maxTokens: Int) async -> EngineOutcome? {
+        await withTaskGroup(of: EngineOutcome?.self) { group in
+            group.addTask { await generations.run(prompt, maxTokens: maxTokens) { _ in } }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: cancelCheck)
+                    if let task = try? await store.task(id: taskID), task.status == .canceled { return .canceled(text: "") }
+                }
+                return nil
+            }
+            for await result in group {
+                if let result {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
+    /// put in `generate.dead` for `skillctl tasks replay`.
+    private func fail(_ task: GenerationRecord, _ error: EngineError) async throws {
+        guard try await store.finish(id: task.id, status: .failed, engine: generations.engine.name, result: nil, failure: error.code) else {
+            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+            return
+        }
+        await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+        logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+        try await publisher.publish(
+            AMQPMessage(
+                exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
+                body: try GenerationTaskMessage(taskID: task.id).encoded(), contentType: "application/json", messageID: task.id,
+                headers: ["failure": error.code]))
+        await notify(task, .generationFailed, failure: error.code)
+    }
+
+    private func retryMessage(_ taskID: String, paid: Bool, after delay: Duration) throws -> AMQPMessage {
+        AMQPMessage(
+            exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.retryQueue(paid: paid),
+            body: try GenerationTaskMessage(taskID: taskID).encoded(), contentType: "application/json", messageID: taskID, expiration: delay)
+    }
+
+    /// The wait after failed attempt `attempt` (from 1): `backoff`, then doubling, at most a minute.
+    func delay(forAttempt attempt: Int) -> Duration {
+        min(backoff * (1 << min(max(attempt - 1, 0), 16)), .seconds(60))
+    }
+
+    /// Tells the user (notifyd, botd) that the task ended; a lost event loses no task, so a failure
+    /// to publish is only logged.
+    private func notify(_ task: GenerationRecord, _ kind: UserEvent.Kind, failure: String? = nil) async {
+        var data = ["task_id": task.id, "function": task.function]
+        if let failure { data["failure"] = failure }
+        do {
+            let event = UserEvent(type: kind, userID: task.userID, data: data)
+            try await publisher.publish(AMQPMessage(exchange: UserEvent.exchange, routingKey: event.routingKey, body: try event.encoded()))
+        } catch {
+            logger.warning("event not published", metadata: ["task": "\(task.id)", "event": "\(kind.rawValue)", "reason": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Contracts
+import Foundation
+import Logging
+import ServiceKit
+
+/// aid's rules for a long generation, a task: counted at subscribed, then written with its queue
+/// message in one transaction (the relay publishes it), so that an accepted task is never lost,
+/// even with RabbitMQ down. The same Idempotency-Key with the same request gives the same task.
+struct TaskService: Sendable {
+    let generations: GenerationService
+    let relay: OutboxRelay
+
+    var store: any GenerationStore { generations.store }
+
+    /// An accepted task, new or the one an earlier request with the same key made.
+    struct Accepted: Sendable {
+        let record: GenerationRecord
+    }
+
+    func accept(_ input: GenerationInput, identity: GatewayIdentity, idempotencyKey: String?) async throws -> Accepted {
+        if let idempotencyKey, let existing = try await generations.storage({ try await store.task(userID: identity.userID, idempotencyKey: idempotencyKey) }) {
+            return try Self.replay(existing, of: input)
+        }
+        let template = try await generations.template(for: input)
+        let record = GenerationRecord(
+            id: UUID().uuidString.lowercased(), userID: identity.userID, function: input.function.code, topic: input.topic, language: input.language,
+            maxTokens: input.maxTokens, templateVersion: template.version, mode: "queued", status: .queued, engine: nil, result: nil, failure: nil,
+            createdMicros: 0, finishedMicros: nil)
+        let requestID = StartedGeneration.requestID(for: record.id)
+        try await generations.reserve(input, userID: identity.userID, requestID: requestID)
+        // Any plan but free is served from the paid queue first.
+        let paid = identity.tier != "free"
+        let inserted: TaskInsert
+        do {
+            inserted = try await store.insertTask(
+                record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
+        } catch {
+            await generations.end(requestID: requestID, delivered: false)
+            generations.logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+        }
+        switch inserted {
+        case .inserted:
+            relay.nudge()
+            return Accepted(record: record)
+        case .existing(let existing):
+            // A request with the same key won the race: this one's reservation goes back.
+            await generations.end(requestID: requestID, delivered: false)
+            return try Self.replay(existing, of: input)
+        }
+    }
+
+    /// The task an earlier request with the same key made, if this request is the same.
+    static func replay(_ existing: GenerationRecord, of input: GenerationInput) throws -> Accepted {
+        guard existing.function == input.function.code, existing.topic == input.topic, existing.language == input.language,
+            existing.maxTokens == input.maxTokens
+        else {
+            throw APIError(
+                .conflict, code: "idempotency_key_reused", message: "this Idempotency-Key was used with a different request; use a new key for a new task")
+        }
+        return Accepted(record: existing)
+    }
+
+    /// Cancels the user's task: a queued one never runs; a running one stops within genworker's
+    /// cancellation check. Its unit comes back.
+    func cancel(id: String, userID: String) async throws -> GenerationRecord.Status {
+        switch try await generations.storage({ try await store.cancel(id: id, userID: userID) }) {
+        case .notFound:
+            throw APIError.notFound("no generation of yours has this id")
+        case .ended(let status):
+            throw APIError(.conflict, code: "already_finished", message: "this generation has already ended: \(status.rawValue)")
+        case .canceled:
+            await generations.end(requestID: StartedGeneration.requestID(for: id), delivered: false)
+            return .canceled
+        }
+    }
+
+    /// Checks an `Idempotency-Key` header's value.
+    static func checkIdempotencyKey(_ key: String) throws -> String {
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.badRequest(code: "invalid_header", "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
+        }
+        return key
+    }
+}

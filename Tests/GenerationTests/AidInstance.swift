@@ -1,0 +1,240 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresClient
+import Prometheus
+import ServiceBackends
+import ServiceKit
+import ServiceLifecycle
+import Subscriptions
+import TestSupport
+import Testing
+
+@testable import Generation
+
+/// An in-process aid over the shared test servers, with a real subscribed behind its entitlement
+/// socket, and a genworker when asked: each assembled as its `main` assembles it. `aidArguments`
+/// and `workerArguments` are command-line settings (`--engine-offline-fail always`, ...).
+final class AidInstance: Sendable {
+    let postgres: PostgresClient
+    let responder: RouterResponder<BasicRequestContext>
+    private let services: RunningServices
+    private let directory: String
+    /// An isolated instance's own RabbitMQ virtual host and PostgreSQL: no other test's relay
+    /// publishes its outbox and no other test's worker takes its tasks.
+    private let virtualHost: String?
+    private let privatePostgres: LocalServer?
+
+    static let logger: Logger = {
+        var logger = Logger(label: "aid-test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// `workerArguments` nil: no genworker (tasks stay queued). `isolated`: servers of its own
+    /// (see ``virtualHost``), for every test that queues tasks.
+    static func with<T>(
+        aidArguments: [String] = [], workerArguments: [String]? = nil, isolated: Bool = false, subscribed: Bool = true,
+        _ body: (AidInstance) async throws -> T
+    ) async throws -> T {
+        let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolated: isolated, subscribed: subscribed)
+        do {
+            try await instance.waitForPostgres()
+            let result = try await body(instance)
+            await instance.stop()
+            return result
+        } catch {
+            await instance.stop()
+            throw error
+        }
+    }
+
+    private static func environment(virtualHost: String?, postgresPort: Int?) throws -> [String: String] {
+        [
+            "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))",
+            "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(try postgresPort ?? LocalServer.sharedPort(.postgres))/skillup",
+            "AMQP_URL": "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/\(virtualHost ?? "")",
+        ]
+    }
+
+    /// `subscribed: false` leaves the entitlement socket without a server, as when every
+    /// subscribed instance is down.
+    private init(aidArguments: [String], workerArguments: [String]?, isolated: Bool, subscribed: Bool) async throws {
+        // A short folder: a unix socket path is limited to 107 bytes.
+        directory = "/tmp/aid-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let socket = "\(directory)/entitlements.sock"
+        if isolated {
+            let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
+            let broker = try LocalServer.shared(.rabbitmq)
+            try await broker.rabbitmqctl(["add_vhost", name])
+            try await broker.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+            virtualHost = name
+            let postgres = try await LocalServer.startPrivate(.postgres)
+            try await postgres.migrate()
+            privatePostgres = postgres
+        } else {
+            virtualHost = nil
+            privatePostgres = nil
+        }
+        let environment = try Self.environment(virtualHost: virtualHost, postgresPort: privatePostgres?.port)
+        var services: [any Service] = []
+        if subscribed {
+            let configuration = try await DaemonConfiguration.load(
+                daemon: "subscribed", arguments: ["subscribed", "--entitlements-listen", "unix:\(socket)"], environment: environment)
+            services += try await BackedDaemon.assemble(
+                "subscribed", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: SubscriptionsDaemon.backends,
+                protectedPaths: SubscriptionsDaemon.protectedPaths, publicPaths: SubscriptionsDaemon.publicPaths, logger: Self.logger,
+                setUp: SubscriptionsDaemon.setUp
+            ).services
+        }
+        let configuration = try await DaemonConfiguration.load(
+            daemon: "aid", arguments: ["aid", "--entitlements-sockets", socket, "--relay-interval", "0.2"] + aidArguments, environment: environment)
+        let aid = try await BackedDaemon.assemble(
+            "aid", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: GenerationDaemon.backends,
+            protectedPaths: GenerationDaemon.protectedPaths, logger: Self.logger, setUp: GenerationDaemon.setUp)
+        if let workerArguments {
+            let configuration = try await DaemonConfiguration.load(
+                daemon: "genworker", arguments: ["genworker", "--entitlements-sockets", socket, "--shutdown-timeout", "1"] + workerArguments,
+                environment: environment)
+            services += try await BackedDaemon.assemble(
+                "genworker", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: WorkerDaemon.backends,
+                logger: Self.logger, setUp: WorkerDaemon.setUp
+            ).services
+        }
+        postgres = try aid.backends.postgres()
+        responder = aid.router.buildResponder()
+        self.services = RunningServices(services + aid.services)
+        if subscribed { try await Self.waitForSocket(socket) }
+    }
+
+    private func stop() async {
+        await services.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+        if let virtualHost { try? await LocalServer.shared(.rabbitmq).rabbitmqctl(["delete_vhost", virtualHost]) }
+        privatePostgres?.remove()
+    }
+
+    /// The AMQP URL of this instance's virtual host.
+    var amqpURL: String {
+        get throws { try Self.environment(virtualHost: virtualHost, postgresPort: privatePostgres?.port)["AMQP_URL"] ?? "" }
+    }
+
+    private static func waitForSocket(_ path: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: path) {
+            guard ContinuousClock.now < deadline else { throw LocalServer.Failure(description: "subscribed's entitlement socket never appeared") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func waitForPostgres() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                try await postgres.query("SELECT 1")
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    /// Runs `body` with a client of aid's routes, as nginx reaches them (no socket).
+    func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await Application(responder: responder).test(.router, body)
+    }
+}
+
+/// An answer of aid: its status, headers and body.
+struct Answer: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: Data
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The server-sent events of a streamed answer: each event's name and JSON data.
+    var events: [(name: String, data: [String: Any])] {
+        text.components(separatedBy: "\n\n").compactMap { block in
+            var name = ""
+            var data: [String: Any] = [:]
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") {
+                    data = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any] ?? [:]
+                }
+            }
+            return name.isEmpty ? nil : (name, data)
+        }
+    }
+}
+
+/// A user as nginx presents one to aid, and what the tests send and read.
+struct Caller: Sendable {
+    let userID: String
+    let sessionID = UUID().uuidString.lowercased()
+
+    init(userID: String = UUID().uuidString.lowercased()) {
+        self.userID = userID
+    }
+
+    var headers: HTTPFields {
+        [
+            .contentType: "application/json", HTTPField.Name("X-User-Id")!: userID, HTTPField.Name("X-Session-Id")!: sessionID,
+            HTTPField.Name("X-Scopes")!: "generate",
+        ]
+    }
+
+    func generate(_ client: any TestClientProtocol, _ body: String) async throws -> Answer {
+        try await client.execute(uri: "/api/generate", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            Answer(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+
+    func get(_ client: any TestClientProtocol, _ uri: String) async throws -> Answer {
+        try await send(client, uri, method: .get)
+    }
+
+    func send(_ client: any TestClientProtocol, _ uri: String, method: HTTPRequest.Method, headers extra: HTTPFields = [:], body: String? = nil)
+        async throws -> Answer
+    {
+        var fields = headers
+        fields.append(contentsOf: extra)
+        return try await client.execute(uri: uri, method: method, headers: fields, body: body.map { ByteBuffer(string: $0) }) { response in
+            Answer(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+}
+
+/// What subscribed recorded for a user: the ledger's rows by state.
+func ledger(_ postgres: PostgresClient, user: String) async throws -> (reserved: Int, settled: Int, released: Int) {
+    let row = try await postgres.query(
+        """
+        SELECT count(*) FILTER (WHERE state = 'reserved')::integer AS reserved, count(*) FILTER (WHERE state = 'settled')::integer AS settled,
+               count(*) FILTER (WHERE state = 'released')::integer AS released
+        FROM billing.usage_ledger WHERE user_id = $1::uuid
+        """, [.text(user)])[0]
+    return (try row.decode("reserved"), try row.decode("settled"), try row.decode("released"))
+}
+
+/// A plan of the test's own with `features`, and a user subscribed to it.
+func subscribedUser(_ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"]) async throws -> String {
+    let plan = "test_" + UUID().uuidString.prefix(8).lowercased()
+    try await postgres.query(
+        """
+        INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once)
+        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100)
+        """,
+        [.text(plan), .text(features.joined(separator: " ")), .int(perDay)])
+    let user = UUID().uuidString.lowercased()
+    try await postgres.query(
+        "INSERT INTO billing.subscriptions (user_id, plan, status, period_start, period_end) VALUES ($1::uuid, $2, 'active', now() - interval '1 day', now() + interval '29 days')",
+        [.text(user), .text(plan)])
+    return user
+}

@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Testing
+
+@testable import Generation
+
+/// `POST /api/generate` answered in the request, against a real subscribed and PostgreSQL.
+@Suite(.timeLimit(.minutes(2))) struct GenerateTests {
+    @Test func aFreeUserGetsASummaryCountedOnceAndStored() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller()
+            let answer = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"  Photosynthesis  ","function":"summary","options":{"language":"en"}}"#)
+            }
+            #expect(answer.status == .ok)
+            let text = try #require(answer.json["text"] as? String)
+            #expect(text.contains("\"Photosynthesis\""))
+            #expect(text.contains("Write in English."))
+            #expect(answer.json["engine"] as? String == "offline")
+            #expect(answer.json["template_version"] as? Int == 1)
+            // The free plan gives 10 a day: one is used.
+            #expect((answer.json["quota"] as? [String: Any])?["remaining"] as? Int == 9)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+
+            let id = try #require(answer.json["id"] as? String)
+            let stored = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
+            #expect(stored.status == .ok)
+            #expect(stored.json["status"] as? String == "succeeded")
+            #expect(stored.json["text"] as? String == text)
+            #expect(stored.json["topic"] as? String == "Photosynthesis")
+            #expect(stored.json["mode"] as? String == "immediate")
+            let someoneElse = try await aid.withClient { client in try await Caller().get(client, "/api/generate/\(id)") }
+            #expect(someoneElse.status == .notFound)
+        }
+    }
+
+    @Test func aPlanWithoutTheFunctionIsToldToSubscribeAndNothingIsCounted() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["team.seats"]))
+            let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Fractions","function":"quiz"}"#) }
+            #expect(answer.status.code == 402)
+            #expect(answer.json["error"] as? String == "subscription_required")
+            let message = try #require(answer.json["message"] as? String)
+            #expect(message.contains("quiz is not available on your plan"))
+            #expect(message.contains("pro") && message.contains("team") && message.contains("/api/billing/checkout"))
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+            let history = try await aid.withClient { client in try await caller.get(client, "/api/generations") }
+            #expect((history.json["generations"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func theDailyQuotaRefusesWithRetryAfter() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 1))
+            let body = #"{"topic":"The water cycle","function":"title"}"#
+            let first = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(first.status == .ok)
+            let second = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(second.status == .tooManyRequests)
+            #expect(second.json["error"] as? String == "quota_exceeded")
+            let retryAfter = try #require(second.headers[.retryAfter].flatMap { Int($0) })
+            #expect(retryAfter > 0 && retryAfter <= 86_400)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
+    @Test func anEngineFailureAnswers502AndGivesTheUnitBack() async throws {
+        try await AidInstance.with(aidArguments: ["--engine-offline-fail", "always"]) { aid in
+            let caller = Caller()
+            let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Volcanoes","function":"explain"}"#) }
+            #expect(answer.status == .badGateway)
+            #expect(answer.json["error"] as? String == "engine_failed")
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            let history = try await aid.withClient { client in try await caller.get(client, "/api/generations") }
+            let stored = try #require((history.json["generations"] as? [[String: Any]])?.first)
+            #expect(stored["status"] as? String == "failed")
+            #expect(stored["failure"] as? String == "engine_failed")
+        }
+    }
+
+    @Test func withoutSubscribedTheAnswerIs503AndNothingIsRecorded() async throws {
+        try await AidInstance.with(subscribed: false) { aid in
+            let caller = Caller()
+            let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Gravity","function":"summary"}"#) }
+            #expect(answer.status == .serviceUnavailable)
+            #expect(answer.json["error"] as? String == "subscriptions_unavailable")
+            #expect(answer.headers[.retryAfter] != nil)
+            let rows = try await aid.postgres.query("SELECT count(*)::integer AS n FROM ai.generations WHERE user_id = $1::uuid", [.text(caller.userID)])
+            #expect(try rows[0].decode("n", as: Int.self) == 0)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"topic":"Rivers","function":"poem"}"#, "unknown_function", "function"),
+        (#"{"topic":"  a ","function":"summary"}"#, "invalid_field", "topic"),
+        (#"{"topic":"Rivers\u0007","function":"summary"}"#, "invalid_field", "topic"),
+        (#"{"topic":"Rivers","function":"summary","options":{"language":"de"}}"#, "invalid_field", "options.language"),
+        (#"{"topic":"Rivers","function":"summary","options":{"max_tokens":100000}}"#, "invalid_field", "options.max_tokens"),
+        (#"{"function":"summary"}"#, "missing_field", "topic"),
+        (#"{"topic":"Rivers","function":"summary""#, "invalid_json", ""),
+    ])
+    func badInputIsA400NamingTheField(body: String, code: String, field: String) async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller()
+            let answer = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(answer.status == .badRequest)
+            #expect(answer.json["error"] as? String == code)
+            #expect((answer.json["field"] as? String ?? "") == field)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+        }
+    }
+
+    @Test func historyPagesNewestFirst() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller()
+            for topic in ["First topic", "Second topic", "Third topic"] {
+                let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"\#(topic)","function":"title"}"#) }
+                #expect(answer.status == .ok)
+            }
+            let first = try await aid.withClient { client in try await caller.get(client, "/api/generations?limit=2") }
+            let firstPage = try #require(first.json["generations"] as? [[String: Any]])
+            #expect(firstPage.map { $0["topic"] as? String } == ["Third topic", "Second topic"])
+            let next = try #require(first.json["next"] as? String)
+            let second = try await aid.withClient { client in try await caller.get(client, "/api/generations?limit=2&after=\(next)") }
+            #expect((second.json["generations"] as? [[String: Any]])?.map { $0["topic"] as? String } == ["First topic"])
+            #expect(second.json["next"] == nil)
+            let bad = try await aid.withClient { client in try await caller.get(client, "/api/generations?limit=0") }
+            #expect(bad.status == .badRequest && bad.json["field"] as? String == "limit")
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import AMQPClient
+import Contracts
+import Foundation
+import HTTPTypes
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+
+@testable import Generation
+
+/// Long generations: accepted as tasks (202), run by genworker through RabbitMQ, followed by
+/// polling, canceled, retried and failed, with the quota settled or given back exactly once.
+@Suite(.timeLimit(.minutes(3))) struct TaskTests {
+    static let lessonPlan = #"{"topic":"The solar system","function":"lesson_plan","options":{"max_tokens":40}}"#
+
+    /// A user on a plan with long generations.
+    func paidUser(_ aid: AidInstance) async throws -> Caller {
+        Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+    }
+
+    /// Polls the task until it leaves queued and running, for at most `seconds`.
+    func finished(_ aid: AidInstance, _ caller: Caller, _ id: String, within seconds: Double = 15) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while true {
+            let answer = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
+            let status = answer.json["status"] as? String
+            if status != "queued", status != "running" { return answer.json }
+            guard ContinuousClock.now < deadline else { throw LocalServer.Failure(description: "task \(id) still \(status ?? "?")") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func attempts(_ aid: AidInstance, _ id: String) async throws -> Int {
+        try await aid.postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
+    }
+
+    func accept(_ aid: AidInstance, _ caller: Caller, key: String? = nil, body: String = lessonPlan) async throws -> Answer {
+        try await aid.withClient { client in
+            try await caller.send(
+                client, "/api/generate", method: .post, headers: key.map { [HTTPField.Name("Idempotency-Key")!: $0] } ?? [:], body: body)
+        }
+    }
+
+    @Test func aTaskIsAcceptedQueuedRunAndSettledOnce() async throws {
+        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let accepted = try await accept(aid, caller)
+            #expect(accepted.status == .accepted)
+            let id = try #require(accepted.json["task_id"] as? String)
+            #expect(accepted.json["status_url"] as? String == "/api/generate/\(id)")
+            #expect(accepted.headers[.location] == "/api/generate/\(id)")
+            let task = try await finished(aid, caller, id)
+            #expect(task["status"] as? String == "succeeded")
+            #expect((task["text"] as? String)?.contains("\"The solar system\"") == true)
+            #expect(task["mode"] as? String == "queued")
+            #expect(try await attempts(aid, id) == 1)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            let outbox = try await aid.postgres.query("SELECT count(*)::integer AS n FROM ai.outbox WHERE generation_id = $1::uuid", [.text(id)])
+            #expect(try outbox[0].decode("n", as: Int.self) == 0)
+        }
+    }
+
+    @Test func theSameIdempotencyKeyGivesTheSameTaskAndADifferentBodyA409() async throws {
+        try await AidInstance.with(isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let key = "lesson-\(UUID().uuidString)"
+            let first = try await accept(aid, caller, key: key)
+            let again = try await accept(aid, caller, key: key)
+            #expect(first.status == .accepted && again.status == .accepted)
+            #expect(first.json["task_id"] as? String == again.json["task_id"] as? String)
+            let other = try await accept(aid, caller, key: key, body: #"{"topic":"Another topic","function":"lesson_plan"}"#)
+            #expect(other.status == .conflict)
+            #expect(other.json["error"] as? String == "idempotency_key_reused")
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 0))
+        }
+    }
+
+    @Test func aQueuedTaskCanceledNeverRunsAndGivesItsUnitBack() async throws {
+        try await AidInstance.with(isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
+            #expect(canceled.status == .ok)
+            #expect(canceled.json["status"] as? String == "canceled")
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            let again = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
+            #expect(again.status == .conflict && again.json["error"] as? String == "already_finished")
+            let someoneElse = try await aid.withClient { client in try await Caller().send(client, "/api/generate/\(id)", method: .delete) }
+            #expect(someoneElse.status == .notFound)
+        }
+    }
+
+    @Test func aRunningTaskCanceledStopsWithinASecond() async throws {
+        try await AidInstance.with(workerArguments: ["--engine-offline-latency", "20", "--worker-cancel-check", "0.1"], isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await aid.withClient({ client in try await caller.get(client, "/api/generate/\(id)") }).json["status"] as? String != "running" {
+                try #require(ContinuousClock.now < deadline, "the task never ran")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
+            #expect(canceled.status == .ok)
+            // The worker sees the cancellation and leaves the task as canceled, with no text.
+            try await Task.sleep(for: .seconds(1))
+            let task = try await finished(aid, caller, id)
+            #expect(task["status"] as? String == "canceled")
+            #expect(task["text"] == nil)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+        }
+    }
+
+    @Test func anEngineThatFailsTwiceThenSucceedsSucceedsAfterRetries() async throws {
+        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:2", "--worker-backoff", "0.1"], isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let task = try await finished(aid, caller, id)
+            #expect(task["status"] as? String == "succeeded")
+            #expect(try await attempts(aid, id) == 3)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
+    @Test func anEngineThatAlwaysFailsFailsTheTaskWithAReasonAndGivesTheUnitBack() async throws {
+        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolated: true) {
+            aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let task = try await finished(aid, caller, id)
+            #expect(task["status"] as? String == "failed")
+            #expect(task["failure"] as? String == "engine_failed")
+            #expect(try await attempts(aid, id) == 2)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            // Its id waits in generate.dead for a replay.
+            let dead = try await Broker.take(from: GenerationTaskMessage.deadRoutingKey, url: aid.amqpURL) { $0.messageID == id }
+            #expect(dead?.headers["failure"] == "engine_failed")
+        }
+    }
+
+    @Test func aSecondMessageForAFinishedTaskDoesNotRunItAgain() async throws {
+        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let text = try await finished(aid, caller, id)["text"] as? String
+            try await Broker.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey,
+                    body: try GenerationTaskMessage(taskID: id).encoded()), url: aid.amqpURL)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await attempts(aid, id) == 1)
+            #expect(try await finished(aid, caller, id)["text"] as? String == text)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
+    @Test func aPoisonMessageGoesToGenerateDeadAtOnce() async throws {
+        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+            let marker = UUID().uuidString
+            try await Broker.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey, body: Array("not a task \(marker)".utf8),
+                    messageID: marker), url: aid.amqpURL)
+            let dead = try await Broker.take(from: GenerationTaskMessage.deadRoutingKey, url: aid.amqpURL) { $0.messageID == marker }
+            #expect(dead != nil)
+        }
+    }
+
+    @Test func aFreeUserIsToldToSubscribeForALongGeneration() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller()
+            let answer = try await accept(aid, caller)
+            #expect(answer.status.code == 402)
+            #expect(answer.json["error"] as? String == "subscription_required")
+            #expect((answer.json["message"] as? String)?.contains("lesson_plan is not available on your plan") == true)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+        }
+    }
+}
+
+/// Direct access to the instance's RabbitMQ virtual host.
+enum Broker {
+    static let logger: Logger = {
+        var logger = Logger(label: "broker-test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Publishes `message` once the queues exist (the worker may not have declared them yet), and
+    /// fails if no queue takes it.
+    static func publish(_ message: AMQPMessage, url: String) async throws {
+        let publisher = AMQPPublisher(configuration: try AMQPConfiguration(url: url), logger: logger)
+        defer { Task { await publisher.shutdown() } }
+        try await publisher.declare(.skillup)
+        var message = message
+        message.mandatory = true
+        try await publisher.publish(message)
+    }
+
+    /// The first delivery from `queue` that `matches`, within 10 s; every delivery seen is acked.
+    static func take(from queue: String, url: String, where matches: @escaping @Sendable (AMQPDelivery) -> Bool) async throws -> AMQPDelivery? {
+        let consumer = AMQPConsumer(queue: queue, prefetch: 10, topology: .skillup, configuration: try AMQPConfiguration(url: url), logger: logger)
+        let found = await withTaskGroup(of: AMQPDelivery?.self) { group in
+            group.addTask {
+                for await delivery in consumer.deliveries {
+                    consumer.ack(delivery)
+                    if matches(delivery) { return delivery }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            await consumer.shutdown()
+            return first
+        }
+        return found
+    }
+}
