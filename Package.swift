@@ -162,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "skillctl",
             dependencies: [
-                "SchemaMigrations", "PostgresClient", "RedisClient", "Cryptography", "Auth", "Subscriptions",
+                "SchemaMigrations", "PostgresClient", "RedisClient", "AMQPClient", "Cryptography", "Auth", "Subscriptions", "Generation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

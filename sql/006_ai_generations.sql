@@ -56,6 +56,9 @@ CREATE TABLE ai.generations (
     -- work queue's class, and the engine calls made.
     idempotency_key  text CHECK (length(idempotency_key) BETWEEN 1 AND 255),
     paid             boolean NOT NULL DEFAULT false,
+    -- The unit's reservation at subscribed (its request id), settled or released when the
+    -- generation ends; NULL for a run an admin replayed, which counts nothing.
+    reservation      text,
     attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     created_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,

@@ -11,10 +11,6 @@ struct StartedGeneration: Sendable {
     let remaining: Int
     let resetsAt: Date
 
-    /// The reservation at subscribed: one per generation, named after it.
-    var requestID: String { Self.requestID(for: record.id) }
-
-    static func requestID(for generationID: String) -> String { "generation:\(generationID)" }
 }
 
 /// How an engine call ended.
@@ -44,11 +40,12 @@ struct GenerationService: Sendable {
     ///   subscribed or PostgreSQL cannot be reached (nothing is counted then).
     func start(_ input: GenerationInput, userID: String, streamed: Bool) async throws -> StartedGeneration {
         let template = try await template(for: input)
+        let id = UUID().uuidString.lowercased()
+        let requestID = GenerationRecord.reservation(for: id)
         let record = GenerationRecord(
-            id: UUID().uuidString.lowercased(), userID: userID, function: input.function.code, topic: input.topic, language: input.language,
-            maxTokens: input.maxTokens, templateVersion: template.version, mode: streamed ? "streamed" : "immediate", status: .running,
-            engine: nil, result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
-        let requestID = StartedGeneration.requestID(for: record.id)
+            id: id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
+            templateVersion: template.version, mode: streamed ? "streamed" : "immediate", reservation: requestID, status: .running, engine: nil,
+            result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
         let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: requestID)
         do {
             try await store.insert(record)
@@ -135,12 +132,14 @@ struct GenerationService: Sendable {
         } catch {
             logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
         }
-        await end(requestID: started.requestID, delivered: delivered)
+        await end(requestID: started.record.reservation, delivered: delivered)
     }
 
-    /// Settles (text delivered) or releases (none delivered) a reservation. A failure is logged:
-    /// the units stay counted until subscribed's reservation timeout, never given twice.
-    func end(requestID: String, delivered: Bool) async {
+    /// Settles (text delivered) or releases (none delivered) a reservation; nothing for a run that
+    /// counts nothing. A failure is logged: the units stay counted until subscribed's reservation
+    /// timeout, never given twice.
+    func end(requestID: String?, delivered: Bool) async {
+        guard let requestID else { return }
         do {
             if delivered {
                 try await entitlements.settle(requestID: requestID)

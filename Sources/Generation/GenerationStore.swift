@@ -1,5 +1,8 @@
 /// A generation as stored: what was asked, by whom, and how it ended so far.
 struct GenerationRecord: Sendable, Equatable {
+    /// The reservation a new generation makes at subscribed: one per generation, named after it.
+    static func reservation(for id: String) -> String { "generation:\(id)" }
+
     enum Status: String, Sendable {
         case queued, running, succeeded, failed, canceled
     }
@@ -12,6 +15,8 @@ struct GenerationRecord: Sendable, Equatable {
     let maxTokens: Int
     let templateVersion: Int
     let mode: String
+    /// The unit's reservation at subscribed; nil for a replayed task, which counts nothing.
+    let reservation: String?
     var status: Status
     var engine: String?
     var result: String?
@@ -63,6 +68,12 @@ protocol GenerationStore: Sendable {
     func claim(id: String) async throws -> Int?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
+
+    // MARK: skillctl
+
+    /// Resets a failed task to queued, from its first attempt and counting nothing, with an outbox
+    /// message; false when it is not a failed task.
+    func replay(id: String) async throws -> Bool
 }
 
 /// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.
@@ -74,8 +85,8 @@ enum TaskInsert: Sendable, Equatable {
 
 /// What ``GenerationStore/cancel(id:userID:)`` did.
 enum CancelResult: Sendable, Equatable {
-    /// Canceled now; it was in `previous` (queued or running).
-    case canceled(previous: GenerationRecord.Status)
+    /// Canceled now; it was in `previous` (queued or running). Its reservation is to release.
+    case canceled(previous: GenerationRecord.Status, reservation: String?)
     /// It had ended already, as `status`.
     case ended(GenerationRecord.Status)
     case notFound

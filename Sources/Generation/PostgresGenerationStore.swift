@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import PostgresClient
 
@@ -7,6 +8,7 @@ struct PostgresGenerationStore: GenerationStore {
 
     private static let columns: SQL = """
         g.id::text AS id, g.user_id::text AS user_id, g.function, g.topic, g.language, g.max_tokens, g.template_version, g.mode, g.status,
+        g.reservation,
         g.engine, g.result, g.failure, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
         (extract(epoch FROM g.finished_at) * 1000000)::bigint AS finished_micros
         """
@@ -17,7 +19,7 @@ struct PostgresGenerationStore: GenerationStore {
         return GenerationRecord(
             id: try row.decode("id"), userID: try row.decode("user_id"), function: try row.decode("function"), topic: try row.decode("topic"),
             language: try row.decode("language"), maxTokens: try row.decode("max_tokens"), templateVersion: try row.decode("template_version"),
-            mode: try row.decode("mode"), status: known, engine: try row.decode("engine"), result: try row.decode("result"),
+            mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"), result: try row.decode("result"),
             failure: try row.decode("failure"), createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
     }
 
@@ -40,12 +42,12 @@ struct PostgresGenerationStore: GenerationStore {
     func insert(_ record: GenerationRecord) async throws {
         _ = try await postgres.query(
             """
-            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status)
-            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9)
+            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10)
             """,
             [
                 .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language), .int(record.maxTokens),
-                .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue),
+                .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue), record.reservation.map(PostgresValue.text) ?? .null,
             ])
     }
 
@@ -93,13 +95,15 @@ struct PostgresGenerationStore: GenerationStore {
         try await postgres.withTransaction { transaction in
             let inserted = try await transaction.query(
                 """
-                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, idempotency_key, paid)
-                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean)
+                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, idempotency_key, paid,
+                                            reservation)
+                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean, $10)
                 ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
                 """,
                 [
                     .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language),
                     .int(record.maxTokens), .int(record.templateVersion), idempotencyKey.map(PostgresValue.text) ?? .null, .bool(paid),
+                    record.reservation.map(PostgresValue.text) ?? .null,
                 ])
             if inserted.isEmpty, let idempotencyKey {
                 let existing = try await transaction.query(
@@ -118,7 +122,7 @@ struct PostgresGenerationStore: GenerationStore {
         // The row is locked first, so the status answered is the one the update changed.
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
-                "SELECT status FROM ai.generations WHERE id = $1::uuid AND user_id = $2::uuid FOR UPDATE", [.text(id), .text(userID)])
+                "SELECT status, reservation FROM ai.generations WHERE id = $1::uuid AND user_id = $2::uuid FOR UPDATE", [.text(id), .text(userID)])
             guard let row = rows.first else { return .notFound }
             let status: String = try row.decode("status")
             guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }
@@ -126,7 +130,7 @@ struct PostgresGenerationStore: GenerationStore {
             _ = try await transaction.query(
                 "UPDATE ai.generations SET status = 'canceled', failure = 'canceled', finished_at = clock_timestamp() WHERE id = $1::uuid",
                 [.text(id)])
-            return .canceled(previous: known)
+            return .canceled(previous: known, reservation: try row.decode("reservation"))
         }
     }
 
@@ -173,5 +177,23 @@ struct PostgresGenerationStore: GenerationStore {
     func requeue(id: String, failure: String) async throws {
         _ = try await postgres.query(
             "UPDATE ai.generations SET status = 'queued', failure = $2 WHERE id = $1::uuid AND status = 'running'", [.text(id), .text(failure)])
+    }
+
+    // MARK: skillctl
+
+    func replay(id: String) async throws -> Bool {
+        try await postgres.withTransaction { transaction in
+            let reset = try await transaction.query(
+                """
+                UPDATE ai.generations
+                SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL, reservation = NULL
+                WHERE id = $1::uuid AND status = 'failed' AND mode = 'queued' RETURNING paid
+                """, [.text(id)])
+            guard let row = reset.first else { return false }
+            let paid: Bool = try row.decode("paid")
+            _ = try await transaction.query(
+                "INSERT INTO ai.outbox (generation_id, routing_key) VALUES ($1::uuid, $2)", [.text(id), .text(GenerationTaskMessage.workQueue(paid: paid))])
+            return true
+        }
     }
 }

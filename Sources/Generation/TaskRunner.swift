@@ -53,7 +53,7 @@ struct TaskRunner: Sendable {
         }
         guard task.status == .queued || task.status == .running else {
             // Ended before (a redelivery): its reservation's ending again, and nothing else.
-            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: task.status == .succeeded)
+            await generations.end(requestID: task.reservation, delivered: task.status == .succeeded)
             return .done
         }
         guard let template = try await store.template(for: task.function, version: task.templateVersion) else {
@@ -76,14 +76,14 @@ struct TaskRunner: Sendable {
         switch outcome {
         case .succeeded(let text):
             if try await store.finish(id: task.id, status: .succeeded, engine: generations.engine.name, result: text, failure: nil) {
-                await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: true)
+                await generations.end(requestID: task.reservation, delivered: true)
                 await notify(task, .generationSucceeded)
             } else {
-                await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+                await generations.end(requestID: task.reservation, delivered: false)
             }
         case .canceled:
             // aid marked it canceled and gave its unit back; again here, in case aid stopped before.
-            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+            await generations.end(requestID: task.reservation, delivered: false)
             await notify(task, .generationCanceled)
         case .failed(let error, _):
             if error.retryable, attempt < maxAttempts {
@@ -122,10 +122,10 @@ struct TaskRunner: Sendable {
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError) async throws {
         guard try await store.finish(id: task.id, status: .failed, engine: generations.engine.name, result: nil, failure: error.code) else {
-            await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+            await generations.end(requestID: task.reservation, delivered: false)
             return
         }
-        await generations.end(requestID: StartedGeneration.requestID(for: task.id), delivered: false)
+        await generations.end(requestID: task.reservation, delivered: false)
         logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
         try await publisher.publish(
             AMQPMessage(

@@ -22,11 +22,12 @@ struct TaskService: Sendable {
             return try Self.replay(existing, of: input)
         }
         let template = try await generations.template(for: input)
+        let id = UUID().uuidString.lowercased()
+        let requestID = GenerationRecord.reservation(for: id)
         let record = GenerationRecord(
-            id: UUID().uuidString.lowercased(), userID: identity.userID, function: input.function.code, topic: input.topic, language: input.language,
-            maxTokens: input.maxTokens, templateVersion: template.version, mode: "queued", status: .queued, engine: nil, result: nil, failure: nil,
+            id: id, userID: identity.userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
+            templateVersion: template.version, mode: "queued", reservation: requestID, status: .queued, engine: nil, result: nil, failure: nil,
             createdMicros: 0, finishedMicros: nil)
-        let requestID = StartedGeneration.requestID(for: record.id)
         try await generations.reserve(input, userID: identity.userID, requestID: requestID)
         // Any plan but free is served from the paid queue first.
         let paid = identity.tier != "free"
@@ -69,8 +70,8 @@ struct TaskService: Sendable {
             throw APIError.notFound("no generation of yours has this id")
         case .ended(let status):
             throw APIError(.conflict, code: "already_finished", message: "this generation has already ended: \(status.rawValue)")
-        case .canceled:
-            await generations.end(requestID: StartedGeneration.requestID(for: id), delivered: false)
+        case .canceled(_, let reservation):
+            await generations.end(requestID: reservation, delivered: false)
             return .canceled
         }
     }

@@ -11,7 +11,7 @@ struct SkillCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skillctl",
         abstract: "Administer a SkillUp gateway installation.",
-        subcommands: [Migrate.self, Keys.self, Users.self, Plans.self, Subscriptions.self]
+        subcommands: [Migrate.self, Keys.self, Users.self, Plans.self, Subscriptions.self, Tasks.self]
     )
 }
 
@@ -31,6 +31,19 @@ struct DatabaseOptions: ParsableArguments {
         configuration.applicationName = "skillctl"
         configuration.poolSize = 1
         return try PostgresClient(configuration: configuration, logger: logger)
+    }
+
+    /// A client for `body`, closed after it.
+    func withClient<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        let postgres = try client(logger: ServerOptions.logger)
+        do {
+            let result = try await body(postgres)
+            await postgres.close()
+            return result
+        } catch {
+            await postgres.close()
+            throw error
+        }
     }
 }
 

@@ -23,10 +23,24 @@ final class AidInstance: Sendable {
     let responder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
     private let directory: String
-    /// An isolated instance's own RabbitMQ virtual host and PostgreSQL: no other test's relay
-    /// publishes its outbox and no other test's worker takes its tasks.
+    /// The RabbitMQ the instance uses, with its virtual host, and its PostgreSQL.
+    let amqpURL: String
+    let postgresURL: String
+    /// An isolated instance's own PostgreSQL, to stop and start.
+    let privatePostgres: LocalServer?
+    /// An isolated instance's own virtual host on the shared RabbitMQ, removed at the end.
     private let virtualHost: String?
-    private let privatePostgres: LocalServer?
+
+    /// Which servers an instance shares with the other tests.
+    enum Isolation {
+        /// The shared ones, for tests that queue no tasks.
+        case shared
+        /// A PostgreSQL of its own and a virtual host of its own on the shared RabbitMQ: no other
+        /// test's relay publishes its outbox and no other test's worker takes its tasks.
+        case ownServers
+        /// As `ownServers`, with this RabbitMQ of its own, to stop and start.
+        case ownBroker(LocalServer)
+    }
 
     static let logger: Logger = {
         var logger = Logger(label: "aid-test")
@@ -34,13 +48,12 @@ final class AidInstance: Sendable {
         return logger
     }()
 
-    /// `workerArguments` nil: no genworker (tasks stay queued). `isolated`: servers of its own
-    /// (see ``virtualHost``), for every test that queues tasks.
+    /// `workerArguments` nil: no genworker (tasks stay queued).
     static func with<T>(
-        aidArguments: [String] = [], workerArguments: [String]? = nil, isolated: Bool = false, subscribed: Bool = true,
+        aidArguments: [String] = [], workerArguments: [String]? = nil, isolation: Isolation = .shared, subscribed: Bool = true,
         _ body: (AidInstance) async throws -> T
     ) async throws -> T {
-        let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolated: isolated, subscribed: subscribed)
+        let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolation: isolation, subscribed: subscribed)
         do {
             try await instance.waitForPostgres()
             let result = try await body(instance)
@@ -52,35 +65,38 @@ final class AidInstance: Sendable {
         }
     }
 
-    private static func environment(virtualHost: String?, postgresPort: Int?) throws -> [String: String] {
-        [
-            "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))",
-            "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(try postgresPort ?? LocalServer.sharedPort(.postgres))/skillup",
-            "AMQP_URL": "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/\(virtualHost ?? "")",
-        ]
-    }
 
     /// `subscribed: false` leaves the entitlement socket without a server, as when every
     /// subscribed instance is down.
-    private init(aidArguments: [String], workerArguments: [String]?, isolated: Bool, subscribed: Bool) async throws {
+    private init(aidArguments: [String], workerArguments: [String]?, isolation: Isolation, subscribed: Bool) async throws {
         // A short folder: a unix socket path is limited to 107 bytes.
         directory = "/tmp/aid-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let socket = "\(directory)/entitlements.sock"
-        if isolated {
+        switch isolation {
+        case .shared:
+            virtualHost = nil
+            amqpURL = "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/"
+        case .ownServers:
             let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
             let broker = try LocalServer.shared(.rabbitmq)
             try await broker.rabbitmqctl(["add_vhost", name])
             try await broker.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
             virtualHost = name
+            amqpURL = "amqp://guest:guest@127.0.0.1:\(broker.port)/\(name)"
+        case .ownBroker(let broker):
+            virtualHost = nil
+            amqpURL = "amqp://guest:guest@127.0.0.1:\(broker.port)/"
+        }
+        if case .shared = isolation {
+            privatePostgres = nil
+        } else {
             let postgres = try await LocalServer.startPrivate(.postgres)
             try await postgres.migrate()
             privatePostgres = postgres
-        } else {
-            virtualHost = nil
-            privatePostgres = nil
         }
-        let environment = try Self.environment(virtualHost: virtualHost, postgresPort: privatePostgres?.port)
+        postgresURL = "postgresql://skillup@127.0.0.1:\(try privatePostgres?.port ?? LocalServer.sharedPort(.postgres))/skillup"
+        let environment = ["REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))", "POSTGRES_URL": postgresURL, "AMQP_URL": amqpURL]
         var services: [any Service] = []
         if subscribed {
             let configuration = try await DaemonConfiguration.load(
@@ -116,11 +132,6 @@ final class AidInstance: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
         if let virtualHost { try? await LocalServer.shared(.rabbitmq).rabbitmqctl(["delete_vhost", virtualHost]) }
         privatePostgres?.remove()
-    }
-
-    /// The AMQP URL of this instance's virtual host.
-    var amqpURL: String {
-        get throws { try Self.environment(virtualHost: virtualHost, postgresPort: privatePostgres?.port)["AMQP_URL"] ?? "" }
     }
 
     private static func waitForSocket(_ path: String) async throws {

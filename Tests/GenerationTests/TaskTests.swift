@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func aTaskIsAcceptedQueuedRunAndSettledOnce() async throws {
-        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+        try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let accepted = try await accept(aid, caller)
             #expect(accepted.status == .accepted)
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func theSameIdempotencyKeyGivesTheSameTaskAndADifferentBodyA409() async throws {
-        try await AidInstance.with(isolated: true) { aid in
+        try await AidInstance.with(isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let key = "lesson-\(UUID().uuidString)"
             let first = try await accept(aid, caller, key: key)
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func aQueuedTaskCanceledNeverRunsAndGivesItsUnitBack() async throws {
-        try await AidInstance.with(isolated: true) { aid in
+        try await AidInstance.with(isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func aRunningTaskCanceledStopsWithinASecond() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-latency", "20", "--worker-cancel-check", "0.1"], isolated: true) { aid in
+        try await AidInstance.with(workerArguments: ["--engine-offline-latency", "20", "--worker-cancel-check", "0.1"], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let deadline = ContinuousClock.now + .seconds(10)
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func anEngineThatFailsTwiceThenSucceedsSucceedsAfterRetries() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:2", "--worker-backoff", "0.1"], isolated: true) { aid in
+        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:2", "--worker-backoff", "0.1"], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let task = try await finished(aid, caller, id)
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func anEngineThatAlwaysFailsFailsTheTaskWithAReasonAndGivesTheUnitBack() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolated: true) {
+        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolation: .ownServers) {
             aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
@@ -138,8 +138,34 @@ import Testing
         }
     }
 
+    @Test func skillctlListsADeadTaskAndReplaysItWithoutCountingItAgain() async throws {
+        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:1", "--worker-attempts", "1"], isolation: .ownServers) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            #expect(try await finished(aid, caller, id)["status"] as? String == "failed")
+            let environment = ["POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL]
+            let listed = try await skillctl(["tasks", "dead"], environment)
+            #expect(listed.status == 0, "\(listed.output)")
+            #expect(listed.output.contains("\(id)  engine_failed  user \(caller.userID) lesson_plan failed"), "\(listed.output)")
+            let replayed = try await skillctl(["tasks", "replay", id], environment)
+            #expect(replayed.output.contains("\(id): queued"), "\(replayed.output)")
+            let task = try await finished(aid, caller, id)
+            #expect(task["status"] as? String == "succeeded")
+            // Its unit was given back when it failed; the replay counts nothing.
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            let empty = try await skillctl(["tasks", "dead"], environment)
+            #expect(empty.output.contains("generate.dead is empty"), "\(empty.output)")
+            let unknown = try await skillctl(["tasks", "replay", "--all"], environment)
+            #expect(unknown.output.contains("generate.dead holds no task"), "\(unknown.output)")
+        }
+    }
+
+    func skillctl(_ arguments: [String], _ environment: [String: String]) async throws -> ChildProcess.Outcome {
+        try await ChildProcess.run(LocalServer.packageRoot.appendingPathComponent(".build/debug/skillctl").path, arguments, environment: environment)
+    }
+
     @Test func aSecondMessageForAFinishedTaskDoesNotRunItAgain() async throws {
-        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+        try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let text = try await finished(aid, caller, id)["text"] as? String
@@ -155,7 +181,7 @@ import Testing
     }
 
     @Test func aPoisonMessageGoesToGenerateDeadAtOnce() async throws {
-        try await AidInstance.with(workerArguments: [], isolated: true) { aid in
+        try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
             let marker = UUID().uuidString
             try await Broker.publish(
                 AMQPMessage(
