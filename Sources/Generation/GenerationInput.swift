@@ -19,6 +19,12 @@ struct GenerationInput: Sendable, Equatable {
     static let languages = ["ru", "en"]
     static let topicLength = 3...2000
     static let maxTokens = 16...4096
+    static let topicBytes = 8000
+
+    static func refused(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.properties.generalCategory == .control { return !["\n", "\t", "\r"].contains(scalar) }
+        return (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+    }
 
     let function: GenerationFunction
     /// The topic with surrounding white space removed.
@@ -38,9 +44,14 @@ struct GenerationInput: Sendable, Equatable {
             throw APIError.badRequest(
                 code: "invalid_field", "topic must be \(Self.topicLength.lowerBound) to \(Self.topicLength.upperBound) characters", field: "topic")
         }
-        // Line breaks and tabs belong in a topic; other control characters only confuse a model.
-        guard !topic.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" }) else {
-            throw APIError.badRequest(code: "invalid_field", "topic must not contain control characters", field: "topic")
+        // A character may carry any number of combining marks: the bytes are capped too.
+        guard topic.utf8.count <= Self.topicBytes else {
+            throw APIError.badRequest(code: "invalid_field", "topic must be at most \(Self.topicBytes) bytes of UTF-8", field: "topic")
+        }
+        // Line breaks and tabs belong in a topic; other control characters only confuse a model,
+        // and bidirectional overrides make a topic read otherwise than it is.
+        guard !topic.unicodeScalars.contains(where: { Self.refused($0) }) else {
+            throw APIError.badRequest(code: "invalid_field", "topic must not contain control or bidirectional-override characters", field: "topic")
         }
         let language = body.options?.language ?? "ru"
         guard Self.languages.contains(language) else {

@@ -12,6 +12,8 @@ struct GenerationRoutes: Sendable {
     let tasks: TaskService
     var store: any GenerationStore { generations.store }
 
+    static let unreadable = "generations cannot be read right now"
+
     /// History pages: how many generations one holds.
     static let pageSizes = 1...100
 
@@ -23,20 +25,22 @@ struct GenerationRoutes: Sendable {
             if input.function.mode == .queued {
                 let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
                 let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
-                let location = "/api/generate/\(accepted.record.id)"
+                let location = "/api/generate/\(accepted.id)"
                 var response = try Response.json(
-                    TaskAcceptedBody(task_id: accepted.record.id, status: accepted.record.status.rawValue, status_url: location), status: .accepted)
+                    TaskAcceptedBody(task_id: accepted.id, status: accepted.status.rawValue, status_url: location), status: .accepted)
                 response.headers[.location] = location
                 return response
             }
-            let started = try await generations.start(input, userID: identity.userID, streamed: input.stream)
+            let started = try await generations.start(input, userID: identity.userID)
             return input.stream ? stream(started) : try await answer(started)
         }
         router.get("/api/generate/{id}") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let id = try context.parameters.require("id")
             // Another user's generation is as absent as one that never existed.
-            guard Identifiers.isUUID(id), let record = try await read({ try await store.generation(id: id, userID: identity.userID) }) else {
+            guard Identifiers.isUUID(id),
+                let record = try await generations.storage(unavailable: Self.unreadable, { try await store.generation(id: id, userID: identity.userID) })
+            else {
                 throw APIError.notFound("no generation of yours has this id")
             }
             return try Response.json(GenerationBody(record))
@@ -64,7 +68,9 @@ struct GenerationRoutes: Sendable {
                 }
                 return cursor
             }
-            let page = try await read { try await store.history(userID: identity.userID, limit: limit, before: before) }
+            let page = try await generations.storage(unavailable: Self.unreadable) {
+                try await store.history(userID: identity.userID, limit: limit, before: before)
+            }
             let next = page.count == limit ? page.last.map { HistoryCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(HistoryBody(generations: page.map(GenerationBody.init), next: next))
         }
@@ -94,10 +100,16 @@ struct GenerationRoutes: Sendable {
     private func stream(_ started: StartedGeneration) -> Response {
         let generations = generations
         let body = ResponseBody { writer in
-            try await writer.write(
-                ServerSentEvent.encode(
-                    event: "start",
-                    StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
+            do {
+                try await writer.write(
+                    ServerSentEvent.encode(
+                        event: "start",
+                        StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
+            } catch {
+                // The client went away before anything reached it.
+                await generations.finish(started, .canceled(text: ""), delivered: false)
+                throw error
+            }
             var delivered = false
             let outcome = await generations.run(started) { piece in
                 try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
@@ -125,17 +137,6 @@ struct GenerationRoutes: Sendable {
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
             body: body)
-    }
-
-    private func read<T>(_ call: () async throws -> T) async throws -> T {
-        do {
-            return try await call()
-        } catch let error as APIError {
-            throw error
-        } catch {
-            generations.logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be read right now")
-        }
     }
 
     static func engineFailure(_ error: EngineError) -> APIError {

@@ -38,13 +38,13 @@ struct GenerationService: Sendable {
     /// - Throws: ``APIError`` 402 `subscription_required` when the plan does not include the
     ///   function, 429 `quota_exceeded` or `too_many_tasks` with Retry-After, 503 when
     ///   subscribed or PostgreSQL cannot be reached (nothing is counted then).
-    func start(_ input: GenerationInput, userID: String, streamed: Bool) async throws -> StartedGeneration {
+    func start(_ input: GenerationInput, userID: String) async throws -> StartedGeneration {
         let template = try await template(for: input)
         let id = UUID().uuidString.lowercased()
         let requestID = GenerationRecord.reservation(for: id)
         let record = GenerationRecord(
             id: id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
-            templateVersion: template.version, mode: streamed ? "streamed" : "immediate", reservation: requestID, status: .running, engine: nil,
+            templateVersion: template.version, mode: input.stream ? "streamed" : "immediate", reservation: requestID, status: .running, engine: nil,
             result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
         let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: requestID)
         do {
@@ -127,18 +127,35 @@ struct GenerationService: Sendable {
             (status, text, failure) = (.canceled, written, "client_gone")
         }
         do {
-            try await store.finish(
-                id: started.record.id, status: status, engine: engine.name, result: text.isEmpty ? nil : text, failure: failure)
+            // Only aid ends a generation answered in the request; false would mean another did,
+            // and then its reservation is that one's to end.
+            guard
+                try await store.finish(id: started.record.id, status: status, engine: engine.name, result: text.isEmpty ? nil : text, failure: failure)
+            else { return }
         } catch {
             logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
         }
         await end(requestID: started.record.reservation, delivered: delivered)
     }
 
-    /// Settles (text delivered) or releases (none delivered) a reservation; nothing for a run that
-    /// counts nothing. A failure is logged: the units stay counted until subscribed's reservation
+    /// Settles (text delivered) or releases (none delivered) a reservation, where the caller cannot
+    /// wait: a failure is logged, and the units stay counted until subscribed's reservation
     /// timeout, never given twice.
     func end(requestID: String?, delivered: Bool) async {
+        do {
+            try await settleOrRelease(requestID, delivered: delivered)
+        } catch {
+            logger.error(
+                "reservation not ended",
+                metadata: ["request_id": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+        }
+    }
+
+    /// Settles (text delivered) or releases (none delivered) a reservation; nothing for a run that
+    /// counts nothing. A reservation that had already ended the other way is logged, not thrown:
+    /// asking again cannot change it.
+    /// - Throws: when subscribed could not be reached, so that the caller keeps its work to retry.
+    func settleOrRelease(_ requestID: String?, delivered: Bool) async throws {
         guard let requestID else { return }
         do {
             if delivered {
@@ -146,19 +163,22 @@ struct GenerationService: Sendable {
             } else {
                 try await entitlements.release(requestID: requestID)
             }
-        } catch {
-            logger.error(
-                "reservation not ended", metadata: ["request_id": "\(requestID)", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+        } catch let refused as EntitlementsRefused {
+            logger.error("reservation ended otherwise", metadata: ["request_id": "\(requestID)", "reason": "\(refused)"])
         }
     }
 
-    /// A store call whose failure is a 503 before anything was counted.
-    func storage<T>(_ call: () async throws -> T) async throws -> T {
+    /// A store call whose failure is a 503 saying `message` (by default: before anything was counted).
+    func storage<T>(unavailable message: String = "generations cannot be recorded right now; nothing was counted", _ call: () async throws -> T)
+        async throws -> T
+    {
         do {
             return try await call()
+        } catch let error as APIError {
+            throw error
         } catch {
             logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+            throw APIError.unavailable(code: "generation_unavailable", message)
         }
     }
 

@@ -49,7 +49,7 @@ protocol GenerationStore: Sendable {
     /// Writes a queued task and its outbox message (to `queue`) in one transaction; when the user
     /// already has a task with the same idempotency key, writes nothing and returns that one.
     func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert
-    /// Cancels the user's task if it is still queued or running.
+    /// Cancels the user's task (a queued generation) if it is still queued or running.
     func cancel(id: String, userID: String) async throws -> CancelResult
     /// Publishes up to `limit` outbox messages, oldest first, and deletes those `publish` reports
     /// confirmed, in one transaction that skips rows another relay holds. Returns how many were
@@ -85,8 +85,8 @@ enum TaskInsert: Sendable, Equatable {
 
 /// What ``GenerationStore/cancel(id:userID:)`` did.
 enum CancelResult: Sendable, Equatable {
-    /// Canceled now; it was in `previous` (queued or running). Its reservation is to release.
-    case canceled(previous: GenerationRecord.Status, reservation: String?)
+    /// Canceled now, while queued or running: its reservation is to release.
+    case canceled(reservation: String?)
     /// It had ended already, as `status`.
     case ended(GenerationRecord.Status)
     case notFound
@@ -112,7 +112,8 @@ struct HistoryCursor: Sendable, Equatable {
 
     init?(_ text: String) {
         let parts = text.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let micros = Int(parts[0]) else { return nil }
+        // Microseconds from 1970 to 9999: further than that is no cursor aid gave.
+        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros) else { return nil }
         createdMicros = micros
         id = String(parts[1])
     }

@@ -62,8 +62,7 @@ final class OutboxRelay: Service, Sendable {
     private func publish(_ messages: [OutboxMessage]) async -> [Bool] {
         var encoded: [AMQPMessage] = []
         for message in messages {
-            // A task id is a UUID: encoding its message cannot fail.
-            let body = (try? GenerationTaskMessage(taskID: message.taskID).encoded()) ?? []
+            guard let body = try? GenerationTaskMessage(taskID: message.taskID).encoded() else { return messages.map { _ in false } }
             encoded.append(
                 AMQPMessage(
                     exchange: GenerationTaskMessage.exchange, routingKey: message.queue, body: body, mandatory: true, contentType: "application/json",

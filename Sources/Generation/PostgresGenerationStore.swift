@@ -19,7 +19,8 @@ struct PostgresGenerationStore: GenerationStore {
         return GenerationRecord(
             id: try row.decode("id"), userID: try row.decode("user_id"), function: try row.decode("function"), topic: try row.decode("topic"),
             language: try row.decode("language"), maxTokens: try row.decode("max_tokens"), templateVersion: try row.decode("template_version"),
-            mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"), result: try row.decode("result"),
+            mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"),
+            result: try row.decode("result"),
             failure: try row.decode("failure"), createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
     }
 
@@ -85,10 +86,10 @@ struct PostgresGenerationStore: GenerationStore {
 
     // MARK: Tasks
 
+    private static let byIdempotencyKey: SQL = "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid AND g.idempotency_key = $2"
+
     func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord? {
-        try await postgres.query(
-            "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid AND g.idempotency_key = $2", [.text(userID), .text(idempotencyKey)]
-        ).first.map(Self.record)
+        try await postgres.query(Self.byIdempotencyKey, [.text(userID), .text(idempotencyKey)]).first.map(Self.record)
     }
 
     func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert {
@@ -106,9 +107,7 @@ struct PostgresGenerationStore: GenerationStore {
                     record.reservation.map(PostgresValue.text) ?? .null,
                 ])
             if inserted.isEmpty, let idempotencyKey {
-                let existing = try await transaction.query(
-                    "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid AND g.idempotency_key = $2",
-                    [.text(record.userID), .text(idempotencyKey)])
+                let existing = try await transaction.query(Self.byIdempotencyKey, [.text(record.userID), .text(idempotencyKey)])
                 guard let row = existing.first else { throw PostgresError(code: .decoding, message: "an idempotency conflict without its row") }
                 return .existing(try Self.record(row))
             }
@@ -122,7 +121,8 @@ struct PostgresGenerationStore: GenerationStore {
         // The row is locked first, so the status answered is the one the update changed.
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
-                "SELECT status, reservation FROM ai.generations WHERE id = $1::uuid AND user_id = $2::uuid FOR UPDATE", [.text(id), .text(userID)])
+                "SELECT status, reservation FROM ai.generations WHERE id = $1::uuid AND user_id = $2::uuid AND mode = 'queued' FOR UPDATE",
+                [.text(id), .text(userID)])
             guard let row = rows.first else { return .notFound }
             let status: String = try row.decode("status")
             guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }
@@ -130,7 +130,7 @@ struct PostgresGenerationStore: GenerationStore {
             _ = try await transaction.query(
                 "UPDATE ai.generations SET status = 'canceled', failure = 'canceled', finished_at = clock_timestamp() WHERE id = $1::uuid",
                 [.text(id)])
-            return .canceled(previous: known, reservation: try row.decode("reservation"))
+            return .canceled(reservation: try row.decode("reservation"))
         }
     }
 

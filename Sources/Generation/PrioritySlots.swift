@@ -18,10 +18,10 @@ final class PrioritySlots: Sendable {
     }
 
     /// Runs `body` in a slot, waiting for one first; nil when cancelled while waiting.
-    func withSlot<T: Sendable>(paid: Bool, _ body: () async -> T) async -> T? {
+    func withSlot<T: Sendable>(paid: Bool, _ body: () async throws -> T) async throws -> T? {
         guard await acquire(paid: paid) else { return nil }
         defer { release() }
-        return await body()
+        return try await body()
     }
 
     /// True once a slot is this caller's; false when it was cancelled while waiting.
@@ -32,19 +32,22 @@ final class PrioritySlots: Sendable {
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let granted = state.withLock { state -> Bool in
-                    if Task.isCancelled { return false }
+                // Decided under the lock: a queued waiter is resumed by release() or by onCancel,
+                // never here, so it is resumed exactly once.
+                enum Decision { case granted, cancelled, queued }
+                let decision = state.withLock { state -> Decision in
+                    if Task.isCancelled { return .cancelled }
                     if state.free > 0 {
                         state.free -= 1
-                        return true
+                        return .granted
                     }
                     if paid { state.paidWaiters.append((id, continuation)) } else { state.otherWaiters.append((id, continuation)) }
-                    return false
+                    return .queued
                 }
-                if granted {
-                    continuation.resume(returning: true)
-                } else if Task.isCancelled {
-                    continuation.resume(returning: false)
+                switch decision {
+                case .granted: continuation.resume(returning: true)
+                case .cancelled: continuation.resume(returning: false)
+                case .queued: break
                 }
             }
         } onCancel: {

@@ -52,38 +52,38 @@ struct TaskRunner: Sendable {
             return .reject
         }
         guard task.status == .queued || task.status == .running else {
-            // Ended before (a redelivery): its reservation's ending again, and nothing else.
-            await generations.end(requestID: task.reservation, delivered: task.status == .succeeded)
+            // Ended before (a redelivery, or a step after the ending that failed): its reservation
+            // ended as its status says, and nothing else.
+            try await endReservation(of: task)
             return .done
         }
         guard let template = try await store.template(for: task.function, version: task.templateVersion) else {
             try await fail(task, EngineError(code: "template_missing", message: "template version \(task.templateVersion) is gone", retryable: false))
             return .done
         }
-        let ran = await slots.withSlot(paid: paid) { () -> (outcome: EngineOutcome, attempt: Int)? in
+        let ran = try await slots.withSlot(paid: paid) { () -> (outcome: EngineOutcome, attempt: Int)? in
             // Claimed in the slot, so a task waiting for one still reads as queued.
-            guard let attempt = try? await store.claim(id: task.id) else { return nil }
+            guard let attempt = try await store.claim(id: task.id) else { return nil }
             logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
             let prompt = template.render(topic: task.topic, language: task.language)
             return await watched(task.id, prompt: prompt, maxTokens: task.maxTokens).map { ($0, attempt) }
         }
-        guard let (outcome, attempt) = ran ?? nil else {
-            // Shut down while waiting for a slot: back to the queue. Otherwise the claim failed
-            // (the task ended meanwhile, or PostgreSQL is down): look at the task again.
-            if Task.isCancelled { return .retryLater }
+        guard let ran else { return .retryLater } // shut down while waiting for a slot
+        guard let (outcome, attempt) = ran else {
+            // The task ended while waiting for a slot (canceled): look at it again.
             return try await run(taskID: taskID, paid: paid)
         }
         switch outcome {
         case .succeeded(let text):
             if try await store.finish(id: task.id, status: .succeeded, engine: generations.engine.name, result: text, failure: nil) {
-                await generations.end(requestID: task.reservation, delivered: true)
                 await notify(task, .generationSucceeded)
-            } else {
-                await generations.end(requestID: task.reservation, delivered: false)
             }
+            try await endReservation(of: task)
         case .canceled:
+            // A shutdown stops the engine too: then the task goes back to the queue, as it is.
+            guard !Task.isCancelled, try await store.task(id: task.id)?.status == .canceled else { return .retryLater }
             // aid marked it canceled and gave its unit back; again here, in case aid stopped before.
-            await generations.end(requestID: task.reservation, delivered: false)
+            try await endReservation(of: task)
             await notify(task, .generationCanceled)
         case .failed(let error, _):
             if error.retryable, attempt < maxAttempts {
@@ -95,6 +95,14 @@ struct TaskRunner: Sendable {
             }
         }
         return .done
+    }
+
+    /// Settles the task's reservation if it succeeded, releases it otherwise, as its row says now
+    /// (another delivery may have ended it). Throws while subscribed cannot be reached, so that the
+    /// message is kept until the unit's fate is recorded.
+    private func endReservation(of task: GenerationRecord) async throws {
+        let status = try await store.task(id: task.id)?.status
+        try await generations.settleOrRelease(task.reservation, delivered: status == .succeeded)
     }
 
     /// The engine call, stopped when the task is canceled (checked every `cancelCheck`).
@@ -121,24 +129,23 @@ struct TaskRunner: Sendable {
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError) async throws {
-        guard try await store.finish(id: task.id, status: .failed, engine: generations.engine.name, result: nil, failure: error.code) else {
-            await generations.end(requestID: task.reservation, delivered: false)
-            return
+        if try await store.finish(id: task.id, status: .failed, engine: generations.engine.name, result: nil, failure: error.code) {
+            logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+            try await publisher.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
+                    body: try GenerationTaskMessage(taskID: task.id).encoded(), mandatory: true, contentType: "application/json", messageID: task.id,
+                    headers: ["failure": error.code]))
+            await notify(task, .generationFailed, failure: error.code)
         }
-        await generations.end(requestID: task.reservation, delivered: false)
-        logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
-        try await publisher.publish(
-            AMQPMessage(
-                exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
-                body: try GenerationTaskMessage(taskID: task.id).encoded(), contentType: "application/json", messageID: task.id,
-                headers: ["failure": error.code]))
-        await notify(task, .generationFailed, failure: error.code)
+        try await endReservation(of: task)
     }
 
     private func retryMessage(_ taskID: String, paid: Bool, after delay: Duration) throws -> AMQPMessage {
         AMQPMessage(
             exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.retryQueue(paid: paid),
-            body: try GenerationTaskMessage(taskID: taskID).encoded(), contentType: "application/json", messageID: taskID, expiration: delay)
+            body: try GenerationTaskMessage(taskID: taskID).encoded(), mandatory: true, contentType: "application/json", messageID: taskID,
+            expiration: delay)
     }
 
     /// The wait after failed attempt `attempt` (from 1): `backoff`, then doubling, at most a minute.

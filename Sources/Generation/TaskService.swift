@@ -12,12 +12,8 @@ struct TaskService: Sendable {
 
     var store: any GenerationStore { generations.store }
 
-    /// An accepted task, new or the one an earlier request with the same key made.
-    struct Accepted: Sendable {
-        let record: GenerationRecord
-    }
-
-    func accept(_ input: GenerationInput, identity: GatewayIdentity, idempotencyKey: String?) async throws -> Accepted {
+    /// The accepted task: a new one, or the one an earlier request with the same key made.
+    func accept(_ input: GenerationInput, identity: GatewayIdentity, idempotencyKey: String?) async throws -> GenerationRecord {
         if let idempotencyKey, let existing = try await generations.storage({ try await store.task(userID: identity.userID, idempotencyKey: idempotencyKey) }) {
             return try Self.replay(existing, of: input)
         }
@@ -43,7 +39,7 @@ struct TaskService: Sendable {
         switch inserted {
         case .inserted:
             relay.nudge()
-            return Accepted(record: record)
+            return record
         case .existing(let existing):
             // A request with the same key won the race: this one's reservation goes back.
             await generations.end(requestID: requestID, delivered: false)
@@ -52,14 +48,14 @@ struct TaskService: Sendable {
     }
 
     /// The task an earlier request with the same key made, if this request is the same.
-    static func replay(_ existing: GenerationRecord, of input: GenerationInput) throws -> Accepted {
+    static func replay(_ existing: GenerationRecord, of input: GenerationInput) throws -> GenerationRecord {
         guard existing.function == input.function.code, existing.topic == input.topic, existing.language == input.language,
             existing.maxTokens == input.maxTokens
         else {
             throw APIError(
                 .conflict, code: "idempotency_key_reused", message: "this Idempotency-Key was used with a different request; use a new key for a new task")
         }
-        return Accepted(record: existing)
+        return existing
     }
 
     /// Cancels the user's task: a queued one never runs; a running one stops within genworker's
@@ -67,10 +63,10 @@ struct TaskService: Sendable {
     func cancel(id: String, userID: String) async throws -> GenerationRecord.Status {
         switch try await generations.storage({ try await store.cancel(id: id, userID: userID) }) {
         case .notFound:
-            throw APIError.notFound("no generation of yours has this id")
+            throw APIError.notFound("no task of yours has this id (a generation answered in the request cannot be canceled)")
         case .ended(let status):
             throw APIError(.conflict, code: "already_finished", message: "this generation has already ended: \(status.rawValue)")
-        case .canceled(_, let reservation):
+        case .canceled(let reservation):
             await generations.end(requestID: reservation, delivered: false)
             return .canceled
         }

@@ -104,7 +104,12 @@ public struct LocalServer: Sendable {
             configuration: try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup"), logger: logger)
         let running = Task { try await client.run() }
         defer { running.cancel() }
-        _ = try await Migrator(client: client, logger: logger).migrate(Migration.load(from: Self.packageRoot.appendingPathComponent("sql").path))
+        do {
+            _ = try await Migrator(client: client, logger: logger).migrate(Migration.load(from: Self.packageRoot.appendingPathComponent("sql").path))
+        } catch {
+            await client.close()
+            throw error
+        }
         await client.close()
     }
 

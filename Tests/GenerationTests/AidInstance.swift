@@ -65,7 +65,6 @@ final class AidInstance: Sendable {
         }
     }
 
-
     /// `subscribed: false` leaves the entitlement socket without a server, as when every
     /// subscribed instance is down.
     private init(aidArguments: [String], workerArguments: [String]?, isolation: Isolation, subscribed: Bool) async throws {
@@ -232,6 +231,19 @@ func ledger(_ postgres: PostgresClient, user: String) async throws -> (reserved:
         FROM billing.usage_ledger WHERE user_id = $1::uuid
         """, [.text(user)])[0]
     return (try row.decode("reserved"), try row.decode("settled"), try row.decode("released"))
+}
+
+/// The ledger once it shows `expected`, or as it is after 10 s: a task's unit is settled or
+/// released just after its status is final.
+func ledger(_ postgres: PostgresClient, user: String, becomes expected: (reserved: Int, settled: Int, released: Int)) async throws -> (
+    reserved: Int, settled: Int, released: Int
+) {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while true {
+        let now = try await ledger(postgres, user: user)
+        if now == expected || ContinuousClock.now > deadline { return now }
+        try await Task.sleep(for: .milliseconds(50))
+    }
 }
 
 /// A plan of the test's own with `features`, and a user subscribed to it.

@@ -94,6 +94,8 @@ import Testing
         (#"{"topic":"Rivers","function":"poem"}"#, "unknown_function", "function"),
         (#"{"topic":"  a ","function":"summary"}"#, "invalid_field", "topic"),
         (#"{"topic":"Rivers\u0007","function":"summary"}"#, "invalid_field", "topic"),
+        (#"{"topic":"Rivers\u202e","function":"summary"}"#, "invalid_field", "topic"),
+        ("{\"topic\":\"Rivers\(String(repeating: "\u{301}", count: 5000))\",\"function\":\"summary\"}", "invalid_field", "topic"),
         (#"{"topic":"Rivers","function":"summary","options":{"language":"de"}}"#, "invalid_field", "options.language"),
         (#"{"topic":"Rivers","function":"summary","options":{"max_tokens":100000}}"#, "invalid_field", "options.max_tokens"),
         (#"{"function":"summary"}"#, "missing_field", "topic"),
@@ -126,6 +128,10 @@ import Testing
             #expect(second.json["next"] == nil)
             let bad = try await aid.withClient { client in try await caller.get(client, "/api/generations?limit=0") }
             #expect(bad.status == .badRequest && bad.json["field"] as? String == "limit")
+            let farCursor = try await aid.withClient { client in
+                try await caller.get(client, "/api/generations?after=9000000000000000000.\(UUID().uuidString.lowercased())")
+            }
+            #expect(farCursor.status == .badRequest && farCursor.json["field"] as? String == "after")
         }
     }
 }

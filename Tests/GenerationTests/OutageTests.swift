@@ -36,7 +36,8 @@ import Testing
                     try await Task.sleep(for: .milliseconds(200))
                 }
             }
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 3, settled: 3, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 3, settled: 3, released: 0)) == (reserved: 3, settled: 3, released: 0))
         }
     }
 
@@ -60,7 +61,8 @@ import Testing
             }
             let stored = try await aid.postgres.query("SELECT count(*)::integer AS n FROM ai.generations WHERE user_id = $1::uuid", [.text(caller.userID)])
             #expect(try stored[0].decode("n", as: Int.self) == 0)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 0, settled: 0, released: 0)) == (reserved: 0, settled: 0, released: 0))
         }
     }
 }

@@ -55,7 +55,8 @@ import Testing
             #expect((task["text"] as? String)?.contains("\"The solar system\"") == true)
             #expect(task["mode"] as? String == "queued")
             #expect(try await attempts(aid, id) == 1)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
             let outbox = try await aid.postgres.query("SELECT count(*)::integer AS n FROM ai.outbox WHERE generation_id = $1::uuid", [.text(id)])
             #expect(try outbox[0].decode("n", as: Int.self) == 0)
         }
@@ -72,18 +73,20 @@ import Testing
             let other = try await accept(aid, caller, key: key, body: #"{"topic":"Another topic","function":"lesson_plan"}"#)
             #expect(other.status == .conflict)
             #expect(other.json["error"] as? String == "idempotency_key_reused")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 0)) == (reserved: 1, settled: 0, released: 0))
         }
     }
 
-    @Test func aQueuedTaskCanceledNeverRunsAndGivesItsUnitBack() async throws {
+    @Test func aQueuedTaskCanceledGivesItsUnitBackAndCannotBeCanceledTwice() async throws {
         try await AidInstance.with(isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
             #expect(canceled.status == .ok)
             #expect(canceled.json["status"] as? String == "canceled")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
             let again = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
             #expect(again.status == .conflict && again.json["error"] as? String == "already_finished")
             let someoneElse = try await aid.withClient { client in try await Caller().send(client, "/api/generate/\(id)", method: .delete) }
@@ -100,14 +103,23 @@ import Testing
                 try #require(ContinuousClock.now < deadline, "the task never ran")
                 try await Task.sleep(for: .milliseconds(50))
             }
+            let events = "test-events-\(UUID().uuidString.prefix(8))"
+            let topology = AMQPTopology(
+                queues: [.init(events, durable: false)], bindings: [.init(queue: events, exchange: UserEvent.exchange, routingKey: "user.\(caller.userID)")])
+            try await Broker.declare(topology, url: aid.amqpURL)
             let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
             #expect(canceled.status == .ok)
-            // The worker sees the cancellation and leaves the task as canceled, with no text.
-            try await Task.sleep(for: .seconds(1))
+            // The worker sees the cancellation, stops the engine and says so; the task stays
+            // canceled, with no text.
+            let event = try await Broker.take(from: events, url: aid.amqpURL, topology: topology) { delivery in
+                (try? UserEvent.decode(delivery.body))?.type == .generationCanceled
+            }
+            #expect(event != nil, "genworker never noticed the cancellation")
             let task = try await finished(aid, caller, id)
             #expect(task["status"] as? String == "canceled")
             #expect(task["text"] == nil)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
         }
     }
 
@@ -118,12 +130,15 @@ import Testing
             let task = try await finished(aid, caller, id)
             #expect(task["status"] as? String == "succeeded")
             #expect(try await attempts(aid, id) == 3)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
         }
     }
 
     @Test func anEngineThatAlwaysFailsFailsTheTaskWithAReasonAndGivesTheUnitBack() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolation: .ownServers) {
+        try await AidInstance.with(
+            workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolation: .ownServers
+        ) {
             aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
@@ -131,7 +146,8 @@ import Testing
             #expect(task["status"] as? String == "failed")
             #expect(task["failure"] as? String == "engine_failed")
             #expect(try await attempts(aid, id) == 2)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
             // Its id waits in generate.dead for a replay.
             let dead = try await Broker.take(from: GenerationTaskMessage.deadRoutingKey, url: aid.amqpURL) { $0.messageID == id }
             #expect(dead?.headers["failure"] == "engine_failed")
@@ -152,7 +168,8 @@ import Testing
             let task = try await finished(aid, caller, id)
             #expect(task["status"] as? String == "succeeded")
             // Its unit was given back when it failed; the replay counts nothing.
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
             let empty = try await skillctl(["tasks", "dead"], environment)
             #expect(empty.output.contains("generate.dead is empty"), "\(empty.output)")
             let unknown = try await skillctl(["tasks", "replay", "--all"], environment)
@@ -176,7 +193,8 @@ import Testing
             try await Task.sleep(for: .seconds(1))
             #expect(try await attempts(aid, id) == 1)
             #expect(try await finished(aid, caller, id)["text"] as? String == text)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
         }
     }
 
@@ -199,7 +217,8 @@ import Testing
             #expect(answer.status.code == 402)
             #expect(answer.json["error"] as? String == "subscription_required")
             #expect((answer.json["message"] as? String)?.contains("lesson_plan is not available on your plan") == true)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 0, settled: 0, released: 0)) == (reserved: 0, settled: 0, released: 0))
         }
     }
 }
@@ -223,9 +242,17 @@ enum Broker {
         try await publisher.publish(message)
     }
 
+    static func declare(_ topology: AMQPTopology, url: String) async throws {
+        let publisher = AMQPPublisher(configuration: try AMQPConfiguration(url: url), logger: logger)
+        defer { Task { await publisher.shutdown() } }
+        try await publisher.declare(topology)
+    }
+
     /// The first delivery from `queue` that `matches`, within 10 s; every delivery seen is acked.
-    static func take(from queue: String, url: String, where matches: @escaping @Sendable (AMQPDelivery) -> Bool) async throws -> AMQPDelivery? {
-        let consumer = AMQPConsumer(queue: queue, prefetch: 10, topology: .skillup, configuration: try AMQPConfiguration(url: url), logger: logger)
+    static func take(
+        from queue: String, url: String, topology: AMQPTopology = .skillup, where matches: @escaping @Sendable (AMQPDelivery) -> Bool
+    ) async throws -> AMQPDelivery? {
+        let consumer = AMQPConsumer(queue: queue, prefetch: 10, topology: topology, configuration: try AMQPConfiguration(url: url), logger: logger)
         let found = await withTaskGroup(of: AMQPDelivery?.self) { group in
             group.addTask {
                 for await delivery in consumer.deliveries {
