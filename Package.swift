@@ -192,6 +192,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "generate-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/generate-bench",
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests
         .target(
             name: "TestSupport",

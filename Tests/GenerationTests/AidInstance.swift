@@ -22,7 +22,9 @@ final class AidInstance: Sendable {
     let postgres: PostgresClient
     let responder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
-    private let directory: String
+    /// A folder of the instance's own, and subscribed's entitlement socket in it.
+    let directory: String
+    let entitlementSocket: String
     /// The RabbitMQ the instance uses, with its virtual host, and its PostgreSQL.
     let amqpURL: String
     let postgresURL: String
@@ -72,6 +74,7 @@ final class AidInstance: Sendable {
         directory = "/tmp/aid-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let socket = "\(directory)/entitlements.sock"
+        entitlementSocket = socket
         switch isolation {
         case .shared:
             virtualHost = nil

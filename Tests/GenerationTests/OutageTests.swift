@@ -66,3 +66,63 @@ import Testing
         }
     }
 }
+
+/// genworker killed outright in the middle of a task.
+@Suite(.timeLimit(.minutes(3))) struct WorkerCrashTests {
+    /// genworker as its own process, as the stack runs it, on the instance's servers.
+    final class WorkerProcess: Sendable {
+        let process: Process
+
+        init(_ aid: AidInstance, arguments: [String]) throws {
+            process = Process()
+            process.executableURL = LocalServer.packageRoot.appendingPathComponent(".build/debug/genworker")
+            process.arguments =
+                ["--listen", "unix:\(aid.directory)/genworker-\(UUID().uuidString.prefix(4)).sock", "--entitlements-sockets", aid.entitlementSocket]
+                + arguments
+            process.environment = [
+                "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))", "POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL,
+                "LOG_LEVEL": "warning",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func kill() {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func aTaskWhoseWorkerWasKilledMidCallFinishesOnceAfterTheRestart() async throws {
+        try await AidInstance.with(isolation: .ownServers) { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+            let slow = try WorkerProcess(aid, arguments: ["--engine-offline-latency", "30"])
+            let answer = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"Earthquakes","function":"scenario","options":{"max_tokens":30}}"#)
+            }
+            let id = try #require(answer.json["task_id"] as? String)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await aid.withClient({ client in try await caller.get(client, "/api/generate/\(id)") }).json["status"] as? String != "running" {
+                try #require(ContinuousClock.now < deadline, "the task never ran")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            slow.kill()
+            // Unacknowledged, the message goes back to the queue; the next genworker runs the task.
+            let next = try WorkerProcess(aid, arguments: [])
+            defer { next.kill() }
+            let finishBy = ContinuousClock.now + .seconds(60)
+            var task: [String: Any] = [:]
+            repeat {
+                try #require(ContinuousClock.now < finishBy, "the task never finished after the restart")
+                try await Task.sleep(for: .milliseconds(100))
+                task = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }.json
+            } while task["status"] as? String != "succeeded"
+            // Two engine calls began, the killed one and the one that finished; one result, one unit.
+            let attempts: Int = try await aid.postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
+            #expect(attempts == 2)
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+}

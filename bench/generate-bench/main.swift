@@ -1,0 +1,133 @@
+// generate-bench: load on aid's socket as nginx would send it (the identity headers set), for
+// bench/run-generate.
+//   generate-bench tasks SOCKET USERS_FILE COUNT CONNECTIONS RATE   COUNT lesson_plan tasks, RATE
+//       per second in all (0: as fast as the connections go); prints each accepted task id
+//   generate-bench sync SOCKET USERS_FILE SECONDS CONNECTIONS       summary requests answered in the request
+// Both print a `result` line: answers per second, statuses, and latency percentiles.
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+struct Tally: Sendable {
+    var ok = 0
+    var failed = 0
+    var latencies: [Duration] = []
+    var taskIDs: [String] = []
+}
+
+/// One keep-alive connection sending requests one after another while `next` gives a body.
+func run(socket: String, users: [String], path: String, next: @Sendable () async -> String?) async throws -> Tally {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: socket) { channel in
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+        }
+    }
+    var tally = Tally()
+    try await channel.executeThenClose { inbound, outbound in
+        var responses = inbound.makeAsyncIterator()
+        while let body = await next() {
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+            head.headers.add(name: "Host", value: "aid")
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.utf8.count))
+            head.headers.add(name: "X-User-Id", value: users.randomElement()!)
+            head.headers.add(name: "X-Session-Id", value: UUID().uuidString.lowercased())
+            head.headers.add(name: "X-Scopes", value: "generate")
+            head.headers.add(name: "X-Tier", value: "pro")
+            let start = ContinuousClock.now
+            try await outbound.write(.head(head))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+            try await outbound.write(.end(nil))
+            var status: HTTPResponseStatus = .internalServerError
+            var answer = ByteBuffer()
+            reading: while let part = try await responses.next() {
+                switch part {
+                case .head(let response): status = response.status
+                case .body(var chunk): answer.writeBuffer(&chunk)
+                case .end: break reading
+                }
+            }
+            tally.latencies.append(ContinuousClock.now - start)
+            if status == .ok || status == .accepted {
+                tally.ok += 1
+                if status == .accepted, let range = String(buffer: answer).range(of: #""task_id":""#) {
+                    tally.taskIDs.append(String(String(buffer: answer)[range.upperBound...].prefix(36)))
+                }
+            } else {
+                tally.failed += 1
+                if tally.failed <= 3 { FileHandle.standardError.write(Data("answer \(status.code): \(String(buffer: answer))\n".utf8)) }
+            }
+        }
+    }
+    return tally
+}
+
+/// Hands out the request bodies: a fixed count at a fixed pace, or until a deadline.
+actor Feed {
+    let count: Int?
+    let deadline: ContinuousClock.Instant?
+    let interval: Duration?
+    let body: String
+    var given = 0
+    var nextAt = ContinuousClock.now
+
+    init(count: Int?, deadline: ContinuousClock.Instant?, rate: Double, body: String) {
+        self.count = count
+        self.deadline = deadline
+        interval = rate > 0 ? .microseconds(Int64(1_000_000 / rate)) : nil
+        self.body = body
+    }
+
+    func next() async -> String? {
+        if let count, given >= count { return nil }
+        if let deadline, ContinuousClock.now >= deadline { return nil }
+        given += 1
+        if let interval {
+            let at = nextAt
+            nextAt = at + interval
+            try? await Task.sleep(until: at)
+        }
+        return body
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count >= 5, ["tasks", "sync"].contains(arguments[0]), let amount = Double(arguments[3]), let connections = Int(arguments[4]) else {
+    FileHandle.standardError.write(Data("usage: generate-bench tasks SOCKET USERS_FILE COUNT CONNECTIONS RATE | sync SOCKET USERS_FILE SECONDS CONNECTIONS\n".utf8))
+    exit(2)
+}
+let users = try String(contentsOfFile: arguments[2], encoding: .utf8).split(separator: "\n").map(String.init)
+let tasks = arguments[0] == "tasks"
+let feed = Feed(
+    count: tasks ? Int(amount) : nil, deadline: tasks ? nil : ContinuousClock.now + .milliseconds(Int64(amount * 1000)),
+    rate: tasks ? Double(arguments.count > 5 ? arguments[5] : "0") ?? 0 : 0,
+    body: tasks
+        ? #"{"topic":"The water cycle","function":"lesson_plan","options":{"max_tokens":40}}"#
+        : #"{"topic":"The water cycle","function":"summary","options":{"max_tokens":40}}"#)
+let started = ContinuousClock.now
+let total = try await withThrowingTaskGroup(of: Tally.self) { group in
+    for _ in 0..<connections {
+        group.addTask { try await run(socket: arguments[1], users: users, path: "/api/generate") { await feed.next() } }
+    }
+    var sum = Tally()
+    for try await part in group {
+        sum.ok += part.ok
+        sum.failed += part.failed
+        sum.latencies += part.latencies
+        sum.taskIDs += part.taskIDs
+    }
+    return sum
+}
+let elapsed = milliseconds(ContinuousClock.now - started) / 1000
+for id in total.taskIDs { print("task \(id)") }
+let sorted = total.latencies.sorted()
+func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : milliseconds(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
+print(
+    "result answered=\(total.ok) failed=\(total.failed) per_second=\(String(format: "%.0f", Double(total.ok) / elapsed)) "
+        + "p50_ms=\(String(format: "%.2f", percentile(0.5))) p99_ms=\(String(format: "%.2f", percentile(0.99)))")
