@@ -13,10 +13,10 @@ public enum GenerationDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let store = PostgresGenerationStore(postgres: try setup.backends.postgres())
-        let generations = GenerationService(
-            store: store, entitlements: settings.entitlements(), engine: settings.offline, logger: setup.logger)
+        let (engine, engineServices) = settings.engine()
+        let generations = GenerationService(store: store, entitlements: settings.entitlements(), engine: engine, logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
         GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
-        return [relay]
+        return engineServices + [relay]
     }
 }

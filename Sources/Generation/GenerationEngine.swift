@@ -17,11 +17,14 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// Whether the same request may succeed if asked again (a timeout, 429, 5xx).
     public let retryable: Bool
+    /// How long the engine asked to wait before asking again (a 429's Retry-After).
+    public let retryAfter: Duration?
 
-    public init(code: String, message: String, retryable: Bool) {
+    public init(code: String, message: String, retryable: Bool, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code): \(message)" }

@@ -1,5 +1,6 @@
 import NIOCore
 import ServiceKit
+import ServiceLifecycle
 
 /// aid's own settings, read (and checked) before anything connects.
 struct GenerationSettings: Sendable {
@@ -11,6 +12,9 @@ struct GenerationSettings: Sendable {
     /// The offline engine (`engine.offline.latency` seconds per answer, `engine.offline.words` per
     /// piece, `engine.offline.fail`: never, always, after:N pieces, or first:N calls).
     var offline: OfflineEngine
+    /// A model behind an OpenAI-compatible API, used instead of the offline engine when
+    /// `engine.openai.url` is set.
+    var openAI: OpenAISettings?
     /// How often aid's outbox relay looks for task messages not yet published
     /// (`relay.interval`, seconds); a new task is relayed at once.
     var relayInterval: Duration
@@ -46,11 +50,58 @@ struct GenerationSettings: Sendable {
         let relay = reader.double(forKey: "relay.interval", default: 1)
         guard relay > 0 else { throw ConfigurationError(key: "relay.interval", message: "must be positive seconds") }
         relayInterval = .milliseconds(Int64(relay * 1000))
+        openAI = try reader.string(forKey: "engine.openai.url").map { _ in try OpenAISettings(configuration) }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
     }
 
     /// subscribed's entitlement API over its sockets.
     func entitlements() -> SubscribedEntitlements {
         SubscribedEntitlements(sockets: entitlementSockets, timeout: entitlementTimeout)
+    }
+
+    /// The engine to call, and the service that must stop with the daemon for it (its HTTP client).
+    func engine() -> (engine: any GenerationEngine, services: [any Service]) {
+        guard let openAI else { return (offline, []) }
+        let http = EngineHTTPClient(connectTimeout: openAI.connectTimeout)
+        return (
+            OpenAICompatibleEngine(
+                name: openAI.name, baseURL: openAI.url, model: openAI.model, apiKey: openAI.key, client: http.client,
+                firstByteTimeout: openAI.firstByteTimeout, totalTimeout: openAI.totalTimeout), [http]
+        )
+    }
+}
+
+/// An OpenAI-compatible engine's settings: `engine.openai.url` (up to `/v1`), `engine.openai.model`,
+/// `engine.openai.key` (a credential file `engine-openai-key` under systemd), `engine.openai.name`
+/// (what answers say served them; the model unless set), and its timeouts in seconds:
+/// `engine.openai.connect-timeout` (2), `engine.openai.first-byte-timeout` (15), `engine.openai.timeout` (120).
+struct OpenAISettings: Sendable {
+    var url: String
+    var model: String
+    var key: String?
+    var name: String
+    var connectTimeout: Duration
+    var firstByteTimeout: Duration
+    var totalTimeout: Duration
+
+    init(_ configuration: DaemonConfiguration) throws {
+        let reader = configuration.reader
+        url = try configuration.requiredString("engine.openai.url")
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw ConfigurationError(key: "engine.openai.url", message: "must be an http:// or https:// URL such as https://api.openai.com/v1")
+        }
+        model = try configuration.requiredString("engine.openai.model")
+        key = reader.string(forKey: "engine.openai.key", isSecret: true)
+        name = reader.string(forKey: "engine.openai.name", default: model)
+        func seconds(_ value: Double, of key: String) throws -> Duration {
+            guard value > 0 else { throw ConfigurationError(key: key, message: "must be positive seconds") }
+            return .milliseconds(Int64(value * 1000))
+        }
+        connectTimeout = try seconds(reader.double(forKey: "engine.openai.connect-timeout", default: 2), of: "engine.openai.connect-timeout")
+        firstByteTimeout = try seconds(reader.double(forKey: "engine.openai.first-byte-timeout", default: 15), of: "engine.openai.first-byte-timeout")
+        totalTimeout = try seconds(reader.double(forKey: "engine.openai.timeout", default: 120), of: "engine.openai.timeout")
+        guard totalTimeout > firstByteTimeout else {
+            throw ConfigurationError(key: "engine.openai.timeout", message: "must be longer than engine.openai.first-byte-timeout")
+        }
     }
 }

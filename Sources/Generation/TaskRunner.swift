@@ -88,7 +88,8 @@ struct TaskRunner: Sendable {
         case .failed(let error, _):
             if error.retryable, attempt < maxAttempts {
                 try await store.requeue(id: task.id, failure: error.code)
-                try await publisher.publish(retryMessage(task.id, paid: paid, after: delay(forAttempt: attempt)))
+                let wait = max(delay(forAttempt: attempt), error.retryAfter ?? .zero)
+                try await publisher.publish(retryMessage(task.id, paid: paid, after: wait))
                 logger.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
             } else {
                 try await fail(task, error)

@@ -14,22 +14,24 @@ public enum WorkerDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
+        let (engine, engineServices) = settings.engine()
         let generations = GenerationService(
-            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engine: settings.offline,
+            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engine: engine,
             logger: setup.logger)
         let runner = TaskRunner(
             generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),
             maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck)
         // Each queue may hold as many tasks unacknowledged as there are slots: a paid task that
         // arrives while every slot is busy waits in genworker, first in line for the next one.
-        return try [true, false].map { paid in
-            try setup.backends.queueWorker(
-                queue: GenerationTaskMessage.workQueue(paid: paid), prefetch: UInt16(worker.concurrency),
-                shutdownBudget: setup.configuration.shutdownTimeout
-            ) { delivery in
-                await runner.handle(delivery, paid: paid)
+        return try engineServices
+            + [true, false].map { paid in
+                try setup.backends.queueWorker(
+                    queue: GenerationTaskMessage.workQueue(paid: paid), prefetch: UInt16(worker.concurrency),
+                    shutdownBudget: setup.configuration.shutdownTimeout
+                ) { delivery in
+                    await runner.handle(delivery, paid: paid)
+                }
             }
-        }
     }
 }
 

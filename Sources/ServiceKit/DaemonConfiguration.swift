@@ -80,9 +80,9 @@ public struct DaemonConfiguration: Sendable {
         return value
     }
 
-    /// URLs and passwords are never printed by access reporters.
+    /// URLs, passwords and API keys are never printed by access reporters.
     static func isSecretKey(_ key: String) -> Bool {
         let lowered = key.lowercased()
-        return lowered.contains("password") || lowered.contains("secret") || lowered.hasSuffix("url")
+        return lowered.contains("password") || lowered.contains("secret") || lowered.hasSuffix("url") || lowered.hasSuffix(".key")
     }
 }

@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Generation
+
+/// The OpenAI-compatible engine against a fake chat-completions server in this suite, which answers
+/// by the model asked for: streamed pieces, 429, 500, 400, a stall, or a stream cut in the middle.
+@Suite(.timeLimit(.minutes(2))) struct EngineClientTests {
+    /// The fake server's routes.
+    static func fakeServer() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v1/chat/completions") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 65536)
+            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+            let model = json["model"] as? String ?? ""
+            let messages = json["messages"] as? [[String: Any]] ?? []
+            let user = messages.last?["content"] as? String ?? ""
+            switch model {
+            case "rate-limited":
+                return Response(
+                    status: .tooManyRequests, headers: [.retryAfter: "7"], body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"slow down"}}"#)))
+            case "broken":
+                return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "oops")))
+            case "unknown":
+                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"no such model"}}"#)))
+            case "stall":
+                try await Task.sleep(for: .seconds(3))
+                return Response(status: .ok)
+            case "cut":
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        try await writer.write(Self.chunk("Half "))
+                        try await writer.write(Self.chunk("an answer"))
+                        try await writer.finish(nil)
+                    })
+            default:
+                // Echoes the user message back in three pieces, then [DONE].
+                let third = max(user.count / 3, 1)
+                let pieces = [String(user.prefix(third)), String(user.dropFirst(third).prefix(third)), String(user.dropFirst(2 * third))]
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        for piece in pieces where !piece.isEmpty {
+                            try await writer.write(Self.chunk(piece))
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                        try await writer.finish(nil)
+                    })
+            }
+        }
+        return router
+    }
+
+    /// One server-sent event with a chat-completions chunk carrying `text`.
+    @Sendable static func chunk(_ text: String) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: ["choices": [["delta": ["content": text], "index": 0]]])) ?? Data()
+        return ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n")
+    }
+
+    /// Runs `body` with an engine for `model` on the fake server.
+    func withEngine(model: String, firstByte: Duration = .seconds(2), _ body: @Sendable (OpenAICompatibleEngine) async throws -> Void) async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { Task { try? await client.shutdown() } }
+        try await Application(router: Self.fakeServer()).test(.live) { server in
+            let port = try #require(server.port)
+            let engine = OpenAICompatibleEngine(
+                name: "fake", baseURL: "http://127.0.0.1:\(port)/v1", model: model, apiKey: "test-key", client: client, firstByteTimeout: firstByte,
+                totalTimeout: .seconds(10))
+            try await body(engine)
+        }
+    }
+
+    static let prompt = Prompt(system: "You write summaries.", user: "Summarize the topic.\nTopic: \"Tides\"")
+
+    func collect(_ engine: OpenAICompatibleEngine) async throws -> [String] {
+        var pieces: [String] = []
+        for try await piece in engine.generate(Self.prompt, maxTokens: 50) { pieces.append(piece) }
+        return pieces
+    }
+
+    func failure(_ engine: OpenAICompatibleEngine) async -> EngineError? {
+        do {
+            _ = try await collect(engine)
+            return nil
+        } catch {
+            return error as? EngineError
+        }
+    }
+
+    @Test func aStreamedAnswerArrivesInPiecesInOrder() async throws {
+        try await withEngine(model: "echo") { engine in
+            let pieces = try await collect(engine)
+            #expect(pieces.count == 3)
+            #expect(pieces.joined() == Self.prompt.user)
+        }
+    }
+
+    @Test func a429IsRetryableAfterItsRetryAfter() async throws {
+        try await withEngine(model: "rate-limited") { engine in
+            let error = try #require(await failure(engine))
+            #expect(error.code == "engine_rate_limited" && error.retryable)
+            #expect(error.retryAfter == .seconds(7))
+        }
+    }
+
+    @Test func a500IsRetryableAndA400IsNot() async throws {
+        try await withEngine(model: "broken") { engine in
+            let error = try #require(await failure(engine))
+            #expect(error.code == "engine_failed" && error.retryable)
+        }
+        try await withEngine(model: "unknown") { engine in
+            let error = try #require(await failure(engine))
+            #expect(error.code == "engine_refused" && !error.retryable)
+            #expect(error.message.contains("no such model"))
+        }
+    }
+
+    @Test func aStalledServerTimesOutBeforeItsFirstPiece() async throws {
+        try await withEngine(model: "stall", firstByte: .milliseconds(300)) { engine in
+            let started = ContinuousClock.now
+            let error = try #require(await failure(engine))
+            #expect(error.code == "engine_timeout" && error.retryable)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func aStreamCutInTheMiddleIsAnErrorNotAnAnswer() async throws {
+        try await withEngine(model: "cut") { engine in
+            var pieces: [String] = []
+            var failure: EngineError?
+            do {
+                for try await piece in engine.generate(Self.prompt, maxTokens: 50) { pieces.append(piece) }
+            } catch {
+                failure = error as? EngineError
+            }
+            #expect(pieces == ["Half ", "an answer"])
+            #expect(failure?.code == "engine_cut")
+        }
+    }
+
+    @Test func aidAnswersWithTheConfiguredEngineAndNamesIt() async throws {
+        try await Application(router: Self.fakeServer()).test(.live) { server in
+            let port = try #require(server.port)
+            let settings = ["--engine-openai-url", "http://127.0.0.1:\(port)/v1", "--engine-openai-model", "echo", "--engine-openai-name", "fake-echo"]
+            try await AidInstance.with(aidArguments: settings) { aid in
+                let caller = Caller()
+                let answer = try await aid.withClient { client in
+                    try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en"}}"#)
+                }
+                #expect(answer.status == .ok, "\(answer.text)")
+                #expect(answer.json["engine"] as? String == "fake-echo")
+                // The fake model echoes the user message: the rendered prompt, with the topic quoted.
+                #expect((answer.json["text"] as? String)?.hasSuffix("Write in English.\nTopic: \"Tides\"") == true)
+            }
+        }
+    }
+}
