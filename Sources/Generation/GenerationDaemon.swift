@@ -17,6 +17,7 @@ public enum GenerationDaemon {
         let generations = GenerationService(store: store, entitlements: settings.entitlements(), engine: engine, logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
         GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
-        return engineServices + [relay]
+        let sweep = InterruptedSweep(generations: generations, after: settings.sweepAfter, interval: settings.sweepInterval)
+        return engineServices + [relay, sweep]
     }
 }

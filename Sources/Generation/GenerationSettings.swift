@@ -15,6 +15,11 @@ struct GenerationSettings: Sendable {
     /// A model behind an OpenAI-compatible API, used instead of the offline engine when
     /// `engine.openai.url` is set.
     var openAI: OpenAISettings?
+    /// When a generation answered in the request and still running counts as interrupted
+    /// (`sweep.after`, seconds; 600, longer than any engine call), and how often aid looks for them
+    /// (`sweep.interval`, seconds; 60).
+    var sweepAfter: Duration
+    var sweepInterval: Duration
     /// How often aid's outbox relay looks for task messages not yet published
     /// (`relay.interval`, seconds); a new task is relayed at once.
     var relayInterval: Duration
@@ -47,6 +52,12 @@ struct GenerationSettings: Sendable {
             throw ConfigurationError(
                 key: "engine.offline.fail", message: "must be never, always, after:N (pieces) or first:N (calls), not '\(failureText)'")
         }
+        let sweepAfter = reader.double(forKey: "sweep.after", default: 600)
+        let sweepInterval = reader.double(forKey: "sweep.interval", default: 60)
+        guard sweepAfter > 0 else { throw ConfigurationError(key: "sweep.after", message: "must be positive seconds") }
+        guard sweepInterval > 0 else { throw ConfigurationError(key: "sweep.interval", message: "must be positive seconds") }
+        self.sweepAfter = .milliseconds(Int64(sweepAfter * 1000))
+        self.sweepInterval = .milliseconds(Int64(sweepInterval * 1000))
         let relay = reader.double(forKey: "relay.interval", default: 1)
         guard relay > 0 else { throw ConfigurationError(key: "relay.interval", message: "must be positive seconds") }
         relayInterval = .milliseconds(Int64(relay * 1000))

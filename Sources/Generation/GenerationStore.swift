@@ -71,9 +71,17 @@ protocol GenerationStore: Sendable {
 
     // MARK: skillctl
 
-    /// Resets a failed task to queued, from its first attempt and counting nothing, with an outbox
-    /// message; false when it is not a failed task.
+    /// Resets a task whose message is in `generate.dead` to queued, from its first attempt, with an
+    /// outbox message: a failed one counting nothing (its unit came back), one left queued or
+    /// running (its message dead-lettered after too many deliveries) keeping its reservation.
+    /// False when the task has ended otherwise (succeeded, canceled).
     func replay(id: String) async throws -> Bool
+
+    // MARK: aid's sweep
+
+    /// Fails the generations answered in the request that are still running after `age` (their
+    /// aid stopped mid-way) as `interrupted`; returns their reservations, to release.
+    func failInterrupted(olderThan age: Duration) async throws -> [String?]
 }
 
 /// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.

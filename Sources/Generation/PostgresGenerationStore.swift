@@ -186,8 +186,9 @@ struct PostgresGenerationStore: GenerationStore {
             let reset = try await transaction.query(
                 """
                 UPDATE ai.generations
-                SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL, reservation = NULL
-                WHERE id = $1::uuid AND status = 'failed' AND mode = 'queued' RETURNING paid
+                SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL,
+                    reservation = CASE WHEN status = 'failed' THEN NULL ELSE reservation END
+                WHERE id = $1::uuid AND status IN ('failed', 'queued', 'running') AND mode = 'queued' RETURNING paid
                 """, [.text(id)])
             guard let row = reset.first else { return false }
             let paid: Bool = try row.decode("paid")
@@ -195,5 +196,17 @@ struct PostgresGenerationStore: GenerationStore {
                 "INSERT INTO ai.outbox (generation_id, routing_key) VALUES ($1::uuid, $2)", [.text(id), .text(GenerationTaskMessage.workQueue(paid: paid))])
             return true
         }
+    }
+
+    // MARK: aid's sweep
+
+    func failInterrupted(olderThan age: Duration) async throws -> [String?] {
+        try await postgres.query(
+            """
+            UPDATE ai.generations SET status = 'failed', failure = 'interrupted', finished_at = clock_timestamp()
+            WHERE mode IN ('immediate', 'streamed') AND status = 'running' AND created_at < clock_timestamp() - $1 * interval '1 second'
+            RETURNING reservation
+            """, [.double(Double(age.components.seconds))]
+        ).map { try $0.decode("reservation") }
     }
 }

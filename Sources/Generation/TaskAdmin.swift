@@ -5,8 +5,9 @@ public import Logging
 public import PostgresClient
 
 /// What `skillctl tasks` does with the tasks that ended in `generate.dead`: lists them, and sends
-/// them back to work. A replayed task runs again from its first attempt and counts nothing against
-/// its user's quota (its unit was given back when it failed; a replay is the operator's call).
+/// them back to work. A replayed task runs again from its first attempt. A failed one counts nothing
+/// against its user's quota (its unit was given back when it failed; a replay is the operator's
+/// call); one whose message was dead-lettered while it was queued or running keeps its reservation.
 public struct TaskAdmin: Sendable {
     let store: any GenerationStore
     let amqp: AMQPConfiguration
@@ -32,8 +33,8 @@ public struct TaskAdmin: Sendable {
     public enum Replay: String, Sendable {
         /// Queued again: genworker runs it.
         case queued
-        /// Not failed (a replay that already ran, say): its message is dropped.
-        case notFailed = "not failed; message dropped"
+        /// It had succeeded or was canceled (a replay that already ran, say): its message is dropped.
+        case ended = "already ended; message dropped"
     }
 
     /// The messages in `generate.dead`, oldest first, at most `limit`; they stay there.
@@ -53,7 +54,7 @@ public struct TaskAdmin: Sendable {
         try await withDeadLetters(limit: limit) { delivery in
             guard let message = try? GenerationTaskMessage.decode(delivery.body), ids?.contains(message.taskID) ?? true else { return false }
             let requeued = try await store.replay(id: message.taskID)
-            outcomes.append((message.taskID, requeued ? .queued : .notFailed))
+            outcomes.append((message.taskID, requeued ? .queued : .ended))
             return true
         }
         return outcomes

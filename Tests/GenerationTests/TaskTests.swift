@@ -177,6 +177,33 @@ import Testing
         }
     }
 
+    @Test func aTaskDeadLetteredWhileRunningIsReplayedAndKeepsItsReservation() async throws {
+        try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
+            let caller = try await paidUser(aid)
+            let id = UUID().uuidString.lowercased()
+            // What five deliveries without an ack leave: the unit reserved, the row running, the
+            // message in generate.dead.
+            try await aid.postgres.query(
+                "SELECT * FROM billing.reserve($1::uuid, 'generate.long', 1, $2, now(), interval '3 days', interval '1 hour')",
+                [.text(caller.userID), .text("generation:\(id)")])
+            try await aid.postgres.query(
+                """
+                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, attempts)
+                VALUES ($1::uuid, $2::uuid, 'lesson_plan', 'Tides', 'en', 40, 1, 'queued', 'running', $3, 5)
+                """, [.text(id), .text(caller.userID), .text("generation:\(id)")])
+            try await Broker.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
+                    body: try GenerationTaskMessage(taskID: id).encoded(), messageID: id), url: aid.amqpURL)
+            let environment = ["POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL]
+            let replayed = try await skillctl(["tasks", "replay", id], environment)
+            #expect(replayed.output.contains("\(id): queued"), "\(replayed.output)")
+            #expect(try await finished(aid, caller, id)["status"] as? String == "succeeded")
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
     func skillctl(_ arguments: [String], _ environment: [String: String]) async throws -> ChildProcess.Outcome {
         try await ChildProcess.run(LocalServer.packageRoot.appendingPathComponent(".build/debug/skillctl").path, arguments, environment: environment)
     }
