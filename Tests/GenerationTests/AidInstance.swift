@@ -57,7 +57,7 @@ final class AidInstance: Sendable {
     ) async throws -> T {
         let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolation: isolation, subscribed: subscribed)
         do {
-            try await instance.waitForPostgres()
+            try await instance.postgres.waitUntilAnswering()
             let result = try await body(instance)
             await instance.stop()
             return result
@@ -141,19 +141,6 @@ final class AidInstance: Sendable {
         while !FileManager.default.fileExists(atPath: path) {
             guard ContinuousClock.now < deadline else { throw LocalServer.Failure(description: "subscribed's entitlement socket never appeared") }
             try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    private func waitForPostgres() async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            do {
-                try await postgres.query("SELECT 1")
-                return
-            } catch {
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
         }
     }
 

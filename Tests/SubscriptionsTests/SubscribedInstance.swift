@@ -40,7 +40,7 @@ final class SubscribedInstance: Sendable {
         let instance = try await SubscribedInstance(
             postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres), redisPort: redisPort ?? LocalServer.sharedPort(.redis), arguments: arguments)
         do {
-            if postgresPort == nil { try await instance.waitForPostgres() }
+            if postgresPort == nil { try await instance.postgres.waitUntilAnswering() }
             let result = try await body(instance)
             await instance.services.stop()
             return result
@@ -72,21 +72,6 @@ final class SubscribedInstance: Sendable {
         responder = daemon.router.buildResponder()
         entitlementResponder = components.entitlementResponder
         services = RunningServices(daemon.services)
-    }
-
-    /// Waits until PostgreSQL answers: with every suite starting at once on two cores, a first
-    /// connect can miss its deadline, and the pool then fails fast until it reconnects.
-    private func waitForPostgres() async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            do {
-                try await postgres.query("SELECT 1")
-                return
-            } catch {
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
     }
 
     /// Runs `body` with a client of the routes nginx reaches (no socket).
