@@ -62,6 +62,10 @@ struct GenerationSettings: Sendable {
         guard relay > 0 else { throw ConfigurationError(key: "relay.interval", message: "must be positive seconds") }
         relayInterval = .milliseconds(Int64(relay * 1000))
         openAI = try reader.string(forKey: "engine.openai.url").map { _ in try OpenAISettings(configuration) }
+        // A row still running past the sweep's age is taken for abandoned: no engine call may last that long.
+        if let openAI, openAI.totalTimeout >= self.sweepAfter {
+            throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.openai.timeout")
+        }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
     }
 

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import ServiceKit
 import Testing
 
 @testable import Generation
@@ -160,5 +161,16 @@ import Testing
                 #expect((answer.json["text"] as? String)?.hasSuffix("Write in English.\nTopic: \"Tides\"") == true)
             }
         }
+    }
+
+    @Test func anEngineTimeoutLongerThanTheSweepsAgeIsRefusedAtStart() async throws {
+        let arguments = [
+            "aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-openai-url", "http://127.0.0.1:1/v1", "--engine-openai-model", "m",
+            "--engine-openai-timeout", "900",
+        ]
+        let configuration = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments, environment: [:])
+        #expect(throws: ConfigurationError.self) { try GenerationSettings(configuration) }
+        let fitting = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments + ["--sweep-after", "1000"], environment: [:])
+        #expect(try GenerationSettings(fitting).openAI?.totalTimeout == .seconds(900))
     }
 }
