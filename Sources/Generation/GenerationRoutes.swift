@@ -148,10 +148,15 @@ struct GenerationRoutes: Sendable {
 
 /// One server-sent event: its name, then its JSON data on one line.
 enum ServerSentEvent {
-    static func encode(event: String, _ data: some Encodable) throws -> ByteBuffer {
+    /// One encoder for every event of every stream, not one per piece.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static func encode(event: String, _ data: some Encodable) throws -> ByteBuffer {
         // JSON escapes line breaks inside strings, so the data is one line.
         let json = try encoder.encode(data)
         return ByteBuffer(string: "event: \(event)\ndata: \(String(decoding: json, as: UTF8.self))\n\n")

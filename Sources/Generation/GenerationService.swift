@@ -40,21 +40,23 @@ struct GenerationService: Sendable {
     ///   subscribed or PostgreSQL cannot be reached (nothing is counted then).
     func start(_ input: GenerationInput, userID: String) async throws -> StartedGeneration {
         let template = try await template(for: input)
-        let id = UUID().uuidString.lowercased()
-        let requestID = GenerationRecord.reservation(for: id)
-        let record = GenerationRecord(
-            id: id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
-            templateVersion: template.version, mode: input.stream ? "streamed" : "immediate", reservation: requestID, status: .running, engine: nil,
-            result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
-        let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: requestID)
+        let (record, reservation) = GenerationRecord.new(
+            input, userID: userID, templateVersion: template.version, mode: input.stream ? "streamed" : "immediate")
+        let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: reservation)
+        try await recordOrRelease(reservation) { try await store.insert(record) }
+        return StartedGeneration(record: record, prompt: template.render(input), input: input, remaining: remaining, resetsAt: resetsAt)
+    }
+
+    /// Runs `write`, the row of a generation just reserved; if it fails, the reservation is
+    /// released and the answer is a 503, so that nothing is counted that was not recorded.
+    func recordOrRelease<T>(_ reservation: String?, _ write: () async throws -> T) async throws -> T {
         do {
-            try await store.insert(record)
+            return try await write()
         } catch {
-            await end(requestID: requestID, delivered: false)
+            await end(requestID: reservation, delivered: false)
             logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
             throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
         }
-        return StartedGeneration(record: record, prompt: template.render(input), input: input, remaining: remaining, resetsAt: resetsAt)
     }
 
     /// The function's prompt template in use.

@@ -1,7 +1,17 @@
+import Foundation
+
 /// A generation as stored: what was asked, by whom, and how it ended so far.
 struct GenerationRecord: Sendable, Equatable {
-    /// The reservation a new generation makes at subscribed: one per generation, named after it.
-    static func reservation(for id: String) -> String { "generation:\(id)" }
+    /// A new generation of `input`: running when answered in the request (`mode` immediate or
+    /// streamed), queued as a task; and its reservation at subscribed, named after it.
+    static func new(_ input: GenerationInput, userID: String, templateVersion: Int, mode: String) -> (record: GenerationRecord, reservation: String) {
+        let id = UUID().uuidString.lowercased()
+        let record = GenerationRecord(
+            id: id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
+            templateVersion: templateVersion, mode: mode, reservation: "generation:\(id)", status: mode == "queued" ? .queued : .running, engine: nil,
+            result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
+        return (record, "generation:\(id)")
+    }
 
     enum Status: String, Sendable {
         case queued, running, succeeded, failed, canceled

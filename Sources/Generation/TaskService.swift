@@ -18,23 +18,12 @@ struct TaskService: Sendable {
             return try Self.replay(existing, of: input)
         }
         let template = try await generations.template(for: input)
-        let id = UUID().uuidString.lowercased()
-        let requestID = GenerationRecord.reservation(for: id)
-        let record = GenerationRecord(
-            id: id, userID: identity.userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
-            templateVersion: template.version, mode: "queued", reservation: requestID, status: .queued, engine: nil, result: nil, failure: nil,
-            createdMicros: 0, finishedMicros: nil)
-        try await generations.reserve(input, userID: identity.userID, requestID: requestID)
+        let (record, requestID) = GenerationRecord.new(input, userID: identity.userID, templateVersion: template.version, mode: "queued")
+        _ = try await generations.reserve(input, userID: identity.userID, requestID: requestID)
         // Any plan but free is served from the paid queue first.
         let paid = identity.tier != "free"
-        let inserted: TaskInsert
-        do {
-            inserted = try await store.insertTask(
-                record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
-        } catch {
-            await generations.end(requestID: requestID, delivered: false)
-            generations.logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+        let inserted = try await generations.recordOrRelease(requestID) {
+            try await store.insertTask(record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
         }
         switch inserted {
         case .inserted:
