@@ -13,8 +13,8 @@ public enum GenerationDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let store = PostgresGenerationStore(postgres: try setup.backends.postgres())
-        let (engine, engineServices) = settings.engine()
-        let generations = GenerationService(store: store, entitlements: settings.entitlements(), engine: engine, logger: setup.logger)
+        let (engines, engineServices) = settings.engines()
+        let generations = GenerationService(store: store, entitlements: settings.entitlements(), engines: engines, logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
         GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, after: settings.sweepAfter, interval: settings.sweepInterval)

@@ -81,13 +81,13 @@ struct GenerationRoutes: Sendable {
         let outcome = await generations.run(started) { _ in }
         // The client sees text only when the engine finished it.
         await generations.finish(started, outcome, delivered: outcome.succeeded)
-        switch outcome {
-        case .succeeded(let text):
+        switch outcome.ending {
+        case .succeeded:
             return try Response.json(
                 GeneratedBody(
-                    id: started.record.id, status: "succeeded", function: started.record.function, text: text, engine: generations.engine.name,
+                    id: started.record.id, status: "succeeded", function: started.record.function, text: outcome.text, engine: outcome.engine,
                     template_version: started.record.templateVersion, quota: .init(remaining: started.remaining, resets_at: started.resetsAt)))
-        case .failed(let error, _):
+        case .failed(let error):
             throw Self.engineFailure(error)
         case .canceled:
             throw APIError(.serviceUnavailable, code: "canceled", message: "the generation was canceled; nothing was counted")
@@ -107,7 +107,8 @@ struct GenerationRoutes: Sendable {
                         StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
             } catch {
                 // The client went away before anything reached it.
-                await generations.finish(started, .canceled(text: ""), delivered: false)
+                await generations.finish(
+                    started, EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName), delivered: false)
                 throw error
             }
             var delivered = false
@@ -116,15 +117,15 @@ struct GenerationRoutes: Sendable {
                 delivered = true
             }
             await generations.finish(started, outcome, delivered: delivered)
-            switch outcome {
+            switch outcome.ending {
             case .succeeded:
                 try await writer.write(
                     ServerSentEvent.encode(
                         event: "done",
                         DoneEvent(
-                            id: started.record.id, status: "succeeded", engine: generations.engine.name,
+                            id: started.record.id, status: "succeeded", engine: outcome.engine,
                             quota: .init(remaining: started.remaining, resets_at: started.resetsAt))))
-            case .failed(let error, _):
+            case .failed(let error):
                 let failure = Self.engineFailure(error)
                 try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
             case .canceled:
@@ -210,12 +211,6 @@ struct DoneEvent: Encodable {
 struct ErrorEvent: Encodable {
     let error: String
     let message: String
-}
-
-extension EngineOutcome {
-    var succeeded: Bool {
-        if case .succeeded = self { true } else { false }
-    }
 }
 
 /// A stored generation as `GET /api/generate/{id}` and the history show it.

@@ -13,22 +13,13 @@ struct StartedGeneration: Sendable {
 
 }
 
-/// How an engine call ended.
-enum EngineOutcome: Sendable, Equatable {
-    case succeeded(text: String)
-    /// The engine failed; `text` is what it had written before.
-    case failed(EngineError, text: String)
-    /// The client went away, or the generation was canceled, after `text` had been written.
-    case canceled(text: String)
-}
-
 /// aid's rules for a generation answered in the request: the reservation at subscribed decides
 /// whether it may run; a row records it as running before the engine is called; its ending is
 /// recorded and its reservation settled (text delivered) or released (none delivered).
 struct GenerationService: Sendable {
     let store: any GenerationStore
     let entitlements: any Entitlements
-    let engine: any GenerationEngine
+    let engines: EngineChain
     let logger: Logger
 
     /// Units one generation counts against the plan's quotas.
@@ -86,53 +77,33 @@ struct GenerationService: Sendable {
         }
     }
 
-    /// Calls the engine, handing each piece to `deliver` as it comes; a `deliver` that throws
-    /// (the client went away) cancels the engine call.
+    /// Runs the engines, handing each piece to `deliver` as it comes; a `deliver` that throws
+    /// (the client went away) cancels the run. A stream's pieces cannot be taken back, so another
+    /// engine takes over only before the first.
     func run(_ started: StartedGeneration, deliver: (String) async throws -> Void) async -> EngineOutcome {
-        await run(started.prompt, maxTokens: started.input.maxTokens, deliver: deliver)
-    }
-
-    func run(_ prompt: Prompt, maxTokens: Int, deliver: (String) async throws -> Void) async -> EngineOutcome {
-        var text = ""
-        do {
-            for try await piece in engine.generate(prompt, maxTokens: maxTokens) {
-                do {
-                    try await deliver(piece)
-                } catch {
-                    return .canceled(text: text)
-                }
-                text += piece
-            }
-            return Task.isCancelled ? .canceled(text: text) : .succeeded(text: text)
-        } catch let error as EngineError {
-            return .failed(error, text: text)
-        } catch is CancellationError {
-            return .canceled(text: text)
-        } catch {
-            return .failed(EngineError(code: "engine_failed", message: "\(error)", retryable: false), text: text)
-        }
+        await engines.run(started.prompt, maxTokens: started.input.maxTokens, restartable: !started.input.stream, deliver: deliver)
     }
 
     /// Records how the generation ended and settles its reservation when text reached the user
     /// (`delivered`), or releases it when none did.
     func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async {
         let status: GenerationRecord.Status
-        let text: String
         var failure: String?
-        switch outcome {
-        case .succeeded(let written):
-            (status, text) = (.succeeded, written)
-        case .failed(let error, let written):
-            (status, text, failure) = (.failed, written, error.code)
-            logger.warning("engine failed", metadata: ["generation": "\(started.record.id)", "engine": "\(engine.name)", "reason": "\(error)"])
-        case .canceled(let written):
-            (status, text, failure) = (.canceled, written, "client_gone")
+        switch outcome.ending {
+        case .succeeded:
+            status = .succeeded
+        case .failed(let error):
+            (status, failure) = (.failed, error.code)
+            logger.warning("engine failed", metadata: ["generation": "\(started.record.id)", "engine": "\(outcome.engine)", "reason": "\(error)"])
+        case .canceled:
+            (status, failure) = (.canceled, "client_gone")
         }
+        let text = outcome.text
         do {
             // Only aid ends a generation answered in the request; false would mean another did,
             // and then its reservation is that one's to end.
             guard
-                try await store.finish(id: started.record.id, status: status, engine: engine.name, result: text.isEmpty ? nil : text, failure: failure)
+                try await store.finish(id: started.record.id, status: status, engine: outcome.engine, result: text.isEmpty ? nil : text, failure: failure)
             else { return }
         } catch {
             logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])

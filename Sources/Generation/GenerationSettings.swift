@@ -1,3 +1,5 @@
+import Configuration
+import Foundation
 import NIOCore
 import ServiceKit
 import ServiceLifecycle
@@ -12,9 +14,21 @@ struct GenerationSettings: Sendable {
     /// The offline engine (`engine.offline.latency` seconds per answer, `engine.offline.words` per
     /// piece, `engine.offline.fail`: never, always, after:N pieces, or first:N calls).
     var offline: OfflineEngine
-    /// A model behind an OpenAI-compatible API, used instead of the offline engine when
-    /// `engine.openai.url` is set.
-    var openAI: OpenAISettings?
+    /// The engines asked, in order (`engine.order`, names, comma-separated): `offline`, or a model
+    /// behind an OpenAI-compatible API set by `engine.<name>.url` and the rest of ``OpenAISettings``.
+    /// By default `openai` when `engine.openai.url` is set, `offline` otherwise.
+    var order: [String]
+    var openAI: [String: OpenAISettings]
+    /// An engine's further calls after a retryable failure (`engine.retries`, 1), the wait before
+    /// the first (`engine.backoff`, 0.5 seconds, doubling), and the longest a whole run over every
+    /// engine may take (`engine.budget`, 180 seconds).
+    var retries: Int
+    var backoff: Duration
+    var budget: Duration
+    /// Each engine's circuit opens after `engine.breaker.failures` (5) retryable failures in a row,
+    /// for `engine.breaker.cooldown` (30 seconds) before one probe call.
+    var breakerFailures: Int
+    var breakerCooldown: Duration
     /// When a generation answered in the request and still running counts as interrupted
     /// (`sweep.after`, seconds; 600, longer than any engine call), and how often aid looks for them
     /// (`sweep.interval`, seconds; 60).
@@ -61,11 +75,22 @@ struct GenerationSettings: Sendable {
         let relay = reader.double(forKey: "relay.interval", default: 1)
         guard relay > 0 else { throw ConfigurationError(key: "relay.interval", message: "must be positive seconds") }
         relayInterval = .milliseconds(Int64(relay * 1000))
-        openAI = try reader.string(forKey: "engine.openai.url").map { _ in try OpenAISettings(configuration) }
-        // A row still running past the sweep's age is taken for abandoned: no engine call may last that long.
-        if let openAI, openAI.totalTimeout >= self.sweepAfter {
-            throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.openai.timeout")
+        order = reader.stringArray(forKey: "engine.order", default: [reader.string(forKey: "engine.openai.url") == nil ? "offline" : "openai"])
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !order.isEmpty, Set(order).count == order.count, order.allSatisfy({ $0.range(of: "^[a-z][a-z0-9]*$", options: .regularExpression) != nil })
+        else {
+            throw ConfigurationError(key: "engine.order", message: "must name each engine once, in lower-case letters and digits, such as local,offline")
         }
+        openAI = try Dictionary(uniqueKeysWithValues: order.filter { $0 != "offline" }.map { ($0, try OpenAISettings(configuration, engine: $0)) })
+        retries = reader.int(forKey: "engine.retries", default: 1)
+        guard (0...10).contains(retries) else { throw ConfigurationError(key: "engine.retries", message: "must be from 0 to 10") }
+        backoff = try Self.seconds(reader.double(forKey: "engine.backoff", default: 0.5), of: "engine.backoff")
+        budget = try Self.seconds(reader.double(forKey: "engine.budget", default: 180), of: "engine.budget")
+        breakerFailures = reader.int(forKey: "engine.breaker.failures", default: 5)
+        guard breakerFailures > 0 else { throw ConfigurationError(key: "engine.breaker.failures", message: "must be a positive number of failures") }
+        breakerCooldown = try Self.seconds(reader.double(forKey: "engine.breaker.cooldown", default: 30), of: "engine.breaker.cooldown")
+        // A row still running past the sweep's age is taken for abandoned: no engine run may last that long.
+        guard budget < self.sweepAfter else { throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.budget") }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
     }
 
@@ -74,19 +99,33 @@ struct GenerationSettings: Sendable {
         SubscribedEntitlements(sockets: entitlementSockets, timeout: entitlementTimeout)
     }
 
-    /// The engine to call, and the service that must stop with the daemon for it (its HTTP client).
-    func engine() -> (engine: any GenerationEngine, services: [any Service]) {
-        guard let openAI else { return (offline, []) }
-        let http = EngineHTTPClient(connectTimeout: openAI.connectTimeout)
-        return (
-            OpenAICompatibleEngine(
-                name: openAI.name, baseURL: openAI.url, model: openAI.model, apiKey: openAI.key, client: http.client,
-                firstByteTimeout: openAI.firstByteTimeout, totalTimeout: openAI.totalTimeout), [http]
-        )
+    /// The engines to ask, and the services that must stop with the daemon for them (their HTTP clients).
+    func engines() -> (engines: EngineChain, services: [any Service]) {
+        var services: [any Service] = []
+        let members = order.map { key -> EngineChain.Member in
+            let engine: any GenerationEngine
+            if let settings = openAI[key] {
+                let http = EngineHTTPClient(connectTimeout: settings.connectTimeout)
+                services.append(http)
+                engine = OpenAICompatibleEngine(
+                    name: settings.name, baseURL: settings.url, model: settings.model, apiKey: settings.key, client: http.client,
+                    firstByteTimeout: settings.firstByteTimeout, totalTimeout: settings.totalTimeout)
+            } else {
+                engine = offline
+            }
+            return EngineChain.Member(key: key, engine: engine, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown)
+        }
+        return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
+    }
+
+    static func seconds(_ value: Double, of key: String) throws -> Duration {
+        guard value > 0 else { throw ConfigurationError(key: key, message: "must be positive seconds") }
+        return .milliseconds(Int64(value * 1000))
     }
 }
 
-/// An OpenAI-compatible engine's settings: `engine.openai.url` (up to `/v1`), `engine.openai.model`,
+/// An OpenAI-compatible engine's settings, for the engine named `openai` in `engine.order` (and the
+/// same with its own name for any other): `engine.openai.url` (up to `/v1`), `engine.openai.model`,
 /// `engine.openai.key` (a credential file `engine-openai-key` under systemd), `engine.openai.name`
 /// (what answers say served them; the model unless set), and its timeouts in seconds:
 /// `engine.openai.connect-timeout` (2), `engine.openai.first-byte-timeout` (15), `engine.openai.timeout` (120).
@@ -99,24 +138,24 @@ struct OpenAISettings: Sendable {
     var firstByteTimeout: Duration
     var totalTimeout: Duration
 
-    init(_ configuration: DaemonConfiguration) throws {
+    init(_ configuration: DaemonConfiguration, engine: String) throws {
         let reader = configuration.reader
-        url = try configuration.requiredString("engine.openai.url")
+        let prefix = "engine.\(engine)."
+        url = try configuration.requiredString(prefix + "url")
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw ConfigurationError(key: "engine.openai.url", message: "must be an http:// or https:// URL such as https://api.openai.com/v1")
+            throw ConfigurationError(key: prefix + "url", message: "must be an http:// or https:// URL such as https://api.openai.com/v1")
         }
-        model = try configuration.requiredString("engine.openai.model")
-        key = reader.string(forKey: "engine.openai.key", isSecret: true)
-        name = reader.string(forKey: "engine.openai.name", default: model)
-        func seconds(_ value: Double, of key: String) throws -> Duration {
-            guard value > 0 else { throw ConfigurationError(key: key, message: "must be positive seconds") }
-            return .milliseconds(Int64(value * 1000))
+        model = try configuration.requiredString(prefix + "model")
+        key = reader.string(forKey: ConfigKey(prefix + "key"), isSecret: true)
+        name = reader.string(forKey: ConfigKey(prefix + "name"), default: model)
+        func seconds(_ name: String, default value: Double) throws -> Duration {
+            try GenerationSettings.seconds(reader.double(forKey: ConfigKey(prefix + name), default: value), of: prefix + name)
         }
-        connectTimeout = try seconds(reader.double(forKey: "engine.openai.connect-timeout", default: 2), of: "engine.openai.connect-timeout")
-        firstByteTimeout = try seconds(reader.double(forKey: "engine.openai.first-byte-timeout", default: 15), of: "engine.openai.first-byte-timeout")
-        totalTimeout = try seconds(reader.double(forKey: "engine.openai.timeout", default: 120), of: "engine.openai.timeout")
+        connectTimeout = try seconds("connect-timeout", default: 2)
+        firstByteTimeout = try seconds("first-byte-timeout", default: 15)
+        totalTimeout = try seconds("timeout", default: 120)
         guard totalTimeout > firstByteTimeout else {
-            throw ConfigurationError(key: "engine.openai.timeout", message: "must be longer than engine.openai.first-byte-timeout")
+            throw ConfigurationError(key: prefix + "timeout", message: "must be longer than \(prefix)first-byte-timeout")
         }
     }
 }

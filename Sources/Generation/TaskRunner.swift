@@ -58,7 +58,9 @@ struct TaskRunner: Sendable {
             return .done
         }
         guard let template = try await store.template(for: task.function, version: task.templateVersion) else {
-            try await fail(task, EngineError(code: "template_missing", message: "template version \(task.templateVersion) is gone", retryable: false))
+            try await fail(
+                task, EngineError(code: "template_missing", message: "template version \(task.templateVersion) is gone", retryable: false),
+                engine: generations.engines.firstName)
             return .done
         }
         let ran = try await slots.withSlot(paid: paid) { () -> (outcome: EngineOutcome, attempt: Int)? in
@@ -73,9 +75,9 @@ struct TaskRunner: Sendable {
             // The task ended while waiting for a slot (canceled): look at it again.
             return try await run(taskID: taskID, paid: paid)
         }
-        switch outcome {
-        case .succeeded(let text):
-            if try await store.finish(id: task.id, status: .succeeded, engine: generations.engine.name, result: text, failure: nil) {
+        switch outcome.ending {
+        case .succeeded:
+            if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil) {
                 await notify(task, .generationSucceeded)
             }
             try await endReservation(of: task)
@@ -85,14 +87,14 @@ struct TaskRunner: Sendable {
             // aid marked it canceled and gave its unit back; again here, in case aid stopped before.
             try await endReservation(of: task)
             await notify(task, .generationCanceled)
-        case .failed(let error, _):
+        case .failed(let error):
             if error.retryable, attempt < maxAttempts {
                 try await store.requeue(id: task.id, failure: error.code)
                 let wait = max(delay(forAttempt: attempt), error.retryAfter ?? .zero)
                 try await publisher.publish(retryMessage(task.id, paid: paid, after: wait))
                 logger.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
             } else {
-                try await fail(task, error)
+                try await fail(task, error, engine: outcome.engine)
             }
         }
         return .done
@@ -109,11 +111,13 @@ struct TaskRunner: Sendable {
     /// The engine call, stopped when the task is canceled (checked every `cancelCheck`).
     private func watched(_ taskID: String, prompt: Prompt, maxTokens: Int) async -> EngineOutcome? {
         await withTaskGroup(of: EngineOutcome?.self) { group in
-            group.addTask { await generations.run(prompt, maxTokens: maxTokens) { _ in } }
+            group.addTask { await generations.engines.run(prompt, maxTokens: maxTokens, restartable: true) { _ in } }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: cancelCheck)
-                    if let task = try? await store.task(id: taskID), task.status == .canceled { return .canceled(text: "") }
+                    if let task = try? await store.task(id: taskID), task.status == .canceled {
+                        return EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName)
+                    }
                 }
                 return nil
             }
@@ -129,8 +133,8 @@ struct TaskRunner: Sendable {
 
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
-    private func fail(_ task: GenerationRecord, _ error: EngineError) async throws {
-        if try await store.finish(id: task.id, status: .failed, engine: generations.engine.name, result: nil, failure: error.code) {
+    private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
+        if try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code) {
             logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
             try await publisher.publish(
                 AMQPMessage(

@@ -14,9 +14,9 @@ public enum WorkerDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
-        let (engine, engineServices) = settings.engine()
+        let (engines, engineServices) = settings.engines()
         let generations = GenerationService(
-            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engine: engine,
+            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engines: engines,
             logger: setup.logger)
         let runner = TaskRunner(
             generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),

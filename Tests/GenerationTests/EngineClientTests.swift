@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import ServiceKit
+import Synchronization
 import Testing
 
 @testable import Generation
@@ -12,10 +13,11 @@ import Testing
 /// The OpenAI-compatible engine against a fake chat-completions server in this suite, which answers
 /// by the model asked for: streamed pieces, 429, 500, 400, a stall, or a stream cut in the middle.
 @Suite(.timeLimit(.minutes(2))) struct EngineClientTests {
-    /// The fake server's routes.
-    static func fakeServer() -> Router<BasicRequestContext> {
+    /// The fake server's routes; `calls` counts the chat completions asked for.
+    static func fakeServer(calls: CallCounter = CallCounter()) -> Router<BasicRequestContext> {
         let router = Router()
         router.post("/v1/chat/completions") { request, context -> Response in
+            calls.add()
             let body = try await request.body.collect(upTo: 65536)
             let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
             let model = json["model"] as? String ?? ""
@@ -163,14 +165,32 @@ import Testing
         }
     }
 
-    @Test func anEngineTimeoutLongerThanTheSweepsAgeIsRefusedAtStart() async throws {
-        let arguments = [
-            "aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-openai-url", "http://127.0.0.1:1/v1", "--engine-openai-model", "m",
-            "--engine-openai-timeout", "900",
-        ]
+    @Test func anEngineBudgetLongerThanTheSweepsAgeIsRefusedAtStart() async throws {
+        let arguments = ["aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-budget", "900"]
         let configuration = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments, environment: [:])
         #expect(throws: ConfigurationError.self) { try GenerationSettings(configuration) }
         let fitting = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments + ["--sweep-after", "1000"], environment: [:])
-        #expect(try GenerationSettings(fitting).openAI?.totalTimeout == .seconds(900))
+        #expect(try GenerationSettings(fitting).budget == .seconds(900))
     }
+
+    @Test func anEngineInTheOrderWithoutAURLIsRefusedByName() async throws {
+        let arguments = ["aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-order", "local,offline", "--engine-local-model", "m"]
+        let configuration = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments, environment: [:])
+        let error = try #require(throws: ConfigurationError.self) { try GenerationSettings(configuration) }
+        #expect(error.key == "engine.local.url")
+        let named = try await DaemonConfiguration.load(
+            daemon: "aid", arguments: arguments + ["--engine-local-url", "http://127.0.0.1:1/v1"], environment: [:])
+        let settings = try GenerationSettings(named)
+        #expect(settings.order == ["local", "offline"])
+        #expect(settings.openAI["local"]?.model == "m")
+    }
+}
+
+/// Requests a fake server has had.
+final class CallCounter: Sendable {
+    private let count = Mutex(0)
+
+    var value: Int { count.withLock { $0 } }
+
+    func add() { count.withLock { $0 += 1 } }
 }

@@ -39,6 +39,10 @@ import Testing
         #expect(ready.body.contains(#""status":"ready""#))
         let metrics = try await daemon.get("/metrics")
         #expect(metrics.status == 200)
+        if !settings.isEmpty {
+            // Each engine's circuit is a gauge from the start: 0, closed.
+            #expect(metrics.body.contains(#"generation_engine_circuit{engine="offline"} 0"#), "\(metrics.body)")
+        }
 
         let stopTime = try await daemon.terminate()
         #expect(daemon.exitStatus == 0)

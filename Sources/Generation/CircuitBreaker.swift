@@ -1,0 +1,84 @@
+import Metrics
+import Synchronization
+
+/// One engine's circuit breaker: after `threshold` failures in a row the engine is skipped for
+/// `cooldown`; then one call is let through as a probe, which closes the circuit if it succeeds
+/// and opens it again if it fails. Its state is the gauge `generation_engine_circuit{engine}`:
+/// 0 closed, 1 half-open, 2 open.
+final class CircuitBreaker: Sendable {
+    enum State: Sendable, Equatable {
+        case closed(failures: Int)
+        case open(until: ContinuousClock.Instant)
+        /// Past the cooldown; `probing` while the one call let through has not ended.
+        case halfOpen(probing: Bool)
+    }
+
+    let threshold: Int
+    let cooldown: Duration
+    private let state = Mutex(State.closed(failures: 0))
+    private let gauge: Gauge
+
+    init(engine: String, threshold: Int, cooldown: Duration) {
+        self.threshold = threshold
+        self.cooldown = cooldown
+        gauge = Gauge(label: "generation_engine_circuit", dimensions: [("engine", engine)])
+        gauge.record(0)
+    }
+
+    var current: State { state.withLock { $0 } }
+
+    /// Whether a call may go to the engine now; a `true` in the half-open state makes this call the probe.
+    func permit(now: ContinuousClock.Instant = .now) -> Bool {
+        let (allowed, next) = state.withLock { state -> (Bool, State) in
+            switch state {
+            case .closed:
+                return (true, state)
+            case .open(let until) where now >= until:
+                state = .halfOpen(probing: true)
+            case .open, .halfOpen(probing: true):
+                return (false, state)
+            case .halfOpen(probing: false):
+                state = .halfOpen(probing: true)
+            }
+            return (true, state)
+        }
+        publish(next)
+        return allowed
+    }
+
+    /// The engine answered: the circuit closes.
+    func succeeded() {
+        state.withLock { $0 = .closed(failures: 0) }
+        publish(.closed(failures: 0))
+    }
+
+    /// The engine failed in a way that says it is unwell (a timeout, 5xx, 429, no connection).
+    func failed(now: ContinuousClock.Instant = .now) {
+        let next = state.withLock { state -> State in
+            switch state {
+            case .closed(let failures) where failures + 1 < threshold:
+                state = .closed(failures: failures + 1)
+            case .closed, .halfOpen, .open:
+                state = .open(until: now + cooldown)
+            }
+            return state
+        }
+        publish(next)
+    }
+
+    /// The call ended without telling whether the engine is well (the client went away, or the
+    /// engine refused this request): a probe's place goes to the next call.
+    func inconclusive() {
+        state.withLock { state in
+            if state == .halfOpen(probing: true) { state = .halfOpen(probing: false) }
+        }
+    }
+
+    private func publish(_ state: State) {
+        switch state {
+        case .closed: gauge.record(0)
+        case .halfOpen: gauge.record(1)
+        case .open: gauge.record(2)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Metrics
+
+/// How one run of the engines ended.
+struct EngineOutcome: Sendable, Equatable {
+    enum Ending: Sendable, Equatable {
+        case succeeded
+        case failed(EngineError)
+        /// The client went away, or the generation was canceled.
+        case canceled
+    }
+
+    let ending: Ending
+    /// What the engine wrote before the ending: the whole answer when it succeeded.
+    let text: String
+    /// The engine that wrote `text`; the last one asked when none finished.
+    let engine: String
+
+    var succeeded: Bool { ending == .succeeded }
+}
+
+/// The engines in the order they are asked (`engine.order`), each behind its circuit breaker.
+///
+/// A run asks the first engine whose circuit lets it through. A retryable failure (a timeout,
+/// 429, 5xx, no connection) is asked again after a backoff (longer when the engine sent
+/// Retry-After), `retries` times, then the next engine is asked; any other failure goes to the
+/// next engine at once. The whole run, waits included, ends within `budget`. Only retryable
+/// failures count against a breaker, so that a request an engine refuses (a prompt too long for
+/// it) cannot open the circuit for everyone. Text already handed to a client that cannot take it
+/// back (a stream) is never followed by another engine's: the run fails there.
+struct EngineChain: Sendable {
+    struct Member: Sendable {
+        /// The name in `engine.order`, which metrics and logs use.
+        let key: String
+        let engine: any GenerationEngine
+        let breaker: CircuitBreaker
+        let succeeded: Counter
+        let failed: Counter
+        let skipped: Counter
+
+        init(key: String, engine: any GenerationEngine, breakerFailures: Int, breakerCooldown: Duration) {
+            self.key = key
+            self.engine = engine
+            breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown)
+            let label = "generation_engine_calls_total"
+            succeeded = Counter(label: label, dimensions: [("engine", key), ("outcome", "succeeded")])
+            failed = Counter(label: label, dimensions: [("engine", key), ("outcome", "failed")])
+            skipped = Counter(label: label, dimensions: [("engine", key), ("outcome", "skipped")])
+        }
+    }
+
+    let members: [Member]
+    /// Further calls to the same engine after a retryable failure.
+    let retries: Int
+    /// The wait before the first of them; each further one waits twice as long.
+    let backoff: Duration
+    /// The longest a whole run may take.
+    let budget: Duration
+
+    /// The first engine's name: what a generation is labelled with before any engine answered.
+    var firstName: String { members.first?.engine.name ?? "none" }
+
+    /// Runs the engines for `prompt`, handing each piece to `deliver` as it comes; a `deliver`
+    /// that throws (the client went away) cancels the run. With `restartable`, the pieces of a
+    /// failed engine are forgotten and the next engine starts the answer again; without it, a
+    /// failure after the first piece ends the run.
+    func run(_ prompt: Prompt, maxTokens: Int, restartable: Bool, deliver: (String) async throws -> Void) async -> EngineOutcome {
+        let deadline = ContinuousClock.now + budget
+        var last = EngineOutcome(
+            ending: .failed(EngineError(code: "engine_unavailable", message: "every engine's circuit is open", retryable: true)), text: "",
+            engine: firstName)
+        engines: for member in members {
+            var wait = backoff
+            for attempt in 0...retries {
+                guard member.breaker.permit() else {
+                    member.skipped.increment()
+                    continue engines
+                }
+                let outcome = await call(member.engine, prompt, maxTokens: maxTokens, until: deadline, deliver: deliver)
+                switch outcome.ending {
+                case .succeeded:
+                    member.breaker.succeeded()
+                    member.succeeded.increment()
+                    return outcome
+                case .canceled:
+                    member.breaker.inconclusive()
+                    return outcome
+                case .failed(let error):
+                    member.failed.increment()
+                    if error.retryable { member.breaker.failed() } else { member.breaker.inconclusive() }
+                    last = outcome
+                    if !restartable, !outcome.text.isEmpty { return outcome }
+                    let pause = max(wait, error.retryAfter ?? .zero)
+                    guard error.retryable, attempt < retries, ContinuousClock.now + pause < deadline else { continue engines }
+                    do {
+                        try await Task.sleep(for: pause)
+                    } catch {
+                        return EngineOutcome(ending: .canceled, text: "", engine: member.engine.name)
+                    }
+                    wait *= 2
+                }
+            }
+        }
+        return last
+    }
+
+    /// One engine's answer, cut off at `deadline`.
+    private func call(
+        _ engine: any GenerationEngine, _ prompt: Prompt, maxTokens: Int, until deadline: ContinuousClock.Instant,
+        deliver: (String) async throws -> Void
+    ) async -> EngineOutcome {
+        var text = ""
+        func ended(_ ending: EngineOutcome.Ending) -> EngineOutcome { EngineOutcome(ending: ending, text: text, engine: engine.name) }
+        do {
+            for try await piece in bounded(engine.generate(prompt, maxTokens: maxTokens), until: deadline) {
+                do {
+                    try await deliver(piece)
+                } catch {
+                    return ended(.canceled)
+                }
+                text += piece
+            }
+            return ended(Task.isCancelled ? .canceled : .succeeded)
+        } catch let error as EngineError {
+            return ended(.failed(error))
+        } catch is CancellationError {
+            return ended(.canceled)
+        } catch {
+            return ended(.failed(EngineError(code: "engine_failed", message: "\(error)", retryable: false)))
+        }
+    }
+
+    /// `pieces`, ended with a retryable timeout at `deadline`.
+    private func bounded(_ pieces: AsyncThrowingStream<String, any Error>, until deadline: ContinuousClock.Instant)
+        -> AsyncThrowingStream<String, any Error>
+    {
+        let budget = budget
+        return AsyncThrowingStream { continuation in
+            let work = Task {
+                do {
+                    for try await piece in pieces { continuation.yield(piece) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            let timer = Task {
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                continuation.finish(
+                    throwing: EngineError(code: "engine_timeout", message: "no engine finished within the budget of \(budget)", retryable: true))
+                work.cancel()
+            }
+            continuation.onTermination = { _ in
+                work.cancel()
+                timer.cancel()
+            }
+        }
+    }
+}
