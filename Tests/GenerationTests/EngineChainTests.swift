@@ -37,10 +37,10 @@ final class ScriptedEngine: GenerationEngine {
             let work = Task {
                 switch step {
                 case .answer(let pieces):
-                    pieces.forEach { continuation.yield($0) }
+                    for piece in pieces { continuation.yield(piece) }
                     continuation.finish()
                 case .fail(let error, let pieces):
-                    pieces.forEach { continuation.yield($0) }
+                    for piece in pieces { continuation.yield(piece) }
                     continuation.finish(throwing: error)
                 case .stall:
                     try? await Task.sleep(for: .seconds(60))
