@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "Generation",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "Contracts", "PostgresClient", "AMQPClient",
+                "ServiceBackends", "ServiceKit", "Contracts", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

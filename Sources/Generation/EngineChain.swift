@@ -14,6 +14,8 @@ struct EngineOutcome: Sendable, Equatable {
     let text: String
     /// The engine that wrote `text`; the last one asked when none finished.
     let engine: String
+    /// Whether the text came from the result cache rather than from an engine now.
+    var cached = false
 
     var succeeded: Bool { ending == .succeeded }
 }

@@ -15,7 +15,9 @@ public enum EntitlementDecision: Sendable, Equatable {
 /// settled when the text was delivered or released when it was not. Idempotent by request id.
 public protocol Entitlements: Sendable {
     func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision
-    func settle(requestID: String) async throws
+    /// Settles a reservation; for an answer from the result cache (`cached`) subscribed releases it
+    /// instead when the user's plan does not count such answers. Whether the units stay counted.
+    func settle(requestID: String, cached: Bool) async throws -> Bool
     func release(requestID: String) async throws
 }
 

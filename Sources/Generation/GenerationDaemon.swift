@@ -14,7 +14,9 @@ public enum GenerationDaemon {
         let settings = try GenerationSettings(setup.configuration)
         let store = PostgresGenerationStore(postgres: try setup.backends.postgres())
         let (engines, engineServices) = settings.engines()
-        let generations = GenerationService(store: store, entitlements: settings.entitlements(), engines: engines, logger: setup.logger)
+        let generations = GenerationService(
+            store: store, entitlements: settings.entitlements(), engines: engines,
+            cache: settings.cache(try setup.backends.redis(), logger: setup.logger), logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
         GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, after: settings.sweepAfter, interval: settings.sweepInterval)

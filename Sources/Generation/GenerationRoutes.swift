@@ -80,13 +80,13 @@ struct GenerationRoutes: Sendable {
     private func answer(_ started: StartedGeneration) async throws -> Response {
         let outcome = await generations.run(started) { _ in }
         // The client sees text only when the engine finished it.
-        await generations.finish(started, outcome, delivered: outcome.succeeded)
+        let counted = await generations.finish(started, outcome, delivered: outcome.succeeded)
         switch outcome.ending {
         case .succeeded:
             return try Response.json(
                 GeneratedBody(
                     id: started.record.id, status: "succeeded", function: started.record.function, text: outcome.text, engine: outcome.engine,
-                    template_version: started.record.templateVersion, quota: .init(remaining: started.remaining, resets_at: started.resetsAt)))
+                    cached: outcome.cached, template_version: started.record.templateVersion, quota: Quota(started, counted: counted)))
         case .failed(let error):
             throw Self.engineFailure(error)
         case .canceled:
@@ -116,15 +116,15 @@ struct GenerationRoutes: Sendable {
                 try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
                 delivered = true
             }
-            await generations.finish(started, outcome, delivered: delivered)
+            let counted = await generations.finish(started, outcome, delivered: delivered)
             switch outcome.ending {
             case .succeeded:
                 try await writer.write(
                     ServerSentEvent.encode(
                         event: "done",
                         DoneEvent(
-                            id: started.record.id, status: "succeeded", engine: outcome.engine,
-                            quota: .init(remaining: started.remaining, resets_at: started.resetsAt))))
+                            id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached,
+                            quota: Quota(started, counted: counted))))
             case .failed(let error):
                 let failure = Self.engineFailure(error)
                 try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
@@ -181,12 +181,21 @@ struct Quota: Encodable {
     let resets_at: Date
 }
 
+extension Quota {
+    /// What the user has left after `started`, whose unit was given back unless `counted`.
+    init(_ started: StartedGeneration, counted: Bool) {
+        self.init(remaining: started.remaining + (counted ? 0 : GenerationService.units), resets_at: started.resetsAt)
+    }
+}
+
 struct GeneratedBody: Encodable {
     let id: String
     let status: String
     let function: String
     let text: String
     let engine: String
+    /// Whether the text came from the result cache.
+    let cached: Bool
     let template_version: Int
     let quota: Quota
 }
@@ -205,6 +214,7 @@ struct DoneEvent: Encodable {
     let id: String
     let status: String
     let engine: String
+    let cached: Bool
     let quota: Quota
 }
 
@@ -223,6 +233,7 @@ struct GenerationBody: Encodable {
     let mode: String
     let template_version: Int
     let engine: String?
+    let cached: Bool
     let text: String?
     let failure: String?
     let created_at: Date
@@ -237,6 +248,7 @@ struct GenerationBody: Encodable {
         mode = record.mode
         template_version = record.templateVersion
         engine = record.engine
+        cached = record.cached
         text = record.result
         failure = record.failure
         created_at = Date(timeIntervalSince1970: Double(record.createdMicros) / 1_000_000)

@@ -20,6 +20,7 @@ struct GenerationService: Sendable {
     let store: any GenerationStore
     let entitlements: any Entitlements
     let engines: EngineChain
+    let cache: ResultCache
     let logger: Logger
 
     /// Units one generation counts against the plan's quotas.
@@ -81,12 +82,29 @@ struct GenerationService: Sendable {
     /// (the client went away) cancels the run. A stream's pieces cannot be taken back, so another
     /// engine takes over only before the first.
     func run(_ started: StartedGeneration, deliver: (String) async throws -> Void) async -> EngineOutcome {
-        await engines.run(started.prompt, maxTokens: started.input.maxTokens, restartable: !started.input.stream, deliver: deliver)
+        await run(started.record, prompt: started.prompt, restartable: !started.input.stream, deliver: deliver)
+    }
+
+    /// The answer for `record`: from the result cache when it holds one (handed to `deliver` whole),
+    /// otherwise from the engines, and then cached.
+    func run(_ record: GenerationRecord, prompt: Prompt, restartable: Bool, deliver: (String) async throws -> Void) async -> EngineOutcome {
+        if let hit = await cache.lookup(record) {
+            do {
+                try await deliver(hit.text)
+            } catch {
+                return EngineOutcome(ending: .canceled, text: "", engine: hit.engine, cached: true)
+            }
+            return EngineOutcome(ending: .succeeded, text: hit.text, engine: hit.engine, cached: true)
+        }
+        let outcome = await engines.run(prompt, maxTokens: record.maxTokens, restartable: restartable, deliver: deliver)
+        if outcome.succeeded { await cache.store(record, .init(text: outcome.text, engine: outcome.engine)) }
+        return outcome
     }
 
     /// Records how the generation ended and settles its reservation when text reached the user
-    /// (`delivered`), or releases it when none did.
-    func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async {
+    /// (`delivered`), or releases it when none did. Whether its unit stays counted.
+    @discardableResult
+    func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async -> Bool {
         let status: GenerationRecord.Status
         var failure: String?
         switch outcome.ending {
@@ -103,41 +121,49 @@ struct GenerationService: Sendable {
             // Only aid ends a generation answered in the request; false would mean another did,
             // and then its reservation is that one's to end.
             guard
-                try await store.finish(id: started.record.id, status: status, engine: outcome.engine, result: text.isEmpty ? nil : text, failure: failure)
-            else { return }
+                try await store.finish(
+                    id: started.record.id, status: status, engine: outcome.engine, result: text.isEmpty ? nil : text, failure: failure,
+                    cached: outcome.cached)
+            else { return delivered }
         } catch {
             logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
         }
-        await end(requestID: started.record.reservation, delivered: delivered)
+        return await end(requestID: started.record.reservation, delivered: delivered, cached: outcome.cached)
     }
 
     /// Settles (text delivered) or releases (none delivered) a reservation, where the caller cannot
     /// wait: a failure is logged, and the units stay counted until subscribed's reservation
     /// timeout, never given twice.
-    func end(requestID: String?, delivered: Bool) async {
+    /// Whether the units stay counted.
+    @discardableResult
+    func end(requestID: String?, delivered: Bool, cached: Bool = false) async -> Bool {
         do {
-            try await settleOrRelease(requestID, delivered: delivered)
+            return try await settleOrRelease(requestID, delivered: delivered, cached: cached)
         } catch {
             logger.error(
                 "reservation not ended",
                 metadata: ["request_id": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+            return delivered
         }
     }
 
     /// Settles (text delivered) or releases (none delivered) a reservation; nothing for a run that
     /// counts nothing. A reservation that had already ended the other way is logged, not thrown:
-    /// asking again cannot change it.
+    /// asking again cannot change it. An answer from the result cache (`cached`) is settled as such,
+    /// and the user's plan says whether it counts. Whether the units stay counted.
     /// - Throws: when subscribed could not be reached, so that the caller keeps its work to retry.
-    func settleOrRelease(_ requestID: String?, delivered: Bool) async throws {
-        guard let requestID else { return }
+    @discardableResult
+    func settleOrRelease(_ requestID: String?, delivered: Bool, cached: Bool = false) async throws -> Bool {
+        guard let requestID else { return false }
         do {
-            if delivered {
-                try await entitlements.settle(requestID: requestID)
-            } else {
+            guard delivered else {
                 try await entitlements.release(requestID: requestID)
+                return false
             }
+            return try await entitlements.settle(requestID: requestID, cached: cached)
         } catch let refused as EntitlementsRefused {
             logger.error("reservation ended otherwise", metadata: ["request_id": "\(requestID)", "reason": "\(refused)"])
+            return delivered
         }
     }
 

@@ -1,6 +1,8 @@
 import Configuration
 import Foundation
+import Logging
 import NIOCore
+import RedisClient
 import ServiceKit
 import ServiceLifecycle
 
@@ -29,6 +31,9 @@ struct GenerationSettings: Sendable {
     /// for `engine.breaker.cooldown` (30 seconds) before one probe call.
     var breakerFailures: Int
     var breakerCooldown: Duration
+    /// How long a finished answer stays in the result cache (`cache.ttl`, seconds, a day); 0 turns
+    /// the cache off.
+    var cacheTTL: Int
     /// When a generation answered in the request and still running counts as interrupted
     /// (`sweep.after`, seconds; 600, longer than any engine call), and how often aid looks for them
     /// (`sweep.interval`, seconds; 60).
@@ -89,6 +94,8 @@ struct GenerationSettings: Sendable {
         breakerFailures = reader.int(forKey: "engine.breaker.failures", default: 5)
         guard breakerFailures > 0 else { throw ConfigurationError(key: "engine.breaker.failures", message: "must be a positive number of failures") }
         breakerCooldown = try Self.seconds(reader.double(forKey: "engine.breaker.cooldown", default: 30), of: "engine.breaker.cooldown")
+        cacheTTL = reader.int(forKey: "cache.ttl", default: 86400)
+        guard cacheTTL >= 0 else { throw ConfigurationError(key: "cache.ttl", message: "must be zero (no cache) or positive seconds") }
         // A row still running past the sweep's age is taken for abandoned: no engine run may last that long.
         guard budget < self.sweepAfter else { throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.budget") }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
@@ -116,6 +123,11 @@ struct GenerationSettings: Sendable {
             return EngineChain.Member(key: key, engine: engine, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown)
         }
         return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
+    }
+
+    /// The result cache in `redis`, or none when `cache.ttl` is 0.
+    func cache(_ redis: RedisClient, logger: Logger) -> ResultCache {
+        ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, logger: logger)
     }
 
     static func seconds(_ value: Double, of key: String) throws -> Duration {

@@ -31,6 +31,8 @@ struct GenerationRecord: Sendable, Equatable {
     var engine: String?
     var result: String?
     var failure: String?
+    /// Whether the result came from the result cache.
+    var cached = false
     /// Microseconds since 1970, as stored: the history's order and cursor.
     let createdMicros: Int
     var finishedMicros: Int?
@@ -46,7 +48,7 @@ protocol GenerationStore: Sendable {
     /// canceled with a reason (and the text written before it stopped, if any). False when it had
     /// ended already (canceled meanwhile, say): nothing changed.
     @discardableResult
-    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?) async throws -> Bool
+    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool
     /// The user's generation `id`, or nil when there is none of theirs with that id.
     func generation(id: String, userID: String) async throws -> GenerationRecord?
     /// The user's generations, newest first: `limit` of them from after the `before` cursor.

@@ -34,12 +34,12 @@ struct SubscribedEntitlements: Entitlements {
         }
     }
 
-    func settle(requestID: String) async throws {
-        _ = try await call("settle", FinishRequest(request_id: requestID), as: FinishAnswer.self)
+    func settle(requestID: String, cached: Bool) async throws -> Bool {
+        try await call("settle", FinishRequest(request_id: requestID, cached: cached ? true : nil), as: FinishAnswer.self).state == "settled"
     }
 
     func release(requestID: String) async throws {
-        _ = try await call("release", FinishRequest(request_id: requestID), as: FinishAnswer.self)
+        _ = try await call("release", FinishRequest(request_id: requestID, cached: nil), as: FinishAnswer.self)
     }
 
     private static func malformed(_ what: String) -> EntitlementsUnavailable {
@@ -111,6 +111,7 @@ private struct ReserveRequest: Encodable {
 
 private struct FinishRequest: Encodable {
     let request_id: String
+    let cached: Bool?
 }
 
 private struct ReserveAnswer: Decodable {

@@ -68,7 +68,7 @@ struct TaskRunner: Sendable {
             guard let attempt = try await store.claim(id: task.id) else { return nil }
             logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
             let prompt = template.render(topic: task.topic, language: task.language)
-            return await watched(task.id, prompt: prompt, maxTokens: task.maxTokens).map { ($0, attempt) }
+            return await watched(task, prompt: prompt).map { ($0, attempt) }
         }
         guard let ran else { return .retryLater } // shut down while waiting for a slot
         guard let (outcome, attempt) = ran else {
@@ -77,7 +77,7 @@ struct TaskRunner: Sendable {
         }
         switch outcome.ending {
         case .succeeded:
-            if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil) {
+            if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil, cached: outcome.cached) {
                 await notify(task, .generationSucceeded)
             }
             try await endReservation(of: task)
@@ -104,14 +104,15 @@ struct TaskRunner: Sendable {
     /// (another delivery may have ended it). Throws while subscribed cannot be reached, so that the
     /// message is kept until the unit's fate is recorded.
     private func endReservation(of task: GenerationRecord) async throws {
-        let status = try await store.task(id: task.id)?.status
-        try await generations.settleOrRelease(task.reservation, delivered: status == .succeeded)
+        let stored = try await store.task(id: task.id)
+        try await generations.settleOrRelease(task.reservation, delivered: stored?.status == .succeeded, cached: stored?.cached ?? false)
     }
 
     /// The engine call, stopped when the task is canceled (checked every `cancelCheck`).
-    private func watched(_ taskID: String, prompt: Prompt, maxTokens: Int) async -> EngineOutcome? {
-        await withTaskGroup(of: EngineOutcome?.self) { group in
-            group.addTask { await generations.engines.run(prompt, maxTokens: maxTokens, restartable: true) { _ in } }
+    private func watched(_ task: GenerationRecord, prompt: Prompt) async -> EngineOutcome? {
+        let taskID = task.id
+        return await withTaskGroup(of: EngineOutcome?.self) { group in
+            group.addTask { await generations.run(task, prompt: prompt, restartable: true) { _ in } }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: cancelCheck)
@@ -134,7 +135,7 @@ struct TaskRunner: Sendable {
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
-        if try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code) {
+        if try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code, cached: false) {
             logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
             try await publisher.publish(
                 AMQPMessage(

@@ -17,6 +17,7 @@ public enum WorkerDaemon {
         let (engines, engineServices) = settings.engines()
         let generations = GenerationService(
             store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engines: engines,
+            cache: settings.cache(try setup.backends.redis(), logger: setup.logger),
             logger: setup.logger)
         let runner = TaskRunner(
             generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),

@@ -44,10 +44,19 @@ struct EntitlementService: Sendable {
     }
 
     /// Settles or releases a reservation; the same ending twice is answered as the first.
-    func finish(_ body: FinishBody, ending: Ending) async throws {
+    /// Ends a reservation as asked, except that settling an answer from aid's result cache
+    /// (`cached`) releases it instead when the user's plan does not count such answers.
+    /// - Returns: the ending made.
+    func finish(_ body: FinishBody, ending asked: Ending) async throws -> Ending {
         try Self.checkRequestID(body.request_id)
+        var ending = asked
+        if asked == .settled, body.cached == true,
+            try await available({ try await store.cachedAnswersCount(requestID: body.request_id, grace: settings.grace) }) == false
+        {
+            ending = .released
+        }
         switch try await available({ try await store.finish(requestID: body.request_id, ending: ending) }) {
-        case .ended: return
+        case .ended: return ending
         case .unknown: throw APIError(.notFound, code: "unknown_request", message: "no reservation has this request_id", field: "request_id")
         case .conflict(let previous):
             throw APIError(
@@ -100,4 +109,6 @@ struct ReserveBody: Decodable, Sendable {
 /// The body of `settle` and `release`.
 struct FinishBody: Decodable, Sendable {
     let request_id: String
+    /// Settling an answer served from aid's result cache, which the user's plan may not count.
+    let cached: Bool?
 }

@@ -12,6 +12,8 @@ public struct Plan: Sendable, Equatable, Codable {
     public let maxOutputTokens: Int
     /// Generations under way at once (reserved, not yet settled or released).
     public let tasksAtOnce: Int
+    /// Whether an answer from aid's result cache counts against the quotas like any other.
+    public let cachedAnswersCount: Bool
     /// What the plan gives: `generate.short`, `generate.long` (queued long generations), ...
     public let features: [String]
 
@@ -23,5 +25,6 @@ public struct Plan: Sendable, Equatable, Codable {
         case generationsPerMonth = "generations_per_month"
         case maxOutputTokens = "max_output_tokens"
         case tasksAtOnce = "tasks_at_once"
+        case cachedAnswersCount = "cached_answers_count"
     }
 }

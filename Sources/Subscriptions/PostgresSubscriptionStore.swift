@@ -18,7 +18,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
 
     private static let planColumns: SQL = """
         p.code, p.title, p.price_cents, p.requests_per_minute, p.generations_per_day, p.generations_per_month,
-        p.max_output_tokens, p.tasks_at_once, array_to_string(p.features, ' ') AS features
+        p.max_output_tokens, p.tasks_at_once, p.cached_answers_count, array_to_string(p.features, ' ') AS features
         """
 
     private static func plan(_ row: PostgresRow) throws -> Plan {
@@ -26,7 +26,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             code: try row.decode("code"), title: try row.decode("title"), priceCents: try row.decode("price_cents"),
             requestsPerMinute: try row.decode("requests_per_minute"), generationsPerDay: try row.decode("generations_per_day"),
             generationsPerMonth: try row.decode("generations_per_month"), maxOutputTokens: try row.decode("max_output_tokens"),
-            tasksAtOnce: try row.decode("tasks_at_once"),
+            tasksAtOnce: try row.decode("tasks_at_once"), cachedAnswersCount: try row.decode("cached_answers_count"),
             features: try row.decode("features", as: String.self).split(separator: " ").map(String.init))
     }
 
@@ -106,6 +106,12 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             return .conflict(previous: previous)
         default: throw Self.unexpected("outcome", outcome)
         }
+    }
+
+    func cachedAnswersCount(requestID: String, grace: TimeInterval) async throws -> Bool? {
+        let rows = try await postgres.query(
+            "SELECT billing.cached_answers_count($1, now(), $2 * interval '1 second') AS counts", [.text(requestID), .double(grace)])
+        return try rows.first?.decode("counts", as: Bool?.self)
     }
 
     private static let recordColumns: SQL = """

@@ -36,8 +36,8 @@ struct EntitlementRoutes: Sendable {
         for ending in [Ending.settled, .released] {
             group.post(ending == .settled ? "/settle" : "/release") { request, context in
                 let body = try await request.decodeJSON(as: FinishBody.self, context: context)
-                try await entitlements.finish(body, ending: ending)
-                return try Response.json(FinishAnswer(request_id: body.request_id, state: ending.rawValue))
+                let made = try await entitlements.finish(body, ending: ending)
+                return try Response.json(FinishAnswer(request_id: body.request_id, state: made.rawValue))
             }
         }
     }

@@ -19,6 +19,10 @@ protocol SubscriptionStore: Sendable {
     /// Ends a reservation; idempotent by request id.
     func finish(requestID: String, ending: Ending) async throws -> FinishResult
 
+    /// Whether the plan in effect for the user who reserved `requestID` counts an answer from aid's
+    /// result cache (`billing.plans.cached_answers_count`); nil for an unknown request.
+    func cachedAnswersCount(requestID: String, grace: TimeInterval) async throws -> Bool?
+
     /// The user's subscription row, if any.
     func subscription(userID: String) async throws -> SubscriptionRecord?
 

@@ -15,11 +15,12 @@ struct Plans: AsyncParsableCommand {
             let plans = try await servers.withServers { postgres, redis in
                 try await SubscriptionAdmin(postgres: postgres, redis: redis, logger: ServerOptions.logger).plans()
             }
-            print("code  price  requests/min  generations/day  generations/period  max tokens  tasks at once  features")
+            print("code  price  requests/min  generations/day  generations/period  max tokens  tasks at once  cached answers count  features")
             for plan in plans {
                 print(
                     "\(plan.code)  \(String(format: "%.2f", Double(plan.priceCents) / 100))  \(plan.requestsPerMinute)  \(plan.generationsPerDay)  "
-                        + "\(plan.generationsPerMonth)  \(plan.maxOutputTokens)  \(plan.tasksAtOnce)  \(plan.features.joined(separator: " "))")
+                        + "\(plan.generationsPerMonth)  \(plan.maxOutputTokens)  \(plan.tasksAtOnce)  \(plan.cachedAnswersCount ? "yes" : "no")  \(plan.features.joined(separator: " "))"
+                )
             }
         }
     }

@@ -50,6 +50,12 @@ final class AidInstance: Sendable {
         return logger
     }()
 
+    /// The arguments, with the result cache off unless they set it: the tests share one Redis, and
+    /// one test's cached answer must not stand in for another's engine call.
+    static func cacheOffUnlessSet(_ arguments: [String]) -> [String] {
+        arguments.contains("--cache-ttl") ? arguments : ["--cache-ttl", "0"] + arguments
+    }
+
     /// `workerArguments` nil: no genworker (tasks stay queued).
     static func with<T>(
         aidArguments: [String] = [], workerArguments: [String]? = nil, isolation: Isolation = .shared, subscribed: Bool = true,
@@ -110,13 +116,15 @@ final class AidInstance: Sendable {
             ).services
         }
         let configuration = try await DaemonConfiguration.load(
-            daemon: "aid", arguments: ["aid", "--entitlements-sockets", socket, "--relay-interval", "0.2"] + aidArguments, environment: environment)
+            daemon: "aid", arguments: ["aid", "--entitlements-sockets", socket, "--relay-interval", "0.2"] + Self.cacheOffUnlessSet(aidArguments),
+            environment: environment)
         let aid = try await BackedDaemon.assemble(
             "aid", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: GenerationDaemon.backends,
             protectedPaths: GenerationDaemon.protectedPaths, logger: Self.logger, setUp: GenerationDaemon.setUp)
         if let workerArguments {
             let configuration = try await DaemonConfiguration.load(
-                daemon: "genworker", arguments: ["genworker", "--entitlements-sockets", socket, "--shutdown-timeout", "1"] + workerArguments,
+                daemon: "genworker",
+                arguments: ["genworker", "--entitlements-sockets", socket, "--shutdown-timeout", "1"] + Self.cacheOffUnlessSet(workerArguments),
                 environment: environment)
             services += try await BackedDaemon.assemble(
                 "genworker", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: WorkerDaemon.backends,
@@ -237,14 +245,17 @@ func ledger(_ postgres: PostgresClient, user: String, becomes expected: (reserve
 }
 
 /// A plan of the test's own with `features`, and a user subscribed to it.
-func subscribedUser(_ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"]) async throws -> String {
+func subscribedUser(
+    _ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true
+) async throws -> String {
     let plan = "test_" + UUID().uuidString.prefix(8).lowercased()
     try await postgres.query(
         """
-        INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once)
-        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100)
+        INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once,
+                                   cached_answers_count)
+        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100, $4)
         """,
-        [.text(plan), .text(features.joined(separator: " ")), .int(perDay)])
+        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount)])
     let user = UUID().uuidString.lowercased()
     try await postgres.query(
         "INSERT INTO billing.subscriptions (user_id, plan, status, period_start, period_end) VALUES ($1::uuid, $2, 'active', now() - interval '1 day', now() + interval '29 days')",

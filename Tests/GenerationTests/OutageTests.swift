@@ -130,7 +130,7 @@ import Testing
 /// aid stopped in the middle of a generation answered in the request.
 @Suite(.timeLimit(.minutes(2))) struct InterruptedGenerationTests {
     @Test func aRowLeftRunningByAStoppedAidIsFailedAndItsUnitReleased() async throws {
-        try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2"], isolation: .ownServers) { aid in
+        try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2", "--engine-budget", "30"], isolation: .ownServers) { aid in
             let caller = Caller()
             let id = UUID().uuidString.lowercased()
             // What a killed aid leaves: the unit reserved, the row running, an hour old.

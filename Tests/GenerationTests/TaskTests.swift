@@ -124,7 +124,9 @@ import Testing
     }
 
     @Test func anEngineThatFailsTwiceThenSucceedsSucceedsAfterRetries() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:2", "--worker-backoff", "0.1"], isolation: .ownServers) { aid in
+        try await AidInstance.with(
+            workerArguments: ["--engine-offline-fail", "first:2", "--worker-backoff", "0.1", "--engine-retries", "0"], isolation: .ownServers
+        ) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             let task = try await finished(aid, caller, id)
@@ -137,7 +139,8 @@ import Testing
 
     @Test func anEngineThatAlwaysFailsFailsTheTaskWithAReasonAndGivesTheUnitBack() async throws {
         try await AidInstance.with(
-            workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1"], isolation: .ownServers
+            workerArguments: ["--engine-offline-fail", "always", "--worker-attempts", "2", "--worker-backoff", "0.1", "--engine-retries", "0"],
+            isolation: .ownServers
         ) {
             aid in
             let caller = try await paidUser(aid)
@@ -155,7 +158,9 @@ import Testing
     }
 
     @Test func skillctlListsADeadTaskAndReplaysItWithoutCountingItAgain() async throws {
-        try await AidInstance.with(workerArguments: ["--engine-offline-fail", "first:1", "--worker-attempts", "1"], isolation: .ownServers) { aid in
+        try await AidInstance.with(
+            workerArguments: ["--engine-offline-fail", "first:1", "--worker-attempts", "1", "--engine-retries", "0"], isolation: .ownServers
+        ) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
             #expect(try await finished(aid, caller, id)["status"] as? String == "failed")

@@ -71,6 +71,7 @@ actor Feed {
     let interval: Duration?
     let body: String
     var given = 0
+    let run = UInt32.random(in: 0...UInt32.max)
     var nextAt = ContinuousClock.now
 
     init(count: Int?, deadline: ContinuousClock.Instant?, rate: Double, body: String) {
@@ -89,7 +90,8 @@ actor Feed {
             nextAt = at + interval
             try? await Task.sleep(until: at)
         }
-        return body
+        // Each request its own topic, so that the result cache answers none of them.
+        return body.replacingOccurrences(of: "#N#", with: "\(run) \(given)")
     }
 }
 
@@ -108,8 +110,8 @@ let feed = Feed(
     count: tasks ? Int(amount) : nil, deadline: tasks ? nil : ContinuousClock.now + .milliseconds(Int64(amount * 1000)),
     rate: tasks ? Double(arguments.count > 5 ? arguments[5] : "0") ?? 0 : 0,
     body: tasks
-        ? #"{"topic":"The water cycle","function":"lesson_plan","options":{"max_tokens":40}}"#
-        : #"{"topic":"The water cycle","function":"summary","options":{"max_tokens":40}}"#)
+        ? #"{"topic":"The water cycle #N#","function":"lesson_plan","options":{"max_tokens":40}}"#
+        : #"{"topic":"The water cycle #N#","function":"summary","options":{"max_tokens":40}}"#)
 let started = ContinuousClock.now
 let total = try await withThrowingTaskGroup(of: Tally.self) { group in
     for _ in 0..<connections {

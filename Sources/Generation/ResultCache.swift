@@ -1,0 +1,54 @@
+import Cryptography
+import Foundation
+import Logging
+import RedisClient
+
+/// Finished answers in Redis (`ai:cache:<digest>`), so that the same request is answered again
+/// without an engine call. A request is the same only when its function, template version,
+/// language, token limit and topic all are, the topic compared after Unicode normalization (NFC)
+/// and with runs of white space made one space, nothing looser. Redis failing makes every lookup a
+/// miss: the cache saves engine calls, it never decides an answer.
+struct ResultCache: Sendable {
+    /// An answer as cached: its text and the engine that wrote it.
+    struct Entry: Codable, Sendable, Equatable {
+        let text: String
+        let engine: String
+    }
+
+    /// Where answers are kept; nil when the cache is off (`cache.ttl` 0).
+    let redis: RedisClient?
+    /// How long an answer is kept, in seconds.
+    let ttl: Int
+    let logger: Logger
+
+    /// The Redis key of `record`'s request; nil if it cannot be made (OpenSSL unusable), and then
+    /// nothing is cached rather than every request sharing one key.
+    static func key(for record: GenerationRecord) -> String? {
+        let topic = record.topic.precomposedStringWithCanonicalMapping.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        // Encoded as a JSON array, so that no field's text can run into the next.
+        let fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic]
+        guard let bytes = try? JSONEncoder().encode(fields), let digest = try? SHA256.hash(bytes) else { return nil }
+        return "ai:cache:" + Hex.encode(digest)
+    }
+
+    func lookup(_ record: GenerationRecord) async -> Entry? {
+        guard let redis, let key = Self.key(for: record) else { return nil }
+        do {
+            guard let stored = try await redis.get(key) else { return nil }
+            return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8))
+        } catch {
+            logger.warning("result cache not read", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
+            return nil
+        }
+    }
+
+    func store(_ record: GenerationRecord, _ entry: Entry) async {
+        guard let redis, let key = Self.key(for: record) else { return }
+        do {
+            let value = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
+            try await redis.set(key, to: value, expiresInSeconds: ttl)
+        } catch {
+            logger.warning("result cache not written", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
+        }
+    }
+}

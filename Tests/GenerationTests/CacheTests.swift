@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import RedisClient
+import Testing
+
+@testable import Generation
+
+/// The result cache: the same request answered again from Redis, `"cached": true`, counted or not
+/// as the user's plan says.
+@Suite(.timeLimit(.minutes(2))) struct CacheTests {
+    static let cacheOn = ["--cache-ttl", "60"]
+
+    /// A topic no other test (or earlier run) has asked for.
+    static func freshTopic() -> String { "Tides \(UUID().uuidString.prefix(8))" }
+
+    static func record(topic: String, function: String = "summary", language: String = "en", maxTokens: Int = 512, version: Int = 1)
+        -> GenerationRecord
+    {
+        GenerationRecord(
+            id: UUID().uuidString.lowercased(), userID: UUID().uuidString.lowercased(), function: function, topic: topic, language: language,
+            maxTokens: maxTokens, templateVersion: version, mode: "immediate", reservation: nil, status: .running, engine: nil, result: nil,
+            failure: nil, createdMicros: 0, finishedMicros: nil)
+    }
+
+    @Test func theKeyIgnoresOnlyWhiteSpaceRunsAndUnicodeNormalForm() {
+        let key = ResultCache.key(for: Self.record(topic: "Café  au\tlait"))
+        // "é" precomposed and as e + combining accent; a run of spaces and a tab as one space.
+        #expect(key == ResultCache.key(for: Self.record(topic: " Cafe\u{301} au lait ")))
+        #expect(key != ResultCache.key(for: Self.record(topic: "café au lait")))
+        #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", function: "explain")))
+        #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", language: "ru")))
+        #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", maxTokens: 100)))
+        #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", version: 2)))
+        #expect(key?.hasPrefix("ai:cache:") == true)
+    }
+
+    @Test func aCacheWhoseRedisIsDownMissesQuicklyAndNeverThrows() async throws {
+        let down = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1"), logger: Logger(label: "test"))
+        let cache = ResultCache(redis: down, ttl: 60, logger: Logger(label: "test"))
+        let record = Self.record(topic: "Tides")
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await down.run() }
+            let started = ContinuousClock.now
+            await cache.store(record, .init(text: "Tides rise.", engine: "offline"))
+            #expect(await cache.lookup(record) == nil)
+            #expect(ContinuousClock.now - started < .seconds(3))
+            await down.shutdown()
+        }
+    }
+
+    @Test func theSameRequestAgainIsAnsweredFromTheCacheAndCountsByDefault() async throws {
+        try await AidInstance.with(aidArguments: Self.cacheOn) { aid in
+            let caller = Caller()
+            let topic = Self.freshTopic()
+            let body = #"{"topic":"\#(topic)","function":"summary","options":{"language":"en"}}"#
+            let first = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(first.json["cached"] as? Bool == false)
+            let again = try await aid.withClient { client in
+                try await caller.generate(
+                    client, #"{"topic":"  \#(topic.replacingOccurrences(of: " ", with: "   ")) ","function":"summary","options":{"language":"en"}}"#)
+            }
+            #expect(again.status == .ok)
+            #expect(again.json["cached"] as? Bool == true)
+            #expect(again.json["text"] as? String == first.json["text"] as? String)
+            #expect(again.json["engine"] as? String == "offline")
+            let id = try #require(again.json["id"] as? String)
+            let stored = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
+            #expect(stored.json["cached"] as? Bool == true)
+            // Another token limit is another request.
+            let longer = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"\#(topic)","function":"summary","options":{"language":"en","max_tokens":100}}"#)
+            }
+            #expect(longer.json["cached"] as? Bool == false)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 3, settled: 3, released: 0))
+            // A stream of a cached answer: the whole text in one piece, then done, cached.
+            let streamed = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"\#(topic)","function":"summary","options":{"language":"en"},"stream":true}"#)
+            }
+            #expect(streamed.events.map(\.name) == ["start", "text", "done"])
+            #expect(streamed.events.last?.data["cached"] as? Bool == true)
+        }
+    }
+
+    @Test func aPlanThatDoesNotCountCachedAnswersGetsTheUnitBack() async throws {
+        try await AidInstance.with(aidArguments: Self.cacheOn) { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 5, cachedAnswersCount: false))
+            let body = #"{"topic":"\#(Self.freshTopic())","function":"title"}"#
+            let first = try await aid.withClient { client in try await caller.generate(client, body) }
+            let again = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(again.json["cached"] as? Bool == true)
+            let remaining = { (answer: Answer) in (answer.json["quota"] as? [String: Any])?["remaining"] as? Int }
+            #expect(remaining(first) == 4)
+            #expect(remaining(again) == 4)
+            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 2, settled: 1, released: 1))
+        }
+    }
+
+    @Test func genworkerCachesATasksAnswerAndAnswersTheSameTaskFromIt() async throws {
+        try await AidInstance.with(aidArguments: Self.cacheOn, workerArguments: Self.cacheOn, isolation: .ownServers) { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+            let body = #"{"topic":"\#(Self.freshTopic())","function":"lesson_plan","options":{"max_tokens":40}}"#
+            var tasks: [[String: Any]] = []
+            for _ in 1...2 {
+                let accepted = try await aid.withClient { client in try await caller.generate(client, body) }
+                let id = try #require(accepted.json["task_id"] as? String)
+                tasks.append(try await TaskTests().finished(aid, caller, id))
+            }
+            #expect(tasks.map { $0["status"] as? String } == ["succeeded", "succeeded"])
+            #expect(tasks.map { $0["cached"] as? Bool } == [false, true])
+            #expect(tasks[1]["text"] as? String == tasks[0]["text"] as? String)
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 2, settled: 2, released: 0)) == (reserved: 2, settled: 2, released: 0))
+        }
+    }
+}

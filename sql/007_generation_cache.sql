@@ -1,0 +1,19 @@
+-- aid's result cache: which generations were answered from it, and whether a plan counts such an
+-- answer against its quota (a plan setting; by default it does, like any other answer).
+
+ALTER TABLE billing.plans ADD COLUMN cached_answers_count boolean NOT NULL DEFAULT true;
+
+ALTER TABLE ai.generations ADD COLUMN cached boolean NOT NULL DEFAULT false;
+
+-- Whether the user who reserved request p_request has a plan in effect that counts an answer from
+-- the cache; NULL for an unknown request. The same after the reservation ended (its 'reserved' row
+-- stays in the ledger), so that asking to settle again gives the same ending.
+CREATE FUNCTION billing.cached_answers_count(p_request text, p_now timestamptz, p_grace interval)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p.cached_answers_count
+    FROM billing.usage_ledger l
+    CROSS JOIN LATERAL billing.effective_plan(l.user_id, p_now, p_grace) e
+    JOIN billing.plans p ON p.code = e.plan
+    WHERE l.request_id = p_request AND l.state = 'reserved'
+$$;
