@@ -1,9 +1,15 @@
 -- aid's result cache: which generations were answered from it, and whether a plan counts such an
--- answer against its quota (a plan setting; by default it does, like any other answer).
+-- answer against its quota (a plan setting; by default it does, like any other answer). And the
+-- lease of a running task, so that two deliveries of one task never run its engine call at once.
 
 ALTER TABLE billing.plans ADD COLUMN cached_answers_count boolean NOT NULL DEFAULT true;
 
 ALTER TABLE ai.generations ADD COLUMN cached boolean NOT NULL DEFAULT false;
+
+-- The genworker handler running a task holds it until lease_until, renewing it while its engine call
+-- runs; another delivery of the task waits for the task to end or for the lease to run out (its
+-- holder died).
+ALTER TABLE ai.generations ADD COLUMN lease_owner uuid, ADD COLUMN lease_until timestamptz;
 
 -- Whether the user who reserved request p_request has a plan in effect that counts an answer from
 -- the cache; NULL for an unknown request. The same after the reservation ended (its 'reserved' row

@@ -18,6 +18,15 @@ struct EngineOutcome: Sendable, Equatable {
     var cached = false
 
     var succeeded: Bool { ending == .succeeded }
+
+    /// The ending's name, for logs.
+    var label: String {
+        switch ending {
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .canceled: "canceled"
+        }
+    }
 }
 
 /// The engines in the order they are asked (`engine.order`), each behind its circuit breaker.

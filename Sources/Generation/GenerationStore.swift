@@ -75,9 +75,12 @@ protocol GenerationStore: Sendable {
 
     /// A task by id, whoever it belongs to.
     func task(id: String) async throws -> GenerationRecord?
-    /// Marks a queued or running task running for one more engine call; its attempt number, or
-    /// nil when it has ended.
-    func claim(id: String) async throws -> Int?
+    /// Marks a queued task, or a running one whose lease has run out, running for one more engine
+    /// call, leased to `owner` for `lease`.
+    func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim
+    /// Extends `owner`'s lease of a running task; the task's status, and whether the lease is still
+    /// `owner`'s (nil: no such task).
+    func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
 
@@ -139,4 +142,14 @@ struct HistoryCursor: Sendable, Equatable {
     }
 
     var text: String { "\(createdMicros).\(id)" }
+}
+
+/// What claiming a task for an engine call found.
+enum TaskClaim: Sendable, Equatable {
+    /// Running now, leased to the claimant: the attempt's number.
+    case claimed(attempt: Int)
+    /// It has ended (or is gone).
+    case ended
+    /// Another handler holds its lease for this much longer.
+    case held(for: Duration)
 }

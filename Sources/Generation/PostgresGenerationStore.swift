@@ -166,18 +166,48 @@ struct PostgresGenerationStore: GenerationStore {
         try await postgres.query("SELECT \(Self.columns) FROM ai.generations g WHERE g.id = $1::uuid", [.text(id)]).first.map(Self.record)
     }
 
-    func claim(id: String) async throws -> Int? {
-        try await postgres.query(
+    func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim {
+        let claimed = try await postgres.query(
             """
-            UPDATE ai.generations SET status = 'running', attempts = attempts + 1, failure = NULL
-            WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING attempts
-            """, [.text(id)]
-        ).first.map { try $0.decode("attempts") }
+            UPDATE ai.generations
+            SET status = 'running', attempts = attempts + 1, failure = NULL, lease_owner = $2::uuid,
+                lease_until = clock_timestamp() + $3 * interval '1 second'
+            WHERE id = $1::uuid AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp())))
+            RETURNING attempts
+            """, [.text(id), .text(owner), .double(Self.seconds(lease))])
+        if let row = claimed.first { return .claimed(attempt: try row.decode("attempts")) }
+        let held = try await postgres.query(
+            """
+            SELECT extract(epoch FROM lease_until - clock_timestamp())::float8 AS left_seconds FROM ai.generations
+            WHERE id = $1::uuid AND status = 'running'
+            """, [.text(id)])
+        guard let row = held.first else { return .ended }
+        let left: Double = try row.decode("left_seconds")
+        return .held(for: .milliseconds(Int64(max(left, 0) * 1000)))
+    }
+
+    func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {
+        let rows = try await postgres.query(
+            """
+            UPDATE ai.generations
+            SET lease_until = CASE WHEN status = 'running' AND lease_owner = $2::uuid THEN clock_timestamp() + $3 * interval '1 second'
+                                   ELSE lease_until END
+            WHERE id = $1::uuid RETURNING status, coalesce(lease_owner = $2::uuid, false) AS held
+            """, [.text(id), .text(owner), .double(Self.seconds(lease))])
+        guard let row = rows.first else { return nil }
+        let status: String = try row.decode("status")
+        guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }
+        return (known, try row.decode("held"))
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     func requeue(id: String, failure: String) async throws {
         _ = try await postgres.query(
-            "UPDATE ai.generations SET status = 'queued', failure = $2 WHERE id = $1::uuid AND status = 'running'", [.text(id), .text(failure)])
+            "UPDATE ai.generations SET status = 'queued', failure = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND status = 'running'",
+            [.text(id), .text(failure)])
     }
 
     // MARK: skillctl
@@ -187,7 +217,8 @@ struct PostgresGenerationStore: GenerationStore {
             let reset = try await transaction.query(
                 """
                 UPDATE ai.generations
-                SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL,
+                SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL, lease_owner = NULL,
+                    lease_until = NULL,
                     reservation = CASE WHEN status = 'failed' THEN NULL ELSE reservation END
                 WHERE id = $1::uuid AND status IN ('failed', 'queued', 'running') AND mode = 'queued' RETURNING paid
                 """, [.text(id)])

@@ -20,8 +20,25 @@ struct TaskRunner: Sendable {
     let maxAttempts: Int
     /// The wait before the first retry; each further one waits twice as long, up to a minute.
     let backoff: Duration
-    /// How often a running task is checked for a cancellation.
+    /// How often a running task is checked for a cancellation, and its lease renewed.
     let cancelCheck: Duration
+    /// How long a claimed task stays its handler's without a renewal; then another delivery may
+    /// take it over (its handler's genworker died).
+    let lease: Duration
+
+    /// How one claim of a task ended.
+    private enum Attempt: Sendable {
+        case ran(EngineOutcome, attempt: Int)
+        case ended
+        case held(Duration)
+        case lost
+        case shutDown
+    }
+
+    private enum Watched: Sendable {
+        case ended(EngineOutcome)
+        case lost
+    }
 
     var store: any GenerationStore { generations.store }
     var logger: Logger { generations.logger }
@@ -63,18 +80,46 @@ struct TaskRunner: Sendable {
                 engine: generations.engines.firstName)
             return .done
         }
-        let ran = try await slots.withSlot(paid: paid) { () -> (outcome: EngineOutcome, attempt: Int)? in
+        let owner = UUID().uuidString.lowercased()
+        let ran = try await slots.withSlot(paid: paid) { () -> Attempt in
             // Claimed in the slot, so a task waiting for one still reads as queued.
-            guard let attempt = try await store.claim(id: task.id) else { return nil }
-            logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
-            let prompt = template.render(topic: task.topic, language: task.language)
-            return await watched(task, prompt: prompt).map { ($0, attempt) }
+            switch try await store.claim(id: task.id, owner: owner, lease: lease) {
+            case .ended: return .ended
+            case .held(let left): return .held(left)
+            case .claimed(let attempt):
+                logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
+                let prompt = template.render(topic: task.topic, language: task.language)
+                switch await watched(task, owner: owner, prompt: prompt) {
+                case .none: return .shutDown
+                case .lost: return .lost
+                case .ended(let outcome): return .ran(outcome, attempt: attempt)
+                }
+            }
         }
-        guard let ran else { return .retryLater } // shut down while waiting for a slot
-        guard let (outcome, attempt) = ran else {
+        let outcome: EngineOutcome
+        let attempt: Int
+        switch ran {
+        case .none, .shutDown:
+            return .retryLater
+        case .ended:
             // The task ended while waiting for a slot (canceled): look at it again.
             return try await run(taskID: taskID, paid: paid)
+        case .held(let left):
+            // Another delivery of this task is running it (a message relayed twice, or redelivered
+            // while its first handler still runs): no second engine call; wait for the task to end,
+            // or for the lease to run out because its holder died.
+            try await Task.sleep(for: min(max(left, .milliseconds(100)), .seconds(1)))
+            return try await run(taskID: taskID, paid: paid)
+        case .lost:
+            // The lease ran out (PostgreSQL was out of reach longer than it) and another delivery
+            // took the task over; that one holds a message for it, so this one may go.
+            logger.warning("task lease lost to another delivery; its engine call stopped", metadata: ["task": "\(task.id)"])
+            return .done
+        case .ran(let ran, let number):
+            (outcome, attempt) = (ran, number)
         }
+        logger.info(
+            "task engine call ended", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "outcome": "\(outcome.label)", "engine": "\(outcome.engine)"])
         switch outcome.ending {
         case .succeeded:
             if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil, cached: outcome.cached) {
@@ -108,17 +153,19 @@ struct TaskRunner: Sendable {
         try await generations.settleOrRelease(task.reservation, delivered: stored?.status == .succeeded, cached: stored?.cached ?? false)
     }
 
-    /// The engine call, stopped when the task is canceled (checked every `cancelCheck`).
-    private func watched(_ task: GenerationRecord, prompt: Prompt) async -> EngineOutcome? {
+    /// The engine call, with the task's lease renewed every `cancelCheck`; stopped when the task is
+    /// canceled or the lease went to another delivery. Nil when shut down.
+    private func watched(_ task: GenerationRecord, owner: String, prompt: Prompt) async -> Watched? {
         let taskID = task.id
-        return await withTaskGroup(of: EngineOutcome?.self) { group in
-            group.addTask { await generations.run(task, prompt: prompt, restartable: true) { _ in } }
+        return await withTaskGroup(of: Watched?.self) { group in
+            group.addTask { .ended(await generations.run(task, prompt: prompt, restartable: true) { _ in }) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: cancelCheck)
-                    if let task = try? await store.task(id: taskID), task.status == .canceled {
-                        return EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName)
-                    }
+                    // PostgreSQL out of reach: the call goes on, and the lease runs out only if it stays so.
+                    guard let (status, held) = try? await store.renew(id: taskID, owner: owner, lease: lease) else { continue }
+                    if status == .canceled { return .ended(EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName)) }
+                    if status == .running, !held { return .lost }
                 }
                 return nil
             }

@@ -21,7 +21,7 @@ public enum WorkerDaemon {
             logger: setup.logger)
         let runner = TaskRunner(
             generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),
-            maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck)
+            maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck, lease: worker.lease)
         // Each queue may hold as many tasks unacknowledged as there are slots: a paid task that
         // arrives while every slot is busy waits in genworker, first in line for the next one.
         return try engineServices
@@ -44,8 +44,13 @@ struct WorkerSettings: Sendable {
     var attempts: Int
     /// The wait before a failed task's first retry, doubling after (`worker.backoff`, seconds).
     var backoff: Duration
-    /// How often a running task is checked for a cancellation (`worker.cancel-check`, seconds).
+    /// How often a running task is checked for a cancellation and its lease renewed
+    /// (`worker.cancel-check`, seconds).
     var cancelCheck: Duration
+    /// How long a running task stays its handler's without a renewal (`worker.lease`, seconds, 30):
+    /// after a genworker died, its tasks wait this long before another takes them over. Longer
+    /// than a PostgreSQL outage a live handler should survive without a second engine call.
+    var lease: Duration
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -59,5 +64,8 @@ struct WorkerSettings: Sendable {
         let check = reader.double(forKey: "worker.cancel-check", default: 0.25)
         guard check > 0 else { throw ConfigurationError(key: "worker.cancel-check", message: "must be positive seconds") }
         cancelCheck = .milliseconds(Int64(check * 1000))
+        let lease = reader.double(forKey: "worker.lease", default: 30)
+        guard lease > check * 4 else { throw ConfigurationError(key: "worker.lease", message: "must be at least four times worker.cancel-check") }
+        self.lease = .milliseconds(Int64(lease * 1000))
     }
 }

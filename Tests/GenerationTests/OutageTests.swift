@@ -78,7 +78,7 @@ import Testing
             process.executableURL = LocalServer.packageRoot.appendingPathComponent(".build/debug/genworker")
             process.arguments =
                 ["--listen", "unix:\(aid.directory)/genworker-\(UUID().uuidString.prefix(4)).sock", "--entitlements-sockets", aid.entitlementSocket]
-                + arguments
+                + AidInstance.cacheOffUnlessSet(arguments)
             process.environment = [
                 "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))", "POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL,
                 "LOG_LEVEL": "warning",
@@ -97,7 +97,8 @@ import Testing
     @Test func aTaskWhoseWorkerWasKilledMidCallFinishesOnceAfterTheRestart() async throws {
         try await AidInstance.with(isolation: .ownServers) { aid in
             let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
-            let slow = try WorkerProcess(aid, arguments: ["--engine-offline-latency", "30"])
+            // Its lease: the next genworker takes the task over 2 s after the killed one's last renewal.
+            let slow = try WorkerProcess(aid, arguments: ["--engine-offline-latency", "30", "--worker-lease", "2"])
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Earthquakes","function":"scenario","options":{"max_tokens":30}}"#)
             }
@@ -109,7 +110,7 @@ import Testing
             }
             slow.kill()
             // Unacknowledged, the message goes back to the queue; the next genworker runs the task.
-            let next = try WorkerProcess(aid, arguments: [])
+            let next = try WorkerProcess(aid, arguments: ["--worker-lease", "2"])
             defer { next.kill() }
             let finishBy = ContinuousClock.now + .seconds(60)
             var task: [String: Any] = [:]

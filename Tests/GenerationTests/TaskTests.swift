@@ -230,6 +230,28 @@ import Testing
         }
     }
 
+    @Test func aSecondMessageForARunningTaskWaitsForItInsteadOfRunningItAgain() async throws {
+        try await AidInstance.with(workerArguments: ["--engine-offline-latency", "1.5"], isolation: .ownServers) { aid in
+            let caller = try await paidUser(aid)
+            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await aid.withClient({ client in try await caller.get(client, "/api/generate/\(id)") }).json["status"] as? String != "running" {
+                try #require(ContinuousClock.now < deadline, "the task never ran")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // A duplicate (a relay that published twice) while the engine call is under way.
+            try await Broker.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey,
+                    body: try GenerationTaskMessage(taskID: id).encoded()), url: aid.amqpURL)
+            #expect(try await finished(aid, caller, id)["status"] as? String == "succeeded")
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await attempts(aid, id) == 1)
+            #expect(
+                try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
     @Test func aPoisonMessageGoesToGenerateDeadAtOnce() async throws {
         try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
             let marker = UUID().uuidString
