@@ -32,8 +32,10 @@ struct GenerationSettings: Sendable {
     var breakerFailures: Int
     var breakerCooldown: Duration
     /// How long a finished answer stays in the result cache (`cache.ttl`, seconds, a day); 0 turns
-    /// the cache off.
+    /// the cache off. Whose answers a request may be answered with (`cache.scope`): `shared`, any
+    /// user's, or `user`, only the asker's own.
     var cacheTTL: Int
+    var cacheScope: ResultCache.Scope
     /// When a generation answered in the request and still running counts as interrupted
     /// (`sweep.after`, seconds; 600, longer than any engine call), and how often aid looks for them
     /// (`sweep.interval`, seconds; 60).
@@ -96,6 +98,11 @@ struct GenerationSettings: Sendable {
         breakerCooldown = try Self.seconds(reader.double(forKey: "engine.breaker.cooldown", default: 30), of: "engine.breaker.cooldown")
         cacheTTL = reader.int(forKey: "cache.ttl", default: 86400)
         guard cacheTTL >= 0 else { throw ConfigurationError(key: "cache.ttl", message: "must be zero (no cache) or positive seconds") }
+        let scope = reader.string(forKey: "cache.scope", default: "shared")
+        guard let cacheScope = ResultCache.Scope(rawValue: scope) else {
+            throw ConfigurationError(key: "cache.scope", message: "must be shared or user, not '\(scope)'")
+        }
+        self.cacheScope = cacheScope
         // A row still running past the sweep's age is taken for abandoned: no engine run may last that long.
         guard budget < self.sweepAfter else { throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.budget") }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
@@ -127,7 +134,7 @@ struct GenerationSettings: Sendable {
 
     /// The result cache in `redis`, or none when `cache.ttl` is 0.
     func cache(_ redis: RedisClient, logger: Logger) -> ResultCache {
-        ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, logger: logger)
+        ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
     }
 
     static func seconds(_ value: Double, of key: String) throws -> Duration {

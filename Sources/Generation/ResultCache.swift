@@ -8,7 +8,14 @@ import RedisClient
 /// language, token limit and topic all are, the topic compared after Unicode normalization (NFC)
 /// and with runs of white space made one space, nothing looser. Redis failing makes every lookup a
 /// miss: the cache saves engine calls, it never decides an answer.
+///
+/// Shared by all users (`cache.scope` shared), an answer marked cached tells its reader that someone
+/// asked the same thing within `cache.ttl`; scope `user` keeps each user's answers to that user.
 struct ResultCache: Sendable {
+    enum Scope: String, Sendable {
+        case shared, user
+    }
+
     /// An answer as cached: its text and the engine that wrote it.
     struct Entry: Codable, Sendable, Equatable {
         let text: String
@@ -19,20 +26,22 @@ struct ResultCache: Sendable {
     let redis: RedisClient?
     /// How long an answer is kept, in seconds.
     let ttl: Int
+    let scope: Scope
     let logger: Logger
 
     /// The Redis key of `record`'s request; nil if it cannot be made (OpenSSL unusable), and then
     /// nothing is cached rather than every request sharing one key.
-    static func key(for record: GenerationRecord) -> String? {
+    static func key(for record: GenerationRecord, scope: Scope = .shared) -> String? {
         let topic = record.topic.precomposedStringWithCanonicalMapping.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         // Encoded as a JSON array, so that no field's text can run into the next.
-        let fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic]
+        var fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic]
+        if scope == .user { fields.append(record.userID) }
         guard let bytes = try? JSONEncoder().encode(fields), let digest = try? SHA256.hash(bytes) else { return nil }
         return "ai:cache:" + Hex.encode(digest)
     }
 
     func lookup(_ record: GenerationRecord) async -> Entry? {
-        guard let redis, let key = Self.key(for: record) else { return nil }
+        guard let redis, let key = Self.key(for: record, scope: scope) else { return nil }
         do {
             guard let stored = try await redis.get(key) else { return nil }
             return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8))
@@ -43,7 +52,7 @@ struct ResultCache: Sendable {
     }
 
     func store(_ record: GenerationRecord, _ entry: Entry) async {
-        guard let redis, let key = Self.key(for: record) else { return }
+        guard let redis, let key = Self.key(for: record, scope: scope) else { return }
         do {
             let value = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
             try await redis.set(key, to: value, expiresInSeconds: ttl)

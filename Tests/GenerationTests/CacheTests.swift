@@ -34,9 +34,24 @@ import Testing
         #expect(key?.hasPrefix("ai:cache:") == true)
     }
 
+    @Test func anotherUsersAnswerIsCachedForEveryoneOnlyWhenShared() async throws {
+        for (scope, expected) in [("shared", true), ("user", false)] {
+            try await AidInstance.with(aidArguments: Self.cacheOn + ["--cache-scope", scope]) { aid in
+                let body = #"{"topic":"\#(Self.freshTopic())","function":"summary"}"#
+                _ = try await aid.withClient { client in try await Caller().generate(client, body) }
+                let other = try await aid.withClient { client in try await Caller().generate(client, body) }
+                #expect(other.json["cached"] as? Bool == expected, "scope \(scope)")
+                let caller = Caller()
+                _ = try await aid.withClient { client in try await caller.generate(client, body) }
+                let again = try await aid.withClient { client in try await caller.generate(client, body) }
+                #expect(again.json["cached"] as? Bool == true, "the asker's own answer, scope \(scope)")
+            }
+        }
+    }
+
     @Test func aCacheWhoseRedisIsDownMissesQuicklyAndNeverThrows() async throws {
         let down = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1"), logger: Logger(label: "test"))
-        let cache = ResultCache(redis: down, ttl: 60, logger: Logger(label: "test"))
+        let cache = ResultCache(redis: down, ttl: 60, scope: .shared, logger: Logger(label: "test"))
         let record = Self.record(topic: "Tides")
         try await withThrowingTaskGroup { group in
             group.addTask { try await down.run() }
