@@ -13,13 +13,10 @@ public enum GenerationDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let store = PostgresGenerationStore(postgres: try setup.backends.postgres())
-        let (engines, engineServices) = settings.engines()
-        let generations = GenerationService(
-            store: store, entitlements: settings.entitlements(), engines: engines,
-            cache: settings.cache(try setup.backends.redis(), logger: setup.logger), logger: setup.logger)
+        let (generations, services) = settings.generations(store: store, redis: try setup.backends.redis(), logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
         GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, after: settings.sweepAfter, interval: settings.sweepInterval)
-        return engineServices + [relay, sweep]
+        return services + [relay, sweep]
     }
 }

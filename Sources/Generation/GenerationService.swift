@@ -21,6 +21,8 @@ struct GenerationService: Sendable {
     let entitlements: any Entitlements
     let engines: EngineChain
     let cache: ResultCache
+    /// Endings subscribed could not be told, told again until it answers.
+    let pendingEndings: PendingEndings
     let logger: Logger
 
     /// Units one generation counts against the plan's quotas.
@@ -132,17 +134,18 @@ struct GenerationService: Sendable {
     }
 
     /// Settles (text delivered) or releases (none delivered) a reservation, where the caller cannot
-    /// wait: a failure is logged, and the units stay counted until subscribed's reservation
-    /// timeout, never given twice.
+    /// wait: when subscribed cannot be reached the ending is kept in ``PendingEndings`` and told
+    /// again until it answers.
     /// Whether the units stay counted.
     @discardableResult
     func end(requestID: String?, delivered: Bool, cached: Bool = false) async -> Bool {
         do {
             return try await settleOrRelease(requestID, delivered: delivered, cached: cached)
         } catch {
-            logger.error(
-                "reservation not ended",
+            logger.warning(
+                "reservation not ended yet; telling subscribed again shortly",
                 metadata: ["request_id": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+            if let requestID { pendingEndings.add(requestID: requestID, .init(delivered: delivered, cached: cached)) }
             return delivered
         }
     }

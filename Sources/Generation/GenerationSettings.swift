@@ -132,9 +132,16 @@ struct GenerationSettings: Sendable {
         return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
     }
 
-    /// The result cache in `redis`, or none when `cache.ttl` is 0.
-    func cache(_ redis: RedisClient, logger: Logger) -> ResultCache {
-        ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
+    /// The generation rules over `store`, with the engines, subscribed's entitlements and the result
+    /// cache in `redis`; and the services that must run with the daemon for them.
+    func generations(store: any GenerationStore, redis: RedisClient, logger: Logger) -> (GenerationService, services: [any Service]) {
+        let (engines, engineServices) = engines()
+        let entitlements = entitlements()
+        let pending = PendingEndings(entitlements: entitlements, logger: logger)
+        let cache = ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
+        let generations = GenerationService(
+            store: store, entitlements: entitlements, engines: engines, cache: cache, pendingEndings: pending, logger: logger)
+        return (generations, engineServices + [pending])
     }
 
     static func seconds(_ value: Double, of key: String) throws -> Duration {

@@ -14,17 +14,14 @@ public enum WorkerDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
-        let (engines, engineServices) = settings.engines()
-        let generations = GenerationService(
-            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: settings.entitlements(), engines: engines,
-            cache: settings.cache(try setup.backends.redis(), logger: setup.logger),
-            logger: setup.logger)
+        let (generations, services) = settings.generations(
+            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), redis: try setup.backends.redis(), logger: setup.logger)
         let runner = TaskRunner(
             generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),
             maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck, lease: worker.lease)
         // Each queue may hold as many tasks unacknowledged as there are slots: a paid task that
         // arrives while every slot is busy waits in genworker, first in line for the next one.
-        return try engineServices
+        return try services
             + [true, false].map { paid in
                 try setup.backends.queueWorker(
                     queue: GenerationTaskMessage.workQueue(paid: paid), prefetch: UInt16(worker.concurrency),
