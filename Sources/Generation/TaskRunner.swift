@@ -70,7 +70,10 @@ struct TaskRunner: Sendable {
         }
         guard task.status == .queued || task.status == .running else {
             // Ended before (a redelivery, or a step after the ending that failed): its reservation
-            // ended as its status says, and nothing else.
+            // ended as its status says. A failed one's id goes to generate.dead again, in case the
+            // step that failed was that publish: a duplicate there is harmless, a missing one would
+            // leave the task out of reach of `skillctl tasks replay`.
+            if task.status == .failed { try await publishDead(task.id, failure: task.failure ?? "engine_failed") }
             try await endReservation(of: task)
             return .done
         }
@@ -120,6 +123,24 @@ struct TaskRunner: Sendable {
         }
         logger.info(
             "task engine call ended", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "outcome": "\(outcome.label)", "engine": "\(outcome.engine)"])
+        // The outcome is held while its recording waits for PostgreSQL, subscribed or RabbitMQ:
+        // starting the message over would call the engine again.
+        var pause = Duration.milliseconds(200)
+        while true {
+            do {
+                return try await record(outcome, of: task, attempt: attempt, paid: paid)
+            } catch {
+                guard !Task.isCancelled else { return .retryLater }
+                logger.warning("task outcome not recorded; trying again", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Records an engine call's outcome: the task's ending or its retry, the unit's fate, the
+    /// user told. Each step may be done again after a failure of a later one.
+    private func record(_ outcome: EngineOutcome, of task: GenerationRecord, attempt: Int, paid: Bool) async throws -> QueueWorker.Outcome {
         switch outcome.ending {
         case .succeeded:
             if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil, cached: outcome.cached) {
@@ -182,16 +203,24 @@ struct TaskRunner: Sendable {
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
-        if try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code, cached: false) {
-            logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
-            try await publisher.publish(
-                AMQPMessage(
-                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
-                    body: try GenerationTaskMessage(taskID: task.id).encoded(), mandatory: true, contentType: "application/json", messageID: task.id,
-                    headers: ["failure": error.code]))
-            await notify(task, .generationFailed, failure: error.code)
-        }
+        let ended = try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code, cached: false)
+        if ended { logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"]) }
+        // Published again when this is a retry after the publish failed (then the ending is
+        // recorded, by this handler); a duplicate in generate.dead is harmless.
+        var failed = ended
+        if !failed { failed = try await store.task(id: task.id)?.status == .failed }
+        if failed { try await publishDead(task.id, failure: error.code) }
+        if ended { await notify(task, .generationFailed, failure: error.code) }
         try await endReservation(of: task)
+    }
+
+    /// Puts a failed task's id in `generate.dead`, where `skillctl tasks replay` finds it.
+    private func publishDead(_ taskID: String, failure: String) async throws {
+        try await publisher.publish(
+            AMQPMessage(
+                exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
+                body: try GenerationTaskMessage(taskID: taskID).encoded(), mandatory: true, contentType: "application/json", messageID: taskID,
+                headers: ["failure": failure]))
     }
 
     private func retryMessage(_ taskID: String, paid: Bool, after delay: Duration) throws -> AMQPMessage {

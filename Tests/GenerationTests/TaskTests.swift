@@ -154,6 +154,15 @@ import Testing
             // Its id waits in generate.dead for a replay.
             let dead = try await Broker.take(from: GenerationTaskMessage.deadRoutingKey, url: aid.amqpURL) { $0.messageID == id }
             #expect(dead?.headers["failure"] == "engine_failed")
+            // Had that publish been lost (RabbitMQ gone after the failure was committed), the task's
+            // message comes back to genworker unacknowledged, which puts the id in generate.dead again.
+            try await Broker.publish(
+                AMQPMessage(
+                    exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.routingKey,
+                    body: try GenerationTaskMessage(taskID: id).encoded()), url: aid.amqpURL)
+            let again = try await Broker.take(from: GenerationTaskMessage.deadRoutingKey, url: aid.amqpURL) { $0.messageID == id }
+            #expect(again?.headers["failure"] == "engine_failed")
+            #expect(try await attempts(aid, id) == 2)
         }
     }
 
