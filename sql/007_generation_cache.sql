@@ -11,15 +11,16 @@ ALTER TABLE ai.generations ADD COLUMN cached boolean NOT NULL DEFAULT false;
 -- holder died).
 ALTER TABLE ai.generations ADD COLUMN lease_owner uuid, ADD COLUMN lease_until timestamptz;
 
--- Whether the user who reserved request p_request has a plan in effect that counts an answer from
--- the cache; NULL for an unknown request. The same after the reservation ended (its 'reserved' row
--- stays in the ledger), so that asking to settle again gives the same ending.
-CREATE FUNCTION billing.cached_answers_count(p_request text, p_now timestamptz, p_grace interval)
+-- Whether the plan in effect when request p_request was reserved counts an answer from the cache;
+-- NULL for an unknown request. The same however often it is asked (the 'reserved' row stays in the
+-- ledger after the reservation ended, and its time does not move), so that asking to settle again
+-- gives the same ending.
+CREATE FUNCTION billing.cached_answers_count(p_request text, p_grace interval)
 RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT p.cached_answers_count
     FROM billing.usage_ledger l
-    CROSS JOIN LATERAL billing.effective_plan(l.user_id, p_now, p_grace) e
+    CROSS JOIN LATERAL billing.effective_plan(l.user_id, l.at, p_grace) e
     JOIN billing.plans p ON p.code = e.plan
     WHERE l.request_id = p_request AND l.state = 'reserved'
 $$;

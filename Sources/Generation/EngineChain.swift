@@ -82,11 +82,16 @@ struct EngineChain: Sendable {
         engines: for member in members {
             var wait = backoff
             for attempt in 0...retries {
+                // Past the budget no engine is asked: a call cut at once would count against it.
+                guard ContinuousClock.now < deadline else { break engines }
                 guard member.breaker.permit() else {
                     member.skipped.increment()
                     continue engines
                 }
-                let outcome = await call(member.engine, prompt, maxTokens: maxTokens, until: deadline, deliver: deliver)
+                // An engine that has begun to answer is well, whatever happens to the rest: so a probe
+                // whose client reads slowly does not keep the circuit half-open.
+                let outcome = await call(
+                    member.engine, prompt, maxTokens: maxTokens, until: deadline, firstPiece: { member.breaker.succeeded() }, deliver: deliver)
                 switch outcome.ending {
                 case .succeeded:
                     member.breaker.succeeded()
@@ -97,7 +102,8 @@ struct EngineChain: Sendable {
                     return outcome
                 case .failed(let error):
                     member.failed.increment()
-                    if error.retryable { member.breaker.failed() } else { member.breaker.inconclusive() }
+                    // A refusal, or a cut by the run's own budget, says nothing about the engine's health.
+                    if error.retryable, ContinuousClock.now < deadline { member.breaker.failed() } else { member.breaker.inconclusive() }
                     last = outcome
                     if !restartable, !outcome.text.isEmpty { return outcome }
                     let pause = max(wait, error.retryAfter ?? .zero)
@@ -116,13 +122,18 @@ struct EngineChain: Sendable {
 
     /// One engine's answer, cut off at `deadline`.
     private func call(
-        _ engine: any GenerationEngine, _ prompt: Prompt, maxTokens: Int, until deadline: ContinuousClock.Instant,
+        _ engine: any GenerationEngine, _ prompt: Prompt, maxTokens: Int, until deadline: ContinuousClock.Instant, firstPiece: () -> Void,
         deliver: (String) async throws -> Void
     ) async -> EngineOutcome {
         var text = ""
+        var begun = false
         func ended(_ ending: EngineOutcome.Ending) -> EngineOutcome { EngineOutcome(ending: ending, text: text, engine: engine.name) }
         do {
             for try await piece in bounded(engine.generate(prompt, maxTokens: maxTokens), until: deadline) {
+                if !begun {
+                    begun = true
+                    firstPiece()
+                }
                 do {
                     try await deliver(piece)
                 } catch {

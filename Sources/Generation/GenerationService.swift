@@ -87,10 +87,12 @@ struct GenerationService: Sendable {
         await run(started.record, prompt: started.prompt, restartable: !started.input.stream, deliver: deliver)
     }
 
-    /// The answer for `record`: from the result cache when it holds one (handed to `deliver` whole),
-    /// otherwise from the engines, and then cached.
-    func run(_ record: GenerationRecord, prompt: Prompt, restartable: Bool, deliver: (String) async throws -> Void) async -> EngineOutcome {
-        if let hit = await cache.lookup(record) {
+    /// The answer for `record`: from the result cache when it holds one and `cacheLookup` allows
+    /// (handed to `deliver` whole), otherwise from the engines, and then cached.
+    func run(
+        _ record: GenerationRecord, prompt: Prompt, restartable: Bool, cacheLookup: Bool = true, deliver: (String) async throws -> Void
+    ) async -> EngineOutcome {
+        if cacheLookup, let hit = await cache.lookup(record) {
             do {
                 try await deliver(hit.text)
             } catch {

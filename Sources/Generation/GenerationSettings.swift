@@ -23,7 +23,8 @@ struct GenerationSettings: Sendable {
     var openAI: [String: OpenAISettings]
     /// An engine's further calls after a retryable failure (`engine.retries`, 1), the wait before
     /// the first (`engine.backoff`, 0.5 seconds, doubling), and the longest a whole run over every
-    /// engine may take (`engine.budget`, 180 seconds).
+    /// engine may take (`engine.budget`, 50 seconds: aid's answer must reach nginx within its
+    /// proxy_read_timeout of 60; genworker's tasks, which no client waits on, may take longer).
     var retries: Int
     var backoff: Duration
     var budget: Duration
@@ -92,7 +93,7 @@ struct GenerationSettings: Sendable {
         retries = reader.int(forKey: "engine.retries", default: 1)
         guard (0...10).contains(retries) else { throw ConfigurationError(key: "engine.retries", message: "must be from 0 to 10") }
         backoff = try Self.seconds(reader.double(forKey: "engine.backoff", default: 0.5), of: "engine.backoff")
-        budget = try Self.seconds(reader.double(forKey: "engine.budget", default: 180), of: "engine.budget")
+        budget = try Self.seconds(reader.double(forKey: "engine.budget", default: 50), of: "engine.budget")
         breakerFailures = reader.int(forKey: "engine.breaker.failures", default: 5)
         guard breakerFailures > 0 else { throw ConfigurationError(key: "engine.breaker.failures", message: "must be a positive number of failures") }
         breakerCooldown = try Self.seconds(reader.double(forKey: "engine.breaker.cooldown", default: 30), of: "engine.breaker.cooldown")

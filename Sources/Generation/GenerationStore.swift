@@ -89,7 +89,8 @@ protocol GenerationStore: Sendable {
     /// Resets a task whose message is in `generate.dead` to queued, from its first attempt, with an
     /// outbox message: a failed one counting nothing (its unit came back), one left queued or
     /// running (its message dead-lettered after too many deliveries) keeping its reservation.
-    /// False when the task has ended otherwise (succeeded, canceled).
+    /// False when the task has ended otherwise (succeeded, canceled) or a genworker is running it now
+    /// (a second dead message for it).
     func replay(id: String) async throws -> Bool
 
     // MARK: aid's sweep

@@ -172,7 +172,8 @@ struct PostgresGenerationStore: GenerationStore {
             UPDATE ai.generations
             SET status = 'running', attempts = attempts + 1, failure = NULL, lease_owner = $2::uuid,
                 lease_until = clock_timestamp() + $3 * interval '1 second'
-            WHERE id = $1::uuid AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp())))
+            WHERE id = $1::uuid
+              AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_owner = $2::uuid)))
             RETURNING attempts
             """, [.text(id), .text(owner), .double(Self.seconds(lease))])
         if let row = claimed.first { return .claimed(attempt: try row.decode("attempts")) }
@@ -220,7 +221,8 @@ struct PostgresGenerationStore: GenerationStore {
                 SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL, lease_owner = NULL,
                     lease_until = NULL,
                     reservation = CASE WHEN status = 'failed' THEN NULL ELSE reservation END
-                WHERE id = $1::uuid AND status IN ('failed', 'queued', 'running') AND mode = 'queued' RETURNING paid
+                WHERE id = $1::uuid AND status IN ('failed', 'queued', 'running') AND mode = 'queued'
+                  AND NOT (status = 'running' AND coalesce(lease_until > clock_timestamp(), false)) RETURNING paid
                 """, [.text(id)])
             guard let row = reset.first else { return false }
             let paid: Bool = try row.decode("paid")

@@ -33,8 +33,9 @@ public struct TaskAdmin: Sendable {
     public enum Replay: String, Sendable {
         /// Queued again: genworker runs it.
         case queued
-        /// It had succeeded or was canceled (a replay that already ran, say): its message is dropped.
-        case ended = "already ended; message dropped"
+        /// It had succeeded or was canceled (a replay that already ran, say), or is running now: its
+        /// message is dropped.
+        case ended = "already ended or running; message dropped"
     }
 
     /// The messages in `generate.dead`, oldest first, at most `limit`; they stay there.
@@ -51,8 +52,11 @@ public struct TaskAdmin: Sendable {
     /// queued with an outbox message (aid's relay publishes it), then its dead message is acked.
     public func replay(ids: Set<String>?, limit: Int) async throws -> [(taskID: String, outcome: Replay)] {
         var outcomes: [(String, Replay)] = []
+        var replayed: Set<String> = []
         try await withDeadLetters(limit: limit) { delivery in
             guard let message = try? GenerationTaskMessage.decode(delivery.body), ids?.contains(message.taskID) ?? true else { return false }
+            // A second dead message for one task (its failure published again) is only taken.
+            guard replayed.insert(message.taskID).inserted else { return true }
             let requeued = try await store.replay(id: message.taskID)
             outcomes.append((message.taskID, requeued ? .queued : .ended))
             return true

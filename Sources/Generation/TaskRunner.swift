@@ -51,9 +51,12 @@ struct TaskRunner: Sendable {
         // A backend that is down (PostgreSQL, RabbitMQ for the retry) is waited for with the message
         // held: handing it back would count against its delivery limit.
         var pause = Duration.milliseconds(200)
+        // One lease owner per delivery, so that a claim whose answer was lost is this delivery's
+        // again on the next try.
+        let owner = UUID().uuidString.lowercased()
         while !Task.isCancelled {
             do {
-                return try await run(taskID: message.taskID, paid: paid)
+                return try await run(taskID: message.taskID, owner: owner, paid: paid)
             } catch {
                 logger.warning("task not handled; trying again", metadata: ["task": "\(message.taskID)", "reason": "\(error)"])
                 try? await Task.sleep(for: pause)
@@ -63,7 +66,7 @@ struct TaskRunner: Sendable {
         return .retryLater
     }
 
-    private func run(taskID: String, paid: Bool) async throws -> QueueWorker.Outcome {
+    private func run(taskID: String, owner: String, paid: Bool) async throws -> QueueWorker.Outcome {
         guard let task = try await store.task(id: taskID) else {
             logger.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"])
             return .reject
@@ -83,7 +86,6 @@ struct TaskRunner: Sendable {
                 engine: generations.engines.firstName)
             return .done
         }
-        let owner = UUID().uuidString.lowercased()
         let ran = try await slots.withSlot(paid: paid) { () -> Attempt in
             // Claimed in the slot, so a task waiting for one still reads as queued.
             switch try await store.claim(id: task.id, owner: owner, lease: lease) {
@@ -92,7 +94,7 @@ struct TaskRunner: Sendable {
             case .claimed(let attempt):
                 logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
                 let prompt = template.render(topic: task.topic, language: task.language)
-                switch await watched(task, owner: owner, prompt: prompt) {
+                switch await watched(task, owner: owner, prompt: prompt, attempt: attempt) {
                 case .none: return .shutDown
                 case .lost: return .lost
                 case .ended(let outcome): return .ran(outcome, attempt: attempt)
@@ -106,13 +108,13 @@ struct TaskRunner: Sendable {
             return .retryLater
         case .ended:
             // The task ended while waiting for a slot (canceled): look at it again.
-            return try await run(taskID: taskID, paid: paid)
+            return try await run(taskID: taskID, owner: owner, paid: paid)
         case .held(let left):
             // Another delivery of this task is running it (a message relayed twice, or redelivered
             // while its first handler still runs): no second engine call; wait for the task to end,
             // or for the lease to run out because its holder died.
             try await Task.sleep(for: min(max(left, .milliseconds(100)), .seconds(1)))
-            return try await run(taskID: taskID, paid: paid)
+            return try await run(taskID: taskID, owner: owner, paid: paid)
         case .lost:
             // The lease ran out (PostgreSQL was out of reach longer than it) and another delivery
             // took the task over; that one holds a message for it, so this one may go.
@@ -128,6 +130,12 @@ struct TaskRunner: Sendable {
         var pause = Duration.milliseconds(200)
         while true {
             do {
+                // Renewed on every try; lost (PostgreSQL was away longer than the lease, and another
+                // delivery took the task over), the task and its unit are that delivery's now.
+                if let (status, held) = try await store.renew(id: task.id, owner: owner, lease: lease), status == .running, !held {
+                    logger.warning("task lease lost to another delivery; its outcome dropped", metadata: ["task": "\(task.id)"])
+                    return .done
+                }
                 return try await record(outcome, of: task, attempt: attempt, paid: paid)
             } catch {
                 guard !Task.isCancelled else { return .retryLater }
@@ -176,17 +184,19 @@ struct TaskRunner: Sendable {
 
     /// The engine call, with the task's lease renewed every `cancelCheck`; stopped when the task is
     /// canceled or the lease went to another delivery. Nil when shut down.
-    private func watched(_ task: GenerationRecord, owner: String, prompt: Prompt) async -> Watched? {
+    /// Only a first attempt may be answered from the result cache: a later one may find there the
+    /// answer of its own earlier attempt, which ended unrecorded, and must not count it as cached.
+    private func watched(_ task: GenerationRecord, owner: String, prompt: Prompt, attempt: Int) async -> Watched? {
         let taskID = task.id
         return await withTaskGroup(of: Watched?.self) { group in
-            group.addTask { .ended(await generations.run(task, prompt: prompt, restartable: true) { _ in }) }
+            group.addTask { .ended(await generations.run(task, prompt: prompt, restartable: true, cacheLookup: attempt == 1) { _ in }) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: cancelCheck)
                     // PostgreSQL out of reach: the call goes on, and the lease runs out only if it stays so.
                     guard let (status, held) = try? await store.renew(id: taskID, owner: owner, lease: lease) else { continue }
                     if status == .canceled { return .ended(EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName)) }
-                    if status == .running, !held { return .lost }
+                    if status != .running || !held { return .lost }
                 }
                 return nil
             }
@@ -204,13 +214,15 @@ struct TaskRunner: Sendable {
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
         let ended = try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code, cached: false)
-        if ended { logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"]) }
+        if ended {
+            logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+            await notify(task, .generationFailed, failure: error.code)
+        }
         // Published again when this is a retry after the publish failed (then the ending is
         // recorded, by this handler); a duplicate in generate.dead is harmless.
         var failed = ended
         if !failed { failed = try await store.task(id: task.id)?.status == .failed }
         if failed { try await publishDead(task.id, failure: error.code) }
-        if ended { await notify(task, .generationFailed, failure: error.code) }
         try await endReservation(of: task)
     }
 

@@ -110,7 +110,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
 
     func cachedAnswersCount(requestID: String, grace: TimeInterval) async throws -> Bool? {
         let rows = try await postgres.query(
-            "SELECT billing.cached_answers_count($1, now(), $2 * interval '1 second') AS counts", [.text(requestID), .double(grace)])
+            "SELECT billing.cached_answers_count($1, $2 * interval '1 second') AS counts", [.text(requestID), .double(grace)])
         return try rows.first?.decode("counts", as: Bool?.self)
     }
 

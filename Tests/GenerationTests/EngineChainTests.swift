@@ -145,10 +145,14 @@ final class ScriptedEngine: GenerationEngine {
         let first = ScriptedEngine("first", .stall)
         let second = ScriptedEngine("second", .stall)
         let started = ContinuousClock.now
-        let outcome = await Self.run(Self.chain(first, second, budget: .milliseconds(300)))
+        let chain = Self.chain(first, second, failures: 1)
+        let outcome = await Self.run(EngineChain(members: chain.members, retries: 0, backoff: .milliseconds(10), budget: .milliseconds(300)))
         #expect(ContinuousClock.now - started < .seconds(2))
         guard case .failed(let error) = outcome.ending else { Issue.record("\(outcome)"); return }
         #expect(error.code == "engine_timeout")
+        // The budget spent, the next engine is not asked; and a cut by the budget opens no circuit.
+        #expect(second.callCount == 0)
+        #expect(chain.members[0].breaker.current == .closed(failures: 0))
     }
 
     @Test func aRetryAfterLongerThanTheBudgetGoesToTheNextEngineWithoutWaiting() async {
