@@ -13,6 +13,7 @@ import ssl
 import statistics
 import sys
 import time
+import uuid
 
 https_port, aid_socket, token, user_id, rounds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 run = random.randrange(1 << 30)
@@ -57,7 +58,7 @@ def at_aid():
 
 
 nginx_headers = ["Authorization: Bearer " + token]
-aid_headers = ["X-User-Id: " + user_id, "X-Session-Id: bench-first-token", "X-Scopes: generate", "X-Tier: bench"]
+aid_headers = ["X-User-Id: " + user_id, "X-Session-Id: " + str(uuid.uuid4()), "X-Scopes: generate", "X-Tier: bench"]
 times = {"nginx": [], "aid": []}
 for count in range(rounds):
     times["nginx"].append(first_text(through_nginx, request(nginx_headers, 2 * count)))
