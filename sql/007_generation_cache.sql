@@ -1,6 +1,7 @@
 -- aid's result cache: which generations were answered from it, and whether a plan counts such an
 -- answer against its quota (a plan setting; by default it does, like any other answer). And the
 -- lease of a running task, so that two deliveries of one task never run its engine call at once.
+-- And the release of reservations their caller abandoned.
 
 ALTER TABLE billing.plans ADD COLUMN cached_answers_count boolean NOT NULL DEFAULT true;
 
@@ -23,4 +24,23 @@ LANGUAGE sql STABLE AS $$
     CROSS JOIN LATERAL billing.effective_plan(l.user_id, l.at, p_grace) e
     JOIN billing.plans p ON p.code = e.plan
     WHERE l.request_id = p_request AND l.state = 'reserved'
+$$;
+
+-- Releases reservations still open at p_now that were made before p_now - p_after: their caller
+-- crashed between reserving and ending them (aid stopped mid-request, say), and nothing else would
+-- ever give their units back. At most 1000 a call; the request ids released.
+CREATE FUNCTION billing.release_abandoned(p_now timestamptz, p_after interval)
+RETURNS TABLE (request_id text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    abandoned text;
+BEGIN
+    FOR abandoned IN
+        SELECT o.request_id FROM billing.open_reservations o WHERE o.at < p_now - p_after ORDER BY o.at LIMIT 1000
+    LOOP
+        PERFORM billing.finish(abandoned, 'released', p_now);
+        request_id := abandoned;
+        RETURN NEXT;
+    END LOOP;
+END
 $$;

@@ -108,6 +108,11 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
+    func releaseAbandoned(after: TimeInterval) async throws -> [String] {
+        try await postgres.query("SELECT request_id FROM billing.release_abandoned(now(), $1 * interval '1 second')", [.double(after)])
+            .map { try $0.decode("request_id") }
+    }
+
     func cachedAnswersCount(requestID: String, grace: TimeInterval) async throws -> Bool? {
         let rows = try await postgres.query(
             "SELECT billing.cached_answers_count($1, $2 * interval '1 second') AS counts", [.text(requestID), .double(grace)])

@@ -6,11 +6,14 @@ import ServiceLifecycle
 /// (or canceled, when set to cancel then), past the grace to expired, tier back to free. With two
 /// instances each pass runs once (the store takes a lock the other instance skips on); a pass that
 /// was missed (every instance down) is caught up by the next, since each move depends only on now.
+/// Each pass also releases reservations left open longer than `releaseAfter` (their caller
+/// crashed), so that their units come back.
 struct SubscriptionClock: Service {
     let store: any SubscriptionStore
     let tiers: TierSync
     let grace: TimeInterval
     let interval: TimeInterval
+    let releaseAfter: TimeInterval
     let logger: Logger
 
     /// One pass: the moves made, with their tiers written to Redis.
@@ -20,6 +23,10 @@ struct SubscriptionClock: Service {
         if !moved.isEmpty {
             logger.info("subscriptions moved on", metadata: ["count": "\(moved.count)"])
             try await tiers.publishPending()
+        }
+        let released = try await store.releaseAbandoned(after: releaseAfter)
+        if !released.isEmpty {
+            logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
         }
         return moved
     }

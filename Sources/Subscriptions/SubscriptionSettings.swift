@@ -17,6 +17,9 @@ public struct SubscriptionSettings: Sendable {
     /// How long a reservation neither settled nor released counts as a task under way
     /// (`reservations.ttl`, seconds; an hour): its caller crashed, or gave up before the answer.
     var openReservationTTL: TimeInterval
+    /// When a reservation still open is taken for abandoned and released, its units given back
+    /// (`reservations.release-after`, seconds; a day): longer than any generation or task may wait.
+    var releaseAbandonedAfter: TimeInterval
     /// How often subscriptions are moved along with time (`subscriptions.check`, seconds).
     var checkInterval: TimeInterval
 
@@ -43,6 +46,10 @@ public struct SubscriptionSettings: Sendable {
         guard tierInterval > 0 else { throw ConfigurationError(key: "tiers.interval", message: "must be positive seconds") }
         openReservationTTL = reader.double(forKey: "reservations.ttl", default: 3600)
         guard openReservationTTL > 0 else { throw ConfigurationError(key: "reservations.ttl", message: "must be positive seconds") }
+        releaseAbandonedAfter = reader.double(forKey: "reservations.release-after", default: 86400)
+        guard releaseAbandonedAfter >= openReservationTTL else {
+            throw ConfigurationError(key: "reservations.release-after", message: "must be at least reservations.ttl")
+        }
         checkInterval = reader.double(forKey: "subscriptions.check", default: 60)
         guard checkInterval > 0 else { throw ConfigurationError(key: "subscriptions.check", message: "must be positive seconds") }
         guard grace >= 0 else { throw ConfigurationError(key: "subscriptions.grace", message: "must be zero or positive seconds") }

@@ -19,6 +19,10 @@ protocol SubscriptionStore: Sendable {
     /// Ends a reservation; idempotent by request id.
     func finish(requestID: String, ending: Ending) async throws -> FinishResult
 
+    /// Releases reservations left open longer than `after` seconds (their caller crashed); the
+    /// request ids released.
+    func releaseAbandoned(after: TimeInterval) async throws -> [String]
+
     /// Whether the plan in effect for the user who reserved `requestID` counts an answer from aid's
     /// result cache (`billing.plans.cached_answers_count`); nil for an unknown request.
     func cachedAnswersCount(requestID: String, grace: TimeInterval) async throws -> Bool?

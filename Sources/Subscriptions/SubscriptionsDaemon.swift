@@ -51,7 +51,10 @@ public enum SubscriptionsDaemon {
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
         var services: [any Service] = [
-            tiers, SubscriptionClock(store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, logger: setup.logger),
+            tiers,
+            SubscriptionClock(
+                store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
+                logger: setup.logger),
         ]
         if let address = settings.entitlementsListen {
             services.append(

@@ -48,7 +48,8 @@ struct SubscriptionClockTests {
             let tiers = TierSync(
                 store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
                 logger: SubscribedInstance.logger)
-            let clock = SubscriptionClock(store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, logger: SubscribedInstance.logger)
+            let clock = SubscriptionClock(
+                store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, releaseAfter: 86400, logger: SubscribedInstance.logger)
             // Two instances' passes at once (and any other instance's): each move happens once.
             async let first = clock.advance()
             async let second = clock.advance()
@@ -107,6 +108,36 @@ struct SubscriptionClockTests {
                     """)[0].decode(at: 0, as: String.self)
             }
             #expect(period == "2026-03-01 00:00 2026-04-01 00:00")
+        }
+    }
+
+    @Test("a reservation left open past reservations.release-after is released by the clock; a recent one stays open")
+    func abandonedReservationsAreReleased() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let postgres = subscribed.postgres
+            let user = try await Billing.subscribe(postgres, plan: "pro")
+            let abandoned = "abandoned-\(UUID().uuidString.lowercased())"
+            let recent = "recent-\(UUID().uuidString.lowercased())"
+            for (id, hoursAgo) in [(abandoned, 30), (recent, 1)] {
+                try await postgres.query(
+                    """
+                    SELECT * FROM billing.reserve($1::uuid, 'generate.short', 1, $2, now() - $3::integer * interval '1 hour', interval '3 days',
+                                                  interval '1 hour')
+                    """, [.text(user), .text(id), .int(hoursAgo)])
+            }
+            let store = PostgresSubscriptionStore(postgres: postgres)
+            let tiers = TierSync(
+                store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
+                logger: SubscribedInstance.logger)
+            let clock = SubscriptionClock(
+                store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, releaseAfter: 86400, logger: SubscribedInstance.logger)
+            try await clock.advance()
+            func states(_ id: String) async throws -> [String] {
+                try await postgres.query("SELECT state FROM billing.usage_ledger WHERE request_id = $1 ORDER BY state", [.text(id)])
+                    .map { try $0.decode(at: 0, as: String.self) }
+            }
+            #expect(try await states(abandoned) == ["released", "reserved"])
+            #expect(try await states(recent) == ["reserved"])
         }
     }
 }
