@@ -29,26 +29,32 @@ final class CircuitBreaker: Sendable {
 
     /// Whether a call may go to the engine now; a `true` in the half-open state makes this call the probe.
     func permit(now: ContinuousClock.Instant = .now) -> Bool {
-        let (allowed, next) = state.withLock { state -> (Bool, State) in
+        // The gauge is written only on a change: a closed circuit costs a request nothing more.
+        let (allowed, changed) = state.withLock { state -> (Bool, State?) in
             switch state {
             case .closed:
-                return (true, state)
+                return (true, nil)
             case .open(let until) where now >= until:
                 state = .halfOpen(probing: true)
+                return (true, state)
             case .open, .halfOpen(probing: true):
-                return (false, state)
+                return (false, nil)
             case .halfOpen(probing: false):
                 state = .halfOpen(probing: true)
+                return (true, nil)
             }
-            return (true, state)
         }
-        publish(next)
+        if let changed { publish(changed) }
         return allowed
     }
 
     /// The engine answered: the circuit closes.
     func succeeded() {
-        state.withLock { $0 = .closed(failures: 0) }
+        let was = state.withLock { state in
+            defer { state = .closed(failures: 0) }
+            return state
+        }
+        if case .closed = was { return }
         publish(.closed(failures: 0))
     }
 

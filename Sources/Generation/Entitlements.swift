@@ -35,3 +35,14 @@ public struct EntitlementsRefused: Error, Sendable, CustomStringConvertible {
     public let message: String
     public var description: String { "subscribed refused (\(status) \(code)): \(message)" }
 }
+
+extension Entitlements {
+    /// Settles (`delivered`) or releases a reservation: whether its units stay counted.
+    func end(requestID: String, delivered: Bool, cached: Bool) async throws -> Bool {
+        guard delivered else {
+            try await release(requestID: requestID)
+            return false
+        }
+        return try await settle(requestID: requestID, cached: cached)
+    }
+}

@@ -92,7 +92,8 @@ struct GenerationService: Sendable {
     func run(
         _ record: GenerationRecord, prompt: Prompt, restartable: Bool, cacheLookup: Bool = true, deliver: (String) async throws -> Void
     ) async -> EngineOutcome {
-        if cacheLookup, let hit = await cache.lookup(record) {
+        let key = cache.key(for: record)
+        if cacheLookup, let hit = await cache.lookup(key, of: record) {
             do {
                 try await deliver(hit.text)
             } catch {
@@ -101,7 +102,7 @@ struct GenerationService: Sendable {
             return EngineOutcome(ending: .succeeded, text: hit.text, engine: hit.engine, cached: true)
         }
         let outcome = await engines.run(prompt, maxTokens: record.maxTokens, restartable: restartable, deliver: deliver)
-        if outcome.succeeded { await cache.store(record, .init(text: outcome.text, engine: outcome.engine)) }
+        if outcome.succeeded { await cache.store(.init(text: outcome.text, engine: outcome.engine), under: key, of: record) }
         return outcome
     }
 
@@ -161,11 +162,7 @@ struct GenerationService: Sendable {
     func settleOrRelease(_ requestID: String?, delivered: Bool, cached: Bool = false) async throws -> Bool {
         guard let requestID else { return false }
         do {
-            guard delivered else {
-                try await entitlements.release(requestID: requestID)
-                return false
-            }
-            return try await entitlements.settle(requestID: requestID, cached: cached)
+            return try await entitlements.end(requestID: requestID, delivered: delivered, cached: cached)
         } catch let refused as EntitlementsRefused {
             logger.error("reservation ended otherwise", metadata: ["request_id": "\(requestID)", "reason": "\(refused)"])
             return delivered

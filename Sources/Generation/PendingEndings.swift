@@ -44,11 +44,7 @@ final class PendingEndings: Service, Sendable {
     func retry() async {
         for (requestID, ending) in pending.withLock({ $0 }) {
             do {
-                if ending.delivered {
-                    _ = try await entitlements.settle(requestID: requestID, cached: ending.cached)
-                } else {
-                    try await entitlements.release(requestID: requestID)
-                }
+                _ = try await entitlements.end(requestID: requestID, delivered: ending.delivered, cached: ending.cached)
             } catch is EntitlementsUnavailable {
                 continue
             } catch {

@@ -40,8 +40,13 @@ struct ResultCache: Sendable {
         return "ai:cache:" + Hex.encode(digest)
     }
 
-    func lookup(_ record: GenerationRecord) async -> Entry? {
-        guard let redis, let key = Self.key(for: record, scope: scope) else { return nil }
+    /// The key `record`'s answer is looked up and stored under; nil when the cache is off.
+    func key(for record: GenerationRecord) -> String? {
+        redis == nil ? nil : Self.key(for: record, scope: scope)
+    }
+
+    func lookup(_ key: String?, of record: GenerationRecord) async -> Entry? {
+        guard let redis, let key else { return nil }
         do {
             guard let stored = try await redis.get(key) else { return nil }
             return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8))
@@ -51,8 +56,8 @@ struct ResultCache: Sendable {
         }
     }
 
-    func store(_ record: GenerationRecord, _ entry: Entry) async {
-        guard let redis, let key = Self.key(for: record, scope: scope) else { return }
+    func store(_ entry: Entry, under key: String?, of record: GenerationRecord) async {
+        guard let redis, let key else { return }
         do {
             let value = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
             try await redis.set(key, to: value, expiresInSeconds: ttl)

@@ -262,3 +262,23 @@ func subscribedUser(
         [.text(user), .text(plan)])
     return user
 }
+
+/// A generation as a stopped daemon leaves it: its unit reserved at subscribed, its row running,
+/// `age` old after `attempts` engine calls; its id.
+func strandedGeneration(
+    _ postgres: PostgresClient, user: String, function: String, feature: String, mode: String, maxTokens: Int, age: Duration = .zero,
+    attempts: Int = 0
+) async throws -> String {
+    let id = UUID().uuidString.lowercased()
+    try await postgres.query(
+        "SELECT * FROM billing.reserve($1::uuid, $2, 1, $3, now(), interval '3 days', interval '1 hour')",
+        [.text(user), .text(feature), .text("generation:\(id)")])
+    try await postgres.query(
+        """
+        INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, attempts,
+                                    created_at)
+        VALUES ($1::uuid, $2::uuid, $3, 'Tides', 'en', $4::integer, 1, $5, 'running', $6, $7::integer, now() - $8::integer * interval '1 second')
+        """,
+        [.text(id), .text(user), .text(function), .int(maxTokens), .text(mode), .text("generation:\(id)"), .int(attempts), .int(Int(age.components.seconds))])
+    return id
+}

@@ -56,8 +56,9 @@ import Testing
         try await withThrowingTaskGroup { group in
             group.addTask { try await down.run() }
             let started = ContinuousClock.now
-            await cache.store(record, .init(text: "Tides rise.", engine: "offline"))
-            #expect(await cache.lookup(record) == nil)
+            let key = cache.key(for: record)
+            await cache.store(.init(text: "Tides rise.", engine: "offline"), under: key, of: record)
+            #expect(await cache.lookup(key, of: record) == nil)
             #expect(ContinuousClock.now - started < .seconds(3))
             await down.shutdown()
         }

@@ -133,16 +133,9 @@ import Testing
     @Test func aRowLeftRunningByAStoppedAidIsFailedAndItsUnitReleased() async throws {
         try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2", "--engine-budget", "30"], isolation: .ownServers) { aid in
             let caller = Caller()
-            let id = UUID().uuidString.lowercased()
             // What a killed aid leaves: the unit reserved, the row running, an hour old.
-            try await aid.postgres.query(
-                "SELECT * FROM billing.reserve($1::uuid, 'generate.short', 1, $2, now(), interval '3 days', interval '1 hour')",
-                [.text(caller.userID), .text("generation:\(id)")])
-            try await aid.postgres.query(
-                """
-                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, created_at)
-                VALUES ($1::uuid, $2::uuid, 'summary', 'Tides', 'en', 100, 1, 'streamed', 'running', $3, now() - interval '1 hour')
-                """, [.text(id), .text(caller.userID), .text("generation:\(id)")])
+            let id = try await strandedGeneration(
+                aid.postgres, user: caller.userID, function: "summary", feature: "generate.short", mode: "streamed", maxTokens: 100, age: .seconds(3600))
             #expect(
                 try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
             let row = try await aid.postgres.query("SELECT status, failure FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0]

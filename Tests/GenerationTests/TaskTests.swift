@@ -194,17 +194,10 @@ import Testing
     @Test func aTaskDeadLetteredWhileRunningIsReplayedAndKeepsItsReservation() async throws {
         try await AidInstance.with(workerArguments: [], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
-            let id = UUID().uuidString.lowercased()
             // What five deliveries without an ack leave: the unit reserved, the row running, the
             // message in generate.dead.
-            try await aid.postgres.query(
-                "SELECT * FROM billing.reserve($1::uuid, 'generate.long', 1, $2, now(), interval '3 days', interval '1 hour')",
-                [.text(caller.userID), .text("generation:\(id)")])
-            try await aid.postgres.query(
-                """
-                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, attempts)
-                VALUES ($1::uuid, $2::uuid, 'lesson_plan', 'Tides', 'en', 40, 1, 'queued', 'running', $3, 5)
-                """, [.text(id), .text(caller.userID), .text("generation:\(id)")])
+            let id = try await strandedGeneration(
+                aid.postgres, user: caller.userID, function: "lesson_plan", feature: "generate.long", mode: "queued", maxTokens: 40, attempts: 5)
             try await Broker.publish(
                 AMQPMessage(
                     exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,

@@ -31,6 +31,17 @@ struct SubscriptionClockTests {
         }
     }
 
+    /// A clock over the instance's servers (releasing reservations open longer than a day), and its tier sync.
+    static func clock(_ subscribed: SubscribedInstance) -> (TierSync, SubscriptionClock) {
+        let store = PostgresSubscriptionStore(postgres: subscribed.postgres)
+        let tiers = TierSync(
+            store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
+            logger: SubscribedInstance.logger)
+        let clock = SubscriptionClock(
+            store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, releaseAfter: 86400, logger: SubscribedInstance.logger)
+        return (tiers, clock)
+    }
+
     static func status(_ postgres: PostgresClient, _ user: String) async throws -> String {
         try await postgres.query("SELECT status FROM billing.subscriptions WHERE user_id = $1::uuid", [.text(user)])[0].decode(at: 0)
     }
@@ -44,12 +55,7 @@ struct SubscriptionClockTests {
             let canceling = try await Self.subscription(postgres, endedAgo: 60, cancelAtPeriodEnd: true)
             let running = try await Self.subscription(postgres, endedAgo: -86_400)
 
-            let store = PostgresSubscriptionStore(postgres: postgres)
-            let tiers = TierSync(
-                store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
-                logger: SubscribedInstance.logger)
-            let clock = SubscriptionClock(
-                store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, releaseAfter: 86400, logger: SubscribedInstance.logger)
+            let (tiers, clock) = Self.clock(subscribed)
             // Two instances' passes at once (and any other instance's): each move happens once.
             async let first = clock.advance()
             async let second = clock.advance()
@@ -125,12 +131,7 @@ struct SubscriptionClockTests {
                                                   interval '1 hour')
                     """, [.text(user), .text(id), .int(hoursAgo)])
             }
-            let store = PostgresSubscriptionStore(postgres: postgres)
-            let tiers = TierSync(
-                store: store, publisher: RedisTierPublisher(redis: subscribed.redis), grace: SubscriptionSettings.defaultGrace, interval: 1,
-                logger: SubscribedInstance.logger)
-            let clock = SubscriptionClock(
-                store: store, tiers: tiers, grace: SubscriptionSettings.defaultGrace, interval: 60, releaseAfter: 86400, logger: SubscribedInstance.logger)
+            let (_, clock) = Self.clock(subscribed)
             try await clock.advance()
             func states(_ id: String) async throws -> [String] {
                 try await postgres.query("SELECT state FROM billing.usage_ledger WHERE request_id = $1 ORDER BY state", [.text(id)])
