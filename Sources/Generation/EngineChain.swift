@@ -37,26 +37,52 @@ struct EngineOutcome: Sendable, Equatable {
 /// next engine at once. The whole run, waits included, ends within `budget`. Only retryable
 /// failures count against a breaker, so that a request an engine refuses (a prompt too long for
 /// it) cannot open the circuit for everyone. Text already handed to a client that cannot take it
-/// back (a stream) is never followed by another engine's: the run fails there.
+/// back (a stream) is never followed by another engine's: the run fails there. An engine limited
+/// to some calls at once is waited for, up to its queue wait, then passed over as busy.
 struct EngineChain: Sendable {
     struct Member: Sendable {
         /// The name in `engine.order`, which metrics and logs use.
         let key: String
         let engine: any GenerationEngine
         let breaker: CircuitBreaker
+        /// The calls it takes at once from this daemon, when limited: a model server with one
+        /// slot that is sent more only queues them where no timeout of ours can see.
+        let slots: PrioritySlots?
+        /// How long a run waits for one of those before it asks the next engine; nil: as long as
+        /// the run's budget lasts.
+        let queueWait: Duration?
         let succeeded: Counter
         let failed: Counter
+        /// Passed over with its circuit open.
         let skipped: Counter
+        /// Passed over with every call it takes at once in use.
+        let busy: Counter
 
-        init(key: String, engine: any GenerationEngine, breakerFailures: Int, breakerCooldown: Duration) {
+        init(
+            key: String, engine: any GenerationEngine, breakerFailures: Int, breakerCooldown: Duration, concurrency: Int = 0,
+            queueWait: Duration? = nil
+        ) {
             self.key = key
             self.engine = engine
             breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown)
+            slots = concurrency > 0 ? PrioritySlots(count: concurrency) : nil
+            self.queueWait = queueWait
             let label = "generation_engine_calls_total"
             succeeded = Counter(label: label, dimensions: [("engine", key), ("outcome", "succeeded")])
             failed = Counter(label: label, dimensions: [("engine", key), ("outcome", "failed")])
             skipped = Counter(label: label, dimensions: [("engine", key), ("outcome", "skipped")])
+            busy = Counter(label: label, dimensions: [("engine", key), ("outcome", "busy")])
         }
+
+        /// Whether this run may call the engine now, having waited for a free call if it is
+        /// limited; a true answer must be followed by ``callEnded()``.
+        func callStarting(until deadline: ContinuousClock.Instant) async -> Bool {
+            guard let slots else { return true }
+            let untilDeadline = deadline - .now
+            return await slots.acquire(within: min(queueWait ?? untilDeadline, untilDeadline))
+        }
+
+        func callEnded() { slots?.release() }
     }
 
     let members: [Member]
@@ -84,7 +110,13 @@ struct EngineChain: Sendable {
             for attempt in 0...retries {
                 // Past the budget no engine is asked: a call cut at once would count against it.
                 guard ContinuousClock.now < deadline else { break engines }
+                guard await member.callStarting(until: deadline) else {
+                    if Task.isCancelled { return EngineOutcome(ending: .canceled, text: "", engine: member.engine.name) }
+                    member.busy.increment()
+                    continue engines
+                }
                 guard member.breaker.permit() else {
+                    member.callEnded()
                     member.skipped.increment()
                     continue engines
                 }
@@ -92,6 +124,7 @@ struct EngineChain: Sendable {
                 // whose client reads slowly does not keep the circuit half-open.
                 let outcome = await call(
                     member.engine, prompt, maxTokens: maxTokens, until: deadline, firstPiece: { member.breaker.succeeded() }, deliver: deliver)
+                member.callEnded()
                 switch outcome.ending {
                 case .succeeded:
                     member.breaker.succeeded()

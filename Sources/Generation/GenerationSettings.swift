@@ -123,12 +123,15 @@ struct GenerationSettings: Sendable {
                 let http = EngineHTTPClient(connectTimeout: settings.connectTimeout)
                 services.append(http)
                 engine = OpenAICompatibleEngine(
-                    name: settings.name, baseURL: settings.url, model: settings.model, apiKey: settings.key, client: http.client,
+                    name: settings.name, baseURL: settings.url, model: settings.model, apiKey: settings.key, temperature: settings.temperature,
+                    client: http.client,
                     firstByteTimeout: settings.firstByteTimeout, totalTimeout: settings.totalTimeout)
             } else {
                 engine = offline
             }
-            return EngineChain.Member(key: key, engine: engine, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown)
+            return EngineChain.Member(
+                key: key, engine: engine, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown, concurrency: openAI[key]?.concurrency ?? 0,
+                queueWait: openAI[key]?.queueWait)
         }
         return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
     }
@@ -156,6 +159,10 @@ struct GenerationSettings: Sendable {
 /// `engine.openai.key` (a credential file `engine-openai-key` under systemd), `engine.openai.name`
 /// (what answers say served them; the model unless set), and its timeouts in seconds:
 /// `engine.openai.connect-timeout` (2), `engine.openai.first-byte-timeout` (15), `engine.openai.timeout` (120).
+/// `engine.openai.concurrency` limits the calls this daemon makes to it at once (0, the default: no
+/// limit), and `engine.openai.queue-wait` is how long a generation waits for one of them before the
+/// next engine is asked (seconds; by default as long as `engine.budget` lasts). `engine.openai.temperature`
+/// (0 to 2) is sent with every request when set: a small model keeps to the subject only when it is low.
 struct OpenAISettings: Sendable {
     var url: String
     var model: String
@@ -164,6 +171,9 @@ struct OpenAISettings: Sendable {
     var connectTimeout: Duration
     var firstByteTimeout: Duration
     var totalTimeout: Duration
+    var concurrency: Int
+    var queueWait: Duration?
+    var temperature: Double?
 
     init(_ configuration: DaemonConfiguration, engine: String) throws {
         let reader = configuration.reader
@@ -183,6 +193,17 @@ struct OpenAISettings: Sendable {
         totalTimeout = try seconds("timeout", default: 120)
         guard totalTimeout > firstByteTimeout else {
             throw ConfigurationError(key: prefix + "timeout", message: "must be longer than \(prefix)first-byte-timeout")
+        }
+        concurrency = reader.int(forKey: ConfigKey(prefix + "concurrency"), default: 0)
+        guard concurrency >= 0 else {
+            throw ConfigurationError(key: prefix + "concurrency", message: "must be a number of calls at once, or 0 for no limit")
+        }
+        let wait = reader.double(forKey: ConfigKey(prefix + "queue-wait"))
+        guard wait.map({ $0 >= 0 }) ?? true else { throw ConfigurationError(key: prefix + "queue-wait", message: "must be zero or positive seconds") }
+        queueWait = wait.map { .milliseconds(Int64($0 * 1000)) }
+        temperature = reader.double(forKey: ConfigKey(prefix + "temperature"))
+        guard temperature.map({ (0...2).contains($0) }) ?? true else {
+            throw ConfigurationError(key: prefix + "temperature", message: "must be from 0 to 2")
         }
     }
 }

@@ -15,6 +15,8 @@ public struct OpenAICompatibleEngine: GenerationEngine {
     let endpoint: String
     let model: String
     let apiKey: String?
+    /// The sampling temperature asked for; nil leaves it to the server.
+    let temperature: Double?
     let client: HTTPClient
     /// Until the first piece, and until the whole answer.
     let firstByteTimeout: Duration
@@ -22,12 +24,14 @@ public struct OpenAICompatibleEngine: GenerationEngine {
 
     /// `baseURL` ends before `/chat/completions` (`https://api.openai.com/v1`).
     init(
-        name: String, baseURL: String, model: String, apiKey: String?, client: HTTPClient, firstByteTimeout: Duration, totalTimeout: Duration
+        name: String, baseURL: String, model: String, apiKey: String?, temperature: Double? = nil, client: HTTPClient, firstByteTimeout: Duration,
+        totalTimeout: Duration
     ) {
         self.name = name
         endpoint = (baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) + "/chat/completions"
         self.model = model
         self.apiKey = apiKey
+        self.temperature = temperature
         self.client = client
         self.firstByteTimeout = firstByteTimeout
         self.totalTimeout = totalTimeout
@@ -57,6 +61,9 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         let messages: [Message]
         let max_tokens: Int
         let stream: Bool
+        /// Left out when empty: some servers refuse an empty list.
+        let stop: [String]?
+        let temperature: Double?
     }
 
     private struct ChatChunk: Decodable {
@@ -103,7 +110,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         let body = ChatRequest(
             model: model, messages: [.init(role: "system", content: prompt.system), .init(role: "user", content: prompt.user)], max_tokens: maxTokens,
-            stream: true)
+            stream: true, stop: prompt.stop.isEmpty ? nil : prompt.stop, temperature: temperature)
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         let response: HTTPClientResponse
         do {
@@ -119,12 +126,14 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         }
         var pending = ByteBuffer()
         var done = false
+        var events = 0
         do {
             for try await chunk in response.body {
                 var chunk = chunk
                 pending.writeBuffer(&chunk)
                 while let line = Self.nextLine(&pending) {
                     guard line.hasPrefix("data:") else { continue }
+                    events += 1
                     let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
                     if payload == "[DONE]" {
                         done = true
@@ -144,8 +153,16 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         } catch {
             throw EngineError(code: "engine_cut", message: "\(name) stopped in the middle: \(error)", retryable: true)
         }
-        // An answer ends with [DONE]; a stream that ends without it was cut.
-        guard done else { throw EngineError(code: "engine_cut", message: "\(name) ended the answer without finishing it", retryable: true) }
+        // An answer ends with [DONE]; a stream that ends without it was cut. One that the server ended
+        // in order before a single event is a refusal: llama.cpp's server answers a prompt beyond its
+        // context so (a server that dies mid-answer leaves the stream unterminated instead).
+        guard done else {
+            if events == 0 {
+                throw EngineError(
+                    code: "engine_refused", message: "\(name) ended its answer without writing anything (a prompt too long for it?)", retryable: false)
+            }
+            throw EngineError(code: "engine_cut", message: "\(name) ended the answer without finishing it", retryable: true)
+        }
     }
 
     /// The status as an engine error: 429 and 5xx may succeed later, other refusals will not.

@@ -2,7 +2,7 @@ import Synchronization
 
 /// The engine calls genworker makes at once, handed out paid plans first: a freed slot goes to a
 /// waiting paid task before any waiting free one. Quorum queues have no priorities, so this is
-/// where a paid task overtakes.
+/// where a paid task overtakes. Also the calls one engine takes at once (`engine.<name>.concurrency`).
 final class PrioritySlots: Sendable {
     private struct State {
         var free: Int
@@ -22,6 +22,25 @@ final class PrioritySlots: Sendable {
         guard await acquire(paid: paid) else { return nil }
         defer { release() }
         return try await body()
+    }
+
+    /// True once a slot is this caller's, who must release it; false when none came free within
+    /// `wait` (or the caller was cancelled).
+    func acquire(within wait: Duration) async -> Bool {
+        await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await self.acquire(paid: false) }
+            group.addTask {
+                try? await Task.sleep(for: wait)
+                return nil
+            }
+            // The first to end stops the other; a slot granted as the wait ended is still this caller's.
+            var granted = false
+            for await result in group {
+                if let result { granted = result }
+                group.cancelAll()
+            }
+            return granted
+        }
     }
 
     /// True once a slot is this caller's; false when it was cancelled while waiting.
@@ -60,7 +79,7 @@ final class PrioritySlots: Sendable {
         }
     }
 
-    private func release() {
+    func release() {
         let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
             if !state.paidWaiters.isEmpty { return state.paidWaiters.removeFirst().continuation }
             if !state.otherWaiters.isEmpty { return state.otherWaiters.removeFirst().continuation }

@@ -3,13 +3,15 @@ import Logging
 import PostgresClient
 import SchemaMigrations
 
-/// A real Redis, PostgreSQL or RabbitMQ started by `scripts/servers` for the tests.
+/// A real Redis, PostgreSQL, RabbitMQ or language model server started by `scripts/servers` for the tests.
 ///
 /// Tests that kill a server start their own instance in a private state folder, so that the shared
 /// instances the test command started stay up for every other test.
 public struct LocalServer: Sendable {
     public enum Kind: String, Sendable {
         case redis, postgres, rabbitmq
+        /// llama.cpp's OpenAI-compatible server with a small model; only private instances.
+        case model
 
         /// The environment variable in which the test command passes the shared instance's port.
         var portVariable: String {
@@ -17,9 +19,17 @@ public struct LocalServer: Sendable {
             case .redis: "SKILLUP_REDIS_PORT"
             case .postgres: "SKILLUP_POSTGRES_PORT"
             case .rabbitmq: "SKILLUP_AMQP_PORT"
+            case .model: "SKILLUP_MODEL_PORT"
             }
         }
     }
+
+    /// Whether the model server and its model are installed (`scripts/install-deps --model`), as
+    /// the test command says; where they are not, the tests that need them are skipped by name.
+    public static var modelInstalled: Bool { ProcessInfo.processInfo.environment["SKILLUP_MODEL_INSTALLED"] == "1" }
+
+    /// The name the model server answers to (scripts/lib/model.sh).
+    public static let modelName = "SmolLM2-135M-Instruct"
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -87,6 +97,7 @@ public struct LocalServer: Sendable {
             case .redis: stateDirectory + "/redis/redis.pid"
             case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
             case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
+            case .model: stateDirectory + "/model/model.pid"
             }
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
             let firstLine = text.split(separator: "\n").first,

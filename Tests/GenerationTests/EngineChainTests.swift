@@ -12,6 +12,8 @@ final class ScriptedEngine: GenerationEngine {
         case answer([String])
         /// These pieces, then the error.
         case fail(EngineError, after: [String])
+        /// These pieces after a pause: a model at work.
+        case slow(Duration, [String])
         /// Nothing, for a minute.
         case stall
     }
@@ -42,6 +44,10 @@ final class ScriptedEngine: GenerationEngine {
                 case .fail(let error, let pieces):
                     for piece in pieces { continuation.yield(piece) }
                     continuation.finish(throwing: error)
+                case .slow(let pause, let pieces):
+                    try? await Task.sleep(for: pause)
+                    for piece in pieces { continuation.yield(piece) }
+                    continuation.finish()
                 case .stall:
                     try? await Task.sleep(for: .seconds(60))
                     continuation.finish()
@@ -163,6 +169,32 @@ final class ScriptedEngine: GenerationEngine {
         #expect(await Self.run(Self.chain(first, second, retries: 3, budget: .seconds(5))).engine == "second")
         #expect(ContinuousClock.now - started < .seconds(2))
         #expect(first.callCount == 1)
+    }
+
+    @Test func anEngineAtItsLimitIsWaitedForUpToItsQueueWaitThenPassedOverAsBusy() async throws {
+        let model = ScriptedEngine("model", .slow(.milliseconds(500), ["Slow."]))
+        let offline = ScriptedEngine("offline", .answer(["Fallback."]))
+        func chain(queueWait: Duration) -> EngineChain {
+            let members = [
+                EngineChain.Member(key: "model", engine: model, breakerFailures: 5, breakerCooldown: .seconds(30), concurrency: 1, queueWait: queueWait),
+                EngineChain.Member(key: "offline", engine: offline, breakerFailures: 5, breakerCooldown: .seconds(30)),
+            ]
+            return EngineChain(members: members, retries: 0, backoff: .milliseconds(10), budget: .seconds(10))
+        }
+        // One call at a time: the second run waits 50 ms, then the next engine answers it.
+        let impatient = chain(queueWait: .milliseconds(50))
+        async let first = Self.run(impatient)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await Self.run(impatient).engine == "offline")
+        #expect(await first.engine == "model")
+        #expect(model.callCount == 1)
+        // With a long enough wait, the second run has the engine once the first call ends.
+        let patient = chain(queueWait: .seconds(5))
+        async let earlier = Self.run(patient)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await Self.run(patient).engine == "model")
+        #expect(await earlier.engine == "model")
+        #expect(model.callCount == 3)
     }
 
     @Test func aClientThatGoesAwayDuringAProbeLeavesTheProbeToTheNextCall() async {

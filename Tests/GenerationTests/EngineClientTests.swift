@@ -31,9 +31,23 @@ import Testing
                 return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "oops")))
             case "unknown":
                 return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"no such model"}}"#)))
+            case "stop-echo":
+                // Answers with the request's stop sequences, or says there were none.
+                let stop = json["stop"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) }
+                    .map { $0 + (json["temperature"].map { " at \($0)" } ?? "") }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        try await writer.write(Self.chunk(stop ?? "no stop"))
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                        try await writer.finish(nil)
+                    })
             case "stall":
                 try await Task.sleep(for: .seconds(3))
                 return Response(status: .ok)
+            case "silent":
+                // What llama.cpp's server sends for a prompt beyond its context: 200, then an empty stream.
+                return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init { writer in try await writer.finish(nil) })
             case "cut":
                 return Response(
                     status: .ok, headers: [.contentType: "text/event-stream"],
@@ -68,13 +82,16 @@ import Testing
     }
 
     /// Runs `body` with an engine for `model` on the fake server.
-    func withEngine(model: String, firstByte: Duration = .seconds(2), _ body: @Sendable (OpenAICompatibleEngine) async throws -> Void) async throws {
+    func withEngine(
+        model: String, firstByte: Duration = .seconds(2), temperature: Double? = nil, _ body: @Sendable (OpenAICompatibleEngine) async throws -> Void
+    ) async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { Task { try? await client.shutdown() } }
         try await Application(router: Self.fakeServer()).test(.live) { server in
             let port = try #require(server.port)
             let engine = OpenAICompatibleEngine(
-                name: "fake", baseURL: "http://127.0.0.1:\(port)/v1", model: model, apiKey: "test-key", client: client, firstByteTimeout: firstByte,
+                name: "fake", baseURL: "http://127.0.0.1:\(port)/v1", model: model, apiKey: "test-key", temperature: temperature, client: client,
+                firstByteTimeout: firstByte,
                 totalTimeout: .seconds(10))
             try await body(engine)
         }
@@ -105,6 +122,20 @@ import Testing
         }
     }
 
+    @Test func stopSequencesAreSentOnlyWhenThePromptHasThemAndTheTemperatureOnlyWhenSet() async throws {
+        try await withEngine(model: "stop-echo") { engine in
+            var withStop = ""
+            for try await piece in engine.generate(Prompt(system: "s", user: "u", stop: ["\n"]), maxTokens: 5) { withStop += piece }
+            #expect(withStop == #"["\n"]"#)
+            #expect(try await collect(engine) == ["no stop"])
+        }
+        try await withEngine(model: "stop-echo", temperature: 0.25) { engine in
+            var withStop = ""
+            for try await piece in engine.generate(Prompt(system: "s", user: "u", stop: ["."]), maxTokens: 5) { withStop += piece }
+            #expect(withStop == #"["."] at 0.25"#)
+        }
+    }
+
     @Test func a429IsRetryableAfterItsRetryAfter() async throws {
         try await withEngine(model: "rate-limited") { engine in
             let error = try #require(await failure(engine))
@@ -131,6 +162,13 @@ import Testing
             let error = try #require(await failure(engine))
             #expect(error.code == "engine_timeout" && error.retryable)
             #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func aStreamEndedInOrderBeforeAnyEventIsARefusal() async throws {
+        try await withEngine(model: "silent") { engine in
+            let error = try #require(await failure(engine))
+            #expect(error.code == "engine_refused" && !error.retryable)
         }
     }
 
@@ -183,6 +221,25 @@ import Testing
         let settings = try GenerationSettings(named)
         #expect(settings.order == ["local", "offline"])
         #expect(settings.openAI["local"]?.model == "m")
+    }
+
+    @Test func anEnginesConcurrencyQueueWaitAndTemperatureAreReadAndCheckedByName() async throws {
+        let arguments = [
+            "aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-order", "local,offline", "--engine-local-model", "m", "--engine-local-url",
+            "http://127.0.0.1:1/v1",
+        ]
+        func settings(_ extra: [String]) async throws -> GenerationSettings {
+            try GenerationSettings(try await DaemonConfiguration.load(daemon: "aid", arguments: arguments + extra, environment: [:]))
+        }
+        let unlimited = try #require(try await settings([]).openAI["local"])
+        #expect(unlimited.concurrency == 0 && unlimited.queueWait == nil)
+        let limited = try #require(
+            try await settings(["--engine-local-concurrency", "1", "--engine-local-queue-wait", "2.5", "--engine-local-temperature", "0.2"]).openAI["local"])
+        #expect(limited.concurrency == 1 && limited.queueWait == .milliseconds(2500) && limited.temperature == 0.2)
+        await #expect(throws: ConfigurationError.self) { _ = try await settings(["--engine-local-temperature", "3"]) }
+        await #expect(throws: ConfigurationError.self) { _ = try await settings(["--engine-local-concurrency", "-1"]) }
+        let error = await #expect(throws: ConfigurationError.self) { _ = try await settings(["--engine-local-queue-wait", "-1"]) }
+        #expect(error?.key == "engine.local.queue-wait")
     }
 }
 
