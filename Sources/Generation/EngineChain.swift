@@ -103,21 +103,25 @@ struct EngineChain: Sendable {
     func run(_ prompt: Prompt, maxTokens: Int, restartable: Bool, deliver: (String) async throws -> Void) async -> EngineOutcome {
         let deadline = ContinuousClock.now + budget
         var last = EngineOutcome(
-            ending: .failed(EngineError(code: "engine_unavailable", message: "every engine's circuit is open", retryable: true)), text: "",
+            ending: .failed(
+                EngineError(
+                    code: "engine_unavailable", message: "no engine could be asked: their circuits open, their calls busy, or the budget spent",
+                    retryable: true)), text: "",
             engine: firstName)
         engines: for member in members {
             var wait = backoff
             for attempt in 0...retries {
                 // Past the budget no engine is asked: a call cut at once would count against it.
                 guard ContinuousClock.now < deadline else { break engines }
-                guard await member.callStarting(until: deadline) else {
-                    if Task.isCancelled { return EngineOutcome(ending: .canceled, text: "", engine: member.engine.name) }
-                    member.busy.increment()
+                // The circuit first: a run does not wait for a call that it may not make.
+                guard member.breaker.permit() else {
+                    member.skipped.increment()
                     continue engines
                 }
-                guard member.breaker.permit() else {
-                    member.callEnded()
-                    member.skipped.increment()
+                guard await member.callStarting(until: deadline) else {
+                    member.breaker.inconclusive()
+                    if Task.isCancelled { return EngineOutcome(ending: .canceled, text: "", engine: member.engine.name) }
+                    member.busy.increment()
                     continue engines
                 }
                 // An engine that has begun to answer is well, whatever happens to the rest: so a probe

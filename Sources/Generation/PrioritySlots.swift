@@ -27,7 +27,15 @@ final class PrioritySlots: Sendable {
     /// True once a slot is this caller's, who must release it; false when none came free within
     /// `wait` (or the caller was cancelled).
     func acquire(within wait: Duration) async -> Bool {
-        await withTaskGroup(of: Bool?.self) { group in
+        // A free slot is taken at once: a race against a wait of zero could lose it.
+        let taken = state.withLock { state in
+            guard state.free > 0 else { return false }
+            state.free -= 1
+            return true
+        }
+        if taken { return true }
+        guard wait > .zero else { return false }
+        return await withTaskGroup(of: Bool?.self) { group in
             group.addTask { await self.acquire(paid: false) }
             group.addTask {
                 try? await Task.sleep(for: wait)

@@ -181,20 +181,22 @@ final class ScriptedEngine: GenerationEngine {
             ]
             return EngineChain(members: members, retries: 0, backoff: .milliseconds(10), budget: .seconds(10))
         }
+        // A free call is taken even without any wait.
+        #expect(await Self.run(chain(queueWait: .zero)).engine == "model")
         // One call at a time: the second run waits 50 ms, then the next engine answers it.
         let impatient = chain(queueWait: .milliseconds(50))
         async let first = Self.run(impatient)
         try await Task.sleep(for: .milliseconds(100))
         #expect(await Self.run(impatient).engine == "offline")
         #expect(await first.engine == "model")
-        #expect(model.callCount == 1)
+        #expect(model.callCount == 2)
         // With a long enough wait, the second run has the engine once the first call ends.
         let patient = chain(queueWait: .seconds(5))
         async let earlier = Self.run(patient)
         try await Task.sleep(for: .milliseconds(100))
         #expect(await Self.run(patient).engine == "model")
         #expect(await earlier.engine == "model")
-        #expect(model.callCount == 3)
+        #expect(model.callCount == 4)
     }
 
     @Test func aClientThatGoesAwayDuringAProbeLeavesTheProbeToTheNextCall() async {

@@ -44,11 +44,12 @@ struct LocalModelTests {
 
     @Test func theAnswerStreamsTokenByToken() async throws {
         try await withModel { engine in
+            let started = ContinuousClock.now
             var arrivals: [ContinuousClock.Instant] = []
             for try await _ in engine.generate(Self.prompt, maxTokens: 80) { arrivals.append(.now) }
             #expect(arrivals.count >= 10)
-            // Pieces come as the model writes them, not all at the end.
-            if let first = arrivals.first, let last = arrivals.last { #expect(last - first > .milliseconds(200)) }
+            // Pieces come as the model writes them: the first long before the last, not all at the end.
+            if let first = arrivals.first, let last = arrivals.last { #expect(first - started < (last - started) / 2) }
         }
     }
 
@@ -65,7 +66,7 @@ struct LocalModelTests {
             let system = "You are a helpful assistant."
             let user = "Count from 1 to 20, one number per line, and nothing else."
             let whole = try await Self.pieces(engine, Prompt(system: system, user: user), maxTokens: 40).joined()
-            let firstLine = try #require(whole.split(separator: "\n", maxSplits: 1).first.map(String.init), "\(whole)")
+            let firstLine = try #require(whole.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init), "\(whole)")
             #expect(whole.contains("\n"), "the answer without a stop sequence has more than one line: \(whole)")
             let stopped = try await Self.pieces(engine, Prompt(system: system, user: user, stop: ["\n"]), maxTokens: 40).joined()
             #expect(stopped == firstLine)
@@ -74,7 +75,8 @@ struct LocalModelTests {
 
     @Test func anOversizedPromptIsRefusedWithoutRetry() async throws {
         try await withModel { engine in
-            let long = Prompt(system: "Summarize.", user: String(repeating: "tides rise and fall with the moon ", count: 600))
+            // About 14,000 tokens: beyond any context the model server is given.
+            let long = Prompt(system: "Summarize.", user: String(repeating: "tides rise and fall with the moon ", count: 2000))
             do {
                 _ = try await Self.pieces(engine, long, maxTokens: 50)
                 Issue.record("a prompt beyond the model's context was answered")

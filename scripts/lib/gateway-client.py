@@ -9,8 +9,9 @@ checked: the stack's is a development one).
       first and the last event's arrival (0 if nginx buffered the stream)
   generate-stream HOST PORT PATH TOKEN BODY
       POSTs BODY (JSON) and reads the server-sent events it answers; prints the status and type,
-      the events' names in order, and the seconds between the first text event's arrival and the
-      last event's (0 if nginx buffered the stream)
+      the events' names in order, the engine the done event names, the seconds from the request to
+      the first text event, and the seconds between the first text event's arrival and the last
+      event's (0 if nginx buffered the stream)
   streams HOST PORT PATH TOKEN COUNT
       opens COUNT event streams at once; prints how many got each status, and a refusal's body
   load HOST PORT PATH SECONDS CONNECTIONS [METHOD [TOKEN [close]]]
@@ -31,6 +32,7 @@ checked: the stack's is a development one).
 import base64
 import hashlib
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -95,10 +97,11 @@ def sse(host, port, path, token):
 def generate_stream(host, port, path, token, body):
     connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "text/event-stream"}
+    started = time.monotonic()
     connection.request("POST", path, body=body.encode(), headers=headers)
     response = connection.getresponse()
     print(f"status={response.status} content-type={response.getheader('Content-Type')}")
-    names, first_text, last = [], None, None
+    names, first_text, last, engine = [], None, None, ""
     for line in response:
         text = line.decode().rstrip("\n")
         if text.startswith("event: "):
@@ -106,8 +109,11 @@ def generate_stream(host, port, path, token, body):
             last = time.monotonic()
             if names[-1] == "text" and first_text is None:
                 first_text = last
+        elif text.startswith("data: ") and names and names[-1] == "done":
+            engine = json.loads(text[len("data: "):]).get("engine", "")
     collapsed = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
-    print(f"events={' '.join(collapsed)} text_events={names.count('text')}")
+    print(f"events={' '.join(collapsed)} text_events={names.count('text')} engine={engine}")
+    print(f"first={(first_text - started) if first_text else 0:.2f}")
     print(f"spread={(last - first_text) if first_text else 0:.2f}")
 
 

