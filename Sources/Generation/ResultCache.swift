@@ -6,7 +6,8 @@ import RedisClient
 /// Finished answers in Redis (`ai:cache:<digest>`), so that the same request is answered again
 /// without an engine call. A request is the same only when its function, template version,
 /// language, token limit and topic all are, the topic compared after Unicode normalization (NFC)
-/// and with runs of white space made one space, nothing looser. Redis failing makes every lookup a
+/// and with each line's runs of spaces and tabs made one space, nothing looser: its line breaks
+/// stay, since the prompt keeps them. Redis failing makes every lookup a
 /// miss: the cache saves engine calls, it never decides an answer.
 ///
 /// Shared by all users (`cache.scope` shared), an answer marked cached tells its reader that someone
@@ -32,7 +33,8 @@ struct ResultCache: Sendable {
     /// The Redis key of `record`'s request; nil if it cannot be made (OpenSSL unusable), and then
     /// nothing is cached rather than every request sharing one key.
     static func key(for record: GenerationRecord, scope: Scope = .shared) -> String? {
-        let topic = record.topic.precomposedStringWithCanonicalMapping.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let topic = record.topic.precomposedStringWithCanonicalMapping.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .map { line in line.split(whereSeparator: \.isWhitespace).joined(separator: " ") }.joined(separator: "\n")
         // Encoded as a JSON array, so that no field's text can run into the next.
         var fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic]
         if scope == .user { fields.append(record.userID) }

@@ -22,7 +22,7 @@ import Testing
             failure: nil, createdMicros: 0, finishedMicros: nil)
     }
 
-    @Test func theKeyIgnoresOnlyWhiteSpaceRunsAndUnicodeNormalForm() {
+    @Test func theKeyIgnoresOnlySpaceRunsAndUnicodeNormalFormButNotLineBreaks() {
         let key = ResultCache.key(for: Self.record(topic: "Café  au\tlait"))
         // "é" precomposed and as e + combining accent; a run of spaces and a tab as one space.
         #expect(key == ResultCache.key(for: Self.record(topic: " Cafe\u{301} au lait ")))
@@ -32,6 +32,11 @@ import Testing
         #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", maxTokens: 100)))
         #expect(key != ResultCache.key(for: Self.record(topic: "Café au lait", version: 2)))
         #expect(key?.hasPrefix("ai:cache:") == true)
+        // The prompt keeps a topic's line breaks, so the key does too.
+        let twoLines = ResultCache.key(for: Self.record(topic: "Tides\nMoon"))
+        #expect(twoLines != ResultCache.key(for: Self.record(topic: "Tides Moon")))
+        #expect(twoLines != ResultCache.key(for: Self.record(topic: "Tides\n\nMoon")))
+        #expect(twoLines == ResultCache.key(for: Self.record(topic: "Tides  \n Moon")))
     }
 
     @Test func anotherUsersAnswerIsCachedForEveryoneOnlyWhenShared() async throws {
