@@ -28,12 +28,7 @@ final class PrioritySlots: Sendable {
     /// `wait` (or the caller was cancelled).
     func acquire(within wait: Duration) async -> Bool {
         // A free slot is taken at once: a race against a wait of zero could lose it.
-        let taken = state.withLock { state in
-            guard state.free > 0 else { return false }
-            state.free -= 1
-            return true
-        }
-        if taken { return true }
+        if state.withLock({ Self.takeFree(&$0) }) { return true }
         guard wait > .zero else { return false }
         return await withTaskGroup(of: Bool?.self) { group in
             group.addTask { await self.acquire(paid: false) }
@@ -64,10 +59,7 @@ final class PrioritySlots: Sendable {
                 enum Decision { case granted, cancelled, queued }
                 let decision = state.withLock { state -> Decision in
                     if Task.isCancelled { return .cancelled }
-                    if state.free > 0 {
-                        state.free -= 1
-                        return .granted
-                    }
+                    if Self.takeFree(&state) { return .granted }
                     if paid { state.paidWaiters.append((id, continuation)) } else { state.otherWaiters.append((id, continuation)) }
                     return .queued
                 }
@@ -85,6 +77,12 @@ final class PrioritySlots: Sendable {
             }
             waiter?.resume(returning: false)
         }
+    }
+
+    private static func takeFree(_ state: inout State) -> Bool {
+        guard state.free > 0 else { return false }
+        state.free -= 1
+        return true
     }
 
     func release() {

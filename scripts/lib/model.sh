@@ -24,7 +24,7 @@ else
 fi
 # Named after the pinned packages, so that a change to them installs anew.
 model_venv=$model_cache/llama-cpp-python-$model_llama_version-$(sha256sum "$model_requirements" | cut -c1-12)
-model_file=$model_cache/SmolLM2-135M-Instruct.Q4_1.gguf
+model_file=$model_cache/${model_wheel_member##*/}
 
 # Whether both are installed: the venv is marked ready only after its install finished.
 model_installed() { [[ -f $model_venv/.installed && -f $model_file ]]; }
