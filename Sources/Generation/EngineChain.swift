@@ -44,6 +44,9 @@ struct EngineChain: Sendable {
         /// The name in `engine.order`, which metrics and logs use.
         let key: String
         let engine: any GenerationEngine
+        /// Whether its answers go into the result cache: a model's do; the offline engine's, a
+        /// stand-in written without one, never do.
+        let cacheable: Bool
         let breaker: CircuitBreaker
         /// The calls it takes at once from this daemon, when limited: a model server with one
         /// slot that is sent more only queues them where no timeout of ours can see.
@@ -59,11 +62,12 @@ struct EngineChain: Sendable {
         let busy: Counter
 
         init(
-            key: String, engine: any GenerationEngine, breakerFailures: Int, breakerCooldown: Duration, concurrency: Int = 0,
+            key: String, engine: any GenerationEngine, cacheable: Bool = false, breakerFailures: Int, breakerCooldown: Duration, concurrency: Int = 0,
             queueWait: Duration? = nil
         ) {
             self.key = key
             self.engine = engine
+            self.cacheable = cacheable
             breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown)
             slots = concurrency > 0 ? PrioritySlots(count: concurrency) : nil
             self.queueWait = queueWait
@@ -95,6 +99,9 @@ struct EngineChain: Sendable {
 
     /// The first engine's name: what a generation is labelled with before any engine answered.
     var firstName: String { members.first?.engine.name ?? "none" }
+
+    /// The names of the engines whose answers are cached, in the order they are asked.
+    var cacheableNames: [String] { members.filter(\.cacheable).map(\.engine.name) }
 
     /// Runs the engines for `prompt`, handing each piece to `deliver` as it comes; a `deliver`
     /// that throws (the client went away) cancels the run. With `restartable`, the pieces of a

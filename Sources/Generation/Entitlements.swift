@@ -2,19 +2,22 @@ public import Foundation
 
 /// subscribed's decision about one generation's reservation (ARCHITECTURE.md, "Entitlements").
 public enum EntitlementDecision: Sendable, Equatable {
-    /// Counted: `remaining` generations until `resetsAt`.
-    case allowed(remaining: Int, resetsAt: Date)
+    /// Counted: `remaining` generations until `resetsAt`, each at most `maxOutputTokens` long on
+    /// the user's plan.
+    case allowed(remaining: Int, resetsAt: Date, maxOutputTokens: Int)
     /// Refused, with subscribed's reason (`no_subscription`, `feature_not_in_plan`,
-    /// `quota_exceeded`, `subscription_expired`, `too_many_tasks`), for a quota or a task limit
-    /// the seconds until it may succeed, and for a feature the user's plan lacks the plans that
-    /// have it.
-    case denied(reason: String, retryAfter: Int?, plans: [String])
+    /// `quota_exceeded`, `subscription_expired`, `too_many_tasks`, `max_tokens_exceeded`), for a
+    /// quota or a task limit the seconds until it may succeed, for a feature the user's plan lacks
+    /// (or a longer answer than it allows) the plans that have it, and for a longer answer the
+    /// plan's bound.
+    case denied(reason: String, retryAfter: Int?, plans: [String], maxOutputTokens: Int? = nil)
 }
 
 /// The quota every generation is counted against: reserved before the engine is called, then
 /// settled when the text was delivered or released when it was not. Idempotent by request id.
 public protocol Entitlements: Sendable {
-    func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision
+    /// `maxTokens`: the output the client asked for, if it asked, which the plan bounds.
+    func reserve(userID: String, feature: String, units: Int, requestID: String, maxTokens: Int?) async throws -> EntitlementDecision
     /// Settles a reservation; for an answer from the result cache (`cached`) subscribed releases it
     /// instead when the user's plan does not count such answers. Whether the units stay counted.
     func settle(requestID: String, cached: Bool) async throws -> Bool

@@ -15,8 +15,9 @@ public enum GenerationDaemon {
         let store = PostgresGenerationStore(postgres: try setup.backends.postgres())
         let (generations, services) = settings.generations(store: store, redis: try setup.backends.redis(), logger: setup.logger)
         let relay = OutboxRelay(store: store, publisher: try setup.backends.publisher(), interval: settings.relayInterval, logger: setup.logger)
-        GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay)).add(to: setup.router)
-        let sweep = InterruptedSweep(generations: generations, after: settings.sweepAfter, interval: settings.sweepInterval)
+        GenerationRoutes(generations: generations, tasks: TaskService(generations: generations, relay: relay), streamLimit: settings.streamLimit).add(
+            to: setup.router)
+        let sweep = InterruptedSweep(generations: generations, interval: settings.sweepInterval)
         return services + [relay, sweep]
     }
 }

@@ -30,7 +30,11 @@ struct GenerationInput: Sendable, Equatable {
     /// The topic with surrounding white space removed.
     let topic: String
     let language: String
+    /// The output tokens the client asked for, or the function's default when it did not ask.
     let maxTokens: Int
+    /// Whether the client asked for `maxTokens`: a number asked for above the plan's bound is
+    /// refused, the default is only kept within it.
+    let askedMaxTokens: Bool
     let stream: Bool
 
     /// Checks `body` field by field; the first field at fault is named in the 400.
@@ -68,8 +72,12 @@ struct GenerationInput: Sendable, Equatable {
         self.topic = topic
         self.language = language
         self.maxTokens = maxTokens
+        askedMaxTokens = body.options?.max_tokens != nil
         stream = body.stream ?? false
     }
+
+    /// The output tokens the engine may write on a plan whose answers are at most `bound` long.
+    func maxTokens(within bound: Int) -> Int { min(maxTokens, bound) }
 }
 
 extension String {

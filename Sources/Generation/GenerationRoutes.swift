@@ -10,6 +10,8 @@ import ServiceKit
 struct GenerationRoutes: Sendable {
     let generations: GenerationService
     let tasks: TaskService
+    /// The longest a streamed answer may take, its delivery included (`stream.limit`).
+    let streamLimit: Duration
     var store: any GenerationStore { generations.store }
 
     static let unreadable = "generations cannot be read right now"
@@ -95,10 +97,11 @@ struct GenerationRoutes: Sendable {
     }
 
     /// Server-sent events: `start` with the generation's id, a `text` event per piece as the
-    /// engine writes it, then `done`, or `error` when the engine failed part way, so that a cut
-    /// stream never looks complete.
+    /// engine writes it, then `done`, or `error` when the engine failed part way or the stream ran
+    /// past `streamLimit` (a client reading slowly), so that a cut stream never looks complete.
     private func stream(_ started: StartedGeneration) -> Response {
         let generations = generations
+        let limit = streamLimit
         let body = ResponseBody { writer in
             do {
                 try await writer.write(
@@ -111,8 +114,14 @@ struct GenerationRoutes: Sendable {
                     started, EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName), delivered: false)
                 throw error
             }
+            let deadline = ContinuousClock.now + limit
             var delivered = false
+            var overran = false
             let outcome = await generations.run(started) { piece in
+                guard ContinuousClock.now < deadline else {
+                    overran = true
+                    throw CancellationError()
+                }
                 try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
                 delivered = true
             }
@@ -126,10 +135,17 @@ struct GenerationRoutes: Sendable {
                             id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached,
                             quota: Quota(started, counted: counted))))
             case .failed(let error):
-                let failure = Self.engineFailure(error)
+                let failure = Self.engineFailure(error, counted: counted)
                 try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
             case .canceled:
-                return
+                guard overran else { return }
+                try await writer.write(
+                    ServerSentEvent.encode(
+                        event: "error",
+                        ErrorEvent(
+                            error: "stream_too_long",
+                            message: "the stream ran past its limit of \(limit.components.seconds) s and was ended; the text sent so far counts as a generation"
+                        )))
             }
             try await writer.finish(nil)
         }
@@ -140,10 +156,12 @@ struct GenerationRoutes: Sendable {
             body: body)
     }
 
-    static func engineFailure(_ error: EngineError) -> APIError {
+    /// An engine failure as the user sees it; `counted` when text had reached them (a stream cut part way).
+    static func engineFailure(_ error: EngineError, counted: Bool = false) -> APIError {
         APIError(
             .badGateway, code: "engine_failed",
-            message: "the text engine failed (\(error.code)) before finishing; nothing was counted, try again")
+            message: "the text engine failed (\(error.code)) before finishing; "
+                + (counted ? "the text sent so far counts as a generation" : "nothing was counted, try again"))
     }
 }
 

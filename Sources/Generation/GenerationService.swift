@@ -2,6 +2,14 @@ import Foundation
 import Logging
 import ServiceKit
 
+/// What subscribed allowed a generation: what the user has left after it and when that resets,
+/// and how long an answer their plan allows.
+struct Allowance: Sendable, Equatable {
+    let remaining: Int
+    let resetsAt: Date
+    let maxOutputTokens: Int
+}
+
 /// A generation allowed, counted and recorded as running, whose engine has not been called yet.
 struct StartedGeneration: Sendable {
     let record: GenerationRecord
@@ -10,12 +18,13 @@ struct StartedGeneration: Sendable {
     /// What the user has left after this one, and when it resets.
     let remaining: Int
     let resetsAt: Date
-
 }
 
 /// aid's rules for a generation answered in the request: the reservation at subscribed decides
-/// whether it may run; a row records it as running before the engine is called; its ending is
-/// recorded and its reservation settled (text delivered) or released (none delivered).
+/// whether it may run and how long its answer may be; a row records it as running, leased to this
+/// aid, before the engine is called; its ending is recorded and its reservation settled (text
+/// delivered) or released (none delivered). A unit is given back only when the user got nothing
+/// from the engine, and then no text is kept either.
 struct GenerationService: Sendable {
     let store: any GenerationStore
     let entitlements: any Entitlements
@@ -23,6 +32,8 @@ struct GenerationService: Sendable {
     let cache: ResultCache
     /// Endings subscribed could not be told, told again until it answers.
     let pendingEndings: PendingEndings
+    /// The rows of generations answered in the request that this aid serves now.
+    let leases: GenerationLeases
     let logger: Logger
 
     /// Units one generation counts against the plan's quotas.
@@ -30,15 +41,20 @@ struct GenerationService: Sendable {
 
     /// Reserves the user's quota and records the generation as running.
     /// - Throws: ``APIError`` 402 `subscription_required` when the plan does not include the
-    ///   function, 429 `quota_exceeded` or `too_many_tasks` with Retry-After, 503 when
-    ///   subscribed or PostgreSQL cannot be reached (nothing is counted then).
+    ///   function, 400 `max_tokens_exceeded` when it allows shorter answers than asked for, 429
+    ///   `quota_exceeded` or `too_many_tasks` with Retry-After, 503 when subscribed or PostgreSQL
+    ///   cannot be reached (nothing is counted then).
     func start(_ input: GenerationInput, userID: String) async throws -> StartedGeneration {
         let template = try await template(for: input)
-        let (record, reservation) = GenerationRecord.new(
-            input, userID: userID, templateVersion: template.version, mode: input.stream ? "streamed" : "immediate")
-        let (remaining, resetsAt) = try await reserve(input, userID: userID, requestID: reservation)
-        try await recordOrRelease(reservation) { try await store.insert(record) }
-        return StartedGeneration(record: record, prompt: template.render(input), input: input, remaining: remaining, resetsAt: resetsAt)
+        let id = GenerationRecord.newID()
+        let allowance = try await reserve(input, userID: userID, requestID: id.reservation)
+        let record = GenerationRecord.new(
+            id: id, input, userID: userID, templateVersion: template.version, mode: input.stream ? "streamed" : "immediate",
+            maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
+        try await recordOrRelease(id.reservation) { try await store.insert(record, leasedTo: leases.owner, for: leases.length) }
+        leases.hold(record.id)
+        return StartedGeneration(
+            record: record, prompt: template.render(input), input: input, remaining: allowance.remaining, resetsAt: allowance.resetsAt)
     }
 
     /// Runs `write`, the row of a generation just reserved; if it fails, the reservation is
@@ -62,21 +78,23 @@ struct GenerationService: Sendable {
         return template
     }
 
-    /// Reserves one unit of the function's feature at subscribed: what remains and when it resets,
-    /// or the refusal the user sees.
-    func reserve(_ input: GenerationInput, userID: String, requestID: String) async throws -> (remaining: Int, resetsAt: Date) {
+    /// Reserves one unit of the function's feature at subscribed, with the output asked for when
+    /// the client asked: what is allowed, or the refusal the user sees.
+    func reserve(_ input: GenerationInput, userID: String, requestID: String) async throws -> Allowance {
         let decision: EntitlementDecision
         do {
-            decision = try await entitlements.reserve(userID: userID, feature: input.function.feature, units: Self.units, requestID: requestID)
+            decision = try await entitlements.reserve(
+                userID: userID, feature: input.function.feature, units: Self.units, requestID: requestID,
+                maxTokens: input.askedMaxTokens ? input.maxTokens : nil)
         } catch let unavailable as EntitlementsUnavailable {
             logger.warning("subscribed unavailable", metadata: ["reason": "\(unavailable.reason)"])
             throw APIError.unavailable(code: "subscriptions_unavailable", "your plan cannot be checked right now; nothing was counted, try again shortly")
         }
         switch decision {
-        case .denied(let reason, let retryAfter, let plans):
-            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, function: input.function.code)
-        case .allowed(let remaining, let resetsAt):
-            return (remaining, resetsAt)
+        case .denied(let reason, let retryAfter, let plans, let maxOutputTokens):
+            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, input: input, maxOutputTokens: maxOutputTokens)
+        case .allowed(let remaining, let resetsAt, let maxOutputTokens):
+            return Allowance(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)
         }
     }
 
@@ -88,12 +106,12 @@ struct GenerationService: Sendable {
     }
 
     /// The answer for `record`: from the result cache when it holds one and `cacheLookup` allows
-    /// (handed to `deliver` whole), otherwise from the engines, and then cached.
+    /// (handed to `deliver` whole), otherwise from the engines. What the engines wrote is cached
+    /// by ``remember(_:of:)`` once its generation is recorded as succeeded.
     func run(
         _ record: GenerationRecord, prompt: Prompt, restartable: Bool, cacheLookup: Bool = true, deliver: (String) async throws -> Void
     ) async -> EngineOutcome {
-        let key = cache.key(for: record)
-        if cacheLookup, let hit = await cache.lookup(key, of: record) {
+        if cacheLookup, let hit = await cache.lookup(record, engines: engines.cacheableNames) {
             do {
                 try await deliver(hit.text)
             } catch {
@@ -101,15 +119,22 @@ struct GenerationService: Sendable {
             }
             return EngineOutcome(ending: .succeeded, text: hit.text, engine: hit.engine, cached: true)
         }
-        let outcome = await engines.run(prompt, maxTokens: record.maxTokens, restartable: restartable, deliver: deliver)
-        if outcome.succeeded { await cache.store(.init(text: outcome.text, engine: outcome.engine), under: key, of: record) }
-        return outcome
+        return await engines.run(prompt, maxTokens: record.maxTokens, restartable: restartable, deliver: deliver)
+    }
+
+    /// Caches a succeeded run's answer when its engine's answers are cacheable and it came from the
+    /// engine now, not from the cache.
+    func remember(_ outcome: EngineOutcome, of record: GenerationRecord) async {
+        guard outcome.succeeded, !outcome.cached, engines.cacheableNames.contains(outcome.engine) else { return }
+        await cache.store(.init(text: outcome.text, engine: outcome.engine), of: record)
     }
 
     /// Records how the generation ended and settles its reservation when text reached the user
-    /// (`delivered`), or releases it when none did. Whether its unit stays counted.
+    /// (`delivered`), or releases it when none did; the text is kept only when it counts. Text that
+    /// reached the user is settled whatever the row says by then. Whether its unit stays counted.
     @discardableResult
     func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async -> Bool {
+        defer { leases.release(started.record.id) }
         let status: GenerationRecord.Status
         var failure: String?
         switch outcome.ending {
@@ -121,15 +146,17 @@ struct GenerationService: Sendable {
         case .canceled:
             (status, failure) = (.canceled, "client_gone")
         }
-        let text = outcome.text
+        // A unit given back leaves nothing of the engine's work to read: no text is kept.
+        let kept = delivered && !outcome.text.isEmpty ? outcome.text : nil
         do {
-            // Only aid ends a generation answered in the request; false would mean another did,
-            // and then its reservation is that one's to end.
-            guard
-                try await store.finish(
-                    id: started.record.id, status: status, engine: outcome.engine, result: text.isEmpty ? nil : text, failure: failure,
-                    cached: outcome.cached)
-            else { return delivered }
+            let ended = try await store.finish(
+                id: started.record.id, status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached)
+            if ended {
+                await remember(outcome, of: started.record)
+            } else if !delivered {
+                // Ended by another (the sweep, which released its unit): nothing reached the user.
+                return false
+            }
         } catch {
             logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
         }
@@ -184,8 +211,16 @@ struct GenerationService: Sendable {
     }
 
     /// subscribed's denial as the answer the user sees.
-    static func refusal(reason: String, retryAfter: Int?, plans: [String], function: String) -> APIError {
+    static func refusal(reason: String, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?) -> APIError {
+        let function = input.function.code
         switch reason {
+        case "max_tokens_exceeded":
+            let bound = maxOutputTokens.map { "at most \($0)" } ?? "fewer"
+            let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (POST /api/billing/checkout)"
+            return APIError(
+                .badRequest, code: "max_tokens_exceeded",
+                message: "options.max_tokens is \(input.maxTokens), but your plan allows \(bound) output tokens per answer\(offer); nothing was counted",
+                field: "options.max_tokens")
         case "quota_exceeded", "too_many_tasks":
             let seconds = max(retryAfter ?? 1, 1)
             let message =

@@ -33,15 +33,21 @@ struct GenerationSettings: Sendable {
     var breakerFailures: Int
     var breakerCooldown: Duration
     /// How long a finished answer stays in the result cache (`cache.ttl`, seconds, a day); 0 turns
-    /// the cache off. Whose answers a request may be answered with (`cache.scope`): `shared`, any
-    /// user's, or `user`, only the asker's own.
+    /// the cache off. Whose answers a request may be answered with (`cache.scope`): `user`, only the
+    /// asker's own (the default: a shared hit would tell a user that someone else asked the same),
+    /// or `shared`, any user's.
     var cacheTTL: Int
     var cacheScope: ResultCache.Scope
-    /// When a generation answered in the request and still running counts as interrupted
-    /// (`sweep.after`, seconds; 600, longer than any engine call), and how often aid looks for them
-    /// (`sweep.interval`, seconds; 60).
+    /// How long a generation answered in the request stays its aid's without a renewal
+    /// (`sweep.after`, seconds; 30): aid renews the rows it serves three times as often, and a
+    /// running row whose lease ran out (its aid stopped mid-way) is failed as interrupted and its
+    /// unit released, looked for every `sweep.interval` seconds (10).
     var sweepAfter: Duration
     var sweepInterval: Duration
+    /// The longest a streamed answer may take, delivery to a slow reader included (`stream.limit`,
+    /// seconds; 300, longer than `engine.budget` so that it cuts only slow readers): then it ends
+    /// with an error event, and counts if text reached the client.
+    var streamLimit: Duration
     /// How often aid's outbox relay looks for task messages not yet published
     /// (`relay.interval`, seconds); a new task is relayed at once.
     var relayInterval: Duration
@@ -74,12 +80,9 @@ struct GenerationSettings: Sendable {
             throw ConfigurationError(
                 key: "engine.offline.fail", message: "must be never, always, after:N (pieces) or first:N (calls), not '\(failureText)'")
         }
-        let sweepAfter = reader.double(forKey: "sweep.after", default: 600)
-        let sweepInterval = reader.double(forKey: "sweep.interval", default: 60)
-        guard sweepAfter > 0 else { throw ConfigurationError(key: "sweep.after", message: "must be positive seconds") }
-        guard sweepInterval > 0 else { throw ConfigurationError(key: "sweep.interval", message: "must be positive seconds") }
-        self.sweepAfter = .milliseconds(Int64(sweepAfter * 1000))
-        self.sweepInterval = .milliseconds(Int64(sweepInterval * 1000))
+        sweepAfter = try Self.seconds(reader.double(forKey: "sweep.after", default: 30), of: "sweep.after")
+        sweepInterval = try Self.seconds(reader.double(forKey: "sweep.interval", default: 10), of: "sweep.interval")
+        streamLimit = try Self.seconds(reader.double(forKey: "stream.limit", default: 300), of: "stream.limit")
         let relay = reader.double(forKey: "relay.interval", default: 1)
         guard relay > 0 else { throw ConfigurationError(key: "relay.interval", message: "must be positive seconds") }
         relayInterval = .milliseconds(Int64(relay * 1000))
@@ -99,13 +102,11 @@ struct GenerationSettings: Sendable {
         breakerCooldown = try Self.seconds(reader.double(forKey: "engine.breaker.cooldown", default: 30), of: "engine.breaker.cooldown")
         cacheTTL = reader.int(forKey: "cache.ttl", default: 86400)
         guard cacheTTL >= 0 else { throw ConfigurationError(key: "cache.ttl", message: "must be zero (no cache) or positive seconds") }
-        let scope = reader.string(forKey: "cache.scope", default: "shared")
+        let scope = reader.string(forKey: "cache.scope", default: "user")
         guard let cacheScope = ResultCache.Scope(rawValue: scope) else {
             throw ConfigurationError(key: "cache.scope", message: "must be shared or user, not '\(scope)'")
         }
         self.cacheScope = cacheScope
-        // A row still running past the sweep's age is taken for abandoned: no engine run may last that long.
-        guard budget < self.sweepAfter else { throw ConfigurationError(key: "sweep.after", message: "must be longer than engine.budget") }
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
     }
 
@@ -130,8 +131,8 @@ struct GenerationSettings: Sendable {
                 engine = offline
             }
             return EngineChain.Member(
-                key: key, engine: engine, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown, concurrency: openAI[key]?.concurrency ?? 0,
-                queueWait: openAI[key]?.queueWait)
+                key: key, engine: engine, cacheable: openAI[key]?.cacheable ?? false, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown,
+                concurrency: openAI[key]?.concurrency ?? 0, queueWait: openAI[key]?.queueWait)
         }
         return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
     }
@@ -144,7 +145,8 @@ struct GenerationSettings: Sendable {
         let pending = PendingEndings(entitlements: entitlements, logger: logger)
         let cache = ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
         let generations = GenerationService(
-            store: store, entitlements: entitlements, engines: engines, cache: cache, pendingEndings: pending, logger: logger)
+            store: store, entitlements: entitlements, engines: engines, cache: cache, pendingEndings: pending,
+            leases: GenerationLeases(length: sweepAfter), logger: logger)
         return (generations, engineServices + [pending])
     }
 
@@ -163,6 +165,7 @@ struct GenerationSettings: Sendable {
 /// limit), and `engine.openai.queue-wait` is how long a generation waits for one of them before the
 /// next engine is asked (seconds; by default as long as `engine.budget` lasts). `engine.openai.temperature`
 /// (0 to 2) is sent with every request when set: a small model keeps to the subject only when it is low.
+/// `engine.openai.cache` (true) says whether its answers go into the result cache (the offline engine's never do).
 struct OpenAISettings: Sendable {
     var url: String
     var model: String
@@ -174,6 +177,7 @@ struct OpenAISettings: Sendable {
     var concurrency: Int
     var queueWait: Duration?
     var temperature: Double?
+    var cacheable: Bool
 
     init(_ configuration: DaemonConfiguration, engine: String) throws {
         let reader = configuration.reader
@@ -201,6 +205,7 @@ struct OpenAISettings: Sendable {
         let wait = reader.double(forKey: ConfigKey(prefix + "queue-wait"))
         guard wait.map({ $0 >= 0 }) ?? true else { throw ConfigurationError(key: prefix + "queue-wait", message: "must be zero or positive seconds") }
         queueWait = wait.map { .milliseconds(Int64($0 * 1000)) }
+        cacheable = reader.bool(forKey: ConfigKey(prefix + "cache"), default: true)
         temperature = reader.double(forKey: ConfigKey(prefix + "temperature"))
         guard temperature.map({ (0...2).contains($0) }) ?? true else {
             throw ConfigurationError(key: prefix + "temperature", message: "must be from 0 to 2")

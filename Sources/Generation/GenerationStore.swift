@@ -2,15 +2,22 @@ import Foundation
 
 /// A generation as stored: what was asked, by whom, and how it ended so far.
 struct GenerationRecord: Sendable, Equatable {
-    /// A new generation of `input`: running when answered in the request (`mode` immediate or
-    /// streamed), queued as a task; and its reservation at subscribed, named after it.
-    static func new(_ input: GenerationInput, userID: String, templateVersion: Int, mode: String) -> (record: GenerationRecord, reservation: String) {
+    /// A new generation's id, and its reservation at subscribed, named after it: reserved before
+    /// the row is written, since the plan bounds what the row records.
+    static func newID() -> (id: String, reservation: String) {
         let id = UUID().uuidString.lowercased()
-        let record = GenerationRecord(
-            id: id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: input.maxTokens,
-            templateVersion: templateVersion, mode: mode, reservation: "generation:\(id)", status: mode == "queued" ? .queued : .running, engine: nil,
+        return (id, "generation:\(id)")
+    }
+
+    /// Generation `id` of `input`, allowed at most `maxTokens`: running when answered in the request
+    /// (`mode` immediate or streamed), queued as a task.
+    static func new(
+        id: (id: String, reservation: String), _ input: GenerationInput, userID: String, templateVersion: Int, mode: String, maxTokens: Int
+    ) -> GenerationRecord {
+        GenerationRecord(
+            id: id.id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: maxTokens,
+            templateVersion: templateVersion, mode: mode, reservation: id.reservation, status: mode == "queued" ? .queued : .running, engine: nil,
             result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
-        return (record, "generation:\(id)")
     }
 
     enum Status: String, Sendable {
@@ -42,11 +49,14 @@ struct GenerationRecord: Sendable, Equatable {
 protocol GenerationStore: Sendable {
     /// The newest template of `function`, or nil when it has none.
     func template(for function: String) async throws -> PromptTemplate?
-    /// Writes a new generation as 'running' (answered in the request) or 'queued'.
-    func insert(_ record: GenerationRecord) async throws
+    /// Writes a new generation answered in the request as 'running', leased to `owner` (the aid
+    /// serving it) for `lease`.
+    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws
+    /// Extends `owner`'s lease of those of `ids` that are still running.
+    func renewLeases(ids: [String], owner: String, lease: Duration) async throws
     /// Ends a generation that is still queued or running: succeeded with its text, or failed or
-    /// canceled with a reason (and the text written before it stopped, if any). False when it had
-    /// ended already (canceled meanwhile, say): nothing changed.
+    /// canceled with a reason (and the text the user got before it stopped, if any). False when it
+    /// had ended already (canceled meanwhile, say): nothing changed.
     @discardableResult
     func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool
     /// The user's generation `id`, or nil when there is none of theirs with that id.
@@ -83,6 +93,10 @@ protocol GenerationStore: Sendable {
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
+    /// Keeps the text an engine wrote for a task canceled while it wrote: the user is charged for
+    /// it, so it is theirs to read. False when the task is not canceled or has its text already.
+    @discardableResult
+    func keepCanceledText(id: String, text: String, engine: String) async throws -> Bool
 
     // MARK: skillctl
 
@@ -95,9 +109,10 @@ protocol GenerationStore: Sendable {
 
     // MARK: aid's sweep
 
-    /// Fails the generations answered in the request that are still running after `age` (their
-    /// aid stopped mid-way) as `interrupted`; returns their reservations, to release.
-    func failInterrupted(olderThan age: Duration) async throws -> [String?]
+    /// Fails as `interrupted` the generations answered in the request that are still running with
+    /// their lease run out (their aid stopped mid-way); a row written without a lease counts as
+    /// leased for `lease` from its start. Returns their reservations, to release.
+    func failAbandoned(lease: Duration) async throws -> [String?]
 }
 
 /// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.
@@ -109,8 +124,9 @@ enum TaskInsert: Sendable, Equatable {
 
 /// What ``GenerationStore/cancel(id:userID:)`` did.
 enum CancelResult: Sendable, Equatable {
-    /// Canceled now, while queued or running: its reservation is to release.
-    case canceled(reservation: String?)
+    /// Canceled now, while queued or running (`wasRunning`): a queued one's reservation is to
+    /// release; a running one's is genworker's to end, as what its engine wrote decides.
+    case canceled(reservation: String?, wasRunning: Bool)
     /// It had ended already, as `status`.
     case ended(GenerationRecord.Status)
     case notFound

@@ -121,6 +121,13 @@ public struct OpenAICompatibleEngine: GenerationEngine {
             throw EngineError(code: "engine_unreachable", message: "\(name): \(error)", retryable: true)
         }
         guard response.status == .ok else {
+            if (300...399).contains(response.status.code) {
+                // A redirect would send the prompts to another address than the one configured.
+                throw EngineError(
+                    code: "engine_redirected",
+                    message: "\(name) answered \(response.status.code) to \(response.headers.first(name: "Location") ?? "nowhere"); redirects are not followed",
+                    retryable: false)
+            }
             let text = String(buffer: (try? await response.body.collect(upTo: 4096)) ?? ByteBuffer())
             throw Self.refusal(response.status, retryAfter: response.headers.first(name: "Retry-After"), body: text, engine: name)
         }
@@ -196,7 +203,8 @@ private final class Started: Sendable {
     func mark() { flag.store(true, ordering: .relaxed) }
 }
 
-/// The HTTP client of the engines, shut down with the daemon.
+/// The HTTP client of the engines, shut down with the daemon. It follows no redirect: a prompt goes
+/// to the configured address or nowhere.
 final class EngineHTTPClient: Service, Sendable {
     let client: HTTPClient
 
@@ -204,6 +212,7 @@ final class EngineHTTPClient: Service, Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(
             connect: .milliseconds(Int64(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)))
+        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -41,16 +41,27 @@ struct PostgresGenerationStore: GenerationStore {
             instruction: try row.decode("instruction"))
     }
 
-    func insert(_ record: GenerationRecord) async throws {
+    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws {
         _ = try await postgres.query(
             """
-            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation)
-            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10)
+            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, lease_owner,
+                                        lease_until)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10, $11::uuid, clock_timestamp() + $12 * interval '1 second')
             """,
             [
                 .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language), .int(record.maxTokens),
                 .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue), record.reservation.map(PostgresValue.text) ?? .null,
+                .text(owner), .double(Self.seconds(lease)),
             ])
+    }
+
+    func renewLeases(ids: [String], owner: String, lease: Duration) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await postgres.query(
+            """
+            UPDATE ai.generations SET lease_until = clock_timestamp() + $3 * interval '1 second'
+            WHERE id = ANY (string_to_array($1, ',')::uuid[]) AND lease_owner = $2::uuid AND status = 'running'
+            """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease))])
     }
 
     func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool {
@@ -131,7 +142,7 @@ struct PostgresGenerationStore: GenerationStore {
             _ = try await transaction.query(
                 "UPDATE ai.generations SET status = 'canceled', failure = 'canceled', finished_at = clock_timestamp() WHERE id = $1::uuid",
                 [.text(id)])
-            return .canceled(reservation: try row.decode("reservation"))
+            return .canceled(reservation: try row.decode("reservation"), wasRunning: known == .running)
         }
     }
 
@@ -205,6 +216,13 @@ struct PostgresGenerationStore: GenerationStore {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
+    func keepCanceledText(id: String, text: String, engine: String) async throws -> Bool {
+        try await !postgres.query(
+            "UPDATE ai.generations SET result = $2, engine = $3 WHERE id = $1::uuid AND status = 'canceled' AND result IS NULL RETURNING id",
+            [.text(id), .text(text), .text(engine)]
+        ).isEmpty
+    }
+
     func requeue(id: String, failure: String) async throws {
         _ = try await postgres.query(
             "UPDATE ai.generations SET status = 'queued', failure = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND status = 'running'",
@@ -234,13 +252,14 @@ struct PostgresGenerationStore: GenerationStore {
 
     // MARK: aid's sweep
 
-    func failInterrupted(olderThan age: Duration) async throws -> [String?] {
+    func failAbandoned(lease: Duration) async throws -> [String?] {
         try await postgres.query(
             """
             UPDATE ai.generations SET status = 'failed', failure = 'interrupted', finished_at = clock_timestamp()
-            WHERE mode IN ('immediate', 'streamed') AND status = 'running' AND created_at < clock_timestamp() - $1 * interval '1 second'
+            WHERE mode IN ('immediate', 'streamed') AND status = 'running'
+              AND coalesce(lease_until, created_at + $1 * interval '1 second') < clock_timestamp()
             RETURNING reservation
-            """, [.double(Double(age.components.seconds))]
+            """, [.double(Self.seconds(lease))]
         ).map { try $0.decode("reservation") }
     }
 }

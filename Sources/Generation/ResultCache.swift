@@ -7,11 +7,14 @@ import RedisClient
 /// without an engine call. A request is the same only when its function, template version,
 /// language, token limit and topic all are, the topic compared after Unicode normalization (NFC)
 /// and with each line's runs of spaces and tabs made one space, nothing looser: its line breaks
-/// stay, since the prompt keeps them. Redis failing makes every lookup a
-/// miss: the cache saves engine calls, it never decides an answer.
+/// stay, since the prompt keeps them. Each answer is kept under the engine that wrote it, and only
+/// a cacheable engine's (a model's, never the offline engine's stand-in): a lookup takes the first
+/// engine's answer in `engine.order` that is there. Redis failing makes every lookup a miss: the
+/// cache saves engine calls, it never decides an answer.
 ///
-/// Shared by all users (`cache.scope` shared), an answer marked cached tells its reader that someone
-/// asked the same thing within `cache.ttl`; scope `user` keeps each user's answers to that user.
+/// By default (`cache.scope` user) a user is answered only from their own earlier answers. Shared
+/// by all users (`shared`), an answer marked cached tells its reader that someone asked the same
+/// thing within `cache.ttl`.
 struct ResultCache: Sendable {
     enum Scope: String, Sendable {
         case shared, user
@@ -30,36 +33,37 @@ struct ResultCache: Sendable {
     let scope: Scope
     let logger: Logger
 
-    /// The Redis key of `record`'s request; nil if it cannot be made (OpenSSL unusable), and then
-    /// nothing is cached rather than every request sharing one key.
-    static func key(for record: GenerationRecord, scope: Scope = .shared) -> String? {
+    /// The Redis key of `engine`'s answer to `record`'s request; nil if it cannot be made (OpenSSL
+    /// unusable), and then nothing is cached rather than every request sharing one key.
+    static func key(for record: GenerationRecord, engine: String, scope: Scope = .user) -> String? {
         let topic = record.topic.precomposedStringWithCanonicalMapping.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             .map { line in line.split(whereSeparator: \.isWhitespace).joined(separator: " ") }.joined(separator: "\n")
         // Encoded as a JSON array, so that no field's text can run into the next.
-        var fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic]
+        var fields: [String] = [record.function, String(record.templateVersion), record.language, String(record.maxTokens), topic, engine]
         if scope == .user { fields.append(record.userID) }
         guard let bytes = try? JSONEncoder().encode(fields), let digest = try? SHA256.hash(bytes) else { return nil }
         return "ai:cache:" + Hex.encode(digest)
     }
 
-    /// The key `record`'s answer is looked up and stored under; nil when the cache is off.
-    func key(for record: GenerationRecord) -> String? {
-        redis == nil ? nil : Self.key(for: record, scope: scope)
-    }
-
-    func lookup(_ key: String?, of record: GenerationRecord) async -> Entry? {
-        guard let redis, let key else { return nil }
-        do {
-            guard let stored = try await redis.get(key) else { return nil }
-            return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8))
-        } catch {
-            logger.warning("result cache not read", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
-            return nil
+    /// The answer to `record`'s request of the first of `engines` that has one cached; nil when
+    /// none has, or the cache is off.
+    func lookup(_ record: GenerationRecord, engines: [String]) async -> Entry? {
+        guard let redis else { return nil }
+        for engine in engines {
+            guard let key = Self.key(for: record, engine: engine, scope: scope) else { return nil }
+            do {
+                if let stored = try await redis.get(key) { return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8)) }
+            } catch {
+                logger.warning("result cache not read", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
+                return nil
+            }
         }
+        return nil
     }
 
-    func store(_ entry: Entry, under key: String?, of record: GenerationRecord) async {
-        guard let redis, let key else { return }
+    /// Keeps `entry` as its engine's answer to `record`'s request.
+    func store(_ entry: Entry, of record: GenerationRecord) async {
+        guard let redis, let key = Self.key(for: record, engine: entry.engine, scope: scope) else { return }
         do {
             let value = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
             try await redis.set(key, to: value, expiresInSeconds: ttl)

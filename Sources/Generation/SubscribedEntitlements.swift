@@ -20,15 +20,19 @@ struct SubscribedEntitlements: Entitlements {
         self.timeout = timeout
     }
 
-    func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision {
-        let answer = try await call("reserve", ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID), as: ReserveAnswer.self)
+    func reserve(userID: String, feature: String, units: Int, requestID: String, maxTokens: Int?) async throws -> EntitlementDecision {
+        let answer = try await call(
+            "reserve", ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID, max_tokens: maxTokens), as: ReserveAnswer.self)
         switch answer.decision {
         case "allowed":
-            guard let remaining = answer.remaining, let resetsAt = answer.resets_at else { throw Self.malformed("an allowed answer without remaining") }
-            return .allowed(remaining: remaining, resetsAt: resetsAt)
+            // Without the plan's bound aid could not keep the engine to it: nothing runs unbounded.
+            guard let remaining = answer.remaining, let resetsAt = answer.resets_at, let bound = answer.max_output_tokens else {
+                throw Self.malformed("an allowed answer without remaining, resets_at or max_output_tokens")
+            }
+            return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: bound)
         case "denied":
             guard let reason = answer.reason else { throw Self.malformed("a denial without a reason") }
-            return .denied(reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [])
+            return .denied(reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [], maxOutputTokens: answer.max_output_tokens)
         default:
             throw Self.malformed("decision '\(answer.decision)'")
         }
@@ -107,6 +111,7 @@ private struct ReserveRequest: Encodable {
     let feature: String
     let units: Int
     let request_id: String
+    let max_tokens: Int?
 }
 
 private struct FinishRequest: Encodable {
@@ -120,6 +125,7 @@ private struct ReserveAnswer: Decodable {
     let resets_at: Date?
     let reason: String?
     let retry_after: Int?
+    let max_output_tokens: Int?
     let plans: [String]?
 }
 

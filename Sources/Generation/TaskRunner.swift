@@ -40,6 +40,14 @@ struct TaskRunner: Sendable {
         case lost
     }
 
+    /// What the engine call and its watch report while a task runs.
+    private enum WatchEvent: Sendable {
+        case ran(EngineOutcome)
+        /// The user canceled the task: its engine call is stopped, and what it wrote is taken.
+        case canceled
+        case lost
+    }
+
     var store: any GenerationStore { generations.store }
     var logger: Logger { generations.logger }
 
@@ -152,13 +160,20 @@ struct TaskRunner: Sendable {
         switch outcome.ending {
         case .succeeded:
             if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil, cached: outcome.cached) {
+                // Cached only once recorded as succeeded: a canceled task's answer never is.
+                await generations.remember(outcome, of: task)
                 await notify(task, .generationSucceeded)
+            } else if try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine) {
+                // Canceled as the engine finished: the work was done, so the task keeps it and it counts.
+                await notify(task, .generationCanceled)
             }
             try await endReservation(of: task)
         case .canceled:
             // A shutdown stops the engine too: then the task goes back to the queue, as it is.
             guard !Task.isCancelled, try await store.task(id: task.id)?.status == .canceled else { return .retryLater }
-            // aid marked it canceled and gave its unit back; again here, in case aid stopped before.
+            // What the engine wrote before it was stopped is the user's, and counts; with nothing
+            // written, the unit comes back.
+            if !outcome.text.isEmpty { try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine) }
             try await endReservation(of: task)
             await notify(task, .generationCanceled)
         case .failed(let error):
@@ -174,36 +189,51 @@ struct TaskRunner: Sendable {
         return .done
     }
 
-    /// Settles the task's reservation if it succeeded, releases it otherwise, as its row says now
-    /// (another delivery may have ended it). Throws while subscribed cannot be reached, so that the
-    /// message is kept until the unit's fate is recorded.
+    /// Settles the task's reservation if it keeps text (it succeeded, or was canceled after its
+    /// engine wrote), releases it otherwise, as its row says now (another delivery may have ended
+    /// it). Throws while subscribed cannot be reached, so that the message is kept until the unit's
+    /// fate is recorded.
     private func endReservation(of task: GenerationRecord) async throws {
         let stored = try await store.task(id: task.id)
-        try await generations.settleOrRelease(task.reservation, delivered: stored?.status == .succeeded, cached: stored?.cached ?? false)
+        let kept = stored?.status == .succeeded || (stored?.status == .canceled && stored?.result != nil)
+        try await generations.settleOrRelease(task.reservation, delivered: kept, cached: stored?.cached ?? false)
     }
 
     /// The engine call, with the task's lease renewed every `cancelCheck`; stopped when the task is
-    /// canceled or the lease went to another delivery. Nil when shut down.
+    /// canceled (then ended as canceled with what the engine wrote so far) or the lease went to
+    /// another delivery. Nil when shut down.
     /// Only a first attempt may be answered from the result cache: a later one may find there the
     /// answer of its own earlier attempt, which ended unrecorded, and must not count it as cached.
     private func watched(_ task: GenerationRecord, owner: String, prompt: Prompt, attempt: Int) async -> Watched? {
         let taskID = task.id
-        return await withTaskGroup(of: Watched?.self) { group in
-            group.addTask { .ended(await generations.run(task, prompt: prompt, restartable: true, cacheLookup: attempt == 1) { _ in }) }
+        return await withTaskGroup(of: WatchEvent?.self) { group in
+            group.addTask { .ran(await generations.run(task, prompt: prompt, restartable: true, cacheLookup: attempt == 1) { _ in }) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: cancelCheck)
                     // PostgreSQL out of reach: the call goes on, and the lease runs out only if it stays so.
                     guard let (status, held) = try? await store.renew(id: taskID, owner: owner, lease: lease) else { continue }
-                    if status == .canceled { return .ended(EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName)) }
+                    if status == .canceled { return .canceled }
                     if status != .running || !held { return .lost }
                 }
                 return nil
             }
+            var stopping: WatchEvent?
             for await result in group {
-                if let result {
+                switch result {
+                case .ran(let outcome):
                     group.cancelAll()
-                    return result
+                    switch stopping {
+                    case .canceled: return .ended(EngineOutcome(ending: .canceled, text: outcome.text, engine: outcome.engine, cached: outcome.cached))
+                    case .lost: return .lost
+                    default: return Task.isCancelled ? nil : .ended(outcome)
+                    }
+                case .canceled, .lost:
+                    // The engine call is stopped; its outcome, with what it wrote, comes next.
+                    stopping = result
+                    group.cancelAll()
+                case nil:
+                    continue
                 }
             }
             return nil

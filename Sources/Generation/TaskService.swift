@@ -18,8 +18,12 @@ struct TaskService: Sendable {
             return try Self.replay(existing, of: input)
         }
         let template = try await generations.template(for: input)
-        let (record, requestID) = GenerationRecord.new(input, userID: identity.userID, templateVersion: template.version, mode: "queued")
-        _ = try await generations.reserve(input, userID: identity.userID, requestID: requestID)
+        let id = GenerationRecord.newID()
+        let requestID = id.reservation
+        let allowance = try await generations.reserve(input, userID: identity.userID, requestID: requestID)
+        let record = GenerationRecord.new(
+            id: id, input, userID: identity.userID, templateVersion: template.version, mode: "queued",
+            maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
         // Any plan but free is served from the paid queue first.
         let paid = identity.tier != "free"
         let inserted = try await generations.recordOrRelease(requestID) {
@@ -36,27 +40,28 @@ struct TaskService: Sendable {
         }
     }
 
-    /// The task an earlier request with the same key made, if this request is the same.
+    /// The task an earlier request with the same key made, if this request is the same: a request
+    /// that did not ask for a length matches a task whose default length the plan shortened.
     static func replay(_ existing: GenerationRecord, of input: GenerationInput) throws -> GenerationRecord {
-        guard existing.function == input.function.code, existing.topic == input.topic, existing.language == input.language,
-            existing.maxTokens == input.maxTokens
-        else {
+        let sameLength = input.askedMaxTokens ? existing.maxTokens == input.maxTokens : existing.maxTokens <= input.maxTokens
+        guard existing.function == input.function.code, existing.topic == input.topic, existing.language == input.language, sameLength else {
             throw APIError(
                 .conflict, code: "idempotency_key_reused", message: "this Idempotency-Key was used with a different request; use a new key for a new task")
         }
         return existing
     }
 
-    /// Cancels the user's task: a queued one never runs; a running one stops within genworker's
-    /// cancellation check. Its unit comes back.
+    /// Cancels the user's task: a queued one never runs, and its unit comes back; a running one
+    /// stops within genworker's cancellation check, and genworker gives its unit back unless the
+    /// engine had written text by then (kept with the task: the work was done).
     func cancel(id: String, userID: String) async throws -> GenerationRecord.Status {
         switch try await generations.storage({ try await store.cancel(id: id, userID: userID) }) {
         case .notFound:
             throw APIError.notFound("no task of yours has this id (a generation answered in the request cannot be canceled)")
         case .ended(let status):
             throw APIError(.conflict, code: "already_finished", message: "this generation has already ended: \(status.rawValue)")
-        case .canceled(let reservation):
-            await generations.end(requestID: reservation, delivered: false)
+        case .canceled(let reservation, let wasRunning):
+            if !wasRunning { await generations.end(requestID: reservation, delivered: false) }
             return .canceled
         }
     }

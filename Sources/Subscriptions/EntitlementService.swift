@@ -22,7 +22,11 @@ struct EntitlementService: Sendable {
             throw APIError.badRequest(code: "invalid_field", "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)", field: "units")
         }
         try Self.checkRequestID(body.request_id)
-        let reservation = Reservation(userID: body.user, feature: body.feature, units: body.units, requestID: body.request_id)
+        if let maxTokens = body.max_tokens, maxTokens < 1 {
+            throw APIError.badRequest(code: "invalid_field", "max_tokens must be a positive number of tokens", field: "max_tokens")
+        }
+        let reservation = Reservation(
+            userID: body.user, feature: body.feature, units: body.units, requestID: body.request_id, maxTokens: body.max_tokens)
         switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
         case .decided(let decision): return decision
         case .unknownFeature:
@@ -36,11 +40,14 @@ struct EntitlementService: Sendable {
         }
     }
 
-    /// After a denial for a feature the user's plan lacks, the plans that have it (cheapest
-    /// first), so that aid can say which to subscribe to; nil after any other decision.
-    func plansOffering(_ feature: String, after decision: ReserveDecision) async throws -> [String]? {
-        guard case .denied(let reason, _) = decision, [.noSubscription, .featureNotInPlan, .subscriptionExpired].contains(reason) else { return nil }
-        return try await available { try await store.plans() }.filter { $0.features.contains(feature) }.map(\.code)
+    /// After a denial for a feature the user's plan lacks, or for a longer answer than it allows,
+    /// the plans that have what was asked (cheapest first), so that aid can say which to subscribe
+    /// to; nil after any other decision.
+    func plansOffering(_ body: ReserveBody, after decision: ReserveDecision) async throws -> [String]? {
+        guard case .denied(let reason, _, _) = decision, [.noSubscription, .featureNotInPlan, .subscriptionExpired, .maxTokensExceeded].contains(reason)
+        else { return nil }
+        let asked = reason == .maxTokensExceeded ? body.max_tokens ?? 0 : 0
+        return try await available { try await store.plans() }.filter { $0.features.contains(body.feature) && $0.maxOutputTokens >= asked }.map(\.code)
     }
 
     /// Settles or releases a reservation; the same ending twice is answered as the first.
@@ -104,6 +111,8 @@ struct ReserveBody: Decodable, Sendable {
     let feature: String
     let units: Int
     let request_id: String
+    /// The output tokens the client asked for, if it asked: refused above the plan's bound.
+    let max_tokens: Int?
 }
 
 /// The body of `settle` and `release`.

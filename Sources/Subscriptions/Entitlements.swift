@@ -1,12 +1,14 @@
 import Foundation
 
 /// A request to count `units` of `feature` for `userID`, named by the caller's `requestID` so that a
-/// retry of the same request never counts twice.
+/// retry of the same request never counts twice; `maxTokens` is the output the client asked for,
+/// if it asked, which the plan bounds.
 struct Reservation: Sendable, Equatable {
     let userID: String
     let feature: String
     let units: Int
     let requestID: String
+    var maxTokens: Int? = nil
 }
 
 /// Why a reservation was refused: the contract with aid (ARCHITECTURE.md, "Entitlements").
@@ -22,13 +24,17 @@ enum DenialReason: String, Sendable, Codable {
     case subscriptionExpired = "subscription_expired"
     /// The plan's generations under way at once are all taken.
     case tooManyTasks = "too_many_tasks"
+    /// The request asks for more output tokens than the plan's `max_output_tokens`.
+    case maxTokensExceeded = "max_tokens_exceeded"
 }
 
 /// What subscribed decided about a reservation.
 enum ReserveDecision: Sendable, Equatable {
-    /// Counted (or counted already, for a retry): `remaining` generations until `resetsAt`.
-    case allowed(remaining: Int, resetsAt: Date)
-    case denied(DenialReason, retryAfter: Int?)
+    /// Counted (or counted already, for a retry): `remaining` generations until `resetsAt`, each at
+    /// most `maxOutputTokens` long on the user's plan.
+    case allowed(remaining: Int, resetsAt: Date, maxOutputTokens: Int)
+    /// Refused; for `maxTokensExceeded` with the plan's bound in `maxOutputTokens`.
+    case denied(DenialReason, retryAfter: Int?, maxOutputTokens: Int? = nil)
 }
 
 /// How a reserved request ended.

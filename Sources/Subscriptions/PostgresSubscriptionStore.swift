@@ -68,22 +68,24 @@ struct PostgresSubscriptionStore: SubscriptionStore {
     func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision {
         let rows = try await postgres.query(
             """
-            SELECT decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after
-            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second', $6 * interval '1 second')
+            SELECT decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after, max_output_tokens
+            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second', $6 * interval '1 second', $7::integer)
             """,
             [
                 .text(reservation.userID), .text(reservation.feature), .int(reservation.units), .text(reservation.requestID),
-                .double(grace), .double(openTTL),
+                .double(grace), .double(openTTL), reservation.maxTokens.map(PostgresValue.int) ?? .null,
             ])
         guard let row = rows.first else { throw Self.unexpected("decision", "none") }
         let decision: String = try row.decode("decision")
         switch decision {
         case "allowed":
-            return .decided(.allowed(remaining: try row.decode("remaining"), resetsAt: try Self.date(row, "resets_at")))
+            return .decided(
+                .allowed(
+                    remaining: try row.decode("remaining"), resetsAt: try Self.date(row, "resets_at"), maxOutputTokens: try row.decode("max_output_tokens")))
         case "denied":
             let reasonText: String = try row.decode("reason")
             guard let reason = DenialReason(rawValue: reasonText) else { throw Self.unexpected("reason", reasonText) }
-            return .decided(.denied(reason, retryAfter: try row.decode("retry_after")))
+            return .decided(.denied(reason, retryAfter: try row.decode("retry_after"), maxOutputTokens: try row.decode("max_output_tokens")))
         case "unknown_feature": return .unknownFeature
         case "conflict": return .conflict
         case "ended": return .ended

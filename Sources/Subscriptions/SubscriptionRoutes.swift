@@ -31,7 +31,7 @@ struct EntitlementRoutes: Sendable {
         group.post("/reserve") { request, context in
             let body = try await request.decodeJSON(as: ReserveBody.self, context: context)
             let decision = try await entitlements.reserve(body)
-            return try Response.json(ReserveAnswer(decision, plans: try await entitlements.plansOffering(body.feature, after: decision)))
+            return try Response.json(ReserveAnswer(decision, plans: try await entitlements.plansOffering(body, after: decision)))
         }
         for ending in [Ending.settled, .released] {
             group.post(ending == .settled ? "/settle" : "/release") { request, context in
@@ -97,30 +97,36 @@ struct SubscriptionBody: Encodable {
     }
 }
 
-/// The reserve answer: `{"decision": "allowed", "remaining": n, "resets_at": time}` or
-/// `{"decision": "denied", "reason": code, "retry_after": seconds}`.
+/// The reserve answer: `{"decision": "allowed", "remaining": n, "resets_at": time,
+/// "max_output_tokens": n}` or `{"decision": "denied", "reason": code, "retry_after": seconds}`.
 struct ReserveAnswer: Encodable {
     let decision: String
     let remaining: Int?
     let resets_at: Date?
     let reason: String?
     let retry_after: Int?
-    /// For a feature the user's plan lacks: the plans that have it, to offer.
+    /// The plan's bound on one answer's output tokens: with an allowed decision, and with a
+    /// `max_tokens_exceeded` denial.
+    let max_output_tokens: Int?
+    /// For a feature the user's plan lacks, or a longer answer than it allows: the plans that have
+    /// it, to offer.
     let plans: [String]?
 
     init(_ decision: ReserveDecision, plans: [String]?) {
         self.plans = plans
         switch decision {
-        case .allowed(let remaining, let resetsAt):
+        case .allowed(let remaining, let resetsAt, let maxOutputTokens):
             self.decision = "allowed"
             self.remaining = remaining
             resets_at = resetsAt
+            max_output_tokens = maxOutputTokens
             reason = nil
             retry_after = nil
-        case .denied(let reason, let retryAfter):
+        case .denied(let reason, let retryAfter, let maxOutputTokens):
             self.decision = "denied"
             self.reason = reason.rawValue
             retry_after = retryAfter
+            max_output_tokens = maxOutputTokens
             remaining = nil
             resets_at = nil
         }

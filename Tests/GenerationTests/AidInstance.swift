@@ -246,16 +246,22 @@ func ledger(_ postgres: PostgresClient, user: String, becomes expected: (reserve
 
 /// A plan of the test's own with `features`, and a user subscribed to it.
 func subscribedUser(
-    _ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true
+    _ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true,
+    maxOutputTokens: Int = 4096
 ) async throws -> String {
     let plan = "test_" + UUID().uuidString.prefix(8).lowercased()
     try await postgres.query(
         """
         INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once,
-                                   cached_answers_count)
-        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100, $4)
+                                   cached_answers_count, max_output_tokens)
+        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100, $4, $5::integer)
         """,
-        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount)])
+        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount), .int(maxOutputTokens)])
+    return try await userOnPlan(postgres, plan)
+}
+
+/// A new user with an active subscription to `plan`.
+func userOnPlan(_ postgres: PostgresClient, _ plan: String) async throws -> String {
     let user = UUID().uuidString.lowercased()
     try await postgres.query(
         "INSERT INTO billing.subscriptions (user_id, plan, status, period_start, period_end) VALUES ($1::uuid, $2, 'active', now() - interval '1 day', now() + interval '29 days')",
@@ -264,10 +270,11 @@ func subscribedUser(
 }
 
 /// A generation as a stopped daemon leaves it: its unit reserved at subscribed, its row running,
-/// `age` old after `attempts` engine calls; its id.
+/// `age` old after `attempts` engine calls, leased to another daemon for `leaseLeft` more (negative:
+/// run out) when given; its id.
 func strandedGeneration(
     _ postgres: PostgresClient, user: String, function: String, feature: String, mode: String, maxTokens: Int, age: Duration = .zero,
-    attempts: Int = 0
+    attempts: Int = 0, leaseLeft: Duration? = nil
 ) async throws -> String {
     let id = UUID().uuidString.lowercased()
     try await postgres.query(
@@ -280,5 +287,10 @@ func strandedGeneration(
         VALUES ($1::uuid, $2::uuid, $3, 'Tides', 'en', $4::integer, 1, $5, 'running', $6, $7::integer, now() - $8::integer * interval '1 second')
         """,
         [.text(id), .text(user), .text(function), .int(maxTokens), .text(mode), .text("generation:\(id)"), .int(attempts), .int(Int(age.components.seconds))])
+    if let leaseLeft {
+        try await postgres.query(
+            "UPDATE ai.generations SET lease_owner = gen_random_uuid(), lease_until = now() + $2::integer * interval '1 second' WHERE id = $1::uuid",
+            [.text(id), .int(Int(leaseLeft.components.seconds))])
+    }
     return id
 }

@@ -11,11 +11,17 @@ import Testing
 @testable import Generation
 
 /// The OpenAI-compatible engine against a fake chat-completions server in this suite, which answers
-/// by the model asked for: streamed pieces, 429, 500, 400, a stall, or a stream cut in the middle.
+/// by the model asked for: streamed pieces, 429, 500, 400, a stall, a stream cut in the middle, a
+/// slow stream, or a redirect.
 @Suite(.timeLimit(.minutes(2))) struct EngineClientTests {
-    /// The fake server's routes; `calls` counts the chat completions asked for.
-    static func fakeServer(calls: CallCounter = CallCounter()) -> Router<BasicRequestContext> {
+    /// The fake server's routes; `calls` counts the chat completions asked for, `redirected` the
+    /// requests that followed its redirect.
+    static func fakeServer(calls: CallCounter = CallCounter(), redirected: CallCounter = CallCounter()) -> Router<BasicRequestContext> {
         let router = Router()
+        router.post("/v1/elsewhere/chat/completions") { _, _ -> Response in
+            redirected.add()
+            return Response(status: .ok)
+        }
         router.post("/v1/chat/completions") { request, context -> Response in
             calls.add()
             let body = try await request.body.collect(upTo: 65536)
@@ -45,6 +51,22 @@ import Testing
             case "stall":
                 try await Task.sleep(for: .seconds(3))
                 return Response(status: .ok)
+            case "redirect":
+                // Another address on this server, which counts whoever follows.
+                let location = "http://\(request.head.authority ?? "127.0.0.1")/v1/elsewhere/chat/completions"
+                return Response(status: .temporaryRedirect, headers: [.location: location])
+            case "slow":
+                // Five pieces a quarter of a second apart: a task that can be canceled part way.
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        for index in 1...5 {
+                            try await Task.sleep(for: .milliseconds(250))
+                            try await writer.write(Self.chunk("Part \(index). "))
+                        }
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                        try await writer.finish(nil)
+                    })
             case "silent":
                 // What llama.cpp's server sends for a prompt beyond its context: 200, then an empty stream.
                 return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init { writer in try await writer.finish(nil) })
@@ -81,16 +103,17 @@ import Testing
         return ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n")
     }
 
-    /// Runs `body` with an engine for `model` on the fake server.
+    /// Runs `body` with an engine for `model` on the fake server, over the HTTP client aid's engines use.
     func withEngine(
-        model: String, firstByte: Duration = .seconds(2), temperature: Double? = nil, _ body: @Sendable (OpenAICompatibleEngine) async throws -> Void
+        model: String, firstByte: Duration = .seconds(2), temperature: Double? = nil, redirected: CallCounter = CallCounter(),
+        _ body: @Sendable (OpenAICompatibleEngine) async throws -> Void
     ) async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { Task { try? await client.shutdown() } }
-        try await Application(router: Self.fakeServer()).test(.live) { server in
+        let http = EngineHTTPClient(connectTimeout: .seconds(2))
+        defer { Task { try? await http.client.shutdown() } }
+        try await Application(router: Self.fakeServer(redirected: redirected)).test(.live) { server in
             let port = try #require(server.port)
             let engine = OpenAICompatibleEngine(
-                name: "fake", baseURL: "http://127.0.0.1:\(port)/v1", model: model, apiKey: "test-key", temperature: temperature, client: client,
+                name: "fake", baseURL: "http://127.0.0.1:\(port)/v1", model: model, apiKey: "test-key", temperature: temperature, client: http.client,
                 firstByteTimeout: firstByte,
                 totalTimeout: .seconds(10))
             try await body(engine)
@@ -186,6 +209,16 @@ import Testing
         }
     }
 
+    @Test func aRedirectIsNotFollowedAndIsARefusal() async throws {
+        let redirected = CallCounter()
+        try await withEngine(model: "redirect", redirected: redirected) { engine in
+            let failure = await failure(engine)
+            #expect(failure?.code == "engine_redirected")
+            #expect(failure?.retryable == false)
+        }
+        #expect(redirected.value == 0, "the prompt went to the address the redirect named")
+    }
+
     @Test func aidAnswersWithTheConfiguredEngineAndNamesIt() async throws {
         try await Application(router: Self.fakeServer()).test(.live) { server in
             let port = try #require(server.port)
@@ -203,12 +236,17 @@ import Testing
         }
     }
 
-    @Test func anEngineBudgetLongerThanTheSweepsAgeIsRefusedAtStart() async throws {
-        let arguments = ["aid", "--entitlements-sockets", "/tmp/none.sock", "--engine-budget", "900"]
-        let configuration = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments, environment: [:])
-        #expect(throws: ConfigurationError.self) { try GenerationSettings(configuration) }
-        let fitting = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments + ["--sweep-after", "1000"], environment: [:])
-        #expect(try GenerationSettings(fitting).budget == .seconds(900))
+    @Test func theLeaseTheStreamLimitAndTheCacheScopeAreReadWithTheirDefaults() async throws {
+        let arguments = ["aid", "--entitlements-sockets", "/tmp/none.sock"]
+        let defaults = try GenerationSettings(try await DaemonConfiguration.load(daemon: "aid", arguments: arguments, environment: [:]))
+        #expect(defaults.sweepAfter == .seconds(30) && defaults.streamLimit == .seconds(300) && defaults.cacheScope == .user)
+        let set = try GenerationSettings(
+            try await DaemonConfiguration.load(
+                daemon: "aid", arguments: arguments + ["--sweep-after", "2", "--stream-limit", "1.5", "--cache-scope", "shared"], environment: [:]))
+        #expect(set.sweepAfter == .seconds(2) && set.streamLimit == .milliseconds(1500) && set.cacheScope == .shared)
+        let zero = try await DaemonConfiguration.load(daemon: "aid", arguments: arguments + ["--stream-limit", "0"], environment: [:])
+        let error = try #require(throws: ConfigurationError.self) { try GenerationSettings(zero) }
+        #expect(error.key == "stream.limit")
     }
 
     @Test func anEngineInTheOrderWithoutAURLIsRefusedByName() async throws {

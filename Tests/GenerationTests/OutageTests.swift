@@ -131,7 +131,7 @@ import Testing
 /// aid stopped in the middle of a generation answered in the request.
 @Suite(.timeLimit(.minutes(2))) struct InterruptedGenerationTests {
     @Test func aRowLeftRunningByAStoppedAidIsFailedAndItsUnitReleased() async throws {
-        try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2", "--engine-budget", "30"], isolation: .ownServers) { aid in
+        try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2"], isolation: .ownServers) { aid in
             let caller = Caller()
             // What a killed aid leaves: the unit reserved, the row running, an hour old.
             let id = try await strandedGeneration(
@@ -141,6 +141,25 @@ import Testing
             let row = try await aid.postgres.query("SELECT status, failure FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0]
             #expect(try row.decode("status", as: String.self) == "failed")
             #expect(try row.decode("failure", as: String.self) == "interrupted")
+        }
+    }
+
+    @Test func aRowIsSweptOnlyOnceItsAidStoppedRenewingItsLease() async throws {
+        try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2"], isolation: .ownServers) { aid in
+            let (alive, gone) = (Caller(), Caller())
+            // Both an hour old: one leased by an aid that still renews it, one whose lease ran out.
+            let kept = try await strandedGeneration(
+                aid.postgres, user: alive.userID, function: "summary", feature: "generate.short", mode: "streamed", maxTokens: 100, age: .seconds(3600),
+                leaseLeft: .seconds(60))
+            _ = try await strandedGeneration(
+                aid.postgres, user: gone.userID, function: "summary", feature: "generate.short", mode: "streamed", maxTokens: 100, age: .seconds(3600),
+                leaseLeft: .seconds(-1))
+            #expect(
+                try await ledger(aid.postgres, user: gone.userID, becomes: (reserved: 1, settled: 0, released: 1)) == (reserved: 1, settled: 0, released: 1))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await ledger(aid.postgres, user: alive.userID) == (reserved: 1, settled: 0, released: 0))
+            let row = try await aid.postgres.query("SELECT status FROM ai.generations WHERE id = $1::uuid", [.text(kept)])[0]
+            #expect(try row.decode("status", as: String.self) == "running")
         }
     }
 }

@@ -23,8 +23,8 @@ final class UnreachableAtFirst: Entitlements {
         }
     }
 
-    func reserve(userID: String, feature: String, units: Int, requestID: String) async throws -> EntitlementDecision {
-        .allowed(remaining: 1, resetsAt: Date())
+    func reserve(userID: String, feature: String, units: Int, requestID: String, maxTokens: Int?) async throws -> EntitlementDecision {
+        .allowed(remaining: 1, resetsAt: Date(), maxOutputTokens: 512)
     }
 
     func settle(requestID: String, cached: Bool) async throws -> Bool {

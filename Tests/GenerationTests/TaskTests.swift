@@ -31,6 +31,15 @@ import Testing
         }
     }
 
+    /// Polls the task until genworker runs it, for at most 10 s.
+    func waitUntilRunning(_ aid: AidInstance, _ caller: Caller, _ id: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await aid.withClient({ client in try await caller.get(client, "/api/generate/\(id)") }).json["status"] as? String != "running" {
+            try #require(ContinuousClock.now < deadline, "the task never ran")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func attempts(_ aid: AidInstance, _ id: String) async throws -> Int {
         try await aid.postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
     }
@@ -98,11 +107,7 @@ import Testing
         try await AidInstance.with(workerArguments: ["--engine-offline-latency", "20", "--worker-cancel-check", "0.1"], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
             let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
-            let deadline = ContinuousClock.now + .seconds(10)
-            while try await aid.withClient({ client in try await caller.get(client, "/api/generate/\(id)") }).json["status"] as? String != "running" {
-                try #require(ContinuousClock.now < deadline, "the task never ran")
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await waitUntilRunning(aid, caller, id)
             let events = "test-events-\(UUID().uuidString.prefix(8))"
             let topology = AMQPTopology(
                 queues: [.init(events, durable: false)], bindings: [.init(queue: events, exchange: UserEvent.exchange, routingKey: "user.\(caller.userID)")])

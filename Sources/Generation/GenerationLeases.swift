@@ -1,0 +1,30 @@
+import Foundation
+import Synchronization
+
+/// The generations answered in the request that this aid is serving now. Each row is leased in
+/// PostgreSQL to this aid (`owner`) for `length`, and the lease is renewed while the generation
+/// runs, however long its client takes to read it; the sweep fails only rows whose lease ran out,
+/// whose aid is gone.
+final class GenerationLeases: Sendable {
+    /// This aid's id as the rows' `lease_owner`: one per process.
+    let owner = UUID().uuidString.lowercased()
+    /// How long a row stays this aid's without a renewal.
+    let length: Duration
+    private let held = Mutex(Set<String>())
+
+    init(length: Duration) {
+        self.length = length
+    }
+
+    /// How often the leases are renewed: three times a lease, so that one late renewal loses nothing.
+    var renewal: Duration { length / 3 }
+
+    /// The ids of the generations being served now.
+    var ids: [String] { held.withLock { Array($0) } }
+
+    func hold(_ id: String) { held.withLock { _ = $0.insert(id) } }
+
+    /// The generation ended: its row is no longer renewed (ended, or, when its ending could not be
+    /// written, left for the sweep).
+    func release(_ id: String) { held.withLock { _ = $0.remove(id) } }
+}
