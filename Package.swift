@@ -252,7 +252,7 @@ let package = Package(
         .testTarget(
             name: "SubscriptionsTests",
             dependencies: [
-                "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "SchemaMigrations", "TestSupport",
+                "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "SchemaMigrations", "TestSupport", "Cryptography",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -7,15 +7,16 @@ import ServiceKit
 
 /// The payment provider's side: its signed webhook (no token; nginx routes it without auth), and
 /// checkout. Without a real provider wired in, checkout works only with the test provider
-/// (`checkout.test`, the local stack's): its checkout URL sends the signed webhook itself,
-/// through the same verification and the same code as a provider's delivery.
+/// (`checkout.test`, the local stack's): its checkout link opens a page whose Pay button sends the
+/// signed webhook itself, through the same verification and the same code as a provider's
+/// delivery (``TestCheckout``).
 struct BillingRoutes: Sendable {
     /// The provider name events are recorded under.
     static let provider = "payments"
     /// Longest webhook body accepted (the gateway's `client_max_body_size` for the route too).
     static let maximumBody = 64 * 1024
-    /// How long a test checkout URL can be used.
-    static let checkoutLifetime: TimeInterval = 15 * 60
+    /// How long a test checkout link can be used (once).
+    static let checkoutLifetime = 15 * 60
 
     let store: any SubscriptionStore
     let admin: SubscriptionAdmin
@@ -42,28 +43,10 @@ struct BillingRoutes: Sendable {
                 throw APIError.badRequest(
                     code: "unknown_plan", "plan must be one of \(plans.filter { $0.priceCents > 0 }.map(\.code).joined(separator: ", "))", field: "plan")
             }
-            let token = try CheckoutToken(user: identity.userID, plan: plan.code, expires: Date().addingTimeInterval(Self.checkoutLifetime)).sealed(
-                with: signature)
+            let token = try CheckoutToken(user: identity.userID, plan: plan.code, lifetime: Self.checkoutLifetime).sealed(with: signature)
             return try Response.json(CheckoutAnswer(checkout_url: "\(publicURL)/api/billing/test-pay?checkout=\(token)", test_mode: true))
         }
-        router.get("/api/billing/test-pay") { request, _ in
-            guard let signature, testCheckout else { throw APIError.notFound() }
-            guard let sealed = request.uri.queryParameters.get("checkout"), let checkout = CheckoutToken(opening: sealed, with: signature),
-                checkout.expires > Date()
-            else {
-                throw APIError(.forbidden, code: "invalid_checkout", message: "this checkout link is not valid (or has expired): start the checkout again")
-            }
-            // The test provider's delivery: signed as a provider signs, then received as any delivery is.
-            let now = Date()
-            let event = PaymentEvent.Wire(
-                id: "evt_test_" + UUID().uuidString.lowercased(), type: PaymentEvent.Kind.paymentSucceeded.rawValue, created: Int(now.timeIntervalSince1970),
-                data: .init(
-                    user_id: checkout.user, plan: checkout.plan, subscription_id: "sub_test_" + checkout.user, period_start: Int(now.timeIntervalSince1970),
-                    period_end: Int(now.timeIntervalSince1970) + 30 * 86_400))
-            let body = Array(try JSONEncoder().encode(event))
-            let outcome = try await receive(body, signatureHeader: try signature.sign(body, at: now))
-            return try Response.json(WebhookAnswer(received: true, outcome: outcome.rawValue))
-        }
+        TestCheckout(routes: self).add(to: router)
     }
 
     /// A delivery: verified, then recorded and applied once; the user's tier follows.
@@ -84,34 +67,6 @@ struct BillingRoutes: Sendable {
             break
         }
         return outcome
-    }
-}
-
-/// A test checkout: who pays for which plan, until when; sealed with an HMAC under the webhook
-/// secret so that only subscribed's own checkout can make one.
-struct CheckoutToken: Codable, Equatable {
-    let user: String
-    let plan: String
-    let expires: Date
-
-    init(user: String, plan: String, expires: Date) {
-        self.user = user
-        self.plan = plan
-        self.expires = expires
-    }
-
-    func sealed(with signature: WebhookSignature) throws -> String {
-        let payload = Base64URL.encode(try JSONEncoder().encode(self))
-        return payload + "." + Hex.encode(try HMACSHA256.authenticationCode(for: Array("checkout.\(payload)".utf8), key: signature.secret))
-    }
-
-    init?(opening sealed: String, with signature: WebhookSignature) {
-        let parts = sealed.split(separator: ".")
-        guard parts.count == 2, let tag = try? HMACSHA256.authenticationCode(for: Array("checkout.\(parts[0])".utf8), key: signature.secret),
-            ConstantTime.equals(Array(Hex.encode(tag).utf8), Array(parts[1].utf8)), let json = try? Base64URL.decode(parts[0]),
-            let token = try? JSONDecoder().decode(CheckoutToken.self, from: Data(json))
-        else { return nil }
-        self = token
     }
 }
 

@@ -239,6 +239,12 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
+    func paymentEventRecorded(provider: String, eventID: String) async throws -> Bool {
+        try await !postgres.query(
+            "SELECT 1 FROM billing.webhook_events WHERE provider = $1 AND event_id = $2", [.text(provider), .text(eventID)]
+        ).isEmpty
+    }
+
     func advanceSubscriptions(grace: TimeInterval) async throws -> [(userID: String, status: String)] {
         try await postgres.query(
             "SELECT user_id::text AS user_id, status FROM billing.advance_subscriptions(now(), $1 * interval '1 second')", [.double(grace)]

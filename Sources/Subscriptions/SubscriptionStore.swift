@@ -39,6 +39,9 @@ protocol SubscriptionStore: Sendable {
     /// id), than the last one applied to the user's subscription; an older one changes nothing.
     func applyPaymentEvent(_ event: PaymentEvent, provider: String) async throws -> PaymentOutcome
 
+    /// Whether the provider's event `eventID` was recorded (applied, or found stale).
+    func paymentEventRecorded(provider: String, eventID: String) async throws -> Bool
+
     /// Moves subscriptions past their period end (past due, or canceled) and past their grace
     /// (expired); returns each move as (user, new status). Only one caller at a time does the
     /// work: another finds nothing to do.

@@ -56,6 +56,33 @@ struct EntitlementTests {
         }
     }
 
+    @Test("an answer longer than the plan's max_output_tokens is denied with the bound and the plans that allow it; an allowed one carries the bound")
+    func outputLimit() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let user = UUID().uuidString.lowercased()
+            try await subscribed.withEntitlements { client in
+                func reserve(_ maxTokens: Int) async throws -> Answer {
+                    try await Billing.post(
+                        client, "/internal/entitlements/reserve",
+                        ByteBuffer(
+                            string: #"{"user":"\#(user)","feature":"generate.short","units":1,"request_id":"\#(UUID())","max_tokens":\#(maxTokens)}"#))
+                }
+                let above = try await reserve(513)
+                #expect(above.json["decision"] as? String == "denied")
+                #expect(above.json["reason"] as? String == "max_tokens_exceeded")
+                #expect(above.json["max_output_tokens"] as? Int == 512)
+                let offered = try #require(above.json["plans"] as? [String])
+                #expect(offered.contains("pro") && offered.contains("team") && !offered.contains("free"))
+                let within = try await reserve(512)
+                #expect(within.json["decision"] as? String == "allowed")
+                #expect(within.json["max_output_tokens"] as? Int == 512)
+                #expect(try await reserve(0).status == .badRequest)
+                // Only the allowed one counts.
+                #expect(try await Billing.recorded(subscribed.postgres, user: user).reserved == 1)
+            }
+        }
+    }
+
     @Test("100 parallel reserves against 10 remaining, spread over two instances, allow exactly 10")
     func exactUnderConcurrency() async throws {
         try await SubscribedInstance.with { first in

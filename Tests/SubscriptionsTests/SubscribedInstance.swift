@@ -85,12 +85,14 @@ final class SubscribedInstance: Sendable {
     }
 }
 
-/// An answer of subscribed: its status and JSON body.
+/// An answer of subscribed: its status, body and headers.
 struct Answer: Sendable {
     let status: HTTPResponse.Status
     let body: Data
+    var headers: HTTPFields = [:]
 
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// What the tests send and read.

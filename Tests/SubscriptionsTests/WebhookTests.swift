@@ -1,3 +1,4 @@
+import Cryptography
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -123,7 +124,16 @@ struct WebhookTests {
         }
     }
 
-    @Test("checkout on the test provider: the link pays, the plan applies, and the tier follows")
+    /// A request to the test checkout: `form` posted as a browser's form, or a GET without it.
+    static func checkout(_ client: any TestClientProtocol, _ path: String, form: String? = nil, accept: String = "text/html") async throws -> Answer {
+        var headers: HTTPFields = [.accept: accept]
+        if form != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+        return try await client.execute(uri: path, method: form == nil ? .get : .post, headers: headers, body: form.map { ByteBuffer(string: $0) }) {
+            response in Answer(status: response.status, body: Data(buffer: response.body), headers: response.headers)
+        }
+    }
+
+    @Test("checkout on the test provider: the link opens a page, its Pay button pays once, the plan applies, and the tier follows")
     func testCheckout() async throws {
         try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
             let user = UUID().uuidString.lowercased()
@@ -137,11 +147,35 @@ struct WebhookTests {
                 return try #require(answer.json["checkout_url"] as? String)
             }
             let path = String(url.dropFirst("https://localhost:8443".count))
+            let token = String(path.split(separator: "checkout=")[1])
+            // The token says when it expires in Unix seconds, a quarter of an hour ahead.
+            let payload = try JSONSerialization.jsonObject(with: Data(try Base64URL.decode(token.split(separator: ".")[0]))) as? [String: Any]
+            let expires = try #require(payload?["expires"] as? Int)
+            #expect(abs(expires - Int(Date().timeIntervalSince1970) - 900) < 60)
             try await subscribed.withClient { client in
-                let forged = try await AdminTests.send(client, .get, path.replacingOccurrences(of: "checkout=", with: "checkout=x"))
+                let forged = try await Self.checkout(client, path.replacingOccurrences(of: "checkout=", with: "checkout=x"))
                 #expect(forged.status == .forbidden)
-                let paid = try await AdminTests.send(client, .get, path)
-                #expect(paid.json["outcome"] as? String == "applied")
+                #expect(forged.text.contains("not valid"))
+                // Opening the link changes nothing: it shows what is bought and a form that posts the token.
+                let page = try await Self.checkout(client, path)
+                #expect(page.status == .ok)
+                #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(page.text.contains("Pro") && page.text.contains(#"<form method="post" action="/api/billing/test-pay">"#))
+                #expect(page.text.contains(#"name="checkout" value="\#(token)""#))
+                #expect(try await Self.state(subscribed.postgres, user) == nil)
+                let json = try await client.execute(
+                    uri: "/api/billing/test-pay", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"checkout":"\#(token)"}"#)
+                ) { response in response.status }
+                #expect(json == .unsupportedMediaType)
+                let paid = try await Self.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)")
+                #expect(paid.status == .ok)
+                #expect(paid.text.contains("you are on <strong>Pro</strong>") && paid.text.contains(#"href="https://localhost:8443/""#))
+                // Once only: a second use, by the form or by the link, is refused and starts no new period.
+                let again = try await Self.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)", accept: "application/json")
+                #expect(again.status == .conflict)
+                #expect(again.json["error"] as? String == "checkout_used")
+                #expect(try await Self.checkout(client, path).status == .conflict)
             }
             #expect(try await Self.state(subscribed.postgres, user)?.hasPrefix("pro active") == true)
             #expect(try await AdminTests.tier(subscribed.redis, user) == "pro")

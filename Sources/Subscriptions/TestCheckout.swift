@@ -1,0 +1,190 @@
+import Cryptography
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceKit
+
+/// The test payment provider's checkout (`checkout.test`, the local stack's): the link checkout
+/// hands out opens a page (GET, which changes nothing) saying what is bought; its Pay button POSTs
+/// the link's token, and the payment is received as a provider's signed delivery is. A link pays
+/// once: its token names the event it makes, and a second use finds that event recorded (409).
+/// nginx keeps the link's query out of its access log (conf.d/log-format.conf).
+struct TestCheckout: Sendable {
+    let routes: BillingRoutes
+
+    static let path = "/api/billing/test-pay"
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get(RouterPath(Self.path)) { request, _ in
+            let sealed: String? = request.uri.queryParameters.get("checkout")
+            do {
+                let (checkout, plan) = try await open(sealed)
+                if try await used(checkout) { throw Self.used }
+                return CheckoutPage.response(.ok, CheckoutPage.pay(plan, token: sealed ?? "", checkout: checkout))
+            } catch let error as APIError {
+                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
+            }
+        }
+        router.post(RouterPath(Self.path)) { request, context in
+            let html = request.headers[.accept]?.contains("text/html") ?? false
+            guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
+                throw APIError(
+                    .unsupportedMediaType, code: "unsupported_media_type",
+                    message: "the checkout page posts a form: Content-Type must be application/x-www-form-urlencoded")
+            }
+            let form = try await request.body.collect(upTo: 8 * 1024)
+            var fields = URLComponents()
+            fields.percentEncodedQuery = String(buffer: form).replacingOccurrences(of: "+", with: " ")
+            let sealed = fields.queryItems?.first { $0.name == "checkout" }?.value
+            do {
+                let (checkout, plan) = try await open(sealed)
+                let outcome = try await pay(checkout)
+                switch outcome {
+                case .applied:
+                    return html
+                        ? CheckoutPage.response(.ok, CheckoutPage.paid(plan, publicURL: routes.publicURL))
+                        : try Response.json(WebhookAnswer(received: true, outcome: outcome.rawValue))
+                case .duplicate, .stale:
+                    throw Self.used
+                case .unknownPlan:
+                    throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
+                }
+            } catch let error as APIError where html {
+                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
+            }
+        }
+    }
+
+    static let used = APIError(.conflict, code: "checkout_used", message: "this checkout link was used already; start a new checkout to pay again")
+
+    /// The link's token, checked, and the plan it buys.
+    /// - Throws: 404 without the test provider; 403 `invalid_checkout` for a token that is not
+    ///   subscribed's or has expired.
+    private func open(_ sealed: String?) async throws -> (CheckoutToken, Plan) {
+        guard let signature = routes.signature, routes.testCheckout else { throw APIError.notFound() }
+        guard let sealed, let checkout = CheckoutToken(opening: sealed, with: signature), checkout.expires > Int(Date().timeIntervalSince1970) else {
+            throw APIError(.forbidden, code: "invalid_checkout", message: "this checkout link is not valid (or has expired): start the checkout again")
+        }
+        let plans = try await routes.entitlements.available { try await routes.store.plans() }
+        guard let plan = plans.first(where: { $0.code == checkout.plan }) else {
+            throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
+        }
+        return (checkout, plan)
+    }
+
+    /// Whether the link has paid already.
+    private func used(_ checkout: CheckoutToken) async throws -> Bool {
+        try await routes.entitlements.available {
+            try await routes.store.paymentEventRecorded(provider: BillingRoutes.provider, eventID: checkout.eventID)
+        }
+    }
+
+    /// The test provider's delivery: signed as a provider signs, then received as any delivery is.
+    private func pay(_ checkout: CheckoutToken) async throws -> PaymentOutcome {
+        guard let signature = routes.signature else { throw APIError.notFound() }
+        let now = Date()
+        let seconds = Int(now.timeIntervalSince1970)
+        let event = PaymentEvent.Wire(
+            id: checkout.eventID, type: PaymentEvent.Kind.paymentSucceeded.rawValue, created: seconds,
+            data: .init(
+                user_id: checkout.user, plan: checkout.plan, subscription_id: "sub_test_" + checkout.user, period_start: seconds,
+                period_end: seconds + 30 * 86_400))
+        let body = Array(try JSONEncoder().encode(event))
+        return try await routes.receive(body, signatureHeader: try signature.sign(body, at: now))
+    }
+}
+
+/// A test checkout: who pays for which plan, until when (Unix seconds), and the id of the one
+/// payment it makes; sealed with an HMAC under the webhook secret so that only subscribed's own
+/// checkout can make one.
+struct CheckoutToken: Codable, Equatable {
+    let id: String
+    let user: String
+    let plan: String
+    let expires: Int
+
+    init(user: String, plan: String, lifetime: Int) {
+        id = UUID().uuidString.lowercased()
+        self.user = user
+        self.plan = plan
+        expires = Int(Date().timeIntervalSince1970) + lifetime
+    }
+
+    /// The payment event the link makes: the same for every use, so that only the first applies.
+    var eventID: String { "evt_test_" + id }
+
+    func sealed(with signature: WebhookSignature) throws -> String {
+        let payload = Base64URL.encode(try JSONEncoder().encode(self))
+        return payload + "." + Hex.encode(try HMACSHA256.authenticationCode(for: Array("checkout.\(payload)".utf8), key: signature.secret))
+    }
+
+    init?(opening sealed: String, with signature: WebhookSignature) {
+        let parts = sealed.split(separator: ".")
+        guard parts.count == 2, let tag = try? HMACSHA256.authenticationCode(for: Array("checkout.\(parts[0])".utf8), key: signature.secret),
+            ConstantTime.equals(Array(Hex.encode(tag).utf8), Array(parts[1].utf8)), let json = try? Base64URL.decode(parts[0]),
+            let token = try? JSONDecoder().decode(CheckoutToken.self, from: Data(json))
+        else { return nil }
+        self = token
+    }
+}
+
+/// The test checkout's pages: plain HTML with no script, posting only to this origin.
+enum CheckoutPage {
+    static func response(_ status: HTTPResponse.Status, _ html: String) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+                HTTPField.Name("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func pay(_ plan: Plan, token: String, checkout: CheckoutToken) -> String {
+        let price = String(format: "%d.%02d", plan.priceCents / 100, plan.priceCents % 100)
+        let expires = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(checkout.expires)))
+        return page(
+            title: "Test checkout: \(plan.title)",
+            """
+            <p>You are subscribing to <strong>\(escaped(plan.title))</strong> for 30 days, \(price) a month.</p>
+            <p>This is the test payment provider: no money is taken. The link works once, until \(expires).</p>
+            <form method="post" action="\(TestCheckout.path)">
+            <input type="hidden" name="checkout" value="\(escaped(token))">
+            <button type="submit">Pay</button>
+            </form>
+            """)
+    }
+
+    static func paid(_ plan: Plan, publicURL: String) -> String {
+        page(
+            title: "Subscribed to \(plan.title)",
+            """
+            <p>Paid: you are on <strong>\(escaped(plan.title))</strong> for the next 30 days.</p>
+            <p><a href="\(escaped(publicURL))/">Back to SkillUp</a></p>
+            """)
+    }
+
+    static func refused(_ message: String, publicURL: String) -> String {
+        page(title: "Checkout", "<p>\(escaped(message)).</p>\n<p><a href=\"\(escaped(publicURL))/\">Back to SkillUp</a></p>")
+    }
+
+    private static func page(title: String, _ body: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>\(escaped(title))</title>
+        <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}</style></head>
+        <body>
+        <h1>\(escaped(title))</h1>
+        \(body)
+        </body>
+        </html>
+
+        """
+    }
+
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+    }
+}
