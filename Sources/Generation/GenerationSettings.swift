@@ -187,7 +187,11 @@ struct OpenAISettings: Sendable {
             throw ConfigurationError(key: prefix + "url", message: "must be an http:// or https:// URL such as https://api.openai.com/v1")
         }
         model = try configuration.requiredString(prefix + "model")
-        key = reader.string(forKey: ConfigKey(prefix + "key"), isSecret: true)
+        // An empty credential file is a deployment's way of saying the engine takes no key.
+        key = reader.string(forKey: ConfigKey(prefix + "key"), isSecret: true).flatMap { key in
+            let trimmed = key.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        }
         name = reader.string(forKey: ConfigKey(prefix + "name"), default: model)
         func seconds(_ name: String, default value: Double) throws -> Duration {
             try GenerationSettings.seconds(reader.double(forKey: ConfigKey(prefix + name), default: value), of: prefix + name)

@@ -84,6 +84,29 @@ public struct LocalServer: Sendable {
         try await Self.runServers(["stop", kind.rawValue, stateDirectory])
     }
 
+    /// The password `scripts/servers` made for this instance (its state folder's `NAME/password`):
+    /// Redis' default user's, PostgreSQL's and RabbitMQ's user `skillup`'s, the model server's API key.
+    public func password() throws -> String {
+        let file = "\(stateDirectory)/\(kind.rawValue)/password"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw Failure(description: "no password in \(file): the server was not started by scripts/servers")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Where a client connects, with the password: `redis://default:...@127.0.0.1:PORT`,
+    /// `postgresql://skillup:...@127.0.0.1:PORT/NAME` (database `skillup` by default),
+    /// `amqp://skillup:...@127.0.0.1:PORT/NAME` (virtual host `/` by default), or the model
+    /// server's `http://127.0.0.1:PORT/v1`.
+    public func url(_ name: String? = nil) throws -> String {
+        switch kind {
+        case .redis: "redis://default:\(try password())@127.0.0.1:\(port)"
+        case .postgres: "postgresql://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "skillup")"
+        case .rabbitmq: "amqp://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "")"
+        case .model: "http://127.0.0.1:\(port)/v1"
+        }
+    }
+
     /// Runs `rabbitmqctl` with `arguments` against this RabbitMQ instance.
     public func rabbitmqctl(_ arguments: [String]) async throws {
         try await Self.runServers(["ctl", kind.rawValue, stateDirectory] + arguments)
@@ -112,7 +135,7 @@ public struct LocalServer: Sendable {
         var logger = Logger(label: "migrate-test")
         logger.logLevel = .critical
         let client = try PostgresClient(
-            configuration: try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup"), logger: logger)
+            configuration: try PostgresConfiguration(url: try url()), logger: logger)
         let running = Task { try await client.run() }
         defer { running.cancel() }
         do {

@@ -6,9 +6,11 @@ import Testing
 
 /// Settings for the shared broker that the test command started.
 enum Broker {
-    static func configuration(port: Int? = nil) throws -> AMQPConfiguration {
-        AMQPConfiguration(
-            host: "127.0.0.1", port: try port ?? LocalServer.sharedPort(.rabbitmq), user: "guest", password: "guest",
+    /// Settings for `server` (the shared broker when nil), with its password.
+    static func configuration(_ server: LocalServer? = nil) throws -> AMQPConfiguration {
+        let server = try server ?? LocalServer.shared(.rabbitmq)
+        return AMQPConfiguration(
+            host: "127.0.0.1", port: server.port, user: "skillup", password: try server.password(),
             virtualHost: "/", heartbeat: .seconds(30), connectTimeout: .seconds(2), operationTimeout: .seconds(10),
             reconnectInitialDelay: .milliseconds(100), reconnectMaximumDelay: .seconds(1))
     }
@@ -48,7 +50,7 @@ struct PrivateBroker {
 
     static func start(_ prefix: String, heartbeat: Duration = .seconds(30)) async throws -> PrivateBroker {
         let server = try await LocalServer.startPrivate(.rabbitmq)
-        var configuration = try Broker.configuration(port: server.port)
+        var configuration = try Broker.configuration(server)
         configuration.operationTimeout = .seconds(2)
         configuration.heartbeat = heartbeat
         let (topology, exchange, queue) = Broker.simpleTopology(prefix)

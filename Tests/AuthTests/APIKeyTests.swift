@@ -120,8 +120,8 @@ import Testing
     @Test func aBlockedOwnersKeyStaysRefusedOnTwoInstancesAcrossARedisRestart() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
-        try await AuthInstance.with(redisPort: redis.port) { first in
-            try await AuthInstance.with(redisPort: redis.port) { second in
+        try await AuthInstance.with(redis: redis) { first in
+            try await AuthInstance.with(redis: redis) { second in
                 let account = TestAccount()
                 let key = try await first.withClient { client in
                     try await client.register(account)

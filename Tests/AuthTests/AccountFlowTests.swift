@@ -127,7 +127,7 @@ import Testing
     @Test func refreshesDuringAFrozenRedisHoldNoConnectionAndSpendNothing() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
-        try await AuthInstance.with(redisPort: redis.port) { authd in
+        try await AuthInstance.with(redis: redis) { authd in
             let account = TestAccount()
             try await authd.withClient { client async throws in
                 try await client.register(account)

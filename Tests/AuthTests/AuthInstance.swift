@@ -29,19 +29,17 @@ final class AuthInstance: Sendable {
     private let services: RunningServices
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws. `redisPort` points it at a private Redis; `arguments` are authd command-line settings
+    /// throws. `redis` points it at a private Redis; `arguments` are authd command-line settings
     /// (`--cache-ttl 5`, ...); see ``TestAuthd/configuration(keysDirectory:productionHashing:arguments:environment:)``.
     static func with<T>(
-        redisPort: Int? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = [],
+        redis: LocalServer? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = [],
         _ body: (AuthInstance) async throws -> T
     ) async throws -> T {
-        let redisPort = try redisPort ?? LocalServer.sharedPort(.redis)
-        let postgresPort = try LocalServer.sharedPort(.postgres)
         let configuration = try await TestAuthd.configuration(
             keysDirectory: keysDirectory, productionHashing: productionHashing, arguments: arguments,
             environment: [
-                "REDIS_URL": "redis://127.0.0.1:\(redisPort)",
-                "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
+                "REDIS_URL": try (redis ?? LocalServer.shared(.redis)).url(),
+                "POSTGRES_URL": try LocalServer.shared(.postgres).url(),
             ])
         return try await TestAuthd.run(try await AuthInstance(configuration: configuration), stop: { await $0.stop() }, body)
     }

@@ -52,7 +52,7 @@ import Testing
         on redis: LocalServer,
         _ body: @Sendable (AuthInstance, any TestClientProtocol, TestAccount, Grant) async throws -> Void
     ) async throws {
-        try await AuthInstance.with(redisPort: redis.port) { authd in
+        try await AuthInstance.with(redis: redis) { authd in
             let account = TestAccount()
             try await authd.withClient { client in
                 try await client.register(account)

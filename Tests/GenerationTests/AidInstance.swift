@@ -84,17 +84,17 @@ final class AidInstance: Sendable {
         switch isolation {
         case .shared:
             virtualHost = nil
-            amqpURL = "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/"
+            amqpURL = try LocalServer.shared(.rabbitmq).url()
         case .ownServers:
             let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
             let broker = try LocalServer.shared(.rabbitmq)
             try await broker.rabbitmqctl(["add_vhost", name])
-            try await broker.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+            try await broker.rabbitmqctl(["set_permissions", "-p", name, "skillup", ".*", ".*", ".*"])
             virtualHost = name
-            amqpURL = "amqp://guest:guest@127.0.0.1:\(broker.port)/\(name)"
+            amqpURL = try broker.url(name)
         case .ownBroker(let broker):
             virtualHost = nil
-            amqpURL = "amqp://guest:guest@127.0.0.1:\(broker.port)/"
+            amqpURL = try broker.url()
         }
         if case .shared = isolation {
             privatePostgres = nil
@@ -103,8 +103,8 @@ final class AidInstance: Sendable {
             try await postgres.migrate()
             privatePostgres = postgres
         }
-        postgresURL = "postgresql://skillup@127.0.0.1:\(try privatePostgres?.port ?? LocalServer.sharedPort(.postgres))/skillup"
-        let environment = ["REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))", "POSTGRES_URL": postgresURL, "AMQP_URL": amqpURL]
+        postgresURL = try (privatePostgres ?? LocalServer.shared(.postgres)).url()
+        let environment = ["REDIS_URL": try LocalServer.shared(.redis).url(), "POSTGRES_URL": postgresURL, "AMQP_URL": amqpURL]
         var services: [any Service] = []
         if subscribed {
             let configuration = try await DaemonConfiguration.load(

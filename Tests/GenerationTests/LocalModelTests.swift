@@ -15,17 +15,29 @@ struct LocalModelTests {
     static let prompt = Prompt(
         system: "You are a helpful teacher. Answer in plain English.", user: "Explain in a few sentences why the sky is blue.")
 
-    /// Runs `body` with an engine on a model server of its own, stopped afterwards. At temperature 0
-    /// the model always picks its likeliest token, so that the same prompt gives the same answer.
-    func withModel(_ body: (OpenAICompatibleEngine) async throws -> Void) async throws {
+    /// Runs `body` with an engine on a model server of its own, stopped afterwards, sending the
+    /// server's API key unless `withKey` is false. At temperature 0 the model always picks its
+    /// likeliest token, so that the same prompt gives the same answer.
+    func withModel(withKey: Bool = true, _ body: (OpenAICompatibleEngine) async throws -> Void) async throws {
         let server = try await LocalServer.startPrivate(.model)
         defer { server.remove() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { Task { try? await client.shutdown() } }
         let engine = OpenAICompatibleEngine(
-            name: LocalServer.modelName, baseURL: "http://127.0.0.1:\(server.port)/v1", model: LocalServer.modelName, apiKey: nil,
+            name: LocalServer.modelName, baseURL: try server.url(), model: LocalServer.modelName, apiKey: withKey ? try server.password() : nil,
             temperature: 0, client: client, firstByteTimeout: .seconds(30), totalTimeout: .seconds(90))
         try await body(engine)
+    }
+
+    @Test func theServerRefusesACallWithoutItsKey() async throws {
+        try await withModel(withKey: false) { engine in
+            do {
+                _ = try await Self.pieces(engine, maxTokens: 5)
+                Issue.record("the model server answered a call without its API key")
+            } catch let error as EngineError {
+                #expect(error.code == "engine_refused" && error.message.contains("401"), "\(error)")
+            }
+        }
     }
 
     static func pieces(_ engine: OpenAICompatibleEngine, _ prompt: Prompt = prompt, maxTokens: Int) async throws -> [String] {

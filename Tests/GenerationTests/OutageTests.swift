@@ -80,7 +80,7 @@ import Testing
                 ["--listen", "unix:\(aid.directory)/genworker-\(UUID().uuidString.prefix(4)).sock", "--entitlements-sockets", aid.entitlementSocket]
                 + AidInstance.cacheOffUnlessSet(arguments)
             process.environment = [
-                "REDIS_URL": "redis://127.0.0.1:\(try LocalServer.sharedPort(.redis))", "POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL,
+                "REDIS_URL": try LocalServer.shared(.redis).url(), "POSTGRES_URL": aid.postgresURL, "AMQP_URL": aid.amqpURL,
                 "LOG_LEVEL": "warning",
             ]
             process.standardOutput = FileHandle.nullDevice

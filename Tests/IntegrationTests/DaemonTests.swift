@@ -5,11 +5,11 @@ import Testing
 
 /// Every daemon executable, started as the stack starts it, against the real servers.
 @Suite(.timeLimit(.minutes(3))) struct DaemonTests {
-    func environment(redisPort: Int? = nil) throws -> [String: String] {
+    func environment(redis: LocalServer? = nil) throws -> [String: String] {
         [
-            "REDIS_URL": "redis://127.0.0.1:\(try redisPort ?? LocalServer.sharedPort(.redis))",
-            "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(try LocalServer.sharedPort(.postgres))/skillup",
-            "AMQP_URL": "amqp://guest:guest@127.0.0.1:\(try LocalServer.sharedPort(.rabbitmq))/",
+            "REDIS_URL": try (redis ?? LocalServer.shared(.redis)).url(),
+            "POSTGRES_URL": try LocalServer.shared(.postgres).url(),
+            "AMQP_URL": try LocalServer.shared(.rabbitmq).url(),
             "JWT_KEYS": try Self.keysDirectory(),
         ]
     }
@@ -147,7 +147,7 @@ import Testing
     @Test func readinessNamesRedisWhileItIsDownAndRecovers() async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
-        let daemon = try DaemonProcess("authd", environment: environment(redisPort: redis.port))
+        let daemon = try DaemonProcess("authd", environment: environment(redis: redis))
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
         _ = try await pollReady(daemon, until: 200)

@@ -12,12 +12,12 @@ import Testing
 
     /// A fresh database on the shared server, dropped when `body` ends.
     func withDatabase(_ body: (PostgresClient) async throws -> Void) async throws {
-        let port = try LocalServer.sharedPort(.postgres)
+        let server = try LocalServer.shared(.postgres)
         let logger = Logger(label: "test")
-        let admin = try PostgresClient(configuration: PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/postgres"), logger: logger)
+        let admin = try PostgresClient(configuration: PostgresConfiguration(url: try server.url("postgres")), logger: logger)
         let name = "migrate_\(UUID().uuidString.prefix(8).lowercased())"
         try await admin.query("CREATE DATABASE \(identifier: name)")
-        let client = try PostgresClient(configuration: PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/\(name)"), logger: logger)
+        let client = try PostgresClient(configuration: PostgresConfiguration(url: try server.url(name)), logger: logger)
         do {
             try await body(client)
         } catch {

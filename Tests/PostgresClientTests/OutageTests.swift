@@ -15,7 +15,7 @@ struct OutageTests {
     @Test func serverStopsAndComesBack() async throws {
         let server = try await LocalServer.startPrivate(.postgres)
         defer { server.remove() }
-        var configuration = try Support.configuration(port: server.port, poolSize: 2)
+        var configuration = try Support.configuration(server, poolSize: 2)
         configuration.connectTimeout = .seconds(2)
         configuration.maximumReconnectDelay = .milliseconds(500)
         let client = try PostgresClient(configuration: configuration, logger: Logger(label: "outage"))

@@ -90,7 +90,7 @@ struct ReportedOutcomeTests {
     @Test func aCancelTheServerCannotTakeEndsTheCallWithinItsGrace() async throws {
         let server = try await LocalServer.startPrivate(.postgres)
         defer { server.remove() }
-        var configuration = try Support.configuration(port: server.port, poolSize: 1)
+        var configuration = try Support.configuration(server, poolSize: 1)
         configuration.connectTimeout = .seconds(1)
         configuration.statementTimeout = .seconds(30)
         let client = try PostgresClient(configuration: configuration, logger: Logger(label: "frozen-postmaster"))

@@ -6,10 +6,12 @@ import TestSupport
 
 /// Helpers shared by the suites: clients for the shared server and a log handler that keeps lines.
 enum Support {
-    /// A configuration for the shared instance (or `port`), with short timeouts for tests.
-    static func configuration(port: Int? = nil, poolSize: Int = 4) throws -> PostgresConfiguration {
+    /// A configuration for `server` (the shared instance when nil), or for `port` with the shared
+    /// instance's password, with short timeouts for tests.
+    static func configuration(_ server: LocalServer? = nil, port: Int? = nil, poolSize: Int = 4) throws -> PostgresConfiguration {
+        let server = try server ?? LocalServer.shared(.postgres)
         var configuration = PostgresConfiguration(
-            host: "127.0.0.1", port: try port ?? LocalServer.sharedPort(.postgres), user: "skillup",
+            host: "127.0.0.1", port: port ?? server.port, user: "skillup", password: try server.password(),
             database: "skillup", applicationName: "postgres-client-tests"
         )
         configuration.poolSize = poolSize

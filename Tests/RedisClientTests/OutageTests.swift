@@ -17,7 +17,7 @@ struct OutageTests {
     static func withFrozenServer(_ body: (LocalServer, RedisClient) async throws -> Void) async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
-        try await TestRedis.withClient(port: server.port, configure: configure) { client async throws in
+        try await TestRedis.withClient(server: server, configure: configure) { client async throws in
             #expect(try await client.send("PING") == .simpleString("PONG"))
             server.signal(SIGSTOP)
             try await body(server, client)
@@ -27,7 +27,7 @@ struct OutageTests {
     @Test func callsFailFastDuringAnOutageAndTheClientRecovers() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+        try await TestRedis.withClient(server: server, configure: Self.configure) { client in
             // A loaded machine can miss the short timeout on the very first call.
             #expect(try await TestRedis.eventually(within: .seconds(10)) { (try? await client.set("k", to: "before")) != nil })
             try await server.stop()
@@ -84,7 +84,7 @@ struct OutageTests {
     @Test func subscriptionsResumeAfterReconnect() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+        try await TestRedis.withClient(server: server, configure: Self.configure) { client in
             try await client.subscribe(to: ["news"]) { messages in
                 var iterator = messages.makeAsyncIterator()
                 #expect(try await client.publish("one", to: "news") == 1)
@@ -107,7 +107,7 @@ struct OutageTests {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
         let links = Mutex<[RedisSubscriptionLink]>([])
-        try await TestRedis.withClient(port: server.port, configure: Self.configure) { client in
+        try await TestRedis.withClient(server: server, configure: Self.configure) { client in
             try await client.subscribe(to: ["news"], onLinkChange: { link in links.withLock { $0.append(link) } }) { messages in
                 server.signal(SIGSTOP)
                 let start = ContinuousClock.now
@@ -147,7 +147,7 @@ struct OutageTests {
     @Test func aReplyArrivingDuringShutdownEndsTheSubscriptionCleanly() async throws {
         let server = try await LocalServer.startPrivate(.redis)
         defer { server.remove() }
-        var configuration = RedisConfiguration(port: server.port)
+        var configuration = try TestRedis.configuration(server)
         configuration.commandTimeout = .seconds(5)
         let client = RedisClient(configuration: configuration, logger: TestRedis.logger)
         let running = Task { try await client.run() }

@@ -13,12 +13,13 @@ enum TestRedis {
     }
 
     /// Runs `body` with a client that is running (connected or connecting), then shuts it down.
+    /// `server` (the shared one when nil), or `port` with the shared one's password.
     static func withClient<T: Sendable>(
-        port: Int? = nil,
+        server: LocalServer? = nil, port: Int? = nil,
         configure: (inout RedisConfiguration) -> Void = { _ in },
         _ body: (RedisClient) async throws -> T
     ) async throws -> T {
-        var configuration = RedisConfiguration(port: try port ?? LocalServer.sharedPort(.redis))
+        var configuration = try configuration(server, port: port)
         configure(&configuration)
         let client = RedisClient(configuration: configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -33,6 +34,14 @@ enum TestRedis {
                 throw error
             }
         }
+    }
+
+    /// The settings of `server` (the shared one when nil), or of `port` with the shared one's password.
+    static func configuration(_ server: LocalServer? = nil, port: Int? = nil) throws -> RedisConfiguration {
+        let server = try server ?? LocalServer.shared(.redis)
+        var configuration = RedisConfiguration(port: port ?? server.port)
+        configuration.password = try server.password()
+        return configuration
     }
 
     /// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.

@@ -23,8 +23,9 @@ struct QueueWorkerTests {
 
         init(publishing messages: [String]) async throws {
             name = "test.worker.\(UInt64.random(in: 0...UInt64.max))"
+            let broker = try LocalServer.shared(.rabbitmq)
             configuration = AMQPConfiguration(
-                host: "127.0.0.1", port: try LocalServer.sharedPort(.rabbitmq), user: "guest", password: "guest", virtualHost: "/",
+                host: "127.0.0.1", port: broker.port, user: "skillup", password: try broker.password(), virtualHost: "/",
                 heartbeat: .seconds(30), connectTimeout: .seconds(2), operationTimeout: .seconds(10), reconnectInitialDelay: .milliseconds(100),
                 reconnectMaximumDelay: .seconds(1))
             topology = AMQPTopology(exchanges: [], queues: [.init(name, durable: false)], bindings: [])

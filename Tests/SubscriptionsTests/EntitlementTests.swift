@@ -245,7 +245,7 @@ struct EntitlementTests {
         let postgres = try await LocalServer.startPrivate(.postgres)
         defer { postgres.remove() }
         try await postgres.migrate()
-        try await SubscribedInstance.with(postgresPort: postgres.port, redisPort: redis.port) { subscribed in
+        try await SubscribedInstance.with(postgresURL: try postgres.url(), redisURL: try redis.url()) { subscribed in
             let user = try await Billing.subscribe(subscribed.postgres, plan: try await Billing.makePlan(subscribed.postgres, perDay: 3))
             try await subscribed.withEntitlements { client async throws in
                 #expect(try await Billing.reserve(client, user: user, units: 2).json["remaining"] as? Int == 1)
@@ -267,7 +267,7 @@ struct EntitlementTests {
 
     @Test("PostgreSQL down: a 503 that says nothing was counted")
     func storageDown() async throws {
-        try await SubscribedInstance.with(postgresPort: 1) { subscribed in
+        try await SubscribedInstance.with(postgresURL: "postgresql://skillup@127.0.0.1:1/skillup") { subscribed in
             try await subscribed.withEntitlements { client in
                 let answer = try await Billing.reserve(client, user: UUID().uuidString.lowercased())
                 #expect(answer.status == .serviceUnavailable)

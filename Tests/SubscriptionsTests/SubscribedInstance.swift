@@ -32,15 +32,15 @@ final class SubscribedInstance: Sendable {
     }()
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws. `postgresPort` and `redisPort` point it at other servers (one that is down, say); `arguments`
+    /// throws. `postgresURL` and `redisURL` point it at other servers (one that is down, say); `arguments`
     /// are subscribed command-line settings (`--tiers-interval 3600`, ...).
     static func with<T>(
-        postgresPort: Int? = nil, redisPort: Int? = nil, arguments: [String] = [], _ body: (SubscribedInstance) async throws -> T
+        postgresURL: String? = nil, redisURL: String? = nil, arguments: [String] = [], _ body: (SubscribedInstance) async throws -> T
     ) async throws -> T {
         let instance = try await SubscribedInstance(
-            postgresPort: postgresPort ?? LocalServer.sharedPort(.postgres), redisPort: redisPort ?? LocalServer.sharedPort(.redis), arguments: arguments)
+            postgresURL: postgresURL ?? LocalServer.shared(.postgres).url(), redisURL: redisURL ?? LocalServer.shared(.redis).url(), arguments: arguments)
         do {
-            if postgresPort == nil { try await instance.postgres.waitUntilAnswering() }
+            if postgresURL == nil { try await instance.postgres.waitUntilAnswering() }
             let result = try await body(instance)
             await instance.services.stop()
             return result
@@ -50,13 +50,9 @@ final class SubscribedInstance: Sendable {
         }
     }
 
-    private init(postgresPort: Int, redisPort: Int, arguments: [String]) async throws {
+    private init(postgresURL: String, redisURL: String, arguments: [String]) async throws {
         let configuration = try await DaemonConfiguration.load(
-            daemon: "subscribed", arguments: ["subscribed"] + arguments,
-            environment: [
-                "REDIS_URL": "redis://127.0.0.1:\(redisPort)",
-                "POSTGRES_URL": "postgresql://skillup@127.0.0.1:\(postgresPort)/skillup",
-            ])
+            daemon: "subscribed", arguments: ["subscribed"] + arguments, environment: ["REDIS_URL": redisURL, "POSTGRES_URL": postgresURL])
         let parts = Mutex<SubscriptionsDaemon.Components?>(nil)
         let daemon = try await BackedDaemon.assemble(
             "subscribed", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: SubscriptionsDaemon.backends,

@@ -89,8 +89,8 @@ enum Benchmarks {
         revoking.cancel()
     }
 
-    static func redis(port: Int) async throws {
-        let client = RedisClient(configuration: RedisConfiguration(port: port), logger: logger)
+    static func redis(url: String) async throws {
+        let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
         let running = Task { try await client.run() }
         try await client.set("bench:key", to: "value")
         try await measure("Redis GET, sequential", operations: 20000) {
@@ -107,8 +107,8 @@ enum Benchmarks {
         try await running.value
     }
 
-    static func postgres(port: Int) async throws {
-        var configuration = try PostgresConfiguration(url: "postgresql://skillup@127.0.0.1:\(port)/skillup")
+    static func postgres(url: String) async throws {
+        var configuration = try PostgresConfiguration(url: url)
         configuration.poolSize = 4
         let client = try PostgresClient(configuration: configuration, logger: logger)
         try await measure("PostgreSQL SELECT $1, sequential", operations: 5000) {
@@ -120,8 +120,8 @@ enum Benchmarks {
         await client.close()
     }
 
-    static func amqp(port: Int) async throws {
-        let configuration = try AMQPConfiguration(url: "amqp://guest:guest@127.0.0.1:\(port)/")
+    static func amqp(url: String) async throws {
+        let configuration = try AMQPConfiguration(url: url)
         let queue = "bench.\(UInt32.random(in: 0 ... .max))"
         let topology = AMQPTopology(exchanges: [.init("bench", kind: .direct)], queues: [.init(queue)], bindings: [.init(queue: queue, exchange: "bench", routingKey: queue)])
         let publisher = AMQPPublisher(configuration: configuration, logger: logger)

@@ -12,7 +12,7 @@ raise_rate_limits() {
 # its access token.
 unlimited_user() {
   local state=$1 base=$2 email credentials
-  psql -q -X -h 127.0.0.1 -p "$SKILLUP_POSTGRES_PORT" -U skillup -d skillup -c "INSERT INTO billing.plans (code, title, price_cents,
+  PGPASSWORD=$(<"$state/postgres/password") psql -q -X -h 127.0.0.1 -p "$SKILLUP_POSTGRES_PORT" -U skillup -d skillup -c "INSERT INTO billing.plans (code, title, price_cents,
     requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once) VALUES ('bench', 'Bench', 100, 1000000,
     100000000, ARRAY['generate.short', 'generate.long'], 100000000, 100000000) ON CONFLICT (code) DO NOTHING" >/dev/null
   email="bench-$RANDOM$RANDOM@example.com"

@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# The addresses of the servers scripts/servers started under a state folder, with the passwords it
+# made there (sourced, not run): for the stack's stack.env, the test command and the benchmarks.
+#
+#   server_url postgres STATE [DATABASE]   postgresql://skillup:...@127.0.0.1:PORT/DATABASE (skillup)
+#   server_url rabbitmq STATE [VHOST]      amqp://skillup:...@127.0.0.1:PORT/VHOST (/)
+#   server_url redis STATE                 redis://default:...@127.0.0.1:PORT
+#   server_password NAME STATE             the password alone (PGPASSWORD for psql)
+
+server_password() { cat "$2/$1/password"; }
+
+server_url() {
+  local name=$1 state=$2 port
+  port=$(<"$state/$name/port")
+  case $name in
+    postgres) echo "postgresql://skillup:$(server_password postgres "$state")@127.0.0.1:$port/${3:-skillup}" ;;
+    rabbitmq) echo "amqp://skillup:$(server_password rabbitmq "$state")@127.0.0.1:$port/${3:-}" ;;
+    redis) echo "redis://default:$(server_password redis "$state")@127.0.0.1:$port" ;;
+  esac
+}
