@@ -51,8 +51,9 @@ struct GenerationService: Sendable {
         let record = GenerationRecord.new(
             id: id, input, userID: userID, templateVersion: template.version, mode: input.stream ? "streamed" : "immediate",
             maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
+        // Written with one lease, renewed only once its answer begins (``run(_:deliver:)``): a
+        // stream whose client left before its body ran lets it run out, and the sweep releases it.
         try await recordOrRelease(id.reservation) { try await store.insert(record, leasedTo: leases.owner, for: leases.length) }
-        leases.hold(record.id)
         return StartedGeneration(
             record: record, prompt: template.render(input), input: input, remaining: allowance.remaining, resetsAt: allowance.resetsAt)
     }
@@ -102,7 +103,8 @@ struct GenerationService: Sendable {
     /// (the client went away) cancels the run. A stream's pieces cannot be taken back, so another
     /// engine takes over only before the first.
     func run(_ started: StartedGeneration, deliver: (String) async throws -> Void) async -> EngineOutcome {
-        await run(started.record, prompt: started.prompt, restartable: !started.input.stream, deliver: deliver)
+        leases.hold(started.record.id)
+        return await run(started.record, prompt: started.prompt, restartable: !started.input.stream, deliver: deliver)
     }
 
     /// The answer for `record`: from the result cache when it holds one and `cacheLookup` allows

@@ -146,7 +146,7 @@ struct GenerationSettings: Sendable {
         let cache = ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
         let generations = GenerationService(
             store: store, entitlements: entitlements, engines: engines, cache: cache, pendingEndings: pending,
-            leases: GenerationLeases(length: sweepAfter), logger: logger)
+            leases: GenerationLeases(length: sweepAfter, longest: streamLimit + budget + .seconds(120)), logger: logger)
         return (generations, engineServices + [pending])
     }
 

@@ -52,8 +52,8 @@ protocol GenerationStore: Sendable {
     /// Writes a new generation answered in the request as 'running', leased to `owner` (the aid
     /// serving it) for `lease`.
     func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws
-    /// Extends `owner`'s lease of those of `ids` that are still running.
-    func renewLeases(ids: [String], owner: String, lease: Duration) async throws
+    /// Extends `owner`'s lease of those of `ids` that are still running and younger than `longest`.
+    func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws
     /// Ends a generation that is still queued or running: succeeded with its text, or failed or
     /// canceled with a reason (and the text the user got before it stopped, if any). False when it
     /// had ended already (canceled meanwhile, say): nothing changed.
@@ -93,10 +93,11 @@ protocol GenerationStore: Sendable {
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
-    /// Keeps the text an engine wrote for a task canceled while it wrote: the user is charged for
-    /// it, so it is theirs to read. False when the task is not canceled or has its text already.
+    /// Keeps the text an engine wrote (or the result cache gave, `cached`) for a task canceled
+    /// meanwhile: the user is charged for it, so it is theirs to read. False when the task is not
+    /// canceled or has its text already.
     @discardableResult
-    func keepCanceledText(id: String, text: String, engine: String) async throws -> Bool
+    func keepCanceledText(id: String, text: String, engine: String, cached: Bool) async throws -> Bool
 
     // MARK: skillctl
 
@@ -110,9 +111,10 @@ protocol GenerationStore: Sendable {
     // MARK: aid's sweep
 
     /// Fails as `interrupted` the generations answered in the request that are still running with
-    /// their lease run out (their aid stopped mid-way); a row written without a lease counts as
-    /// leased for `lease` from its start. Returns their reservations, to release.
-    func failAbandoned(lease: Duration) async throws -> [String?]
+    /// their lease run out (their aid stopped mid-way), but for `serving`, the ones the caller's own
+    /// aid (`owner`) serves; a row written without a lease counts as leased for
+    /// ``GenerationLeases/unleased`` from its start. Returns their reservations, to release.
+    func failAbandoned(owner: String, serving: [String]) async throws -> [String?]
 }
 
 /// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.

@@ -3,7 +3,8 @@ import ServiceLifecycle
 
 /// Keeps the leases of the generations this aid serves, and ends what an aid that stopped mid-way
 /// left running: a generation answered in the request whose lease ran out is failed as
-/// `interrupted`, and its unit released. Every aid instance sweeps; the update takes each row once.
+/// `interrupted`, and its unit released; never one this aid is serving, even if a renewal came
+/// late. Every aid instance sweeps; the update takes each row once.
 struct InterruptedSweep: Service {
     let generations: GenerationService
     let interval: Duration
@@ -15,7 +16,7 @@ struct InterruptedSweep: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            try await generations.store.renewLeases(ids: leases.ids, owner: leases.owner, lease: leases.length)
+                            try await generations.store.renewLeases(ids: leases.ids, owner: leases.owner, lease: leases.length, longest: leases.longest)
                         } catch {
                             generations.logger.warning("generation leases not renewed", metadata: ["reason": "\(error)"])
                         }
@@ -25,7 +26,7 @@ struct InterruptedSweep: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            for reservation in try await generations.store.failAbandoned(lease: leases.length) {
+                            for reservation in try await generations.store.failAbandoned(owner: leases.owner, serving: leases.ids) {
                                 generations.logger.warning("interrupted generation failed", metadata: ["reservation": "\(reservation ?? "-")"])
                                 await generations.end(requestID: reservation, delivered: false)
                             }

@@ -55,13 +55,14 @@ struct PostgresGenerationStore: GenerationStore {
             ])
     }
 
-    func renewLeases(ids: [String], owner: String, lease: Duration) async throws {
+    func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws {
         guard !ids.isEmpty else { return }
         _ = try await postgres.query(
             """
             UPDATE ai.generations SET lease_until = clock_timestamp() + $3 * interval '1 second'
             WHERE id = ANY (string_to_array($1, ',')::uuid[]) AND lease_owner = $2::uuid AND status = 'running'
-            """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease))])
+              AND created_at > clock_timestamp() - $4 * interval '1 second'
+            """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease)), .double(Self.seconds(longest))])
     }
 
     func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool {
@@ -216,10 +217,13 @@ struct PostgresGenerationStore: GenerationStore {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    func keepCanceledText(id: String, text: String, engine: String) async throws -> Bool {
+    func keepCanceledText(id: String, text: String, engine: String, cached: Bool) async throws -> Bool {
         try await !postgres.query(
-            "UPDATE ai.generations SET result = $2, engine = $3 WHERE id = $1::uuid AND status = 'canceled' AND result IS NULL RETURNING id",
-            [.text(id), .text(text), .text(engine)]
+            """
+            UPDATE ai.generations SET result = $2, engine = $3, cached = $4 WHERE id = $1::uuid AND status = 'canceled' AND result IS NULL
+            RETURNING id
+            """,
+            [.text(id), .text(text), .text(engine), .bool(cached)]
         ).isEmpty
     }
 
@@ -252,14 +256,15 @@ struct PostgresGenerationStore: GenerationStore {
 
     // MARK: aid's sweep
 
-    func failAbandoned(lease: Duration) async throws -> [String?] {
+    func failAbandoned(owner: String, serving: [String]) async throws -> [String?] {
         try await postgres.query(
             """
             UPDATE ai.generations SET status = 'failed', failure = 'interrupted', finished_at = clock_timestamp()
             WHERE mode IN ('immediate', 'streamed') AND status = 'running'
               AND coalesce(lease_until, created_at + $1 * interval '1 second') < clock_timestamp()
+              AND NOT (lease_owner IS NOT DISTINCT FROM $2::uuid AND id = ANY (string_to_array($3, ',')::uuid[]))
             RETURNING reservation
-            """, [.double(Self.seconds(lease))]
+            """, [.double(Self.seconds(GenerationLeases.unleased)), .text(owner), .text(serving.joined(separator: ","))]
         ).map { try $0.decode("reservation") }
     }
 }

@@ -25,8 +25,10 @@ struct SubscribedEntitlements: Entitlements {
             "reserve", ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID, max_tokens: maxTokens), as: ReserveAnswer.self)
         switch answer.decision {
         case "allowed":
-            // Without the plan's bound aid could not keep the engine to it: nothing runs unbounded.
+            // Without the plan's bound aid could not keep the engine to it: nothing runs unbounded,
+            // and the unit just reserved goes back (a subscribed older than sql/008, say).
             guard let remaining = answer.remaining, let resetsAt = answer.resets_at, let bound = answer.max_output_tokens else {
+                try? await release(requestID: requestID)
                 throw Self.malformed("an allowed answer without remaining, resets_at or max_output_tokens")
             }
             return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: bound)

@@ -163,7 +163,7 @@ struct TaskRunner: Sendable {
                 // Cached only once recorded as succeeded: a canceled task's answer never is.
                 await generations.remember(outcome, of: task)
                 await notify(task, .generationSucceeded)
-            } else if try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine) {
+            } else if try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached) {
                 // Canceled as the engine finished: the work was done, so the task keeps it and it counts.
                 await notify(task, .generationCanceled)
             }
@@ -173,7 +173,9 @@ struct TaskRunner: Sendable {
             guard !Task.isCancelled, try await store.task(id: task.id)?.status == .canceled else { return .retryLater }
             // What the engine wrote before it was stopped is the user's, and counts; with nothing
             // written, the unit comes back.
-            if !outcome.text.isEmpty { try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine) }
+            if !outcome.text.isEmpty {
+                try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached)
+            }
             try await endReservation(of: task)
             await notify(task, .generationCanceled)
         case .failed(let error):

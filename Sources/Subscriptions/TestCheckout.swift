@@ -26,16 +26,14 @@ struct TestCheckout: Sendable {
             }
         }
         router.post(RouterPath(Self.path)) { request, context in
+            guard routes.signature != nil, routes.testCheckout else { throw APIError.notFound() }
             let html = request.headers[.accept]?.contains("text/html") ?? false
             guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
                 throw APIError(
                     .unsupportedMediaType, code: "unsupported_media_type",
                     message: "the checkout page posts a form: Content-Type must be application/x-www-form-urlencoded")
             }
-            let form = try await request.body.collect(upTo: 8 * 1024)
-            var fields = URLComponents()
-            fields.percentEncodedQuery = String(buffer: form).replacingOccurrences(of: "+", with: " ")
-            let sealed = fields.queryItems?.first { $0.name == "checkout" }?.value
+            let sealed = Self.formField("checkout", in: String(buffer: try await request.body.collect(upTo: 8 * 1024)))
             do {
                 let (checkout, plan) = try await open(sealed)
                 let outcome = try await pay(checkout)
@@ -53,6 +51,17 @@ struct TestCheckout: Sendable {
                 return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
             }
         }
+    }
+
+    /// The value of `name` in an `application/x-www-form-urlencoded` body; nil when it is absent or
+    /// not valid percent-encoding.
+    static func formField(_ name: String, in body: String) -> String? {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return parts[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
     }
 
     static let used = APIError(.conflict, code: "checkout_used", message: "this checkout link was used already; start a new checkout to pay again")

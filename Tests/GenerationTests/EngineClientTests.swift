@@ -56,12 +56,12 @@ import Testing
                 let location = "http://\(request.head.authority ?? "127.0.0.1")/v1/elsewhere/chat/completions"
                 return Response(status: .temporaryRedirect, headers: [.location: location])
             case "slow":
-                // Five pieces a quarter of a second apart: a task that can be canceled part way.
+                // Ten pieces 0.3 s apart: a task that can be canceled part way.
                 return Response(
                     status: .ok, headers: [.contentType: "text/event-stream"],
                     body: .init { writer in
-                        for index in 1...5 {
-                            try await Task.sleep(for: .milliseconds(250))
+                        for index in 1...10 {
+                            try await Task.sleep(for: .milliseconds(300))
                             try await writer.write(Self.chunk("Part \(index). "))
                         }
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

@@ -127,44 +127,45 @@ import Testing
         }
     }
 
+    /// Cancels a running task `after` it began to run, and returns it once it ended, having checked
+    /// that its unit was settled.
+    func cancelRunning(_ aid: AidInstance, _ caller: Caller, _ id: String, after: Duration) async throws -> [String: Any] {
+        try await TaskTests().waitUntilRunning(aid, caller, id)
+        try await Task.sleep(for: after)
+        let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
+        #expect(canceled.status == .ok)
+        #expect(
+            try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
+        let task = try await TaskTests().finished(aid, caller, id)
+        #expect(task["status"] as? String == "canceled")
+        return task
+    }
+
     @Test func aTaskCanceledAfterItsEngineWroteIsSettledAndKeepsTheText() async throws {
         try await CacheTests.withModel("slow") { model in
             try await AidInstance.with(aidArguments: model, workerArguments: model + ["--worker-cancel-check", "0.1"], isolation: .ownServers) { aid in
                 let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
                 let id = try #require(try await TaskTests().accept(aid, caller).json["task_id"] as? String)
-                try await TaskTests().waitUntilRunning(aid, caller, id)
-                // Two of the slow model's five pieces, a quarter of a second apart.
-                try await Task.sleep(for: .milliseconds(650))
-                let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
-                #expect(canceled.status == .ok)
-                #expect(
-                    try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0))
-                        == (reserved: 1, settled: 1, released: 0))
-                let task = try await TaskTests().finished(aid, caller, id)
-                #expect(task["status"] as? String == "canceled")
+                // About four of the slow model's ten pieces, 0.3 s apart.
+                let task = try await cancelRunning(aid, caller, id, after: .milliseconds(1300))
                 let text = task["text"] as? String ?? ""
-                #expect(text.hasPrefix("Part 1.") && !text.contains("Part 5."), "\(text)")
+                #expect(text.hasPrefix("Part 1.") && !text.contains("Part 10."), "\(text)")
             }
         }
     }
 
     @Test func aTaskCanceledAsItsEngineFinishedIsSettledAndItsAnswerIsNotCached() async throws {
-        // genworker looks for a cancellation every 3 s, after the slow model has finished (1.25 s):
-        // the cancel lands between the engine's last piece and the task's recording.
+        // genworker looks for a cancellation every 8 s, after the slow model has finished (3 s): the
+        // cancel lands between the engine's last piece and the task's recording.
         try await CacheTests.withModel("slow") { model in
-            try await AidInstance.with(aidArguments: model, workerArguments: model + ["--worker-cancel-check", "3"], isolation: .ownServers) { aid in
+            try await AidInstance.with(
+                aidArguments: model, workerArguments: model + ["--worker-cancel-check", "8", "--worker-lease", "40"], isolation: .ownServers
+            ) { aid in
                 let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
                 let body = #"{"topic":"\#(CacheTests.freshTopic())","function":"lesson_plan","options":{"max_tokens":40}}"#
                 let id = try #require(try await TaskTests().accept(aid, caller, body: body).json["task_id"] as? String)
-                try await TaskTests().waitUntilRunning(aid, caller, id)
-                let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
-                #expect(canceled.status == .ok)
-                #expect(
-                    try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0))
-                        == (reserved: 1, settled: 1, released: 0))
-                let task = try await TaskTests().finished(aid, caller, id)
-                #expect(task["status"] as? String == "canceled")
-                #expect((task["text"] as? String)?.contains("Part 5.") == true)
+                let task = try await cancelRunning(aid, caller, id, after: .zero)
+                #expect((task["text"] as? String)?.contains("Part 10.") == true)
                 // The same task again is not answered from the cache: the canceled one's answer was not kept there.
                 let again = try #require(try await TaskTests().accept(aid, caller, body: body).json["task_id"] as? String)
                 let second = try await TaskTests().finished(aid, caller, again)

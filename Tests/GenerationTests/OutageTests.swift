@@ -144,6 +144,26 @@ import Testing
         }
     }
 
+    @Test func aSweepNeverTakesARowItsOwnAidServesEvenWithItsLeaseRunOut() async throws {
+        // A database of its own, with no aid sweeping it meanwhile.
+        let server = try await LocalServer.startPrivate(.postgres)
+        defer { server.remove() }
+        try await server.migrate()
+        let postgres = try PostgresClient(configuration: PostgresConfiguration(url: try server.url()), logger: AidInstance.logger)
+        let running = Task { try await postgres.run() }
+        defer { running.cancel() }
+        let store = PostgresGenerationStore(postgres: postgres)
+        let id = try await strandedGeneration(
+            postgres, user: Caller().userID, function: "summary", feature: "generate.short", mode: "streamed", maxTokens: 100, leaseLeft: .seconds(-5))
+        let owner: String = try await postgres.query("SELECT lease_owner::text AS owner FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0]
+            .decode("owner")
+        // A renewal came late (PostgreSQL was away): the aid that serves the row keeps it.
+        #expect(try await store.failAbandoned(owner: owner, serving: [id]).isEmpty)
+        // Once it no longer serves it (its ending could not be written), its own sweep takes it.
+        #expect(try await store.failAbandoned(owner: owner, serving: []) == ["generation:\(id)"])
+        await postgres.close()
+    }
+
     @Test func aRowIsSweptOnlyOnceItsAidStoppedRenewingItsLease() async throws {
         try await AidInstance.with(aidArguments: ["--sweep-after", "60", "--sweep-interval", "0.2"], isolation: .ownServers) { aid in
             let (alive, gone) = (Caller(), Caller())

@@ -168,6 +168,10 @@ struct WebhookTests {
                     body: ByteBuffer(string: #"{"checkout":"\#(token)"}"#)
                 ) { response in response.status }
                 #expect(json == .unsupportedMediaType)
+                // A form that is not the page's is refused, whatever it holds.
+                for form in ["checkout=a+b", "checkout=%zz", "checkout=%C3%28", "other=1", "", "checkout=\(token)#x"] {
+                    #expect(try await Self.checkout(client, "/api/billing/test-pay", form: form).status == .forbidden, "\(form)")
+                }
                 let paid = try await Self.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)")
                 #expect(paid.status == .ok)
                 #expect(paid.text.contains("you are on <strong>Pro</strong>") && paid.text.contains(#"href="https://localhost:8443/""#))

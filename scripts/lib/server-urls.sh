@@ -7,7 +7,10 @@
 #   server_url redis STATE                 redis://default:...@127.0.0.1:PORT
 #   server_password NAME STATE             the password alone (PGPASSWORD for psql)
 
-server_password() { cat "$2/$1/password"; }
+server_password() {
+  [[ -s $2/$1/password ]] || { echo "no password in $2/$1/password: was $1 started by scripts/servers?" >&2; return 1; }
+  cat "$2/$1/password"
+}
 
 server_url() {
   local name=$1 state=$2 port
