@@ -41,8 +41,7 @@ struct AuthRoutes: Sendable {
         }
         auth.post("/refresh") { request, context in
             // Browsers using cookies send no body; everyone else sends {"refresh_token": ...}.
-            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-            let body = buffer.readableBytes == 0 ? nil : try JSONBody.decode(RefreshBody.self, from: buffer.readableBytesView)
+            let body = try await request.decodeJSONIfPresent(as: RefreshBody.self, context: context)
             if let token = body?.refresh_token {
                 return try grantResponse(try await accounts.refresh(token, client: Self.client(request)), asCookies: false)
             }
@@ -103,10 +102,12 @@ struct AuthRoutes: Sendable {
     /// The caller's identity from a session credential (Bearer token or access cookie). API keys
     /// are for bots calling the product API, not for managing the account.
     private func authenticate(_ request: Request) async throws -> Identity {
-        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("apikey ") {
+        let credentials = Self.credentialRequest(request, forSubrequest: false)
+        // Under either scheme (ApiKey, or Bearer as OpenAI-style clients send it).
+        if case .success(let credential) = Credential.extract(from: credentials), case .apiKey = credential.kind {
             throw APIError(.forbidden, code: "session_required", message: "account endpoints need a login session, not an API key")
         }
-        let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: false))
+        let outcome = await validator.validate(credentials)
         if case .allowed(let identity) = outcome { return identity }
         throw outcome.apiError
     }
@@ -185,27 +186,39 @@ struct AuthRoutes: Sendable {
     }
 }
 
-private struct Credentials: Decodable {
+private struct Credentials: JSONRequestBody {
     let email: String
     let password: String
     let cookies: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case email, password, cookies }
+    typealias CodingKeys = Members
 }
 
-private struct RefreshBody: Decodable {
+private struct RefreshBody: JSONRequestBody {
     let refresh_token: String?
+
+    enum Members: String, CodingKey, CaseIterable { case refresh_token }
+    typealias CodingKeys = Members
 }
 
-private struct PasswordChange: Decodable {
+private struct PasswordChange: JSONRequestBody {
     let current_password: String
     let new_password: String
     let keep_api_keys: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case current_password, new_password, keep_api_keys }
+    typealias CodingKeys = Members
 }
 
-private struct NewAPIKey: Decodable {
+private struct NewAPIKey: JSONRequestBody {
     let name: String
     let scopes: [String]
     let expires_in: Int?
     let password: String
+
+    enum Members: String, CodingKey, CaseIterable { case name, scopes, expires_in, password }
+    typealias CodingKeys = Members
 }
 
 private struct SessionList: Encodable {

@@ -275,7 +275,8 @@ struct OutcomeCounters: Sendable {
     let cacheMisses = Counter(label: "authd_validation_cache_total", dimensions: [("result", "miss")])
 }
 
-/// The credential of a request: a Bearer token, an API key, or the access cookie.
+/// The credential of a request: a Bearer token, an API key (`ApiKey sk_...`, or `Bearer sk_...` as
+/// OpenAI-style clients send one), or the access cookie.
 struct Credential: Sendable {
     enum Extraction {
         case success(Credential)
@@ -296,7 +297,11 @@ struct Credential: Sendable {
         if let authorization = request.authorization {
             guard authorization.utf8.count <= maximumLength + 16 else { return .failure(.unauthorized(.tooLarge)) }
             if let token = value(of: authorization, scheme: "bearer") {
-                return make(.bearer(token), token)
+                // OpenAI-style clients send an API key as a Bearer token; an access token (a JWT)
+                // never begins with sk_, so the two cannot be taken for each other.
+                guard token.utf8.starts(with: TokenValidator.apiKeyPrefix.utf8) else { return make(.bearer(token), token) }
+                guard APIKeys.isWellFormed(token) else { return .failure(.unauthorized(.malformedAPIKey)) }
+                return make(.apiKey(token), token)
             }
             if let key = value(of: authorization, scheme: "apikey") {
                 guard APIKeys.isWellFormed(key) else { return .failure(.unauthorized(.malformedAPIKey)) }

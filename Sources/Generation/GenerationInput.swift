@@ -1,16 +1,23 @@
 import ServiceKit
 
 /// `POST /api/generate`'s body as a client sends it.
-struct GenerateBody: Decodable, Sendable {
-    struct Options: Decodable, Sendable {
+struct GenerateBody: JSONRequestBody, Sendable {
+    struct Options: JSONRequestBody, Sendable {
         let language: String?
         let max_tokens: Int?
+
+        enum Members: String, CodingKey, CaseIterable { case language, max_tokens }
+        typealias CodingKeys = Members
     }
 
     let topic: String
     let function: String
     let options: Options?
     let stream: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case topic, function, options, stream }
+    typealias CodingKeys = Members
+    static var objectMembers: [String: any JSONRequestBody.Type] { ["options": Options.self] }
 }
 
 /// A generation request that passed every check: what the engine is asked and how to answer.

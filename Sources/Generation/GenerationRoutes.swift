@@ -36,16 +36,20 @@ struct GenerationRoutes: Sendable {
             let started = try await generations.start(input, userID: identity.userID)
             return input.stream ? stream(started) : try await answer(started)
         }
-        router.get("/api/generate/{id}") { request, context in
-            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let id = try context.parameters.require("id")
-            // Another user's generation is as absent as one that never existed.
-            guard Identifiers.isUUID(id),
-                let record = try await generations.storage(unavailable: Self.unreadable, { try await store.generation(id: id, userID: identity.userID) })
-            else {
-                throw APIError.notFound("no generation of yours has this id")
+        // One generation, under the history's path too (`/api/generations/{id}`, beside the list).
+        for path in ["/api/generate/{id}", "/api/generations/{id}"] {
+            router.get(RouterPath(path)) { request, context in
+                guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+                let id = try context.parameters.require("id")
+                // Another user's generation is as absent as one that never existed.
+                guard Identifiers.isUUID(id),
+                    let record = try await generations.storage(
+                        unavailable: Self.unreadable, { try await store.generation(id: id, userID: identity.userID) })
+                else {
+                    throw APIError.notFound("no generation of yours has this id")
+                }
+                return try Response.json(GenerationBody(record))
             }
-            return try Response.json(GenerationBody(record))
         }
         router.delete("/api/generate/{id}") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }

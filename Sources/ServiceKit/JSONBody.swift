@@ -15,7 +15,47 @@ public enum JSONBody {
         public static let missingField = "missing_field"
         /// A member has the wrong type or is null.
         public static let invalidField = "invalid_field"
+        /// A member the request does not have (a typo such as `max_token`).
+        public static let unknownField = "unknown_field"
+        /// The body is not declared `application/json`.
+        public static let unsupportedMediaType = "unsupported_media_type"
     }
+
+    /// Decodes `bytes` as the request body `T`: as ``decode(_:from:)``, and a member `T` does not
+    /// have is refused (400 `unknown_field` naming it), so that a typo never silently does nothing.
+    public static func decodeRequest<T: JSONRequestBody>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
+        let body = try decode(type, from: bytes)
+        // decode succeeded, so the bytes are a JSON object.
+        if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
+            try checkMembers(of: object, as: type, at: "")
+        }
+        return body
+    }
+
+    private static func checkMembers(of object: [String: Any], as type: any JSONRequestBody.Type, at prefix: String) throws(APIError) {
+        let known = type.memberNames
+        for name in object.keys.sorted() {
+            let field = prefix + name
+            guard known.contains(name) else {
+                throw .badRequest(
+                    code: Code.unknownField,
+                    "\(field) is not a member of this request; its members are: \(known.map { prefix + $0 }.joined(separator: ", "))", field: field)
+            }
+            if let nested = type.objectMembers[name], let value = object[name] as? [String: Any] {
+                try checkMembers(of: value, as: nested, at: field + ".")
+            }
+        }
+    }
+
+    /// Whether a `Content-Type` says JSON: `application/json`, with parameters or not.
+    public static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return mediaType == "application/json"
+    }
+
+    static let unsupportedMediaType = APIError(
+        .unsupportedMediaType, code: Code.unsupportedMediaType, message: "the body must be JSON, sent with Content-Type: application/json")
 
     /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
@@ -78,10 +118,33 @@ public enum JSONBody {
     }
 }
 
+/// A JSON request body: its members are the keys of `Members`, and those that are objects of their
+/// own (`options`) are named in `objectMembers` with their type. ``JSONBody/decodeRequest(_:from:)``
+/// refuses any other member.
+public protocol JSONRequestBody: Decodable {
+    associatedtype Members: CodingKey & CaseIterable
+    static var objectMembers: [String: any JSONRequestBody.Type] { get }
+}
+
+extension JSONRequestBody {
+    public static var objectMembers: [String: any JSONRequestBody.Type] { [:] }
+    static var memberNames: [String] { Members.allCases.map(\.stringValue) }
+}
+
 extension Request {
-    /// The body decoded as `T` through ``JSONBody``; over the upload limit is 413.
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+    /// The body decoded as `T` through ``JSONBody/decodeRequest(_:from:)``: 415 unless it is
+    /// declared `application/json`; over the upload limit is 413.
+    public func decodeJSON<T: JSONRequestBody>(as type: T.Type, context: some RequestContext) async throws -> T {
+        guard JSONBody.isJSON(headers[.contentType]) else { throw JSONBody.unsupportedMediaType }
         let buffer = try await body.collect(upTo: context.maxUploadSize)
-        return try JSONBody.decode(type, from: buffer.readableBytesView)
+        return try JSONBody.decodeRequest(type, from: buffer.readableBytesView)
+    }
+
+    /// As ``decodeJSON(as:context:)`` for a route whose body may be left out: nil without one.
+    public func decodeJSONIfPresent<T: JSONRequestBody>(as type: T.Type, context: some RequestContext) async throws -> T? {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        guard JSONBody.isJSON(headers[.contentType]) else { throw JSONBody.unsupportedMediaType }
+        return try JSONBody.decodeRequest(type, from: buffer.readableBytesView)
     }
 }

@@ -31,9 +31,8 @@ struct AdminRoutes: Sendable {
         }
         group.post("/{user_id}/cancel") { request, context in
             let (actor, user) = try Self.authorize(request, context)
-            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-            let body = buffer.readableBytes == 0 ? CancelBody(at_period_end: nil) : try JSONBody.decode(CancelBody.self, from: buffer.readableBytesView)
-            return try await apply(.cancel(atPeriodEnd: body.at_period_end ?? false), user: user, actor: actor)
+            let body = try await request.decodeJSONIfPresent(as: CancelBody.self, context: context)
+            return try await apply(.cancel(atPeriodEnd: body?.at_period_end ?? false), user: user, actor: actor)
         }
         group.post("/{user_id}/extend") { request, context in
             let (actor, user) = try Self.authorize(request, context)
@@ -65,22 +64,34 @@ struct AdminRoutes: Sendable {
     }
 }
 
-struct GrantBody: Decodable {
+struct GrantBody: JSONRequestBody {
     let plan: String
     let days: Int?
     let trial: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case plan, days, trial }
+    typealias CodingKeys = Members
 }
 
-struct ChangeBody: Decodable {
+struct ChangeBody: JSONRequestBody {
     let plan: String
+
+    enum Members: String, CodingKey, CaseIterable { case plan }
+    typealias CodingKeys = Members
 }
 
-struct CancelBody: Decodable {
+struct CancelBody: JSONRequestBody {
     let at_period_end: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case at_period_end }
+    typealias CodingKeys = Members
 }
 
-struct ExtendBody: Decodable {
+struct ExtendBody: JSONRequestBody {
     let days: Int
+
+    enum Members: String, CodingKey, CaseIterable { case days }
+    typealias CodingKeys = Members
 }
 
 /// A subscription row as the admin API shows it.

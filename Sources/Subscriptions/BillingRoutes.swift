@@ -70,8 +70,11 @@ struct BillingRoutes: Sendable {
     }
 }
 
-struct CheckoutBody: Decodable {
+struct CheckoutBody: JSONRequestBody {
     let plan: String
+
+    enum Members: String, CodingKey, CaseIterable { case plan }
+    typealias CodingKeys = Members
 }
 
 struct CheckoutAnswer: Encodable {

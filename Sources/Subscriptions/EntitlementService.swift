@@ -106,18 +106,24 @@ struct EntitlementService: Sendable {
 }
 
 /// `POST /internal/entitlements/reserve`'s body.
-struct ReserveBody: Decodable, Sendable {
+struct ReserveBody: JSONRequestBody, Sendable {
     let user: String
     let feature: String
     let units: Int
     let request_id: String
     /// The output tokens the client asked for, if it asked: refused above the plan's bound.
     let max_tokens: Int?
+
+    enum Members: String, CodingKey, CaseIterable { case user, feature, units, request_id, max_tokens }
+    typealias CodingKeys = Members
 }
 
 /// The body of `settle` and `release`.
-struct FinishBody: Decodable, Sendable {
+struct FinishBody: JSONRequestBody, Sendable {
     let request_id: String
     /// Settling an answer served from aid's result cache, which the user's plan may not count.
     let cached: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case request_id, cached }
+    typealias CodingKeys = Members
 }

@@ -56,18 +56,21 @@ import Testing
                 #expect(try await validate(client, key: created.key, requiredScopes: "profile").status == .forbidden)
                 #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
 
-                // The key's cached answer serves only the ApiKey scheme, never the same string as a token.
-                for disguise: HTTPFields in [
-                    [.authorization: "Bearer \(created.key)"], [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"],
-                ] {
-                    let refused = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: disguise)
-                    #expect(refused.status == .unauthorized)
-                    let account = try await client.execute(uri: "/auth/me", method: .get, headers: disguise)
-                    #expect(account.status == .unauthorized)
+                // OpenAI-style clients send the key as a Bearer token: it is the same key, with the same answer.
+                let asBearer = try await client.execute(
+                    uri: "/internal/jwt/validate", method: .get,
+                    headers: [.authorization: "Bearer \(created.key)", HTTPField.Name("X-Required-Scopes")!: "generate"])
+                #expect(asBearer.status == .ok)
+                #expect(asBearer.header("X-Session-Id") == created.id)
+                // A cookie never carries a key.
+                let cookie: HTTPFields = [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]
+                #expect(try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: cookie).status == .unauthorized)
+                #expect(try await client.execute(uri: "/auth/me", method: .get, headers: cookie).status == .unauthorized)
+                // Keys cannot manage the account, under either scheme.
+                for scheme in ["ApiKey", "Bearer"] {
+                    let withKey = try await client.execute(uri: "/auth/me", method: .get, headers: [.authorization: "\(scheme) \(created.key)"])
+                    #expect(withKey.status == .forbidden, "\(scheme)")
                 }
-                // Keys cannot manage the account.
-                let withKey = try await client.execute(uri: "/auth/me", method: .get, headers: [.authorization: "ApiKey \(created.key)"])
-                #expect(withKey.status == .forbidden)
 
                 #expect(try await client.send(.delete, "/auth/api-keys/\(created.id)", token: session.access_token).status == .noContent)
                 #expect(try await validate(client, key: created.key).status == .unauthorized)

@@ -9,12 +9,24 @@ import Testing
 /// What a client reads when its request is wrong: a body the route cannot use, a method the path
 /// does not serve, a path the gateway routes here before any route serves it.
 @Suite struct RequestAnswerTests {
-    struct Order: Decodable {
+    struct Order: JSONRequestBody {
         struct Item: Decodable { let sku: String }
+        struct Delivery: JSONRequestBody {
+            let city: String?
+
+            enum Members: String, CodingKey, CaseIterable { case city }
+            typealias CodingKeys = Members
+        }
+
         let email: String
         let quantity: Int
         let gift: Bool?
         let items: [Item]?
+        let delivery: Delivery?
+
+        enum Members: String, CodingKey, CaseIterable { case email, quantity, gift, items, delivery }
+        typealias CodingKeys = Members
+        static var objectMembers: [String: any JSONRequestBody.Type] { ["delivery": Delivery.self] }
     }
 
     func makeRouter() -> Router<BasicRequestContext> {
@@ -47,6 +59,14 @@ import Testing
             (#"{"email": "a@b.c", "quantity": 1, "gift": "yes"}"#, "invalid_field", "gift must be true or false", "gift"),
             (#"{"email": "a@b.c", "quantity": 1, "items": {}}"#, "invalid_field", "items must be a list", "items"),
             (#"{"email": "a@b.c", "quantity": 1, "items": [{"sku": "x"}, {}]}"#, "missing_field", "items[1].sku is required", "items[1].sku"),
+            (
+                #"{"email": "a@b.c", "quantity": 1, "gfit": true}"#, "unknown_field",
+                "gfit is not a member of this request; its members are: email, quantity, gift, items, delivery", "gfit"
+            ),
+            (
+                #"{"email": "a@b.c", "quantity": 1, "delivery": {"cty": "Oslo"}}"#, "unknown_field",
+                "delivery.cty is not a member of this request; its members are: delivery.city", "delivery.cty"
+            ),
         ] as [(String, String, String, String?)])
     func aBodyTheRouteCannotUseIsNamedInPlainWords(body: String, code: String, message: String, field: String?) async throws {
         try await Application(router: makeRouter()).test(.router) { client in
@@ -62,9 +82,22 @@ import Testing
 
     @Test func aGoodBodyIsServed() async throws {
         try await Application(router: makeRouter()).test(.router) { client in
-            let response = try await client.execute(uri: "/orders", method: .post, body: ByteBuffer(string: #"{"email": "a@b.c", "quantity": 2, "extra": 1}"#))
+            let response = try await client.execute(
+                uri: "/orders", method: .post, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ByteBuffer(string: #"{"email": "a@b.c", "quantity": 2, "delivery": {"city": "Oslo"}}"#))
             #expect(response.status == .ok)
             #expect(String(buffer: response.body) == "a@b.c")
+        }
+    }
+
+    @Test(arguments: [nil, "text/plain", "application/x-www-form-urlencoded", "application/jsonp"] as [String?])
+    func aBodyNotDeclaredJSONIs415(contentType: String?) async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            let headers: HTTPFields = contentType.map { [.contentType: $0] } ?? [:]
+            let response = try await client.execute(
+                uri: "/orders", method: .post, headers: headers, body: ByteBuffer(string: #"{"email": "a@b.c", "quantity": 2}"#))
+            #expect(response.status == .unsupportedMediaType)
+            #expect(try errorBody(response)["error"] == "unsupported_media_type")
         }
     }
 
