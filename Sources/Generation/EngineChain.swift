@@ -16,6 +16,8 @@ struct EngineOutcome: Sendable, Equatable {
     let engine: String
     /// Whether the text came from the result cache rather than from an engine now.
     var cached = false
+    /// Whether the answer stopped at its `max_tokens` rather than where the engine would have ended it.
+    var truncated = false
 
     var succeeded: Bool { ending == .succeeded }
 
@@ -171,9 +173,16 @@ struct EngineChain: Sendable {
     ) async -> EngineOutcome {
         var text = ""
         var begun = false
-        func ended(_ ending: EngineOutcome.Ending) -> EngineOutcome { EngineOutcome(ending: ending, text: text, engine: engine.name) }
+        var truncated = false
+        func ended(_ ending: EngineOutcome.Ending) -> EngineOutcome {
+            EngineOutcome(ending: ending, text: text, engine: engine.name, truncated: truncated)
+        }
         do {
-            for try await piece in bounded(engine.generate(prompt, maxTokens: maxTokens), until: deadline) {
+            for try await output in bounded(engine.generate(prompt, maxTokens: maxTokens), until: deadline) {
+                guard case .text(let piece) = output else {
+                    truncated = true
+                    continue
+                }
                 if !begun {
                     begun = true
                     firstPiece()
@@ -196,8 +205,8 @@ struct EngineChain: Sendable {
     }
 
     /// `pieces`, ended with a retryable timeout at `deadline`.
-    private func bounded(_ pieces: AsyncThrowingStream<String, any Error>, until deadline: ContinuousClock.Instant)
-        -> AsyncThrowingStream<String, any Error>
+    private func bounded(_ pieces: AsyncThrowingStream<EngineOutput, any Error>, until deadline: ContinuousClock.Instant)
+        -> AsyncThrowingStream<EngineOutput, any Error>
     {
         let budget = budget
         return AsyncThrowingStream { continuation in

@@ -4,10 +4,19 @@ public protocol GenerationEngine: Sendable {
     /// The name answers carry in `engine`, so that a client can tell which engine wrote them.
     var name: String { get }
 
-    /// The answer to `prompt`, at most `maxTokens` long, in the pieces the engine produces them.
-    /// The stream ends normally only when the answer is complete; a failure part way throws
-    /// ``EngineError``. Cancelling the consuming task stops the engine's work.
-    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<String, any Error>
+    /// The answer to `prompt`, at most `maxTokens` long, in the pieces the engine produces them,
+    /// followed by ``EngineOutput/cutAtLimit`` when `maxTokens` ended it. The stream ends normally
+    /// only when the answer is complete; a failure part way throws ``EngineError``. Cancelling the
+    /// consuming task stops the engine's work.
+    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error>
+}
+
+/// What an engine's stream carries.
+public enum EngineOutput: Sendable, Equatable {
+    /// A piece of the answer, as the engine wrote it.
+    case text(String)
+    /// The answer reached its `maxTokens`: it ends there, not where the engine would have ended it.
+    case cutAtLimit
 }
 
 /// Why an engine did not finish an answer.

@@ -13,16 +13,17 @@ public struct GenerationFunction: Sendable, Equatable {
     /// The plan feature a reservation for it names (billing.plans.features).
     public let feature: String
     public let mode: Mode
-    /// The answer's length unless the request asks for less.
+    /// The answer's length in tokens unless the request asks otherwise: room for the whole answer
+    /// its template asks for, so that only a request for less cuts it (README lists them).
     public let defaultMaxTokens: Int
 
     /// Every function, in the order the API lists them. Each has a prompt template in
     /// `ai.prompt_templates` (sql/006).
     public static let catalog: [GenerationFunction] = [
-        GenerationFunction(code: "summary", feature: "generate.short", mode: .immediate, defaultMaxTokens: 300),
-        GenerationFunction(code: "explain", feature: "generate.short", mode: .immediate, defaultMaxTokens: 400),
-        GenerationFunction(code: "quiz", feature: "generate.short", mode: .immediate, defaultMaxTokens: 500),
-        GenerationFunction(code: "title", feature: "generate.short", mode: .immediate, defaultMaxTokens: 60),
+        GenerationFunction(code: "summary", feature: "generate.short", mode: .immediate, defaultMaxTokens: 400),
+        GenerationFunction(code: "explain", feature: "generate.short", mode: .immediate, defaultMaxTokens: 700),
+        GenerationFunction(code: "quiz", feature: "generate.short", mode: .immediate, defaultMaxTokens: 700),
+        GenerationFunction(code: "title", feature: "generate.short", mode: .immediate, defaultMaxTokens: 100),
         GenerationFunction(code: "lesson_plan", feature: "generate.long", mode: .queued, defaultMaxTokens: 1500),
         GenerationFunction(code: "scenario", feature: "generate.long", mode: .queued, defaultMaxTokens: 1500),
     ]

@@ -92,7 +92,8 @@ struct GenerationRoutes: Sendable {
             return try Response.json(
                 GeneratedBody(
                     id: started.record.id, status: "succeeded", function: started.record.function, text: outcome.text, engine: outcome.engine,
-                    cached: outcome.cached, template_version: started.record.templateVersion, quota: Quota(started, counted: counted)))
+                    cached: outcome.cached, truncated: outcome.truncated, template_version: started.record.templateVersion,
+                    quota: Quota(started, counted: counted)))
         case .failed(let error):
             throw Self.engineFailure(error)
         case .canceled:
@@ -136,7 +137,7 @@ struct GenerationRoutes: Sendable {
                     ServerSentEvent.encode(
                         event: "done",
                         DoneEvent(
-                            id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached,
+                            id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached, truncated: outcome.truncated,
                             quota: Quota(started, counted: counted))))
             case .failed(let error):
                 let failure = Self.engineFailure(error, counted: counted)
@@ -218,6 +219,8 @@ struct GeneratedBody: Encodable {
     let engine: String
     /// Whether the text came from the result cache.
     let cached: Bool
+    /// Whether `max_tokens` cut the text short of where the engine would have ended it.
+    let truncated: Bool
     let template_version: Int
     let quota: Quota
 }
@@ -237,6 +240,7 @@ struct DoneEvent: Encodable {
     let status: String
     let engine: String
     let cached: Bool
+    let truncated: Bool
     let quota: Quota
 }
 
@@ -256,6 +260,7 @@ struct GenerationBody: Encodable {
     let template_version: Int
     let engine: String?
     let cached: Bool
+    let truncated: Bool
     let text: String?
     let failure: String?
     let created_at: Date
@@ -271,6 +276,7 @@ struct GenerationBody: Encodable {
         template_version = record.templateVersion
         engine = record.engine
         cached = record.cached
+        truncated = record.truncated
         text = record.result
         failure = record.failure
         created_at = Date(timeIntervalSince1970: Double(record.createdMicros) / 1_000_000)

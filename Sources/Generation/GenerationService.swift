@@ -119,7 +119,7 @@ struct GenerationService: Sendable {
             } catch {
                 return EngineOutcome(ending: .canceled, text: "", engine: hit.engine, cached: true)
             }
-            return EngineOutcome(ending: .succeeded, text: hit.text, engine: hit.engine, cached: true)
+            return EngineOutcome(ending: .succeeded, text: hit.text, engine: hit.engine, cached: true, truncated: hit.truncated ?? false)
         }
         return await engines.run(prompt, maxTokens: record.maxTokens, restartable: restartable, deliver: deliver)
     }
@@ -128,7 +128,7 @@ struct GenerationService: Sendable {
     /// engine now, not from the cache.
     func remember(_ outcome: EngineOutcome, of record: GenerationRecord) async {
         guard outcome.succeeded, !outcome.cached, engines.cacheableNames.contains(outcome.engine) else { return }
-        await cache.store(.init(text: outcome.text, engine: outcome.engine), of: record)
+        await cache.store(.init(text: outcome.text, engine: outcome.engine, truncated: outcome.truncated), of: record)
     }
 
     /// Records how the generation ended and settles its reservation when text reached the user
@@ -152,7 +152,10 @@ struct GenerationService: Sendable {
         let kept = delivered && !outcome.text.isEmpty ? outcome.text : nil
         do {
             let ended = try await store.finish(
-                id: started.record.id, status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached)
+                id: started.record.id,
+                GenerationEnding(
+                    status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached,
+                    truncated: kept != nil && outcome.truncated))
             if ended {
                 await remember(outcome, of: started.record)
             } else if !delivered {

@@ -40,6 +40,8 @@ struct GenerationRecord: Sendable, Equatable {
     var failure: String?
     /// Whether the result came from the result cache.
     var cached = false
+    /// Whether the result stopped at `maxTokens` rather than where the engine would have ended it.
+    var truncated = false
     /// Microseconds since 1970, as stored: the history's order and cursor.
     let createdMicros: Int
     var finishedMicros: Int?
@@ -54,11 +56,10 @@ protocol GenerationStore: Sendable {
     func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws
     /// Extends `owner`'s lease of those of `ids` that are still running and younger than `longest`.
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws
-    /// Ends a generation that is still queued or running: succeeded with its text, or failed or
-    /// canceled with a reason (and the text the user got before it stopped, if any). False when it
-    /// had ended already (canceled meanwhile, say): nothing changed.
+    /// Ends a generation that is still queued or running as `ending` says. False when it had ended
+    /// already (canceled meanwhile, say): nothing changed.
     @discardableResult
-    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool
+    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool
     /// The user's generation `id`, or nil when there is none of theirs with that id.
     func generation(id: String, userID: String) async throws -> GenerationRecord?
     /// The user's generations, newest first: `limit` of them from after the `before` cursor.
@@ -115,6 +116,18 @@ protocol GenerationStore: Sendable {
     /// aid (`owner`) serves; a row written without a lease counts as leased for
     /// ``GenerationLeases/unleased`` from its start. Returns their reservations, to release.
     func failAbandoned(owner: String, serving: [String]) async throws -> [String?]
+}
+
+/// How a generation ended, as its row records it: succeeded with its text, or failed or canceled
+/// with a reason (and the text the user got before it stopped, if any); the engine that wrote it,
+/// whether it came from the result cache, and whether `max_tokens` cut it.
+struct GenerationEnding: Sendable, Equatable {
+    let status: GenerationRecord.Status
+    let engine: String?
+    var result: String? = nil
+    var failure: String? = nil
+    var cached = false
+    var truncated = false
 }
 
 /// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.

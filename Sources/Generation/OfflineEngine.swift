@@ -43,8 +43,10 @@ public struct OfflineEngine: GenerationEngine {
         return words.prefix(maxTokens).joined(separator: " ")
     }
 
-    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<String, any Error> {
+    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
         let words = text(for: prompt, maxTokens: maxTokens).split(separator: " ")
+        // Its whole text is as long as the longer of 80 words and the request: less is a cut.
+        let cut = words.count < text(for: prompt, maxTokens: Int.max).split(separator: " ").count
         let pieces = stride(from: 0, to: words.count, by: wordsPerPiece).map { start in
             (start == 0 ? "" : " ") + words[start..<min(start + wordsPerPiece, words.count)].joined(separator: " ")
         }
@@ -61,8 +63,9 @@ public struct OfflineEngine: GenerationEngine {
                             throw EngineError(code: "engine_failed", message: "the offline engine was told to fail", retryable: true)
                         }
                         if pause > .zero { try await Task.sleep(for: pause) }
-                        continuation.yield(piece)
+                        continuation.yield(.text(piece))
                     }
+                    if cut { continuation.yield(.cutAtLimit) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)

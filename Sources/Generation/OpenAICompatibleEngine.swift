@@ -37,7 +37,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         self.totalTimeout = totalTimeout
     }
 
-    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<String, any Error> {
+    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
         AsyncThrowingStream { continuation in
             let work = Task {
                 do {
@@ -73,13 +73,15 @@ public struct OpenAICompatibleEngine: GenerationEngine {
             }
 
             let delta: Delta?
+            /// `length` when max_tokens ended the answer (`stop` when the model did).
+            let finish_reason: String?
         }
 
         let choices: [Choice]?
     }
 
     /// Sends the request and hands each piece to `yield`, within the timeouts.
-    private func stream(_ prompt: Prompt, maxTokens: Int, yield: @escaping @Sendable (String) -> Void) async throws {
+    private func stream(_ prompt: Prompt, maxTokens: Int, yield: @escaping @Sendable (EngineOutput) -> Void) async throws {
         let started = Started()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -102,7 +104,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         }
     }
 
-    private func request(_ prompt: Prompt, maxTokens: Int, yield: (String) -> Void) async throws {
+    private func request(_ prompt: Prompt, maxTokens: Int, yield: (EngineOutput) -> Void) async throws {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -133,6 +135,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         }
         var pending = ByteBuffer()
         var done = false
+        var cut = false
         var events = 0
         do {
             for try await chunk in response.body {
@@ -149,7 +152,8 @@ public struct OpenAICompatibleEngine: GenerationEngine {
                     guard let decoded = try? JSONDecoder().decode(ChatChunk.self, from: Data(payload.utf8)) else {
                         throw EngineError(code: "engine_malformed", message: "\(name) sent an event that is not a chat chunk", retryable: true)
                     }
-                    if let content = decoded.choices?.first?.delta?.content, !content.isEmpty { yield(content) }
+                    if let content = decoded.choices?.first?.delta?.content, !content.isEmpty { yield(.text(content)) }
+                    if decoded.choices?.first?.finish_reason == "length" { cut = true }
                 }
                 if done { break }
             }
@@ -170,6 +174,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
             }
             throw EngineError(code: "engine_cut", message: "\(name) ended the answer without finishing it", retryable: true)
         }
+        if cut { yield(.cutAtLimit) }
     }
 
     /// The status as an engine error: 429 and 5xx may succeed later, other refusals will not.

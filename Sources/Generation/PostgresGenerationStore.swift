@@ -9,7 +9,7 @@ struct PostgresGenerationStore: GenerationStore {
     private static let columns: SQL = """
         g.id::text AS id, g.user_id::text AS user_id, g.function, g.topic, g.language, g.max_tokens, g.template_version, g.mode, g.status,
         g.reservation,
-        g.engine, g.result, g.failure, g.cached, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
+        g.engine, g.result, g.failure, g.cached, g.truncated, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
         (extract(epoch FROM g.finished_at) * 1000000)::bigint AS finished_micros
         """
 
@@ -21,8 +21,8 @@ struct PostgresGenerationStore: GenerationStore {
             language: try row.decode("language"), maxTokens: try row.decode("max_tokens"), templateVersion: try row.decode("template_version"),
             mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"),
             result: try row.decode("result"),
-            failure: try row.decode("failure"), cached: try row.decode("cached"), createdMicros: try row.decode("created_micros"),
-            finishedMicros: try row.decode("finished_micros"))
+            failure: try row.decode("failure"), cached: try row.decode("cached"), truncated: try row.decode("truncated"),
+            createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
     }
 
     private static func unknownStatus(_ status: String) -> PostgresError {
@@ -65,15 +65,15 @@ struct PostgresGenerationStore: GenerationStore {
             """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease)), .double(Self.seconds(longest))])
     }
 
-    func finish(id: String, status: GenerationRecord.Status, engine: String?, result: String?, failure: String?, cached: Bool) async throws -> Bool {
+    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool {
         try await !postgres.query(
             """
-            UPDATE ai.generations SET status = $2, engine = $3, result = $4, failure = $5, cached = $6, finished_at = clock_timestamp()
+            UPDATE ai.generations SET status = $2, engine = $3, result = $4, failure = $5, cached = $6, truncated = $7, finished_at = clock_timestamp()
             WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING id
             """,
             [
-                .text(id), .text(status.rawValue), engine.map(PostgresValue.text) ?? .null, result.map(PostgresValue.text) ?? .null,
-                failure.map(PostgresValue.text) ?? .null, .bool(cached),
+                .text(id), .text(ending.status.rawValue), ending.engine.map(PostgresValue.text) ?? .null, ending.result.map(PostgresValue.text) ?? .null,
+                ending.failure.map(PostgresValue.text) ?? .null, .bool(ending.cached), .bool(ending.truncated),
             ]
         ).isEmpty
     }

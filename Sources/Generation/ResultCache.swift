@@ -20,10 +20,12 @@ struct ResultCache: Sendable {
         case shared, user
     }
 
-    /// An answer as cached: its text and the engine that wrote it.
+    /// An answer as cached: its text, the engine that wrote it, and whether `max_tokens` cut it
+    /// (absent from entries cached before this was kept).
     struct Entry: Codable, Sendable, Equatable {
         let text: String
         let engine: String
+        var truncated: Bool? = nil
     }
 
     /// Where answers are kept; nil when the cache is off (`cache.ttl` 0).

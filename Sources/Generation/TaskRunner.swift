@@ -159,7 +159,9 @@ struct TaskRunner: Sendable {
     private func record(_ outcome: EngineOutcome, of task: GenerationRecord, attempt: Int, paid: Bool) async throws -> QueueWorker.Outcome {
         switch outcome.ending {
         case .succeeded:
-            if try await store.finish(id: task.id, status: .succeeded, engine: outcome.engine, result: outcome.text, failure: nil, cached: outcome.cached) {
+            let ending = GenerationEnding(
+                status: .succeeded, engine: outcome.engine, result: outcome.text, cached: outcome.cached, truncated: outcome.truncated)
+            if try await store.finish(id: task.id, ending) {
                 // Cached only once recorded as succeeded: a canceled task's answer never is.
                 await generations.remember(outcome, of: task)
                 await notify(task, .generationSucceeded)
@@ -245,7 +247,7 @@ struct TaskRunner: Sendable {
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
-        let ended = try await store.finish(id: task.id, status: .failed, engine: engine, result: nil, failure: error.code, cached: false)
+        let ended = try await store.finish(id: task.id, GenerationEnding(status: .failed, engine: engine, failure: error.code))
         if ended {
             logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
             await notify(task, .generationFailed, failure: error.code)

@@ -3,7 +3,10 @@
 public struct Plan: Sendable, Equatable, Codable {
     public let code: String
     public let title: String
+    /// The price a month, in hundredths of `currency`.
     public let priceCents: Int
+    /// The price's currency, as ISO 4217 (`USD`).
+    public let currency: String
     /// The gateway's request rate for this plan's users (nginx/conf.d/rate-limits.conf).
     public let requestsPerMinute: Int
     public let generationsPerDay: Int
@@ -18,7 +21,7 @@ public struct Plan: Sendable, Equatable, Codable {
     public let features: [String]
 
     enum CodingKeys: String, CodingKey {
-        case code, title, features
+        case code, title, features, currency
         case priceCents = "price_cents"
         case requestsPerMinute = "requests_per_minute"
         case generationsPerDay = "generations_per_day"

@@ -17,13 +17,13 @@ struct PostgresSubscriptionStore: SubscriptionStore {
     }
 
     private static let planColumns: SQL = """
-        p.code, p.title, p.price_cents, p.requests_per_minute, p.generations_per_day, p.generations_per_month,
+        p.code, p.title, p.price_cents, p.currency, p.requests_per_minute, p.generations_per_day, p.generations_per_month,
         p.max_output_tokens, p.tasks_at_once, p.cached_answers_count, array_to_string(p.features, ' ') AS features
         """
 
     private static func plan(_ row: PostgresRow) throws -> Plan {
         Plan(
-            code: try row.decode("code"), title: try row.decode("title"), priceCents: try row.decode("price_cents"),
+            code: try row.decode("code"), title: try row.decode("title"), priceCents: try row.decode("price_cents"), currency: try row.decode("currency"),
             requestsPerMinute: try row.decode("requests_per_minute"), generationsPerDay: try row.decode("generations_per_day"),
             generationsPerMonth: try row.decode("generations_per_month"), maxOutputTokens: try row.decode("max_output_tokens"),
             tasksAtOnce: try row.decode("tasks_at_once"), cachedAnswersCount: try row.decode("cached_answers_count"),

@@ -150,7 +150,7 @@ enum CheckoutPage {
     }
 
     static func pay(_ plan: Plan, token: String, checkout: CheckoutToken) -> String {
-        let price = String(format: "%d.%02d", plan.priceCents / 100, plan.priceCents % 100)
+        let price = String(format: "%d.%02d %@", plan.priceCents / 100, plan.priceCents % 100, plan.currency)
         let expires = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(checkout.expires)))
         return page(
             title: "Test checkout: \(plan.title)",

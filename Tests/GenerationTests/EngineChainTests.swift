@@ -10,6 +10,8 @@ import Testing
 final class ScriptedEngine: GenerationEngine {
     enum Step: Sendable {
         case answer([String])
+        /// These pieces, then the end of `maxTokens`.
+        case cut([String])
         /// These pieces, then the error.
         case fail(EngineError, after: [String])
         /// These pieces after a pause: a model at work.
@@ -29,7 +31,7 @@ final class ScriptedEngine: GenerationEngine {
 
     var callCount: Int { calls.withLock { $0 } }
 
-    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<String, any Error> {
+    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
         let call = calls.withLock { count in
             count += 1
             return count
@@ -39,14 +41,18 @@ final class ScriptedEngine: GenerationEngine {
             let work = Task {
                 switch step {
                 case .answer(let pieces):
-                    for piece in pieces { continuation.yield(piece) }
+                    for piece in pieces { continuation.yield(.text(piece)) }
+                    continuation.finish()
+                case .cut(let pieces):
+                    for piece in pieces { continuation.yield(.text(piece)) }
+                    continuation.yield(.cutAtLimit)
                     continuation.finish()
                 case .fail(let error, let pieces):
-                    for piece in pieces { continuation.yield(piece) }
+                    for piece in pieces { continuation.yield(.text(piece)) }
                     continuation.finish(throwing: error)
                 case .slow(let pause, let pieces):
                     try? await Task.sleep(for: pause)
-                    for piece in pieces { continuation.yield(piece) }
+                    for piece in pieces { continuation.yield(.text(piece)) }
                     continuation.finish()
                 case .stall:
                     try? await Task.sleep(for: .seconds(60))
@@ -73,6 +79,12 @@ final class ScriptedEngine: GenerationEngine {
 
     static func run(_ chain: EngineChain, restartable: Bool = true) async -> EngineOutcome {
         await chain.run(prompt, maxTokens: 50, restartable: restartable) { _ in }
+    }
+
+    @Test func anAnswerCutAtItsLimitSucceedsAndSaysSo() async {
+        let outcome = await Self.run(Self.chain(ScriptedEngine("model", .cut(["Tides ", "rise"]))))
+        #expect(outcome.succeeded && outcome.truncated && outcome.text == "Tides rise")
+        #expect(await Self.run(Self.chain(ScriptedEngine("model", .answer(["Tides."])))).truncated == false)
     }
 
     @Test func aRetryableFailureIsAskedAgainThenTheNextEngineAnswersAndIsNamed() async {

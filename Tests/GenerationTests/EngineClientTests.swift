@@ -70,6 +70,17 @@ import Testing
             case "silent":
                 // What llama.cpp's server sends for a prompt beyond its context: 200, then an empty stream.
                 return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init { writer in try await writer.finish(nil) })
+            case "length":
+                // Two pieces, then the finish reason of an answer that max_tokens ended.
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        try await writer.write(Self.chunk("Tides rise "))
+                        try await writer.write(Self.chunk("and"))
+                        let last = #"{"choices":[{"delta":{},"finish_reason":"length","index":0}]}"#
+                        try await writer.write(ByteBuffer(string: "data: \(last)\n\ndata: [DONE]\n\n"))
+                        try await writer.finish(nil)
+                    })
             case "cut":
                 return Response(
                     status: .ok, headers: [.contentType: "text/event-stream"],
@@ -123,9 +134,7 @@ import Testing
     static let prompt = Prompt(system: "You write summaries.", user: "Summarize the topic.\nTopic: \"Tides\"")
 
     func collect(_ engine: OpenAICompatibleEngine) async throws -> [String] {
-        var pieces: [String] = []
-        for try await piece in engine.generate(Self.prompt, maxTokens: 50) { pieces.append(piece) }
-        return pieces
+        try await engine.answer(Self.prompt, maxTokens: 50).pieces
     }
 
     func failure(_ engine: OpenAICompatibleEngine) async -> EngineError? {
@@ -147,14 +156,12 @@ import Testing
 
     @Test func stopSequencesAreSentOnlyWhenThePromptHasThemAndTheTemperatureOnlyWhenSet() async throws {
         try await withEngine(model: "stop-echo") { engine in
-            var withStop = ""
-            for try await piece in engine.generate(Prompt(system: "s", user: "u", stop: ["\n"]), maxTokens: 5) { withStop += piece }
+            let withStop = try await engine.answer(Prompt(system: "s", user: "u", stop: ["\n"]), maxTokens: 5).pieces.joined()
             #expect(withStop == #"["\n"]"#)
             #expect(try await collect(engine) == ["no stop"])
         }
         try await withEngine(model: "stop-echo", temperature: 0.25) { engine in
-            var withStop = ""
-            for try await piece in engine.generate(Prompt(system: "s", user: "u", stop: ["."]), maxTokens: 5) { withStop += piece }
+            let withStop = try await engine.answer(Prompt(system: "s", user: "u", stop: ["."]), maxTokens: 5).pieces.joined()
             #expect(withStop == #"["."] at 0.25"#)
         }
     }
@@ -200,12 +207,26 @@ import Testing
             var pieces: [String] = []
             var failure: EngineError?
             do {
-                for try await piece in engine.generate(Self.prompt, maxTokens: 50) { pieces.append(piece) }
+                for try await output in engine.generate(Self.prompt, maxTokens: 50) {
+                    if case .text(let piece) = output { pieces.append(piece) }
+                }
             } catch {
                 failure = error as? EngineError
             }
             #expect(pieces == ["Half ", "an answer"])
             #expect(failure?.code == "engine_cut")
+        }
+    }
+
+    @Test func aFinishReasonOfLengthSaysTheAnswerWasCut() async throws {
+        try await withEngine(model: "length") { engine in
+            let answer = try await engine.answer(Self.prompt, maxTokens: 2)
+            #expect(answer.pieces == ["Tides rise ", "and"])
+            #expect(answer.cut)
+        }
+        try await withEngine(model: "echo") { engine in
+            let whole = try await engine.answer(Self.prompt, maxTokens: 50)
+            #expect(!whole.cut)
         }
     }
 

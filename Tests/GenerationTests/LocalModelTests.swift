@@ -41,9 +41,7 @@ struct LocalModelTests {
     }
 
     static func pieces(_ engine: OpenAICompatibleEngine, _ prompt: Prompt = prompt, maxTokens: Int) async throws -> [String] {
-        var pieces: [String] = []
-        for try await piece in engine.generate(prompt, maxTokens: maxTokens) { pieces.append(piece) }
-        return pieces
+        try await engine.answer(prompt, maxTokens: maxTokens).pieces
     }
 
     @Test func aChatCompletionIsTheModelsOwnText() async throws {
@@ -58,7 +56,7 @@ struct LocalModelTests {
         try await withModel { engine in
             let started = ContinuousClock.now
             var arrivals: [ContinuousClock.Instant] = []
-            for try await _ in engine.generate(Self.prompt, maxTokens: 80) { arrivals.append(.now) }
+            for try await output in engine.generate(Self.prompt, maxTokens: 80) where output != .cutAtLimit { arrivals.append(.now) }
             #expect(arrivals.count >= 10)
             // Pieces come as the model writes them: the first long before the last, not all at the end.
             if let first = arrivals.first, let last = arrivals.last { #expect(first - started < (last - started) / 2) }
@@ -67,9 +65,10 @@ struct LocalModelTests {
 
     @Test func maxTokensBoundsTheAnswer() async throws {
         try await withModel { engine in
-            // The server sends one token per piece.
-            let pieces = try await Self.pieces(engine, maxTokens: 5)
+            // The server sends one token per piece, and says that max_tokens ended the answer.
+            let (pieces, cut) = try await engine.answer(Self.prompt, maxTokens: 5)
             #expect((1...5).contains(pieces.count), "\(pieces)")
+            #expect(cut, "the server's finish_reason was not length")
         }
     }
 

@@ -69,6 +69,28 @@ import Testing
         }
     }
 
+    @Test func anAnswerCutByItsMaxTokensSaysSoInTheAnswerTheStreamAndTheHistory() async throws {
+        try await AidInstance.with(aidArguments: ["--engine-offline-words", "3"]) { aid in
+            let caller = Caller()
+            let cut = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en","max_tokens":16}}"#)
+            }
+            #expect(cut.json["truncated"] as? Bool == true)
+            #expect((cut.json["text"] as? String)?.split(separator: " ").count == 16)
+            let id = try #require(cut.json["id"] as? String)
+            #expect(try await aid.withClient { client in try await caller.get(client, "/api/generations/\(id)") }.json["truncated"] as? Bool == true)
+            let whole = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en"}}"#)
+            }
+            #expect(whole.json["truncated"] as? Bool == false)
+            let streamed = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"Tides","function":"explain","stream":true,"options":{"max_tokens":16}}"#)
+            }
+            #expect(streamed.events.last?.name == "done")
+            #expect(streamed.events.last?.data["truncated"] as? Bool == true)
+        }
+    }
+
     @Test func aDefaultLengthIsKeptWithinThePlansBoundForAnswersAndTasks() async throws {
         try await AidInstance.with(isolation: .ownServers) { aid in
             let caller = Caller(

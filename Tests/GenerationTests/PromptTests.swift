@@ -35,10 +35,12 @@ import Testing
     @Test func theOfflineEngineIsDeterministicAndKeepsToMaxTokens() async throws {
         let engine = OfflineEngine(wordsPerPiece: 2)
         let prompt = template.render(try input(#"{"topic":"Rivers","function":"summary"}"#))
-        var first = ""
-        for try await piece in engine.generate(prompt, maxTokens: 30) { first += piece }
-        var second = ""
-        for try await piece in engine.generate(prompt, maxTokens: 30) { second += piece }
+        let (pieces, cut) = try await engine.answer(prompt, maxTokens: 30)
+        let first = pieces.joined()
+        let second = try await engine.answer(prompt, maxTokens: 30).pieces.joined()
+        // 30 words is less than its whole text: the answer says it was cut.
+        #expect(cut)
+        #expect(try await engine.answer(prompt, maxTokens: 4096).cut == false)
         #expect(first == second)
         #expect(first.split(separator: " ").count == 30)
         #expect(first.hasPrefix("Offline answer"))
