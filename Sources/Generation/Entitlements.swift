@@ -10,7 +10,15 @@ public enum EntitlementDecision: Sendable, Equatable {
     /// quota or a task limit the seconds until it may succeed, for a feature the user's plan lacks
     /// (or a longer answer than it allows) the plans that have it, and for a longer answer the
     /// plan's bound.
-    case denied(reason: String, retryAfter: Int?, plans: [String], maxOutputTokens: Int? = nil)
+    case denied(reason: String, retryAfter: Int?, plans: [String], maxOutputTokens: Int? = nil, spent: SpentQuota? = nil)
+}
+
+/// For a `quota_exceeded` denial, the quota the user has spent: `day` or `period`, how many
+/// generations it allows, and when it starts again.
+public struct SpentQuota: Sendable, Equatable {
+    public let quota: String
+    public let limit: Int
+    public let resetsAt: Date
 }
 
 /// The quota every generation is counted against: reserved before the engine is called, then

@@ -92,8 +92,8 @@ struct GenerationService: Sendable {
             throw APIError.unavailable(code: "subscriptions_unavailable", "your plan cannot be checked right now; nothing was counted, try again shortly")
         }
         switch decision {
-        case .denied(let reason, let retryAfter, let plans, let maxOutputTokens):
-            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, input: input, maxOutputTokens: maxOutputTokens)
+        case .denied(let reason, let retryAfter, let plans, let maxOutputTokens, let spent):
+            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, input: input, maxOutputTokens: maxOutputTokens, spent: spent)
         case .allowed(let remaining, let resetsAt, let maxOutputTokens):
             return Allowance(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)
         }
@@ -215,10 +215,36 @@ struct GenerationService: Sendable {
         }
     }
 
+    /// `seconds` as a person reads a wait: `5 h 3 min`, `12 min`, `40 s`.
+    static func span(_ seconds: Int) -> String {
+        if seconds >= 3600 { return "\(seconds / 3600) h \(seconds % 3600 / 60) min" }
+        if seconds >= 60 { return "\(seconds / 60) min" }
+        return "\(seconds) s"
+    }
+
     /// subscribed's denial as the answer the user sees.
-    static func refusal(reason: String, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?) -> APIError {
+    static func refusal(
+        reason: String, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?, spent: SpentQuota? = nil
+    ) -> APIError {
         let function = input.function.code
         switch reason {
+        case "quota_exceeded":
+            let seconds = max(retryAfter ?? 1, 1)
+            let offer = plans.isEmpty ? "" : "; plans with more: \(plans.joined(separator: ", ")) (POST /api/billing/checkout)"
+            guard let spent else {
+                return APIError(
+                    .tooManyRequests, code: reason, message: "you have used all the generations your plan allows for now; more in \(seconds) s\(offer)",
+                    headers: [.retryAfter: String(seconds)])
+            }
+            let count = "\(spent.limit) generation\(spent.limit == 1 ? "" : "s")"
+            let which = spent.quota == "day" ? "today's \(count)" : "this period's \(count)"
+            let resetsAt = ISO8601DateFormatter().string(from: spent.resetsAt)
+            var error = APIError(
+                .tooManyRequests, code: reason,
+                message: "you have used \(which) on your plan; more from \(resetsAt) (in \(Self.span(seconds)))\(offer)",
+                headers: [.retryAfter: String(seconds)])
+            error.details = ["quota": .string(spent.quota), "limit": .int(spent.limit), "resets_at": .string(resetsAt), "plans": .strings(plans)]
+            return error
         case "max_tokens_exceeded":
             let bound = maxOutputTokens.map { "at most \($0)" } ?? "fewer"
             let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (POST /api/billing/checkout)"
@@ -226,13 +252,11 @@ struct GenerationService: Sendable {
                 .badRequest, code: "max_tokens_exceeded",
                 message: "options.max_tokens is \(input.maxTokens), but your plan allows \(bound) output tokens per answer\(offer); nothing was counted",
                 field: "options.max_tokens")
-        case "quota_exceeded", "too_many_tasks":
+        case "too_many_tasks":
             let seconds = max(retryAfter ?? 1, 1)
-            let message =
-                reason == "quota_exceeded"
-                ? "you have used all the generations your plan allows for now; more are available in \(seconds) seconds"
-                : "your plan's generations at once are all under way; try again when one has finished"
-            return APIError(.tooManyRequests, code: reason, message: message, headers: [.retryAfter: String(seconds)])
+            return APIError(
+                .tooManyRequests, code: reason, message: "your plan's generations at once are all under way; try again when one has finished",
+                headers: [.retryAfter: String(seconds)])
         default:
             let offer = plans.isEmpty ? "" : " (\(plans.joined(separator: ", ")))"
             return APIError(

@@ -34,7 +34,11 @@ struct SubscribedEntitlements: Entitlements {
             return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: bound)
         case "denied":
             guard let reason = answer.reason else { throw Self.malformed("a denial without a reason") }
-            return .denied(reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [], maxOutputTokens: answer.max_output_tokens)
+            let spent = answer.quota.flatMap { quota in
+                answer.quota_limit.flatMap { limit in answer.resets_at.map { SpentQuota(quota: quota, limit: limit, resetsAt: $0) } }
+            }
+            return .denied(
+                reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [], maxOutputTokens: answer.max_output_tokens, spent: spent)
         default:
             throw Self.malformed("decision '\(answer.decision)'")
         }
@@ -128,6 +132,8 @@ private struct ReserveAnswer: Decodable {
     let reason: String?
     let retry_after: Int?
     let max_output_tokens: Int?
+    let quota: String?
+    let quota_limit: Int?
     let plans: [String]?
 }
 

@@ -6,13 +6,31 @@ public import Hummingbird
 /// `{"error": "stable_code", "message": "human text", "field": "password", "request_id": "..."}`.
 ///
 /// `code` is a contract clients can switch on; `message` is for people and may change; `field`
-/// names the request body member at fault, when one is.
+/// names the request body member at fault, when one is; `details` are further members a client
+/// can act on (a quota's `resets_at`, the `plans` that give more).
 public struct APIError: HTTPResponseError, Equatable {
+    /// A further member of the body.
+    public enum Detail: Sendable, Equatable, Encodable {
+        case string(String)
+        case int(Int)
+        case strings([String])
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let value): try container.encode(value)
+            case .int(let value): try container.encode(value)
+            case .strings(let value): try container.encode(value)
+            }
+        }
+    }
+
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
     public let field: String?
     public var headers: HTTPFields
+    public var details: [String: Detail] = [:]
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, headers: HTTPFields = [:]) {
         self.status = status
@@ -52,6 +70,24 @@ public struct APIError: HTTPResponseError, Equatable {
         let message: String
         let field: String?
         let request_id: String?
+        let details: [String: Detail]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(error, forKey: Key("error"))
+            try container.encode(message, forKey: Key("message"))
+            try container.encodeIfPresent(field, forKey: Key("field"))
+            try container.encodeIfPresent(request_id, forKey: Key("request_id"))
+            for (name, value) in details { try container.encode(value, forKey: Key(name)) }
+        }
     }
 
     /// The response with the request id that ``RequestIdMiddleware`` gave the request.
@@ -61,7 +97,7 @@ public struct APIError: HTTPResponseError, Equatable {
 
     /// The JSON body alone, for listeners that write their own responses.
     package func body(requestId: String?) -> [UInt8] {
-        Array((try? Self.encoder.encode(Body(error: code, message: message, field: field, request_id: requestId))) ?? Data())
+        Array((try? Self.encoder.encode(Body(error: code, message: message, field: field, request_id: requestId, details: details))) ?? Data())
     }
 
     public func response(requestId: String?) -> Response {

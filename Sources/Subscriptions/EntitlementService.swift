@@ -40,14 +40,33 @@ struct EntitlementService: Sendable {
         }
     }
 
-    /// After a denial for a feature the user's plan lacks, or for a longer answer than it allows,
-    /// the plans that have what was asked (cheapest first), so that aid can say which to subscribe
-    /// to; nil after any other decision.
-    func plansOffering(_ body: ReserveBody, after decision: ReserveDecision) async throws -> [String]? {
-        guard case .denied(let reason, _, _) = decision, [.noSubscription, .featureNotInPlan, .subscriptionExpired, .maxTokensExceeded].contains(reason)
-        else { return nil }
-        let asked = reason == .maxTokensExceeded ? body.max_tokens ?? 0 : 0
-        return try await available { try await store.plans() }.filter { $0.features.contains(body.feature) && $0.maxOutputTokens >= asked }.map(\.code)
+    /// After a denial for a feature the user's plan lacks, for a longer answer than it allows, or
+    /// for a spent quota (`spent`), the plans that have what was asked (cheapest first): the
+    /// feature, the length, more generations in that quota's time; so that aid can say which to
+    /// subscribe to. Nil after any other decision.
+    func plansOffering(_ body: ReserveBody, after decision: ReserveDecision, spent: SpentQuota?) async throws -> [String]? {
+        guard case .denied(let reason, _, _) = decision else { return nil }
+        let plans = try await available { try await store.plans() }.filter { $0.features.contains(body.feature) }
+        switch reason {
+        case .noSubscription, .featureNotInPlan, .subscriptionExpired: return plans.map(\.code)
+        case .maxTokensExceeded: return plans.filter { $0.maxOutputTokens >= body.max_tokens ?? 0 }.map(\.code)
+        case .quotaExceeded:
+            guard let spent else { return nil }
+            return plans.filter { spent.quota == .day ? $0.generationsPerDay > spent.allowed : $0.generationsPerMonth > spent.allowed }.map(\.code)
+        case .tooManyTasks: return nil
+        }
+    }
+
+    /// After a `quota_exceeded` denial, which quota the user has spent (the day's or the period's),
+    /// how many it allows, and when it starts again; nil after any other decision.
+    func spentQuota(_ body: ReserveBody, after decision: ReserveDecision) async throws -> SpentQuota? {
+        guard case .denied(.quotaExceeded, _, _) = decision else { return nil }
+        let overview = try await available { try await store.overview(userID: body.user, grace: settings.grace) }
+        let plan = overview.plan
+        if overview.usedToday + body.units > plan.generationsPerDay {
+            return SpentQuota(quota: .day, allowed: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
+        }
+        return SpentQuota(quota: .period, allowed: plan.generationsPerMonth, resetsAt: overview.periodEnd)
     }
 
     /// Settles or releases a reservation; the same ending twice is answered as the first.
@@ -103,6 +122,15 @@ struct EntitlementService: Sendable {
                     || byte == UInt8(ascii: "_")
             }
     }
+}
+
+/// A quota a user has spent: the day's or the period's, how many generations it allows, and when
+/// it starts again.
+struct SpentQuota: Sendable, Equatable {
+    enum Quota: String, Sendable { case day, period }
+    let quota: Quota
+    let allowed: Int
+    let resetsAt: Date
 }
 
 /// `POST /internal/entitlements/reserve`'s body.

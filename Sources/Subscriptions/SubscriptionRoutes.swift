@@ -31,7 +31,9 @@ struct EntitlementRoutes: Sendable {
         group.post("/reserve") { request, context in
             let body = try await request.decodeJSON(as: ReserveBody.self, context: context)
             let decision = try await entitlements.reserve(body)
-            return try Response.json(ReserveAnswer(decision, plans: try await entitlements.plansOffering(body, after: decision)))
+            let spent = try await entitlements.spentQuota(body, after: decision)
+            return try Response.json(
+                ReserveAnswer(decision, plans: try await entitlements.plansOffering(body, after: decision, spent: spent), spent: spent))
         }
         for ending in [Ending.settled, .released] {
             group.post(ending == .settled ? "/settle" : "/release") { request, context in
@@ -98,13 +100,17 @@ struct SubscriptionBody: Encodable {
 }
 
 /// The reserve answer: `{"decision": "allowed", "remaining": n, "resets_at": time,
-/// "max_output_tokens": n}` or `{"decision": "denied", "reason": code, "retry_after": seconds}`.
+/// "max_output_tokens": n}` or `{"decision": "denied", "reason": code, "retry_after": seconds}`,
+/// with, for a spent quota, which one (`quota`: day or period), how many it allows
+/// (`quota_limit`) and when it starts again (`resets_at`).
 struct ReserveAnswer: Encodable {
     let decision: String
     let remaining: Int?
     let resets_at: Date?
     let reason: String?
     let retry_after: Int?
+    let quota: String?
+    let quota_limit: Int?
     /// The plan's bound on one answer's output tokens: with an allowed decision, and with a
     /// `max_tokens_exceeded` denial.
     let max_output_tokens: Int?
@@ -112,8 +118,10 @@ struct ReserveAnswer: Encodable {
     /// it, to offer.
     let plans: [String]?
 
-    init(_ decision: ReserveDecision, plans: [String]?) {
+    init(_ decision: ReserveDecision, plans: [String]?, spent: SpentQuota?) {
         self.plans = plans
+        quota = spent?.quota.rawValue
+        quota_limit = spent?.allowed
         switch decision {
         case .allowed(let remaining, let resetsAt, let maxOutputTokens):
             self.decision = "allowed"
@@ -128,7 +136,7 @@ struct ReserveAnswer: Encodable {
             retry_after = retryAfter
             max_output_tokens = maxOutputTokens
             remaining = nil
-            resets_at = nil
+            resets_at = spent?.resetsAt
         }
     }
 }

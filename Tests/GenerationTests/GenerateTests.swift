@@ -60,6 +60,14 @@ import Testing
             #expect(second.json["error"] as? String == "quota_exceeded")
             let retryAfter = try #require(second.headers[.retryAfter].flatMap { Int($0) })
             #expect(retryAfter > 0 && retryAfter <= 86_400)
+            // Which quota, how many it allows, when it starts again (the next UTC midnight), and the plans with more.
+            #expect(second.json["quota"] as? String == "day")
+            #expect(second.json["limit"] as? Int == 1)
+            let resetsAt = try #require((second.json["resets_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            #expect(Int(resetsAt.timeIntervalSince1970) % 86_400 == 0 && resetsAt > Date())
+            #expect((second.json["plans"] as? [String])?.contains("pro") == true)
+            let message = second.json["message"] as? String ?? ""
+            #expect(message.contains("today's 1 generation;") && message.contains("plans with more"), "\(message)")
             #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
         }
     }
