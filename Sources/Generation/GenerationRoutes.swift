@@ -107,58 +107,64 @@ struct GenerationRoutes: Sendable {
     private func stream(_ started: StartedGeneration) -> Response {
         let generations = generations
         let limit = streamLimit
+        // The body is written after the route returned, outside its request's trace: it carries it.
+        let requestID = RequestTrace.requestID
         let body = ResponseBody { writer in
-            do {
-                try await writer.write(
-                    ServerSentEvent.encode(
-                        event: "start",
-                        StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
-            } catch {
-                // The client went away before anything reached it.
-                await generations.finish(
-                    started, EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName), delivered: false)
-                throw error
-            }
-            let deadline = ContinuousClock.now + limit
-            var delivered = false
-            var overran = false
-            let outcome = await generations.run(started) { piece in
-                guard ContinuousClock.now < deadline else {
-                    overran = true
-                    throw CancellationError()
-                }
-                try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
-                delivered = true
-            }
-            let counted = await generations.finish(started, outcome, delivered: delivered)
-            switch outcome.ending {
-            case .succeeded:
-                try await writer.write(
-                    ServerSentEvent.encode(
-                        event: "done",
-                        DoneEvent(
-                            id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached, truncated: outcome.truncated,
-                            quota: Quota(started, counted: counted))))
-            case .failed(let error):
-                let failure = Self.engineFailure(error, counted: counted)
-                try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
-            case .canceled:
-                guard overran else { return }
-                try await writer.write(
-                    ServerSentEvent.encode(
-                        event: "error",
-                        ErrorEvent(
-                            error: "stream_too_long",
-                            message: "the stream ran past its limit of \(limit.components.seconds) s and was ended; the text sent so far counts as a generation"
-                        )))
-            }
-            try await writer.finish(nil)
+            try await RequestTrace.$requestID.withValue(requestID) { try await streamBody(started, into: &writer, limit: limit) }
         }
         // X-Accel-Buffering tells nginx to pass each event on as it comes.
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
             body: body)
+    }
+
+    private func streamBody(_ started: StartedGeneration, into writer: inout any ResponseBodyWriter, limit: Duration) async throws {
+        do {
+            try await writer.write(
+                ServerSentEvent.encode(
+                    event: "start",
+                    StartEvent(id: started.record.id, function: started.record.function, template_version: started.record.templateVersion)))
+        } catch {
+            // The client went away before anything reached it.
+            await generations.finish(
+                started, EngineOutcome(ending: .canceled, text: "", engine: generations.engines.firstName), delivered: false)
+            throw error
+        }
+        let deadline = ContinuousClock.now + limit
+        var delivered = false
+        var overran = false
+        let outcome = await generations.run(started) { piece in
+            guard ContinuousClock.now < deadline else {
+                overran = true
+                throw CancellationError()
+            }
+            try await writer.write(ServerSentEvent.encode(event: "text", TextEvent(text: piece)))
+            delivered = true
+        }
+        let counted = await generations.finish(started, outcome, delivered: delivered)
+        switch outcome.ending {
+        case .succeeded:
+            try await writer.write(
+                ServerSentEvent.encode(
+                    event: "done",
+                    DoneEvent(
+                        id: started.record.id, status: "succeeded", engine: outcome.engine, cached: outcome.cached, truncated: outcome.truncated,
+                        quota: Quota(started, counted: counted))))
+        case .failed(let error):
+            let failure = Self.engineFailure(error, counted: counted)
+            try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
+        case .canceled:
+            guard overran else { return }
+            try await writer.write(
+                ServerSentEvent.encode(
+                    event: "error",
+                    ErrorEvent(
+                        error: "stream_too_long",
+                        message: "the stream ran past its limit of \(limit.components.seconds) s and was ended; the text sent so far counts as a generation"
+                    )))
+        }
+        try await writer.finish(nil)
     }
 
     /// An engine failure as the user sees it; `counted` when text had reached them (a stream cut part way).

@@ -65,7 +65,7 @@ struct GenerationService: Sendable {
             return try await write()
         } catch {
             await end(requestID: reservation, delivered: false)
-            logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            logger.traced.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
             throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
         }
     }
@@ -73,7 +73,7 @@ struct GenerationService: Sendable {
     /// The function's prompt template in use.
     func template(for input: GenerationInput) async throws -> PromptTemplate {
         guard let template = try await storage({ try await store.template(for: input.function.code) }) else {
-            logger.error("no prompt template", metadata: ["function": "\(input.function.code)"])
+            logger.traced.error("no prompt template", metadata: ["function": "\(input.function.code)"])
             throw APIError.unavailable(code: "generation_unavailable", "the function \(input.function.code) has no prompt template; nothing was counted")
         }
         return template
@@ -88,7 +88,7 @@ struct GenerationService: Sendable {
                 userID: userID, feature: input.function.feature, units: Self.units, requestID: requestID,
                 maxTokens: input.askedMaxTokens ? input.maxTokens : nil)
         } catch let unavailable as EntitlementsUnavailable {
-            logger.warning("subscribed unavailable", metadata: ["reason": "\(unavailable.reason)"])
+            logger.traced.warning("subscribed unavailable", metadata: ["reason": "\(unavailable.reason)"])
             throw APIError.unavailable(code: "subscriptions_unavailable", "your plan cannot be checked right now; nothing was counted, try again shortly")
         }
         switch decision {
@@ -144,7 +144,7 @@ struct GenerationService: Sendable {
             status = .succeeded
         case .failed(let error):
             (status, failure) = (.failed, error.code)
-            logger.warning("engine failed", metadata: ["generation": "\(started.record.id)", "engine": "\(outcome.engine)", "reason": "\(error)"])
+            logger.traced.warning("engine failed", metadata: ["generation": "\(started.record.id)", "engine": "\(outcome.engine)", "reason": "\(error)"])
         case .canceled:
             (status, failure) = (.canceled, "client_gone")
         }
@@ -163,7 +163,7 @@ struct GenerationService: Sendable {
                 return false
             }
         } catch {
-            logger.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
+            logger.traced.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
         }
         return await end(requestID: started.record.reservation, delivered: delivered, cached: outcome.cached)
     }
@@ -177,9 +177,9 @@ struct GenerationService: Sendable {
         do {
             return try await settleOrRelease(requestID, delivered: delivered, cached: cached)
         } catch {
-            logger.warning(
+            logger.traced.warning(
                 "reservation not ended yet; telling subscribed again shortly",
-                metadata: ["request_id": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
+                metadata: ["reservation": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
             if let requestID { pendingEndings.add(requestID: requestID, .init(delivered: delivered, cached: cached)) }
             return delivered
         }
@@ -196,7 +196,7 @@ struct GenerationService: Sendable {
         do {
             return try await entitlements.end(requestID: requestID, delivered: delivered, cached: cached)
         } catch let refused as EntitlementsRefused {
-            logger.error("reservation ended otherwise", metadata: ["request_id": "\(requestID)", "reason": "\(refused)"])
+            logger.traced.error("reservation ended otherwise", metadata: ["reservation": "\(requestID)", "reason": "\(refused)"])
             return delivered
         }
     }
@@ -210,7 +210,7 @@ struct GenerationService: Sendable {
         } catch let error as APIError {
             throw error
         } catch {
-            logger.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
+            logger.traced.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
             throw APIError.unavailable(code: "generation_unavailable", message)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// A generation as stored: what was asked, by whom, and how it ended so far.
 struct GenerationRecord: Sendable, Equatable {
@@ -17,7 +18,7 @@ struct GenerationRecord: Sendable, Equatable {
         GenerationRecord(
             id: id.id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: maxTokens,
             templateVersion: templateVersion, mode: mode, reservation: id.reservation, status: mode == "queued" ? .queued : .running, engine: nil,
-            result: nil, failure: nil, createdMicros: 0, finishedMicros: nil)
+            result: nil, failure: nil, requestID: RequestTrace.requestID, createdMicros: 0, finishedMicros: nil)
     }
 
     enum Status: String, Sendable {
@@ -42,6 +43,8 @@ struct GenerationRecord: Sendable, Equatable {
     var cached = false
     /// Whether the result stopped at `maxTokens` rather than where the engine would have ended it.
     var truncated = false
+    /// The id of the request that asked for it (nginx's X-Request-Id), for the logs of its steps.
+    var requestID: String? = nil
     /// Microseconds since 1970, as stored: the history's order and cursor.
     let createdMicros: Int
     var finishedMicros: Int?

@@ -48,10 +48,10 @@ final class PendingEndings: Service, Sendable {
             } catch is EntitlementsUnavailable {
                 continue
             } catch {
-                logger.error("reservation ended otherwise", metadata: ["request_id": "\(requestID)", "reason": "\(error)"])
+                logger.error("reservation ended otherwise", metadata: ["reservation": "\(requestID)", "reason": "\(error)"])
             }
             pending.withLock { _ = $0.removeValue(forKey: requestID) }
-            logger.info("reservation ended after a retry", metadata: ["request_id": "\(requestID)", "delivered": "\(ending.delivered)"])
+            logger.info("reservation ended after a retry", metadata: ["reservation": "\(requestID)", "delivered": "\(ending.delivered)"])
         }
     }
 }

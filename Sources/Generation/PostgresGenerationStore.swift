@@ -9,7 +9,7 @@ struct PostgresGenerationStore: GenerationStore {
     private static let columns: SQL = """
         g.id::text AS id, g.user_id::text AS user_id, g.function, g.topic, g.language, g.max_tokens, g.template_version, g.mode, g.status,
         g.reservation,
-        g.engine, g.result, g.failure, g.cached, g.truncated, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
+        g.engine, g.result, g.failure, g.cached, g.truncated, g.request_id, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
         (extract(epoch FROM g.finished_at) * 1000000)::bigint AS finished_micros
         """
 
@@ -22,7 +22,7 @@ struct PostgresGenerationStore: GenerationStore {
             mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"),
             result: try row.decode("result"),
             failure: try row.decode("failure"), cached: try row.decode("cached"), truncated: try row.decode("truncated"),
-            createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
+            requestID: try row.decode("request_id"), createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
     }
 
     private static func unknownStatus(_ status: String) -> PostgresError {
@@ -45,13 +45,13 @@ struct PostgresGenerationStore: GenerationStore {
         _ = try await postgres.query(
             """
             INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, lease_owner,
-                                        lease_until)
-            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10, $11::uuid, clock_timestamp() + $12 * interval '1 second')
+                                        lease_until, request_id)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10, $11::uuid, clock_timestamp() + $12 * interval '1 second', $13)
             """,
             [
                 .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language), .int(record.maxTokens),
                 .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue), record.reservation.map(PostgresValue.text) ?? .null,
-                .text(owner), .double(Self.seconds(lease)),
+                .text(owner), .double(Self.seconds(lease)), record.requestID.map(PostgresValue.text) ?? .null,
             ])
     }
 
@@ -110,14 +110,14 @@ struct PostgresGenerationStore: GenerationStore {
             let inserted = try await transaction.query(
                 """
                 INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, idempotency_key, paid,
-                                            reservation)
-                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean, $10)
+                                            reservation, request_id)
+                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean, $10, $11)
                 ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
                 """,
                 [
                     .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language),
                     .int(record.maxTokens), .int(record.templateVersion), idempotencyKey.map(PostgresValue.text) ?? .null, .bool(paid),
-                    record.reservation.map(PostgresValue.text) ?? .null,
+                    record.reservation.map(PostgresValue.text) ?? .null, record.requestID.map(PostgresValue.text) ?? .null,
                 ])
             if inserted.isEmpty, let idempotencyKey {
                 let existing = try await transaction.query(Self.byIdempotencyKey, [.text(record.userID), .text(idempotencyKey)])

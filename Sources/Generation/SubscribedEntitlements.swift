@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ServiceKit
 import Synchronization
 
 /// The entitlement API of subscribed's instances, over their unix sockets (never routed by nginx).
@@ -75,6 +76,8 @@ struct SubscribedEntitlements: Entitlements {
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
+            // subscribed logs the call under the id of the request (or task) it serves.
+            if let requestID = RequestTrace.requestID { request.headers.add(name: "X-Request-Id", value: requestID) }
             request.body = .bytes(ByteBuffer(bytes: payload))
             do {
                 let response = try await client.execute(request, timeout: timeout)

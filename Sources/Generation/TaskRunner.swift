@@ -49,7 +49,8 @@ struct TaskRunner: Sendable {
     }
 
     var store: any GenerationStore { generations.store }
-    var logger: Logger { generations.logger }
+    /// With the request id of the task in hand (its lines and calls are that request's).
+    var logger: Logger { generations.logger.traced }
 
     func handle(_ delivery: AMQPDelivery, paid: Bool) async -> QueueWorker.Outcome {
         guard let message = try? GenerationTaskMessage.decode(delivery.body), Identifiers.isUUID(message.taskID) else {
@@ -79,6 +80,12 @@ struct TaskRunner: Sendable {
             logger.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"])
             return .reject
         }
+        // The task's steps log, and call subscribed, under the id of the request that made it.
+        return try await RequestTrace.$requestID.withValue(task.requestID) { try await run(task, owner: owner, paid: paid) }
+    }
+
+    private func run(_ task: GenerationRecord, owner: String, paid: Bool) async throws -> QueueWorker.Outcome {
+        let taskID = task.id
         guard task.status == .queued || task.status == .running else {
             // Ended before (a redelivery, or a step after the ending that failed): its reservation
             // ended as its status says. A failed one's id goes to generate.dead again, in case the
@@ -286,6 +293,7 @@ struct TaskRunner: Sendable {
     private func notify(_ task: GenerationRecord, _ kind: UserEvent.Kind, failure: String? = nil) async {
         var data = ["task_id": task.id, "function": task.function]
         if let failure { data["failure"] = failure }
+        if let requestID = task.requestID { data["request_id"] = requestID }
         do {
             let event = UserEvent(type: kind, userID: task.userID, data: data)
             try await publisher.publish(AMQPMessage(exchange: UserEvent.exchange, routingKey: event.routingKey, body: try event.encoded()))

@@ -12,10 +12,12 @@ public import ServiceLifecycle
 /// Each executable's `main` only loads configuration, builds its clients and calls this; tests
 /// call it too, so what they test is what runs.
 public enum Daemon {
-    /// A router with the request-id, error-body, metrics and drain middleware and the health and metrics routes.
+    /// A router with the request-id, access-log, error-body, metrics and drain middleware and the
+    /// health and metrics routes; every GET route answers HEAD too (RFC 9110 9.3.2).
     public static func router(readiness: Readiness, registry: PrometheusCollectorRegistry, drain: Drain = Drain()) -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: RequestIdMiddleware())
+        router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorBodyMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: DrainMiddleware(drain: drain))

@@ -61,7 +61,7 @@ struct BillingRoutes: Sendable {
         case .unknownPlan:
             throw APIError.badRequest(code: "unknown_plan", "no plan '\(event.plan)'", field: "data.plan")
         case .applied:
-            logger.info("payment event applied", metadata: ["event": "\(event.id)", "type": "\(event.kind.rawValue)", "user": "\(event.userID)"])
+            logger.traced.info("payment event applied", metadata: ["event": "\(event.id)", "type": "\(event.kind.rawValue)", "user": "\(event.userID)"])
             await admin.publishTier(userID: event.userID)
         case .duplicate, .stale:
             break

@@ -67,7 +67,7 @@ import Testing
             #expect(Int(resetsAt.timeIntervalSince1970) % 86_400 == 0 && resetsAt > Date())
             #expect((second.json["plans"] as? [String])?.contains("pro") == true)
             let message = second.json["message"] as? String ?? ""
-            #expect(message.contains("today's 1 generation;") && message.contains("plans with more"), "\(message)")
+            #expect(message.contains("today's 1 generation on your plan") && message.contains("plans with more"), "\(message)")
             #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
         }
     }

@@ -44,11 +44,12 @@ import Testing
         try await aid.postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
     }
 
-    func accept(_ aid: AidInstance, _ caller: Caller, key: String? = nil, body: String = lessonPlan) async throws -> Answer {
-        try await aid.withClient { client in
-            try await caller.send(
-                client, "/api/generate", method: .post, headers: key.map { [HTTPField.Name("Idempotency-Key")!: $0] } ?? [:], body: body)
-        }
+    /// Sends the task's request (with nginx's request id `requestID`, when given).
+    func accept(_ aid: AidInstance, _ caller: Caller, key: String? = nil, body: String = lessonPlan, requestID: String? = nil) async throws -> Answer {
+        var fields: HTTPFields = key.map { [HTTPField.Name("Idempotency-Key")!: $0] } ?? [:]
+        if let requestID { fields[.requestId] = requestID }
+        let headers = fields
+        return try await aid.withClient { client in try await caller.send(client, "/api/generate", method: .post, headers: headers, body: body) }
     }
 
     @Test func aTaskIsAcceptedQueuedRunAndSettledOnce() async throws {
@@ -106,7 +107,8 @@ import Testing
     @Test func aRunningTaskCanceledStopsWithinASecond() async throws {
         try await AidInstance.with(workerArguments: ["--engine-offline-latency", "20", "--worker-cancel-check", "0.1"], isolation: .ownServers) { aid in
             let caller = try await paidUser(aid)
-            let id = try #require(try await accept(aid, caller).json["task_id"] as? String)
+            let requestID = "req-\(UUID().uuidString.prefix(8))"
+            let id = try #require(try await accept(aid, caller, requestID: requestID).json["task_id"] as? String)
             try await waitUntilRunning(aid, caller, id)
             let events = "test-events-\(UUID().uuidString.prefix(8))"
             let topology = AMQPTopology(
@@ -120,6 +122,8 @@ import Testing
                 (try? UserEvent.decode(delivery.body))?.type == .generationCanceled
             }
             #expect(event != nil, "genworker never noticed the cancellation")
+            // The task's event names the request that made it, as genworker's log lines do.
+            #expect(try event.map { try UserEvent.decode($0.body) }?.data["request_id"] == requestID)
             let task = try await finished(aid, caller, id)
             #expect(task["status"] as? String == "canceled")
             #expect(task["text"] == nil)

@@ -163,6 +163,8 @@ struct WebhookTests {
                 #expect(page.text.contains("Pro") && page.text.contains(#"<form method="post" action="/api/billing/test-pay">"#))
                 #expect(page.text.contains(#"name="checkout" value="\#(token)""#))
                 #expect(try await Self.state(subscribed.postgres, user) == nil)
+                let head = try await client.execute(uri: path, method: .head) { response in response.status }
+                #expect(head == .ok, "HEAD answers as GET does")
                 let json = try await client.execute(
                     uri: "/api/billing/test-pay", method: .post, headers: [.contentType: "application/json"],
                     body: ByteBuffer(string: #"{"checkout":"\#(token)"}"#)

@@ -1,0 +1,46 @@
+import Contracts
+public import Hummingbird
+public import Logging
+
+/// One log line per request at info: method, path (its query left out: it may carry a token),
+/// status, milliseconds until the answer began, the user (nginx's `X-User-Id`) and the request id
+/// (on every line of the request, by ``RequestIdMiddleware``), so that `grep <request id>` finds a
+/// request in every daemon it reached. The probes nginx and monitors poll (`/health/...`,
+/// `/metrics`) are logged at debug, so that they do not bury the requests. The request id is also
+/// bound to ``RequestTrace/requestID`` for the request's own calls to other daemons.
+public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await RequestTrace.$requestID.withValue(context.requestID) { try await next(request, context) }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let path = request.uri.path
+        let probe = path.hasPrefix("/health/") || path == "/metrics"
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "path": .string(path), "status": .stringConvertible(response.status.code),
+            "duration_ms": .string(String(format: "%.1f", milliseconds)),
+        ]
+        if let user = request.headers[GatewayHeaders.userID] { metadata["user"] = .string(user) }
+        context.logger.log(level: probe ? .debug : .info, "request", metadata: metadata)
+        return response
+    }
+}
+
+/// What a request's work carries into calls to other daemons: its request id, so that their log
+/// lines carry it too (aid's calls to subscribed, genworker's for a task).
+public enum RequestTrace {
+    @TaskLocal public static var requestID: String?
+}
+
+extension Logger {
+    /// This logger with the request id of the work under way (``RequestTrace/requestID``), for the
+    /// lines of code that serves a request or a task but holds a daemon-wide logger.
+    public var traced: Logger {
+        guard let id = RequestTrace.requestID else { return self }
+        var logger = self
+        logger[metadataKey: "request_id"] = .string(id)
+        return logger
+    }
+}
