@@ -48,6 +48,7 @@ public enum SubscriptionsDaemon {
         ).add(to: setup.router)
         let entitlementRouter = Router<BasicRequestContext>()
         entitlementRouter.add(middleware: RequestIdMiddleware())
+        entitlementRouter.add(middleware: AccessLogMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
         var services: [any Service] = [
