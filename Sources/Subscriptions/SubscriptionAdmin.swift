@@ -33,6 +33,16 @@ public struct SubscriptionAdmin: Sendable {
         try await store.plans()
     }
 
+    /// Every plan, cheapest first, read with PostgreSQL alone (no tier is written).
+    public static func plans(postgres: PostgresClient) async throws -> [Plan] {
+        try await PostgresSubscriptionStore(postgres: postgres).plans()
+    }
+
+    /// What applies to the user now, as `GET /api/subscription` shows it.
+    public func overview(userID: String) async throws -> SubscriptionOverview {
+        try await store.overview(userID: userID, grace: tiers.grace)
+    }
+
     public func subscription(userID: String) async throws -> SubscriptionRecord? {
         try await store.subscription(userID: userID)
     }

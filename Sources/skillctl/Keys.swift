@@ -50,7 +50,7 @@ struct Keys: ParsableCommand {
             let kid = try jwk.thumbprint()
             let path = "\(dir)/\(kid).pem"
             guard FileManager.default.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw ValidationError("cannot write \(path)")
+                throw CommandFailure("cannot write \(path)")
             }
             print("keys: created \(alg.rawValue) key \(kid)")
         }

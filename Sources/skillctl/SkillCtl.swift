@@ -15,6 +15,16 @@ struct SkillCtl: AsyncParsableCommand {
     )
 }
 
+/// A command that could not do its work (an unknown account, say): one line, `Error: ...`, and exit
+/// status 1, as opposed to a command line that is wrong (a usage error, 64, with the usage).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
 /// Where the database is: `--postgres-url` or `POSTGRES_URL`, with `POSTGRES_PASSWORD` kept out
 /// of the URL and the process list when given.
 struct DatabaseOptions: ParsableArguments {

@@ -9,19 +9,20 @@ struct Plans: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every plan with its price, limits and features.")
-        @OptionGroup var servers: ServerOptions
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let plans = try await servers.withServers { postgres, redis in
-                try await SubscriptionAdmin(postgres: postgres, redis: redis, logger: ServerOptions.logger).plans()
+            let plans = try await database.withClient { postgres in try await SubscriptionAdmin.plans(postgres: postgres) }
+            let rows = plans.map { plan in
+                [
+                    plan.code, String(format: "%d.%02d %@", plan.priceCents / 100, plan.priceCents % 100, plan.currency), String(plan.requestsPerMinute),
+                    String(plan.generationsPerDay), String(plan.generationsPerMonth), String(plan.maxOutputTokens), String(plan.tasksAtOnce),
+                    plan.cachedAnswersCount ? "yes" : "no", plan.features.joined(separator: " "),
+                ]
             }
-            print("code  price  requests/min  generations/day  generations/period  max tokens  tasks at once  cached answers count  features")
-            for plan in plans {
-                print(
-                    "\(plan.code)  \(String(format: "%.2f", Double(plan.priceCents) / 100))  \(plan.requestsPerMinute)  \(plan.generationsPerDay)  "
-                        + "\(plan.generationsPerMonth)  \(plan.maxOutputTokens)  \(plan.tasksAtOnce)  \(plan.cachedAnswersCount ? "yes" : "no")  \(plan.features.joined(separator: " "))"
-                )
-            }
+            print(
+                Table.render(
+                    ["code", "price", "requests/min", "per day", "per period", "max tokens", "at once", "cached count", "features"], rows))
         }
     }
 }
@@ -34,17 +35,16 @@ struct Subscriptions: AsyncParsableCommand {
         subcommands: [Show.self, Grant.self, Change.self, Cancel.self, Extend.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a user's subscription.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a user's subscription as GET /api/subscription shows it: the plan that applies now, its period and usage.")
         @OptionGroup var servers: ServerOptions
         @Argument(help: "The account's email.") var email: String
 
         func run() async throws {
-            let record = try await servers.withSubscriptions(email: email) { admin, userID in try await admin.subscription(userID: userID) }
-            guard let record else {
-                print("\(email): no subscription (free)")
-                return
+            let (overview, record, userID) = try await servers.withSubscriptions(email: email) { admin, userID in
+                (try await admin.overview(userID: userID), try await admin.subscription(userID: userID), userID)
             }
-            print(Subscriptions.describe(record, email: email))
+            print(Subscriptions.describe(overview, record: record, email: email, userID: userID))
         }
     }
 
@@ -98,6 +98,7 @@ struct Subscriptions: AsyncParsableCommand {
         }
     }
 
+    /// A subscription row after a change.
     static func describe(_ record: SubscriptionRecord, email: String) -> String {
         """
         user:     \(email) (\(record.userID))
@@ -105,6 +106,26 @@ struct Subscriptions: AsyncParsableCommand {
         status:   \(record.status)\(record.cancelAtPeriodEnd ? ", cancels at period end" : "")
         period:   \(record.periodStart.ISO8601Format()) to \(record.periodEnd.ISO8601Format())
         """
+    }
+
+    /// What applies to a user now, as `GET /api/subscription` says it, and the subscription row
+    /// behind it (a canceled or expired row leaves its user on free).
+    static func describe(_ overview: SubscriptionOverview, record: SubscriptionRecord?, email: String, userID: String) -> String {
+        let plan = overview.plan
+        let row = record.map { record in
+            "\(record.plan), \(record.status)\(record.cancelAtPeriodEnd ? " (cancels at period end)" : ""), "
+                + "\(record.periodStart.ISO8601Format()) to \(record.periodEnd.ISO8601Format())"
+        }
+        return """
+            user:          \(email) (\(userID))
+            plan:          \(plan.code) (applies now)
+            status:        \(overview.status)\(overview.cancelAtPeriodEnd ? ", cancels at period end" : "")
+            period:        \(overview.periodStart.ISO8601Format()) to \(overview.periodEnd.ISO8601Format())
+            today:         \(overview.usedToday) of \(plan.generationsPerDay) used, resets \(overview.dayResetsAt.ISO8601Format())
+            this period:   \(overview.usedThisPeriod) of \(plan.generationsPerMonth) used, resets \(overview.periodEnd.ISO8601Format())
+            tasks:         \(overview.tasksUnderWay) under way of \(plan.tasksAtOnce)
+            subscription:  \(row ?? "none (free for the calendar month)")
+            """
     }
 }
 
@@ -114,7 +135,7 @@ extension ServerOptions {
     static func grace() throws -> TimeInterval {
         guard let text = ProcessInfo.processInfo.environment["SUBSCRIPTIONS_GRACE"] else { return SubscriptionSettings.defaultGrace }
         guard let seconds = TimeInterval(text), seconds >= 0 else {
-            throw ValidationError("SUBSCRIPTIONS_GRACE must be zero or positive seconds, as subscribed's subscriptions.grace")
+            throw CommandFailure("SUBSCRIPTIONS_GRACE must be zero or positive seconds, as subscribed's subscriptions.grace")
         }
         return seconds
     }
@@ -129,7 +150,7 @@ extension ServerOptions {
     func withSubscriptions<T>(email: String, _ body: (SubscriptionAdmin, String) async throws -> T) async throws -> T {
         try await withServers { postgres, redis in
             guard let account = try await AccountAdmin(postgres: postgres, redis: redis).account(email: email) else {
-                throw ValidationError("no account with email \(email)")
+                throw CommandFailure("no account with email \(email)")
             }
             return try await body(SubscriptionAdmin(postgres: postgres, redis: redis, grace: try Self.grace(), logger: Self.logger), account.id)
         }

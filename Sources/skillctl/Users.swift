@@ -21,7 +21,7 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             guard let account = try await servers.withAdmin({ try await $0.account(email: email) }) else {
-                throw ValidationError("no account with email \(email)")
+                throw CommandFailure("no account with email \(email)")
             }
             print(
                 """
