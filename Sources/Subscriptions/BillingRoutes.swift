@@ -35,18 +35,25 @@ struct BillingRoutes: Sendable {
         router.post("/api/billing/checkout") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let body = try await request.decodeJSON(as: CheckoutBody.self, context: context)
-            guard let signature, testCheckout else {
-                throw APIError.unavailable(code: "checkout_unavailable", "no payment provider is configured for checkout", retryAfterSeconds: 3600)
-            }
             let plans = try await entitlements.available { try await store.plans() }
             guard let plan = plans.first(where: { $0.code == body.plan }), plan.priceCents > 0 else {
                 throw APIError.badRequest(
                     code: "unknown_plan", "plan must be one of \(plans.filter { $0.priceCents > 0 }.map(\.code).joined(separator: ", "))", field: "plan")
             }
-            let token = try CheckoutToken(user: identity.userID, plan: plan.code, lifetime: Self.checkoutLifetime).sealed(with: signature)
-            return try Response.json(CheckoutAnswer(checkout_url: "\(publicURL)/api/billing/test-pay?checkout=\(token)", test_mode: true))
+            return try Response.json(CheckoutAnswer(checkout_url: try await checkoutURL(user: identity.userID, plan: plan), test_mode: true))
         }
         TestCheckout(routes: self).add(to: router)
+    }
+
+    /// A checkout link for `user` to pay for `plan`: for a new period, or the rest of the one it is
+    /// `keeping`.
+    /// - Throws: 503 `checkout_unavailable` without the test provider (the only one so far).
+    func checkoutURL(user: String, plan: Plan, keeping period: (start: Date, end: Date)? = nil) async throws -> String {
+        guard let signature, testCheckout else {
+            throw APIError.unavailable(code: "checkout_unavailable", "no payment provider is configured for checkout", retryAfterSeconds: 3600)
+        }
+        let token = try CheckoutToken(user: user, plan: plan.code, lifetime: Self.checkoutLifetime, keeping: period).sealed(with: signature)
+        return "\(publicURL)\(TestCheckout.path)?checkout=\(token)"
     }
 
     /// A delivery: verified, then recorded and applied once; the user's tier follows.

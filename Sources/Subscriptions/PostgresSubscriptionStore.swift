@@ -47,6 +47,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         let rows = try await postgres.query(
             """
             SELECT \(Self.planColumns), coalesce(s.status, 'none') AS status, coalesce(s.cancel_at_period_end, false) AS cancel_at_period_end,
+                   s.scheduled_plan,
                    \(Self.epoch("e.period_start")) AS period_start, \(Self.epoch("e.period_end")) AS period_end,
                    coalesce((SELECT d.units FROM billing.usage_daily d WHERE d.user_id = $1::uuid AND d.usage_day = (now() AT TIME ZONE 'UTC')::date), 0) AS used_today,
                    \(Self.epoch("((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'")) AS day_resets_at,
@@ -62,7 +63,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             plan: try Self.plan(row), status: try row.decode("status"), periodStart: try Self.date(row, "period_start"),
             periodEnd: try Self.date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
             usedToday: try row.decode("used_today"), dayResetsAt: try Self.date(row, "day_resets_at"), usedThisPeriod: try row.decode("used_period"),
-            tasksUnderWay: try row.decode("under_way"))
+            tasksUnderWay: try row.decode("under_way"), scheduledPlan: try row.decode("scheduled_plan"))
     }
 
     func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision {
@@ -123,13 +124,14 @@ struct PostgresSubscriptionStore: SubscriptionStore {
 
     private static let recordColumns: SQL = """
         user_id::text AS user_id, plan, status, extract(epoch FROM period_start)::float8 AS period_start,
-        extract(epoch FROM period_end)::float8 AS period_end, cancel_at_period_end
+        extract(epoch FROM period_end)::float8 AS period_end, cancel_at_period_end, scheduled_plan
         """
 
     private static func record(_ row: PostgresRow) throws -> SubscriptionRecord {
         SubscriptionRecord(
             userID: try row.decode("user_id"), plan: try row.decode("plan"), status: try row.decode("status"),
-            periodStart: try date(row, "period_start"), periodEnd: try date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"))
+            periodStart: try date(row, "period_start"), periodEnd: try date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
+            scheduledPlan: try row.decode("scheduled_plan"))
     }
 
     func subscription(userID: String) async throws -> SubscriptionRecord? {
@@ -157,7 +159,8 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                     INSERT INTO billing.subscriptions AS s (user_id, plan, status, period_start, period_end)
                     VALUES ($1::uuid, $2, $3, now(), now() + $4 * interval '1 day')
                     ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, period_start = excluded.period_start,
-                        period_end = excluded.period_end, cancel_at_period_end = false, updated_at = now(), tier_version = s.tier_version + 1
+                        period_end = excluded.period_end, cancel_at_period_end = false, scheduled_plan = NULL, updated_at = now(),
+                        tier_version = s.tier_version + 1
                     RETURNING \(Self.recordColumns)
                     """,
                     [.text(userID), .text(plan), .text(trial ? "trial" : "active"), .int(days)])
@@ -166,16 +169,41 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                 detail = ["plan": plan]
                 rows = try await transaction.query(
                     """
-                    UPDATE billing.subscriptions SET plan = $2, updated_at = now(), tier_version = tier_version + 1
+                    UPDATE billing.subscriptions SET plan = $2, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1
                     WHERE \(Self.live) RETURNING \(Self.recordColumns)
                     """, [.text(userID), .text(plan)])
             case .cancel(let atPeriodEnd):
                 detail = ["at_period_end": String(atPeriodEnd)]
                 rows = try await transaction.query(
                     atPeriodEnd
-                        ? "UPDATE billing.subscriptions SET cancel_at_period_end = true, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)"
+                        ? "UPDATE billing.subscriptions SET cancel_at_period_end = true, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)"
                         : "UPDATE billing.subscriptions SET status = 'canceled', cancel_at_period_end = false, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)",
                     [.text(userID)])
+            case .changeAtPeriodEnd(let plan):
+                try await requirePlan(plan)
+                detail = ["plan": plan]
+                let current = try await transaction.query("SELECT plan FROM billing.subscriptions WHERE \(Self.live) FOR UPDATE", [.text(userID)])
+                if let row = current.first, try row.decode("plan", as: String.self) == plan {
+                    throw SubscriptionChangeRefused(reason: .samePlan, description: "the subscription is on \(plan) already")
+                }
+                rows = try await transaction.query(
+                    """
+                    UPDATE billing.subscriptions SET scheduled_plan = $2, cancel_at_period_end = false, updated_at = now(), tier_version = tier_version + 1
+                    WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                    """, [.text(userID), .text(plan)])
+            case .resume:
+                let current = try await transaction.query(
+                    "SELECT cancel_at_period_end OR scheduled_plan IS NOT NULL AS waiting FROM billing.subscriptions WHERE \(Self.live) FOR UPDATE",
+                    [.text(userID)])
+                if let row = current.first, try !row.decode("waiting", as: Bool.self) {
+                    throw SubscriptionChangeRefused(
+                        reason: .nothingToResume, description: "nothing waits for the period's end: the subscription goes on as it is")
+                }
+                rows = try await transaction.query(
+                    """
+                    UPDATE billing.subscriptions SET cancel_at_period_end = false, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1
+                    WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                    """, [.text(userID)])
             case .extend(let days):
                 detail = ["days": String(days)]
                 rows = try await transaction.query(
@@ -222,8 +250,13 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                 INSERT INTO billing.subscriptions AS s (user_id, plan, status, period_start, period_end, provider, provider_subscription_id,
                     provider_event_at, provider_event_id)
                 VALUES ($1::uuid, $2, $3, to_timestamp($4), to_timestamp($5), $6, $7, to_timestamp($8), $9)
-                ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, period_start = excluded.period_start,
-                    period_end = excluded.period_end, cancel_at_period_end = false, provider = excluded.provider,
+                ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status,
+                    -- A provider's times are whole seconds: the period it names is the one the row
+                    -- holds to the microsecond (an upgrade within the period), so that usage
+                    -- counted against it (keyed by its start) stays.
+                    period_start = CASE WHEN date_trunc('second', s.period_start) = excluded.period_start THEN s.period_start ELSE excluded.period_start END,
+                    period_end = CASE WHEN date_trunc('second', s.period_end) = excluded.period_end THEN s.period_end ELSE excluded.period_end END,
+                    cancel_at_period_end = false, scheduled_plan = NULL, provider = excluded.provider,
                     provider_subscription_id = excluded.provider_subscription_id, provider_event_at = excluded.provider_event_at,
                     provider_event_id = excluded.provider_event_id, updated_at = now(), tier_version = s.tier_version + 1
                 """,

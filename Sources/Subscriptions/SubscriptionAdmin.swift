@@ -55,7 +55,7 @@ public struct SubscriptionAdmin: Sendable {
             guard Self.days.contains(days) else {
                 throw SubscriptionChangeRefused(reason: .invalidDays, description: "days must be from \(Self.days.lowerBound) to \(Self.days.upperBound)")
             }
-        case .changePlan, .cancel: break
+        case .changePlan, .cancel, .changeAtPeriodEnd, .resume: break
         }
         let record = try await store.change(userID: userID, change, actor: admin)
         await publishTier(userID: userID)

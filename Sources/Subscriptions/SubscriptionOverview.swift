@@ -15,4 +15,13 @@ public struct SubscriptionOverview: Sendable, Equatable {
     public let dayResetsAt: Date
     public let usedThisPeriod: Int
     public let tasksUnderWay: Int
+    /// The plan the subscription moves to at its period end, when the user chose a cheaper one.
+    public var scheduledPlan: String? = nil
+
+    /// What the subscription becomes at its period end, when the user asked for a change: `free`
+    /// after a cancel, or the plan they moved to; nil when it goes on as it is.
+    public var next: String? {
+        guard ["trial", "active", "past_due"].contains(status) else { return nil }
+        return cancelAtPeriodEnd ? "free" : scheduledPlan
+    }
 }

@@ -9,9 +9,11 @@ public struct SubscriptionRecord: Sendable, Equatable {
     public let periodStart: Date
     public let periodEnd: Date
     public let cancelAtPeriodEnd: Bool
+    /// The plan it moves to at its period end (a user's move to a cheaper plan).
+    public var scheduledPlan: String? = nil
 }
 
-/// What an admin (or, later, a payment) does to a subscription.
+/// What an admin, or the user themselves, does to a subscription.
 public enum SubscriptionChange: Sendable, Equatable {
     /// A new period of `days` on `plan` from now, active (or a trial); replaces what was there.
     case grant(plan: String, days: Int, trial: Bool)
@@ -21,6 +23,10 @@ public enum SubscriptionChange: Sendable, Equatable {
     case cancel(atPeriodEnd: Bool)
     /// Moves the period end `days` later; a past-due subscription becomes active again.
     case extend(days: Int)
+    /// Moves it to another plan at its period end (and drops a cancel at period end).
+    case changeAtPeriodEnd(String)
+    /// Keeps it as it is past its period end: drops a cancel or a plan change waiting for it.
+    case resume
 
     /// The audit trail's name for the change.
     var action: String {
@@ -29,6 +35,8 @@ public enum SubscriptionChange: Sendable, Equatable {
         case .changePlan: "change"
         case .cancel: "cancel"
         case .extend: "extend"
+        case .changeAtPeriodEnd: "change_at_period_end"
+        case .resume: "resume"
         }
     }
 }
@@ -39,6 +47,10 @@ public struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertib
         case unknownPlan = "unknown_plan"
         case noLiveSubscription = "no_live_subscription"
         case invalidDays = "invalid_days"
+        /// Resume with nothing waiting for the period end.
+        case nothingToResume = "nothing_to_resume"
+        /// A move to the plan the subscription is on.
+        case samePlan = "same_plan"
     }
 
     public let reason: Reason

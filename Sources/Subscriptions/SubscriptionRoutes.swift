@@ -80,10 +80,17 @@ struct SubscriptionBody: Encodable {
         let limit: Int
     }
 
+    /// What the subscription becomes at its period end, when the user asked for a change.
+    struct Next: Encodable {
+        let plan: String
+        let from: Date
+    }
+
     let plan: Plan
     let status: String
     let period: Period
     let cancel_at_period_end: Bool
+    let next: Next?
     let usage: Usage
     let tasks: Tasks
 
@@ -92,6 +99,7 @@ struct SubscriptionBody: Encodable {
         status = overview.status
         period = Period(start: overview.periodStart, end: overview.periodEnd)
         cancel_at_period_end = overview.cancelAtPeriodEnd
+        next = overview.next.map { Next(plan: $0, from: overview.periodEnd) }
         usage = Usage(
             today: Quota(used: overview.usedToday, limit: overview.plan.generationsPerDay, resetsAt: overview.dayResetsAt),
             period: Quota(used: overview.usedThisPeriod, limit: overview.plan.generationsPerMonth, resetsAt: overview.periodEnd))

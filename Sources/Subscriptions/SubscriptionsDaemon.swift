@@ -42,10 +42,11 @@ public enum SubscriptionsDaemon {
         let tiers = TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
         let admin = SubscriptionAdmin(store: store, tiers: tiers, logger: setup.logger)
         AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
-        BillingRoutes(
+        let billing = BillingRoutes(
             store: store, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
-            testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger
-        ).add(to: setup.router)
+            testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
+        billing.add(to: setup.router)
+        SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)
         let entitlementRouter = Router<BasicRequestContext>()
         entitlementRouter.add(middleware: RequestIdMiddleware())
         entitlementRouter.add(middleware: AccessLogMiddleware())

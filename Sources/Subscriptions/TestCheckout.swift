@@ -96,8 +96,8 @@ struct TestCheckout: Sendable {
         let event = PaymentEvent.Wire(
             id: checkout.eventID, type: PaymentEvent.Kind.paymentSucceeded.rawValue, created: seconds,
             data: .init(
-                user_id: checkout.user, plan: checkout.plan, subscription_id: "sub_test_" + checkout.user, period_start: seconds,
-                period_end: seconds + 30 * 86_400))
+                user_id: checkout.user, plan: checkout.plan, subscription_id: "sub_test_" + checkout.user, period_start: checkout.period_start ?? seconds,
+                period_end: checkout.period_end ?? seconds + 30 * 86_400))
         let body = Array(try JSONEncoder().encode(event))
         return try await routes.receive(body, signatureHeader: try signature.sign(body, at: now))
     }
@@ -105,18 +105,23 @@ struct TestCheckout: Sendable {
 
 /// A test checkout: who pays for which plan, until when (Unix seconds), and the id of the one
 /// payment it makes; sealed with an HMAC under the webhook secret so that only subscribed's own
-/// checkout can make one.
+/// checkout can make one. An upgrade keeps the current period (`period_start`, `period_end`, Unix
+/// seconds), so that its usage stays counted; otherwise the payment starts a new one.
 struct CheckoutToken: Codable, Equatable {
     let id: String
     let user: String
     let plan: String
     let expires: Int
+    var period_start: Int? = nil
+    var period_end: Int? = nil
 
-    init(user: String, plan: String, lifetime: Int) {
+    init(user: String, plan: String, lifetime: Int, keeping period: (start: Date, end: Date)? = nil) {
         id = UUID().uuidString.lowercased()
         self.user = user
         self.plan = plan
         expires = Int(Date().timeIntervalSince1970) + lifetime
+        period_start = period.map { Int($0.start.timeIntervalSince1970) }
+        period_end = period.map { Int($0.end.timeIntervalSince1970) }
     }
 
     /// The payment event the link makes: the same for every use, so that only the first applies.
@@ -155,7 +160,10 @@ enum CheckoutPage {
         return page(
             title: "Test checkout: \(plan.title)",
             """
-            <p>You are subscribing to <strong>\(escaped(plan.title))</strong> for 30 days, \(price) a month.</p>
+            <p>\(checkout.period_end.map { end in
+                "You are moving to <strong>\(escaped(plan.title))</strong> (\(price) a month) for the rest of your current period, until "
+                    + "\(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(end)))), with its usage kept."
+            } ?? "You are subscribing to <strong>\(escaped(plan.title))</strong> for 30 days, \(price) a month.")</p>
             <p>This is the test payment provider: no money is taken. The link works once, until \(expires).</p>
             <form method="post" action="\(TestCheckout.path)">
             <input type="hidden" name="checkout" value="\(escaped(token))">

@@ -20,7 +20,7 @@ import Testing
                 #expect(grant.token_type == "Bearer")
                 #expect(grant.expires_in == 900)
                 #expect(grant.refresh_token.hasPrefix("rt_"))
-                #expect(grant.scope == "generate subscription:read profile")
+                #expect(grant.scope == "generate subscription:read subscription:manage profile")
 
                 let me = try await client.send(.get, "/auth/me", token: grant.access_token)
                 #expect(me.status == .ok)
@@ -31,7 +31,7 @@ import Testing
                 let validated = try await client.validate(grant.access_token, requiredScopes: "generate profile")
                 #expect(validated.status == .ok)
                 #expect(validated.header("X-User-Id") == profile?["user_id"] as? String)
-                #expect(validated.header("X-Scopes") == "generate subscription:read profile")
+                #expect(validated.header("X-Scopes") == "generate subscription:read subscription:manage profile")
                 #expect(validated.header("X-Tier") == "free")
                 #expect(validated.header("X-Session-Id")?.count == 36)
             }
