@@ -23,7 +23,7 @@ import Testing
             let error = await #expect(throws: AccountAdmin.InvalidScopes.self) {
                 try await admin.changeScopes(email: account.email, .add(["admn"], remove: []), by: "ops")
             }
-            #expect(error?.description == "unknown scope admn; the known scopes are admin generate profile subscription:read")
+            #expect(error?.description == "unknown scope admn; the known scopes are admin generate profile subscription:manage subscription:read")
             #expect(try await admin.account(email: account.email)?.scopes == Scopes.defaultGrant, "nothing changed")
         }
     }
