@@ -3,6 +3,9 @@
 -- changes (subscription:manage), new accounts by default and existing ones now.
 
 ALTER TABLE billing.subscriptions ADD COLUMN scheduled_plan text REFERENCES billing.plans (code);
+-- Who asked for the cancel at period end (the audit's actor): a user resumes only their own, never
+-- an admin's.
+ALTER TABLE billing.subscriptions ADD COLUMN cancel_requested_by text;
 
 -- As sql/005's, and past its period end a subscription moves to its scheduled plan (whose next
 -- period its user then pays for, as any past-due subscription).

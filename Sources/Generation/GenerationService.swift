@@ -230,7 +230,7 @@ struct GenerationService: Sendable {
         switch reason {
         case "quota_exceeded":
             let seconds = max(retryAfter ?? 1, 1)
-            let offer = plans.isEmpty ? "" : "; plans with more: \(plans.joined(separator: ", ")) (POST /api/billing/checkout)"
+            let offer = plans.isEmpty ? "" : "; plans with more: \(plans.joined(separator: ", ")) (\(Self.changePlan))"
             guard let spent else {
                 return APIError(
                     .tooManyRequests, code: reason, message: "you have used all the generations your plan allows for now; more in \(seconds) s\(offer)",
@@ -239,6 +239,15 @@ struct GenerationService: Sendable {
             let count = "\(spent.limit) generation\(spent.limit == 1 ? "" : "s")"
             let which = spent.quota == "day" ? "today's \(count)" : "this period's \(count)"
             let resetsAt = ISO8601DateFormatter().string(from: spent.resetsAt)
+            // A period that has ended (past due) starts again only once paid: waiting would not help.
+            guard spent.resetsAt > Date() else {
+                var error = APIError(
+                    .init(code: 402, reasonPhrase: "Payment Required"), code: "renewal_required",
+                    message: "you have used \(which) of a period that ended at \(resetsAt): it starts again once your subscription is paid (\(Self.changePlan))"
+                )
+                error.details = ["quota": .string(spent.quota), "limit": .int(spent.limit), "plans": .strings(plans)]
+                return error
+            }
             var error = APIError(
                 .tooManyRequests, code: reason,
                 message: "you have used \(which) on your plan; more from \(resetsAt) (in \(Self.span(seconds)))\(offer)",
@@ -247,7 +256,7 @@ struct GenerationService: Sendable {
             return error
         case "max_tokens_exceeded":
             let bound = maxOutputTokens.map { "at most \($0)" } ?? "fewer"
-            let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (POST /api/billing/checkout)"
+            let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (\(Self.changePlan))"
             return APIError(
                 .badRequest, code: "max_tokens_exceeded",
                 message: "options.max_tokens is \(input.maxTokens), but your plan allows \(bound) output tokens per answer\(offer); nothing was counted",
@@ -261,7 +270,10 @@ struct GenerationService: Sendable {
             let offer = plans.isEmpty ? "" : " (\(plans.joined(separator: ", ")))"
             return APIError(
                 .init(code: 402, reasonPhrase: "Payment Required"), code: "subscription_required",
-                message: "\(function) is not available on your plan: subscribe to a plan that includes it\(offer) with POST /api/billing/checkout")
+                message: "\(function) is not available on your plan: move to a plan that includes it\(offer) with \(Self.changePlan)")
         }
     }
+
+    /// Where a user moves to another plan: from free by paying; mid-period keeping the period.
+    static let changePlan = "POST /api/subscription/change"
 }

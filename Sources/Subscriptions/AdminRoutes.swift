@@ -124,7 +124,7 @@ extension SubscriptionChangeRefused {
         switch reason {
         case .unknownPlan: APIError.badRequest(code: reason.rawValue, description, field: "plan")
         case .invalidDays: APIError.badRequest(code: reason.rawValue, description, field: "days")
-        case .noLiveSubscription, .nothingToResume: APIError(.conflict, code: reason.rawValue, message: description)
+        case .noLiveSubscription, .nothingToResume, .canceledByAdmin, .periodEnded: APIError(.conflict, code: reason.rawValue, message: description)
         case .samePlan: APIError(.conflict, code: reason.rawValue, message: description, field: "plan")
         }
     }

@@ -63,10 +63,11 @@ struct EntitlementService: Sendable {
         guard case .denied(.quotaExceeded, _, _) = decision else { return nil }
         let overview = try await available { try await store.overview(userID: body.user, grace: settings.grace) }
         let plan = overview.plan
-        if overview.usedToday + body.units > plan.generationsPerDay {
-            return SpentQuota(quota: .day, allowed: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
+        // The period's first: when both are spent, the day's reset alone would not let a retry through.
+        if overview.usedThisPeriod + body.units > plan.generationsPerMonth {
+            return SpentQuota(quota: .period, allowed: plan.generationsPerMonth, resetsAt: overview.periodEnd)
         }
-        return SpentQuota(quota: .period, allowed: plan.generationsPerMonth, resetsAt: overview.periodEnd)
+        return SpentQuota(quota: .day, allowed: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
     }
 
     /// Settles or releases a reservation; the same ending twice is answered as the first.

@@ -141,6 +141,19 @@ struct PostgresSubscriptionStore: SubscriptionStore {
     /// Only a live subscription (trial, active, past due) can be changed, canceled or extended.
     private static let live: SQL = "user_id = $1::uuid AND status IN ('trial', 'active', 'past_due')"
 
+    /// Holds the user's live subscription row for the rest of the transaction; a user (actor
+    /// `user:<id>`) may not undo a cancel at period end that an admin asked for.
+    private static func requireOwnChange(_ transaction: PostgresTransaction, userID: String, actor: String) async throws {
+        let rows = try await transaction.query(
+            "SELECT cancel_at_period_end, coalesce(cancel_requested_by, '') AS requested_by FROM billing.subscriptions WHERE \(Self.live) FOR UPDATE",
+            [.text(userID)])
+        guard let row = rows.first, actor.hasPrefix("user:"), try row.decode("cancel_at_period_end", as: Bool.self) else { return }
+        guard try row.decode("requested_by", as: String.self).hasPrefix("user:") else {
+            throw SubscriptionChangeRefused(
+                reason: .canceledByAdmin, description: "your subscription was canceled by an administrator: ask them to keep it")
+        }
+    }
+
     func change(userID: String, _ change: SubscriptionChange, actor: String) async throws -> SubscriptionRecord {
         try await postgres.withTransaction { transaction in
             func requirePlan(_ plan: String) async throws {
@@ -159,8 +172,8 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                     INSERT INTO billing.subscriptions AS s (user_id, plan, status, period_start, period_end)
                     VALUES ($1::uuid, $2, $3, now(), now() + $4 * interval '1 day')
                     ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, period_start = excluded.period_start,
-                        period_end = excluded.period_end, cancel_at_period_end = false, scheduled_plan = NULL, updated_at = now(),
-                        tier_version = s.tier_version + 1
+                        period_end = excluded.period_end, cancel_at_period_end = false, cancel_requested_by = NULL, scheduled_plan = NULL,
+                        updated_at = now(), tier_version = s.tier_version + 1
                     RETURNING \(Self.recordColumns)
                     """,
                     [.text(userID), .text(plan), .text(trial ? "trial" : "active"), .int(days)])
@@ -176,32 +189,53 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                 detail = ["at_period_end": String(atPeriodEnd)]
                 rows = try await transaction.query(
                     atPeriodEnd
-                        ? "UPDATE billing.subscriptions SET cancel_at_period_end = true, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)"
-                        : "UPDATE billing.subscriptions SET status = 'canceled', cancel_at_period_end = false, updated_at = now(), tier_version = tier_version + 1 WHERE \(Self.live) RETURNING \(Self.recordColumns)",
-                    [.text(userID)])
+                        ? """
+                        UPDATE billing.subscriptions
+                        SET cancel_at_period_end = true, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1,
+                            -- Whoever asked first keeps it: a user's cancel again does not make an admin's theirs to resume.
+                            cancel_requested_by = CASE WHEN cancel_at_period_end THEN cancel_requested_by ELSE $2 END
+                        WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                        """
+                        : """
+                        UPDATE billing.subscriptions SET status = 'canceled', cancel_at_period_end = false, cancel_requested_by = $2, updated_at = now(),
+                            tier_version = tier_version + 1
+                        WHERE \(Self.live) RETURNING \(Self.recordColumns)
+                        """,
+                    [.text(userID), .text(actor)])
             case .changeAtPeriodEnd(let plan):
                 try await requirePlan(plan)
                 detail = ["plan": plan]
-                let current = try await transaction.query("SELECT plan FROM billing.subscriptions WHERE \(Self.live) FOR UPDATE", [.text(userID)])
-                if let row = current.first, try row.decode("plan", as: String.self) == plan {
-                    throw SubscriptionChangeRefused(reason: .samePlan, description: "the subscription is on \(plan) already")
+                try await Self.requireOwnChange(transaction, userID: userID, actor: actor)
+                let current = try await transaction.query(
+                    "SELECT plan, status IN ('trial', 'active') AND period_end > now() AS running FROM billing.subscriptions WHERE \(Self.live)",
+                    [.text(userID)])
+                if let row = current.first {
+                    guard try row.decode("running", as: Bool.self) else {
+                        throw SubscriptionChangeRefused(
+                            reason: .periodEnded, description: "the subscription's period has ended: a new plan starts a new period, once paid")
+                    }
+                    if try row.decode("plan", as: String.self) == plan {
+                        throw SubscriptionChangeRefused(reason: .samePlan, description: "the subscription is on \(plan) already")
+                    }
                 }
                 rows = try await transaction.query(
                     """
-                    UPDATE billing.subscriptions SET scheduled_plan = $2, cancel_at_period_end = false, updated_at = now(), tier_version = tier_version + 1
+                    UPDATE billing.subscriptions SET scheduled_plan = $2, cancel_at_period_end = false, cancel_requested_by = NULL, updated_at = now(),
+                        tier_version = tier_version + 1
                     WHERE \(Self.live) RETURNING \(Self.recordColumns)
                     """, [.text(userID), .text(plan)])
             case .resume:
+                try await Self.requireOwnChange(transaction, userID: userID, actor: actor)
                 let current = try await transaction.query(
-                    "SELECT cancel_at_period_end OR scheduled_plan IS NOT NULL AS waiting FROM billing.subscriptions WHERE \(Self.live) FOR UPDATE",
-                    [.text(userID)])
+                    "SELECT cancel_at_period_end OR scheduled_plan IS NOT NULL AS waiting FROM billing.subscriptions WHERE \(Self.live)", [.text(userID)])
                 if let row = current.first, try !row.decode("waiting", as: Bool.self) {
                     throw SubscriptionChangeRefused(
                         reason: .nothingToResume, description: "nothing waits for the period's end: the subscription goes on as it is")
                 }
                 rows = try await transaction.query(
                     """
-                    UPDATE billing.subscriptions SET cancel_at_period_end = false, scheduled_plan = NULL, updated_at = now(), tier_version = tier_version + 1
+                    UPDATE billing.subscriptions SET cancel_at_period_end = false, cancel_requested_by = NULL, scheduled_plan = NULL, updated_at = now(),
+                        tier_version = tier_version + 1
                     WHERE \(Self.live) RETURNING \(Self.recordColumns)
                     """, [.text(userID)])
             case .extend(let days):
@@ -256,7 +290,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                     -- counted against it (keyed by its start) stays.
                     period_start = CASE WHEN date_trunc('second', s.period_start) = excluded.period_start THEN s.period_start ELSE excluded.period_start END,
                     period_end = CASE WHEN date_trunc('second', s.period_end) = excluded.period_end THEN s.period_end ELSE excluded.period_end END,
-                    cancel_at_period_end = false, scheduled_plan = NULL, provider = excluded.provider,
+                    cancel_at_period_end = false, cancel_requested_by = NULL, scheduled_plan = NULL, provider = excluded.provider,
                     provider_subscription_id = excluded.provider_subscription_id, provider_event_at = excluded.provider_event_at,
                     provider_event_id = excluded.provider_event_id, updated_at = now(), tier_version = s.tier_version + 1
                 """,

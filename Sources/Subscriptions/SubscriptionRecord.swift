@@ -51,6 +51,10 @@ public struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertib
         case nothingToResume = "nothing_to_resume"
         /// A move to the plan the subscription is on.
         case samePlan = "same_plan"
+        /// A user's change that would undo an admin's cancel.
+        case canceledByAdmin = "canceled_by_admin"
+        /// A move at the period's end for a subscription whose period has ended (past due).
+        case periodEnded = "period_ended"
     }
 
     public let reason: Reason

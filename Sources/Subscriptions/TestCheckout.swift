@@ -20,6 +20,7 @@ struct TestCheckout: Sendable {
             do {
                 let (checkout, plan) = try await open(sealed)
                 if try await used(checkout) { throw Self.used }
+                try await requireCurrent(checkout)
                 return CheckoutPage.response(.ok, CheckoutPage.pay(plan, token: sealed ?? "", checkout: checkout))
             } catch let error as APIError {
                 return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
@@ -36,11 +37,12 @@ struct TestCheckout: Sendable {
             let sealed = Self.formField("checkout", in: String(buffer: try await request.body.collect(upTo: 8 * 1024)))
             do {
                 let (checkout, plan) = try await open(sealed)
+                try await requireCurrent(checkout)
                 let outcome = try await pay(checkout)
                 switch outcome {
                 case .applied:
                     return html
-                        ? CheckoutPage.response(.ok, CheckoutPage.paid(plan, publicURL: routes.publicURL))
+                        ? CheckoutPage.response(.ok, CheckoutPage.paid(plan, checkout: checkout, publicURL: routes.publicURL))
                         : try Response.json(WebhookAnswer(received: true, outcome: outcome.rawValue))
                 case .duplicate, .stale:
                     throw Self.used
@@ -79,6 +81,22 @@ struct TestCheckout: Sendable {
             throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
         }
         return (checkout, plan)
+    }
+
+    /// A link that keeps the running period pays only while that period runs as it did when the
+    /// link was made: a renewal, an extension or the period's end since would make it pay for
+    /// another period than the one it names.
+    /// - Throws: 409 `checkout_stale`.
+    private func requireCurrent(_ checkout: CheckoutToken) async throws {
+        guard let start = checkout.period_start, let end = checkout.period_end else { return }
+        let row = try await routes.entitlements.available { try await routes.store.subscription(userID: checkout.user) }
+        guard let row, row.status == "active", Int(row.periodStart.timeIntervalSince1970) == start, Int(row.periodEnd.timeIntervalSince1970) == end,
+            row.periodEnd > Date()
+        else {
+            throw APIError(
+                .conflict, code: "checkout_stale",
+                message: "your subscription changed since this checkout began (renewed, extended or ended): start the change again")
+        }
     }
 
     /// Whether the link has paid already.
@@ -172,11 +190,13 @@ enum CheckoutPage {
             """)
     }
 
-    static func paid(_ plan: Plan, publicURL: String) -> String {
-        page(
+    static func paid(_ plan: Plan, checkout: CheckoutToken, publicURL: String) -> String {
+        let until =
+            checkout.period_end.map { "until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0))))" } ?? "for the next 30 days"
+        return page(
             title: "Subscribed to \(plan.title)",
             """
-            <p>Paid: you are on <strong>\(escaped(plan.title))</strong> for the next 30 days.</p>
+            <p>Paid: you are on <strong>\(escaped(plan.title))</strong> \(until).</p>
             <p><a href="\(escaped(publicURL))/">Back to SkillUp</a></p>
             """)
     }

@@ -124,7 +124,7 @@ struct Subscriptions: AsyncParsableCommand {
             today:         \(overview.usedToday) of \(plan.generationsPerDay) used, resets \(overview.dayResetsAt.ISO8601Format())
             this period:   \(overview.usedThisPeriod) of \(plan.generationsPerMonth) used, resets \(overview.periodEnd.ISO8601Format())
             tasks:         \(overview.tasksUnderWay) under way of \(plan.tasksAtOnce)
-            subscription:  \(row ?? "none (free for the calendar month)")
+            subscription:  \(row ?? "none (free for the calendar month)")\(overview.next.map { "\nnext:          \($0) from \(overview.periodEnd.ISO8601Format())" } ?? "")
             """
     }
 }

@@ -246,7 +246,7 @@ func ledger(_ postgres: PostgresClient, user: String, becomes expected: (reserve
 
 /// A plan of the test's own with `features`, and a user subscribed to it.
 func subscribedUser(
-    _ postgres: PostgresClient, perDay: Int = 100, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true,
+    _ postgres: PostgresClient, perDay: Int = 100, perPeriod: Int = 1000, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true,
     maxOutputTokens: Int = 4096
 ) async throws -> String {
     let plan = "test_" + UUID().uuidString.prefix(8).lowercased()
@@ -254,9 +254,9 @@ func subscribedUser(
         """
         INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once,
                                    cached_answers_count, max_output_tokens)
-        VALUES ($1, 'Test plan', 100, 60, 1000, string_to_array($2, ' '), $3::integer, 100, $4, $5::integer)
+        VALUES ($1, 'Test plan', 100, 60, $6::integer, string_to_array($2, ' '), $3::integer, 100, $4, $5::integer)
         """,
-        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount), .int(maxOutputTokens)])
+        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount), .int(maxOutputTokens), .int(perPeriod)])
     return try await userOnPlan(postgres, plan)
 }
 

@@ -42,7 +42,7 @@ import Testing
             #expect(answer.json["error"] as? String == "subscription_required")
             let message = try #require(answer.json["message"] as? String)
             #expect(message.contains("quiz is not available on your plan"))
-            #expect(message.contains("pro") && message.contains("team") && message.contains("/api/billing/checkout"))
+            #expect(message.contains("pro") && message.contains("team") && message.contains("POST /api/subscription/change"))
             #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
             let history = try await aid.withClient { client in try await caller.get(client, "/api/generations") }
             #expect((history.json["generations"] as? [Any])?.isEmpty == true)
@@ -69,6 +69,26 @@ import Testing
             let message = second.json["message"] as? String ?? ""
             #expect(message.contains("today's 1 generation on your plan") && message.contains("plans with more"), "\(message)")
             #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+        }
+    }
+
+    @Test func aSpentPeriodIsNamedAndOneThatHasEndedAsksForPayment() async throws {
+        try await AidInstance.with { aid in
+            let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 10, perPeriod: 1))
+            let body = #"{"topic":"The water cycle","function":"title"}"#
+            #expect(try await aid.withClient { client in try await caller.generate(client, body) }.status == .ok)
+            let spent = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(spent.status == .tooManyRequests)
+            #expect(spent.json["quota"] as? String == "period" && spent.json["limit"] as? Int == 1)
+            #expect((spent.json["message"] as? String)?.contains("this period's 1 generation") == true)
+            // The period ends unpaid (past due, within its grace): waiting would not bring it back.
+            try await aid.postgres.query(
+                "UPDATE billing.subscriptions SET status = 'past_due', period_end = now() - interval '1 hour' WHERE user_id = $1::uuid",
+                [.text(caller.userID)])
+            let ended = try await aid.withClient { client in try await caller.generate(client, body) }
+            #expect(ended.status.code == 402)
+            #expect(ended.json["error"] as? String == "renewal_required")
+            #expect(ended.headers[.retryAfter] == nil)
         }
     }
 

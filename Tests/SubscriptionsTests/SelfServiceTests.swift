@@ -115,6 +115,64 @@ struct SelfServiceTests {
         }
     }
 
+    @Test("a trial, a past-due subscription or one with more than a month left pays for a new period; a link whose period changed since is stale")
+    func newPeriodAndStaleLinks() async throws {
+        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
+            let postgres = subscribed.postgres
+            let trial = try await Billing.subscribe(postgres, plan: "pro", status: "trial")
+            let pastDue = try await Billing.subscribe(postgres, plan: "team", status: "past_due")
+            try await postgres.query(
+                "UPDATE billing.subscriptions SET period_end = now() - interval '1 hour', period_start = now() - interval '30 days' WHERE user_id = $1::uuid",
+                [.text(pastDue)])
+            let yearLong = try await Billing.subscribe(postgres, plan: "pro")
+            try await postgres.query(
+                "UPDATE billing.subscriptions SET period_end = now() + interval '300 days' WHERE user_id = $1::uuid", [.text(yearLong)])
+            let running = try await Billing.subscribe(postgres, plan: "pro")
+            try await subscribed.withClient { client in
+                for (user, plan) in [(trial, "team"), (pastDue, "pro"), (yearLong, "team")] {
+                    let answer = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"\#(plan)"}"#)
+                    #expect((answer.json["applies"] as? String)?.contains("new 30-day period") == true, "\(answer.json)")
+                }
+                let up = try await Self.post(client, "/api/subscription/change", user: running, #"{"plan":"team"}"#)
+                let token = try #require((up.json["checkout_url"] as? String)?.split(separator: "checkout=").last.map(String.init))
+                // An admin extends the period meanwhile: the link names a period that no longer is.
+                _ = try await AdminTests.send(
+                    client, .post, "/api/admin/subscriptions/\(running)/extend", #"{"days":30}"#)
+                let stale = try await WebhookTests.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)", accept: "application/json")
+                #expect(stale.status == .conflict && stale.json["error"] as? String == "checkout_stale")
+            }
+            #expect(try await PostgresSubscriptionStore(postgres: postgres).subscription(userID: running)?.plan == "pro")
+        }
+    }
+
+    @Test("a user cannot undo an admin's cancel, and a body on cancel or resume is refused")
+    func adminsCancelAndBodies() async throws {
+        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+            try await subscribed.withClient { client in
+                _ = try await AdminTests.send(client, .post, "/api/admin/subscriptions/\(user)/cancel", #"{"at_period_end":true}"#)
+                let resumed = try await Self.post(client, "/api/subscription/resume", user: user)
+                #expect(resumed.status == .conflict && resumed.json["error"] as? String == "canceled_by_admin")
+                // Canceling again (a move to free) leaves the cancel the admin's.
+                #expect(try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"free"}"#).status == .ok)
+                #expect(try await Self.post(client, "/api/subscription/resume", user: user).json["error"] as? String == "canceled_by_admin")
+                let withBody = try await Self.post(client, "/api/subscription/cancel", user: user, #"{"at_period_end":false}"#)
+                #expect(withBody.status == .badRequest && withBody.json["error"] as? String == "unknown_field")
+            }
+        }
+    }
+
+    @Test("without a payment provider a move up is a clear 503")
+    func noProvider() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+            try await subscribed.withClient { client in
+                let up = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"team"}"#)
+                #expect(up.status == .serviceUnavailable && up.json["error"] as? String == "checkout_unavailable")
+            }
+        }
+    }
+
     @Test("without subscription:manage (a bot's key made without it) the changes are refused; without a subscription there is nothing to cancel")
     func scopeAndNoSubscription() async throws {
         try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
