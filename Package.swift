@@ -75,13 +75,15 @@ let package = Package(
         ),
 
         // MARK: What every daemon shares
-        // The contracts between services: gateway headers, Redis keys read across them, the RabbitMQ
-        // topology and its messages.
+        // The contracts between services: gateway headers, the entitlement API, Redis keys read
+        // across them, and the messages on RabbitMQ.
         .target(
             name: "Contracts",
-            dependencies: ["AMQPClient", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSettings
         ),
+        // The RabbitMQ topology, and the envelopes of the messages in `Contracts`.
+        .target(name: "Messaging", dependencies: ["Contracts", "AMQPClient"], swiftSettings: strictSettings),
         .target(
             name: "ServiceKit",
             dependencies: [
@@ -101,7 +103,9 @@ let package = Package(
         // MARK: Shared by the daemons
         .target(
             name: "ServiceBackends",
-            dependencies: ["ServiceKit", "Contracts", "RedisClient", "PostgresClient", "AMQPClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ServiceKit", "Contracts", "Messaging", "RedisClient", "PostgresClient", "AMQPClient", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -142,7 +146,7 @@ let package = Package(
         .target(
             name: "Generation",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "Contracts", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography",
+                "ServiceBackends", "ServiceKit", "Contracts", "Messaging", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -222,7 +226,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "AMQPClient"], swiftSettings: strictSettings),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "Messaging", "AMQPClient"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"], swiftSettings: strictSettings),
@@ -230,12 +234,12 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["ServiceKit", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "JWT", "TestSupport"],
+            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "Contracts", "JWT", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

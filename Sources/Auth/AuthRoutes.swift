@@ -21,7 +21,7 @@ struct AuthRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         router.get("/internal/jwt/validate") { request, _ in
             let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: true))
-            return Self.response(outcome, requestID: request.headers[.requestId])
+            return Self.response(outcome, requestID: request.headers[GatewayHeaders.requestID])
         }
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
@@ -121,11 +121,12 @@ struct AuthRoutes: Sendable {
             csrfToken: request.headers[GatewayHeaders.csrfToken])
     }
 
-    static let realIPHeader = HTTPField.Name("X-Real-IP")!
     static let refreshCookie = "__Secure-refresh"
 
     static func client(_ request: Request) -> ClientInfo {
-        ClientInfo(address: request.headers[realIPHeader] ?? "unknown", userAgent: request.headers[.userAgent], requestID: request.headers[.requestId])
+        ClientInfo(
+            address: request.headers[GatewayHeaders.realIP] ?? "unknown", userAgent: request.headers[.userAgent],
+            requestID: request.headers[GatewayHeaders.requestID])
     }
 
     /// The refresh and CSRF cookies of a request; 400 `duplicate_cookie` when any sign-in cookie

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -19,7 +20,7 @@ import ServiceKit
 struct CrossSiteGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !CrossSiteRequest.safeMethods.contains(request.method) {
-            try CrossSiteRequest.check(request.headers, authority: request.headers[CrossSiteRequest.forwardedHostHeader] ?? request.head.authority)
+            try CrossSiteRequest.check(request.headers, authority: request.headers[GatewayHeaders.forwardedHost] ?? request.head.authority)
         }
         return try await next(request, context)
     }
@@ -30,15 +31,13 @@ struct CrossSiteGuard<Context: RequestContext>: RouterMiddleware {
 enum CrossSiteRequest {
     static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
     static let fetchSiteHeader = HTTPField.Name("Sec-Fetch-Site")!
-    static let forwardedHostHeader = HTTPField.Name("X-Forwarded-Host")!
-    static let forwardedProtoHeader = HTTPField.Name("X-Forwarded-Proto")!
 
     static func check(_ headers: HTTPFields, authority: String?) throws {
         if let site = headers[fetchSiteHeader], site != "same-origin", site != "none" {
             throw crossSite("the request came from another site (Sec-Fetch-Site: \(site))")
         }
         if let origin = headers[.origin] {
-            guard let sender = Origin(origin), let authority, sender.matches(authority: authority, scheme: headers[forwardedProtoHeader]) else {
+            guard let sender = Origin(origin), let authority, sender.matches(authority: authority, scheme: headers[GatewayHeaders.forwardedProto]) else {
                 throw crossSite("the request came from another origin (\(origin))")
             }
         }

@@ -17,6 +17,17 @@ public enum GatewayHeaders {
     public static let originalMethod = HTTPField.Name("X-Original-Method")!
     public static let csrfToken = HTTPField.Name("X-CSRF-Token")!
 
+    // What nginx tells every service about the client's request (nginx/snippets/proxy-headers.conf),
+    // replacing any copy a client sent.
+    /// nginx's `$request_id`: on every log line and error body of the request, and on the calls
+    /// made for it.
+    public static let requestID = HTTPField.Name("X-Request-Id")!
+    /// The client's address as nginx saw it (login throttling counts by it).
+    public static let realIP = HTTPField.Name("X-Real-IP")!
+    /// The host and port the client sent the request to (authd checks Origin against it).
+    public static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!
+    public static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+
     // authd's reason for a refusal: auth_request drops the subrequest's body, so nginx writes these
     // into the JSON body it answers with.
     public static let authError = HTTPField.Name("X-Auth-Error")!

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import ServiceKit
@@ -224,20 +225,21 @@ struct GenerationService: Sendable {
 
     /// subscribed's denial as the answer the user sees.
     static func refusal(
-        reason: String, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?, spent: SpentQuota? = nil
+        reason: DenialReason, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?, spent: SpentQuota? = nil
     ) -> APIError {
         let function = input.function.code
         switch reason {
-        case "quota_exceeded":
+        case .quotaExceeded:
             let seconds = max(retryAfter ?? 1, 1)
             let offer = plans.isEmpty ? "" : "; plans with more: \(plans.joined(separator: ", ")) (\(Self.changePlan))"
             guard let spent else {
                 return APIError(
-                    .tooManyRequests, code: reason, message: "you have used all the generations your plan allows for now; more in \(seconds) s\(offer)",
+                    .tooManyRequests, code: reason.rawValue,
+                    message: "you have used all the generations your plan allows for now; more in \(seconds) s\(offer)",
                     headers: [.retryAfter: String(seconds)])
             }
             let count = "\(spent.limit) generation\(spent.limit == 1 ? "" : "s")"
-            let which = spent.quota == "day" ? "today's \(count)" : "this period's \(count)"
+            let which = spent.quota == .day ? "today's \(count)" : "this period's \(count)"
             let resetsAt = ISO8601DateFormatter().string(from: spent.resetsAt)
             // A period that has ended (past due) starts again only once paid: waiting would not help.
             guard spent.resetsAt > Date() else {
@@ -245,28 +247,28 @@ struct GenerationService: Sendable {
                     .init(code: 402, reasonPhrase: "Payment Required"), code: "renewal_required",
                     message: "you have used \(which) of a period that ended at \(resetsAt): it starts again once your subscription is paid (\(Self.changePlan))"
                 )
-                error.details = ["quota": .string(spent.quota), "limit": .int(spent.limit), "plans": .strings(plans)]
+                error.details = ["quota": .string(spent.quota.rawValue), "limit": .int(spent.limit), "plans": .strings(plans)]
                 return error
             }
             var error = APIError(
-                .tooManyRequests, code: reason,
+                .tooManyRequests, code: reason.rawValue,
                 message: "you have used \(which) on your plan; more from \(resetsAt) (in \(Self.span(seconds)))\(offer)",
                 headers: [.retryAfter: String(seconds)])
-            error.details = ["quota": .string(spent.quota), "limit": .int(spent.limit), "resets_at": .string(resetsAt), "plans": .strings(plans)]
+            error.details = ["quota": .string(spent.quota.rawValue), "limit": .int(spent.limit), "resets_at": .string(resetsAt), "plans": .strings(plans)]
             return error
-        case "max_tokens_exceeded":
+        case .maxTokensExceeded:
             let bound = maxOutputTokens.map { "at most \($0)" } ?? "fewer"
             let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (\(Self.changePlan))"
             return APIError(
-                .badRequest, code: "max_tokens_exceeded",
+                .badRequest, code: reason.rawValue,
                 message: "options.max_tokens is \(input.maxTokens), but your plan allows \(bound) output tokens per answer\(offer); nothing was counted",
                 field: "options.max_tokens")
-        case "too_many_tasks":
+        case .tooManyTasks:
             let seconds = max(retryAfter ?? 1, 1)
             return APIError(
-                .tooManyRequests, code: reason, message: "your plan's generations at once are all under way; try again when one has finished",
+                .tooManyRequests, code: reason.rawValue, message: "your plan's generations at once are all under way; try again when one has finished",
                 headers: [.retryAfter: String(seconds)])
-        default:
+        case .noSubscription, .featureNotInPlan, .subscriptionExpired:
             let offer = plans.isEmpty ? "" : " (\(plans.joined(separator: ", ")))"
             return APIError(
                 .init(code: 402, reasonPhrase: "Payment Required"), code: "subscription_required",

@@ -1,6 +1,7 @@
 import AMQPClient
 import Contracts
 import Logging
+import Messaging
 import ServiceLifecycle
 
 /// Publishes the task messages aid wrote to `ai.outbox` with publisher confirms, and deletes each
@@ -60,14 +61,7 @@ final class OutboxRelay: Service, Sendable {
     }
 
     private func publish(_ messages: [OutboxMessage]) async -> [Bool] {
-        var encoded: [AMQPMessage] = []
-        for message in messages {
-            guard let body = try? GenerationTaskMessage(taskID: message.taskID).encoded() else { return messages.map { _ in false } }
-            encoded.append(
-                AMQPMessage(
-                    exchange: GenerationTaskMessage.exchange, routingKey: message.queue, body: body, mandatory: true, contentType: "application/json",
-                    messageID: message.taskID))
-        }
+        guard let encoded = try? messages.map({ try AMQPMessage.generationTask($0.taskID, routingKey: $0.queue) }) else { return messages.map { _ in false } }
         let outcomes = await publisher.publish(encoded)
         let failures = outcomes.filter { if case .failure = $0 { true } else { false } }.count
         if failures > 0 {

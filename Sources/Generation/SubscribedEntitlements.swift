@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import NIOCore
 import ServiceKit
@@ -23,9 +24,10 @@ struct SubscribedEntitlements: Entitlements {
 
     func reserve(userID: String, feature: String, units: Int, requestID: String, maxTokens: Int?) async throws -> EntitlementDecision {
         let answer = try await call(
-            "reserve", ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID, max_tokens: maxTokens), as: ReserveAnswer.self)
+            EntitlementAPI.reservePath, ReserveRequest(user: userID, feature: feature, units: units, request_id: requestID, max_tokens: maxTokens),
+            as: ReserveAnswer.self)
         switch answer.decision {
-        case "allowed":
+        case .allowed:
             // Without the plan's bound aid could not keep the engine to it: nothing runs unbounded,
             // and the unit just reserved goes back (a subscribed older than sql/008, say).
             guard let remaining = answer.remaining, let resetsAt = answer.resets_at, let bound = answer.max_output_tokens else {
@@ -33,24 +35,20 @@ struct SubscribedEntitlements: Entitlements {
                 throw Self.malformed("an allowed answer without remaining, resets_at or max_output_tokens")
             }
             return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: bound)
-        case "denied":
+        case .denied:
             guard let reason = answer.reason else { throw Self.malformed("a denial without a reason") }
-            let spent = answer.quota.flatMap { quota in
-                answer.quota_limit.flatMap { limit in answer.resets_at.map { SpentQuota(quota: quota, limit: limit, resetsAt: $0) } }
-            }
             return .denied(
-                reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [], maxOutputTokens: answer.max_output_tokens, spent: spent)
-        default:
-            throw Self.malformed("decision '\(answer.decision)'")
+                reason: reason, retryAfter: answer.retry_after, plans: answer.plans ?? [], maxOutputTokens: answer.max_output_tokens, spent: answer.spent)
         }
     }
 
     func settle(requestID: String, cached: Bool) async throws -> Bool {
-        try await call("settle", FinishRequest(request_id: requestID, cached: cached ? true : nil), as: FinishAnswer.self).state == "settled"
+        try await call(EntitlementAPI.settlePath, FinishRequest(request_id: requestID, cached: cached ? true : nil), as: FinishAnswer.self).state
+            == .settled
     }
 
     func release(requestID: String) async throws {
-        _ = try await call("release", FinishRequest(request_id: requestID, cached: nil), as: FinishAnswer.self)
+        _ = try await call(EntitlementAPI.releasePath, FinishRequest(request_id: requestID), as: FinishAnswer.self)
     }
 
     private static func malformed(_ what: String) -> EntitlementsUnavailable {
@@ -63,13 +61,13 @@ struct SubscribedEntitlements: Entitlements {
         return decoder
     }()
 
-    private func call<Answer: Decodable>(_ operation: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
+    private func call<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
         let payload = try JSONEncoder().encode(body)
         let first = turn.next(of: sockets.count)
         var failures: [String] = []
         for offset in 0..<sockets.count {
             let socket = sockets[(first + offset) % sockets.count]
-            guard let url = URL(httpURLWithSocketPath: socket, uri: "/internal/entitlements/\(operation)") else {
+            guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
                 failures.append("\(socket): not a socket path")
                 continue
             }
@@ -77,7 +75,7 @@ struct SubscribedEntitlements: Entitlements {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             // subscribed logs the call under the id of the request (or task) it serves.
-            if let requestID = RequestTrace.requestID { request.headers.add(name: "X-Request-Id", value: requestID) }
+            if let requestID = RequestTrace.requestID { request.headers.add(name: GatewayHeaders.requestID.rawName, value: requestID) }
             request.body = .bytes(ByteBuffer(bytes: payload))
             do {
                 let response = try await client.execute(request, timeout: timeout)
@@ -113,36 +111,6 @@ private final class Turn: Sendable {
             return value
         }
     }
-}
-
-private struct ReserveRequest: Encodable {
-    let user: String
-    let feature: String
-    let units: Int
-    let request_id: String
-    let max_tokens: Int?
-}
-
-private struct FinishRequest: Encodable {
-    let request_id: String
-    let cached: Bool?
-}
-
-private struct ReserveAnswer: Decodable {
-    let decision: String
-    let remaining: Int?
-    let resets_at: Date?
-    let reason: String?
-    let retry_after: Int?
-    let max_output_tokens: Int?
-    let quota: String?
-    let quota_limit: Int?
-    let plans: [String]?
-}
-
-private struct FinishAnswer: Decodable {
-    let request_id: String
-    let state: String
 }
 
 private struct ErrorAnswer: Decodable {

@@ -2,6 +2,7 @@ public import AMQPClient
 import Contracts
 import Foundation
 public import Logging
+import Messaging
 public import PostgresClient
 
 /// What `skillctl tasks` does with the tasks that ended in `generate.dead`: lists them, and sends

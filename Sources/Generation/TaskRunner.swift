@@ -2,6 +2,7 @@ import AMQPClient
 import Contracts
 import Foundation
 import Logging
+import Messaging
 import ServiceBackends
 import ServiceKit
 
@@ -191,7 +192,7 @@ struct TaskRunner: Sendable {
             if error.retryable, attempt < maxAttempts {
                 try await store.requeue(id: task.id, failure: error.code)
                 let wait = max(delay(forAttempt: attempt), error.retryAfter ?? .zero)
-                try await publisher.publish(retryMessage(task.id, paid: paid, after: wait))
+                try await publisher.publish(.generationTask(task.id, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: wait))
                 logger.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
             } else {
                 try await fail(task, error, engine: outcome.engine)
@@ -269,18 +270,7 @@ struct TaskRunner: Sendable {
 
     /// Puts a failed task's id in `generate.dead`, where `skillctl tasks replay` finds it.
     private func publishDead(_ taskID: String, failure: String) async throws {
-        try await publisher.publish(
-            AMQPMessage(
-                exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.deadRoutingKey,
-                body: try GenerationTaskMessage(taskID: taskID).encoded(), mandatory: true, contentType: "application/json", messageID: taskID,
-                headers: ["failure": failure]))
-    }
-
-    private func retryMessage(_ taskID: String, paid: Bool, after delay: Duration) throws -> AMQPMessage {
-        AMQPMessage(
-            exchange: GenerationTaskMessage.exchange, routingKey: GenerationTaskMessage.retryQueue(paid: paid),
-            body: try GenerationTaskMessage(taskID: taskID).encoded(), mandatory: true, contentType: "application/json", messageID: taskID,
-            expiration: delay)
+        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure))
     }
 
     /// The wait after failed attempt `attempt` (from 1): `backoff`, then doubling, at most a minute.
@@ -296,7 +286,7 @@ struct TaskRunner: Sendable {
         if let requestID = task.requestID { data["request_id"] = requestID }
         do {
             let event = UserEvent(type: kind, userID: task.userID, data: data)
-            try await publisher.publish(AMQPMessage(exchange: UserEvent.exchange, routingKey: event.routingKey, body: try event.encoded()))
+            try await publisher.publish(.userEvent(event))
         } catch {
             logger.warning("event not published", metadata: ["task": "\(task.id)", "event": "\(kind.rawValue)", "reason": "\(error)"])
         }

@@ -25,7 +25,7 @@ struct TaskService: Sendable {
             id: id, input, userID: identity.userID, templateVersion: template.version, mode: "queued",
             maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
         // Any plan but free is served from the paid queue first.
-        let paid = identity.tier != "free"
+        let paid = identity.tier != Tier.free
         let inserted = try await generations.recordOrRelease(requestID) {
             try await store.insertTask(record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
         }

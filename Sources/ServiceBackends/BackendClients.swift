@@ -1,5 +1,6 @@
 public import AMQPClient
 import Logging
+import Messaging
 public import PostgresClient
 public import RedisClient
 public import ServiceKit

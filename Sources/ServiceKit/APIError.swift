@@ -108,8 +108,3 @@ public struct APIError: HTTPResponseError, Equatable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
-
-extension HTTPField.Name {
-    /// The id nginx gives each request (`$request_id`), carried to every upstream and log line.
-    public static var requestId: Self { .init("X-Request-Id")! }
-}

@@ -21,7 +21,7 @@ public struct GatewayIdentity: Sendable, Equatable {
         self.userID = userID
         self.sessionID = sessionID
         scopes = (headers[GatewayHeaders.scopes] ?? "").split(separator: " ").map(String.init)
-        tier = headers[GatewayHeaders.tier].flatMap { $0.isEmpty ? nil : $0 } ?? "free"
+        tier = headers[GatewayHeaders.tier].flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
     }
 }
 

@@ -1,3 +1,4 @@
+import Contracts
 public import Hummingbird
 import Logging
 
@@ -10,11 +11,11 @@ public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = request.headers[.requestId].flatMap(Self.acceptable) ?? Self.newId()
+        let id = request.headers[GatewayHeaders.requestID].flatMap(Self.acceptable) ?? Self.newId()
         var context = context
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
-        response.headers[.requestId] = id
+        response.headers[GatewayHeaders.requestID] = id
         return response
     }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import ServiceKit
@@ -13,81 +14,98 @@ struct EntitlementService: Sendable {
     /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
     static let units = 1...100
 
-    func reserve(_ body: ReserveBody) async throws -> ReserveDecision {
-        guard Identifiers.isUUID(body.user) else { throw APIError.badRequest(code: "invalid_field", "user must be a user id (a UUID)", field: "user") }
-        guard Self.isFeatureName(body.feature) else {
+    /// subscribed's answer to a reserve call: the store's decision, and after a denial what the
+    /// user can do about it (which quota is spent, and the plans that would allow the request).
+    func reserve(_ request: ReserveRequest) async throws -> ReserveAnswer {
+        let decision = try await decide(request)
+        switch decision {
+        case .allowed(let remaining, let resetsAt, let maxOutputTokens):
+            return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)
+        case .denied(let reason, let retryAfter, let maxOutputTokens):
+            let spent = try await spentQuota(request, reason: reason)
+            return .denied(
+                reason, retryAfter: retryAfter, maxOutputTokens: maxOutputTokens, spent: spent,
+                plans: try await plansOffering(request, reason: reason, spent: spent))
+        }
+    }
+
+    /// The store's decision about `request`, its input checked first.
+    func decide(_ request: ReserveRequest) async throws -> ReserveDecision {
+        guard Identifiers.isUUID(request.user) else { throw APIError.badRequest(code: "invalid_field", "user must be a user id (a UUID)", field: "user") }
+        guard Self.isFeatureName(request.feature) else {
             throw APIError.badRequest(code: "invalid_field", "feature must be a feature name such as generate.short", field: "feature")
         }
-        guard Self.units.contains(body.units) else {
+        guard Self.units.contains(request.units) else {
             throw APIError.badRequest(code: "invalid_field", "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)", field: "units")
         }
-        try Self.checkRequestID(body.request_id)
-        if let maxTokens = body.max_tokens, maxTokens < 1 {
+        try Self.checkRequestID(request.request_id)
+        if let maxTokens = request.max_tokens, maxTokens < 1 {
             throw APIError.badRequest(code: "invalid_field", "max_tokens must be a positive number of tokens", field: "max_tokens")
         }
         let reservation = Reservation(
-            userID: body.user, feature: body.feature, units: body.units, requestID: body.request_id, maxTokens: body.max_tokens)
+            userID: request.user, feature: request.feature, units: request.units, requestID: request.request_id, maxTokens: request.max_tokens)
         switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
         case .decided(let decision): return decision
         case .unknownFeature:
-            throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(body.feature)'", field: "feature")
+            throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(request.feature)'", field: "feature")
         case .conflict:
             throw APIError(
-                .conflict, code: "request_id_conflict", message: "this request_id was reserved for another user, feature or number of units",
-                field: "request_id")
+                .conflict, code: EntitlementRefusal.requestIDConflict,
+                message: "this request_id was reserved for another user, feature or number of units", field: "request_id")
         case .ended:
-            throw APIError(.conflict, code: "request_ended", message: "this request_id was already settled or released", field: "request_id")
+            throw APIError(
+                .conflict, code: EntitlementRefusal.requestEnded, message: "this request_id was already settled or released", field: "request_id")
         }
     }
 
     /// After a denial for a feature the user's plan lacks, for a longer answer than it allows, or
     /// for a spent quota (`spent`), the plans that have what was asked (cheapest first): the
     /// feature, the length, more generations in that quota's time; so that aid can say which to
-    /// subscribe to. Nil after any other decision.
-    func plansOffering(_ body: ReserveBody, after decision: ReserveDecision, spent: SpentQuota?) async throws -> [String]? {
-        guard case .denied(let reason, _, _) = decision else { return nil }
-        let plans = try await available { try await store.plans() }.filter { $0.features.contains(body.feature) }
+    /// subscribe to. Nil after a denial no plan would lift.
+    private func plansOffering(_ request: ReserveRequest, reason: DenialReason, spent: SpentQuota?) async throws -> [String]? {
+        let plans = try await available { try await store.plans() }.filter { $0.features.contains(request.feature) }
         switch reason {
         case .noSubscription, .featureNotInPlan, .subscriptionExpired: return plans.map(\.code)
-        case .maxTokensExceeded: return plans.filter { $0.maxOutputTokens >= body.max_tokens ?? 0 }.map(\.code)
+        case .maxTokensExceeded: return plans.filter { $0.maxOutputTokens >= request.max_tokens ?? 0 }.map(\.code)
         case .quotaExceeded:
             guard let spent else { return nil }
-            return plans.filter { spent.quota == .day ? $0.generationsPerDay > spent.allowed : $0.generationsPerMonth > spent.allowed }.map(\.code)
+            return plans.filter { spent.quota == .day ? $0.generationsPerDay > spent.limit : $0.generationsPerMonth > spent.limit }.map(\.code)
         case .tooManyTasks: return nil
         }
     }
 
     /// After a `quota_exceeded` denial, which quota the user has spent (the day's or the period's),
-    /// how many it allows, and when it starts again; nil after any other decision.
-    func spentQuota(_ body: ReserveBody, after decision: ReserveDecision) async throws -> SpentQuota? {
-        guard case .denied(.quotaExceeded, _, _) = decision else { return nil }
-        let overview = try await available { try await store.overview(userID: body.user, grace: settings.grace) }
+    /// how many it allows, and when it starts again; nil after any other.
+    private func spentQuota(_ request: ReserveRequest, reason: DenialReason) async throws -> SpentQuota? {
+        guard reason == .quotaExceeded else { return nil }
+        let overview = try await available { try await store.overview(userID: request.user, grace: settings.grace) }
         let plan = overview.plan
         // The period's first: when both are spent, the day's reset alone would not let a retry through.
-        if overview.usedThisPeriod + body.units > plan.generationsPerMonth {
-            return SpentQuota(quota: .period, allowed: plan.generationsPerMonth, resetsAt: overview.periodEnd)
+        if overview.usedThisPeriod + request.units > plan.generationsPerMonth {
+            return SpentQuota(quota: .period, limit: plan.generationsPerMonth, resetsAt: overview.periodEnd)
         }
-        return SpentQuota(quota: .day, allowed: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
+        return SpentQuota(quota: .day, limit: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
     }
 
-    /// Settles or releases a reservation; the same ending twice is answered as the first.
     /// Ends a reservation as asked, except that settling an answer from aid's result cache
-    /// (`cached`) releases it instead when the user's plan does not count such answers.
+    /// (`cached`) releases it instead when the user's plan does not count such answers. The same
+    /// ending twice is answered as the first.
     /// - Returns: the ending made.
-    func finish(_ body: FinishBody, ending asked: Ending) async throws -> Ending {
-        try Self.checkRequestID(body.request_id)
+    func finish(_ request: FinishRequest, ending asked: ReservationEnding) async throws -> ReservationEnding {
+        try Self.checkRequestID(request.request_id)
         var ending = asked
-        if asked == .settled, body.cached == true,
-            try await available({ try await store.cachedAnswersCount(requestID: body.request_id, grace: settings.grace) }) == false
+        if asked == .settled, request.cached == true,
+            try await available({ try await store.cachedAnswersCount(requestID: request.request_id, grace: settings.grace) }) == false
         {
             ending = .released
         }
-        switch try await available({ try await store.finish(requestID: body.request_id, ending: ending) }) {
+        switch try await available({ try await store.finish(requestID: request.request_id, ending: ending) }) {
         case .ended: return ending
-        case .unknown: throw APIError(.notFound, code: "unknown_request", message: "no reservation has this request_id", field: "request_id")
+        case .unknown:
+            throw APIError(.notFound, code: EntitlementRefusal.unknownRequest, message: "no reservation has this request_id", field: "request_id")
         case .conflict(let previous):
             throw APIError(
-                .conflict, code: "request_already_\(previous.rawValue)", message: "this reservation was already \(previous.rawValue)", field: "request_id")
+                .conflict, code: EntitlementRefusal.alreadyEnded(previous), message: "this reservation was already \(previous.rawValue)", field: "request_id")
         }
     }
 
@@ -123,36 +141,4 @@ struct EntitlementService: Sendable {
                     || byte == UInt8(ascii: "_")
             }
     }
-}
-
-/// A quota a user has spent: the day's or the period's, how many generations it allows, and when
-/// it starts again.
-struct SpentQuota: Sendable, Equatable {
-    enum Quota: String, Sendable { case day, period }
-    let quota: Quota
-    let allowed: Int
-    let resetsAt: Date
-}
-
-/// `POST /internal/entitlements/reserve`'s body.
-struct ReserveBody: JSONRequestBody, Sendable {
-    let user: String
-    let feature: String
-    let units: Int
-    let request_id: String
-    /// The output tokens the client asked for, if it asked: refused above the plan's bound.
-    let max_tokens: Int?
-
-    enum Members: String, CodingKey, CaseIterable { case user, feature, units, request_id, max_tokens }
-    typealias CodingKeys = Members
-}
-
-/// The body of `settle` and `release`.
-struct FinishBody: JSONRequestBody, Sendable {
-    let request_id: String
-    /// Settling an answer served from aid's result cache, which the user's plan may not count.
-    let cached: Bool?
-
-    enum Members: String, CodingKey, CaseIterable { case request_id, cached }
-    typealias CodingKeys = Members
 }

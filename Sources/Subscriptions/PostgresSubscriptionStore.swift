@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import PostgresClient
 
@@ -94,7 +95,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         }
     }
 
-    func finish(requestID: String, ending: Ending) async throws -> FinishResult {
+    func finish(requestID: String, ending: ReservationEnding) async throws -> FinishResult {
         let rows = try await postgres.query(
             "SELECT outcome, ending FROM billing.finish($1, $2, now())",
             [.text(requestID), .text(ending.rawValue)])
@@ -105,7 +106,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         case "unknown": return .unknown
         case "conflict":
             let previousText: String = try row.decode("ending")
-            guard let previous = Ending(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
+            guard let previous = ReservationEnding(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
             return .conflict(previous: previous)
         default: throw Self.unexpected("outcome", outcome)
         }

@@ -1,3 +1,4 @@
+import Contracts
 public import Foundation
 
 /// A user's subscription as `GET /api/subscription` shows it: the plan that applies now, where it
@@ -22,6 +23,6 @@ public struct SubscriptionOverview: Sendable, Equatable {
     /// after a cancel, or the plan they moved to; nil when it goes on as it is.
     public var next: String? {
         guard ["trial", "active", "past_due"].contains(status) else { return nil }
-        return cancelAtPeriodEnd ? "free" : scheduledPlan
+        return cancelAtPeriodEnd ? Tier.free : scheduledPlan
     }
 }

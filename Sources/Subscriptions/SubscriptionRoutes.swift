@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import ServiceKit
@@ -27,19 +28,13 @@ struct EntitlementRoutes: Sendable {
     let entitlements: EntitlementService
 
     func add(to router: Router<BasicRequestContext>) {
-        let group = router.group("/internal/entitlements")
-        group.post("/reserve") { request, context in
-            let body = try await request.decodeJSON(as: ReserveBody.self, context: context)
-            let decision = try await entitlements.reserve(body)
-            let spent = try await entitlements.spentQuota(body, after: decision)
-            return try Response.json(
-                ReserveAnswer(decision, plans: try await entitlements.plansOffering(body, after: decision, spent: spent), spent: spent))
+        router.post(RouterPath(EntitlementAPI.reservePath)) { request, context in
+            try Response.json(try await entitlements.reserve(try await request.decodeJSON(as: ReserveRequest.self, context: context)))
         }
-        for ending in [Ending.settled, .released] {
-            group.post(ending == .settled ? "/settle" : "/release") { request, context in
-                let body = try await request.decodeJSON(as: FinishBody.self, context: context)
-                let made = try await entitlements.finish(body, ending: ending)
-                return try Response.json(FinishAnswer(request_id: body.request_id, state: made.rawValue))
+        for ending in [ReservationEnding.settled, .released] {
+            router.post(RouterPath(EntitlementAPI.path(ending: ending))) { request, context in
+                let body = try await request.decodeJSON(as: FinishRequest.self, context: context)
+                return try Response.json(FinishAnswer(request_id: body.request_id, state: try await entitlements.finish(body, ending: ending)))
             }
         }
     }
@@ -105,51 +100,4 @@ struct SubscriptionBody: Encodable {
             period: Quota(used: overview.usedThisPeriod, limit: overview.plan.generationsPerMonth, resetsAt: overview.periodEnd))
         tasks = Tasks(under_way: overview.tasksUnderWay, limit: overview.plan.tasksAtOnce)
     }
-}
-
-/// The reserve answer: `{"decision": "allowed", "remaining": n, "resets_at": time,
-/// "max_output_tokens": n}` or `{"decision": "denied", "reason": code, "retry_after": seconds}`,
-/// with, for a spent quota, which one (`quota`: day or period), how many it allows
-/// (`quota_limit`) and when it starts again (`resets_at`).
-struct ReserveAnswer: Encodable {
-    let decision: String
-    let remaining: Int?
-    let resets_at: Date?
-    let reason: String?
-    let retry_after: Int?
-    let quota: String?
-    let quota_limit: Int?
-    /// The plan's bound on one answer's output tokens: with an allowed decision, and with a
-    /// `max_tokens_exceeded` denial.
-    let max_output_tokens: Int?
-    /// For a feature the user's plan lacks, or a longer answer than it allows: the plans that have
-    /// it, to offer.
-    let plans: [String]?
-
-    init(_ decision: ReserveDecision, plans: [String]?, spent: SpentQuota?) {
-        self.plans = plans
-        quota = spent?.quota.rawValue
-        quota_limit = spent?.allowed
-        switch decision {
-        case .allowed(let remaining, let resetsAt, let maxOutputTokens):
-            self.decision = "allowed"
-            self.remaining = remaining
-            resets_at = resetsAt
-            max_output_tokens = maxOutputTokens
-            reason = nil
-            retry_after = nil
-        case .denied(let reason, let retryAfter, let maxOutputTokens):
-            self.decision = "denied"
-            self.reason = reason.rawValue
-            retry_after = retryAfter
-            max_output_tokens = maxOutputTokens
-            remaining = nil
-            resets_at = spent?.resetsAt
-        }
-    }
-}
-
-struct FinishAnswer: Encodable {
-    let request_id: String
-    let state: String
 }

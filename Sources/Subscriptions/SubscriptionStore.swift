@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// Where subscribed keeps plans, subscriptions and the usage ledger. Every quota decision is made
@@ -17,7 +18,7 @@ protocol SubscriptionStore: Sendable {
     func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision
 
     /// Ends a reservation; idempotent by request id.
-    func finish(requestID: String, ending: Ending) async throws -> FinishResult
+    func finish(requestID: String, ending: ReservationEnding) async throws -> FinishResult
 
     /// Releases reservations left open longer than `after` seconds (their caller crashed); the
     /// request ids released.

@@ -18,7 +18,7 @@ struct RedisTierPublisher: TierPublisher {
 
     func publish(userID: String, tier: String) async throws {
         let key = SharedKeys.tier(userID: userID)
-        let write = tier == "free" ? RedisCommand("DEL", key) : RedisCommand("SET", key, tier)
+        let write = tier == Tier.free ? RedisCommand("DEL", key) : RedisCommand("SET", key, tier)
         // In order on one connection: the key is written before any instance is told to read it.
         for result in try await redis.pipeline([write, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")]) {
             _ = try result.get()

@@ -67,11 +67,21 @@ public struct LocalServer: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // PostgreSQL runs as an unprivileged user when the tests run as root: it must enter the folder.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
-        let portText = try await runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let port = Int(portText) else { throw Failure(description: "no free port: \(portText)") }
-        let server = LocalServer(kind: kind, stateDirectory: directory, port: port)
-        try await server.start()
-        return server
+        // The port is free when handed out, but another test's server may bind it first: then
+        // another port, twice at most.
+        var attempt = 1
+        while true {
+            let portText = try await runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let port = Int(portText) else { throw Failure(description: "no free port: \(portText)") }
+            let server = LocalServer(kind: kind, stateDirectory: directory, port: port)
+            do {
+                try await server.start()
+                return server
+            } catch let failure as Failure where attempt < 3 && failure.description.contains("did not start on port") {
+                try? await server.stop()
+                attempt += 1
+            }
+        }
     }
 
     /// Starts (or starts again) this instance on its port.

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -25,7 +26,7 @@ import Testing
 
     func validate(_ client: some TestClientProtocol, key: String, requiredScopes: String? = nil) async throws -> TestResponse {
         var headers: HTTPFields = [.authorization: "ApiKey \(key)"]
-        if let requiredScopes { headers[HTTPField.Name("X-Required-Scopes")!] = requiredScopes }
+        if let requiredScopes { headers[GatewayHeaders.requiredScopes] = requiredScopes }
         return try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: headers)
     }
 
@@ -49,21 +50,21 @@ import Testing
 
                 let allowed = try await validate(client, key: created.key, requiredScopes: "generate")
                 #expect(allowed.status == .ok)
-                #expect(allowed.header("X-Scopes") == "generate")
-                #expect(allowed.header("X-Session-Id") == created.id)
-                #expect(allowed.header("X-Tier") == "free")
-                #expect(allowed.header("X-User-Id") != nil)
+                #expect(allowed.header(GatewayHeaders.scopes) == "generate")
+                #expect(allowed.header(GatewayHeaders.sessionID) == created.id)
+                #expect(allowed.header(GatewayHeaders.tier) == "free")
+                #expect(allowed.header(GatewayHeaders.userID) != nil)
                 #expect(try await validate(client, key: created.key, requiredScopes: "profile").status == .forbidden)
                 #expect(try await validate(client, key: "sk_" + String(repeating: "A", count: 43)).status == .unauthorized)
 
                 // OpenAI-style clients send the key as a Bearer token: it is the same key, with the same answer.
                 let asBearer = try await client.execute(
                     uri: "/internal/jwt/validate", method: .get,
-                    headers: [.authorization: "Bearer \(created.key)", HTTPField.Name("X-Required-Scopes")!: "generate"])
+                    headers: [.authorization: "Bearer \(created.key)", GatewayHeaders.requiredScopes: "generate"])
                 #expect(asBearer.status == .ok)
-                #expect(asBearer.header("X-Session-Id") == created.id)
+                #expect(asBearer.header(GatewayHeaders.sessionID) == created.id)
                 // A cookie never carries a key.
-                let cookie: HTTPFields = [.cookie: "__Host-access=\(created.key)", HTTPField.Name("X-Original-Method")!: "GET"]
+                let cookie: HTTPFields = [.cookie: "__Host-access=\(created.key)", GatewayHeaders.originalMethod: "GET"]
                 #expect(try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: cookie).status == .unauthorized)
                 #expect(try await client.execute(uri: "/auth/me", method: .get, headers: cookie).status == .unauthorized)
                 // Keys cannot manage the account, under either scheme.
@@ -178,7 +179,7 @@ import Testing
                     authd.cache.evict(sessionOrUser: narrow.id)
                     let answer = try await validate(client, key: narrow.key)
                     #expect(answer.status == .ok)
-                    #expect(answer.header("X-Scopes") == "generate", "a forged record granted \(answer.header("X-Scopes") ?? "nothing")")
+                    #expect(answer.header(GatewayHeaders.scopes) == "generate", "a forged record granted \(answer.header(GatewayHeaders.scopes) ?? "nothing")")
                     #expect(try await validate(client, key: narrow.key, requiredScopes: "profile").status == .forbidden)
                     let rewritten = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
                     let secret = try await RecordSeal(store: PostgresAccountStore(postgres: authd.postgres)).secret()
@@ -303,7 +304,7 @@ import Testing
                 #expect(lowered.errorBody?.error == "insufficient_scope")
                 let kept = try await validate(client, key: created.key, requiredScopes: "profile")
                 #expect(kept.status == .ok)
-                #expect(kept.header("X-Scopes") == "profile")
+                #expect(kept.header(GatewayHeaders.scopes) == "profile")
             }
         }
     }

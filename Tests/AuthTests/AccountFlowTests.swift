@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -30,10 +31,10 @@ import Testing
 
                 let validated = try await client.validate(grant.access_token, requiredScopes: "generate profile")
                 #expect(validated.status == .ok)
-                #expect(validated.header("X-User-Id") == profile?["user_id"] as? String)
-                #expect(validated.header("X-Scopes") == "generate subscription:read subscription:manage profile")
-                #expect(validated.header("X-Tier") == "free")
-                #expect(validated.header("X-Session-Id")?.count == 36)
+                #expect(validated.header(GatewayHeaders.userID) == profile?["user_id"] as? String)
+                #expect(validated.header(GatewayHeaders.scopes) == "generate subscription:read subscription:manage profile")
+                #expect(validated.header(GatewayHeaders.tier) == "free")
+                #expect(validated.header(GatewayHeaders.sessionID)?.count == 36)
             }
         }
     }
@@ -256,8 +257,8 @@ import Testing
                 let csrf = String(csrfCookie.prefix { $0 != ";" }.dropFirst("__Host-csrf=".count))
 
                 func validate(method: String, csrf: String?) async throws -> TestResponse {
-                    var headers: HTTPFields = [.cookie: jar, HTTPField.Name("X-Original-Method")!: method]
-                    if let csrf { headers[HTTPField.Name("X-CSRF-Token")!] = csrf }
+                    var headers: HTTPFields = [.cookie: jar, GatewayHeaders.originalMethod: method]
+                    if let csrf { headers[GatewayHeaders.csrfToken] = csrf }
                     return try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: headers)
                 }
                 #expect(try await validate(method: "GET", csrf: nil).status == .ok)
@@ -269,7 +270,7 @@ import Testing
 
                 let refreshWithoutToken = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar])
                 #expect(refreshWithoutToken.status == .forbidden)
-                let refreshed = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar, HTTPField.Name("X-CSRF-Token")!: csrf])
+                let refreshed = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar, GatewayHeaders.csrfToken: csrf])
                 #expect(refreshed.status == .ok)
                 #expect(refreshed.headers[values: .setCookie].count == 3)
             }
@@ -288,7 +289,7 @@ import Testing
                 let pairs = login.headers[values: .setCookie].map { String($0.prefix { $0 != ";" }) }
                 let jar = pairs.joined(separator: "; ")
                 let csrf = String(try #require(pairs.first { $0.hasPrefix("__Host-csrf=") }).dropFirst("__Host-csrf=".count))
-                let get = HTTPField.Name("X-Original-Method")!
+                let get = GatewayHeaders.originalMethod
                 #expect(try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar, get: "GET"]).status == .ok)
 
                 let twoAccessCookies = try await client.execute(
@@ -298,10 +299,10 @@ import Testing
                     uri: "/internal/jwt/validate", method: .get, headers: [.cookie: jar + "; __Host-csrf=planted", get: "GET"])
                 #expect(twoCSRFCookies.status == .unauthorized)
                 let twoRefreshCookies = try await client.execute(
-                    uri: "/auth/refresh", method: .post, headers: [.cookie: "__Secure-refresh=rt_planted; " + jar, HTTPField.Name("X-CSRF-Token")!: csrf])
+                    uri: "/auth/refresh", method: .post, headers: [.cookie: "__Secure-refresh=rt_planted; " + jar, GatewayHeaders.csrfToken: csrf])
                 #expect(twoRefreshCookies.status == .badRequest)
                 #expect(twoRefreshCookies.errorBody?.error == "duplicate_cookie")
-                let refreshed = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar, HTTPField.Name("X-CSRF-Token")!: csrf])
+                let refreshed = try await client.execute(uri: "/auth/refresh", method: .post, headers: [.cookie: jar, GatewayHeaders.csrfToken: csrf])
                 #expect(refreshed.status == .ok, "the single-cookie request still works")
             }
         }
@@ -319,7 +320,7 @@ import Testing
                 for contentType in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
                     let response = try await client.execute(
                         uri: "/auth/login", method: .post,
-                        headers: [.contentType: contentType, HTTPField.Name("X-Real-IP")!: account.address],
+                        headers: [.contentType: contentType, GatewayHeaders.realIP: account.address],
                         body: ByteBuffer(string: account.credentials))
                     #expect(response.status == .unsupportedMediaType, "\(contentType)")
                     #expect(response.errorBody?.error == "unsupported_media_type", "\(contentType)")
@@ -361,7 +362,7 @@ import Testing
     /// `Origin` must be the scheme, host and port the request was sent to (nginx passes them in
     /// `X-Forwarded-Proto` and `X-Forwarded-Host`).
     @Test func anOriginMustBeThisOrigin() throws {
-        let json: HTTPFields = [.contentType: "application/json", CrossSiteRequest.forwardedProtoHeader: "https"]
+        let json: HTTPFields = [.contentType: "application/json", GatewayHeaders.forwardedProto: "https"]
         let refused = [
             "https://attacker.example", "null", "https://localhost.attacker.example:8443", "https://user@localhost:8443", "localhost",
             "https://localhost:9999", "https://localhost", "http://localhost:8443",

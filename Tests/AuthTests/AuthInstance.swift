@@ -1,3 +1,4 @@
+import Contracts
 import Cryptography
 import Foundation
 import HTTPTypes
@@ -137,7 +138,7 @@ extension TestClientProtocol {
         from address: String = "10.0.0.1"
     ) async throws -> TestResponse {
         var headers = extra
-        headers[HTTPField.Name("X-Real-IP")!] = address
+        headers[GatewayHeaders.realIP] = address
         if let json { headers[.contentType] = "application/json"; _ = json }
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
@@ -157,7 +158,7 @@ extension TestClientProtocol {
 
     func validate(_ token: String, requiredScopes: String? = nil) async throws -> TestResponse {
         var headers: HTTPFields = [.authorization: "Bearer \(token)"]
-        if let requiredScopes { headers[HTTPField.Name("X-Required-Scopes")!] = requiredScopes }
+        if let requiredScopes { headers[GatewayHeaders.requiredScopes] = requiredScopes }
         return try await execute(uri: "/internal/jwt/validate", method: .get, headers: headers)
     }
 }
@@ -182,5 +183,5 @@ struct ErrorBody: Decodable, Equatable {
 
 extension TestResponse {
     var errorBody: ErrorBody? { try? JSONDecoder().decode(ErrorBody.self, from: body) }
-    func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+    func header(_ name: HTTPField.Name) -> String? { headers[name] }
 }

@@ -70,7 +70,7 @@ import Testing
                 for response in [try await client.validate(expired), try await client.send(.get, "/auth/me", token: expired)] {
                     #expect(response.status == .unauthorized)
                     #expect(response.errorBody == ErrorBody(error: "token_expired", message: message, field: nil))
-                    #expect(response.header("WWW-Authenticate") == #"Bearer realm="skillup", error="invalid_token", error_description="\#(message)""#)
+                    #expect(response.header(.wwwAuthenticate) == #"Bearer realm="skillup", error="invalid_token", error_description="\#(message)""#)
                 }
             }
         }
@@ -81,12 +81,12 @@ import Testing
             try await authd.withClient { client in
                 let login = try await client.send(.get, "/auth/login")
                 #expect(login.status == .methodNotAllowed)
-                #expect(login.header("Allow") == "POST")
+                #expect(login.header(.allow) == "POST")
                 #expect(login.errorBody?.error == "method_not_allowed")
                 let sessions = try await client.send(.post, "/auth/sessions/\(UUID())")
-                #expect(sessions.header("Allow") == "DELETE")
+                #expect(sessions.header(.allow) == "DELETE")
                 let keys = try await client.send(.put, "/auth/api-keys")
-                #expect(keys.header("Allow") == "GET, HEAD, POST")
+                #expect(keys.header(.allow) == "GET, HEAD, POST")
             }
         }
     }

@@ -17,7 +17,7 @@ import Testing
             try await authd.withClient { client in
                 let missing = try await client.execute(uri: "/internal/jwt/validate", method: .get)
                 #expect(missing.status == .unauthorized)
-                #expect(missing.header("WWW-Authenticate") == #"Bearer realm="skillup""#)
+                #expect(missing.header(.wwwAuthenticate) == #"Bearer realm="skillup""#)
                 #expect(missing.errorBody?.error == "missing_token")
 
                 // Every one of these is an Authorization header that is there but holds no usable
@@ -26,7 +26,7 @@ import Testing
                     let refused = try await client.validate(garbage)
                     #expect(refused.status == .unauthorized, "\(garbage)")
                     #expect(refused.errorBody?.error == "invalid_token", "\(garbage)")
-                    #expect(refused.header("WWW-Authenticate")?.contains(#"error="invalid_token""#) == true, "\(garbage)")
+                    #expect(refused.header(.wwwAuthenticate)?.contains(#"error="invalid_token""#) == true, "\(garbage)")
                 }
                 let basic = try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: [.authorization: "Basic dXNlcjpwYXNz"])
                 #expect(basic.status == .unauthorized)
@@ -43,12 +43,12 @@ import Testing
                 #expect(lacking.status == .forbidden)
                 #expect(lacking.errorBody?.error == "insufficient_scope")
                 #expect(lacking.errorBody?.message == "this resource needs the scope admin, which this credential lacks")
-                #expect(lacking.header("X-Auth-Message") == lacking.errorBody?.message)
+                #expect(lacking.header(GatewayHeaders.authMessage) == lacking.errorBody?.message)
                 #expect(
-                    lacking.header("WWW-Authenticate")
+                    lacking.header(.wwwAuthenticate)
                         == #"Bearer realm="skillup", error="insufficient_scope", scope="admin", error_description="this resource needs the scope admin, which this credential lacks""#
                 )
-                #expect(lacking.header("X-User-Id") == nil)
+                #expect(lacking.header(GatewayHeaders.userID) == nil)
             }
         }
     }
@@ -66,8 +66,8 @@ import Testing
                 let blocked = try await Self.firstAnswer(within: .milliseconds(100), not: .ok) { try await client.validate(grant.access_token) }
                 #expect(blocked.status == .forbidden)
                 #expect(blocked.errorBody?.error == "account_blocked")
-                #expect(blocked.header("X-Auth-Message") == "this account is blocked; contact the administrator")
-                #expect(blocked.header("WWW-Authenticate") == nil, "a blocked account is not a token problem")
+                #expect(blocked.header(GatewayHeaders.authMessage) == "this account is blocked; contact the administrator")
+                #expect(blocked.header(.wwwAuthenticate) == nil, "a blocked account is not a token problem")
                 let login = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
                 #expect(login.status == .forbidden)
                 let refresh = try await client.send(.post, "/auth/refresh", json: #"{"refresh_token":"\#(grant.refresh_token)"}"#)
@@ -86,16 +86,16 @@ import Testing
                 try await client.register(account)
                 let grant = try await client.login(account)
                 let free = try await client.validate(grant.access_token)
-                let userID = try #require(free.header("X-User-Id"))
-                #expect(free.header("X-Tier") == "free")
+                let userID = try #require(free.header(GatewayHeaders.userID))
+                #expect(free.header(GatewayHeaders.tier) == "free")
                 try await authd.redis.set(SharedKeys.tier(userID: userID), to: "pro")
                 // A tier change is announced like a revocation, so cached answers pick it up.
                 try await authd.redis.publish("user \(userID)", to: SharedKeys.revocationChannel)
                 let deadline = ContinuousClock.now + .milliseconds(100)
-                var tier = try await client.validate(grant.access_token).header("X-Tier")
+                var tier = try await client.validate(grant.access_token).header(GatewayHeaders.tier)
                 while tier != "pro", ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(2))
-                    tier = try await client.validate(grant.access_token).header("X-Tier")
+                    tier = try await client.validate(grant.access_token).header(GatewayHeaders.tier)
                 }
                 #expect(tier == "pro")
             }
@@ -115,7 +115,7 @@ import Testing
                 #expect(response.status == .ok)
                 let size = response.headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
                 #expect(size < 1024, "\(size) bytes")
-                #expect(response.header("X-Scopes")?.split(separator: " ").count == Scopes.maximumCount)
+                #expect(response.header(GatewayHeaders.scopes)?.split(separator: " ").count == Scopes.maximumCount)
             }
         }
     }
@@ -158,7 +158,7 @@ import Testing
                 let locked = try await client.send(.post, "/auth/login", json: account.credentials, from: account.address)
                 #expect(locked.status == .tooManyRequests)
                 #expect(locked.errorBody?.error == "locked_out")
-                #expect(locked.header("Retry-After") == "1")
+                #expect(locked.header(.retryAfter) == "1")
                 // Unknown accounts lock the same way: no way to tell them apart by lockout.
                 let stranger = #"{"email":"nobody-\#(UUID())@example.com","password":"a wrong password guess"}"#
                 for _ in 0..<3 { _ = try await client.send(.post, "/auth/login", json: stranger, from: account.address) }

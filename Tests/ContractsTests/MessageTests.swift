@@ -1,6 +1,7 @@
 import AMQPClient
 import Contracts
 import Foundation
+import Messaging
 import Testing
 
 @Suite("Messages between services, as they travel")
@@ -36,6 +37,21 @@ struct MessageTests {
         #expect(String(decoding: try message.encoded(), as: UTF8.self) == #"{"task_id":"3d9b"}"#)
         #expect(try GenerationTaskMessage.decode(Array(#"{"task_id":"3d9b"}"#.utf8)) == message)
         #expect(throws: DecodingError.self) { try GenerationTaskMessage.decode(Array(#"{"id":"3d9b"}"#.utf8)) }
+    }
+
+    @Test func aTaskMessageIsPersistentMandatoryAndNamedByItsTaskWhereverItGoes() throws {
+        let work = try AMQPMessage.generationTask("3d9b", routingKey: GenerationTaskMessage.workQueue(paid: true))
+        #expect(work.exchange == "generate" && work.routingKey == "generate.long.paid")
+        #expect(work.persistent && work.mandatory, "a task no queue takes must come back as a failure")
+        #expect(work.messageID == "3d9b" && work.contentType == "application/json" && work.body == Array(#"{"task_id":"3d9b"}"#.utf8))
+        let retry = try AMQPMessage.generationTask("3d9b", routingKey: GenerationTaskMessage.retryQueue(paid: false), expiration: .seconds(2))
+        #expect(retry.routingKey == "generate.retry" && retry.expiration == .seconds(2))
+        let dead = try AMQPMessage.generationTask("3d9b", routingKey: GenerationTaskMessage.deadRoutingKey, failure: "engine_failed")
+        #expect(dead.headers == ["failure": "engine_failed"])
+        let event = UserEvent(type: .generationFailed, userID: "u1")
+        let published = try AMQPMessage.userEvent(event)
+        let body = try event.encoded()
+        #expect(published.exchange == "events" && published.routingKey == "user.u1" && published.body == body)
     }
 
     @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueues() {

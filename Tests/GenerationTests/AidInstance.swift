@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -194,8 +195,8 @@ struct Caller: Sendable {
 
     var headers: HTTPFields {
         [
-            .contentType: "application/json", HTTPField.Name("X-User-Id")!: userID, HTTPField.Name("X-Session-Id")!: sessionID,
-            HTTPField.Name("X-Scopes")!: "generate",
+            .contentType: "application/json", GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID,
+            GatewayHeaders.scopes: "generate",
         ]
     }
 

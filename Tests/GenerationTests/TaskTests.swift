@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Logging
+import Messaging
 import PostgresClient
 import TestSupport
 import Testing
@@ -47,7 +48,7 @@ import Testing
     /// Sends the task's request (with nginx's request id `requestID`, when given).
     func accept(_ aid: AidInstance, _ caller: Caller, key: String? = nil, body: String = lessonPlan, requestID: String? = nil) async throws -> Answer {
         var fields: HTTPFields = key.map { [HTTPField.Name("Idempotency-Key")!: $0] } ?? [:]
-        if let requestID { fields[.requestId] = requestID }
+        if let requestID { fields[GatewayHeaders.requestID] = requestID }
         let headers = fields
         return try await aid.withClient { client in try await caller.send(client, "/api/generate", method: .post, headers: headers, body: body) }
     }

@@ -1,3 +1,4 @@
+import Contracts
 import Cryptography
 import Foundation
 import TestSupport
@@ -58,7 +59,8 @@ import Testing
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
         let identity = [
-            "X-User-Id: \(UUID().uuidString.lowercased())", "X-Session-Id: \(UUID().uuidString.lowercased())", "X-Scopes: subscription:read", "X-Tier: free",
+            "\(GatewayHeaders.userID.rawName): \(UUID().uuidString.lowercased())", "\(GatewayHeaders.sessionID.rawName): \(UUID().uuidString.lowercased())",
+            "\(GatewayHeaders.scopes.rawName): subscription:read", "\(GatewayHeaders.tier.rawName): free",
         ]
         for path in ["/api/subscription", "/api/subscription/", "/api/subscription/current"] {
             let refused = try await daemon.get(path)
@@ -68,7 +70,9 @@ import Testing
         #expect(try await daemon.get("/api/subscription", headers: identity).status == 200, "with an identity it is served")
         let planned = try await daemon.get("/api/subscription/current", headers: identity)
         #expect(planned.status == 501, "with an identity it passes on, and no route serves it yet: \(planned.body)")
-        let malformed = try await daemon.get("/api/subscription", headers: ["X-User-Id: someone", "X-Session-Id: \(UUID().uuidString.lowercased())"])
+        let malformed = try await daemon.get(
+            "/api/subscription",
+            headers: ["\(GatewayHeaders.userID.rawName): someone", "\(GatewayHeaders.sessionID.rawName): \(UUID().uuidString.lowercased())"])
         #expect(malformed.status == 401)
         #expect(try await daemon.get("/api/subscription", headers: [identity[0]]).status == 401, "a user id alone is not an identity")
         let plans = try await daemon.get("/api/plans")
@@ -174,7 +178,10 @@ import Testing
 
         let email = "lean-\(UUID().uuidString.prefix(8))@example.com"
         let credentials = #"{"email":"\#(email)","password":"a long test passphrase"}"#
-        let post = ["-s", "--unix-socket", daemon.socketPath, "-H", "Content-Type: application/json", "-H", "X-Real-IP: 10.9.9.9", "-d", credentials]
+        let post = [
+            "-s", "--unix-socket", daemon.socketPath, "-H", "Content-Type: application/json", "-H", "\(GatewayHeaders.realIP.rawName): 10.9.9.9", "-d",
+            credentials,
+        ]
         _ = try await ChildProcess.run("/usr/bin/curl", post + ["http://authd/auth/register"])
         let login = try await ChildProcess.run("/usr/bin/curl", post + ["http://authd/auth/login"]).output
         let token = try #require((try JSONSerialization.jsonObject(with: Data(login.utf8)) as? [String: Any])?["access_token"] as? String, "\(login)")

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -27,7 +28,7 @@ import Testing
         try await withDaemon { client, logged in
             let answer = try await client.execute(
                 uri: "/api/things/7?token=secret", method: .get,
-                headers: [.requestId: "req-42", HTTPField.Name("X-User-Id")!: "5f1c0e6e-5b7a-4a43-9c55-9f8f3a1d2b11"])
+                headers: [GatewayHeaders.requestID: "req-42", GatewayHeaders.userID: "5f1c0e6e-5b7a-4a43-9c55-9f8f3a1d2b11"])
             #expect(String(buffer: answer.body) == "trace req-42", "the route's own calls carry the request id")
             let line = try #require(logged().first { $0["msg"] == "request" && $0["path"] == "/api/things/7" })
             #expect(line["level"] == "info")

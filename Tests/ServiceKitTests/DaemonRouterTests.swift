@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -70,10 +71,10 @@ import Testing
 
     @Test func domainErrorsBecomeTheJSONErrorBody() async throws {
         try await Application(router: makeRouter()).test(.router) { client in
-            try await client.execute(uri: "/boom/api", method: .get, headers: [.requestId: "abc-123"]) { response in
+            try await client.execute(uri: "/boom/api", method: .get, headers: [GatewayHeaders.requestID: "abc-123"]) { response in
                 #expect(response.status == .conflict)
                 #expect(response.headers[.contentType] == "application/json")
-                #expect(response.headers[.requestId] == "abc-123")
+                #expect(response.headers[GatewayHeaders.requestID] == "abc-123")
                 let body = try json(response.body)
                 #expect(body["error"] as? String == "email_taken")
                 #expect(body["message"] as? String == "that email is registered")
@@ -110,8 +111,8 @@ import Testing
 
     @Test func malformedRequestIdsAreReplaced() async throws {
         try await Application(router: makeRouter()).test(.router) { client in
-            try await client.execute(uri: "/health/live", method: .get, headers: [.requestId: "evil\" id\nnext"]) { response in
-                let id = try #require(response.headers[.requestId])
+            try await client.execute(uri: "/health/live", method: .get, headers: [GatewayHeaders.requestID: "evil\" id\nnext"]) { response in
+                let id = try #require(response.headers[GatewayHeaders.requestID])
                 #expect(id != "evil\" id\nnext")
                 #expect(id.allSatisfy { $0.isHexDigit })
             }

@@ -16,7 +16,7 @@ import Testing
 struct AdminTests {
     static func admin() -> HTTPFields {
         var fields = SubscriptionRoutesTests.identity(user: UUID().uuidString.lowercased())
-        fields[HTTPField.Name("X-Scopes")!] = "admin subscription:read"
+        fields[GatewayHeaders.scopes] = "admin subscription:read"
         return fields
     }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -11,8 +12,8 @@ import Testing
 struct SelfServiceTests {
     static func identity(user: String, scopes: String = "subscription:read subscription:manage") -> HTTPFields {
         [
-            HTTPField.Name("X-User-Id")!: user, HTTPField.Name("X-Session-Id")!: UUID().uuidString.lowercased(),
-            HTTPField.Name("X-Scopes")!: scopes, HTTPField.Name("X-Tier")!: "pro",
+            GatewayHeaders.userID: user, GatewayHeaders.sessionID: UUID().uuidString.lowercased(),
+            GatewayHeaders.scopes: scopes, GatewayHeaders.tier: "pro",
         ]
     }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -10,8 +11,8 @@ import Testing
 struct SubscriptionRoutesTests {
     static func identity(user: String) -> HTTPFields {
         [
-            HTTPField.Name("X-User-Id")!: user, HTTPField.Name("X-Session-Id")!: UUID().uuidString.lowercased(),
-            HTTPField.Name("X-Scopes")!: "subscription:read", HTTPField.Name("X-Tier")!: "free",
+            GatewayHeaders.userID: user, GatewayHeaders.sessionID: UUID().uuidString.lowercased(),
+            GatewayHeaders.scopes: "subscription:read", GatewayHeaders.tier: "free",
         ]
     }
 

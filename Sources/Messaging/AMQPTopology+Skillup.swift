@@ -1,4 +1,5 @@
 public import AMQPClient
+import Contracts
 
 extension AMQPTopology {
     /// The RabbitMQ topology of ARCHITECTURE.md, in quorum queues: long generation tasks on

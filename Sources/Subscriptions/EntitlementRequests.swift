@@ -1,0 +1,13 @@
+public import Contracts
+public import ServiceKit
+
+// The entitlement API's request bodies are read as every route's are: a member the API does not
+// have is refused by name.
+
+extension ReserveRequest: JSONRequestBody {
+    public typealias Members = CodingKeys
+}
+
+extension FinishRequest: JSONRequestBody {
+    public typealias Members = CodingKeys
+}
