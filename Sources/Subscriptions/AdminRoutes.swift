@@ -13,9 +13,7 @@ struct AdminRoutes: Sendable {
         let group = router.group("/api/admin/subscriptions")
         group.get("/{user_id}") { request, context in
             let (_, user) = try Self.authorize(request, context)
-            let overview = try await entitlements.available {
-                try await entitlements.store.overview(userID: user, grace: entitlements.settings.grace)
-            }
+            let overview = try await entitlements.available { try await admin.overview(userID: user) }
             let record = try await entitlements.available { try await admin.subscription(userID: user) }
             return try Response.json(AdminView(user_id: user, subscription: record.map(RecordBody.init), current: SubscriptionBody(overview)))
         }

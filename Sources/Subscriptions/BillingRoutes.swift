@@ -35,7 +35,7 @@ struct BillingRoutes: Sendable {
         router.post("/api/billing/checkout") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let body = try await request.decodeJSON(as: CheckoutBody.self, context: context)
-            let plans = try await entitlements.available { try await store.plans() }
+            let plans = try await entitlements.available { try await admin.plans() }
             guard let plan = plans.first(where: { $0.code == body.plan }), plan.priceCents > 0 else {
                 throw APIError.badRequest(
                     code: "unknown_plan", "plan must be one of \(plans.filter { $0.priceCents > 0 }.map(\.code).joined(separator: ", "))", field: "plan")

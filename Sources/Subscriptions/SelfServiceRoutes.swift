@@ -26,7 +26,7 @@ struct SelfServiceRoutes: Sendable {
         router.post("/api/subscription/change") { request, context in
             let user = try Self.user(request)
             let body = try await request.decodeJSON(as: ChangeBody.self, context: context)
-            let plans = try await entitlements.available { try await entitlements.store.plans() }
+            let plans = try await entitlements.available { try await admin.plans() }
             guard let target = plans.first(where: { $0.code == body.plan }) else {
                 throw APIError.badRequest(
                     code: "unknown_plan", "plan must be one of \(plans.map(\.code).joined(separator: ", "))", field: "plan")
@@ -78,7 +78,7 @@ struct SelfServiceRoutes: Sendable {
     static let scope = "subscription:manage"
 
     private func overview(_ user: String) async throws -> SubscriptionOverview {
-        try await entitlements.available { try await entitlements.store.overview(userID: user, grace: entitlements.settings.grace) }
+        try await entitlements.available { try await admin.overview(userID: user) }
     }
 
     private func apply(_ change: SubscriptionChange, user: String) async throws -> Response {

@@ -5,20 +5,17 @@ import ServiceKit
 
 /// subscribed's routes through nginx: the plans (public) and the caller's subscription.
 struct SubscriptionRoutes: Sendable {
-    let store: any SubscriptionStore
+    let admin: SubscriptionAdmin
     let entitlements: EntitlementService
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/plans") { _, _ in
-            try Response.json(PlanList(plans: try await entitlements.available { try await store.plans() }))
+            try Response.json(PlanList(plans: try await entitlements.available { try await admin.plans() }))
         }
         router.get("/api/subscription") { request, _ in
             // GatewayIdentityMiddleware has refused a request without the gateway's identity.
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let overview = try await entitlements.available {
-                try await store.overview(userID: identity.userID, grace: entitlements.settings.grace)
-            }
-            return try Response.json(SubscriptionBody(overview))
+            return try Response.json(SubscriptionBody(try await entitlements.available { try await admin.overview(userID: identity.userID) }))
         }
     }
 }

@@ -13,11 +13,21 @@ public enum SubscriptionsDaemon {
     public static let protectedPaths = ["/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout"]
     public static let publicPaths = ["/api/plans", "/api/billing/webhook", "/api/billing/test-pay"]
 
-    /// The parts of a running subscribed; the tests reach the entitlement API through it.
+    /// The parts of a running subscribed, for the tests to reach.
     struct Components: Sendable {
         let entitlements: EntitlementService
+        let admin: SubscriptionAdmin
+        let tiers: TierSync
+        let clock: SubscriptionClock
         let entitlementResponder: RouterResponder<BasicRequestContext>
         let services: [any Service]
+    }
+
+    /// Where subscribed keeps its state: PostgreSQL and Redis in a running subscribed, in memory in
+    /// the tests of its rules.
+    struct Storage: Sendable {
+        let store: any SubscriptionStore
+        let publisher: any TierPublisher
     }
 
     /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
@@ -26,21 +36,21 @@ public enum SubscriptionsDaemon {
     }
 
     /// subscribed over the PostgreSQL and Redis clients: its storage and tier publisher there, and
-    /// ``wire(_:settings:store:publisher:)``.
+    /// ``wire(_:settings:storage:)`` for the rest.
     static func build(_ setup: DaemonSetup) async throws -> Components {
-        let settings = try SubscriptionSettings(setup.configuration)
-        return try wire(
-            setup, settings: settings, store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()),
-            publisher: RedisTierPublisher(redis: try setup.backends.redis()))
+        let storage = Storage(
+            store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()), publisher: RedisTierPublisher(redis: try setup.backends.redis()))
+        return try wire(setup, settings: try SubscriptionSettings(setup.configuration), storage: storage)
     }
 
-    /// subscribed's rules and routes over a store and a tier publisher, the tier sync, the clock that
-    /// moves subscriptions along with time, and the entitlement listener when one is set.
-    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, store: any SubscriptionStore, publisher: any TierPublisher) throws -> Components {
+    /// subscribed's rules and routes over a storage, the tier sync, the clock that moves
+    /// subscriptions along with time, and the entitlement listener when one is set.
+    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, storage: Storage) throws -> Components {
+        let store = storage.store
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
-        SubscriptionRoutes(store: store, entitlements: entitlements).add(to: setup.router)
-        let tiers = TierSync(store: store, publisher: publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
+        let tiers = TierSync(store: store, publisher: storage.publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
         let admin = SubscriptionAdmin(store: store, tiers: tiers, logger: setup.logger)
+        SubscriptionRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         let billing = BillingRoutes(
             store: store, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
@@ -52,16 +62,16 @@ public enum SubscriptionsDaemon {
         entitlementRouter.add(middleware: AccessLogMiddleware())
         entitlementRouter.add(middleware: ErrorBodyMiddleware())
         EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
-        var services: [any Service] = [
-            tiers,
-            SubscriptionClock(
-                store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
-                logger: setup.logger),
-        ]
+        let clock = SubscriptionClock(
+            store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
+            logger: setup.logger)
+        var services: [any Service] = [tiers, clock]
         if let address = settings.entitlementsListen {
             services.append(
                 try Daemon.internalListener(router: entitlementRouter, address: address, configuration: setup.configuration, logger: setup.logger))
         }
-        return Components(entitlements: entitlements, entitlementResponder: entitlementRouter.buildResponder(), services: services)
+        return Components(
+            entitlements: entitlements, admin: admin, tiers: tiers, clock: clock, entitlementResponder: entitlementRouter.buildResponder(),
+            services: services)
     }
 }

@@ -76,7 +76,7 @@ struct TestCheckout: Sendable {
         guard let sealed, let checkout = CheckoutToken(opening: sealed, with: signature), checkout.expires > Int(Date().timeIntervalSince1970) else {
             throw APIError(.forbidden, code: "invalid_checkout", message: "this checkout link is not valid (or has expired): start the checkout again")
         }
-        let plans = try await routes.entitlements.available { try await routes.store.plans() }
+        let plans = try await routes.entitlements.available { try await routes.admin.plans() }
         guard let plan = plans.first(where: { $0.code == checkout.plan }) else {
             throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
         }
@@ -89,7 +89,7 @@ struct TestCheckout: Sendable {
     /// - Throws: 409 `checkout_stale`.
     private func requireCurrent(_ checkout: CheckoutToken) async throws {
         guard let start = checkout.period_start, let end = checkout.period_end else { return }
-        let row = try await routes.entitlements.available { try await routes.store.subscription(userID: checkout.user) }
+        let row = try await routes.entitlements.available { try await routes.admin.subscription(userID: checkout.user) }
         guard let row, row.status == "active", Int(row.periodStart.timeIntervalSince1970) == start, Int(row.periodEnd.timeIntervalSince1970) == end,
             row.periodEnd > Date()
         else {

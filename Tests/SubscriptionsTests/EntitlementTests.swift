@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -8,11 +9,11 @@ import Testing
 
 @testable import Subscriptions
 
-@Suite("Entitlements: exact quotas over the real PostgreSQL")
+@Suite("The entitlement API: its answers, refusals and bad input, over the in-memory store")
 struct EntitlementTests {
-    @Test("a free user may generate short texts and sees what remains; long ones need a subscription")
+    @Test("a free user may generate short texts and sees what remains; long ones need a subscription, and the answer names the plans that have them")
     func freePlan() async throws {
-        try await SubscribedInstance.with { subscribed in
+        try await InMemorySubscribed.with { subscribed in
             let user = UUID().uuidString.lowercased()
             try await subscribed.withEntitlements { client in
                 let first = try await Billing.reserve(client, user: user)
@@ -20,45 +21,44 @@ struct EntitlementTests {
                 #expect(first.json["decision"] as? String == "allowed")
                 // free: 10 a day and 50 a month, so the day's quota is the nearer one.
                 #expect(first.json["remaining"] as? Int == 9)
+                #expect(first.json["max_output_tokens"] as? Int == 512)
                 let long = try await Billing.reserve(client, user: user, feature: "generate.long")
                 #expect(long.json["decision"] as? String == "denied")
                 #expect(long.json["reason"] as? String == "no_subscription")
+                #expect(long.json["plans"] as? [String] == ["pro", "team"])
             }
         }
     }
 
-    @Test("each denial names its reason: not in the plan, expired, too many at once, quota with retry_after")
-    func denials() async throws {
-        try await SubscribedInstance.with { subscribed in
-            let postgres = subscribed.postgres
-            let pro = try await Billing.subscribe(postgres, plan: "pro")
-            let lapsed = try await Billing.subscribe(postgres, plan: "pro", status: "canceled")
-            let oneAtATime = try await Billing.subscribe(postgres, plan: try await Billing.makePlan(postgres, perDay: 5, tasksAtOnce: 1))
-            let twoADay = try await Billing.subscribe(postgres, plan: try await Billing.makePlan(postgres, perDay: 2))
+    @Test("a spent quota names which (the period's first when both are), its limit, when it starts again, and the plans with more")
+    func spentQuota() async throws {
+        try await InMemorySubscribed.with { subscribed in
+            let store = subscribed.store
+            let dayUser = try await store.subscribe(plan: try await store.makePlan(perDay: 2, perMonth: 100))
+            let periodUser = try await store.subscribe(plan: try await store.makePlan(perDay: 2, perMonth: 2), endsIn: 3 * 86_400)
+            let tooMany = try await store.subscribe(plan: try await store.makePlan(perDay: 5, tasksAtOnce: 1))
             try await subscribed.withEntitlements { client in
-                #expect(try await Billing.reserve(client, user: pro, feature: "generate.long").json["decision"] as? String == "allowed")
-                #expect(try await Billing.reserve(client, user: pro, feature: "team.seats").json["reason"] as? String == "feature_not_in_plan")
-                #expect(try await Billing.reserve(client, user: lapsed, feature: "generate.long").json["reason"] as? String == "subscription_expired")
-
-                #expect(try await Billing.reserve(client, user: oneAtATime).json["decision"] as? String == "allowed")
-                let second = try await Billing.reserve(client, user: oneAtATime)
-                #expect(second.json["reason"] as? String == "too_many_tasks")
-                // A reservation left open past reservations.ttl (its caller crashed) stops counting.
-                try await postgres.query("UPDATE billing.open_reservations SET at = now() - interval '2 hours' WHERE user_id = $1::uuid", [.text(oneAtATime)])
-                #expect(try await Billing.reserve(client, user: oneAtATime).json["decision"] as? String == "allowed")
-
-                #expect(try await Billing.reserve(client, user: twoADay, units: 2).json["remaining"] as? Int == 0)
-                let over = try await Billing.reserve(client, user: twoADay)
-                #expect(over.json["reason"] as? String == "quota_exceeded")
-                let retryAfter = try #require(over.json["retry_after"] as? Int)
-                #expect((1...86_400).contains(retryAfter))
+                for user in [dayUser, periodUser] { _ = try await Billing.reserve(client, user: user, units: 2) }
+                let day = try await Billing.reserve(client, user: dayUser)
+                #expect(day.json["reason"] as? String == "quota_exceeded")
+                #expect(day.json["quota"] as? String == "day" && day.json["quota_limit"] as? Int == 2)
+                #expect((day.json["resets_at"] as? String)?.hasSuffix("T00:00:00Z") == true)
+                let offered = try #require(day.json["plans"] as? [String])
+                #expect(offered.starts(with: ["free"]) && offered.contains("pro") && offered.contains("team"), "every plan with more than 2 a day")
+                let period = try await Billing.reserve(client, user: periodUser)
+                #expect(period.json["quota"] as? String == "period" && period.json["quota_limit"] as? Int == 2)
+                let retryAfter = try #require(period.json["retry_after"] as? Int)
+                #expect(abs(retryAfter - 3 * 86_400) < 60, "until the period's end, not the day's")
+                _ = try await Billing.reserve(client, user: tooMany)
+                let busy = try await Billing.reserve(client, user: tooMany)
+                #expect(busy.json["reason"] as? String == "too_many_tasks" && busy.json["plans"] == nil && busy.json["quota"] == nil)
             }
         }
     }
 
     @Test("an answer longer than the plan's max_output_tokens is denied with the bound and the plans that allow it; an allowed one carries the bound")
     func outputLimit() async throws {
-        try await SubscribedInstance.with { subscribed in
+        try await InMemorySubscribed.with { subscribed in
             let user = UUID().uuidString.lowercased()
             try await subscribed.withEntitlements { client in
                 func reserve(_ maxTokens: Int) async throws -> Answer {
@@ -71,23 +71,105 @@ struct EntitlementTests {
                 #expect(above.json["decision"] as? String == "denied")
                 #expect(above.json["reason"] as? String == "max_tokens_exceeded")
                 #expect(above.json["max_output_tokens"] as? Int == 512)
-                let offered = try #require(above.json["plans"] as? [String])
-                #expect(offered.contains("pro") && offered.contains("team") && !offered.contains("free"))
+                #expect(above.json["plans"] as? [String] == ["pro", "team"])
                 let within = try await reserve(512)
                 #expect(within.json["decision"] as? String == "allowed")
                 #expect(within.json["max_output_tokens"] as? Int == 512)
                 #expect(try await reserve(0).status == .badRequest)
-                // Only the allowed one counts.
-                #expect(try await Billing.recorded(subscribed.postgres, user: user).reserved == 1)
             }
+            #expect(try await subscribed.store.recorded(userID: user).reserved == 1, "only the allowed one counts")
         }
     }
 
+    @Test("a retry counts once; the same id for other units, or once ended, is a 409; settle and release exclude each other; an unknown id is 404")
+    func idempotentCalls() async throws {
+        try await InMemorySubscribed.with { subscribed in
+            let user = UUID().uuidString.lowercased()
+            let requestID = "gen-" + UUID().uuidString
+            try await subscribed.withEntitlements { client in
+                for _ in 0..<3 { #expect(try await Billing.reserve(client, user: user, requestID: requestID).json["remaining"] as? Int == 9) }
+                let conflict = try await Billing.reserve(client, user: user, units: 2, requestID: requestID)
+                #expect(conflict.status == .conflict && conflict.json["error"] as? String == "request_id_conflict")
+                #expect(conflict.json["field"] as? String == "request_id")
+                let settled = try await Billing.finish(client, "settle", requestID: requestID)
+                #expect(settled.status == .ok && settled.json["state"] as? String == "settled")
+                #expect(try await Billing.finish(client, "settle", requestID: requestID).status == .ok)
+                let crossed = try await Billing.finish(client, "release", requestID: requestID)
+                #expect(crossed.status == .conflict && crossed.json["error"] as? String == "request_already_settled")
+                let again = try await Billing.reserve(client, user: user, requestID: requestID)
+                #expect(again.status == .conflict && again.json["error"] as? String == "request_ended")
+                let unknown = try await Billing.finish(client, "settle", requestID: "never-reserved")
+                #expect(unknown.status == .notFound && unknown.json["error"] as? String == "unknown_request")
+            }
+            #expect(try await subscribed.store.recorded(userID: user) == Recorded(reserved: 1, settled: 1, today: 1))
+        }
+    }
+
+    @Test("settling an answer from the cache releases it instead when the user's plan does not count such answers")
+    func cachedAnswers() async throws {
+        try await InMemorySubscribed.with { subscribed in
+            let store = subscribed.store
+            let notCounting = try await store.subscribe(plan: try await store.makePlan(perDay: 5, cachedAnswersCount: false))
+            let counting = try await store.subscribe(plan: "pro")
+            try await subscribed.withEntitlements { client in
+                for (user, state) in [(notCounting, "released"), (counting, "settled")] {
+                    let requestID = UUID().uuidString
+                    _ = try await Billing.reserve(client, user: user, requestID: requestID)
+                    let answer = try await Billing.post(
+                        client, "/internal/entitlements/settle", ByteBuffer(string: #"{"request_id":"\#(requestID)","cached":true}"#))
+                    #expect(answer.json["state"] as? String == state)
+                }
+            }
+            #expect(try await store.recorded(userID: notCounting).today == 0)
+            #expect(try await store.recorded(userID: counting).today == 1)
+        }
+    }
+
+    @Test(
+        "bad input is a 400 naming the field, and nothing is recorded",
+        arguments: [
+            (#"{"user":"#, "invalid_json", nil),
+            (#"{"user":"USER","feature":"generate.short","units":1}"#, "missing_field", "request_id"),
+            (#"{"user":"USER","feature":"generate.short","units":0,"request_id":"a"}"#, "invalid_field", "units"),
+            (#"{"user":"USER","feature":"generate.short","units":101,"request_id":"a"}"#, "invalid_field", "units"),
+            (#"{"user":"someone","feature":"generate.short","units":1,"request_id":"a"}"#, "invalid_field", "user"),
+            (#"{"user":"USER","feature":"generate.poems","units":1,"request_id":"a"}"#, "unknown_feature", "feature"),
+            (#"{"user":"USER","feature":"generate.short","units":1,"request_id":"has space"}"#, "invalid_field", "request_id"),
+            (#"{"user":"USER","feature":"generate.short","units":1,"request_id":"a","unit":2}"#, "unknown_field", "unit"),
+        ] as [(String, String, String?)])
+    func badInput(body: String, code: String, field: String?) async throws {
+        try await InMemorySubscribed.with { subscribed in
+            let user = UUID().uuidString.lowercased()
+            try await subscribed.withEntitlements { client in
+                let answer = try await Billing.post(
+                    client, "/internal/entitlements/reserve", ByteBuffer(string: body.replacingOccurrences(of: "USER", with: user)))
+                #expect(answer.status == .badRequest)
+                #expect(answer.json["error"] as? String == code)
+                #expect(answer.json["field"] as? String == field)
+            }
+            #expect(try await subscribed.store.recorded(userID: user) == Recorded())
+        }
+    }
+
+    @Test("a body over the limit is a 413")
+    func oversized() async throws {
+        try await InMemorySubscribed.with { subscribed in
+            try await subscribed.withEntitlements { client in
+                let oversized = try await Billing.post(
+                    client, "/internal/entitlements/reserve", ByteBuffer(string: #"{"user":""# + String(repeating: "x", count: 3_000_000) + #""}"#))
+                #expect(oversized.status == .contentTooLarge)
+            }
+        }
+    }
+}
+
+@Suite("Entitlements over the real PostgreSQL: exact under concurrency, crashes and outages")
+struct EntitlementStorageTests {
     @Test("100 parallel reserves against 10 remaining, spread over two instances, allow exactly 10")
     func exactUnderConcurrency() async throws {
         try await SubscribedInstance.with { first in
             try await SubscribedInstance.with { second in
-                let user = try await Billing.subscribe(first.postgres, plan: try await Billing.makePlan(first.postgres, perDay: 10))
+                let user = try await first.fixtures.subscribe(plan: try await first.fixtures.makePlan(perDay: 10))
                 let decisions = try await withThrowingTaskGroup(of: String.self) { group in
                     for index in 0..<100 {
                         let instance = index.isMultiple(of: 2) ? first : second
@@ -103,64 +185,8 @@ struct EntitlementTests {
                 }
                 #expect(decisions.filter { $0 == "allowed" }.count == 10)
                 #expect(decisions.filter { $0 == "denied" }.count == 90)
-                let recorded = try await Billing.recorded(first.postgres, user: user)
-                #expect(recorded.reserved == 10)
-                #expect(recorded.today == 10)
+                #expect(try await first.fixtures.recorded(userID: user) == Recorded(reserved: 10, today: 10))
             }
-        }
-    }
-
-    @Test("a retried reserve counts once; the same id for other units is a conflict; an ended one stays ended")
-    func idempotentReserve() async throws {
-        try await SubscribedInstance.with { subscribed in
-            let user = UUID().uuidString.lowercased()
-            let requestID = "gen-" + UUID().uuidString
-            try await subscribed.withEntitlements { client in
-                for _ in 0..<3 {
-                    let answer = try await Billing.reserve(client, user: user, requestID: requestID)
-                    #expect(answer.json["decision"] as? String == "allowed")
-                    #expect(answer.json["remaining"] as? Int == 9)
-                }
-                let conflict = try await Billing.reserve(client, user: user, units: 2, requestID: requestID)
-                #expect(conflict.status == .conflict)
-                #expect(conflict.json["error"] as? String == "request_id_conflict")
-                #expect(try await Billing.finish(client, "settle", requestID: requestID).status == .ok)
-                let again = try await Billing.reserve(client, user: user, requestID: requestID)
-                #expect(again.status == .conflict)
-                #expect(again.json["error"] as? String == "request_ended")
-            }
-            let recorded = try await Billing.recorded(subscribed.postgres, user: user)
-            #expect(recorded.reserved == 1)
-            #expect(recorded.settled == 1)
-            #expect(recorded.today == 1)
-        }
-    }
-
-    @Test("release gives the units back once; settle and release exclude each other; an unknown id is 404")
-    func settleAndRelease() async throws {
-        try await SubscribedInstance.with { subscribed in
-            let user = UUID().uuidString.lowercased()
-            let kept = "kept-" + UUID().uuidString
-            let returned = "returned-" + UUID().uuidString
-            try await subscribed.withEntitlements { client in
-                _ = try await Billing.reserve(client, user: user, requestID: kept)
-                #expect(try await Billing.finish(client, "settle", requestID: kept).status == .ok)
-                #expect(try await Billing.finish(client, "settle", requestID: kept).status == .ok)
-                let crossed = try await Billing.finish(client, "release", requestID: kept)
-                #expect(crossed.status == .conflict)
-                #expect(crossed.json["error"] as? String == "request_already_settled")
-
-                #expect(try await Billing.reserve(client, user: user, requestID: returned).json["remaining"] as? Int == 8)
-                #expect(try await Billing.finish(client, "release", requestID: returned).status == .ok)
-                #expect(try await Billing.finish(client, "release", requestID: returned).status == .ok)
-                #expect(try await Billing.reserve(client, user: user).json["remaining"] as? Int == 8)
-
-                let unknown = try await Billing.finish(client, "settle", requestID: "never-reserved")
-                #expect(unknown.status == .notFound)
-                #expect(unknown.json["error"] as? String == "unknown_request")
-            }
-            let recorded = try await Billing.recorded(subscribed.postgres, user: user)
-            #expect(recorded == (reserved: 3, released: 1, settled: 1, today: 2))
         }
     }
 
@@ -197,42 +223,14 @@ struct EntitlementTests {
                 #expect(crashed.status == .serviceUnavailable)
                 #expect(crashed.json["error"] as? String == "billing_unavailable")
             }
-            #expect(try await Billing.recorded(postgres, user: user) == (reserved: 0, released: 0, settled: 0, today: 0))
+            #expect(try await subscribed.fixtures.recorded(userID: user) == Recorded())
             try await subscribed.withEntitlements { client in
                 for _ in 0..<2 {
                     let retried = try await Billing.reserve(client, user: user, requestID: requestID)
                     #expect(retried.json["decision"] as? String == "allowed")
                 }
             }
-            #expect(try await Billing.recorded(postgres, user: user) == (reserved: 1, released: 0, settled: 0, today: 1))
-        }
-    }
-
-    @Test("bad input is a 400 naming the field, and nothing is recorded")
-    func badInput() async throws {
-        try await SubscribedInstance.with { subscribed in
-            let user = UUID().uuidString.lowercased()
-            try await subscribed.withEntitlements { client in
-                let cases: [(body: String, code: String, field: String?)] = [
-                    (#"{"user":"#, "invalid_json", nil),
-                    (#"{"user":"\#(user)","feature":"generate.short","units":1}"#, "missing_field", "request_id"),
-                    (#"{"user":"\#(user)","feature":"generate.short","units":0,"request_id":"a"}"#, "invalid_field", "units"),
-                    (#"{"user":"\#(user)","feature":"generate.short","units":101,"request_id":"a"}"#, "invalid_field", "units"),
-                    (#"{"user":"someone","feature":"generate.short","units":1,"request_id":"a"}"#, "invalid_field", "user"),
-                    (#"{"user":"\#(user)","feature":"generate.poems","units":1,"request_id":"a"}"#, "unknown_feature", "feature"),
-                    (#"{"user":"\#(user)","feature":"generate.short","units":1,"request_id":"has space"}"#, "invalid_field", "request_id"),
-                ]
-                for item in cases {
-                    let answer = try await Billing.post(client, "/internal/entitlements/reserve", ByteBuffer(string: item.body))
-                    #expect(answer.status == .badRequest, "\(item.body)")
-                    #expect(answer.json["error"] as? String == item.code, "\(item.body)")
-                    #expect(answer.json["field"] as? String == item.field, "\(item.body)")
-                }
-                let oversized = try await Billing.post(
-                    client, "/internal/entitlements/reserve", ByteBuffer(string: #"{"user":""# + String(repeating: "x", count: 3_000_000) + #""}"#))
-                #expect(oversized.status == .contentTooLarge)
-            }
-            #expect(try await Billing.recorded(subscribed.postgres, user: user) == (reserved: 0, released: 0, settled: 0, today: 0))
+            #expect(try await subscribed.fixtures.recorded(userID: user) == Recorded(reserved: 1, today: 1))
         }
     }
 
@@ -246,7 +244,7 @@ struct EntitlementTests {
         defer { postgres.remove() }
         try await postgres.migrate()
         try await SubscribedInstance.with(postgresURL: try postgres.url(), redisURL: try redis.url()) { subscribed in
-            let user = try await Billing.subscribe(subscribed.postgres, plan: try await Billing.makePlan(subscribed.postgres, perDay: 3))
+            let user = try await subscribed.fixtures.subscribe(plan: try await subscribed.fixtures.makePlan(perDay: 3))
             try await subscribed.withEntitlements { client async throws in
                 #expect(try await Billing.reserve(client, user: user, units: 2).json["remaining"] as? Int == 1)
             }
@@ -261,7 +259,7 @@ struct EntitlementTests {
                 #expect(denied.status == .ok)
                 #expect(denied.json["reason"] as? String == "quota_exceeded")
             }
-            #expect(try await Billing.recorded(subscribed.postgres, user: user).today == 3)
+            #expect(try await subscribed.fixtures.recorded(userID: user).today == 3)
         }
     }
 

@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import PostgresClient
 import Testing
 
 @testable import Subscriptions
@@ -27,15 +26,10 @@ struct SelfServiceTests {
 
     static func next(_ answer: Answer) -> [String: Any]? { answer.json["next"] as? [String: Any] }
 
-    static func actions(_ postgres: PostgresClient, _ user: String) async throws -> [String] {
-        try await postgres.query("SELECT actor || ' ' || action FROM billing.audit WHERE user_id = $1::uuid ORDER BY id", [.text(user)])
-            .map { try $0.decode(at: 0, as: String.self) }
-    }
-
     @Test("cancel keeps the plan to the period's end and says so; resume undoes it; each is audited as the user's")
     func cancelAndResume() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withClient { client in
                 let canceled = try await Self.post(client, "/api/subscription/cancel", user: user)
                 #expect(canceled.status == .ok)
@@ -50,15 +44,14 @@ struct SelfServiceTests {
                 let again = try await Self.post(client, "/api/subscription/resume", user: user)
                 #expect(again.status == .conflict && again.json["error"] as? String == "nothing_to_resume")
             }
-            #expect(try await Self.actions(subscribed.postgres, user) == ["user:\(user) cancel", "user:\(user) resume"])
+            #expect(try await subscribed.store.audit(userID: user) == ["user:\(user) cancel", "user:\(user) resume"])
         }
     }
 
     @Test("a cheaper plan waits for the period's end, where the clock applies it; free is a cancel")
     func downgradeAtPeriodEnd() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let postgres = subscribed.postgres
-            let user = try await Billing.subscribe(postgres, plan: "team")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "team")
             try await subscribed.withClient { client in
                 let down = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"pro"}"#)
                 #expect(down.status == .ok, "\(down.json)")
@@ -75,25 +68,19 @@ struct SelfServiceTests {
                 _ = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"pro"}"#)
             }
             // The period ends: the clock moves it to pro (past due until pro is paid).
-            try await postgres.query(
-                "UPDATE billing.subscriptions SET period_end = now() - interval '1 minute', period_start = now() - interval '31 days' WHERE user_id = $1::uuid",
-                [.text(user)])
-            let store = PostgresSubscriptionStore(postgres: postgres)
-            try await SubscriptionClockTests.passUntilMoved(postgres, [user: "past_due"]) {
-                _ = try await store.advanceSubscriptions(grace: SubscriptionSettings.defaultGrace)
-            }
-            let row = try #require(try await store.subscription(userID: user))
+            subscribed.clock.advance(by: 29 * 86_400 + 60)
+            #expect(try await subscribed.components.clock.advance().map(\.userID) == [user])
+            let row = try #require(try await subscribed.store.subscription(userID: user))
             #expect(row.plan == "pro" && row.status == "past_due" && row.scheduledPlan == nil)
         }
     }
 
     @Test("a dearer plan is paid for first, and then applies at once for the rest of the period, its usage kept")
     func upgradeThroughCheckout() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let postgres = subscribed.postgres
-            let user = try await Billing.subscribe(postgres, plan: "pro")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withEntitlements { client in _ = try await Billing.reserve(client, user: user, units: 3) }
-            let before = try #require(try await PostgresSubscriptionStore(postgres: postgres).subscription(userID: user))
+            let before = try #require(try await subscribed.store.subscription(userID: user))
             let url = try await subscribed.withClient { client in
                 let up = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"team"}"#)
                 #expect(up.status == .ok, "\(up.json)")
@@ -107,28 +94,24 @@ struct SelfServiceTests {
                 let paid = try await WebhookTests.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)", accept: "application/json")
                 #expect(paid.json["outcome"] as? String == "applied")
             }
-            let after = try #require(try await PostgresSubscriptionStore(postgres: postgres).subscription(userID: user))
+            let after = try #require(try await subscribed.store.subscription(userID: user))
             #expect(after.plan == "team" && after.status == "active")
             #expect(after.periodStart == before.periodStart && after.periodEnd == before.periodEnd, "the same period")
-            let overview = try await PostgresSubscriptionStore(postgres: postgres).overview(userID: user, grace: SubscriptionSettings.defaultGrace)
+            let overview = try await subscribed.store.overview(userID: user, grace: SubscriptionSettings.defaultGrace)
             #expect(overview.usedThisPeriod == 3, "the period's usage kept")
-            #expect(try await AdminTests.tier(subscribed.redis, user) == "team")
+            #expect(subscribed.tiers.tier(user) == "team")
         }
     }
 
     @Test("a trial, a past-due subscription or one with more than a month left pays for a new period; a link whose period changed since is stale")
     func newPeriodAndStaleLinks() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let postgres = subscribed.postgres
-            let trial = try await Billing.subscribe(postgres, plan: "pro", status: "trial")
-            let pastDue = try await Billing.subscribe(postgres, plan: "team", status: "past_due")
-            try await postgres.query(
-                "UPDATE billing.subscriptions SET period_end = now() - interval '1 hour', period_start = now() - interval '30 days' WHERE user_id = $1::uuid",
-                [.text(pastDue)])
-            let yearLong = try await Billing.subscribe(postgres, plan: "pro")
-            try await postgres.query(
-                "UPDATE billing.subscriptions SET period_end = now() + interval '300 days' WHERE user_id = $1::uuid", [.text(yearLong)])
-            let running = try await Billing.subscribe(postgres, plan: "pro")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let trial = try await subscribed.store.subscribe(plan: "pro", status: "trial")
+            let pastDue = try await subscribed.store.subscribe(plan: "team", status: "past_due")
+            try await subscribed.store.setPeriod(userID: pastDue, startedAgo: 30 * 86_400, endsIn: -3600)
+            let yearLong = try await subscribed.store.subscribe(plan: "pro")
+            try await subscribed.store.setPeriod(userID: yearLong, startedAgo: 86_400, endsIn: 300 * 86_400)
+            let running = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withClient { client in
                 for (user, plan) in [(trial, "team"), (pastDue, "pro"), (yearLong, "team")] {
                     let answer = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"\#(plan)"}"#)
@@ -142,14 +125,14 @@ struct SelfServiceTests {
                 let stale = try await WebhookTests.checkout(client, "/api/billing/test-pay", form: "checkout=\(token)", accept: "application/json")
                 #expect(stale.status == .conflict && stale.json["error"] as? String == "checkout_stale")
             }
-            #expect(try await PostgresSubscriptionStore(postgres: postgres).subscription(userID: running)?.plan == "pro")
+            #expect(try await subscribed.store.subscription(userID: running)?.plan == "pro")
         }
     }
 
     @Test("a user cannot undo an admin's cancel, and a body on cancel or resume is refused")
     func adminsCancelAndBodies() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withClient { client in
                 _ = try await AdminTests.send(client, .post, "/api/admin/subscriptions/\(user)/cancel", #"{"at_period_end":true}"#)
                 let resumed = try await Self.post(client, "/api/subscription/resume", user: user)
@@ -165,8 +148,8 @@ struct SelfServiceTests {
 
     @Test("without a payment provider a move up is a clear 503")
     func noProvider() async throws {
-        try await SubscribedInstance.with { subscribed in
-            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+        try await InMemorySubscribed.with { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withClient { client in
                 let up = try await Self.post(client, "/api/subscription/change", user: user, #"{"plan":"team"}"#)
                 #expect(up.status == .serviceUnavailable && up.json["error"] as? String == "checkout_unavailable")
@@ -176,8 +159,8 @@ struct SelfServiceTests {
 
     @Test("without subscription:manage (a bot's key made without it) the changes are refused; without a subscription there is nothing to cancel")
     func scopeAndNoSubscription() async throws {
-        try await SubscribedInstance.with(arguments: WebhookTests.arguments) { subscribed in
-            let user = try await Billing.subscribe(subscribed.postgres, plan: "pro")
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let user = try await subscribed.store.subscribe(plan: "pro")
             try await subscribed.withClient { client in
                 let refused = try await Self.post(client, "/api/subscription/cancel", user: user, scopes: "subscription:read")
                 #expect(refused.status == .forbidden && refused.json["error"] as? String == "insufficient_scope")

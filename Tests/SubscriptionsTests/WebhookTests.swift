@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import PostgresClient
 import Testing
 
 @testable import Subscriptions
@@ -33,15 +32,14 @@ struct WebhookTests {
         try await deliver(client, body, signature: try signature.sign(body, at: Date()))
     }
 
-    static func state(_ postgres: PostgresClient, _ user: String) async throws -> String? {
-        try await postgres.query(
-            "SELECT plan || ' ' || status || ' ' || extract(epoch FROM period_end)::bigint FROM billing.subscriptions WHERE user_id = $1::uuid", [.text(user)]
-        ).first?.decode(at: 0)
+    /// The user's subscription as `plan status period-end` (Unix seconds); nil without one.
+    static func state(_ subscribed: InMemorySubscribed, _ user: String) async throws -> String? {
+        try await subscribed.store.subscription(userID: user).map { "\($0.plan) \($0.status) \(Int($0.periodEnd.timeIntervalSince1970))" }
     }
 
     @Test("a bad signature, a stale one, a missing header: refused, nothing recorded")
     func refusedDeliveries() async throws {
-        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+        try await InMemorySubscribed.with(arguments: Self.arguments) { subscribed in
             let user = UUID().uuidString.lowercased()
             let now = Int(Date().timeIntervalSince1970)
             let body = Self.event("evt_\(user)", "payment.succeeded", user: user, plan: "pro", created: now, periodEnd: now + 86_400)
@@ -65,14 +63,14 @@ struct WebhookTests {
                     client, Self.event("evt_x_\(user)", "payment.refunded", user: user, plan: "pro", created: now, periodEnd: now + 86_400))
                 #expect(unknownType.json["field"] as? String == "type")
             }
-            #expect(try await Self.state(subscribed.postgres, user) == nil)
-            #expect(try await subscribed.postgres.query("SELECT 1 FROM billing.webhook_events WHERE user_id = $1::uuid", [.text(user)]).isEmpty)
+            #expect(try await Self.state(subscribed, user) == nil)
+            #expect(try await subscribed.store.paymentEvents(userID: user) == 0)
         }
     }
 
     @Test("the same events in any order, with duplicates, end in the same state; a replay is answered 200 and changes nothing")
     func anyOrderConverges() async throws {
-        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+        try await InMemorySubscribed.with(arguments: Self.arguments) { subscribed in
             let now = Int(Date().timeIntervalSince1970)
             let orders: [[Int]] = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1, 0, 3], [1, 3, 3, 0, 2, 2], [0, 0, 2, 1, 3, 1]]
             var ends: Set<String> = []
@@ -94,10 +92,10 @@ struct WebhookTests {
                     return outcomes
                 }
                 #expect(outcomes.filter { $0 == "duplicate" }.count == order.count - Set(order).count, "\(order): \(outcomes)")
-                let state = try #require(try await Self.state(subscribed.postgres, user))
+                let state = try #require(try await Self.state(subscribed, user))
                 ends.insert(state.replacingOccurrences(of: user, with: ""))
                 #expect(state.hasPrefix("team canceled"), "\(order): \(state)")
-                #expect(try await AdminTests.tier(subscribed.redis, user) == nil, "canceled: free")
+                #expect(subscribed.tiers.tier(user) == nil, "canceled: free")
             }
             #expect(ends.count == 1, "\(ends)")
         }
@@ -105,7 +103,7 @@ struct WebhookTests {
 
     @Test("two events of the same second are ordered by id, whatever order they arrive in")
     func sameSecondOrderedById() async throws {
-        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+        try await InMemorySubscribed.with(arguments: Self.arguments) { subscribed in
             let now = Int(Date().timeIntervalSince1970)
             var ends: [String] = []
             for reversed in [false, true] {
@@ -118,7 +116,7 @@ struct WebhookTests {
                 try await subscribed.withClient { client async throws in
                     for event in events { #expect(try await Self.deliver(client, event).status == .ok) }
                 }
-                ends.append(try #require(try await Self.state(subscribed.postgres, user)))
+                ends.append(try #require(try await Self.state(subscribed, user)))
             }
             #expect(ends.allSatisfy { $0.hasPrefix("pro past_due") }, "\(ends)")
         }
@@ -135,7 +133,7 @@ struct WebhookTests {
 
     @Test("checkout on the test provider: the link opens a page, its Pay button pays once, the plan applies, and the tier follows")
     func testCheckout() async throws {
-        try await SubscribedInstance.with(arguments: Self.arguments) { subscribed in
+        try await InMemorySubscribed.with(arguments: Self.arguments) { subscribed in
             let user = UUID().uuidString.lowercased()
             let url = try await subscribed.withClient { client in
                 let free = try await AdminTests.send(
@@ -162,7 +160,7 @@ struct WebhookTests {
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(page.text.contains("Pro") && page.text.contains(#"<form method="post" action="/api/billing/test-pay">"#))
                 #expect(page.text.contains(#"name="checkout" value="\#(token)""#))
-                #expect(try await Self.state(subscribed.postgres, user) == nil)
+                #expect(try await Self.state(subscribed, user) == nil)
                 let head = try await client.execute(uri: path, method: .head) { response in response.status }
                 #expect(head == .ok, "HEAD answers as GET does")
                 let json = try await client.execute(
@@ -183,14 +181,14 @@ struct WebhookTests {
                 #expect(again.json["error"] as? String == "checkout_used")
                 #expect(try await Self.checkout(client, path).status == .conflict)
             }
-            #expect(try await Self.state(subscribed.postgres, user)?.hasPrefix("pro active") == true)
-            #expect(try await AdminTests.tier(subscribed.redis, user) == "pro")
+            #expect(try await Self.state(subscribed, user)?.hasPrefix("pro active") == true)
+            #expect(subscribed.tiers.tier(user) == "pro")
         }
     }
 
     @Test("without a webhook secret, deliveries and checkout are a clear 503")
     func notConfigured() async throws {
-        try await SubscribedInstance.with { subscribed in
+        try await InMemorySubscribed.with { subscribed in
             try await subscribed.withClient { client in
                 let answer = try await Self.deliver(client, Array("{}".utf8), signature: "t=1,v1=00")
                 #expect(answer.status == .serviceUnavailable)

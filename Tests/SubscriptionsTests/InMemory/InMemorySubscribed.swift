@@ -1,0 +1,60 @@
+import Hummingbird
+import HummingbirdTesting
+import TestSupport
+
+@testable import Subscriptions
+
+/// subscribed in process over in-memory storage: its own wiring (``SubscriptionsDaemon/wire(_:settings:storage:)``,
+/// as `main` runs it) with no server behind it, so a test of its rules takes milliseconds. Its tier
+/// sync and clock are driven by the test (their loops run an hour apart); what only the servers can
+/// show is tested with ``SubscribedInstance``.
+final class InMemorySubscribed: Sendable {
+    let store: InMemorySubscriptionStore
+    let tiers: InMemoryTierPublisher
+    let components: SubscriptionsDaemon.Components
+    let responder: RouterResponder<BasicRequestContext>
+    private let services: RunningServices
+
+    /// The store's clock, which only the test moves.
+    var clock: TestClock { store.clock }
+
+    /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
+    /// throws; `arguments` are subscribed command-line settings.
+    static func with<T>(arguments: [String] = [], _ body: (InMemorySubscribed) async throws -> T) async throws -> T {
+        let instance = try await InMemorySubscribed(arguments: arguments)
+        do {
+            let result = try await body(instance)
+            await instance.services.stop()
+            return result
+        } catch {
+            await instance.services.stop()
+            throw error
+        }
+    }
+
+    private init(arguments: [String]) async throws {
+        let store = InMemorySubscriptionStore()
+        let tiers = InMemoryTierPublisher()
+        let (daemon, components) = try await TestSubscribed.assemble(
+            arguments: ["--tiers-interval", "3600", "--subscriptions-check", "3600"] + arguments, environment: [:], backends: []
+        ) { setup in
+            try SubscriptionsDaemon.wire(
+                setup, settings: try SubscriptionSettings(setup.configuration), storage: .init(store: store, publisher: tiers))
+        }
+        self.store = store
+        self.tiers = tiers
+        self.components = components
+        responder = daemon.router.buildResponder()
+        services = RunningServices(daemon.services)
+    }
+
+    /// Runs `body` with a client of the routes nginx reaches (no socket).
+    func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await TestSubscribed.withClient(responder, body)
+    }
+
+    /// Runs `body` with a client of the entitlement API (no socket).
+    func withEntitlements<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await TestSubscribed.withClient(components.entitlementResponder, body)
+    }
+}
