@@ -239,7 +239,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SchemaMigrations", "PostgresClient", "Cryptography", "Contracts", "JWT", "TestSupport"],
+            dependencies: [
+                "SchemaMigrations", "PostgresClient", "Cryptography", "Contracts", "JWT", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -266,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "GenerationTests",
             dependencies: [
-                "Generation", "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
+                "Generation", "Contracts", "Messaging", "AMQPClient", "RedisClient", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -10,9 +10,9 @@ import ServiceKit
 struct GenerationRoutes: Sendable {
     let generations: GenerationService
     let tasks: TaskService
+    let store: any GenerationStore
     /// The longest a streamed answer may take, its delivery included (`stream.limit`).
     let streamLimit: Duration
-    var store: any GenerationStore { generations.store }
 
     static let unreadable = "generations cannot be read right now"
 
@@ -105,7 +105,6 @@ struct GenerationRoutes: Sendable {
     /// engine writes it, then `done`, or `error` when the engine failed part way or the stream ran
     /// past `streamLimit` (a client reading slowly), so that a cut stream never looks complete.
     private func stream(_ started: StartedGeneration) -> Response {
-        let generations = generations
         let limit = streamLimit
         // The body is written after the route returned, outside its request's trace: it carries it.
         let requestID = RequestTrace.requestID

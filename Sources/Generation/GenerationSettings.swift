@@ -1,10 +1,7 @@
 import Configuration
 import Foundation
-import Logging
 import NIOCore
-import RedisClient
 import ServiceKit
-import ServiceLifecycle
 
 /// aid's own settings, read (and checked) before anything connects.
 struct GenerationSettings: Sendable {
@@ -108,46 +105,6 @@ struct GenerationSettings: Sendable {
         }
         self.cacheScope = cacheScope
         offline = OfflineEngine(latency: .milliseconds(Int64(latency * 1000)), wordsPerPiece: words, failure: failure)
-    }
-
-    /// subscribed's entitlement API over its sockets.
-    func entitlements() -> SubscribedEntitlements {
-        SubscribedEntitlements(sockets: entitlementSockets, timeout: entitlementTimeout)
-    }
-
-    /// The engines to ask, and the services that must stop with the daemon for them (their HTTP clients).
-    func engines() -> (engines: EngineChain, services: [any Service]) {
-        var services: [any Service] = []
-        let members = order.map { key -> EngineChain.Member in
-            let engine: any GenerationEngine
-            if let settings = openAI[key] {
-                let http = EngineHTTPClient(connectTimeout: settings.connectTimeout)
-                services.append(http)
-                engine = OpenAICompatibleEngine(
-                    name: settings.name, baseURL: settings.url, model: settings.model, apiKey: settings.key, temperature: settings.temperature,
-                    client: http.client,
-                    firstByteTimeout: settings.firstByteTimeout, totalTimeout: settings.totalTimeout)
-            } else {
-                engine = offline
-            }
-            return EngineChain.Member(
-                key: key, engine: engine, cacheable: openAI[key]?.cacheable ?? false, breakerFailures: breakerFailures, breakerCooldown: breakerCooldown,
-                concurrency: openAI[key]?.concurrency ?? 0, queueWait: openAI[key]?.queueWait)
-        }
-        return (EngineChain(members: members, retries: retries, backoff: backoff, budget: budget), services)
-    }
-
-    /// The generation rules over `store`, with the engines, subscribed's entitlements and the result
-    /// cache in `redis`; and the services that must run with the daemon for them.
-    func generations(store: any GenerationStore, redis: RedisClient, logger: Logger) -> (GenerationService, services: [any Service]) {
-        let (engines, engineServices) = engines()
-        let entitlements = entitlements()
-        let pending = PendingEndings(entitlements: entitlements, logger: logger)
-        let cache = ResultCache(redis: cacheTTL > 0 ? redis : nil, ttl: cacheTTL, scope: cacheScope, logger: logger)
-        let generations = GenerationService(
-            store: store, entitlements: entitlements, engines: engines, cache: cache, pendingEndings: pending,
-            leases: GenerationLeases(length: sweepAfter, longest: streamLimit + budget + .seconds(120)), logger: logger)
-        return (generations, engineServices + [pending])
     }
 
     static func seconds(_ value: Double, of key: String) throws -> Duration {

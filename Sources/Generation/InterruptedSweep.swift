@@ -7,6 +7,7 @@ import ServiceLifecycle
 /// late. Every aid instance sweeps; the update takes each row once.
 struct InterruptedSweep: Service {
     let generations: GenerationService
+    let store: any GenerationStore
     let interval: Duration
 
     func run() async {
@@ -16,7 +17,7 @@ struct InterruptedSweep: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            try await generations.store.renewLeases(ids: leases.ids, owner: leases.owner, lease: leases.length, longest: leases.longest)
+                            try await store.renewLeases(ids: leases.ids, owner: leases.owner, lease: leases.length, longest: leases.longest)
                         } catch {
                             generations.logger.warning("generation leases not renewed", metadata: ["reason": "\(error)"])
                         }
@@ -26,7 +27,7 @@ struct InterruptedSweep: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            for reservation in try await generations.store.failAbandoned(owner: leases.owner, serving: leases.ids) {
+                            for reservation in try await store.failAbandoned(owner: leases.owner, serving: leases.ids) {
                                 generations.logger.warning("interrupted generation failed", metadata: ["reservation": "\(reservation ?? "-")"])
                                 await generations.end(requestID: reservation, delivered: false)
                             }

@@ -1,7 +1,4 @@
-import AMQPClient
-import Contracts
 import Logging
-import Messaging
 import ServiceLifecycle
 
 /// Publishes the task messages aid wrote to `ai.outbox` with publisher confirms, and deletes each
@@ -10,7 +7,7 @@ import ServiceLifecycle
 /// between) is published again: genworker treats a second message for a task as a redelivery.
 final class OutboxRelay: Service, Sendable {
     let store: any GenerationStore
-    let publisher: AMQPPublisher
+    let queue: any TaskQueue
     let interval: Duration
     let logger: Logger
     private let wake: AsyncStream<Void>
@@ -19,9 +16,9 @@ final class OutboxRelay: Service, Sendable {
     /// Messages per transaction.
     static let batch = 200
 
-    init(store: any GenerationStore, publisher: AMQPPublisher, interval: Duration, logger: Logger) {
+    init(store: any GenerationStore, queue: any TaskQueue, interval: Duration, logger: Logger) {
         self.store = store
-        self.publisher = publisher
+        self.queue = queue
         self.interval = interval
         self.logger = logger
         (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -61,12 +58,11 @@ final class OutboxRelay: Service, Sendable {
     }
 
     private func publish(_ messages: [OutboxMessage]) async -> [Bool] {
-        guard let encoded = try? messages.map({ try AMQPMessage.generationTask($0.taskID, routingKey: $0.queue) }) else { return messages.map { _ in false } }
-        let outcomes = await publisher.publish(encoded)
-        let failures = outcomes.filter { if case .failure = $0 { true } else { false } }.count
+        let confirmed = await queue.publish(messages)
+        let failures = confirmed.filter { !$0 }.count
         if failures > 0 {
             logger.warning("task messages not confirmed; they stay in the outbox", metadata: ["messages": "\(failures)"])
         }
-        return outcomes.map { if case .success = $0 { true } else { false } }
+        return confirmed
     }
 }

@@ -29,7 +29,7 @@ struct ResultCache: Sendable {
     }
 
     /// Where answers are kept; nil when the cache is off (`cache.ttl` 0).
-    let redis: RedisClient?
+    let storage: (any CacheStorage)?
     /// How long an answer is kept, in seconds.
     let ttl: Int
     let scope: Scope
@@ -50,11 +50,11 @@ struct ResultCache: Sendable {
     /// The answer to `record`'s request of the first of `engines` that has one cached; nil when
     /// none has, or the cache is off.
     func lookup(_ record: GenerationRecord, engines: [String]) async -> Entry? {
-        guard let redis else { return nil }
+        guard let storage else { return nil }
         for engine in engines {
             guard let key = Self.key(for: record, engine: engine, scope: scope) else { return nil }
             do {
-                if let stored = try await redis.get(key) { return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8)) }
+                if let stored = try await storage.value(of: key) { return try JSONDecoder().decode(Entry.self, from: Data(stored.utf8)) }
             } catch {
                 logger.warning("result cache not read", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
                 return nil
@@ -65,12 +65,29 @@ struct ResultCache: Sendable {
 
     /// Keeps `entry` as its engine's answer to `record`'s request.
     func store(_ entry: Entry, of record: GenerationRecord) async {
-        guard let redis, let key = Self.key(for: record, engine: entry.engine, scope: scope) else { return }
+        guard let storage, let key = Self.key(for: record, engine: entry.engine, scope: scope) else { return }
         do {
             let value = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
-            try await redis.set(key, to: value, expiresInSeconds: ttl)
+            try await storage.keep(value, as: key, for: ttl)
         } catch {
             logger.warning("result cache not written", metadata: ["generation": "\(record.id)", "reason": "\(error)"])
         }
+    }
+}
+
+/// Where the result cache keeps its answers: Redis in a running aid, memory in the tests.
+protocol CacheStorage: Sendable {
+    func value(of key: String) async throws -> String?
+    /// Keeps `value` under `key` for `seconds`.
+    func keep(_ value: String, as key: String, for seconds: Int) async throws
+}
+
+extension RedisClient: CacheStorage {
+    func value(of key: String) async throws -> String? {
+        try await get(key)
+    }
+
+    func keep(_ value: String, as key: String, for seconds: Int) async throws {
+        try await set(key, to: value, expiresInSeconds: seconds)
     }
 }

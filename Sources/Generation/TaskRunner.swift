@@ -1,8 +1,6 @@
-import AMQPClient
 import Contracts
 import Foundation
 import Logging
-import Messaging
 import ServiceBackends
 import ServiceKit
 
@@ -15,7 +13,8 @@ import ServiceKit
 /// the first.
 struct TaskRunner: Sendable {
     let generations: GenerationService
-    let publisher: AMQPPublisher
+    let store: any GenerationStore
+    let queue: any TaskQueue
     let slots: PrioritySlots
     /// Engine calls per task before it fails for good.
     let maxAttempts: Int
@@ -26,6 +25,8 @@ struct TaskRunner: Sendable {
     /// How long a claimed task stays its handler's without a renewal; then another delivery may
     /// take it over (its handler's genworker died).
     let lease: Duration
+    /// Each line with the request id of the task in hand (its lines and calls are that request's).
+    let logger: Logger
 
     /// How one claim of a task ended.
     private enum Attempt: Sendable {
@@ -49,13 +50,10 @@ struct TaskRunner: Sendable {
         case lost
     }
 
-    var store: any GenerationStore { generations.store }
-    /// With the request id of the task in hand (its lines and calls are that request's).
-    var logger: Logger { generations.logger.traced }
-
-    func handle(_ delivery: AMQPDelivery, paid: Bool) async -> QueueWorker.Outcome {
-        guard let message = try? GenerationTaskMessage.decode(delivery.body), Identifiers.isUUID(message.taskID) else {
-            logger.error("poison task message: not a task id; to generate.dead", metadata: ["bytes": "\(delivery.body.count)"])
+    /// Handles one delivery of a task message from a work queue (`paid`: the paid plans' queue).
+    func handle(_ body: [UInt8], paid: Bool) async -> QueueWorker.Outcome {
+        guard let message = try? GenerationTaskMessage.decode(body), Identifiers.isUUID(message.taskID) else {
+            logger.traced.error("poison task message: not a task id; to generate.dead", metadata: ["bytes": "\(body.count)"])
             return .reject
         }
         // A backend that is down (PostgreSQL, RabbitMQ for the retry) is waited for with the message
@@ -68,7 +66,7 @@ struct TaskRunner: Sendable {
             do {
                 return try await run(taskID: message.taskID, owner: owner, paid: paid)
             } catch {
-                logger.warning("task not handled; trying again", metadata: ["task": "\(message.taskID)", "reason": "\(error)"])
+                logger.traced.warning("task not handled; trying again", metadata: ["task": "\(message.taskID)", "reason": "\(error)"])
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(5))
             }
@@ -78,7 +76,7 @@ struct TaskRunner: Sendable {
 
     private func run(taskID: String, owner: String, paid: Bool) async throws -> QueueWorker.Outcome {
         guard let task = try await store.task(id: taskID) else {
-            logger.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"])
+            logger.traced.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"])
             return .reject
         }
         // The task's steps log, and call subscribed, under the id of the request that made it.
@@ -108,7 +106,7 @@ struct TaskRunner: Sendable {
             case .ended: return .ended
             case .held(let left): return .held(left)
             case .claimed(let attempt):
-                logger.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
+                logger.traced.info("task running", metadata: ["task": "\(task.id)", "attempt": "\(attempt)"])
                 let prompt = template.render(topic: task.topic, language: task.language)
                 switch await watched(task, owner: owner, prompt: prompt, attempt: attempt) {
                 case .none: return .shutDown
@@ -134,12 +132,12 @@ struct TaskRunner: Sendable {
         case .lost:
             // The lease ran out (PostgreSQL was out of reach longer than it) and another delivery
             // took the task over; that one holds a message for it, so this one may go.
-            logger.warning("task lease lost to another delivery; its engine call stopped", metadata: ["task": "\(task.id)"])
+            logger.traced.warning("task lease lost to another delivery; its engine call stopped", metadata: ["task": "\(task.id)"])
             return .done
         case .ran(let ran, let number):
             (outcome, attempt) = (ran, number)
         }
-        logger.info(
+        logger.traced.info(
             "task engine call ended", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "outcome": "\(outcome.label)", "engine": "\(outcome.engine)"])
         // The outcome is held while its recording waits for PostgreSQL, subscribed or RabbitMQ:
         // starting the message over would call the engine again.
@@ -149,13 +147,13 @@ struct TaskRunner: Sendable {
                 // Renewed on every try; lost (PostgreSQL was away longer than the lease, and another
                 // delivery took the task over), the task and its unit are that delivery's now.
                 if let (status, held) = try await store.renew(id: task.id, owner: owner, lease: lease), status == .running, !held {
-                    logger.warning("task lease lost to another delivery; its outcome dropped", metadata: ["task": "\(task.id)"])
+                    logger.traced.warning("task lease lost to another delivery; its outcome dropped", metadata: ["task": "\(task.id)"])
                     return .done
                 }
                 return try await record(outcome, of: task, attempt: attempt, paid: paid)
             } catch {
                 guard !Task.isCancelled else { return .retryLater }
-                logger.warning("task outcome not recorded; trying again", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+                logger.traced.warning("task outcome not recorded; trying again", metadata: ["task": "\(task.id)", "reason": "\(error)"])
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(5))
             }
@@ -192,8 +190,8 @@ struct TaskRunner: Sendable {
             if error.retryable, attempt < maxAttempts {
                 try await store.requeue(id: task.id, failure: error.code)
                 let wait = max(delay(forAttempt: attempt), error.retryAfter ?? .zero)
-                try await publisher.publish(.generationTask(task.id, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: wait))
-                logger.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
+                try await queue.retry(taskID: task.id, paid: paid, after: wait)
+                logger.traced.info("task failed; retrying", metadata: ["task": "\(task.id)", "attempt": "\(attempt)", "reason": "\(error)"])
             } else {
                 try await fail(task, error, engine: outcome.engine)
             }
@@ -257,7 +255,7 @@ struct TaskRunner: Sendable {
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
         let ended = try await store.finish(id: task.id, GenerationEnding(status: .failed, engine: engine, failure: error.code))
         if ended {
-            logger.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
+            logger.traced.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
             await notify(task, .generationFailed, failure: error.code)
         }
         // Published again when this is a retry after the publish failed (then the ending is
@@ -270,7 +268,7 @@ struct TaskRunner: Sendable {
 
     /// Puts a failed task's id in `generate.dead`, where `skillctl tasks replay` finds it.
     private func publishDead(_ taskID: String, failure: String) async throws {
-        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure))
+        try await queue.deadLetter(taskID: taskID, failure: failure)
     }
 
     /// The wait after failed attempt `attempt` (from 1): `backoff`, then doubling, at most a minute.
@@ -286,9 +284,9 @@ struct TaskRunner: Sendable {
         if let requestID = task.requestID { data["request_id"] = requestID }
         do {
             let event = UserEvent(type: kind, userID: task.userID, data: data)
-            try await publisher.publish(.userEvent(event))
+            try await queue.publish(event)
         } catch {
-            logger.warning("event not published", metadata: ["task": "\(task.id)", "event": "\(kind.rawValue)", "reason": "\(error)"])
+            logger.traced.warning("event not published", metadata: ["task": "\(task.id)", "event": "\(kind.rawValue)", "reason": "\(error)"])
         }
     }
 }

@@ -8,9 +8,8 @@ import ServiceKit
 /// even with RabbitMQ down. The same Idempotency-Key with the same request gives the same task.
 struct TaskService: Sendable {
     let generations: GenerationService
+    let store: any GenerationStore
     let relay: OutboxRelay
-
-    var store: any GenerationStore { generations.store }
 
     /// The accepted task: a new one, or the one an earlier request with the same key made.
     func accept(_ input: GenerationInput, identity: GatewayIdentity, idempotencyKey: String?) async throws -> GenerationRecord {

@@ -10,26 +10,37 @@ public enum WorkerDaemon {
     /// What genworker connects to.
     public static let backends: [Backend] = [.redis, .postgres, .rabbitmq]
 
-    /// `BackedDaemon`'s set-up hook: the two queue workers.
+    /// `BackedDaemon`'s set-up hook: the task runner over the backends' clients, fed by the two
+    /// queue workers.
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
-        let (generations, services) = settings.generations(
-            store: PostgresGenerationStore(postgres: try setup.backends.postgres()), redis: try setup.backends.redis(), logger: setup.logger)
-        let runner = TaskRunner(
-            generations: generations, publisher: try setup.backends.publisher(), slots: PrioritySlots(count: worker.concurrency),
-            maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck, lease: worker.lease)
-        // Each queue may hold as many tasks unacknowledged as there are slots: a paid task that
-        // arrives while every slot is busy waits in genworker, first in line for the next one.
-        return try services
-            + [true, false].map { paid in
-                try setup.backends.queueWorker(
-                    queue: GenerationTaskMessage.workQueue(paid: paid), prefetch: UInt16(worker.concurrency),
-                    shutdownBudget: setup.configuration.shutdownTimeout
-                ) { delivery in
-                    await runner.handle(delivery, paid: paid)
-                }
+        let (runner, services) = wire(setup, settings: settings, worker: worker, storage: try .servers(setup, settings: settings))
+        return services + (try queueWorkers(setup, worker: worker, runner: runner))
+    }
+
+    /// The consumers of the two work queues, each delivery handed to `runner`. Each queue may hold
+    /// as many tasks unacknowledged as there are slots: a paid task that arrives while every slot
+    /// is busy waits in genworker, first in line for the next one.
+    static func queueWorkers(_ setup: DaemonSetup, worker: WorkerSettings, runner: TaskRunner) throws -> [any Service] {
+        try [true, false].map { paid in
+            try setup.backends.queueWorker(
+                queue: GenerationTaskMessage.workQueue(paid: paid), prefetch: UInt16(worker.concurrency), shutdownBudget: setup.configuration.shutdownTimeout
+            ) { delivery in
+                await runner.handle(delivery.body, paid: paid)
             }
+        }
+    }
+
+    /// genworker's task runner over a storage, and the services its rules need.
+    static func wire(_ setup: DaemonSetup, settings: GenerationSettings, worker: WorkerSettings, storage: GenerationDaemon.Storage) -> (
+        TaskRunner, services: [any Service]
+    ) {
+        let (generations, services) = GenerationDaemon.rules(settings, storage: storage, logger: setup.logger)
+        let runner = TaskRunner(
+            generations: generations, store: storage.store, queue: storage.queue, slots: PrioritySlots(count: worker.concurrency),
+            maxAttempts: worker.attempts, backoff: worker.backoff, cancelCheck: worker.cancelCheck, lease: worker.lease, logger: setup.logger)
+        return (runner, services)
     }
 }
 

@@ -6,6 +6,7 @@ import ServiceBackends
 import ServiceKit
 import ServiceLifecycle
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Auth
@@ -52,13 +53,6 @@ enum TestAuthd {
     /// Runs `body` with `instance` and stops it before returning, also when `body` throws, so no
     /// test's clients and tasks run on into the next test's time bounds.
     static func run<Instance, T>(_ instance: Instance, stop: (Instance) async -> Void, _ body: (Instance) async throws -> T) async throws -> T {
-        do {
-            let result = try await body(instance)
-            await stop(instance)
-            return result
-        } catch {
-            await stop(instance)
-            throw error
-        }
+        try await withStopping(instance, stop: stop, body)
     }
 }

@@ -10,22 +10,21 @@ import Prometheus
 import ServiceBackends
 import ServiceKit
 import ServiceLifecycle
-import Subscriptions
 import TestSupport
 import Testing
 
 @testable import Generation
 
-/// An in-process aid over the shared test servers, with a real subscribed behind its entitlement
-/// socket, and a genworker when asked: each assembled as its `main` assembles it. `aidArguments`
-/// and `workerArguments` are command-line settings (`--engine-offline-fail always`, ...).
-final class AidInstance: Sendable {
+/// An in-process aid over the real servers (PostgreSQL, Redis, RabbitMQ), and a genworker when
+/// asked, each assembled as its `main` assembles it, with one change: subscribed is the in-memory
+/// one (``InMemoryEntitlements``), shared by both. For what only the servers show: outages,
+/// transactions, the broker's redeliveries and dead letters, `skillctl tasks`. `aidArguments` and
+/// `workerArguments` are command-line settings (`--engine-offline-fail always`, ...).
+final class AidInstance: TestAid {
     let postgres: PostgresClient
+    let entitlements: InMemoryEntitlements
     let responder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
-    /// A folder of the instance's own, and subscribed's entitlement socket in it.
-    let directory: String
-    let entitlementSocket: String
     /// The RabbitMQ the instance uses, with its virtual host, and its PostgreSQL.
     let amqpURL: String
     let postgresURL: String
@@ -45,11 +44,7 @@ final class AidInstance: Sendable {
         case ownBroker(LocalServer)
     }
 
-    static let logger: Logger = {
-        var logger = Logger(label: "aid-test")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static var logger: Logger { InMemoryAid.logger }
 
     /// The arguments, with the result cache off unless they set it: the tests share one Redis, and
     /// one test's cached answer must not stand in for another's engine call.
@@ -59,29 +54,16 @@ final class AidInstance: Sendable {
 
     /// `workerArguments` nil: no genworker (tasks stay queued).
     static func with<T>(
-        aidArguments: [String] = [], workerArguments: [String]? = nil, isolation: Isolation = .shared, subscribed: Bool = true,
-        _ body: (AidInstance) async throws -> T
+        aidArguments: [String] = [], workerArguments: [String]? = nil, isolation: Isolation = .shared, _ body: (AidInstance) async throws -> T
     ) async throws -> T {
-        let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolation: isolation, subscribed: subscribed)
-        do {
+        let instance = try await AidInstance(aidArguments: aidArguments, workerArguments: workerArguments, isolation: isolation)
+        return try await withStopping(instance, stop: { await $0.stop() }) { instance in
             try await instance.postgres.waitUntilAnswering()
-            let result = try await body(instance)
-            await instance.stop()
-            return result
-        } catch {
-            await instance.stop()
-            throw error
+            return try await body(instance)
         }
     }
 
-    /// `subscribed: false` leaves the entitlement socket without a server, as when every
-    /// subscribed instance is down.
-    private init(aidArguments: [String], workerArguments: [String]?, isolation: Isolation, subscribed: Bool) async throws {
-        // A short folder: a unix socket path is limited to 107 bytes.
-        directory = "/tmp/aid-test-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let socket = "\(directory)/entitlements.sock"
-        entitlementSocket = socket
+    private init(aidArguments: [String], workerArguments: [String]?, isolation: Isolation) async throws {
         switch isolation {
         case .shared:
             virtualHost = nil
@@ -106,57 +88,67 @@ final class AidInstance: Sendable {
         }
         postgresURL = try (privatePostgres ?? LocalServer.shared(.postgres)).url()
         let environment = ["REDIS_URL": try LocalServer.shared(.redis).url(), "POSTGRES_URL": postgresURL, "AMQP_URL": amqpURL]
-        var services: [any Service] = []
-        if subscribed {
-            let configuration = try await DaemonConfiguration.load(
-                daemon: "subscribed", arguments: ["subscribed", "--entitlements-listen", "unix:\(socket)"], environment: environment)
-            services += try await BackedDaemon.assemble(
-                "subscribed", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: SubscriptionsDaemon.backends,
-                protectedPaths: SubscriptionsDaemon.protectedPaths, publicPaths: SubscriptionsDaemon.publicPaths, logger: Self.logger,
-                setUp: SubscriptionsDaemon.setUp
-            ).services
+        let entitlements = InMemoryEntitlements()
+        /// The daemon's storage over its servers, with the in-memory subscribed.
+        @Sendable func storage(_ setup: DaemonSetup, _ settings: GenerationSettings) throws -> GenerationDaemon.Storage {
+            let servers = try GenerationDaemon.Storage.servers(setup, settings: settings)
+            return .init(store: servers.store, entitlements: entitlements, cache: servers.cache, queue: servers.queue)
         }
-        let configuration = try await DaemonConfiguration.load(
-            daemon: "aid", arguments: ["aid", "--entitlements-sockets", socket, "--relay-interval", "0.2"] + Self.cacheOffUnlessSet(aidArguments),
-            environment: environment)
+        // The sockets are never dialled: the storage above replaces subscribed's client.
+        let common = ["--entitlements-sockets", "/nonexistent/entitlements.sock"]
+        var services: [any Service] = []
         let aid = try await BackedDaemon.assemble(
-            "aid", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: GenerationDaemon.backends,
-            protectedPaths: GenerationDaemon.protectedPaths, logger: Self.logger, setUp: GenerationDaemon.setUp)
+            "aid",
+            configuration: try await DaemonConfiguration.load(
+                daemon: "aid", arguments: ["aid", "--relay-interval", "0.2"] + common + Self.cacheOffUnlessSet(aidArguments), environment: environment),
+            registry: PrometheusCollectorRegistry(), backends: GenerationDaemon.backends, protectedPaths: GenerationDaemon.protectedPaths,
+            logger: Self.logger
+        ) { setup in
+            let settings = try GenerationSettings(setup.configuration)
+            return GenerationDaemon.wire(setup, settings: settings, storage: try storage(setup, settings)).services
+        }
         if let workerArguments {
             let configuration = try await DaemonConfiguration.load(
-                daemon: "genworker",
-                arguments: ["genworker", "--entitlements-sockets", socket, "--shutdown-timeout", "1"] + Self.cacheOffUnlessSet(workerArguments),
+                daemon: "genworker", arguments: ["genworker", "--shutdown-timeout", "1"] + common + Self.cacheOffUnlessSet(workerArguments),
                 environment: environment)
             services += try await BackedDaemon.assemble(
                 "genworker", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: WorkerDaemon.backends,
-                logger: Self.logger, setUp: WorkerDaemon.setUp
-            ).services
+                logger: Self.logger
+            ) { setup in
+                let settings = try GenerationSettings(setup.configuration)
+                let worker = try WorkerSettings(setup.configuration)
+                let (runner, services) = WorkerDaemon.wire(setup, settings: settings, worker: worker, storage: try storage(setup, settings))
+                return services + (try WorkerDaemon.queueWorkers(setup, worker: worker, runner: runner))
+            }.services
         }
         postgres = try aid.backends.postgres()
+        self.entitlements = entitlements
         responder = aid.router.buildResponder()
         self.services = RunningServices(services + aid.services)
-        if subscribed { try await Self.waitForSocket(socket) }
     }
 
     private func stop() async {
         await services.stop()
-        try? FileManager.default.removeItem(atPath: directory)
         if let virtualHost { try? await LocalServer.shared(.rabbitmq).rabbitmqctl(["delete_vhost", virtualHost]) }
         privatePostgres?.remove()
-    }
-
-    private static func waitForSocket(_ path: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !FileManager.default.fileExists(atPath: path) {
-            guard ContinuousClock.now < deadline else { throw LocalServer.Failure(description: "subscribed's entitlement socket never appeared") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 
     /// Runs `body` with a client of aid's routes, as nginx reaches them (no socket).
     func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         try await Application(responder: responder).test(.router, body)
     }
+
+    func attempts(_ id: String) async throws -> Int {
+        try await postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
+    }
+}
+
+/// An aid under test, in memory or over the servers: what the helpers of the tests need.
+protocol TestAid: Sendable {
+    var entitlements: InMemoryEntitlements { get }
+    func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T
+    /// The engine calls task `id` has begun.
+    func attempts(_ id: String) async throws -> Int
 }
 
 /// An answer of aid: its status, headers and body.
@@ -219,79 +211,4 @@ struct Caller: Sendable {
             Answer(status: response.status, headers: response.headers, body: Data(buffer: response.body))
         }
     }
-}
-
-/// What subscribed recorded for a user: the ledger's rows by state.
-func ledger(_ postgres: PostgresClient, user: String) async throws -> (reserved: Int, settled: Int, released: Int) {
-    let row = try await postgres.query(
-        """
-        SELECT count(*) FILTER (WHERE state = 'reserved')::integer AS reserved, count(*) FILTER (WHERE state = 'settled')::integer AS settled,
-               count(*) FILTER (WHERE state = 'released')::integer AS released
-        FROM billing.usage_ledger WHERE user_id = $1::uuid
-        """, [.text(user)])[0]
-    return (try row.decode("reserved"), try row.decode("settled"), try row.decode("released"))
-}
-
-/// The ledger once it shows `expected`, or as it is after 10 s: a task's unit is settled or
-/// released just after its status is final.
-func ledger(_ postgres: PostgresClient, user: String, becomes expected: (reserved: Int, settled: Int, released: Int)) async throws -> (
-    reserved: Int, settled: Int, released: Int
-) {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while true {
-        let now = try await ledger(postgres, user: user)
-        if now == expected || ContinuousClock.now > deadline { return now }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-}
-
-/// A plan of the test's own with `features`, and a user subscribed to it.
-func subscribedUser(
-    _ postgres: PostgresClient, perDay: Int = 100, perPeriod: Int = 1000, features: [String] = ["generate.short"], cachedAnswersCount: Bool = true,
-    maxOutputTokens: Int = 4096
-) async throws -> String {
-    let plan = "test_" + UUID().uuidString.prefix(8).lowercased()
-    try await postgres.query(
-        """
-        INSERT INTO billing.plans (code, title, price_cents, requests_per_minute, generations_per_month, features, generations_per_day, tasks_at_once,
-                                   cached_answers_count, max_output_tokens)
-        VALUES ($1, 'Test plan', 100, 60, $6::integer, string_to_array($2, ' '), $3::integer, 100, $4, $5::integer)
-        """,
-        [.text(plan), .text(features.joined(separator: " ")), .int(perDay), .bool(cachedAnswersCount), .int(maxOutputTokens), .int(perPeriod)])
-    return try await userOnPlan(postgres, plan)
-}
-
-/// A new user with an active subscription to `plan`.
-func userOnPlan(_ postgres: PostgresClient, _ plan: String) async throws -> String {
-    let user = UUID().uuidString.lowercased()
-    try await postgres.query(
-        "INSERT INTO billing.subscriptions (user_id, plan, status, period_start, period_end) VALUES ($1::uuid, $2, 'active', now() - interval '1 day', now() + interval '29 days')",
-        [.text(user), .text(plan)])
-    return user
-}
-
-/// A generation as a stopped daemon leaves it: its unit reserved at subscribed, its row running,
-/// `age` old after `attempts` engine calls, leased to another daemon for `leaseLeft` more (negative:
-/// run out) when given; its id.
-func strandedGeneration(
-    _ postgres: PostgresClient, user: String, function: String, feature: String, mode: String, maxTokens: Int, age: Duration = .zero,
-    attempts: Int = 0, leaseLeft: Duration? = nil
-) async throws -> String {
-    let id = UUID().uuidString.lowercased()
-    try await postgres.query(
-        "SELECT * FROM billing.reserve($1::uuid, $2, 1, $3, now(), interval '3 days', interval '1 hour')",
-        [.text(user), .text(feature), .text("generation:\(id)")])
-    try await postgres.query(
-        """
-        INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, attempts,
-                                    created_at)
-        VALUES ($1::uuid, $2::uuid, $3, 'Tides', 'en', $4::integer, 1, $5, 'running', $6, $7::integer, now() - $8::integer * interval '1 second')
-        """,
-        [.text(id), .text(user), .text(function), .int(maxTokens), .text(mode), .text("generation:\(id)"), .int(attempts), .int(Int(age.components.seconds))])
-    if let leaseLeft {
-        try await postgres.query(
-            "UPDATE ai.generations SET lease_owner = gen_random_uuid(), lease_until = now() + $2::integer * interval '1 second' WHERE id = $1::uuid",
-            [.text(id), .int(Int(leaseLeft.components.seconds))])
-    }
-    return id
 }

@@ -7,7 +7,7 @@ import Testing
 
 @testable import Generation
 
-/// The result cache: the same request answered again from Redis, `"cached": true`, counted or not
+/// The result cache: the same request answered again from the cache, `"cached": true`, counted or not
 /// as the user's plan says; only a model's answers (here the fake chat-completions server's), never
 /// the offline engine's, and by default only to the user who asked.
 @Suite(.timeLimit(.minutes(2))) struct CacheTests {
@@ -66,7 +66,7 @@ import Testing
     @Test func anotherUsersAnswerIsNotCachedForThemByDefaultOnlyWhenShared() async throws {
         try await Self.withModel { model in
             for (scope, expected) in [([], false), (["--cache-scope", "shared"], true), (["--cache-scope", "user"], false)] {
-                try await AidInstance.with(aidArguments: model + scope) { aid in
+                try await InMemoryAid.with(aidArguments: model + scope) { aid in
                     let body = #"{"topic":"\#(Self.freshTopic())","function":"summary"}"#
                     _ = try await aid.withClient { client in try await Caller().generate(client, body) }
                     let other = try await aid.withClient { client in try await Caller().generate(client, body) }
@@ -82,7 +82,7 @@ import Testing
 
     @Test func theOfflineEnginesAnswersAreNeverCachedEvenAsAFallback() async throws {
         try await Self.withModel("broken") { model in
-            try await AidInstance.with(aidArguments: model) { aid in
+            try await InMemoryAid.with(aidArguments: model) { aid in
                 let caller = Caller()
                 let body = #"{"topic":"\#(Self.freshTopic())","function":"summary"}"#
                 let first = try await aid.withClient { client in try await caller.generate(client, body) }
@@ -93,7 +93,7 @@ import Testing
             }
         }
         // Offline alone, as the local stack runs it: nothing is cached either.
-        try await AidInstance.with(aidArguments: Self.cacheOn) { aid in
+        try await InMemoryAid.with(aidArguments: Self.cacheOn) { aid in
             let caller = Caller()
             let body = #"{"topic":"\#(Self.freshTopic())","function":"summary"}"#
             _ = try await aid.withClient { client in try await caller.generate(client, body) }
@@ -103,9 +103,9 @@ import Testing
 
     @Test func aCacheWhoseRedisIsDownMissesQuicklyAndNeverThrows() async throws {
         let down = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1"), logger: Logger(label: "test"))
-        let cache = ResultCache(redis: down, ttl: 60, scope: .user, logger: Logger(label: "test"))
+        let cache = ResultCache(storage: down, ttl: 60, scope: .user, logger: Logger(label: "test"))
         let record = Self.record(topic: "Tides")
-        try await withThrowingTaskGroup { group in
+        await withThrowingTaskGroup { group in
             group.addTask { try await down.run() }
             let started = ContinuousClock.now
             await cache.store(.init(text: "Tides rise.", engine: "model"), of: record)
@@ -117,7 +117,7 @@ import Testing
 
     @Test func theSameRequestAgainIsAnsweredFromTheCacheAndCountsByDefault() async throws {
         try await Self.withModel { model in
-            try await AidInstance.with(aidArguments: model) { aid in
+            try await InMemoryAid.with(aidArguments: model) { aid in
                 let caller = Caller()
                 let topic = Self.freshTopic()
                 let body = #"{"topic":"\#(topic)","function":"summary","options":{"language":"en"}}"#
@@ -139,7 +139,7 @@ import Testing
                     try await caller.generate(client, #"{"topic":"\#(topic)","function":"summary","options":{"language":"en","max_tokens":100}}"#)
                 }
                 #expect(longer.json["cached"] as? Bool == false)
-                #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 3, settled: 3, released: 0))
+                #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 3, settled: 3, released: 0))
                 // A stream of a cached answer: the whole text in one piece, then done, cached.
                 let streamed = try await aid.withClient { client in
                     try await caller.generate(client, #"{"topic":"\#(topic)","function":"summary","options":{"language":"en"},"stream":true}"#)
@@ -152,8 +152,8 @@ import Testing
 
     @Test func aPlanThatDoesNotCountCachedAnswersGetsTheUnitBack() async throws {
         try await Self.withModel { model in
-            try await AidInstance.with(aidArguments: model) { aid in
-                let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 5, cachedAnswersCount: false))
+            try await InMemoryAid.with(aidArguments: model) { aid in
+                let caller = Caller(userID: aid.entitlements.subscribe(.init(perDay: 5, cachedAnswersCount: false)))
                 let body = #"{"topic":"\#(Self.freshTopic())","function":"title"}"#
                 let first = try await aid.withClient { client in try await caller.generate(client, body) }
                 let again = try await aid.withClient { client in try await caller.generate(client, body) }
@@ -161,15 +161,15 @@ import Testing
                 let remaining = { (answer: Answer) in (answer.json["quota"] as? [String: Any])?["remaining"] as? Int }
                 #expect(remaining(first) == 4)
                 #expect(remaining(again) == 4)
-                #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 2, settled: 1, released: 1))
+                #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 2, settled: 1, released: 1))
             }
         }
     }
 
     @Test func genworkerCachesATasksAnswerAndAnswersTheSameTaskFromIt() async throws {
         try await Self.withModel { model in
-            try await AidInstance.with(aidArguments: model, workerArguments: model, isolation: .ownServers) { aid in
-                let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+            try await InMemoryAid.with(aidArguments: model, workerArguments: model) { aid in
+                let caller = Caller(userID: aid.entitlements.subscribe())
                 let body = #"{"topic":"\#(Self.freshTopic())","function":"lesson_plan","options":{"max_tokens":40}}"#
                 var tasks: [[String: Any]] = []
                 for _ in 1...2 {
@@ -180,9 +180,7 @@ import Testing
                 #expect(tasks.map { $0["status"] as? String } == ["succeeded", "succeeded"])
                 #expect(tasks.map { $0["cached"] as? Bool } == [false, true])
                 #expect(tasks[1]["text"] as? String == tasks[0]["text"] as? String)
-                #expect(
-                    try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 2, settled: 2, released: 0))
-                        == (reserved: 2, settled: 2, released: 0))
+                #expect(try await aid.entitlements.ledger(caller.userID, becomes: .init(reserved: 2, settled: 2)) == .init(reserved: 2, settled: 2))
             }
         }
     }

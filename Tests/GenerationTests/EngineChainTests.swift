@@ -231,7 +231,7 @@ final class ScriptedEngine: GenerationEngine {
                 "--engine-order", "fake,offline", "--engine-fake-url", "http://127.0.0.1:\(port)/v1", "--engine-fake-model", "broken",
                 "--engine-retries", "0", "--engine-breaker-failures", "2", "--engine-breaker-cooldown", "30",
             ]
-            try await AidInstance.with(aidArguments: settings) { aid in
+            try await InMemoryAid.with(aidArguments: settings) { aid in
                 let caller = Caller()
                 for expectedCalls in [1, 2, 2] {
                     let answer = try await aid.withClient { client in
@@ -247,7 +247,7 @@ final class ScriptedEngine: GenerationEngine {
                     }.events.last?.data["id"] as? String)
                 let stored = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
                 #expect(stored.json["engine"] as? String == "offline")
-                #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 4, settled: 4, released: 0))
+                #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 4, settled: 4, released: 0))
             }
         }
     }
@@ -258,7 +258,7 @@ final class ScriptedEngine: GenerationEngine {
             let settings = [
                 "--engine-order", "fake,offline", "--engine-fake-url", "http://127.0.0.1:\(port)/v1", "--engine-fake-model", "cut", "--engine-retries", "0",
             ]
-            try await AidInstance.with(aidArguments: settings) { aid in
+            try await InMemoryAid.with(aidArguments: settings) { aid in
                 let caller = Caller()
                 // Answered in one body: the cut answer is started again by the offline engine.
                 let whole = try await aid.withClient { client in

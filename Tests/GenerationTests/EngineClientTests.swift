@@ -244,7 +244,7 @@ import Testing
         try await Application(router: Self.fakeServer()).test(.live) { server in
             let port = try #require(server.port)
             let settings = ["--engine-openai-url", "http://127.0.0.1:\(port)/v1", "--engine-openai-model", "echo", "--engine-openai-name", "fake-echo"]
-            try await AidInstance.with(aidArguments: settings) { aid in
+            try await InMemoryAid.with(aidArguments: settings) { aid in
                 let caller = Caller()
                 let answer = try await aid.withClient { client in
                     try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en"}}"#)

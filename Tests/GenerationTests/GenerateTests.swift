@@ -4,10 +4,10 @@ import Testing
 
 @testable import Generation
 
-/// `POST /api/generate` answered in the request, against a real subscribed and PostgreSQL.
+/// `POST /api/generate` answered in the request, over the in-memory storage and subscribed.
 @Suite(.timeLimit(.minutes(2))) struct GenerateTests {
     @Test func aFreeUserGetsASummaryCountedOnceAndStored() async throws {
-        try await AidInstance.with { aid in
+        try await InMemoryAid.with { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"  Photosynthesis  ","function":"summary","options":{"language":"en"}}"#)
@@ -20,7 +20,7 @@ import Testing
             #expect(answer.json["template_version"] as? Int == 1)
             // The free plan gives 10 a day: one is used.
             #expect((answer.json["quota"] as? [String: Any])?["remaining"] as? Int == 9)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
 
             let id = try #require(answer.json["id"] as? String)
             let stored = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
@@ -35,23 +35,23 @@ import Testing
     }
 
     @Test func aPlanWithoutTheFunctionIsToldToSubscribeAndNothingIsCounted() async throws {
-        try await AidInstance.with { aid in
-            let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["team.seats"]))
+        try await InMemoryAid.with { aid in
+            let caller = Caller(userID: aid.entitlements.subscribe(.init(features: ["team.seats"])))
             let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Fractions","function":"quiz"}"#) }
             #expect(answer.status.code == 402)
             #expect(answer.json["error"] as? String == "subscription_required")
             let message = try #require(answer.json["message"] as? String)
             #expect(message.contains("quiz is not available on your plan"))
             #expect(message.contains("pro") && message.contains("team") && message.contains("POST /api/subscription/change"))
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init())
             let history = try await aid.withClient { client in try await caller.get(client, "/api/generations") }
             #expect((history.json["generations"] as? [Any])?.isEmpty == true)
         }
     }
 
     @Test func theDailyQuotaRefusesWithRetryAfter() async throws {
-        try await AidInstance.with { aid in
-            let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 1))
+        try await InMemoryAid.with { aid in
+            let caller = Caller(userID: aid.entitlements.subscribe(.init(perDay: 1, perPeriod: 100)))
             let body = #"{"topic":"The water cycle","function":"title"}"#
             let first = try await aid.withClient { client in try await caller.generate(client, body) }
             #expect(first.status == .ok)
@@ -60,21 +60,21 @@ import Testing
             #expect(second.json["error"] as? String == "quota_exceeded")
             let retryAfter = try #require(second.headers[.retryAfter].flatMap { Int($0) })
             #expect(retryAfter > 0 && retryAfter <= 86_400)
-            // Which quota, how many it allows, when it starts again (the next UTC midnight), and the plans with more.
+            // Which quota, how many it allows, when it starts again, and the plans with more.
             #expect(second.json["quota"] as? String == "day")
             #expect(second.json["limit"] as? Int == 1)
             let resetsAt = try #require((second.json["resets_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
-            #expect(Int(resetsAt.timeIntervalSince1970) % 86_400 == 0 && resetsAt > Date())
+            #expect(resetsAt > Date())
             #expect((second.json["plans"] as? [String])?.contains("pro") == true)
             let message = second.json["message"] as? String ?? ""
             #expect(message.contains("today's 1 generation on your plan") && message.contains("plans with more"), "\(message)")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
         }
     }
 
     @Test func aSpentPeriodIsNamedAndOneThatHasEndedAsksForPayment() async throws {
-        try await AidInstance.with { aid in
-            let caller = Caller(userID: try await subscribedUser(aid.postgres, perDay: 10, perPeriod: 1))
+        try await InMemoryAid.with { aid in
+            let caller = Caller(userID: aid.entitlements.subscribe(.init(perDay: 10, perPeriod: 1)))
             let body = #"{"topic":"The water cycle","function":"title"}"#
             #expect(try await aid.withClient { client in try await caller.generate(client, body) }.status == .ok)
             let spent = try await aid.withClient { client in try await caller.generate(client, body) }
@@ -82,9 +82,7 @@ import Testing
             #expect(spent.json["quota"] as? String == "period" && spent.json["limit"] as? Int == 1)
             #expect((spent.json["message"] as? String)?.contains("this period's 1 generation") == true)
             // The period ends unpaid (past due, within its grace): waiting would not bring it back.
-            try await aid.postgres.query(
-                "UPDATE billing.subscriptions SET status = 'past_due', period_end = now() - interval '1 hour' WHERE user_id = $1::uuid",
-                [.text(caller.userID)])
+            aid.entitlements.change(caller.userID) { $0.periodEnd = Date() - 3600 }
             let ended = try await aid.withClient { client in try await caller.generate(client, body) }
             #expect(ended.status.code == 402)
             #expect(ended.json["error"] as? String == "renewal_required")
@@ -93,12 +91,12 @@ import Testing
     }
 
     @Test func anEngineFailureAnswers502AndGivesTheUnitBack() async throws {
-        try await AidInstance.with(aidArguments: ["--engine-offline-fail", "always"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-fail", "always"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Volcanoes","function":"explain"}"#) }
             #expect(answer.status == .badGateway)
             #expect(answer.json["error"] as? String == "engine_failed")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 0, released: 1))
             let history = try await aid.withClient { client in try await caller.get(client, "/api/generations") }
             let stored = try #require((history.json["generations"] as? [[String: Any]])?.first)
             #expect(stored["status"] as? String == "failed")
@@ -107,14 +105,15 @@ import Testing
     }
 
     @Test func withoutSubscribedTheAnswerIs503AndNothingIsRecorded() async throws {
-        try await AidInstance.with(subscribed: false) { aid in
+        // subscribed's own client, over a socket no instance listens on.
+        let nobody = SubscribedEntitlements(sockets: ["/nonexistent/\(UUID()).sock"], timeout: .seconds(1))
+        try await InMemoryAid.with(entitlements: nobody) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Gravity","function":"summary"}"#) }
             #expect(answer.status == .serviceUnavailable)
             #expect(answer.json["error"] as? String == "subscriptions_unavailable")
             #expect(answer.headers[.retryAfter] != nil)
-            let rows = try await aid.postgres.query("SELECT count(*)::integer AS n FROM ai.generations WHERE user_id = $1::uuid", [.text(caller.userID)])
-            #expect(try rows[0].decode("n", as: Int.self) == 0)
+            #expect(try await aid.store.history(userID: caller.userID, limit: 10, before: nil).isEmpty)
         }
     }
 
@@ -130,22 +129,24 @@ import Testing
         (#"{"topic":"Rivers","function":"summary""#, "invalid_json", ""),
     ])
     func badInputIsA400NamingTheField(body: String, code: String, field: String) async throws {
-        try await AidInstance.with { aid in
+        try await InMemoryAid.with { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in try await caller.generate(client, body) }
             #expect(answer.status == .badRequest)
             #expect(answer.json["error"] as? String == code)
             #expect((answer.json["field"] as? String ?? "") == field)
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 0, settled: 0, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init())
         }
     }
 
     @Test func historyPagesNewestFirst() async throws {
-        try await AidInstance.with { aid in
+        try await InMemoryAid.with { aid in
             let caller = Caller()
             for topic in ["First topic", "Second topic", "Third topic"] {
                 let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"\#(topic)","function":"title"}"#) }
                 #expect(answer.status == .ok)
+                // Each a microsecond later at least, as PostgreSQL's clock would have it.
+                aid.clock.advance(by: 0.001)
             }
             let first = try await aid.withClient { client in try await caller.get(client, "/api/generations?limit=2") }
             let firstPage = try #require(first.json["generations"] as? [[String: Any]])

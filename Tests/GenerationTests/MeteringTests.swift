@@ -11,20 +11,20 @@ import Testing
 /// more than the user's plan allows.
 @Suite(.timeLimit(.minutes(3))) struct MeteringTests {
     /// The user's history, newest first.
-    func history(_ aid: AidInstance, _ caller: Caller) async throws -> [[String: Any]] {
+    func history(_ aid: some TestAid, _ caller: Caller) async throws -> [[String: Any]] {
         try await aid.withClient { client in try await caller.get(client, "/api/generations") }.json["generations"] as? [[String: Any]] ?? []
     }
 
     @Test func anAnswerCutByTheBudgetGivesTheUnitBackAndKeepsNoText() async throws {
         // About 20 pieces over 4 s: the 1 s budget ends the run after a few of them.
-        try await AidInstance.with(aidArguments: ["--engine-offline-latency", "4", "--engine-budget", "1", "--engine-retries", "0"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-latency", "4", "--engine-budget", "1", "--engine-retries", "0"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en"}}"#)
             }
             #expect(answer.status == .badGateway)
             #expect(answer.json["error"] as? String == "engine_failed")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 0, released: 1))
             let stored = try #require(try await history(aid, caller).first)
             #expect(stored["status"] as? String == "failed")
             #expect(stored["text"] == nil, "the partial text of an answer that was given back can be read")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func aLengthAboveThePlansBoundIsRefusedNamingTheFieldAndTheBound() async throws {
-        try await AidInstance.with(isolation: .ownServers) { aid in
+        try await InMemoryAid.with { aid in
             // No subscription: the free plan, 512 tokens an answer.
             let free = Caller()
             let above = try await aid.withClient { client in
@@ -50,9 +50,10 @@ import Testing
                 try await free.generate(client, #"{"topic":"Tides","function":"summary","options":{"max_tokens":512}}"#)
             }
             #expect(within.status == .ok)
-            #expect(try await ledger(aid.postgres, user: free.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(free.userID) == .init(reserved: 1, settled: 1, released: 0))
 
-            let pro = Caller(userID: try await userOnPlan(aid.postgres, "pro"))
+            let pro = Caller(
+                userID: aid.entitlements.subscribe(.init(features: ["generate.short", "generate.long"], perDay: 200, perPeriod: 2000, maxOutputTokens: 2048)))
             for (body, status) in [
                 (#"{"topic":"Tides","function":"summary","options":{"max_tokens":2049}}"#, HTTPResponse.Status.badRequest),
                 (#"{"topic":"Tides","function":"lesson_plan","options":{"max_tokens":2049}}"#, .badRequest),
@@ -65,12 +66,12 @@ import Testing
                 try await pro.generate(client, #"{"topic":"Tides","function":"lesson_plan","options":{"max_tokens":2049}}"#)
             }
             #expect((refused.json["message"] as? String)?.contains("at most 2048") == true)
-            #expect(try await ledger(aid.postgres, user: pro.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(pro.userID) == .init(reserved: 1, settled: 1, released: 0))
         }
     }
 
     @Test func anAnswerCutByItsMaxTokensSaysSoInTheAnswerTheStreamAndTheHistory() async throws {
-        try await AidInstance.with(aidArguments: ["--engine-offline-words", "3"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-words", "3"]) { aid in
             let caller = Caller()
             let cut = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en","max_tokens":16}}"#)
@@ -92,9 +93,8 @@ import Testing
     }
 
     @Test func aDefaultLengthIsKeptWithinThePlansBoundForAnswersAndTasks() async throws {
-        try await AidInstance.with(isolation: .ownServers) { aid in
-            let caller = Caller(
-                userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"], maxOutputTokens: 20))
+        try await InMemoryAid.with { aid in
+            let caller = Caller(userID: aid.entitlements.subscribe(.init(features: ["generate.short", "generate.long"], perDay: 100, maxOutputTokens: 20)))
             // summary's default is 300 tokens; the offline engine writes one word a token.
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Tides","function":"summary","options":{"language":"en"}}"#)
@@ -104,9 +104,7 @@ import Testing
             #expect(words > 0 && words <= 20, "the engine wrote \(words) words")
             let task = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"Tides","function":"lesson_plan"}"#) }
             #expect(task.status == .accepted)
-            let rows = try await aid.postgres.query(
-                "SELECT function, max_tokens FROM ai.generations WHERE user_id = $1::uuid ORDER BY function", [.text(caller.userID)])
-            #expect(try rows.map { try $0.decode("max_tokens", as: Int.self) } == [20, 20])
+            #expect(try await aid.store.history(userID: caller.userID, limit: 10, before: nil).map(\.maxTokens) == [20, 20])
             // The same task again, with the same key, is the same task although its row says 20.
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "metering-\(UUID().uuidString)"]
             let body = #"{"topic":"Tides","function":"lesson_plan"}"#
@@ -119,7 +117,7 @@ import Testing
     @Test func aStreamThatOutlivesTheLeaseIsNotSweptAndIsSettled() async throws {
         // The lease is 2 s and the sweep looks every 0.2 s, while the stream takes 4 s: an aid that
         // is alive keeps its row, however slowly its client reads.
-        try await AidInstance.with(
+        try await InMemoryAid.with(
             aidArguments: ["--sweep-after", "2", "--sweep-interval", "0.2", "--engine-offline-latency", "4", "--engine-offline-words", "2"]
         ) { aid in
             let caller = Caller()
@@ -127,14 +125,14 @@ import Testing
                 try await caller.generate(client, #"{"topic":"Magnetism","function":"explain","stream":true}"#)
             }
             #expect(answer.events.last?.name == "done")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
             let stored = try #require(try await history(aid, caller).first)
             #expect(stored["status"] as? String == "succeeded")
         }
     }
 
     @Test func aStreamPastItsLimitEndsWithAnErrorAndCountsWhatWasSent() async throws {
-        try await AidInstance.with(aidArguments: ["--stream-limit", "1", "--engine-offline-latency", "4", "--engine-offline-words", "2"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--stream-limit", "1", "--engine-offline-latency", "4", "--engine-offline-words", "2"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Magnetism","function":"explain","stream":true}"#)
@@ -143,7 +141,7 @@ import Testing
             #expect(names.first == "start" && names.contains("text"))
             #expect(answer.events.last?.name == "error")
             #expect(answer.events.last?.data["error"] as? String == "stream_too_long")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
             let sent = answer.events.filter { $0.name == "text" }.compactMap { $0.data["text"] as? String }.joined()
             #expect(try await history(aid, caller).first?["text"] as? String == sent)
         }
@@ -151,13 +149,14 @@ import Testing
 
     /// Cancels a running task `after` it began to run, and returns it once it ended, having checked
     /// that its unit was settled.
-    func cancelRunning(_ aid: AidInstance, _ caller: Caller, _ id: String, after: Duration) async throws -> [String: Any] {
+    func cancelRunning(_ aid: some TestAid, _ caller: Caller, _ id: String, after: Duration) async throws -> [String: Any] {
         try await TaskTests().waitUntilRunning(aid, caller, id)
         try await Task.sleep(for: after)
         let canceled = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)", method: .delete) }
         #expect(canceled.status == .ok)
         #expect(
-            try await ledger(aid.postgres, user: caller.userID, becomes: (reserved: 1, settled: 1, released: 0)) == (reserved: 1, settled: 1, released: 0))
+            try await aid.entitlements.ledger(caller.userID, becomes: .init(reserved: 1, settled: 1, released: 0))
+                == .init(reserved: 1, settled: 1, released: 0))
         let task = try await TaskTests().finished(aid, caller, id)
         #expect(task["status"] as? String == "canceled")
         return task
@@ -165,8 +164,8 @@ import Testing
 
     @Test func aTaskCanceledAfterItsEngineWroteIsSettledAndKeepsTheText() async throws {
         try await CacheTests.withModel("slow") { model in
-            try await AidInstance.with(aidArguments: model, workerArguments: model + ["--worker-cancel-check", "0.1"], isolation: .ownServers) { aid in
-                let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+            try await InMemoryAid.with(aidArguments: model, workerArguments: model + ["--worker-cancel-check", "0.1"]) { aid in
+                let caller = Caller(userID: aid.entitlements.subscribe())
                 let id = try #require(try await TaskTests().accept(aid, caller).json["task_id"] as? String)
                 // About four of the slow model's ten pieces, 0.3 s apart.
                 let task = try await cancelRunning(aid, caller, id, after: .milliseconds(1300))
@@ -180,10 +179,10 @@ import Testing
         // genworker looks for a cancellation every 8 s, after the slow model has finished (3 s): the
         // cancel lands between the engine's last piece and the task's recording.
         try await CacheTests.withModel("slow") { model in
-            try await AidInstance.with(
-                aidArguments: model, workerArguments: model + ["--worker-cancel-check", "8", "--worker-lease", "40"], isolation: .ownServers
+            try await InMemoryAid.with(
+                aidArguments: model, workerArguments: model + ["--worker-cancel-check", "8", "--worker-lease", "40"]
             ) { aid in
-                let caller = Caller(userID: try await subscribedUser(aid.postgres, features: ["generate.short", "generate.long"]))
+                let caller = Caller(userID: aid.entitlements.subscribe())
                 let body = #"{"topic":"\#(CacheTests.freshTopic())","function":"lesson_plan","options":{"max_tokens":40}}"#
                 let id = try #require(try await TaskTests().accept(aid, caller, body: body).json["task_id"] as? String)
                 let task = try await cancelRunning(aid, caller, id, after: .zero)

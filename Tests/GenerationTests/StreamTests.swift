@@ -6,7 +6,7 @@ import Testing
 /// `"stream": true`: server-sent events, and what a failure part way does to the quota.
 @Suite(.timeLimit(.minutes(2))) struct StreamTests {
     @Test func aStreamSendsStartTextPiecesAndDone() async throws {
-        try await AidInstance.with(aidArguments: ["--engine-offline-words", "3"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-words", "3"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Magnetism","function":"explain","stream":true}"#)
@@ -22,12 +22,12 @@ import Testing
             let stored = try await aid.withClient { client in try await caller.get(client, "/api/generate/\(id)") }
             #expect(stored.json["text"] as? String == pieces.joined())
             #expect(stored.json["mode"] as? String == "streamed")
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
         }
     }
 
     @Test func aStreamCutPartWayEndsWithAnErrorEventAndCounts() async throws {
-        try await AidInstance.with(aidArguments: ["--engine-offline-fail", "after:2"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-fail", "after:2"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Magnetism","function":"explain","stream":true}"#)
@@ -35,18 +35,18 @@ import Testing
             #expect(answer.events.map(\.name) == ["start", "text", "text", "error"])
             #expect(answer.events.last?.data["error"] as? String == "engine_failed")
             // Text reached the user: the unit stays counted.
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 1, released: 0))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1, released: 0))
         }
     }
 
     @Test func aStreamThatFailsBeforeAnyTextGivesTheUnitBack() async throws {
-        try await AidInstance.with(aidArguments: ["--engine-offline-fail", "always"]) { aid in
+        try await InMemoryAid.with(aidArguments: ["--engine-offline-fail", "always"]) { aid in
             let caller = Caller()
             let answer = try await aid.withClient { client in
                 try await caller.generate(client, #"{"topic":"Magnetism","function":"explain","stream":true}"#)
             }
             #expect(answer.events.map(\.name) == ["start", "error"])
-            #expect(try await ledger(aid.postgres, user: caller.userID) == (reserved: 1, settled: 0, released: 1))
+            #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 0, released: 1))
         }
     }
 }

@@ -77,6 +77,23 @@ final class DaemonProcess: Sendable {
         return (status, String(text[..<newline]))
     }
 
+    /// POST of a JSON body over the unix socket with curl, as nginx would send it.
+    func post(_ path: String, headers: [String] = [], json: String) async throws -> (status: Int, body: String) {
+        let arguments =
+            ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary", json]
+            + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
+        let text = try await ChildProcess.run("/usr/bin/curl", arguments).output
+        guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+            throw Failure(description: "curl gave no status: \(text)")
+        }
+        return (status, String(text[..<newline]))
+    }
+
+    /// Kills the process outright, as a crash would end it.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+    }
+
     /// Sends SIGTERM and returns how long the daemon took to drain and log "stopped".
     ///
     /// The signal goes straight through `kill(2)`, and the drain is timed by the daemon's own log

@@ -55,7 +55,7 @@ struct CommandTests {
         let user = "test-\(UUID().uuidString.prefix(8))"
         let password = UUID().uuidString
         let port = try LocalServer.sharedPort(.redis)
-        try await TestRedis.withClient { admin in
+        _ = try await TestRedis.withClient { admin in
             try await admin.send("ACL", "SETUSER", user, "on", ">\(password)", "~\(prefix)*", "+@all", "-@dangerous")
         }
         try await TestRedis.withClient(configure: { $0 = try! RedisConfiguration(url: "redis://\(user):\(password)@127.0.0.1:\(port)") }) { client in
@@ -68,7 +68,7 @@ struct CommandTests {
             let refused = await #expect(throws: RedisError.self) { try await client.send("PING") }
             #expect(refused.map { !"\($0)".contains("wrong") } == true, "the password must not appear in errors")
         }
-        try await TestRedis.withClient { admin in try await admin.send("ACL", "DELUSER", user) }
+        _ = try await TestRedis.withClient { admin in try await admin.send("ACL", "DELUSER", user) }
     }
 
     @Test func serverErrorsAreThrownWithTheServerMessage() async throws {

@@ -130,7 +130,7 @@ struct AdminTests {
             let (subscribedToChannel, ready) = AsyncStream.makeStream(of: Void.self)
             let listening = Task {
                 try await subscribed.redis.subscribe(
-                    to: [SharedKeys.revocationChannel], onMessage: { message in announced.add(message.string ?? "") }
+                    to: [SharedKeys.revocationChannel], onMessage: { message in announced.add(message.string) }
                 ) { messages in
                     ready.yield()
                     for await _ in messages {}

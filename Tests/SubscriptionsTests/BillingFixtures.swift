@@ -65,12 +65,7 @@ extension BillingFixtures {
     }
 }
 
-/// The stores a contract test runs over.
-enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case memory, postgres
-
-    var testDescription: String { rawValue }
-
+extension StoreKind {
     /// Runs `body` over a store of this kind: a new in-memory one, or the suite's own PostgreSQL
     /// (``PrivatePostgresTrait``), where no other test's subscribed moves or publishes anything.
     func with<T>(_ body: (any BillingFixtures) async throws -> T) async throws -> T {
@@ -78,19 +73,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .memory:
             return try await body(InMemorySubscriptionStore())
         case .postgres:
-            let client = try PostgresClient(
-                configuration: try PostgresConfiguration(url: try #require(LocalServer.suitePostgres, "the suite has its own PostgreSQL").url()),
-                logger: SubscribedInstance.logger)
-            let running = RunningServices([client])
-            do {
-                try await client.waitUntilAnswering()
-                let result = try await body(PostgresFixtures(postgres: client))
-                await running.stop()
-                return result
-            } catch {
-                await running.stop()
-                throw error
-            }
+            return try await LocalServer.withSuitePostgres(logger: SubscribedInstance.logger) { try await body(PostgresFixtures(postgres: $0)) }
         }
     }
 }

@@ -72,14 +72,9 @@ final class SubscribedInstance: Sendable {
     ) async throws -> T {
         let instance = try await SubscribedInstance(
             postgresURL: postgresURL ?? LocalServer.shared(.postgres).url(), redisURL: redisURL ?? LocalServer.shared(.redis).url(), arguments: arguments)
-        do {
+        return try await withStopping(instance, stop: { await $0.services.stop() }) { instance in
             if postgresURL == nil { try await instance.postgres.waitUntilAnswering() }
-            let result = try await body(instance)
-            await instance.services.stop()
-            return result
-        } catch {
-            await instance.services.stop()
-            throw error
+            return try await body(instance)
         }
     }
 

@@ -21,15 +21,7 @@ final class InMemorySubscribed: Sendable {
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
     /// throws; `arguments` are subscribed command-line settings.
     static func with<T>(arguments: [String] = [], _ body: (InMemorySubscribed) async throws -> T) async throws -> T {
-        let instance = try await InMemorySubscribed(arguments: arguments)
-        do {
-            let result = try await body(instance)
-            await instance.services.stop()
-            return result
-        } catch {
-            await instance.services.stop()
-            throw error
-        }
+        try await withStopping(try await InMemorySubscribed(arguments: arguments), stop: { await $0.services.stop() }, body)
     }
 
     private init(arguments: [String]) async throws {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Synchronization
+import TestSupport
 
 @testable import Subscriptions
 
@@ -397,16 +398,5 @@ final class InMemorySubscriptionStore: SubscriptionStore, Sendable {
             }
         }
         return true
-    }
-}
-
-/// "Now" for the in-memory stores: the real time when made, moved only by the test.
-final class TestClock: Sendable {
-    private let offset = Mutex<TimeInterval>(0)
-
-    var now: Date { Date() + offset.withLock { $0 } }
-
-    func advance(by seconds: TimeInterval) {
-        offset.withLock { $0 += seconds }
     }
 }

@@ -1,0 +1,39 @@
+import AMQPClient
+import Contracts
+import Messaging
+
+/// Where task messages and user events go (RabbitMQ's `generate` and `events` exchanges), as the
+/// rules see it: RabbitMQ in a running aid and genworker, memory in the tests of their rules.
+protocol TaskQueue: Sendable {
+    /// Publishes the outbox's task messages with confirms: whether each was confirmed.
+    func publish(_ tasks: [OutboxMessage]) async -> [Bool]
+    /// Puts a task whose attempt failed in its retry queue, from which it goes back to its work
+    /// queue after `delay`.
+    func retry(taskID: String, paid: Bool, after delay: Duration) async throws
+    /// Puts a task that failed for good in `generate.dead`, with why, for `skillctl tasks replay`.
+    func deadLetter(taskID: String, failure: String) async throws
+    /// Tells the user's listeners (notifyd, botd).
+    func publish(_ event: UserEvent) async throws
+}
+
+/// ``TaskQueue`` over RabbitMQ, with the envelopes `Messaging` builds.
+struct AMQPTaskQueue: TaskQueue {
+    let publisher: AMQPPublisher
+
+    func publish(_ tasks: [OutboxMessage]) async -> [Bool] {
+        guard let messages = try? tasks.map({ try AMQPMessage.generationTask($0.taskID, routingKey: $0.queue) }) else { return tasks.map { _ in false } }
+        return await publisher.publish(messages).map { if case .success = $0 { true } else { false } }
+    }
+
+    func retry(taskID: String, paid: Bool, after delay: Duration) async throws {
+        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: delay))
+    }
+
+    func deadLetter(taskID: String, failure: String) async throws {
+        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure))
+    }
+
+    func publish(_ event: UserEvent) async throws {
+        try await publisher.publish(.userEvent(event))
+    }
+}

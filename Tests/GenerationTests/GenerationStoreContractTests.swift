@@ -1,0 +1,166 @@
+import Contracts
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Generation
+
+/// The store's contract, one body run over PostgreSQL (sql/006-010) and over the in-memory store
+/// the rule tests use: if the two ever answer differently, these fail.
+@Suite("The generation store's contract, over PostgreSQL and in memory", .privatePostgres)
+struct GenerationStoreContractTests {
+    static func record(user: String = UUID().uuidString.lowercased(), function: String = "summary", mode: String = "immediate", topic: String = "Tides")
+        throws -> GenerationRecord
+    {
+        let input = try GenerationInput(GenerateBody(topic: topic, function: function, options: nil, stream: mode == "streamed"))
+        return GenerationRecord.new(id: GenerationRecord.newID(), input, userID: user, templateVersion: 1, mode: mode, maxTokens: 100)
+    }
+
+    @Test("a generation is stored running, ended once, read back by its user only, and paged newest first", arguments: StoreKind.allCases)
+    func generations(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            #expect(try await store.template(for: "summary")?.version == 1)
+            #expect(try await store.template(for: "poem") == nil)
+            let user = UUID().uuidString.lowercased()
+            var ids: [String] = []
+            for topic in ["First", "Second", "Third"] {
+                let record = try Self.record(user: user, topic: topic)
+                try await store.insert(record, leasedTo: UUID().uuidString.lowercased(), for: .seconds(30))
+                ids.append(record.id)
+            }
+            let ending = GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.", truncated: true)
+            #expect(try await store.finish(id: ids[0], ending))
+            #expect(try await store.finish(id: ids[0], GenerationEnding(status: .failed, engine: "offline", failure: "late")) == false, "ended once")
+            let stored = try #require(try await store.generation(id: ids[0], userID: user))
+            #expect(stored.status == .succeeded && stored.result == "Tides rise." && stored.truncated && stored.finishedMicros != nil)
+            #expect(try await store.generation(id: ids[0], userID: UUID().uuidString.lowercased()) == nil)
+            let page = try await store.history(userID: user, limit: 2, before: nil)
+            #expect(page.map(\.topic) == ["Third", "Second"])
+            let last = try #require(page.last)
+            let rest = try await store.history(userID: user, limit: 2, before: HistoryCursor(createdMicros: last.createdMicros, id: last.id))
+            #expect(rest.map(\.topic) == ["First"])
+        }
+    }
+
+    @Test("the sweep fails rows whose lease ran out, never one its own aid serves, and counts an unleased row from its start", arguments: StoreKind.allCases)
+    func sweep(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            let me = UUID().uuidString.lowercased()
+            let mine = try await fixtures.strand(age: 3600, leaseLeft: -5, owner: me)
+            let leasedAway = try await fixtures.strand(age: 3600, leaseLeft: 60)
+            let abandoned = try await fixtures.strand(age: 3600, leaseLeft: -1)
+            let unleasedOld = try await fixtures.strand(age: 601)
+            let unleasedYoung = try await fixtures.strand(age: 30)
+            let task = try await fixtures.strand(mode: "queued", age: 3600, leaseLeft: -1)
+            // A renewal came late (PostgreSQL was away): the aid that serves the row keeps it.
+            let swept = try await store.failAbandoned(owner: me, serving: [mine])
+            #expect(Set(swept.compactMap { $0 }).isSuperset(of: ["generation:\(abandoned)", "generation:\(unleasedOld)"]))
+            for id in [mine, leasedAway, unleasedYoung, task] {
+                #expect(try await store.task(id: id)?.status == .running, "\(id)")
+            }
+            #expect(try await store.task(id: abandoned)?.failure == "interrupted")
+            // Once it no longer serves it (its ending could not be written), its own sweep takes it.
+            #expect(try await store.failAbandoned(owner: me, serving: []).contains("generation:\(mine)"))
+            // A renewal extends only the owner's running rows.
+            let renewed = try await fixtures.strand(age: 10, leaseLeft: 1, owner: me)
+            try await store.renewLeases(ids: [renewed], owner: me, lease: .seconds(60), longest: .seconds(300))
+            let held = try #require(try await store.renew(id: renewed, owner: me, lease: .seconds(60)))
+            #expect(held.status == .running && held.held)
+            let other = try #require(try await store.renew(id: renewed, owner: UUID().uuidString.lowercased(), lease: .seconds(60)))
+            #expect(other.status == .running && !other.held)
+        }
+    }
+
+    @Test(
+        "a task and its outbox message are written together, once per idempotency key; the relay deletes only what was confirmed", arguments: StoreKind.allCases
+    )
+    func tasksAndOutbox(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            let user = UUID().uuidString.lowercased()
+            let first = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            #expect(try await store.insertTask(first, idempotencyKey: "k1", paid: true, queue: "generate.long.paid") == .inserted)
+            let second = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            guard case .existing(let existing) = try await store.insertTask(second, idempotencyKey: "k1", paid: true, queue: "generate.long.paid") else {
+                Issue.record("a second task with the same key was written")
+                return
+            }
+            #expect(existing.id == first.id && existing.status == .queued)
+            #expect(try await store.task(userID: user, idempotencyKey: "k1")?.id == first.id)
+            let unkeyed = try Self.record(user: user, function: "scenario", mode: "queued")
+            #expect(try await store.insertTask(unkeyed, idempotencyKey: nil, paid: false, queue: "generate.long") == .inserted)
+            let mine: Set = [first.id, unkeyed.id]
+            #expect(try await fixtures.outbox(of: mine) == ["\(first.id) generate.long.paid", "\(unkeyed.id) generate.long"])
+            // The first is confirmed, the second not: it stays for the next pass. (Other tests'
+            // messages in the suite's database are never confirmed here.)
+            let relayed = try await store.relayOutbox(limit: 1000) { messages in messages.map { $0.taskID == first.id } }
+            #expect(relayed == 1)
+            #expect(try await fixtures.outbox(of: mine) == ["\(unkeyed.id) generate.long"])
+        }
+    }
+
+    @Test(
+        "a claim takes a queued task or an abandoned lease, waits for a live one, and a cancel or requeue moves it as its status allows",
+        arguments: StoreKind.allCases)
+    func claims(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            let user = UUID().uuidString.lowercased()
+            let task = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            _ = try await store.insertTask(task, idempotencyKey: nil, paid: false, queue: "generate.long")
+            let (one, two) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+            #expect(try await store.claim(id: task.id, owner: one, lease: .seconds(30)) == .claimed(attempt: 1))
+            guard case .held(let left) = try await store.claim(id: task.id, owner: two, lease: .seconds(30)) else {
+                Issue.record("a live lease was taken over")
+                return
+            }
+            #expect(left > .seconds(25) && left <= .seconds(30))
+            #expect(try await store.claim(id: task.id, owner: one, lease: .seconds(30)) == .claimed(attempt: 2), "its own holder again")
+            try await store.requeue(id: task.id, failure: "engine_failed")
+            #expect(try await store.task(id: task.id)?.status == .queued)
+            #expect(try await store.claim(id: task.id, owner: two, lease: .seconds(30)) == .claimed(attempt: 3))
+            let lost = try #require(try await store.renew(id: task.id, owner: one, lease: .seconds(30)))
+            #expect(lost.status == .running && !lost.held, "the lease is two's now")
+            #expect(try await store.cancel(id: task.id, userID: UUID().uuidString.lowercased()) == .notFound)
+            #expect(try await store.cancel(id: task.id, userID: user) == .canceled(reservation: task.reservation, wasRunning: true))
+            #expect(try await store.cancel(id: task.id, userID: user) == .ended(.canceled))
+            #expect(try await store.claim(id: task.id, owner: two, lease: .seconds(30)) == .ended)
+            #expect(try await store.keepCanceledText(id: task.id, text: "Part 1.", engine: "offline", cached: false))
+            #expect(try await store.keepCanceledText(id: task.id, text: "Part 1. Part 2.", engine: "offline", cached: false) == false, "kept once")
+            #expect(try await store.task(id: task.id)?.result == "Part 1.")
+            // An abandoned lease (its genworker died) is taken over.
+            let stranded = try await fixtures.strand(mode: "queued", attempts: 1, leaseLeft: -1)
+            #expect(try await store.claim(id: stranded, owner: one, lease: .seconds(30)) == .claimed(attempt: 2))
+            let answeredInRequest = try await fixtures.strand(mode: "immediate")
+            #expect(try await store.cancel(id: answeredInRequest, userID: user) == .notFound, "only a task can be canceled")
+        }
+    }
+
+    @Test(
+        "a replay queues a failed task again counting nothing, keeps a stranded one's reservation, and refuses a live or finished one",
+        arguments: StoreKind.allCases)
+    func replays(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            let failed = try Self.record(function: "lesson_plan", mode: "queued")
+            _ = try await store.insertTask(failed, idempotencyKey: nil, paid: true, queue: "generate.long.paid")
+            _ = try await store.relayOutbox(limit: 1000) { $0.map { $0.taskID == failed.id } }
+            _ = try await store.claim(id: failed.id, owner: UUID().uuidString.lowercased(), lease: .seconds(30))
+            #expect(try await store.finish(id: failed.id, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed")))
+            #expect(try await store.replay(id: failed.id))
+            let replayed = try #require(try await store.task(id: failed.id))
+            #expect(replayed.status == .queued && replayed.reservation == nil && replayed.failure == nil)
+            #expect(try await fixtures.attempts(failed.id) == 0)
+            #expect(try await fixtures.outbox(of: [failed.id]) == ["\(failed.id) generate.long.paid"])
+            let stranded = try await fixtures.strand(mode: "queued", attempts: 5, leaseLeft: -1)
+            #expect(try await store.replay(id: stranded))
+            #expect(try await store.task(id: stranded)?.reservation == "generation:\(stranded)")
+            let live = try await fixtures.strand(mode: "queued", leaseLeft: 30)
+            #expect(try await store.replay(id: live) == false, "a genworker runs it now")
+            #expect(try await store.finish(id: live, GenerationEnding(status: .succeeded, engine: "offline", result: "done")))
+            #expect(try await store.replay(id: live) == false)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import Contracts
+import Foundation
+import Synchronization
+import TestSupport
+
+@testable import Generation
+
+/// ``GenerationStore`` in memory, with the answers PostgresGenerationStore gives for the same calls
+/// (the contract tests run one body over both), on a clock the test can move: leases and the
+/// sweep's ages are measured on it. Every call holds one lock for its whole work, as each SQL
+/// statement (or transaction) is one step there.
+final class InMemoryGenerationStore: GenerationStore, Sendable {
+    struct Row: Sendable {
+        var record: GenerationRecord
+        var idempotencyKey: String?
+        var paid = false
+        var attempts = 0
+        var leaseOwner: String?
+        var leaseUntil: Date?
+        let createdAt: Date
+    }
+
+    struct State: Sendable {
+        var templates: [PromptTemplate]
+        var rows: [String: Row] = [:]
+        var outbox: [OutboxMessage] = []
+        var nextOutboxID = 1
+        /// Outbox rows a relay is publishing now: another relay skips them.
+        var relaying: Set<Int> = []
+    }
+
+    let clock: TestClock
+    let state: Mutex<State>
+
+    /// One template a function, version 1, as sql/006 seeds them (in words of the tests' own).
+    static let templates = GenerationFunction.catalog.map { function in
+        PromptTemplate(
+            function: function.code, version: 1, system: "You are the study assistant of the tests.",
+            instruction: "Write the \(function.code) of the topic.")
+    }
+
+    init(clock: TestClock = TestClock()) {
+        self.clock = clock
+        state = Mutex(State(templates: Self.templates))
+    }
+
+    private static func micros(_ date: Date) -> Int { Int((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func template(for function: String) async throws -> PromptTemplate? {
+        state.withLock { $0.templates.filter { $0.function == function }.max { $0.version < $1.version } }
+    }
+
+    func template(for function: String, version: Int) async throws -> PromptTemplate? {
+        state.withLock { $0.templates.first { $0.function == function && $0.version == version } }
+    }
+
+    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws {
+        let now = clock.now
+        state.withLock { state in
+            let stored = GenerationRecord(
+                id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
+                maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
+                status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: Self.micros(now),
+                finishedMicros: nil)
+            state.rows[record.id] = Row(record: stored, leaseOwner: owner, leaseUntil: now + Self.seconds(lease), createdAt: now)
+        }
+    }
+
+    func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws {
+        let now = clock.now
+        state.withLock { state in
+            for id in ids {
+                guard let row = state.rows[id], row.leaseOwner == owner, row.record.status == .running, row.createdAt > now - Self.seconds(longest)
+                else { continue }
+                state.rows[id]?.leaseUntil = now + Self.seconds(lease)
+            }
+        }
+    }
+
+    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool {
+        let now = clock.now
+        return state.withLock { state in
+            guard let status = state.rows[id]?.record.status, status == .queued || status == .running else { return false }
+            state.rows[id]?.record.status = ending.status
+            state.rows[id]?.record.engine = ending.engine
+            state.rows[id]?.record.result = ending.result
+            state.rows[id]?.record.failure = ending.failure
+            state.rows[id]?.record.cached = ending.cached
+            state.rows[id]?.record.truncated = ending.truncated
+            state.rows[id]?.record.finishedMicros = Self.micros(now)
+            return true
+        }
+    }
+
+    func generation(id: String, userID: String) async throws -> GenerationRecord? {
+        state.withLock { state in state.rows[id].flatMap { $0.record.userID == userID ? $0.record : nil } }
+    }
+
+    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord] {
+        state.withLock { state in
+            Array(
+                state.rows.values.map(\.record).filter { $0.userID == userID }
+                    .filter { record in before.map { (record.createdMicros, record.id) < ($0.createdMicros, $0.id) } ?? true }
+                    .sorted { ($0.createdMicros, $0.id) > ($1.createdMicros, $1.id) }.prefix(limit))
+        }
+    }
+
+    func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord? {
+        state.withLock { state in state.rows.values.first { $0.record.userID == userID && $0.idempotencyKey == idempotencyKey }?.record }
+    }
+
+    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert {
+        let now = clock.now
+        return state.withLock { state in
+            if let idempotencyKey, let existing = state.rows.values.first(where: { $0.record.userID == record.userID && $0.idempotencyKey == idempotencyKey }) {
+                return .existing(existing.record)
+            }
+            let stored = GenerationRecord(
+                id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
+                maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: "queued", reservation: record.reservation, status: .queued,
+                engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: Self.micros(now), finishedMicros: nil)
+            state.rows[record.id] = Row(record: stored, idempotencyKey: idempotencyKey, paid: paid, createdAt: now)
+            state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue))
+            state.nextOutboxID += 1
+            return .inserted
+        }
+    }
+
+    func cancel(id: String, userID: String) async throws -> CancelResult {
+        let now = clock.now
+        return state.withLock { state in
+            guard let row = state.rows[id], row.record.userID == userID, row.record.mode == "queued" else { return .notFound }
+            guard row.record.status == .queued || row.record.status == .running else { return .ended(row.record.status) }
+            state.rows[id]?.record.status = .canceled
+            state.rows[id]?.record.failure = "canceled"
+            state.rows[id]?.record.finishedMicros = Self.micros(now)
+            return .canceled(reservation: row.record.reservation, wasRunning: row.record.status == .running)
+        }
+    }
+
+    func relayOutbox(limit: Int, publish: ([OutboxMessage]) async -> [Bool]) async throws -> Int {
+        let taken = state.withLock { state in
+            let messages = Array(state.outbox.filter { !state.relaying.contains($0.id) }.prefix(limit))
+            state.relaying.formUnion(messages.map(\.id))
+            return messages
+        }
+        guard !taken.isEmpty else { return 0 }
+        let confirmed = Set(zip(taken, await publish(taken)).filter(\.1).map(\.0.id))
+        state.withLock { state in
+            state.outbox.removeAll { confirmed.contains($0.id) }
+            state.relaying.subtract(taken.map(\.id))
+        }
+        return confirmed.count
+    }
+
+    func task(id: String) async throws -> GenerationRecord? {
+        state.withLock { $0.rows[id]?.record }
+    }
+
+    func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim {
+        let now = clock.now
+        return state.withLock { state in
+            guard let row = state.rows[id] else { return .ended }
+            let takeable =
+                row.record.status == .queued
+                || (row.record.status == .running && (row.leaseUntil.map { $0 < now } ?? true || row.leaseOwner == owner))
+            if takeable {
+                state.rows[id]?.record.status = .running
+                state.rows[id]?.attempts += 1
+                state.rows[id]?.record.failure = nil
+                state.rows[id]?.leaseOwner = owner
+                state.rows[id]?.leaseUntil = now + Self.seconds(lease)
+                return .claimed(attempt: row.attempts + 1)
+            }
+            guard row.record.status == .running else { return .ended }
+            let left = max(row.leaseUntil?.timeIntervalSince(now) ?? 0, 0)
+            return .held(for: .milliseconds(Int64(left * 1000)))
+        }
+    }
+
+    func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {
+        let now = clock.now
+        return state.withLock { state in
+            guard let row = state.rows[id] else { return nil }
+            if row.record.status == .running, row.leaseOwner == owner { state.rows[id]?.leaseUntil = now + Self.seconds(lease) }
+            return (row.record.status, row.leaseOwner == owner)
+        }
+    }
+
+    func requeue(id: String, failure: String) async throws {
+        state.withLock { state in
+            guard state.rows[id]?.record.status == .running else { return }
+            state.rows[id]?.record.status = .queued
+            state.rows[id]?.record.failure = failure
+            state.rows[id]?.leaseOwner = nil
+            state.rows[id]?.leaseUntil = nil
+        }
+    }
+
+    func keepCanceledText(id: String, text: String, engine: String, cached: Bool) async throws -> Bool {
+        state.withLock { state in
+            guard let row = state.rows[id], row.record.status == .canceled, row.record.result == nil else { return false }
+            state.rows[id]?.record.result = text
+            state.rows[id]?.record.engine = engine
+            state.rows[id]?.record.cached = cached
+            return true
+        }
+    }
+
+    func replay(id: String) async throws -> Bool {
+        let now = clock.now
+        return state.withLock { state in
+            guard let row = state.rows[id], row.record.mode == "queued", [.failed, .queued, .running].contains(row.record.status),
+                !(row.record.status == .running && (row.leaseUntil.map { $0 > now } ?? false))
+            else { return false }
+            let record = GenerationRecord(
+                id: id, userID: row.record.userID, function: row.record.function, topic: row.record.topic, language: row.record.language,
+                maxTokens: row.record.maxTokens, templateVersion: row.record.templateVersion, mode: row.record.mode,
+                reservation: row.record.status == .failed ? nil : row.record.reservation, status: .queued, engine: nil, result: nil, failure: nil,
+                requestID: row.record.requestID, createdMicros: row.record.createdMicros, finishedMicros: nil)
+            state.rows[id] = Row(record: record, idempotencyKey: row.idempotencyKey, paid: row.paid, createdAt: row.createdAt)
+            state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: id, queue: GenerationTaskMessage.workQueue(paid: row.paid)))
+            state.nextOutboxID += 1
+            return true
+        }
+    }
+
+    func failAbandoned(owner: String, serving: [String]) async throws -> [String?] {
+        let now = clock.now
+        return state.withLock { state in
+            var reservations: [String?] = []
+            for (id, row) in state.rows
+            where ["immediate", "streamed"].contains(row.record.mode) && row.record.status == .running
+                && (row.leaseUntil ?? row.createdAt + Self.seconds(GenerationLeases.unleased)) < now
+                && !(row.leaseOwner == owner && serving.contains(id))
+            {
+                state.rows[id]?.record.status = .failed
+                state.rows[id]?.record.failure = "interrupted"
+                state.rows[id]?.record.finishedMicros = Self.micros(now)
+                reservations.append(row.record.reservation)
+            }
+            return reservations
+        }
+    }
+}
