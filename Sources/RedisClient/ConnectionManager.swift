@@ -9,12 +9,12 @@ import NIOPosix
 /// entry point hops there first; `assertInEventLoop` checks it in debug builds), which
 /// serializes all access without a lock and keeps Redis work on the loop that owns the socket.
 final class ConnectionManager: @unchecked Sendable {
-    private enum State {
-        case idle
-        case connecting(EventLoopFuture<any Channel>)
-        case connected(any Channel, RedisChannelHandler)
-        case waitingToReconnect(Scheduled<Void>)
-        case shutdown
+    /// A live connection: its channel, and the handler that writes commands on it.
+    struct Live: Equatable {
+        let channel: any Channel
+        let handler: RedisChannelHandler
+
+        static func == (lhs: Live, rhs: Live) -> Bool { lhs.channel === rhs.channel }
     }
 
     let eventLoop: any EventLoop
@@ -27,13 +27,10 @@ final class ConnectionManager: @unchecked Sendable {
     /// Runs on the loop when an established connection is lost.
     private let onDisconnect: (@Sendable () -> Void)?
 
-    private var state = State.idle
-    /// Commands made before the first connection attempt settled; afterwards calls never wait for
-    /// a connection, they fail fast.
-    private var waiters: [PendingCommand] = []
-    private var failFast = false
-    private var failedAttempts = 0
-    private var lastFailure = "not connected yet"
+    private var machine: StateMachine<Live, PendingCommand>
+    /// The connection attempt under way, closed by a shutdown once it is up.
+    private var attempt: EventLoopFuture<any Channel>?
+    private var reconnectTimer: Scheduled<Void>?
 
     init(
         eventLoop: any EventLoop,
@@ -49,13 +46,14 @@ final class ConnectionManager: @unchecked Sendable {
         self.onPush = onPush
         self.onConnect = onConnect
         self.onDisconnect = onDisconnect
+        self.machine = StateMachine(initialDelay: configuration.initialReconnectDelay, maximumDelay: configuration.maximumReconnectDelay)
     }
 
     // MARK: Entry points (any thread)
 
     /// Starts connecting, unless already started.
     func start() {
-        onLoop { if case .idle = self.state { self.connect() } }
+        onLoop { self.perform(self.machine.start()) }
     }
 
     /// Sends one encoded command (or batch) and waits for its reply (or replies).
@@ -68,7 +66,7 @@ final class ConnectionManager: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: RedisValue.self)
         onLoop {
             let pending = PendingCommand(payload: payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout, promise: promise)
-            self.enqueue(pending)
+            self.perform(self.machine.submit(pending))
         }
         return promise.futureResult
     }
@@ -93,21 +91,49 @@ final class ConnectionManager: @unchecked Sendable {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
-    private func enqueue(_ pending: PendingCommand) {
-        switch state {
-        case .connected(_, let handler):
-            handler.send(pending)
-        case .idle:
-            // run() has not connected yet: wait for it, bounded by the call's timer.
+    /// Does what the state machine answered.
+    private func perform(_ action: StateMachine<Live, PendingCommand>.Action) {
+        eventLoop.assertInEventLoop()
+        switch action {
+        case .none:
+            break
+        case .connect:
+            connect()
+        case .send(let pending, let live):
+            live.handler.send(pending)
+        case .hold(let pending):
             pending.startTimer(on: eventLoop)
-            waiters.append(pending)
-        case .connecting where !failFast:
-            pending.startTimer(on: eventLoop)
-            waiters.append(pending)
-        case .connecting, .waitingToReconnect:
-            pending.fail(RedisError(.unavailable, "no connection to Redis (\(lastFailure)); reconnecting"))
-        case .shutdown:
-            pending.fail(RedisError(.shutdown, "the Redis client was shut down"))
+        case .fail(let pending, let error):
+            pending.fail(error)
+        case .connected(let live, let held, let failures):
+            attempt = nil
+            if failures > 0 {
+                logger.info("Redis connection restored", metadata: ["attempts": "\(failures)"])
+            } else {
+                logger.debug("Redis connected", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)"])
+            }
+            live.channel.closeFuture.assumeIsolated().whenComplete { _ in self.perform(self.machine.connectionLost(live)) }
+            for pending in held where !pending.isDone {
+                live.handler.send(pending)
+            }
+        case .close(let live):
+            live.channel.close(promise: nil)
+        case .retry(let delay, let held, let error, let attemptNumber):
+            attempt = nil
+            for pending in held {
+                pending.fail(error)
+            }
+            // The first failure of an outage is worth a warning; the retries that follow are not.
+            let level: Logger.Level = attemptNumber == 1 ? .warning : .debug
+            logger.log(level: level, "Redis connect failed", metadata: ["reason": "\(error.message)", "attempt": "\(attemptNumber)"])
+            scheduleReconnect(after: delay)
+        case .reconnect(let delay):
+            logger.warning("Redis connection lost; reconnecting")
+            onDisconnect?()
+            scheduleReconnect(after: delay)
+        case .shutDown:
+            // Performed by shutdownOnLoop, which answers when the closing is done.
+            break
         }
     }
 
@@ -124,11 +150,18 @@ final class ConnectionManager: @unchecked Sendable {
             }
             .connect(host: configuration.host, port: configuration.port)
             .flatMap { channel in self.setUp(channel) }
-        state = .connecting(connected)
+        attempt = connected
         connected.assumeIsolated().whenComplete { result in
             switch result {
-            case .success(let channel): self.didConnect(channel)
-            case .failure(let error): self.didFail(String(describing: error))
+            case .success(let channel):
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self) else {
+                    channel.close(promise: nil)
+                    self.perform(self.machine.connectFailed("no Redis handler on the connection"))
+                    return
+                }
+                self.perform(self.machine.connected(Live(channel: channel, handler: handler)))
+            case .failure(let error):
+                self.perform(self.machine.connectFailed(String(describing: error)))
             }
         }
     }
@@ -169,86 +202,33 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    private func didConnect(_ channel: any Channel) {
-        guard case .connecting = state,
-            let handler = try? channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self)
-        else {
-            channel.close(promise: nil)
-            return
-        }
-        if failedAttempts > 0 {
-            logger.info("Redis connection restored", metadata: ["attempts": "\(failedAttempts)"])
-        } else {
-            logger.debug("Redis connected", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)"])
-        }
-        state = .connected(channel, handler)
-        failedAttempts = 0
-        channel.closeFuture.assumeIsolated().whenComplete { _ in self.didLose(channel) }
-        let queued = waiters
-        waiters = []
-        for pending in queued where !pending.isDone {
-            handler.send(pending)
+    private func scheduleReconnect(after delay: Duration) {
+        reconnectTimer = eventLoop.assumeIsolated().scheduleTask(in: Self.jittered(delay)) {
+            self.reconnectTimer = nil
+            self.perform(self.machine.reconnectTimerFired())
         }
     }
 
-    private func didLose(_ channel: any Channel) {
-        guard case .connected(let current, _) = state, current === channel else { return }
-        logger.warning("Redis connection lost; reconnecting")
-        lastFailure = "connection lost"
-        failFast = true
-        onDisconnect?()
-        scheduleReconnect()
-    }
-
-    private func didFail(_ reason: String) {
-        guard case .connecting = state else { return }
-        lastFailure = reason
-        failFast = true
-        for pending in waiters {
-            pending.fail(RedisError(.unavailable, "could not connect to Redis (\(reason))"))
-        }
-        waiters = []
-        // The first failure of an outage is worth a warning; the retries that follow are not.
-        let level: Logger.Level = failedAttempts == 0 ? .warning : .debug
-        logger.log(level: level, "Redis connect failed", metadata: ["reason": "\(reason)", "attempt": "\(failedAttempts + 1)"])
-        failedAttempts += 1
-        scheduleReconnect()
-    }
-
-    private func scheduleReconnect() {
-        let delay = Self.backoff(attempt: failedAttempts, configuration: configuration)
-        let timer = eventLoop.assumeIsolated().scheduleTask(in: delay) {
-            if case .waitingToReconnect = self.state { self.connect() }
-        }
-        state = .waitingToReconnect(timer)
-    }
-
-    /// `initial * 2^attempt`, capped at the maximum, minus up to 20 % jitter so that many clients
-    /// do not reconnect in lockstep.
-    static func backoff(attempt: Int, configuration: RedisConfiguration) -> TimeAmount {
-        let initial = TimeAmount(configuration.initialReconnectDelay).nanoseconds
-        let maximum = TimeAmount(configuration.maximumReconnectDelay).nanoseconds
-        let exponential = initial.multipliedReportingOverflow(by: 1 << min(attempt, 30))
-        let capped = exponential.overflow ? maximum : min(exponential.partialValue, maximum)
-        return .nanoseconds(Int64(Double(capped) * Double.random(in: 0.8...1.0)))
+    /// `delay` minus up to 20 % jitter, so that many clients do not reconnect in lockstep.
+    static func jittered(_ delay: Duration) -> TimeAmount {
+        .nanoseconds(Int64(Double(TimeAmount(delay).nanoseconds) * Double.random(in: 0.8...1.0)))
     }
 
     private func shutdownOnLoop() -> EventLoopFuture<Void> {
-        let previous = state
-        state = .shutdown
-        for pending in waiters {
-            pending.fail(RedisError(.shutdown, "the Redis client was shut down"))
+        guard case .shutDown(let held, let closing) = machine.shutdown() else { return eventLoop.makeSucceededVoidFuture() }
+        for pending in held {
+            pending.fail(StateMachine<Live, PendingCommand>.shutdownError)
         }
-        waiters = []
-        switch previous {
-        case .connected(let channel, _):
-            return channel.close().recover { _ in }
-        case .connecting(let connected):
-            return connected.flatMap { $0.close() }.recover { _ in }
-        case .waitingToReconnect(let timer):
-            timer.cancel()
+        switch closing {
+        case .connection(let live):
+            return live.channel.close().recover { _ in }
+        case .attempt:
+            guard let attempt else { return eventLoop.makeSucceededVoidFuture() }
+            return attempt.flatMap { $0.close() }.recover { _ in }
+        case .timer:
+            reconnectTimer?.cancel()
             return eventLoop.makeSucceededVoidFuture()
-        case .idle, .shutdown:
+        case .nothing:
             return eventLoop.makeSucceededVoidFuture()
         }
     }

@@ -21,16 +21,10 @@ struct ValueTests {
         #expect(error.description == "Redis timeout: no reply within 2.0 s")
     }
 
-    @Test func backoffDoublesAndIsCapped() {
-        let configuration = RedisConfiguration(initialReconnectDelay: .milliseconds(50), maximumReconnectDelay: .seconds(1))
-        let first = ConnectionManager.backoff(attempt: 0, configuration: configuration)
-        let second = ConnectionManager.backoff(attempt: 1, configuration: configuration)
-        #expect(first <= .milliseconds(50) && first >= .milliseconds(40))
-        #expect(second <= .milliseconds(100) && second >= .milliseconds(80))
-        for attempt in [5, 10, 63, 1000] {
-            let delay = ConnectionManager.backoff(attempt: attempt, configuration: configuration)
-            #expect(delay <= .seconds(1) && delay >= .milliseconds(800))
-        }
+    @Test func reconnectDelaysTakeUpToAFifthOffSoThatClientsDoNotReconnectInLockstep() {
+        let delays = (0..<200).map { _ in ConnectionManager.jittered(.seconds(1)) }
+        #expect(delays.allSatisfy { $0 <= .seconds(1) && $0 >= .milliseconds(800) })
+        #expect(Set(delays.map(\.nanoseconds)).count > 1)
     }
 
     @Test func commandEncodingIsRESP() throws {
