@@ -69,7 +69,7 @@ public enum AuthDaemon {
         // own revocations empty it.
         let cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
         let validator = TokenValidator(keys: keys, registry: storage.tokens, store: storage.accounts, cache: cache, logger: setup.logger)
-        let accounts = try await AccountService(
+        let accounts = try await Accounts(
             store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, cache: cache,
             logger: setup.logger)
         AuthRoutes(accounts: accounts, validator: validator, keys: keys).add(to: setup.router)

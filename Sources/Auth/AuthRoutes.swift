@@ -8,11 +8,11 @@ import ServiceKit
 
 /// authd's HTTP routes: the public API under `/auth/`, the JWKS document, and the validator.
 struct AuthRoutes: Sendable {
-    let accounts: AccountService
+    let accounts: Accounts
     let validator: TokenValidator
     let keys: SigningKeys
 
-    init(accounts: AccountService, validator: TokenValidator, keys: SigningKeys) {
+    init(accounts: Accounts, validator: TokenValidator, keys: SigningKeys) {
         self.keys = keys
         self.accounts = accounts
         self.validator = validator
@@ -31,19 +31,19 @@ struct AuthRoutes: Sendable {
         let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
             let body = try await request.decodeJSON(as: Credentials.self, context: context)
-            let userID = try await accounts.register(email: body.email, password: body.password, client: Self.client(request))
+            let userID = try await accounts.signIn.register(email: body.email, password: body.password, client: Self.client(request))
             return try Response.json(["user_id": userID], status: .created)
         }
         auth.post("/login") { request, context in
             let body = try await request.decodeJSON(as: Credentials.self, context: context)
-            let grant = try await accounts.login(email: body.email, password: body.password, client: Self.client(request))
+            let grant = try await accounts.signIn.login(email: body.email, password: body.password, client: Self.client(request))
             return try grantResponse(grant, asCookies: body.cookies == true)
         }
         auth.post("/refresh") { request, context in
             // Browsers using cookies send no body; everyone else sends {"refresh_token": ...}.
             let body = try await request.decodeJSONIfPresent(as: RefreshBody.self, context: context)
             if let token = body?.refresh_token {
-                return try grantResponse(try await accounts.refresh(token, client: Self.client(request)), asCookies: false)
+                return try grantResponse(try await accounts.refresh.rotate(token, client: Self.client(request)), asCookies: false)
             }
             // The cookie form: the refresh cookie, guarded by the CSRF double submit.
             let cookies = try Self.signInCookies(request)
@@ -51,31 +51,31 @@ struct AuthRoutes: Sendable {
                 throw APIError.badRequest(code: "missing_refresh_token", "send refresh_token in the body, or the refresh cookie")
             }
             try Self.checkCSRF(cookie: cookies.csrf, header: request.headers[GatewayHeaders.csrfToken])
-            return try grantResponse(try await accounts.refresh(String(token), client: Self.client(request)), asCookies: true)
+            return try grantResponse(try await accounts.refresh.rotate(String(token), client: Self.client(request)), asCookies: true)
         }
         auth.post("/logout") { request, _ in
-            try await accounts.logout(try await authenticate(request), client: Self.client(request))
+            try await accounts.sessions.logout(try await authenticate(request), client: Self.client(request))
             return Self.noContent(clearingCookies: true, secure: accounts.settings.secureCookies)
         }
         auth.post("/logout-all") { request, _ in
-            try await accounts.logoutAll(try await authenticate(request), client: Self.client(request))
+            try await accounts.sessions.logoutAll(try await authenticate(request), client: Self.client(request))
             return Self.noContent(clearingCookies: true, secure: accounts.settings.secureCookies)
         }
         auth.get("/me") { request, _ in
-            try Response.json(try await accounts.profile(try await authenticate(request)))
+            try Response.json(try await accounts.sessions.profile(try await authenticate(request)))
         }
         auth.get("/sessions") { request, _ in
             let identity = try await authenticate(request)
-            return try Response.json(SessionList(current: identity.sessionID, sessions: try await accounts.sessions(identity)))
+            return try Response.json(SessionList(current: identity.sessionID, sessions: try await accounts.sessions.list(identity)))
         }
         auth.delete("/sessions/:id") { request, context in
-            try await accounts.revokeSession(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
+            try await accounts.sessions.revokeSession(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
             return Self.noContent()
         }
         auth.post("/password") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: PasswordChange.self, context: context)
-            try await accounts.changePassword(
+            try await accounts.sessions.changePassword(
                 identity, current: body.current_password, new: body.new_password, keepingAPIKeys: body.keep_api_keys == true,
                 client: Self.client(request))
             return Self.noContent()
@@ -83,16 +83,16 @@ struct AuthRoutes: Sendable {
         auth.post("/api-keys") { request, context in
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: NewAPIKey.self, context: context)
-            let created = try await accounts.createAPIKey(
+            let created = try await accounts.apiKeys.create(
                 identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
                 client: Self.client(request))
             return try Response.json(created, status: .created)
         }
         auth.get("/api-keys") { request, _ in
-            try Response.json(["api_keys": try await accounts.apiKeys(try await authenticate(request))])
+            try Response.json(["api_keys": try await accounts.apiKeys.list(try await authenticate(request))])
         }
         auth.delete("/api-keys/:id") { request, context in
-            try await accounts.revokeAPIKey(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
+            try await accounts.apiKeys.revoke(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
             return Self.noContent()
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceKit
 
 /// What a new password must be: 10 to 1024 bytes, not one of the most common passwords, not the
 /// email address, and not one character repeated (NIST SP 800-63B: length and a blocklist, no
@@ -8,14 +7,12 @@ enum PasswordPolicy {
     static let minimumLength = 10
     static let maximumBytes = 1024
 
-    /// The 400 that says why `password` is refused, or nil when it is acceptable. `field` is the
-    /// request member that carried it.
-    static func refusal(of password: String, email: String, field: String) -> APIError? {
-        func weak(_ message: String) -> APIError { .badRequest(code: "weak_password", message, field: field) }
+    /// Why `password` is refused, or nil when it is acceptable. `field` is the request member that
+    /// carried it.
+    static func refusal(of password: String, email: String, field: String) -> AccountError? {
+        func weak(_ message: String) -> AccountError { .weakPassword(message, field: field) }
         if password.count < minimumLength { return weak("the password must be at least \(minimumLength) characters") }
-        if password.utf8.count > maximumBytes {
-            return .badRequest(code: "password_too_long", "the password must be at most \(maximumBytes) bytes of UTF-8", field: field)
-        }
+        if password.utf8.count > maximumBytes { return .passwordTooLong(field: field) }
         let lowered = password.lowercased()
         if CommonPasswords.list.contains(lowered) { return weak("the password is one of the most common passwords") }
         if Set(lowered).count == 1 { return weak("the password repeats one character") }

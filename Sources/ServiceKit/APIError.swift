@@ -108,3 +108,9 @@ public struct APIError: HTTPResponseError, Equatable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
+
+/// A service's domain error that knows its HTTP answer: the service's routes say, in one place,
+/// which ``APIError`` each case is, and ``ErrorBodyMiddleware`` answers it.
+public protocol APIErrorConvertible: Error {
+    var apiError: APIError { get }
+}

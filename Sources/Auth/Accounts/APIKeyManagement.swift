@@ -1,0 +1,68 @@
+import Cryptography
+import Foundation
+
+/// Bots' API keys: created with scopes the owner holds, for a limited time, after the owner's
+/// password; listed; revoked at once on every instance.
+struct APIKeyManagement: Sendable {
+    let backends: AccountBackends
+    let passwords: PasswordCheck
+    let settings: AuthSettings
+
+    struct Created: Encodable {
+        let id: String
+        let key: String
+        let name: String
+        let scopes: [String]
+        let expires_at: String
+    }
+
+    /// The key itself is in this answer only. The current password is required: a stolen session
+    /// alone must not become lasting access.
+    func create(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws
+        -> Created
+    {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard (1...100).contains(name.count) else { throw AccountError.invalidKeyName }
+        guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
+            throw AccountError.invalidScopes
+        }
+        let maximum = Int(settings.apiKeyMaximumLifetime)
+        if let expiresIn, !(60...maximum).contains(expiresIn) { throw AccountError.invalidExpiry(maximum: maximum) }
+        let user = try await passwords.reauthenticate(identity, password: password, client: client)
+        let beyond = scopes.filter { !user.scopes.contains($0) }
+        guard beyond.isEmpty else { throw AccountError.insufficientScope(beyond) }
+        let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
+        let created = try await backends.postgres {
+            try await backends.store.createAPIKey(
+                userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
+                lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
+        }
+        guard let created else { throw AccountError.tooManyAPIKeys(limit: settings.apiKeysPerUser) }
+        try await backends.redis {
+            try await backends.registry.recordAPIKey(
+                digestHex: Hex.encode(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
+        }
+        await backends.events.record(
+            SecurityEvent(
+                kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
+        return Created(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format())
+    }
+
+    func list(_ identity: Identity) async throws -> [APIKeySummary] {
+        try await backends.postgres { try await backends.store.apiKeys(userID: identity.userID) }
+    }
+
+    func revoke(_ id: String, of identity: Identity, client: ClientInfo) async throws {
+        guard UUID(uuidString: id) != nil,
+            let digestHex = try await backends.postgres({ try await backends.store.revokeAPIKey(id: id, userID: identity.userID) })
+        else {
+            throw AccountError.noSuchAPIKey
+        }
+        try await backends.revokeAPIKey(digestHex: digestHex, keyID: id.lowercased())
+        await backends.events.record(
+            SecurityEvent(
+                kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                requestID: client.requestID, detail: "key \(id)"))
+    }
+}

@@ -1,0 +1,54 @@
+import ServiceKit
+
+/// Each account refusal's HTTP answer: status, stable code, message and headers.
+extension AccountError: APIErrorConvertible {
+    var apiError: APIError {
+        switch self {
+        case .invalidEmail:
+            .badRequest(code: "invalid_email", "the email address is not valid", field: "email")
+        case .weakPassword(let message, let field):
+            .badRequest(code: "weak_password", message, field: field)
+        case .passwordTooLong(let field):
+            .badRequest(code: "password_too_long", "the password must be at most \(PasswordPolicy.maximumBytes) bytes of UTF-8", field: field)
+        case .emailTaken:
+            APIError(.conflict, code: "email_taken", message: "an account with this email exists")
+        case .wrongPassword:
+            APIError(.unauthorized, code: "invalid_credentials", message: "the email or password is wrong")
+        case .wrongCurrentPassword:
+            APIError(.forbidden, code: "invalid_credentials", message: "the current password is wrong")
+        case .accountBlocked:
+            ValidationOutcome.forbidden(.accountBlocked).apiError
+        case .lockedOut(let seconds):
+            APIError(
+                .tooManyRequests, code: "locked_out", message: "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: String(seconds)])
+        case .loginInProgress:
+            APIError(
+                .tooManyRequests, code: "login_in_progress", message: "another login for this account is in progress; retry in a moment",
+                headers: [.retryAfter: "1"])
+        case .invalidGrant:
+            APIError(.unauthorized, code: "invalid_grant", message: "the refresh token is invalid, expired or already used")
+        case .accountChanged:
+            .unavailable(code: "busy", "the account changed during the refresh; retry")
+        case .hashingBusy:
+            .unavailable(code: "busy", "too many passwords are being checked at once; retry in a moment")
+        case .unavailable(let role):
+            .unavailable("the \(role) is unavailable; try again shortly")
+        case .noSuchAccount:
+            .notFound("no such account")
+        case .noSuchSession:
+            .notFound("no such session")
+        case .noSuchAPIKey:
+            .notFound("no such API key")
+        case .invalidKeyName:
+            .badRequest(code: "invalid_name", "name must be 1 to 100 characters", field: "name")
+        case .invalidScopes:
+            .badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names", field: "scopes")
+        case .invalidExpiry(let maximum):
+            .badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds", field: "expires_in")
+        case .insufficientScope(let beyond):
+            APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
+        case .tooManyAPIKeys(let limit):
+            APIError(.conflict, code: "too_many_api_keys", message: "you have \(limit) live API keys; revoke one first")
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Logging
+import PasswordHashing
+
+/// The account flows of ARCHITECTURE.md's public API, one type per concern: registration and
+/// login, refresh rotation, sessions and password, API keys.
+struct Accounts: Sendable {
+    let signIn: SignIn
+    let refresh: RefreshRotation
+    let sessions: Sessions
+    let apiKeys: APIKeyManagement
+    let settings: AuthSettings
+
+    init(
+        store: any AccountStore, registry: any TokenRegistry, throttle: any LoginThrottle, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
+        cache: ValidationCache, logger: Logger
+    ) async throws {
+        let backends = AccountBackends(store: store, registry: registry, cache: cache, logger: logger)
+        let passwords = try await PasswordCheck(hasher: hasher, throttle: throttle, backends: backends)
+        let issuer = TokenIssuer(keys: keys, settings: settings, backends: backends)
+        self.signIn = SignIn(backends: backends, passwords: passwords, issuer: issuer, settings: settings)
+        self.refresh = RefreshRotation(backends: backends, issuer: issuer, settings: settings)
+        self.sessions = Sessions(backends: backends, passwords: passwords)
+        self.apiKeys = APIKeyManagement(backends: backends, passwords: passwords, settings: settings)
+        self.settings = settings
+    }
+}
