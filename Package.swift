@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["ServiceKit", "Contracts", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictSettings
         ),
         .testTarget(

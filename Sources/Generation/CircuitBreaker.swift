@@ -17,10 +17,13 @@ final class CircuitBreaker: Sendable {
     let cooldown: Duration
     private let state = Mutex(State.closed(failures: 0))
     private let gauge: Gauge
+    /// The time a cooldown is counted in (moved by the tests instead of waiting).
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    init(engine: String, threshold: Int, cooldown: Duration) {
+    init(engine: String, threshold: Int, cooldown: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.threshold = threshold
         self.cooldown = cooldown
+        self.now = now
         gauge = Gauge(label: "generation_engine_circuit", dimensions: [("engine", engine)])
         gauge.record(0)
     }
@@ -28,7 +31,8 @@ final class CircuitBreaker: Sendable {
     var current: State { state.withLock { $0 } }
 
     /// Whether a call may go to the engine now; a `true` in the half-open state makes this call the probe.
-    func permit(now: ContinuousClock.Instant = .now) -> Bool {
+    func permit() -> Bool {
+        let now = now()
         // The gauge is written only on a change: a closed circuit costs a request nothing more.
         let (allowed, changed) = state.withLock { state -> (Bool, State?) in
             switch state {
@@ -59,7 +63,8 @@ final class CircuitBreaker: Sendable {
     }
 
     /// The engine failed in a way that says it is unwell (a timeout, 5xx, 429, no connection).
-    func failed(now: ContinuousClock.Instant = .now) {
+    func failed() {
+        let now = now()
         let next = state.withLock { state -> State in
             switch state {
             case .closed(let failures) where failures + 1 < threshold:

@@ -65,12 +65,12 @@ struct EngineChain: Sendable {
 
         init(
             key: String, engine: any GenerationEngine, cacheable: Bool = false, breakerFailures: Int, breakerCooldown: Duration, concurrency: Int = 0,
-            queueWait: Duration? = nil
+            queueWait: Duration? = nil, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
         ) {
             self.key = key
             self.engine = engine
             self.cacheable = cacheable
-            breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown)
+            breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown, now: now)
             slots = concurrency > 0 ? PrioritySlots(count: concurrency) : nil
             self.queueWait = queueWait
             let label = "generation_engine_calls_total"

@@ -37,11 +37,17 @@ public struct Readiness: Sendable {
     /// How long a report is reused.
     public let cacheFor: Duration
     private let memo = Memo()
+    /// The time a report's age is counted in (moved by the tests instead of waiting).
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(_ checks: [Check] = [], timeout: Duration = .seconds(2), cacheFor: Duration = .seconds(1)) {
+    public init(
+        _ checks: [Check] = [], timeout: Duration = .seconds(2), cacheFor: Duration = .seconds(1),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.checks = checks
         self.timeout = timeout
         self.cacheFor = cacheFor
+        self.now = now
     }
 
     /// The last report if it is recent, else the one the probes running now will give, else a new one.
@@ -50,7 +56,7 @@ public struct Readiness: Sendable {
             case cached(Report)
             case wait(Task<Report, Never>)
         }
-        let now = ContinuousClock.now
+        let now = now()
         let next: Next = memo.state.withLock { state in
             if let last = state.last, now - last.at < cacheFor { return .cached(last.report) }
             if let running = state.running { return .wait(running) }
@@ -66,7 +72,7 @@ public struct Readiness: Sendable {
             memo.state.withLock { state in
                 guard state.running == probing else { return }
                 state.running = nil
-                state.last = (report, ContinuousClock.now)
+                state.last = (report, self.now())
             }
             return report
         }

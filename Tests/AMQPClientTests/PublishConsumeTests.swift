@@ -161,14 +161,25 @@ struct PublishConsumeTests {
         let consumer = AMQPConsumer(queue: queue, prefetch: 3, configuration: configuration, logger: Broker.logger)
         let collector = DeliveryCollector(consumer)
         _ = try await collector.waitFor(3)
-        try await Task.sleep(for: .milliseconds(500))
+        // A second consumer takes every message the broker still holds: when it has the other
+        // seven, none is left that the first could still be sent, so its three are all it got.
+        try await Self.expectTheRest(of: queue, 7, configuration: configuration)
         #expect(collector.deliveries.count == 3)
         consumer.ack(collector.deliveries[0])
         #expect(try await collector.waitFor(4).count == 4)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Self.expectTheRest(of: queue, 6, configuration: configuration)
         #expect(collector.deliveries.count == 4)
         await consumer.shutdown()
         await publisher.shutdown()
+    }
+
+    /// Takes the messages left in `queue` with a consumer of its own, expects `count` of them,
+    /// and gives them back (its channel closes with them unacknowledged).
+    static func expectTheRest(of queue: String, _ count: Int, configuration: AMQPConfiguration) async throws {
+        let rest = AMQPConsumer(queue: queue, prefetch: 100, configuration: configuration, logger: Broker.logger)
+        let collector = DeliveryCollector(rest)
+        #expect(try await collector.waitFor(count).count == count)
+        await rest.shutdown()
     }
 
     @Test func aThousandConfirmedPublishesAllArrive() async throws {

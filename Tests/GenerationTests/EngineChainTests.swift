@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Generation
@@ -70,10 +71,13 @@ final class ScriptedEngine: GenerationEngine {
     static let refused = EngineError(code: "engine_refused", message: "400: prompt too long", retryable: false)
 
     static func chain(
-        _ engines: ScriptedEngine..., retries: Int = 0, budget: Duration = .seconds(10), failures: Int = 5, cooldown: Duration = .seconds(30)
+        _ engines: ScriptedEngine..., retries: Int = 0, budget: Duration = .seconds(10), failures: Int = 5, cooldown: Duration = .seconds(30),
+        clock: TestClock = TestClock()
     ) -> EngineChain {
         EngineChain(
-            members: engines.map { EngineChain.Member(key: $0.name, engine: $0, breakerFailures: failures, breakerCooldown: cooldown) },
+            members: engines.map {
+                EngineChain.Member(key: $0.name, engine: $0, breakerFailures: failures, breakerCooldown: cooldown) { clock.instant }
+            },
             retries: retries, backoff: .milliseconds(10), budget: budget)
     }
 
@@ -123,7 +127,8 @@ final class ScriptedEngine: GenerationEngine {
     @Test func theCircuitOpensAfterItsFailuresSkipsTheEngineAndProbesAfterTheCooldown() async throws {
         let first = ScriptedEngine("first", .fail(Self.unwell, after: []), .fail(Self.unwell, after: []), .fail(Self.unwell, after: []), .answer(["Back."]))
         let second = ScriptedEngine("second", .answer(["Fallback."]))
-        let chain = Self.chain(first, second, failures: 2, cooldown: .milliseconds(300))
+        let clock = TestClock()
+        let chain = Self.chain(first, second, failures: 2, cooldown: .seconds(30), clock: clock)
         let breaker = chain.members[0].breaker
         for _ in 1...2 { #expect(await Self.run(chain).engine == "second") }
         guard case .open = breaker.current else { Issue.record("the circuit is \(breaker.current) after 2 failures"); return }
@@ -131,12 +136,12 @@ final class ScriptedEngine: GenerationEngine {
         #expect(await Self.run(chain).engine == "second")
         #expect(first.callCount == 2)
         // After the cooldown one probe goes through; it fails, and the circuit opens again.
-        try await Task.sleep(for: .milliseconds(350))
+        clock.advance(by: .seconds(31))
         #expect(await Self.run(chain).engine == "second")
         #expect(first.callCount == 3)
         guard case .open = breaker.current else { Issue.record("a failed probe left the circuit \(breaker.current)"); return }
         // The next probe succeeds and closes it.
-        try await Task.sleep(for: .milliseconds(350))
+        clock.advance(by: .seconds(31))
         #expect(await Self.run(chain).engine == "first")
         #expect(breaker.current == .closed(failures: 0))
     }
@@ -198,29 +203,31 @@ final class ScriptedEngine: GenerationEngine {
         // One call at a time: the second run waits 50 ms, then the next engine answers it.
         let impatient = chain(queueWait: .milliseconds(50))
         async let first = Self.run(impatient)
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil { model.callCount == 2 }
         #expect(await Self.run(impatient).engine == "offline")
         #expect(await first.engine == "model")
         #expect(model.callCount == 2)
         // With a long enough wait, the second run has the engine once the first call ends.
         let patient = chain(queueWait: .seconds(5))
         async let earlier = Self.run(patient)
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil { model.callCount == 3 }
         #expect(await Self.run(patient).engine == "model")
         #expect(await earlier.engine == "model")
         #expect(model.callCount == 4)
     }
 
     @Test func aClientThatGoesAwayDuringAProbeLeavesTheProbeToTheNextCall() async {
-        let breaker = CircuitBreaker(engine: "probe-test", threshold: 1, cooldown: .seconds(1))
-        let now = ContinuousClock.now
-        breaker.failed(now: now)
-        #expect(!breaker.permit(now: now + .milliseconds(500)))
-        #expect(breaker.permit(now: now + .seconds(2)))
+        let clock = TestClock()
+        let breaker = CircuitBreaker(engine: "probe-test", threshold: 1, cooldown: .seconds(1)) { clock.instant }
+        breaker.failed()
+        clock.advance(by: .milliseconds(500))
+        #expect(!breaker.permit())
+        clock.advance(by: .milliseconds(1500))
+        #expect(breaker.permit())
         // One probe at a time.
-        #expect(!breaker.permit(now: now + .seconds(2)))
+        #expect(!breaker.permit())
         breaker.inconclusive()
-        #expect(breaker.permit(now: now + .seconds(2)))
+        #expect(breaker.permit())
     }
 
     @Test func aidFallsBackToTheOfflineEngineAndStopsAskingABrokenOne() async throws {

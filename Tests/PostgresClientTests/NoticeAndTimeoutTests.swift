@@ -34,10 +34,11 @@ struct NoticeAndTimeoutTests {
     }
 
     @Test func cancellingTheTaskCancelsTheStatement() async throws {
-        try await Support.withClient(try Support.configuration(poolSize: 1)) { client in
+        let configuration = try Support.configuration(poolSize: 1)
+        try await Support.withClient(configuration) { client in
             let start = ContinuousClock.now
-            let task = Task { try await client.query("SELECT pg_sleep(10)") }
-            try await Task.sleep(for: .milliseconds(300))
+            let task = Task { try await client.query("SELECT pg_sleep(10) -- canceled") }
+            try await Support.waitUntilRunning("SELECT pg_sleep(10) -- canceled", on: configuration)
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             #expect(ContinuousClock.now - start < .seconds(5), "the 10 s statement ran on after the cancel")
@@ -55,7 +56,7 @@ struct NoticeAndTimeoutTests {
             // quick query take the connection first.
             _ = try await client.query("SELECT 1")
             async let slow = client.query("SELECT pg_sleep(2)")
-            try await Task.sleep(for: .milliseconds(400))
+            try await Support.waitUntilRunning("SELECT pg_sleep(2)", on: configuration)
             let error = await #expect(throws: PostgresError.self) { try await client.query("SELECT 1") }
             #expect(error?.code == .poolTimeout)
             _ = try await slow

@@ -22,7 +22,7 @@ struct OutageTests {
 
         try await client.query("SELECT 1")
         let inFlight = Task { try await client.query("SELECT pg_sleep(30)") }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Support.waitUntilRunning("SELECT pg_sleep(30)", on: configuration)
         try await server.stop()
 
         let lost = await #expect(throws: PostgresError.self) { try await inFlight.value }

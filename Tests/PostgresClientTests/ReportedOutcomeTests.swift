@@ -97,7 +97,7 @@ struct ReportedOutcomeTests {
         try await client.query("SELECT 1")
         let start = ContinuousClock.now
         let task = Task { try await client.query("SELECT pg_sleep(20)") }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Support.waitUntilRunning("SELECT pg_sleep(20)", on: configuration)
         server.signal(SIGSTOP)
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }

@@ -3,6 +3,7 @@ import Logging
 import PostgresClient
 import Synchronization
 import TestSupport
+import Testing
 
 /// Helpers shared by the suites: clients for the shared server and a log handler that keeps lines.
 enum Support {
@@ -34,6 +35,24 @@ enum Support {
         } catch {
             await client.close()
             throw error
+        }
+    }
+
+    /// Waits until `statement` runs on the server of `configuration`, as another connection sees
+    /// it in `pg_stat_activity`: a test that stops the server or cancels the statement then acts on
+    /// a statement that is running, not on one still on its way.
+    static func waitUntilRunning(_ statement: String, on configuration: PostgresConfiguration, timeout: Duration = .seconds(10)) async throws {
+        var watcher = configuration
+        watcher.poolSize = 1
+        try await withClient(watcher) { client in
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                let rows = try await client.query(
+                    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1", [.text(statement)])
+                if try rows[0].decode("n", as: Int.self) > 0 { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            Issue.record("\(statement) did not start within \(timeout)")
         }
     }
 

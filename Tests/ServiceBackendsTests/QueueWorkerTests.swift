@@ -68,14 +68,6 @@ struct QueueWorkerTests {
         return ContinuousClock.now - start
     }
 
-    static func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw LocalServer.Failure(description: "condition not met within 10 s") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     @Test func everyMessageIsHandledOnceAndAcknowledged() async throws {
         let queue = try await Queue(publishing: (1...6).map { "task \($0)" })
         let handled = Shared<[String]>([])
@@ -83,7 +75,7 @@ struct QueueWorkerTests {
             handled.update { $0.append(String(decoding: delivery.body, as: UTF8.self)) }
             return .done
         }
-        _ = try await Self.run(worker) { try await Self.waitUntil { handled.value.count == 6 } }
+        _ = try await Self.run(worker) { try await waitUntil { handled.value.count == 6 } }
         #expect(handled.value.sorted() == (1...6).map { "task \($0)" }.sorted())
         #expect(try await queue.leftOver().isEmpty, "acknowledged messages must not come back")
     }
@@ -98,7 +90,7 @@ struct QueueWorkerTests {
             finished.update { $0 = !Task.isCancelled }
             return .done
         }
-        let shutdown = try await Self.run(worker) { try await Self.waitUntil { started.value } }
+        let shutdown = try await Self.run(worker) { try await waitUntil { started.value } }
         #expect(finished.value, "the handler in flight was cut short")
         #expect(shutdown >= .milliseconds(300))
         #expect(try await queue.leftOver().isEmpty)
@@ -112,7 +104,7 @@ struct QueueWorkerTests {
             try? await Task.sleep(for: .seconds(60))
             return Task.isCancelled ? .retryLater : .done
         }
-        let shutdown = try await Self.run(worker) { try await Self.waitUntil { started.value } }
+        let shutdown = try await Self.run(worker) { try await waitUntil { started.value } }
         #expect(shutdown < .seconds(5), "shutdown took \(shutdown) with a 200 ms budget")
         let back = try await queue.leftOver()
         #expect(back.map { String(decoding: $0.body, as: UTF8.self) } == ["stuck"])
@@ -126,7 +118,7 @@ struct QueueWorkerTests {
             seen.update { $0 += 1 }
             return .reject
         }
-        _ = try await Self.run(worker) { try await Self.waitUntil { seen.value == 1 } }
+        _ = try await Self.run(worker) { try await waitUntil { seen.value == 1 } }
         #expect(try await queue.leftOver().isEmpty)
         #expect(seen.value == 1)
     }

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Prometheus
 import ServiceKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// Health routes are public: what they say and what they cost must not depend on who asks.
@@ -35,12 +36,16 @@ import Testing
 
     @Test func aBurstOfHealthRequestsProbesOncePerSecond() async throws {
         let probes = Atomic<Int>(0)
-        let readiness = Readiness([.init("redis") { probes.add(1, ordering: .relaxed) }], cacheFor: .seconds(1))
+        let clock = TestClock()
+        let readiness = Readiness([.init("redis") { probes.add(1, ordering: .relaxed) }], cacheFor: .seconds(1)) { clock.instant }
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<50 { group.addTask { _ = await readiness.evaluate() } }
         }
         #expect(probes.load(ordering: .relaxed) == 1)
-        try await Task.sleep(for: .milliseconds(1100))
+        clock.advance(by: .milliseconds(900))
+        _ = await readiness.evaluate()
+        #expect(probes.load(ordering: .relaxed) == 1)
+        clock.advance(by: .milliseconds(200))
         #expect(await readiness.evaluate().isReady)
         #expect(probes.load(ordering: .relaxed) == 2)
     }
