@@ -1,6 +1,6 @@
 /// Something that writes text for a prompt: the offline engine, or a model behind an
 /// OpenAI-compatible API.
-public protocol GenerationEngine: Sendable {
+protocol GenerationEngine: Sendable {
     /// The name answers carry in `engine`, so that a client can tell which engine wrote them.
     var name: String { get }
 
@@ -12,7 +12,7 @@ public protocol GenerationEngine: Sendable {
 }
 
 /// What an engine's stream carries.
-public enum EngineOutput: Sendable, Equatable {
+enum EngineOutput: Sendable, Equatable {
     /// A piece of the answer, as the engine wrote it.
     case text(String)
     /// The answer reached its `maxTokens`: it ends there, not where the engine would have ended it.
@@ -20,21 +20,21 @@ public enum EngineOutput: Sendable, Equatable {
 }
 
 /// Why an engine did not finish an answer.
-public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A stable code, recorded as the generation's failure.
-    public let code: String
-    public let message: String
+    let code: String
+    let message: String
     /// Whether the same request may succeed if asked again (a timeout, 429, 5xx).
-    public let retryable: Bool
+    let retryable: Bool
     /// How long the engine asked to wait before asking again (a 429's Retry-After).
-    public let retryAfter: Duration?
+    let retryAfter: Duration?
 
-    public init(code: String, message: String, retryable: Bool, retryAfter: Duration? = nil) {
+    init(code: String, message: String, retryable: Bool, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.retryable = retryable
         self.retryAfter = retryAfter
     }
 
-    public var description: String { "\(code): \(message)" }
+    var description: String { "\(code): \(message)" }
 }

@@ -1,25 +1,25 @@
 /// What a user can ask aid to make of a topic: the function's name in the API, the plan feature it
 /// needs, and whether it is answered at once or queued for genworker.
-public struct GenerationFunction: Sendable, Equatable {
+struct GenerationFunction: Sendable, Equatable {
     /// How a function's generations run.
-    public enum Mode: String, Sendable {
+    enum Mode: String, Sendable {
         /// Answered in the request, as one body or streamed.
         case immediate
         /// Long: queued for genworker, answered 202 with a task to poll.
         case queued
     }
 
-    public let code: String
+    let code: String
     /// The plan feature a reservation for it names (billing.plans.features).
-    public let feature: String
-    public let mode: Mode
+    let feature: String
+    let mode: Mode
     /// The answer's length in tokens unless the request asks otherwise: room for the whole answer
     /// its template asks for, so that only a request for less cuts it (README lists them).
-    public let defaultMaxTokens: Int
+    let defaultMaxTokens: Int
 
     /// Every function, in the order the API lists them. Each has a prompt template in
     /// `ai.prompt_templates` (sql/006).
-    public static let catalog: [GenerationFunction] = [
+    static let catalog: [GenerationFunction] = [
         GenerationFunction(code: "summary", feature: "generate.short", mode: .immediate, defaultMaxTokens: 400),
         GenerationFunction(code: "explain", feature: "generate.short", mode: .immediate, defaultMaxTokens: 700),
         GenerationFunction(code: "quiz", feature: "generate.short", mode: .immediate, defaultMaxTokens: 700),
@@ -28,7 +28,7 @@ public struct GenerationFunction: Sendable, Equatable {
         GenerationFunction(code: "scenario", feature: "generate.long", mode: .queued, defaultMaxTokens: 1500),
     ]
 
-    public static func named(_ code: String) -> GenerationFunction? {
+    static func named(_ code: String) -> GenerationFunction? {
         catalog.first { $0.code == code }
     }
 }

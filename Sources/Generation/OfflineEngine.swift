@@ -3,9 +3,9 @@ import Synchronization
 /// An engine without a model: the same prompt always gives the same text, which says that it is
 /// offline and repeats the request. The local stack's default and the tests' engine, with the
 /// latency, the size of its pieces and its failures set by configuration.
-public struct OfflineEngine: GenerationEngine {
+struct OfflineEngine: GenerationEngine {
     /// The failures it can be told to have, for tests and chaos runs.
-    public enum Failure: Sendable, Equatable {
+    enum Failure: Sendable, Equatable {
         case never
         /// Every call fails before its first piece.
         case always
@@ -16,7 +16,7 @@ public struct OfflineEngine: GenerationEngine {
         case firstCalls(Int)
     }
 
-    public let name = "offline"
+    let name = "offline"
     /// How long a whole answer takes, spread over its pieces.
     let latency: Duration
     /// Words per piece.
@@ -24,7 +24,7 @@ public struct OfflineEngine: GenerationEngine {
     let failure: Failure
     private let calls = CallCount()
 
-    public init(latency: Duration = .zero, wordsPerPiece: Int = 4, failure: Failure = .never) {
+    init(latency: Duration = .zero, wordsPerPiece: Int = 4, failure: Failure = .never) {
         self.latency = latency
         self.wordsPerPiece = max(wordsPerPiece, 1)
         self.failure = failure
@@ -43,7 +43,7 @@ public struct OfflineEngine: GenerationEngine {
         return words.prefix(maxTokens).joined(separator: " ")
     }
 
-    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
+    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
         let words = text(for: prompt, maxTokens: maxTokens).split(separator: " ")
         // Its whole text is as long as the longer of 80 words and the request: less is a cut.
         let cut = words.count < text(for: prompt, maxTokens: Int.max).split(separator: " ").count

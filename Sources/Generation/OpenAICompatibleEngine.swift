@@ -10,8 +10,8 @@ import Synchronization
 /// server, Ollama), always streamed: pieces arrive as the model writes them. Refusals become
 /// ``EngineError``s that say whether a retry may help: a timeout, 429 (with its Retry-After) and 5xx
 /// may; any other 4xx may not.
-public struct OpenAICompatibleEngine: GenerationEngine {
-    public let name: String
+struct OpenAICompatibleEngine: GenerationEngine {
+    let name: String
     let endpoint: String
     let model: String
     let apiKey: String?
@@ -37,7 +37,7 @@ public struct OpenAICompatibleEngine: GenerationEngine {
         self.totalTimeout = totalTimeout
     }
 
-    public func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
+    func generate(_ prompt: Prompt, maxTokens: Int) -> AsyncThrowingStream<EngineOutput, any Error> {
         AsyncThrowingStream { continuation in
             let work = Task {
                 do {

@@ -30,13 +30,13 @@ struct PromptTemplate: Sendable, Equatable {
 
 /// What an engine is asked: a system message and a user message, the form every chat-completions
 /// API takes, and the sequences at which the answer ends (the API's `stop`).
-public struct Prompt: Sendable, Equatable {
-    public let system: String
-    public let user: String
+struct Prompt: Sendable, Equatable {
+    let system: String
+    let user: String
     /// The answer ends before the first of these; the sequence itself is not part of it.
-    public let stop: [String]
+    let stop: [String]
 
-    public init(system: String, user: String, stop: [String] = []) {
+    init(system: String, user: String, stop: [String] = []) {
         self.system = system
         self.user = user
         self.stop = stop

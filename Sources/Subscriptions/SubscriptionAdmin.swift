@@ -27,7 +27,7 @@ public struct SubscriptionAdmin: Sendable {
     }
 
     /// Longest grant or extension at once, in days (ten years).
-    public static let days = 1...3650
+    static let days = 1...3650
 
     public func plans() async throws -> [Plan] {
         try await store.plans()

@@ -42,8 +42,8 @@ public enum SubscriptionChange: Sendable, Equatable {
 }
 
 /// A change that cannot apply, said in words an admin can act on.
-public struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertible {
-    public enum Reason: String, Sendable {
+struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertible {
+    enum Reason: String, Sendable {
         case unknownPlan = "unknown_plan"
         case noLiveSubscription = "no_live_subscription"
         case invalidDays = "invalid_days"
@@ -57,6 +57,6 @@ public struct SubscriptionChangeRefused: Error, Equatable, CustomStringConvertib
         case periodEnded = "period_ended"
     }
 
-    public let reason: Reason
-    public let description: String
+    let reason: Reason
+    let description: String
 }
