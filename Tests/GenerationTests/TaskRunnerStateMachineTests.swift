@@ -25,6 +25,15 @@ import Testing
         EngineOutcome(ending: ending, text: text, engine: "model")
     }
 
+    /// A machine that has read `task` and its template, and asks to claim it.
+    static func claiming(_ task: GenerationRecord) -> Machine {
+        var machine = Machine(maxAttempts: 3, backoff: .seconds(1))
+        _ = machine.received(taskID: task.id)
+        _ = machine.taskRead(task)
+        _ = machine.templateRead(template)
+        return machine
+    }
+
     /// A machine brought to the end of attempt `attempt`'s engine call with `outcome`, each action
     /// on the way checked.
     static func ranEngine(_ outcome: EngineOutcome, attempt: Int = 1, maxAttempts: Int = 3) -> Machine {
@@ -55,11 +64,8 @@ import Testing
     }
 
     @Test func onlyAFirstAttemptMayBeAnsweredFromTheCache() {
-        var machine = Machine(maxAttempts: 3, backoff: .seconds(1))
         let task = Self.task(.running)
-        _ = machine.received(taskID: task.id)
-        _ = machine.taskRead(task)
-        _ = machine.templateRead(Self.template)
+        var machine = Self.claiming(task)
         #expect(machine.claimed(.claimed(attempt: 2)) == .runEngine(task, Self.template, attempt: 2, cacheLookup: false))
     }
 
@@ -92,11 +98,8 @@ import Testing
     }
 
     @Test func aTaskAnotherDeliveryHoldsIsReadAgainWithinASecondAndNeverRunTwice() {
-        var machine = Machine(maxAttempts: 3, backoff: .seconds(1))
         let task = Self.task(.running)
-        _ = machine.received(taskID: task.id)
-        _ = machine.taskRead(task)
-        _ = machine.templateRead(Self.template)
+        var machine = Self.claiming(task)
         #expect(machine.claimed(.held(for: .seconds(30))) == .readTask(after: .seconds(1)))
         // The holder's lease is nearly out: look again soon, but not in a busy loop.
         _ = machine.taskRead(task)
@@ -111,11 +114,8 @@ import Testing
     }
 
     @Test func aTaskCanceledWhileWaitingForASlotIsLookedAtAgain() {
-        var machine = Machine(maxAttempts: 3, backoff: .seconds(1))
         let task = Self.task(.queued)
-        _ = machine.received(taskID: task.id)
-        _ = machine.taskRead(task)
-        _ = machine.templateRead(Self.template)
+        var machine = Self.claiming(task)
         #expect(machine.claimed(.ended) == .readTask(after: nil))
         let canceled = Self.task(.canceled)
         #expect(machine.taskRead(canceled) == .endAgain(canceled, deadLetter: nil))
@@ -146,11 +146,7 @@ import Testing
     }
 
     @Test func aLeaseLostDuringOrAfterTheCallDropsTheOutcomeAndLetsTheMessageGo() {
-        var during = Machine(maxAttempts: 3, backoff: .seconds(1))
-        let task = Self.task(.queued)
-        _ = during.received(taskID: task.id)
-        _ = during.taskRead(task)
-        _ = during.templateRead(Self.template)
+        var during = Self.claiming(Self.task(.queued))
         _ = during.claimed(.claimed(attempt: 1))
         #expect(during.engineEnded(.lost) == .settle(.done))
 
@@ -180,11 +176,8 @@ import Testing
     }
 
     @Test func aShutdownDuringTheCallHandsTheMessageBackWithTheTaskAsItIs() {
-        var machine = Machine(maxAttempts: 3, backoff: .seconds(1))
         let task = Self.task(.queued)
-        _ = machine.received(taskID: task.id)
-        _ = machine.taskRead(task)
-        _ = machine.templateRead(Self.template)
+        var machine = Self.claiming(task)
         _ = machine.claimed(.claimed(attempt: 1))
         #expect(machine.engineEnded(.shutDown) == .settle(.retryLater))
     }
