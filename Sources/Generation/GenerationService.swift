@@ -41,10 +41,9 @@ struct GenerationService: Sendable {
     static let units = 1
 
     /// Reserves the user's quota and records the generation as running.
-    /// - Throws: ``APIError`` 402 `subscription_required` when the plan does not include the
-    ///   function, 400 `max_tokens_exceeded` when it allows shorter answers than asked for, 429
-    ///   `quota_exceeded` or `too_many_tasks` with Retry-After, 503 when subscribed or PostgreSQL
-    ///   cannot be reached (nothing is counted then).
+    /// - Throws: ``GenerationError/denied(_:)`` when subscribed refuses (the plan lacks the
+    ///   function, allows shorter answers, a quota is spent, too many tasks run), a `...Unavailable`
+    ///   one when subscribed or PostgreSQL cannot be reached (nothing is counted then).
     func start(_ input: GenerationInput, userID: String) async throws -> StartedGeneration {
         let template = try await template(for: input)
         let id = GenerationRecord.newID()
@@ -67,7 +66,7 @@ struct GenerationService: Sendable {
         } catch {
             await end(requestID: reservation, delivered: false)
             logger.traced.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "generation_unavailable", "generations cannot be recorded right now; nothing was counted")
+            throw GenerationError.storageUnavailable(message: GenerationError.unrecorded)
         }
     }
 
@@ -75,7 +74,7 @@ struct GenerationService: Sendable {
     func template(for input: GenerationInput) async throws -> PromptTemplate {
         guard let template = try await storage({ try await store.template(for: input.function.code) }) else {
             logger.traced.error("no prompt template", metadata: ["function": "\(input.function.code)"])
-            throw APIError.unavailable(code: "generation_unavailable", "the function \(input.function.code) has no prompt template; nothing was counted")
+            throw GenerationError.noTemplate(function: input.function.code)
         }
         return template
     }
@@ -90,11 +89,14 @@ struct GenerationService: Sendable {
                 maxTokens: input.askedMaxTokens ? input.maxTokens : nil)
         } catch let unavailable as EntitlementsUnavailable {
             logger.traced.warning("subscribed unavailable", metadata: ["reason": "\(unavailable.reason)"])
-            throw APIError.unavailable(code: "subscriptions_unavailable", "your plan cannot be checked right now; nothing was counted, try again shortly")
+            throw GenerationError.subscriptionsUnavailable
         }
         switch decision {
         case .denied(let reason, let retryAfter, let plans, let maxOutputTokens, let spent):
-            throw Self.refusal(reason: reason, retryAfter: retryAfter, plans: plans, input: input, maxOutputTokens: maxOutputTokens, spent: spent)
+            throw GenerationError.denied(
+                .init(
+                    reason: reason, retryAfter: retryAfter, plans: plans, function: input.function.code, maxTokens: input.maxTokens,
+                    maxOutputTokens: maxOutputTokens, spent: spent))
         case .allowed(let remaining, let resetsAt, let maxOutputTokens):
             return Allowance(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)
         }
@@ -203,79 +205,14 @@ struct GenerationService: Sendable {
     }
 
     /// A store call whose failure is a 503 saying `message` (by default: before anything was counted).
-    func storage<T>(unavailable message: String = "generations cannot be recorded right now; nothing was counted", _ call: () async throws -> T)
-        async throws -> T
-    {
+    func storage<T>(unavailable message: String = GenerationError.unrecorded, _ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
-        } catch let error as APIError {
-            throw error
+        } catch let refusal as any APIErrorConvertible {
+            throw refusal
         } catch {
             logger.traced.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "generation_unavailable", message)
+            throw GenerationError.storageUnavailable(message: message)
         }
     }
-
-    /// `seconds` as a person reads a wait: `5 h 3 min`, `12 min`, `40 s`.
-    static func span(_ seconds: Int) -> String {
-        if seconds >= 3600 { return "\(seconds / 3600) h \(seconds % 3600 / 60) min" }
-        if seconds >= 60 { return "\(seconds / 60) min" }
-        return "\(seconds) s"
-    }
-
-    /// subscribed's denial as the answer the user sees.
-    static func refusal(
-        reason: DenialReason, retryAfter: Int?, plans: [String], input: GenerationInput, maxOutputTokens: Int?, spent: SpentQuota? = nil
-    ) -> APIError {
-        let function = input.function.code
-        switch reason {
-        case .quotaExceeded:
-            let seconds = max(retryAfter ?? 1, 1)
-            let offer = plans.isEmpty ? "" : "; plans with more: \(plans.joined(separator: ", ")) (\(Self.changePlan))"
-            guard let spent else {
-                return APIError(
-                    .tooManyRequests, code: reason.rawValue,
-                    message: "you have used all the generations your plan allows for now; more in \(seconds) s\(offer)",
-                    headers: [.retryAfter: String(seconds)])
-            }
-            let count = "\(spent.limit) generation\(spent.limit == 1 ? "" : "s")"
-            let which = spent.quota == .day ? "today's \(count)" : "this period's \(count)"
-            let resetsAt = ISO8601DateFormatter().string(from: spent.resetsAt)
-            // A period that has ended (past due) starts again only once paid: waiting would not help.
-            guard spent.resetsAt > Date() else {
-                var error = APIError(
-                    .init(code: 402, reasonPhrase: "Payment Required"), code: "renewal_required",
-                    message: "you have used \(which) of a period that ended at \(resetsAt): it starts again once your subscription is paid (\(Self.changePlan))"
-                )
-                error.details = ["quota": .string(spent.quota.rawValue), "limit": .int(spent.limit), "plans": .strings(plans)]
-                return error
-            }
-            var error = APIError(
-                .tooManyRequests, code: reason.rawValue,
-                message: "you have used \(which) on your plan; more from \(resetsAt) (in \(Self.span(seconds)))\(offer)",
-                headers: [.retryAfter: String(seconds)])
-            error.details = ["quota": .string(spent.quota.rawValue), "limit": .int(spent.limit), "resets_at": .string(resetsAt), "plans": .strings(plans)]
-            return error
-        case .maxTokensExceeded:
-            let bound = maxOutputTokens.map { "at most \($0)" } ?? "fewer"
-            let offer = plans.isEmpty ? "" : "; plans that allow \(input.maxTokens): \(plans.joined(separator: ", ")) (\(Self.changePlan))"
-            return APIError(
-                .badRequest, code: reason.rawValue,
-                message: "options.max_tokens is \(input.maxTokens), but your plan allows \(bound) output tokens per answer\(offer); nothing was counted",
-                field: "options.max_tokens")
-        case .tooManyTasks:
-            let seconds = max(retryAfter ?? 1, 1)
-            return APIError(
-                .tooManyRequests, code: reason.rawValue, message: "your plan's generations at once are all under way; try again when one has finished",
-                headers: [.retryAfter: String(seconds)])
-        case .noSubscription, .featureNotInPlan, .subscriptionExpired:
-            let offer = plans.isEmpty ? "" : " (\(plans.joined(separator: ", ")))"
-            return APIError(
-                .init(code: 402, reasonPhrase: "Payment Required"), code: "subscription_required",
-                message: "\(function) is not available on your plan: move to a plan that includes it\(offer) with \(Self.changePlan)")
-        }
-    }
-
-    /// Where a user moves to another plan: from free by paying; mid-period keeping the period.
-    static let changePlan = "POST /api/subscription/change"
 }

@@ -44,8 +44,7 @@ struct TaskService: Sendable {
     static func replay(_ existing: GenerationRecord, of input: GenerationInput) throws -> GenerationRecord {
         let sameLength = input.askedMaxTokens ? existing.maxTokens == input.maxTokens : existing.maxTokens <= input.maxTokens
         guard existing.function == input.function.code, existing.topic == input.topic, existing.language == input.language, sameLength else {
-            throw APIError(
-                .conflict, code: "idempotency_key_reused", message: "this Idempotency-Key was used with a different request; use a new key for a new task")
+            throw GenerationError.idempotencyKeyReused
         }
         return existing
     }
@@ -56,9 +55,9 @@ struct TaskService: Sendable {
     func cancel(id: String, userID: String) async throws -> GenerationRecord.Status {
         switch try await generations.storage({ try await store.cancel(id: id, userID: userID) }) {
         case .notFound:
-            throw APIError.notFound("no task of yours has this id (a generation answered in the request cannot be canceled)")
+            throw GenerationError.noSuchTask
         case .ended(let status):
-            throw APIError(.conflict, code: "already_finished", message: "this generation has already ended: \(status.rawValue)")
+            throw GenerationError.alreadyFinished(status)
         case .canceled(let reservation, let wasRunning):
             if !wasRunning { await generations.end(requestID: reservation, delivered: false) }
             return .canceled
@@ -68,7 +67,7 @@ struct TaskService: Sendable {
     /// Checks an `Idempotency-Key` header's value.
     static func checkIdempotencyKey(_ key: String) throws -> String {
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw APIError.badRequest(code: "invalid_header", "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
+            throw GenerationError.invalidIdempotencyKey
         }
         return key
     }

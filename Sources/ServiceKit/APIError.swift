@@ -109,8 +109,12 @@ public struct APIError: HTTPResponseError, Equatable {
     }
 }
 
-/// A service's domain error that knows its HTTP answer: the service's routes say, in one place,
+/// An error that knows its HTTP answer: a service's domain errors say, in one place per service,
 /// which ``APIError`` each case is, and ``ErrorBodyMiddleware`` answers it.
 public protocol APIErrorConvertible: Error {
     var apiError: APIError { get }
+}
+
+extension APIError: APIErrorConvertible {
+    public var apiError: APIError { self }
 }

@@ -5,7 +5,8 @@ import NIOCore
 /// Turns every error a route or middleware throws into the JSON error body (with the request id
 /// that ``RequestIdMiddleware`` gave the request), so no client ever sees a framework's HTML or
 /// an empty 500. A body over the upload limit is 413 `payload_too_large`. An error that is neither an
-/// ``APIError`` (or ``APIErrorConvertible``) nor the framework's `HTTPError` is logged
+/// ``APIErrorConvertible`` (an ``APIError``, or a domain error that knows its answer) nor the
+/// framework's `HTTPError` is logged
 /// and answered as `internal_error`, without its text.
 public struct ErrorBodyMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
@@ -14,8 +15,6 @@ public struct ErrorBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         let id = context.requestID
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return error.response(requestId: id)
         } catch let error as any APIErrorConvertible {
             return error.apiError.response(requestId: id)
         } catch let error as NIOTooManyBytesError {

@@ -40,13 +40,7 @@ struct AdminRoutes: Sendable {
     }
 
     private func apply(_ change: SubscriptionChange, user: String, actor: String) async throws -> Response {
-        let record = try await entitlements.available {
-            do {
-                return try await admin.apply(change, userID: user, by: actor)
-            } catch let refused as SubscriptionChangeRefused {
-                throw refused.apiError
-            }
-        }
+        let record = try await entitlements.available { try await admin.apply(change, userID: user, by: actor) }
         return try Response.json(RecordBody(record))
     }
 
@@ -114,16 +108,4 @@ struct AdminView: Encodable {
     let user_id: String
     let subscription: RecordBody?
     let current: SubscriptionBody
-}
-
-extension SubscriptionChangeRefused {
-    /// The answer to an admin request that asked for this change.
-    var apiError: APIError {
-        switch reason {
-        case .unknownPlan: APIError.badRequest(code: reason.rawValue, description, field: "plan")
-        case .invalidDays: APIError.badRequest(code: reason.rawValue, description, field: "days")
-        case .noLiveSubscription, .nothingToResume, .canceledByAdmin, .periodEnded: APIError(.conflict, code: reason.rawValue, message: description)
-        case .samePlan: APIError(.conflict, code: reason.rawValue, message: description, field: "plan")
-        }
-    }
 }

@@ -31,30 +31,24 @@ struct EntitlementService: Sendable {
 
     /// The store's decision about `request`, its input checked first.
     func decide(_ request: ReserveRequest) async throws -> ReserveDecision {
-        guard Identifiers.isUUID(request.user) else { throw APIError.badRequest(code: "invalid_field", "user must be a user id (a UUID)", field: "user") }
+        guard Identifiers.isUUID(request.user) else { throw EntitlementError.invalidField("user", message: "user must be a user id (a UUID)") }
         guard Self.isFeatureName(request.feature) else {
-            throw APIError.badRequest(code: "invalid_field", "feature must be a feature name such as generate.short", field: "feature")
+            throw EntitlementError.invalidField("feature", message: "feature must be a feature name such as generate.short")
         }
         guard Self.units.contains(request.units) else {
-            throw APIError.badRequest(code: "invalid_field", "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)", field: "units")
+            throw EntitlementError.invalidField("units", message: "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)")
         }
         try Self.checkRequestID(request.request_id)
         if let maxTokens = request.max_tokens, maxTokens < 1 {
-            throw APIError.badRequest(code: "invalid_field", "max_tokens must be a positive number of tokens", field: "max_tokens")
+            throw EntitlementError.invalidField("max_tokens", message: "max_tokens must be a positive number of tokens")
         }
         let reservation = Reservation(
             userID: request.user, feature: request.feature, units: request.units, requestID: request.request_id, maxTokens: request.max_tokens)
         switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
         case .decided(let decision): return decision
-        case .unknownFeature:
-            throw APIError.badRequest(code: "unknown_feature", "no plan has the feature '\(request.feature)'", field: "feature")
-        case .conflict:
-            throw APIError(
-                .conflict, code: EntitlementRefusal.requestIDConflict,
-                message: "this request_id was reserved for another user, feature or number of units", field: "request_id")
-        case .ended:
-            throw APIError(
-                .conflict, code: EntitlementRefusal.requestEnded, message: "this request_id was already settled or released", field: "request_id")
+        case .unknownFeature: throw EntitlementError.unknownFeature(request.feature)
+        case .conflict: throw EntitlementError.requestIDConflict
+        case .ended: throw EntitlementError.requestEnded
         }
     }
 
@@ -101,23 +95,21 @@ struct EntitlementService: Sendable {
         }
         switch try await available({ try await store.finish(requestID: request.request_id, ending: ending) }) {
         case .ended: return ending
-        case .unknown:
-            throw APIError(.notFound, code: EntitlementRefusal.unknownRequest, message: "no reservation has this request_id", field: "request_id")
-        case .conflict(let previous):
-            throw APIError(
-                .conflict, code: EntitlementRefusal.alreadyEnded(previous), message: "this reservation was already \(previous.rawValue)", field: "request_id")
+        case .unknown: throw EntitlementError.unknownRequest
+        case .conflict(let previous): throw EntitlementError.alreadyEnded(previous)
         }
     }
 
-    /// Runs a store call; a failure of the store itself (not an answer already made an ``APIError``) is a 503.
+    /// Runs a store call; a failure of the store itself (not a refusal, which knows its answer) is
+    /// a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
-        } catch let error as APIError {
-            throw error
+        } catch let refusal as any APIErrorConvertible {
+            throw refusal
         } catch {
             logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "billing_unavailable", "subscriptions cannot be checked right now; nothing was counted")
+            throw EntitlementError.storageUnavailable
         }
     }
 
@@ -130,7 +122,7 @@ struct EntitlementService: Sendable {
             }
         }
         guard allowed, (1...128).contains(id.utf8.count) else {
-            throw APIError.badRequest(code: "invalid_field", "request_id must be 1 to 128 letters, digits or . _ : -", field: "request_id")
+            throw EntitlementError.invalidField("request_id", message: "request_id must be 1 to 128 letters, digits or . _ : -")
         }
     }
 

@@ -82,13 +82,7 @@ struct SelfServiceRoutes: Sendable {
     }
 
     private func apply(_ change: SubscriptionChange, user: String) async throws -> Response {
-        _ = try await entitlements.available {
-            do {
-                return try await admin.apply(change, userID: user, by: "user:\(user)")
-            } catch let refused as SubscriptionChangeRefused {
-                throw refused.apiError
-            }
-        }
+        _ = try await entitlements.available { try await admin.apply(change, userID: user, by: "user:\(user)") }
         return try Response.json(SubscriptionBody(try await overview(user)))
     }
 }

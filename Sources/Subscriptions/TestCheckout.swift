@@ -22,7 +22,8 @@ struct TestCheckout: Sendable {
                 if try await used(checkout) { throw Self.used }
                 try await requireCurrent(checkout)
                 return CheckoutPage.response(.ok, CheckoutPage.pay(plan, token: sealed ?? "", checkout: checkout))
-            } catch let error as APIError {
+            } catch let refusal as any APIErrorConvertible {
+                let error = refusal.apiError
                 return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
             }
         }
@@ -49,7 +50,8 @@ struct TestCheckout: Sendable {
                 case .unknownPlan:
                     throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
                 }
-            } catch let error as APIError where html {
+            } catch let refusal as any APIErrorConvertible where html {
+                let error = refusal.apiError
                 return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
             }
         }

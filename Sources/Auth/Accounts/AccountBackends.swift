@@ -1,4 +1,5 @@
 import Logging
+import ServiceKit
 
 /// Where a request came from, for lockout, sessions and security events. nginx sets `X-Real-IP`;
 /// authd is reachable only through nginx, so the header is trusted.
@@ -50,8 +51,8 @@ struct AccountBackends: Sendable {
     private func step<T>(server: String, role: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as AccountError {
-            throw error
+        } catch let refusal as any APIErrorConvertible {
+            throw refusal
         } catch {
             logger.error("\(server) step failed", metadata: ["reason": "\(error)"])
             throw AccountError.unavailable(role: role)
