@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where authd keeps accounts, sessions, refresh tokens, API keys and security events: PostgreSQL
-/// in a running authd (``PostgresAccountStore``); the rules above it (``AccountService``,
+/// in a running authd (``PostgresAccountStore``); the rules above it (``Accounts``,
 /// ``TokenValidator``, ``AccountAdmin``) are tested in process against an in-memory one.
 protocol AccountStore: Sendable {
     /// Creates an account; nil when the normalized email is taken.

@@ -79,13 +79,9 @@ extension TaskRunner {
             self.backoff = backoff
         }
 
-        /// The task in hand, once read: its request id goes on every line and call.
-        var task: GenerationRecord? {
-            switch state {
-            case .templating(let task), .claiming(let task, _), .running(let task, _), .recording(let task, _, _): task
-            case .reading, .ending, .settled: nil
-            }
-        }
+        /// The id of the request that made the task, once it is read: it goes on every line and
+        /// call of the delivery's steps.
+        private(set) var requestID: String?
 
         /// A delivery arrived naming `taskID` (nil: its body names no task).
         mutating func received(taskID: String?) -> Action {
@@ -95,6 +91,7 @@ extension TaskRunner {
 
         mutating func taskRead(_ task: GenerationRecord?) -> Action {
             guard let task else { return settle(.reject) }
+            requestID = task.requestID
             switch task.status {
             case .queued, .running:
                 state = .templating(task)
@@ -198,11 +195,14 @@ extension TaskRunner {
             return .pause(wait)
         }
 
-        /// What to do after a ``Action/pause(_:)``: the step that failed, again.
-        mutating func paused() -> Action {
+        /// What to do after a ``Action/pause(_:)``: the step that failed, again. An outcome in
+        /// hand gets that one more try even when the daemon is stopping meanwhile (the engine ran);
+        /// anything before it goes back to the queue then.
+        mutating func paused(shuttingDown: Bool) -> Action {
             switch state {
             case .recording(let task, _, _): return .renewLease(task)
             case .reading, .templating, .claiming, .ending, .running:
+                if shuttingDown { return settle(.retryLater) }
                 state = .reading
                 return .readTask(after: nil)
             case .settled: return unexpected()

@@ -49,16 +49,20 @@ struct TaskRunner: Sendable {
         // One lease owner per delivery, so that a claim whose answer was lost is this delivery's
         // again on the next try.
         let owner = UUID().uuidString.lowercased()
+        // Stopping already: the message goes back untouched.
+        if taskID != nil, Task.isCancelled { return .retryLater }
         var action = machine.received(taskID: taskID)
         while true {
             if case .settle(let outcome) = action { return outcome }
             do {
                 // The task's steps log, and call subscribed, under the id of the request that made it.
-                action = try await RequestTrace.$requestID.withValue(machine.task?.requestID) {
+                action = try await RequestTrace.$requestID.withValue(machine.requestID) {
                     try await perform(action, taskID: taskID ?? "", owner: owner, paid: paid, machine: &machine)
                 }
             } catch {
-                logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
+                RequestTrace.$requestID.withValue(machine.requestID) {
+                    logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
+                }
                 action = machine.stepFailed(shuttingDown: Task.isCancelled)
             }
         }
@@ -119,8 +123,9 @@ struct TaskRunner: Sendable {
             try await fail(task, error, engine: generations.engines.firstName)
             return machine.stepDone()
         case .pause(let wait):
-            try await Task.sleep(for: wait)
-            return machine.paused()
+            // Cut short by a shutdown, the wait still ends in the step again (see `paused`).
+            try? await Task.sleep(for: wait)
+            return machine.paused(shuttingDown: Task.isCancelled)
         case .settle:
             return action
         }

@@ -6,8 +6,9 @@ extension ConnectionManager {
     ///
     /// What it settles: commands made before the first connection attempt settled wait for it
     /// (each bounded by its own deadline); after that a call never waits for a connection, it
-    /// fails at once while there is none, so that a Redis outage costs callers no time. Reconnects
-    /// back off from `initialDelay`, doubling up to `maximumDelay`.
+    /// fails at once while there is none, so that a Redis outage costs callers no time. A lost
+    /// connection is tried again after `initialDelay`; each failed attempt doubles the wait, up to
+    /// `maximumDelay`.
     ///
     /// Generic over the connection and the command so that its tests need neither a socket nor a
     /// promise.
@@ -110,7 +111,7 @@ extension ConnectionManager {
             state = .waitingToReconnect
             defer { held = [] }
             return .retry(
-                after: delay(afterFailures: failedAttempts - 1), failing: held,
+                after: delay(afterFailures: failedAttempts), failing: held,
                 error: RedisError(.unavailable, "could not connect to Redis (\(reason))"), attempt: failedAttempts)
         }
 

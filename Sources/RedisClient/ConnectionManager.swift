@@ -117,6 +117,7 @@ final class ConnectionManager: @unchecked Sendable {
                 live.handler.send(pending)
             }
         case .close(let live):
+            attempt = nil
             live.channel.close(promise: nil)
         case .retry(let delay, let held, let error, let attemptNumber):
             attempt = nil

@@ -110,9 +110,18 @@ public struct APIError: HTTPResponseError, Equatable {
 }
 
 /// An error that knows its HTTP answer: a service's domain errors say, in one place per service,
-/// which ``APIError`` each case is, and ``ErrorBodyMiddleware`` answers it.
-public protocol APIErrorConvertible: Error {
+/// which ``APIError`` each case is, and ``ErrorBodyMiddleware`` answers it. An `HTTPResponseError`,
+/// so that what sees the error before that middleware (the request metrics) counts its status.
+public protocol APIErrorConvertible: HTTPResponseError {
     var apiError: APIError { get }
+}
+
+extension APIErrorConvertible {
+    public var status: HTTPResponse.Status { apiError.status }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try apiError.response(from: request, context: context)
+    }
 }
 
 extension APIError: APIErrorConvertible {

@@ -43,7 +43,7 @@ import Testing
         #expect(machine.taskRead(task) == .readTemplate(task))
         #expect(machine.templateRead(template) == .claim(task, template))
         #expect(machine.claimed(.claimed(attempt: attempt)) == .runEngine(task, template, attempt: attempt, cacheLookup: attempt == 1))
-        #expect(machine.task?.requestID == "req-1")
+        #expect(machine.requestID == "req-1")
         #expect(machine.engineEnded(.ended(outcome)) == .renewLease(task))
         return machine
     }
@@ -194,7 +194,7 @@ import Testing
                 return
             }
             waits.append(wait)
-            #expect(machine.paused() == .readTask(after: nil))
+            #expect(machine.paused(shuttingDown: false) == .readTask(after: nil))
         }
         #expect(waits == [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5)])
     }
@@ -206,10 +206,10 @@ import Testing
         #expect(machine.leaseRenewed(status: .running, held: true) == recording)
         // subscribed away while the unit is settled: wait, renew the lease again, record again.
         #expect(machine.stepFailed(shuttingDown: false) == .pause(.milliseconds(200)))
-        #expect(machine.paused() == .renewLease(Self.task(.queued)))
+        #expect(machine.paused(shuttingDown: false) == .renewLease(Self.task(.queued)))
         #expect(machine.leaseRenewed(status: .running, held: true) == recording)
         #expect(machine.stepFailed(shuttingDown: false) == .pause(.milliseconds(400)))
-        #expect(machine.paused() == .renewLease(Self.task(.queued)))
+        #expect(machine.paused(shuttingDown: false) == .renewLease(Self.task(.queued)))
         #expect(machine.leaseRenewed(status: .running, held: true) == recording)
         #expect(machine.stepDone() == .settle(.done))
     }
@@ -220,13 +220,34 @@ import Testing
         _ = machine.received(taskID: task.id)
         for _ in 0..<3 {
             _ = machine.stepFailed(shuttingDown: false)
-            _ = machine.paused()
+            _ = machine.paused(shuttingDown: false)
         }
         _ = machine.taskRead(task)
         _ = machine.templateRead(Self.template)
         _ = machine.claimed(.claimed(attempt: 1))
         _ = machine.engineEnded(.ended(Self.outcome(.succeeded, text: "x")))
         #expect(machine.stepFailed(shuttingDown: false) == .pause(.milliseconds(200)))
+    }
+
+    @Test func aShutdownDuringAPauseHandsBackAMessageWithNoOutcomeButRecordsAnOutcomeInHandOnceMore() {
+        var before = Machine(maxAttempts: 3, backoff: .seconds(1))
+        _ = before.received(taskID: Self.task(.queued).id)
+        _ = before.stepFailed(shuttingDown: false)
+        #expect(before.paused(shuttingDown: true) == .settle(.retryLater))
+
+        var after = Self.ranEngine(Self.outcome(.succeeded, text: "x"))
+        _ = after.stepFailed(shuttingDown: false)
+        #expect(after.paused(shuttingDown: true) == .renewLease(Self.task(.queued)))
+    }
+
+    @Test func theRequestIDStaysWithTheDeliveryAfterTheTaskEndedOrWentBackToReading() {
+        var ended = Machine(maxAttempts: 3, backoff: .seconds(1))
+        _ = ended.received(taskID: Self.task(.succeeded).id)
+        _ = ended.taskRead(Self.task(.succeeded))
+        #expect(ended.requestID == "req-1")
+        var held = Self.claiming(Self.task(.running))
+        _ = held.claimed(.held(for: .seconds(5)))
+        #expect(held.requestID == "req-1")
     }
 
     @Test func aStepThatFailsWhileShuttingDownHandsTheMessageBack() {

@@ -27,7 +27,7 @@ import Testing
         _ = machine.start()
         _ = machine.submit("GET a")
         let refused = RedisError(.unavailable, "could not connect to Redis (refused)")
-        #expect(machine.connectFailed("refused") == .retry(after: .milliseconds(50), failing: ["GET a"], error: refused, attempt: 1))
+        #expect(machine.connectFailed("refused") == .retry(after: .milliseconds(100), failing: ["GET a"], error: refused, attempt: 1))
         // While it waits to reconnect, and while it reconnects, a call costs no time.
         let unavailable = RedisError(.unavailable, "no connection to Redis (refused); reconnecting")
         #expect(machine.submit("GET b") == .fail("GET b", unavailable))
@@ -48,7 +48,7 @@ import Testing
             delays.append(after)
             #expect(machine.reconnectTimerFired() == .connect)
         }
-        #expect(delays == [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1), .seconds(1)])
         // The log says the connection came back after seven failures.
         #expect(machine.connected(1) == .connected(1, send: [], afterFailures: 7))
         #expect(machine.connectionLost(1) == .reconnect(after: .milliseconds(50)))

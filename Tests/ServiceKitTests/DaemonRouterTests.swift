@@ -18,6 +18,7 @@ import Testing
         router.get("/boom/api") { _, _ -> String in throw APIError(.conflict, code: "email_taken", message: "that email is registered") }
         router.get("/boom/other") { _, _ -> String in throw Unreachable() }
         router.get("/boom/http") { _, _ -> String in throw HTTPError(.unauthorized) }
+        router.get("/boom/domain") { _, _ -> String in throw Overbooked() }
         return router
     }
 
@@ -117,6 +118,26 @@ import Testing
                 #expect(id.allSatisfy { $0.isHexDigit })
             }
         }
+    }
+
+    /// A domain error whose one HTTP mapping is `apiError`, as the services' errors are.
+    struct Overbooked: APIErrorConvertible {
+        var apiError: APIError { APIError(.conflict, code: "overbooked", message: "no seat is left") }
+    }
+
+    @Test func aDomainErrorIsAnsweredAndCountedAsItsOwnStatus() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/boom/domain", method: .get) { response in
+                #expect(response.status == .conflict)
+                let body = try json(response.body)
+                #expect(body["error"] as? String == "overbooked")
+                #expect(body["message"] as? String == "no seat is left")
+            }
+        }
+        // The request metrics take the status of an error that is an HTTPResponseError, and count
+        // any other as a 500.
+        let thrown: any Error = Overbooked()
+        #expect((thrown as? any HTTPResponseError)?.status == .conflict)
     }
 
     @Test func metricsAreServedInPrometheusFormat() async throws {
