@@ -144,6 +144,18 @@ let package = Package(
         ),
 
         .target(
+            name: "Notifications",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "Contracts", "RedisClient", "Cryptography",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .target(
             name: "Generation",
             dependencies: [
                 "ServiceBackends", "ServiceKit", "Contracts", "Messaging", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography",
@@ -163,7 +175,7 @@ let package = Package(
         .executableTarget(name: "subscribed", dependencies: ["Subscriptions", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "aid", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "genworker", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
-        .executableTarget(name: "notifyd", dependencies: ["ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "notifyd", dependencies: ["Notifications", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(
             name: "skillctl",
             dependencies: [
@@ -255,6 +267,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "Contracts", "Messaging", "AMQPClient", "ServiceBackends", "ServiceKit", "RedisClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SubscriptionsTests",
             dependencies: [

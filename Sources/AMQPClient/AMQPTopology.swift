@@ -40,6 +40,9 @@ public struct AMQPTopology: Sendable, Hashable {
         /// dead-lettered (or dropped without a dead-letter exchange), so a message that crashes
         /// every consumer cannot loop for ever.
         public var deliveryLimit: Int?
+        /// `x-single-active-consumer`: one consumer at a time gets the queue's messages, in order;
+        /// the others wait to take over when it goes.
+        public var singleActiveConsumer: Bool
 
         public init(
             _ name: String,
@@ -49,7 +52,8 @@ public struct AMQPTopology: Sendable, Hashable {
             messageTTL: Duration? = nil,
             maxPriority: UInt8? = nil,
             quorum: Bool = false,
-            deliveryLimit: Int? = nil
+            deliveryLimit: Int? = nil,
+            singleActiveConsumer: Bool = false
         ) {
             self.name = name
             self.durable = durable
@@ -59,6 +63,7 @@ public struct AMQPTopology: Sendable, Hashable {
             self.maxPriority = maxPriority
             self.quorum = quorum
             self.deliveryLimit = deliveryLimit
+            self.singleActiveConsumer = singleActiveConsumer
         }
     }
 

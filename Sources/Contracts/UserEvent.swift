@@ -15,6 +15,8 @@ public struct UserEvent: Codable, Sendable, Equatable {
 
     /// The exchange every event is published on.
     public static let exchange = "events"
+    /// notifyd's queue: every user's events (`user.*`), consumed by each notifyd instance in turn.
+    public static let notificationsQueue = "notify.events"
 
     /// Unique per event: a consumer that sees an id twice (a redelivery) acts once.
     public let id: String

@@ -6,7 +6,9 @@ extension AMQPTopology {
     /// `generate.long` (and `generate.long.paid` for paid plans, served first); a failed attempt
     /// waits in its class's retry queue for its per-message TTL and dead-letters back to its work
     /// queue; a task rejected for good, or delivered too often without an ack, dead-letters to
-    /// `generate.dead`; `events` carries per-user notifications under `user.<id>`.
+    /// `generate.dead`; `events` carries per-user notifications under `user.<id>`, all of which
+    /// `notify.events` keeps for notifyd (while it is down too), handed to one notifyd at a time
+    /// so that each user's events are stored in the order they were published.
     public static let skillup = AMQPTopology(
         exchanges: [
             .init(GenerationTaskMessage.exchange, kind: .direct),
@@ -21,10 +23,11 @@ extension AMQPTopology {
                     GenerationTaskMessage.retryQueue(paid: paid), deadLetterExchange: GenerationTaskMessage.exchange,
                     deadLetterRoutingKey: GenerationTaskMessage.workQueue(paid: paid), quorum: true),
             ]
-        } + [Queue(GenerationTaskMessage.deadRoutingKey, quorum: true)],
+        } + [Queue(GenerationTaskMessage.deadRoutingKey, quorum: true), Queue(UserEvent.notificationsQueue, quorum: true, singleActiveConsumer: true)],
         bindings: [
             GenerationTaskMessage.routingKey, GenerationTaskMessage.paidRoutingKey, GenerationTaskMessage.retryRoutingKey,
             GenerationTaskMessage.paidRetryRoutingKey, GenerationTaskMessage.deadRoutingKey,
         ].map { Binding(queue: $0, exchange: GenerationTaskMessage.exchange, routingKey: $0) }
+            + [Binding(queue: UserEvent.notificationsQueue, exchange: UserEvent.exchange, routingKey: "user.*")]
     )
 }

@@ -54,14 +54,17 @@ struct MessageTests {
         #expect(published.exchange == "events" && published.routingKey == "user.u1" && published.body == body)
     }
 
-    @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueues() {
+    @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueuesAndEveryUsersEventsToNotifyd() {
         let topology = AMQPTopology.skillup
         let bindings = Set(topology.bindings.map { "\($0.exchange) \($0.routingKey) -> \($0.queue)" })
         #expect(
             bindings == [
                 "generate generate.long -> generate.long", "generate generate.retry -> generate.retry", "generate generate.dead -> generate.dead",
                 "generate generate.long.paid -> generate.long.paid", "generate generate.retry.paid -> generate.retry.paid",
+                "events user.* -> notify.events",
             ])
+        let notify = topology.queues.first { $0.name == "notify.events" }
+        #expect(notify?.singleActiveConsumer == true, "two notifyd storing at once could keep a user's events out of order")
         let retry = topology.queues.first { $0.name == "generate.retry" }
         #expect(retry?.deadLetterRoutingKey == "generate.long", "a retried task must come back to the work queue")
         let paidRetry = topology.queues.first { $0.name == "generate.retry.paid" }

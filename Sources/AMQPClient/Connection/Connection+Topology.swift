@@ -55,6 +55,9 @@ extension Connection {
         if let limit = queue.deliveryLimit {
             arguments.append(("x-delivery-limit", .int64(Int64(limit))))
         }
+        if queue.singleActiveConsumer {
+            arguments.append(("x-single-active-consumer", .bool(true)))
+        }
         return arguments
     }
 }

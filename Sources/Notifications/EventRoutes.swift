@@ -1,0 +1,175 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceKit
+
+/// notifyd's routes: `GET /api/events`, the user's events as server-sent events from where the
+/// client was (`Last-Event-ID`, or `?after=`), then live; and `GET /api/notifications`, the kept
+/// history as JSON pages for clients that cannot hold a stream.
+struct EventRoutes: Sendable {
+    let history: any EventHistory
+    let streams: LiveStreams
+    /// Events read from the history at once.
+    let pageSize: Int
+
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/api/events") { request, _ in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let resume = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after")
+            guard let subscription = streams.open(userID: identity.userID) else {
+                throw APIError.unavailable(code: "notify_stopping", "this instance is stopping; connect again")
+            }
+            // Opened before the first read: an event stored between the two wakes this stream.
+            let requestID = RequestTrace.requestID
+            let body = ResponseBody { writer in
+                defer { streams.close(subscription) }
+                try await RequestTrace.$requestID.withValue(requestID) {
+                    try await stream(subscription, resumingAfter: resume, into: &writer)
+                }
+            }
+            // X-Accel-Buffering tells nginx to pass each event on as it comes.
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+                body: body)
+        }
+        router.get("/api/notifications") { request, _ in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let limit = try Self.limit(request.uri.queryParameters.get("limit"), maximum: pageSize)
+            var after: EventPosition?
+            if let text = request.uri.queryParameters.get("after") {
+                guard let position = EventPosition(text) else {
+                    throw APIError.badRequest(code: "invalid_field", "after must be the id of an event, or left out", field: "after")
+                }
+                after = position
+            }
+            return try Response.json(NotificationPage(try await read(identity.userID, after: after, limit: limit), after: after))
+        }
+    }
+
+    /// The stream's body: what the client missed (or a `reset`), then each new event as the
+    /// user's wakes and heartbeats come, until the instance stops.
+    private func stream(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, into writer: inout any ResponseBodyWriter) async throws {
+        var cursor: EventPosition?
+        if let resume {
+            // An id this gateway never gave (or from another epoch) cannot be resumed: reset.
+            cursor = EventPosition(resume)
+            if cursor == nil {
+                let latest = try await read { try await history.latest(of: subscription.userID) }
+                cursor = latest.position
+                try await writer.write(Self.reset(from: latest.position, epoch: latest.epoch))
+            }
+        } else {
+            cursor = try await read { try await history.latest(of: subscription.userID) }.position
+        }
+        // `retry` tells the browser to reconnect after a second when the stream breaks.
+        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+        try await writeNew(subscription.userID, after: &cursor, into: &writer)
+        for await signal in subscription.signals {
+            switch signal {
+            case .wake:
+                try await writeNew(subscription.userID, after: &cursor, into: &writer)
+            case .heartbeat:
+                try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                try await writeNew(subscription.userID, after: &cursor, into: &writer)
+            case .shutdown:
+                // What was stored before the stop still goes out, then the reason.
+                try await writeNew(subscription.userID, after: &cursor, into: &writer)
+                try await writer.write(Self.closed(reason: "shutdown"))
+            }
+        }
+        try await writer.finish(nil)
+    }
+
+    /// Writes the user's events after `cursor` and moves it past them; a reset when they are no
+    /// longer all kept.
+    private func writeNew(_ userID: String, after cursor: inout EventPosition?, into writer: inout any ResponseBodyWriter) async throws {
+        while true {
+            switch try await read(userID, after: cursor, limit: pageSize) {
+            case .reset(let from, let epoch):
+                cursor = from
+                try await writer.write(Self.reset(from: from, epoch: epoch))
+                return
+            case .events(let events):
+                for stored in events {
+                    try await writer.write(try Self.encode(stored))
+                    cursor = stored.position
+                }
+                if events.count < pageSize { return }
+            }
+        }
+    }
+
+    private func read(_ userID: String, after: EventPosition?, limit: Int) async throws -> HistoryPage {
+        try await read { try await history.events(of: userID, after: after, limit: limit) }
+    }
+
+    /// A history read; Redis out of reach is a 503 (or, mid-stream, the end of the stream: the
+    /// client reconnects from its last id).
+    private func read<T>(_ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch {
+            throw APIError.unavailable(code: "notify_unavailable", "the event history cannot be read right now; connect again shortly")
+        }
+    }
+
+    static func encode(_ stored: StoredEvent) throws -> ByteBuffer {
+        ByteBuffer(
+            string: "id: \(stored.position)\nevent: \(stored.event.type.rawValue)\ndata: \(String(decoding: try stored.event.encoded(), as: UTF8.self))\n\n")
+    }
+
+    /// The events after the client's id cannot all be given: it reloads its state, and resumes
+    /// from `from` (an empty id when the history is empty).
+    static func reset(from: EventPosition?, epoch: String) -> ByteBuffer {
+        ByteBuffer(string: "id: \(from.map(String.init(describing:)) ?? "")\nevent: reset\ndata: {\"epoch\":\"\(epoch)\"}\n\n")
+    }
+
+    static func closed(reason: String) -> ByteBuffer {
+        ByteBuffer(string: "event: closed\ndata: {\"reason\":\"\(reason)\"}\n\n")
+    }
+
+    static func limit(_ text: String?, maximum: Int) throws -> Int {
+        guard let text else { return maximum }
+        guard let limit = Int(text), (1...maximum).contains(limit) else {
+            throw APIError.badRequest(code: "invalid_field", "limit must be from 1 to \(maximum)", field: "limit")
+        }
+        return limit
+    }
+}
+
+/// `GET /api/notifications`: a page of the kept history, oldest first; `next` is the `after` of
+/// the following page (the same when nothing is newer yet); `reset` says the events after the
+/// given id are no longer all kept, and the page starts from the newest.
+struct NotificationPage: Encodable {
+    struct Item: Encodable {
+        let id: String
+        let event_id: String
+        let type: String
+        let time: Date
+        let data: [String: String]
+    }
+
+    let events: [Item]
+    let next: String?
+    let reset: Bool
+
+    init(_ page: HistoryPage, after: EventPosition?) {
+        switch page {
+        case .events(let stored):
+            events = stored.map {
+                Item(id: $0.position.description, event_id: $0.event.id, type: $0.event.type.rawValue, time: $0.event.time, data: $0.event.data)
+            }
+            next = stored.last?.position.description ?? after?.description
+            reset = false
+        case .reset(let from, _):
+            events = []
+            next = from?.description
+            reset = true
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ServiceKit
+
+/// notifyd's settings; a bad value stops start-up.
+struct NotificationSettings: Sendable {
+    /// Events kept per user (`notify.history-size`).
+    var historySize: Int
+    /// How long an event is kept (`notify.history-hours`): a client away longer gets a `reset`.
+    var historySeconds: Int
+    /// The heartbeat comment's interval on an open stream (`notify.heartbeat`, seconds).
+    var heartbeat: Duration
+    /// Events read from the history at once, and the most a page of `/api/notifications` holds
+    /// (`notify.page-size`).
+    var pageSize: Int
+    /// Event messages held at once while they are being stored (`notify.prefetch`, 1): more than
+    /// one are stored side by side, and a user's two events may then be kept out of their order.
+    var prefetch: Int
+
+    init(_ configuration: DaemonConfiguration) throws {
+        let reader = configuration.reader
+        historySize = reader.int(forKey: "notify.history-size", default: 1000)
+        guard (10...100_000).contains(historySize) else { throw ConfigurationError(key: "notify.history-size", message: "must be from 10 to 100000") }
+        let hours = reader.double(forKey: "notify.history-hours", default: 24)
+        guard hours > 0, hours <= 24 * 30 else { throw ConfigurationError(key: "notify.history-hours", message: "must be more than 0 and at most 720") }
+        historySeconds = max(Int(hours * 3600), 1)
+        let heartbeat = reader.double(forKey: "notify.heartbeat", default: 15)
+        guard heartbeat >= 0.05, heartbeat <= 300 else { throw ConfigurationError(key: "notify.heartbeat", message: "must be from 0.05 to 300 seconds") }
+        self.heartbeat = .milliseconds(Int64(heartbeat * 1000))
+        pageSize = reader.int(forKey: "notify.page-size", default: 100)
+        guard (1...1000).contains(pageSize) else { throw ConfigurationError(key: "notify.page-size", message: "must be from 1 to 1000") }
+        prefetch = reader.int(forKey: "notify.prefetch", default: 1)
+        guard (1...1000).contains(prefetch) else { throw ConfigurationError(key: "notify.prefetch", message: "must be from 1 to 1000") }
+    }
+}

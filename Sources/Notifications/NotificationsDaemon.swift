@@ -1,0 +1,41 @@
+import Contracts
+public import ServiceBackends
+import ServiceKit
+public import ServiceLifecycle
+
+/// notifyd's part of the daemon: users' events from the `events` exchange stored in their
+/// histories, and served as streams and pages (``EventRoutes``).
+public enum NotificationsDaemon {
+    /// What notifyd connects to.
+    public static let backends: [Backend] = [.redis, .rabbitmq]
+    public static let protectedPaths = ["/api/events", "/api/notifications"]
+
+    /// Where notifyd keeps its state: Redis in a running notifyd, in memory in the tests of its rules.
+    struct Storage: Sendable {
+        let history: any EventHistory
+    }
+
+    /// `BackedDaemon`'s set-up hook: the history in Redis, the wake-up feed, the routes, and the
+    /// consumer of the events queue.
+    public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
+        let settings = try NotificationSettings(setup.configuration)
+        let redis = try setup.backends.redis()
+        let storage = Storage(history: RedisEventHistory(redis: redis, capacity: settings.historySize, keepSeconds: settings.historySeconds))
+        let (streams, services) = wire(setup, settings: settings, storage: storage)
+        let intake = EventIntake(history: storage.history, logger: setup.logger)
+        let consumer = try setup.backends.queueWorker(
+            queue: UserEvent.notificationsQueue, prefetch: UInt16(settings.prefetch), shutdownBudget: setup.configuration.shutdownTimeout
+        ) { delivery in
+            await intake.handle(delivery.body)
+        }
+        return services + [WakeFeed(redis: redis, streams: streams, heartbeat: settings.heartbeat, logger: setup.logger), consumer]
+    }
+
+    /// notifyd's rules over a storage: the open streams and the routes; the streams end, each with
+    /// its closing event, when the daemon stops.
+    static func wire(_ setup: DaemonSetup, settings: NotificationSettings, storage: Storage) -> (LiveStreams, services: [any Service]) {
+        let streams = LiveStreams()
+        EventRoutes(history: storage.history, streams: streams, pageSize: settings.pageSize).add(to: setup.router)
+        return (streams, [ShutdownHook { streams.stop() }])
+    }
+}

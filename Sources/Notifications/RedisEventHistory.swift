@@ -1,0 +1,156 @@
+import Contracts
+import Cryptography
+import Logging
+import RedisClient
+
+/// The users' histories in Redis: a stream per user (`notify:events:<user>`) capped by count and
+/// age, the newest entry dropped from it (`notify:dropped:<user>`), the ids of the events it keeps
+/// (`notify:seen:<event id>`, so a duplicate is stored once), and the epoch (`notify:epoch`), made
+/// anew when Redis lost it. Each script runs whole, so an
+/// append, its de-duplication and its wake-up are one step, and a read sees one state.
+struct RedisEventHistory: EventHistory {
+    let redis: RedisClient
+    /// Events kept per user.
+    let capacity: Int
+    /// How long an event is kept, in seconds.
+    let keepSeconds: Int
+
+    static let epochKey = "notify:epoch"
+    /// Carries a user id after each new event of theirs: every instance wakes that user's streams.
+    static let wakeChannel = "notify:wake"
+
+    static func streamKey(_ userID: String) -> String { "notify:events:" + userID }
+    static func seenKey(_ eventID: String) -> String { "notify:seen:" + eventID }
+    /// The newest entry of the user's history dropped for count or age: a client before it missed
+    /// an event. (Redis 7.0's `max-deleted-entry-id` counts XDEL only, not trimming.)
+    static func droppedKey(_ userID: String) -> String { "notify:dropped:" + userID }
+
+    /// Redis' clock in milliseconds, which also stamps the entries (`TIME` in a script is allowed
+    /// since Redis 5's effect replication); and the epoch, made when missing.
+    private static let prelude = """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        local function epoch_of(key, candidate)
+          local epoch = redis.call('GET', key)
+          if not epoch then
+            redis.call('SET', key, candidate)
+            epoch = candidate
+          end
+          return epoch
+        end
+        local function newest(stream)
+          local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+          if #last == 0 then return '' end
+          return last[1][1]
+        end
+        local function parts(id)
+          local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+          return tonumber(ms), tonumber(seq)
+        end
+        local function before(a, b)
+          local a_ms, a_seq = parts(a)
+          local b_ms, b_seq = parts(b)
+          return a_ms < b_ms or (a_ms == b_ms and a_seq < b_seq)
+        end
+        """
+
+    /// KEYS: epoch, stream, seen, dropped. ARGV: the event's JSON, an epoch candidate, capacity,
+    /// keep seconds, the wake channel, the user id. Answers {epoch, entry id, 1 when a duplicate}.
+    /// What the cap and the age drop is a run of the oldest entries: the newest of them is kept
+    /// in the dropped key before they go.
+    private static let appendScript = RedisScript(
+        prelude + "\n" + """
+            local epoch = epoch_of(KEYS[1], ARGV[2])
+            local seen = redis.call('GET', KEYS[3])
+            if seen then return {epoch, seen, 1} end
+            local oldest = string.format('%.0f', now_ms() - tonumber(ARGV[4]) * 1000)
+            local dropped = nil
+            local over = redis.call('XLEN', KEYS[2]) + 1 - tonumber(ARGV[3])
+            if over > 0 then
+              local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', over)
+              dropped = gone[#gone][1]
+            end
+            local aged = redis.call('XREVRANGE', KEYS[2], '(' .. oldest .. '-0', '-', 'COUNT', 1)
+            if #aged > 0 and (not dropped or before(dropped, aged[1][1])) then dropped = aged[1][1] end
+            if dropped then redis.call('SET', KEYS[4], dropped, 'EX', ARGV[4]) end
+            local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'e', ARGV[1])
+            redis.call('XTRIM', KEYS[2], 'MINID', oldest)
+            redis.call('EXPIRE', KEYS[2], ARGV[4])
+            redis.call('SET', KEYS[3], id, 'EX', ARGV[4])
+            redis.call('PUBLISH', ARGV[5], ARGV[6])
+            return {epoch, id, 0}
+            """)
+
+    /// KEYS: epoch, stream, dropped. ARGV: the entry id after which to read ('' for the oldest
+    /// kept), its epoch, count, an epoch candidate, keep seconds. Answers {'events', epoch,
+    /// entries} or {'reset', epoch, newest entry id}: for a position of another epoch, one older
+    /// than the keep time, or one before an entry dropped for count or age.
+    private static let readScript = RedisScript(
+        prelude + "\n" + """
+            local epoch = epoch_of(KEYS[1], ARGV[4])
+            if ARGV[1] == '' then
+              return {'events', epoch, redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[3])}
+            end
+            local after_ms = parts(ARGV[1])
+            local dropped = redis.call('GET', KEYS[3])
+            local lost = ARGV[2] ~= epoch or after_ms < now_ms() - tonumber(ARGV[5]) * 1000
+              or (dropped and before(ARGV[1], dropped))
+            if lost then return {'reset', epoch, newest(KEYS[2])} end
+            return {'events', epoch, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
+            """)
+
+    /// KEYS: epoch, stream. ARGV: an epoch candidate. Answers {epoch, newest entry id or ''}.
+    private static let latestScript = RedisScript(
+        prelude + "\n" + """
+            return {epoch_of(KEYS[1], ARGV[1]), newest(KEYS[2])}
+            """)
+
+    func append(_ event: UserEvent) async throws -> (position: EventPosition, duplicate: Bool) {
+        let answer = try await redis.evaluate(
+            Self.appendScript, keys: [Self.epochKey, Self.streamKey(event.userID), Self.seenKey(event.id), Self.droppedKey(event.userID)],
+            arguments: [try event.encoded(), try Self.newEpoch(), capacity, keepSeconds, Self.wakeChannel, event.userID])
+        guard let parts = answer.array, parts.count == 3, let epoch = parts[0].string, let entry = parts[1].string,
+            let position = EventPosition(epoch: epoch, entryID: entry)
+        else { throw HistoryUnreadable(answer: "\(answer)") }
+        return (position, parts[2].int == 1)
+    }
+
+    func events(of userID: String, after position: EventPosition?, limit: Int) async throws -> HistoryPage {
+        let answer = try await redis.evaluate(
+            Self.readScript, keys: [Self.epochKey, Self.streamKey(userID), Self.droppedKey(userID)],
+            arguments: [position?.entryID ?? "", position?.epoch ?? "", limit, try Self.newEpoch(), keepSeconds])
+        guard let parts = answer.array, parts.count == 3, let kind = parts[0].string, let epoch = parts[1].string else {
+            throw HistoryUnreadable(answer: "\(answer)")
+        }
+        if kind == "reset" {
+            return .reset(from: parts[2].string.flatMap { EventPosition(epoch: epoch, entryID: $0) }, epoch: epoch)
+        }
+        return .events(try (parts[2].array ?? []).map { try Self.storedEvent($0, epoch: epoch) })
+    }
+
+    func latest(of userID: String) async throws -> (position: EventPosition?, epoch: String) {
+        let answer = try await redis.evaluate(Self.latestScript, keys: [Self.epochKey, Self.streamKey(userID)], arguments: [try Self.newEpoch()])
+        guard let parts = answer.array, parts.count == 2, let epoch = parts[0].string else { throw HistoryUnreadable(answer: "\(answer)") }
+        return (parts[1].string.flatMap { EventPosition(epoch: epoch, entryID: $0) }, epoch)
+    }
+
+    /// A stream entry (`[id, ["e", json]]`) as the event it keeps.
+    private static func storedEvent(_ entry: RedisValue, epoch: String) throws -> StoredEvent {
+        guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let position = EventPosition(epoch: epoch, entryID: id),
+            let fields = parts[1].array, fields.count == 2, let body = fields[1].bytes
+        else { throw HistoryUnreadable(answer: "\(entry)") }
+        return StoredEvent(position: position, event: try UserEvent.decode(body))
+    }
+
+    /// 16 random lower-case hex digits: the epoch used if Redis has none.
+    static func newEpoch() throws -> String {
+        Hex.encode(try SecureRandom.bytes(count: 8))
+    }
+
+    struct HistoryUnreadable: Error, CustomStringConvertible {
+        let answer: String
+        var description: String { "the event history answered in an unknown shape: \(answer.prefix(200))" }
+    }
+}

@@ -1,0 +1,131 @@
+import Contracts
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Notifications
+
+/// `/api/events` and `/api/notifications` over an in-memory history: what a client that resumes
+/// gets, and what a stream shows as it goes. A stream's body is read whole once the instance stops
+/// it, which first sends what was stored before the stop, then `closed`.
+@Suite struct EventStreamTests {
+    /// The server-sent events of a body: each one's fields.
+    static func events(_ body: String) -> [[String: String]] {
+        body.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { block in
+            var fields: [String: String] = [:]
+            for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix(":") {
+                    fields["comment"] = String(line.dropFirst()).trimmingCharacters(in: .whitespaces)
+                    continue
+                }
+                let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                fields[String(parts[0])] = parts.count > 1 ? String(parts[1].dropFirst(parts[1].hasPrefix(" ") ? 1 : 0)) : ""
+            }
+            return fields
+        }
+    }
+
+    /// Opens a stream for `caller` (from `lastEventID` when given), runs `meanwhile` once it is
+    /// open, stops the instance's streams, and answers the stream's events.
+    static func stream(
+        _ notifyd: InMemoryNotifyd, _ caller: Caller, lastEventID: String? = nil, meanwhile: @Sendable () async throws -> Void = {}
+    ) async throws -> [[String: String]] {
+        var headers = caller.headers
+        if let lastEventID { headers[EventRoutes.lastEventID] = lastEventID }
+        let requestHeaders = headers
+        async let body = notifyd.withClient { client in
+            try await client.execute(uri: "/api/events", method: .get, headers: requestHeaders) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/event-stream")
+                return String(buffer: response.body)
+            }
+        }
+        try await waitUntil { notifyd.streams.count == 1 }
+        try await meanwhile()
+        notifyd.streams.stop()
+        return events(try await body)
+    }
+
+    @Test func aClientResumingFromItsLastIdGetsWhatItMissedThenWhatComesInOrderAndNeverAnotherUsers() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            var before: [String] = []
+            for _ in 0..<3 { before.append(try await notifyd.history.append(TestHistories.event(caller.userID)).position.description) }
+            let live = Mutex<[String]>([])
+            let events = try await Self.stream(notifyd, caller, lastEventID: before[0]) {
+                _ = try await notifyd.history.append(TestHistories.event(TestHistories.newUser()))
+                for type in [UserEvent.Kind.generationFailed, .subscriptionChanged] {
+                    let position = try await notifyd.history.append(TestHistories.event(caller.userID, type)).position.description
+                    live.withLock { $0.append(position) }
+                }
+            }
+            let delivered = events.filter { $0["event"] != nil && $0["event"] != "closed" }
+            #expect(delivered.map { $0["id"] } == Array(before[1...]) + live.withLock { $0 })
+            #expect(delivered.suffix(2).map { $0["event"] } == ["generation.failed", "subscription.changed"])
+            let decoded = try delivered.map { try UserEvent.decode(Array(($0["data"] ?? "").utf8)) }
+            #expect(decoded.allSatisfy { $0.userID == caller.userID })
+            #expect(events.last?["event"] == "closed")
+            #expect(events.last?["data"] == #"{"reason":"shutdown"}"#)
+        }
+    }
+
+    @Test("an id from a lost history, or one this gateway never gave, gets one reset from the newest and no partial replay", arguments: [true, false])
+    func anUnknownIdGetsOneReset(lost: Bool) async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            let old = try await notifyd.history.append(TestHistories.event(caller.userID)).position
+            notifyd.history.loseEverything()
+            let now = try await notifyd.history.append(TestHistories.event(caller.userID)).position
+            let lastEventID = lost ? old.description : "not-an-id"
+            let answer = try await Self.stream(notifyd, caller, lastEventID: lastEventID)
+            let resets = answer.filter { $0["event"] == "reset" }
+            #expect(resets.count == 1)
+            #expect(resets.first?["id"] == now.description)
+            #expect(resets.first?["data"] == #"{"epoch":"\#(now.epoch)"}"#)
+            #expect(!answer.contains { ($0["event"] ?? "").hasPrefix("generation.") })
+        }
+    }
+
+    @Test func theHistoryPagesListWhatIsKeptAfterAnId() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            var appended: [String] = []
+            for _ in 0..<5 { appended.append(try await notifyd.history.append(TestHistories.event(caller.userID)).position.description) }
+            let sent = appended
+            try await notifyd.withClient { client in
+                let first = try await client.execute(uri: "/api/notifications?limit=2", method: .get, headers: caller.headers) { response in
+                    #expect(response.status == .ok)
+                    return try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+                }
+                #expect((first["events"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == Array(sent[0..<2]))
+                #expect(first["next"] as? String == sent[1])
+                #expect(first["reset"] as? Bool == false)
+                let rest = try await client.execute(uri: "/api/notifications?after=\(sent[1])", method: .get, headers: caller.headers) { response in
+                    try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+                }
+                #expect((rest["events"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == Array(sent[2...]))
+                for bad in ["/api/notifications?after=nope", "/api/notifications?limit=0", "/api/notifications?limit=100000"] {
+                    try await client.execute(uri: bad, method: .get, headers: caller.headers) { response in
+                        #expect(response.status == .badRequest, "\(bad)")
+                        #expect(String(buffer: response.body).contains(#""error":"invalid_field""#), "\(bad)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func withoutTheGatewaysIdentityThereIsNoStream() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            try await notifyd.withClient { client in
+                for path in ["/api/events", "/api/notifications"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(response.status == .unauthorized, "\(path)")
+                    }
+                }
+            }
+        }
+    }
+}

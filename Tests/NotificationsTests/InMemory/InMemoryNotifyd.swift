@@ -1,0 +1,65 @@
+import Contracts
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import ServiceBackends
+import ServiceKit
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Notifications
+
+/// notifyd in process over an in-memory history: its own wiring
+/// (``NotificationsDaemon/wire(_:settings:storage:)``, as `main` runs it), with the history waking
+/// its streams as Redis' wake channel does; the test beats the heartbeat and stops the streams.
+final class InMemoryNotifyd: Sendable {
+    let history: InMemoryEventHistory
+    let streams: LiveStreams
+    let responder: RouterResponder<BasicRequestContext>
+    private let services: RunningServices
+
+    static func with<T>(arguments: [String] = [], _ body: (InMemoryNotifyd) async throws -> T) async throws -> T {
+        try await withStopping(try await InMemoryNotifyd(arguments: arguments), stop: { await $0.services.stop() }, body)
+    }
+
+    private init(arguments: [String]) async throws {
+        let history = InMemoryEventHistory()
+        var logger = Logger(label: "notifyd-test")
+        logger.logLevel = .critical
+        let configuration = try await DaemonConfiguration.load(daemon: "notifyd", arguments: ["notifyd"] + arguments, environment: [:])
+        let streams = Mutex<LiveStreams?>(nil)
+        let daemon = try await BackedDaemon.assemble(
+            "notifyd", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: [],
+            protectedPaths: NotificationsDaemon.protectedPaths, publicPaths: [], logger: logger
+        ) { setup in
+            let wired = NotificationsDaemon.wire(setup, settings: try NotificationSettings(setup.configuration), storage: .init(history: history))
+            streams.withLock { $0 = wired.0 }
+            return wired.services
+        }
+        let live = try #require(streams.withLock { $0 })
+        history.onAppend { live.wake(userID: $0) }
+        self.history = history
+        self.streams = live
+        responder = daemon.router.buildResponder()
+        services = RunningServices(daemon.services)
+    }
+
+    func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await Application(responder: responder).test(.router, body)
+    }
+}
+
+/// A user as nginx presents them to notifyd.
+struct Caller: Sendable {
+    let userID: String
+    var headers: HTTPFields {
+        [GatewayHeaders.userID: userID, GatewayHeaders.sessionID: "0f8a3c1e-1111-4a59-9d43-0f0c3f1f1e11", GatewayHeaders.tier: "free"]
+    }
+
+    init(userID: String = UUID().uuidString.lowercased()) {
+        self.userID = userID
+    }
+}
