@@ -11,8 +11,8 @@ struct StoredEvent: Sendable, Equatable {
 /// for age or count); then the client reloads its state and goes on from `from`.
 enum HistoryPage: Sendable, Equatable {
     case events([StoredEvent])
-    /// `from`: the newest position now (nil when the history is empty).
-    case reset(from: EventPosition?, epoch: String)
+    /// `from`: the history's ``EventHistory/latest(of:)`` now.
+    case reset(from: EventPosition)
 }
 
 /// Each user's recent events, in the order notifyd stored them: what a client resumes from.
@@ -25,6 +25,7 @@ protocol EventHistory: Sendable {
     /// Up to `limit` of the user's events after `position` (from the oldest kept when nil), oldest
     /// first; a reset when events after `position` are no longer all kept.
     func events(of userID: String, after position: EventPosition?, limit: Int) async throws -> HistoryPage
-    /// The newest position of the user's history now, from which a new stream starts (nil: empty).
-    func latest(of userID: String) async throws -> (position: EventPosition?, epoch: String)
+    /// Where a new stream starts: the newest position of the user's history, or for an empty one
+    /// a position just before now, after which every event to come is.
+    func latest(of userID: String) async throws -> EventPosition
 }

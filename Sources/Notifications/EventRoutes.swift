@@ -20,12 +20,15 @@ struct EventRoutes: Sendable {
         router.get("/api/events") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let resume = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after")
-            guard let subscription = streams.open(userID: identity.userID) else {
-                throw APIError.unavailable(code: "notify_stopping", "this instance is stopping; connect again")
-            }
-            // Opened before the first read: an event stored between the two wakes this stream.
             let requestID = RequestTrace.requestID
+            // Opened once the body is written (never for a HEAD request, whose body is not), and
+            // before the first read: an event stored between the two wakes this stream.
             let body = ResponseBody { writer in
+                guard let subscription = streams.open(userID: identity.userID) else {
+                    try await writer.write(Self.closed(reason: "shutdown"))
+                    try await writer.finish(nil)
+                    return
+                }
                 defer { streams.close(subscription) }
                 try await RequestTrace.$requestID.withValue(requestID) {
                     try await stream(subscription, resumingAfter: resume, into: &writer)
@@ -54,22 +57,19 @@ struct EventRoutes: Sendable {
     /// The stream's body: what the client missed (or a `reset`), then each new event as the
     /// user's wakes and heartbeats come, until the instance stops.
     private func stream(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, into writer: inout any ResponseBodyWriter) async throws {
-        var cursor: EventPosition?
-        if let resume {
-            // An id this gateway never gave (or from another epoch) cannot be resumed: reset.
-            cursor = EventPosition(resume)
-            if cursor == nil {
-                let latest = try await read { try await history.latest(of: subscription.userID) }
-                cursor = latest.position
-                try await writer.write(Self.reset(from: latest.position, epoch: latest.epoch))
-            }
-        } else {
-            cursor = try await read { try await history.latest(of: subscription.userID) }.position
-        }
         // `retry` tells the browser to reconnect after a second when the stream breaks.
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+        var cursor: EventPosition
+        if let resume, let position = EventPosition(resume) {
+            cursor = position
+        } else {
+            cursor = try await read { try await history.latest(of: subscription.userID) }
+            // An id this gateway never gave cannot be resumed: reset. A new stream's first line
+            // is its starting id, so that a reconnect before any event resumes from there.
+            try await writer.write(resume == nil ? Self.start(cursor) : Self.reset(from: cursor))
+        }
         try await writeNew(subscription.userID, after: &cursor, into: &writer)
-        for await signal in subscription.signals {
+        signals: for await signal in subscription.signals {
             switch signal {
             case .wake:
                 try await writeNew(subscription.userID, after: &cursor, into: &writer)
@@ -77,22 +77,26 @@ struct EventRoutes: Sendable {
                 try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                 try await writeNew(subscription.userID, after: &cursor, into: &writer)
             case .shutdown:
-                // What was stored before the stop still goes out, then the reason.
-                try await writeNew(subscription.userID, after: &cursor, into: &writer)
-                try await writer.write(Self.closed(reason: "shutdown"))
+                break signals
             }
+        }
+        // Stopped (a later signal may have taken the stop's place): what was stored before the
+        // stop still goes out, then the reason.
+        if streams.isStopping {
+            try await writeNew(subscription.userID, after: &cursor, into: &writer)
+            try await writer.write(Self.closed(reason: "shutdown"))
         }
         try await writer.finish(nil)
     }
 
     /// Writes the user's events after `cursor` and moves it past them; a reset when they are no
     /// longer all kept.
-    private func writeNew(_ userID: String, after cursor: inout EventPosition?, into writer: inout any ResponseBodyWriter) async throws {
+    private func writeNew(_ userID: String, after cursor: inout EventPosition, into writer: inout any ResponseBodyWriter) async throws {
         while true {
             switch try await read(userID, after: cursor, limit: pageSize) {
-            case .reset(let from, let epoch):
+            case .reset(let from):
                 cursor = from
-                try await writer.write(Self.reset(from: from, epoch: epoch))
+                try await writer.write(Self.reset(from: from))
                 return
             case .events(let events):
                 for stored in events {
@@ -124,9 +128,14 @@ struct EventRoutes: Sendable {
     }
 
     /// The events after the client's id cannot all be given: it reloads its state, and resumes
-    /// from `from` (an empty id when the history is empty).
-    static func reset(from: EventPosition?, epoch: String) -> ByteBuffer {
-        ByteBuffer(string: "id: \(from.map(String.init(describing:)) ?? "")\nevent: reset\ndata: {\"epoch\":\"\(epoch)\"}\n\n")
+    /// from `from`.
+    static func reset(from: EventPosition) -> ByteBuffer {
+        ByteBuffer(string: "id: \(from)\nevent: reset\ndata: {\"epoch\":\"\(from.epoch)\"}\n\n")
+    }
+
+    /// An id with no data: it sets the client's last event id and dispatches no event.
+    static func start(_ position: EventPosition) -> ByteBuffer {
+        ByteBuffer(string: "id: \(position)\n\n")
     }
 
     static func closed(reason: String) -> ByteBuffer {
@@ -166,9 +175,9 @@ struct NotificationPage: Encodable {
             }
             next = stored.last?.position.description ?? after?.description
             reset = false
-        case .reset(let from, _):
+        case .reset(let from):
             events = []
-            next = from?.description
+            next = from.description
             reset = true
         }
     }

@@ -65,6 +65,9 @@ final class LiveStreams: Sendable {
     /// The streams open now.
     var count: Int { state.withLock { $0.streams.values.reduce(0) { $0 + $1.count } } }
 
+    /// True once ``stop()`` ran: a stream whose signals ended then closes with its reason.
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
     /// Ends every stream (each writes its closing event) and opens no more.
     func stop() {
         let all = state.withLock { state in

@@ -31,11 +31,13 @@ public enum NotificationsDaemon {
         return services + [WakeFeed(redis: redis, streams: streams, heartbeat: settings.heartbeat, logger: setup.logger), consumer]
     }
 
-    /// notifyd's rules over a storage: the open streams and the routes; the streams end, each with
-    /// its closing event, when the daemon stops.
+    /// notifyd's rules over a storage: the open streams and the routes. The streams end, each
+    /// with its closing event, when the drain begins: the HTTP server, which stops after the drain,
+    /// waits for its open responses, and the clients reconnect to another instance meanwhile.
     static func wire(_ setup: DaemonSetup, settings: NotificationSettings, storage: Storage) -> (LiveStreams, services: [any Service]) {
         let streams = LiveStreams()
         EventRoutes(history: storage.history, streams: streams, pageSize: settings.pageSize).add(to: setup.router)
-        return (streams, [ShutdownHook { streams.stop() }])
+        setup.drain.whenDraining { streams.stop() }
+        return (streams, [])
     }
 }

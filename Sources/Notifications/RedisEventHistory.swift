@@ -4,9 +4,10 @@ import Logging
 import RedisClient
 
 /// The users' histories in Redis: a stream per user (`notify:events:<user>`) capped by count and
-/// age, the newest entry dropped from it (`notify:dropped:<user>`), the ids of the events it keeps
-/// (`notify:seen:<event id>`, so a duplicate is stored once), and the epoch (`notify:epoch`), made
-/// anew when Redis lost it. Each script runs whole, so an
+/// age; the newest entry dropped from it and the newest ever added (`notify:dropped:<user>`,
+/// `notify:newest:<user>`), which decide whether a client missed something; the ids of the events
+/// it keeps (`notify:seen:<event id>`, so a duplicate is stored once); and the epoch
+/// (`notify:epoch`), made anew when Redis lost it. Each script runs whole, so an
 /// append, its de-duplication and its wake-up are one step, and a read sees one state.
 struct RedisEventHistory: EventHistory {
     let redis: RedisClient
@@ -21,12 +22,20 @@ struct RedisEventHistory: EventHistory {
 
     static func streamKey(_ userID: String) -> String { "notify:events:" + userID }
     static func seenKey(_ eventID: String) -> String { "notify:seen:" + eventID }
-    /// The newest entry of the user's history dropped for count or age: a client before it missed
-    /// an event. (Redis 7.0's `max-deleted-entry-id` counts XDEL only, not trimming.)
+    /// The newest entry dropped from the user's history (for count or age, or with the whole
+    /// stream when it expired): a client before it missed an event. (Redis 7.0's
+    /// `max-deleted-entry-id` counts XDEL only, not trimming.)
     static func droppedKey(_ userID: String) -> String { "notify:dropped:" + userID }
+    /// The newest entry ever added to the user's history: what an expired stream held last.
+    static func newestKey(_ userID: String) -> String { "notify:newest:" + userID }
+
+    /// How long what decides a reset (the dropped and newest entries) is remembered: 30 times the
+    /// history's keep time. A client away longer, from a user with no event since, is reset.
+    var markerSeconds: Int { keepSeconds * 30 }
 
     /// Redis' clock in milliseconds, which also stamps the entries (`TIME` in a script is allowed
-    /// since Redis 5's effect replication); and the epoch, made when missing.
+    /// since Redis 5's effect replication); the epoch, made when missing; the newest entry, or for
+    /// an empty history a position just before now (any later entry comes after it).
     private static let prelude = """
         local function now_ms()
           local t = redis.call('TIME')
@@ -40,9 +49,9 @@ struct RedisEventHistory: EventHistory {
           end
           return epoch
         end
-        local function newest(stream)
+        local function newest_or_start(stream)
           local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-          if #last == 0 then return '' end
+          if #last == 0 then return string.format('%.0f', now_ms() - 1) .. '-18446744073709551615' end
           return last[1][1]
         end
         local function parts(id)
@@ -56,10 +65,10 @@ struct RedisEventHistory: EventHistory {
         end
         """
 
-    /// KEYS: epoch, stream, seen, dropped. ARGV: the event's JSON, an epoch candidate, capacity,
-    /// keep seconds, the wake channel, the user id. Answers {epoch, entry id, 1 when a duplicate}.
-    /// What the cap and the age drop is a run of the oldest entries: the newest of them is kept
-    /// in the dropped key before they go.
+    /// KEYS: epoch, stream, seen, dropped, newest. ARGV: the event's JSON, an epoch candidate,
+    /// capacity, keep seconds, the wake channel, the user id, marker seconds. Answers {epoch, entry
+    /// id, 1 when a duplicate}. What the cap and the age drop is a run of the oldest entries (or,
+    /// when the stream expired, all it held): the newest of them is kept in the dropped key first.
     private static let appendScript = RedisScript(
         prelude + "\n" + """
             local epoch = epoch_of(KEYS[1], ARGV[2])
@@ -67,50 +76,72 @@ struct RedisEventHistory: EventHistory {
             if seen then return {epoch, seen, 1} end
             local oldest = string.format('%.0f', now_ms() - tonumber(ARGV[4]) * 1000)
             local dropped = nil
+            local function drop(id)
+              if not dropped or before(dropped, id) then dropped = id end
+            end
+            if redis.call('EXISTS', KEYS[2]) == 0 then
+              local expired = redis.call('GET', KEYS[5])
+              if expired then drop(expired) end
+            end
             local over = redis.call('XLEN', KEYS[2]) + 1 - tonumber(ARGV[3])
             if over > 0 then
               local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', over)
-              dropped = gone[#gone][1]
+              drop(gone[#gone][1])
             end
             local aged = redis.call('XREVRANGE', KEYS[2], '(' .. oldest .. '-0', '-', 'COUNT', 1)
-            if #aged > 0 and (not dropped or before(dropped, aged[1][1])) then dropped = aged[1][1] end
-            if dropped then redis.call('SET', KEYS[4], dropped, 'EX', ARGV[4]) end
+            if #aged > 0 then drop(aged[1][1]) end
+            if dropped then redis.call('SET', KEYS[4], dropped, 'EX', ARGV[7]) end
             local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'e', ARGV[1])
             redis.call('XTRIM', KEYS[2], 'MINID', oldest)
             redis.call('EXPIRE', KEYS[2], ARGV[4])
+            redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
+            redis.call('EXPIRE', KEYS[4], ARGV[7])
             redis.call('SET', KEYS[3], id, 'EX', ARGV[4])
             redis.call('PUBLISH', ARGV[5], ARGV[6])
             return {epoch, id, 0}
             """)
 
-    /// KEYS: epoch, stream, dropped. ARGV: the entry id after which to read ('' for the oldest
-    /// kept), its epoch, count, an epoch candidate, keep seconds. Answers {'events', epoch,
-    /// entries} or {'reset', epoch, newest entry id}: for a position of another epoch, one older
-    /// than the keep time, or one before an entry dropped for count or age.
+    /// KEYS: epoch, stream, dropped, newest. ARGV: the entry id after which to read ('' for the
+    /// oldest kept), its epoch, count, an epoch candidate, keep seconds. Answers {'events', epoch,
+    /// entries} or {'reset', epoch, newest entry id or a start}: for a position of another epoch,
+    /// one ahead of the clock, one before an entry dropped, one before the last entry of an expired
+    /// stream, or, with nothing remembered of the user, one older than the keep time.
     private static let readScript = RedisScript(
         prelude + "\n" + """
             local epoch = epoch_of(KEYS[1], ARGV[4])
             if ARGV[1] == '' then
               return {'events', epoch, redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[3])}
             end
+            local now = now_ms()
             local after_ms = parts(ARGV[1])
-            local dropped = redis.call('GET', KEYS[3])
-            local lost = ARGV[2] ~= epoch or after_ms < now_ms() - tonumber(ARGV[5]) * 1000
-              or (dropped and before(ARGV[1], dropped))
-            if lost then return {'reset', epoch, newest(KEYS[2])} end
+            local lost = ARGV[2] ~= epoch or after_ms > now
+            if not lost then
+              local dropped = redis.call('GET', KEYS[3])
+              lost = dropped and before(ARGV[1], dropped)
+            end
+            if not lost and redis.call('EXISTS', KEYS[2]) == 0 then
+              local newest = redis.call('GET', KEYS[4])
+              if newest then
+                lost = before(ARGV[1], newest)
+              else
+                lost = after_ms < now - tonumber(ARGV[5]) * 1000
+              end
+            end
+            if lost then return {'reset', epoch, newest_or_start(KEYS[2])} end
             return {'events', epoch, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
             """)
 
-    /// KEYS: epoch, stream. ARGV: an epoch candidate. Answers {epoch, newest entry id or ''}.
+    /// KEYS: epoch, stream. ARGV: an epoch candidate. Answers {epoch, newest entry id or a start}.
     private static let latestScript = RedisScript(
         prelude + "\n" + """
-            return {epoch_of(KEYS[1], ARGV[1]), newest(KEYS[2])}
+            return {epoch_of(KEYS[1], ARGV[1]), newest_or_start(KEYS[2])}
             """)
 
     func append(_ event: UserEvent) async throws -> (position: EventPosition, duplicate: Bool) {
         let answer = try await redis.evaluate(
-            Self.appendScript, keys: [Self.epochKey, Self.streamKey(event.userID), Self.seenKey(event.id), Self.droppedKey(event.userID)],
-            arguments: [try event.encoded(), try Self.newEpoch(), capacity, keepSeconds, Self.wakeChannel, event.userID])
+            Self.appendScript,
+            keys: [Self.epochKey, Self.streamKey(event.userID), Self.seenKey(event.id), Self.droppedKey(event.userID), Self.newestKey(event.userID)],
+            arguments: [try event.encoded(), try Self.newEpoch(), capacity, keepSeconds, Self.wakeChannel, event.userID, markerSeconds])
         guard let parts = answer.array, parts.count == 3, let epoch = parts[0].string, let entry = parts[1].string,
             let position = EventPosition(epoch: epoch, entryID: entry)
         else { throw HistoryUnreadable(answer: "\(answer)") }
@@ -119,21 +150,24 @@ struct RedisEventHistory: EventHistory {
 
     func events(of userID: String, after position: EventPosition?, limit: Int) async throws -> HistoryPage {
         let answer = try await redis.evaluate(
-            Self.readScript, keys: [Self.epochKey, Self.streamKey(userID), Self.droppedKey(userID)],
+            Self.readScript, keys: [Self.epochKey, Self.streamKey(userID), Self.droppedKey(userID), Self.newestKey(userID)],
             arguments: [position?.entryID ?? "", position?.epoch ?? "", limit, try Self.newEpoch(), keepSeconds])
         guard let parts = answer.array, parts.count == 3, let kind = parts[0].string, let epoch = parts[1].string else {
             throw HistoryUnreadable(answer: "\(answer)")
         }
         if kind == "reset" {
-            return .reset(from: parts[2].string.flatMap { EventPosition(epoch: epoch, entryID: $0) }, epoch: epoch)
+            guard let from = parts[2].string.flatMap({ EventPosition(epoch: epoch, entryID: $0) }) else { throw HistoryUnreadable(answer: "\(answer)") }
+            return .reset(from: from)
         }
         return .events(try (parts[2].array ?? []).map { try Self.storedEvent($0, epoch: epoch) })
     }
 
-    func latest(of userID: String) async throws -> (position: EventPosition?, epoch: String) {
+    func latest(of userID: String) async throws -> EventPosition {
         let answer = try await redis.evaluate(Self.latestScript, keys: [Self.epochKey, Self.streamKey(userID)], arguments: [try Self.newEpoch()])
-        guard let parts = answer.array, parts.count == 2, let epoch = parts[0].string else { throw HistoryUnreadable(answer: "\(answer)") }
-        return (parts[1].string.flatMap { EventPosition(epoch: epoch, entryID: $0) }, epoch)
+        guard let parts = answer.array, parts.count == 2, let epoch = parts[0].string, let entry = parts[1].string,
+            let position = EventPosition(epoch: epoch, entryID: entry)
+        else { throw HistoryUnreadable(answer: "\(answer)") }
+        return position
     }
 
     /// A stream entry (`[id, ["e", json]]`) as the event it keeps.

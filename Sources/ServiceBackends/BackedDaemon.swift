@@ -12,6 +12,8 @@ public struct DaemonSetup {
     public let router: Router<BasicRequestContext>
     public let logger: Logger
     public let backends: BackendClients
+    /// The daemon's drain on SIGTERM: what must end before the HTTP server can stop hooks in here.
+    public let drain: Drain
 }
 
 /// A daemon wired and not yet serving: its router and every service its group runs, backend clients
@@ -52,7 +54,7 @@ public enum BackedDaemon {
         router.add(middleware: PlannedRoutesMiddleware(planned: RoutePrefixes(protectedPaths + publicPaths)))
         var services = clients.services
         if let setUp {
-            services += try await setUp(DaemonSetup(configuration: configuration, router: router, logger: logger, backends: clients))
+            services += try await setUp(DaemonSetup(configuration: configuration, router: router, logger: logger, backends: clients, drain: drain))
         }
         Daemon.answerWrongMethods(on: router)
         return AssembledDaemon(configuration: configuration, router: router, logger: logger, backends: clients, services: services, drain: drain)

@@ -22,8 +22,15 @@ public final class Drain: Sendable {
     /// Read on every request, hence an atomic rather than the lock.
     private let draining = Atomic<Bool>(false)
     private let socket = Mutex<(path: String, identity: SocketIdentity)?>(nil)
+    private let onBegin = Mutex<[@Sendable () -> Void]>([])
 
     public init() {}
+
+    /// Runs `body` when the drain begins: for what the HTTP server would otherwise wait on before it
+    /// stops, such as a stream held open (the server finishes its open responses first).
+    public func whenDraining(_ body: @escaping @Sendable () -> Void) {
+        onBegin.withLock { $0.append(body) }
+    }
 
     /// True from SIGTERM until the daemon exits.
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -41,6 +48,7 @@ public final class Drain: Sendable {
         if let socket = socket.withLock({ $0 }), Self.identity(of: socket.path) == socket.identity {
             try? FileManager.default.removeItem(atPath: socket.path)
         }
+        for body in onBegin.withLock({ $0 }) { body() }
     }
 
     private static func identity(of path: String) -> SocketIdentity? {

@@ -24,7 +24,7 @@ import Testing
             #expect(try await test.history.events(of: user, after: positions[1], limit: 10) == .events(Array(all[2...])))
             #expect(try await test.history.events(of: user, after: positions[1], limit: 2) == .events(Array(all[2...3])))
             #expect(try await test.history.events(of: user, after: positions[4], limit: 10) == .events([]))
-            #expect(try await test.history.latest(of: user).position == positions[4])
+            #expect(try await test.history.latest(of: user) == positions[4])
         }
     }
 
@@ -53,7 +53,7 @@ import Testing
             try await test.loseEpoch()
             let after = try await test.history.append(TestHistories.event(user)).position
             #expect(after.epoch != before.epoch)
-            #expect(try await test.history.events(of: user, after: before, limit: 10) == .reset(from: after, epoch: after.epoch))
+            #expect(try await test.history.events(of: user, after: before, limit: 10) == .reset(from: after))
             // A position from the new epoch reads on as usual.
             #expect(try await test.history.events(of: user, after: after, limit: 10) == .events([]))
         }
@@ -66,7 +66,7 @@ import Testing
             var positions: [EventPosition] = []
             for _ in 0..<15 { positions.append(try await test.history.append(TestHistories.event(user)).position) }
             // The first five were dropped: a client at the first missed four of them.
-            #expect(try await test.history.events(of: user, after: positions[0], limit: 100) == .reset(from: positions[14], epoch: positions[14].epoch))
+            #expect(try await test.history.events(of: user, after: positions[0], limit: 100) == .reset(from: positions[14]))
             // A client at the fifth missed nothing that was dropped.
             guard case .events(let rest) = try await test.history.events(of: user, after: positions[4], limit: 100) else {
                 Issue.record("a position at the last dropped event is reset")
@@ -76,12 +76,30 @@ import Testing
         }
     }
 
-    @Test("a position of a user with no history yet reads as nothing new", arguments: HistoryKind.allCases)
-    func anEmptyHistoryHasNoLatest(kind: HistoryKind) async throws {
+    @Test("a new stream of a user with no history starts just before now, and gets the events that come after", arguments: HistoryKind.allCases)
+    func anEmptyHistoryStartsBeforeNow(kind: HistoryKind) async throws {
         try await TestHistories.with(kind) { test async throws in
             let user = TestHistories.newUser()
-            #expect(try await test.history.latest(of: user).position == nil)
-            #expect(try await test.history.events(of: user, after: nil, limit: 10) == .events([]))
+            let start = try await test.history.latest(of: user)
+            #expect(try await test.history.events(of: user, after: start, limit: 10) == .events([]))
+            let event = TestHistories.event(user)
+            let position = try await test.history.append(event).position
+            #expect(start.precedes(position))
+            #expect(try await test.history.events(of: user, after: start, limit: 10) == .events([StoredEvent(position: position, event: event)]))
+        }
+    }
+
+    @Test("an id ahead of the clock, which no event had, is reset rather than waited for", arguments: HistoryKind.allCases)
+    func anIdFromTheFutureResets(kind: HistoryKind) async throws {
+        try await TestHistories.with(kind) { test async throws in
+            let user = TestHistories.newUser()
+            let position = try await test.history.append(TestHistories.event(user)).position
+            for forged in [
+                EventPosition(epoch: position.epoch, milliseconds: position.milliseconds + 3_600_000, sequence: 0),
+                EventPosition(epoch: position.epoch, milliseconds: .max, sequence: .max),
+            ] {
+                #expect(try await test.history.events(of: user, after: forged, limit: 10) == .reset(from: position))
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ import Testing
             try await stored.events(of: userID, after: position, limit: limit)
         }
 
-        func latest(of userID: String) async throws -> (position: EventPosition?, epoch: String) {
+        func latest(of userID: String) async throws -> EventPosition {
             try await stored.latest(of: userID)
         }
     }

@@ -14,6 +14,8 @@ final class InMemoryEventHistory: EventHistory {
         var histories: [String: [StoredEvent]] = [:]
         /// The newest position dropped from each history (for count or age).
         var dropped: [String: EventPosition] = [:]
+        /// The newest position ever added to each history.
+        var newest: [String: EventPosition] = [:]
         var seen: [String: EventPosition] = [:]
         var epochs = 0
     }
@@ -64,6 +66,7 @@ final class InMemoryEventHistory: EventHistory {
                 history.removeFirst()
             }
             state.histories[event.userID] = history
+            state.newest[event.userID] = position
             state.seen[event.id] = position
             return (position, false)
         }
@@ -76,16 +79,22 @@ final class InMemoryEventHistory: EventHistory {
         return state.withLock { state in
             let history = state.histories[userID] ?? []
             guard let position else { return .events(Array(history.prefix(limit))) }
-            let tooOld = position.milliseconds < now - UInt64(keepSeconds) * 1000
             let droppedAfter = state.dropped[userID].map { position.precedes($0) } ?? false
-            if position.epoch != state.epoch || tooOld || droppedAfter {
-                return .reset(from: history.last?.position, epoch: state.epoch)
+            // Nothing remembered of the user (in Redis, their keys expired): an old id is reset.
+            let unknownAndOld = state.newest[userID] == nil && position.milliseconds < now - UInt64(keepSeconds) * 1000
+            if position.epoch != state.epoch || position.milliseconds > now || droppedAfter || unknownAndOld {
+                return .reset(from: Self.latest(of: userID, in: state, now: now))
             }
             return .events(Array(history.filter { position.precedes($0.position) }.prefix(limit)))
         }
     }
 
-    func latest(of userID: String) async throws -> (position: EventPosition?, epoch: String) {
-        state.withLock { ($0.histories[userID]?.last?.position, $0.epoch) }
+    func latest(of userID: String) async throws -> EventPosition {
+        let now = nowMilliseconds
+        return state.withLock { Self.latest(of: userID, in: $0, now: now) }
+    }
+
+    private static func latest(of userID: String, in state: State, now: UInt64) -> EventPosition {
+        state.histories[userID]?.last?.position ?? EventPosition(epoch: state.epoch, milliseconds: now - 1, sequence: .max)
     }
 }
