@@ -13,6 +13,8 @@ struct EventRoutes: Sendable {
     let streams: LiveStreams
     /// Events read from the history at once.
     let pageSize: Int
+    /// How long a stream stays open; then it is closed with `max_age` and the client reconnects.
+    let maxAge: Duration
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
@@ -24,12 +26,19 @@ struct EventRoutes: Sendable {
             // Opened once the body is written (never for a HEAD request, whose body is not), and
             // before the first read: an event stored between the two wakes this stream.
             let body = ResponseBody { writer in
-                guard let subscription = streams.open(userID: identity.userID) else {
-                    try await writer.write(Self.closed(reason: "shutdown"))
+                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
+                    try await writer.write(Self.closed(.shutdown))
                     try await writer.finish(nil)
                     return
                 }
-                defer { streams.close(subscription) }
+                let ageLimit = Task {
+                    try await Task.sleep(for: maxAge)
+                    streams.close(subscription, reason: .maxAge)
+                }
+                defer {
+                    ageLimit.cancel()
+                    streams.remove(subscription)
+                }
                 try await RequestTrace.$requestID.withValue(requestID) {
                     try await stream(subscription, resumingAfter: resume, into: &writer)
                 }
@@ -69,22 +78,17 @@ struct EventRoutes: Sendable {
             try await writer.write(resume == nil ? Self.start(cursor) : Self.reset(from: cursor))
         }
         try await writeNew(subscription.userID, after: &cursor, into: &writer)
-        signals: for await signal in subscription.signals {
-            switch signal {
-            case .wake:
-                try await writeNew(subscription.userID, after: &cursor, into: &writer)
-            case .heartbeat:
-                try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                try await writeNew(subscription.userID, after: &cursor, into: &writer)
-            case .shutdown:
-                break signals
+        for await signal in subscription.signals {
+            if let reason = streams.closeReason(subscription) {
+                // A revoked session gets nothing more; otherwise what was stored goes out first.
+                if reason != .sessionRevoked && reason != .accountBlocked {
+                    try await writeNew(subscription.userID, after: &cursor, into: &writer)
+                }
+                try await writer.write(Self.closed(reason))
+                break
             }
-        }
-        // Stopped (a later signal may have taken the stop's place): what was stored before the
-        // stop still goes out, then the reason.
-        if streams.isStopping {
+            if case .heartbeat = signal { try await writer.write(ByteBuffer(string: ": heartbeat\n\n")) }
             try await writeNew(subscription.userID, after: &cursor, into: &writer)
-            try await writer.write(Self.closed(reason: "shutdown"))
         }
         try await writer.finish(nil)
     }
@@ -138,8 +142,8 @@ struct EventRoutes: Sendable {
         ByteBuffer(string: "id: \(position)\n\n")
     }
 
-    static func closed(reason: String) -> ByteBuffer {
-        ByteBuffer(string: "event: closed\ndata: {\"reason\":\"\(reason)\"}\n\n")
+    static func closed(_ reason: LiveStreams.CloseReason) -> ByteBuffer {
+        ByteBuffer(string: "event: closed\ndata: {\"reason\":\"\(reason.rawValue)\"}\n\n")
     }
 
     static func limit(_ text: String?, maximum: Int) throws -> Int {

@@ -3,14 +3,23 @@ import Synchronization
 /// The event streams open on this instance, by user: a new event of a user wakes that user's
 /// streams, which then read their history from where each one is. A wake carries no event, so a
 /// wake lost (Redis' pub/sub is at most once) costs only time: the heartbeat that every stream gets
-/// reads the history too.
+/// reads the history too. A stream is closed with a reason (its session revoked, too many streams
+/// of its user, its age, the instance stopping): the reason is kept with the stream, so no later
+/// signal can take its place.
 final class LiveStreams: Sendable {
     enum Signal: Sendable {
-        /// Something may be new in the history.
+        /// Something may be new in the history, or the stream was closed.
         case wake
         /// Time for a heartbeat (and a read, in case a wake was lost).
         case heartbeat
-        /// The instance is stopping: the stream ends.
+    }
+
+    /// Why a stream was closed: its `event: closed` says so.
+    enum CloseReason: String, Sendable {
+        case sessionRevoked = "session_revoked"
+        case accountBlocked = "account_blocked"
+        case tooManyStreams = "too_many_streams"
+        case maxAge = "max_age"
         case shutdown
     }
 
@@ -19,64 +28,113 @@ final class LiveStreams: Sendable {
     struct Subscription: Sendable {
         let id: UInt64
         let userID: String
+        let sessionID: String
         let signals: AsyncStream<Signal>
+    }
+
+    private struct Entry {
+        let sessionID: String
+        let continuation: AsyncStream<Signal>.Continuation
+        var closed: CloseReason?
     }
 
     private struct State {
         var nextID: UInt64 = 0
-        var streams: [String: [UInt64: AsyncStream<Signal>.Continuation]] = [:]
+        var streams: [String: [UInt64: Entry]] = [:]
         var stopping = false
     }
 
+    /// Streams one user may hold on this instance; a new one beyond closes their oldest.
+    let perUser: Int
     private let state = Mutex(State())
 
-    /// Opens a stream of `userID`'s signals; nil once the instance is stopping.
-    func open(userID: String) -> Subscription? {
-        let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let id: UInt64? = state.withLock { state in
-            guard !state.stopping else { return nil }
-            state.nextID += 1
-            state.streams[userID, default: [:]][state.nextID] = continuation
-            return state.nextID
-        }
-        guard let id else { return nil }
-        return Subscription(id: id, userID: userID, signals: signals)
+    init(perUser: Int = 8) {
+        self.perUser = perUser
     }
 
-    func close(_ subscription: Subscription) {
+    /// Opens a stream of `userID`'s signals for `sessionID`; nil once the instance is stopping.
+    func open(userID: String, sessionID: String) -> Subscription? {
+        let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let opened: (id: UInt64, oldest: AsyncStream<Signal>.Continuation?)? = state.withLock { state in
+            guard !state.stopping else { return nil }
+            state.nextID += 1
+            var streams = state.streams[userID, default: [:]]
+            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation)
+            // Ids grow with time: the smallest open one is the oldest.
+            var oldest: AsyncStream<Signal>.Continuation?
+            let open = streams.filter { $0.value.closed == nil }
+            if open.count > perUser, let first = open.keys.min() {
+                streams[first]?.closed = .tooManyStreams
+                oldest = streams[first]?.continuation
+            }
+            state.streams[userID] = streams
+            return (state.nextID, oldest)
+        }
+        guard let opened else { return nil }
+        opened.oldest?.yield(.wake)
+        return Subscription(id: opened.id, userID: userID, sessionID: sessionID, signals: signals)
+    }
+
+    /// Forgets a stream that ended.
+    func remove(_ subscription: Subscription) {
         let continuation = state.withLock { state in
-            let continuation = state.streams[subscription.userID]?.removeValue(forKey: subscription.id)
+            let entry = state.streams[subscription.userID]?.removeValue(forKey: subscription.id)
             if state.streams[subscription.userID]?.isEmpty == true { state.streams[subscription.userID] = nil }
-            return continuation
+            return entry?.continuation
         }
         continuation?.finish()
     }
 
+    /// Why the stream was closed, or nil while it is open.
+    func closeReason(_ subscription: Subscription) -> CloseReason? {
+        state.withLock { $0.streams[subscription.userID]?[subscription.id]?.closed }
+    }
+
+    /// Closes one stream with `reason` (it has reached its maximum age).
+    func close(_ subscription: Subscription, reason: CloseReason) {
+        close(reason) { userID, id, _ in userID == subscription.userID && id == subscription.id }
+    }
+
+    /// Closes every stream of the session or API key (revoked).
+    func close(sessionID: String) {
+        close(.sessionRevoked) { _, _, session in session == sessionID }
+    }
+
+    /// Closes every stream of the user (blocked).
+    func close(userID: String) {
+        close(.accountBlocked) { user, _, _ in user == userID }
+    }
+
     /// Wakes every stream of `userID` on this instance.
     func wake(userID: String) {
-        for continuation in state.withLock({ Array(($0.streams[userID] ?? [:]).values) }) { continuation.yield(.wake) }
+        for continuation in state.withLock({ ($0.streams[userID] ?? [:]).values.map(\.continuation) }) { continuation.yield(.wake) }
     }
 
     /// Sends `signal` to every stream (a heartbeat; a wake after the wake-up feed was lost).
     func signalAll(_ signal: Signal) {
-        for continuation in state.withLock({ $0.streams.values.flatMap(\.values) }) { continuation.yield(signal) }
+        for continuation in state.withLock({ $0.streams.values.flatMap { $0.values.map(\.continuation) } }) { continuation.yield(signal) }
     }
 
     /// The streams open now.
     var count: Int { state.withLock { $0.streams.values.reduce(0) { $0 + $1.count } } }
 
-    /// True once ``stop()`` ran: a stream whose signals ended then closes with its reason.
-    var isStopping: Bool { state.withLock { $0.stopping } }
-
-    /// Ends every stream (each writes its closing event) and opens no more.
+    /// Closes every stream (each writes what was stored, then its closing event) and opens no more.
     func stop() {
-        let all = state.withLock { state in
-            state.stopping = true
-            return state.streams.values.flatMap(\.values)
+        state.withLock { $0.stopping = true }
+        close(.shutdown) { _, _, _ in true }
+    }
+
+    private func close(_ reason: CloseReason, where matches: (String, UInt64, String) -> Bool) {
+        let closed = state.withLock { state in
+            var closed: [AsyncStream<Signal>.Continuation] = []
+            for (userID, streams) in state.streams {
+                for (id, entry) in streams where entry.closed == nil && matches(userID, id, entry.sessionID) {
+                    state.streams[userID]?[id]?.closed = reason
+                    closed.append(entry.continuation)
+                }
+            }
+            return closed
         }
-        for continuation in all {
-            continuation.yield(.shutdown)
-            continuation.finish()
-        }
+        for continuation in closed { continuation.yield(.wake) }
     }
 }

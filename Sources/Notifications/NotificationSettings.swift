@@ -11,6 +11,10 @@ struct NotificationSettings: Sendable {
     /// Events read from the history at once, and the most a page of `/api/notifications` holds
     /// (`notify.page-size`).
     var pageSize: Int
+    /// How long a stream stays open before it is closed with `max_age` (`notify.max-age`, seconds).
+    var maxAge: Duration
+    /// Streams one user may hold on one instance (`notify.streams-per-user`).
+    var streamsPerUser: Int
     /// Event messages held at once while they are being stored (`notify.prefetch`, 1): more than
     /// one are stored side by side, and a user's two events may then be kept out of their order.
     var prefetch: Int
@@ -28,6 +32,11 @@ struct NotificationSettings: Sendable {
         pageSize = reader.int(forKey: "notify.page-size", default: 100)
         guard (1...1000).contains(pageSize) else { throw ConfigurationError(key: "notify.page-size", message: "must be from 1 to 1000") }
         prefetch = reader.int(forKey: "notify.prefetch", default: 1)
+        let maxAge = reader.double(forKey: "notify.max-age", default: 3600)
+        guard maxAge >= 0.05 else { throw ConfigurationError(key: "notify.max-age", message: "must be at least 0.05 seconds") }
+        self.maxAge = .milliseconds(Int64(maxAge * 1000))
+        streamsPerUser = reader.int(forKey: "notify.streams-per-user", default: 8)
+        guard (1...1000).contains(streamsPerUser) else { throw ConfigurationError(key: "notify.streams-per-user", message: "must be from 1 to 1000") }
         guard (1...1000).contains(prefetch) else { throw ConfigurationError(key: "notify.prefetch", message: "must be from 1 to 1000") }
     }
 }

@@ -1,10 +1,12 @@
+import Contracts
 import Logging
 import RedisClient
 import ServiceLifecycle
 
 /// Wakes this instance's streams of a user when any instance stored an event of theirs (the
 /// history's wake channel), and all of them when the feed was lost and is back, since wakes may
-/// have been missed meanwhile; also beats every stream's heartbeat.
+/// have been missed meanwhile; closes the streams of a session authd revoked, or of a user it
+/// blocked (its `auth:revocations` feed); and beats every stream's heartbeat.
 struct WakeFeed: Service {
     let redis: RedisClient
     let streams: LiveStreams
@@ -12,10 +14,15 @@ struct WakeFeed: Service {
     let logger: Logger
 
     func run() async throws {
+        // Users whose `user` message came, checked one at a time in the order they came.
+        let (blockChecks, pending) = AsyncStream<String>.makeStream()
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await beat() }
-                group.addTask { await listen() }
+                group.addTask { await listen(blockChecks: pending) }
+                group.addTask {
+                    for await userID in blockChecks { await closeIfBlocked(userID) }
+                }
             }
         }
     }
@@ -28,20 +35,26 @@ struct WakeFeed: Service {
         }
     }
 
-    private func listen() async {
+    private func listen(blockChecks: AsyncStream<String>.Continuation) async {
         let streams = streams
         let logger = logger
         while !Task.isCancelled {
             do {
                 try await redis.subscribe(
-                    to: [RedisEventHistory.wakeChannel],
+                    to: [RedisEventHistory.wakeChannel, SharedKeys.revocationChannel],
                     onLinkChange: { link in
                         switch link {
                         case .lost: logger.warning("wake-up feed lost; streams catch up at their heartbeat until it is back")
                         case .restored, .messagesDropped: streams.signalAll(.wake)
                         }
                     },
-                    onMessage: { message in streams.wake(userID: message.string) }
+                    onMessage: { message in
+                        if message.channel == SharedKeys.revocationChannel {
+                            revoke(message.string, blockChecks: blockChecks)
+                        } else {
+                            streams.wake(userID: message.string)
+                        }
+                    }
                 ) { messages in
                     // A wake for every stream: events stored before this subscription are read now.
                     streams.signalAll(.wake)
@@ -51,6 +64,27 @@ struct WakeFeed: Service {
                 logger.warning("wake-up feed unavailable", metadata: ["reason": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// `session <id>`: that session (or API key) was revoked, and its streams close at once.
+    /// `user <id>`: the user was blocked, unblocked, or changed scopes or tier; their streams close
+    /// only if they are blocked now.
+    private func revoke(_ message: String, blockChecks: AsyncStream<String>.Continuation) {
+        let parts = message.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return }
+        switch parts[0] {
+        case "session": streams.close(sessionID: parts[1])
+        case "user": blockChecks.yield(parts[1])
+        default: break
+        }
+    }
+
+    private func closeIfBlocked(_ userID: String) async {
+        do {
+            if try await redis.get(SharedKeys.blocked(userID: userID)) != nil { streams.close(userID: userID) }
+        } catch {
+            logger.warning("could not tell whether a user is blocked", metadata: ["user": "\(userID)", "reason": "\(error)"])
         }
     }
 }

@@ -29,9 +29,11 @@ import Testing
     }
 
     /// Opens a stream for `caller` (from `lastEventID` when given), runs `meanwhile` once it is
-    /// open, stops the instance's streams, and answers the stream's events.
+    /// open, stops the instance's streams (unless `stopping` is false: the stream ends by itself),
+    /// and answers the stream's events.
     static func stream(
-        _ notifyd: InMemoryNotifyd, _ caller: Caller, lastEventID: String? = nil, meanwhile: @Sendable () async throws -> Void = {}
+        _ notifyd: InMemoryNotifyd, _ caller: Caller, lastEventID: String? = nil, stopping: Bool = true,
+        meanwhile: @Sendable () async throws -> Void = {}
     ) async throws -> [[String: String]] {
         var headers = caller.headers
         if let lastEventID { headers[EventRoutes.lastEventID] = lastEventID }
@@ -45,7 +47,7 @@ import Testing
         }
         try await waitUntil { notifyd.streams.count == 1 }
         try await meanwhile()
-        notifyd.streams.stop()
+        if stopping { notifyd.streams.stop() }
         return events(try await body)
     }
 
@@ -86,6 +88,26 @@ import Testing
             #expect(resets.first?["id"] == now.description)
             #expect(resets.first?["data"] == #"{"epoch":"\#(now.epoch)"}"#)
             #expect(!answer.contains { ($0["event"] ?? "").hasPrefix("generation.") })
+        }
+    }
+
+    @Test func aRevokedSessionsStreamClosesWithItsReasonAndGetsNothingMore() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            let events = try await Self.stream(notifyd, caller, stopping: false) {
+                notifyd.streams.close(sessionID: caller.sessionID)
+            }
+            #expect(events.last?["event"] == "closed")
+            #expect(events.last?["data"] == #"{"reason":"session_revoked"}"#)
+        }
+    }
+
+    @Test func aStreamClosesAtItsMaximumAgeForTheClientToReconnect() async throws {
+        try await InMemoryNotifyd.with(arguments: ["--notify-max-age", "1"]) { notifyd in
+            let start = ContinuousClock.now
+            let events = try await Self.stream(notifyd, Caller(), stopping: false)
+            #expect(events.last?["data"] == #"{"reason":"max_age"}"#)
+            #expect(ContinuousClock.now - start < .seconds(5))
         }
     }
 

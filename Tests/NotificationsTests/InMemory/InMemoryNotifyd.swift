@@ -55,8 +55,9 @@ final class InMemoryNotifyd: Sendable {
 /// A user as nginx presents them to notifyd.
 struct Caller: Sendable {
     let userID: String
+    let sessionID = UUID().uuidString.lowercased()
     var headers: HTTPFields {
-        [GatewayHeaders.userID: userID, GatewayHeaders.sessionID: "0f8a3c1e-1111-4a59-9d43-0f0c3f1f1e11", GatewayHeaders.tier: "free"]
+        [GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID, GatewayHeaders.tier: "free"]
     }
 
     init(userID: String = UUID().uuidString.lowercased()) {
