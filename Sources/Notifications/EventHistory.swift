@@ -28,4 +28,15 @@ protocol EventHistory: Sendable {
     /// Where a new stream starts: the newest position of the user's history, or for an empty one
     /// a position just before now, after which every event to come is.
     func latest(of userID: String) async throws -> EventPosition
+    /// Records that the user has seen their events up to `position` (never moving back), and
+    /// answers how many kept events come after what they have seen.
+    func markRead(of userID: String, upTo position: EventPosition) async throws -> ReadMark
+}
+
+/// What `POST /api/notifications/read` answers.
+enum ReadMark: Sendable, Equatable {
+    /// Seen up to `position` (the furthest marked so far); `unseen` kept events after it.
+    case marked(upTo: EventPosition, unseen: Int)
+    /// The position is not one of this history's: another epoch, or ahead of its newest event.
+    case unknown
 }

@@ -61,6 +61,21 @@ struct EventRoutes: Sendable {
             }
             return try Response.json(NotificationPage(try await read(identity.userID, after: after, limit: limit), after: after))
         }
+        router.post("/api/notifications/read") { request, context in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let body = try await request.decodeJSON(as: ReadBody.self, context: context)
+            guard let position = EventPosition(body.up_to) else {
+                throw APIError.badRequest(code: "invalid_field", "up_to must be the id of an event", field: "up_to")
+            }
+            switch try await read({ try await history.markRead(of: identity.userID, upTo: position) }) {
+            case .marked(let mark, let unseen):
+                return try Response.json(ReadAnswer(read_up_to: mark.description, unseen: unseen))
+            case .unknown:
+                throw APIError(
+                    .conflict, code: "unknown_event",
+                    message: "up_to is not an event of your kept history (it is from before a reset, or ahead of it); read it again", field: "up_to")
+            }
+        }
     }
 
     /// The stream's body: what the client missed (or a `reset`), then each new event as the
@@ -153,6 +168,20 @@ struct EventRoutes: Sendable {
         }
         return limit
     }
+}
+
+/// `POST /api/notifications/read`: how far the user has seen their events.
+struct ReadBody: JSONRequestBody {
+    let up_to: String
+
+    enum Members: String, CodingKey, CaseIterable { case up_to }
+    typealias CodingKeys = Members
+}
+
+/// The read mark (never moved back by an older `up_to`), and how many kept events come after it.
+struct ReadAnswer: Encodable {
+    let read_up_to: String
+    let unseen: Int
 }
 
 /// `GET /api/notifications`: a page of the kept history, oldest first; `next` is the `after` of

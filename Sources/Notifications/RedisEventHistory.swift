@@ -28,6 +28,8 @@ struct RedisEventHistory: EventHistory {
     static func droppedKey(_ userID: String) -> String { "notify:dropped:" + userID }
     /// The newest entry ever added to the user's history: what an expired stream held last.
     static func newestKey(_ userID: String) -> String { "notify:newest:" + userID }
+    /// How far the user has seen their events: a position (`<epoch>-<entry id>`).
+    static func readKey(_ userID: String) -> String { "notify:read:" + userID }
 
     /// How long what decides a reset (the dropped and newest entries) is remembered: 30 times the
     /// history's keep time. A client away longer, from a user with no event since, is reset.
@@ -131,6 +133,25 @@ struct RedisEventHistory: EventHistory {
             return {'events', epoch, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
             """)
 
+    /// KEYS: epoch, stream, read. ARGV: the entry id seen up to, its epoch, an epoch candidate,
+    /// marker seconds. Answers {'marked', epoch, entry id seen up to, unseen count} or
+    /// {'unknown'} for a position of another epoch or ahead of the newest entry. A mark from
+    /// another epoch counts as none.
+    private static let markReadScript = RedisScript(
+        prelude + "\n" + """
+            local epoch = epoch_of(KEYS[1], ARGV[3])
+            local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+            if ARGV[2] ~= epoch or #newest == 0 or before(newest[1][1], ARGV[1]) then return {'unknown'} end
+            local mark = ARGV[1]
+            local stored = redis.call('GET', KEYS[3])
+            if stored then
+              local stored_epoch, stored_id = string.match(stored, '^([^-]+)-(.+)$')
+              if stored_epoch == epoch and before(ARGV[1], stored_id) then mark = stored_id end
+            end
+            redis.call('SET', KEYS[3], epoch .. '-' .. mark, 'EX', ARGV[4])
+            return {'marked', epoch, mark, #redis.call('XRANGE', KEYS[2], '(' .. mark, '+')}
+            """)
+
     /// KEYS: epoch, stream. ARGV: an epoch candidate. Answers {epoch, newest entry id or a start}.
     private static let latestScript = RedisScript(
         prelude + "\n" + """
@@ -168,6 +189,18 @@ struct RedisEventHistory: EventHistory {
             let position = EventPosition(epoch: epoch, entryID: entry)
         else { throw HistoryUnreadable(answer: "\(answer)") }
         return position
+    }
+
+    func markRead(of userID: String, upTo position: EventPosition) async throws -> ReadMark {
+        let answer = try await redis.evaluate(
+            Self.markReadScript, keys: [Self.epochKey, Self.streamKey(userID), Self.readKey(userID)],
+            arguments: [position.entryID, position.epoch, try Self.newEpoch(), markerSeconds])
+        guard let parts = answer.array, let kind = parts.first?.string else { throw HistoryUnreadable(answer: "\(answer)") }
+        if kind == "unknown" { return .unknown }
+        guard parts.count == 4, let epoch = parts[1].string, let entry = parts[2].string, let mark = EventPosition(epoch: epoch, entryID: entry),
+            let unseen = parts[3].int
+        else { throw HistoryUnreadable(answer: "\(answer)") }
+        return .marked(upTo: mark, unseen: unseen)
     }
 
     /// A stream entry (`[id, ["e", json]]`) as the event it keeps.

@@ -102,4 +102,24 @@ import Testing
             }
         }
     }
+
+    @Test("a read mark moves forward only, counts what comes after it, and refuses a position not in the history", arguments: HistoryKind.allCases)
+    func readMarks(kind: HistoryKind) async throws {
+        try await TestHistories.with(kind) { test async throws in
+            let user = TestHistories.newUser()
+            var positions: [EventPosition] = []
+            for _ in 0..<4 { positions.append(try await test.history.append(TestHistories.event(user)).position) }
+            #expect(try await test.history.markRead(of: user, upTo: positions[1]) == .marked(upTo: positions[1], unseen: 2))
+            // An older mark does not move it back.
+            #expect(try await test.history.markRead(of: user, upTo: positions[0]) == .marked(upTo: positions[1], unseen: 2))
+            let later = try await test.history.append(TestHistories.event(user)).position
+            #expect(try await test.history.markRead(of: user, upTo: positions[3]) == .marked(upTo: positions[3], unseen: 1))
+            #expect(try await test.history.markRead(of: user, upTo: later) == .marked(upTo: later, unseen: 0))
+            let ahead = EventPosition(epoch: later.epoch, milliseconds: later.milliseconds + 60_000, sequence: 0)
+            let elsewhere = EventPosition(epoch: "0ther", milliseconds: later.milliseconds, sequence: later.sequence)
+            #expect(try await test.history.markRead(of: user, upTo: ahead) == .unknown)
+            #expect(try await test.history.markRead(of: user, upTo: elsewhere) == .unknown)
+            #expect(try await test.history.markRead(of: TestHistories.newUser(), upTo: later) == .unknown)
+        }
+    }
 }

@@ -45,6 +45,10 @@ import Testing
         func latest(of userID: String) async throws -> EventPosition {
             try await stored.latest(of: userID)
         }
+
+        func markRead(of userID: String, upTo position: EventPosition) async throws -> ReadMark {
+            try await stored.markRead(of: userID, upTo: position)
+        }
     }
 
     static func kept(_ history: any EventHistory, _ userID: String) async throws -> [UserEvent] {

@@ -139,6 +139,36 @@ import Testing
         }
     }
 
+    @Test func markingEventsReadAnswersHowManyAreUnseen() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            var appended: [String] = []
+            for _ in 0..<3 { appended.append(try await notifyd.history.append(TestHistories.event(caller.userID)).position.description) }
+            let sent = appended
+            try await notifyd.withClient { client in
+                var headers = caller.headers
+                headers[.contentType] = "application/json"
+                let post = headers
+                try await client.execute(uri: "/api/notifications/read", method: .post, headers: post, body: ByteBuffer(string: #"{"up_to":"\#(sent[0])"}"#)) {
+                    response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"read_up_to":"\#(sent[0])","unseen":2}"#)
+                }
+                let refusals = [
+                    (#"{"up_to":"nope"}"#, HTTPResponse.Status.badRequest, "invalid_field"),
+                    (#"{"up_to":"0ther-1-0"}"#, .conflict, "unknown_event"),
+                    (#"{"up_to":"\#(sent[0])","extra":1}"#, .badRequest, "unknown_field"),
+                ]
+                for (body, status, code) in refusals {
+                    try await client.execute(uri: "/api/notifications/read", method: .post, headers: post, body: ByteBuffer(string: body)) { response in
+                        #expect(response.status == status, "\(body)")
+                        #expect(String(buffer: response.body).contains(#""error":"\#(code)""#), "\(body): \(String(buffer: response.body))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func withoutTheGatewaysIdentityThereIsNoStream() async throws {
         try await InMemoryNotifyd.with { notifyd in
             try await notifyd.withClient { client in

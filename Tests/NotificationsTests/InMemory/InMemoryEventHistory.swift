@@ -16,6 +16,8 @@ final class InMemoryEventHistory: EventHistory {
         var dropped: [String: EventPosition] = [:]
         /// The newest position ever added to each history.
         var newest: [String: EventPosition] = [:]
+        /// How far each user has seen their events.
+        var read: [String: EventPosition] = [:]
         var seen: [String: EventPosition] = [:]
         var epochs = 0
     }
@@ -92,6 +94,17 @@ final class InMemoryEventHistory: EventHistory {
     func latest(of userID: String) async throws -> EventPosition {
         let now = nowMilliseconds
         return state.withLock { Self.latest(of: userID, in: $0, now: now) }
+    }
+
+    func markRead(of userID: String, upTo position: EventPosition) async throws -> ReadMark {
+        state.withLock { state in
+            let history = state.histories[userID] ?? []
+            guard position.epoch == state.epoch, let newest = history.last?.position, !newest.precedes(position) else { return .unknown }
+            var mark = position
+            if let stored = state.read[userID], stored.epoch == state.epoch, position.precedes(stored) { mark = stored }
+            state.read[userID] = mark
+            return .marked(upTo: mark, unseen: history.filter { mark.precedes($0.position) }.count)
+        }
     }
 
     private static func latest(of userID: String, in state: State, now: UInt64) -> EventPosition {
