@@ -2,13 +2,14 @@ import Foundation
 import TestSupport
 import Testing
 
-/// notifyd as a process on the test servers: on SIGTERM its open streams end at once with their
-/// reason (clients reconnect to the other instance), rather than holding the stop until its
-/// timeout.
+/// notifyd as a process on the test servers: an open stream gets its heartbeats; on SIGTERM its
+/// open streams end at once with their reason (clients reconnect to the other instance), rather
+/// than holding the stop until its timeout.
 @Suite(.timeLimit(.minutes(2))) struct NotifydProcessTests {
-    @Test func aStoppingNotifydClosesItsStreamsWithTheirReasonAndStopsWithinItsDrain() async throws {
+    @Test func aStreamGetsItsHeartbeatsAndAStoppingNotifydClosesItWithItsReasonWithinItsDrain() async throws {
         let environment = ["REDIS_URL": try LocalServer.shared(.redis).url(), "AMQP_URL": try LocalServer.shared(.rabbitmq).url()]
-        let daemon = try DaemonProcess("notifyd", arguments: ["--shutdown-drain", "1", "--shutdown-timeout", "10"], environment: environment)
+        let daemon = try DaemonProcess(
+            "notifyd", arguments: ["--shutdown-drain", "1", "--shutdown-timeout", "10", "--notify-heartbeat", "0.2"], environment: environment)
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
         let marker = daemon.socketPath + ".streaming"
@@ -17,6 +18,7 @@ import Testing
         let stopTime = try await daemon.terminate()
         let output = try await client.output
         #expect(output.contains("status: 200"), "\(output)")
+        #expect(output.contains(": heartbeat"), "\(output)")
         #expect(output.contains("event: closed\ndata: {\"reason\":\"shutdown\"}"), "\(output)")
         #expect(output.contains("ended"), "\(output)")
         // The drain is 1 s; a stream that held the HTTP server's stop would take the 10 s timeout.
@@ -24,8 +26,8 @@ import Testing
         #expect(daemon.exitStatus == 0)
     }
 
-    /// Opens `/api/events` as nginx would (the gateway's identity headers), reads the stream's
-    /// start, marks that it streams, then prints every line until the stream ends.
+    /// Opens `/api/events` as nginx would (the gateway's identity headers), reads the stream up to
+    /// its first heartbeat, marks that it streams, then prints every line until the stream ends.
     static let streamClient = """
         import socket, sys
         path, marker = sys.argv[1], sys.argv[2]
@@ -39,7 +41,7 @@ import Testing
         while reader.readline().strip():
             pass
         body = b""
-        while b"retry:" not in body:
+        while b": heartbeat" not in body:
             body += reader.readline()
         open(marker, "w").close()
         for line in reader:
