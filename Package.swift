@@ -146,7 +146,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "Contracts", "RedisClient", "Cryptography",
+                "ServiceBackends", "ServiceKit", "Contracts", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -175,23 +175,6 @@ struct GenerationRoutes: Sendable {
     }
 }
 
-/// One server-sent event: its name, then its JSON data on one line.
-enum ServerSentEvent {
-    /// One encoder for every event of every stream, not one per piece.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
-    static func encode(event: String, _ data: some Encodable) throws -> ByteBuffer {
-        // JSON escapes line breaks inside strings, so the data is one line.
-        let json = try encoder.encode(data)
-        return ByteBuffer(string: "event: \(event)\ndata: \(String(decoding: json, as: UTF8.self))\n\n")
-    }
-}
-
 /// `202 Accepted` for a task: where to follow it.
 struct TaskAcceptedBody: Encodable {
     let task_id: String

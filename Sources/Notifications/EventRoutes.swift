@@ -27,7 +27,7 @@ struct EventRoutes: Sendable {
             // before the first read: an event stored between the two wakes this stream.
             let body = ResponseBody { writer in
                 guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
-                    try await writer.write(Self.closed(.shutdown))
+                    try await writer.write(try Self.closed(.shutdown))
                     try await writer.finish(nil)
                     return
                 }
@@ -90,7 +90,7 @@ struct EventRoutes: Sendable {
             cursor = try await read { try await history.latest(of: subscription.userID) }
             // An id this gateway never gave cannot be resumed: reset. A new stream's first line
             // is its starting id, so that a reconnect before any event resumes from there.
-            try await writer.write(resume == nil ? Self.start(cursor) : Self.reset(from: cursor))
+            try await writer.write(resume == nil ? ServerSentEvent.id(cursor.description) : try Self.reset(from: cursor))
         }
         try await writeNew(subscription.userID, after: &cursor, into: &writer)
         for await signal in subscription.signals {
@@ -99,10 +99,10 @@ struct EventRoutes: Sendable {
                 if reason != .sessionRevoked && reason != .accountBlocked {
                     try await writeNew(subscription.userID, after: &cursor, into: &writer)
                 }
-                try await writer.write(Self.closed(reason))
+                try await writer.write(try Self.closed(reason))
                 break
             }
-            if case .heartbeat = signal { try await writer.write(ByteBuffer(string: ": heartbeat\n\n")) }
+            if case .heartbeat = signal { try await writer.write(ServerSentEvent.comment("heartbeat")) }
             try await writeNew(subscription.userID, after: &cursor, into: &writer)
         }
         try await writer.finish(nil)
@@ -115,7 +115,7 @@ struct EventRoutes: Sendable {
             switch try await read(userID, after: cursor, limit: pageSize) {
             case .reset(let from):
                 cursor = from
-                try await writer.write(Self.reset(from: from))
+                try await writer.write(try Self.reset(from: from))
                 return
             case .events(let events):
                 for stored in events {
@@ -142,23 +142,17 @@ struct EventRoutes: Sendable {
     }
 
     static func encode(_ stored: StoredEvent) throws -> ByteBuffer {
-        ByteBuffer(
-            string: "id: \(stored.position)\nevent: \(stored.event.type.rawValue)\ndata: \(String(decoding: try stored.event.encoded(), as: UTF8.self))\n\n")
+        try ServerSentEvent.encode(event: stored.event.type.rawValue, id: stored.position.description, stored.event)
     }
 
     /// The events after the client's id cannot all be given: it reloads its state, and resumes
     /// from `from`.
-    static func reset(from: EventPosition) -> ByteBuffer {
-        ByteBuffer(string: "id: \(from)\nevent: reset\ndata: {\"epoch\":\"\(from.epoch)\"}\n\n")
+    static func reset(from: EventPosition) throws -> ByteBuffer {
+        try ServerSentEvent.encode(event: "reset", id: from.description, ["epoch": from.epoch])
     }
 
-    /// An id with no data: it sets the client's last event id and dispatches no event.
-    static func start(_ position: EventPosition) -> ByteBuffer {
-        ByteBuffer(string: "id: \(position)\n\n")
-    }
-
-    static func closed(_ reason: LiveStreams.CloseReason) -> ByteBuffer {
-        ByteBuffer(string: "event: closed\ndata: {\"reason\":\"\(reason.rawValue)\"}\n\n")
+    static func closed(_ reason: LiveStreams.CloseReason) throws -> ByteBuffer {
+        try ServerSentEvent.encode(event: "closed", ["reason": reason.rawValue])
     }
 
     static func limit(_ text: String?, maximum: Int) throws -> Int {

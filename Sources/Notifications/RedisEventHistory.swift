@@ -1,5 +1,4 @@
 import Contracts
-import Cryptography
 import Logging
 import RedisClient
 
@@ -43,11 +42,13 @@ struct RedisEventHistory: EventHistory {
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
-        local function epoch_of(key, candidate)
+        local function epoch_of(key)
           local epoch = redis.call('GET', key)
           if not epoch then
-            redis.call('SET', key, candidate)
-            epoch = candidate
+            -- Redis' clock in microseconds, in hex: a new epoch each time the history is lost.
+            local t = redis.call('TIME')
+            epoch = string.format('%x', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+            redis.call('SET', key, epoch)
           end
           return epoch
         end
@@ -67,16 +68,16 @@ struct RedisEventHistory: EventHistory {
         end
         """
 
-    /// KEYS: epoch, stream, seen, dropped, newest. ARGV: the event's JSON, an epoch candidate,
-    /// capacity, keep seconds, the wake channel, the user id, marker seconds. Answers {epoch, entry
+    /// KEYS: epoch, stream, seen, dropped, newest. ARGV: the event's JSON, capacity, keep seconds,
+    /// the wake channel, the user id, marker seconds. Answers {epoch, entry
     /// id, 1 when a duplicate}. What the cap and the age drop is a run of the oldest entries (or,
     /// when the stream expired, all it held): the newest of them is kept in the dropped key first.
     private static let appendScript = RedisScript(
         prelude + "\n" + """
-            local epoch = epoch_of(KEYS[1], ARGV[2])
+            local epoch = epoch_of(KEYS[1])
             local seen = redis.call('GET', KEYS[3])
             if seen then return {epoch, seen, 1} end
-            local oldest = string.format('%.0f', now_ms() - tonumber(ARGV[4]) * 1000)
+            local oldest = string.format('%.0f', now_ms() - tonumber(ARGV[3]) * 1000)
             local dropped = nil
             local function drop(id)
               if not dropped or before(dropped, id) then dropped = id end
@@ -85,32 +86,32 @@ struct RedisEventHistory: EventHistory {
               local expired = redis.call('GET', KEYS[5])
               if expired then drop(expired) end
             end
-            local over = redis.call('XLEN', KEYS[2]) + 1 - tonumber(ARGV[3])
+            local over = redis.call('XLEN', KEYS[2]) + 1 - tonumber(ARGV[2])
             if over > 0 then
               local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', over)
               drop(gone[#gone][1])
             end
             local aged = redis.call('XREVRANGE', KEYS[2], '(' .. oldest .. '-0', '-', 'COUNT', 1)
             if #aged > 0 then drop(aged[1][1]) end
-            if dropped then redis.call('SET', KEYS[4], dropped, 'EX', ARGV[7]) end
-            local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'e', ARGV[1])
+            if dropped then redis.call('SET', KEYS[4], dropped, 'EX', ARGV[6]) end
+            local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '*', 'e', ARGV[1])
             redis.call('XTRIM', KEYS[2], 'MINID', oldest)
-            redis.call('EXPIRE', KEYS[2], ARGV[4])
-            redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
-            redis.call('EXPIRE', KEYS[4], ARGV[7])
-            redis.call('SET', KEYS[3], id, 'EX', ARGV[4])
-            redis.call('PUBLISH', ARGV[5], ARGV[6])
+            redis.call('EXPIRE', KEYS[2], ARGV[3])
+            redis.call('SET', KEYS[5], id, 'EX', ARGV[6])
+            redis.call('EXPIRE', KEYS[4], ARGV[6])
+            redis.call('SET', KEYS[3], id, 'EX', ARGV[3])
+            redis.call('PUBLISH', ARGV[4], ARGV[5])
             return {epoch, id, 0}
             """)
 
     /// KEYS: epoch, stream, dropped, newest. ARGV: the entry id after which to read ('' for the
-    /// oldest kept), its epoch, count, an epoch candidate, keep seconds. Answers {'events', epoch,
+    /// oldest kept), its epoch, count, keep seconds. Answers {'events', epoch,
     /// entries} or {'reset', epoch, newest entry id or a start}: for a position of another epoch,
     /// one ahead of the clock, one before an entry dropped, one before the last entry of an expired
     /// stream, or, with nothing remembered of the user, one older than the keep time.
     private static let readScript = RedisScript(
         prelude + "\n" + """
-            local epoch = epoch_of(KEYS[1], ARGV[4])
+            local epoch = epoch_of(KEYS[1])
             if ARGV[1] == '' then
               return {'events', epoch, redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[3])}
             end
@@ -126,20 +127,19 @@ struct RedisEventHistory: EventHistory {
               if newest then
                 lost = before(ARGV[1], newest)
               else
-                lost = after_ms < now - tonumber(ARGV[5]) * 1000
+                lost = after_ms < now - tonumber(ARGV[4]) * 1000
               end
             end
             if lost then return {'reset', epoch, newest_or_start(KEYS[2])} end
             return {'events', epoch, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
             """)
 
-    /// KEYS: epoch, stream, read. ARGV: the entry id seen up to, its epoch, an epoch candidate,
-    /// marker seconds. Answers {'marked', epoch, entry id seen up to, unseen count} or
-    /// {'unknown'} for a position of another epoch or ahead of the newest entry. A mark from
-    /// another epoch counts as none.
+    /// KEYS: epoch, stream, read. ARGV: the entry id seen up to, its epoch, marker seconds.
+    /// Answers {'marked', epoch, entry id seen up to, unseen count} or {'unknown'} for a position
+    /// of another epoch or ahead of the newest entry. A mark from another epoch counts as none.
     private static let markReadScript = RedisScript(
         prelude + "\n" + """
-            local epoch = epoch_of(KEYS[1], ARGV[3])
+            local epoch = epoch_of(KEYS[1])
             local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
             if ARGV[2] ~= epoch or #newest == 0 or before(newest[1][1], ARGV[1]) then return {'unknown'} end
             local mark = ARGV[1]
@@ -148,21 +148,21 @@ struct RedisEventHistory: EventHistory {
               local stored_epoch, stored_id = string.match(stored, '^([^-]+)-(.+)$')
               if stored_epoch == epoch and before(ARGV[1], stored_id) then mark = stored_id end
             end
-            redis.call('SET', KEYS[3], epoch .. '-' .. mark, 'EX', ARGV[4])
+            redis.call('SET', KEYS[3], epoch .. '-' .. mark, 'EX', ARGV[3])
             return {'marked', epoch, mark, #redis.call('XRANGE', KEYS[2], '(' .. mark, '+')}
             """)
 
-    /// KEYS: epoch, stream. ARGV: an epoch candidate. Answers {epoch, newest entry id or a start}.
+    /// KEYS: epoch, stream. Answers {epoch, newest entry id or a start}.
     private static let latestScript = RedisScript(
         prelude + "\n" + """
-            return {epoch_of(KEYS[1], ARGV[1]), newest_or_start(KEYS[2])}
+            return {epoch_of(KEYS[1]), newest_or_start(KEYS[2])}
             """)
 
     func append(_ event: UserEvent) async throws -> (position: EventPosition, duplicate: Bool) {
         let answer = try await redis.evaluate(
             Self.appendScript,
             keys: [Self.epochKey, Self.streamKey(event.userID), Self.seenKey(event.id), Self.droppedKey(event.userID), Self.newestKey(event.userID)],
-            arguments: [try event.encoded(), try Self.newEpoch(), capacity, keepSeconds, Self.wakeChannel, event.userID, markerSeconds])
+            arguments: [try event.encoded(), capacity, keepSeconds, Self.wakeChannel, event.userID, markerSeconds])
         guard let parts = answer.array, parts.count == 3, let epoch = parts[0].string, let entry = parts[1].string,
             let position = EventPosition(epoch: epoch, entryID: entry)
         else { throw HistoryUnreadable(answer: "\(answer)") }
@@ -172,7 +172,7 @@ struct RedisEventHistory: EventHistory {
     func events(of userID: String, after position: EventPosition?, limit: Int) async throws -> HistoryPage {
         let answer = try await redis.evaluate(
             Self.readScript, keys: [Self.epochKey, Self.streamKey(userID), Self.droppedKey(userID), Self.newestKey(userID)],
-            arguments: [position?.entryID ?? "", position?.epoch ?? "", limit, try Self.newEpoch(), keepSeconds])
+            arguments: [position?.entryID ?? "", position?.epoch ?? "", limit, keepSeconds])
         guard let parts = answer.array, parts.count == 3, let kind = parts[0].string, let epoch = parts[1].string else {
             throw HistoryUnreadable(answer: "\(answer)")
         }
@@ -184,7 +184,7 @@ struct RedisEventHistory: EventHistory {
     }
 
     func latest(of userID: String) async throws -> EventPosition {
-        let answer = try await redis.evaluate(Self.latestScript, keys: [Self.epochKey, Self.streamKey(userID)], arguments: [try Self.newEpoch()])
+        let answer = try await redis.evaluate(Self.latestScript, keys: [Self.epochKey, Self.streamKey(userID)])
         guard let parts = answer.array, parts.count == 2, let epoch = parts[0].string, let entry = parts[1].string,
             let position = EventPosition(epoch: epoch, entryID: entry)
         else { throw HistoryUnreadable(answer: "\(answer)") }
@@ -194,7 +194,7 @@ struct RedisEventHistory: EventHistory {
     func markRead(of userID: String, upTo position: EventPosition) async throws -> ReadMark {
         let answer = try await redis.evaluate(
             Self.markReadScript, keys: [Self.epochKey, Self.streamKey(userID), Self.readKey(userID)],
-            arguments: [position.entryID, position.epoch, try Self.newEpoch(), markerSeconds])
+            arguments: [position.entryID, position.epoch, markerSeconds])
         guard let parts = answer.array, let kind = parts.first?.string else { throw HistoryUnreadable(answer: "\(answer)") }
         if kind == "unknown" { return .unknown }
         guard parts.count == 4, let epoch = parts[1].string, let entry = parts[2].string, let mark = EventPosition(epoch: epoch, entryID: entry),
@@ -209,11 +209,6 @@ struct RedisEventHistory: EventHistory {
             let fields = parts[1].array, fields.count == 2, let body = fields[1].bytes
         else { throw HistoryUnreadable(answer: "\(entry)") }
         return StoredEvent(position: position, event: try UserEvent.decode(body))
-    }
-
-    /// 16 random lower-case hex digits: the epoch used if Redis has none.
-    static func newEpoch() throws -> String {
-        Hex.encode(try SecureRandom.bytes(count: 8))
     }
 
     struct HistoryUnreadable: Error, CustomStringConvertible {
