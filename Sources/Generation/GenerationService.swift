@@ -206,13 +206,9 @@ struct GenerationService: Sendable {
 
     /// A store call whose failure is a 503 saying `message` (by default: before anything was counted).
     func storage<T>(unavailable message: String = GenerationError.unrecorded, _ call: () async throws -> T) async throws -> T {
-        do {
-            return try await call()
-        } catch let refusal as any APIErrorConvertible {
-            throw refusal
-        } catch {
+        try await passingRefusals(call) { error in
             logger.traced.warning("generation storage unavailable", metadata: ["reason": "\(error)"])
-            throw GenerationError.storageUnavailable(message: message)
+            return GenerationError.storageUnavailable(message: message)
         }
     }
 }

@@ -127,3 +127,16 @@ extension APIErrorConvertible {
 extension APIError: APIErrorConvertible {
     public var apiError: APIError { self }
 }
+
+/// Runs a call to a backend: a refusal (an error that knows its HTTP answer) passes through as it
+/// is; any other failure (the backend out of reach) goes to `unavailable`, which logs it and answers
+/// the service's own 503.
+public func passingRefusals<T>(_ call: () async throws -> T, otherwise unavailable: (any Error) -> any Error) async throws -> T {
+    do {
+        return try await call()
+    } catch let refusal as any APIErrorConvertible {
+        throw refusal
+    } catch {
+        throw unavailable(error)
+    }
+}

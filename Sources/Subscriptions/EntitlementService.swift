@@ -103,13 +103,9 @@ struct EntitlementService: Sendable {
     /// Runs a store call; a failure of the store itself (not a refusal, which knows its answer) is
     /// a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
-        do {
-            return try await call()
-        } catch let refusal as any APIErrorConvertible {
-            throw refusal
-        } catch {
+        try await passingRefusals(call) { error in
             logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
-            throw EntitlementError.storageUnavailable
+            return EntitlementError.storageUnavailable
         }
     }
 

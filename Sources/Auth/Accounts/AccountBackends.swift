@@ -49,13 +49,9 @@ struct AccountBackends: Sendable {
     }
 
     private func step<T>(server: String, role: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let refusal as any APIErrorConvertible {
-            throw refusal
-        } catch {
+        try await passingRefusals(body) { error in
             logger.error("\(server) step failed", metadata: ["reason": "\(error)"])
-            throw AccountError.unavailable(role: role)
+            return AccountError.unavailable(role: role)
         }
     }
 
