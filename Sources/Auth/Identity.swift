@@ -8,22 +8,27 @@ package struct Identity: Sendable, Equatable {
     package let scopes: [String]
     /// The user's plan (`free` when they have no subscription).
     package let tier: String
+    /// When the credential expires (Unix seconds); nil for an API key without an expiry.
+    package let expiresAt: Int?
     /// `X-Scopes`, joined once here rather than on every cached answer.
     let scopeHeader: String
 
-    package init(userID: String, sessionID: String, scopes: [String], tier: String) {
+    package init(userID: String, sessionID: String, scopes: [String], tier: String, expiresAt: Int?) {
         self.userID = userID
         self.sessionID = sessionID
         self.scopes = scopes
         self.tier = tier
+        self.expiresAt = expiresAt
         self.scopeHeader = scopes.joined(separator: " ")
     }
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
     var headers: [(name: String, value: String)] {
-        [
+        var headers = [
             (GatewayHeaders.userID.rawName, userID), (GatewayHeaders.scopes.rawName, scopeHeader),
             (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID),
         ]
+        if let expiresAt { headers.append((GatewayHeaders.credentialExpires.rawName, String(expiresAt))) }
+        return headers
     }
 }

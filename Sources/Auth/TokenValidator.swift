@@ -104,7 +104,9 @@ final class TokenValidator: Sendable {
         }
         guard let record = found.record else { return .unauthorized(.revoked) }
         guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(.recordMismatch) }
-        let identity = Identity(userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier)
+        let identity = Identity(
+            userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier,
+            expiresAt: Int(accessToken.expiresAt.timeIntervalSince1970))
         cache.insert(
             digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
             generation: generation)
@@ -153,7 +155,9 @@ final class TokenValidator: Sendable {
         if record.expiry > 0 { expiresAt = min(expiresAt, Date(timeIntervalSince1970: TimeInterval(record.expiry))) }
         // Redis expires the record at the same moment; a clock or replica that lags must not extend it.
         guard expiresAt > now else { return .unauthorized(.expiredAPIKey) }
-        let identity = Identity(userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier)
+        let identity = Identity(
+            userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier,
+            expiresAt: expiresAt == .distantFuture ? nil : Int(expiresAt.timeIntervalSince1970))
         cache.insert(
             digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
             generation: generation)

@@ -11,6 +11,9 @@ public enum GatewayHeaders {
     public static let sessionID = HTTPField.Name("X-Session-Id")!
     public static let scopes = HTTPField.Name("X-Scopes")!
     public static let tier = HTTPField.Name("X-Tier")!
+    /// When the credential stops being valid, in Unix seconds; absent for an API key that never
+    /// expires. A held-open stream ends by it (notifyd).
+    public static let credentialExpires = HTTPField.Name("X-Credential-Expires")!
 
     // What nginx's auth subrequest tells authd about the request it guards.
     public static let requiredScopes = HTTPField.Name("X-Required-Scopes")!

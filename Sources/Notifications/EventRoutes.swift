@@ -2,23 +2,24 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
+import Logging
 import ServiceKit
 
-/// notifyd's routes: `GET /api/events`, the user's events as server-sent events from where the
-/// client was (`Last-Event-ID`, or `?after=`), then live; and `GET /api/notifications`, the kept
-/// history as JSON pages for clients that cannot hold a stream.
+/// notifyd's routes: `GET /api/events`, the user's events from where the client was
+/// (`Last-Event-ID`, or `?after=`), then live, as server-sent events or, when the request upgrades,
+/// as WebSocket messages; `GET /api/notifications`, the kept history as JSON pages for clients that
+/// cannot hold a stream; and `POST /api/notifications/read`, the user's read mark.
 struct EventRoutes: Sendable {
     let history: any EventHistory
     let streams: LiveStreams
-    /// Events read from the history at once.
-    let pageSize: Int
-    /// How long a stream stays open; then it is closed with `max_age` and the client reconnects.
-    let maxAge: Duration
+    let settings: NotificationSettings
+    let logger: Logger
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
-    func add(to router: Router<BasicRequestContext>) {
+    var eventStream: EventStream { EventStream(history: history, streams: streams, pageSize: settings.pageSize, logger: logger) }
+
+    func add(to router: Router<BasicRequestContext>, webSockets: WebSocketRoutes) {
         router.get("/api/events") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let resume = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after")
@@ -26,21 +27,13 @@ struct EventRoutes: Sendable {
             // Opened once the body is written (never for a HEAD request, whose body is not), and
             // before the first read: an event stored between the two wakes this stream.
             let body = ResponseBody { writer in
+                var sink = ServerSentEventSink(writer: writer)
                 guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
-                    try await writer.write(try Self.closed(.shutdown))
-                    try await writer.finish(nil)
+                    try await sink.close(.shutdown)
                     return
                 }
-                let ageLimit = Task {
-                    try await Task.sleep(for: maxAge)
-                    streams.close(subscription, reason: .maxAge)
-                }
-                defer {
-                    ageLimit.cancel()
-                    streams.remove(subscription)
-                }
                 try await RequestTrace.$requestID.withValue(requestID) {
-                    try await stream(subscription, resumingAfter: resume, into: &writer)
+                    try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
                 }
             }
             // X-Accel-Buffering tells nginx to pass each event on as it comes.
@@ -49,9 +42,34 @@ struct EventRoutes: Sendable {
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
                 body: body)
         }
+        webSockets.add("/api/events") { request, logger in
+            // Without the gateway's identity the router answers (401 missing_identity).
+            guard let identity = GatewayIdentity(headers: request.headerFields) else { return nil }
+            let resume = Self.queryParameter("after", of: request.path ?? "")
+            let requestID = request.headerFields[GatewayHeaders.requestID]
+            return { inbound, outbound, _ in
+                let sink = WebSocketEventSink(outbound: outbound)
+                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
+                    var closing = sink
+                    try await closing.close(.shutdown)
+                    return
+                }
+                try await RequestTrace.$requestID.withValue(requestID) {
+                    // The stream ends when the client closes its side; what it sends is not read.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
+                        }
+                        group.addTask { for try await _ in inbound {} }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+            }
+        }
         router.get("/api/notifications") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let limit = try Self.limit(request.uri.queryParameters.get("limit"), maximum: pageSize)
+            let limit = try Self.limit(request.uri.queryParameters.get("limit"), maximum: settings.pageSize)
             var after: EventPosition?
             if let text = request.uri.queryParameters.get("after") {
                 guard let position = EventPosition(text) else {
@@ -59,7 +77,8 @@ struct EventRoutes: Sendable {
                 }
                 after = position
             }
-            return try Response.json(NotificationPage(try await read(identity.userID, after: after, limit: limit), after: after))
+            let page = try await Self.read { try await history.events(of: identity.userID, after: after, limit: limit) }
+            return try Response.json(NotificationPage(page, after: after))
         }
         router.post("/api/notifications/read") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
@@ -67,7 +86,7 @@ struct EventRoutes: Sendable {
             guard let position = EventPosition(body.up_to) else {
                 throw APIError.badRequest(code: "invalid_field", "up_to must be the id of an event", field: "up_to")
             }
-            switch try await read({ try await history.markRead(of: identity.userID, upTo: position) }) {
+            switch try await Self.read({ try await history.markRead(of: identity.userID, upTo: position) }) {
             case .marked(let mark, let unseen):
                 return try Response.json(ReadAnswer(read_up_to: mark.description, unseen: unseen))
             case .unknown:
@@ -78,62 +97,13 @@ struct EventRoutes: Sendable {
         }
     }
 
-    /// The stream's body: what the client missed (or a `reset`), then each new event as the
-    /// user's wakes and heartbeats come, until the instance stops.
-    private func stream(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, into writer: inout any ResponseBodyWriter) async throws {
-        // `retry` tells the browser to reconnect after a second when the stream breaks.
-        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-        var cursor: EventPosition
-        if let resume, let position = EventPosition(resume) {
-            cursor = position
-        } else {
-            cursor = try await read { try await history.latest(of: subscription.userID) }
-            // An id this gateway never gave cannot be resumed: reset. A new stream's first line
-            // is its starting id, so that a reconnect before any event resumes from there.
-            try await writer.write(resume == nil ? ServerSentEvent.id(cursor.description) : try Self.reset(from: cursor))
-        }
-        try await writeNew(subscription.userID, after: &cursor, into: &writer)
-        for await signal in subscription.signals {
-            if let reason = streams.closeReason(subscription) {
-                // A revoked session gets nothing more; otherwise what was stored goes out first.
-                if reason != .sessionRevoked && reason != .accountBlocked {
-                    try await writeNew(subscription.userID, after: &cursor, into: &writer)
-                }
-                try await writer.write(try Self.closed(reason))
-                break
-            }
-            if case .heartbeat = signal { try await writer.write(ServerSentEvent.comment("heartbeat")) }
-            try await writeNew(subscription.userID, after: &cursor, into: &writer)
-        }
-        try await writer.finish(nil)
-    }
-
-    /// Writes the user's events after `cursor` and moves it past them; a reset when they are no
-    /// longer all kept.
-    private func writeNew(_ userID: String, after cursor: inout EventPosition, into writer: inout any ResponseBodyWriter) async throws {
-        while true {
-            switch try await read(userID, after: cursor, limit: pageSize) {
-            case .reset(let from):
-                cursor = from
-                try await writer.write(try Self.reset(from: from))
-                return
-            case .events(let events):
-                for stored in events {
-                    try await writer.write(try Self.encode(stored))
-                    cursor = stored.position
-                }
-                if events.count < pageSize { return }
-            }
-        }
-    }
-
-    private func read(_ userID: String, after: EventPosition?, limit: Int) async throws -> HistoryPage {
-        try await read { try await history.events(of: userID, after: after, limit: limit) }
+    private func lifetime(of identity: GatewayIdentity) -> StreamLifetime {
+        StreamLifetime(openedAt: Date(), maxAge: settings.maxAge, credentialExpiresAt: identity.credentialExpiresAt, grace: settings.expiryGrace)
     }
 
     /// A history read; Redis out of reach is a 503 (or, mid-stream, the end of the stream: the
     /// client reconnects from its last id).
-    private func read<T>(_ call: () async throws -> T) async throws -> T {
+    static func read<T>(_ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
         } catch {
@@ -141,18 +111,9 @@ struct EventRoutes: Sendable {
         }
     }
 
-    static func encode(_ stored: StoredEvent) throws -> ByteBuffer {
-        try ServerSentEvent.encode(event: stored.event.type.rawValue, id: stored.position.description, stored.event)
-    }
-
-    /// The events after the client's id cannot all be given: it reloads its state, and resumes
-    /// from `from`.
-    static func reset(from: EventPosition) throws -> ByteBuffer {
-        try ServerSentEvent.encode(event: "reset", id: from.description, ["epoch": from.epoch])
-    }
-
-    static func closed(_ reason: LiveStreams.CloseReason) throws -> ByteBuffer {
-        try ServerSentEvent.encode(event: "closed", ["reason": reason.rawValue])
+    /// The value of `name` in the query of a request target, percent-decoded.
+    static func queryParameter(_ name: String, of target: String) -> String? {
+        URLComponents(string: target)?.queryItems?.first { $0.name == name }?.value
     }
 
     static func limit(_ text: String?, maximum: Int) throws -> Int {

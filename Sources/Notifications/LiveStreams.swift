@@ -6,6 +6,11 @@ import Synchronization
 /// reads the history too. A stream is closed with a reason (its session revoked, too many streams
 /// of its user, its age, the instance stopping): the reason is kept with the stream, so no later
 /// signal can take its place.
+///
+/// Each stream counts the events (and their bytes) stored for its user since it last read the
+/// history: its backlog. A client that stops reading leaves its stream stuck in a write while
+/// the backlog grows; past ``BacklogLimit`` the stream is cut off (reason `slow`) instead of
+/// anything piling up here. The events themselves stay in the history, for its reconnect.
 final class LiveStreams: Sendable {
     enum Signal: Sendable {
         /// Something may be new in the history, or the stream was closed.
@@ -15,12 +20,20 @@ final class LiveStreams: Sendable {
     }
 
     /// Why a stream was closed: its `event: closed` says so.
-    enum CloseReason: String, Sendable {
+    enum CloseReason: String, Sendable, CaseIterable {
         case sessionRevoked = "session_revoked"
         case accountBlocked = "account_blocked"
         case tooManyStreams = "too_many_streams"
         case maxAge = "max_age"
+        case tokenExpired = "token_expired"
+        case slow
         case shutdown
+    }
+
+    /// How far a stream may fall behind its user's history before it is cut off as `slow`.
+    struct BacklogLimit: Sendable {
+        var events: Int
+        var bytes: Int
     }
 
     /// One open stream's signals. Only the newest waiting signal is kept: a stream that reads the
@@ -30,12 +43,18 @@ final class LiveStreams: Sendable {
         let userID: String
         let sessionID: String
         let signals: AsyncStream<Signal>
+        /// Yields once when the stream is cut off as `slow`: its writer must be abandoned, since
+        /// it may be stuck in a write that the client never reads.
+        let cutOff: AsyncStream<Void>
     }
 
     private struct Entry {
         let sessionID: String
         let continuation: AsyncStream<Signal>.Continuation
+        let cutOff: AsyncStream<Void>.Continuation
         var closed: CloseReason?
+        var backlogEvents = 0
+        var backlogBytes = 0
     }
 
     private struct State {
@@ -46,20 +65,23 @@ final class LiveStreams: Sendable {
 
     /// Streams one user may hold on this instance; a new one beyond closes their oldest.
     let perUser: Int
+    let backlogLimit: BacklogLimit
     private let state = Mutex(State())
 
-    init(perUser: Int = 8) {
+    init(perUser: Int = 8, backlogLimit: BacklogLimit = BacklogLimit(events: 1000, bytes: 1 << 20)) {
         self.perUser = perUser
+        self.backlogLimit = backlogLimit
     }
 
     /// Opens a stream of `userID`'s signals for `sessionID`; nil once the instance is stopping.
     func open(userID: String, sessionID: String) -> Subscription? {
         let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (cutOff, cutOffContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let opened: (id: UInt64, oldest: AsyncStream<Signal>.Continuation?)? = state.withLock { state in
             guard !state.stopping else { return nil }
             state.nextID += 1
             var streams = state.streams[userID, default: [:]]
-            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation)
+            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation, cutOff: cutOffContinuation)
             // Ids grow with time: the smallest open one is the oldest.
             var oldest: AsyncStream<Signal>.Continuation?
             let open = streams.filter { $0.value.closed == nil }
@@ -72,17 +94,27 @@ final class LiveStreams: Sendable {
         }
         guard let opened else { return nil }
         opened.oldest?.yield(.wake)
-        return Subscription(id: opened.id, userID: userID, sessionID: sessionID, signals: signals)
+        return Subscription(id: opened.id, userID: userID, sessionID: sessionID, signals: signals, cutOff: cutOff)
     }
 
     /// Forgets a stream that ended.
     func remove(_ subscription: Subscription) {
-        let continuation = state.withLock { state in
+        let entry = state.withLock { state in
             let entry = state.streams[subscription.userID]?.removeValue(forKey: subscription.id)
             if state.streams[subscription.userID]?.isEmpty == true { state.streams[subscription.userID] = nil }
-            return entry?.continuation
+            return entry
         }
-        continuation?.finish()
+        entry?.continuation.finish()
+        entry?.cutOff.finish()
+    }
+
+    /// The stream is about to read its history from where it is: its backlog starts again from
+    /// nothing.
+    func readingHistory(_ subscription: Subscription) {
+        state.withLock { state in
+            state.streams[subscription.userID]?[subscription.id]?.backlogEvents = 0
+            state.streams[subscription.userID]?[subscription.id]?.backlogBytes = 0
+        }
     }
 
     /// Why the stream was closed, or nil while it is open.
@@ -105,9 +137,27 @@ final class LiveStreams: Sendable {
         close(.accountBlocked) { user, _, _ in user == userID }
     }
 
-    /// Wakes every stream of `userID` on this instance.
-    func wake(userID: String) {
-        for continuation in state.withLock({ ($0.streams[userID] ?? [:]).values.map(\.continuation) }) { continuation.yield(.wake) }
+    /// Wakes every stream of `userID` on this instance: an event of `bytes` was stored for them.
+    /// A stream whose backlog passes the limit with it is cut off as `slow`.
+    func wake(userID: String, bytes: Int) {
+        let limit = backlogLimit
+        let (woken, cut) = state.withLock { state in
+            var woken: [AsyncStream<Signal>.Continuation] = []
+            var cut: [AsyncStream<Void>.Continuation] = []
+            for (id, var entry) in state.streams[userID] ?? [:] {
+                entry.backlogEvents += 1
+                entry.backlogBytes += bytes
+                if entry.closed == nil, entry.backlogEvents > limit.events || entry.backlogBytes > limit.bytes {
+                    entry.closed = .slow
+                    cut.append(entry.cutOff)
+                }
+                state.streams[userID]?[id] = entry
+                woken.append(entry.continuation)
+            }
+            return (woken, cut)
+        }
+        for continuation in woken { continuation.yield(.wake) }
+        for continuation in cut { continuation.yield() }
     }
 
     /// Sends `signal` to every stream (a heartbeat; a wake after the wake-up feed was lost).

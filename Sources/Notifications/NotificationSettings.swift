@@ -15,6 +15,12 @@ struct NotificationSettings: Sendable {
     var maxAge: Duration
     /// Streams one user may hold on one instance (`notify.streams-per-user`).
     var streamsPerUser: Int
+    /// How long a stream outlives its credential (`notify.expiry-grace`, seconds, 30): time for
+    /// the client to reconnect with a fresh one before it is closed with `token_expired`.
+    var expiryGrace: Duration
+    /// How far a stream may fall behind while its client does not read before it is cut off as
+    /// `slow` (`notify.backlog-events` 1000, `notify.backlog-bytes` 1 MiB).
+    var backlogLimit: LiveStreams.BacklogLimit
     /// Event messages held at once while they are being stored (`notify.prefetch`, 1): more than
     /// one are stored side by side, and a user's two events may then be kept out of their order.
     var prefetch: Int
@@ -38,5 +44,16 @@ struct NotificationSettings: Sendable {
         streamsPerUser = reader.int(forKey: "notify.streams-per-user", default: 8)
         guard (1...1000).contains(streamsPerUser) else { throw ConfigurationError(key: "notify.streams-per-user", message: "must be from 1 to 1000") }
         guard (1...1000).contains(prefetch) else { throw ConfigurationError(key: "notify.prefetch", message: "must be from 1 to 1000") }
+        let grace = reader.double(forKey: "notify.expiry-grace", default: 30)
+        guard (0...3600).contains(grace) else { throw ConfigurationError(key: "notify.expiry-grace", message: "must be from 0 to 3600 seconds") }
+        expiryGrace = .milliseconds(Int64(grace * 1000))
+        backlogLimit = LiveStreams.BacklogLimit(
+            events: reader.int(forKey: "notify.backlog-events", default: 1000), bytes: reader.int(forKey: "notify.backlog-bytes", default: 1 << 20))
+        guard (1...1_000_000).contains(backlogLimit.events) else {
+            throw ConfigurationError(key: "notify.backlog-events", message: "must be from 1 to 1000000")
+        }
+        guard (1024...(1 << 30)).contains(backlogLimit.bytes) else {
+            throw ConfigurationError(key: "notify.backlog-bytes", message: "must be from 1024 to 1073741824")
+        }
     }
 }

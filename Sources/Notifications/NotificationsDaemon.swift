@@ -35,8 +35,8 @@ public enum NotificationsDaemon {
     /// with its closing event, when the drain begins: the HTTP server, which stops after the drain,
     /// waits for its open responses, and the clients reconnect to another instance meanwhile.
     static func wire(_ setup: DaemonSetup, settings: NotificationSettings, storage: Storage) -> (LiveStreams, services: [any Service]) {
-        let streams = LiveStreams(perUser: settings.streamsPerUser)
-        EventRoutes(history: storage.history, streams: streams, pageSize: settings.pageSize, maxAge: settings.maxAge).add(to: setup.router)
+        let streams = LiveStreams(perUser: settings.streamsPerUser, backlogLimit: settings.backlogLimit)
+        EventRoutes(history: storage.history, streams: streams, settings: settings, logger: setup.logger).add(to: setup.router, webSockets: setup.webSockets)
         setup.drain.whenDraining { streams.stop() }
         return (streams, [])
     }

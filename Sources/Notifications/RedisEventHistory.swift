@@ -16,7 +16,8 @@ struct RedisEventHistory: EventHistory {
     let keepSeconds: Int
 
     static let epochKey = "notify:epoch"
-    /// Carries a user id after each new event of theirs: every instance wakes that user's streams.
+    /// Carries `<user id> <bytes>` after each new event of a user (the size of its JSON): every
+    /// instance wakes that user's streams, and counts the bytes into their backlogs.
     static let wakeChannel = "notify:wake"
 
     static func streamKey(_ userID: String) -> String { "notify:events:" + userID }
@@ -100,7 +101,7 @@ struct RedisEventHistory: EventHistory {
             redis.call('SET', KEYS[5], id, 'EX', ARGV[6])
             redis.call('EXPIRE', KEYS[4], ARGV[6])
             redis.call('SET', KEYS[3], id, 'EX', ARGV[3])
-            redis.call('PUBLISH', ARGV[4], ARGV[5])
+            redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. #ARGV[1])
             return {epoch, id, 0}
             """)
 

@@ -51,8 +51,8 @@ struct WakeFeed: Service {
                     onMessage: { message in
                         if message.channel == SharedKeys.revocationChannel {
                             revoke(message.string, blockChecks: blockChecks)
-                        } else {
-                            streams.wake(userID: message.string)
+                        } else if let wake = Wake(message.string) {
+                            streams.wake(userID: wake.userID, bytes: wake.bytes)
                         }
                     }
                 ) { messages in
@@ -86,5 +86,18 @@ struct WakeFeed: Service {
         } catch {
             logger.warning("could not tell whether a user is blocked", metadata: ["user": "\(userID)", "reason": "\(error)"])
         }
+    }
+}
+
+/// A message of the history's wake channel: `<user id> <bytes>`.
+struct Wake: Equatable {
+    let userID: String
+    let bytes: Int
+
+    init?(_ message: String) {
+        let parts = message.split(separator: " ")
+        guard parts.count == 2, let bytes = Int(parts[1]), bytes >= 0 else { return nil }
+        userID = String(parts[0])
+        self.bytes = bytes
     }
 }

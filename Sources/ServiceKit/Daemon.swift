@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
 import NIOCore
 public import Prometheus
@@ -59,12 +61,13 @@ public enum Daemon {
         router: Router<BasicRequestContext>,
         configuration: DaemonConfiguration,
         services: [any Service] = [],
+        webSockets: WebSocketRoutes = WebSocketRoutes(),
         drain: Drain,
         logger: Logger
     ) throws -> some ApplicationProtocol {
         try application(
             router: router, address: configuration.listen, socketMode: configuration.socketMode, serverName: configuration.daemon, services: services,
-            drain: drain, logger: logger)
+            webSockets: webSockets, drain: drain, logger: logger)
     }
 
     /// A second listener of a daemon, serving `router` on `address` (an internal API on a socket
@@ -74,17 +77,21 @@ public enum Daemon {
         router: Router<BasicRequestContext>, address: ListenAddress, configuration: DaemonConfiguration, logger: Logger
     ) throws -> some Service {
         try application(
-            router: router, address: address, socketMode: configuration.socketMode, serverName: configuration.daemon, services: [], drain: nil,
-            logger: logger)
+            router: router, address: address, socketMode: configuration.socketMode, serverName: configuration.daemon, services: [],
+            webSockets: WebSocketRoutes(), drain: nil, logger: logger)
     }
 
     private static func application(
-        router: Router<BasicRequestContext>, address: ListenAddress, socketMode: Int, serverName: String, services: [any Service], drain: Drain?,
-        logger: Logger
+        router: Router<BasicRequestContext>, address: ListenAddress, socketMode: Int, serverName: String, services: [any Service],
+        webSockets: WebSocketRoutes, drain: Drain?, logger: Logger
     ) throws -> some ApplicationProtocol {
         if case .unixSocket(let path) = address { try UnixSocketFile.removeStale(at: path) }
+        // The upgrade-aware server only where a route upgrades: every other daemon keeps plain HTTP/1.1.
+        let server: HTTPServerBuilder =
+            webSockets.isEmpty ? .http1() : .http1WebSocketUpgrade { request, _, logger in webSockets.shouldUpgrade(request, logger: logger) }
         return Application(
             router: router,
+            server: server,
             configuration: .init(address: address.bindAddress, serverName: serverName),
             services: services,
             onServerRunning: { _ in

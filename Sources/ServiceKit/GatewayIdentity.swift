@@ -1,4 +1,5 @@
 import Contracts
+public import Foundation
 public import HTTPTypes
 public import Hummingbird
 
@@ -11,6 +12,9 @@ public struct GatewayIdentity: Sendable, Equatable {
     public let sessionID: String
     public let scopes: [String]
     public let tier: String
+    /// When the caller's credential expires (`X-Credential-Expires`); nil for an API key that
+    /// never does.
+    public let credentialExpiresAt: Date?
 
     /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
     /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
@@ -22,6 +26,7 @@ public struct GatewayIdentity: Sendable, Equatable {
         self.sessionID = sessionID
         scopes = (headers[GatewayHeaders.scopes] ?? "").split(separator: " ").map(String.init)
         tier = headers[GatewayHeaders.tier].flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
+        credentialExpiresAt = headers[GatewayHeaders.credentialExpires].flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 }
 

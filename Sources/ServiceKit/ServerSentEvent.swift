@@ -16,8 +16,13 @@ public enum ServerSentEvent {
     /// and `data` as JSON on one line.
     public static func encode(event: String, id: String? = nil, _ data: some Encodable) throws -> ByteBuffer {
         // JSON escapes line breaks inside strings, so the data is one line.
-        let json = String(decoding: try encoder.encode(data), as: UTF8.self)
-        return ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(event)\ndata: \(json)\n\n")
+        ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(event)\ndata: \(try json(data))\n\n")
+    }
+
+    /// `value` as the events' JSON (sorted keys, ISO 8601 dates), for a transport that carries
+    /// the same events in its own framing (notifyd's WebSocket).
+    public static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     /// An id with no event: it sets the client's last event id and dispatches nothing.

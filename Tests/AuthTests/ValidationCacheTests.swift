@@ -6,7 +6,7 @@ import Testing
 /// storing nothing while revocations cannot be heard.
 @Suite struct ValidationCacheTests {
     func digest(_ seed: UInt8) -> CredentialDigest { CredentialDigest(Array(repeating: seed, count: 32)) }
-    let identity = Identity(userID: "u1", sessionID: "s1", scopes: ["generate"], tier: "free")
+    let identity = Identity(userID: "u1", sessionID: "s1", scopes: ["generate"], tier: "free", expiresAt: nil)
 
     @Test func storesNothingUntilEnabled() {
         let cache = ValidationCache(capacity: 4, ttl: 30)
@@ -44,7 +44,7 @@ import Testing
     @Test func revocationEvictsBySessionOrUser() {
         let cache = ValidationCache(capacity: 8, ttl: 30)
         cache.reset(enabled: true)
-        let other = Identity(userID: "u2", sessionID: "s2", scopes: [], tier: "pro")
+        let other = Identity(userID: "u2", sessionID: "s2", scopes: [], tier: "pro", expiresAt: nil)
         cache.insert(digest(1), identity: identity, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
         cache.insert(digest(2), identity: other, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
         cache.evict(sessionOrUser: "s1")
@@ -60,10 +60,10 @@ import Testing
         let cache = ValidationCache(capacity: 4, ttl: 30)
         cache.reset(enabled: true)
         for seed in 1...6 as ClosedRange<UInt8> {
-            let owner = Identity(userID: "u\(seed % 2)", sessionID: "s\(seed)", scopes: [], tier: "free")
+            let owner = Identity(userID: "u\(seed % 2)", sessionID: "s\(seed)", scopes: [], tier: "free", expiresAt: nil)
             cache.insert(digest(seed), identity: owner, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
         }
-        let upgraded = Identity(userID: "u1", sessionID: "s5", scopes: [], tier: "pro")
+        let upgraded = Identity(userID: "u1", sessionID: "s5", scopes: [], tier: "pro", expiresAt: nil)
         cache.insert(digest(5), identity: upgraded, blocked: false, expiresAt: 2_000, now: 1_000, generation: cache.generation)
         #expect(cache.count == 4)
         #expect(cache.lookup(digest(5), now: 1_000)?.identity.tier == "pro")

@@ -45,6 +45,11 @@ final class DaemonProcess: Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    /// The process' resident memory in KiB (`VmRSS`), or nil once it has exited.
+    var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
+        return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) }
+    }
     var isRunning: Bool { exitState.status.withLock { $0 == nil } }
     var exitStatus: Int32? { exitState.status.withLock { $0 } }
 

@@ -111,6 +111,37 @@ import Testing
         }
     }
 
+    @Test func aStreamClosesAGraceAfterItsAccessTokenExpires() async throws {
+        try await InMemoryNotifyd.with(arguments: ["--notify-expiry-grace", "0.5"]) { notifyd in
+            let start = ContinuousClock.now
+            // X-Credential-Expires has whole seconds: this token expires within the next 2 s.
+            let caller = Caller(credentialExpiresAt: Date().addingTimeInterval(2))
+            let events = try await Self.stream(notifyd, caller, stopping: false)
+            #expect(events.last?["event"] == "closed")
+            #expect(events.last?["data"] == #"{"reason":"token_expired"}"#)
+            let took = ContinuousClock.now - start
+            #expect(took > .milliseconds(1400) && took < .seconds(6), "\(took)")
+        }
+    }
+
+    @Test(arguments: [
+        // (seconds to expiry, maximum age, grace) -> (seconds left, reason)
+        (Optional(60.0), 3600.0, 30.0, 90.0, LiveStreams.CloseReason.tokenExpired),
+        (Optional(7200.0), 3600.0, 30.0, 3600.0, .maxAge),
+        (nil, 3600.0, 30.0, 3600.0, .maxAge),
+        (Optional(-100.0), 3600.0, 30.0, 0.0, .tokenExpired),
+        (Optional(-10.0), 3600.0, 30.0, 20.0, .tokenExpired),
+    ])
+    func aStreamLivesToItsMaximumAgeOrAGraceAfterItsCredentialExpiresWhicheverComesFirst(
+        expiresIn: Double?, maxAge: Double, grace: Double, left: Double, reason: LiveStreams.CloseReason
+    ) {
+        let now = Date()
+        let lifetime = StreamLifetime(
+            openedAt: now, maxAge: .seconds(maxAge), credentialExpiresAt: expiresIn.map { now.addingTimeInterval($0) }, grace: .seconds(grace))
+        #expect(lifetime.reason == reason)
+        #expect(abs(Double(lifetime.remaining.components.seconds) - left) <= 1, "\(lifetime.remaining)")
+    }
+
     @Test func theHistoryPagesListWhatIsKeptAfterAnId() async throws {
         try await InMemoryNotifyd.with { notifyd in
             let caller = Caller()

@@ -43,6 +43,32 @@ import Testing
         #expect(streams.open(userID: Self.user, sessionID: Self.session()) == nil)
     }
 
+    /// A stream stuck in a write (its client does not read) reads nothing while its user's events
+    /// keep coming: past the limit in events or in bytes it is cut off, and only it.
+    @Test func aStreamFallingBehindPastItsBacklogLimitIsCutOffAsSlow() async throws {
+        let streams = LiveStreams(backlogLimit: .init(events: 3, bytes: 1000))
+        let reading = try #require(streams.open(userID: Self.user, sessionID: Self.session()))
+        let stuck = try #require(streams.open(userID: Self.user, sessionID: Self.session()))
+        for round in 0..<3 {
+            for _ in 0..<3 { streams.wake(userID: Self.user, bytes: 100) }
+            // The reading stream reads its history after each round of wakes; the stuck one never does.
+            streams.readingHistory(reading)
+            #expect(streams.closeReason(stuck) == (round == 0 ? nil : .slow))
+        }
+        #expect(streams.closeReason(reading) == nil)
+        var cutOff = stuck.cutOff.makeAsyncIterator()
+        #expect(await cutOff.next() != nil)
+        // Bytes count too: one big event is enough.
+        streams.wake(userID: Self.user, bytes: 1001)
+        #expect(streams.closeReason(reading) == .slow)
+    }
+
+    @Test func aWakeMessageNamesAUserAndASize() {
+        let wake = Wake("\(Self.user) 321")
+        #expect(wake?.userID == Self.user && wake?.bytes == 321)
+        for bad in ["9c4e2f5a", "u -1", "u x", "u 1 2", ""] { #expect(Wake(bad) == nil, "\(bad)") }
+    }
+
     @Test func aBlockedUsersStreamsClose() throws {
         let streams = LiveStreams()
         let blocked = try #require(streams.open(userID: Self.user, sessionID: Self.session()))

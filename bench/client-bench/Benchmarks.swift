@@ -60,7 +60,7 @@ enum Benchmarks {
         let cache = ValidationCache(capacity: entries, ttl: 3600)
         cache.reset(enabled: true)
         let digests = try (0..<entries).map { CredentialDigest(try SHA256.hash(Array("token \($0)".utf8))) }
-        let identities = (0..<entries).map { Identity(userID: "user-\($0 / 2)", sessionID: "session-\($0)", scopes: ["generate"], tier: "free") }
+        let identities = (0..<entries).map { Identity(userID: "user-\($0 / 2)", sessionID: "session-\($0)", scopes: ["generate"], tier: "free", expiresAt: 4_000_000_000) }
         func fill() {
             for index in 0..<entries {
                 cache.insert(digests[index], identity: identities[index], blocked: false, expiresAt: 4e9, now: 1e9, generation: cache.generation)

@@ -4,6 +4,9 @@ checked: the stack's is a development one).
   websocket HOST PORT PATH TOKEN MESSAGE
       handshake, one text message and a close; prints the status, whether Sec-WebSocket-Accept
       was right, and the reply
+  events-ws HOST PORT PATH TOKEN COUNT
+      opens a WebSocket on PATH; prints the status, then each text message until COUNT events that
+      are not `start` or `heartbeat` came (with COUNT 0, the first message), or 5 s passed; closes
   sse HOST PORT PATH TOKEN
       reads an event stream to its end; prints each event's data and the seconds between the
       first and the last event's arrival (0 if nginx buffered the stream)
@@ -77,6 +80,40 @@ def websocket(host, port, path, token, message):
     closed = reader.read(2)[:1] == bytes([0x88])
     print(f"status={status} accept={'ok' if headers.get('sec-websocket-accept') == expected else 'wrong'} "
           f"opcode={first & 0x0F} reply={reply} close={'ok' if closed else 'missing'}")
+
+
+def events_ws(host, port, path, token, count):
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw = socket.create_connection((host, int(port)), timeout=5)
+    stream = tls_context().wrap_socket(raw, server_hostname="localhost")
+    stream.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode())
+    reader = stream.makefile("rb")
+    status = reader.readline().decode().split(" ")[1]
+    while reader.readline().decode().strip():
+        pass
+    print(f"status={status}")
+    seen = 0
+    try:
+        while status == "101" and (seen < int(count) or (int(count) == 0 and seen == 0)):
+            first, second = reader.read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(reader.read(2), "big")
+            elif length == 127:
+                length = int.from_bytes(reader.read(8), "big")
+            payload = reader.read(length)
+            if first & 0x0F == 8:
+                break
+            print(payload.decode())
+            if json.loads(payload)["event"] not in ("start", "heartbeat") or int(count) == 0:
+                seen += 1
+    except (socket.timeout, ValueError):
+        print("timed out")
+    mask = os.urandom(4)
+    stream.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
 
 
 def sse(host, port, path, token):
@@ -257,7 +294,7 @@ def refill(host, port, path, rate, pause, method, token):
     print(f"refill={verdict} passed={passed} expected={low}-{high} over {shortest:.3f}-{longest:.3f} s")
 
 
-commands = {"websocket": websocket, "sse": sse, "generate-stream": generate_stream, "streams": streams, "load": load, "refill": refill}
+commands = {"websocket": websocket, "events-ws": events_ws, "sse": sse, "generate-stream": generate_stream, "streams": streams, "load": load, "refill": refill}
 if len(sys.argv) < 2 or sys.argv[1] not in commands:
     sys.exit(__doc__)
 commands[sys.argv[1]](*sys.argv[2:])

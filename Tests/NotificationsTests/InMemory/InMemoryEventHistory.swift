@@ -26,7 +26,7 @@ final class InMemoryEventHistory: EventHistory {
     let keepSeconds: Int
     let clock: TestClock
     private let state = Mutex(State())
-    private let wake = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let wake = Mutex<(@Sendable (_ userID: String, _ bytes: Int) -> Void)?>(nil)
 
     init(capacity: Int = 1000, keepSeconds: Int = 86_400, clock: TestClock = TestClock()) {
         self.capacity = capacity
@@ -34,8 +34,8 @@ final class InMemoryEventHistory: EventHistory {
         self.clock = clock
     }
 
-    /// Who is told of a new event's user (the streams of the instance under test).
-    func onAppend(_ wake: @escaping @Sendable (String) -> Void) {
+    /// Who is told of a new event's user and size (the streams of the instance under test).
+    func onAppend(_ wake: @escaping @Sendable (_ userID: String, _ bytes: Int) -> Void) {
         self.wake.withLock { $0 = wake }
     }
 
@@ -72,7 +72,7 @@ final class InMemoryEventHistory: EventHistory {
             state.seen[event.id] = position
             return (position, false)
         }
-        if !answer.1 { wake.withLock { $0 }?(event.userID) }
+        if !answer.1 { wake.withLock { $0 }?(event.userID, try event.encoded().count) }
         return answer
     }
 

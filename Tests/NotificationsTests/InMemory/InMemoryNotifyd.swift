@@ -40,7 +40,7 @@ final class InMemoryNotifyd: Sendable {
             return wired.services
         }
         let live = try #require(streams.withLock { $0 })
-        history.onAppend { live.wake(userID: $0) }
+        history.onAppend { live.wake(userID: $0, bytes: $1) }
         self.history = history
         self.streams = live
         responder = daemon.router.buildResponder()
@@ -56,11 +56,16 @@ final class InMemoryNotifyd: Sendable {
 struct Caller: Sendable {
     let userID: String
     let sessionID = UUID().uuidString.lowercased()
+    /// When the caller's access token expires (nil: an API key without an expiry).
+    var credentialExpiresAt: Date?
     var headers: HTTPFields {
-        [GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID, GatewayHeaders.tier: "free"]
+        var headers: HTTPFields = [GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID, GatewayHeaders.tier: "free"]
+        if let credentialExpiresAt { headers[GatewayHeaders.credentialExpires] = String(Int(credentialExpiresAt.timeIntervalSince1970)) }
+        return headers
     }
 
-    init(userID: String = UUID().uuidString.lowercased()) {
+    init(userID: String = UUID().uuidString.lowercased(), credentialExpiresAt: Date? = nil) {
         self.userID = userID
+        self.credentialExpiresAt = credentialExpiresAt
     }
 }
