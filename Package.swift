@@ -257,7 +257,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "SchemaMigrations", "PostgresClient", "Cryptography", "Contracts", "JWT", "TestSupport", "Notifications", "RedisClient",
-                .product(name: "Logging", package: "swift-log"),
+                "AMQPClient", "Messaging", "ServiceBackends", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

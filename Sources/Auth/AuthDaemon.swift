@@ -22,7 +22,7 @@ public enum AuthDaemon {
 
     /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
-        try await build(setup).services
+        try await build(setup).services + (try setup.eventOutboxRelay(schema: "auth"))
     }
 
     /// Where authd keeps its state: PostgreSQL and Redis in a running authd, in memory in the tests

@@ -38,7 +38,7 @@ public enum GenerationDaemon {
 
     /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
-        try build(setup).services
+        try build(setup).services + (try setup.eventOutboxRelay(schema: "ai"))
     }
 
     /// aid over its backends' clients: ``Storage/servers(_:settings:)`` and ``wire(_:settings:storage:)``.

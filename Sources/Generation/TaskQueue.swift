@@ -2,8 +2,8 @@ import AMQPClient
 import Contracts
 import Messaging
 
-/// Where task messages and user events go (RabbitMQ's `generate` and `events` exchanges), as the
-/// rules see it: RabbitMQ in a running aid and genworker, memory in the tests of their rules.
+/// Where task messages go (RabbitMQ's `generate` exchange), as the rules see it (user events go
+/// through the `ai.event_outbox` the generations' triggers write, sql/013): RabbitMQ in a running aid and genworker, memory in the tests of their rules.
 protocol TaskQueue: Sendable {
     /// Publishes the outbox's task messages with confirms: whether each was confirmed.
     func publish(_ tasks: [OutboxMessage]) async -> [Bool]
@@ -12,8 +12,6 @@ protocol TaskQueue: Sendable {
     func retry(taskID: String, paid: Bool, after delay: Duration) async throws
     /// Puts a task that failed for good in `generate.dead`, with why, for `skillctl tasks replay`.
     func deadLetter(taskID: String, failure: String) async throws
-    /// Tells the user's listeners (notifyd, botd).
-    func publish(_ event: UserEvent) async throws
 }
 
 /// ``TaskQueue`` over RabbitMQ, with the envelopes `Messaging` builds.
@@ -31,9 +29,5 @@ struct AMQPTaskQueue: TaskQueue {
 
     func deadLetter(taskID: String, failure: String) async throws {
         try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure))
-    }
-
-    func publish(_ event: UserEvent) async throws {
-        try await publisher.publish(.userEvent(event))
     }
 }

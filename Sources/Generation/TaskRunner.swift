@@ -142,10 +142,9 @@ struct TaskRunner: Sendable {
             if try await store.finish(id: task.id, ending) {
                 // Cached only once recorded as succeeded: a canceled task's answer never is.
                 await generations.remember(outcome, of: task)
-                await notify(task, .generationSucceeded)
-            } else if try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached) {
+            } else {
                 // Canceled as the engine finished: the work was done, so the task keeps it and it counts.
-                await notify(task, .generationCanceled)
+                _ = try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached)
             }
             try await endReservation(of: task)
         case .canceled(let outcome):
@@ -157,7 +156,6 @@ struct TaskRunner: Sendable {
                 try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached)
             }
             try await endReservation(of: task)
-            await notify(task, .generationCanceled)
         case .retry(let error, let wait):
             try await store.requeue(id: task.id, failure: error.code)
             try await queue.retry(taskID: task.id, paid: paid, after: wait)
@@ -221,29 +219,12 @@ struct TaskRunner: Sendable {
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
         let ended = try await store.finish(id: task.id, GenerationEnding(status: .failed, engine: engine, failure: error.code))
-        if ended {
-            logger.traced.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"])
-            await notify(task, .generationFailed, failure: error.code)
-        }
+        if ended { logger.traced.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"]) }
         // Published again when this is a retry after the publish failed (then the ending is
         // recorded, by this handler); a duplicate in generate.dead is harmless.
         var failed = ended
         if !failed { failed = try await store.task(id: task.id)?.status == .failed }
         if failed { try await queue.deadLetter(taskID: task.id, failure: error.code) }
         try await endReservation(of: task)
-    }
-
-    /// Tells the user (notifyd, botd) that the task ended; a lost event loses no task, so a failure
-    /// to publish is only logged.
-    private func notify(_ task: GenerationRecord, _ kind: UserEvent.Kind, failure: String? = nil) async {
-        var data = ["task_id": task.id, "function": task.function]
-        if let failure { data["failure"] = failure }
-        if let requestID = task.requestID { data["request_id"] = requestID }
-        do {
-            let event = UserEvent(type: kind, userID: task.userID, data: data)
-            try await queue.publish(event)
-        } catch {
-            logger.traced.warning("event not published", metadata: ["task": "\(task.id)", "event": "\(kind.rawValue)", "reason": "\(error)"])
-        }
     }
 }

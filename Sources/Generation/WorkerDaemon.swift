@@ -16,7 +16,7 @@ public enum WorkerDaemon {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
         let (runner, services) = wire(setup, settings: settings, worker: worker, storage: try .servers(setup, settings: settings))
-        return services + (try queueWorkers(setup, worker: worker, runner: runner))
+        return services + (try queueWorkers(setup, worker: worker, runner: runner)) + (try setup.eventOutboxRelay(schema: "ai"))
     }
 
     /// The consumers of the two work queues, each delivery handed to `runner`. Each queue may hold

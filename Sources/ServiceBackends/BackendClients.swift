@@ -57,6 +57,15 @@ public struct BackendClients: Sendable {
         try declared(amqpPublisher, .rabbitmq)
     }
 
+    /// Whether the daemon declared `backend`.
+    func declares(_ backend: Backend) -> Bool {
+        switch backend {
+        case .redis: redisClient != nil
+        case .postgres: postgresClient != nil
+        case .rabbitmq: amqpPublisher != nil
+        }
+    }
+
     /// A worker over `queue` with its own consumer connection (declaring the product's topology
     /// on every connection), to return from the daemon's set-up among its services.
     public func queueWorker(

@@ -32,7 +32,7 @@ public enum SubscriptionsDaemon {
 
     /// `BackedDaemon`'s set-up hook: adds the routes and returns the services.
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
-        try await build(setup).services
+        try await build(setup).services + (try setup.eventOutboxRelay(schema: "billing"))
     }
 
     /// subscribed over the PostgreSQL and Redis clients: its storage and tier publisher there, and

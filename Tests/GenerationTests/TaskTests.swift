@@ -66,7 +66,7 @@ import Testing
             #expect(try await aid.entitlements.ledger(caller.userID, becomes: .init(reserved: 1, settled: 1)) == .init(reserved: 1, settled: 1))
             #expect(aid.queue.published == [id], "published once, from the outbox")
             #expect(aid.store.state.withLock { $0.outbox.isEmpty })
-            #expect(aid.queue.events.map(\.type) == [.generationSucceeded])
+            #expect(aid.store.userEvents(of: id) == [.generationProgress, .generationSucceeded])
         }
     }
 
@@ -127,9 +127,9 @@ import Testing
             // The worker sees the cancellation, stops the engine and says so; the task stays
             // canceled, with no text, and its unit comes back.
             #expect(try await aid.entitlements.ledger(caller.userID, becomes: .init(reserved: 1, released: 1)) == .init(reserved: 1, released: 1))
-            let event = try #require(aid.queue.events.first { $0.type == .generationCanceled }, "genworker never noticed the cancellation")
-            // The task's event names the request that made it, as genworker's log lines do.
-            #expect(event.data["request_id"] == requestID && event.data["task_id"] == id)
+            // The user is told of the cancellation once, by the status change (sql/013's trigger).
+            #expect(aid.store.userEvents(of: id).filter { $0 == .generationCanceled }.count == 1)
+            #expect(aid.store.userEvents(of: id).last == .generationCanceled)
             let task = try await finished(aid, caller, id)
             #expect(task["status"] as? String == "canceled")
             #expect(task["text"] == nil)
@@ -184,7 +184,7 @@ import Testing
             #expect(try await aid.attempts(id) == 1)
             #expect(try await finished(aid, caller, id)["text"] as? String == text)
             #expect(aid.entitlements.ledger(caller.userID) == .init(reserved: 1, settled: 1))
-            #expect(aid.queue.events.count == 1, "the user is told once")
+            #expect(aid.store.userEvents(of: id) == [.generationProgress, .generationSucceeded], "the user is told once")
         }
     }
 

@@ -1,6 +1,11 @@
+import AMQPClient
 import Contracts
 import Foundation
+import Logging
+import Messaging
 import PostgresClient
+import ServiceBackends
+import Synchronization
 import TestSupport
 import Testing
 
@@ -131,6 +136,79 @@ import Testing
             let id = try #require(Self.json(task.body)["task_id"] as? String)
             #expect(try await stack.finished(pro, id)["status"] as? String == "succeeded")
             #expect(try await stack.ledger(pro, becomes: "1 1 0") == "1 1 0")
+        }
+    }
+
+    /// Every producer's user events, written by sql/013's triggers in the transaction of the change
+    /// and relayed from each schema's outbox: subscribed's relay for a new subscription, aid's for
+    /// an answer, aid's or genworker's for a task's start and end, and authd's (run here in
+    /// process) for a revoked session and a blocked account. Each reaches `notify.events` once, in
+    /// the order of its changes, and leaves its outbox.
+    @Test func everyProducersEventsReachTheEventsExchangeThroughItsOutboxInOrder() async throws {
+        try await Stack.with { stack in
+            let logger = Logger(label: "outbox-test")
+            let amqp = try AMQPConfiguration(url: try LocalServer.shared(.rabbitmq).url(stack.virtualHost))
+            let consumer = AMQPConsumer(queue: UserEvent.notificationsQueue, prefetch: 50, topology: .skillup, configuration: amqp, logger: logger)
+            let publisher = AMQPPublisher(configuration: amqp, logger: logger)
+            let authRelay = EventOutboxRelay(postgres: stack.client, publisher: publisher, schema: "auth", interval: .milliseconds(100), logger: logger)
+            let running = RunningServices([consumer, publisher, authRelay])
+            let received = Mutex<[UserEvent]>([])
+            let reading = Task {
+                for await delivery in consumer.deliveries {
+                    if let event = try? UserEvent.decode(delivery.body) { received.withLock { $0.append(event) } }
+                    consumer.ack(delivery)
+                }
+            }
+            defer { reading.cancel() }
+
+            let pro = try await stack.proUser()
+            let worker = try stack.worker()
+            defer { worker.remove() }
+            let task = try await stack.aid.post(
+                "/api/generate", headers: Stack.identity(pro), json: #"{"topic":"Tides","function":"lesson_plan","options":{"max_tokens":30}}"#)
+            let taskID = try #require(Self.json(task.body)["task_id"] as? String)
+            #expect(try await stack.finished(pro, taskID)["status"] as? String == "succeeded")
+            let answer = try await stack.aid.post("/api/generate", headers: Stack.identity(pro), json: #"{"topic":"Tides","function":"summary"}"#)
+            let answerID = try #require(Self.json(answer.body)["id"] as? String, "\(answer.body)")
+
+            let account = try await stack.client.query(
+                "INSERT INTO auth.users (email, email_normalized, password_hash) VALUES ('o@example.com', 'o@example.com', 'x') RETURNING id::text"
+            )[0].decode(at: 0, as: String.self)
+            let session = try await stack.client.query(
+                "INSERT INTO auth.sessions (user_id, expires_at) VALUES ($1::uuid, now() + interval '1 day') RETURNING id::text", [.text(account)]
+            )[0].decode(at: 0, as: String.self)
+            try await stack.client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1::uuid", [.text(session)])
+            // A second revocation of the same session changes nothing and tells nothing.
+            try await stack.client.query("UPDATE auth.sessions SET revoked_at = now() WHERE id = $1::uuid", [.text(session)])
+            try await stack.client.query("UPDATE auth.users SET blocked = true WHERE id = $1::uuid", [.text(account)])
+            // Bookkeeping that the user does not see tells nothing either.
+            try await stack.client.query(
+                "UPDATE billing.subscriptions SET tier_published_version = tier_published_version + 1 WHERE user_id = $1::uuid", [.text(pro)])
+
+            try await waitUntil(within: .seconds(20)) {
+                let events = received.withLock { $0 }
+                return events.contains { $0.userID == pro && $0.data["task_id"] == answerID } && events.filter { $0.userID == account }.count >= 2
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let events = received.withLock { $0 }
+            let forPro = events.filter { $0.userID == pro }
+            #expect(
+                forPro.map(\.type) == [.subscriptionChanged, .generationProgress, .generationSucceeded, .generationSucceeded],
+                "\(forPro.map { "\($0.type.rawValue) \($0.data)" })")
+            #expect(forPro.first?.data["plan"] == "pro" && forPro.first?.data["status"] == "active")
+            #expect(forPro.dropFirst().map { $0.data["task_id"] } == [taskID, taskID, answerID])
+            #expect(forPro.dropFirst().map { $0.data["mode"] } == ["queued", "queued", "immediate"])
+            #expect(forPro.dropFirst().allSatisfy { $0.data["request_id"] != nil }, "each names the request that made it")
+            #expect(forPro.allSatisfy { $0.data["text"] == nil && $0.data["result"] == nil }, "ids and statuses, never the text")
+            let forAccount = events.filter { $0.userID == account }
+            #expect(forAccount.map(\.type) == [.sessionRevoked, .sessionRevoked])
+            #expect(forAccount.map { $0.data["reason"] } == ["logout", "account_blocked"])
+            #expect(forAccount.first?.data["session_id"] == session)
+            #expect(Set(events.map(\.id)).count == events.count, "each event once")
+            for schema in ["auth", "billing", "ai"] {
+                #expect(try await stack.client.query("SELECT count(*)::int8 FROM \(identifier: schema).event_outbox")[0].decode(at: 0, as: Int.self) == 0)
+            }
+            await running.stop()
         }
     }
 

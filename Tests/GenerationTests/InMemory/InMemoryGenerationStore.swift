@@ -11,7 +11,11 @@ import TestSupport
 /// statement (or transaction) is one step there.
 final class InMemoryGenerationStore: GenerationStore, Sendable {
     struct Row: Sendable {
-        var record: GenerationRecord
+        var record: GenerationRecord {
+            didSet { if record.status != oldValue.status { statusChanges.append(record.status) } }
+        }
+        /// The statuses the row moved to, which sql/013's trigger turns into user events.
+        var statusChanges: [GenerationRecord.Status] = []
         var idempotencyKey: String?
         var paid = false
         var attempts = 0
@@ -37,6 +41,28 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         PromptTemplate(
             function: function.code, version: 1, system: "You are the study assistant of the tests.",
             instruction: "Write the \(function.code) of the topic.")
+    }
+
+    /// The user events sql/013's trigger writes for the generation `id`, from its status changes:
+    /// a queued task's start (`progress`), and every generation's end.
+    func userEvents(of id: String) -> [UserEvent.Kind] {
+        state.withLock { state in
+            guard let row = state.rows[id] else { return [] }
+            var kinds: [UserEvent.Kind] = []
+            for status in row.statusChanges where status != .queued && (status != .running || row.record.mode == "queued") {
+                kinds.append(Self.kind(status))
+            }
+            return kinds
+        }
+    }
+
+    private static func kind(_ status: GenerationRecord.Status) -> UserEvent.Kind {
+        switch status {
+        case .running, .queued: .generationProgress
+        case .succeeded: .generationSucceeded
+        case .failed: .generationFailed
+        case .canceled: .generationCanceled
+        }
     }
 
     init(clock: TestClock = TestClock()) {

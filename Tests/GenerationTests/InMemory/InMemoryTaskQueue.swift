@@ -5,7 +5,7 @@ import Synchronization
 
 /// RabbitMQ as aid and genworker use it, in memory: task messages go to their work queue's
 /// deliveries (what a consumer reads), a retried one comes back after its delay, a dead one is kept
-/// with its failure, events are kept in order. `failing` makes every publish fail, as a broker
+/// with its failure. `failing` makes every publish fail, as a broker
 /// that is down does.
 final class InMemoryTaskQueue: TaskQueue, Sendable {
     /// A message on its way to genworker: its body, and whether it is in the paid plans' queue.
@@ -21,8 +21,7 @@ final class InMemoryTaskQueue: TaskQueue, Sendable {
 
     let deliveries: AsyncStream<Delivery>
     private let continuation: AsyncStream<Delivery>.Continuation
-    private let state = Mutex<(published: [String], retries: [(taskID: String, delay: Duration)], dead: [Dead], events: [UserEvent], failing: Bool)>(
-        ([], [], [], [], false))
+    private let state = Mutex<(published: [String], retries: [(taskID: String, delay: Duration)], dead: [Dead], failing: Bool)>(([], [], [], false))
 
     init() {
         (deliveries, continuation) = AsyncStream.makeStream(of: Delivery.self)
@@ -37,7 +36,6 @@ final class InMemoryTaskQueue: TaskQueue, Sendable {
     var published: [String] { state.withLock { $0.published } }
     var retries: [(taskID: String, delay: Duration)] { state.withLock { $0.retries } }
     var dead: [Dead] { state.withLock { $0.dead } }
-    var events: [UserEvent] { state.withLock { $0.events } }
 
     func publish(_ tasks: [OutboxMessage]) async -> [Bool] {
         guard !state.withLock({ $0.failing }) else { return tasks.map { _ in false } }
@@ -64,13 +62,6 @@ final class InMemoryTaskQueue: TaskQueue, Sendable {
         try state.withLock { state in
             guard !state.failing else { throw Failure() }
             state.dead.append(Dead(taskID: taskID, failure: failure))
-        }
-    }
-
-    func publish(_ event: UserEvent) async throws {
-        try state.withLock { state in
-            guard !state.failing else { throw Failure() }
-            state.events.append(event)
         }
     }
 
