@@ -1,10 +1,10 @@
 -- The user events (Contracts/UserEvent, RabbitMQ's `events` exchange) that authd, subscribed, aid
 -- and genworker produce, written by triggers in the same transaction as the change they tell of:
 -- no path that revokes a session, changes a subscription or ends a generation can forget its
--- event, and none is published for a change that rolled back. Each service's relay
--- (ServiceBackends.EventOutboxRelay) publishes its schema's rows with confirms, in id order, and
--- deletes what RabbitMQ confirmed; one published twice (a crash between the confirm and the
--- delete) carries the same event id, which notifyd keeps once.
+-- event, and none is published for a change that rolled back. One relay per schema at a time (the
+-- holder of its event_relay lease; ServiceBackends.EventOutboxRelay) publishes the rows with
+-- confirms, in id order, and deletes what RabbitMQ confirmed; one published twice (a crash between
+-- the confirm and the delete) carries the same event id, which notifyd keeps once.
 --
 -- A body is the event's JSON as it travels: {"data":{...},"id","time","type","user_id"}, every data
 -- value a string, the time in whole seconds (UTC).
@@ -15,6 +15,12 @@ CREATE TABLE auth.event_outbox (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE auth.event_outbox OWNER TO skillup_auth;
+CREATE TABLE auth.event_relay (
+    id     integer PRIMARY KEY CHECK (id = 1),
+    holder uuid NOT NULL,
+    until  timestamptz NOT NULL
+);
+ALTER TABLE auth.event_relay OWNER TO skillup_auth;
 
 CREATE TABLE billing.event_outbox (
     id         bigserial PRIMARY KEY,
@@ -22,6 +28,12 @@ CREATE TABLE billing.event_outbox (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE billing.event_outbox OWNER TO skillup_billing;
+CREATE TABLE billing.event_relay (
+    id     integer PRIMARY KEY CHECK (id = 1),
+    holder uuid NOT NULL,
+    until  timestamptz NOT NULL
+);
+ALTER TABLE billing.event_relay OWNER TO skillup_billing;
 
 CREATE TABLE ai.event_outbox (
     id         bigserial PRIMARY KEY,
@@ -29,6 +41,12 @@ CREATE TABLE ai.event_outbox (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE ai.event_outbox OWNER TO skillup_ai;
+CREATE TABLE ai.event_relay (
+    id     integer PRIMARY KEY CHECK (id = 1),
+    holder uuid NOT NULL,
+    until  timestamptz NOT NULL
+);
+ALTER TABLE ai.event_relay OWNER TO skillup_ai;
 
 -- authd: `session.revoked` for a session (sign-out, sign-out everywhere, refresh-token reuse, the
 -- sessions beyond the limit), an API key, or a whole account when it is blocked.
@@ -91,7 +109,7 @@ CREATE TRIGGER subscription_changed AFTER UPDATE ON billing.subscriptions FOR EA
     EXECUTE FUNCTION billing.subscription_changed_event();
 
 -- aid and genworker: a generation's progress and end, for every mode. A task that starts running
--- (again, after a retry) is `generation.progress`; an answer, a stream or a task that ended is
+-- (again, after a retry, or taken over from a worker whose lease ran out) is `generation.progress`; an answer, a stream or a task that ended is
 -- `generation.succeeded`, `generation.failed` (with its failure code) or `generation.canceled`.
 -- Ids and statuses only: the client fetches the text.
 CREATE FUNCTION ai.generation_event() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -109,9 +127,9 @@ BEGIN
     RETURN NULL;
 END $$;
 ALTER FUNCTION ai.generation_event() OWNER TO skillup_ai;
-CREATE TRIGGER generation_progressed AFTER UPDATE OF status ON ai.generations FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('running', 'succeeded', 'failed', 'canceled')
-          AND (NEW.status <> 'running' OR NEW.mode = 'queued'))
+CREATE TRIGGER generation_progressed AFTER UPDATE OF status, attempts ON ai.generations FOR EACH ROW
+    WHEN ((OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('succeeded', 'failed', 'canceled'))
+          OR (NEW.status = 'running' AND NEW.mode = 'queued' AND (OLD.status <> 'running' OR OLD.attempts <> NEW.attempts)))
     EXECUTE FUNCTION ai.generation_event();
 CREATE TRIGGER generation_recorded AFTER INSERT ON ai.generations FOR EACH ROW
     WHEN (NEW.status IN ('succeeded', 'failed', 'canceled')) EXECUTE FUNCTION ai.generation_event();

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceKit
 
 /// notifyd's routes: `GET /api/events`, the user's events from where the client was
@@ -42,9 +43,10 @@ struct EventRoutes: Sendable {
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
                 body: body)
         }
-        webSockets.add("/api/events") { request, logger in
-            // Without the gateway's identity the router answers (401 missing_identity).
-            guard let identity = GatewayIdentity(headers: request.headerFields) else { return nil }
+        webSockets.add("/api/events") { request, channel, _ in
+            // Refused (400) without the gateway's identity, or from a page of another origin: a
+            // browser sends its cookies with a WebSocket whatever the page, and CORS does not apply.
+            guard let identity = GatewayIdentity(headers: request.headerFields), Self.sameOrigin(request.headerFields) else { return nil }
             let resume = Self.queryParameter("after", of: request.path ?? "")
             let requestID = request.headerFields[GatewayHeaders.requestID]
             return { inbound, outbound, _ in
@@ -54,16 +56,21 @@ struct EventRoutes: Sendable {
                     try await closing.close(.shutdown)
                     return
                 }
-                try await RequestTrace.$requestID.withValue(requestID) {
-                    // The stream ends when the client closes its side; what it sends is not read.
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
+                do {
+                    try await RequestTrace.$requestID.withValue(requestID) {
+                        // The stream ends when the client closes its side; what it sends is not read.
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
+                            }
+                            group.addTask { for try await _ in inbound {} }
+                            try await group.next()
+                            group.cancelAll()
                         }
-                        group.addTask { for try await _ in inbound {} }
-                        try await group.next()
-                        group.cancelAll()
                     }
+                } catch is EventStream.CutOff {
+                    // A closing handshake would wait on the socket the client does not read.
+                    channel.close(promise: nil)
                 }
             }
         }
@@ -109,6 +116,14 @@ struct EventRoutes: Sendable {
         } catch {
             throw APIError.unavailable(code: "notify_unavailable", "the event history cannot be read right now; connect again shortly")
         }
+    }
+
+    /// Whether a WebSocket request comes from a page of the gateway's own origin (or from no page:
+    /// a client that is not a browser sends no `Origin`).
+    static func sameOrigin(_ headers: HTTPFields) -> Bool {
+        guard let origin = headers[.origin] else { return true }
+        guard let host = headers[GatewayHeaders.forwardedHost] else { return false }
+        return origin == "\(headers[GatewayHeaders.forwardedProto] ?? "https")://\(host)"
     }
 
     /// The value of `name` in the query of a request target, percent-decoded.

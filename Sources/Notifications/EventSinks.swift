@@ -11,7 +11,8 @@ struct ServerSentEventSink: EventSink {
 
     mutating func open(at start: EventPosition?) async throws {
         // `retry` tells the browser to reconnect after a second when the stream breaks.
-        try await writer.write(ByteBuffer(string: "retry: 1000\n\n" + (start.map { "id: \($0)\n\n" } ?? "")))
+        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+        if let start { try await writer.write(ServerSentEvent.id(start.description)) }
     }
 
     mutating func send(_ stored: StoredEvent) async throws {
@@ -66,6 +67,6 @@ struct WebSocketEventSink: EventSink {
 
     mutating func close(_ reason: LiveStreams.CloseReason) async throws {
         try await write("closed", data: ["reason": reason.rawValue])
-        try await outbound.close(.normalClosure, reason: reason.rawValue)
+        try await outbound.close(reason == .shutdown ? .goingAway : .normalClosure, reason: reason.rawValue)
     }
 }

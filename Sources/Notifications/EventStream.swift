@@ -24,9 +24,8 @@ struct StreamLifetime: Equatable {
     let reason: LiveStreams.CloseReason
 
     init(openedAt now: Date, maxAge: Duration, credentialExpiresAt: Date?, grace: Duration) {
-        let seconds = { (duration: Duration) in Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
-        let untilExpiry = credentialExpiresAt.map { max($0.timeIntervalSince(now) + seconds(grace), 0) }
-        if let untilExpiry, untilExpiry < seconds(maxAge) {
+        let untilExpiry = credentialExpiresAt.map { max($0.timeIntervalSince(now) + grace / .seconds(1), 0) }
+        if let untilExpiry, untilExpiry < maxAge / .seconds(1) {
             remaining = .milliseconds(Int64(untilExpiry * 1000))
             reason = .tokenExpired
         } else {
@@ -56,7 +55,8 @@ struct EventStream: Sendable {
 
     /// Serves `subscription` into `sink` until it is closed (its lifetime ends, or
     /// ``LiveStreams`` closes it), or until it is cut off as slow (then this throws ``CutOff``,
-    /// and the transport drops the connection: the client reconnects from its last id).
+    /// and the transport drops the connection without a closing word: the client reconnects from
+    /// its last id).
     func serve<Sink: EventSink>(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, lifetime: StreamLifetime, into sink: Sink)
         async throws
     {
@@ -109,6 +109,8 @@ struct EventStream: Sendable {
         try await writeNew(subscription, after: &cursor, into: &sink)
         for await signal in subscription.signals {
             if let reason = streams.closeReason(subscription) {
+                // Cut off: the cut-off task ends the stream (it may be stuck in a write).
+                if reason == .slow { throw CutOff() }
                 // A revoked session gets nothing more; otherwise what was stored goes out first.
                 if reason != .sessionRevoked && reason != .accountBlocked {
                     try await writeNew(subscription, after: &cursor, into: &sink)

@@ -19,7 +19,8 @@ final class LiveStreams: Sendable {
         case heartbeat
     }
 
-    /// Why a stream was closed: its `event: closed` says so.
+    /// Why a stream was closed: its `event: closed` says so (but for `slow`, whose client is not
+    /// reading: that one is dropped, and the reason is in the log and the metrics).
     enum CloseReason: String, Sendable, CaseIterable {
         case sessionRevoked = "session_revoked"
         case accountBlocked = "account_blocked"

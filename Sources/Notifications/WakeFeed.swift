@@ -89,14 +89,17 @@ struct WakeFeed: Service {
     }
 }
 
-/// A message of the history's wake channel: `<user id> <bytes>`.
+/// A message of the history's wake channel: `<user id> <bytes>`, or the bare user id that an
+/// instance of an earlier version sends during a rolling upgrade (its size then counts as 0).
 struct Wake: Equatable {
     let userID: String
     let bytes: Int
 
     init?(_ message: String) {
-        let parts = message.split(separator: " ")
-        guard parts.count == 2, let bytes = Int(parts[1]), bytes >= 0 else { return nil }
+        let parts = message.split(separator: " ", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty else { return nil }
+        let bytes = parts.count == 2 ? Int(parts[1]) : 0
+        guard let bytes, bytes >= 0 else { return nil }
         userID = String(parts[0])
         self.bytes = bytes
     }

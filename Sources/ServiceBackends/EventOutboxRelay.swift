@@ -1,5 +1,6 @@
 public import AMQPClient
 import Contracts
+import Foundation
 public import Logging
 import Messaging
 public import PostgresClient
@@ -12,15 +13,19 @@ public import ServiceLifecycle
 /// next pass, after everything before it; a row confirmed and not yet deleted when the daemon dies
 /// goes again with the same event id, which notifyd keeps once.
 ///
-/// Two instances may read the same rows: each publishes them in order, so the first copy of each
-/// event reaches notifyd in order too. Nothing here holds a transaction while it waits for the
-/// broker, so a RabbitMQ outage never slows the service's own statements (authd's sign-ins).
+/// One relay per schema works at a time, the holder of the schema's `event_relay` lease (renewed
+/// at each pass; another instance takes it over 5 s after its holder stopped renewing): two relays
+/// publishing the same rows side by side could deliver them out of order. Nothing here holds a
+/// transaction while it waits for the broker, so a RabbitMQ outage never slows the service's own
+/// statements (authd's sign-ins).
 public struct EventOutboxRelay: Service {
     let postgres: PostgresClient
     let publisher: AMQPPublisher
     let schema: String
     let interval: Duration
     let logger: Logger
+    /// This relay's name in the lease.
+    let holder = UUID().uuidString.lowercased()
 
     /// Events per pass.
     static let batch = 200
@@ -55,11 +60,20 @@ public struct EventOutboxRelay: Service {
         }
     }
 
-    /// One pass: publishes up to a batch of the oldest events and deletes those confirmed, up to
-    /// the first that was not (so that none overtakes another). Answers how many were confirmed.
+    /// One pass, when this relay holds the lease: publishes up to a batch of the oldest events and
+    /// deletes those confirmed, up to the first that was not (so that none overtakes another).
+    /// Answers how many were confirmed.
     @discardableResult
     public func relayOnce() async -> Int {
         do {
+            let leased = try await postgres.query(
+                """
+                INSERT INTO \(identifier: schema).event_relay AS lease (id, holder, until) VALUES (1, $1::uuid, now() + interval '5 seconds')
+                ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                WHERE lease.holder = excluded.holder OR lease.until < now()
+                RETURNING holder
+                """, [.text(holder)])
+            guard !leased.isEmpty else { return 0 }
             let rows = try await postgres.query(
                 "SELECT id, body FROM \(identifier: schema).event_outbox ORDER BY id LIMIT $1::integer", [.int(Self.batch)])
             var done: [Int] = []

@@ -88,7 +88,8 @@ public enum Daemon {
         if case .unixSocket(let path) = address { try UnixSocketFile.removeStale(at: path) }
         // The upgrade-aware server only where a route upgrades: every other daemon keeps plain HTTP/1.1.
         let server: HTTPServerBuilder =
-            webSockets.isEmpty ? .http1() : .http1WebSocketUpgrade { request, _, logger in webSockets.shouldUpgrade(request, logger: logger) }
+            webSockets.isEmpty
+            ? .http1() : .http1WebSocketUpgrade { request, channel, logger in webSockets.shouldUpgrade(request, channel: channel, logger: logger) }
         return Application(
             router: router,
             server: server,

@@ -4,8 +4,8 @@ public import HTTPTypes
 public import Hummingbird
 
 /// The caller as nginx hands it to a service behind a protected route: authd's answer to the auth
-/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes` and `X-Tier` (ARCHITECTURE.md,
-/// "Contracts"). nginx replaces any copy a client sends.
+/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes`, `X-Tier` and `X-Credential-Expires`
+/// (ARCHITECTURE.md, "Contracts"). nginx replaces any copy a client sends.
 public struct GatewayIdentity: Sendable, Equatable {
     public let userID: String
     /// The login session, or the API key's id for a bot.

@@ -1,15 +1,18 @@
 public import HTTPTypes
 public import HummingbirdWebSocket
 public import Logging
+public import NIOCore
 import Synchronization
 
 /// A daemon's WebSocket endpoints. A request that asks to upgrade on one of their paths is offered
-/// to its handler, which may serve it as a WebSocket or leave it to the router as plain HTTP (a
-/// request without the gateway's identity then gets the router's 401). With none added, the daemon
-/// serves plain HTTP/1.1 and upgrades nothing.
+/// to its handler, which serves it as a WebSocket or refuses it (Hummingbird then answers 400 and
+/// closes the connection; a request on any other path goes to the router). With none added, the
+/// daemon serves plain HTTP/1.1 and upgrades nothing.
 public final class WebSocketRoutes: Sendable {
-    /// Serves the request as a WebSocket (its session), or nil to leave it to the router.
-    public typealias Handler = @Sendable (HTTPRequest, Logger) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
+    /// Serves the request as a WebSocket (its session), or nil to refuse it. The channel is the
+    /// connection's, for a session that must drop it without a closing handshake (a client that
+    /// does not read would hold that up too).
+    public typealias Handler = @Sendable (HTTPRequest, any Channel, Logger) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>?
 
     private let handlers = Mutex<[String: Handler]>([:])
 
@@ -22,9 +25,11 @@ public final class WebSocketRoutes: Sendable {
 
     var isEmpty: Bool { handlers.withLock { $0.isEmpty } }
 
-    func shouldUpgrade(_ request: HTTPRequest, logger: Logger) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+    func shouldUpgrade(
+        _ request: HTTPRequest, channel: any Channel, logger: Logger
+    ) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 } ?? ""
-        guard let handler = handlers.withLock({ $0[path] }), let session = handler(request, logger) else { return .dontUpgrade }
+        guard let handler = handlers.withLock({ $0[path] }), let session = handler(request, channel, logger) else { return .dontUpgrade }
         return .upgrade([:], session)
     }
 }

@@ -88,6 +88,30 @@ import Testing
         }
     }
 
+    /// Fan-out: a user's streams on two instances each get every event of theirs once, in order.
+    @Test func aUsersStreamsOnBothInstancesEachGetEveryEventOnce() async throws {
+        let instances = try (0..<2).map { _ in try DaemonProcess("notifyd", arguments: ["--notify-heartbeat", "60"], environment: try Self.environment()) }
+        defer { for instance in instances { instance.remove() } }
+        for instance in instances { try await instance.waitUntilListening() }
+        let user = Self.newID()
+        try await Self.withHistory { history in
+            async let first = ChildProcess.run(
+                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[0].socketPath, "/api/events", user, instances[0].socketPath + ".open", "2"])
+            async let second = ChildProcess.run(
+                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[1].socketPath, "/api/events", user, instances[1].socketPath + ".open", "2"])
+            try await waitUntil(within: .seconds(20)) { instances.allSatisfy { FileManager.default.fileExists(atPath: $0.socketPath + ".open") } }
+            var stored: [String] = []
+            for _ in 0..<2 {
+                stored.append(try await history.append(UserEvent(id: Self.newID(), type: .generationSucceeded, userID: user)).position.description)
+            }
+            for output in [try await first.output, try await second.output] {
+                let ids = output.split(separator: "\n").dropFirst().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .filter { $0["event"] as? String == "generation.succeeded" }.compactMap { $0["id"] as? String }
+                #expect(ids == stored, "\(output)")
+            }
+        }
+    }
+
     /// A client that stops reading: its stream is stuck in a write while its user's events keep
     /// coming; past the backlog limit notifyd drops it (the client sees its connection end, and
     /// would resume from its last id), and notifyd's memory does not grow with what it missed.
@@ -121,8 +145,9 @@ import Testing
     }
 
     /// `/api/events` upgraded to a WebSocket on notifyd's socket, as nginx passes it on: prints
-    /// the status and whether the accept key was right, marks that the stream is open, then prints
-    /// each text message until COUNT events (not `start` or `heartbeat`) came, and closes.
+    /// the status and whether the accept key was right, marks that the stream is open (at its
+    /// `start`, or at once when it resumes), then prints each text message until COUNT events (not
+    /// `start` or `heartbeat`) came, and closes.
     static let webSocketClient = """
         import base64, hashlib, json, os, socket, struct, sys
         path, target, user, marker, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
@@ -144,7 +169,10 @@ import Testing
             headers[name.lower()] = value.strip()
         expected = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
         print(f"status={status} accept={'ok' if headers.get('sec-websocket-accept') == expected else 'wrong'}", flush=True)
-        open(marker, "w").close()
+        # A new stream is open once its start came (what is stored later reaches it); a resumed
+        # one reads from its id whenever it starts.
+        if "after=" in target:
+            open(marker, "w").close()
         def frame():
             first, second = reader.read(2)
             length = second & 0x7F
@@ -160,7 +188,10 @@ import Testing
                 break
             if opcode == 1:
                 print(payload.decode(), flush=True)
-                if json.loads(payload)["event"] not in ("start", "heartbeat"):
+                event = json.loads(payload)["event"]
+                if event == "start":
+                    open(marker, "w").close()
+                elif event != "heartbeat":
                     seen += 1
         mask = os.urandom(4)
         close = struct.pack("!H", 1000)
