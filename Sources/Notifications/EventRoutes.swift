@@ -29,12 +29,12 @@ struct EventRoutes: Sendable {
             // before the first read: an event stored between the two wakes this stream.
             let body = ResponseBody { writer in
                 var sink = ServerSentEventSink(writer: writer)
-                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
+                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID, lifetime: lifetime(of: identity)) else {
                     try await sink.close(.shutdown)
                     return
                 }
                 try await RequestTrace.$requestID.withValue(requestID) {
-                    try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
+                    try await eventStream.serve(subscription, resumingAfter: resume, into: sink)
                 }
             }
             // X-Accel-Buffering tells nginx to pass each event on as it comes.
@@ -51,7 +51,7 @@ struct EventRoutes: Sendable {
             let requestID = request.headerFields[GatewayHeaders.requestID]
             return { inbound, outbound, _ in
                 let sink = WebSocketEventSink(outbound: outbound)
-                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID) else {
+                guard let subscription = streams.open(userID: identity.userID, sessionID: identity.sessionID, lifetime: lifetime(of: identity)) else {
                     var closing = sink
                     try await closing.close(.shutdown)
                     return
@@ -61,7 +61,7 @@ struct EventRoutes: Sendable {
                         // The stream ends when the client closes its side; what it sends is not read.
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
-                                try await eventStream.serve(subscription, resumingAfter: resume, lifetime: lifetime(of: identity), into: sink)
+                                try await eventStream.serve(subscription, resumingAfter: resume, into: sink)
                             }
                             group.addTask { for try await _ in inbound {} }
                             try await group.next()

@@ -57,31 +57,23 @@ struct EventStream: Sendable {
     /// ``LiveStreams`` closes it), or until it is cut off as slow (then this throws ``CutOff``,
     /// and the transport drops the connection without a closing word: the client reconnects from
     /// its last id).
-    func serve<Sink: EventSink>(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, lifetime: StreamLifetime, into sink: Sink)
-        async throws
-    {
+    func serve<Sink: EventSink>(_ subscription: LiveStreams.Subscription, resumingAfter resume: String?, into sink: Sink) async throws {
         defer { streams.remove(subscription) }
-        // The sink moves into the task that writes; nothing else touches it.
+        // The sink moves into the task that writes; nothing else touches it. That task is the
+        // stream's only one besides this: this one waits for the cut-off, which ends when the
+        // writer is done (it removes the stream, finishing the cut-off's sequence).
         nonisolated(unsafe) var sink = sink
         do {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
+            try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
+                    defer { streams.remove(subscription) }
                     try await run(subscription, resumingAfter: resume, into: &sink)
-                    return true
                 }
-                group.addTask {
-                    try? await Task.sleep(for: lifetime.remaining)
-                    if !Task.isCancelled { streams.close(subscription, reason: lifetime.reason) }
-                    return false
+                for await _ in subscription.cutOff {
+                    group.cancelAll()
+                    throw CutOff()
                 }
-                group.addTask {
-                    for await _ in subscription.cutOff { throw CutOff() }
-                    return false
-                }
-                while let finished = try await group.next() {
-                    if finished { break }
-                }
-                group.cancelAll()
+                try await group.waitForAll()
             }
         } catch is CutOff {
             Self.closedStreams[.slow]?.increment()
@@ -119,7 +111,11 @@ struct EventStream: Sendable {
                 try await sink.close(reason)
                 return
             }
-            if case .heartbeat = signal { try await sink.heartbeat() }
+            if case .heartbeat = signal {
+                try await sink.heartbeat()
+                // Only if a wake came since the last read (the heartbeat may have taken its place).
+                guard streams.hasUnread(subscription) else { continue }
+            }
             try await writeNew(subscription, after: &cursor, into: &sink)
         }
     }

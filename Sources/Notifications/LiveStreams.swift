@@ -1,9 +1,10 @@
+import ServiceLifecycle
 import Synchronization
 
 /// The event streams open on this instance, by user: a new event of a user wakes that user's
-/// streams, which then read their history from where each one is. A wake carries no event, so a
-/// wake lost (Redis' pub/sub is at most once) costs only time: the heartbeat that every stream gets
-/// reads the history too. A stream is closed with a reason (its session revoked, too many streams
+/// streams, which then read their history from where each one is. A wake carries no event; Redis'
+/// pub/sub loses messages only with its connection, and when the feed is back every stream is
+/// woken (``wakeAll()``). A stream is closed with a reason (its session revoked, too many streams
 /// of its user, its age, the instance stopping): the reason is kept with the stream, so no later
 /// signal can take its place.
 ///
@@ -15,7 +16,7 @@ final class LiveStreams: Sendable {
     enum Signal: Sendable {
         /// Something may be new in the history, or the stream was closed.
         case wake
-        /// Time for a heartbeat (and a read, in case a wake was lost).
+        /// Time for a heartbeat.
         case heartbeat
     }
 
@@ -53,9 +54,14 @@ final class LiveStreams: Sendable {
         let sessionID: String
         let continuation: AsyncStream<Signal>.Continuation
         let cutOff: AsyncStream<Void>.Continuation
+        /// When the stream ends by itself, and why (``StreamLifetime``); nil: only when closed.
+        let closesAt: (instant: ContinuousClock.Instant, reason: CloseReason)?
         var closed: CloseReason?
         var backlogEvents = 0
         var backlogBytes = 0
+        /// Woken since it last read the history: a heartbeat that took the wake's place in the
+        /// one-signal buffer must read it.
+        var unread = false
     }
 
     private struct State {
@@ -74,15 +80,17 @@ final class LiveStreams: Sendable {
         self.backlogLimit = backlogLimit
     }
 
-    /// Opens a stream of `userID`'s signals for `sessionID`; nil once the instance is stopping.
-    func open(userID: String, sessionID: String) -> Subscription? {
+    /// Opens a stream of `userID`'s signals for `sessionID`, closed by ``closeExpired(now:)`` when
+    /// its `lifetime` ends; nil once the instance is stopping.
+    func open(userID: String, sessionID: String, lifetime: StreamLifetime? = nil) -> Subscription? {
+        let closesAt = lifetime.map { (ContinuousClock.now + $0.remaining, $0.reason) }
         let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let (cutOff, cutOffContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let opened: (id: UInt64, oldest: AsyncStream<Signal>.Continuation?)? = state.withLock { state in
             guard !state.stopping else { return nil }
             state.nextID += 1
             var streams = state.streams[userID, default: [:]]
-            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation, cutOff: cutOffContinuation)
+            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation, cutOff: cutOffContinuation, closesAt: closesAt)
             // Ids grow with time: the smallest open one is the oldest.
             var oldest: AsyncStream<Signal>.Continuation?
             let open = streams.filter { $0.value.closed == nil }
@@ -115,7 +123,13 @@ final class LiveStreams: Sendable {
         state.withLock { state in
             state.streams[subscription.userID]?[subscription.id]?.backlogEvents = 0
             state.streams[subscription.userID]?[subscription.id]?.backlogBytes = 0
+            state.streams[subscription.userID]?[subscription.id]?.unread = false
         }
+    }
+
+    /// Whether the stream was woken since it last read the history.
+    func hasUnread(_ subscription: Subscription) -> Bool {
+        state.withLock { $0.streams[subscription.userID]?[subscription.id]?.unread ?? false }
     }
 
     /// Why the stream was closed, or nil while it is open.
@@ -123,9 +137,21 @@ final class LiveStreams: Sendable {
         state.withLock { $0.streams[subscription.userID]?[subscription.id]?.closed }
     }
 
-    /// Closes one stream with `reason` (it has reached its maximum age).
-    func close(_ subscription: Subscription, reason: CloseReason) {
-        close(reason) { userID, id, _ in userID == subscription.userID && id == subscription.id }
+    /// Closes every open stream whose lifetime has ended by `now`, with its reason (`max_age`,
+    /// `token_expired`): one sweep for all of them (``LifetimeSweep``), not a timer per stream.
+    func closeExpired(now: ContinuousClock.Instant = .now) {
+        let expired = state.withLock { state in
+            var expired: [AsyncStream<Signal>.Continuation] = []
+            for (userID, streams) in state.streams {
+                for (id, entry) in streams where entry.closed == nil {
+                    guard let closesAt = entry.closesAt, closesAt.instant <= now else { continue }
+                    state.streams[userID]?[id]?.closed = closesAt.reason
+                    expired.append(entry.continuation)
+                }
+            }
+            return expired
+        }
+        for continuation in expired { continuation.yield(.wake) }
     }
 
     /// Closes every stream of the session or API key (revoked).
@@ -148,6 +174,7 @@ final class LiveStreams: Sendable {
             for (id, var entry) in state.streams[userID] ?? [:] {
                 entry.backlogEvents += 1
                 entry.backlogBytes += bytes
+                entry.unread = true
                 if entry.closed == nil, entry.backlogEvents > limit.events || entry.backlogBytes > limit.bytes {
                     entry.closed = .slow
                     cut.append(entry.cutOff)
@@ -161,9 +188,28 @@ final class LiveStreams: Sendable {
         for continuation in cut { continuation.yield() }
     }
 
-    /// Sends `signal` to every stream (a heartbeat; a wake after the wake-up feed was lost).
-    func signalAll(_ signal: Signal) {
-        for continuation in state.withLock({ $0.streams.values.flatMap { $0.values.map(\.continuation) } }) { continuation.yield(signal) }
+    /// Wakes every stream (the wake-up feed was lost, and is back: wakes may have been missed).
+    func wakeAll() {
+        let woken = state.withLock { state in
+            var woken: [AsyncStream<Signal>.Continuation] = []
+            for (userID, streams) in state.streams {
+                for id in streams.keys {
+                    state.streams[userID]?[id]?.unread = true
+                    woken.append(streams[id]!.continuation)
+                }
+            }
+            return woken
+        }
+        for continuation in woken { continuation.yield(.wake) }
+    }
+
+    /// Beats the heartbeat of one slice of the streams (those whose number is `slice` modulo
+    /// `slices`): beating them all at once would send every stream's heartbeat in one burst.
+    func beat(slice: Int, of slices: Int) {
+        let beating = state.withLock { state in
+            state.streams.values.flatMap { $0.filter { $0.key % UInt64(slices) == UInt64(slice) }.map(\.value.continuation) }
+        }
+        for continuation in beating { continuation.yield(.heartbeat) }
     }
 
     /// The streams open now.
@@ -187,5 +233,20 @@ final class LiveStreams: Sendable {
             return closed
         }
         for continuation in closed { continuation.yield(.wake) }
+    }
+}
+
+/// Closes the streams whose lifetime ended, every `interval` (1 s), until the daemon stops.
+struct LifetimeSweep: Service {
+    let streams: LiveStreams
+    var interval: Duration = .seconds(1)
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                streams.closeExpired()
+            }
+        }
     }
 }

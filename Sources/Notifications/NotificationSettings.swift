@@ -21,8 +21,8 @@ struct NotificationSettings: Sendable {
     /// How far a stream may fall behind while its client does not read before it is cut off as
     /// `slow` (`notify.backlog-events` 1000, `notify.backlog-bytes` 1 MiB).
     var backlogLimit: LiveStreams.BacklogLimit
-    /// Event messages held at once while they are being stored (`notify.prefetch`, 1): more than
-    /// one are stored side by side, and a user's two events may then be kept out of their order.
+    /// Event messages held at once while they are being stored (`notify.prefetch`, 64): different
+    /// users' side by side, one user's one after another in the order they came.
     var prefetch: Int
 
     init(_ configuration: DaemonConfiguration) throws {
@@ -37,7 +37,7 @@ struct NotificationSettings: Sendable {
         self.heartbeat = .milliseconds(Int64(heartbeat * 1000))
         pageSize = reader.int(forKey: "notify.page-size", default: 100)
         guard (1...1000).contains(pageSize) else { throw ConfigurationError(key: "notify.page-size", message: "must be from 1 to 1000") }
-        prefetch = reader.int(forKey: "notify.prefetch", default: 1)
+        prefetch = reader.int(forKey: "notify.prefetch", default: 64)
         let maxAge = reader.double(forKey: "notify.max-age", default: 3600)
         guard maxAge >= 0.05 else { throw ConfigurationError(key: "notify.max-age", message: "must be at least 0.05 seconds") }
         self.maxAge = .milliseconds(Int64(maxAge * 1000))

@@ -23,8 +23,11 @@ public enum NotificationsDaemon {
         let storage = Storage(history: RedisEventHistory(redis: redis, capacity: settings.historySize, keepSeconds: settings.historySeconds))
         let (streams, services) = wire(setup, settings: settings, storage: storage)
         let intake = EventIntake(history: storage.history, logger: setup.logger)
+        // A user's events are stored in the order they came (their routing key is the user's);
+        // different users' side by side, up to the prefetch.
         let consumer = try setup.backends.queueWorker(
-            queue: UserEvent.notificationsQueue, prefetch: UInt16(settings.prefetch), shutdownBudget: setup.configuration.shutdownTimeout
+            queue: UserEvent.notificationsQueue, prefetch: UInt16(settings.prefetch), shutdownBudget: setup.configuration.shutdownTimeout,
+            orderedBy: { $0.routingKey }
         ) { delivery in
             await intake.handle(delivery.body)
         }
@@ -38,6 +41,6 @@ public enum NotificationsDaemon {
         let streams = LiveStreams(perUser: settings.streamsPerUser, backlogLimit: settings.backlogLimit)
         EventRoutes(history: storage.history, streams: streams, settings: settings, logger: setup.logger).add(to: setup.router, webSockets: setup.webSockets)
         setup.drain.whenDraining { streams.stop() }
-        return (streams, [])
+        return (streams, [LifetimeSweep(streams: streams)])
     }
 }

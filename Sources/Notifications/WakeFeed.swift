@@ -27,11 +27,16 @@ struct WakeFeed: Service {
         }
     }
 
+    /// Each stream's heartbeat once per `heartbeat`, the streams in slices a second apart (up to
+    /// 60), so that 10,000 streams do not all write at the same moment.
     private func beat() async {
+        let slices = min(max(Int((heartbeat / .seconds(1)).rounded(.down)), 1), 60)
+        var slice = 0
         while !Task.isCancelled {
             // Cancelled at shutdown: the loop then ends.
-            try? await Task.sleep(for: heartbeat)
-            if !Task.isCancelled { streams.signalAll(.heartbeat) }
+            try? await Task.sleep(for: heartbeat / slices)
+            if !Task.isCancelled { streams.beat(slice: slice, of: slices) }
+            slice = (slice + 1) % slices
         }
     }
 
@@ -45,7 +50,7 @@ struct WakeFeed: Service {
                     onLinkChange: { link in
                         switch link {
                         case .lost: logger.warning("wake-up feed lost; streams catch up at their heartbeat until it is back")
-                        case .restored, .messagesDropped: streams.signalAll(.wake)
+                        case .restored, .messagesDropped: streams.wakeAll()
                         }
                     },
                     onMessage: { message in
@@ -57,7 +62,7 @@ struct WakeFeed: Service {
                     }
                 ) { messages in
                     // A wake for every stream: events stored before this subscription are read now.
-                    streams.signalAll(.wake)
+                    streams.wakeAll()
                     for await _ in messages {}
                 }
             } catch {

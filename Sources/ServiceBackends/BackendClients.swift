@@ -69,11 +69,12 @@ public struct BackendClients: Sendable {
     /// A worker over `queue` with its own consumer connection (declaring the product's topology
     /// on every connection), to return from the daemon's set-up among its services.
     public func queueWorker(
-        queue: String, prefetch: UInt16, shutdownBudget: Duration, handle: @escaping QueueWorker.Handler
+        queue: String, prefetch: UInt16, shutdownBudget: Duration, orderedBy: (@Sendable (AMQPDelivery) -> String)? = nil,
+        handle: @escaping QueueWorker.Handler
     ) throws(ConfigurationError) -> QueueWorker {
         let settings = try declared(amqpSettings, .rabbitmq)
         let consumer = AMQPConsumer(queue: queue, prefetch: prefetch, topology: .skillup, configuration: settings, logger: logger)
-        return QueueWorker(consumer: consumer, shutdownBudget: shutdownBudget, logger: logger, handle: handle)
+        return QueueWorker(consumer: consumer, shutdownBudget: shutdownBudget, logger: logger, orderedBy: orderedBy, handle: handle)
     }
 
     private func declared<Client>(_ client: Client?, _ backend: Backend) throws(ConfigurationError) -> Client {

@@ -93,7 +93,9 @@ public enum Daemon {
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: address.bindAddress, serverName: serverName),
+            // A burst of new connections (nginx opening many event streams at once) must not
+            // overflow the accept queue: nginx answers an overflow 502.
+            configuration: .init(address: address.bindAddress, serverName: serverName, backlog: 4096),
             services: services,
             onServerRunning: { _ in
                 if case .unixSocket(let path) = address {

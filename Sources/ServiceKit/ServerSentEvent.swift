@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import NIOCore
 
 /// Server-sent events as they go on the wire (`text/event-stream`): aid's streamed answers and

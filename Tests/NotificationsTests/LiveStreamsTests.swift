@@ -36,7 +36,7 @@ import Testing
         let second = try #require(streams.open(userID: Self.user, sessionID: revoked))
         let kept = try #require(streams.open(userID: Self.user, sessionID: Self.session()))
         streams.close(sessionID: revoked)
-        streams.signalAll(.heartbeat)
+        streams.beat(slice: 0, of: 1)
         streams.stop()
         #expect(streams.closeReason(first) == .sessionRevoked && streams.closeReason(second) == .sessionRevoked)
         #expect(streams.closeReason(kept) == .shutdown)
