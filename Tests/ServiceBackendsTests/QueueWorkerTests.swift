@@ -37,9 +37,11 @@ struct QueueWorkerTests {
             await publisher.shutdown()
         }
 
-        func worker(budget: Duration, handle: @escaping QueueWorker.Handler) -> QueueWorker {
+        func worker(
+            budget: Duration, orderedBy: (@Sendable (AMQPDelivery) -> String)? = nil, handle: @escaping QueueWorker.Handler
+        ) -> QueueWorker {
             let consumer = AMQPConsumer(queue: name, prefetch: 4, topology: topology, configuration: configuration, logger: QueueWorkerTests.logger)
-            return QueueWorker(consumer: consumer, shutdownBudget: budget, logger: QueueWorkerTests.logger, handle: handle)
+            return QueueWorker(consumer: consumer, shutdownBudget: budget, logger: QueueWorkerTests.logger, orderedBy: orderedBy, handle: handle)
         }
 
         /// What a fresh consumer receives within `wait`: what the worker left in the queue.
@@ -66,6 +68,38 @@ struct QueueWorkerTests {
         await group.triggerGracefulShutdown()
         try await running.value
         return ContinuousClock.now - start
+    }
+
+    /// notifyd's case: a user's events one after another, in the order they came, and different
+    /// users' side by side.
+    @Test func messagesOfOneKeyAreHandledInOrderAndDifferentKeysSideBySide() async throws {
+        let messages = (1...5).flatMap { ["a\($0)", "b\($0)"] }
+        let queue = try await Queue(publishing: messages)
+        let handled = Shared<[String]>([])
+        let running = Shared<(now: Int, most: Int, byKey: [Character: Int])>((0, 0, [:]))
+        let worker = queue.worker(budget: .seconds(5), orderedBy: { String(decoding: $0.body.prefix(1), as: UTF8.self) }) { delivery in
+            let key = Character(UnicodeScalar(delivery.body[0]))
+            running.update { state in
+                state.now += 1
+                state.most = max(state.most, state.now)
+                state.byKey[key, default: 0] += 1
+            }
+            // Later ones of a key sleep less: handled side by side, they would overtake.
+            let index = Int(String(decoding: delivery.body.dropFirst(), as: UTF8.self)) ?? 0
+            try? await Task.sleep(for: .milliseconds(10 * (6 - index)))
+            let overlapped = running.value.byKey[key] ?? 0 > 1
+            running.update { state in
+                state.now -= 1
+                state.byKey[key, default: 0] -= 1
+            }
+            handled.update { $0.append(String(decoding: delivery.body, as: UTF8.self) + (overlapped ? "!" : "")) }
+            return .done
+        }
+        _ = try await Self.run(worker) { try await waitUntil { handled.value.count == messages.count } }
+        #expect(handled.value.filter { $0.hasPrefix("a") } == (1...5).map { "a\($0)" })
+        #expect(handled.value.filter { $0.hasPrefix("b") } == (1...5).map { "b\($0)" })
+        #expect(running.value.most == 2, "the two keys side by side, never two of one key")
+        #expect(try await queue.leftOver().isEmpty)
     }
 
     @Test func everyMessageIsHandledOnceAndAcknowledged() async throws {
