@@ -53,7 +53,8 @@ def tls_context():
     return context
 
 
-def websocket(host, port, path, token, message):
+def websocket_open(host, port, path, token):
+    """The handshake: the stream, its reader, the status, the headers and whether the accept key was right."""
     key = base64.b64encode(os.urandom(16)).decode()
     raw = socket.create_connection((host, int(port)), timeout=5)
     stream = tls_context().wrap_socket(raw, server_hostname="localhost")
@@ -67,33 +68,33 @@ def websocket(host, port, path, token, message):
     while (line := reader.readline().decode().strip()):
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    expected = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+    return stream, reader, status, headers.get("sec-websocket-accept") == expected
+
+
+def websocket_close(stream):
+    mask = os.urandom(4)
+    stream.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
+
+
+def websocket(host, port, path, token, message):
+    stream, reader, status, accepted = websocket_open(host, port, path, token)
     if status != "101":
         print(f"status={status}")
         return
-    expected = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
     mask = os.urandom(4)
     payload = bytes(byte ^ mask[index % 4] for index, byte in enumerate(message.encode()))
     stream.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + payload)
     first, second = reader.read(2)
     reply = reader.read(second & 0x7F).decode()
-    stream.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
+    websocket_close(stream)
     closed = reader.read(2)[:1] == bytes([0x88])
-    print(f"status={status} accept={'ok' if headers.get('sec-websocket-accept') == expected else 'wrong'} "
+    print(f"status={status} accept={'ok' if accepted else 'wrong'} "
           f"opcode={first & 0x0F} reply={reply} close={'ok' if closed else 'missing'}")
 
 
 def events_ws(host, port, path, token, count):
-    key = base64.b64encode(os.urandom(16)).decode()
-    raw = socket.create_connection((host, int(port)), timeout=5)
-    stream = tls_context().wrap_socket(raw, server_hostname="localhost")
-    stream.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n".encode())
-    reader = stream.makefile("rb")
-    status = reader.readline().decode().split(" ")[1]
-    while reader.readline().decode().strip():
-        pass
+    stream, reader, status, _ = websocket_open(host, port, path, token)
     print(f"status={status}")
     seen = 0
     try:
@@ -112,8 +113,7 @@ def events_ws(host, port, path, token, count):
                 seen += 1
     except (socket.timeout, ValueError):
         print("timed out")
-    mask = os.urandom(4)
-    stream.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
+    websocket_close(stream)
 
 
 def sse(host, port, path, token):
