@@ -10,8 +10,9 @@ package struct Identity: Sendable, Equatable {
     package let tier: String
     /// When the credential expires (Unix seconds); nil for an API key without an expiry.
     package let expiresAt: Int?
-    /// `X-Scopes`, joined once here rather than on every cached answer.
+    /// `X-Scopes` and `X-Credential-Expires`, made once here rather than on every cached answer.
     let scopeHeader: String
+    let expiryHeader: String?
 
     package init(userID: String, sessionID: String, scopes: [String], tier: String, expiresAt: Int?) {
         self.userID = userID
@@ -20,6 +21,7 @@ package struct Identity: Sendable, Equatable {
         self.tier = tier
         self.expiresAt = expiresAt
         self.scopeHeader = scopes.joined(separator: " ")
+        self.expiryHeader = expiresAt.map(String.init)
     }
 
     /// The contract headers of a 200 from `/internal/jwt/validate`.
@@ -28,7 +30,7 @@ package struct Identity: Sendable, Equatable {
             (GatewayHeaders.userID.rawName, userID), (GatewayHeaders.scopes.rawName, scopeHeader),
             (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID),
         ]
-        if let expiresAt { headers.append((GatewayHeaders.credentialExpires.rawName, String(expiresAt))) }
+        if let expiryHeader { headers.append((GatewayHeaders.credentialExpires.rawName, expiryHeader)) }
         return headers
     }
 }

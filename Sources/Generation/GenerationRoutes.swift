@@ -60,14 +60,7 @@ struct GenerationRoutes: Sendable {
         }
         router.get("/api/generations") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let limit =
-                try request.uri.queryParameters.get("limit").map { text in
-                    guard let value = Int(text), Self.pageSizes.contains(value) else {
-                        throw APIError.badRequest(
-                            code: "invalid_field", "limit must be from \(Self.pageSizes.lowerBound) to \(Self.pageSizes.upperBound)", field: "limit")
-                    }
-                    return value
-                } ?? 20
+            let limit = try pageLimit(request.uri.queryParameters.get("limit"), in: Self.pageSizes, default: 20)
             let before = try request.uri.queryParameters.get("after").map { text in
                 guard let cursor = HistoryCursor(text), Identifiers.isUUID(cursor.id) else {
                     throw APIError.badRequest(code: "invalid_field", "after must be the next value of an earlier page", field: "after")

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceKit
@@ -47,7 +48,7 @@ struct EventRoutes: Sendable {
             // Refused (400) without the gateway's identity, or from a page of another origin: a
             // browser sends its cookies with a WebSocket whatever the page, and CORS does not apply.
             guard let identity = GatewayIdentity(headers: request.headerFields), Self.sameOrigin(request.headerFields) else { return nil }
-            let resume = Self.queryParameter("after", of: request.path ?? "")
+            let resume = URI(request.path ?? "").queryParameters.get("after")
             let requestID = request.headerFields[GatewayHeaders.requestID]
             return { inbound, outbound, _ in
                 let sink = WebSocketEventSink(outbound: outbound)
@@ -76,7 +77,7 @@ struct EventRoutes: Sendable {
         }
         router.get("/api/notifications") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let limit = try Self.limit(request.uri.queryParameters.get("limit"), maximum: settings.pageSize)
+            let limit = try pageLimit(request.uri.queryParameters.get("limit"), in: 1...settings.pageSize, default: settings.pageSize)
             var after: EventPosition?
             if let text = request.uri.queryParameters.get("after") {
                 guard let position = EventPosition(text) else {
@@ -126,18 +127,6 @@ struct EventRoutes: Sendable {
         return origin == "\(headers[GatewayHeaders.forwardedProto] ?? "https")://\(host)"
     }
 
-    /// The value of `name` in the query of a request target, percent-decoded.
-    static func queryParameter(_ name: String, of target: String) -> String? {
-        URLComponents(string: target)?.queryItems?.first { $0.name == name }?.value
-    }
-
-    static func limit(_ text: String?, maximum: Int) throws -> Int {
-        guard let text else { return maximum }
-        guard let limit = Int(text), (1...maximum).contains(limit) else {
-            throw APIError.badRequest(code: "invalid_field", "limit must be from 1 to \(maximum)", field: "limit")
-        }
-        return limit
-    }
 }
 
 /// `POST /api/notifications/read`: how far the user has seen their events.

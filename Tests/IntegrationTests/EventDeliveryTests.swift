@@ -87,7 +87,8 @@ import Testing
         try await waitUntil(within: .seconds(30)) { try await Self.kept(notifyd, user).contains(#""status":"trial""#) }
         try await broker.stop()
         try await database.query("UPDATE billing.subscriptions SET status = 'active' WHERE user_id = $1::uuid", [.text(user)])
-        try await Task.sleep(for: .milliseconds(500))
+        // The relay tries while the broker is down: the event stays in the outbox.
+        try await waitUntil(within: .seconds(30)) { !publisher.isConnected }
         #expect(try await database.query("SELECT count(*)::int8 FROM billing.event_outbox")[0].decode(at: 0, as: Int.self) == 1, "kept while RabbitMQ is down")
         try await broker.start()
         try await database.query("UPDATE billing.subscriptions SET status = 'past_due' WHERE user_id = $1::uuid", [.text(user)])
