@@ -2,22 +2,24 @@ import ServiceLifecycle
 import Synchronization
 
 /// The event streams open on this instance, by user: a new event of a user wakes that user's
-/// streams, which then read their history from where each one is. A wake carries no event; Redis'
-/// pub/sub loses messages only with its connection, and when the feed is back every stream is
-/// woken (``wakeAll()``). A stream is closed with a reason (its session revoked, too many streams
-/// of its user, its age, the instance stopping): the reason is kept with the stream, so no later
-/// signal can take its place.
+/// streams (each one's ``StreamListener``), which then read their history from where each one
+/// is. A wake carries no event; Redis' pub/sub loses messages only with its connection, and when
+/// the feed is back every stream is woken (``wakeAll()``). A stream is closed once, with a reason
+/// (its session revoked, too many streams of its user, its age, the instance stopping), which is
+/// kept with the stream.
 ///
 /// Each stream counts the events (and their bytes) stored for its user since it last read the
-/// history: its backlog. A client that stops reading leaves its stream stuck in a write while
-/// the backlog grows; past ``BacklogLimit`` the stream is cut off (reason `slow`) instead of
+/// history: its backlog. A client that stops reading leaves its stream unable to write (it reads
+/// nothing more while its socket is full) while the backlog grows; past ``BacklogLimit`` the stream is cut off (reason `slow`) instead of
 /// anything piling up here. The events themselves stay in the history, for its reconnect.
 final class LiveStreams: Sendable {
-    enum Signal: Sendable {
-        /// Something may be new in the history, or the stream was closed.
+    enum Signal: Sendable, Equatable {
+        /// Something may be new in the history.
         case wake
         /// Time for a heartbeat.
         case heartbeat
+        /// The stream is closed with this reason: it ends (for `slow`, at once and without a word).
+        case close(CloseReason)
     }
 
     /// Why a stream was closed: its `event: closed` says so (but for `slow`, whose client is not
@@ -38,30 +40,21 @@ final class LiveStreams: Sendable {
         var bytes: Int
     }
 
-    /// One open stream's signals. Only the newest waiting signal is kept: a stream that reads the
-    /// history once catches up on any number of wakes.
-    struct Subscription: Sendable {
+    /// One open stream.
+    struct Subscription: Sendable, Hashable {
         let id: UInt64
         let userID: String
         let sessionID: String
-        let signals: AsyncStream<Signal>
-        /// Yields once when the stream is cut off as `slow`: its writer must be abandoned, since
-        /// it may be stuck in a write that the client never reads.
-        let cutOff: AsyncStream<Void>
     }
 
     private struct Entry {
         let sessionID: String
-        let continuation: AsyncStream<Signal>.Continuation
-        let cutOff: AsyncStream<Void>.Continuation
+        let listener: any StreamListener
         /// When the stream ends by itself, and why (``StreamLifetime``); nil: only when closed.
         let closesAt: (instant: ContinuousClock.Instant, reason: CloseReason)?
         var closed: CloseReason?
         var backlogEvents = 0
         var backlogBytes = 0
-        /// Woken since it last read the history: a heartbeat that took the wake's place in the
-        /// one-signal buffer must read it.
-        var unread = false
     }
 
     private struct State {
@@ -80,41 +73,36 @@ final class LiveStreams: Sendable {
         self.backlogLimit = backlogLimit
     }
 
-    /// Opens a stream of `userID`'s signals for `sessionID`, closed by ``closeExpired(now:)`` when
-    /// its `lifetime` ends; nil once the instance is stopping.
-    func open(userID: String, sessionID: String, lifetime: StreamLifetime? = nil) -> Subscription? {
+    /// Opens a stream of `userID`'s signals for `sessionID`, told to `listener`, closed by
+    /// ``closeExpired(now:)`` when its `lifetime` ends; nil once the instance is stopping.
+    func open(userID: String, sessionID: String, lifetime: StreamLifetime? = nil, listener: any StreamListener) -> Subscription? {
         let closesAt = lifetime.map { (ContinuousClock.now + $0.remaining, $0.reason) }
-        let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let (cutOff, cutOffContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let opened: (id: UInt64, oldest: AsyncStream<Signal>.Continuation?)? = state.withLock { state in
+        let opened: (id: UInt64, oldest: (any StreamListener)?)? = state.withLock { state in
             guard !state.stopping else { return nil }
             state.nextID += 1
             var streams = state.streams[userID, default: [:]]
-            streams[state.nextID] = Entry(sessionID: sessionID, continuation: continuation, cutOff: cutOffContinuation, closesAt: closesAt)
+            streams[state.nextID] = Entry(sessionID: sessionID, listener: listener, closesAt: closesAt)
             // Ids grow with time: the smallest open one is the oldest.
-            var oldest: AsyncStream<Signal>.Continuation?
+            var oldest: (any StreamListener)?
             let open = streams.filter { $0.value.closed == nil }
             if open.count > perUser, let first = open.keys.min() {
                 streams[first]?.closed = .tooManyStreams
-                oldest = streams[first]?.continuation
+                oldest = streams[first]?.listener
             }
             state.streams[userID] = streams
             return (state.nextID, oldest)
         }
         guard let opened else { return nil }
-        opened.oldest?.yield(.wake)
-        return Subscription(id: opened.id, userID: userID, sessionID: sessionID, signals: signals, cutOff: cutOff)
+        opened.oldest?.receive(.close(.tooManyStreams))
+        return Subscription(id: opened.id, userID: userID, sessionID: sessionID)
     }
 
     /// Forgets a stream that ended.
     func remove(_ subscription: Subscription) {
-        let entry = state.withLock { state in
-            let entry = state.streams[subscription.userID]?.removeValue(forKey: subscription.id)
+        state.withLock { state in
+            state.streams[subscription.userID]?.removeValue(forKey: subscription.id)
             if state.streams[subscription.userID]?.isEmpty == true { state.streams[subscription.userID] = nil }
-            return entry
         }
-        entry?.continuation.finish()
-        entry?.cutOff.finish()
     }
 
     /// The stream is about to read its history from where it is: its backlog starts again from
@@ -123,13 +111,7 @@ final class LiveStreams: Sendable {
         state.withLock { state in
             state.streams[subscription.userID]?[subscription.id]?.backlogEvents = 0
             state.streams[subscription.userID]?[subscription.id]?.backlogBytes = 0
-            state.streams[subscription.userID]?[subscription.id]?.unread = false
         }
-    }
-
-    /// Whether the stream was woken since it last read the history.
-    func hasUnread(_ subscription: Subscription) -> Bool {
-        state.withLock { $0.streams[subscription.userID]?[subscription.id]?.unread ?? false }
     }
 
     /// Why the stream was closed, or nil while it is open.
@@ -141,17 +123,17 @@ final class LiveStreams: Sendable {
     /// `token_expired`): one sweep for all of them (``LifetimeSweep``), not a timer per stream.
     func closeExpired(now: ContinuousClock.Instant = .now) {
         let expired = state.withLock { state in
-            var expired: [AsyncStream<Signal>.Continuation] = []
+            var expired: [(any StreamListener, CloseReason)] = []
             for (userID, streams) in state.streams {
                 for (id, entry) in streams where entry.closed == nil {
                     guard let closesAt = entry.closesAt, closesAt.instant <= now else { continue }
                     state.streams[userID]?[id]?.closed = closesAt.reason
-                    expired.append(entry.continuation)
+                    expired.append((entry.listener, closesAt.reason))
                 }
             }
             return expired
         }
-        for continuation in expired { continuation.yield(.wake) }
+        for (listener, reason) in expired { listener.receive(.close(reason)) }
     }
 
     /// Closes every stream of the session or API key (revoked).
@@ -168,48 +150,38 @@ final class LiveStreams: Sendable {
     /// A stream whose backlog passes the limit with it is cut off as `slow`.
     func wake(userID: String, bytes: Int) {
         let limit = backlogLimit
-        let (woken, cut) = state.withLock { state in
-            var woken: [AsyncStream<Signal>.Continuation] = []
-            var cut: [AsyncStream<Void>.Continuation] = []
-            for (id, var entry) in state.streams[userID] ?? [:] {
+        let signals = state.withLock { state in
+            var signals: [(any StreamListener, Signal)] = []
+            // A closed stream is told nothing more: it ends with what it reads next.
+            for (id, var entry) in state.streams[userID] ?? [:] where entry.closed == nil {
                 entry.backlogEvents += 1
                 entry.backlogBytes += bytes
-                entry.unread = true
-                if entry.closed == nil, entry.backlogEvents > limit.events || entry.backlogBytes > limit.bytes {
+                if entry.backlogEvents > limit.events || entry.backlogBytes > limit.bytes {
                     entry.closed = .slow
-                    cut.append(entry.cutOff)
+                    signals.append((entry.listener, .close(.slow)))
+                } else {
+                    signals.append((entry.listener, .wake))
                 }
                 state.streams[userID]?[id] = entry
-                woken.append(entry.continuation)
             }
-            return (woken, cut)
+            return signals
         }
-        for continuation in woken { continuation.yield(.wake) }
-        for continuation in cut { continuation.yield() }
+        for (listener, signal) in signals { listener.receive(signal) }
     }
 
     /// Wakes every stream (the wake-up feed was lost, and is back: wakes may have been missed).
     func wakeAll() {
-        let woken = state.withLock { state in
-            var woken: [AsyncStream<Signal>.Continuation] = []
-            for (userID, streams) in state.streams {
-                for id in streams.keys {
-                    state.streams[userID]?[id]?.unread = true
-                    woken.append(streams[id]!.continuation)
-                }
-            }
-            return woken
-        }
-        for continuation in woken { continuation.yield(.wake) }
+        let open = state.withLock { $0.streams.values.flatMap { $0.values.filter { $0.closed == nil }.map(\.listener) } }
+        for listener in open { listener.receive(.wake) }
     }
 
     /// Beats the heartbeat of one slice of the streams (those whose number is `slice` modulo
     /// `slices`): beating them all at once would send every stream's heartbeat in one burst.
     func beat(slice: Int, of slices: Int) {
         let beating = state.withLock { state in
-            state.streams.values.flatMap { $0.filter { $0.key % UInt64(slices) == UInt64(slice) }.map(\.value.continuation) }
+            state.streams.values.flatMap { $0.filter { $0.key % UInt64(slices) == UInt64(slice) }.map(\.value.listener) }
         }
-        for continuation in beating { continuation.yield(.heartbeat) }
+        for listener in beating { listener.receive(.heartbeat) }
     }
 
     /// The streams open now.
@@ -223,17 +195,23 @@ final class LiveStreams: Sendable {
 
     private func close(_ reason: CloseReason, where matches: (String, UInt64, String) -> Bool) {
         let closed = state.withLock { state in
-            var closed: [AsyncStream<Signal>.Continuation] = []
+            var closed: [any StreamListener] = []
             for (userID, streams) in state.streams {
                 for (id, entry) in streams where entry.closed == nil && matches(userID, id, entry.sessionID) {
                     state.streams[userID]?[id]?.closed = reason
-                    closed.append(entry.continuation)
+                    closed.append(entry.listener)
                 }
             }
             return closed
         }
-        for continuation in closed { continuation.yield(.wake) }
+        for listener in closed { listener.receive(.close(reason)) }
     }
+}
+
+/// Where ``LiveStreams`` tells an open stream its signals, from any thread: the stream takes each
+/// one on its own (its connection's event loop).
+protocol StreamListener: Sendable {
+    func receive(_ signal: LiveStreams.Signal)
 }
 
 /// Closes the streams whose lifetime ended, every `interval` (1 s), until the daemon stops.

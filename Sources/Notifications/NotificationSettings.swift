@@ -2,6 +2,9 @@ import ServiceKit
 
 /// notifyd's settings; a bad value stops start-up.
 struct NotificationSettings: Sendable {
+    /// Where the event streams are served (`events.listen`: `unix:/path` or `host:port`,
+    /// 127.0.0.1:8086): a listener of their own, which nginx routes `/api/events` to.
+    var eventsListen: ListenAddress
     /// Events kept per user (`notify.history-size`).
     var historySize: Int
     /// How long an event is kept (`notify.history-hours`): a client away longer gets a `reset`.
@@ -27,6 +30,7 @@ struct NotificationSettings: Sendable {
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
+        eventsListen = try ListenAddress(parsing: reader.string(forKey: "events.listen", default: "127.0.0.1:8086"))
         historySize = reader.int(forKey: "notify.history-size", default: 1000)
         guard (10...100_000).contains(historySize) else { throw ConfigurationError(key: "notify.history-size", message: "must be from 10 to 100000") }
         let hours = reader.double(forKey: "notify.history-hours", default: 24)

@@ -4,11 +4,13 @@ import ServiceKit
 public import ServiceLifecycle
 
 /// notifyd's part of the daemon: users' events from the `events` exchange stored in their
-/// histories, and served as streams and pages (``EventRoutes``).
+/// histories, and served as streams (``EventStreamServer``) and pages (``NotificationRoutes``).
 public enum NotificationsDaemon {
     /// What notifyd connects to.
     public static let backends: [Backend] = [.redis, .rabbitmq]
-    public static let protectedPaths = ["/api/events", "/api/notifications"]
+    /// What nginx sends to the Hummingbird listener behind auth; `/api/events` goes to the event
+    /// stream listener, which checks the identity itself.
+    public static let protectedPaths = ["/api/notifications"]
 
     /// Where notifyd keeps its state: Redis in a running notifyd, in memory in the tests of its rules.
     struct Storage: Sendable {
@@ -34,13 +36,17 @@ public enum NotificationsDaemon {
         return services + [WakeFeed(redis: redis, streams: streams, heartbeat: settings.heartbeat, logger: setup.logger), consumer]
     }
 
-    /// notifyd's rules over a storage: the open streams and the routes. The streams end, each
-    /// with its closing event, when the drain begins: the HTTP server, which stops after the drain,
-    /// waits for its open responses, and the clients reconnect to another instance meanwhile.
+    /// notifyd's rules over a storage: the open streams, their listener and the routes. The
+    /// streams end, each with its closing event, when the drain begins, and the clients reconnect
+    /// to another instance meanwhile.
     static func wire(_ setup: DaemonSetup, settings: NotificationSettings, storage: Storage) -> (LiveStreams, services: [any Service]) {
         let streams = LiveStreams(perUser: settings.streamsPerUser, backlogLimit: settings.backlogLimit)
-        EventRoutes(history: storage.history, streams: streams, settings: settings, logger: setup.logger).add(to: setup.router, webSockets: setup.webSockets)
+        NotificationRoutes(history: storage.history, settings: settings).add(to: setup.router)
+        let server = EventStreamServer(
+            address: settings.eventsListen, socketMode: setup.configuration.socketMode,
+            context: StreamContext(history: storage.history, streams: streams, settings: settings, logger: setup.logger),
+            shutdownTimeout: setup.configuration.shutdownTimeout, drain: setup.drain)
         setup.drain.whenDraining { streams.stop() }
-        return (streams, [LifetimeSweep(streams: streams)])
+        return (streams, [LifetimeSweep(streams: streams), server])
     }
 }

@@ -49,7 +49,7 @@ struct WakeFeed: Service {
                     to: [RedisEventHistory.wakeChannel, SharedKeys.revocationChannel],
                     onLinkChange: { link in
                         switch link {
-                        case .lost: logger.warning("wake-up feed lost; streams catch up at their heartbeat until it is back")
+                        case .lost: logger.warning("wake-up feed lost; every stream reads its history when it is back")
                         case .restored, .messagesDropped: streams.wakeAll()
                         }
                     },

@@ -14,8 +14,6 @@ public struct DaemonSetup {
     public let backends: BackendClients
     /// The daemon's drain on SIGTERM: what must end before the HTTP server can stop hooks in here.
     public let drain: Drain
-    /// Where a daemon adds the paths it serves as WebSockets.
-    public let webSockets: WebSocketRoutes
 }
 
 /// A daemon wired and not yet serving: its router and every service its group runs, backend clients
@@ -27,7 +25,6 @@ public struct AssembledDaemon {
     public let backends: BackendClients
     /// The backend clients, then the daemon's own services (listeners, workers).
     public let services: [any Service]
-    public let webSockets: WebSocketRoutes
     let drain: Drain
 }
 
@@ -56,14 +53,13 @@ public enum BackedDaemon {
         router.add(middleware: GatewayIdentityMiddleware(protectedPaths: RoutePrefixes(protectedPaths)))
         router.add(middleware: PlannedRoutesMiddleware(planned: RoutePrefixes(protectedPaths + publicPaths)))
         var services = clients.services
-        let webSockets = WebSocketRoutes()
         if let setUp {
             services += try await setUp(
-                DaemonSetup(configuration: configuration, router: router, logger: logger, backends: clients, drain: drain, webSockets: webSockets))
+                DaemonSetup(configuration: configuration, router: router, logger: logger, backends: clients, drain: drain))
         }
         Daemon.answerWrongMethods(on: router)
         return AssembledDaemon(
-            configuration: configuration, router: router, logger: logger, backends: clients, services: services, webSockets: webSockets, drain: drain)
+            configuration: configuration, router: router, logger: logger, backends: clients, services: services, drain: drain)
     }
 
     /// Loads configuration, assembles the daemon, serves until SIGTERM/SIGINT, then drains and
@@ -79,7 +75,7 @@ public enum BackedDaemon {
                 name, configuration: configuration, registry: registry, backends: backends, protectedPaths: protectedPaths, publicPaths: publicPaths,
                 setUp: setUp)
             let application = try Daemon.application(
-                router: daemon.router, configuration: configuration, services: daemon.services, webSockets: daemon.webSockets, drain: daemon.drain,
+                router: daemon.router, configuration: configuration, services: daemon.services, drain: daemon.drain,
                 logger: daemon.logger)
             try await Daemon.run(application, drain: daemon.drain, configuration: configuration, logger: daemon.logger)
             daemon.logger.info("stopped")

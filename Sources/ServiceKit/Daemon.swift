@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 public import Logging
 import NIOCore
 public import Prometheus
@@ -61,13 +60,12 @@ public enum Daemon {
         router: Router<BasicRequestContext>,
         configuration: DaemonConfiguration,
         services: [any Service] = [],
-        webSockets: WebSocketRoutes = WebSocketRoutes(),
         drain: Drain,
         logger: Logger
     ) throws -> some ApplicationProtocol {
         try application(
             router: router, address: configuration.listen, socketMode: configuration.socketMode, serverName: configuration.daemon, services: services,
-            webSockets: webSockets, drain: drain, logger: logger)
+            drain: drain, logger: logger)
     }
 
     /// A second listener of a daemon, serving `router` on `address` (an internal API on a socket
@@ -78,21 +76,17 @@ public enum Daemon {
     ) throws -> some Service {
         try application(
             router: router, address: address, socketMode: configuration.socketMode, serverName: configuration.daemon, services: [],
-            webSockets: WebSocketRoutes(), drain: nil, logger: logger)
+            drain: nil, logger: logger)
     }
 
     private static func application(
         router: Router<BasicRequestContext>, address: ListenAddress, socketMode: Int, serverName: String, services: [any Service],
-        webSockets: WebSocketRoutes, drain: Drain?, logger: Logger
+        drain: Drain?, logger: Logger
     ) throws -> some ApplicationProtocol {
         if case .unixSocket(let path) = address { try UnixSocketFile.removeStale(at: path) }
-        // The upgrade-aware server only where a route upgrades: every other daemon keeps plain HTTP/1.1.
-        let server: HTTPServerBuilder =
-            webSockets.isEmpty
-            ? .http1() : .http1WebSocketUpgrade { request, channel, logger in webSockets.shouldUpgrade(request, channel: channel, logger: logger) }
         return Application(
             router: router,
-            server: server,
+            server: .http1(),
             // A burst of new connections (nginx opening many event streams at once) must not
             // overflow the accept queue: nginx answers an overflow 502.
             configuration: .init(address: address.bindAddress, serverName: serverName, backlog: 4096),

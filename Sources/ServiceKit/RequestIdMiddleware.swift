@@ -2,21 +2,15 @@ import Contracts
 public import Hummingbird
 import Logging
 
-/// Puts the request id on every log line of the request (which is where the middleware and routes
-/// after it find it: ``RequestContext/requestID``) and on the response.
+/// A request's id, as ``RequestIdMiddleware`` gives it and as a daemon's listener of its own that
+/// the middleware does not serve gives it too (notifyd's event streams).
 ///
 /// The id is the one nginx sent in `X-Request-Id` when it is well formed, else a new one: a
 /// client-chosen id must not be able to forge log lines.
-public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = request.headers[GatewayHeaders.requestID].flatMap(Self.acceptable) ?? Self.newId()
-        var context = context
-        context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
-        response.headers[GatewayHeaders.requestID] = id
-        return response
+public enum RequestID {
+    /// The id of a request that nginx sent with `X-Request-Id: value` (nil: without one).
+    public static func id(sentAs value: String?) -> String {
+        value.flatMap(acceptable) ?? newId()
     }
 
     static func acceptable(_ id: String) -> String? {
@@ -29,6 +23,21 @@ public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
     static func newId() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(generator.next() as UInt64, radix: 16) + String(generator.next() as UInt64, radix: 16)
+    }
+}
+
+/// Puts the request id on every log line of the request (which is where the middleware and routes
+/// after it find it: ``RequestContext/requestID``) and on the response (``RequestID``).
+public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = RequestID.id(sentAs: request.headers[GatewayHeaders.requestID])
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(id)
+        var response = try await next(request, context)
+        response.headers[GatewayHeaders.requestID] = id
+        return response
     }
 }
 

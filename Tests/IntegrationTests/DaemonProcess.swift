@@ -10,6 +10,8 @@ final class DaemonProcess: Sendable {
 
     let name: String
     let socketPath: String
+    /// notifyd's event stream listener (`--events-listen`), beside its socket.
+    let eventsSocketPath: String
     let directory: String
     private let process: Process
     private let logPath: String
@@ -28,11 +30,14 @@ final class DaemonProcess: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.name = name
         socketPath = directory + "/\(name).sock"
+        eventsSocketPath = directory + "/\(name)-events.sock"
         logPath = directory + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable(name))
-        process.arguments = ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"] + arguments
+        process.arguments =
+            ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"]
+            + (name == "notifyd" ? ["--events-listen", "unix:\(eventsSocketPath)"] : []) + arguments
         process.environment = environment
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
@@ -60,11 +65,14 @@ final class DaemonProcess: Sendable {
         return !isRunning
     }
 
-    /// Waits until the socket answers `/health/live`.
+    /// Waits until the socket answers `/health/live` (and notifyd's event stream socket is there).
     func waitUntilListening(timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if isRunning, (try? await get("/health/live").status) == 200 { return }
+            // notifyd's event stream listener too, which binds on its own.
+            if isRunning, (try? await get("/health/live").status) == 200, name != "notifyd" || FileManager.default.fileExists(atPath: eventsSocketPath) {
+                return
+            }
             guard isRunning else { throw Failure(description: "\(name) exited with \(exitStatus ?? -1): \(log)") }
             try await Task.sleep(for: .milliseconds(100))
         }

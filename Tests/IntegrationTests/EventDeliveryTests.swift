@@ -78,7 +78,7 @@ import Testing
         try await notifyd.waitUntilListening()
         let user = Self.newID()
         let marker = notifyd.socketPath + ".open"
-        async let stream = ChildProcess.run("/usr/bin/python3", ["-c", Self.streamClient, notifyd.socketPath, user, marker, "3"])
+        async let stream = ChildProcess.run("/usr/bin/python3", ["-c", Self.streamClient, notifyd.eventsSocketPath, user, marker, "3"])
         try await waitUntil(within: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }
 
         try await database.query(

@@ -18,7 +18,7 @@ import Testing
         defer { daemon.remove() }
         try await daemon.waitUntilListening()
         let marker = daemon.socketPath + ".streaming"
-        async let client = ChildProcess.run("/usr/bin/python3", ["-c", Self.streamClient, daemon.socketPath, marker])
+        async let client = ChildProcess.run("/usr/bin/python3", ["-c", Self.streamClient, daemon.eventsSocketPath, marker])
         try await waitUntil(within: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }
         let stopTime = try await daemon.terminate()
         let output = try await client.output
@@ -66,7 +66,7 @@ import Testing
         let user = Self.newID()
         let marker = daemon.socketPath + ".open"
         try await Self.withHistory { history in
-            async let first = ChildProcess.run("/usr/bin/python3", ["-c", Self.webSocketClient, daemon.socketPath, "/api/events", user, marker, "2"])
+            async let first = ChildProcess.run("/usr/bin/python3", ["-c", Self.webSocketClient, daemon.eventsSocketPath, "/api/events", user, marker, "2"])
             try await waitUntil(within: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }
             _ = try await history.append(UserEvent(id: Self.newID(), type: .generationSucceeded, userID: Self.newID(), data: ["task_id": "other"]))
             let one = try await history.append(UserEvent(id: Self.newID(), type: .generationSucceeded, userID: user, data: ["task_id": "one"]))
@@ -80,7 +80,7 @@ import Testing
             #expect(messages.dropFirst().map { (($0["data"] as? [String: Any])?["data"] as? [String: String])?["task_id"] } == ["one", "two"])
 
             let resumed = try await ChildProcess.run(
-                "/usr/bin/python3", ["-c", Self.webSocketClient, daemon.socketPath, "/api/events?after=\(one.position)", user, marker + "2", "1"])
+                "/usr/bin/python3", ["-c", Self.webSocketClient, daemon.eventsSocketPath, "/api/events?after=\(one.position)", user, marker + "2", "1"])
             let again = resumed.output.split(separator: "\n").dropFirst().compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
@@ -96,9 +96,9 @@ import Testing
         let user = Self.newID()
         try await Self.withHistory { history in
             async let first = ChildProcess.run(
-                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[0].socketPath, "/api/events", user, instances[0].socketPath + ".open", "2"])
+                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[0].eventsSocketPath, "/api/events", user, instances[0].socketPath + ".open", "2"])
             async let second = ChildProcess.run(
-                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[1].socketPath, "/api/events", user, instances[1].socketPath + ".open", "2"])
+                "/usr/bin/python3", ["-c", Self.webSocketClient, instances[1].eventsSocketPath, "/api/events", user, instances[1].socketPath + ".open", "2"])
             try await waitUntil(within: .seconds(20)) { instances.allSatisfy { FileManager.default.fileExists(atPath: $0.socketPath + ".open") } }
             var stored: [String] = []
             for _ in 0..<2 {
@@ -124,7 +124,7 @@ import Testing
         let marker = daemon.socketPath + ".stalled"
         let resume = daemon.socketPath + ".read"
         try await Self.withHistory { history in
-            async let client = ChildProcess.run("/usr/bin/python3", ["-c", Self.stalledClient, daemon.socketPath, user, marker, resume])
+            async let client = ChildProcess.run("/usr/bin/python3", ["-c", Self.stalledClient, daemon.eventsSocketPath, user, marker, resume])
             try await waitUntil(within: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }
             let before = try #require(daemon.residentKiB)
             // 4 KB each: far more than the socket's buffers hold, so the stream's writes stall.

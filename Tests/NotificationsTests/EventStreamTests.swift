@@ -28,27 +28,21 @@ import Testing
         }
     }
 
-    /// Opens a stream for `caller` (from `lastEventID` when given), runs `meanwhile` once it is
-    /// open, stops the instance's streams (unless `stopping` is false: the stream ends by itself),
-    /// and answers the stream's events.
+    /// Opens a stream for `caller` (from `lastEventID` when given) on the instance's event stream
+    /// listener, runs `meanwhile` once it is open, stops the instance's streams (unless `stopping`
+    /// is false: the stream ends by itself), and answers the stream's events.
     static func stream(
         _ notifyd: InMemoryNotifyd, _ caller: Caller, lastEventID: String? = nil, stopping: Bool = true,
         meanwhile: @Sendable () async throws -> Void = {}
     ) async throws -> [[String: String]] {
-        var headers = caller.headers
-        if let lastEventID { headers[EventRoutes.lastEventID] = lastEventID }
-        let requestHeaders = headers
-        async let body = notifyd.withClient { client in
-            try await client.execute(uri: "/api/events", method: .get, headers: requestHeaders) { response in
-                #expect(response.status == .ok)
-                #expect(response.headers[.contentType] == "text/event-stream")
-                return String(buffer: response.body)
-            }
-        }
+        async let answer = notifyd.stream(caller, headers: lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
         try await waitUntil { notifyd.streams.count == 1 }
         try await meanwhile()
         if stopping { notifyd.streams.stop() }
-        return events(try await body)
+        let response = try await answer
+        #expect(response.status == 200)
+        #expect(response.headers["content-type"] == "text/event-stream")
+        return events(response.body)
     }
 
     @Test func aClientResumingFromItsLastIdGetsWhatItMissedThenWhatComesInOrderAndNeverAnotherUsers() async throws {
@@ -202,13 +196,44 @@ import Testing
 
     @Test func withoutTheGatewaysIdentityThereIsNoStream() async throws {
         try await InMemoryNotifyd.with { notifyd in
+            let stream = try await StreamClient.get(notifyd.eventsSocket, "/api/events", headers: [])
+            #expect(stream.status == 401)
+            #expect(stream.body.contains(#""error":"missing_identity""#), "\(stream.body)")
             try await notifyd.withClient { client in
-                for path in ["/api/events", "/api/notifications"] {
-                    try await client.execute(uri: path, method: .get) { response in
-                        #expect(response.status == .unauthorized, "\(path)")
-                    }
+                try await client.execute(uri: "/api/notifications", method: .get) { response in
+                    #expect(response.status == .unauthorized)
                 }
             }
+        }
+    }
+
+    /// The stream listener serves `GET /api/events` and nothing else; what it refuses gets the
+    /// project's JSON error with the request's id, and the connection closes.
+    @Test func theStreamListenerRefusesWhatItDoesNotServeInTheProjectsErrorShape() async throws {
+        try await InMemoryNotifyd.with { notifyd in
+            let caller = Caller()
+            let refusals: [(method: String, target: String, headers: [(String, String)], status: Int, code: String)] = [
+                ("GET", "/api/other", [], 404, "not_found"),
+                ("POST", "/api/events", [("Content-Length", "0")], 405, "method_not_allowed"),
+                (
+                    "GET", "/api/events",
+                    [
+                        ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                        ("Sec-WebSocket-Version", "13"), ("Origin", "https://evil.example"), ("X-Forwarded-Host", "localhost:8443"),
+                    ], 400, "cross_origin_websocket"
+                ),
+            ]
+            for refusal in refusals {
+                let answer = try await StreamClient.get(
+                    notifyd.eventsSocket, refusal.target, headers: caller.fields + refusal.headers + [("X-Request-Id", "req-42")], method: refusal.method)
+                #expect(answer.status == refusal.status, "\(refusal.target)")
+                #expect(answer.body.contains(#""error":"\#(refusal.code)""#), "\(answer.body)")
+                #expect(answer.body.contains(#""request_id":"req-42""#), "\(answer.body)")
+            }
+            // HEAD: the stream's head, and no stream held.
+            let head = try await StreamClient.get(notifyd.eventsSocket, "/api/events", headers: caller.fields, method: "HEAD")
+            #expect(head.status == 200 && head.headers["content-type"] == "text/event-stream" && head.body.isEmpty)
+            #expect(notifyd.streams.count == 0)
         }
     }
 }

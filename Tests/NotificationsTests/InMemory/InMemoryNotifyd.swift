@@ -15,10 +15,13 @@ import Testing
 /// notifyd in process over an in-memory history: its own wiring
 /// (``NotificationsDaemon/wire(_:settings:storage:)``, as `main` runs it), with the history waking
 /// its streams as Redis' wake channel does; the test beats the heartbeat and stops the streams.
+/// Its event stream listener is on a socket of its own, as in the stack.
 final class InMemoryNotifyd: Sendable {
     let history: InMemoryEventHistory
     let streams: LiveStreams
     let responder: RouterResponder<BasicRequestContext>
+    /// Where `/api/events` is served.
+    let eventsSocket: String
     private let services: RunningServices
 
     static func with<T>(arguments: [String] = [], _ body: (InMemoryNotifyd) async throws -> T) async throws -> T {
@@ -29,7 +32,9 @@ final class InMemoryNotifyd: Sendable {
         let history = InMemoryEventHistory()
         var logger = Logger(label: "notifyd-test")
         logger.logLevel = .critical
-        let configuration = try await DaemonConfiguration.load(daemon: "notifyd", arguments: ["notifyd"] + arguments, environment: [:])
+        let eventsSocket = FileManager.default.temporaryDirectory.appendingPathComponent("notifyd-\(UUID().uuidString.prefix(8))-events.sock").path
+        let configuration = try await DaemonConfiguration.load(
+            daemon: "notifyd", arguments: ["notifyd", "--events-listen", "unix:\(eventsSocket)"] + arguments, environment: [:])
         let streams = Mutex<LiveStreams?>(nil)
         let daemon = try await BackedDaemon.assemble(
             "notifyd", configuration: configuration, registry: PrometheusCollectorRegistry(), backends: [],
@@ -44,7 +49,14 @@ final class InMemoryNotifyd: Sendable {
         self.history = history
         self.streams = live
         responder = daemon.router.buildResponder()
+        self.eventsSocket = eventsSocket
         services = RunningServices(daemon.services)
+        try await waitUntil { FileManager.default.fileExists(atPath: eventsSocket) }
+    }
+
+    /// `/api/events` (or `target`) on the event stream listener, as nginx sends it for `caller`.
+    func stream(_ caller: Caller, _ target: String = "/api/events", headers: [(String, String)] = []) async throws -> StreamClient.Answer {
+        try await StreamClient.get(eventsSocket, target, headers: caller.fields + headers)
     }
 
     func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
@@ -63,6 +75,9 @@ struct Caller: Sendable {
         if let credentialExpiresAt { headers[GatewayHeaders.credentialExpires] = String(Int(credentialExpiresAt.timeIntervalSince1970)) }
         return headers
     }
+
+    /// The same headers for a bare HTTP client.
+    var fields: [(String, String)] { headers.map { ($0.name.rawName, $0.value) } }
 
     init(userID: String = UUID().uuidString.lowercased(), credentialExpiresAt: Date? = nil) {
         self.userID = userID
