@@ -49,7 +49,7 @@ final class EventStreamServer: Service {
                         maxFrameSize: 1 << 14,
                         shouldUpgrade: { channel, head in
                             let accepted =
-                                head.uri.hasPrefix(EventRequestHandler.path) && EventRequestHandler.identity(head) != nil
+                                EventRequestHandler.isEventsPath(head.uri) && EventRequestHandler.identity(head) != nil
                                 && EventRequestHandler.sameOrigin(head.headers)
                             return channel.eventLoop.makeSucceededFuture(accepted ? HTTPHeaders() : nil)
                         },
@@ -110,9 +110,15 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
     private let context: StreamContext
     private var head: HTTPRequestHead?
     private var stream: StreamConnection?
+    /// One request per connection: whatever follows the first is not answered.
+    private var answered = false
 
     init(context: StreamContext) {
         self.context = context
+    }
+
+    static func isEventsPath(_ uri: String) -> Bool {
+        uri.prefix { $0 != "?" } == path
     }
 
     /// The gateway's identity headers, as nginx sets them after authd let the request through.
@@ -148,7 +154,8 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .head(let head): self.head = head
         case .body: break
         case .end:
-            guard let head, stream == nil else { return }
+            guard let head, !answered else { return }
+            answered = true
             answer(head, context: context)
         }
     }
@@ -159,19 +166,19 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stream?.connectionClosed()
         stream = nil
         context.fireChannelInactive()
     }
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let requestID = Self.requestID(head)
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard path == Self.path else {
+        guard Self.isEventsPath(head.uri) else {
             return refuse(.notFound, code: "not_found", "no such resource", requestID: requestID, head: head, context: context)
         }
         guard head.method == .GET || head.method == .HEAD else {
-            return refuse(.methodNotAllowed, code: "method_not_allowed", "/api/events answers GET", requestID: requestID, head: head, context: context)
+            return refuse(
+                .methodNotAllowed, code: "method_not_allowed", "/api/events answers GET", requestID: requestID, head: head, context: context,
+                headers: [("Allow", "GET, HEAD")])
         }
         guard let identity = Self.identity(head) else {
             return refuse(
@@ -181,23 +188,32 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         // A WebSocket upgrade that reached here was refused by the upgrader.
         guard head.headers.first(name: "upgrade")?.lowercased() != "websocket" else {
             return refuse(
-                .badRequest, code: "cross_origin_websocket", "a WebSocket to /api/events is opened only from a page of this site",
+                .badRequest, code: "websocket_refused",
+                "a WebSocket to /api/events is opened from a page of this site (or from no page), with a version 13 handshake",
                 requestID: requestID, head: head, context: context)
         }
         guard head.method == .GET else {
-            context.write(wrapOutboundOut(.head(ServerSentEventWire.head(version: head.version))), promise: nil)
+            context.write(wrapOutboundOut(.head(ServerSentEventWire.head(version: head.version, requestID: requestID))), promise: nil)
             let channel = context.channel
             return context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
         let wire = ServerSentEventWire(context: context)
-        wire.begin(version: head.version)
+        wire.begin(version: head.version, requestID: requestID)
         stream = self.context.open(
-            identity, resumingAfter: Self.resume(head), requestID: requestID, transport: "sse", wire: wire, on: context.eventLoop)
+            identity, resumingAfter: Self.resume(head), requestID: requestID, transport: "sse", wire: wire, on: context.channel)
     }
 
     private func refuse(
-        _ status: HTTPResponse.Status, code: String, _ message: String, requestID: String, head: HTTPRequestHead, context: ChannelHandlerContext
+        _ status: HTTPResponse.Status, code: String, _ message: String, requestID: String, head: HTTPRequestHead, context: ChannelHandlerContext,
+        headers extra: [(String, String)] = []
     ) {
+        // One line per refusal, as the access log of the Hummingbird listener has.
+        self.context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(head.method.rawValue), "path": .string(String(head.uri.prefix { $0 != "?" })), "status": .stringConvertible(status.code),
+                "error": .string(code), "request_id": .string(requestID),
+            ])
         let body = context.channel.allocator.buffer(bytes: APIError(status, code: code, message: message).body(requestId: requestID))
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
@@ -205,6 +221,7 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "Connection", value: "close")
         headers.add(name: GatewayHeaders.requestID.canonicalName, value: requestID)
+        for (name, value) in extra { headers.add(name: name, value: value) }
         let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status.code), headers: headers)
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
@@ -232,25 +249,26 @@ final class WebSocketEventHandler: ChannelInboundHandler {
         guard let identity = EventRequestHandler.identity(head) else { return context.close(promise: nil) }
         stream = self.context.open(
             identity, resumingAfter: URI(head.uri).queryParameters.get("after"), requestID: EventRequestHandler.requestID(head), transport: "websocket",
-            wire: WebSocketWire(context: context), on: context.eventLoop)
+            wire: WebSocketWire(context: context), on: context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .connectionClose:
-            if stream?.isEnded == false {
-                // The client ends the stream: its close frame is answered with the same code.
-                var code = frame.unmaskedData
-                let answer = code.readSlice(length: min(2, code.readableBytes)) ?? ByteBuffer()
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: answer))).whenComplete { _ in
-                    channel.close(promise: nil)
-                }
-            } else {
-                context.close(promise: nil)
+            guard let stream, !stream.isEnded else { return context.close(promise: nil) }
+            // The client ends the stream: nothing more is sent but the same close code back.
+            stream.clientClosed()
+            var code = frame.unmaskedData
+            let answer = code.readSlice(length: min(2, code.readableBytes)) ?? ByteBuffer()
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: answer))).whenComplete { _ in
+                channel.close(promise: nil)
             }
+            closeIfStuck(channel)
         case .ping:
+            // Not into a full socket: a client that pings and never reads would pile pongs up here.
+            guard context.channel.isWritable else { return }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         default:
             break
@@ -263,7 +281,6 @@ final class WebSocketEventHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stream?.connectionClosed()
         stream = nil
         context.fireChannelInactive()
     }

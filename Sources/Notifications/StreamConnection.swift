@@ -13,6 +13,8 @@ struct StreamContext: Sendable {
     let settings: NotificationSettings
     let logger: Logger
 
+    static let openedStreams = Dictionary(
+        uniqueKeysWithValues: ["sse", "websocket"].map { ($0, Counter(label: "notify_streams_opened_total", dimensions: [("transport", $0)])) })
     static let closedStreams = Dictionary(
         uniqueKeysWithValues: LiveStreams.CloseReason.allCases.map {
             ($0, Counter(label: "notify_streams_closed_total", dimensions: [("reason", $0.rawValue)]))
@@ -20,11 +22,13 @@ struct StreamContext: Sendable {
 
     /// Opens `identity`'s stream on `wire` (resuming after the client's id, if any) and starts it;
     /// a stopping instance says `closed` (`shutdown`) at once, and the client reconnects to another.
-    /// Call on the connection's event loop.
+    /// The stream is forgotten when `channel` closes, whenever and however it does (even during
+    /// its first write). Call on the channel's event loop.
     func open(
         _ identity: GatewayIdentity, resumingAfter resume: String?, requestID: String, transport: String, wire: some StreamWire,
-        on eventLoop: any EventLoop
+        on channel: any Channel
     ) -> StreamConnection? {
+        let eventLoop = channel.eventLoop
         let box = NIOLoopBoundBox<StreamConnection?>(nil, eventLoop: eventLoop)
         let lifetime = StreamLifetime(
             openedAt: Date(), maxAge: settings.maxAge, credentialExpiresAt: identity.credentialExpiresAt, grace: settings.expiryGrace)
@@ -41,6 +45,11 @@ struct StreamContext: Sendable {
         let connection = StreamConnection(
             subscription: subscription, resumingAfter: resume, context: self, wire: wire, transport: transport, eventLoop: eventLoop, logger: logger)
         box.value = connection
+        Self.openedStreams[transport]?.increment()
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            connection.connectionClosed()
+            box.value = nil
+        }
         connection.start()
         return connection
     }
@@ -81,6 +90,8 @@ final class StreamConnection {
     private let logger: Logger
     private let opened = ContinuousClock.now
     private var endReason: String?
+    /// The connection is closed: nothing more is written or read.
+    private var closed = false
 
     fileprivate init(
         subscription: LiveStreams.Subscription, resumingAfter resume: String?, context: StreamContext, wire: any StreamWire, transport: String,
@@ -115,8 +126,15 @@ final class StreamConnection {
 
     func writabilityChanged() { perform(machine.writabilityChanged(wire.isWritable)) }
 
+    /// The client sent its WebSocket close frame: the stream ends, and says nothing more.
+    func clientClosed() {
+        endReason = endReason ?? "client_closed"
+        machine.connectionClosed()
+    }
+
     /// The connection is gone (the client left, or the stream ended): the stream is forgotten.
-    func connectionClosed() {
+    fileprivate func connectionClosed() {
+        closed = true
         machine.connectionClosed()
         context.streams.remove(subscription)
         let elapsed = ContinuousClock.now - opened
@@ -131,6 +149,8 @@ final class StreamConnection {
     private func perform(_ actions: [StreamMachine.Action]) {
         guard !actions.isEmpty else { return }
         for action in actions {
+            // A write may have found the connection gone.
+            guard !closed else { return }
             switch action {
             case .readLatest:
                 let (history, userID) = (context.history, subscription.userID)
@@ -172,6 +192,7 @@ final class StreamConnection {
             case .success(let value):
                 self.perform(answer(&self.machine, value))
             case .failure(let error):
+                guard !self.closed else { return }
                 // Redis out of reach: the client reconnects from its last id (to another instance).
                 self.endReason = "history_unavailable"
                 self.logger.warning("stream ended: its history cannot be read", metadata: ["reason": .string("\(error)")])

@@ -1,3 +1,4 @@
+import Contracts
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
@@ -12,13 +13,14 @@ struct ServerSentEventWire: StreamWire {
     var isWritable: Bool { context.channel.isWritable }
 
     /// The answer's head and the browser's retry delay (a second), before any event.
-    func begin(version: HTTPVersion) {
-        context.write(NIOAny(HTTPServerResponsePart.head(Self.head(version: version))), promise: nil)
+    func begin(version: HTTPVersion, requestID: String) {
+        context.write(NIOAny(HTTPServerResponsePart.head(Self.head(version: version, requestID: requestID))), promise: nil)
         body(ByteBuffer(string: "retry: 1000\n\n"))
     }
 
-    static func head(version: HTTPVersion) -> HTTPResponseHead {
+    static func head(version: HTTPVersion, requestID: String) -> HTTPResponseHead {
         var headers = HTTPHeaders()
+        headers.add(name: GatewayHeaders.requestID.canonicalName, value: requestID)
         headers.add(name: "Content-Type", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-store")
         // nginx passes each event on as it comes.
@@ -104,8 +106,9 @@ struct WebSocketWire: StreamWire {
 
 /// A stream's end that its client does not take (it neither reads the end nor answers the
 /// closing frame) does not hold the connection open: it is closed after a few seconds.
-private func closeIfStuck(_ channel: any Channel) {
-    channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+func closeIfStuck(_ channel: any Channel) {
+    let closing = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    channel.closeFuture.whenComplete { _ in closing.cancel() }
 }
 
 extension ServerSentEvent {

@@ -40,6 +40,8 @@ import Testing
         try await meanwhile()
         if stopping { notifyd.streams.stop() }
         let response = try await answer
+        // A stream that ended is forgotten.
+        try await waitUntil { notifyd.streams.count == 0 }
         #expect(response.status == 200)
         #expect(response.headers["content-type"] == "text/event-stream")
         return events(response.body)
@@ -220,7 +222,7 @@ import Testing
                     [
                         ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
                         ("Sec-WebSocket-Version", "13"), ("Origin", "https://evil.example"), ("X-Forwarded-Host", "localhost:8443"),
-                    ], 400, "cross_origin_websocket"
+                    ], 400, "websocket_refused"
                 ),
             ]
             for refusal in refusals {
