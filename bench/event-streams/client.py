@@ -1,12 +1,14 @@
-"""The load side of bench/run-event-streams: holds COUNT server-sent event streams open through
-nginx (one user each), reports when they are all open, then publishes RATE user events a second for
+"""The load side of bench/run-event-streams: holds COUNT event streams open through nginx (one user
+each; server-sent events, or WebSockets with TRANSPORT=websocket), reports when they are all open, then publishes RATE user events a second for
 SECONDS on RabbitMQ's `events` exchange to random ones of those users, and prints what each stream
 received: how many, how many twice, and the publish-to-client latency.
 
-  client.py HOST PORT AMQP_URL COUNT RATE SECONDS READY_FILE GO_FILE
+  client.py HOST PORT AMQP_URL COUNT RATE SECONDS READY_FILE GO_FILE [sse|websocket]
 """
 import asyncio
+import base64
 import json
+import os
 import random
 import resource
 import sys
@@ -19,6 +21,7 @@ import pika
 host, port, amqp_url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 count, rate, seconds = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 ready_file, go_file = sys.argv[7], sys.argv[8]
+transport = sys.argv[9] if len(sys.argv) > 9 else "sse"
 
 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -28,27 +31,48 @@ received = {}
 failed = []
 
 
+def record(event_id, sent):
+    latencies.append(time.time() - float(sent))
+    received[event_id] = received.get(event_id, 0) + 1
+
+
 async def stream(user):
     try:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 16)
-        writer.write(f"GET /api/events?user={user}&session={uuid.uuid4()} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        upgrade = ""
+        if transport == "websocket":
+            key = base64.b64encode(os.urandom(16)).decode()
+            upgrade = f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        writer.write(f"GET /api/events?user={user}&session={uuid.uuid4()} HTTP/1.1\r\nHost: bench\r\n{upgrade}\r\n".encode())
         await writer.drain()
         status = (await reader.readline()).split()[1]
-        if status != b"200":
+        if status != (b"101" if upgrade else b"200"):
             failed.append(status.decode())
             return
         while (await reader.readline()).strip():
             pass
         opened.append(user)
+        while transport == "websocket":
+            first, second = await reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(await reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await reader.readexactly(8), "big")
+            payload = await reader.readexactly(length)
+            if first & 0x0F == 8:
+                return
+            if first & 0x0F == 1 and b'"sent"' in payload:
+                message = json.loads(payload)
+                record(message["data"]["id"], message["data"]["data"]["sent"])
         while True:
             line = await reader.readline()
             if not line:
                 return
             if line.startswith(b"data: {") and b'"sent"' in line:
                 data = json.loads(line[6:])
-                latencies.append(time.time() - float(data["data"]["sent"]))
-                received[data["id"]] = received.get(data["id"], 0) + 1
-    except (OSError, IndexError) as error:
+                record(data["id"], data["data"]["sent"])
+    except (OSError, IndexError, asyncio.IncompleteReadError) as error:
         failed.append(type(error).__name__)
 
 
