@@ -1,0 +1,147 @@
+// The account: sessions (sign out one, or everywhere), the password, and API keys for bots and
+// scripts (created with scopes and an expiry, the key shown once with a copy button; listed;
+// revoked).
+
+import { api } from '../api.js';
+import { h, fill, alertBox, showError, clearError, when } from '../dom.js';
+import { t, language } from '../i18n.js';
+
+const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile'];
+
+function field(label, input) {
+  return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+export async function accountPage(app) {
+  const [sessions, keys] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);
+  return [
+    h('h1', {}, t('account.title')),
+    h('p', {}, app.me.email),
+    sessionsSection(app, sessions),
+    keysSection(app, keys.api_keys),
+    passwordSection(app),
+  ];
+}
+
+function sessionsSection(app, { current, sessions }) {
+  const error = alertBox();
+  const everywhere = h('button', {
+    type: 'button',
+    class: 'danger',
+    onclick: async () => {
+      everywhere.disabled = true;
+      try {
+        await api.post('/auth/logout-all');
+        app.signedOut();
+      } catch (failure) {
+        everywhere.disabled = false;
+        showError(error, failure, t);
+      }
+    },
+  }, t('account.signOutEverywhere'));
+  const rows = sessions.map((session) => {
+    const button = h('button', { type: 'button' }, t('account.signOutThis'));
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await api.delete(`/auth/sessions/${session.id}`);
+        if (session.id === current) app.signedOut();
+        else row.remove();
+      } catch (failure) {
+        button.disabled = false;
+        showError(error, failure, t);
+      }
+    });
+    const row = h('li', {},
+      h('span', {}, session.user_agent ?? t('account.unknownDevice'), session.id === current ? h('strong', {}, ` · ${t('account.thisSession')}`) : ''),
+      h('span', { class: 'meta' }, t('account.lastUsed', { when: when(session.last_used_at ?? session.created_at, language()) })),
+      button);
+    return row;
+  });
+  return h('section', { class: 'card' }, h('h2', {}, t('account.sessions')), h('ul', { class: 'rows' }, rows), error, everywhere);
+}
+
+function keysSection(app, keys) {
+  const list = h('ul', { class: 'rows' });
+  const error = alertBox();
+  const shown = h('div', { class: 'once', hidden: true, role: 'status' });
+  const row = (key) => {
+    const revoke = h('button', { type: 'button' }, t('account.revoke'));
+    const item = h('li', {},
+      h('span', {}, key.name, ' ', h('code', {}, `${key.prefix}…`)),
+      h('span', { class: 'meta' }, key.scopes.join(' '), ' · ', key.expires_at ? t('account.expires', { when: when(key.expires_at, language()) }) : t('account.noExpiry')),
+      revoke);
+    revoke.addEventListener('click', async () => {
+      revoke.disabled = true;
+      try {
+        await api.delete(`/auth/api-keys/${key.id}`);
+        item.remove();
+      } catch (failure) {
+        revoke.disabled = false;
+        showError(error, failure, t);
+      }
+    });
+    return item;
+  };
+  for (const key of keys) list.append(row(key));
+
+  const name = h('input', { name: 'key_name', required: true, maxlength: 100 });
+  const days = h('input', { type: 'number', name: 'key_days', min: 1, max: 365, value: 90, required: true });
+  const password = h('input', { type: 'password', name: 'key_password', autocomplete: 'current-password', required: true });
+  const scopes = keyScopes.map((scope) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: scope, checked: scope === 'generate' }), scope));
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('account.createKey'));
+  const form = h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clearError(error);
+      submit.disabled = true;
+      try {
+        const chosen = scopes.map((label) => label.querySelector('input')).filter((box) => box.checked).map((box) => box.value);
+        const created = await api.post('/auth/api-keys', { name: name.value.trim(), scopes: chosen, expires_in: Number(days.value) * 86400, password: password.value });
+        password.value = '';
+        const copy = h('button', { type: 'button' }, t('result.copy'));
+        const copied = h('span', { class: 'hint' });
+        copy.addEventListener('click', async () => {
+          await navigator.clipboard.writeText(created.key);
+          copied.textContent = t('result.copied');
+        });
+        fill(shown, h('p', {}, t('account.keyOnce')), h('code', { class: 'key' }, created.key), ' ', copy, ' ', copied);
+        shown.hidden = false;
+        fill(list, (await api.get('/auth/api-keys')).api_keys.map(row));
+      } catch (failure) {
+        showError(error, failure, t);
+      }
+      submit.disabled = false;
+    },
+  },
+  h('div', { class: 'row' }, field(t('account.keyName'), name), field(t('account.keyDays'), days)),
+  h('fieldset', {}, h('legend', {}, t('account.scopes')), scopes),
+  field(t('account.password'), password),
+  submit);
+  return h('section', { class: 'card' }, h('h2', {}, t('account.apiKeys')), list, shown, error, h('h3', {}, t('account.newKey')), form);
+}
+
+function passwordSection(app) {
+  const current = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true });
+  const next = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true, minlength: 10 });
+  const error = alertBox();
+  const done = h('p', { class: 'hint', role: 'status' });
+  const submit = h('button', { type: 'submit' }, t('account.changePassword'));
+  const form = h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clearError(error);
+      submit.disabled = true;
+      try {
+        await api.post('/auth/password', { current_password: current.value, new_password: next.value });
+        current.value = '';
+        next.value = '';
+        done.textContent = t('account.passwordChanged');
+      } catch (failure) {
+        showError(error, failure, t);
+      }
+      submit.disabled = false;
+    },
+  }, field(t('account.currentPassword'), current), field(t('account.newPassword'), next), error, done, submit);
+  return h('section', { class: 'card' }, h('h2', {}, t('account.password')), form);
+}

@@ -1,0 +1,65 @@
+// Sign in and sign up. Signing in asks for cookie mode: the tokens stay in HttpOnly cookies the
+// page never sees, and the CSRF cookie's value goes with every write.
+
+import { api, signIn } from '../api.js';
+import { h, alertBox, showError, clearError, waitOn } from '../dom.js';
+import { t } from '../i18n.js';
+
+function field(label, input) {
+  return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+function credentialsForm(app, { title, submitLabel, newPassword, onSubmit, footer }) {
+  const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });
+  const password = h('input', { type: 'password', name: 'password', autocomplete: newPassword ? 'new-password' : 'current-password', required: true, minlength: newPassword ? 10 : undefined });
+  const error = alertBox();
+  const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
+  const form = h('form', {
+    class: 'card narrow',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clearError(error);
+      submit.disabled = true;
+      try {
+        await onSubmit(email.value.trim(), password.value);
+        await app.signedIn();
+      } catch (failure) {
+        submit.disabled = false;
+        showError(error, failure, t);
+        // A lockout or a rate limit says how long to wait: the button waits as long.
+        if (failure.retryAfter && failure.status === 429) waitOn(submit, failure.retryAfter, t);
+        (failure.body?.field === 'password' ? password : email).focus();
+      }
+    },
+  },
+  h('h1', {}, title),
+  field(t('auth.email'), email),
+  field(t('auth.password'), password),
+  newPassword ? h('p', { class: 'hint' }, t('auth.passwordHint')) : null,
+  error,
+  submit,
+  footer);
+  return form;
+}
+
+export function signInPage(app) {
+  return credentialsForm(app, {
+    title: t('auth.signInTitle'),
+    submitLabel: t('auth.signIn'),
+    onSubmit: (email, password) => signIn(email, password),
+    footer: h('p', {}, t('auth.noAccount'), ' ', h('a', { href: '/signup', 'data-link': true }, t('auth.signUp'))),
+  });
+}
+
+export function signUpPage(app) {
+  return credentialsForm(app, {
+    title: t('auth.signUpTitle'),
+    submitLabel: t('auth.signUp'),
+    newPassword: true,
+    onSubmit: async (email, password) => {
+      await api.post('/auth/register', { email, password });
+      await signIn(email, password);
+    },
+    footer: h('p', {}, t('auth.haveAccount'), ' ', h('a', { href: '/signin', 'data-link': true }, t('auth.signIn'))),
+  });
+}

@@ -1,0 +1,295 @@
+"""The web app as a person uses it, in headless Chromium through the stack's nginx (scripts/web-test).
+
+Signs up, switches the language, generates a short answer (and sees its text grow before it is
+done), is refused a long task on the free plan (with a link to the plans), uses up the free plan's
+day (the message, and the button that waits), subscribes through the test checkout, runs a long task
+and sees it finish without a reload, opens it from the history, creates and revokes an API key,
+signs out everywhere and lands on the sign-in page, then signs in again. On every page: axe-core
+finds no serious or critical violation, the console has no error and no CSP report, and screenshots
+at desktop and phone width go to OUT. Prints each step as `web-test: ok` or `web-test: FAIL`.
+
+  web-test.py BASE_URL OUT
+"""
+import json
+import re
+import sys
+import time
+import uuid
+
+from axe_selenium_python import Axe
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+base, out = sys.argv[1], sys.argv[2]
+failures = []
+# Refusals the API answers on purpose (a signed-out visitor's /auth/me, a plan's limits): the
+# browser logs each failed fetch, which is no error of the page's.
+expected_statuses = re.compile(r"Failed to load resource: the server responded with a status of (401|402|403|409|429)")
+sizes = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+def check(name, ok, detail=""):
+    print(f"web-test: {'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"), flush=True)
+    if not ok:
+        failures.append(name)
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors", "--lang=en-US",
+                 "--window-size=1280,900"):
+    options.add_argument(argument)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(30)
+
+
+def wait(condition, timeout=20, what="a condition"):
+    try:
+        # The app replaces the page's elements as it renders: one found a moment ago may be gone.
+        return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(lambda _: condition())
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for {what} on {driver.current_url}")
+
+
+def find(selector):
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def finds(selector):
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def console_problems():
+    problems = []
+    for entry in driver.get_log("browser"):
+        if entry["level"] == "SEVERE" and not expected_statuses.search(entry["message"]):
+            problems.append(entry["message"])
+    return problems
+
+
+def page_checks(name):
+    """axe-core on the page as it is, the console so far, and screenshots at both widths."""
+    axe = Axe(driver)
+    axe.inject()
+    violations = [v for v in axe.run()["violations"] if v.get("impact") in ("serious", "critical")]
+    check(f"{name}: no serious or critical accessibility violation", not violations,
+          json.dumps([{"id": v["id"], "nodes": [n["target"] for n in v["nodes"][:3]]} for v in violations]))
+    for size, (width, height) in sizes.items():
+        driver.set_window_size(width, height)
+        driver.execute_script("window.scrollTo(0, 0)")
+        time.sleep(0.2)
+        driver.save_screenshot(f"{out}/{name}-{size}.png")
+    driver.set_window_size(*sizes["desktop"])
+    problems = console_problems()
+    check(f"{name}: no console error or CSP violation", not problems, "; ".join(problems[:3]))
+
+
+def text_of(selector):
+    """The text of the first element matching `selector` now ("" when there is none)."""
+    return driver.execute_script("return document.querySelector(arguments[0])?.innerText ?? ''", selector)
+
+
+def heading():
+    return text_of("main h1")
+
+
+def go(path):
+    find(f'header nav a[href="{path}"]').click()
+    wait(lambda: driver.execute_script("return location.pathname") == path and not finds("main .loading"), what=path)
+
+
+def fill_form(values):
+    for name, value in values.items():
+        field = find(f'[name="{name}"]')
+        if field.tag_name == "select":
+            Select(field).select_by_value(value)
+        else:
+            field.clear()
+            field.send_keys(value)
+
+
+def generate(function, topic):
+    """Submits the generator's form; answers the alert's text, or None when the answer came."""
+    fill_form({"function": function, "topic": topic})
+    # The last answer goes, so that only the new one is waited for.
+    driver.execute_script("document.querySelector('.result')?.replaceChildren()")
+    find('main form button[type="submit"]').click()
+    wait(lambda: (finds(".result .text[data-state='done']") and text_of(".result .text"))
+         or (finds("main form .alert") and find("main form .alert").is_displayed()) or finds(".task .status"),
+         timeout=60, what=f"the answer to {function}")
+    alert = finds("main form .alert")
+    return alert[0].text if alert and alert[0].is_displayed() else None
+
+
+email = f"web-{uuid.uuid4().hex[:12]}@example.com"
+password = f"pass-{uuid.uuid4().hex}"
+try:
+    driver.get(f"{base}/")
+    wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
+    headers = driver.execute_script("""
+        const r = await fetch('/', {cache: 'no-store'});
+        return {csp: r.headers.get('Content-Security-Policy'), cache: r.headers.get('Cache-Control')};""")
+    check("the page's CSP allows no inline script or style, no framing",
+          "script-src 'self'" in (headers["csp"] or "") and "frame-ancestors 'none'" in headers["csp"] and "unsafe-inline" not in headers["csp"],
+          str(headers))
+    check("the page is revalidated on every visit", headers["cache"] == "no-cache", str(headers))
+    module = driver.execute_script("return document.querySelector('script[type=module]').src")
+    module_cache = driver.execute_script("const r = await fetch(arguments[0]); return r.headers.get('Cache-Control');", module)
+    check("the app's modules are kept for a year under their content's version",
+          re.search(r"/app/[0-9a-f]{12}/main\.js$", module) is not None and "immutable" in (module_cache or ""), f"{module} {module_cache}")
+    page_checks("signin")
+
+    find('a[href="/signup"]').click()
+    wait(lambda: heading() == "Create an account", what="the sign-up page")
+    page_checks("signup")
+    fill_form({"email": email, "password": "short"})
+    find('main form button[type="submit"]').click()
+    check("a weak password is refused in place, by the browser or the API", driver.execute_script("return location.pathname") == "/signup")
+    fill_form({"email": email, "password": password})
+    find('main form button[type="submit"]').click()
+    wait(lambda: heading() == "Generate", what="the generator after signing up")
+    check("signing up signs in and opens the generator", True)
+
+    Select(find('header select')).select_by_value("ru")
+    wait(lambda: heading() == "Создать", what="the page in Russian")
+    check("the language switch turns the page Russian", find('header nav a[href="/history"]').text == "История")
+    driver.refresh()
+    wait(lambda: heading() == "Создать", what="the Russian page after a reload")
+    check("the chosen language is remembered", driver.execute_script("return document.documentElement.lang") == "ru")
+    Select(find('header select')).select_by_value("en")
+    wait(lambda: heading() == "Generate", what="the page in English")
+
+    # A short answer, streamed: its text is seen growing before it is done.
+    fill_form({"function": "summary", "topic": "Photosynthesis in plants, for a school lesson"})
+    find('main form button[type="submit"]').click()
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        texts = finds(".result .text")
+        if texts:
+            seen.append((texts[0].get_attribute("data-state"), len(texts[0].text)))
+            if seen[-1][0] == "done":
+                break
+        time.sleep(0.03)
+    final = seen[-1][1] if seen else 0
+    check("a short answer is streamed: its text grows before it is done",
+          any(state == "streaming" and 0 < length < final for state, length in seen), str(seen[-5:]))
+    check("the streamed answer is done with its text", bool(seen) and seen[-1][0] == "done" and final > 0, str(seen[-3:]))
+    page_checks("generate")
+
+    # The free plan has no long tasks: the refusal says so in place and links to the plans.
+    message = generate("lesson_plan", "Fractions for the fifth grade")
+    check("a long task on the free plan: the message, in place", bool(message), str(message))
+    check("the refusal links to the plans", bool(finds('main form .alert a[href="/plans"]')))
+
+    # The free plan's day runs out: the quota message, and the button waits.
+    refused = None
+    for index in range(12):
+        refused = generate("title", f"Topic number {index} {uuid.uuid4().hex[:6]}")
+        if refused:
+            break
+    check("the free plan's day runs out with its message", bool(refused) and finds('main form .alert a[href="/plans"]'), str(refused))
+    check("the button waits after a 429", not find('main form button[type="submit"]').is_enabled())
+
+    go("/plans")
+    check("the plans page shows the day's usage", "Today" in text_of("main") and bool(finds("main progress")))
+    page_checks("plans")
+    pro = [plan for plan in finds("li.plan") if plan.find_element(By.CSS_SELECTOR, "h3").text.lower().startswith("pro")][0]
+    pro.find_element(By.CSS_SELECTOR, "button").click()
+    wait(lambda: "/api/billing/test-pay" in driver.current_url, what="the test checkout")
+    driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click()
+    wait(lambda: driver.execute_script("return document.readyState") == "complete" and "test-pay" in driver.current_url, what="the payment's answer")
+    driver.get_log("browser")  # the checkout's pages are subscribed's, not the app's
+    driver.get(f"{base}/plans")
+    wait(lambda: "Your plan: Pro" in text_of("main"), timeout=30, what="the Pro plan")
+    check("subscribing through the test checkout gives the Pro plan", True)
+
+    # A long task, live: queued, then done, on the same page (no reload).
+    go("/generate")
+    driver.execute_script("window.stayedOnPage = true")
+    generate("lesson_plan", "Fractions for the fifth grade")
+    statuses = set()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        status = finds(".task .status")
+        if status:
+            statuses.add(status[0].get_attribute("data-status"))
+            if "succeeded" in statuses:
+                break
+        time.sleep(0.1)
+    check("a long task finishes live without reloading",
+          "succeeded" in statuses and driver.execute_script("return window.stayedOnPage === true"), str(statuses))
+    check("the finished task shows its text", len(text_of(".task .text")) > 0)
+
+    go("/history")
+    items = finds("ul.history li a")
+    check("the history lists the generations", len(items) >= 2, str(len(items)))
+    page_checks("history")
+    topic = items[0].text
+    items[0].click()
+    wait(lambda: heading() == topic and not finds("main .loading"), what="a generation's page")
+    check("a generation opens from the history with its text", len(text_of("main .text")) > 0)
+    page_checks("result")
+
+    go("/account")
+    fill_form({"key_name": "web-test bot", "key_password": password})
+    find('main form button.primary').click()
+    wait(lambda: finds("code.key"), what="the new API key")
+    check("a new API key is shown once", text_of("code.key").startswith("sk_"), text_of("code.key")[:6])
+    page_checks("account")
+    key_row = "return [...document.querySelectorAll('.rows li')].find((li) => li.textContent.includes('web-test bot')) ?? null"
+    wait(lambda: driver.execute_script(key_row), what="the new key in the list")
+    driver.execute_script(key_row).find_element(By.CSS_SELECTOR, "button").click()
+    wait(lambda: driver.execute_script(key_row) is None, what="the revoked key gone")
+    check("an API key is revoked", True)
+
+    find("button.danger").click()
+    wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
+    check("signing out everywhere lands on the sign-in page", True)
+    driver.get(f"{base}/account")
+    wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
+    check("after signing out, a page that needs a session shows the sign-in page", True)
+
+    # Wrong passwords lock the account for a while: the message says how long, and the button waits.
+    locked = None
+    for _ in range(8):
+        fill_form({"email": email, "password": "not-the-password-at-all"})
+        find('main form button[type="submit"]').click()
+        wait(lambda: find("main form .alert").is_displayed(), what="the refusal")
+        if not find('main form button[type="submit"]').is_enabled():
+            locked = find("main form .alert").text
+            break
+        time.sleep(0.2)
+    check("a locked account: the message says when to try again, and the button waits", bool(locked) and "try again" in locked, str(locked))
+    wait(lambda: find('main form button[type="submit"]').is_enabled(), timeout=30, what="the lockout to pass")
+    fill_form({"email": email, "password": password})
+    find('main form button[type="submit"]').click()
+    wait(lambda: heading() == "Generate", timeout=30, what="the generator after signing in")
+    check("signing in opens the generator", True)
+
+    # Each page loaded afresh: the browser's own Navigation Timing.
+    loads = {}
+    for path in ("/generate", "/history", "/plans", "/account"):
+        driver.get(f"{base}{path}")
+        wait(lambda: driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"), what=f"{path} loaded")
+        loads[path] = driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+    slowest = max(loads, key=loads.get)
+    print(f"web-test: page loads (ms) {json.dumps({path: round(ms) for path, ms in loads.items()})}")
+    check("the slowest page loads in under 500 ms", loads[slowest] < 500, f"{slowest} {loads[slowest]:.0f} ms")
+    problems = console_problems()
+    check("no console error while the pages reload", not problems, "; ".join(problems[:3]))
+except AssertionError as error:
+    driver.save_screenshot(f"{out}/failure.png")
+    check("the browser's path", False, str(error))
+except Exception as error:  # noqa: BLE001 - a Selenium error is a failed run, shown with its page
+    driver.save_screenshot(f"{out}/failure.png")
+    check("the browser's path", False, f"{type(error).__name__}: {error}")
+finally:
+    driver.quit()
+
+print(f"web-test: {len(failures)} check(s) failed" if failures else "web-test: all passed")
+sys.exit(1 if failures else 0)
