@@ -25,9 +25,19 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, out = sys.argv[1], sys.argv[2]
 failures = []
-# Refusals the API answers on purpose (a signed-out visitor's /auth/me, a plan's limits): the
-# browser logs each failed fetch, which is no error of the page's.
-expected_statuses = re.compile(r"Failed to load resource: the server responded with a status of (401|402|403|409|429)")
+# Refusals the test provokes on purpose, by address and status: the browser logs each failed fetch,
+# which is no error of the page's. Any other failed request is one.
+expected_refusals = {
+    ("/auth/me", 401),        # a visitor not signed in yet
+    ("/auth/login", 401),     # a wrong password
+    ("/auth/login", 429),     # the lockout that follows
+    ("/api/generate", 402),   # a long task on the free plan
+    ("/api/generate", 429),   # the free plan's day used up
+    ("/api/subscription/change", 409),  # no subscription yet: the checkout instead
+    ("/api/events", 401),     # the stream's reconnect after signing out everywhere
+    ("/app/000000000000/main.js", 404),  # a version of the modules that is not the current one
+}
+failed_load = re.compile(r"^https://[^/ ]+(/[^ ?]*)\S* - Failed to load resource: the server responded with a status of (\d+)")
 sizes = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
@@ -66,8 +76,12 @@ def finds(selector):
 def console_problems():
     problems = []
     for entry in driver.get_log("browser"):
-        if entry["level"] == "SEVERE" and not expected_statuses.search(entry["message"]):
-            problems.append(entry["message"])
+        if entry["level"] != "SEVERE":
+            continue
+        refused = failed_load.match(entry["message"])
+        if refused and (refused.group(1), int(refused.group(2))) in expected_refusals:
+            continue
+        problems.append(entry["message"])
     return problems
 
 
@@ -141,6 +155,8 @@ try:
     module_cache = driver.execute_script("const r = await fetch(arguments[0]); return r.headers.get('Cache-Control');", module)
     check("the app's modules are kept for a year under their content's version",
           re.search(r"/app/[0-9a-f]{12}/main\.js$", module) is not None and "immutable" in (module_cache or ""), f"{module} {module_cache}")
+    stale = driver.execute_script("return (await fetch('/app/000000000000/main.js')).status")
+    check("another version of the modules is not served", stale == 404, str(stale))
     page_checks("signin")
 
     find('a[href="/signup"]').click()
@@ -163,18 +179,18 @@ try:
     Select(find('header select')).select_by_value("en")
     wait(lambda: heading() == "Generate", what="the page in English")
 
-    # A short answer, streamed: its text is seen growing before it is done.
+    # A short answer, streamed: its text is seen growing before it is done. The page itself records
+    # each change of the answer (state, length), so that no sample depends on the test's timing.
     fill_form({"function": "summary", "topic": "Photosynthesis in plants, for a school lesson"})
+    driver.execute_script("""
+        window.streamSamples = [];
+        new MutationObserver(() => {
+            const text = document.querySelector('.result .text');
+            if (text) window.streamSamples.push([text.dataset.state, text.textContent.length]);
+        }).observe(document.querySelector('.result'), {childList: true, subtree: true, characterData: true, attributes: true});""")
     find('main form button[type="submit"]').click()
-    seen = []
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        texts = finds(".result .text")
-        if texts:
-            seen.append((texts[0].get_attribute("data-state"), len(texts[0].text)))
-            if seen[-1][0] == "done":
-                break
-        time.sleep(0.03)
+    wait(lambda: driver.execute_script("return window.streamSamples.some(([state]) => state === 'done')"), timeout=60, what="the streamed answer")
+    seen = [tuple(sample) for sample in driver.execute_script("return window.streamSamples")]
     final = seen[-1][1] if seen else 0
     check("a short answer is streamed: its text grows before it is done",
           any(state == "streaming" and 0 < length < final for state, length in seen), str(seen[-5:]))
@@ -202,7 +218,7 @@ try:
     pro.find_element(By.CSS_SELECTOR, "button").click()
     wait(lambda: "/api/billing/test-pay" in driver.current_url, what="the test checkout")
     driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click()
-    wait(lambda: driver.execute_script("return document.readyState") == "complete" and "test-pay" in driver.current_url, what="the payment's answer")
+    wait(lambda: "Paid:" in text_of("body"), timeout=30, what="the payment's answer")
     driver.get_log("browser")  # the checkout's pages are subscribed's, not the app's
     driver.get(f"{base}/plans")
     wait(lambda: "Your plan: Pro" in text_of("main"), timeout=30, what="the Pro plan")
@@ -271,12 +287,17 @@ try:
     wait(lambda: heading() == "Generate", timeout=30, what="the generator after signing in")
     check("signing in opens the generator", True)
 
-    # Each page loaded afresh: the browser's own Navigation Timing.
+    # Each page loaded afresh, three times (the median: two busy cores), by the browser's own
+    # Navigation Timing; each load still signed in.
     loads = {}
     for path in ("/generate", "/history", "/plans", "/account"):
-        driver.get(f"{base}{path}")
-        wait(lambda: driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"), what=f"{path} loaded")
-        loads[path] = driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+        times = []
+        for _ in range(3):
+            driver.get(f"{base}{path}")
+            wait(lambda: driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"), what=f"{path} loaded")
+            times.append(driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd"))
+            wait(lambda: driver.execute_script("return location.pathname") == path and heading() not in ("", "Loading…"), what=f"{path} signed in")
+        loads[path] = sorted(times)[1]
     slowest = max(loads, key=loads.get)
     print(f"web-test: page loads (ms) {json.dumps({path: round(ms) for path, ms in loads.items()})}")
     check("the slowest page loads in under 500 ms", loads[slowest] < 500, f"{slowest} {loads[slowest]:.0f} ms")

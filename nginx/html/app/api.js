@@ -45,29 +45,58 @@ function send(method, path, body, extraHeaders = {}) {
 
 let refreshTimer = null;
 let refreshing = null;
+const expiryKey = 'skillup.access.expires';
 
-/** Refreshes before the access token's `expiresIn` seconds are over (at four fifths of them). */
+/**
+ * Refreshes before the access token's `expiresIn` seconds are over (at four fifths of them). The
+ * expiry is kept for the other tabs and the next page load, which refresh on the same schedule.
+ */
 export function scheduleRefresh(expiresIn) {
-  clearTimeout(refreshTimer);
-  if (expiresIn > 0) refreshTimer = setTimeout(() => refresh().catch(() => {}), expiresIn * 800);
+  localStorage.setItem(expiryKey, String(Date.now() + expiresIn * 1000));
+  resumeRefreshing();
 }
 
-/** Trades the refresh cookie for new cookies; one at a time, however many requests ask. */
+/** The refresh timer from the kept expiry (a page load, or another tab's refresh). */
+export function resumeRefreshing() {
+  clearTimeout(refreshTimer);
+  const expires = Number(localStorage.getItem(expiryKey));
+  if (!expires) return;
+  const left = expires - Date.now();
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(0, left * 0.8));
+}
+
+// Another tab refreshed: this one's timer follows the new expiry.
+window.addEventListener('storage', (event) => {
+  if (event.key === expiryKey) resumeRefreshing();
+});
+
+/**
+ * Trades the refresh cookie for new cookies; one at a time in this tab, and across tabs through a
+ * Web Lock: a refresh token is good once, and presenting a spent one revokes the whole session. A
+ * tab that waited while another refreshed finds new cookies (the CSRF value changed) and is done.
+ */
 export function refresh() {
   // The CSRF cookie lives as long as the refresh cookie: without it there is no session to refresh.
   if (!csrfToken()) return Promise.reject(new ApiError(401, { error: 'missing_refresh_token', message: '' }));
-  refreshing ??= (async () => {
-    try {
+  const before = csrfToken();
+  refreshing ??= navigator.locks
+    .request('skillup-refresh', async () => {
+      if (csrfToken() !== before) return null;
       const response = await send('POST', '/auth/refresh');
       if (!response.ok) throw await errorOf(response);
       const answer = await response.json();
       scheduleRefresh(answer.expires_in);
       return answer;
-    } finally {
+    })
+    .finally(() => {
       refreshing = null;
-    }
-  })();
+    });
   return refreshing;
+}
+
+/** Whether a failed refresh means the session is gone (not an outage or a rate limit to wait out). */
+export function sessionGone(error) {
+  return error instanceof ApiError && (error.status === 400 || error.status === 401);
 }
 
 const expiredCodes = new Set(['missing_token', 'token_expired', 'invalid_token']);
@@ -92,7 +121,7 @@ async function fetchRefreshing(method, path, body, headers) {
       try {
         await refresh();
       } catch (refused) {
-        for (const listener of signedOutListeners) listener();
+        if (sessionGone(refused)) for (const listener of signedOutListeners) listener();
         throw error;
       }
       response = await send(method, path, body, headers);
@@ -117,6 +146,7 @@ export async function signIn(email, password) {
 
 export function stopRefreshing() {
   clearTimeout(refreshTimer);
+  localStorage.removeItem(expiryKey);
 }
 
 /**

@@ -1,9 +1,11 @@
-// The user's live events (`/api/events`), one EventSource for the whole app. It resumes from the
-// last id it saw; when the stream ends because the access token expired (or the browser's own
-// reconnect is refused), it refreshes the sign-in and opens a new one from that id. Pages listen
-// by event type; `isLive()` tells them whether to poll instead.
+// The user's live events (`/api/events`), one EventSource for the whole app. When the server ends
+// a stream (its age, a restart) the browser reconnects by itself with `Last-Event-ID`, losing
+// nothing; when the access token expired, the page refreshes the sign-in first. A reconnect the
+// server refused (the browser gives up) is opened anew from the last id seen, or, with none, with a
+// `reset` for the pages to reload what they show. Pages listen by event type; `isLive()` tells them
+// whether to poll instead.
 
-import { refresh } from './api.js';
+import { api, refresh, sessionGone } from './api.js';
 
 const listeners = new Map();
 let source = null;
@@ -37,6 +39,7 @@ export function startEvents() {
 export function stopEvents() {
   stopped = true;
   live = false;
+  lastId = null;
   source?.close();
   source = null;
 }
@@ -77,36 +80,40 @@ function open() {
     } catch {
       reason = '';
     }
-    source.close();
     live = false;
     emit('live', false);
     if (reason === 'session_revoked' || reason === 'account_blocked') {
+      stopEvents();
       emit('signedOut', reason);
-      return;
+    } else if (reason === 'too_many_streams') {
+      // Another tab took this one's place: the pages poll rather than take it back.
+      source.close();
+    } else if (reason === 'token_expired') {
+      // The browser reconnects a second after the stream ends, with the fresh cookies by then.
+      refresh().catch(() => {});
     }
-    reopen(reason === 'token_expired');
   });
   source.addEventListener('error', () => {
     live = false;
     emit('live', false);
-    // A refused reconnect (401 after the access token expired) leaves the source closed.
-    if (source.readyState === EventSource.CLOSED) reopen(true);
+    // A refused reconnect (401 once the access token expired, a 5xx) leaves the source closed.
+    if (source.readyState === EventSource.CLOSED) reopen();
   });
 }
 
-function reopen(refreshFirst) {
+function reopen() {
   if (stopped) return;
   const delay = retryDelay;
   retryDelay = Math.min(retryDelay * 2, 30000);
   setTimeout(async () => {
-    if (refreshFirst) {
-      try {
-        await refresh();
-      } catch {
-        emit('signedOut', 'refresh_refused');
-        return;
-      }
+    if (stopped) return;
+    try {
+      // Refreshes the sign-in only if the access token expired.
+      await api.get('/auth/me');
+    } catch (failure) {
+      if (sessionGone(failure)) return;
     }
+    if (!lastId) emit('reset', null);
     open();
   }, delay);
 }

@@ -2,7 +2,7 @@
 // current path (the History API; nginx answers every app path with index.html), and the session:
 // a page that needs one sends a signed-out visitor to the sign-in page.
 
-import { api, onSignedOut, refresh, stopRefreshing, ApiError } from './api.js';
+import { api, onSignedOut, resumeRefreshing, stopRefreshing, ApiError } from './api.js';
 import { h, fill } from './dom.js';
 import { t, language, setLanguage, languages } from './i18n.js';
 import { startEvents, stopEvents, onEvent } from './events.js';
@@ -20,6 +20,8 @@ const header = document.getElementById('top');
 let me = null;
 /** The bell of this session: made once, kept across the header's redraws. */
 let bellView = null;
+/** Which render is the newest: a slower page that finishes later is not shown over it. */
+let renderCount = 0;
 
 const routes = [
   { path: /^\/signin$/, page: signInPage, public: true },
@@ -54,6 +56,7 @@ const app = {
 
 function signedOut() {
   me = null;
+  bellView?.dispose();
   bellView = null;
   stopEvents();
   stopRefreshing();
@@ -62,6 +65,7 @@ function signedOut() {
 }
 
 async function render() {
+  const count = ++renderCount;
   const path = location.pathname;
   if (path === '/') {
     navigate(me ? '/generate' : '/signin', { replace: true });
@@ -86,12 +90,15 @@ async function render() {
     else link.removeAttribute('aria-current');
   }
   fill(main, h('p', { class: 'loading' }, t('loading')));
+  let content;
   try {
-    const content = await route.page(app, ...match.slice(1));
-    fill(main, content);
+    content = await route.page(app, ...match.slice(1));
   } catch (error) {
-    fill(main, h('p', { class: 'alert', role: 'alert' }, error instanceof ApiError || error.message ? error.message : t('error.unknown')));
+    content = h('p', { class: 'alert', role: 'alert' }, error instanceof ApiError || error.message ? error.message : t('error.unknown'));
   }
+  if (count !== renderCount) return;
+  fill(main, content);
+  window.scrollTo(0, 0);
   document.title = `${main.querySelector('h1')?.textContent ?? ''} · SkillUp`;
   main.focus({ preventScroll: true });
 }
@@ -112,7 +119,7 @@ function renderHeader() {
     h('a', { class: 'brand', href: me ? '/generate' : '/signin', 'data-link': true }, 'SkillUp'),
     h('nav', { 'aria-label': t('nav.label') }, links.map(([href, label]) => h('a', { href, 'data-link': true }, label))),
     h('div', { class: 'tools' },
-      me ? (bellView ??= bell(app)) : null,
+      me ? (bellView ??= bell(app)).element : null,
       languageSwitch,
       me ? h('button', { type: 'button', class: 'link', onclick: signOut }, t('nav.signOut')) : null));
 }
@@ -150,7 +157,7 @@ async function start() {
   }
   if (me) {
     startEvents();
-    refresh().catch(() => {});
+    resumeRefreshing();
   }
   renderHeader();
   render();

@@ -13,13 +13,14 @@ function field(label, input) {
 }
 
 export async function accountPage(app) {
-  const [sessions, keys] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);
+  const [sessions, keyList] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);
+  const keys = keysSection(keyList.api_keys);
   return [
     h('h1', {}, t('account.title')),
     h('p', {}, app.me.email),
     sessionsSection(app, sessions),
-    keysSection(app, keys.api_keys),
-    passwordSection(app),
+    keys.section,
+    passwordSection(keys.reload),
   ];
 }
 
@@ -44,9 +45,14 @@ function sessionsSection(app, { current, sessions }) {
     button.addEventListener('click', async () => {
       button.disabled = true;
       try {
-        await api.delete(`/auth/sessions/${session.id}`);
-        if (session.id === current) app.signedOut();
-        else row.remove();
+        // This browser's own session signs out properly (its cookies cleared); another is revoked.
+        if (session.id === current) {
+          await api.post('/auth/logout');
+          app.signedOut();
+        } else {
+          await api.delete(`/auth/sessions/${session.id}`);
+          row.remove();
+        }
       } catch (failure) {
         button.disabled = false;
         showError(error, failure, t);
@@ -61,7 +67,8 @@ function sessionsSection(app, { current, sessions }) {
   return h('section', { class: 'card' }, h('h2', {}, t('account.sessions')), h('ul', { class: 'rows' }, rows), error, everywhere);
 }
 
-function keysSection(app, keys) {
+/** The API keys' section, and `reload()` to list them again. */
+function keysSection(keys) {
   const list = h('ul', { class: 'rows' });
   const error = alertBox();
   const shown = h('div', { class: 'once', hidden: true, role: 'status' });
@@ -84,6 +91,7 @@ function keysSection(app, keys) {
     return item;
   };
   for (const key of keys) list.append(row(key));
+  const reload = async () => fill(list, (await api.get('/auth/api-keys')).api_keys.map(row));
 
   const name = h('input', { name: 'key_name', required: true, maxlength: 100 });
   const days = h('input', { type: 'number', name: 'key_days', min: 1, max: 365, value: 90, required: true });
@@ -107,7 +115,7 @@ function keysSection(app, keys) {
         });
         fill(shown, h('p', {}, t('account.keyOnce')), h('code', { class: 'key' }, created.key), ' ', copy, ' ', copied);
         shown.hidden = false;
-        fill(list, (await api.get('/auth/api-keys')).api_keys.map(row));
+        await reload();
       } catch (failure) {
         showError(error, failure, t);
       }
@@ -118,10 +126,11 @@ function keysSection(app, keys) {
   h('fieldset', {}, h('legend', {}, t('account.scopes')), scopes),
   field(t('account.password'), password),
   submit);
-  return h('section', { class: 'card' }, h('h2', {}, t('account.apiKeys')), list, shown, error, h('h3', {}, t('account.newKey')), form);
+  return { section: h('section', { class: 'card' }, h('h2', {}, t('account.apiKeys')), list, shown, error, h('h3', {}, t('account.newKey')), form), reload };
 }
 
-function passwordSection(app) {
+/** The password form; `changed()` runs after a change (the API keys were revoked with it). */
+function passwordSection(changed) {
   const current = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true });
   const next = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true, minlength: 10 });
   const error = alertBox();
@@ -137,6 +146,7 @@ function passwordSection(app) {
         current.value = '';
         next.value = '';
         done.textContent = t('account.passwordChanged');
+        await changed();
       } catch (failure) {
         showError(error, failure, t);
       }

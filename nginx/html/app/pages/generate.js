@@ -21,7 +21,7 @@ export function generatePage(app) {
   const maxTokens = h('input', { type: 'number', name: 'max_tokens', min: 16, max: 4096, inputmode: 'numeric' });
   const error = alertBox();
   const submit = h('button', { type: 'submit', class: 'primary' }, t('gen.submit'));
-  const result = h('section', { class: 'result', 'aria-live': 'polite' });
+  const result = h('section', { class: 'result' });
   const form = h('form', {
     class: 'card',
     onsubmit: async (event) => {
@@ -50,15 +50,25 @@ export function generatePage(app) {
 }
 
 async function runStreamed(body, result) {
-  const text = h('div', { class: 'text', 'data-state': 'streaming' });
-  const status = h('p', { class: 'status' }, t('gen.writing'));
+  // The status line is read out when it changes; the text, busy while it grows, is not read piece by piece.
+  const text = h('div', { class: 'text', 'data-state': 'streaming', 'aria-busy': 'true' });
+  const status = h('p', { class: 'status', role: 'status' }, t('gen.writing'));
   fill(result, h('h2', {}, t(`fn.${body.function}`)), status, text);
-  const done = await streamGeneration(body, null, (piece) => text.append(piece));
+  let done;
+  try {
+    done = await streamGeneration(body, null, (piece) => text.append(piece));
+  } catch (failure) {
+    text.dataset.state = 'failed';
+    text.setAttribute('aria-busy', 'false');
+    fill(status);
+    throw failure;
+  }
   text.dataset.state = 'done';
+  text.setAttribute('aria-busy', 'false');
   // A cached or non-streamed answer comes whole.
   if (done.text && !text.textContent) text.textContent = done.text;
-  fill(status, t('gen.done'), done.quota ? ` · ${t('gen.remaining', { count: done.quota.remaining })}` : '', ' · ',
-    h('a', { href: `/history/${done.id}`, 'data-link': true }, t('gen.open')));
+  fill(status, t('gen.done'), done.truncated ? ` · ${t('gen.truncated')}` : '', done.quota ? ` · ${t('gen.remaining', { count: done.quota.remaining })}` : '',
+    ' · ', h('a', { href: `/history/${done.id}`, 'data-link': true }, t('gen.open')));
 }
 
 async function runTask(app, body, result) {
@@ -68,7 +78,7 @@ async function runTask(app, body, result) {
 
 /** A queued task's card: its status as its events come (or as polling finds it), its text once done. */
 export function taskView(app, id, title) {
-  const status = h('p', { class: 'status', 'data-status': 'queued' }, t('status.queued'));
+  const status = h('p', { class: 'status', role: 'status', 'data-status': 'queued' }, t('status.queued'));
   const text = h('div', { class: 'text' });
   const cancel = h('button', {
     type: 'button',
@@ -93,6 +103,7 @@ export function taskView(app, id, title) {
       finished = true;
       cancel.hidden = true;
       if (generation.text) text.textContent = generation.text;
+      if (generation.truncated) status.append(` · ${t('gen.truncated')}`);
       stop();
     }
   };
@@ -109,6 +120,9 @@ export function taskView(app, id, title) {
   const unsubscribe = [
     onEvent('generation.progress', mine((event) => show({ status: event.data.status }))),
     ...['generation.succeeded', 'generation.failed', 'generation.canceled'].map((type) => onEvent(type, mine(refreshStatus))),
+    // Events may have been missed: while the stream was down, or when it started again afresh.
+    onEvent('reset', () => refreshStatus()),
+    onEvent('live', (isUp) => isUp && !finished && refreshStatus()),
   ];
   // While the live events are down, the status is polled.
   const poll = setInterval(() => {
