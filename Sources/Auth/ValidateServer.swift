@@ -42,15 +42,7 @@ struct ValidateServer: Service {
                     try channel.pipeline.syncOperations.addHandler(ValidateHandler(validator: validator))
                 }
             }
-        let channel: any Channel
-        switch address {
-        case .unixSocket(let path):
-            try UnixSocketFile.removeStale(at: path)
-            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
-            try UnixSocketFile.setMode(socketMode, at: path)
-        case .tcp(let host, let port):
-            channel = try await bootstrap.bind(host: host, port: port).get()
-        }
+        let channel = try await address.bind(bootstrap, socketMode: socketMode)
         logger.info("validator listening", metadata: ["address": "\(address)"])
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()

@@ -70,15 +70,7 @@ final class EventStreamServer: Service {
                     try channel.pipeline.syncOperations.addHandler(EventRequestHandler(context: context), name: EventRequestHandler.name)
                 }
             }
-        let channel: any Channel
-        switch address {
-        case .unixSocket(let path):
-            try UnixSocketFile.removeStale(at: path)
-            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
-            try UnixSocketFile.setMode(socketMode, at: path)
-        case .tcp(let host, let port):
-            channel = try await bootstrap.bind(host: host, port: port).get()
-        }
+        let channel = try await address.bind(bootstrap, socketMode: socketMode)
         listening.withLock { $0 = channel }
         context.logger.info("event streams listening", metadata: ["address": "\(address)"])
         try await withTaskCancellationOrGracefulShutdownHandler {

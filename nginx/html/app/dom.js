@@ -53,6 +53,27 @@ export function clearError(box) {
 }
 
 /**
+ * A form's submit handler: `run()` with `submit` disabled and `error` cleared; a refusal shown in
+ * `error` (a 429's wait counted down on the button), then given to `failed` if there is one.
+ */
+export function onSubmit({ submit, error, t, failed }, run) {
+  return async (event) => {
+    event.preventDefault();
+    clearError(error);
+    submit.disabled = true;
+    try {
+      await run();
+      submit.disabled = false;
+    } catch (failure) {
+      submit.disabled = false;
+      showError(error, failure, t);
+      if (failure.retryAfter && failure.status === 429) waitOn(submit, failure.retryAfter, t);
+      failed?.(failure);
+    }
+  };
+}
+
+/**
  * Keeps `button` disabled for `seconds`, counting down on it, then gives it back its label: what a
  * 429 or a lockout asks the user to wait.
  */

@@ -3,7 +3,7 @@
 // revoked).
 
 import { api } from '../api.js';
-import { h, fill, alertBox, showError, clearError, when } from '../dom.js';
+import { h, fill, alertBox, showError, onSubmit, when } from '../dom.js';
 import { t, language } from '../i18n.js';
 
 const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile'];
@@ -99,28 +99,20 @@ function keysSection(keys) {
   const scopes = keyScopes.map((scope) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: scope, checked: scope === 'generate' }), scope));
   const submit = h('button', { type: 'submit', class: 'primary' }, t('account.createKey'));
   const form = h('form', {
-    onsubmit: async (event) => {
-      event.preventDefault();
-      clearError(error);
-      submit.disabled = true;
-      try {
-        const chosen = scopes.map((label) => label.querySelector('input')).filter((box) => box.checked).map((box) => box.value);
-        const created = await api.post('/auth/api-keys', { name: name.value.trim(), scopes: chosen, expires_in: Number(days.value) * 86400, password: password.value });
-        password.value = '';
-        const copy = h('button', { type: 'button' }, t('result.copy'));
-        const copied = h('span', { class: 'hint' });
-        copy.addEventListener('click', async () => {
-          await navigator.clipboard.writeText(created.key);
-          copied.textContent = t('result.copied');
-        });
-        fill(shown, h('p', {}, t('account.keyOnce')), h('code', { class: 'key' }, created.key), ' ', copy, ' ', copied);
-        shown.hidden = false;
-        await reload();
-      } catch (failure) {
-        showError(error, failure, t);
-      }
-      submit.disabled = false;
-    },
+    onsubmit: onSubmit({ submit, error, t }, async () => {
+      const chosen = scopes.map((label) => label.querySelector('input')).filter((box) => box.checked).map((box) => box.value);
+      const created = await api.post('/auth/api-keys', { name: name.value.trim(), scopes: chosen, expires_in: Number(days.value) * 86400, password: password.value });
+      password.value = '';
+      const copy = h('button', { type: 'button' }, t('result.copy'));
+      const copied = h('span', { class: 'hint' });
+      copy.addEventListener('click', async () => {
+        await navigator.clipboard.writeText(created.key);
+        copied.textContent = t('result.copied');
+      });
+      fill(shown, h('p', {}, t('account.keyOnce')), h('code', { class: 'key' }, created.key), ' ', copy, ' ', copied);
+      shown.hidden = false;
+      await reload();
+    }),
   },
   h('div', { class: 'row' }, field(t('account.keyName'), name), field(t('account.keyDays'), days)),
   h('fieldset', {}, h('legend', {}, t('account.scopes')), scopes),
@@ -137,21 +129,13 @@ function passwordSection(changed) {
   const done = h('p', { class: 'hint', role: 'status' });
   const submit = h('button', { type: 'submit' }, t('account.changePassword'));
   const form = h('form', {
-    onsubmit: async (event) => {
-      event.preventDefault();
-      clearError(error);
-      submit.disabled = true;
-      try {
-        await api.post('/auth/password', { current_password: current.value, new_password: next.value });
-        current.value = '';
-        next.value = '';
-        done.textContent = t('account.passwordChanged');
-        await changed();
-      } catch (failure) {
-        showError(error, failure, t);
-      }
-      submit.disabled = false;
-    },
+    onsubmit: onSubmit({ submit, error, t }, async () => {
+      await api.post('/auth/password', { current_password: current.value, new_password: next.value });
+      current.value = '';
+      next.value = '';
+      done.textContent = t('account.passwordChanged');
+      await changed();
+    }),
   }, field(t('account.currentPassword'), current), field(t('account.newPassword'), next), error, done, submit);
   return h('section', { class: 'card' }, h('h2', {}, t('account.password')), form);
 }

@@ -2,35 +2,24 @@
 // page never sees, and the CSRF cookie's value goes with every write.
 
 import { api, signIn } from '../api.js';
-import { h, alertBox, showError, clearError, waitOn } from '../dom.js';
+import { h, alertBox, onSubmit } from '../dom.js';
 import { t } from '../i18n.js';
 
 function field(label, input) {
   return h('label', { class: 'field' }, h('span', {}, label), input);
 }
 
-function credentialsForm(app, { title, submitLabel, newPassword, onSubmit, footer }) {
+function credentialsForm(app, { title, submitLabel, newPassword, onSubmit: onSubmitCredentials, footer }) {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });
   const password = h('input', { type: 'password', name: 'password', autocomplete: newPassword ? 'new-password' : 'current-password', required: true, minlength: newPassword ? 10 : undefined });
   const error = alertBox();
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   const form = h('form', {
     class: 'card narrow',
-    onsubmit: async (event) => {
-      event.preventDefault();
-      clearError(error);
-      submit.disabled = true;
-      try {
-        await onSubmit(email.value.trim(), password.value);
-        await app.signedIn();
-      } catch (failure) {
-        submit.disabled = false;
-        showError(error, failure, t);
-        // A lockout or a rate limit says how long to wait: the button waits as long.
-        if (failure.retryAfter && failure.status === 429) waitOn(submit, failure.retryAfter, t);
-        (failure.body?.field === 'password' ? password : email).focus();
-      }
-    },
+    onsubmit: onSubmit({ submit, error, t, failed: (failure) => (failure.body?.field === 'password' ? password : email).focus() }, async () => {
+      await onSubmitCredentials(email.value.trim(), password.value);
+      await app.signedIn();
+    }),
   },
   h('h1', {}, title),
   field(t('auth.email'), email),

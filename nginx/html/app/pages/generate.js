@@ -3,7 +3,7 @@
 // (polling its status while the live events are not there), with a cancel button.
 
 import { api, streamGeneration } from '../api.js';
-import { h, fill, alertBox, showError, clearError, waitOn } from '../dom.js';
+import { h, fill, alertBox, showError, onSubmit } from '../dom.js';
 import { t, language } from '../i18n.js';
 import { onEvent, isLive } from '../events.js';
 
@@ -24,22 +24,12 @@ export function generatePage(app) {
   const result = h('section', { class: 'result' });
   const form = h('form', {
     class: 'card',
-    onsubmit: async (event) => {
-      event.preventDefault();
-      clearError(error);
+    onsubmit: onSubmit({ submit, error, t }, async () => {
       const body = { function: fn.value, topic: topic.value.trim(), options: { language: lang.value } };
       if (maxTokens.value) body.options.max_tokens = Number(maxTokens.value);
-      submit.disabled = true;
-      try {
-        if (queued.has(fn.value)) await runTask(app, body, result);
-        else await runStreamed(body, result);
-        submit.disabled = false;
-      } catch (failure) {
-        submit.disabled = false;
-        showError(error, failure, t);
-        if (failure.retryAfter && failure.status === 429) waitOn(submit, failure.retryAfter, t);
-      }
-    },
+      if (queued.has(fn.value)) await runTask(app, body, result);
+      else await runStreamed(body, result);
+    }),
   },
   field(t('gen.function'), fn),
   field(t('gen.topic'), topic),
