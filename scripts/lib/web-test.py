@@ -20,7 +20,9 @@ from axe_selenium_python import Axe
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, out = sys.argv[1], sys.argv[2]
@@ -85,13 +87,21 @@ def console_problems():
     return problems
 
 
+def color_scheme(scheme):
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+
 def page_checks(name):
-    """axe-core on the page as it is, the console so far, and screenshots at both widths."""
+    """axe-core on the page as it is, in the light and the dark scheme; the console so far; and
+    screenshots at both widths."""
     axe = Axe(driver)
     axe.inject()
-    violations = [v for v in axe.run()["violations"] if v.get("impact") in ("serious", "critical")]
-    check(f"{name}: no serious or critical accessibility violation", not violations,
-          json.dumps([{"id": v["id"], "nodes": [n["target"] for n in v["nodes"][:3]]} for v in violations]))
+    for scheme in ("light", "dark"):
+        color_scheme(scheme)
+        violations = [v for v in axe.run()["violations"] if v.get("impact") in ("serious", "critical")]
+        check(f"{name}: no serious or critical accessibility violation ({scheme})", not violations,
+              json.dumps([{"id": v["id"], "nodes": [n["target"] for n in v["nodes"][:3]]} for v in violations]))
+    color_scheme("light")
     for size, (width, height) in sizes.items():
         driver.set_window_size(width, height)
         driver.execute_script("window.scrollTo(0, 0)")
@@ -282,10 +292,20 @@ try:
         time.sleep(0.2)
     check("a locked account: the message says when to try again, and the button waits", bool(locked) and "try again" in locked, str(locked))
     wait(lambda: find('main form button[type="submit"]').is_enabled(), timeout=30, what="the lockout to pass")
-    fill_form({"email": email, "password": password})
-    find('main form button[type="submit"]').click()
+    # Signing in with the keyboard alone: a page puts the focus on its content (the skip link,
+    # first of all, leads there too), then Tab to the form's fields, and Enter.
+    driver.get(f"{base}/signin")
+    wait(lambda: heading() == "Sign in", what="the sign-in page")
+    check("the first focusable element is the skip link to the content",
+          driver.execute_script("return document.querySelector('a, button, input, select, textarea').className") == "skip")
+    check("a page puts the focus on its content", driver.execute_script("return document.activeElement.id") == "main")
+    for _ in range(6):
+        if driver.execute_script("return document.activeElement.name") == "email":
+            break
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+    ActionChains(driver).send_keys(email, Keys.TAB, password, Keys.ENTER).perform()
     wait(lambda: heading() == "Generate", timeout=30, what="the generator after signing in")
-    check("signing in opens the generator", True)
+    check("signing in with the keyboard alone opens the generator", True)
 
     # Each page loaded afresh, three times (the median: two busy cores), by the browser's own
     # Navigation Timing; each load still signed in.
