@@ -34,6 +34,11 @@ export function fill(element, ...children) {
   return element;
 }
 
+/** A labelled form field: the label, the input, and a hint under it when given. */
+export function field(label, input, hint) {
+  return h('label', { class: 'field' }, h('span', {}, label), input, hint ? h('span', { class: 'hint' }, hint) : null);
+}
+
 /** A place for a form's or a page's error: read out by screen readers when it changes. */
 export function alertBox() {
   return h('p', { class: 'alert', role: 'alert', hidden: true });

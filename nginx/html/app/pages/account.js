@@ -3,14 +3,10 @@
 // revoked).
 
 import { api } from '../api.js';
-import { h, fill, alertBox, showError, onSubmit, when } from '../dom.js';
+import { h, fill, field, alertBox, showError, onSubmit, when } from '../dom.js';
 import { t, language } from '../i18n.js';
 
 const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile'];
-
-function field(label, input) {
-  return h('label', { class: 'field' }, h('span', {}, label), input);
-}
 
 export async function accountPage(app) {
   const [sessions, keyList] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);

@@ -2,12 +2,8 @@
 // page never sees, and the CSRF cookie's value goes with every write.
 
 import { api, signIn } from '../api.js';
-import { h, alertBox, onSubmit } from '../dom.js';
+import { h, field, alertBox, onSubmit } from '../dom.js';
 import { t } from '../i18n.js';
-
-function field(label, input) {
-  return h('label', { class: 'field' }, h('span', {}, label), input);
-}
 
 function credentialsForm(app, { title, submitLabel, newPassword, onSubmit: onSubmitCredentials, footer }) {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });

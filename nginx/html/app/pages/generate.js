@@ -3,16 +3,12 @@
 // (polling its status while the live events are not there), with a cancel button.
 
 import { api, streamGeneration } from '../api.js';
-import { h, fill, alertBox, showError, onSubmit } from '../dom.js';
+import { h, fill, field, alertBox, showError, onSubmit } from '../dom.js';
 import { t, language } from '../i18n.js';
 import { onEvent, isLive } from '../events.js';
 
 export const functions = ['summary', 'explain', 'quiz', 'title', 'lesson_plan', 'scenario'];
 const queued = new Set(['lesson_plan', 'scenario']);
-
-function field(label, input, hint) {
-  return h('label', { class: 'field' }, h('span', {}, label), input, hint ? h('span', { class: 'hint' }, hint) : null);
-}
 
 export function generatePage(app) {
   const fn = h('select', { name: 'function' }, functions.map((name) => h('option', { value: name }, t(`fn.${name}`))));
