@@ -233,7 +233,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "PostgresClient", "SchemaMigrations", .product(name: "Logging", package: "swift-log"),
+                "PostgresClient", "SchemaMigrations", "Cryptography", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ], path: "Sources/TestSupport",
             swiftSettings: strictSettings),

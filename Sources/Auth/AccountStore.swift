@@ -54,12 +54,47 @@ protocol AccountStore: Sendable {
     /// is none yet; every instance reads the same one.
     func recordSealSecret(candidate: String) async throws -> String
     func recordEvent(_ event: SecurityEvent) async throws
+
+    // MARK: Telegram accounts: one Telegram id is linked to at most one user, and a user to at most one Telegram id.
+
+    /// The account linked to this Telegram user.
+    func user(telegramID: Int64) async throws -> UserRecord?
+    /// Creates an account with no email or password, linked to the Telegram user; nil when another
+    /// request linked the same Telegram user first (nothing is created then).
+    func createTelegramUser(_ telegram: TelegramUser, scopes: [String]) async throws -> String?
+    func linkTelegram(_ telegram: TelegramUser, userID: String) async throws -> TelegramLinkResult
+    /// Unlinks the user's Telegram account, unless it is their only way to sign in.
+    func unlinkTelegram(userID: String) async throws -> TelegramUnlinkResult
+    func linkedTelegram(userID: String) async throws -> LinkedTelegram?
+    /// Records one use of a Mini App's initData (by its SHA-256), kept until `until`; false when it
+    /// was used before.
+    func claimInitData(digest: [UInt8], until: Date) async throws -> Bool
+}
+
+enum TelegramLinkResult: Sendable, Equatable {
+    /// Linked now, or it already was to this user (its name brought up to date).
+    case linked
+    case linkedElsewhere
+    case userHasAnother
+}
+
+enum TelegramUnlinkResult: Sendable, Equatable {
+    case unlinked(telegramID: Int64)
+    case notLinked
+    case onlySignInMethod
+}
+
+/// The Telegram account linked to a user, as `/auth/me` shows it.
+struct LinkedTelegram: Sendable, Encodable, Equatable {
+    let id: Int64
+    let username: String?
 }
 
 struct UserRecord: Sendable {
     let id: String
-    let email: String
-    let passwordHash: String
+    /// nil for an account made by a Telegram sign-in, which has neither email nor password.
+    let email: String?
+    let passwordHash: String?
     let scopes: [String]
     let blocked: Bool
 }

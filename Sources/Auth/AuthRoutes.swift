@@ -39,6 +39,20 @@ struct AuthRoutes: Sendable {
             let grant = try await accounts.signIn.login(email: body.email, password: body.password, client: Self.client(request))
             return try grantResponse(grant, asCookies: body.cookies == true)
         }
+        auth.post("/telegram") { request, context in
+            let body = try await request.decodeJSON(as: TelegramSignInBody.self, context: context)
+            let grant = try await accounts.telegram.signIn(initData: body.init_data, client: Self.client(request))
+            return try grantResponse(grant, asCookies: body.cookies == true)
+        }
+        auth.post("/telegram/link") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: TelegramLinkBody.self, context: context)
+            return try Response.json(try await accounts.telegram.link(identity, initData: body.init_data, client: Self.client(request)))
+        }
+        auth.delete("/telegram/link") { request, _ in
+            try await accounts.telegram.unlink(try await authenticate(request), client: Self.client(request))
+            return Self.noContent()
+        }
         auth.post("/refresh") { request, context in
             // Browsers using cookies send no body; everyone else sends {"refresh_token": ...}.
             let body = try await request.decodeJSONIfPresent(as: RefreshBody.self, context: context)
@@ -193,6 +207,21 @@ private struct Credentials: JSONRequestBody {
     let cookies: Bool?
 
     enum Members: String, CodingKey, CaseIterable { case email, password, cookies }
+    typealias CodingKeys = Members
+}
+
+private struct TelegramSignInBody: JSONRequestBody {
+    let init_data: String
+    let cookies: Bool?
+
+    enum Members: String, CodingKey, CaseIterable { case init_data, cookies }
+    typealias CodingKeys = Members
+}
+
+private struct TelegramLinkBody: JSONRequestBody {
+    let init_data: String
+
+    enum Members: String, CodingKey, CaseIterable { case init_data }
     typealias CodingKeys = Members
 }
 

@@ -1,3 +1,5 @@
+import Configuration
+import Cryptography
 import Foundation
 import ServiceKit
 
@@ -54,6 +56,8 @@ struct AuthSettings: Sendable {
     /// Event-loop threads of that listener (`validate.threads`). One is plenty: a cached answer
     /// costs microseconds, and misses run on the task pool; more threads only compete with nginx.
     var validateThreads: Int
+    /// Telegram sign-in, when a bot is configured; nil: its routes answer 404.
+    var telegram: TelegramSettings?
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -94,6 +98,7 @@ struct AuthSettings: Sendable {
         validateListen = try reader.string(forKey: "validate.listen").map { try ListenAddress(parsing: $0) }
         validateThreads = reader.int(forKey: "validate.threads", default: 1)
         guard (1...64).contains(validateThreads) else { throw ConfigurationError(key: "validate.threads", message: "must be 1 to 64") }
+        telegram = try TelegramSettings(reader: reader)
     }
 
     private static func seconds(_ value: Double, key: String, allowZero: Bool = false) throws -> TimeInterval {
@@ -101,5 +106,49 @@ struct AuthSettings: Sendable {
             throw ConfigurationError(key: key, message: allowZero ? "must be zero or more seconds" : "must be positive seconds")
         }
         return value
+    }
+}
+
+/// The Telegram bot whose Mini App signs users in.
+struct TelegramSettings: Sendable {
+    /// The bot's token (`telegram.bot-token`, a credential file `telegram-bot-token` under systemd):
+    /// the key of initData's HMAC form. nil when only the bot's id is known.
+    var botToken: [UInt8]?
+    /// The bot's id: the token's part before the colon, or `telegram.bot-id` for a Mini App of a bot
+    /// whose token this server does not hold (then only the Ed25519 form is accepted).
+    var botID: String
+    /// Telegram's Ed25519 public key of the signature form (`telegram.public-key`, hex; the
+    /// production key by default, `40055058...` for Telegram's test environment).
+    var publicKey: [UInt8]
+    /// The oldest initData accepted (`telegram.max-age`, seconds; an hour).
+    var maximumAge: TimeInterval
+
+    init?(reader: ConfigReader) throws {
+        // An empty file is no bot (systemd's SetCredential= default when the file does not exist).
+        let token = reader.string(forKey: "telegram.bot-token", isSecret: true)
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let configuredID = reader.string(forKey: "telegram.bot-id")
+        guard token != nil || configuredID != nil else { return nil }
+        if let token {
+            let parts = token.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].allSatisfy(\.isASCII), UInt64(parts[0]) != nil, parts[1].count >= 20 else {
+                throw ConfigurationError(key: "telegram.bot-token", message: "is not a Telegram bot token (<bot id>:<secret>)")
+            }
+            botToken = Array(token.utf8)
+            botID = String(parts[0])
+            if let configuredID, configuredID != botID {
+                throw ConfigurationError(key: "telegram.bot-id", message: "names another bot than telegram.bot-token's (\(botID))")
+            }
+        } else {
+            guard let configuredID, UInt64(configuredID) != nil else { throw ConfigurationError(key: "telegram.bot-id", message: "must be a number") }
+            botID = configuredID
+        }
+        let keyHex = reader.string(forKey: "telegram.public-key", default: TelegramInitDataVerifier.productionPublicKeyHex)
+        guard let key = Hex.decode(keyHex), key.count == 32 else {
+            throw ConfigurationError(key: "telegram.public-key", message: "must be 64 hex digits (an Ed25519 public key)")
+        }
+        publicKey = key
+        maximumAge = reader.double(forKey: "telegram.max-age", default: 3600)
+        guard maximumAge > 0, maximumAge <= 86_400 else { throw ConfigurationError(key: "telegram.max-age", message: "must be 1 to 86400 seconds") }
     }
 }

@@ -165,7 +165,7 @@ struct PostgresAccountStore: AccountStore {
     }
 
     private static let summaryQuery: SQL = """
-        SELECT u.id::text, u.email, \(iso("u.created_at")), u.blocked, u.scopes,
+        SELECT u.id::text, coalesce(u.email, 'telegram:' || (SELECT t.telegram_id FROM auth.telegram_accounts t WHERE t.user_id = u.id)), \(iso("u.created_at")), u.blocked, u.scopes,
                (SELECT count(*) FROM auth.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now())::int8,
                (SELECT count(*) FROM auth.api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))::int8
         FROM auth.users u
@@ -307,4 +307,90 @@ struct PostgresAccountStore: AccountStore {
 struct UnexpectedRow: Error, CustomStringConvertible {
     let message: String
     var description: String { "unexpected PostgreSQL answer: \(message)" }
+}
+
+extension PostgresAccountStore {
+    func user(telegramID: Int64) async throws -> UserRecord? {
+        let rows = try await postgres.query(
+            "SELECT \(Self.joinedUserColumns) FROM auth.telegram_accounts t JOIN auth.users u ON u.id = t.user_id WHERE t.telegram_id = $1",
+            [.int(Int(telegramID))])
+        return try rows.first.map(Self.user)
+    }
+
+    /// The account and its link in one transaction: when a concurrent sign-in linked the same
+    /// Telegram user first, the link's insert finds it and the new account is rolled back.
+    func createTelegramUser(_ telegram: TelegramUser, scopes: [String]) async throws -> String? {
+        do {
+            return try await postgres.withTransaction { transaction in
+                let userID: String = try await transaction.query(
+                    "INSERT INTO auth.users (scopes) VALUES ($1) RETURNING id::text", [.text(scopes.joined(separator: " "))])[0].decode(at: 0)
+                let linked = try await transaction.query(
+                    """
+                    INSERT INTO auth.telegram_accounts (telegram_id, user_id, username, first_name, language_code)
+                    VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT (telegram_id) DO NOTHING RETURNING user_id
+                    """, Self.telegramParameters(telegram, userID: userID))
+                guard !linked.isEmpty else { throw TelegramLinkRace() }
+                return userID
+            }
+        } catch is TelegramLinkRace {
+            return nil
+        }
+    }
+
+    private struct TelegramLinkRace: Error {}
+
+    private static func telegramParameters(_ telegram: TelegramUser, userID: String) -> [PostgresValue] {
+        [.int(Int(telegram.id)), .text(userID), .text(telegram.username), .text(String(telegram.firstName.prefix(200))), .text(telegram.languageCode)]
+    }
+
+    /// Under the user's row lock, so that two links for one user at once cannot both pass the check.
+    func linkTelegram(_ telegram: TelegramUser, userID: String) async throws -> TelegramLinkResult {
+        try await postgres.withTransaction { transaction in
+            let current = try await transaction.query(
+                """
+                SELECT (SELECT telegram_id FROM auth.telegram_accounts WHERE user_id = u.id) FROM auth.users u WHERE u.id = $1::uuid FOR UPDATE
+                """, [.text(userID)])
+            if let linked = try current.first?.decode(at: 0) as Int?, Int64(linked) != telegram.id { return .userHasAnother }
+            let rows = try await transaction.query(
+                """
+                INSERT INTO auth.telegram_accounts (telegram_id, user_id, username, first_name, language_code) VALUES ($1, $2::uuid, $3, $4, $5)
+                ON CONFLICT (telegram_id) DO UPDATE SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
+                    language_code = EXCLUDED.language_code
+                WHERE auth.telegram_accounts.user_id = EXCLUDED.user_id
+                RETURNING user_id
+                """, Self.telegramParameters(telegram, userID: userID))
+            return rows.isEmpty ? .linkedElsewhere : .linked
+        }
+    }
+
+    func unlinkTelegram(userID: String) async throws -> TelegramUnlinkResult {
+        try await postgres.withTransaction { transaction in
+            let rows = try await transaction.query(
+                """
+                SELECT t.telegram_id, u.password_hash IS NOT NULL FROM auth.telegram_accounts t JOIN auth.users u ON u.id = t.user_id
+                WHERE t.user_id = $1::uuid FOR UPDATE OF t
+                """, [.text(userID)])
+            guard let row = rows.first else { return .notLinked }
+            guard try row.decode(at: 1) as Bool else { return .onlySignInMethod }
+            try await transaction.query("DELETE FROM auth.telegram_accounts WHERE user_id = $1::uuid", [.text(userID)])
+            return .unlinked(telegramID: Int64(try row.decode(at: 0) as Int))
+        }
+    }
+
+    func linkedTelegram(userID: String) async throws -> LinkedTelegram? {
+        try await postgres.query("SELECT telegram_id, username FROM auth.telegram_accounts WHERE user_id = $1::uuid", [.text(userID)]).first.map {
+            LinkedTelegram(id: Int64(try $0.decode(at: 0) as Int), username: try $0.decode(at: 1))
+        }
+    }
+
+    /// Expired uses go in the same statement, so the table holds at most `telegram.max-age` of sign-ins.
+    func claimInitData(digest: [UInt8], until: Date) async throws -> Bool {
+        let rows = try await postgres.query(
+            """
+            WITH expired AS (DELETE FROM auth.telegram_init_data_uses WHERE expires_at < now())
+            INSERT INTO auth.telegram_init_data_uses (digest, expires_at) VALUES ($1, to_timestamp($2))
+            ON CONFLICT (digest) DO NOTHING RETURNING 1
+            """, [.bytes(digest), .double(until.timeIntervalSince1970)])
+        return !rows.isEmpty
+    }
 }

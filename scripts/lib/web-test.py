@@ -1,19 +1,24 @@
 """The web app as a person uses it, in headless Chromium through the stack's nginx (scripts/web-test).
 
-Signs up, switches the language, generates a short answer (and sees its text grow before it is
-done), is refused a long task on the free plan (with a link to the plans), uses up the free plan's
+Opened as a Telegram Mini App (initData signed with the stack's bot token in the fragment), signs
+in to an account with no email. Then signs up, switches the language, generates a short answer
+(and sees its text grow before it is done), is refused a long task on the free plan (with a link to the plans), uses up the free plan's
 day (the message, and the button that waits), subscribes through the test checkout, runs a long task
 and sees it finish without a reload, opens it from the history, creates and revokes an API key,
 signs out everywhere and lands on the sign-in page, then signs in again. On every page: axe-core
 finds no serious or critical violation, the console has no error and no CSP report, and screenshots
 at desktop and phone width go to OUT. Prints each step as `web-test: ok` or `web-test: FAIL`.
 
-  web-test.py BASE_URL OUT
+  web-test.py BASE_URL OUT BOT_TOKEN_FILE
 """
+import hashlib
+import hmac
 import json
+import random
 import re
 import sys
 import time
+import urllib.parse
 import uuid
 
 from axe_selenium_python import Axe
@@ -25,7 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-base, out = sys.argv[1], sys.argv[2]
+base, out, bot_token_file = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 # Refusals the test provokes on purpose, by address and status: the browser logs each failed fetch,
 # which is no error of the page's. Any other failed request is one.
@@ -152,6 +157,21 @@ def generate(function, topic):
 email = f"web-{uuid.uuid4().hex[:12]}@example.com"
 password = f"pass-{uuid.uuid4().hex}"
 try:
+    # First, opened as a Telegram Mini App: Telegram puts initData, signed with the bot's token, in the
+    # fragment. A new visitor lands signed in, on an account of that Telegram user with no email.
+    with open(bot_token_file) as token_file:
+        bot_token = token_file.read().strip()
+    pairs = {"auth_date": str(int(time.time())), "query_id": f"AAweb{uuid.uuid4().hex[:12]}",
+             "user": json.dumps({"id": random.randint(10**6, 10**9), "first_name": "Mini", "language_code": "en"}, separators=(",", ":"))}
+    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+    pairs["hash"] = hmac.new(secret, "\n".join(f"{k}={v}" for k, v in sorted(pairs.items())).encode(), hashlib.sha256).hexdigest()
+    driver.get(f"{base}/account#" + urllib.parse.urlencode({"tgWebAppData": urllib.parse.urlencode(pairs), "tgWebAppVersion": "8.0"}))
+    wait(lambda: heading() == "Account" and "Signed in with Telegram" in text_of("main"), what="the Mini App signed in")
+    check("a Telegram Mini App signs in with its initData, which leaves the address",
+          driver.execute_script("return location.hash") == "")
+    driver.execute_script("localStorage.clear()")
+    driver.delete_all_cookies()
+
     driver.get(f"{base}/")
     wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
     headers = driver.execute_script("""
@@ -323,6 +343,7 @@ try:
     check("the slowest page loads in under 500 ms", loads[slowest] < 500, f"{slowest} {loads[slowest]:.0f} ms")
     problems = console_problems()
     check("no console error while the pages reload", not problems, "; ".join(problems[:3]))
+
 except AssertionError as error:
     driver.save_screenshot(f"{out}/failure.png")
     check("the browser's path", False, str(error))

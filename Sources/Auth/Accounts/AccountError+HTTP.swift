@@ -49,6 +49,42 @@ extension AccountError: APIErrorConvertible {
             APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
         case .tooManyAPIKeys(let limit):
             APIError(.conflict, code: "too_many_api_keys", message: "you have \(limit) live API keys; revoke one first")
+        case .telegramNotConfigured:
+            .notFound("Telegram sign-in is not set up on this server")
+        case .telegramInitData(let refusal):
+            refusal.apiError
+        case .telegramLinkedElsewhere:
+            APIError(.conflict, code: "telegram_linked_elsewhere", message: "this Telegram account is linked to another user")
+        case .telegramAlreadyLinked:
+            APIError(.conflict, code: "telegram_already_linked", message: "another Telegram account is linked to yours; unlink it first")
+        case .telegramNotLinked:
+            .notFound("no Telegram account is linked to yours")
+        case .lastSignInMethod:
+            APIError(
+                .conflict, code: "last_sign_in_method", message: "Telegram is the only way to sign in to this account; it cannot be unlinked")
+        }
+    }
+}
+
+extension TelegramInitDataError {
+    /// 400 for what is not initData at all; 401, each with its own code, for data Telegram did not
+    /// sign (or signed too long ago, or that was used already).
+    var apiError: APIError {
+        switch self {
+        case .malformed(let why):
+            .badRequest(code: "invalid_init_data", "init_data is not Telegram Mini App data: \(why)", field: "init_data")
+        case .missingHash:
+            APIError(.unauthorized, code: "telegram_hash_missing", message: "init_data has no hash")
+        case .missingSignature:
+            APIError(.unauthorized, code: "telegram_signature_missing", message: "init_data has no signature")
+        case .hashMismatch:
+            APIError(.unauthorized, code: "telegram_hash_invalid", message: "init_data was not signed with this bot's token, or was changed")
+        case .badSignature:
+            APIError(.unauthorized, code: "telegram_signature_invalid", message: "init_data's signature is not Telegram's, or the data was changed")
+        case .expired:
+            APIError(.unauthorized, code: "telegram_init_data_expired", message: "init_data is too old; open the Mini App again")
+        case .reused:
+            APIError(.unauthorized, code: "telegram_init_data_reused", message: "this init_data was used already; open the Mini App again")
         }
     }
 }

@@ -34,4 +34,15 @@ enum AccountError: Error, Sendable, Equatable {
     case insufficientScope([String])
     /// The owner has `limit` live API keys already.
     case tooManyAPIKeys(limit: Int)
+    /// Telegram sign-in is not set up here (no bot token or bot id): the routes do not exist.
+    case telegramNotConfigured
+    /// The Mini App's `initData` was refused.
+    case telegramInitData(TelegramInitDataError)
+    /// The Telegram account is linked to another user.
+    case telegramLinkedElsewhere
+    /// The user already has another Telegram account linked.
+    case telegramAlreadyLinked
+    case telegramNotLinked
+    /// Unlinking would leave the account with no way to sign in (it has no password).
+    case lastSignInMethod
 }

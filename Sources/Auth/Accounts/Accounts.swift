@@ -1,13 +1,15 @@
+import Cryptography
 import Logging
 import PasswordHashing
 
 /// The account flows of ARCHITECTURE.md's public API, one type per concern: registration and
-/// login, refresh rotation, sessions and password, API keys.
+/// login, refresh rotation, sessions and password, API keys, Telegram sign-in.
 struct Accounts: Sendable {
     let signIn: SignIn
     let refresh: RefreshRotation
     let sessions: Sessions
     let apiKeys: APIKeyManagement
+    let telegram: TelegramSignIn
     let settings: AuthSettings
 
     init(
@@ -17,10 +19,11 @@ struct Accounts: Sendable {
         let backends = AccountBackends(store: store, registry: registry, cache: cache, logger: logger)
         let passwords = try await PasswordCheck(hasher: hasher, throttle: throttle, backends: backends)
         let issuer = TokenIssuer(keys: keys, settings: settings, backends: backends)
-        self.signIn = SignIn(backends: backends, passwords: passwords, issuer: issuer, settings: settings)
+        self.signIn = SignIn(backends: backends, passwords: passwords, issuer: issuer)
         self.refresh = RefreshRotation(backends: backends, issuer: issuer, settings: settings)
         self.sessions = Sessions(backends: backends, passwords: passwords)
         self.apiKeys = APIKeyManagement(backends: backends, passwords: passwords, settings: settings)
+        self.telegram = TelegramSignIn(verifier: try settings.telegram.map(TelegramInitDataVerifier.init), backends: backends, issuer: issuer)
         self.settings = settings
     }
 }

@@ -64,7 +64,7 @@ struct PasswordCheck: Sendable {
         guard let account = try await backends.postgres({ try await backends.store.user(id: identity.userID) }) else {
             throw AccountError.noSuchAccount
         }
-        let subject = LoginSubject(normalizedEmail: Email.normalize(account.email), clientIP: client.address)
+        let subject = LoginSubject(normalizedEmail: Email.normalize(account.email ?? account.id), clientIP: client.address)
         return try await user(withPassword: password, of: subject, client: client, refusal: .wrongCurrentPassword) { account }
     }
 

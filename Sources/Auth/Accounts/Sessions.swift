@@ -46,7 +46,7 @@ struct Sessions: Sendable {
     /// `keepingAPIKeys`, every API key: a password change is what a user does after a compromise.
     func changePassword(_ identity: Identity, current: String, new: String, keepingAPIKeys: Bool, client: ClientInfo) async throws {
         let user = try await passwords.reauthenticate(identity, password: current, client: client)
-        if let refusal = PasswordPolicy.refusal(of: new, email: user.email, field: "new_password") { throw refusal }
+        if let refusal = PasswordPolicy.refusal(of: new, email: user.email ?? "", field: "new_password") { throw refusal }
         let hash = try await passwords.hash(new)
         try await backends.postgres { try await backends.store.updatePassword(userID: user.id, passwordHash: hash) }
         let revoked = try await backends.revokeSessions(of: user.id, keeping: identity.sessionID, reason: "password_changed")
@@ -60,15 +60,29 @@ struct Sessions: Sendable {
                 requestID: client.requestID, detail: "\(revoked.count) other sessions and \(revokedKeys.count) API keys revoked"))
     }
 
+    /// `/auth/me`: `email` is null for an account a Telegram sign-in made, `telegram` null when none is linked.
     struct Profile: Encodable {
         let user_id: String
-        let email: String
+        let email: String?
         let scopes: [String]
         let tier: String
+        let telegram: LinkedTelegram?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(user_id, forKey: .user_id)
+            try container.encode(email, forKey: .email)
+            try container.encode(scopes, forKey: .scopes)
+            try container.encode(tier, forKey: .tier)
+            try container.encode(telegram, forKey: .telegram)
+        }
+
+        enum CodingKeys: String, CodingKey { case user_id, email, scopes, tier, telegram }
     }
 
     func profile(_ identity: Identity) async throws -> Profile {
         guard let user = try await backends.postgres({ try await backends.store.user(id: identity.userID) }) else { throw AccountError.noSuchAccount }
-        return Profile(user_id: user.id, email: user.email, scopes: user.scopes, tier: identity.tier)
+        let telegram = try await backends.postgres { try await backends.store.linkedTelegram(userID: user.id) }
+        return Profile(user_id: user.id, email: user.email, scopes: user.scopes, tier: identity.tier, telegram: telegram)
     }
 }

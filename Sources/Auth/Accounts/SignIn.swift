@@ -6,7 +6,6 @@ struct SignIn: Sendable {
     let backends: AccountBackends
     let passwords: PasswordCheck
     let issuer: TokenIssuer
-    let settings: AuthSettings
 
     func register(email: String, password: String, client: ClientInfo) async throws -> String {
         let normalized = Email.normalize(email)
@@ -36,17 +35,6 @@ struct SignIn: Sendable {
             await backends.events.record(SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID))
             throw AccountError.accountBlocked
         }
-        let refresh = try Secrets.make(prefix: "rt_")
-        let sessionID = try await backends.postgres {
-            try await backends.store.createSession(
-                userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
-                userAgent: client.userAgent, clientIP: client.address)
-        }
-        await backends.events.record(
-            SecurityEvent(kind: .loginSucceeded, userID: user.id, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
-        // A bounded number of live sessions: the oldest beyond it end (as on a new device sign-in).
-        let ended = try await backends.postgres { try await backends.store.revokeSessionsBeyond(settings.sessionsPerUser, userID: user.id) }
-        try await backends.revoke(sessions: ended)
-        return try await issuer.grant(user: user, sessionID: sessionID, refreshToken: refresh.secret)
+        return try await issuer.openSession(for: user, client: client, event: .loginSucceeded)
     }
 }

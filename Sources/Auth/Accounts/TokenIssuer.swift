@@ -34,4 +34,19 @@ struct TokenIssuer: Sendable {
             access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
             scope: user.scopes.joined(separator: " "), sessionID: sessionID)
     }
+
+    /// A new session for a user who just proved who they are (`event` says how), with its token
+    /// pair. A bounded number of sessions stay live: the oldest beyond it end, as on a new device.
+    func openSession(for user: UserRecord, client: ClientInfo, event: SecurityEvent.Kind) async throws -> TokenGrant {
+        let refresh = try Secrets.make(prefix: "rt_")
+        let sessionID = try await backends.postgres {
+            try await backends.store.createSession(
+                userID: user.id, refreshDigest: refresh.digest, lifetime: settings.refreshTokenLifetime,
+                userAgent: client.userAgent, clientIP: client.address)
+        }
+        await backends.events.record(SecurityEvent(kind: event, userID: user.id, sessionID: sessionID, clientIP: client.address, requestID: client.requestID))
+        let ended = try await backends.postgres { try await backends.store.revokeSessionsBeyond(settings.sessionsPerUser, userID: user.id) }
+        try await backends.revoke(sessions: ended)
+        return try await grant(user: user, sessionID: sessionID, refreshToken: refresh.secret)
+    }
 }

@@ -10,7 +10,8 @@ import Synchronization
 final class InMemoryAccountStore: AccountStore {
     private struct User {
         var record: UserRecord
-        let normalizedEmail: String
+        /// nil for an account a Telegram sign-in made.
+        let normalizedEmail: String?
         let createdAt: Date
     }
 
@@ -55,6 +56,8 @@ final class InMemoryAccountStore: AccountStore {
         var refreshTokens: [[UInt8]: RefreshToken] = [:]
         var apiKeys: [String: APIKey] = [:]
         var sealSecret: String?
+        var telegram: [Int64: (userID: String, username: String?)] = [:]
+        var initDataUses: [[UInt8]: Date] = [:]
         var events: [SecurityEvent] = []
         var sequence = 0
 
@@ -71,7 +74,8 @@ final class InMemoryAccountStore: AccountStore {
 
         func summary(_ user: User, at now: Date) -> AccountSummary {
             AccountSummary(
-                id: user.record.id, email: user.record.email, createdAt: InMemoryAccountStore.iso(user.createdAt), blocked: user.record.blocked,
+                id: user.record.id, email: user.record.email ?? "telegram:\(telegram.first { $0.value.userID == user.record.id }?.key ?? 0)",
+                createdAt: InMemoryAccountStore.iso(user.createdAt), blocked: user.record.blocked,
                 scopes: user.record.scopes, activeSessions: sessions.values.filter { $0.userID == user.record.id && isLive($0, at: now) }.count,
                 liveAPIKeys: apiKeys.values.filter { $0.userID == user.record.id && $0.isLive(at: now) }.count)
         }
@@ -222,9 +226,11 @@ final class InMemoryAccountStore: AccountStore {
             let now = Date()
             return state.users.values
                 .filter { user in
-                    (filter.map { user.normalizedEmail.contains($0.lowercased()) } ?? true) && (after.map { user.normalizedEmail > $0.lowercased() } ?? true)
+                    // As SQL compares NULL: an account without email passes no filter, and sorts last.
+                    guard let email = user.normalizedEmail else { return filter == nil && after == nil }
+                    return (filter.map { email.contains($0.lowercased()) } ?? true) && (after.map { email > $0.lowercased() } ?? true)
                 }
-                .sorted { $0.normalizedEmail < $1.normalizedEmail }.prefix(limit).map { state.summary($0, at: now) }
+                .sorted { ($0.normalizedEmail ?? "\u{10FFFF}") < ($1.normalizedEmail ?? "\u{10FFFF}") }.prefix(limit).map { state.summary($0, at: now) }
         }
     }
 
@@ -317,5 +323,52 @@ final class InMemoryAccountStore: AccountStore {
 
     func recordEvent(_ event: SecurityEvent) async throws {
         state.withLock { $0.events.append(event) }
+    }
+
+    func user(telegramID: Int64) async throws -> UserRecord? {
+        state.withLock { state in state.telegram[telegramID].flatMap { state.users[$0.userID]?.record } }
+    }
+
+    func createTelegramUser(_ telegram: TelegramUser, scopes: [String]) async throws -> String? {
+        state.withLock { state in
+            guard state.telegram[telegram.id] == nil else { return nil }
+            let id = Self.newID()
+            state.users[id] = User(
+                record: UserRecord(id: id, email: nil, passwordHash: nil, scopes: scopes, blocked: false), normalizedEmail: nil, createdAt: Date())
+            state.telegram[telegram.id] = (id, telegram.username)
+            return id
+        }
+    }
+
+    func linkTelegram(_ telegram: TelegramUser, userID: String) async throws -> TelegramLinkResult {
+        state.withLock { state in
+            if let other = state.telegram.first(where: { $0.value.userID == userID })?.key, other != telegram.id { return .userHasAnother }
+            if let holder = state.telegram[telegram.id]?.userID, holder != userID { return .linkedElsewhere }
+            state.telegram[telegram.id] = (userID, telegram.username)
+            return .linked
+        }
+    }
+
+    func unlinkTelegram(userID: String) async throws -> TelegramUnlinkResult {
+        state.withLock { state in
+            guard let telegramID = state.telegram.first(where: { $0.value.userID == userID })?.key else { return .notLinked }
+            guard state.users[userID]?.record.passwordHash != nil else { return .onlySignInMethod }
+            state.telegram[telegramID] = nil
+            return .unlinked(telegramID: telegramID)
+        }
+    }
+
+    func linkedTelegram(userID: String) async throws -> LinkedTelegram? {
+        state.withLock { state in
+            state.telegram.first(where: { $0.value.userID == userID }).map { LinkedTelegram(id: $0.key, username: $0.value.username) }
+        }
+    }
+
+    func claimInitData(digest: [UInt8], until: Date) async throws -> Bool {
+        state.withLock { state in
+            let now = Date()
+            state.initDataUses = state.initDataUses.filter { $0.value >= now }
+            return state.initDataUses.updateValue(until, forKey: digest) == nil
+        }
     }
 }

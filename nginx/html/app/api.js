@@ -100,7 +100,7 @@ export function sessionGone(error) {
 }
 
 const expiredCodes = new Set(['missing_token', 'token_expired', 'invalid_token']);
-const noRefreshPaths = ['/auth/login', '/auth/register', '/auth/refresh'];
+const noRefreshPaths = ['/auth/login', '/auth/register', '/auth/refresh', '/auth/telegram'];
 
 /**
  * `method path` with `body` as JSON; the answer's JSON (null for 204), or an ApiError. A 401 for an
@@ -140,6 +140,13 @@ export const api = {
 /** Signs in with cookies (HttpOnly tokens, the CSRF cookie) and starts the refresh timer. */
 export async function signIn(email, password) {
   const answer = await request('POST', '/auth/login', { email, password, cookies: true });
+  scheduleRefresh(answer.expires_in);
+  return answer;
+}
+
+/** Signs in with a Telegram Mini App's signed initData, as signIn does with a password. */
+export async function signInWithTelegram(initData) {
+  const answer = await request('POST', '/auth/telegram', { init_data: initData, cookies: true });
   scheduleRefresh(answer.expires_in);
   return answer;
 }

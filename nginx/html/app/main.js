@@ -2,7 +2,7 @@
 // current path (the History API; nginx answers every app path with index.html), and the session:
 // a page that needs one sends a signed-out visitor to the sign-in page.
 
-import { api, onSignedOut, resumeRefreshing, stopRefreshing, ApiError } from './api.js';
+import { api, onSignedOut, resumeRefreshing, signInWithTelegram, stopRefreshing, ApiError } from './api.js';
 import { h, fill } from './dom.js';
 import { t, language, setLanguage, languages } from './i18n.js';
 import { startEvents, stopEvents, onEvent } from './events.js';
@@ -18,6 +18,8 @@ const header = document.getElementById('top');
 
 /** Who is signed in (`/auth/me`), or null. */
 let me = null;
+/** Why a Mini App sign-in was refused (an ApiError), for the sign-in page; null when none was. */
+let telegramRefusal = null;
 /** The bell of this session: made once, kept across the header's redraws. */
 let bellView = null;
 /** Which render is the newest: a slower page that finishes later is not shown over it. */
@@ -43,6 +45,9 @@ export function navigate(path, { replace = false } = {}) {
 const app = {
   get me() {
     return me;
+  },
+  get telegramRefusal() {
+    return telegramRefusal;
   },
   navigate,
   async signedIn() {
@@ -147,8 +152,25 @@ onSignedOut(() => {
 });
 onEvent('signedOut', signedOut);
 
+/**
+ * Opened as a Telegram Mini App, the page's fragment carries Telegram's signed initData
+ * (`tgWebAppData`): it signs in to the account of that Telegram user. A refusal shows on the
+ * sign-in page.
+ */
+async function signInFromTelegram() {
+  const initData = new URLSearchParams(location.hash.slice(1)).get('tgWebAppData');
+  if (!initData) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  try {
+    await signInWithTelegram(initData);
+  } catch (error) {
+    telegramRefusal = error;
+  }
+}
+
 async function start() {
   document.documentElement.lang = language();
+  await signInFromTelegram();
   try {
     // A browser whose access cookie expired with the tab closed is refreshed on the way.
     me = await api.get('/auth/me');

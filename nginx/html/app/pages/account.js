@@ -1,6 +1,6 @@
-// The account: sessions (sign out one, or everywhere), the password, and API keys for bots and
-// scripts (created with scopes and an expiry, the key shown once with a copy button; listed;
-// revoked).
+// The account: sessions (sign out one, or everywhere), the linked Telegram account, the password,
+// and API keys for bots and scripts (created with scopes and an expiry, the key shown once with a
+// copy button; listed; revoked).
 
 import { api } from '../api.js';
 import { h, fill, field, alertBox, showError, onSubmit, when } from '../dom.js';
@@ -13,10 +13,12 @@ export async function accountPage(app) {
   const keys = keysSection(keyList.api_keys);
   return [
     h('h1', {}, t('account.title')),
-    h('p', {}, app.me.email),
+    h('p', {}, app.me.email ?? t('account.telegramOnly')),
     sessionsSection(app, sessions),
-    keys.section,
-    passwordSection(keys.reload),
+    app.me.telegram ? telegramSection(app) : null,
+    // API keys are made with the password, which an account Telegram made does not have.
+    app.me.email ? keys.section : null,
+    app.me.email ? passwordSection(keys.reload) : null,
   ];
 }
 
@@ -61,6 +63,31 @@ function sessionsSection(app, { current, sessions }) {
     return row;
   });
   return h('section', { class: 'card' }, h('h2', {}, t('account.sessions')), h('ul', { class: 'rows' }, rows), error, everywhere);
+}
+
+/** The linked Telegram account, with unlinking (refused for an account Telegram made). */
+function telegramSection(app) {
+  const { telegram } = app.me;
+  const error = alertBox();
+  const unlink = h('button', {
+    type: 'button',
+    onclick: async () => {
+      unlink.disabled = true;
+      try {
+        await api.delete('/auth/telegram/link');
+        section.remove();
+      } catch (failure) {
+        unlink.disabled = false;
+        showError(error, failure, t);
+      }
+    },
+  }, t('account.unlinkTelegram'));
+  const section = h('section', { class: 'card' },
+    h('h2', {}, 'Telegram'),
+    h('p', {}, t('account.telegramLinked', { name: telegram.username ? `@${telegram.username}` : String(telegram.id) })),
+    error,
+    unlink);
+  return section;
 }
 
 /** The API keys' section, and `reload()` to list them again. */

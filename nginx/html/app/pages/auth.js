@@ -2,13 +2,14 @@
 // page never sees, and the CSRF cookie's value goes with every write.
 
 import { api, signIn } from '../api.js';
-import { h, field, alertBox, onSubmit } from '../dom.js';
+import { h, field, alertBox, onSubmit, showError } from '../dom.js';
 import { t } from '../i18n.js';
 
 function credentialsForm(app, { title, submitLabel, newPassword, onSubmit: onSubmitCredentials, footer }) {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });
   const password = h('input', { type: 'password', name: 'password', autocomplete: newPassword ? 'new-password' : 'current-password', required: true, minlength: newPassword ? 10 : undefined });
   const error = alertBox();
+  if (app.telegramRefusal) showError(error, app.telegramRefusal, t);
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   const form = h('form', {
     class: 'card narrow',

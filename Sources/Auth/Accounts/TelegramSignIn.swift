@@ -1,0 +1,82 @@
+import Foundation
+
+/// Sign-in with a Telegram Mini App's `initData`: the account linked to that Telegram user, made
+/// on first use; and linking or unlinking a Telegram account to a signed-in user's own.
+struct TelegramSignIn: Sendable {
+    /// nil when no bot is configured: every route answers 404.
+    let verifier: TelegramInitDataVerifier?
+    let backends: AccountBackends
+    let issuer: TokenIssuer
+
+    /// The tokens of the account linked to the Telegram user, as a login answers them.
+    func signIn(initData: String, client: ClientInfo, now: Date = Date()) async throws -> TokenGrant {
+        let telegram = try await verified(initData, now: now).user
+        guard let user = try await account(of: telegram, client: client) else { throw AccountError.unavailable(role: "account store") }
+        guard !user.blocked else {
+            await backends.events.record(
+                SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID, detail: "telegram"))
+            throw AccountError.accountBlocked
+        }
+        return try await issuer.openSession(for: user, client: client, event: .telegramSignIn)
+    }
+
+    /// Links the Telegram user of `initData` to the signed-in user's account.
+    func link(_ identity: Identity, initData: String, client: ClientInfo, now: Date = Date()) async throws -> LinkedTelegram {
+        let telegram = try await verified(initData, now: now).user
+        switch try await backends.postgres({ try await backends.store.linkTelegram(telegram, userID: identity.userID) }) {
+        case .linked:
+            await backends.events.record(
+                SecurityEvent(
+                    kind: .telegramLinked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                    requestID: client.requestID, detail: "telegram \(telegram.id)"))
+            return LinkedTelegram(id: telegram.id, username: telegram.username)
+        case .linkedElsewhere:
+            throw AccountError.telegramLinkedElsewhere
+        case .userHasAnother:
+            throw AccountError.telegramAlreadyLinked
+        }
+    }
+
+    func unlink(_ identity: Identity, client: ClientInfo) async throws {
+        guard verifier != nil else { throw AccountError.telegramNotConfigured }
+        switch try await backends.postgres({ try await backends.store.unlinkTelegram(userID: identity.userID) }) {
+        case .unlinked(let telegramID):
+            await backends.events.record(
+                SecurityEvent(
+                    kind: .telegramUnlinked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,
+                    requestID: client.requestID, detail: "telegram \(telegramID)"))
+        case .notLinked:
+            throw AccountError.telegramNotLinked
+        case .onlySignInMethod:
+            throw AccountError.lastSignInMethod
+        }
+    }
+
+    /// Checked data, used once: its single use is recorded only after the signature holds, so a
+    /// forgery cannot spend someone's real initData.
+    private func verified(_ initData: String, now: Date) async throws -> VerifiedInitData {
+        guard let verifier else { throw AccountError.telegramNotConfigured }
+        let data: VerifiedInitData
+        do {
+            data = try verifier.verify(initData, now: now)
+        } catch {
+            throw AccountError.telegramInitData(error)
+        }
+        let until = data.authDate.addingTimeInterval(verifier.maximumAge + 60)
+        guard try await backends.postgres({ try await backends.store.claimInitData(digest: data.digest, until: until) }) else {
+            throw AccountError.telegramInitData(.reused)
+        }
+        return data
+    }
+
+    /// The linked account, or a new one (no email, no password) on a first sign-in; when two first
+    /// sign-ins race, both get the one account.
+    private func account(of telegram: TelegramUser, client: ClientInfo) async throws -> UserRecord? {
+        if let user = try await backends.postgres({ try await backends.store.user(telegramID: telegram.id) }) { return user }
+        if let userID = try await backends.postgres({ try await backends.store.createTelegramUser(telegram, scopes: Scopes.defaultGrant) }) {
+            await backends.events.record(
+                SecurityEvent(kind: .registered, userID: userID, clientIP: client.address, requestID: client.requestID, detail: "telegram \(telegram.id)"))
+        }
+        return try await backends.postgres { try await backends.store.user(telegramID: telegram.id) }
+    }
+}
