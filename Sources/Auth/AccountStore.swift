@@ -69,6 +69,9 @@ protocol AccountStore: Sendable {
     /// Records one use of a Mini App's initData (by its SHA-256), kept until `until`; false when it
     /// was used before.
     func claimInitData(digest: [UInt8], until: Date) async throws -> Bool
+    /// The user's live session called `name` (botd's, one per user), its life extended by
+    /// `lifetime`; a new one when there is none.
+    func namedSession(userID: String, name: String, lifetime: TimeInterval) async throws -> String
 }
 
 enum TelegramLinkResult: Sendable, Equatable {

@@ -23,6 +23,17 @@ struct AuthRoutes: Sendable {
             let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: true))
             return Self.response(outcome, requestID: request.headers[GatewayHeaders.requestID])
         }
+        // botd's, on this socket only (nginx answers /internal/ with 404).
+        router.post(RouterPath(TelegramSessionAPI.path)) { request, context in
+            let body = try await request.decodeJSON(as: BotSessionBody.self, context: context)
+            let proof = request.headers[.authorization].flatMap { header -> String? in
+                let prefix = "\(TelegramSessionAPI.scheme) "
+                return header.hasPrefix(prefix) ? String(header.dropFirst(prefix.count)) : nil
+            }
+            let asked = TelegramSessionAPI.Request(
+                telegramID: body.telegram_id, firstName: body.first_name, username: body.username, languageCode: body.language_code)
+            return try Response.json(try await accounts.telegram.botSession(asked, proof: proof ?? "", client: Self.client(request)))
+        }
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -215,6 +226,17 @@ private struct TelegramSignInBody: JSONRequestBody {
     let cookies: Bool?
 
     enum Members: String, CodingKey, CaseIterable { case init_data, cookies }
+    typealias CodingKeys = Members
+}
+
+/// ``TelegramSessionAPI/Request``, member by member.
+private struct BotSessionBody: JSONRequestBody {
+    let telegram_id: Int64
+    let first_name: String
+    let username: String?
+    let language_code: String?
+
+    enum Members: String, CodingKey, CaseIterable { case telegram_id, first_name, username, language_code }
     typealias CodingKeys = Members
 }
 

@@ -1,3 +1,4 @@
+import Cryptography
 import Foundation
 import PostgresClient
 
@@ -392,5 +393,19 @@ extension PostgresAccountStore {
             ON CONFLICT (digest) DO NOTHING RETURNING 1
             """, [.bytes(digest), .double(until.timeIntervalSince1970)])
         return !rows.isEmpty
+    }
+
+    /// The newest live session of that name, used again; a new one (with a refresh token no one is
+    /// given) when there is none. Two callers at once may each make one; both work.
+    func namedSession(userID: String, name: String, lifetime: TimeInterval) async throws -> String {
+        let rows = try await postgres.query(
+            """
+            UPDATE auth.sessions SET last_used_at = now(), expires_at = now() + $3 * interval '1 second'
+            WHERE id = (SELECT id FROM auth.sessions WHERE user_id = $1::uuid AND user_agent = $2 AND revoked_at IS NULL AND expires_at > now()
+                        ORDER BY created_at DESC LIMIT 1)
+            RETURNING id::text
+            """, [.text(userID), .text(name), .double(lifetime)])
+        if let id: String = try rows.first?.decode(at: 0) { return id }
+        return try await createSession(userID: userID, refreshDigest: try SecureRandom.bytes(count: 32), lifetime: lifetime, userAgent: name, clientIP: nil)
     }
 }

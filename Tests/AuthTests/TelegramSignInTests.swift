@@ -223,6 +223,39 @@ import Testing
         }
     }
 
+    static func botSession(_ client: some TestClientProtocol, telegramID: Int64, proofKey: String = signer.botToken) async throws -> TestResponse {
+        let proof = Hex.encode(try HMACSHA256.authenticationCode(for: Array(TelegramSessionAPI.proofMessage.utf8), key: Array(proofKey.utf8)))
+        return try await client.send(
+            .post, TelegramSessionAPI.path, json: #"{"telegram_id":\#(telegramID),"first_name":"Bot user","language_code":"ru"}"#,
+            headers: [.authorization: "Bot \(proof)"])
+    }
+
+    @Test func botdActsForATelegramUserThroughOneSessionOfTheirs() async throws {
+        try await InMemoryAuth.with(arguments: Self.arguments) { authd in
+            try await authd.withClient { client in
+                let telegramID = Self.newTelegramID()
+                let forged = try await Self.botSession(client, telegramID: telegramID, proofKey: "7000000003:AAG-not-the-bot-token-at-all-0000")
+                #expect(forged.status == .unauthorized)
+                #expect(forged.errorBody?.error == "invalid_bot_proof")
+
+                let first = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(client, telegramID: telegramID).body)
+                #expect(first.created)
+                let second = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(client, telegramID: telegramID).body)
+                #expect(!second.created)
+                #expect(second.user_id == first.user_id)
+                #expect(try await client.validate(second.access_token, requiredScopes: "generate").status == .ok)
+                // One session for the bot, which the user sees and can end.
+                let sessions = try await client.send(.get, "/auth/sessions", token: second.access_token)
+                let list = try #require(try JSONSerialization.jsonObject(with: Data(buffer: sessions.body)) as? [String: Any])
+                let named = (list["sessions"] as? [[String: Any]])?.filter { $0["user_agent"] as? String == TelegramSessionAPI.sessionName }
+                #expect(named?.count == 1)
+                // The Mini App signs in to the same account.
+                let viaMiniApp = try JSONDecoder().decode(Grant.self, from: try await Self.signIn(client, telegramID: telegramID).body)
+                #expect(try await Self.profile(client, token: viaMiniApp.access_token)["user_id"] as? String == first.user_id)
+            }
+        }
+    }
+
     @Test func withoutABotTheRoutesDoNotExist() async throws {
         try await InMemoryAuth.with { authd in
             try await authd.withClient { client in
@@ -234,6 +267,7 @@ import Testing
                 #expect(
                     try await client.send(.post, "/auth/telegram/link", json: #"{"init_data":"\#(initData)"}"#, token: grant.access_token).status == .notFound)
                 #expect(try await client.send(.delete, "/auth/telegram/link", token: grant.access_token).status == .notFound)
+                #expect(try await Self.botSession(client, telegramID: 5).status == .notFound)
             }
         }
     }

@@ -62,6 +62,8 @@ extension AccountError: APIErrorConvertible {
         case .lastSignInMethod:
             APIError(
                 .conflict, code: "last_sign_in_method", message: "Telegram is the only way to sign in to this account; it cannot be unlinked")
+        case .invalidBotProof:
+            APIError(.unauthorized, code: "invalid_bot_proof", message: "the call does not prove it holds the bot's token")
         }
     }
 }

@@ -45,4 +45,6 @@ enum AccountError: Error, Sendable, Equatable {
     case telegramNotLinked
     /// Unlinking would leave the account with no way to sign in (it has no password).
     case lastSignInMethod
+    /// botd's call for a Telegram user's session did not prove it holds the bot's token.
+    case invalidBotProof
 }

@@ -1,3 +1,5 @@
+import Contracts
+import Cryptography
 import Foundation
 
 /// Sign-in with a Telegram Mini App's `initData`: the account linked to that Telegram user, made
@@ -11,13 +13,46 @@ struct TelegramSignIn: Sendable {
     /// The tokens of the account linked to the Telegram user, as a login answers them.
     func signIn(initData: String, client: ClientInfo, now: Date = Date()) async throws -> TokenGrant {
         let telegram = try await verified(initData, now: now).user
-        guard let user = try await account(of: telegram, client: client) else { throw AccountError.unavailable(role: "account store") }
+        guard let user = try await account(of: telegram, client: client).user else { throw AccountError.unavailable(role: "account store") }
         guard !user.blocked else {
             await backends.events.record(
                 SecurityEvent(kind: .blockedSignIn, userID: user.id, clientIP: client.address, requestID: client.requestID, detail: "telegram"))
             throw AccountError.accountBlocked
         }
         return try await issuer.openSession(for: user, client: client, event: .telegramSignIn)
+    }
+
+    /// botd's session for a Telegram user it got an update from: the linked account (made on first
+    /// use) and an access token of its one "Telegram bot" session. `proof` is the hex HMAC-SHA256
+    /// of ``TelegramSessionAPI/proofMessage`` under the bot's token.
+    func botSession(_ request: TelegramSessionAPI.Request, proof: String, client: ClientInfo) async throws -> TelegramSessionAPI.Answer {
+        guard let botToken = verifier?.botToken else { throw AccountError.telegramNotConfigured }
+        guard let sent = Hex.decode(proof),
+            HMACSHA256.isValidAuthenticationCode(sent, for: Array(TelegramSessionAPI.proofMessage.utf8), key: botToken)
+        else {
+            throw AccountError.invalidBotProof
+        }
+        guard request.telegram_id > 0 else { throw AccountError.telegramInitData(.malformed("telegram_id must be positive")) }
+        let telegram = TelegramUser(
+            id: request.telegram_id, firstName: String(request.first_name.prefix(200)), lastName: nil, username: request.username,
+            languageCode: request.language_code)
+        let (found, created) = try await account(of: telegram, client: client)
+        guard let user = found else { throw AccountError.unavailable(role: "account store") }
+        guard !user.blocked else { throw AccountError.accountBlocked }
+        // A session revoked between its lookup and its token (the user ended it) gets a new one.
+        for _ in 0..<2 {
+            let sessionID = try await backends.postgres {
+                try await backends.store.namedSession(userID: user.id, name: TelegramSessionAPI.sessionName, lifetime: issuer.settings.refreshTokenLifetime)
+            }
+            do {
+                let token = try await issuer.accessToken(for: user, sessionID: sessionID)
+                return TelegramSessionAPI.Answer(
+                    userID: user.id, accessToken: token, expiresIn: Int(issuer.settings.accessTokenLifetime), created: created)
+            } catch AccountError.invalidGrant {
+                continue
+            }
+        }
+        throw AccountError.unavailable(role: "token store")
     }
 
     /// Links the Telegram user of `initData` to the signed-in user's account.
@@ -70,13 +105,14 @@ struct TelegramSignIn: Sendable {
     }
 
     /// The linked account, or a new one (no email, no password) on a first sign-in; when two first
-    /// sign-ins race, both get the one account.
-    private func account(of telegram: TelegramUser, client: ClientInfo) async throws -> UserRecord? {
-        if let user = try await backends.postgres({ try await backends.store.user(telegramID: telegram.id) }) { return user }
-        if let userID = try await backends.postgres({ try await backends.store.createTelegramUser(telegram, scopes: Scopes.defaultGrant) }) {
+    /// sign-ins race, both get the one account (and only the one that made it says `created`).
+    private func account(of telegram: TelegramUser, client: ClientInfo) async throws -> (user: UserRecord?, created: Bool) {
+        if let user = try await backends.postgres({ try await backends.store.user(telegramID: telegram.id) }) { return (user, false) }
+        let made = try await backends.postgres { try await backends.store.createTelegramUser(telegram, scopes: Scopes.defaultGrant) }
+        if let userID = made {
             await backends.events.record(
                 SecurityEvent(kind: .registered, userID: userID, clientIP: client.address, requestID: client.requestID, detail: "telegram \(telegram.id)"))
         }
-        return try await backends.postgres { try await backends.store.user(telegramID: telegram.id) }
+        return (try await backends.postgres { try await backends.store.user(telegramID: telegram.id) }, made != nil)
     }
 }

@@ -21,6 +21,14 @@ struct TokenIssuer: Sendable {
     let backends: AccountBackends
 
     func grant(user: UserRecord, sessionID: String, refreshToken: String) async throws -> TokenGrant {
+        let token = try await accessToken(for: user, sessionID: sessionID)
+        return TokenGrant(
+            access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
+            scope: user.scopes.joined(separator: " "), sessionID: sessionID)
+    }
+
+    /// A signed access token of the session, recorded in the registry.
+    func accessToken(for user: UserRecord, sessionID: String) async throws -> String {
         let claims = try JWTClaims(
             issuer: settings.issuer, audience: settings.audience, subject: user.id, sessionID: sessionID,
             scopes: user.scopes, lifetime: settings.accessTokenLifetime)
@@ -30,9 +38,7 @@ struct TokenIssuer: Sendable {
                 jwtID: claims.jwtID, userID: user.id, sessionID: sessionID, until: claims.expiresAt.addingTimeInterval(settings.leeway))
         }
         guard recorded else { throw AccountError.invalidGrant }
-        return TokenGrant(
-            access_token: token, token_type: "Bearer", expires_in: Int(settings.accessTokenLifetime), refresh_token: refreshToken,
-            scope: user.scopes.joined(separator: " "), sessionID: sessionID)
+        return token
     }
 
     /// A new session for a user who just proved who they are (`event` says how), with its token

@@ -371,4 +371,19 @@ final class InMemoryAccountStore: AccountStore {
             return state.initDataUses.updateValue(until, forKey: digest) == nil
         }
     }
+
+    func namedSession(userID: String, name: String, lifetime: TimeInterval) async throws -> String {
+        let existing: String? = state.withLock { state in
+            let now = Date()
+            guard
+                let session = state.sessions.values.filter({ $0.userID == userID && $0.userAgent == name && state.isLive($0, at: now) })
+                    .max(by: { $0.sequence < $1.sequence })
+            else { return nil }
+            state.sessions[session.id]?.lastUsedAt = now
+            state.sessions[session.id]?.expiresAt = now + lifetime
+            return session.id
+        }
+        if let existing { return existing }
+        return try await createSession(userID: userID, refreshDigest: try SecureRandom.bytes(count: 32), lifetime: lifetime, userAgent: name, clientIP: nil)
+    }
 }
