@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // MARK: C libraries (system-library targets; only their wrapper imports them)
@@ -184,6 +185,22 @@ let package = Package(
         .executableTarget(name: "subscribed", dependencies: ["Subscriptions", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "aid", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "genworker", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
+        .target(
+            name: "Bots",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "Contracts", "Cryptography", "PostgresClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "botd", dependencies: ["Bots", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "notifyd", dependencies: ["Notifications", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(
             name: "skillctl",
@@ -277,6 +294,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BotsTests",
+            dependencies: [
+                "Bots", "Contracts", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "NotificationsTests",
             dependencies: [

@@ -17,6 +17,8 @@ public struct UserEvent: Codable, Sendable, Equatable {
     public static let exchange = "events"
     /// notifyd's queue: every user's events (`user.*`), consumed by each notifyd instance in turn.
     public static let notificationsQueue = "notify.events"
+    /// botd's queue: every user's events, of which it acts on the ends of the tasks a chat asked for.
+    public static let botsQueue = "bots.events"
 
     /// Unique per event: a consumer that sees an id twice (a redelivery) acts once.
     public let id: String

@@ -8,7 +8,8 @@ extension AMQPTopology {
     /// queue; a task rejected for good, or delivered too often without an ack, dead-letters to
     /// `generate.dead`; `events` carries per-user notifications under `user.<id>`, all of which
     /// `notify.events` keeps for notifyd (while it is down too), handed to one notifyd at a time
-    /// so that each user's events are stored in the order they were published.
+    /// so that each user's events are stored in the order they were published; `bots.events` keeps
+    /// them for botd.
     public static let skillup = AMQPTopology(
         exchanges: [
             .init(GenerationTaskMessage.exchange, kind: .direct),
@@ -23,11 +24,15 @@ extension AMQPTopology {
                     GenerationTaskMessage.retryQueue(paid: paid), deadLetterExchange: GenerationTaskMessage.exchange,
                     deadLetterRoutingKey: GenerationTaskMessage.workQueue(paid: paid), quorum: true),
             ]
-        } + [Queue(GenerationTaskMessage.deadRoutingKey, quorum: true), Queue(UserEvent.notificationsQueue, quorum: true, singleActiveConsumer: true)],
+        } + [
+            Queue(GenerationTaskMessage.deadRoutingKey, quorum: true), Queue(UserEvent.notificationsQueue, quorum: true, singleActiveConsumer: true),
+            // A day's events at most wait for botd: a result older than that is no news to a chat.
+            Queue(UserEvent.botsQueue, messageTTL: .seconds(86_400), quorum: true),
+        ],
         bindings: [
             GenerationTaskMessage.routingKey, GenerationTaskMessage.paidRoutingKey, GenerationTaskMessage.retryRoutingKey,
             GenerationTaskMessage.paidRetryRoutingKey, GenerationTaskMessage.deadRoutingKey,
         ].map { Binding(queue: $0, exchange: GenerationTaskMessage.exchange, routingKey: $0) }
-            + [Binding(queue: UserEvent.notificationsQueue, exchange: UserEvent.exchange, routingKey: "user.*")]
+            + [UserEvent.notificationsQueue, UserEvent.botsQueue].map { Binding(queue: $0, exchange: UserEvent.exchange, routingKey: "user.*") }
     )
 }

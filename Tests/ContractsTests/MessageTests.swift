@@ -54,15 +54,17 @@ struct MessageTests {
         #expect(published.exchange == "events" && published.routingKey == "user.u1" && published.body == body)
     }
 
-    @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueuesAndEveryUsersEventsToNotifyd() {
+    @Test func theTopologyRoutesNewRetriedAndDeadTasksToTheirQueuesAndEveryUsersEventsToNotifydAndBotd() {
         let topology = AMQPTopology.skillup
         let bindings = Set(topology.bindings.map { "\($0.exchange) \($0.routingKey) -> \($0.queue)" })
         #expect(
             bindings == [
                 "generate generate.long -> generate.long", "generate generate.retry -> generate.retry", "generate generate.dead -> generate.dead",
                 "generate generate.long.paid -> generate.long.paid", "generate generate.retry.paid -> generate.retry.paid",
-                "events user.* -> notify.events",
+                "events user.* -> notify.events", "events user.* -> bots.events",
             ])
+        let bots = topology.queues.first { $0.name == "bots.events" }
+        #expect(bots?.messageTTL == .seconds(86_400), "without botd running, its queue must not grow for ever")
         let notify = topology.queues.first { $0.name == "notify.events" }
         #expect(notify?.singleActiveConsumer == true, "two notifyd storing at once could keep a user's events out of order")
         let retry = topology.queues.first { $0.name == "generate.retry" }

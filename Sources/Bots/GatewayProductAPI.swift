@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import Contracts
+import Cryptography
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// The product over the wire: authd's session call on its sockets (``TelegramSessionAPI``), then
+/// the public API through nginx (`gateway.url`) with the user's access token, so that every rule,
+/// limit and refusal is the one a browser meets. A user's token is kept until a minute before it
+/// expires; one the gateway refuses (the user ended the bot's session) is asked for again once.
+final class GatewayProductAPI: ProductAPI, Sendable {
+    let client: HTTPClient
+    let settings: BotSettings
+    private let proof: String
+    private let tokens = Mutex<[Int64: (session: UserSession, until: ContinuousClock.Instant)]>([:])
+    private let turn = Mutex(0)
+
+    init(client: HTTPClient, settings: BotSettings) throws {
+        self.client = client
+        self.settings = settings
+        proof = Hex.encode(try HMACSHA256.authenticationCode(for: Array(TelegramSessionAPI.proofMessage.utf8), key: Array(settings.botToken.utf8)))
+    }
+
+    func session(for sender: TelegramUpdate.Sender) async throws -> UserSession {
+        if let kept = tokens.withLock({ $0[sender.id] }), kept.until > .now { return kept.session }
+        let body = TelegramSessionAPI.Request(telegramID: sender.id, firstName: sender.firstName, username: sender.username, languageCode: sender.languageCode)
+        let start = turn.withLock { value in
+            value += 1
+            return value
+        }
+        var failures: [String] = []
+        for offset in 0..<settings.authdSockets.count {
+            let socket = settings.authdSockets[(start + offset) % settings.authdSockets.count]
+            guard let url = URL(httpURLWithSocketPath: socket, uri: TelegramSessionAPI.path) else {
+                failures.append("\(socket): not a socket path")
+                continue
+            }
+            do {
+                let (status, bytes) = try await send(
+                    url.absoluteString, method: .POST, body: try JSONEncoder().encode(body),
+                    headers: ["Authorization": "\(TelegramSessionAPI.scheme) \(proof)"], timeout: .seconds(5))
+                guard status == 200 else {
+                    if status == 503 {
+                        failures.append("\(socket): 503")
+                        continue
+                    }
+                    throw Self.refusal(status: status, bytes: bytes)
+                }
+                let answer = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: Data(bytes))
+                let session = UserSession(userID: answer.user_id, accessToken: answer.access_token, created: answer.created)
+                tokens.withLock { $0[sender.id] = (session, .now + .seconds(max(answer.expires_in - 60, 1))) }
+                return session
+            } catch let refusal as ProductRefusal {
+                throw refusal
+            } catch {
+                failures.append("\(socket): \(error)")
+            }
+        }
+        throw ProductUnavailable(reason: "authd: " + failures.joined(separator: "; "))
+    }
+
+    func generate(function: String, topic: String, language: BotLanguage, idempotencyKey: String, as session: UserSession) async throws -> Generated {
+        let body = try JSONSerialization.data(withJSONObject: ["function": function, "topic": topic, "options": ["language": language.rawValue]])
+        let answer = try await api(.POST, "/api/generate", body: body, headers: ["Idempotency-Key": idempotencyKey], as: session, decoding: GenerateAnswer.self)
+        if let taskID = answer.task_id { return .queued(taskID: taskID) }
+        guard let id = answer.id, let text = answer.text else { throw ProductUnavailable(reason: "aid answered neither a text nor a task") }
+        return .answered(id: id, text: text, truncated: answer.truncated ?? false)
+    }
+
+    func generation(_ id: String, as session: UserSession) async throws -> GenerationState {
+        try await api(.GET, "/api/generations/\(id)", as: session, decoding: GenerationState.self)
+    }
+
+    func subscription(as session: UserSession) async throws -> SubscriptionState {
+        let answer = try await api(.GET, "/api/subscription", as: session, decoding: SubscriptionAnswer.self)
+        return SubscriptionState(
+            plan: answer.plan.code, status: answer.status, dayUsed: answer.usage.today.used, dayLimit: answer.usage.today.limit,
+            dayResetsAt: answer.usage.today.resets_at)
+    }
+
+    func plans() async throws -> [PlanSummary] {
+        let (status, bytes) = try await send("\(settings.gatewayURL)/api/plans", method: .GET, timeout: settings.gatewayTimeout)
+        guard status == 200 else { throw Self.refusal(status: status, bytes: bytes) }
+        return try JSONDecoder().decode(PlansAnswer.self, from: Data(bytes)).plans.map {
+            PlanSummary(code: $0.code, name: $0.title, priceCents: $0.price_cents, currency: $0.currency, generationsPerDay: $0.generations_per_day)
+        }
+    }
+
+    func checkout(plan: String, as session: UserSession) async throws -> String {
+        let body = try JSONSerialization.data(withJSONObject: ["plan": plan])
+        return try await api(.POST, "/api/billing/checkout", body: body, as: session, decoding: CheckoutAnswer.self).checkout_url
+    }
+
+    func history(limit: Int, as session: UserSession) async throws -> [GenerationState] {
+        try await api(.GET, "/api/generations?limit=\(limit)", as: session, decoding: HistoryAnswer.self).generations
+    }
+
+    /// A call through the gateway as the user; a 401 (their bot session ended) is tried once more
+    /// with a new session.
+    private func api<Answer: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [String: String] = [:], as session: UserSession, decoding: Answer.Type
+    ) async throws -> Answer {
+        var session = session
+        for attempt in 0..<2 {
+            var all = headers
+            all["Authorization"] = "Bearer \(session.accessToken)"
+            let (status, bytes) = try await send("\(settings.gatewayURL)\(path)", method: method, body: body, headers: all, timeout: settings.gatewayTimeout)
+            if (200..<300).contains(status) { return try JSONDecoder().decode(Answer.self, from: Data(bytes)) }
+            if status == 401, attempt == 0, let owner = forget(session) {
+                session = try await self.session(for: owner)
+                continue
+            }
+            throw Self.refusal(status: status, bytes: bytes)
+        }
+        throw ProductUnavailable(reason: "the gateway refused a new session's token")
+    }
+
+    /// Drops the kept token; answers whose it was.
+    private func forget(_ session: UserSession) -> TelegramUpdate.Sender? {
+        tokens.withLock { kept in
+            guard let id = kept.first(where: { $0.value.session == session })?.key else { return nil }
+            kept[id] = nil
+            return TelegramUpdate.Sender(id: id, firstName: "", username: nil, languageCode: nil, isBot: false)
+        }
+    }
+
+    private func send(
+        _ url: String, method: HTTPMethod, body: Data? = nil, headers: [String: String] = [:], timeout: Duration
+    ) async throws -> (status: Int, body: [UInt8]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000)))
+            return (Int(response.status.code), Array(buffer: try await response.body.collect(upTo: 4 << 20)))
+        } catch {
+            throw ProductUnavailable(reason: "\(url.prefix { $0 != "?" }): \(error)")
+        }
+    }
+
+    /// A 4xx is the API's refusal, told to the user; a 5xx (or an answer that is no JSON error) is
+    /// an outage, after which the update is tried again.
+    private static func refusal(status: Int, bytes: [UInt8]) -> any Error {
+        guard (400..<500).contains(status), let error = try? JSONDecoder().decode(ErrorAnswer.self, from: Data(bytes)) else {
+            return ProductUnavailable(reason: "answered \(status)")
+        }
+        return ProductRefusal(status: status, code: error.error, message: error.message)
+    }
+
+    private struct ErrorAnswer: Decodable {
+        let error: String
+        let message: String
+    }
+
+    private struct GenerateAnswer: Decodable {
+        let id: String?
+        let text: String?
+        let truncated: Bool?
+        let task_id: String?
+    }
+
+    private struct SubscriptionAnswer: Decodable {
+        let plan: Plan
+        let status: String
+        let usage: Usage
+
+        struct Plan: Decodable { let code: String }
+        struct Usage: Decodable { let today: Count }
+        struct Count: Decodable {
+            let used: Int
+            let limit: Int?
+            let resets_at: String?
+        }
+    }
+
+    private struct PlansAnswer: Decodable {
+        let plans: [Plan]
+
+        struct Plan: Decodable {
+            let code: String
+            let title: String
+            let price_cents: Int
+            let currency: String
+            let generations_per_day: Int?
+        }
+    }
+
+    private struct CheckoutAnswer: Decodable { let checkout_url: String }
+    private struct HistoryAnswer: Decodable { let generations: [GenerationState] }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Sends the replies waiting in the outbox, within Telegram's limits (``SendPacer``), and removes
+/// each once Telegram took it (or refused it for good). One instance sends at a time (the sender
+/// lease), so the bot's limits are kept by one pacer. On shutdown it stops between messages: what
+/// was not sent stays in the outbox for the next sender. A reply is sent at least once: a crash
+/// between Telegram's answer and its removal sends it again.
+final class OutboxSender: Service, Sendable {
+    let store: any UpdateStore
+    let api: any BotAPI
+    let holder = UUID()
+    let logger: Logger
+    private let wake: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    init(store: any UpdateStore, api: any BotAPI, logger: Logger) {
+        self.store = store
+        self.api = api
+        self.logger = logger
+        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A reply was queued: look now rather than at the next poll.
+    func nudge() { waker.yield() }
+
+    func run() async {
+        let ticker = Task { [waker] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                waker.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var pacer = SendPacer()
+        var holding = false
+        var leaseCheckedAt = -Double.infinity
+        waker.yield()
+        for await _ in wake.cancelOnGracefulShutdown() {
+            do {
+                if (clock.now - start).seconds - leaseCheckedAt >= 1 {
+                    holding = try await store.holdSenderLease(holder: holder, lease: .seconds(5))
+                    leaseCheckedAt = (clock.now - start).seconds
+                }
+                guard holding else { continue }
+                sending: while !Task.isShuttingDownGracefully {
+                    let now = (clock.now - start).seconds
+                    switch pacer.next(from: try await store.waitingMessages(limit: 500), now: now) {
+                    case .send(let message):
+                        try await send(message, pacer: &pacer, now: now)
+                    case .wait(let until) where until - now < 0.5:
+                        // Sooner than the next tick: a nudge of its own.
+                        Task { [waker] in
+                            try? await Task.sleep(for: .seconds(until - now))
+                            waker.yield()
+                        }
+                        break sending
+                    case .wait, .idle:
+                        break sending
+                    }
+                }
+            } catch {
+                logger.warning("sending replies failed; retrying", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+
+    private func send(_ message: QueuedMessage, pacer: inout SendPacer, now: Double) async throws {
+        switch await api.sendMessage(chatID: message.chat.id, text: message.text) {
+        case .sent:
+            pacer.sent(message, at: now)
+            try await store.remove(messageID: message.id)
+        case .refused(let reason):
+            logger.warning("Telegram refused a reply; dropped", metadata: ["chat": "\(message.chat.id)", "reason": "\(reason)"])
+            pacer.sent(message, at: now)
+            try await store.remove(messageID: message.id)
+        case .retryAfter(let seconds):
+            logger.notice("Telegram asked to wait before the next reply to a chat", metadata: ["chat": "\(message.chat.id)", "seconds": "\(seconds)"])
+            pacer.hold(chat: message.chat.id, seconds: Double(max(seconds, 1)), now: now)
+        case .failed(let reason):
+            logger.warning("a reply could not be sent; it is tried again", metadata: ["chat": "\(message.chat.id)", "reason": "\(reason)"])
+            pacer.hold(chat: message.chat.id, seconds: 2, now: now)
+        }
+    }
+}

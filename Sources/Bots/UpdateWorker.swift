@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Handles the stored updates: takes each chat's oldest unhandled one (leased, so a botd that dies
+/// mid-way leaves it to another once the lease runs out, or to itself at once when it restarts), runs its command, and stores the replies
+/// with the update's end in one step. Different chats are handled side by side, one chat's updates
+/// one after another. On shutdown it takes no more; what it holds gets `shutdownBudget` to finish,
+/// and what has not finished by then is handed back unhandled.
+final class UpdateWorker: Service, Sendable {
+    let store: any UpdateStore
+    let commands: BotCommands
+    let sender: OutboxSender
+    let settings: BotSettings
+    let shutdownBudget: Duration
+    let logger: Logger
+    /// This instance's identity as a lease holder: the same across its restarts (``BotSettings/instance``).
+    let holder: UUID
+    /// Updates being handled now.
+    private let running = Mutex(0)
+    private let wake: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    init(store: any UpdateStore, commands: BotCommands, sender: OutboxSender, settings: BotSettings, shutdownBudget: Duration, logger: Logger) {
+        self.store = store
+        self.commands = commands
+        self.sender = sender
+        self.settings = settings
+        self.shutdownBudget = shutdownBudget
+        self.logger = logger
+        self.holder = settings.instance
+        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// An update was stored: look now rather than at the next poll.
+    func nudge() { waker.yield() }
+
+    func run() async {
+        let ticker = Task { [waker, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.pollInterval)
+                waker.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        // What this instance held when it last stopped (killed mid-update, say) is taken again now.
+        do {
+            try await store.releaseAll(holder: holder)
+        } catch {
+            logger.warning("updates held before a restart could not be handed back; their leases run out instead", metadata: ["reason": "\(error)"])
+        }
+        var prunedAt = ContinuousClock.now - .seconds(3600)
+        await withDiscardingTaskGroup { inFlight in
+            waker.yield()
+            for await _ in wake.cancelOnGracefulShutdown() {
+                if ContinuousClock.now - prunedAt > .seconds(600) {
+                    prunedAt = ContinuousClock.now
+                    await prune()
+                }
+                let free = settings.concurrency - running.withLock { $0 }
+                guard free > 0 else { continue }
+                do {
+                    for update in try await store.claim(holder: holder, lease: settings.lease, limit: free) {
+                        running.withLock { $0 += 1 }
+                        inFlight.addTask {
+                            await self.handle(update)
+                            self.running.withLock { $0 -= 1 }
+                            self.nudge()
+                        }
+                    }
+                } catch {
+                    logger.warning("taking updates failed; retrying", metadata: ["reason": "\(error)"])
+                }
+            }
+            // Shutting down: what is in flight may finish within the budget; the rest is handed back.
+            let deadline = ContinuousClock.now + shutdownBudget
+            while running.withLock({ $0 }) > 0, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            inFlight.cancelAll()
+        }
+    }
+
+    /// One update: its command's replies and task stored with its end; handed back (after a pause,
+    /// so that an outage is not a busy loop) when the product could not answer or the worker stops.
+    func handle(_ stored: StoredUpdate) async {
+        let update: TelegramUpdate
+        do {
+            update = try TelegramUpdate.parse(Array(stored.body.utf8))
+        } catch {
+            logger.warning("an update is not one; marked handled", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
+            await finish(stored, with: BotCommands.Handling())
+            return
+        }
+        do {
+            let handling = try await commands.handle(update)
+            try Task.checkCancellation()
+            await finish(stored, with: handling)
+        } catch {
+            if !(error is CancellationError) {
+                logger.warning("an update could not be handled now; it is tried again", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
+                try? await Task.sleep(for: settings.retryPause)
+            }
+            // Handed back even when this task was cancelled at shutdown.
+            let released = await Task { [store, holder] in try await store.release(stored, holder: holder) }.result
+            if case .failure(let failure) = released {
+                logger.warning(
+                    "an update could not be handed back; its lease runs out instead", metadata: ["update_id": "\(stored.updateID)", "reason": "\(failure)"])
+            }
+            waker.yield()
+        }
+    }
+
+    private func finish(_ stored: StoredUpdate, with handling: BotCommands.Handling) async {
+        do {
+            if try await store.finish(stored, holder: holder, replies: handling.replies, task: handling.task) {
+                sender.nudge()
+            } else {
+                logger.warning("an update's lease ran out while it was handled; another handler has it", metadata: ["update_id": "\(stored.updateID)"])
+            }
+        } catch {
+            logger.warning("an update's end could not be stored; it is handled again", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
+            try? await store.release(stored, holder: holder)
+        }
+        waker.yield()
+    }
+
+    private func prune() async {
+        do {
+            let pruned = try await store.prune(handledBefore: Date().addingTimeInterval(-settings.keepHandled))
+            if pruned > 0 { logger.info("forgot handled updates", metadata: ["updates": "\(pruned)"]) }
+        } catch {
+            logger.warning("forgetting old updates failed", metadata: ["reason": "\(error)"])
+        }
+    }
+}
