@@ -22,6 +22,8 @@ CREATE TABLE bots.updates (
     body         text NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
     handled_at   timestamptz,
+    -- Times a handler took it: one that fails every time is given up (and told so) at last.
+    attempts     integer NOT NULL DEFAULT 0,
     lease_holder uuid,
     lease_until  timestamptz
 );

@@ -1,3 +1,4 @@
+import Hummingbird
 import JWT
 import Logging
 import NIOPosix
@@ -14,6 +15,8 @@ public enum AuthDaemon {
         let validator: TokenValidator
         let keys: SigningKeys
         let cache: ValidationCache
+        /// The Telegram session listener's routes (served on `telegram.sessions-listen`).
+        let telegramSessions: RouterResponder<BasicRequestContext>
         let services: [any Service]
     }
 
@@ -48,7 +51,9 @@ public enum AuthDaemon {
                 base: settings.lockoutBase, maximum: settings.lockoutMaximum))
         let components = try await wire(setup, settings: settings, storage: storage)
         let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
-        return Components(validator: components.validator, keys: components.keys, cache: components.cache, services: components.services + [feed])
+        return Components(
+            validator: components.validator, keys: components.keys, cache: components.cache, telegramSessions: components.telegramSessions,
+            services: components.services + [feed])
     }
 
     /// authd's rules over a storage: signing keys, password hashing, the validator and its cache,
@@ -72,7 +77,13 @@ public enum AuthDaemon {
         let accounts = try await Accounts(
             store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, cache: cache,
             logger: setup.logger)
-        AuthRoutes(accounts: accounts, validator: validator, keys: keys).add(to: setup.router)
+        let routes = AuthRoutes(accounts: accounts, validator: validator, keys: keys)
+        routes.add(to: setup.router)
+        let sessionRouter = Router<BasicRequestContext>()
+        sessionRouter.add(middleware: RequestIdMiddleware())
+        sessionRouter.add(middleware: AccessLogMiddleware())
+        sessionRouter.add(middleware: ErrorBodyMiddleware())
+        routes.addTelegramSessions(to: sessionRouter)
 
         var services: [any Service] = [
             ShutdownHook { try? await hashingThreads.shutdownGracefully() },
@@ -84,7 +95,10 @@ public enum AuthDaemon {
                     address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger)
             )
         }
-        return Components(validator: validator, keys: keys, cache: cache, services: services)
+        if let address = settings.telegramSessionsListen {
+            services.append(try Daemon.internalListener(router: sessionRouter, address: address, configuration: setup.configuration, logger: setup.logger))
+        }
+        return Components(validator: validator, keys: keys, cache: cache, telegramSessions: sessionRouter.buildResponder(), services: services)
     }
 }
 

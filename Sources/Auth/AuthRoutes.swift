@@ -23,17 +23,6 @@ struct AuthRoutes: Sendable {
             let outcome = await validator.validate(Self.credentialRequest(request, forSubrequest: true))
             return Self.response(outcome, requestID: request.headers[GatewayHeaders.requestID])
         }
-        // botd's, on this socket only (nginx answers /internal/ with 404).
-        router.post(RouterPath(TelegramSessionAPI.path)) { request, context in
-            let body = try await request.decodeJSON(as: BotSessionBody.self, context: context)
-            let proof = request.headers[.authorization].flatMap { header -> String? in
-                let prefix = "\(TelegramSessionAPI.scheme) "
-                return header.hasPrefix(prefix) ? String(header.dropFirst(prefix.count)) : nil
-            }
-            let asked = TelegramSessionAPI.Request(
-                telegramID: body.telegram_id, firstName: body.first_name, username: body.username, languageCode: body.language_code)
-            return try Response.json(try await accounts.telegram.botSession(asked, proof: proof ?? "", client: Self.client(request)))
-        }
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -119,6 +108,21 @@ struct AuthRoutes: Sendable {
         auth.delete("/api-keys/:id") { request, context in
             try await accounts.apiKeys.revoke(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
             return Self.noContent()
+        }
+    }
+
+    /// botd's call for a Telegram user's session, on a listener of its own (`telegram.sessions-listen`)
+    /// in a folder only botd may enter: never on the socket nginx and its clients reach.
+    func addTelegramSessions(to router: Router<BasicRequestContext>) {
+        router.post(RouterPath(TelegramSessionAPI.path)) { request, context in
+            let body = try await request.decodeJSON(as: BotSessionBody.self, context: context)
+            let proof = request.headers[.authorization].flatMap { header -> String? in
+                let prefix = "\(TelegramSessionAPI.scheme) "
+                return header.hasPrefix(prefix) ? String(header.dropFirst(prefix.count)) : nil
+            }
+            let asked = TelegramSessionAPI.Request(
+                telegramID: body.telegram_id, firstName: body.first_name, username: body.username, languageCode: body.language_code)
+            return try Response.json(try await accounts.telegram.botSession(asked, proof: proof ?? "", client: Self.client(request)))
         }
     }
 

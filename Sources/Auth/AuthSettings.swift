@@ -58,6 +58,9 @@ struct AuthSettings: Sendable {
     var validateThreads: Int
     /// Telegram sign-in, when a bot is configured; nil: its routes answer 404.
     var telegram: TelegramSettings?
+    /// Where botd asks for Telegram users' sessions (`telegram.sessions-listen`), if anywhere: a
+    /// listener of its own, in a folder only botd may enter (never the socket nginx reaches).
+    var telegramSessionsListen: ListenAddress?
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -99,6 +102,7 @@ struct AuthSettings: Sendable {
         validateThreads = reader.int(forKey: "validate.threads", default: 1)
         guard (1...64).contains(validateThreads) else { throw ConfigurationError(key: "validate.threads", message: "must be 1 to 64") }
         telegram = try TelegramSettings(reader: reader)
+        telegramSessionsListen = try reader.string(forKey: "telegram.sessions-listen").map { try ListenAddress(parsing: $0) }
     }
 
     private static func seconds(_ value: Double, key: String, allowZero: Bool = false) throws -> TimeInterval {

@@ -6,6 +6,12 @@ import Foundation
 struct BotCommands: Sendable {
     let product: any ProductAPI
     let publicURL: String
+    /// The bot's username (`telegram.bot-username`): in a group, a command addressed to another bot
+    /// (`/help@other_bot`) is left to it. Unset, every command is taken.
+    var botUsername: String? = nil
+
+    /// What shows a user's own account: answered in a private chat only, never to a whole group.
+    static let privateCommands: Set<String> = ["status", "plan", "history"]
 
     /// The replies to one update, and a task whose result the chat waits for.
     struct Handling: Sendable, Equatable {
@@ -18,12 +24,14 @@ struct BotCommands: Sendable {
         guard let message = update.message, let sender = message.from, !sender.isBot, let text = message.text,
             let command = Command(parsing: text)
         else { return Handling() }
+        if let addressee = command.addressee, let botUsername, addressee.lowercased() != botUsername.lowercased() { return Handling() }
         let language = BotLanguage(telegramLanguage: sender.languageCode)
         let texts = BotTexts(language: language, publicURL: publicURL)
         let chat = message.chat
         func reply(_ texts: String...) -> Handling {
             Handling(replies: texts.flatMap { MessageSplitter.parts(of: $0) }.map { OutgoingMessage(chat: chat, text: $0) })
         }
+        if chat.isGroup, Self.privateCommands.contains(command.name) { return reply(texts.privateOnly) }
         do {
             switch command.name {
             case "start":
@@ -65,6 +73,13 @@ struct BotCommands: Sendable {
         }
     }
 
+    /// The reply to an update given up on after every attempt failed: the service is busy.
+    func givenUp(_ update: TelegramUpdate) -> Handling {
+        guard let message = update.message, let sender = message.from, !sender.isBot, message.text.flatMap(Command.init) != nil else { return Handling() }
+        let texts = BotTexts(language: BotLanguage(telegramLanguage: sender.languageCode), publicURL: publicURL)
+        return Handling(replies: [OutgoingMessage(chat: message.chat, text: texts.unavailable)])
+    }
+
     /// The reply to a task's end, from its generation as the API shows it now.
     func taskEnded(_ task: PendingTask, state: GenerationState) -> [OutgoingMessage] {
         let texts = BotTexts(language: task.language, publicURL: publicURL)
@@ -83,9 +98,10 @@ struct BotCommands: Sendable {
     }
 }
 
-/// `/name@bot argument`: a command and the rest of its message.
+/// `/name@bot argument`: a command, the bot it names, and the rest of its message.
 struct Command: Sendable, Equatable {
     let name: String
+    let addressee: String?
     let argument: String
 
     init?(parsing text: String) {
@@ -94,6 +110,7 @@ struct Command: Sendable, Equatable {
         let head = trimmed.prefix { !$0.isWhitespace }
         // In a group a command may name its bot: /status@skillup_bot.
         name = String(head.prefix { $0 != "@" }).lowercased()
+        addressee = head.contains("@") ? String(head.drop { $0 != "@" }.dropFirst()) : nil
         argument = trimmed.dropFirst(head.count).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { return nil }
     }

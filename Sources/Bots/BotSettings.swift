@@ -19,13 +19,20 @@ struct BotSettings: Sendable {
     var gatewayCAFile: String?
     /// authd's sockets, for the Telegram session calls (`authd.sockets`, comma-separated, in turn).
     var authdSockets: [String]
+    /// The bot's username (`telegram.bot-username`), if known: commands addressed to another bot in a
+    /// group are left alone.
+    var botUsername: String?
     /// The web app's address in replies (`public.url`; the gateway's by default).
     var publicURL: String
     /// Updates handled at once, each of another chat (`updates.concurrency`).
     var concurrency: Int
-    /// How long an update stays its handler's (`updates.lease`, seconds): how soon another botd
-    /// takes over an update whose handler died. Longer than a generation may take.
+    /// How long an update stays its handler's without a renewal (`updates.lease`, seconds; renewed
+    /// every third of it while its command runs): how soon another botd takes over an update whose
+    /// handler died.
     var lease: Duration
+    /// Handlings of one update before it is given up, and its user told the service is busy
+    /// (`updates.attempts`).
+    var attempts: Int
     /// How long a handled update is kept against redeliveries (`updates.keep`, seconds; a day, as
     /// Telegram keeps an update).
     var keepHandled: TimeInterval
@@ -59,16 +66,18 @@ struct BotSettings: Sendable {
             throw ConfigurationError(key: "authd.sockets", message: "must name authd's sockets, as absolute paths")
         }
         publicURL = reader.string(forKey: "public.url", default: gatewayURL).trimmingSuffix("/")
+        botUsername = reader.string(forKey: "telegram.bot-username").map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 }
         concurrency = reader.int(forKey: "updates.concurrency", default: 8)
         guard (1...256).contains(concurrency) else { throw ConfigurationError(key: "updates.concurrency", message: "must be from 1 to 256") }
-        lease = try Self.duration(reader.double(forKey: "updates.lease", default: 120), key: "updates.lease")
+        lease = try Self.duration(reader.double(forKey: "updates.lease", default: 30), key: "updates.lease")
+        attempts = reader.int(forKey: "updates.attempts", default: 5)
+        guard (1...100).contains(attempts) else { throw ConfigurationError(key: "updates.attempts", message: "must be from 1 to 100") }
         keepHandled = reader.double(forKey: "updates.keep", default: 86_400)
         guard keepHandled >= 60 else { throw ConfigurationError(key: "updates.keep", message: "must be at least 60 seconds") }
         pollInterval = try Self.duration(reader.double(forKey: "updates.poll", default: 0.5), key: "updates.poll")
         retryPause = try Self.duration(reader.double(forKey: "updates.retry-pause", default: 2), key: "updates.retry-pause")
         gatewayTimeout = try Self.duration(reader.double(forKey: "gateway.timeout", default: 70), key: "gateway.timeout")
         instance = Self.uuid(naming: configuration.listen.description)
-        guard gatewayTimeout < lease else { throw ConfigurationError(key: "updates.lease", message: "must be longer than gateway.timeout") }
     }
 
     /// A UUID made from the first 16 bytes of the name's SHA-256.

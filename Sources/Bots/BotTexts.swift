@@ -100,5 +100,9 @@ struct BotTexts: Sendable {
         }.joined(separator: "\n")
     }
 
+    var privateOnly: String {
+        pick("This shows your own account: ask me in a private chat.", "Это данные вашего аккаунта: спросите меня в личном чате.")
+    }
+
     var unknown: String { pick("I do not know that command. /help lists mine.", "Такой команды нет. /help — список команд.") }
 }

@@ -45,13 +45,13 @@ public enum BotsDaemon {
 
     /// botd's rules over any storage: the webhook route, the update worker and the sender.
     static func wire(_ setup: DaemonSetup, settings: BotSettings, storage: Storage) -> Components {
-        let commands = BotCommands(product: storage.product, publicURL: settings.publicURL)
+        let commands = BotCommands(product: storage.product, publicURL: settings.publicURL, botUsername: settings.botUsername)
         let sender = OutboxSender(store: storage.updates, api: storage.telegram, logger: setup.logger)
-        let worker = UpdateWorker(
-            store: storage.updates, commands: commands, sender: sender, settings: settings, shutdownBudget: setup.configuration.shutdownTimeout,
-            logger: setup.logger)
-        WebhookRoutes(store: storage.updates, secret: settings.webhookSecret, stored: { worker.nudge() }).add(to: setup.router)
         let endings = TaskEndings(store: storage.updates, commands: commands, sender: sender, logger: setup.logger)
+        let worker = UpdateWorker(
+            store: storage.updates, commands: commands, sender: sender, endings: endings, settings: settings,
+            shutdownBudget: setup.configuration.shutdownTimeout, logger: setup.logger)
+        WebhookRoutes(store: storage.updates, secret: settings.webhookSecret, stored: { worker.nudge() }).add(to: setup.router)
         return Components(worker: worker, sender: sender, endings: endings, services: [worker, sender])
     }
 }

@@ -13,14 +13,21 @@ import Synchronization
 final class GatewayProductAPI: ProductAPI, Sendable {
     let client: HTTPClient
     let settings: BotSettings
-    private let proof: String
+    private let tokenKey: [UInt8]
     private let tokens = Mutex<[Int64: (session: UserSession, until: ContinuousClock.Instant)]>([:])
     private let turn = Mutex(0)
 
     init(client: HTTPClient, settings: BotSettings) throws {
         self.client = client
         self.settings = settings
-        proof = Hex.encode(try HMACSHA256.authenticationCode(for: Array(TelegramSessionAPI.proofMessage.utf8), key: Array(settings.botToken.utf8)))
+        tokenKey = Array(settings.botToken.utf8)
+    }
+
+    /// `<unix time>.<hex HMAC>`: this Telegram user's proof, good for a minute.
+    private func proof(for telegramID: Int64) throws -> String {
+        let time = Int64(Date().timeIntervalSince1970)
+        let message = TelegramSessionAPI.proofMessage(telegramID: telegramID, time: time)
+        return "\(time).\(Hex.encode(try HMACSHA256.authenticationCode(for: Array(message.utf8), key: tokenKey)))"
     }
 
     func session(for sender: TelegramUpdate.Sender) async throws -> UserSession {
@@ -40,7 +47,7 @@ final class GatewayProductAPI: ProductAPI, Sendable {
             do {
                 let (status, bytes) = try await send(
                     url.absoluteString, method: .POST, body: try JSONEncoder().encode(body),
-                    headers: ["Authorization": "\(TelegramSessionAPI.scheme) \(proof)"], timeout: .seconds(5))
+                    headers: ["Authorization": "\(TelegramSessionAPI.scheme) \(try proof(for: sender.id))"], timeout: .seconds(5))
                 guard status == 200 else {
                     if status == 503 {
                         failures.append("\(socket): 503")
@@ -137,7 +144,7 @@ final class GatewayProductAPI: ProductAPI, Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000)))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.seconds * 1000)))
             return (Int(response.status.code), Array(buffer: try await response.body.collect(upTo: 4 << 20)))
         } catch {
             throw ProductUnavailable(reason: "\(url.prefix { $0 != "?" }): \(error)")

@@ -35,26 +35,29 @@ final class OutboxSender: Service, Sendable {
         defer { ticker.cancel() }
         let clock = ContinuousClock()
         let start = clock.now
+        func now() -> Double { (clock.now - start).seconds }
         var pacer = SendPacer()
         var holding = false
         var leaseCheckedAt = -Double.infinity
         waker.yield()
         for await _ in wake.cancelOnGracefulShutdown() {
             do {
-                if (clock.now - start).seconds - leaseCheckedAt >= 1 {
-                    holding = try await store.holdSenderLease(holder: holder, lease: .seconds(5))
-                    leaseCheckedAt = (clock.now - start).seconds
-                }
-                guard holding else { continue }
                 sending: while !Task.isShuttingDownGracefully {
-                    let now = (clock.now - start).seconds
-                    switch pacer.next(from: try await store.waitingMessages(limit: 500), now: now) {
+                    // The lease (30 s) outlives a send (10 s at most), and is renewed every second
+                    // while sending: two senders never pace the bot's budget each.
+                    if now() - leaseCheckedAt >= 1 {
+                        holding = try await store.holdSenderLease(holder: holder, lease: Self.lease)
+                        leaseCheckedAt = now()
+                    }
+                    guard holding else { break sending }
+                    let moment = now()
+                    switch pacer.next(from: try await store.waitingMessages(limit: 500), now: moment) {
                     case .send(let message):
                         try await send(message, pacer: &pacer, now: now)
-                    case .wait(let until) where until - now < 0.5:
+                    case .wait(let until) where until - moment < 0.5:
                         // Sooner than the next tick: a nudge of its own.
                         Task { [waker] in
-                            try? await Task.sleep(for: .seconds(until - now))
+                            try? await Task.sleep(for: .seconds(until - moment))
                             waker.yield()
                         }
                         break sending
@@ -68,21 +71,26 @@ final class OutboxSender: Service, Sendable {
         }
     }
 
-    private func send(_ message: QueuedMessage, pacer: inout SendPacer, now: Double) async throws {
-        switch await api.sendMessage(chatID: message.chat.id, text: message.text) {
+    /// How long the sender lease lasts without a renewal: longer than one send may take.
+    static let lease = Duration.seconds(30)
+
+    /// Sends one reply; the pacer counts it from when Telegram answered.
+    private func send(_ message: QueuedMessage, pacer: inout SendPacer, now: () -> Double) async throws {
+        let result = await api.sendMessage(chatID: message.chat.id, text: message.text)
+        switch result {
         case .sent:
-            pacer.sent(message, at: now)
+            pacer.sent(message, at: now())
             try await store.remove(messageID: message.id)
         case .refused(let reason):
             logger.warning("Telegram refused a reply; dropped", metadata: ["chat": "\(message.chat.id)", "reason": "\(reason)"])
-            pacer.sent(message, at: now)
+            pacer.sent(message, at: now())
             try await store.remove(messageID: message.id)
         case .retryAfter(let seconds):
             logger.notice("Telegram asked to wait before the next reply to a chat", metadata: ["chat": "\(message.chat.id)", "seconds": "\(seconds)"])
-            pacer.hold(chat: message.chat.id, seconds: Double(max(seconds, 1)), now: now)
+            pacer.hold(chat: message.chat.id, seconds: Double(max(seconds, 1)), now: now())
         case .failed(let reason):
             logger.warning("a reply could not be sent; it is tried again", metadata: ["chat": "\(message.chat.id)", "reason": "\(reason)"])
-            pacer.hold(chat: message.chat.id, seconds: 2, now: now)
+            pacer.hold(chat: message.chat.id, seconds: 2, now: now())
         }
     }
 }

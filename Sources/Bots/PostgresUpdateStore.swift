@@ -17,16 +17,18 @@ struct PostgresUpdateStore: UpdateStore {
     func claim(holder: UUID, lease: Duration, limit: Int) async throws -> [StoredUpdate] {
         let rows = try await postgres.query(
             """
-            UPDATE bots.updates SET lease_holder = $1::uuid, lease_until = now() + $2 * interval '1 second'
+            UPDATE bots.updates SET lease_holder = $1::uuid, lease_until = now() + $2 * interval '1 second', attempts = attempts + 1
             WHERE update_id IN (
                 SELECT u.update_id FROM bots.updates u
                 WHERE u.handled_at IS NULL AND (u.lease_until IS NULL OR u.lease_until < now())
                   AND NOT EXISTS (SELECT 1 FROM bots.updates e WHERE e.chat_id = u.chat_id AND e.handled_at IS NULL AND e.update_id < u.update_id)
                 ORDER BY u.update_id LIMIT $3 FOR UPDATE SKIP LOCKED)
-            RETURNING update_id, chat_id, body
+            RETURNING update_id, chat_id, body, attempts
             """, [.text(holder.uuidString), .double(lease.seconds), .int(limit)])
         return try rows.map {
-            StoredUpdate(updateID: Int64(try $0.decode(at: 0) as Int), chatID: Int64(try $0.decode(at: 1) as Int), body: try $0.decode(at: 2))
+            StoredUpdate(
+                updateID: Int64(try $0.decode(at: 0) as Int), chatID: Int64(try $0.decode(at: 1) as Int), body: try $0.decode(at: 2),
+                attempts: try $0.decode(at: 3))
         }
         .sorted { $0.updateID < $1.updateID }
     }
@@ -61,6 +63,13 @@ struct PostgresUpdateStore: UpdateStore {
         }
     }
 
+    func renew(_ update: StoredUpdate, holder: UUID, lease: Duration) async throws -> Bool {
+        try await !postgres.query(
+            "UPDATE bots.updates SET lease_until = now() + $3 * interval '1 second' WHERE update_id = $1 AND lease_holder = $2::uuid AND handled_at IS NULL RETURNING 1",
+            [.int(Int(update.updateID)), .text(holder.uuidString), .double(lease.seconds)]
+        ).isEmpty
+    }
+
     func release(_ update: StoredUpdate, holder: UUID) async throws {
         try await postgres.query(
             "UPDATE bots.updates SET lease_holder = NULL, lease_until = NULL WHERE update_id = $1 AND lease_holder = $2::uuid",
@@ -73,7 +82,8 @@ struct PostgresUpdateStore: UpdateStore {
     }
 
     func prune(handledBefore before: Date) async throws -> Int {
-        try await postgres.query(
+        try await postgres.query("DELETE FROM bots.tasks WHERE created_at < to_timestamp($1)", [.double(before.timeIntervalSince1970)])
+        return try await postgres.query(
             "WITH gone AS (DELETE FROM bots.updates WHERE handled_at < to_timestamp($1) RETURNING 1) SELECT count(*)::int8 FROM gone",
             [.double(before.timeIntervalSince1970)])[0].decode(at: 0)
     }
@@ -90,7 +100,10 @@ struct PostgresUpdateStore: UpdateStore {
     }
 
     func waitingMessages(limit: Int) async throws -> [QueuedMessage] {
-        try await postgres.query("SELECT id, chat_id, is_group, text FROM bots.outbox ORDER BY id LIMIT $1", [.int(limit)]).map {
+        try await postgres.query(
+            "SELECT * FROM (SELECT DISTINCT ON (chat_id) id, chat_id, is_group, text FROM bots.outbox ORDER BY chat_id, id) heads ORDER BY id LIMIT $1",
+            [.int(limit)]
+        ).map {
             QueuedMessage(
                 id: Int64(try $0.decode(at: 0) as Int), chat: TelegramUpdate.Chat(id: Int64(try $0.decode(at: 1) as Int), isGroup: try $0.decode(at: 2)),
                 text: try $0.decode(at: 3))

@@ -47,6 +47,9 @@ struct SendPacer: Sendable {
 
     /// The message went (or was refused for good, which Telegram counts the same) at `now`.
     mutating func sent(_ message: QueuedMessage, at now: Double) {
+        // What no longer holds anything goes, so that the pacer does not grow with every chat seen.
+        if chatReadyAt.count > 10_000 { chatReadyAt = chatReadyAt.filter { $0.value > now } }
+        if groupSends.count > 10_000 { groupSends = groupSends.filter { $0.value.contains { $0 > now - 60 } } }
         chatReadyAt[message.chat.id] = max(chatReadyAt[message.chat.id] ?? 0, now + limits.chatInterval)
         if message.chat.isGroup {
             groupSends[message.chat.id, default: []].append(now)

@@ -23,6 +23,9 @@ struct TelegramBotAPI: BotAPI {
                 return .sent
             case 429:
                 return .retryAfter(seconds: answer?.parameters?.retry_after ?? 1)
+            case 401, 404:
+                // Not the message's fault: the token is wrong (or revoked). Every reply waits for it.
+                return .failed("\(response.status.code) from the Bot API: check telegram.bot-token and telegram.api-url")
             case 400..<500:
                 return .refused("\(response.status.code) \(answer?.description ?? "")")
             default:

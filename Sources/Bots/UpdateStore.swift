@@ -13,17 +13,20 @@ protocol UpdateStore: Sendable {
     /// Marks the update handled and queues its replies and its task, in one step; false when the
     /// lease was lost (another holder took the update over: nothing is written).
     func finish(_ update: StoredUpdate, holder: UUID, replies: [OutgoingMessage], task: PendingTask?) async throws -> Bool
+    /// Extends the holder's lease on the update while it is being handled; false when it was lost.
+    func renew(_ update: StoredUpdate, holder: UUID, lease: Duration) async throws -> Bool
     /// Hands the update back, unhandled, for any holder to take at once.
     func release(_ update: StoredUpdate, holder: UUID) async throws
     /// Hands back every update `holder` holds: what a botd that restarts under the same identity
     /// held when it stopped (a crash included) is taken again at once, not when its lease runs out.
     func releaseAll(holder: UUID) async throws
-    /// Forgets updates handled before `before`; returns how many.
+    /// Forgets updates handled before `before`, and tasks asked for before it; returns how many updates.
     func prune(handledBefore before: Date) async throws -> Int
 
     /// Whether `holder` is (now, for `lease` more) the one sender.
     func holdSenderLease(holder: UUID, lease: Duration) async throws -> Bool
-    /// Up to `limit` replies waiting, oldest first.
+    /// The oldest waiting reply of each chat (a chat's later ones wait behind it), up to `limit`
+    /// chats, oldest first: a chat held back never hides another's.
     func waitingMessages(limit: Int) async throws -> [QueuedMessage]
     /// A reply sent (or refused for good by Telegram): it goes.
     func remove(messageID: Int64) async throws
@@ -40,6 +43,8 @@ struct StoredUpdate: Sendable, Equatable {
     let updateID: Int64
     let chatID: Int64
     let body: String
+    /// How many times a handler took it, this time included.
+    var attempts: Int
 }
 
 /// A reply to send.

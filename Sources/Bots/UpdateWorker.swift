@@ -12,6 +12,7 @@ final class UpdateWorker: Service, Sendable {
     let store: any UpdateStore
     let commands: BotCommands
     let sender: OutboxSender
+    let endings: TaskEndings
     let settings: BotSettings
     let shutdownBudget: Duration
     let logger: Logger
@@ -22,10 +23,14 @@ final class UpdateWorker: Service, Sendable {
     private let wake: AsyncStream<Void>
     private let waker: AsyncStream<Void>.Continuation
 
-    init(store: any UpdateStore, commands: BotCommands, sender: OutboxSender, settings: BotSettings, shutdownBudget: Duration, logger: Logger) {
+    init(
+        store: any UpdateStore, commands: BotCommands, sender: OutboxSender, endings: TaskEndings, settings: BotSettings, shutdownBudget: Duration,
+        logger: Logger
+    ) {
         self.store = store
         self.commands = commands
         self.sender = sender
+        self.endings = endings
         self.settings = settings
         self.shutdownBudget = shutdownBudget
         self.logger = logger
@@ -82,8 +87,10 @@ final class UpdateWorker: Service, Sendable {
         }
     }
 
-    /// One update: its command's replies and task stored with its end; handed back (after a pause,
-    /// so that an outage is not a busy loop) when the product could not answer or the worker stops.
+    /// One update: its command's replies and task stored with its end, the lease renewed while the
+    /// command runs. Handed back (after a pause, so that an outage is not a busy loop) when the
+    /// product could not answer or the worker stops; after `updates.attempts` tries, ended with a
+    /// reply that says the service is busy, so that one bad update never holds its chat for ever.
     func handle(_ stored: StoredUpdate) async {
         let update: TelegramUpdate
         do {
@@ -93,12 +100,26 @@ final class UpdateWorker: Service, Sendable {
             await finish(stored, with: BotCommands.Handling())
             return
         }
+        let renewal = Task { [store, holder, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.lease / 3)
+                guard !Task.isCancelled else { return }
+                _ = try? await store.renew(stored, holder: holder, lease: settings.lease)
+            }
+        }
+        defer { renewal.cancel() }
         do {
-            let handling = try await commands.handle(update)
-            try Task.checkCancellation()
-            await finish(stored, with: handling)
+            // Once the command has run, its end is stored even at shutdown: running it again would
+            // repeat what it did.
+            await finish(stored, with: try await commands.handle(update))
         } catch {
             if !(error is CancellationError) {
+                if stored.attempts >= settings.attempts {
+                    logger.error(
+                        "an update failed every attempt; given up, and the user told", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
+                    await finish(stored, with: commands.givenUp(update))
+                    return
+                }
                 logger.warning("an update could not be handled now; it is tried again", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
                 try? await Task.sleep(for: settings.retryPause)
             }
@@ -116,6 +137,8 @@ final class UpdateWorker: Service, Sendable {
         do {
             if try await store.finish(stored, holder: holder, replies: handling.replies, task: handling.task) {
                 sender.nudge()
+                // The task may have ended before it was stored here, its event gone by unseen.
+                if let task = handling.task { try? await endings.pass(task) }
             } else {
                 logger.warning("an update's lease ran out while it was handled; another handler has it", metadata: ["update_id": "\(stored.updateID)"])
             }

@@ -132,11 +132,17 @@ import Testing
     @Test func initDataSignsInOnce() async throws {
         try await InMemoryAuth.with(arguments: Self.arguments) { authd in
             try await authd.withClient { client in
-                let body = #"{"init_data":"\#(try Self.signer.initData(userID: Self.newTelegramID()))"}"#
+                let initData = try Self.signer.initData(userID: Self.newTelegramID())
+                let body = #"{"init_data":"\#(initData)"}"#
                 #expect(try await client.send(.post, "/auth/telegram", json: body).status == .ok)
                 let replay = try await client.send(.post, "/auth/telegram", json: body)
                 #expect(replay.status == .unauthorized)
                 #expect(replay.errorBody?.error == "telegram_init_data_reused")
+                // The same data spelled otherwise (its pairs in another order, an empty pair) is the same initData.
+                let respelled = initData.split(separator: "&").reversed().joined(separator: "&") + "&"
+                #expect(respelled != initData)
+                let again = try await client.send(.post, "/auth/telegram", json: #"{"init_data":"\#(respelled)"}"#)
+                #expect(again.errorBody?.error == "telegram_init_data_reused")
             }
         }
     }
@@ -190,7 +196,11 @@ import Testing
                     token: grant.access_token)
                 #expect(second.errorBody?.error == "telegram_already_linked")
 
+                // botd acts for the web account as that Telegram user, until it is unlinked.
+                let bot = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(authd, telegramID: telegramID).body)
+                #expect(try await client.validate(bot.access_token).status == .ok)
                 #expect(try await client.send(.delete, "/auth/telegram/link", token: grant.access_token).status == .noContent)
+                #expect(try await client.validate(bot.access_token).status == .unauthorized)
                 #expect(try await Self.profile(client, token: grant.access_token)["telegram"] is NSNull)
                 #expect(try await client.send(.delete, "/auth/telegram/link", token: grant.access_token).status == .notFound)
                 // Unlinked, the Telegram user signs in to a new account of their own.
@@ -223,24 +233,36 @@ import Testing
         }
     }
 
-    static func botSession(_ client: some TestClientProtocol, telegramID: Int64, proofKey: String = signer.botToken) async throws -> TestResponse {
-        let proof = Hex.encode(try HMACSHA256.authenticationCode(for: Array(TelegramSessionAPI.proofMessage.utf8), key: Array(proofKey.utf8)))
-        return try await client.send(
-            .post, TelegramSessionAPI.path, json: #"{"telegram_id":\#(telegramID),"first_name":"Bot user","language_code":"ru"}"#,
-            headers: [.authorization: "Bot \(proof)"])
+    /// botd's call on authd's Telegram session listener.
+    static func botSession(
+        _ authd: InMemoryAuth, telegramID: Int64, proofKey: String = signer.botToken, proofFor: Int64? = nil, at time: Date = Date()
+    ) async throws -> TestResponse {
+        let seconds = Int64(time.timeIntervalSince1970)
+        let message = TelegramSessionAPI.proofMessage(telegramID: proofFor ?? telegramID, time: seconds)
+        let proof = "\(seconds)." + Hex.encode(try HMACSHA256.authenticationCode(for: Array(message.utf8), key: Array(proofKey.utf8)))
+        return try await authd.withTelegramSessionClient { client in
+            try await client.send(
+                .post, TelegramSessionAPI.path, json: #"{"telegram_id":\#(telegramID),"first_name":"Bot user","language_code":"ru"}"#,
+                headers: [.authorization: "Bot \(proof)"])
+        }
     }
 
     @Test func botdActsForATelegramUserThroughOneSessionOfTheirs() async throws {
         try await InMemoryAuth.with(arguments: Self.arguments) { authd in
             try await authd.withClient { client in
                 let telegramID = Self.newTelegramID()
-                let forged = try await Self.botSession(client, telegramID: telegramID, proofKey: "7000000003:AAG-not-the-bot-token-at-all-0000")
+                let forged = try await Self.botSession(authd, telegramID: telegramID, proofKey: "7000000003:AAG-not-the-bot-token-at-all-0000")
                 #expect(forged.status == .unauthorized)
                 #expect(forged.errorBody?.error == "invalid_bot_proof")
+                // Never on the listener nginx reaches.
+                #expect(try await client.send(.post, TelegramSessionAPI.path, json: #"{"telegram_id":1,"first_name":"x"}"#).status == .notFound)
+                // A proof is for one Telegram user, and for a minute.
+                #expect(try await Self.botSession(authd, telegramID: telegramID, proofFor: telegramID + 1).errorBody?.error == "invalid_bot_proof")
+                #expect(try await Self.botSession(authd, telegramID: telegramID, at: Date().addingTimeInterval(-120)).errorBody?.error == "invalid_bot_proof")
 
-                let first = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(client, telegramID: telegramID).body)
+                let first = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(authd, telegramID: telegramID).body)
                 #expect(first.created)
-                let second = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(client, telegramID: telegramID).body)
+                let second = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: try await Self.botSession(authd, telegramID: telegramID).body)
                 #expect(!second.created)
                 #expect(second.user_id == first.user_id)
                 #expect(try await client.validate(second.access_token, requiredScopes: "generate").status == .ok)
@@ -267,7 +289,7 @@ import Testing
                 #expect(
                     try await client.send(.post, "/auth/telegram/link", json: #"{"init_data":"\#(initData)"}"#, token: grant.access_token).status == .notFound)
                 #expect(try await client.send(.delete, "/auth/telegram/link", token: grant.access_token).status == .notFound)
-                #expect(try await Self.botSession(client, telegramID: 5).status == .notFound)
+                #expect(try await Self.botSession(authd, telegramID: 5).status == .notFound)
             }
         }
     }

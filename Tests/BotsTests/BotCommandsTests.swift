@@ -13,7 +13,7 @@ import Testing
     }
 
     let product = FakeProductAPI()
-    var commands: BotCommands { BotCommands(product: product, publicURL: "https://skillup.test") }
+    var commands: BotCommands { BotCommands(product: product, publicURL: "https://skillup.test", botUsername: "skillup_bot") }
 
     @Test func startMakesTheAccountOnceAndSaysSoInTheUsersLanguage() async throws {
         let first = try await commands.handle(Self.update("/start", language: "ru"))
@@ -67,8 +67,19 @@ import Testing
         #expect(try await commands.handle(Self.update("/help@skillup_bot")).replies.first?.text.hasPrefix("Commands:") == true)
         #expect(try await commands.handle(Self.update("/generate summary")).replies.first?.text.hasPrefix("Usage:") == true)
         #expect(try await commands.handle(Self.update("/dance")).replies.first?.text.hasPrefix("I do not know") == true)
-        // Plain text and other bots' messages get no answer.
+        // Plain text, and a command for another bot, get no answer.
         #expect(try await commands.handle(Self.update("hello")).replies.isEmpty)
+        #expect(try await commands.handle(Self.update("/help@other_bot")).replies.isEmpty)
+    }
+
+    @Test func aGroupIsNeverShownOneUsersAccount() async throws {
+        let group = TelegramUpdate(
+            updateID: 9,
+            message: .init(
+                chat: .init(id: -100, isGroup: true), from: .init(id: 42, firstName: "Ada", username: nil, languageCode: "en", isBot: false),
+                text: "/status@skillup_bot"))
+        #expect(try await commands.handle(group).replies.map(\.text) == ["This shows your own account: ask me in a private chat."])
+        #expect(product.state.withLock { $0.calls }.isEmpty)
     }
 
     @Test func anOutageIsThrownForTheUpdateToBeTriedAgain() async throws {

@@ -22,4 +22,13 @@ import Testing
         #expect(parts.joined() == text)
         #expect(MessageSplitter.parts(of: "short") == ["short"])
     }
+
+    @Test func oneCharacterLongerThanAMessageIsCutBetweenItsScalars() {
+        let text = "a" + String(repeating: "\u{301}", count: 5000) + " end"
+        #expect(text.count == 5)
+        let parts = MessageSplitter.parts(of: text)
+        #expect(parts.count == 2)
+        #expect(parts.allSatisfy { $0.utf16.count <= 4096 })
+        #expect(parts.joined().unicodeScalars.count == text.unicodeScalars.count)
+    }
 }

@@ -40,6 +40,9 @@ struct UpdateStoreContractTests {
 
     static func newID() -> Int64 { Int64.random(in: 1...Int64(Int32.max)) * 1000 }
 
+    /// Whether a claimed update is of this test's chats (a claim takes any chat's).
+    func mine(_ update: StoredUpdate) -> Bool { update.chatID == chatA.id || update.chatID == chatB.id }
+
     @Test("an update is stored once, and each chat's oldest is handled first by one holder", arguments: StoreKind.allCases)
     func updates(_ kind: StoreKind) async throws {
         try await Self.with(kind) { fixtures in
@@ -52,27 +55,27 @@ struct UpdateStoreContractTests {
 
             let me = UUID()
             let other = UUID()
-            let claimed = try await store.claim(holder: me, lease: .seconds(60), limit: 1000).filter { $0.updateID > base }
+            let claimed = try await store.claim(holder: me, lease: .seconds(60), limit: 1000).filter(mine)
             #expect(claimed.map(\.updateID) == [base + 1, base + 3])
             // Held, and a chat's second waits for its first: nothing for another holder.
-            #expect(try await store.claim(holder: other, lease: .seconds(60), limit: 1000).filter { $0.updateID > base }.isEmpty)
+            #expect(try await store.claim(holder: other, lease: .seconds(60), limit: 1000).filter(mine).isEmpty)
 
             let reply = OutgoingMessage(chat: chatA, text: "reply to a1")
             #expect(try await store.finish(claimed[0], holder: me, replies: [reply], task: nil))
             #expect(try await store.finish(claimed[0], holder: me, replies: [reply], task: nil) == false, "handled once")
             #expect(try await store.waitingMessages(limit: 1000).filter { $0.chat == chatA }.map(\.text) == ["reply to a1"])
-            #expect(try await store.claim(holder: other, lease: .seconds(60), limit: 1000).filter { $0.updateID > base }.map(\.updateID) == [base + 2])
+            #expect(try await store.claim(holder: other, lease: .seconds(60), limit: 1000).filter(mine).map(\.updateID) == [base + 2])
 
             // A holder whose lease ran out has lost the update: its end writes nothing.
             try await fixtures.expireLeases()
-            let taken = try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).filter { $0.updateID > base }
+            let taken = try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).filter(mine)
             #expect(taken.map(\.updateID) == [base + 2, base + 3])
             #expect(try await store.finish(claimed[1], holder: me, replies: [OutgoingMessage(chat: chatB, text: "late")], task: nil) == false)
             #expect(try await store.waitingMessages(limit: 1000).filter { $0.chat == chatB }.isEmpty)
             // Handed back: any holder takes it at once.
             try await store.release(taken[1], holder: UUID())
             #expect(
-                try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).filter { $0.updateID > base }.isEmpty, "only its holder hands it back")
+                try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).filter(mine).isEmpty, "only its holder hands it back")
         }
     }
 
@@ -82,17 +85,21 @@ struct UpdateStoreContractTests {
             let store = fixtures.store
             let base = Self.newID()
             _ = try await store.accept(updateID: base, chatID: chatB.id, body: "b")
-            let update = try #require(try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).first { $0.updateID == base })
+            let update = try #require(try await store.claim(holder: UUID(), lease: .seconds(60), limit: 1000).first(where: mine))
             let holder = UUID()
             try await fixtures.expireLeases()
             _ = try await store.claim(holder: holder, lease: .seconds(60), limit: 1000)
-            let replies = ["one", "two", "three"].map { OutgoingMessage(chat: chatB, text: $0) }
+            let replies = ["one", "two", "three"].map { OutgoingMessage(chat: chatB, text: $0) } + [OutgoingMessage(chat: chatA, text: "other")]
             #expect(try await store.finish(update, holder: holder, replies: replies, task: nil))
-            let waiting = try await store.waitingMessages(limit: 1000).filter { $0.chat == chatB }
-            #expect(waiting.map(\.text) == ["one", "two", "three"])
+            // Each chat's oldest: a chat's later replies never hide another chat's.
+            let waiting = try await store.waitingMessages(limit: 1000).filter { $0.chat == chatB || $0.chat == chatA }
+            #expect(waiting.map(\.text) == ["one", "other"])
             #expect(waiting.first?.chat.isGroup == true)
-            try await store.remove(messageID: waiting[0].id)
-            #expect(try await store.waitingMessages(limit: 1000).filter { $0.chat == chatB }.map(\.text) == ["two", "three"])
+            for expected in ["two", "three"] {
+                let head = try #require(try await store.waitingMessages(limit: 1000).first { $0.chat == chatB })
+                try await store.remove(messageID: head.id)
+                #expect(try await store.waitingMessages(limit: 1000).first { $0.chat == chatB }?.text == expected)
+            }
 
             let sender = UUID()
             try await fixtures.expireLeases()
@@ -116,10 +123,13 @@ struct UpdateStoreContractTests {
             let base = Self.newID()
             _ = try await store.accept(updateID: base, chatID: chatA.id, body: "a")
             let instance = UUID()
-            #expect(try await store.claim(holder: instance, lease: .seconds(600), limit: 1000).contains { $0.updateID == base })
-            #expect(try await store.claim(holder: UUID(), lease: .seconds(600), limit: 1000).contains { $0.updateID == base } == false)
+            #expect(try await store.claim(holder: instance, lease: .seconds(600), limit: 1000).contains(where: mine))
+            #expect(try await store.claim(holder: UUID(), lease: .seconds(600), limit: 1000).contains(where: mine) == false)
             try await store.releaseAll(holder: instance)
-            #expect(try await store.claim(holder: instance, lease: .seconds(600), limit: 1000).contains { $0.updateID == base })
+            let again = try #require(try await store.claim(holder: instance, lease: .seconds(600), limit: 1000).first(where: mine))
+            #expect(again.attempts == 2, "each handling counts")
+            #expect(try await store.renew(again, holder: instance, lease: .seconds(600)))
+            #expect(try await store.renew(again, holder: UUID(), lease: .seconds(600)) == false)
         }
     }
 
@@ -131,7 +141,7 @@ struct UpdateStoreContractTests {
             _ = try await store.accept(updateID: base, chatID: chatA.id, body: "a")
             let holder = UUID()
             try await fixtures.expireLeases()
-            let update = try #require(try await store.claim(holder: holder, lease: .seconds(60), limit: 1000).first { $0.updateID == base })
+            let update = try #require(try await store.claim(holder: holder, lease: .seconds(60), limit: 1000).first(where: mine))
             let taskID = UUID().uuidString.lowercased()
             let task = PendingTask(
                 taskID: taskID, chat: chatA, sender: .init(id: 5, firstName: "Ada", username: nil, languageCode: "ru", isBot: false), language: .russian)

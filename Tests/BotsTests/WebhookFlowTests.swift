@@ -65,7 +65,9 @@ import Testing
                 // Chat 2 went while chat 1 waited out its 429; chat 1's replies kept their order, a second apart.
                 #expect(sent.map(\.chatID) == [2, 1, 1])
                 #expect(sent.filter { $0.chatID == 1 }.map(\.text) == ["An answer about first.", "An answer about second."])
-                #expect(sent[1].at - sent[0].at >= .milliseconds(1900))
+                // Held its retry_after from the 429 (chat 2's reply went in between), then a second apart.
+                let refused = try #require(botd.telegram.refusedAt(chat: 1))
+                #expect(sent[1].at - refused >= .milliseconds(1999))
                 #expect(sent[2].at - sent[1].at >= .milliseconds(990))
             }
         }
@@ -121,6 +123,34 @@ import Testing
                 botd.product.state.withLock { $0.down = false }
                 try await waitUntil { botd.telegram.sent.count == 1 }
                 #expect(botd.store.handledUpdateIDs == [60])
+            }
+        }
+    }
+
+    @Test func anUpdateThatFailsEveryAttemptIsGivenUpAndTheUserTold() async throws {
+        try await InMemoryBots.with(arguments: ["--updates-attempts", "2"]) { botd in
+            botd.product.state.withLock { $0.down = true }
+            try await botd.withClient { client in
+                #expect(try await client.deliver(telegramUpdate(70, chat: 13, text: "/status", language: "ru")).status == .ok)
+                #expect(try await client.deliver(telegramUpdate(71, chat: 13, text: "/help")).status == .ok)
+                try await waitUntil { botd.telegram.sent.count == 2 }
+                // The chat goes on: its next update is answered after the one given up.
+                let sent = botd.telegram.sent.map(\.text)
+                #expect(sent[0] == "Сервис занят, попробуйте через минуту.")
+                #expect(sent[1].hasPrefix("Commands:"))
+                #expect(botd.store.handledUpdateIDs == [70, 71])
+            }
+        }
+    }
+
+    @Test func aTaskThatEndedBeforeItsChatWasRecordedStillSendsItsResult() async throws {
+        try await InMemoryBots.with { botd in
+            // The task's event went by before the update's end was stored: nothing will tell botd.
+            botd.product.state.withLock { $0.endTasksAtOnce = true }
+            try await botd.withClient { client in
+                #expect(try await client.deliver(telegramUpdate(80, chat: 14, text: "/generate scenario a quick one")).status == .ok)
+                try await waitUntil { botd.telegram.sent.count == 2 }
+                #expect(botd.telegram.sent.map(\.text) == ["Queued: scenario. The result comes here when it is ready.", "Ready: scenario.\n\nDone at once."])
             }
         }
     }

@@ -18,6 +18,8 @@ problems = []
 listened = set()
 entitlement_sockets = set()
 asked_entitlements = set()
+session_sockets = set()
+asked_sessions = set()
 
 sysusers = (systemd / "skillup-sysusers.conf").read_text()
 members = {tuple(line.split()[1:3]) for line in sysusers.splitlines() if line.startswith("m ")}
@@ -38,9 +40,14 @@ for unit in sorted(systemd.glob("skillup-*.service")):
         problems.append(f"{unit.name}: DynamicUser gives a group nginx cannot be a member of")
     for sockets in re.findall(r"--entitlements-sockets (\S+)", " ".join(settings.get("ExecStart", []))):
         asked_entitlements.update((daemon, socket) for socket in sockets.split(","))
+    for sockets in re.findall(r"--authd-sockets (\S+)", " ".join(settings.get("ExecStart", []))):
+        asked_sessions.update(sockets.split(","))
     for socket in re.findall(r"unix:(\S+)", " ".join(settings.get("ExecStart", []))):
         if daemon == "subscribed" and socket.startswith("/run/skillup/entitlements/"):
             entitlement_sockets.add(socket)
+            continue
+        if daemon == "authd" and socket.startswith("/run/skillup/telegram-sessions/"):
+            session_sockets.add(socket)
             continue
         if not socket.startswith(f"/run/skillup/{daemon}/"):
             problems.append(f"{unit.name}: socket {socket} is outside /run/skillup/{daemon}/")
@@ -61,6 +68,16 @@ for member in ("skillup-aid", "skillup-genworker"):
         problems.append(f"skillup-sysusers.conf: {member} is not a member of skillup-entitlements")
 if not re.search(r"^d /run/skillup/entitlements 2750 skillup-subscribed skillup-entitlements ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
     problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/entitlements folder of skillup-subscribed and skillup-entitlements")
+if ("www-data", "skillup-telegram-sessions") in members:
+    problems.append("skillup-sysusers.conf: www-data (nginx) may enter the Telegram session sockets' folder")
+if ("skillup-botd", "skillup-telegram-sessions") not in members:
+    problems.append("skillup-sysusers.conf: skillup-botd is not a member of skillup-telegram-sessions")
+if not re.search(r"^d /run/skillup/telegram-sessions 2750 skillup-authd skillup-telegram-sessions ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
+    problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/telegram-sessions folder of skillup-authd and skillup-telegram-sessions")
+authd_instances = set(re.findall(r"/authd/authd-(\d)\.sock", upstreams_conf.read_text()))
+expected_sessions = {socket.replace("%i", i) for socket in session_sockets for i in authd_instances}
+if asked_sessions != expected_sessions:
+    problems.append(f"skillup-botd: authd sockets {sorted(asked_sessions)}, expected authd's Telegram session sockets {sorted(expected_sessions)}")
 # The subscribed instances nginx sends to are the ones whose entitlement sockets aid must name.
 instances = set(re.findall(r"/subscribed/subscribed-(\d)\.sock", upstreams_conf.read_text()))
 for daemon in {daemon for daemon, _ in asked_entitlements}:

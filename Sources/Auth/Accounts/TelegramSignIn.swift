@@ -23,12 +23,18 @@ struct TelegramSignIn: Sendable {
     }
 
     /// botd's session for a Telegram user it got an update from: the linked account (made on first
-    /// use) and an access token of its one "Telegram bot" session. `proof` is the hex HMAC-SHA256
-    /// of ``TelegramSessionAPI/proofMessage`` under the bot's token.
-    func botSession(_ request: TelegramSessionAPI.Request, proof: String, client: ClientInfo) async throws -> TelegramSessionAPI.Answer {
+    /// use) and an access token of its one "Telegram bot" session. `proof` is `<unix time>.<hex
+    /// HMAC-SHA256>` of ``TelegramSessionAPI/proofMessage(telegramID:time:)`` under the bot's token,
+    /// within ``TelegramSessionAPI/proofWindow`` of `now`.
+    func botSession(_ request: TelegramSessionAPI.Request, proof: String, client: ClientInfo, now: Date = Date()) async throws
+        -> TelegramSessionAPI.Answer
+    {
         guard let botToken = verifier?.botToken else { throw AccountError.telegramNotConfigured }
-        guard let sent = Hex.decode(proof),
-            HMACSHA256.isValidAuthenticationCode(sent, for: Array(TelegramSessionAPI.proofMessage.utf8), key: botToken)
+        let parts = proof.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let time = Int64(parts[0]), abs(Int64(now.timeIntervalSince1970) - time) <= TelegramSessionAPI.proofWindow,
+            let sent = Hex.decode(parts[1]),
+            HMACSHA256.isValidAuthenticationCode(
+                sent, for: Array(TelegramSessionAPI.proofMessage(telegramID: request.telegram_id, time: time).utf8), key: botToken)
         else {
             throw AccountError.invalidBotProof
         }
@@ -76,6 +82,13 @@ struct TelegramSignIn: Sendable {
         guard verifier != nil else { throw AccountError.telegramNotConfigured }
         switch try await backends.postgres({ try await backends.store.unlinkTelegram(userID: identity.userID) }) {
         case .unlinked(let telegramID):
+            // botd acted for this account as that Telegram user: it does no more.
+            let botSessions = try await backends.postgres { try await backends.store.activeSessions(userID: identity.userID) }
+                .filter { $0.user_agent == TelegramSessionAPI.sessionName }.map(\.id)
+            for sessionID in botSessions {
+                try await backends.revoke(sessions: [sessionID])
+                _ = try await backends.postgres { try await backends.store.revokeSession(sessionID, userID: identity.userID, reason: "telegram_unlinked") }
+            }
             await backends.events.record(
                 SecurityEvent(
                     kind: .telegramUnlinked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address,

@@ -17,7 +17,7 @@ struct TelegramUser: Sendable, Equatable {
 struct VerifiedInitData: Sendable {
     let user: TelegramUser
     let authDate: Date
-    /// SHA-256 of the whole `initData`: the key of its single use.
+    /// SHA-256 of every decoded pair, sorted: the key of its single use.
     let digest: [UInt8]
 }
 
@@ -88,7 +88,9 @@ struct TelegramInitDataVerifier: Sendable {
         guard let userJSON = pairs["user"], let user = Self.user(fromJSON: userJSON) else {
             throw .malformed("user is missing or is not a Telegram user")
         }
-        guard let digest = try? SHA256.hash(Array(initData.utf8)) else { throw .malformed("unreadable") }
+        // Over the decoded pairs, not the text: another spelling of the same data (pairs reordered,
+        // %7b for %7B, + for %20) is the same initData and must not sign in twice.
+        guard let digest = try? SHA256.hash(Array(Self.checkString(pairs, without: []).utf8)) else { throw .malformed("unreadable") }
         return VerifiedInitData(user: user, authDate: authDate, digest: digest)
     }
 

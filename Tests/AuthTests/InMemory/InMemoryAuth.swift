@@ -23,6 +23,8 @@ final class InMemoryAuth: Sendable {
     let cache: ValidationCache
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
+    /// botd's Telegram session listener.
+    let telegramSessions: RouterResponder<BasicRequestContext>
     private let services: RunningServices
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
@@ -54,6 +56,7 @@ final class InMemoryAuth: Sendable {
         self.cache = cache
         self.settings = settings
         self.responder = daemon.router.buildResponder()
+        self.telegramSessions = components.telegramSessions
         services = RunningServices(daemon.services)
     }
 
@@ -62,6 +65,11 @@ final class InMemoryAuth: Sendable {
 
     func stop() async {
         await services.stop()
+    }
+
+    /// Runs `body` with a client of the Telegram session listener, as botd calls it.
+    func withTelegramSessionClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await Application(responder: telegramSessions).test(.router, body)
     }
 
     /// Runs `body` with a client of this instance's routes (no socket).

@@ -15,6 +15,8 @@ final class FakeProductAPI: ProductAPI {
         /// Fails every call as an outage while true.
         var down = false
         var answerText: (String) -> String = { "An answer about \($0)." }
+        /// Tasks end (succeeded, "Done at once.") as soon as they are queued.
+        var endTasksAtOnce = false
         var generations: [String: GenerationState] = [:]
         var idempotencyKeys: [String] = []
         var calls: [String] = []
@@ -46,7 +48,10 @@ final class FakeProductAPI: ProductAPI {
             state.idempotencyKeys.append(idempotencyKey)
             let id = UUID().uuidString.lowercased()
             if state.taskFunctions.contains(function) {
-                state.generations[id] = GenerationState(id: id, function: function, status: "queued", text: nil, failure: nil, truncated: nil, created_at: nil)
+                state.generations[id] =
+                    state.endTasksAtOnce
+                    ? GenerationState(id: id, function: function, status: "succeeded", text: "Done at once.", failure: nil, truncated: false, created_at: nil)
+                    : GenerationState(id: id, function: function, status: "queued", text: nil, failure: nil, truncated: nil, created_at: nil)
                 return .queued(taskID: id)
             }
             let text = state.answerText(topic)

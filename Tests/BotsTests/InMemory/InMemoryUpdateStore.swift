@@ -9,6 +9,7 @@ final class InMemoryUpdateStore: UpdateStore {
     private struct Update {
         let stored: StoredUpdate
         var handledAt: Date?
+        var attempts = 0
         var holder: UUID?
         var leaseUntil: Date?
     }
@@ -17,7 +18,7 @@ final class InMemoryUpdateStore: UpdateStore {
         var updates: [Int64: Update] = [:]
         var outbox: [QueuedMessage] = []
         var nextMessageID: Int64 = 1
-        var tasks: [String: PendingTask] = [:]
+        var tasks: [String: (task: PendingTask, createdAt: Date)] = [:]
         var sender: (holder: UUID, until: Date)?
         var now = Date()
 
@@ -40,7 +41,7 @@ final class InMemoryUpdateStore: UpdateStore {
     func accept(updateID: Int64, chatID: Int64, body: String) async throws -> Bool {
         state.withLock { state in
             guard state.updates[updateID] == nil else { return false }
-            state.updates[updateID] = Update(stored: StoredUpdate(updateID: updateID, chatID: chatID, body: body))
+            state.updates[updateID] = Update(stored: StoredUpdate(updateID: updateID, chatID: chatID, body: body, attempts: 0))
             return true
         }
     }
@@ -50,11 +51,14 @@ final class InMemoryUpdateStore: UpdateStore {
             let pending = state.updates.values.filter { $0.handledAt == nil }
             let heads = Dictionary(grouping: pending, by: \.stored.chatID).values.compactMap { $0.min { $0.stored.updateID < $1.stored.updateID } }
             let free = heads.filter { ($0.leaseUntil.map { $0 < state.now } ?? true) }.sorted { $0.stored.updateID < $1.stored.updateID }.prefix(limit)
-            for update in free {
+            return free.map { update in
                 state.updates[update.stored.updateID]?.holder = holder
                 state.updates[update.stored.updateID]?.leaseUntil = state.now + lease.seconds
+                state.updates[update.stored.updateID]?.attempts += 1
+                var stored = update.stored
+                stored.attempts = update.attempts + 1
+                return stored
             }
-            return free.map(\.stored)
         }
     }
 
@@ -65,7 +69,15 @@ final class InMemoryUpdateStore: UpdateStore {
             state.updates[update.updateID]?.holder = nil
             state.updates[update.updateID]?.leaseUntil = nil
             state.queue(replies)
-            if let task, state.tasks[task.taskID] == nil { state.tasks[task.taskID] = task }
+            if let task, state.tasks[task.taskID] == nil { state.tasks[task.taskID] = (task, state.now) }
+            return true
+        }
+    }
+
+    func renew(_ update: StoredUpdate, holder: UUID, lease: Duration) async throws -> Bool {
+        state.withLock { state in
+            guard let stored = state.updates[update.updateID], stored.holder == holder, stored.handledAt == nil else { return false }
+            state.updates[update.updateID]?.leaseUntil = state.now + lease.seconds
             return true
         }
     }
@@ -89,6 +101,7 @@ final class InMemoryUpdateStore: UpdateStore {
 
     func prune(handledBefore before: Date) async throws -> Int {
         state.withLock { state in
+            state.tasks = state.tasks.filter { $0.value.createdAt >= before }
             let gone = state.updates.values.filter { ($0.handledAt.map { $0 < before }) ?? false }.map(\.stored.updateID)
             for id in gone { state.updates[id] = nil }
             return gone.count
@@ -104,7 +117,10 @@ final class InMemoryUpdateStore: UpdateStore {
     }
 
     func waitingMessages(limit: Int) async throws -> [QueuedMessage] {
-        state.withLock { Array($0.outbox.prefix(limit)) }
+        state.withLock { state in
+            var seen = Set<Int64>()
+            return Array(state.outbox.filter { seen.insert($0.chat.id).inserted }.prefix(limit))
+        }
     }
 
     func remove(messageID: Int64) async throws {
@@ -112,7 +128,7 @@ final class InMemoryUpdateStore: UpdateStore {
     }
 
     func pendingTask(_ taskID: String) async throws -> PendingTask? {
-        state.withLock { $0.tasks[taskID.lowercased()] }
+        state.withLock { $0.tasks[taskID.lowercased()]?.task }
     }
 
     func endTask(_ taskID: String, replies: [OutgoingMessage]) async throws -> Bool {
