@@ -72,8 +72,11 @@ import Testing
         let publisher = AMQPPublisher(configuration: amqp, logger: Self.logger)
         let relay = EventOutboxRelay(postgres: database, publisher: publisher, schema: "billing", interval: .milliseconds(100), logger: Self.logger)
         let running = RunningServices([database, publisher, relay])
+        // A Redis of its own too: the history's contract tests reset the shared one's histories.
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
         let notifyd = try DaemonProcess(
-            "notifyd", arguments: ["--notify-heartbeat", "1"], environment: ["REDIS_URL": try LocalServer.shared(.redis).url(), "AMQP_URL": try broker.url()])
+            "notifyd", arguments: ["--notify-heartbeat", "1"], environment: ["REDIS_URL": try redis.url(), "AMQP_URL": try broker.url()])
         defer { notifyd.remove() }
         try await notifyd.waitUntilListening()
         let user = Self.newID()
@@ -102,10 +105,12 @@ import Testing
     }
 
     /// Opens `/api/events` for USER as nginx would, marks that it is open once its first id came,
-    /// then prints each event's lines until COUNT `subscription.changed` events came.
+    /// then prints each event's lines until COUNT `subscription.changed` events came, or 90 s
+    /// passed (heartbeats keep the socket busy, so its own timeout would never end a wait).
     static let streamClient = """
-        import socket, sys
+        import socket, sys, time
         path, user, marker, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        deadline = time.time() + 90
         connection = socket.socket(socket.AF_UNIX)
         connection.settimeout(90)
         connection.connect(path)
@@ -123,7 +128,7 @@ import Testing
                 print(line, flush=True)
             if line == "event: subscription.changed":
                 seen += 1
-            if seen == count and line.startswith("data:"):
+            if (seen == count and line.startswith("data:")) or time.time() > deadline:
                 break
         """
 }
