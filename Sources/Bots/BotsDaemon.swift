@@ -46,7 +46,7 @@ public enum BotsDaemon {
     /// botd's rules over any storage: the webhook route, the update worker and the sender.
     static func wire(_ setup: DaemonSetup, settings: BotSettings, storage: Storage) -> Components {
         let commands = BotCommands(product: storage.product, publicURL: settings.publicURL, botUsername: settings.botUsername)
-        let sender = OutboxSender(store: storage.updates, api: storage.telegram, logger: setup.logger)
+        let sender = OutboxSender(store: storage.updates, api: storage.telegram, holder: settings.instance, logger: setup.logger)
         let endings = TaskEndings(store: storage.updates, commands: commands, sender: sender, logger: setup.logger)
         let worker = UpdateWorker(
             store: storage.updates, commands: commands, sender: sender, endings: endings, settings: settings,

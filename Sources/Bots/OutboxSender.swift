@@ -4,20 +4,23 @@ import ServiceLifecycle
 
 /// Sends the replies waiting in the outbox, within Telegram's limits (``SendPacer``), and removes
 /// each once Telegram took it (or refused it for good). One instance sends at a time (the sender
-/// lease), so the bot's limits are kept by one pacer. On shutdown it stops between messages: what
-/// was not sent stays in the outbox for the next sender. A reply is sent at least once: a crash
+/// lease), so the bot's limits are kept by one pacer. On shutdown it stops between messages and
+/// gives the lease up: what was not sent stays in the outbox for the next sender. A reply is sent at least once: a crash
 /// between Telegram's answer and its removal sends it again.
 final class OutboxSender: Service, Sendable {
     let store: any UpdateStore
     let api: any BotAPI
-    let holder = UUID()
+    /// This instance's identity as the sender: the same across its restarts (``BotSettings/instance``),
+    /// so a restarted sender takes its lease back at once.
+    let holder: UUID
     let logger: Logger
     private let wake: AsyncStream<Void>
     private let waker: AsyncStream<Void>.Continuation
 
-    init(store: any UpdateStore, api: any BotAPI, logger: Logger) {
+    init(store: any UpdateStore, api: any BotAPI, holder: UUID, logger: Logger) {
         self.store = store
         self.api = api
+        self.holder = holder
         self.logger = logger
         (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -69,6 +72,8 @@ final class OutboxSender: Service, Sendable {
                 logger.warning("sending replies failed; retrying", metadata: ["reason": "\(error)"])
             }
         }
+        // Stopping: the other instance sends from now on, not once the lease has run out.
+        if holding { try? await store.releaseSenderLease(holder: holder) }
     }
 
     /// How long the sender lease lasts without a renewal: longer than one send may take.

@@ -99,6 +99,10 @@ struct PostgresUpdateStore: UpdateStore {
         return !rows.isEmpty
     }
 
+    func releaseSenderLease(holder: UUID) async throws {
+        try await postgres.query("DELETE FROM bots.sender_lease WHERE holder = $1::uuid", [.text(holder.uuidString)])
+    }
+
     func waitingMessages(limit: Int) async throws -> [QueuedMessage] {
         try await postgres.query(
             "SELECT * FROM (SELECT DISTINCT ON (chat_id) id, chat_id, is_group, text FROM bots.outbox ORDER BY chat_id, id) heads ORDER BY id LIMIT $1",

@@ -25,6 +25,8 @@ protocol UpdateStore: Sendable {
 
     /// Whether `holder` is (now, for `lease` more) the one sender.
     func holdSenderLease(holder: UUID, lease: Duration) async throws -> Bool
+    /// Gives the sender lease up, if `holder` has it: the other instance sends at once.
+    func releaseSenderLease(holder: UUID) async throws
     /// The oldest waiting reply of each chat (a chat's later ones wait behind it), up to `limit`
     /// chats, oldest first: a chat held back never hides another's.
     func waitingMessages(limit: Int) async throws -> [QueuedMessage]

@@ -107,7 +107,12 @@ struct UpdateStoreContractTests {
             #expect(try await store.holdSenderLease(holder: sender, lease: .seconds(60)), "renewed")
             #expect(try await store.holdSenderLease(holder: UUID(), lease: .seconds(60)) == false)
             try await fixtures.expireLeases()
-            #expect(try await store.holdSenderLease(holder: UUID(), lease: .seconds(60)), "taken over once it ran out")
+            let next = UUID()
+            #expect(try await store.holdSenderLease(holder: next, lease: .seconds(60)), "taken over once it ran out")
+            try await store.releaseSenderLease(holder: sender)
+            #expect(try await store.holdSenderLease(holder: UUID(), lease: .seconds(60)) == false, "only its holder gives it up")
+            try await store.releaseSenderLease(holder: next)
+            #expect(try await store.holdSenderLease(holder: UUID(), lease: .seconds(60)), "given up: taken at once")
 
             #expect(try await store.prune(handledBefore: Date().addingTimeInterval(-3600)) >= 0)
             #expect(try await store.accept(updateID: base, chatID: chatB.id, body: "b") == false, "kept against redeliveries")

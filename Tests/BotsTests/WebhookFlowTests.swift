@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import ServiceLifecycle
 import TestSupport
 import Testing
 
@@ -152,6 +153,51 @@ import Testing
                 try await waitUntil { botd.telegram.sent.count == 2 }
                 #expect(botd.telegram.sent.map(\.text) == ["Queued: scenario. The result comes here when it is ready.", "Ready: scenario.\n\nDone at once."])
             }
+        }
+    }
+
+    /// botd's worker and sender under a service group, as `main` runs them, stopped as SIGTERM stops it.
+    static func runUntilShutdown(_ botd: InMemoryBots, afterwards: @Sendable () async throws -> Void) async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: botd.components.services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: InMemoryBots.logger))
+        async let running: Void = group.run()
+        try await afterwards()
+        await group.triggerGracefulShutdown()
+        try await running
+    }
+
+    @Test func onSIGTERMACommandUnderWayFinishesAndNothingIsLost() async throws {
+        try await InMemoryBots.with(running: false) { botd in
+            botd.product.state.withLock { $0.generateDelay = .milliseconds(500) }
+            try await Self.runUntilShutdown(botd) {
+                let status = try await botd.withClient { client in try await client.deliver(telegramUpdate(90, chat: 15, text: "/generate summary dusk")).status
+                }
+                #expect(status == .ok)
+                try await waitUntil { botd.product.state.withLock { $0.calls.contains("generate summary") } }
+            }
+            // Finished within the shutdown budget: handled, and its reply sent or waiting in the outbox.
+            #expect(botd.store.handledUpdateIDs == [90])
+            let waiting = try await botd.store.waitingMessages(limit: 10).map(\.text)
+            #expect(botd.telegram.sent.map(\.text) + waiting == ["An answer about dusk."])
+        }
+    }
+
+    @Test func onSIGTERMACommandPastTheBudgetIsHandedBackAndHandledByTheNextBotd() async throws {
+        let store = try await InMemoryBots.with(running: false, arguments: ["--shutdown-timeout", "0.2"]) { botd in
+            botd.product.state.withLock { $0.generateDelay = .seconds(30) }
+            try await Self.runUntilShutdown(botd) {
+                let status = try await botd.withClient { client in try await client.deliver(telegramUpdate(91, chat: 16, text: "/generate summary dawn")).status
+                }
+                #expect(status == .ok)
+                try await waitUntil { botd.product.state.withLock { $0.calls.contains("generate summary") } }
+            }
+            #expect(botd.store.handledUpdateIDs.isEmpty)
+            return botd.store
+        }
+        // Handed back, not left leased: another botd takes it at once.
+        try await InMemoryBots.with(store: store, arguments: ["--listen", "127.0.0.1:9"]) { botd in
+            try await waitUntil { botd.telegram.sent.count == 1 }
+            #expect(botd.telegram.sent.map(\.text) == ["An answer about dawn."])
         }
     }
 }

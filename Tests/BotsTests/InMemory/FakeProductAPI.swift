@@ -17,6 +17,8 @@ final class FakeProductAPI: ProductAPI {
         var answerText: (String) -> String = { "An answer about \($0)." }
         /// Tasks end (succeeded, "Done at once.") as soon as they are queued.
         var endTasksAtOnce = false
+        /// How long a generation takes.
+        var generateDelay = Duration.zero
         var generations: [String: GenerationState] = [:]
         var idempotencyKeys: [String] = []
         var calls: [String] = []
@@ -43,6 +45,7 @@ final class FakeProductAPI: ProductAPI {
 
     func generate(function: String, topic: String, language: BotLanguage, idempotencyKey: String, as session: UserSession) async throws -> Generated {
         try record("generate \(function)")
+        try await Task.sleep(for: state.withLock { $0.generateDelay })
         return try state.withLock { state in
             if let refusal = state.refusal { throw refusal }
             state.idempotencyKeys.append(idempotencyKey)

@@ -116,6 +116,12 @@ final class InMemoryUpdateStore: UpdateStore {
         }
     }
 
+    func releaseSenderLease(holder: UUID) async throws {
+        state.withLock { state in
+            if state.sender?.holder == holder { state.sender = nil }
+        }
+    }
+
     func waitingMessages(limit: Int) async throws -> [QueuedMessage] {
         state.withLock { state in
             var seen = Set<Int64>()
