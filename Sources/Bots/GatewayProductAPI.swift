@@ -4,6 +4,7 @@ import Cryptography
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ServiceKit
 import Synchronization
 
 /// The product over the wire: authd's session call on its sockets (``TelegramSessionAPI``), then
@@ -14,8 +15,10 @@ final class GatewayProductAPI: ProductAPI, Sendable {
     let client: HTTPClient
     let settings: BotSettings
     private let tokenKey: [UInt8]
-    private let tokens = Mutex<[Int64: (session: UserSession, until: ContinuousClock.Instant)]>([:])
-    private let turn = Mutex(0)
+    /// Each Telegram user's session (and who they are, to ask for a new one), kept until a minute
+    /// before its token expires.
+    private let tokens = Mutex<[Int64: (session: UserSession, sender: TelegramUpdate.Sender, until: ContinuousClock.Instant)]>([:])
+    private let turn = Turn()
 
     init(client: HTTPClient, settings: BotSettings) throws {
         self.client = client
@@ -33,10 +36,7 @@ final class GatewayProductAPI: ProductAPI, Sendable {
     func session(for sender: TelegramUpdate.Sender) async throws -> UserSession {
         if let kept = tokens.withLock({ $0[sender.id] }), kept.until > .now { return kept.session }
         let body = TelegramSessionAPI.Request(telegramID: sender.id, firstName: sender.firstName, username: sender.username, languageCode: sender.languageCode)
-        let start = turn.withLock { value in
-            value += 1
-            return value
-        }
+        let start = turn.next(of: settings.authdSockets.count)
         var failures: [String] = []
         for offset in 0..<settings.authdSockets.count {
             let socket = settings.authdSockets[(start + offset) % settings.authdSockets.count]
@@ -57,7 +57,7 @@ final class GatewayProductAPI: ProductAPI, Sendable {
                 }
                 let answer = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: Data(bytes))
                 let session = UserSession(userID: answer.user_id, accessToken: answer.access_token, created: answer.created)
-                tokens.withLock { $0[sender.id] = (session, .now + .seconds(max(answer.expires_in - 60, 1))) }
+                tokens.withLock { $0[sender.id] = (session, sender, .now + .seconds(max(answer.expires_in - 60, 1))) }
                 return session
             } catch let refusal as ProductRefusal {
                 throw refusal
@@ -128,8 +128,7 @@ final class GatewayProductAPI: ProductAPI, Sendable {
     private func forget(_ session: UserSession) -> TelegramUpdate.Sender? {
         tokens.withLock { kept in
             guard let id = kept.first(where: { $0.value.session == session })?.key else { return nil }
-            kept[id] = nil
-            return TelegramUpdate.Sender(id: id, firstName: "", username: nil, languageCode: nil, isBot: false)
+            return kept.removeValue(forKey: id)?.sender
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// Sends the replies waiting in the outbox, within Telegram's limits (``SendPacer``), and removes
@@ -14,36 +15,26 @@ final class OutboxSender: Service, Sendable {
     /// so a restarted sender takes its lease back at once.
     let holder: UUID
     let logger: Logger
-    private let wake: AsyncStream<Void>
-    private let waker: AsyncStream<Void>.Continuation
+    private let wakeups = Wakeups()
 
     init(store: any UpdateStore, api: any BotAPI, holder: UUID, logger: Logger) {
         self.store = store
         self.api = api
         self.holder = holder
         self.logger = logger
-        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// A reply was queued: look now rather than at the next poll.
-    func nudge() { waker.yield() }
+    func nudge() { wakeups.nudge() }
 
     func run() async {
-        let ticker = Task { [waker] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(500))
-                waker.yield()
-            }
-        }
-        defer { ticker.cancel() }
         let clock = ContinuousClock()
         let start = clock.now
         func now() -> Double { (clock.now - start).seconds }
         var pacer = SendPacer()
         var holding = false
         var leaseCheckedAt = -Double.infinity
-        waker.yield()
-        for await _ in wake.cancelOnGracefulShutdown() {
+        await wakeups.run(every: .milliseconds(500)) {
             do {
                 sending: while !Task.isShuttingDownGracefully {
                     // The lease (30 s) outlives a send (10 s at most), and is renewed every second
@@ -59,10 +50,7 @@ final class OutboxSender: Service, Sendable {
                         try await send(message, pacer: &pacer, now: now)
                     case .wait(let until) where until - moment < 0.5:
                         // Sooner than the next tick: a nudge of its own.
-                        Task { [waker] in
-                            try? await Task.sleep(for: .seconds(until - moment))
-                            waker.yield()
-                        }
+                        wakeups.nudge(after: .seconds(until - moment))
                         break sending
                     case .wait, .idle:
                         break sending

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
@@ -20,8 +21,7 @@ final class UpdateWorker: Service, Sendable {
     let holder: UUID
     /// Updates being handled now.
     private let running = Mutex(0)
-    private let wake: AsyncStream<Void>
-    private let waker: AsyncStream<Void>.Continuation
+    private let wakeups = Wakeups()
 
     init(
         store: any UpdateStore, commands: BotCommands, sender: OutboxSender, endings: TaskEndings, settings: BotSettings, shutdownBudget: Duration,
@@ -35,20 +35,12 @@ final class UpdateWorker: Service, Sendable {
         self.shutdownBudget = shutdownBudget
         self.logger = logger
         self.holder = settings.instance
-        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// An update was stored: look now rather than at the next poll.
-    func nudge() { waker.yield() }
+    func nudge() { wakeups.nudge() }
 
     func run() async {
-        let ticker = Task { [waker, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.pollInterval)
-                waker.yield()
-            }
-        }
-        defer { ticker.cancel() }
         // What this instance held when it last stopped (killed mid-update, say) is taken again now.
         do {
             try await store.releaseAll(holder: holder)
@@ -57,14 +49,13 @@ final class UpdateWorker: Service, Sendable {
         }
         var prunedAt = ContinuousClock.now - .seconds(3600)
         await withDiscardingTaskGroup { inFlight in
-            waker.yield()
-            for await _ in wake.cancelOnGracefulShutdown() {
+            await wakeups.run(every: settings.pollInterval) {
                 if ContinuousClock.now - prunedAt > .seconds(600) {
                     prunedAt = ContinuousClock.now
                     await prune()
                 }
                 let free = settings.concurrency - running.withLock { $0 }
-                guard free > 0 else { continue }
+                guard free > 0 else { return }
                 do {
                     for update in try await store.claim(holder: holder, lease: settings.lease, limit: free) {
                         running.withLock { $0 += 1 }
@@ -129,7 +120,6 @@ final class UpdateWorker: Service, Sendable {
                 logger.warning(
                     "an update could not be handed back; its lease runs out instead", metadata: ["update_id": "\(stored.updateID)", "reason": "\(failure)"])
             }
-            waker.yield()
         }
     }
 
@@ -146,7 +136,6 @@ final class UpdateWorker: Service, Sendable {
             logger.warning("an update's end could not be stored; it is handled again", metadata: ["update_id": "\(stored.updateID)", "reason": "\(error)"])
             try? await store.release(stored, holder: holder)
         }
-        waker.yield()
     }
 
     private func prune() async {

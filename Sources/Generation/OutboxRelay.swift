@@ -1,4 +1,5 @@
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// Publishes the task messages aid wrote to `ai.outbox` with publisher confirms, and deletes each
@@ -10,8 +11,7 @@ final class OutboxRelay: Service, Sendable {
     let queue: any TaskQueue
     let interval: Duration
     let logger: Logger
-    private let wake: AsyncStream<Void>
-    private let waker: AsyncStream<Void>.Continuation
+    private let wakeups = Wakeups()
 
     /// Messages per transaction.
     static let batch = 200
@@ -21,25 +21,15 @@ final class OutboxRelay: Service, Sendable {
         self.queue = queue
         self.interval = interval
         self.logger = logger
-        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// A task was written: relay it now rather than at the next interval.
     func nudge() {
-        waker.yield()
+        wakeups.nudge()
     }
 
     func run() async {
-        let ticker = Task { [waker, interval] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                waker.yield()
-            }
-        }
-        defer { ticker.cancel() }
-        for await _ in wake.cancelOnGracefulShutdown() {
-            await relayAll()
-        }
+        await wakeups.run(every: interval) { await relayAll() }
     }
 
     /// Relays batches until the outbox is empty or a batch could not be published.

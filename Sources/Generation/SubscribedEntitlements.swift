@@ -3,7 +3,6 @@ import Contracts
 import Foundation
 import NIOCore
 import ServiceKit
-import Synchronization
 
 /// The entitlement API of subscribed's instances, over their unix sockets (never routed by nginx).
 /// Calls take the instances in turn; one that cannot be reached or answers 503 is skipped for the
@@ -98,18 +97,6 @@ struct SubscribedEntitlements: Entitlements {
             }
         }
         throw EntitlementsUnavailable(reason: failures.joined(separator: "; "))
-    }
-}
-
-/// Which instance a call starts with: each call the next, so that the load spreads.
-private final class Turn: Sendable {
-    private let counter = Mutex<Int>(0)
-
-    func next(of count: Int) -> Int {
-        counter.withLock { value in
-            value = (value + 1) % count
-            return value
-        }
     }
 }
 
