@@ -168,7 +168,7 @@ let package = Package(
         .target(
             name: "Generation",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "Contracts", "Messaging", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography",
+                "ServiceBackends", "ServiceKit", "Contracts", "Messaging", "PostgresClient", "AMQPClient", "RedisClient", "Cryptography", "SocketClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -180,11 +180,35 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .target(
+            name: "SocketClient",
+            dependencies: [
+                "ServiceKit", "Contracts",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Documents",
+            dependencies: [
+                "ServiceBackends", "ServiceKit", "Contracts", "Cryptography", "PostgresClient", "SocketClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Executables (thin: parse configuration, start services)
         .executableTarget(name: "authd", dependencies: ["Auth", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "subscribed", dependencies: ["Subscriptions", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "aid", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
         .executableTarget(name: "genworker", dependencies: ["Generation", "ServiceBackends"], swiftSettings: strictSettings),
+        .executableTarget(name: "docsd", dependencies: ["Documents", "ServiceBackends"], swiftSettings: strictSettings),
         .target(
             name: "Bots",
             dependencies: [
@@ -298,6 +322,18 @@ let package = Package(
             name: "BotsTests",
             dependencies: [
                 "Bots", "Contracts", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DocumentsTests",
+            dependencies: [
+                "Documents", "Contracts", "ServiceBackends", "ServiceKit", "PostgresClient", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

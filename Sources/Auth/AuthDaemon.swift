@@ -17,6 +17,8 @@ public enum AuthDaemon {
         let cache: ValidationCache
         /// The Telegram session listener's routes (served on `telegram.sessions-listen`).
         let telegramSessions: RouterResponder<BasicRequestContext>
+        /// The accounts listener's routes, for docsd (served on `accounts.listen`).
+        let accountLookup: RouterResponder<BasicRequestContext>
         let services: [any Service]
     }
 
@@ -53,7 +55,7 @@ public enum AuthDaemon {
         let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
         return Components(
             validator: components.validator, keys: components.keys, cache: components.cache, telegramSessions: components.telegramSessions,
-            services: components.services + [feed])
+            accountLookup: components.accountLookup, services: components.services + [feed])
     }
 
     /// authd's rules over a storage: signing keys, password hashing, the validator and its cache,
@@ -79,11 +81,10 @@ public enum AuthDaemon {
             logger: setup.logger)
         let routes = AuthRoutes(accounts: accounts, validator: validator, keys: keys)
         routes.add(to: setup.router)
-        let sessionRouter = Router<BasicRequestContext>()
-        sessionRouter.add(middleware: RequestIdMiddleware())
-        sessionRouter.add(middleware: AccessLogMiddleware())
-        sessionRouter.add(middleware: ErrorBodyMiddleware())
+        let sessionRouter = Daemon.internalRouter()
         routes.addTelegramSessions(to: sessionRouter)
+        let lookupRouter = Daemon.internalRouter()
+        routes.addAccountLookup(to: lookupRouter)
 
         var services: [any Service] = [
             ShutdownHook { try? await hashingThreads.shutdownGracefully() },
@@ -98,7 +99,12 @@ public enum AuthDaemon {
         if let address = settings.telegramSessionsListen {
             services.append(try Daemon.internalListener(router: sessionRouter, address: address, configuration: setup.configuration, logger: setup.logger))
         }
-        return Components(validator: validator, keys: keys, cache: cache, telegramSessions: sessionRouter.buildResponder(), services: services)
+        if let address = settings.accountsListen {
+            services.append(try Daemon.internalListener(router: lookupRouter, address: address, configuration: setup.configuration, logger: setup.logger))
+        }
+        return Components(
+            validator: validator, keys: keys, cache: cache, telegramSessions: sessionRouter.buildResponder(), accountLookup: lookupRouter.buildResponder(),
+            services: services)
     }
 }
 

@@ -126,6 +126,17 @@ struct AuthRoutes: Sendable {
         }
     }
 
+    /// docsd's lookup of the account that has an email (Contracts/AccountLookupAPI).
+    func addAccountLookup(to router: Router<BasicRequestContext>) {
+        router.post(RouterPath(AccountLookupAPI.path)) { request, context in
+            let body = try await request.decodeJSON(as: LookupBody.self, context: context)
+            guard let user = try await accounts.lookup.userID(email: body.email) else {
+                throw APIError(.notFound, code: "no_account", message: "no account has this email")
+            }
+            return try Response.json(AccountLookupAPI.Answer(user_id: user))
+        }
+    }
+
     // MARK: Authentication of authd's own routes
 
     /// The caller's identity from a session credential (Bearer token or access cookie). API keys
@@ -287,4 +298,11 @@ private struct CookieGrant: Encodable {
     let expires_in: Int
     let scope: String
     let csrf_token: String
+}
+
+struct LookupBody: JSONRequestBody {
+    let email: String
+
+    enum Members: String, CodingKey, CaseIterable { case email }
+    typealias CodingKeys = Members
 }

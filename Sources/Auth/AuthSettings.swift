@@ -61,6 +61,9 @@ struct AuthSettings: Sendable {
     /// Where botd asks for Telegram users' sessions (`telegram.sessions-listen`), if anywhere: a
     /// listener of its own, in a folder only botd may enter (never the socket nginx reaches).
     var telegramSessionsListen: ListenAddress?
+    /// Where docsd asks which account has an email (`accounts.listen`), if anywhere: a listener of
+    /// its own, in a folder only docsd may enter.
+    var accountsListen: ListenAddress?
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -103,6 +106,7 @@ struct AuthSettings: Sendable {
         guard (1...64).contains(validateThreads) else { throw ConfigurationError(key: "validate.threads", message: "must be 1 to 64") }
         telegram = try TelegramSettings(reader: reader)
         telegramSessionsListen = try reader.string(forKey: "telegram.sessions-listen").map { try ListenAddress(parsing: $0) }
+        accountsListen = try reader.string(forKey: "accounts.listen").map { try ListenAddress(parsing: $0) }
     }
 
     private static func seconds(_ value: Double, key: String, allowZero: Bool = false) throws -> TimeInterval {

@@ -9,6 +9,8 @@ public enum EntitlementAPI {
     public static let reservePath = "/internal/entitlements/reserve"
     public static let settlePath = "/internal/entitlements/settle"
     public static let releasePath = "/internal/entitlements/release"
+    /// `GET`: every plan's limits that other services keep (``PlanLimitsAnswer``).
+    public static let planLimitsPath = "/internal/entitlements/plans"
 
     /// The path that ends a reservation the way `ending` says.
     public static func path(ending: ReservationEnding) -> String {
@@ -165,4 +167,24 @@ public enum EntitlementRefusal {
 
     /// The reservation already ended the other way.
     public static func alreadyEnded(_ previous: ReservationEnding) -> String { "request_already_\(previous.rawValue)" }
+}
+
+/// The answer to `GET /internal/entitlements/plans`: the limits of every plan that services other
+/// than subscribed apply (docsd: how many documents a user keeps).
+public struct PlanLimitsAnswer: Codable, Sendable, Equatable {
+    public struct Limits: Codable, Sendable, Equatable {
+        public let code: String
+        public let documents_max: Int
+
+        public init(code: String, documents_max: Int) {
+            self.code = code
+            self.documents_max = documents_max
+        }
+    }
+
+    public let plans: [Limits]
+
+    public init(plans: [Limits]) {
+        self.plans = plans
+    }
 }

@@ -1,7 +1,7 @@
 public import Foundation
 
 /// One notification about a user, on the `events` topic exchange under `user.<id>` (ARCHITECTURE.md,
-/// "Contracts"): genworker, aid, subscribed and authd publish them; notifyd and botd consume them.
+/// "Contracts"): genworker, aid, subscribed, authd and docsd publish them; notifyd and botd consume them.
 /// The data carries ids and statuses, never generated text.
 public struct UserEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -11,6 +11,10 @@ public struct UserEvent: Codable, Sendable, Equatable {
         case generationCanceled = "generation.canceled"
         case subscriptionChanged = "subscription.changed"
         case sessionRevoked = "session.revoked"
+        /// A document was shared with the user (data: document_id, access, by: the owner's id).
+        case documentShared = "document.shared"
+        /// Someone the user shared a document with changed it (data: document_id, version, by: their id).
+        case documentUpdated = "document.updated"
     }
 
     /// The exchange every event is published on.

@@ -19,13 +19,16 @@ public enum GenerationDaemon {
         /// Where the result cache keeps answers; nil with the cache off (`cache.ttl` 0).
         let cache: (any CacheStorage)?
         let queue: any TaskQueue
+        /// docsd, when `documents.sockets` names it.
+        let documents: (any UserDocuments)?
 
         /// Over the daemon's backend clients and subscribed's entitlement sockets.
         static func servers(_ setup: DaemonSetup, settings: GenerationSettings) throws -> Storage {
             Storage(
                 store: PostgresGenerationStore(postgres: try setup.backends.postgres()),
                 entitlements: SubscribedEntitlements(sockets: settings.entitlementSockets, timeout: settings.entitlementTimeout),
-                cache: settings.cacheTTL > 0 ? try setup.backends.redis() : nil, queue: AMQPTaskQueue(publisher: try setup.backends.publisher()))
+                cache: settings.cacheTTL > 0 ? try setup.backends.redis() : nil, queue: AMQPTaskQueue(publisher: try setup.backends.publisher()),
+                documents: settings.documentSockets.isEmpty ? nil : DocsdUserDocuments(sockets: settings.documentSockets))
         }
     }
 
@@ -53,7 +56,8 @@ public enum GenerationDaemon {
         let (generations, services) = rules(settings, storage: storage, logger: setup.logger)
         let relay = OutboxRelay(store: storage.store, queue: storage.queue, interval: settings.relayInterval, logger: setup.logger)
         let tasks = TaskService(generations: generations, store: storage.store, relay: relay)
-        GenerationRoutes(generations: generations, tasks: tasks, store: storage.store, streamLimit: settings.streamLimit).add(to: setup.router)
+        GenerationRoutes(generations: generations, tasks: tasks, store: storage.store, documents: storage.documents, streamLimit: settings.streamLimit)
+            .add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, store: storage.store, interval: settings.sweepInterval)
         return Components(generations: generations, relay: relay, services: services + [relay, sweep])
     }

@@ -1,3 +1,4 @@
+import Contracts
 import ServiceKit
 
 /// `POST /api/generate`'s body as a client sends it.
@@ -44,8 +45,9 @@ struct GenerationInput: Sendable, Equatable {
     let askedMaxTokens: Bool
     let stream: Bool
 
-    /// Checks `body` field by field; the first field at fault is named in the 400.
-    init(_ body: GenerateBody) throws(APIError) {
+    /// Checks `body` field by field; the first field at fault is named in the 400. What the body
+    /// leaves out comes from the user's profile (`defaults`), then from the function.
+    init(_ body: GenerateBody, defaults: GenerationDefaults? = nil) throws(APIError) {
         guard let function = GenerationFunction.named(body.function) else {
             let known = GenerationFunction.catalog.map(\.code).joined(separator: ", ")
             throw APIError.badRequest(code: "unknown_function", "function must be one of: \(known)", field: "function")
@@ -64,12 +66,12 @@ struct GenerationInput: Sendable, Equatable {
         guard !topic.unicodeScalars.contains(where: { Self.refused($0) }) else {
             throw APIError.badRequest(code: "invalid_field", "topic must not contain control or bidirectional-override characters", field: "topic")
         }
-        let language = body.options?.language ?? "ru"
+        let language = body.options?.language ?? defaults?.language.flatMap { Self.languages.contains($0) ? $0 : nil } ?? "ru"
         guard Self.languages.contains(language) else {
             throw APIError.badRequest(
                 code: "invalid_field", "options.language must be one of: \(Self.languages.joined(separator: ", "))", field: "options.language")
         }
-        let maxTokens = body.options?.max_tokens ?? function.defaultMaxTokens
+        let maxTokens = body.options?.max_tokens ?? defaults?.max_tokens.flatMap { Self.maxTokens.contains($0) ? $0 : nil } ?? function.defaultMaxTokens
         guard Self.maxTokens.contains(maxTokens) else {
             throw APIError.badRequest(
                 code: "invalid_field", "options.max_tokens must be from \(Self.maxTokens.lowerBound) to \(Self.maxTokens.upperBound)",

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -11,6 +12,8 @@ struct GenerationRoutes: Sendable {
     let generations: GenerationService
     let tasks: TaskService
     let store: any GenerationStore
+    /// docsd: the profile's defaults, and saves; nil when aid is not told where it is.
+    let documents: (any UserDocuments)?
     /// The longest a streamed answer may take, its delivery included (`stream.limit`).
     let streamLimit: Duration
 
@@ -23,7 +26,8 @@ struct GenerationRoutes: Sendable {
         router.post("/api/generate") { request, context in
             // GatewayIdentityMiddleware has refused a request without the gateway's identity.
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let input = try GenerationInput(try await request.decodeJSON(as: GenerateBody.self, context: context))
+            let body = try await request.decodeJSON(as: GenerateBody.self, context: context)
+            let input = try GenerationInput(body, defaults: await defaults(for: body, userID: identity.userID))
             if input.function.mode == .queued {
                 let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
                 let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
@@ -51,6 +55,9 @@ struct GenerationRoutes: Sendable {
                 return try Response.json(GenerationBody(record))
             }
         }
+        router.post("/api/generate/{id}/save") { request, context in
+            try await save(request, context: context)
+        }
         router.delete("/api/generate/{id}") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let id = try context.parameters.require("id")
@@ -73,6 +80,53 @@ struct GenerationRoutes: Sendable {
             let next = page.count == limit ? page.last.map { HistoryCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(HistoryBody(generations: page.map(GenerationBody.init), next: next))
         }
+    }
+
+    /// The user's profile defaults when the body leaves the language or the length out. A docsd out
+    /// of reach costs the generation nothing: the function's defaults apply, and the log says so.
+    private func defaults(for body: GenerateBody, userID: String) async -> GenerationDefaults? {
+        guard let documents, body.options?.language == nil || body.options?.max_tokens == nil else { return nil }
+        do {
+            return try await documents.generationDefaults(userID: userID)
+        } catch {
+            generations.logger.traced.warning("the profile's defaults cannot be read from docsd; the function's apply", metadata: ["reason": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `POST /api/generate/{id}/save`: the user's succeeded generation kept as a document (its text,
+    /// its function as the kind, its topic as the title unless the body names one), by docsd under
+    /// the same rules and plan limit as any new document; docsd's answer is the client's.
+    private func save(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeJSONIfPresent(as: SaveBody.self, context: context)
+        guard Identifiers.isUUID(id),
+            let record = try await generations.storage(unavailable: Self.unreadable, { try await store.generation(id: id, userID: identity.userID) })
+        else {
+            throw APIError.notFound("no generation of yours has this id")
+        }
+        guard record.status == .succeeded, let text = record.result else {
+            throw APIError(
+                .conflict, code: "generation_not_succeeded",
+                message: "only a generation that succeeded has text to save (this one is \(record.status.rawValue))")
+        }
+        guard let documents else {
+            throw APIError.unavailable(code: "documents_unavailable", "documents are not set up on this gateway (aid has no documents.sockets)")
+        }
+        let title = body?.title ?? String(record.topic.prefix(200))
+        let answer: (status: Int, body: [UInt8], location: String?)
+        do {
+            answer = try await documents.save(
+                SaveDocumentRequest(
+                    user: identity.userID, tier: identity.tier, title: title, body: text, kind: record.function, source_generation_id: record.id))
+        } catch {
+            generations.logger.traced.error("docsd cannot be reached to save a generation", metadata: ["reason": "\(error)"])
+            throw APIError.unavailable(code: "documents_unavailable", "documents cannot be saved right now; nothing was saved")
+        }
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if let location = answer.location { headers[.location] = location }
+        return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
     /// The whole text as one JSON body once the engine has finished.
@@ -166,6 +220,14 @@ struct GenerationRoutes: Sendable {
             message: "the text engine failed (\(error.code)) before finishing; "
                 + (counted ? "the text sent so far counts as a generation" : "nothing was counted, try again"))
     }
+}
+
+/// A save's optional body: the document's title, instead of the generation's topic.
+struct SaveBody: JSONRequestBody {
+    let title: String?
+
+    enum Members: String, CodingKey, CaseIterable { case title }
+    typealias CodingKeys = Members
 }
 
 /// `202 Accepted` for a task: where to follow it.

@@ -10,6 +10,10 @@ struct GenerationSettings: Sendable {
     var entitlementSockets: [String]
     /// How long one entitlement call to one instance may take (`entitlements.timeout`, seconds).
     var entitlementTimeout: TimeAmount
+    /// docsd's internal sockets (`documents.sockets`, comma-separated): a profile's defaults for a
+    /// generation that names no language or length, and generations saved as documents. Without
+    /// them neither is asked, and a save answers 503.
+    var documentSockets: [String]
     /// The offline engine (`engine.offline.latency` seconds per answer, `engine.offline.words` per
     /// piece, `engine.offline.fail`: never, always, after:N pieces, or first:N calls).
     var offline: OfflineEngine
@@ -52,6 +56,10 @@ struct GenerationSettings: Sendable {
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
         entitlementSockets = reader.stringArray(forKey: "entitlements.sockets", default: []).filter { !$0.isEmpty }
+        documentSockets = reader.stringArray(forKey: "documents.sockets", default: []).filter { !$0.isEmpty }
+        guard documentSockets.allSatisfy({ $0.hasPrefix("/") }) else {
+            throw ConfigurationError(key: "documents.sockets", message: "must be absolute paths of docsd's internal sockets")
+        }
         guard !entitlementSockets.isEmpty, entitlementSockets.allSatisfy({ $0.hasPrefix("/") }) else {
             throw ConfigurationError(key: "entitlements.sockets", message: "must name subscribed's entitlement sockets, as absolute paths")
         }

@@ -1,24 +1,17 @@
-import AsyncHTTPClient
 import Contracts
 import Foundation
 import NIOCore
-import ServiceKit
+import SocketClient
 
 /// The entitlement API of subscribed's instances, over their unix sockets (never routed by nginx).
 /// Calls take the instances in turn; one that cannot be reached or answers 503 is skipped for the
 /// next, which is safe because every call is idempotent by request id.
 struct SubscribedEntitlements: Entitlements {
-    let sockets: [String]
-    let client: HTTPClient
-    /// The longest one call to one instance may take.
-    let timeout: TimeAmount
-    private let turn = Turn()
+    let api: InternalAPIClient
 
-    init(sockets: [String], client: HTTPClient = .shared, timeout: TimeAmount) {
-        precondition(!sockets.isEmpty, "at least one entitlement socket")
-        self.sockets = sockets
-        self.client = client
-        self.timeout = timeout
+    /// `timeout`: the longest one call to one instance may take.
+    init(sockets: [String], timeout: TimeAmount) {
+        api = InternalAPIClient(sockets: sockets, timeout: timeout)
     }
 
     func reserve(userID: String, feature: String, units: Int, requestID: String, maxTokens: Int?) async throws -> EntitlementDecision {
@@ -54,49 +47,22 @@ struct SubscribedEntitlements: Entitlements {
         EntitlementsUnavailable(reason: "subscribed answered \(what)")
     }
 
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
-
     private func call<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
-        let payload = try JSONEncoder().encode(body)
-        let first = turn.next(of: sockets.count)
-        var failures: [String] = []
-        for offset in 0..<sockets.count {
-            let socket = sockets[(first + offset) % sockets.count]
-            guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
-                failures.append("\(socket): not a socket path")
-                continue
-            }
-            var request = HTTPClientRequest(url: url.absoluteString)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            // subscribed logs the call under the id of the request (or task) it serves.
-            if let requestID = RequestTrace.requestID { request.headers.add(name: GatewayHeaders.requestID.rawName, value: requestID) }
-            request.body = .bytes(ByteBuffer(bytes: payload))
-            do {
-                let response = try await client.execute(request, timeout: timeout)
-                let bytes = try await response.body.collect(upTo: 64 * 1024)
-                switch response.status.code {
-                case 200: return try Self.decoder.decode(Answer.self, from: Data(buffer: bytes))
-                case 503:
-                    failures.append("\(socket): 503")
-                default:
-                    let error = try? Self.decoder.decode(ErrorAnswer.self, from: Data(buffer: bytes))
-                    throw EntitlementsRefused(
-                        status: Int(response.status.code), code: error?.error ?? "unknown", message: error?.message ?? "no JSON error body")
-                }
-            } catch let refused as EntitlementsRefused {
-                throw refused
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                failures.append("\(socket): \(error)")
-            }
+        let answer: InternalAPIClient.Answer
+        do {
+            answer = try await api.call(.POST, path, body: body, maxBytes: 64 * 1024)
+        } catch let unavailable as InternalAPIClient.Unavailable {
+            throw EntitlementsUnavailable(reason: unavailable.description)
         }
-        throw EntitlementsUnavailable(reason: failures.joined(separator: "; "))
+        guard answer.status == 200 else {
+            let error = try? answer.decode(ErrorAnswer.self)
+            throw EntitlementsRefused(status: answer.status, code: error?.error ?? "unknown", message: error?.message ?? "no JSON error body")
+        }
+        do {
+            return try answer.decode(Answer.self)
+        } catch {
+            throw Self.malformed("a body that is not its answer (\(error))")
+        }
     }
 }
 

@@ -68,6 +68,16 @@ public enum Daemon {
             drain: drain, logger: logger)
     }
 
+    /// The router of an internal listener: request ids, the access log and JSON error bodies, as
+    /// on the daemon's own; no identity check (its callers are daemons, not users through nginx).
+    public static func internalRouter() -> Router<BasicRequestContext> {
+        let router = Router<BasicRequestContext>()
+        router.add(middleware: RequestIdMiddleware())
+        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: ErrorBodyMiddleware())
+        return router
+    }
+
     /// A second listener of a daemon, serving `router` on `address` (an internal API on a socket
     /// of its own, which nginx never routes to); it runs as one of the daemon's services. The drain
     /// before exit leaves its socket in place: its callers are other daemons, which retry.

@@ -19,6 +19,8 @@ public struct Plan: Sendable, Equatable, Codable {
     public let cachedAnswersCount: Bool
     /// What the plan gives: `generate.short`, `generate.long` (queued long generations), ...
     public let features: [String]
+    /// How many documents (the trash not counted) a user keeps at docsd.
+    public let documentsMax: Int
 
     enum CodingKeys: String, CodingKey {
         case code, title, features, currency
@@ -29,5 +31,6 @@ public struct Plan: Sendable, Equatable, Codable {
         case maxOutputTokens = "max_output_tokens"
         case tasksAtOnce = "tasks_at_once"
         case cachedAnswersCount = "cached_answers_count"
+        case documentsMax = "documents_max"
     }
 }

@@ -19,7 +19,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
 
     private static let planColumns: SQL = """
         p.code, p.title, p.price_cents, p.currency, p.requests_per_minute, p.generations_per_day, p.generations_per_month,
-        p.max_output_tokens, p.tasks_at_once, p.cached_answers_count, array_to_string(p.features, ' ') AS features
+        p.max_output_tokens, p.tasks_at_once, p.cached_answers_count, array_to_string(p.features, ' ') AS features, p.documents_max
         """
 
     private static func plan(_ row: PostgresRow) throws -> Plan {
@@ -28,7 +28,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             requestsPerMinute: try row.decode("requests_per_minute"), generationsPerDay: try row.decode("generations_per_day"),
             generationsPerMonth: try row.decode("generations_per_month"), maxOutputTokens: try row.decode("max_output_tokens"),
             tasksAtOnce: try row.decode("tasks_at_once"), cachedAnswersCount: try row.decode("cached_answers_count"),
-            features: try row.decode("features", as: String.self).split(separator: " ").map(String.init))
+            features: try row.decode("features", as: String.self).split(separator: " ").map(String.init), documentsMax: try row.decode("documents_max"))
     }
 
     /// A value sql/005's functions never return: the schema and this code disagree.

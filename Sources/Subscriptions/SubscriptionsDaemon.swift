@@ -57,11 +57,8 @@ public enum SubscriptionsDaemon {
             testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)
-        let entitlementRouter = Router<BasicRequestContext>()
-        entitlementRouter.add(middleware: RequestIdMiddleware())
-        entitlementRouter.add(middleware: AccessLogMiddleware())
-        entitlementRouter.add(middleware: ErrorBodyMiddleware())
-        EntitlementRoutes(entitlements: entitlements).add(to: entitlementRouter)
+        let entitlementRouter = Daemon.internalRouter()
+        EntitlementRoutes(entitlements: entitlements, admin: admin).add(to: entitlementRouter)
         let clock = SubscriptionClock(
             store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
             logger: setup.logger)

@@ -67,6 +67,20 @@ struct EntitlementAPITests {
         #expect(EntitlementRefusal.alreadyEnded(.settled) == "request_already_settled")
     }
 
+    @Test func thePlansLimitsNameEachPlanAndItsDocuments() throws {
+        let answer = PlanLimitsAnswer(plans: [.init(code: "free", documents_max: 1000)])
+        #expect(try Self.json(answer) == #"{"plans":[{"code":"free","documents_max":1000}]}"#)
+        #expect(EntitlementAPI.planLimitsPath == "/internal/entitlements/plans")
+    }
+
+    @Test func docsdsInternalAPIPinsItsPathsAndBodies() throws {
+        #expect(DocumentsAPI.profileDefaultsPath(userID: "u1") == "/internal/profiles/u1")
+        #expect(try Self.json(GenerationDefaults(language: "en", max_tokens: nil)) == #"{"language":"en"}"#)
+        let save = SaveDocumentRequest(user: "u1", tier: "pro", title: "T", body: "B", kind: "quiz", source_generation_id: "g1")
+        #expect(try Self.json(save) == #"{"body":"B","kind":"quiz","source_generation_id":"g1","tier":"pro","title":"T","user":"u1"}"#)
+        #expect(try Self.json(AccountLookupAPI.Request(email: "a@example.com")) == #"{"email":"a@example.com"}"#)
+    }
+
     @Test func aTierIsAPlanCodeOrFree() {
         #expect(Tier.parse("pro") == "pro")
         #expect(Tier.parse(nil) == Tier.free)

@@ -29,6 +29,7 @@ struct MessageTests {
         #expect(
             Set(UserEvent.Kind.allCases.map(\.rawValue)) == [
                 "generation.succeeded", "generation.failed", "generation.progress", "generation.canceled", "subscription.changed", "session.revoked",
+                "document.shared", "document.updated",
             ])
     }
 

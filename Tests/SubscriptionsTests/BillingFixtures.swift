@@ -161,7 +161,7 @@ extension InMemorySubscriptionStore: BillingFixtures {
             $0.plans[code] = Plan(
                 code: code, title: "Test plan", priceCents: 100, currency: "USD", requestsPerMinute: 60, generationsPerDay: perDay,
                 generationsPerMonth: perMonth, maxOutputTokens: maxOutputTokens, tasksAtOnce: tasksAtOnce, cachedAnswersCount: cachedAnswersCount,
-                features: features)
+                features: features, documentsMax: 1000)
         }
         return code
     }

@@ -2,10 +2,10 @@
 each daemon runs as its own user and group, its sockets are in a folder of its own under
 /run/skillup that nginx's www-data (a member of every daemon group) can enter and no other daemon
 can, it reads Redis as its own ACL user, and every socket nginx's system-install upstreams name is
-one a unit listens on. subscribed's entitlement sockets are in /run/skillup/entitlements, a folder of
-the group skillup-entitlements, which aid and genworker are members of and www-data is not, and the
-entitlement sockets aid names are the ones subscribed listens on. Prints
-"units ok" or one line per problem.
+one a unit listens on. Each internal API (INTERNAL_APIS: subscribed's entitlements, authd's
+Telegram sessions and account lookup, docsd's documents) has its sockets in a folder of its own, of
+a group that its callers are members of and www-data is not, and the sockets each caller names are
+the ones the API's server listens on. Prints "units ok" or one line per problem.
 
 Usage: python3 check-units.py SYSTEMD_DIR RENDERED_UPSTREAMS_CONF RUN_DIR_IN_THAT_CONF
 """
@@ -13,16 +13,25 @@ import pathlib
 import re
 import sys
 
+# folder under /run/skillup, the daemon serving it, the group admitting its callers, the callers,
+# and the option with which a caller names the sockets.
+INTERNAL_APIS = [
+    ("entitlements", "subscribed", "skillup-entitlements", ["aid", "genworker", "docsd"], "--entitlements-sockets"),
+    ("telegram-sessions", "authd", "skillup-telegram-sessions", ["botd"], "--authd-sockets"),
+    ("accounts", "authd", "skillup-accounts", ["docsd"], "--authd-sockets"),
+    ("documents", "docsd", "skillup-documents", ["aid"], "--documents-sockets"),
+]
+
 systemd, upstreams_conf, rendered_run_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 problems = []
 listened = set()
-entitlement_sockets = set()
-asked_entitlements = set()
-session_sockets = set()
-asked_sessions = set()
+served = {folder: set() for folder, *_ in INTERNAL_APIS}
+asked = {}
 
 sysusers = (systemd / "skillup-sysusers.conf").read_text()
+tmpfiles = (systemd / "skillup-tmpfiles.conf").read_text()
 members = {tuple(line.split()[1:3]) for line in sysusers.splitlines() if line.startswith("m ")}
+upstreams = upstreams_conf.read_text()
 
 for unit in sorted(systemd.glob("skillup-*.service")):
     daemon = re.match(r"skillup-(\w+)", unit.name).group(1)
@@ -38,16 +47,14 @@ for unit in sorted(systemd.glob("skillup-*.service")):
             problems.append(f"{unit.name}: {key} is {settings.get(key)}, expected {value}")
     if "DynamicUser" in settings:
         problems.append(f"{unit.name}: DynamicUser gives a group nginx cannot be a member of")
-    for sockets in re.findall(r"--entitlements-sockets (\S+)", " ".join(settings.get("ExecStart", []))):
-        asked_entitlements.update((daemon, socket) for socket in sockets.split(","))
-    for sockets in re.findall(r"--authd-sockets (\S+)", " ".join(settings.get("ExecStart", []))):
-        asked_sessions.update(sockets.split(","))
-    for socket in re.findall(r"unix:(\S+)", " ".join(settings.get("ExecStart", []))):
-        if daemon == "subscribed" and socket.startswith("/run/skillup/entitlements/"):
-            entitlement_sockets.add(socket)
-            continue
-        if daemon == "authd" and socket.startswith("/run/skillup/telegram-sessions/"):
-            session_sockets.add(socket)
+    command = " ".join(settings.get("ExecStart", []))
+    for option in {api[4] for api in INTERNAL_APIS}:
+        for sockets in re.findall(re.escape(option) + r" (\S+)", command):
+            asked.setdefault((daemon, option), set()).update(sockets.split(","))
+    for socket in re.findall(r"unix:(\S+)", command):
+        api = next((folder for folder, server, *_ in INTERNAL_APIS if server == daemon and socket.startswith(f"/run/skillup/{folder}/")), None)
+        if api:
+            served[api].add(socket)
             continue
         if not socket.startswith(f"/run/skillup/{daemon}/"):
             problems.append(f"{unit.name}: socket {socket} is outside /run/skillup/{daemon}/")
@@ -61,32 +68,29 @@ for unit in sorted(systemd.glob("skillup-*.service")):
         if group == f"skillup-{daemon}" and member != "www-data":
             problems.append(f"skillup-sysusers.conf: {member} may enter {daemon}'s socket folder")
 
-if ("www-data", "skillup-entitlements") in members:
-    problems.append("skillup-sysusers.conf: www-data (nginx) may enter the entitlement sockets' folder")
-for member in ("skillup-aid", "skillup-genworker"):
-    if (member, "skillup-entitlements") not in members:
-        problems.append(f"skillup-sysusers.conf: {member} is not a member of skillup-entitlements")
-if not re.search(r"^d /run/skillup/entitlements 2750 skillup-subscribed skillup-entitlements ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
-    problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/entitlements folder of skillup-subscribed and skillup-entitlements")
-if ("www-data", "skillup-telegram-sessions") in members:
-    problems.append("skillup-sysusers.conf: www-data (nginx) may enter the Telegram session sockets' folder")
-if ("skillup-botd", "skillup-telegram-sessions") not in members:
-    problems.append("skillup-sysusers.conf: skillup-botd is not a member of skillup-telegram-sessions")
-if not re.search(r"^d /run/skillup/telegram-sessions 2750 skillup-authd skillup-telegram-sessions ", (systemd / "skillup-tmpfiles.conf").read_text(), re.M):
-    problems.append("skillup-tmpfiles.conf: no setgid /run/skillup/telegram-sessions folder of skillup-authd and skillup-telegram-sessions")
-authd_instances = set(re.findall(r"/authd/authd-(\d)\.sock", upstreams_conf.read_text()))
-expected_sessions = {socket.replace("%i", i) for socket in session_sockets for i in authd_instances}
-if asked_sessions != expected_sessions:
-    problems.append(f"skillup-botd: authd sockets {sorted(asked_sessions)}, expected authd's Telegram session sockets {sorted(expected_sessions)}")
-# The subscribed instances nginx sends to are the ones whose entitlement sockets aid must name.
-instances = set(re.findall(r"/subscribed/subscribed-(\d)\.sock", upstreams_conf.read_text()))
-for daemon in {daemon for daemon, _ in asked_entitlements}:
-    asked = {socket for asker, socket in asked_entitlements if asker == daemon}
-    expected = {socket.replace("%i", i) for socket in entitlement_sockets for i in instances}
-    if asked != expected:
-        problems.append(f"skillup-{daemon}: entitlement sockets {sorted(asked)}, expected subscribed's {sorted(expected)}")
+for folder, server, group, callers, option in INTERNAL_APIS:
+    if ("www-data", group) in members:
+        problems.append(f"skillup-sysusers.conf: www-data (nginx) may enter the {folder} sockets' folder")
+    for member, in_group in members:
+        if in_group == group and member.removeprefix("skillup-") not in callers:
+            problems.append(f"skillup-sysusers.conf: {member} may enter the {folder} sockets' folder")
+    if not re.search(rf"^d /run/skillup/{folder} 2750 skillup-{server} {group} ", tmpfiles, re.M):
+        problems.append(f"skillup-tmpfiles.conf: no setgid /run/skillup/{folder} folder of skillup-{server} and {group}")
+    # The server's instances nginx sends to are the ones whose sockets the callers must name.
+    instances = set(re.findall(rf"/{server}/{server}-(\d)\.sock", upstreams))
+    expected = {socket.replace("%i", i) for socket in served[folder] for i in instances}
+    for caller in callers:
+        if (f"skillup-{caller}", group) not in members:
+            problems.append(f"skillup-sysusers.conf: skillup-{caller} is not a member of {group}")
+        named = {socket for socket in asked.get((caller, option), set()) if socket.startswith(f"/run/skillup/{folder}/")}
+        if named != expected:
+            problems.append(f"skillup-{caller}: {folder} sockets {sorted(named)}, expected {server}'s {sorted(expected)}")
+for (caller, option), sockets in asked.items():
+    for socket in sockets:
+        if not any(socket.startswith(f"/run/skillup/{folder}/") and caller in callers for folder, _, _, callers, _ in INTERNAL_APIS):
+            problems.append(f"skillup-{caller}: {option} names {socket}, which is in no internal API's folder it may enter")
 
-for socket in re.findall(r"server unix:(\S+?);?\s", upstreams_conf.read_text()):
+for socket in re.findall(r"server unix:(\S+?);?\s", upstreams):
     path = socket.replace(rendered_run_dir, "/run/skillup", 1)
     if path.startswith("/run/skillup/nginx/"):
         continue

@@ -10,6 +10,7 @@ struct Accounts: Sendable {
     let sessions: Sessions
     let apiKeys: APIKeyManagement
     let telegram: TelegramSignIn
+    let lookup: AccountLookup
     let settings: AuthSettings
 
     init(
@@ -24,6 +25,7 @@ struct Accounts: Sendable {
         self.sessions = Sessions(backends: backends, passwords: passwords)
         self.apiKeys = APIKeyManagement(backends: backends, passwords: passwords, settings: settings)
         self.telegram = TelegramSignIn(verifier: try settings.telegram.map(TelegramInitDataVerifier.init), backends: backends, issuer: issuer)
+        self.lookup = AccountLookup(backends: backends)
         self.settings = settings
     }
 }

@@ -25,6 +25,7 @@ final class InMemoryAuth: Sendable {
     let responder: RouterResponder<BasicRequestContext>
     /// botd's Telegram session listener.
     let telegramSessions: RouterResponder<BasicRequestContext>
+    let accountLookup: RouterResponder<BasicRequestContext>
     private let services: RunningServices
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
@@ -57,6 +58,7 @@ final class InMemoryAuth: Sendable {
         self.settings = settings
         self.responder = daemon.router.buildResponder()
         self.telegramSessions = components.telegramSessions
+        self.accountLookup = components.accountLookup
         services = RunningServices(daemon.services)
     }
 
@@ -70,6 +72,11 @@ final class InMemoryAuth: Sendable {
     /// Runs `body` with a client of the Telegram session listener, as botd calls it.
     func withTelegramSessionClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         try await Application(responder: telegramSessions).test(.router, body)
+    }
+
+    /// Runs `body` with a client of the accounts listener, as docsd calls it.
+    func withAccountLookupClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await Application(responder: accountLookup).test(.router, body)
     }
 
     /// Runs `body` with a client of this instance's routes (no socket).

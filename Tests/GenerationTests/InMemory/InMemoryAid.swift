@@ -21,6 +21,8 @@ final class InMemoryAid: TestAid {
     let entitlements: InMemoryEntitlements
     let queue: InMemoryTaskQueue
     let cache: InMemoryCacheStorage
+    /// docsd: the profiles' defaults and the saves.
+    let documents = FakeUserDocuments()
     let components: GenerationDaemon.Components
     /// genworker's runner, when the instance has one: a test hands it a delivery itself to see
     /// what it answers.
@@ -53,7 +55,7 @@ final class InMemoryAid: TestAid {
         let entitlements = InMemoryEntitlements(clock: clock)
         let queue = InMemoryTaskQueue()
         let cache = InMemoryCacheStorage()
-        let storage = GenerationDaemon.Storage(store: store, entitlements: replacement ?? entitlements, cache: cache, queue: queue)
+        let storage = GenerationDaemon.Storage(store: store, entitlements: replacement ?? entitlements, cache: cache, queue: queue, documents: self.documents)
         // The sockets are never dialled: the storage above replaces subscribed's client.
         let common = ["--entitlements-sockets", "/nonexistent/entitlements.sock", "--relay-interval", "0.05"]
         let aid = Mutex<GenerationDaemon.Components?>(nil)

@@ -62,14 +62,14 @@ final class InMemorySubscriptionStore: SubscriptionStore, Sendable {
     static let seedPlans: [Plan] = [
         Plan(
             code: "free", title: "Free", priceCents: 0, currency: "USD", requestsPerMinute: 30, generationsPerDay: 10, generationsPerMonth: 50,
-            maxOutputTokens: 512, tasksAtOnce: 1, cachedAnswersCount: true, features: ["generate.short"]),
+            maxOutputTokens: 512, tasksAtOnce: 1, cachedAnswersCount: true, features: ["generate.short"], documentsMax: 1000),
         Plan(
             code: "pro", title: "Pro", priceCents: 1900, currency: "USD", requestsPerMinute: 300, generationsPerDay: 200, generationsPerMonth: 2000,
-            maxOutputTokens: 2048, tasksAtOnce: 3, cachedAnswersCount: true, features: ["generate.short", "generate.long"]),
+            maxOutputTokens: 2048, tasksAtOnce: 3, cachedAnswersCount: true, features: ["generate.short", "generate.long"], documentsMax: 10000),
         Plan(
             code: "team", title: "Team", priceCents: 7900, currency: "USD", requestsPerMinute: 1200, generationsPerDay: 1000,
             generationsPerMonth: 10000, maxOutputTokens: 4096, tasksAtOnce: 10, cachedAnswersCount: true,
-            features: ["generate.short", "generate.long", "team.seats"]),
+            features: ["generate.short", "generate.long", "team.seats"], documentsMax: 50000),
     ]
 
     init(clock: TestClock = TestClock()) {

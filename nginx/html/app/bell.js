@@ -7,7 +7,8 @@ import { h, fill, when } from './dom.js';
 import { t, language } from './i18n.js';
 import { onEvent } from './events.js';
 
-const shown = ['generation.succeeded', 'generation.failed', 'generation.canceled', 'subscription.changed', 'session.revoked'];
+const shown = ['generation.succeeded', 'generation.failed', 'generation.canceled', 'subscription.changed', 'session.revoked', 'document.shared',
+  'document.updated'];
 
 /** The bell's element, and `dispose()` to let go of its event listeners (at sign-out). */
 export function bell(app) {

@@ -29,7 +29,8 @@ function emit(type, payload) {
   for (const listener of listeners.get('*') ?? []) listener(type, payload);
 }
 
-const types = ['generation.progress', 'generation.succeeded', 'generation.failed', 'generation.canceled', 'subscription.changed', 'session.revoked'];
+const types = ['generation.progress', 'generation.succeeded', 'generation.failed', 'generation.canceled', 'subscription.changed', 'session.revoked',
+  'document.shared', 'document.updated'];
 
 export function startEvents() {
   stopped = false;

@@ -41,7 +41,8 @@ const words = {
     'bell.label': '{count} new notifications', 'bell.empty': 'Nothing new.', 'bell.open': 'open',
     'event.generation.succeeded': 'A generation is done', 'event.generation.failed': 'A generation failed',
     'event.generation.canceled': 'A generation was canceled', 'event.subscription.changed': 'Your subscription changed',
-    'event.session.revoked': 'A session was signed out',
+    'event.session.revoked': 'A session was signed out', 'event.document.shared': 'A document was shared with you',
+    'event.document.updated': 'A document you shared was changed',
   },
   ru: {
     loading: 'Загрузка…',
@@ -82,7 +83,8 @@ const words = {
     'bell.label': 'новых уведомлений: {count}', 'bell.empty': 'Ничего нового.', 'bell.open': 'открыть',
     'event.generation.succeeded': 'Генерация готова', 'event.generation.failed': 'Генерация не удалась',
     'event.generation.canceled': 'Генерация отменена', 'event.subscription.changed': 'Подписка изменилась',
-    'event.session.revoked': 'Сеанс завершён',
+    'event.session.revoked': 'Сеанс завершён', 'event.document.shared': 'С вами поделились документом',
+    'event.document.updated': 'Ваш общий документ изменён',
   },
 };
 

@@ -1,0 +1,94 @@
+import Foundation
+
+/// A document as the store keeps it: its latest version, and where it stands.
+struct Document: Sendable, Equatable {
+    let id: String
+    let ownerID: String
+    var title: String
+    var body: String
+    let kind: String
+    let sourceGenerationID: String?
+    /// Counts from 1, one more with every saved change: what `ETag` and `If-Match` name.
+    var version: Int
+    /// Microseconds since 1970, as PostgreSQL keeps it: the page cursor compares it exactly.
+    let createdMicros: Int
+    var updatedAt: Date
+    /// When it went to the trash; nil while it is not there.
+    var deletedAt: Date?
+
+    var createdAt: Date { Date(timeIntervalSince1970: Double(createdMicros) / 1_000_000) }
+}
+
+/// What a caller may do with a document.
+enum DocumentAccess: String, Sendable, Equatable {
+    case owner, edit, read
+}
+
+/// A new document, checked (``DocumentInput``).
+struct NewDocument: Sendable, Equatable {
+    let id: String
+    let ownerID: String
+    let title: String
+    let body: String
+    let kind: String
+    let sourceGenerationID: String?
+}
+
+/// One saved version: the first, and each change after it.
+struct DocumentVersion: Sendable, Equatable {
+    let version: Int
+    let title: String
+    let body: String
+    let savedBy: String
+    let savedAt: Date
+}
+
+/// A share link: its token is shown once, at its making; only the token's SHA-256 is kept.
+struct ShareLink: Sendable, Equatable {
+    let id: String
+    let documentID: String
+    let access: String
+    let createdAt: Date
+    let expiresAt: Date?
+    var revokedAt: Date?
+}
+
+/// A user's profile; ``Profile/defaults(userID:)`` until they save one.
+struct Profile: Sendable, Equatable {
+    let userID: String
+    var displayName: String?
+    var language: String
+    var timeZone: String
+    /// The answer length a generation asks for when the request names none.
+    var maxTokens: Int?
+    /// Whether the user saved it; the defaults say nothing for aid to use.
+    var saved: Bool
+
+    static func defaults(userID: String) -> Profile {
+        Profile(userID: userID, displayName: nil, language: "ru", timeZone: "UTC", maxTokens: nil, saved: false)
+    }
+}
+
+/// Where a page of the owner's documents goes on from: the last one's creation time and id.
+struct DocumentCursor: Sendable, Equatable {
+    let createdMicros: Int
+    let id: String
+
+    init(createdMicros: Int, id: String) {
+        self.createdMicros = createdMicros
+        self.id = id
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros) else { return nil }
+        createdMicros = micros
+        id = String(parts[1])
+    }
+
+    init(_ document: Document) {
+        self.init(createdMicros: document.createdMicros, id: document.id)
+    }
+
+    var text: String { "\(createdMicros).\(id)" }
+}

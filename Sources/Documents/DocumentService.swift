@@ -1,0 +1,154 @@
+import Cryptography
+import Foundation
+import Logging
+import ServiceKit
+
+/// docsd's rules: who may do what with a document, the plan's limit on how many a user keeps, the
+/// If-Match rule on every change, the trash, share links and shares. Storage is a protocol: the
+/// same rules run over PostgreSQL and over the tests' memory.
+struct DocumentService: Sendable {
+    let store: any DocumentStore
+    let limits: any PlanLimits
+    let logger: Logger
+
+    /// A share link's token: 32 random bytes (256 bits), base64url.
+    static let tokenBytes = 32
+
+    func create(ownerID: String, tier: String, title: String, body: String, kind: String?, sourceGenerationID: String?) async throws -> Document {
+        let new = NewDocument(
+            id: UUID().uuidString.lowercased(), ownerID: ownerID, title: try DocumentInput.title(title), body: try DocumentInput.body(body),
+            kind: try DocumentInput.kind(kind), sourceGenerationID: sourceGenerationID)
+        let limit = try await planLimit(tier)
+        guard let made = try await storage({ try await store.create(new, limit: limit) }) else { throw DocumentError.limitReached(limit: limit) }
+        return made
+    }
+
+    /// The document as `userID` may see it.
+    func document(id: String, userID: String) async throws -> (Document, DocumentAccess) {
+        guard Identifiers.isUUID(id), let found = try await storage({ try await store.document(id: id, userID: userID) }) else {
+            throw DocumentError.notFound(Self.noDocument)
+        }
+        return found
+    }
+
+    func list(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [Document] {
+        try await storage { try await store.documents(ownerID: ownerID, limit: limit, after: cursor, query: query) }
+    }
+
+    func trash(ownerID: String, limit: Int) async throws -> [Document] {
+        try await storage { try await store.trash(ownerID: ownerID, limit: limit) }
+    }
+
+    func sharedWith(userID: String, limit: Int) async throws -> [(Document, DocumentAccess)] {
+        try await storage { try await store.sharedWith(userID: userID, limit: limit) }
+    }
+
+    /// Saves `title` and `body` as the next version if the document is still at `expected`.
+    func update(id: String, userID: String, expected: Int, title: String, body: String) async throws -> Document {
+        let title = try DocumentInput.title(title)
+        let body = try DocumentInput.body(body)
+        guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noDocument) }
+        switch try await storage({ try await store.update(id: id, userID: userID, expected: expected, title: title, body: body) }) {
+        case .updated(let document): return document
+        case .stale(let current): throw DocumentError.stale(current: current.version)
+        case .readOnly: throw DocumentError.readOnly
+        case .inTrash: throw DocumentError.inTrash
+        case .notFound: throw DocumentError.notFound(Self.noDocument)
+        }
+    }
+
+    func delete(id: String, ownerID: String) async throws {
+        guard Identifiers.isUUID(id), try await storage({ try await store.delete(id: id, ownerID: ownerID) }) else {
+            throw DocumentError.notFound("no document of yours outside the trash has this id")
+        }
+    }
+
+    func restore(id: String, ownerID: String, tier: String) async throws -> Document {
+        guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noTrashed) }
+        let limit = try await planLimit(tier)
+        switch try await storage({ try await store.restore(id: id, ownerID: ownerID, limit: limit) }) {
+        case .restored(let document): return document
+        case .limitReached: throw DocumentError.limitReached(limit: limit)
+        case .notFound: throw DocumentError.notFound(Self.noTrashed)
+        }
+    }
+
+    /// Every version of the owner's document, newest first.
+    func versions(id: String, ownerID: String) async throws -> [DocumentVersion] {
+        guard Identifiers.isUUID(id), let versions = try await storage({ try await store.versions(id: id, ownerID: ownerID) }) else {
+            throw DocumentError.notFound(Self.noDocument)
+        }
+        return versions
+    }
+
+    /// Saves an earlier version's title and body as the next version, under the same If-Match rule.
+    func restoreVersion(_ number: Int, id: String, ownerID: String, expected: Int) async throws -> Document {
+        guard let old = try await versions(id: id, ownerID: ownerID).first(where: { $0.version == number }) else {
+            throw DocumentError.notFound("this document has no version \(number)")
+        }
+        return try await update(id: id, userID: ownerID, expected: expected, title: old.title, body: old.body)
+    }
+
+    /// A new read-only link to the owner's document, and its token (shown this once).
+    func createLink(documentID: String, ownerID: String, expiresIn: Int?) async throws -> (ShareLink, token: String) {
+        if let expiresIn, !(1...31_536_000).contains(expiresIn) {
+            throw DocumentError.invalidField(field: "expires_in", message: "expires_in must be from 1 second to a year (31536000 seconds)")
+        }
+        let (document, access) = try await document(id: documentID, userID: ownerID)
+        guard access == .owner else { throw DocumentError.notFound(Self.noDocument) }
+        guard document.deletedAt == nil else { throw DocumentError.inTrash }
+        let token = Base64URL.encode(try SecureRandom.bytes(count: Self.tokenBytes))
+        let expiresAt = expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) }
+        guard
+            let link = try await storage({
+                try await store.createLink(documentID: documentID, ownerID: ownerID, tokenHash: try Self.hash(token: token), expiresAt: expiresAt)
+            })
+        else { throw DocumentError.notFound(Self.noDocument) }
+        return (link, token)
+    }
+
+    func links(documentID: String, ownerID: String) async throws -> [ShareLink] {
+        guard Identifiers.isUUID(documentID), let links = try await storage({ try await store.links(documentID: documentID, ownerID: ownerID) }) else {
+            throw DocumentError.notFound(Self.noDocument)
+        }
+        return links
+    }
+
+    func revokeLink(id: String, documentID: String, ownerID: String) async throws {
+        guard Identifiers.isUUID(id), Identifiers.isUUID(documentID),
+            try await storage({ try await store.revokeLink(id: id, documentID: documentID, ownerID: ownerID) })
+        else { throw DocumentError.notFound("no live link of this document of yours has this id") }
+    }
+
+    /// The document a link's token opens; nil for a revoked, expired or unknown link alike.
+    func linkedDocument(token: String) async throws -> Document? {
+        // A token docsd made is 43 characters of base64url; anything else opens nothing, unhashed.
+        guard token.utf8.count == 43, let bytes = try? Base64URL.decode(token), bytes.count == Self.tokenBytes else { return nil }
+        return try await storage { try await store.linkedDocument(tokenHash: try Self.hash(token: token)) }
+    }
+
+    static func hash(token: String) throws -> [UInt8] {
+        try SHA256.hash(Array(token.utf8))
+    }
+
+    /// The plan's limit; 503 when subscribed cannot say it (a creation is refused, never let past it).
+    private func planLimit(_ tier: String) async throws -> Int {
+        do {
+            return try await limits.documentsMax(plan: tier)
+        } catch {
+            logger.error("the plans' limits cannot be read from subscribed", metadata: ["reason": "\(error)"])
+            throw DocumentError.unavailable("the plans' limits")
+        }
+    }
+
+    /// Runs a store call: a refusal passes through; any other failure is PostgreSQL out of reach.
+    func storage<T>(_ call: () async throws -> T) async throws -> T {
+        try await passingRefusals(call) { error in
+            logger.error("the document store failed", metadata: ["reason": "\(error)"])
+            return DocumentError.unavailable("the document store")
+        }
+    }
+
+    static let noDocument = "no document of yours, or shared with you, has this id"
+    static let noTrashed = "no document of yours in the trash has this id"
+}

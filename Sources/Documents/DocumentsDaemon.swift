@@ -1,0 +1,63 @@
+import Hummingbird
+public import ServiceBackends
+import ServiceKit
+public import ServiceLifecycle
+
+/// docsd: users' documents (kept, edited under If-Match, versioned, trashed, searched), their
+/// share links and shares, and users' profiles; an internal API for aid.
+public enum DocumentsDaemon {
+    /// What docsd connects to (RabbitMQ through its events relay, when `amqp.url` is set).
+    public static let backends: [Backend] = [.postgres]
+    /// What nginx/routes.conf sends here behind auth, and without it.
+    public static let protectedPaths = ["/api/documents", "/api/profile"]
+    public static let publicPaths = ["/s"]
+
+    /// Where docsd keeps its state and whom it asks: PostgreSQL, subscribed and authd in a
+    /// running docsd; memory and tables in the tests of its rules.
+    struct Storage: Sendable {
+        let store: any DocumentStore
+        let limits: any PlanLimits
+        let directory: any AccountDirectory
+    }
+
+    /// The parts the tests reach.
+    struct Components {
+        let documents: DocumentService
+        let purge: TrashPurge
+        let internalResponder: RouterResponder<BasicRequestContext>
+        let services: [any Service]
+    }
+
+    public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
+        let settings = try DocumentSettings(setup.configuration)
+        guard !settings.entitlementSockets.isEmpty else {
+            throw ConfigurationError(key: "entitlements.sockets", message: "must name subscribed's entitlement sockets: the plans' limits come from there")
+        }
+        guard !settings.authdSockets.isEmpty else {
+            throw ConfigurationError(key: "authd.sockets", message: "must name authd's accounts sockets: shares by email are found there")
+        }
+        let storage = Storage(
+            store: PostgresDocumentStore(postgres: try setup.backends.postgres()),
+            limits: SubscribedPlanLimits(sockets: settings.entitlementSockets, refresh: settings.plansRefresh),
+            directory: AuthdAccountDirectory(sockets: settings.authdSockets))
+        return try wire(setup, settings: settings, storage: storage).services + (try setup.eventOutboxRelay(schema: "docs"))
+    }
+
+    /// docsd's rules and routes over any storage, the trash purge, and the internal listener when set.
+    static func wire(_ setup: DaemonSetup, settings: DocumentSettings, storage: Storage) throws -> Components {
+        let documents = DocumentService(store: storage.store, limits: storage.limits, logger: setup.logger)
+        DocumentRoutes(documents: documents, shares: UserShares(documents: documents, directory: storage.directory), publicURL: settings.publicURL)
+            .add(to: setup.router)
+        let profiles = ProfileRoutes(store: storage.store, documents: documents)
+        profiles.add(to: setup.router)
+        SharePage(documents: documents).add(to: setup.router)
+        let internalRouter = Daemon.internalRouter()
+        InternalRoutes(documents: documents, profiles: profiles).add(to: internalRouter)
+        let purge = TrashPurge(store: storage.store, keep: settings.trashKeep, interval: settings.purgeInterval, logger: setup.logger)
+        var services: [any Service] = [purge]
+        if let address = settings.internalListen {
+            services.append(try Daemon.internalListener(router: internalRouter, address: address, configuration: setup.configuration, logger: setup.logger))
+        }
+        return Components(documents: documents, purge: purge, internalResponder: internalRouter.buildResponder(), services: services)
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+
+@testable import Documents
+
+/// The document store's contract, one body run over PostgreSQL (sql/016) and over the in-memory
+/// store the rule tests use: if the two ever answer differently, these fail.
+@Suite("The document store's contract, over PostgreSQL and in memory", .privatePostgres)
+struct DocumentStoreContractTests {
+    /// A store, and ways to move its time.
+    struct Fixtures {
+        let store: any DocumentStore
+        let expireLinks: @Sendable () async throws -> Void
+        let backdateTrash: @Sendable (TimeInterval) async throws -> Void
+        /// The events its changes told of, as `type user document`.
+        let events: @Sendable () async throws -> [String]
+    }
+
+    static func with(_ kind: StoreKind, _ body: (Fixtures) async throws -> Void) async throws {
+        switch kind {
+        case .memory:
+            let store = InMemoryDocumentStore()
+            try await body(
+                Fixtures(
+                    store: store, expireLinks: { store.expireLinks() }, backdateTrash: { store.backdateTrash(by: $0) }, events: { store.events }))
+        case .postgres:
+            try await LocalServer.withSuitePostgres(logger: InMemoryDocs.logger) { postgres in
+                try await body(
+                    Fixtures(
+                        store: PostgresDocumentStore(postgres: postgres),
+                        expireLinks: {
+                            try await postgres.query("UPDATE docs.links SET expires_at = now() - interval '1 second' WHERE expires_at IS NOT NULL")
+                        },
+                        backdateTrash: {
+                            try await postgres.query(
+                                "UPDATE docs.documents SET deleted_at = deleted_at - $1 * interval '1 second' WHERE deleted_at IS NOT NULL", [.double($0)])
+                        },
+                        events: {
+                            try await postgres.query(
+                                "SELECT body::jsonb->>'type', body::jsonb->>'user_id', body::jsonb->'data'->>'document_id' FROM docs.event_outbox ORDER BY id"
+                            ).map { "\(try $0.decode(at: 0) as String) \(try $0.decode(at: 1) as String) \(try $0.decode(at: 2) as String)" }
+                        }))
+            }
+        }
+    }
+
+    static func user() -> String { UUID().uuidString.lowercased() }
+
+    static func new(_ owner: String, title: String = "Title", body: String = "Body") -> NewDocument {
+        NewDocument(id: UUID().uuidString.lowercased(), ownerID: owner, title: title, body: body, kind: "note", sourceGenerationID: nil)
+    }
+
+    @Test("a document is made with its first version, within its owner's limit", arguments: StoreKind.allCases)
+    func create(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let first = try #require(try await store.create(Self.new(owner, title: "One"), limit: 2))
+            #expect(first.version == 1 && first.deletedAt == nil)
+            _ = try #require(try await store.create(Self.new(owner, title: "Two"), limit: 2))
+            #expect(try await store.create(Self.new(owner, title: "Three"), limit: 2) == nil)
+            #expect(try await store.versions(id: first.id, ownerID: owner)?.map(\.version) == [1])
+            let (found, access) = try #require(try await store.document(id: first.id, userID: owner))
+            #expect(found == first && access == .owner)
+            #expect(try await store.document(id: first.id, userID: Self.user()) == nil)
+        }
+    }
+
+    @Test("pages go newest first from a cursor, and a search matches title or body", arguments: StoreKind.allCases)
+    func pages(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            var made: [Document] = []
+            for (title, body) in [("Rivers", "water flows"), ("Mountains", "stone and snow"), ("Lakes", "still water"), ("Deserts", "sand")] {
+                made.append(try #require(try await store.create(Self.new(owner, title: title, body: body), limit: 100)))
+            }
+            let first = try await store.documents(ownerID: owner, limit: 3, after: nil, query: nil)
+            #expect(first.map(\.title) == ["Deserts", "Lakes", "Mountains"])
+            let rest = try await store.documents(ownerID: owner, limit: 3, after: DocumentCursor(first[2]), query: nil)
+            #expect(rest.map(\.title) == ["Rivers"])
+            #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "water").map(\.title) == ["Lakes", "Rivers"])
+            #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "mountains").map(\.title) == ["Mountains"])
+            #expect(try await store.documents(ownerID: Self.user(), limit: 10, after: nil, query: nil).isEmpty)
+        }
+    }
+
+    @Test("a change needs the current version and keeps every version", arguments: StoreKind.allCases)
+    func update(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let made = try #require(try await store.create(Self.new(owner, body: "one"), limit: 10))
+            guard case .updated(let second) = try await store.update(id: made.id, userID: owner, expected: 1, title: "Title", body: "two") else {
+                Issue.record("the first change was not saved")
+                return
+            }
+            #expect(second.version == 2 && second.body == "two")
+            guard case .stale(let current) = try await store.update(id: made.id, userID: owner, expected: 1, title: "Title", body: "lost") else {
+                Issue.record("a stale change was saved")
+                return
+            }
+            #expect(current.version == 2 && current.body == "two")
+            #expect(try await store.update(id: made.id, userID: Self.user(), expected: 2, title: "x", body: "y") == .notFound)
+            #expect(try await store.versions(id: made.id, ownerID: owner)?.map(\.body) == ["two", "one"])
+            #expect(try await store.versions(id: made.id, ownerID: Self.user()) == nil)
+        }
+    }
+
+    @Test("the trash: out of the list, links ended, restored within the limit, purged when old", arguments: StoreKind.allCases)
+    func trash(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let kept = try #require(try await store.create(Self.new(owner, title: "Kept"), limit: 10))
+            let hash = Array(UUID().uuidString.utf8)
+            #expect(try await store.createLink(documentID: kept.id, ownerID: owner, tokenHash: hash, expiresAt: nil) != nil)
+            #expect(try await store.delete(id: kept.id, ownerID: Self.user()) == false)
+            #expect(try await store.delete(id: kept.id, ownerID: owner))
+            #expect(try await store.delete(id: kept.id, ownerID: owner) == false)
+            #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: nil).isEmpty)
+            #expect(try await store.trash(ownerID: owner, limit: 10).map(\.id) == [kept.id])
+            #expect(try await store.linkedDocument(tokenHash: hash) == nil)
+            #expect(try await store.update(id: kept.id, userID: owner, expected: 1, title: "x", body: "y") == .inTrash)
+            #expect(try await store.createLink(documentID: kept.id, ownerID: owner, tokenHash: Array(UUID().uuidString.utf8), expiresAt: nil) == nil)
+
+            _ = try #require(try await store.create(Self.new(owner, title: "Fills the limit"), limit: 1))
+            #expect(try await store.restore(id: kept.id, ownerID: owner, limit: 1) == .limitReached)
+            guard case .restored(let back) = try await store.restore(id: kept.id, ownerID: owner, limit: 10) else {
+                Issue.record("not restored")
+                return
+            }
+            #expect(back.deletedAt == nil)
+            #expect(try await store.restore(id: kept.id, ownerID: owner, limit: 10) == .notFound)
+            // The link it had stays ended.
+            #expect(try await store.linkedDocument(tokenHash: hash) == nil)
+
+            #expect(try await store.delete(id: kept.id, ownerID: owner))
+            #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) == 0)
+            try await fixtures.backdateTrash(7200)
+            #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) >= 1)
+            #expect(try await store.document(id: kept.id, userID: owner) == nil)
+        }
+    }
+
+    @Test("a link opens its document until revoked or expired", arguments: StoreKind.allCases)
+    func links(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let made = try #require(try await store.create(Self.new(owner), limit: 10))
+            let lasting = Array(UUID().uuidString.utf8)
+            let expiring = Array(UUID().uuidString.utf8)
+            #expect(try await store.createLink(documentID: made.id, ownerID: Self.user(), tokenHash: lasting, expiresAt: nil) == nil)
+            let link = try #require(try await store.createLink(documentID: made.id, ownerID: owner, tokenHash: lasting, expiresAt: nil))
+            _ = try #require(try await store.createLink(documentID: made.id, ownerID: owner, tokenHash: expiring, expiresAt: Date().addingTimeInterval(3600)))
+            #expect(try await store.linkedDocument(tokenHash: lasting)?.id == made.id)
+            #expect(try await store.linkedDocument(tokenHash: expiring)?.id == made.id)
+            try await fixtures.expireLinks()
+            #expect(try await store.linkedDocument(tokenHash: expiring) == nil)
+            #expect(try await store.links(documentID: made.id, ownerID: owner)?.count == 2)
+            #expect(try await store.links(documentID: made.id, ownerID: Self.user()) == nil)
+            #expect(try await store.revokeLink(id: link.id, documentID: made.id, ownerID: Self.user()) == false)
+            #expect(try await store.revokeLink(id: link.id, documentID: made.id, ownerID: owner))
+            #expect(try await store.revokeLink(id: link.id, documentID: made.id, ownerID: owner) == false)
+            #expect(try await store.linkedDocument(tokenHash: lasting) == nil)
+        }
+    }
+
+    @Test("a share gives read or edit access and tells the user; an editor's change tells the owner", arguments: StoreKind.allCases)
+    func shares(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let reader = Self.user()
+            let made = try #require(try await store.create(Self.new(owner, title: "Shared"), limit: 10))
+            #expect(try await store.share(documentID: made.id, ownerID: Self.user(), with: reader, access: .read) == false)
+            #expect(try await store.share(documentID: made.id, ownerID: owner, with: reader, access: .read))
+            #expect(try await store.document(id: made.id, userID: reader)?.1 == .read)
+            #expect(try await store.sharedWith(userID: reader, limit: 10).map(\.0.id) == [made.id])
+            #expect(try await store.update(id: made.id, userID: reader, expected: 1, title: "x", body: "y") == .readOnly)
+            #expect(try await store.share(documentID: made.id, ownerID: owner, with: reader, access: .edit))
+            guard case .updated = try await store.update(id: made.id, userID: reader, expected: 1, title: "Shared", body: "edited") else {
+                Issue.record("the editor's change was not saved")
+                return
+            }
+            guard case .updated = try await store.update(id: made.id, userID: owner, expected: 2, title: "Shared", body: "owner's") else {
+                Issue.record("the owner's change was not saved")
+                return
+            }
+            let events = try await fixtures.events().filter { $0.hasSuffix(made.id) }
+            #expect(
+                events == [
+                    "document.shared \(reader) \(made.id)", "document.shared \(reader) \(made.id)", "document.updated \(owner) \(made.id)",
+                ])
+            #expect(try await store.shares(documentID: made.id, ownerID: owner)?.map(\.userID) == [reader])
+            #expect(try await store.shares(documentID: made.id, ownerID: reader) == nil)
+            #expect(try await store.delete(id: made.id, ownerID: owner))
+            #expect(try await store.document(id: made.id, userID: reader) == nil)
+            #expect(try await store.sharedWith(userID: reader, limit: 10).isEmpty)
+            #expect(try await store.unshare(documentID: made.id, ownerID: owner, userID: reader))
+            #expect(try await store.unshare(documentID: made.id, ownerID: owner, userID: reader) == false)
+        }
+    }
+
+    @Test("a profile is none until saved, then what was saved", arguments: StoreKind.allCases)
+    func profiles(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let user = Self.user()
+            #expect(try await fixtures.store.profile(userID: user) == nil)
+            let profile = Profile(userID: user, displayName: "Ада", language: "en", timeZone: "Europe/Moscow", maxTokens: 300, saved: true)
+            try await fixtures.store.save(profile)
+            #expect(try await fixtures.store.profile(userID: user) == profile)
+            var changed = profile
+            changed.displayName = nil
+            changed.maxTokens = nil
+            try await fixtures.store.save(changed)
+            #expect(try await fixtures.store.profile(userID: user) == changed)
+        }
+    }
+
+    /// PostgreSQL's own: its Russian and English stems find a word in another form.
+    @Test func aSearchFindsARussianWordInItsInflectedForm() async throws {
+        try await LocalServer.withSuitePostgres(logger: InMemoryDocs.logger) { postgres in
+            let store = PostgresDocumentStore(postgres: postgres)
+            let owner = Self.user()
+            _ = try await store.create(Self.new(owner, title: "План урока", body: "Дети читают сказки о животных"), limit: 10)
+            _ = try await store.create(Self.new(owner, title: "Lesson notes", body: "The children were reading stories"), limit: 10)
+            _ = try await store.create(Self.new(owner, title: "Другое", body: "Математика"), limit: 10)
+            let search = { (query: String) in try await store.documents(ownerID: owner, limit: 10, after: nil, query: query).map(\.title) }
+            #expect(try await search("уроки") == ["План урока"])
+            #expect(try await search("сказка") == ["План урока"])
+            #expect(try await search("животные") == ["План урока"])
+            #expect(try await search("story read") == ["Lesson notes"])
+            #expect(try await search("\"план урока\"") == ["План урока"])
+            #expect(try await search("физика").isEmpty)
+        }
+    }
+}
