@@ -212,7 +212,7 @@ let package = Package(
         .target(
             name: "Bots",
             dependencies: [
-                "ServiceBackends", "ServiceKit", "Contracts", "Cryptography", "PostgresClient",
+                "ServiceBackends", "ServiceKit", "Contracts", "Cryptography", "PostgresClient", "SocketClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ServiceKit
+import SocketClient
 import Synchronization
 
 /// The product over the wire: authd's session call on its sockets (``TelegramSessionAPI``), then
@@ -18,12 +19,14 @@ final class GatewayProductAPI: ProductAPI, Sendable {
     /// Each Telegram user's session (and who they are, to ask for a new one), kept until a minute
     /// before its token expires.
     private let tokens = Mutex<[Int64: (session: UserSession, sender: TelegramUpdate.Sender, until: ContinuousClock.Instant)]>([:])
-    private let turn = Turn()
+    /// authd's Telegram session sockets, in turn.
+    private let sessions: InternalAPIClient
 
     init(client: HTTPClient, settings: BotSettings) throws {
         self.client = client
         self.settings = settings
         tokenKey = Array(settings.botToken.utf8)
+        sessions = InternalAPIClient(sockets: settings.authdSockets, client: client, timeout: .seconds(5))
     }
 
     /// `<unix time>.<hex HMAC>`: this Telegram user's proof, good for a minute.
@@ -36,36 +39,20 @@ final class GatewayProductAPI: ProductAPI, Sendable {
     func session(for sender: TelegramUpdate.Sender) async throws -> UserSession {
         if let kept = tokens.withLock({ $0[sender.id] }), kept.until > .now { return kept.session }
         let body = TelegramSessionAPI.Request(telegramID: sender.id, firstName: sender.firstName, username: sender.username, languageCode: sender.languageCode)
-        let start = turn.next(of: settings.authdSockets.count)
-        var failures: [String] = []
-        for offset in 0..<settings.authdSockets.count {
-            let socket = settings.authdSockets[(start + offset) % settings.authdSockets.count]
-            guard let url = URL(httpURLWithSocketPath: socket, uri: TelegramSessionAPI.path) else {
-                failures.append("\(socket): not a socket path")
-                continue
-            }
-            do {
-                let (status, bytes) = try await send(
-                    url.absoluteString, method: .POST, body: try JSONEncoder().encode(body),
-                    headers: ["Authorization": "\(TelegramSessionAPI.scheme) \(try proof(for: sender.id))"], timeout: .seconds(5))
-                guard status == 200 else {
-                    if status == 503 {
-                        failures.append("\(socket): 503")
-                        continue
-                    }
-                    throw Self.refusal(status: status, bytes: bytes)
-                }
-                let answer = try JSONDecoder().decode(TelegramSessionAPI.Answer.self, from: Data(bytes))
-                let session = UserSession(userID: answer.user_id, accessToken: answer.access_token, created: answer.created)
-                tokens.withLock { $0[sender.id] = (session, sender, .now + .seconds(max(answer.expires_in - 60, 1))) }
-                return session
-            } catch let refusal as ProductRefusal {
-                throw refusal
-            } catch {
-                failures.append("\(socket): \(error)")
-            }
+        let answer: InternalAPIClient.Answer
+        do {
+            answer = try await sessions.call(
+                .POST, TelegramSessionAPI.path, body: body, headers: ["Authorization": "\(TelegramSessionAPI.scheme) \(try proof(for: sender.id))"])
+        } catch let unavailable as InternalAPIClient.Unavailable {
+            throw ProductUnavailable(reason: "authd: \(unavailable.description)")
         }
-        throw ProductUnavailable(reason: "authd: " + failures.joined(separator: "; "))
+        guard answer.status == 200 else { throw Self.refusal(status: answer.status, bytes: Array(answer.body.readableBytesView)) }
+        guard let granted = try? answer.decode(TelegramSessionAPI.Answer.self) else {
+            throw ProductUnavailable(reason: "authd answered a body that is not a session")
+        }
+        let session = UserSession(userID: granted.user_id, accessToken: granted.access_token, created: granted.created)
+        tokens.withLock { $0[sender.id] = (session, sender, .now + .seconds(max(granted.expires_in - 60, 1))) }
+        return session
     }
 
     func generate(function: String, topic: String, language: BotLanguage, idempotencyKey: String, as session: UserSession) async throws -> Generated {

@@ -23,7 +23,8 @@ public struct GenerationDefaults: Codable, Sendable, Equatable {
 }
 
 /// A document to make for `user` (on plan `tier`, which bounds how many they keep) from a
-/// generation of theirs.
+/// generation of theirs. `request_id` names the save: the same save sent again (to the other
+/// instance, after a timeout) answers the document it made, never a second one.
 public struct SaveDocumentRequest: Codable, Sendable, Equatable {
     public let user: String
     public let tier: String
@@ -31,14 +32,16 @@ public struct SaveDocumentRequest: Codable, Sendable, Equatable {
     public let body: String
     public let kind: String
     public let source_generation_id: String
+    public let request_id: String
 
-    public init(user: String, tier: String, title: String, body: String, kind: String, source_generation_id: String) {
+    public init(user: String, tier: String, title: String, body: String, kind: String, source_generation_id: String, request_id: String) {
         self.user = user
         self.tier = tier
         self.title = title
         self.body = body
         self.kind = kind
         self.source_generation_id = source_generation_id
+        self.request_id = request_id
     }
 }
 

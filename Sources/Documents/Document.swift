@@ -19,6 +19,29 @@ struct Document: Sendable, Equatable {
     var createdAt: Date { Date(timeIntervalSince1970: Double(createdMicros) / 1_000_000) }
 }
 
+/// A document in a list: all but its body, and the body's size in bytes.
+struct DocumentListing: Sendable, Equatable {
+    let id: String
+    let ownerID: String
+    let title: String
+    let kind: String
+    let version: Int
+    let createdMicros: Int
+    let updatedAt: Date
+    let deletedAt: Date?
+    let bytes: Int
+
+    var createdAt: Date { Date(timeIntervalSince1970: Double(createdMicros) / 1_000_000) }
+}
+
+extension DocumentListing {
+    init(_ document: Document) {
+        self.init(
+            id: document.id, ownerID: document.ownerID, title: document.title, kind: document.kind, version: document.version,
+            createdMicros: document.createdMicros, updatedAt: document.updatedAt, deletedAt: document.deletedAt, bytes: document.body.utf8.count)
+    }
+}
+
 /// What a caller may do with a document.
 enum DocumentAccess: String, Sendable, Equatable {
     case owner, edit, read
@@ -39,6 +62,15 @@ struct DocumentVersion: Sendable, Equatable {
     let version: Int
     let title: String
     let body: String
+    let savedBy: String
+    let savedAt: Date
+}
+
+/// A version in the list of a document's versions: all but its body, and the body's size.
+struct VersionListing: Sendable, Equatable {
+    let version: Int
+    let title: String
+    let bytes: Int
     let savedBy: String
     let savedAt: Date
 }
@@ -86,7 +118,7 @@ struct DocumentCursor: Sendable, Equatable {
         id = String(parts[1])
     }
 
-    init(_ document: Document) {
+    init(_ document: DocumentListing) {
         self.init(createdMicros: document.createdMicros, id: document.id)
     }
 

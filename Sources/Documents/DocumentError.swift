@@ -4,7 +4,7 @@ enum DocumentError: Error, Equatable {
     case invalidField(field: String, message: String)
     /// No document of the caller's (or shared with them) has this id, or no such version or link.
     case notFound(String)
-    /// `If-Match` named another version than the document's: the document as it is now.
+    /// `If-Match` named another version than the document's: the version it is at now.
     case stale(current: Int)
     /// A change without `If-Match`.
     case versionRequired

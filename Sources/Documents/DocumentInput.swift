@@ -2,6 +2,7 @@ import Foundation
 
 /// The rules of a document's members, each refusal naming its field.
 enum DocumentInput {
+    /// In Unicode scalars, as PostgreSQL's `char_length` counts them (sql/016's check).
     static let titleLength = 1...200
     /// 200 KB of UTF-8.
     static let bodyBytes = 204_800
@@ -10,7 +11,7 @@ enum DocumentInput {
     /// The title with surrounding white space removed.
     static func title(_ text: String) throws(DocumentError) -> String {
         let title = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard titleLength.contains(title.count) else {
+        guard titleLength.contains(title.unicodeScalars.count) else {
             throw .invalidField(field: "title", message: "title must be \(titleLength.lowerBound) to \(titleLength.upperBound) characters")
         }
         guard !title.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

@@ -35,7 +35,7 @@ struct DocumentRoutes: Sendable {
             }
             let made = try await documents.create(
                 ownerID: identity.userID, tier: identity.tier, title: body.title, body: body.body, kind: body.kind,
-                sourceGenerationID: body.source_generation_id?.lowercased())
+                sourceGenerationID: body.source_generation_id)
             return try Self.created(made)
         }
         router.get("/api/documents/trash") { request, _ in
@@ -64,7 +64,8 @@ struct DocumentRoutes: Sendable {
             return try Self.answer(DocumentBody(saved, access: access), version: saved.version)
         }
         router.delete("/api/documents/{id}") { request, context in
-            try await documents.delete(id: try context.parameters.require("id"), ownerID: try Self.identity(request).userID)
+            let identity = try Self.identity(request)
+            try await documents.delete(id: try context.parameters.require("id"), ownerID: identity.userID, tier: identity.tier)
             return Response(status: .noContent)
         }
         router.post("/api/documents/{id}/restore") { request, context in
@@ -77,9 +78,8 @@ struct DocumentRoutes: Sendable {
             return try Response.json(VersionList(versions: versions.map(VersionSummary.init)))
         }
         router.get("/api/documents/{id}/versions/{version}") { request, context in
-            let number = try Self.versionNumber(context)
-            let versions = try await documents.versions(id: try context.parameters.require("id"), ownerID: try Self.identity(request).userID)
-            guard let version = versions.first(where: { $0.version == number }) else { throw DocumentError.notFound("this document has no version \(number)") }
+            let version = try await documents.version(
+                try Self.versionNumber(context), id: try context.parameters.require("id"), ownerID: try Self.identity(request).userID)
             return try Response.json(VersionBody(version))
         }
         router.post("/api/documents/{id}/versions/{version}/restore") { request, context in
@@ -203,13 +203,13 @@ struct DocumentSummary: Encodable {
     let updated_at: Date
     let deleted_at: Date?
 
-    init(_ document: Document, access: DocumentAccess) {
+    init(_ document: DocumentListing, access: DocumentAccess) {
         id = document.id
         title = document.title
         kind = document.kind
         version = document.version
         self.access = access.rawValue
-        bytes = document.body.utf8.count
+        bytes = document.bytes
         created_at = document.createdAt
         updated_at = document.updatedAt
         deleted_at = document.deletedAt
@@ -229,10 +229,10 @@ struct VersionSummary: Encodable {
     let saved_by: String
     let saved_at: Date
 
-    init(_ version: DocumentVersion) {
+    init(_ version: VersionListing) {
         self.version = version.version
         title = version.title
-        bytes = version.body.utf8.count
+        bytes = version.bytes
         saved_by = version.savedBy
         saved_at = version.savedAt
     }

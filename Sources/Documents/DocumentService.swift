@@ -14,9 +14,12 @@ struct DocumentService: Sendable {
     /// A share link's token: 32 random bytes (256 bits), base64url.
     static let tokenBytes = 32
 
-    func create(ownerID: String, tier: String, title: String, body: String, kind: String?, sourceGenerationID: String?) async throws -> Document {
+    /// A new document, or the one `id` names if its owner made it already (a save sent again).
+    func create(
+        ownerID: String, tier: String, title: String, body: String, kind: String?, sourceGenerationID: String?, id: String = UUID().uuidString.lowercased()
+    ) async throws -> Document {
         let new = NewDocument(
-            id: UUID().uuidString.lowercased(), ownerID: ownerID, title: try DocumentInput.title(title), body: try DocumentInput.body(body),
+            id: id, ownerID: ownerID, title: try DocumentInput.title(title), body: try DocumentInput.body(body),
             kind: try DocumentInput.kind(kind), sourceGenerationID: sourceGenerationID)
         let limit = try await planLimit(tier)
         guard let made = try await storage({ try await store.create(new, limit: limit) }) else { throw DocumentError.limitReached(limit: limit) }
@@ -31,15 +34,15 @@ struct DocumentService: Sendable {
         return found
     }
 
-    func list(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [Document] {
+    func list(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
         try await storage { try await store.documents(ownerID: ownerID, limit: limit, after: cursor, query: query) }
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [Document] {
+    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
         try await storage { try await store.trash(ownerID: ownerID, limit: limit) }
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(Document, DocumentAccess)] {
+    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
         try await storage { try await store.sharedWith(userID: userID, limit: limit) }
     }
 
@@ -50,16 +53,20 @@ struct DocumentService: Sendable {
         guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noDocument) }
         switch try await storage({ try await store.update(id: id, userID: userID, expected: expected, title: title, body: body) }) {
         case .updated(let document): return document
-        case .stale(let current): throw DocumentError.stale(current: current.version)
+        case .stale(let current): throw DocumentError.stale(current: current)
         case .readOnly: throw DocumentError.readOnly
         case .inTrash: throw DocumentError.inTrash
         case .notFound: throw DocumentError.notFound(Self.noDocument)
         }
     }
 
-    func delete(id: String, ownerID: String) async throws {
-        guard Identifiers.isUUID(id), try await storage({ try await store.delete(id: id, ownerID: ownerID) }) else {
-            throw DocumentError.notFound("no document of yours outside the trash has this id")
+    /// Moves the document to the trash, which keeps as many as the plan keeps documents: beyond
+    /// that, the longest there go for good, so that deleting never stores more than the plan allows.
+    func delete(id: String, ownerID: String, tier: String) async throws {
+        guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noLiveDocument) }
+        let keep = try await planLimit(tier)
+        guard try await storage({ try await store.delete(id: id, ownerID: ownerID, keep: keep) }) else {
+            throw DocumentError.notFound(Self.noLiveDocument)
         }
     }
 
@@ -74,18 +81,24 @@ struct DocumentService: Sendable {
     }
 
     /// Every version of the owner's document, newest first.
-    func versions(id: String, ownerID: String) async throws -> [DocumentVersion] {
+    func versions(id: String, ownerID: String) async throws -> [VersionListing] {
         guard Identifiers.isUUID(id), let versions = try await storage({ try await store.versions(id: id, ownerID: ownerID) }) else {
             throw DocumentError.notFound(Self.noDocument)
         }
         return versions
     }
 
+    /// One version of the owner's document, with its body.
+    func version(_ number: Int, id: String, ownerID: String) async throws -> DocumentVersion {
+        guard Identifiers.isUUID(id), let version = try await storage({ try await store.version(number, id: id, ownerID: ownerID) }) else {
+            throw DocumentError.notFound("no document of yours has this id and a version \(number)")
+        }
+        return version
+    }
+
     /// Saves an earlier version's title and body as the next version, under the same If-Match rule.
     func restoreVersion(_ number: Int, id: String, ownerID: String, expected: Int) async throws -> Document {
-        guard let old = try await versions(id: id, ownerID: ownerID).first(where: { $0.version == number }) else {
-            throw DocumentError.notFound("this document has no version \(number)")
-        }
+        let old = try await version(number, id: id, ownerID: ownerID)
         return try await update(id: id, userID: ownerID, expected: expected, title: old.title, body: old.body)
     }
 
@@ -127,6 +140,17 @@ struct DocumentService: Sendable {
         return try await storage { try await store.linkedDocument(tokenHash: try Self.hash(token: token)) }
     }
 
+    /// The id of the document a save makes: the same for the same user's save sent again, so that
+    /// it is made once. The SHA-256 of the two, as a version-8 UUID (RFC 9562).
+    static func savedID(user: String, requestID: String) throws -> String {
+        var bytes = Array(try SHA256.hash(Array("docsd save \(user) \(requestID)".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+
     static func hash(token: String) throws -> [UInt8] {
         try SHA256.hash(Array(token.utf8))
     }
@@ -151,4 +175,5 @@ struct DocumentService: Sendable {
 
     static let noDocument = "no document of yours, or shared with you, has this id"
     static let noTrashed = "no document of yours in the trash has this id"
+    static let noLiveDocument = "no document of yours outside the trash has this id"
 }

@@ -24,6 +24,11 @@ struct DocumentSettings: Sendable {
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
         internalListen = try reader.string(forKey: "internal.listen").map { try ListenAddress(parsing: $0) }
+        // Its callers name any user and plan in the body: only a socket in a folder of aid's may serve it.
+        if let address = internalListen, case .tcp = address {
+            throw ConfigurationError(
+                key: "internal.listen", message: "must be a unix socket (unix:/path.sock): the internal API trusts the user its caller names")
+        }
         entitlementSockets = reader.stringArray(forKey: "entitlements.sockets", default: []).filter { !$0.isEmpty }
         guard entitlementSockets.allSatisfy({ $0.hasPrefix("/") }) else {
             throw ConfigurationError(key: "entitlements.sockets", message: "must be absolute paths of subscribed's entitlement sockets")

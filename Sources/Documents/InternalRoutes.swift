@@ -17,17 +17,21 @@ struct InternalRoutes: Sendable {
         }
         router.post(RouterPath(DocumentsAPI.savePath)) { request, context in
             let save = try await request.decodeJSON(as: SaveDocumentRequest.self, context: context)
-            guard Identifiers.isUUID(save.user), Identifiers.isUUID(save.source_generation_id) else {
-                throw DocumentError.invalidField(field: "user", message: "user and source_generation_id must be ids")
+            guard Identifiers.isUUID(save.user) else { throw DocumentError.invalidField(field: "user", message: "user must be a user id") }
+            guard Identifiers.isUUID(save.source_generation_id) else {
+                throw DocumentError.invalidField(field: "source_generation_id", message: "source_generation_id must be a generation's id")
+            }
+            guard (1...200).contains(save.request_id.utf8.count) else {
+                throw DocumentError.invalidField(field: "request_id", message: "request_id must be 1 to 200 bytes")
             }
             let made = try await documents.create(
                 ownerID: save.user, tier: Tier.parse(save.tier), title: save.title, body: save.body, kind: save.kind,
-                sourceGenerationID: save.source_generation_id.lowercased())
+                sourceGenerationID: save.source_generation_id, id: DocumentService.savedID(user: save.user, requestID: save.request_id))
             return try DocumentRoutes.created(made)
         }
     }
 }
 
 extension SaveDocumentRequest: JSONRequestBody {
-    public enum Members: String, CodingKey, CaseIterable { case user, tier, title, body, kind, source_generation_id }
+    public enum Members: String, CodingKey, CaseIterable { case user, tier, title, body, kind, source_generation_id, request_id }
 }

@@ -12,6 +12,20 @@ struct PostgresDocumentStore: DocumentStore {
         extract(epoch FROM d.deleted_at)::float8 AS deleted_at
         """
 
+    private static let listingColumns: SQL = """
+        d.id::text AS id, d.owner_id::text AS owner_id, d.title, d.kind, d.version, octet_length(d.body) AS bytes,
+        (extract(epoch FROM d.created_at) * 1000000)::int8 AS created_micros, extract(epoch FROM d.updated_at)::float8 AS updated_at,
+        extract(epoch FROM d.deleted_at)::float8 AS deleted_at
+        """
+
+    private static func listing(_ row: PostgresRow) throws -> DocumentListing {
+        DocumentListing(
+            id: try row.decode("id"), ownerID: try row.decode("owner_id"), title: try row.decode("title"), kind: try row.decode("kind"),
+            version: try row.decode("version"), createdMicros: try row.decode("created_micros"),
+            updatedAt: Date(timeIntervalSince1970: try row.decode("updated_at")),
+            deletedAt: (try row.decode("deleted_at", as: Double?.self)).map(Date.init(timeIntervalSince1970:)), bytes: try row.decode("bytes"))
+    }
+
     private static func document(_ row: PostgresRow) throws -> Document {
         Document(
             id: try row.decode("id"), ownerID: try row.decode("owner_id"), title: try row.decode("title"), body: try row.decode("body"),
@@ -24,6 +38,9 @@ struct PostgresDocumentStore: DocumentStore {
         try await postgres.withTransaction { transaction in
             // One creation per owner at a time: the count and the insert see the same documents.
             try await transaction.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 33))", [.text(new.ownerID)])
+            let made = try await transaction.query(
+                "SELECT \(Self.columns) FROM docs.documents d WHERE d.id = $1::uuid AND d.owner_id = $2::uuid", [.text(new.id), .text(new.ownerID)])
+            if let row = made.first { return try Self.document(row) }
             let kept: Int = try await transaction.query(
                 "SELECT count(*)::int8 FROM docs.documents WHERE owner_id = $1::uuid AND deleted_at IS NULL", [.text(new.ownerID)])[0].decode(at: 0)
             guard kept < limit else { return nil }
@@ -53,10 +70,10 @@ struct PostgresDocumentStore: DocumentStore {
         return (try Self.document(row), access)
     }
 
-    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [Document] {
+    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
         try await postgres.query(
             """
-            SELECT \(Self.columns) FROM docs.documents d
+            SELECT \(Self.listingColumns) FROM docs.documents d
             WHERE d.owner_id = $1::uuid AND d.deleted_at IS NULL
               AND ($2::int8 IS NULL OR (d.created_at, d.id) < (timestamptz 'epoch' + $2::int8 * interval '1 microsecond', $3::uuid))
               AND ($4::text IS NULL OR d.search @@ (websearch_to_tsquery('russian', $4::text) || websearch_to_tsquery('english', $4::text)))
@@ -66,23 +83,23 @@ struct PostgresDocumentStore: DocumentStore {
                 .text(ownerID), cursor.map { .int($0.createdMicros) } ?? .null, cursor.map { .text($0.id) } ?? .null, query.map { .text($0) } ?? .null,
                 .int(limit),
             ]
-        ).map(Self.document)
+        ).map(Self.listing)
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [Document] {
+    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
         try await postgres.query(
-            "SELECT \(Self.columns) FROM docs.documents d WHERE d.owner_id = $1::uuid AND d.deleted_at IS NOT NULL ORDER BY d.deleted_at DESC, d.id LIMIT $2",
+            "SELECT \(Self.listingColumns) FROM docs.documents d WHERE d.owner_id = $1::uuid AND d.deleted_at IS NOT NULL ORDER BY d.deleted_at DESC, d.id LIMIT $2",
             [.text(ownerID), .int(limit)]
-        ).map(Self.document)
+        ).map(Self.listing)
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(Document, DocumentAccess)] {
+    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
         try await postgres.query(
             """
-            SELECT \(Self.columns), s.access FROM docs.shares s JOIN docs.documents d ON d.id = s.document_id
+            SELECT \(Self.listingColumns), s.access FROM docs.shares s JOIN docs.documents d ON d.id = s.document_id
             WHERE s.user_id = $1::uuid AND d.deleted_at IS NULL ORDER BY d.created_at DESC, d.id DESC LIMIT $2
             """, [.text(userID), .int(limit)]
-        ).map { (try Self.document($0), DocumentAccess(rawValue: try $0.decode("access")) ?? .read) }
+        ).map { (try Self.listing($0), DocumentAccess(rawValue: try $0.decode("access")) ?? .read) }
     }
 
     func update(id: String, userID: String, expected: Int, title: String, body: String) async throws -> UpdateOutcome {
@@ -97,7 +114,7 @@ struct PostgresDocumentStore: DocumentStore {
             let current = try Self.document(row)
             if current.deletedAt != nil { return access == .owner ? .inTrash : .notFound }
             guard access != .read else { return .readOnly }
-            guard current.version == expected else { return .stale(current) }
+            guard current.version == expected else { return .stale(current: current.version) }
             let rows = try await transaction.query(
                 """
                 WITH saved AS (
@@ -117,13 +134,18 @@ struct PostgresDocumentStore: DocumentStore {
         }
     }
 
-    func delete(id: String, ownerID: String) async throws -> Bool {
+    func delete(id: String, ownerID: String, keep: Int) async throws -> Bool {
         try await postgres.withTransaction { transaction in
             let moved = try await transaction.query(
                 "UPDATE docs.documents SET deleted_at = now() WHERE id = $1::uuid AND owner_id = $2::uuid AND deleted_at IS NULL RETURNING 1",
                 [.text(id), .text(ownerID)])
             guard !moved.isEmpty else { return false }
             try await transaction.query("UPDATE docs.links SET revoked_at = now() WHERE document_id = $1::uuid AND revoked_at IS NULL", [.text(id)])
+            try await transaction.query(
+                """
+                DELETE FROM docs.documents WHERE id IN (
+                    SELECT id FROM docs.documents WHERE owner_id = $1::uuid AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id OFFSET $2)
+                """, [.text(ownerID), .int(keep)])
             return true
         }
     }
@@ -145,15 +167,29 @@ struct PostgresDocumentStore: DocumentStore {
         }
     }
 
-    func versions(id: String, ownerID: String) async throws -> [DocumentVersion]? {
+    func versions(id: String, ownerID: String) async throws -> [VersionListing]? {
         let rows = try await postgres.query(
             """
-            SELECT v.version, v.title, v.body, v.saved_by::text AS saved_by, extract(epoch FROM v.saved_at)::float8 AS saved_at
+            SELECT v.version, v.title, octet_length(v.body) AS bytes, v.saved_by::text AS saved_by, extract(epoch FROM v.saved_at)::float8 AS saved_at
             FROM docs.documents d JOIN docs.versions v ON v.document_id = d.id
             WHERE d.id = $1::uuid AND d.owner_id = $2::uuid ORDER BY v.version DESC
             """, [.text(id), .text(ownerID)])
         guard !rows.isEmpty else { return nil }
         return try rows.map {
+            VersionListing(
+                version: try $0.decode("version"), title: try $0.decode("title"), bytes: try $0.decode("bytes"), savedBy: try $0.decode("saved_by"),
+                savedAt: Date(timeIntervalSince1970: try $0.decode("saved_at")))
+        }
+    }
+
+    func version(_ number: Int, id: String, ownerID: String) async throws -> DocumentVersion? {
+        try await postgres.query(
+            """
+            SELECT v.version, v.title, v.body, v.saved_by::text AS saved_by, extract(epoch FROM v.saved_at)::float8 AS saved_at
+            FROM docs.documents d JOIN docs.versions v ON v.document_id = d.id
+            WHERE d.id = $1::uuid AND d.owner_id = $2::uuid AND v.version = $3
+            """, [.text(id), .text(ownerID), .int(number)]
+        ).first.map {
             DocumentVersion(
                 version: try $0.decode("version"), title: try $0.decode("title"), body: try $0.decode("body"), savedBy: try $0.decode("saved_by"),
                 savedAt: Date(timeIntervalSince1970: try $0.decode("saved_at")))
@@ -185,6 +221,7 @@ struct PostgresDocumentStore: DocumentStore {
             INSERT INTO docs.links AS l (id, document_id, token_hash, access, expires_at)
             SELECT gen_random_uuid(), d.id, $3, 'read', to_timestamp($4::float8) FROM docs.documents d
             WHERE d.id = $1::uuid AND d.owner_id = $2::uuid AND d.deleted_at IS NULL
+            FOR SHARE OF d
             RETURNING \(Self.linkColumns)
             """, [.text(documentID), .text(ownerID), .bytes(tokenHash), expiresAt.map { .double($0.timeIntervalSince1970) } ?? .null])
         return try rows.first.map(Self.link)
@@ -236,7 +273,7 @@ struct PostgresDocumentStore: DocumentStore {
     func shares(documentID: String, ownerID: String) async throws -> [(userID: String, access: DocumentAccess)]? {
         guard try await owns(documentID: documentID, ownerID: ownerID) else { return nil }
         return try await postgres.query(
-            "SELECT user_id::text, access FROM docs.shares WHERE document_id = $1::uuid ORDER BY created_at, user_id", [.text(documentID)]
+            "SELECT user_id::text, access FROM docs.shares WHERE document_id = $1::uuid ORDER BY user_id", [.text(documentID)]
         ).map { (userID: try $0.decode(at: 0), access: DocumentAccess(rawValue: try $0.decode(at: 1)) ?? .read) }
     }
 
@@ -262,16 +299,25 @@ struct PostgresDocumentStore: DocumentStore {
             }
     }
 
-    func save(_ profile: Profile) async throws {
-        try await postgres.query(
-            """
-            INSERT INTO docs.profiles (user_id, display_name, language, time_zone, max_tokens) VALUES ($1::uuid, $2, $3, $4, $5)
-            ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, language = EXCLUDED.language,
-                time_zone = EXCLUDED.time_zone, max_tokens = EXCLUDED.max_tokens, updated_at = now()
-            """,
-            [
-                .text(profile.userID), profile.displayName.map { .text($0) } ?? .null, .text(profile.language), .text(profile.timeZone),
-                profile.maxTokens.map { .int($0) } ?? .null,
-            ])
+    func changeProfile(userID: String, _ change: @Sendable (inout Profile) throws -> Void) async throws -> Profile {
+        try await postgres.withTransaction { transaction in
+            let defaults = Profile.defaults(userID: userID)
+            try await transaction.query(
+                "INSERT INTO docs.profiles (user_id, language, time_zone) VALUES ($1::uuid, $2, $3) ON CONFLICT (user_id) DO NOTHING",
+                [.text(userID), .text(defaults.language), .text(defaults.timeZone)])
+            let row = try await transaction.query(
+                "SELECT display_name, language, time_zone, max_tokens FROM docs.profiles WHERE user_id = $1::uuid FOR UPDATE", [.text(userID)])[0]
+            var profile = Profile(
+                userID: userID, displayName: try row.decode(at: 0), language: try row.decode(at: 1), timeZone: try row.decode(at: 2),
+                maxTokens: try row.decode(at: 3), saved: true)
+            try change(&profile)
+            try await transaction.query(
+                "UPDATE docs.profiles SET display_name = $2, language = $3, time_zone = $4, max_tokens = $5, updated_at = now() WHERE user_id = $1::uuid",
+                [
+                    .text(userID), profile.displayName.map { .text($0) } ?? .null, .text(profile.language), .text(profile.timeZone),
+                    profile.maxTokens.map { .int($0) } ?? .null,
+                ])
+            return profile
+        }
     }
 }

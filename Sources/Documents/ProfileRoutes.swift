@@ -22,11 +22,10 @@ struct ProfileRoutes: Sendable {
         router.put("/api/profile") { request, context in
             let user = try DocumentRoutes.identity(request).userID
             let body = try await request.decodeJSON(as: ProfileChange.self, context: context)
-            var profile = try await profile(user)
-            try Self.apply(body, to: &profile)
-            profile.saved = true
-            let saved = profile
-            try await documents.storage { try await store.save(saved) }
+            // Checked before the store is asked, and again on the row as it is under its lock.
+            var checked = Profile.defaults(userID: user)
+            try Self.apply(body, to: &checked)
+            let saved = try await documents.storage { try await store.changeProfile(userID: user) { try Self.apply(body, to: &$0) } }
             return try Response.json(ProfileBody(saved))
         }
     }
@@ -39,7 +38,8 @@ struct ProfileRoutes: Sendable {
         if let name = change.display_name {
             if let name {
                 let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard displayNameLength.contains(trimmed.count), !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                guard displayNameLength.contains(trimmed.unicodeScalars.count),
+                    !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
                 else {
                     throw .invalidField(field: "display_name", message: "display_name must be 1 to 100 characters on one line, or null")
                 }

@@ -27,7 +27,9 @@ struct GenerationRoutes: Sendable {
             // GatewayIdentityMiddleware has refused a request without the gateway's identity.
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let body = try await request.decodeJSON(as: GenerateBody.self, context: context)
-            let input = try GenerationInput(body, defaults: await defaults(for: body, userID: identity.userID))
+            // A body at fault is refused before docsd is asked anything.
+            var input = try GenerationInput(body)
+            if let defaults = await defaults(for: body, userID: identity.userID) { input = try GenerationInput(body, defaults: defaults) }
             if input.function.mode == .queued {
                 let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
                 let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
@@ -114,19 +116,28 @@ struct GenerationRoutes: Sendable {
         guard let documents else {
             throw APIError.unavailable(code: "documents_unavailable", "documents are not set up on this gateway (aid has no documents.sockets)")
         }
-        let title = body?.title ?? String(record.topic.prefix(200))
-        let answer: (status: Int, body: [UInt8], location: String?)
+        let answer: SavedAnswer
         do {
             answer = try await documents.save(
                 SaveDocumentRequest(
-                    user: identity.userID, tier: identity.tier, title: title, body: text, kind: record.function, source_generation_id: record.id))
+                    user: identity.userID, tier: identity.tier, title: body?.title ?? Self.title(topic: record.topic), body: text, kind: record.function,
+                    source_generation_id: record.id, request_id: RequestTrace.requestID ?? UUID().uuidString))
         } catch {
             generations.logger.traced.error("docsd cannot be reached to save a generation", metadata: ["reason": "\(error)"])
-            throw APIError.unavailable(code: "documents_unavailable", "documents cannot be saved right now; nothing was saved")
+            throw APIError.unavailable(
+                code: "documents_unavailable", "documents did not answer; the save may or may not have been made (GET /api/documents shows it)")
         }
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if let location = answer.location { headers[.location] = location }
+        if let etag = answer.etag { headers[.eTag] = etag }
         return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// A saved generation's title: its topic's first line, cut to a title's 200 characters.
+    static func title(topic: String) -> String {
+        let line = topic.split(whereSeparator: \.isNewline).first.map(String.init) ?? topic
+        return String(String.UnicodeScalarView(line.replacingOccurrences(of: "\t", with: " ").unicodeScalars.prefix(200)))
+            .trimmingCharacters(in: .whitespaces)
     }
 
     /// The whole text as one JSON body once the engine has finished.

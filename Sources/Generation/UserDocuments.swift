@@ -6,31 +6,42 @@ import SocketClient
 /// the request names nothing, and a generation kept as a document.
 protocol UserDocuments: Sendable {
     func generationDefaults(userID: String) async throws -> GenerationDefaults
-    /// docsd's answer to the save, passed on to the client as it is: its status and JSON body.
-    func save(_ request: SaveDocumentRequest) async throws -> (status: Int, body: [UInt8], location: String?)
+    /// docsd's answer to the save, passed on to the client as it is.
+    func save(_ request: SaveDocumentRequest) async throws -> SavedAnswer
+}
+
+/// docsd's answer to a save: its status, JSON body, and the document's `Location` and `ETag`.
+struct SavedAnswer: Sendable {
+    let status: Int
+    let body: [UInt8]
+    let location: String?
+    let etag: String?
 }
 
 /// docsd's instances, on their internal sockets, in turn.
 struct DocsdUserDocuments: UserDocuments {
+    /// A profile's defaults are asked on every generation that leaves them out: a docsd that does
+    /// not answer within this costs a generation at most twice this (both instances).
+    let defaults: InternalAPIClient
     let api: InternalAPIClient
 
     init(sockets: [String]) {
+        defaults = InternalAPIClient(sockets: sockets, timeout: .milliseconds(250))
         api = InternalAPIClient(sockets: sockets, timeout: .seconds(2))
     }
 
     func generationDefaults(userID: String) async throws -> GenerationDefaults {
-        let answer = try await api.get(DocumentsAPI.profileDefaultsPath(userID: userID))
+        let answer = try await defaults.get(DocumentsAPI.profileDefaultsPath(userID: userID))
         guard answer.status == 200 else { throw InternalAPIClient.Unavailable(description: "docsd answered \(answer.status) to a profile's defaults") }
         return try answer.decode(GenerationDefaults.self)
     }
 
-    func save(_ request: SaveDocumentRequest) async throws -> (status: Int, body: [UInt8], location: String?) {
+    /// Sent again to the other instance after a timeout: docsd makes the document once, by the
+    /// save's `request_id`.
+    func save(_ request: SaveDocumentRequest) async throws -> SavedAnswer {
         let answer = try await api.call(.POST, DocumentsAPI.savePath, body: request)
-        let location = answer.status == 201 ? (try? answer.decode(Saved.self)).map { "/api/documents/\($0.id)" } : nil
-        return (answer.status, Array(answer.body.readableBytesView), location)
-    }
-
-    private struct Saved: Decodable {
-        let id: String
+        return SavedAnswer(
+            status: answer.status, body: Array(answer.body.readableBytesView), location: answer.headers.first(name: "Location"),
+            etag: answer.headers.first(name: "ETag"))
     }
 }

@@ -2,7 +2,8 @@ import Contracts
 public import Hummingbird
 public import Logging
 
-/// One log line per request at info: method, path (its query left out: it may carry a token),
+/// One log line per request at info: method, path (its query left out: it may carry a token; a
+/// share link's token, ``secretPathPrefixes``, left out too),
 /// status, milliseconds until the answer began, the user (nginx's `X-User-Id`) and the request id
 /// (on every line of the request, by ``RequestIdMiddleware``), so that `grep <request id>` finds a
 /// request in every daemon it reached. The probes nginx and monitors poll (`/health/...`,
@@ -10,6 +11,15 @@ public import Logging
 /// bound to ``RequestTrace/requestID`` for the request's own calls to other daemons.
 public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
+
+    /// Paths whose rest is a secret that opens something (docsd's share links, `/s/<token>`): the
+    /// log keeps the prefix only, as nginx's access log does (conf.d/log-format.conf).
+    public static var secretPathPrefixes: [String] { ["/s/"] }
+
+    static func logged(_ path: String) -> String {
+        guard let prefix = secretPathPrefixes.first(where: { path.hasPrefix($0) }) else { return path }
+        return prefix + "[token not logged]"
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
@@ -19,7 +29,7 @@ public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         let probe = path.hasPrefix("/health/") || path == "/metrics"
         var metadata: Logger.Metadata = [
-            "method": .string(request.method.rawValue), "path": .string(path), "status": .stringConvertible(response.status.code),
+            "method": .string(request.method.rawValue), "path": .string(Self.logged(path)), "status": .stringConvertible(response.status.code),
             "duration_ms": .string(String(format: "%.1f", milliseconds)),
         ]
         if let user = request.headers[GatewayHeaders.userID] { metadata["user"] = .string(user) }

@@ -9,9 +9,10 @@ import ServiceKit
 /// instances in turn, one that cannot be reached or answers 503 skipped for the next. Only calls
 /// that are safe to send twice (reads, and writes idempotent by a key) go through it.
 public struct InternalAPIClient: Sendable {
-    /// What an instance answered: its status and body.
+    /// What an instance answered: its status, headers and body.
     public struct Answer: Sendable {
         public let status: Int
+        public let headers: HTTPHeaders
         public let body: ByteBuffer
 
         /// The body as `T`, from JSON with RFC 3339 dates.
@@ -48,9 +49,12 @@ public struct InternalAPIClient: Sendable {
         return decoder
     }()
 
-    /// Sends `body` (JSON) to `path` with `method` at the next instance, and at the others in turn
-    /// while none answers other than 503; the request id of the caller's request goes along.
-    public func call(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, maxBytes: Int = 1 << 20) async throws -> Answer {
+    /// Sends `body` (JSON) and `headers` to `path` with `method` at the next instance, and at the
+    /// others in turn while none answers other than 503; the request id of the caller's request
+    /// goes along.
+    public func call(
+        _ method: HTTPMethod, _ path: String, body: (some Encodable)?, headers: [String: String] = [:], maxBytes: Int = 1 << 20
+    ) async throws -> Answer {
         let payload = try body.map { try JSONEncoder().encode($0) }
         let first = turn.next(of: sockets.count)
         var failures: [String] = []
@@ -62,6 +66,7 @@ public struct InternalAPIClient: Sendable {
             }
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
             if let payload {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(bytes: payload))
@@ -75,7 +80,7 @@ public struct InternalAPIClient: Sendable {
                     failures.append("\(socket): 503")
                     continue
                 }
-                return Answer(status: Int(response.status.code), body: bytes)
+                return Answer(status: Int(response.status.code), headers: response.headers, body: bytes)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

@@ -76,8 +76,9 @@ struct EntitlementAPITests {
     @Test func docsdsInternalAPIPinsItsPathsAndBodies() throws {
         #expect(DocumentsAPI.profileDefaultsPath(userID: "u1") == "/internal/profiles/u1")
         #expect(try Self.json(GenerationDefaults(language: "en", max_tokens: nil)) == #"{"language":"en"}"#)
-        let save = SaveDocumentRequest(user: "u1", tier: "pro", title: "T", body: "B", kind: "quiz", source_generation_id: "g1")
-        #expect(try Self.json(save) == #"{"body":"B","kind":"quiz","source_generation_id":"g1","tier":"pro","title":"T","user":"u1"}"#)
+        let save = SaveDocumentRequest(user: "u1", tier: "pro", title: "T", body: "B", kind: "quiz", source_generation_id: "g1", request_id: "r1")
+        #expect(
+            try Self.json(save) == #"{"body":"B","kind":"quiz","request_id":"r1","source_generation_id":"g1","tier":"pro","title":"T","user":"u1"}"#)
         #expect(try Self.json(AccountLookupAPI.Request(email: "a@example.com")) == #"{"email":"a@example.com"}"#)
     }
 

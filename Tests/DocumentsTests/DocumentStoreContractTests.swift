@@ -99,14 +99,47 @@ struct DocumentStoreContractTests {
                 return
             }
             #expect(second.version == 2 && second.body == "two")
-            guard case .stale(let current) = try await store.update(id: made.id, userID: owner, expected: 1, title: "Title", body: "lost") else {
-                Issue.record("a stale change was saved")
-                return
-            }
-            #expect(current.version == 2 && current.body == "two")
+            #expect(try await store.update(id: made.id, userID: owner, expected: 1, title: "Title", body: "lost") == .stale(current: 2))
             #expect(try await store.update(id: made.id, userID: Self.user(), expected: 2, title: "x", body: "y") == .notFound)
-            #expect(try await store.versions(id: made.id, ownerID: owner)?.map(\.body) == ["two", "one"])
+            #expect(try await store.versions(id: made.id, ownerID: owner)?.map(\.version) == [2, 1])
+            #expect(try await store.versions(id: made.id, ownerID: owner)?.map(\.bytes) == [3, 3])
+            #expect(try await store.version(1, id: made.id, ownerID: owner)?.body == "one")
+            #expect(try await store.version(3, id: made.id, ownerID: owner) == nil)
+            #expect(try await store.version(1, id: made.id, ownerID: Self.user()) == nil)
             #expect(try await store.versions(id: made.id, ownerID: Self.user()) == nil)
+        }
+    }
+
+    @Test("two writers on the same version: one is saved, the other told", arguments: StoreKind.allCases)
+    func twoWriters(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let made = try #require(try await store.create(Self.new(owner, body: "one"), limit: 10))
+            let outcomes = try await withThrowingTaskGroup(of: UpdateOutcome.self) { group in
+                for writer in 1...4 {
+                    group.addTask { try await store.update(id: made.id, userID: owner, expected: 1, title: "Title", body: "writer \(writer)") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let saved = outcomes.compactMap { if case .updated(let document) = $0 { document } else { nil } }
+            #expect(saved.count == 1 && saved.first?.version == 2)
+            #expect(outcomes.filter { $0 == .stale(current: 2) }.count == 3)
+            #expect(try await store.versions(id: made.id, ownerID: owner)?.map(\.version) == [2, 1])
+        }
+    }
+
+    @Test("two creations at once never pass the limit", arguments: StoreKind.allCases)
+    func concurrentCreations(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            let made = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 1...8 { group.addTask { try await store.create(Self.new(owner, title: "Race \(index)"), limit: 3) != nil } }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(made == 3)
+            #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: nil).count == 3)
         }
     }
 
@@ -118,9 +151,9 @@ struct DocumentStoreContractTests {
             let kept = try #require(try await store.create(Self.new(owner, title: "Kept"), limit: 10))
             let hash = Array(UUID().uuidString.utf8)
             #expect(try await store.createLink(documentID: kept.id, ownerID: owner, tokenHash: hash, expiresAt: nil) != nil)
-            #expect(try await store.delete(id: kept.id, ownerID: Self.user()) == false)
-            #expect(try await store.delete(id: kept.id, ownerID: owner))
-            #expect(try await store.delete(id: kept.id, ownerID: owner) == false)
+            #expect(try await store.delete(id: kept.id, ownerID: Self.user(), keep: 10) == false)
+            #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10))
+            #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10) == false)
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: nil).isEmpty)
             #expect(try await store.trash(ownerID: owner, limit: 10).map(\.id) == [kept.id])
             #expect(try await store.linkedDocument(tokenHash: hash) == nil)
@@ -138,11 +171,28 @@ struct DocumentStoreContractTests {
             // The link it had stays ended.
             #expect(try await store.linkedDocument(tokenHash: hash) == nil)
 
-            #expect(try await store.delete(id: kept.id, ownerID: owner))
+            #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10))
             #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) == 0)
             try await fixtures.backdateTrash(7200)
             #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) >= 1)
             #expect(try await store.document(id: kept.id, userID: owner) == nil)
+        }
+    }
+
+    @Test("the trash keeps at most as many as it is told: the longest there go for good", arguments: StoreKind.allCases)
+    func trashCap(_ kind: StoreKind) async throws {
+        try await Self.with(kind) { fixtures in
+            let store = fixtures.store
+            let owner = Self.user()
+            var made: [Document] = []
+            for index in 1...3 { made.append(try #require(try await store.create(Self.new(owner, title: "T\(index)"), limit: 10))) }
+            for document in made {
+                #expect(try await store.delete(id: document.id, ownerID: owner, keep: 2))
+                // Each deletion a moment after the one before, as now() moves between transactions.
+                try await fixtures.backdateTrash(1)
+            }
+            #expect(Set(try await store.trash(ownerID: owner, limit: 10).map(\.title)) == ["T2", "T3"])
+            #expect(try await store.document(id: made[0].id, userID: owner) == nil)
         }
     }
 
@@ -198,7 +248,7 @@ struct DocumentStoreContractTests {
                 ])
             #expect(try await store.shares(documentID: made.id, ownerID: owner)?.map(\.userID) == [reader])
             #expect(try await store.shares(documentID: made.id, ownerID: reader) == nil)
-            #expect(try await store.delete(id: made.id, ownerID: owner))
+            #expect(try await store.delete(id: made.id, ownerID: owner, keep: 10))
             #expect(try await store.document(id: made.id, userID: reader) == nil)
             #expect(try await store.sharedWith(userID: reader, limit: 10).isEmpty)
             #expect(try await store.unshare(documentID: made.id, ownerID: owner, userID: reader))
@@ -212,13 +262,28 @@ struct DocumentStoreContractTests {
             let user = Self.user()
             #expect(try await fixtures.store.profile(userID: user) == nil)
             let profile = Profile(userID: user, displayName: "Ада", language: "en", timeZone: "Europe/Moscow", maxTokens: 300, saved: true)
-            try await fixtures.store.save(profile)
+            let saved = try await fixtures.store.changeProfile(userID: user) {
+                $0.displayName = "Ада"
+                $0.language = "en"
+                $0.timeZone = "Europe/Moscow"
+                $0.maxTokens = 300
+            }
+            #expect(saved == profile)
             #expect(try await fixtures.store.profile(userID: user) == profile)
-            var changed = profile
-            changed.displayName = nil
-            changed.maxTokens = nil
-            try await fixtures.store.save(changed)
-            #expect(try await fixtures.store.profile(userID: user) == changed)
+            // Two changes at once each keep the other's member.
+            async let name: Profile = fixtures.store.changeProfile(userID: user) { $0.displayName = nil }
+            async let length: Profile = fixtures.store.changeProfile(userID: user) { $0.maxTokens = nil }
+            _ = try await (name, length)
+            let both = try #require(try await fixtures.store.profile(userID: user))
+            #expect(both.displayName == nil && both.maxTokens == nil && both.language == "en")
+            // A change that throws changes nothing.
+            await #expect(throws: DocumentError.self) {
+                try await fixtures.store.changeProfile(userID: user) {
+                    $0.language = "de"
+                    throw DocumentError.invalidField(field: "language", message: "no")
+                }
+            }
+            #expect(try await fixtures.store.profile(userID: user)?.language == "en")
         }
     }
 

@@ -72,16 +72,25 @@ struct ProfileTests {
             let ada = TestUser(tier: "free")
             let generation = UUID().uuidString.lowercased()
             try await docs.withInternalClient { client in
-                let request = SaveDocumentRequest(
-                    user: ada.id, tier: "free", title: "Rivers", body: "Rivers flow.\n<b>Act one</b>", kind: "lesson_plan", source_generation_id: generation)
-                let body = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-                let saved = try await client.call(.post, DocumentsAPI.savePath, as: nil, json: body)
+                func save(_ requestID: String) throws -> String {
+                    let request = SaveDocumentRequest(
+                        user: ada.id, tier: "free", title: "Rivers", body: "Rivers flow.\n<b>Act one</b>", kind: "lesson_plan",
+                        source_generation_id: generation,
+                        request_id: requestID)
+                    return String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+                }
+                let saved = try await client.call(.post, DocumentsAPI.savePath, as: nil, json: try save("r1"))
                 #expect(saved.status == .created)
                 let document = try saved.decoded(DocumentJSON.self)
                 #expect(document.body == "Rivers flow.\n<b>Act one</b>" && document.kind == "lesson_plan" && document.source_generation_id == generation)
                 #expect(saved.headers[.location] == "/api/documents/\(document.id)")
-                for _ in 1...2 { #expect(try await client.call(.post, DocumentsAPI.savePath, as: nil, json: body).status == .created) }
-                let refused = try await client.call(.post, DocumentsAPI.savePath, as: nil, json: body)
+                // The same save sent again (to the other instance, after a timeout) is the same document.
+                let again = try await client.call(.post, DocumentsAPI.savePath, as: nil, json: try save("r1"))
+                #expect(try again.status == .created && again.decoded(DocumentJSON.self).id == document.id)
+                for requestID in ["r2", "r3"] {
+                    #expect(try await client.call(.post, DocumentsAPI.savePath, as: nil, json: try save(requestID)).status == .created)
+                }
+                let refused = try await client.call(.post, DocumentsAPI.savePath, as: nil, json: try save("r4"))
                 #expect(try refused.status == .forbidden && refused.decoded(ErrorJSON.self).error == "document_limit_reached")
             }
             try await docs.withClient { client in

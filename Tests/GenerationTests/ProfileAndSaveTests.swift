@@ -36,11 +36,13 @@ import Testing
     @Test func aSucceededGenerationIsSavedWithItsTextKindAndSource() async throws {
         try await InMemoryAid.with { aid in
             let caller = Caller()
-            let answer = try await aid.withClient { client in try await caller.generate(client, #"{"topic":"  Volcanoes ","function":"quiz"}"#) }
+            let answer = try await aid.withClient { client in
+                try await caller.generate(client, #"{"topic":"  Volcanoes\n\tand their ash","function":"quiz"}"#)
+            }
             let id = try #require(answer.json["id"] as? String)
             let saved = try await aid.withClient { client in try await caller.send(client, "/api/generate/\(id)/save", method: .post) }
             #expect(saved.status == .created)
-            #expect(saved.headers[.location]?.hasPrefix("/api/documents/") == true)
+            #expect(saved.headers[.location]?.hasPrefix("/api/documents/") == true && saved.headers[.eTag] == "\"1\"")
             let request = try #require(aid.documents.saves.first)
             #expect(request.user == caller.userID && request.source_generation_id == id && request.kind == "quiz" && request.title == "Volcanoes")
             #expect(request.body == answer.json["text"] as? String)

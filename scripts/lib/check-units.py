@@ -85,10 +85,15 @@ for folder, server, group, callers, option in INTERNAL_APIS:
         named = {socket for socket in asked.get((caller, option), set()) if socket.startswith(f"/run/skillup/{folder}/")}
         if named != expected:
             problems.append(f"skillup-{caller}: {folder} sockets {sorted(named)}, expected {server}'s {sorted(expected)}")
+    if not served[folder]:
+        problems.append(f"skillup-{server}@.service: listens on no socket in /run/skillup/{folder}/, which {', '.join(callers)} call")
 for (caller, option), sockets in asked.items():
     for socket in sockets:
-        if not any(socket.startswith(f"/run/skillup/{folder}/") and caller in callers for folder, _, _, callers, _ in INTERNAL_APIS):
-            problems.append(f"skillup-{caller}: {option} names {socket}, which is in no internal API's folder it may enter")
+        if not any(
+            socket.startswith(f"/run/skillup/{folder}/") and caller in callers and option == api_option
+            for folder, _, _, callers, api_option in INTERNAL_APIS
+        ):
+            problems.append(f"skillup-{caller}: {option} names {socket}, which is no socket of that option's internal API that it may call")
 
 for socket in re.findall(r"server unix:(\S+?);?\s", upstreams):
     path = socket.replace(rendered_run_dir, "/run/skillup", 1)

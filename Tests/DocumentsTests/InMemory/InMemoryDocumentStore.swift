@@ -36,6 +36,7 @@ final class InMemoryDocumentStore: DocumentStore {
     func create(_ new: NewDocument, limit: Int) async throws -> Document? {
         let now = clock.now
         return state.withLock { state in
+            if let made = state.documents[new.id], made.ownerID == new.ownerID { return made }
             guard state.documents.values.count(where: { $0.ownerID == new.ownerID && $0.deletedAt == nil }) < limit else { return nil }
             // Distinct and rising, as PostgreSQL's now() is per transaction.
             let micros = max(Int((now.timeIntervalSince1970 * 1_000_000).rounded()), state.lastMicros + 1)
@@ -57,12 +58,12 @@ final class InMemoryDocumentStore: DocumentStore {
 
     func document(id: String, userID: String) async throws -> (Document, DocumentAccess)? {
         state.withLock { state in
-            guard let document = state.documents[id.lowercased()], let access = Self.access(document, userID, state) else { return nil }
+            guard let document = state.documents[id], let access = Self.access(document, userID, state) else { return nil }
             return (document, access)
         }
     }
 
-    private static func newestFirst(_ a: Document, _ b: Document) -> Bool {
+    private static func newestFirst(_ a: DocumentListing, _ b: DocumentListing) -> Bool {
         a.createdMicros != b.createdMicros ? a.createdMicros > b.createdMicros : a.id > b.id
     }
 
@@ -70,7 +71,7 @@ final class InMemoryDocumentStore: DocumentStore {
         Set(text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
     }
 
-    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [Document] {
+    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
         let asked = query.map(Self.words) ?? []
         return state.withLock { state in
             state.documents.values
@@ -80,28 +81,30 @@ final class InMemoryDocumentStore: DocumentStore {
                     return document.createdMicros != cursor.createdMicros ? document.createdMicros < cursor.createdMicros : document.id < cursor.id
                 }
                 .filter { asked.isEmpty || asked.isSubset(of: Self.words($0.title + " " + $0.body)) }
-                .sorted(by: Self.newestFirst).prefix(limit).map { $0 }
+                .map(DocumentListing.init).sorted(by: Self.newestFirst).prefix(limit).map { $0 }
         }
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [Document] {
-        state.withLock { state in
-            state.documents.values.filter { $0.ownerID == ownerID && $0.deletedAt != nil }
-                .sorted { ($0.deletedAt!, $1.id) > ($1.deletedAt!, $0.id) }.prefix(limit).map { $0 }
-        }
+    /// The owner's trash, longest there last.
+    private static func trashed(_ state: State, ownerID: String) -> [Document] {
+        state.documents.values.filter { $0.ownerID == ownerID && $0.deletedAt != nil }.sorted { ($0.deletedAt!, $1.id) > ($1.deletedAt!, $0.id) }
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(Document, DocumentAccess)] {
+    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
+        state.withLock { state in Self.trashed(state, ownerID: ownerID).prefix(limit).map(DocumentListing.init) }
+    }
+
+    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
         state.withLock { state in
-            state.documents.values.filter { $0.deletedAt == nil && state.shares[$0.id]?[userID] != nil }.sorted(by: Self.newestFirst).prefix(limit)
-                .map { ($0, state.shares[$0.id]![userID]!) }
+            state.documents.values.filter { $0.deletedAt == nil && state.shares[$0.id]?[userID] != nil }.map(DocumentListing.init)
+                .sorted(by: Self.newestFirst).prefix(limit).map { ($0, state.shares[$0.id]![userID]!) }
         }
     }
 
     func update(id: String, userID: String, expected: Int, title: String, body: String) async throws -> UpdateOutcome {
         let now = clock.now
         return state.withLock { state in
-            guard var document = state.documents[id.lowercased()] else { return .notFound }
+            guard var document = state.documents[id] else { return .notFound }
             let access: DocumentAccess
             if document.ownerID == userID {
                 access = .owner
@@ -112,7 +115,7 @@ final class InMemoryDocumentStore: DocumentStore {
             }
             if document.deletedAt != nil { return access == .owner ? .inTrash : .notFound }
             guard access != .read else { return .readOnly }
-            guard document.version == expected else { return .stale(document) }
+            guard document.version == expected else { return .stale(current: document.version) }
             document.title = title
             document.body = body
             document.version += 1
@@ -124,43 +127,55 @@ final class InMemoryDocumentStore: DocumentStore {
         }
     }
 
-    func delete(id: String, ownerID: String) async throws -> Bool {
+    func delete(id: String, ownerID: String, keep: Int) async throws -> Bool {
         let now = clock.now
         return state.withLock { state in
-            guard let document = state.documents[id.lowercased()], document.ownerID == ownerID, document.deletedAt == nil else { return false }
+            guard let document = state.documents[id], document.ownerID == ownerID, document.deletedAt == nil else { return false }
             state.documents[document.id]?.deletedAt = now
             for index in state.links.indices where state.links[index].link.documentID == document.id && state.links[index].link.revokedAt == nil {
                 state.links[index].link.revokedAt = now
             }
+            for gone in Self.trashed(state, ownerID: ownerID).dropFirst(keep) { Self.remove(gone.id, from: &state) }
             return true
         }
     }
 
     func restore(id: String, ownerID: String, limit: Int) async throws -> RestoreOutcome {
         state.withLock { state in
-            guard let document = state.documents[id.lowercased()], document.ownerID == ownerID, document.deletedAt != nil else { return .notFound }
+            guard let document = state.documents[id], document.ownerID == ownerID, document.deletedAt != nil else { return .notFound }
             guard state.documents.values.count(where: { $0.ownerID == ownerID && $0.deletedAt == nil }) < limit else { return .limitReached }
             state.documents[document.id]?.deletedAt = nil
             return .restored(state.documents[document.id]!)
         }
     }
 
-    func versions(id: String, ownerID: String) async throws -> [DocumentVersion]? {
+    func versions(id: String, ownerID: String) async throws -> [VersionListing]? {
         state.withLock { state in
-            guard let document = state.documents[id.lowercased()], document.ownerID == ownerID else { return nil }
-            return state.versions[document.id]?.reversed()
+            guard let document = state.documents[id], document.ownerID == ownerID else { return nil }
+            return state.versions[document.id]?.reversed().map {
+                VersionListing(version: $0.version, title: $0.title, bytes: $0.body.utf8.count, savedBy: $0.savedBy, savedAt: $0.savedAt)
+            }
         }
+    }
+
+    func version(_ number: Int, id: String, ownerID: String) async throws -> DocumentVersion? {
+        state.withLock { state in
+            guard let document = state.documents[id], document.ownerID == ownerID else { return nil }
+            return state.versions[document.id]?.first { $0.version == number }
+        }
+    }
+
+    private static func remove(_ id: String, from state: inout State) {
+        state.documents[id] = nil
+        state.versions[id] = nil
+        state.shares[id] = nil
+        state.links.removeAll { $0.link.documentID == id }
     }
 
     func purge(deletedBefore date: Date) async throws -> Int {
         state.withLock { state in
             let gone = state.documents.values.filter { $0.deletedAt.map { $0 < date } ?? false }.map(\.id)
-            for id in gone {
-                state.documents[id] = nil
-                state.versions[id] = nil
-                state.shares[id] = nil
-            }
-            state.links.removeAll { gone.contains($0.link.documentID) }
+            for id in gone { Self.remove(id, from: &state) }
             return gone.count
         }
     }
@@ -168,7 +183,7 @@ final class InMemoryDocumentStore: DocumentStore {
     func createLink(documentID: String, ownerID: String, tokenHash: [UInt8], expiresAt: Date?) async throws -> ShareLink? {
         let now = clock.now
         return state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID, document.deletedAt == nil else { return nil }
+            guard let document = state.documents[documentID], document.ownerID == ownerID, document.deletedAt == nil else { return nil }
             let link = ShareLink(
                 id: UUID().uuidString.lowercased(), documentID: document.id, access: "read", createdAt: now, expiresAt: expiresAt, revokedAt: nil)
             state.links.append(Link(link: link, tokenHash: tokenHash))
@@ -178,7 +193,7 @@ final class InMemoryDocumentStore: DocumentStore {
 
     func links(documentID: String, ownerID: String) async throws -> [ShareLink]? {
         state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID else { return nil }
+            guard let document = state.documents[documentID], document.ownerID == ownerID else { return nil }
             return state.links.filter { $0.link.documentID == document.id }.map(\.link).reversed()
         }
     }
@@ -186,8 +201,8 @@ final class InMemoryDocumentStore: DocumentStore {
     func revokeLink(id: String, documentID: String, ownerID: String) async throws -> Bool {
         let now = clock.now
         return state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID,
-                let index = state.links.firstIndex(where: { $0.link.id == id.lowercased() && $0.link.documentID == document.id && $0.link.revokedAt == nil })
+            guard let document = state.documents[documentID], document.ownerID == ownerID,
+                let index = state.links.firstIndex(where: { $0.link.id == id && $0.link.documentID == document.id && $0.link.revokedAt == nil })
             else { return false }
             state.links[index].link.revokedAt = now
             return true
@@ -225,7 +240,7 @@ final class InMemoryDocumentStore: DocumentStore {
 
     func share(documentID: String, ownerID: String, with userID: String, access: DocumentAccess) async throws -> Bool {
         state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID, document.deletedAt == nil else { return false }
+            guard let document = state.documents[documentID], document.ownerID == ownerID, document.deletedAt == nil else { return false }
             state.shares[document.id, default: [:]][userID] = access
             state.events.append("document.shared \(userID) \(document.id)")
             return true
@@ -234,14 +249,14 @@ final class InMemoryDocumentStore: DocumentStore {
 
     func shares(documentID: String, ownerID: String) async throws -> [(userID: String, access: DocumentAccess)]? {
         state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID else { return nil }
+            guard let document = state.documents[documentID], document.ownerID == ownerID else { return nil }
             return (state.shares[document.id] ?? [:]).sorted { $0.key < $1.key }.map { (userID: $0.key, access: $0.value) }
         }
     }
 
     func unshare(documentID: String, ownerID: String, userID: String) async throws -> Bool {
         state.withLock { state in
-            guard let document = state.documents[documentID.lowercased()], document.ownerID == ownerID else { return false }
+            guard let document = state.documents[documentID], document.ownerID == ownerID else { return false }
             return state.shares[document.id]?.removeValue(forKey: userID) != nil
         }
     }
@@ -250,7 +265,13 @@ final class InMemoryDocumentStore: DocumentStore {
         state.withLock { $0.profiles[userID] }
     }
 
-    func save(_ profile: Profile) async throws {
-        state.withLock { $0.profiles[profile.userID] = profile }
+    func changeProfile(userID: String, _ change: @Sendable (inout Profile) throws -> Void) async throws -> Profile {
+        try state.withLock { state in
+            var profile = state.profiles[userID] ?? .defaults(userID: userID)
+            profile.saved = true
+            try change(&profile)
+            state.profiles[userID] = profile
+            return profile
+        }
     }
 }

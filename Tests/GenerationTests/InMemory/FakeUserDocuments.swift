@@ -18,9 +18,9 @@ final class FakeUserDocuments: UserDocuments {
         state.withLock { $0.defaults[userID] } ?? GenerationDefaults(language: nil, max_tokens: nil)
     }
 
-    func save(_ request: SaveDocumentRequest) async throws -> (status: Int, body: [UInt8], location: String?) {
+    func save(_ request: SaveDocumentRequest) async throws -> SavedAnswer {
         let id = UUID().uuidString.lowercased()
         state.withLock { $0.saves.append(request) }
-        return (201, Array(#"{"id":"\#(id)"}"#.utf8), "/api/documents/\(id)")
+        return SavedAnswer(status: 201, body: Array(#"{"id":"\#(id)","version":1}"#.utf8), location: "/api/documents/\(id)", etag: "\"1\"")
     }
 }
