@@ -38,10 +38,11 @@ struct GenerationInput: Sendable, Equatable {
     /// The topic with surrounding white space removed.
     let topic: String
     let language: String
-    /// The output tokens the client asked for, or the function's default when it did not ask.
+    /// The output tokens the client asked for, or else its profile's length, or else the
+    /// function's default.
     let maxTokens: Int
     /// Whether the client asked for `maxTokens`: a number asked for above the plan's bound is
-    /// refused, the default is only kept within it.
+    /// refused; a default (the profile's or the function's) is only kept within it.
     let askedMaxTokens: Bool
     let stream: Bool
 

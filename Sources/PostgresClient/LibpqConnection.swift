@@ -20,6 +20,19 @@ final class LibpqConnection {
     private let password: String?
     /// Set when the connection is in an unknown protocol state (a statement that never answered).
     private var abandoned = false
+    /// The statements prepared on this connection, by their text and parameter types: one run
+    /// again is bound and executed without being parsed and planned again. A protocol-level
+    /// prepared statement outlives a rolled-back transaction and goes with the connection.
+    private var prepared: [PreparedKey: String] = [:]
+
+    private struct PreparedKey: Hashable {
+        let sql: String
+        let types: [UInt32]
+    }
+
+    /// Beyond this many a statement runs unnamed: a daemon's statements are a fixed set, and this
+    /// bounds what a connection holds on the server were one ever built from data.
+    static let preparedLimit = 256
 
     private init(pointer: OpaquePointer, notices: NoticeSink, password: String?) {
         self.pointer = pointer
@@ -114,14 +127,53 @@ final class LibpqConnection {
         observeCancellation: Bool = true
     ) throws -> PostgresRows {
         if observeCancellation && Task.isCancelled { throw CancellationError() }
-        let sent =
-            parameters?.withUnsafeArrays { count, types, values, lengths, formats in
-                PQsendQueryParams(pointer, sql, count, types, values, lengths, formats, 0)
-            } ?? PQsendQuery(pointer, sql)
+        let sent: Int32
+        if let parameters {
+            let name = try preparedName(sql, parameters, deadline: deadline, grace: grace, observeCancellation: observeCancellation)
+            sent = parameters.withUnsafeArrays { count, types, values, lengths, formats in
+                if let name {
+                    PQsendQueryPrepared(pointer, name, count, values, lengths, formats, 0)
+                } else {
+                    PQsendQueryParams(pointer, sql, count, types, values, lengths, formats, 0)
+                }
+            }
+        } else {
+            sent = PQsendQuery(pointer, sql)
+        }
         guard sent == 1 else {
             throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
         }
         try flush(until: deadline)
+        guard let last = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation).last else {
+            throw failure(.connectionLost)
+        }
+        return last.rows()
+    }
+
+    /// The name `sql` is prepared under for these parameter types, preparing it first when new;
+    /// nil for a statement without parameters (nothing to plan once: BEGIN, COMMIT) or past
+    /// ``preparedLimit``. A statement that cannot be prepared fails as it would have run.
+    private func preparedName(
+        _ sql: String, _ parameters: EncodedParameters, deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool
+    ) throws -> String? {
+        guard !parameters.types.isEmpty else { return nil }
+        let key = PreparedKey(sql: sql, types: parameters.types)
+        if let name = prepared[key] { return name }
+        guard prepared.count < Self.preparedLimit else { return nil }
+        let name = "skillup_\(prepared.count + 1)"
+        let sent = parameters.withUnsafeArrays { count, types, _, _, _ in PQsendPrepare(pointer, name, sql, count, types) }
+        guard sent == 1 else {
+            throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
+        }
+        try flush(until: deadline)
+        _ = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation)
+        prepared[key] = name
+        return name
+    }
+
+    /// Waits for the answers to what was sent, cancelling it at `deadline` (or on cancellation);
+    /// throws the first error the server answered.
+    private func results(deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool) throws -> [LibpqResult] {
         var results = [LibpqResult]()
         var waitUntil = deadline
         var interruption: SocketWait.Outcome?
@@ -165,8 +217,7 @@ final class LibpqConnection {
             }
             throw failed.error(connectionLost: PQstatus(pointer) == CONNECTION_BAD)
         }
-        guard let last = results.last else { throw failure(.connectionLost) }
-        return last.rows()
+        return results
     }
 
     /// SQLSTATE `query_canceled`: a cancel request or the server's statement_timeout stopped it.
