@@ -70,19 +70,28 @@ struct PostgresDocumentStore: DocumentStore {
         return (try Self.document(row), access)
     }
 
+    /// Each filter is in the statement only when asked for, so that every variant keeps a plan of
+    /// its own that uses its index (the statements are prepared, and a generic plan cannot drop a
+    /// `$n IS NULL OR ...` branch).
     func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
-        try await postgres.query(
+        var binds: [PostgresValue] = [.text(ownerID), .int(limit)]
+        var filters: SQL = ""
+        if let cursor {
+            binds += [.int(cursor.createdMicros), .text(cursor.id)]
+            filters = "\(filters) AND (d.created_at, d.id) < (timestamptz 'epoch' + $3::int8 * interval '1 microsecond', $4::uuid)"
+        }
+        if let query {
+            binds.append(.text(query))
+            // A placeholder's number, not a value: the query itself is a parameter.
+            let placeholder = SQL(unsafeRaw: "$\(binds.count)::text")
+            filters = "\(filters) AND d.search @@ (websearch_to_tsquery('russian', \(placeholder)) || websearch_to_tsquery('english', \(placeholder)))"
+        }
+        return try await postgres.query(
             """
             SELECT \(Self.listingColumns) FROM docs.documents d
-            WHERE d.owner_id = $1::uuid AND d.deleted_at IS NULL
-              AND ($2::int8 IS NULL OR (d.created_at, d.id) < (timestamptz 'epoch' + $2::int8 * interval '1 microsecond', $3::uuid))
-              AND ($4::text IS NULL OR d.search @@ (websearch_to_tsquery('russian', $4::text) || websearch_to_tsquery('english', $4::text)))
-            ORDER BY d.created_at DESC, d.id DESC LIMIT $5
-            """,
-            [
-                .text(ownerID), cursor.map { .int($0.createdMicros) } ?? .null, cursor.map { .text($0.id) } ?? .null, query.map { .text($0) } ?? .null,
-                .int(limit),
-            ]
+            WHERE d.owner_id = $1::uuid AND d.deleted_at IS NULL \(filters)
+            ORDER BY d.created_at DESC, d.id DESC LIMIT $2
+            """, binds
         ).map(Self.listing)
     }
 
