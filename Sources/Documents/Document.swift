@@ -100,27 +100,3 @@ struct Profile: Sendable, Equatable {
         Profile(userID: userID, displayName: nil, language: "ru", timeZone: "UTC", maxTokens: nil, saved: false)
     }
 }
-
-/// Where a page of the owner's documents goes on from: the last one's creation time and id.
-struct DocumentCursor: Sendable, Equatable {
-    let createdMicros: Int
-    let id: String
-
-    init(createdMicros: Int, id: String) {
-        self.createdMicros = createdMicros
-        self.id = id
-    }
-
-    init?(_ text: String) {
-        let parts = text.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros) else { return nil }
-        createdMicros = micros
-        id = String(parts[1])
-    }
-
-    init(_ document: DocumentListing) {
-        self.init(createdMicros: document.createdMicros, id: document.id)
-    }
-
-    var text: String { "\(createdMicros).\(id)" }
-}

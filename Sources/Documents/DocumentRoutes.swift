@@ -17,14 +17,9 @@ struct DocumentRoutes: Sendable {
             let user = try Self.identity(request).userID
             let parameters = request.uri.queryParameters
             let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
-            let cursor = try parameters.get("after").map { text in
-                guard let cursor = DocumentCursor(text), Identifiers.isUUID(cursor.id) else {
-                    throw DocumentError.invalidField(field: "after", message: "after must be the next value of an earlier page")
-                }
-                return cursor
-            }
+            let cursor = try pageCursor(parameters.get("after"))
             let page = try await documents.list(ownerID: user, limit: limit, after: cursor, query: try DocumentInput.query(parameters.get("q")))
-            let next = page.count == limit ? page.last.map { DocumentCursor($0).text } : nil
+            let next = page.count == limit ? page.last.map { PageCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next))
         }
         router.post("/api/documents") { request, context in

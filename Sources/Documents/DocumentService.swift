@@ -34,7 +34,7 @@ struct DocumentService: Sendable {
         return found
     }
 
-    func list(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
+    func list(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing] {
         try await storage { try await store.documents(ownerID: ownerID, limit: limit, after: cursor, query: query) }
     }
 

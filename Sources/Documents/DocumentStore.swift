@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// Where docsd keeps documents, their versions, links, shares and profiles: PostgreSQL in a running
 /// docsd (``PostgresDocumentStore``), memory in the tests of its rules. Every method that names a
@@ -14,7 +15,7 @@ protocol DocumentStore: Sendable {
     func document(id: String, userID: String) async throws -> (Document, DocumentAccess)?
     /// The owner's documents out of the trash, newest first, after `cursor`; those whose title or
     /// body match `query` (PostgreSQL's `websearch_to_tsquery` in Russian and English) when given.
-    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing]
+    func documents(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing]
     /// The owner's trash, most recently deleted first.
     func trash(ownerID: String, limit: Int) async throws -> [DocumentListing]
     /// Documents shared with `userID` (out of the trash), newest first, and the access of each.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import ServiceKit
 
 /// docsd's tables (schema `docs`, sql/016). Every statement is parameterized; every one that names
 /// a user keeps to what that user may see.
@@ -73,7 +74,7 @@ struct PostgresDocumentStore: DocumentStore {
     /// Each filter is in the statement only when asked for, so that every variant keeps a plan of
     /// its own that uses its index (the statements are prepared, and a generic plan cannot drop a
     /// `$n IS NULL OR ...` branch).
-    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
+    func documents(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing] {
         var binds: [PostgresValue] = [.text(ownerID), .int(limit)]
         var filters: SQL = ""
         if let cursor {

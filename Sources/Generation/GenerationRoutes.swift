@@ -70,16 +70,11 @@ struct GenerationRoutes: Sendable {
         router.get("/api/generations") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let limit = try pageLimit(request.uri.queryParameters.get("limit"), in: Self.pageSizes, default: 20)
-            let before = try request.uri.queryParameters.get("after").map { text in
-                guard let cursor = HistoryCursor(text), Identifiers.isUUID(cursor.id) else {
-                    throw APIError.badRequest(code: "invalid_field", "after must be the next value of an earlier page", field: "after")
-                }
-                return cursor
-            }
+            let before = try pageCursor(request.uri.queryParameters.get("after"))
             let page = try await generations.storage(unavailable: Self.unreadable) {
                 try await store.history(userID: identity.userID, limit: limit, before: before)
             }
-            let next = page.count == limit ? page.last.map { HistoryCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
+            let next = page.count == limit ? page.last.map { PageCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(HistoryBody(generations: page.map(GenerationBody.init), next: next))
         }
     }

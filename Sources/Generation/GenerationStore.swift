@@ -66,7 +66,7 @@ protocol GenerationStore: Sendable {
     /// The user's generation `id`, or nil when there is none of theirs with that id.
     func generation(id: String, userID: String) async throws -> GenerationRecord?
     /// The user's generations, newest first: `limit` of them from after the `before` cursor.
-    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord]
+    func history(userID: String, limit: Int, before: PageCursor?) async throws -> [GenerationRecord]
 
     // MARK: Tasks (queued generations)
 
@@ -155,28 +155,6 @@ struct OutboxMessage: Sendable, Equatable {
     let id: Int
     let taskID: String
     let queue: String
-}
-
-/// Where a page of history continues: the last generation of the page before.
-/// Opaque to clients: `<microseconds since 1970>.<id>`.
-struct HistoryCursor: Sendable, Equatable {
-    let createdMicros: Int
-    let id: String
-
-    init(createdMicros: Int, id: String) {
-        self.createdMicros = createdMicros
-        self.id = id
-    }
-
-    init?(_ text: String) {
-        let parts = text.split(separator: ".", maxSplits: 1)
-        // Microseconds from 1970 to 9999: further than that is no cursor aid gave.
-        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros) else { return nil }
-        createdMicros = micros
-        id = String(parts[1])
-    }
-
-    var text: String { "\(createdMicros).\(id)" }
 }
 
 /// What claiming a task for an engine call found.

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import PostgresClient
+import ServiceKit
 
 /// aid's tables in PostgreSQL (schema `ai`, sql/006).
 struct PostgresGenerationStore: GenerationStore {
@@ -84,7 +85,7 @@ struct PostgresGenerationStore: GenerationStore {
         ).first.map(Self.record)
     }
 
-    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord] {
+    func history(userID: String, limit: Int, before: PageCursor?) async throws -> [GenerationRecord] {
         // In whole microseconds, PostgreSQL's own precision, so that the cursor compares exactly.
         try await postgres.query(
             """

@@ -7,3 +7,37 @@ public func pageLimit(_ text: String?, in range: ClosedRange<Int>, default defau
     }
     return limit
 }
+
+/// Where a page that lists newest first goes on from: the last item's creation time (microseconds
+/// since 1970, as PostgreSQL keeps it, so that it compares exactly) and its id, written
+/// `<micros>.<id>` as the page's `next`.
+public struct PageCursor: Sendable, Equatable {
+    public let createdMicros: Int
+    public let id: String
+
+    public init(createdMicros: Int, id: String) {
+        self.createdMicros = createdMicros
+        self.id = id
+    }
+
+    /// `<micros>.<id>`; nil for anything else (microseconds from 1970 to 9999, an id a UUID).
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros), Identifiers.isUUID(String(parts[1]))
+        else { return nil }
+        createdMicros = micros
+        id = String(parts[1])
+    }
+
+    public var text: String { "\(createdMicros).\(id)" }
+}
+
+/// A page's `after` query parameter: nil when left out, 400 `invalid_field` when it is not the
+/// `next` of an earlier page.
+public func pageCursor(_ text: String?) throws -> PageCursor? {
+    guard let text else { return nil }
+    guard let cursor = PageCursor(text) else {
+        throw APIError.badRequest(code: "invalid_field", "after must be the next value of an earlier page", field: "after")
+    }
+    return cursor
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresClient
+import ServiceKit
 import TestSupport
 import Testing
 
@@ -80,7 +81,8 @@ struct DocumentStoreContractTests {
             }
             let first = try await store.documents(ownerID: owner, limit: 3, after: nil, query: nil)
             #expect(first.map(\.title) == ["Deserts", "Lakes", "Mountains"])
-            let rest = try await store.documents(ownerID: owner, limit: 3, after: DocumentCursor(first[2]), query: nil)
+            let rest = try await store.documents(
+                ownerID: owner, limit: 3, after: PageCursor(createdMicros: first[2].createdMicros, id: first[2].id), query: nil)
             #expect(rest.map(\.title) == ["Rivers"])
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "water").map(\.title) == ["Lakes", "Rivers"])
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "mountains").map(\.title) == ["Mountains"])

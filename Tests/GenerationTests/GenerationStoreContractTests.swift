@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ServiceKit
 import TestSupport
 import Testing
 
@@ -38,7 +39,7 @@ struct GenerationStoreContractTests {
             let page = try await store.history(userID: user, limit: 2, before: nil)
             #expect(page.map(\.topic) == ["Third", "Second"])
             let last = try #require(page.last)
-            let rest = try await store.history(userID: user, limit: 2, before: HistoryCursor(createdMicros: last.createdMicros, id: last.id))
+            let rest = try await store.history(userID: user, limit: 2, before: PageCursor(createdMicros: last.createdMicros, id: last.id))
             #expect(rest.map(\.topic) == ["First"])
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 import Synchronization
 import TestSupport
 
@@ -71,7 +72,7 @@ final class InMemoryDocumentStore: DocumentStore {
         Set(text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
     }
 
-    func documents(ownerID: String, limit: Int, after cursor: DocumentCursor?, query: String?) async throws -> [DocumentListing] {
+    func documents(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing] {
         let asked = query.map(Self.words) ?? []
         return state.withLock { state in
             state.documents.values

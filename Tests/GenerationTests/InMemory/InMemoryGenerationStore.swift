@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ServiceKit
 import Synchronization
 import TestSupport
 
@@ -126,7 +127,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         state.withLock { state in state.rows[id].flatMap { $0.record.userID == userID ? $0.record : nil } }
     }
 
-    func history(userID: String, limit: Int, before: HistoryCursor?) async throws -> [GenerationRecord] {
+    func history(userID: String, limit: Int, before: PageCursor?) async throws -> [GenerationRecord] {
         state.withLock { state in
             Array(
                 state.rows.values.map(\.record).filter { $0.userID == userID }
