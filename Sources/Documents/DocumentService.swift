@@ -14,12 +14,14 @@ struct DocumentService: Sendable {
     /// A share link's token: 32 random bytes (256 bits), base64url.
     static let tokenBytes = 32
 
-    /// A new document, or the one `id` names if its owner made it already (a save sent again).
+    /// A new document; with `id` (a save, which may come again), the one it names if its owner
+    /// made it already, answered without asking for the plan's limit.
     func create(
-        ownerID: String, tier: String, title: String, body: String, kind: String?, sourceGenerationID: String?, id: String = UUID().uuidString.lowercased()
+        ownerID: String, tier: String, title: String, body: String, kind: String?, sourceGenerationID: String?, id: String? = nil
     ) async throws -> Document {
+        if let id, let (made, access) = try await storage({ try await store.document(id: id, userID: ownerID) }), access == .owner { return made }
         let new = NewDocument(
-            id: id, ownerID: ownerID, title: try DocumentInput.title(title), body: try DocumentInput.body(body),
+            id: id ?? UUID().uuidString.lowercased(), ownerID: ownerID, title: try DocumentInput.title(title), body: try DocumentInput.body(body),
             kind: try DocumentInput.kind(kind), sourceGenerationID: sourceGenerationID)
         let limit = try await planLimit(tier)
         guard let made = try await storage({ try await store.create(new, limit: limit) }) else { throw DocumentError.limitReached(limit: limit) }
@@ -60,11 +62,13 @@ struct DocumentService: Sendable {
         }
     }
 
-    /// Moves the document to the trash, which keeps as many as the plan keeps documents: beyond
-    /// that, the longest there go for good, so that deleting never stores more than the plan allows.
+    /// Moves the document to the trash, which keeps as many as the plan keeps documents (one at
+    /// least): beyond that, the longest there go for good, so that deleting never stores more than
+    /// the plan allows. A deletion never waits for subscribed: without the plans' limits, the trash
+    /// keeps everything until its purge.
     func delete(id: String, ownerID: String, tier: String) async throws {
         guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noLiveDocument) }
-        let keep = try await planLimit(tier)
+        let keep = max((try? await limits.documentsMax(plan: tier)) ?? Int.max, 1)
         guard try await storage({ try await store.delete(id: id, ownerID: ownerID, keep: keep) }) else {
             throw DocumentError.notFound(Self.noLiveDocument)
         }

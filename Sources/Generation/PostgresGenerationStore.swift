@@ -85,16 +85,24 @@ struct PostgresGenerationStore: GenerationStore {
         ).first.map(Self.record)
     }
 
+    /// The first page and the pages after a cursor are statements of their own: each prepared
+    /// statement keeps a plan that bounds its index scan (a generic plan cannot drop a
+    /// `$n IS NULL OR ...` branch).
     func history(userID: String, limit: Int, before: PageCursor?) async throws -> [GenerationRecord] {
+        guard let before else {
+            return try await postgres.query(
+                "SELECT \(Self.columns) FROM ai.generations g WHERE g.user_id = $1::uuid ORDER BY g.created_at DESC, g.id DESC LIMIT $2::integer",
+                [.text(userID), .int(limit)]
+            ).map(Self.record)
+        }
         // In whole microseconds, PostgreSQL's own precision, so that the cursor compares exactly.
-        try await postgres.query(
+        return try await postgres.query(
             """
             SELECT \(Self.columns) FROM ai.generations g
-            WHERE g.user_id = $1::uuid
-              AND ($3::bigint IS NULL OR (g.created_at, g.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid))
+            WHERE g.user_id = $1::uuid AND (g.created_at, g.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
             ORDER BY g.created_at DESC, g.id DESC LIMIT $2::integer
             """,
-            [.text(userID), .int(limit), before.map { .int($0.createdMicros) } ?? .null, before.map { .text($0.id) } ?? .null]
+            [.text(userID), .int(limit), .int(before.createdMicros), .text(before.id)]
         ).map(Self.record)
     }
 

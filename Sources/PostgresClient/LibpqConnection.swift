@@ -24,6 +24,8 @@ final class LibpqConnection {
     /// again is bound and executed without being parsed and planned again. A protocol-level
     /// prepared statement outlives a rolled-back transaction and goes with the connection.
     private var prepared: [PreparedKey: String] = [:]
+    /// The last prepared statement's number: names are never reused on a connection.
+    private var lastPrepared = 0
 
     private struct PreparedKey: Hashable {
         let sql: String
@@ -128,8 +130,13 @@ final class LibpqConnection {
     ) throws -> PostgresRows {
         if observeCancellation && Task.isCancelled { throw CancellationError() }
         let sent: Int32
+        var named = false
         if let parameters {
             let name = try preparedName(sql, parameters, deadline: deadline, grace: grace, observeCancellation: observeCancellation)
+            // A caller cancelled, or out of time, while the statement was prepared sends nothing.
+            if observeCancellation && Task.isCancelled { throw CancellationError() }
+            if let deadline, deadline <= .now { throw PostgresError(code: .statementTimeout, message: "the statement ran past its deadline") }
+            named = name != nil
             sent = parameters.withUnsafeArrays { count, types, values, lengths, formats in
                 if let name {
                     PQsendQueryPrepared(pointer, name, count, values, lengths, formats, 0)
@@ -144,7 +151,7 @@ final class LibpqConnection {
             throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
         }
         try flush(until: deadline)
-        guard let last = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation).last else {
+        guard let last = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation, named: named).last else {
             throw failure(.connectionLost)
         }
         return last.rows()
@@ -160,20 +167,27 @@ final class LibpqConnection {
         let key = PreparedKey(sql: sql, types: parameters.types)
         if let name = prepared[key] { return name }
         guard prepared.count < Self.preparedLimit else { return nil }
-        let name = "skillup_\(prepared.count + 1)"
+        lastPrepared += 1
+        let name = "skillup_\(lastPrepared)"
         let sent = parameters.withUnsafeArrays { count, types, _, _, _ in PQsendPrepare(pointer, name, sql, count, types) }
         guard sent == 1 else {
             throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
         }
         try flush(until: deadline)
-        _ = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation)
+        _ = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation, named: true)
         prepared[key] = name
         return name
     }
 
+    /// SQLSTATEs that say this connection's prepared statements and the server's disagree: a plan
+    /// whose result type a schema change altered (0A000), a statement the server no longer has
+    /// (26000), a name it has already (42P05).
+    private static let preparedOutOfStep: Set<String> = ["0A000", "26000", "42P05"]
+
     /// Waits for the answers to what was sent, cancelling it at `deadline` (or on cancellation);
-    /// throws the first error the server answered.
-    private func results(deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool) throws -> [LibpqResult] {
+    /// throws the first error the server answered. A prepared statement out of step with the
+    /// server abandons the connection, so that the pool opens a fresh one with none.
+    private func results(deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool, named: Bool) throws -> [LibpqResult] {
         var results = [LibpqResult]()
         var waitUntil = deadline
         var interruption: SocketWait.Outcome?
@@ -210,6 +224,7 @@ final class LibpqConnection {
             results.append(result)
         }
         if let failed = results.first(where: \.isError) {
+            if named, let state = failed.sqlState, Self.preparedOutOfStep.contains(state) { abandoned = true }
             // The server stopped the statement because we asked it to.
             if interruption == .cancelled, failed.sqlState == Self.queryCanceled { throw CancellationError() }
             if interruption == .timedOut, failed.sqlState == Self.queryCanceled {

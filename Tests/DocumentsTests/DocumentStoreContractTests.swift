@@ -15,7 +15,8 @@ struct DocumentStoreContractTests {
     struct Fixtures {
         let store: any DocumentStore
         let expireLinks: @Sendable () async throws -> Void
-        let backdateTrash: @Sendable (TimeInterval) async throws -> Void
+        /// Moves one owner's trashed documents back (the suite's tests run at once: never another's).
+        let backdateTrash: @Sendable (_ owner: String, TimeInterval) async throws -> Void
         /// The events its changes told of, as `type user document`.
         let events: @Sendable () async throws -> [String]
     }
@@ -26,7 +27,8 @@ struct DocumentStoreContractTests {
             let store = InMemoryDocumentStore()
             try await body(
                 Fixtures(
-                    store: store, expireLinks: { store.expireLinks() }, backdateTrash: { store.backdateTrash(by: $0) }, events: { store.events }))
+                    store: store, expireLinks: { store.expireLinks() }, backdateTrash: { store.backdateTrash(owner: $0, by: $1) },
+                    events: { store.events }))
         case .postgres:
             try await LocalServer.withSuitePostgres(logger: InMemoryDocs.logger) { postgres in
                 try await body(
@@ -37,7 +39,8 @@ struct DocumentStoreContractTests {
                         },
                         backdateTrash: {
                             try await postgres.query(
-                                "UPDATE docs.documents SET deleted_at = deleted_at - $1 * interval '1 second' WHERE deleted_at IS NOT NULL", [.double($0)])
+                                "UPDATE docs.documents SET deleted_at = deleted_at - $2 * interval '1 second' WHERE owner_id = $1::uuid AND deleted_at IS NOT NULL",
+                                [.text($0), .double($1)])
                         },
                         events: {
                             try await postgres.query(
@@ -175,7 +178,7 @@ struct DocumentStoreContractTests {
 
             #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10))
             #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) == 0)
-            try await fixtures.backdateTrash(7200)
+            try await fixtures.backdateTrash(owner, 7200)
             #expect(try await store.purge(deletedBefore: Date().addingTimeInterval(-3600)) >= 1)
             #expect(try await store.document(id: kept.id, userID: owner) == nil)
         }
@@ -191,7 +194,7 @@ struct DocumentStoreContractTests {
             for document in made {
                 #expect(try await store.delete(id: document.id, ownerID: owner, keep: 2))
                 // Each deletion a moment after the one before, as now() moves between transactions.
-                try await fixtures.backdateTrash(1)
+                try await fixtures.backdateTrash(owner, 1)
             }
             #expect(Set(try await store.trash(ownerID: owner, limit: 10).map(\.title)) == ["T2", "T3"])
             #expect(try await store.document(id: made[0].id, userID: owner) == nil)

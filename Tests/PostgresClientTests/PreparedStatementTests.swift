@@ -47,4 +47,28 @@ struct PreparedStatementTests {
             try await client.query("DROP TABLE \(identifier: table)")
         }
     }
+
+    @Test func aStatementWhoseTableChangedShapeFailsOnceThenRunsAgain() async throws {
+        let table = Support.uniqueTable("prepared_shape")
+        try await Support.withClient(try Support.configuration(poolSize: 1)) { client in
+            try await client.query("CREATE TABLE \(identifier: table) (id int8 PRIMARY KEY)")
+            try await client.query("INSERT INTO \(identifier: table) VALUES (1)")
+            let select: SQL = "SELECT * FROM \(identifier: table) WHERE id = $1"
+            #expect(try await client.query(select, [.int(1)]).columns == ["id"])
+            try await client.query("ALTER TABLE \(identifier: table) ADD COLUMN name text")
+            // PostgreSQL refuses the old plan's shape once; the connection is then dropped for a
+            // fresh one, where the statement is prepared again.
+            let answers = try await [0, 1].asyncMap { _ in try? await client.query(select, [.int(1)]).columns }
+            #expect(answers.last == ["id", "name"])
+            try await client.query("DROP TABLE \(identifier: table)")
+        }
+    }
+}
+
+extension Sequence {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
 }

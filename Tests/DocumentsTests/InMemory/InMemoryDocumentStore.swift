@@ -232,10 +232,12 @@ final class InMemoryDocumentStore: DocumentStore {
         }
     }
 
-    /// Moves every trashed document's deletion `seconds` back.
-    func backdateTrash(by seconds: TimeInterval) {
+    /// Moves the deletion of `owner`'s trashed documents (everyone's when nil) `seconds` back.
+    func backdateTrash(owner: String? = nil, by seconds: TimeInterval) {
         state.withLock { state in
-            for id in state.documents.keys where state.documents[id]?.deletedAt != nil { state.documents[id]?.deletedAt! -= seconds }
+            for (id, document) in state.documents where document.deletedAt != nil && (owner == nil || document.ownerID == owner) {
+                state.documents[id]?.deletedAt! -= seconds
+            }
         }
     }
 
