@@ -28,17 +28,21 @@ struct DocumentListing: Sendable, Equatable {
     let version: Int
     let createdMicros: Int
     let updatedAt: Date
-    let deletedAt: Date?
+    /// When it went to the trash, in microseconds since 1970 (the trash's page cursor); nil
+    /// while it is not there.
+    let deletedMicros: Int?
     let bytes: Int
 
     var createdAt: Date { Date(timeIntervalSince1970: Double(createdMicros) / 1_000_000) }
+    var deletedAt: Date? { deletedMicros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
 }
 
 extension DocumentListing {
     init(_ document: Document) {
         self.init(
             id: document.id, ownerID: document.ownerID, title: document.title, kind: document.kind, version: document.version,
-            createdMicros: document.createdMicros, updatedAt: document.updatedAt, deletedAt: document.deletedAt, bytes: document.body.utf8.count)
+            createdMicros: document.createdMicros, updatedAt: document.updatedAt,
+            deletedMicros: document.deletedAt.map { Int(($0.timeIntervalSince1970 * 1_000_000).rounded()) }, bytes: document.body.utf8.count)
     }
 }
 

@@ -19,7 +19,7 @@ struct DocumentRoutes: Sendable {
             let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
             let cursor = try pageCursor(parameters.get("after"))
             let page = try await documents.list(ownerID: user, limit: limit, after: cursor, query: try DocumentInput.query(parameters.get("q")))
-            let next = page.count == limit ? page.last.map { PageCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
+            let next = page.count == limit ? page.last.map { PageCursor(micros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next))
         }
         router.post("/api/documents") { request, context in
@@ -35,15 +35,20 @@ struct DocumentRoutes: Sendable {
         }
         router.get("/api/documents/trash") { request, _ in
             let user = try Self.identity(request).userID
-            let limit = try pageLimit(request.uri.queryParameters.get("limit"), in: Self.pageSizes, default: 100)
-            return try Response.json(
-                DocumentList(documents: try await documents.trash(ownerID: user, limit: limit).map { DocumentSummary($0, access: .owner) }, next: nil))
+            let parameters = request.uri.queryParameters
+            let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
+            let page = try await documents.trash(ownerID: user, limit: limit, after: try pageCursor(parameters.get("after")))
+            // The trash goes on from the last one's deletion.
+            let next = page.count == limit ? page.last.flatMap { last in last.deletedMicros.map { PageCursor(micros: $0, id: last.id).text } } : nil
+            return try Response.json(DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next))
         }
         router.get("/api/documents/shared") { request, _ in
             let user = try Self.identity(request).userID
-            let limit = try pageLimit(request.uri.queryParameters.get("limit"), in: Self.pageSizes, default: 100)
-            let found = try await documents.sharedWith(userID: user, limit: limit)
-            return try Response.json(DocumentList(documents: found.map { DocumentSummary($0.0, access: $0.1) }, next: nil))
+            let parameters = request.uri.queryParameters
+            let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
+            let page = try await documents.sharedWith(userID: user, limit: limit, after: try pageCursor(parameters.get("after")))
+            let next = page.count == limit ? page.last.map { PageCursor(micros: $0.0.createdMicros, id: $0.0.id).text } : nil
+            return try Response.json(DocumentList(documents: page.map { DocumentSummary($0.0, access: $0.1) }, next: next))
         }
         router.get("/api/documents/{id}") { request, context in
             let (document, access) = try await documents.document(id: try context.parameters.require("id"), userID: try Self.identity(request).userID)

@@ -40,12 +40,12 @@ struct DocumentService: Sendable {
         try await storage { try await store.documents(ownerID: ownerID, limit: limit, after: cursor, query: query) }
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
-        try await storage { try await store.trash(ownerID: ownerID, limit: limit) }
+    func trash(ownerID: String, limit: Int, after cursor: PageCursor?) async throws -> [DocumentListing] {
+        try await storage { try await store.trash(ownerID: ownerID, limit: limit, after: cursor) }
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
-        try await storage { try await store.sharedWith(userID: userID, limit: limit) }
+    func sharedWith(userID: String, limit: Int, after cursor: PageCursor?) async throws -> [(DocumentListing, DocumentAccess)] {
+        try await storage { try await store.sharedWith(userID: userID, limit: limit, after: cursor) }
     }
 
     /// Saves `title` and `body` as the next version if the document is still at `expected`.

@@ -16,10 +16,11 @@ protocol DocumentStore: Sendable {
     /// The owner's documents out of the trash, newest first, after `cursor`; those whose title or
     /// body match `query` (PostgreSQL's `websearch_to_tsquery` in Russian and English) when given.
     func documents(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing]
-    /// The owner's trash, most recently deleted first.
-    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing]
-    /// Documents shared with `userID` (out of the trash), newest first, and the access of each.
-    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)]
+    /// The owner's trash, most recently deleted first, after `cursor` (a deletion time and id).
+    func trash(ownerID: String, limit: Int, after cursor: PageCursor?) async throws -> [DocumentListing]
+    /// Documents shared with `userID` (out of the trash), newest first after `cursor`, and the
+    /// access of each.
+    func sharedWith(userID: String, limit: Int, after cursor: PageCursor?) async throws -> [(DocumentListing, DocumentAccess)]
     /// Saves a new version by `userID` (the owner, or one it is shared with to edit) if the
     /// document is still at `expected`.
     func update(id: String, userID: String, expected: Int, title: String, body: String) async throws -> UpdateOutcome

@@ -16,7 +16,7 @@ struct PostgresDocumentStore: DocumentStore {
     private static let listingColumns: SQL = """
         d.id::text AS id, d.owner_id::text AS owner_id, d.title, d.kind, d.version, octet_length(d.body) AS bytes,
         (extract(epoch FROM d.created_at) * 1000000)::int8 AS created_micros, extract(epoch FROM d.updated_at)::float8 AS updated_at,
-        extract(epoch FROM d.deleted_at)::float8 AS deleted_at
+        (extract(epoch FROM d.deleted_at) * 1000000)::int8 AS deleted_micros
         """
 
     private static func listing(_ row: PostgresRow) throws -> DocumentListing {
@@ -24,7 +24,7 @@ struct PostgresDocumentStore: DocumentStore {
             id: try row.decode("id"), ownerID: try row.decode("owner_id"), title: try row.decode("title"), kind: try row.decode("kind"),
             version: try row.decode("version"), createdMicros: try row.decode("created_micros"),
             updatedAt: Date(timeIntervalSince1970: try row.decode("updated_at")),
-            deletedAt: (try row.decode("deleted_at", as: Double?.self)).map(Date.init(timeIntervalSince1970:)), bytes: try row.decode("bytes"))
+            deletedMicros: try row.decode("deleted_micros"), bytes: try row.decode("bytes"))
     }
 
     private static func document(_ row: PostgresRow) throws -> Document {
@@ -75,12 +75,8 @@ struct PostgresDocumentStore: DocumentStore {
     /// its own that uses its index (the statements are prepared, and a generic plan cannot drop a
     /// `$n IS NULL OR ...` branch).
     func documents(ownerID: String, limit: Int, after cursor: PageCursor?, query: String?) async throws -> [DocumentListing] {
-        var binds: [PostgresValue] = [.text(ownerID), .int(limit)]
-        var filters: SQL = ""
-        if let cursor {
-            binds += [.int(cursor.createdMicros), .text(cursor.id)]
-            filters = "\(filters) AND (d.created_at, d.id) < (timestamptz 'epoch' + $3::int8 * interval '1 microsecond', $4::uuid)"
-        }
+        var binds: [PostgresValue] = [.text(ownerID), .int(limit)] + Self.binds(cursor)
+        var filters: SQL = cursor == nil ? "" : Self.after("d.created_at")
         if let query {
             binds.append(.text(query))
             // A placeholder's number, not a value: the query itself is a parameter.
@@ -96,20 +92,33 @@ struct PostgresDocumentStore: DocumentStore {
         ).map(Self.listing)
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
-        try await postgres.query(
-            "SELECT \(Self.listingColumns) FROM docs.documents d WHERE d.owner_id = $1::uuid AND d.deleted_at IS NOT NULL ORDER BY d.deleted_at DESC, d.id LIMIT $2",
-            [.text(ownerID), .int(limit)]
+    /// The row-wise comparison that continues a page: `column` and the id before the cursor's.
+    private static func after(_ column: SQL) -> SQL {
+        "AND (\(column), d.id) < (timestamptz 'epoch' + $3::int8 * interval '1 microsecond', $4::uuid)"
+    }
+
+    func trash(ownerID: String, limit: Int, after cursor: PageCursor?) async throws -> [DocumentListing] {
+        let filter: SQL = cursor == nil ? "" : Self.after("d.deleted_at")
+        return try await postgres.query(
+            """
+            SELECT \(Self.listingColumns) FROM docs.documents d WHERE d.owner_id = $1::uuid AND d.deleted_at IS NOT NULL \(filter)
+            ORDER BY d.deleted_at DESC, d.id DESC LIMIT $2
+            """, [.text(ownerID), .int(limit)] + Self.binds(cursor)
         ).map(Self.listing)
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
-        try await postgres.query(
+    func sharedWith(userID: String, limit: Int, after cursor: PageCursor?) async throws -> [(DocumentListing, DocumentAccess)] {
+        let filter: SQL = cursor == nil ? "" : Self.after("d.created_at")
+        return try await postgres.query(
             """
             SELECT \(Self.listingColumns), s.access FROM docs.shares s JOIN docs.documents d ON d.id = s.document_id
-            WHERE s.user_id = $1::uuid AND d.deleted_at IS NULL ORDER BY d.created_at DESC, d.id DESC LIMIT $2
-            """, [.text(userID), .int(limit)]
+            WHERE s.user_id = $1::uuid AND d.deleted_at IS NULL \(filter) ORDER BY d.created_at DESC, d.id DESC LIMIT $2
+            """, [.text(userID), .int(limit)] + Self.binds(cursor)
         ).map { (try Self.listing($0), DocumentAccess(rawValue: try $0.decode("access")) ?? .read) }
+    }
+
+    private static func binds(_ cursor: PageCursor?) -> [PostgresValue] {
+        cursor.map { [.int($0.micros), .text($0.id)] } ?? []
     }
 
     func update(id: String, userID: String, expected: Int, title: String, body: String) async throws -> UpdateOutcome {
@@ -154,7 +163,7 @@ struct PostgresDocumentStore: DocumentStore {
             try await transaction.query(
                 """
                 DELETE FROM docs.documents WHERE id IN (
-                    SELECT id FROM docs.documents WHERE owner_id = $1::uuid AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id OFFSET $2)
+                    SELECT id FROM docs.documents WHERE owner_id = $1::uuid AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id DESC OFFSET $2)
                 """, [.text(ownerID), .int(keep)])
             return true
         }

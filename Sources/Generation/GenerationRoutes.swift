@@ -74,7 +74,7 @@ struct GenerationRoutes: Sendable {
             let page = try await generations.storage(unavailable: Self.unreadable) {
                 try await store.history(userID: identity.userID, limit: limit, before: before)
             }
-            let next = page.count == limit ? page.last.map { PageCursor(createdMicros: $0.createdMicros, id: $0.id).text } : nil
+            let next = page.count == limit ? page.last.map { PageCursor(micros: $0.createdMicros, id: $0.id).text } : nil
             return try Response.json(HistoryBody(generations: page.map(GenerationBody.init), next: next))
         }
     }

@@ -102,7 +102,7 @@ struct PostgresGenerationStore: GenerationStore {
             WHERE g.user_id = $1::uuid AND (g.created_at, g.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
             ORDER BY g.created_at DESC, g.id DESC LIMIT $2::integer
             """,
-            [.text(userID), .int(limit), .int(before.createdMicros), .text(before.id)]
+            [.text(userID), .int(limit), .int(before.micros), .text(before.id)]
         ).map(Self.record)
     }
 

@@ -8,15 +8,15 @@ public func pageLimit(_ text: String?, in range: ClosedRange<Int>, default defau
     return limit
 }
 
-/// Where a page that lists newest first goes on from: the last item's creation time (microseconds
-/// since 1970, as PostgreSQL keeps it, so that it compares exactly) and its id, written
-/// `<micros>.<id>` as the page's `next`.
+/// Where a page that lists newest first goes on from: the last item's time that the page is
+/// ordered by (its creation, or its deletion for a trash; microseconds since 1970, as PostgreSQL
+/// keeps it, so that it compares exactly) and its id, written `<micros>.<id>` as the page's `next`.
 public struct PageCursor: Sendable, Equatable {
-    public let createdMicros: Int
+    public let micros: Int
     public let id: String
 
-    public init(createdMicros: Int, id: String) {
-        self.createdMicros = createdMicros
+    public init(micros: Int, id: String) {
+        self.micros = micros
         self.id = id
     }
 
@@ -25,11 +25,11 @@ public struct PageCursor: Sendable, Equatable {
         let parts = text.split(separator: ".", maxSplits: 1)
         guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros), Identifiers.isUUID(String(parts[1]))
         else { return nil }
-        createdMicros = micros
+        self.micros = micros
         id = String(parts[1])
     }
 
-    public var text: String { "\(createdMicros).\(id)" }
+    public var text: String { "\(micros).\(id)" }
 }
 
 /// A page's `after` query parameter: nil when left out, 400 `invalid_field` when it is not the

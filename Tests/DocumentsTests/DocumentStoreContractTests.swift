@@ -85,7 +85,7 @@ struct DocumentStoreContractTests {
             let first = try await store.documents(ownerID: owner, limit: 3, after: nil, query: nil)
             #expect(first.map(\.title) == ["Deserts", "Lakes", "Mountains"])
             let rest = try await store.documents(
-                ownerID: owner, limit: 3, after: PageCursor(createdMicros: first[2].createdMicros, id: first[2].id), query: nil)
+                ownerID: owner, limit: 3, after: PageCursor(micros: first[2].createdMicros, id: first[2].id), query: nil)
             #expect(rest.map(\.title) == ["Rivers"])
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "water").map(\.title) == ["Lakes", "Rivers"])
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: "mountains").map(\.title) == ["Mountains"])
@@ -160,7 +160,7 @@ struct DocumentStoreContractTests {
             #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10))
             #expect(try await store.delete(id: kept.id, ownerID: owner, keep: 10) == false)
             #expect(try await store.documents(ownerID: owner, limit: 10, after: nil, query: nil).isEmpty)
-            #expect(try await store.trash(ownerID: owner, limit: 10).map(\.id) == [kept.id])
+            #expect(try await store.trash(ownerID: owner, limit: 10, after: nil).map(\.id) == [kept.id])
             #expect(try await store.linkedDocument(tokenHash: hash) == nil)
             #expect(try await store.update(id: kept.id, userID: owner, expected: 1, title: "x", body: "y") == .inTrash)
             #expect(try await store.createLink(documentID: kept.id, ownerID: owner, tokenHash: Array(UUID().uuidString.utf8), expiresAt: nil) == nil)
@@ -196,8 +196,14 @@ struct DocumentStoreContractTests {
                 // Each deletion a moment after the one before, as now() moves between transactions.
                 try await fixtures.backdateTrash(owner, 1)
             }
-            #expect(Set(try await store.trash(ownerID: owner, limit: 10).map(\.title)) == ["T2", "T3"])
+            #expect(Set(try await store.trash(ownerID: owner, limit: 10, after: nil).map(\.title)) == ["T2", "T3"])
             #expect(try await store.document(id: made[0].id, userID: owner) == nil)
+            // Paged, most recently deleted first, from the last one's deletion.
+            let first = try await store.trash(ownerID: owner, limit: 1, after: nil)
+            #expect(first.map(\.title) == ["T3"])
+            let last = try #require(first.last)
+            let cursor = PageCursor(micros: try #require(last.deletedMicros), id: last.id)
+            #expect(try await store.trash(ownerID: owner, limit: 1, after: cursor).map(\.title) == ["T2"])
         }
     }
 
@@ -235,7 +241,14 @@ struct DocumentStoreContractTests {
             #expect(try await store.share(documentID: made.id, ownerID: Self.user(), with: reader, access: .read) == false)
             #expect(try await store.share(documentID: made.id, ownerID: owner, with: reader, access: .read))
             #expect(try await store.document(id: made.id, userID: reader)?.1 == .read)
-            #expect(try await store.sharedWith(userID: reader, limit: 10).map(\.0.id) == [made.id])
+            #expect(try await store.sharedWith(userID: reader, limit: 10, after: nil).map(\.0.id) == [made.id])
+            let older = try #require(try await store.create(Self.new(owner, title: "Older"), limit: 10))
+            #expect(try await store.share(documentID: older.id, ownerID: owner, with: reader, access: .read))
+            let page = try await store.sharedWith(userID: reader, limit: 1, after: nil)
+            #expect(page.map(\.0.id) == [older.id])
+            let next = PageCursor(micros: try #require(page.last).0.createdMicros, id: older.id)
+            #expect(try await store.sharedWith(userID: reader, limit: 1, after: next).map(\.0.id) == [made.id])
+            #expect(try await store.unshare(documentID: older.id, ownerID: owner, userID: reader))
             #expect(try await store.update(id: made.id, userID: reader, expected: 1, title: "x", body: "y") == .readOnly)
             #expect(try await store.share(documentID: made.id, ownerID: owner, with: reader, access: .edit))
             guard case .updated = try await store.update(id: made.id, userID: reader, expected: 1, title: "Shared", body: "edited") else {
@@ -255,7 +268,7 @@ struct DocumentStoreContractTests {
             #expect(try await store.shares(documentID: made.id, ownerID: reader) == nil)
             #expect(try await store.delete(id: made.id, ownerID: owner, keep: 10))
             #expect(try await store.document(id: made.id, userID: reader) == nil)
-            #expect(try await store.sharedWith(userID: reader, limit: 10).isEmpty)
+            #expect(try await store.sharedWith(userID: reader, limit: 10, after: nil).isEmpty)
             #expect(try await store.unshare(documentID: made.id, ownerID: owner, userID: reader))
             #expect(try await store.unshare(documentID: made.id, ownerID: owner, userID: reader) == false)
         }

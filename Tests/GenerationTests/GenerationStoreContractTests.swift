@@ -39,7 +39,7 @@ struct GenerationStoreContractTests {
             let page = try await store.history(userID: user, limit: 2, before: nil)
             #expect(page.map(\.topic) == ["Third", "Second"])
             let last = try #require(page.last)
-            let rest = try await store.history(userID: user, limit: 2, before: PageCursor(createdMicros: last.createdMicros, id: last.id))
+            let rest = try await store.history(userID: user, limit: 2, before: PageCursor(micros: last.createdMicros, id: last.id))
             #expect(rest.map(\.topic) == ["First"])
         }
     }

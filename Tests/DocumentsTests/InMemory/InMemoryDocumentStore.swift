@@ -79,7 +79,7 @@ final class InMemoryDocumentStore: DocumentStore {
                 .filter { $0.ownerID == ownerID && $0.deletedAt == nil }
                 .filter { document in
                     guard let cursor else { return true }
-                    return document.createdMicros != cursor.createdMicros ? document.createdMicros < cursor.createdMicros : document.id < cursor.id
+                    return document.createdMicros != cursor.micros ? document.createdMicros < cursor.micros : document.id < cursor.id
                 }
                 .filter { asked.isEmpty || asked.isSubset(of: Self.words($0.title + " " + $0.body)) }
                 .map(DocumentListing.init).sorted(by: Self.newestFirst).prefix(limit).map { $0 }
@@ -87,17 +87,22 @@ final class InMemoryDocumentStore: DocumentStore {
     }
 
     /// The owner's trash, longest there last.
-    private static func trashed(_ state: State, ownerID: String) -> [Document] {
-        state.documents.values.filter { $0.ownerID == ownerID && $0.deletedAt != nil }.sorted { ($0.deletedAt!, $1.id) > ($1.deletedAt!, $0.id) }
+    private static func trashed(_ state: State, ownerID: String) -> [DocumentListing] {
+        state.documents.values.filter { $0.ownerID == ownerID && $0.deletedAt != nil }.map(DocumentListing.init)
+            .sorted { ($0.deletedMicros!, $0.id) > ($1.deletedMicros!, $1.id) }
     }
 
-    func trash(ownerID: String, limit: Int) async throws -> [DocumentListing] {
-        state.withLock { state in Self.trashed(state, ownerID: ownerID).prefix(limit).map(DocumentListing.init) }
+    func trash(ownerID: String, limit: Int, after cursor: PageCursor?) async throws -> [DocumentListing] {
+        state.withLock { state in
+            Self.trashed(state, ownerID: ownerID).filter { listing in cursor.map { (listing.deletedMicros!, listing.id) < ($0.micros, $0.id) } ?? true }
+                .prefix(limit).map { $0 }
+        }
     }
 
-    func sharedWith(userID: String, limit: Int) async throws -> [(DocumentListing, DocumentAccess)] {
+    func sharedWith(userID: String, limit: Int, after cursor: PageCursor?) async throws -> [(DocumentListing, DocumentAccess)] {
         state.withLock { state in
             state.documents.values.filter { $0.deletedAt == nil && state.shares[$0.id]?[userID] != nil }.map(DocumentListing.init)
+                .filter { listing in cursor.map { (listing.createdMicros, listing.id) < ($0.micros, $0.id) } ?? true }
                 .sorted(by: Self.newestFirst).prefix(limit).map { ($0, state.shares[$0.id]![userID]!) }
         }
     }

@@ -131,7 +131,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         state.withLock { state in
             Array(
                 state.rows.values.map(\.record).filter { $0.userID == userID }
-                    .filter { record in before.map { (record.createdMicros, record.id) < ($0.createdMicros, $0.id) } ?? true }
+                    .filter { record in before.map { (record.createdMicros, record.id) < ($0.micros, $0.id) } ?? true }
                     .sorted { ($0.createdMicros, $0.id) > ($1.createdMicros, $1.id) }.prefix(limit))
         }
     }
