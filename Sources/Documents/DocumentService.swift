@@ -4,11 +4,12 @@ import Logging
 import ServiceKit
 
 /// docsd's rules: who may do what with a document, the plan's limit on how many a user keeps, the
-/// If-Match rule on every change, the trash, share links and shares. Storage is a protocol: the
-/// same rules run over PostgreSQL and over the tests' memory.
+/// If-Match rule on every change, the trash, share links, shares and profiles. Storage is a
+/// protocol: the same rules run over PostgreSQL and over the tests' memory.
 struct DocumentService: Sendable {
     let store: any DocumentStore
     let limits: any PlanLimits
+    let directory: any AccountDirectory
     let logger: Logger
 
     /// A share link's token: 32 random bytes (256 bits), base64url.
@@ -153,6 +154,50 @@ struct DocumentService: Sendable {
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
         return parts.joined(separator: "-")
+    }
+
+    /// Shares the owner's document with the account that has `email`; that account's user id.
+    func share(documentID: String, ownerID: String, email: String, access: DocumentAccess) async throws -> String {
+        let (document, found) = try await document(id: documentID, userID: ownerID)
+        guard found == .owner else { throw DocumentError.notFound(Self.noDocument) }
+        guard document.deletedAt == nil else { throw DocumentError.inTrash }
+        let user: String?
+        do {
+            user = try await directory.userID(email: email)
+        } catch {
+            logger.error("authd's accounts cannot be asked", metadata: ["reason": "\(error)"])
+            throw DocumentError.unavailable("the accounts directory")
+        }
+        guard let user else { throw DocumentError.notFound("no account has this email") }
+        guard user != ownerID else { throw DocumentError.invalidField(field: "email", message: "this is your own email: the document is yours already") }
+        guard try await storage({ try await store.share(documentID: documentID, ownerID: ownerID, with: user, access: access) }) else {
+            throw DocumentError.notFound(Self.noDocument)
+        }
+        return user
+    }
+
+    func shares(documentID: String, ownerID: String) async throws -> [(userID: String, access: DocumentAccess)] {
+        guard Identifiers.isUUID(documentID), let found = try await storage({ try await store.shares(documentID: documentID, ownerID: ownerID) }) else {
+            throw DocumentError.notFound(Self.noDocument)
+        }
+        return found
+    }
+
+    func unshare(documentID: String, ownerID: String, userID: String) async throws {
+        guard Identifiers.isUUID(documentID), Identifiers.isUUID(userID),
+            try await storage({ try await store.unshare(documentID: documentID, ownerID: ownerID, userID: userID) })
+        else { throw DocumentError.notFound("this document of yours is not shared with this user") }
+    }
+
+    /// The user's profile: the defaults until they save one.
+    func profile(userID: String) async throws -> Profile {
+        try await storage { try await store.profile(userID: userID) } ?? .defaults(userID: userID)
+    }
+
+    /// Applies `change` to the user's profile under its row's lock; a change that refuses
+    /// (a member at fault) saves nothing.
+    func changeProfile(userID: String, _ change: @Sendable (inout Profile) throws -> Void) async throws -> Profile {
+        try await storage { try await store.changeProfile(userID: userID, change) }
     }
 
     static func hash(token: String) throws -> [UInt8] {

@@ -45,14 +45,12 @@ public enum DocumentsDaemon {
 
     /// docsd's rules and routes over any storage, the trash purge, and the internal listener when set.
     static func wire(_ setup: DaemonSetup, settings: DocumentSettings, storage: Storage) throws -> Components {
-        let documents = DocumentService(store: storage.store, limits: storage.limits, logger: setup.logger)
-        DocumentRoutes(documents: documents, shares: UserShares(documents: documents, directory: storage.directory), publicURL: settings.publicURL)
-            .add(to: setup.router)
-        let profiles = ProfileRoutes(store: storage.store, documents: documents)
-        profiles.add(to: setup.router)
+        let documents = DocumentService(store: storage.store, limits: storage.limits, directory: storage.directory, logger: setup.logger)
+        DocumentRoutes(documents: documents, shares: UserShares(documents: documents), publicURL: settings.publicURL).add(to: setup.router)
+        ProfileRoutes(documents: documents).add(to: setup.router)
         SharePage(documents: documents).add(to: setup.router)
         let internalRouter = Daemon.internalRouter()
-        InternalRoutes(documents: documents, profiles: profiles).add(to: internalRouter)
+        InternalRoutes(documents: documents).add(to: internalRouter)
         let purge = TrashPurge(store: storage.store, keep: settings.trashKeep, interval: settings.purgeInterval, logger: setup.logger)
         var services: [any Service] = [purge]
         if let address = settings.internalListen {

@@ -6,13 +6,12 @@ public import ServiceKit
 /// generation defaults, and a generation saved as a document under the same rules as a new one.
 struct InternalRoutes: Sendable {
     let documents: DocumentService
-    let profiles: ProfileRoutes
 
     func add(to router: Router<BasicRequestContext>) {
         router.get(RouterPath(DocumentsAPI.profileDefaultsPath + "{user}")) { _, context in
             let user = try context.parameters.require("user")
             guard Identifiers.isUUID(user) else { throw DocumentError.invalidField(field: "user", message: "user must be a user id") }
-            let profile = try await profiles.profile(user)
+            let profile = try await documents.profile(userID: user)
             return try Response.json(GenerationDefaults(language: profile.saved ? profile.language : nil, max_tokens: profile.maxTokens))
         }
         router.post(RouterPath(DocumentsAPI.savePath)) { request, context in

@@ -7,7 +7,6 @@ import ServiceKit
 /// the length for a generation that leaves them out. A PUT changes the members it names; null
 /// clears the display name and the length.
 struct ProfileRoutes: Sendable {
-    let store: any DocumentStore
     let documents: DocumentService
 
     static let languages = ["ru", "en"]
@@ -17,21 +16,13 @@ struct ProfileRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/profile") { request, _ in
             let user = try DocumentRoutes.identity(request).userID
-            return try Response.json(ProfileBody(try await profile(user)))
+            return try Response.json(ProfileBody(try await documents.profile(userID: user)))
         }
         router.put("/api/profile") { request, context in
             let user = try DocumentRoutes.identity(request).userID
             let body = try await request.decodeJSON(as: ProfileChange.self, context: context)
-            // Checked before the store is asked, and again on the row as it is under its lock.
-            var checked = Profile.defaults(userID: user)
-            try Self.apply(body, to: &checked)
-            let saved = try await documents.storage { try await store.changeProfile(userID: user) { try Self.apply(body, to: &$0) } }
-            return try Response.json(ProfileBody(saved))
+            return try Response.json(ProfileBody(try await documents.changeProfile(userID: user) { try Self.apply(body, to: &$0) }))
         }
-    }
-
-    func profile(_ user: String) async throws -> Profile {
-        try await documents.storage { try await store.profile(userID: user) } ?? .defaults(userID: user)
     }
 
     static func apply(_ change: ProfileChange, to profile: inout Profile) throws(DocumentError) {

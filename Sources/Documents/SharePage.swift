@@ -47,8 +47,7 @@ struct SharePage: Sendable {
             response.headers[HTTPField.Name("X-Robots-Tag")!] = "noindex, nofollow"
             return response
         }
-        return page(
-            status: .notFound, title: "Link not found", body: "<h1>Link not found</h1><p>\(escape(message.prefix(1).uppercased() + message.dropFirst())).</p>")
+        return page(status: .notFound, title: "Link not found", body: "<h1>Link not found</h1><p>This link does not exist, was revoked or has expired.</p>")
     }
 
     static func documentHTML(_ document: Document) -> String {
