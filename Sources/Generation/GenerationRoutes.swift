@@ -92,8 +92,8 @@ struct GenerationRoutes: Sendable {
     }
 
     /// `POST /api/generate/{id}/save`: the user's succeeded generation kept as a document (its text,
-    /// its function as the kind, its topic as the title unless the body names one), by docsd under
-    /// the same rules and plan limit as any new document; docsd's answer is the client's.
+    /// its function as the kind, its topic's first line as the title unless the body names one), by
+    /// docsd under the same rules and plan limit as any new document; docsd's answer is the client's.
     private func save(_ request: Request, context: BasicRequestContext) async throws -> Response {
         guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
         let id = try context.parameters.require("id")
