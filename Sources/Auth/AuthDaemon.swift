@@ -92,7 +92,7 @@ public enum AuthDaemon {
         ]
         if let address = settings.validateListen {
             services.append(
-                ValidateServer(
+                ValidateServer.listener(
                     address: address, threads: settings.validateThreads, socketMode: setup.configuration.socketMode, validator: validator, logger: setup.logger)
             )
         }

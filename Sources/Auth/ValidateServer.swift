@@ -4,56 +4,20 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import ServiceKit
-import ServiceLifecycle
 
-/// A lean HTTP/1.1 listener that serves only `GET /internal/jwt/validate`, for nginx's
-/// auth_request. A cache hit is answered on the event loop that read the request, with no task,
-/// router or middleware in between; a miss runs ``TokenValidator/PendingValidation/run()`` in a task.
-/// nginx keeps connections to it alive (upstream `keepalive`), so the hot path is read, hash,
-/// lookup, write.
-struct ValidateServer: Service {
-    let address: ListenAddress
-    let threads: Int
-    let socketMode: Int
-    let validator: TokenValidator
-    let logger: Logger
-
-    init(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) {
-        self.address = address
-        self.threads = threads
-        self.socketMode = socketMode
-        self.validator = validator
-        self.logger = logger
-    }
-
-    func run() async throws {
-        let validator = validator
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        defer { group.shutdownGracefully { _ in } }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 512)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ValidateHandler(validator: validator))
-                }
-            }
-        let channel = try await address.bind(bootstrap, socketMode: socketMode)
-        logger.info("validator listening", metadata: ["address": "\(address)"])
-        try await withTaskCancellationOrGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onCancelOrGracefulShutdown: {
-            channel.close(promise: nil)
+/// authd's lean listener (``LeanListener``): only `GET /internal/jwt/validate`, for nginx's
+/// auth_request. A cache hit is answered on the event loop that read the request; a miss runs
+/// ``TokenValidator/PendingValidation/run()`` in a task. The hot path is read, hash, lookup, write.
+enum ValidateServer {
+    static func listener(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) -> LeanListener {
+        LeanListener(name: "validator", address: address, threads: threads, socketMode: socketMode, logger: logger) {
+            ValidateHandler(validator: validator)
         }
     }
 }
 
-/// One connection's requests. HTTPServerPipelineHandler (pipelining assistance) holds a
-/// pipelined request back until the previous answer is written, so answers stay in order.
+/// One connection's requests.
 final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -121,16 +85,6 @@ final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
             body = context.channel.allocator.buffer(bytes: encoded)
             headers.add(name: "Content-Type", value: "application/json")
         }
-        headers.add(name: "Content-Length", value: String(head.method == .HEAD ? 0 : body?.readableBytes ?? 0))
-        headers.add(name: "Cache-Control", value: "no-store")
-        let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
-        if let body, head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+        LeanAnswer.write(status: status, headers: headers, body: body, to: head, context: context, wrap: wrapOutboundOut)
     }
 }

@@ -10,17 +10,15 @@ struct DocumentRoutes: Sendable {
     let shares: UserShares
     let publicURL: String
 
-    static let pageSizes = 1...100
+    var reads: DocumentReads { DocumentReads(documents: documents) }
+    static var pageSizes: ClosedRange<Int> { DocumentReads.ListQuery.pageSizes }
 
     func add(to router: Router<BasicRequestContext>) {
+        // nginx sends these two reads to the read listener (DocumentReadServer); here they answer
+        // the same for a request that comes this way.
         router.get("/api/documents") { request, _ in
             let user = try Self.identity(request).userID
-            let parameters = request.uri.queryParameters
-            let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
-            let cursor = try pageCursor(parameters.get("after"))
-            let page = try await documents.list(ownerID: user, limit: limit, after: cursor, query: try DocumentInput.query(parameters.get("q")))
-            let next = page.count == limit ? page.last.map { PageCursor(micros: $0.createdMicros, id: $0.id).text } : nil
-            return try Response.json(DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next))
+            return Self.answer(try await reads.page(owner: user, try DocumentReads.ListQuery(request.uri.queryParameters)))
         }
         router.post("/api/documents") { request, context in
             let identity = try Self.identity(request)
@@ -51,8 +49,7 @@ struct DocumentRoutes: Sendable {
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0.0, access: $0.1) }, next: next))
         }
         router.get("/api/documents/{id}") { request, context in
-            let (document, access) = try await documents.document(id: try context.parameters.require("id"), userID: try Self.identity(request).userID)
-            return try Self.answer(DocumentBody(document, access: access), version: document.version)
+            Self.answer(try await reads.document(id: try context.parameters.require("id"), user: try Self.identity(request).userID))
         }
         router.put("/api/documents/{id}") { request, context in
             let user = try Self.identity(request).userID
@@ -128,6 +125,12 @@ struct DocumentRoutes: Sendable {
     static func created(_ document: Document) throws -> Response {
         var response = try answer(DocumentBody(document, access: .owner), version: document.version, status: .created)
         response.headers[.location] = "/api/documents/\(document.id)"
+        return response
+    }
+
+    static func answer(_ read: DocumentReadCache.Answer) -> Response {
+        var response = Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: read.body))
+        if let version = read.version { response.headers[.eTag] = DocumentETag.text(version) }
         return response
     }
 

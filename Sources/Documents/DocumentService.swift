@@ -11,6 +11,9 @@ struct DocumentService: Sendable {
     let limits: any PlanLimits
     let directory: any AccountDirectory
     let logger: Logger
+    /// The reads this instance keeps: a change made here drops them at once, before its answer,
+    /// so that its writer reads it back; every other instance hears of it from PostgreSQL.
+    var readCache: DocumentReadCache? = nil
 
     /// A share link's token: 32 random bytes (256 bits), base64url.
     static let tokenBytes = 32
@@ -26,6 +29,7 @@ struct DocumentService: Sendable {
             kind: try DocumentInput.kind(kind), sourceGenerationID: sourceGenerationID)
         let limit = try await planLimit(tier)
         guard let made = try await storage({ try await store.create(new, limit: limit) }) else { throw DocumentError.limitReached(limit: limit) }
+        readCache?.changed(owner: ownerID, document: made.id)
         return made
     }
 
@@ -55,7 +59,9 @@ struct DocumentService: Sendable {
         let body = try DocumentInput.body(body)
         guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noDocument) }
         switch try await storage({ try await store.update(id: id, userID: userID, expected: expected, title: title, body: body) }) {
-        case .updated(let document): return document
+        case .updated(let document):
+            readCache?.changed(owner: document.ownerID, document: id)
+            return document
         case .stale(let current): throw DocumentError.stale(current: current)
         case .readOnly: throw DocumentError.readOnly
         case .inTrash: throw DocumentError.inTrash
@@ -73,13 +79,16 @@ struct DocumentService: Sendable {
         guard try await storage({ try await store.delete(id: id, ownerID: ownerID, keep: keep) }) else {
             throw DocumentError.notFound(Self.noLiveDocument)
         }
+        readCache?.changed(owner: ownerID, document: id)
     }
 
     func restore(id: String, ownerID: String, tier: String) async throws -> Document {
         guard Identifiers.isUUID(id) else { throw DocumentError.notFound(Self.noTrashed) }
         let limit = try await planLimit(tier)
         switch try await storage({ try await store.restore(id: id, ownerID: ownerID, limit: limit) }) {
-        case .restored(let document): return document
+        case .restored(let document):
+            readCache?.changed(owner: ownerID, document: id)
+            return document
         case .limitReached: throw DocumentError.limitReached(limit: limit)
         case .notFound: throw DocumentError.notFound(Self.noTrashed)
         }
@@ -173,6 +182,7 @@ struct DocumentService: Sendable {
         guard try await storage({ try await store.share(documentID: documentID, ownerID: ownerID, with: user, access: access) }) else {
             throw DocumentError.notFound(Self.noDocument)
         }
+        readCache?.changed(owner: ownerID, document: documentID)
         return user
     }
 
@@ -187,6 +197,7 @@ struct DocumentService: Sendable {
         guard Identifiers.isUUID(documentID), Identifiers.isUUID(userID),
             try await storage({ try await store.unshare(documentID: documentID, ownerID: ownerID, userID: userID) })
         else { throw DocumentError.notFound("this document of yours is not shared with this user") }
+        readCache?.changed(owner: ownerID, document: documentID)
     }
 
     /// The user's profile: the defaults until they save one.

@@ -20,6 +20,16 @@ struct DocumentSettings: Sendable {
     var purgeInterval: Duration
     /// The gateway's public URL, for the share links docsd hands out (`public.url`).
     var publicURL: String
+    /// The read listener (`reads.listen`) that nginx sends `GET /api/documents` and
+    /// `GET /api/documents/{id}` to; without it the Hummingbird listener answers them.
+    var readsListen: ListenAddress?
+    /// Its event-loop threads (`reads.threads`): one writes kept answers faster than nginx asks.
+    var readsThreads: Int
+    /// How many bytes of encoded answers the read cache keeps (`cache.bytes`, 64 MiB); 0 keeps none.
+    var cacheBytes: Int
+    /// How long an answer is kept at most (`cache.lifetime`, seconds): a bound on staleness should
+    /// PostgreSQL's notifications ever stop without the listener noticing.
+    var cacheLifetime: Duration
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
@@ -43,6 +53,13 @@ struct DocumentSettings: Sendable {
         guard trashKeep >= 60 else { throw ConfigurationError(key: "trash.keep", message: "must be at least 60 seconds") }
         purgeInterval = .seconds(reader.double(forKey: "trash.purge-interval", default: 3600))
         guard purgeInterval > .zero else { throw ConfigurationError(key: "trash.purge-interval", message: "must be positive seconds") }
+        readsListen = try reader.string(forKey: "reads.listen").map { try ListenAddress(parsing: $0) }
+        readsThreads = reader.int(forKey: "reads.threads", default: 1)
+        guard (1...64).contains(readsThreads) else { throw ConfigurationError(key: "reads.threads", message: "must be 1 to 64") }
+        cacheBytes = reader.int(forKey: "cache.bytes", default: 64 << 20)
+        guard cacheBytes >= 0 else { throw ConfigurationError(key: "cache.bytes", message: "must be 0 (keep nothing) or more bytes") }
+        cacheLifetime = .seconds(reader.double(forKey: "cache.lifetime", default: 60))
+        guard cacheLifetime > .zero else { throw ConfigurationError(key: "cache.lifetime", message: "must be positive seconds") }
         var url = reader.string(forKey: "public.url", default: "https://localhost:8443")
         while url.hasSuffix("/") { url.removeLast() }
         publicURL = url

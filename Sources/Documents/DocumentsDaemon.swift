@@ -1,4 +1,5 @@
 import Hummingbird
+import PostgresClient
 public import ServiceBackends
 import ServiceKit
 public import ServiceLifecycle
@@ -18,6 +19,9 @@ public enum DocumentsDaemon {
         let store: any DocumentStore
         let limits: any PlanLimits
         let directory: any AccountDirectory
+        /// Where the store's change notifications are heard (sql/017): without it nothing is kept
+        /// in the read cache, which could not know when an answer went stale.
+        var changes: PostgresConfiguration? = nil
     }
 
     /// The parts the tests reach.
@@ -39,20 +43,33 @@ public enum DocumentsDaemon {
         let storage = Storage(
             store: PostgresDocumentStore(postgres: try setup.backends.postgres()),
             limits: SubscribedPlanLimits(sockets: settings.entitlementSockets, refresh: settings.plansRefresh),
-            directory: AuthdAccountDirectory(sockets: settings.authdSockets))
+            directory: AuthdAccountDirectory(sockets: settings.authdSockets),
+            changes: try Backends.postgresConfiguration(setup.configuration))
         return try wire(setup, settings: settings, storage: storage).services + (try setup.eventOutboxRelay(schema: "docs"))
     }
 
     /// docsd's rules and routes over any storage, the trash purge, and the internal listener when set.
     static func wire(_ setup: DaemonSetup, settings: DocumentSettings, storage: Storage) throws -> Components {
-        let documents = DocumentService(store: storage.store, limits: storage.limits, directory: storage.directory, logger: setup.logger)
+        var services: [any Service] = []
+        var documents = DocumentService(store: storage.store, limits: storage.limits, directory: storage.directory, logger: setup.logger)
+        if let postgres = storage.changes, settings.cacheBytes > 0 {
+            let cache = DocumentReadCache(budget: settings.cacheBytes, lifetime: settings.cacheLifetime)
+            documents.readCache = cache
+            services.append(DocumentChangeFeed(postgres: postgres, cache: cache, logger: setup.logger))
+        }
         DocumentRoutes(documents: documents, shares: UserShares(documents: documents), publicURL: settings.publicURL).add(to: setup.router)
         ProfileRoutes(documents: documents).add(to: setup.router)
         SharePage(documents: documents).add(to: setup.router)
         let internalRouter = Daemon.internalRouter()
         InternalRoutes(documents: documents).add(to: internalRouter)
         let purge = TrashPurge(store: storage.store, keep: settings.trashKeep, interval: settings.purgeInterval, logger: setup.logger)
-        var services: [any Service] = [purge]
+        services.append(purge)
+        if let address = settings.readsListen {
+            services.append(
+                DocumentReadServer.listener(
+                    address: address, threads: settings.readsThreads, socketMode: setup.configuration.socketMode, reads: DocumentReads(documents: documents),
+                    logger: setup.logger))
+        }
         if let address = settings.internalListen {
             services.append(try Daemon.internalListener(router: internalRouter, address: address, configuration: setup.configuration, logger: setup.logger))
         }

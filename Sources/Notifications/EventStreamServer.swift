@@ -115,12 +115,7 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// The gateway's identity headers, as nginx sets them after authd let the request through.
     static func identity(_ head: HTTPRequestHead) -> GatewayIdentity? {
-        var fields = HTTPFields()
-        for header in head.headers {
-            guard let name = HTTPField.Name(header.name) else { continue }
-            fields.append(HTTPField(name: name, value: header.value))
-        }
-        return GatewayIdentity(headers: fields)
+        GatewayIdentity { head.headers.first(name: $0.canonicalName) }
     }
 
     /// Whether a WebSocket request comes from a page of the gateway's own origin (or from no page:

@@ -107,6 +107,24 @@ final class LibpqConnection {
         return PQstatus(pointer) == CONNECTION_OK
     }
 
+    /// The connection's socket, to wait on for notifications.
+    var socket: Int32 { PQsocket(pointer) }
+
+    /// The payloads of the notifications (`NOTIFY`) on `channel` that arrived since the last call,
+    /// reading what input is waiting first; libpq also keeps those that came during a statement.
+    func takeNotifications(on channel: String) throws -> [String] {
+        if SocketWait.hasInput(socket: PQsocket(pointer)) {
+            guard PQconsumeInput(pointer) == 1 else { throw failure(.connectionLost) }
+        }
+        var payloads: [String] = []
+        while let notification = PQnotifies(pointer) {
+            if String(cString: notification.pointee.relname) == channel { payloads.append(String(cString: notification.pointee.extra)) }
+            PQfreemem(notification)
+        }
+        guard PQstatus(pointer) == CONNECTION_OK else { throw failure(.connectionLost) }
+        return payloads
+    }
+
     /// Whether the connection must be dropped: closed by the server or left in an unknown state.
     var isBroken: Bool { abandoned || PQstatus(pointer) == CONNECTION_BAD }
 

@@ -2,9 +2,8 @@ import Contracts
 public import Hummingbird
 public import Logging
 
-/// One log line per request at info: method, path (its query left out: it may carry a token; a
-/// share link's token, ``secretPathPrefixes``, left out too),
-/// status, milliseconds until the answer began, the user (nginx's `X-User-Id`) and the request id
+/// One log line per request at info (``AccessLogLine``): method, path (its query left out: it may
+/// carry a token; a share link's token, ``AccessLogLine/secretPathPrefixes``, left out too), status, milliseconds until the answer began, the user (nginx's `X-User-Id`) and the request id
 /// (on every line of the request, by ``RequestIdMiddleware``), so that `grep <request id>` finds a
 /// request in every daemon it reached. The probes nginx and monitors poll (`/health/...`,
 /// `/metrics`) are logged at debug, so that they do not bury the requests. The request id is also
@@ -12,6 +11,21 @@ public import Logging
 public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await RequestTrace.$requestID.withValue(context.requestID) { try await next(request, context) }
+        let path = request.uri.path
+        let probe = path.hasPrefix("/health/") || path == "/metrics"
+        AccessLogLine.write(
+            to: context.logger, level: probe ? .debug : .info, method: request.method.rawValue, path: path, status: Int(response.status.code),
+            since: started, user: request.headers[GatewayHeaders.userID])
+        return response
+    }
+}
+
+/// A request's access-log line, as the middleware and a lean listener write it: method, path,
+/// status, milliseconds until the answer began, the user; the request id is the logger's.
+public enum AccessLogLine {
     /// Paths whose rest is a secret that opens something (docsd's share links, `/s/<token>`): the
     /// log keeps the prefix only, as nginx's access log does (conf.d/log-format.conf).
     public static var secretPathPrefixes: [String] { ["/s/"] }
@@ -21,20 +35,22 @@ public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
         return prefix + "[token not logged]"
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let started = ContinuousClock.now
-        let response = try await RequestTrace.$requestID.withValue(context.requestID) { try await next(request, context) }
+    public static func write(
+        to logger: Logger, level: Logger.Level, method: String, path: String, status: Int, since started: ContinuousClock.Instant, user: String?
+    ) {
+        // Built only when the level is logged (the argument is an autoclosure).
+        logger.log(level: level, "request", metadata: metadata(method: method, path: path, status: status, since: started, user: user))
+    }
+
+    private static func metadata(method: String, path: String, status: Int, since started: ContinuousClock.Instant, user: String?) -> Logger.Metadata {
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let path = request.uri.path
-        let probe = path.hasPrefix("/health/") || path == "/metrics"
         var metadata: Logger.Metadata = [
-            "method": .string(request.method.rawValue), "path": .string(Self.logged(path)), "status": .stringConvertible(response.status.code),
+            "method": .string(method), "path": .string(logged(path)), "status": .stringConvertible(status),
             "duration_ms": .string(String(format: "%.1f", milliseconds)),
         ]
-        if let user = request.headers[GatewayHeaders.userID] { metadata["user"] = .string(user) }
-        context.logger.log(level: probe ? .debug : .info, "request", metadata: metadata)
-        return response
+        if let user { metadata["user"] = .string(user) }
+        return metadata
     }
 }
 

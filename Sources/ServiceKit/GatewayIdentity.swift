@@ -19,14 +19,19 @@ public struct GatewayIdentity: Sendable, Equatable {
     /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
     /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
     public init?(headers: HTTPFields) {
-        guard let userID = headers[GatewayHeaders.userID], Identifiers.isUUID(userID),
-            let sessionID = headers[GatewayHeaders.sessionID], Identifiers.isUUID(sessionID)
+        self.init { headers[$0] }
+    }
+
+    /// The identity in the headers `header` finds by name, for a listener that reads its own.
+    public init?(header: (HTTPField.Name) -> String?) {
+        guard let userID = header(GatewayHeaders.userID), Identifiers.isUUID(userID),
+            let sessionID = header(GatewayHeaders.sessionID), Identifiers.isUUID(sessionID)
         else { return nil }
         self.userID = userID
         self.sessionID = sessionID
-        scopes = (headers[GatewayHeaders.scopes] ?? "").split(separator: " ").map(String.init)
-        tier = headers[GatewayHeaders.tier].flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
-        credentialExpiresAt = headers[GatewayHeaders.credentialExpires].flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        scopes = (header(GatewayHeaders.scopes) ?? "").split(separator: " ").map(String.init)
+        tier = header(GatewayHeaders.tier).flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
+        credentialExpiresAt = header(GatewayHeaders.credentialExpires).flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 }
 
@@ -44,12 +49,15 @@ public struct GatewayIdentityMiddleware<Context: RequestContext>: RouterMiddlewa
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if protectedPaths.cover(path), GatewayIdentity(headers: request.headers) == nil {
-            throw Self.missingIdentity
+            throw APIError.missingIdentity
         }
         return try await next(request, context)
     }
+}
 
-    static var missingIdentity: APIError {
+extension APIError {
+    /// A request to a protected path without the gateway's identity.
+    public static var missingIdentity: APIError {
         APIError(.unauthorized, code: "missing_identity", message: "this route needs the caller's identity, which only the gateway's authentication sets")
     }
 }

@@ -1,16 +1,24 @@
 import Foundation
 public import HTTPTypes
 public import Hummingbird
-import NIOCore
+public import NIOCore
 
 extension Response {
-    /// `value` as a JSON answer (keys sorted, so the same value is always the same bytes), never cached.
+    /// `value` as a JSON answer (``JSONAnswer``), never cached.
     public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: try JSONAnswer.buffer(value)))
+    }
+}
+
+/// The bytes of a JSON answer: keys sorted, so the same value is always the same bytes, whichever
+/// listener writes it; dates in ISO 8601.
+public enum JSONAnswer {
+    public static func buffer(_ value: some Encodable) throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return ByteBuffer(bytes: try encoder.encode(value))
     }
 }

@@ -99,7 +99,7 @@ for socket in re.findall(r"server unix:(\S+?);?\s", upstreams):
     path = socket.replace(rendered_run_dir, "/run/skillup", 1)
     if path.startswith("/run/skillup/nginx/"):
         continue
-    if re.sub(r"-(\d)(-validate|-events)?\.sock$", r"-{i}\2.sock", path) not in listened:
+    if re.sub(r"-(\d)(-validate|-events|-reads)?\.sock$", r"-{i}\2.sock", path) not in listened:
         problems.append(f"upstream socket {path} is not one a unit listens on")
 
 print("\n".join(problems) if problems else "units ok")

@@ -84,7 +84,16 @@ check("a document is made: 201, version 1 as its ETag", made.status == 201 and m
 document = made.json["id"]
 check("another user's document is 404", call("GET", f"/api/documents/{document}", token=stranger).status == 404)
 check("without a token: 401", call("GET", f"/api/documents/{document}").status == 401)
+# A read is kept in memory by the instance that answered it (README, "Reads from memory"); a change
+# is read back at once, in the document and in the list.
+first_reads = [call("GET", f"/api/documents/{document}", token=owner) for _ in range(2)]
+check("a document read again is the same", first_reads[0].status == 200 and first_reads[0].text == first_reads[1].text, first_reads[1].text[:200])
+listed = call("GET", "/api/documents", token=owner)
 saved = call("PUT", f"/api/documents/{document}", {"title": "Plan one", "body": "second"}, owner, {"If-Match": '"1"'})
+reread = call("GET", f"/api/documents/{document}", token=owner)
+relisted = call("GET", "/api/documents", token=owner)
+check("a change is read back at once", reread.headers.get("ETag") == '"2"' and reread.json["body"] == "second", f"{reread.headers.get('ETag')} {reread.text[:200]}")
+check("and in the list", [d["version"] for d in listed.json["documents"]] == [1] and [d["version"] for d in relisted.json["documents"]] == [2], relisted.text[:200])
 stale = call("PUT", f"/api/documents/{document}", {"title": "Plan one", "body": "lost"}, owner, {"If-Match": '"1"'})
 check("a change on the current version is saved", saved.status == 200 and saved.json["version"] == 2, f"{saved.status} {saved.text}")
 check("a change on a stale version: 412 with the current version", stale.status == 412 and stale.json.get("current_version") == 2, f"{stale.status} {stale.text}")
@@ -132,6 +141,10 @@ check("the recipient sees it", call("GET", f"/api/documents/{shared}", token=rec
 edited = call("PUT", f"/api/documents/{shared}", {"title": "Shared plan", "body": "v2"}, recipient, {"If-Match": '"1"'})
 check("the recipient edits it on the current version", edited.status == 200, f"{edited.status} {edited.text}")
 check("an unknown email is 404", call("POST", f"/api/documents/{shared}/shares", {"email": "nobody-here@example.com"}, sharer).status == 404)
+ended = call("DELETE", f"/api/documents/{shared}/shares/{given.json.get('user_id')}", token=sharer)
+check("a share taken back", ended.status == 204, f"{ended.status} {ended.text}")
+# The recipient's instance hears of it from PostgreSQL, within milliseconds.
+check("closes the document to its recipient", wait_until(lambda: call("GET", f"/api/documents/{shared}", token=recipient).status == 404, within=2))
 
 
 def events(token, kind):

@@ -1,0 +1,153 @@
+import Contracts
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceKit
+
+/// docsd's read listener (``LeanListener``): `GET /api/documents` and `GET /api/documents/{id}`,
+/// which nginx sends here (nginx/routes.conf) and every other request to the Hummingbird listener.
+/// A kept answer (``DocumentReadCache``) is written from the event loop that read the request,
+/// logged at debug (nginx's access log has every request); any other is fetched in a task and
+/// logged at info like every other docsd request.
+enum DocumentReadServer {
+    static func listener(address: ListenAddress, threads: Int, socketMode: Int, reads: DocumentReads, logger: Logger) -> LeanListener {
+        LeanListener(name: "read listener", address: address, threads: threads, socketMode: socketMode, logger: logger) {
+            DocumentReadHandler(reads: reads, logger: logger)
+        }
+    }
+}
+
+/// One connection's requests.
+final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let reads: DocumentReads
+    private let logger: Logger
+    private var head: HTTPRequestHead?
+
+    init(reads: DocumentReads, logger: Logger) {
+        self.reads = reads
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            answer(head, context: context)
+        }
+    }
+
+    /// A request's route: the list, or one document.
+    private enum Read {
+        case page(DocumentReads.ListQuery)
+        case document(id: String)
+    }
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let started = ContinuousClock.now
+        let request = ReadRequest(head: head, id: RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName)), started: started)
+        let read: Read
+        do {
+            read = try route(request.uri, head: head)
+        } catch {
+            return finish(.failure(error), request, context: context, kept: false)
+        }
+        let user = request.user ?? ""
+        let kept: DocumentReadCache.Answer?
+        switch read {
+        case .page(let query): kept = reads.keptPage(owner: user, query)
+        case .document(let id): kept = reads.keptDocument(id: id, user: user)
+        }
+        if let kept { return finish(.success(kept), request, context: context, kept: true) }
+        let reads = reads
+        let promise = context.eventLoop.makePromise(of: DocumentReadCache.Answer.self)
+        promise.completeWithTask {
+            try await RequestTrace.$requestID.withValue(request.id) {
+                switch read {
+                case .page(let query): try await reads.page(owner: user, query)
+                case .document(let id): try await reads.document(id: id, user: user)
+                }
+            }
+        }
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            self.finish(result, request, context: context, kept: false)
+        }
+    }
+
+    /// The read a request asks for; a refusal as the Hummingbird listener would answer it.
+    private func route(_ uri: URI, head: HTTPRequestHead) throws -> Read {
+        let path = uri.path
+        let read: Read
+        if path == "/api/documents" {
+            read = .page(try DocumentReads.ListQuery(uri.queryParameters))
+        } else if path.hasPrefix("/api/documents/"), case let id = String(path.dropFirst("/api/documents/".count)), Identifiers.isUUID(id) {
+            read = .document(id: id)
+        } else {
+            throw APIError.notFound()
+        }
+        guard head.method == .GET || head.method == .HEAD else {
+            throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "this listener answers GET only")
+        }
+        guard GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) != nil else { throw APIError.missingIdentity }
+        return read
+    }
+
+    private func finish(_ result: Result<DocumentReadCache.Answer, any Error>, _ request: ReadRequest, context: ChannelHandlerContext, kept: Bool) {
+        let status: Int
+        switch result {
+        case .success(let answer):
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: GatewayHeaders.requestID.canonicalName, value: request.id)
+            if let version = answer.version { headers.add(name: "ETag", value: DocumentETag.text(version)) }
+            LeanAnswer.write(status: 200, headers: headers, body: answer.body, to: request.head, context: context, wrap: wrapOutboundOut)
+            status = 200
+        case .failure(let error):
+            let refusal: APIError
+            if let known = error as? any APIErrorConvertible {
+                refusal = known.apiError
+            } else {
+                request.logger(logger).error("unhandled error", metadata: ["error": .string(String(describing: error))])
+                refusal = .internalError
+            }
+            LeanAnswer.write(refusal, requestID: request.id, to: request.head, context: context, wrap: wrapOutboundOut)
+            status = Int(refusal.status.code)
+        }
+        // A kept answer's line is at debug: when that is not logged, not even its logger is made.
+        let level: Logger.Level = kept ? .debug : .info
+        guard logger.logLevel <= level else { return }
+        AccessLogLine.write(
+            to: request.logger(logger), level: level, method: request.head.method.rawValue, path: request.uri.path, status: status,
+            since: request.started, user: request.user)
+    }
+}
+
+/// What a read's answer and log line need of its request.
+private struct ReadRequest: Sendable {
+    let head: HTTPRequestHead
+    let id: String
+    let started: ContinuousClock.Instant
+    let uri: URI
+
+    init(head: HTTPRequestHead, id: String, started: ContinuousClock.Instant) {
+        self.head = head
+        self.id = id
+        self.started = started
+        uri = URI(head.uri)
+    }
+
+    var user: String? { head.headers.first(name: GatewayHeaders.userID.canonicalName) }
+
+    /// `logger` with this request's id on its lines.
+    func logger(_ logger: Logger) -> Logger {
+        var logger = logger
+        logger[metadataKey: "request_id"] = .string(id)
+        return logger
+    }
+}

@@ -1,0 +1,87 @@
+public import Logging
+public import NIOCore
+public import NIOHTTP1
+import NIOPosix
+public import ServiceLifecycle
+
+/// A lean HTTP/1.1 listener beside a daemon's Hummingbird one, for the few requests on a hot path
+/// (authd's auth_request validation, docsd's reads): each connection gets a handler of the
+/// daemon's own that answers from the event loop what it can, with no task, router or middleware
+/// in between. nginx keeps connections to it alive (upstream `keepalive`); pipelining assistance
+/// holds a pipelined request back until the previous answer is written, so answers stay in order.
+public struct LeanListener: Service {
+    let name: String
+    let address: ListenAddress
+    let threads: Int
+    let socketMode: Int
+    let logger: Logger
+    let makeHandler: @Sendable () -> any ChannelHandler
+
+    public init(
+        name: String, address: ListenAddress, threads: Int, socketMode: Int, logger: Logger, makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) {
+        self.name = name
+        self.address = address
+        self.threads = threads
+        self.socketMode = socketMode
+        self.logger = logger
+        self.makeHandler = makeHandler
+    }
+
+    public func run() async throws {
+        let makeHandler = makeHandler
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        defer { group.shutdownGracefully { _ in } }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                }
+            }
+        let channel = try await address.bind(bootstrap, socketMode: socketMode)
+        logger.info("\(name) listening", metadata: ["address": "\(address)"])
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// How a lean listener's handler writes one answer: `Content-Length`, `Cache-Control: no-store`,
+/// and the connection closed after it when the request asked so.
+public enum LeanAnswer {
+    public static func write(
+        status: Int, headers: HTTPHeaders, body: ByteBuffer?, to head: HTTPRequestHead, context: ChannelHandlerContext,
+        wrap: (HTTPServerResponsePart) -> NIOAny
+    ) {
+        var headers = headers
+        headers.add(name: "Content-Length", value: String(head.method == .HEAD ? 0 : body?.readableBytes ?? 0))
+        headers.add(name: "Cache-Control", value: "no-store")
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrap(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        if let body, head.method != .HEAD { context.write(wrap(.body(.byteBuffer(body))), promise: nil) }
+        let written = context.writeAndFlush(wrap(.end(nil)))
+        if !keepAlive {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    /// A refusal's JSON body (``APIError``), with its own headers and the request id.
+    public static func write(
+        _ error: APIError, requestID: String, to head: HTTPRequestHead, context: ChannelHandlerContext, wrap: (HTTPServerResponsePart) -> NIOAny
+    ) {
+        var headers = HTTPHeaders()
+        for field in error.headers { headers.add(name: field.name.canonicalName, value: field.value) }
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "X-Request-Id", value: requestID)
+        write(
+            status: Int(error.status.code), headers: headers, body: context.channel.allocator.buffer(bytes: error.body(requestId: requestID)), to: head,
+            context: context, wrap: wrap)
+    }
+}

@@ -1,0 +1,33 @@
+-- docsd keeps its answers to the reads users make most (a document, the first page of the list) in
+-- memory (issue 33's benchmark). Every committed change that could alter one notifies the channel
+-- `docs_changed` with "<owner id> <document id>", so that every docsd instance drops what it kept of
+-- that document and of its owner's list. A trigger, not the code that writes: no write path can
+-- forget it, and a rolled-back change notifies nothing.
+CREATE FUNCTION docs.notify_document_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed docs.documents;
+BEGIN
+    changed := CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    PERFORM pg_notify('docs_changed', changed.owner_id::text || ' ' || changed.id::text);
+    RETURN NULL;
+END
+$$;
+ALTER FUNCTION docs.notify_document_changed() OWNER TO skillup_docs;
+CREATE TRIGGER documents_changed AFTER INSERT OR UPDATE OR DELETE ON docs.documents
+    FOR EACH ROW EXECUTE FUNCTION docs.notify_document_changed();
+
+-- A share given or taken back changes what its user may read. The owner is looked up; when the
+-- document itself is being deleted it is gone already, and its own notification says it all.
+CREATE FUNCTION docs.notify_share_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed docs.shares;
+BEGIN
+    changed := CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    PERFORM pg_notify('docs_changed', coalesce((SELECT owner_id::text FROM docs.documents WHERE id = changed.document_id), '')
+                                      || ' ' || changed.document_id::text);
+    RETURN NULL;
+END
+$$;
+ALTER FUNCTION docs.notify_share_changed() OWNER TO skillup_docs;
+CREATE TRIGGER shares_changed AFTER INSERT OR UPDATE OR DELETE ON docs.shares
+    FOR EACH ROW EXECUTE FUNCTION docs.notify_share_changed();
