@@ -18,30 +18,19 @@ enum ValidateServer {
 }
 
 /// One connection's requests.
-final class ValidateHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     static let path = "/internal/jwt/validate"
     private let validator: TokenValidator
-    private var head: HTTPRequestHead?
+    var pendingHead: HTTPRequestHead?
 
     init(validator: TokenValidator) {
         self.validator = validator
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            answer(head, context: context)
-        }
-    }
-
-    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let requestID = head.headers.first(name: "x-request-id")
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard path == Self.path, head.method == .GET || head.method == .HEAD else {

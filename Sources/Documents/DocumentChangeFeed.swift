@@ -2,8 +2,9 @@ import Logging
 import PostgresClient
 import ServiceLifecycle
 
-/// Tells the read cache what PostgreSQL's `docs_changed` notifications say (sql/017): each changed
-/// document, and whether anyone is listening at all (the cache answers only while so).
+/// Tells the read cache, from the listener's own thread (no hop between), what PostgreSQL's
+/// `docs_changed` notifications say (sql/017): each changed document, whether anyone is listening
+/// at all, and each heartbeat the connection answered (the cache answers only while so, recently).
 struct DocumentChangeFeed: Service {
     static let channel = "docs_changed"
 
@@ -14,20 +15,21 @@ struct DocumentChangeFeed: Service {
     func run() async throws {
         var postgres = postgres
         postgres.applicationName += " (listening for changes)"
-        let events = PostgresListener.events(configuration: postgres, channel: Self.channel, logger: logger)
-        await cancelWhenGracefulShutdown {
-            for await event in events {
-                switch event {
-                case .listening:
-                    cache.listening(true)
-                    logger.info("the read cache is in use: changes are heard", metadata: ["channel": .string(Self.channel)])
-                case .notification(let payload):
-                    cache.heard(payload)
-                case .lost:
-                    cache.listening(false)
-                }
+        let (cache, logger) = (cache, logger)
+        let listener = PostgresListener(configuration: postgres, channel: Self.channel, heartbeat: cache.heartbeat, logger: logger) { event in
+            switch event {
+            case .listening:
+                cache.listening(true)
+                logger.info("the read cache is in use: changes are heard", metadata: ["channel": .string(Self.channel)])
+            case .notification(let payload): cache.heard(payload)
+            case .confirmed: cache.confirmed()
+            case .lost: cache.listening(false)
             }
         }
-        cache.listening(false)
+        defer {
+            listener.stop()
+            cache.listening(false)
+        }
+        try? await gracefulShutdown()
     }
 }

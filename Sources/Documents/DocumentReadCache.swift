@@ -5,8 +5,9 @@ import Synchronization
 /// and the first pages of an owner's list, kept in memory so that a repeated read costs no query.
 ///
 /// What it keeps is only as good as what it hears: it answers only while the PostgreSQL listener
-/// on `docs_changed` is listening (sql/017), and empties itself whenever that starts or stops, so
-/// a change committed while nobody listened is never hidden. A change is dropped here when its
+/// on `docs_changed` is listening (sql/017) and its connection answered a heartbeat within the last
+/// three (a silent network split is not noticed otherwise), and empties itself whenever listening
+/// starts or stops, so a change committed while nobody listened is never hidden. A change is dropped here when its
 /// notification arrives (every instance) and at once by the instance that made it, so its own
 /// writer reads it back. A read that raced a change (one heard between its query and its fill) is
 /// not kept. Entries also expire after `lifetime`, and the oldest go first past `budget` bytes.
@@ -35,6 +36,8 @@ final class DocumentReadCache: Sendable {
 
     private struct State {
         var listening = false
+        /// When the listener's connection last answered (or began to listen).
+        var confirmedAt = ContinuousClock.now
         var changes: UInt64 = 0
         var entries: [Key: Entry] = [:]
         var keysByDocument: [String: Set<Key>] = [:]
@@ -49,18 +52,24 @@ final class DocumentReadCache: Sendable {
 
     let budget: Int
     let lifetime: Duration
+    /// How often the listener's connection is asked whether it still hears (``confirmed()``).
+    let heartbeat: Duration
     private let state = Mutex(State())
 
-    init(budget: Int, lifetime: Duration) {
+    /// What one kept answer costs beyond its buffer: its key, its places in the indexes and the order.
+    static let entryCost = 256
+
+    init(budget: Int, lifetime: Duration, heartbeat: Duration = .seconds(1)) {
         self.budget = budget
         self.lifetime = lifetime
+        self.heartbeat = heartbeat
     }
 
     /// The kept answer for `key`, if it is kept and still fresh.
     func answer(_ key: Key) -> Answer? {
         let now = ContinuousClock.now
         return state.withLock { state in
-            guard state.listening, let entry = state.entries[key] else { return nil }
+            guard Self.trusted(state.listening, since: state.confirmedAt, at: now, heartbeat: heartbeat), let entry = state.entries[key] else { return nil }
             guard entry.expires > now else {
                 Self.drop(key, from: &state)
                 return nil
@@ -76,11 +85,12 @@ final class DocumentReadCache: Sendable {
     /// Keeps `answer` for `key`, unless a change was heard since `ticket` was taken (the answer may
     /// predate it), nobody is listening, or it alone is over the budget.
     func keep(_ answer: Answer, for key: Key, ticket: Ticket) {
-        let size = answer.body.readableBytes
+        let size = Self.cost(answer)
         guard size <= budget else { return }
-        let expires = ContinuousClock.now + lifetime
+        let now = ContinuousClock.now
+        let expires = now + lifetime
         state.withLock { state in
-            guard state.listening, state.changes == ticket.changes else { return }
+            guard Self.trusted(state.listening, since: state.confirmedAt, at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
             Self.drop(key, from: &state)
             state.lastSerial += 1
             state.entries[key] = Entry(answer: answer, expires: expires, serial: state.lastSerial)
@@ -131,6 +141,12 @@ final class DocumentReadCache: Sendable {
         reset(listening: listening)
     }
 
+    /// The listener's connection answered a heartbeat: every change up to now has been heard.
+    func confirmed() {
+        let now = ContinuousClock.now
+        state.withLock { $0.confirmedAt = now }
+    }
+
     var count: Int { state.withLock { $0.entries.count } }
     var isListening: Bool { state.withLock { $0.listening } }
     /// Pairs in the eviction order, stale ones included.
@@ -139,7 +155,10 @@ final class DocumentReadCache: Sendable {
     private func reset(listening: Bool?) {
         state.withLock { state in
             state.changes += 1
-            if let listening { state.listening = listening }
+            if let listening {
+                state.listening = listening
+                state.confirmedAt = .now
+            }
             state.entries = [:]
             state.keysByDocument = [:]
             state.keysByOwner = [:]
@@ -149,9 +168,18 @@ final class DocumentReadCache: Sendable {
         }
     }
 
+    /// Whether what is kept can be answered: listening, and heard from within three heartbeats.
+    private static func trusted(_ listening: Bool, since confirmedAt: ContinuousClock.Instant, at now: ContinuousClock.Instant, heartbeat: Duration) -> Bool {
+        listening && now - confirmedAt <= heartbeat * 3
+    }
+
+    private static func cost(_ answer: Answer) -> Int {
+        answer.body.capacity + entryCost
+    }
+
     private static func drop(_ key: Key, from state: inout State) {
         guard let entry = state.entries.removeValue(forKey: key) else { return }
-        state.bytes -= entry.answer.body.readableBytes
+        state.bytes -= cost(entry.answer)
         switch key {
         case .document(let id, _):
             state.keysByDocument[id]?.remove(key)

@@ -1,6 +1,7 @@
 import Contracts
 import HummingbirdCore
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import ServiceKit
@@ -9,38 +10,39 @@ import ServiceKit
 /// which nginx sends here (nginx/routes.conf) and every other request to the Hummingbird listener.
 /// A kept answer (``DocumentReadCache``) is written from the event loop that read the request,
 /// logged at debug (nginx's access log has every request); any other is fetched in a task and
-/// logged at info like every other docsd request.
+/// logged at info like every other docsd request. `/metrics` counts its answers by where they came
+/// from (`docsd_reads_total{answer="memory|store|refused"}`): the Hummingbird listener's request
+/// metrics do not see them.
 enum DocumentReadServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, reads: DocumentReads, logger: Logger) -> LeanListener {
-        LeanListener(name: "read listener", address: address, threads: threads, socketMode: socketMode, logger: logger) {
-            DocumentReadHandler(reads: reads, logger: logger)
+        let counters = ReadCounters()
+        return LeanListener(name: "read listener", address: address, threads: threads, socketMode: socketMode, logger: logger) {
+            DocumentReadHandler(reads: reads, counters: counters, logger: logger)
         }
     }
 }
 
+/// The read listener's answers, by where they came from.
+struct ReadCounters: Sendable {
+    let memory = Counter(label: "docsd_reads_total", dimensions: [("answer", "memory")])
+    let store = Counter(label: "docsd_reads_total", dimensions: [("answer", "store")])
+    let refused = Counter(label: "docsd_reads_total", dimensions: [("answer", "refused")])
+}
+
 /// One connection's requests.
-final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let reads: DocumentReads
+    private let counters: ReadCounters
     private let logger: Logger
-    private var head: HTTPRequestHead?
+    var pendingHead: HTTPRequestHead?
 
-    init(reads: DocumentReads, logger: Logger) {
+    init(reads: DocumentReads, counters: ReadCounters, logger: Logger) {
         self.reads = reads
+        self.counters = counters
         self.logger = logger
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            answer(head, context: context)
-        }
     }
 
     /// A request's route: the list, or one document.
@@ -49,7 +51,7 @@ final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler 
         case document(id: String)
     }
 
-    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let started = ContinuousClock.now
         let request = ReadRequest(head: head, id: RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName)), started: started)
         let read: Read
@@ -80,8 +82,10 @@ final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
-    /// The read a request asks for; a refusal as the Hummingbird listener would answer it.
+    /// The read a request asks for; a refusal as the Hummingbird listener would answer it (the
+    /// identity first, as its middleware does, then the route).
     private func route(_ uri: URI, head: HTTPRequestHead) throws -> Read {
+        guard GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) != nil else { throw APIError.missingIdentity }
         let path = uri.path
         let read: Read
         if path == "/api/documents" {
@@ -94,7 +98,6 @@ final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler 
         guard head.method == .GET || head.method == .HEAD else {
             throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "this listener answers GET only")
         }
-        guard GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) != nil else { throw APIError.missingIdentity }
         return read
     }
 
@@ -107,6 +110,7 @@ final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler 
             headers.add(name: GatewayHeaders.requestID.canonicalName, value: request.id)
             if let version = answer.version { headers.add(name: "ETag", value: DocumentETag.text(version)) }
             LeanAnswer.write(status: 200, headers: headers, body: answer.body, to: request.head, context: context, wrap: wrapOutboundOut)
+            (kept ? counters.memory : counters.store).increment()
             status = 200
         case .failure(let error):
             let refusal: APIError
@@ -117,6 +121,7 @@ final class DocumentReadHandler: ChannelInboundHandler, RemovableChannelHandler 
                 refusal = .internalError
             }
             LeanAnswer.write(refusal, requestID: request.id, to: request.head, context: context, wrap: wrapOutboundOut)
+            counters.refused.increment()
             status = Int(refusal.status.code)
         }
         // A kept answer's line is at debug: when that is not logged, not even its logger is made.

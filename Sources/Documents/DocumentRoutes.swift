@@ -11,7 +11,6 @@ struct DocumentRoutes: Sendable {
     let publicURL: String
 
     var reads: DocumentReads { DocumentReads(documents: documents) }
-    static var pageSizes: ClosedRange<Int> { DocumentReads.ListQuery.pageSizes }
 
     func add(to router: Router<BasicRequestContext>) {
         // nginx sends these two reads to the read listener (DocumentReadServer); here they answer
@@ -34,7 +33,7 @@ struct DocumentRoutes: Sendable {
         router.get("/api/documents/trash") { request, _ in
             let user = try Self.identity(request).userID
             let parameters = request.uri.queryParameters
-            let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
+            let limit = try pageLimit(parameters.get("limit"), in: DocumentReads.ListQuery.pageSizes, default: 20)
             let page = try await documents.trash(ownerID: user, limit: limit, after: try pageCursor(parameters.get("after")))
             // The trash goes on from the last one's deletion.
             let next = page.count == limit ? page.last.flatMap { last in last.deletedMicros.map { PageCursor(micros: $0, id: last.id).text } } : nil
@@ -43,7 +42,7 @@ struct DocumentRoutes: Sendable {
         router.get("/api/documents/shared") { request, _ in
             let user = try Self.identity(request).userID
             let parameters = request.uri.queryParameters
-            let limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
+            let limit = try pageLimit(parameters.get("limit"), in: DocumentReads.ListQuery.pageSizes, default: 20)
             let page = try await documents.sharedWith(userID: user, limit: limit, after: try pageCursor(parameters.get("after")))
             let next = page.count == limit ? page.last.map { PageCursor(micros: $0.0.createdMicros, id: $0.0.id).text } : nil
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0.0, access: $0.1) }, next: next))

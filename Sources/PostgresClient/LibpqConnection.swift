@@ -113,7 +113,7 @@ final class LibpqConnection {
     /// The payloads of the notifications (`NOTIFY`) on `channel` that arrived since the last call,
     /// reading what input is waiting first; libpq also keeps those that came during a statement.
     func takeNotifications(on channel: String) throws -> [String] {
-        if SocketWait.hasInput(socket: PQsocket(pointer)) {
+        if SocketWait.hasInput(socket: socket) {
             guard PQconsumeInput(pointer) == 1 else { throw failure(.connectionLost) }
         }
         var payloads: [String] = []

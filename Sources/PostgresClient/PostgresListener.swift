@@ -2,68 +2,91 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// Hears one channel of PostgreSQL's `NOTIFY` on a connection and a thread of its own, for as long
-/// as the stream is read.
+/// Hears one channel of PostgreSQL's `NOTIFY` on a connection and a thread of its own, and hands
+/// each event to a handler on that thread, as it arrives.
 ///
 /// A notification sent inside a transaction is delivered when it commits, and not at all when it
 /// rolls back, so a listener learns of every committed change that notifies, in commit order;
-/// but only while it is connected. What was sent while it was not is gone: ``Event/lost(_:)``
-/// says that hearing stopped, and ``Event/listening`` that it started (again), from which point on
-/// nothing is missed. A connection that goes silent is found by a heartbeat statement.
-public enum PostgresListener {
+/// but only while it is connected. What was sent while it was not is gone: ``Event/lost`` says
+/// that hearing stopped, and ``Event/listening`` that it started (again), from which point on
+/// nothing is missed. A connection that goes silent (a network split) says nothing, so a heartbeat
+/// statement runs every `heartbeat`: ``Event/confirmed`` after each one answered, and a lost one
+/// when it is not answered within the heartbeat. A reader that must not act on stale knowledge
+/// stops trusting it when no confirmation came for a few heartbeats.
+public final class PostgresListener: Sendable {
     public enum Event: Sendable, Equatable {
         /// Listening from now on; whatever was sent before is unknown.
         case listening
         /// One notification's payload.
         case notification(String)
-        /// Not listening any more (the reason); notifications may be missed until `listening`.
-        case lost(String)
+        /// The connection answered a heartbeat: nothing was missed up to now.
+        case confirmed
+        /// Not listening any more; notifications may be missed until `listening`.
+        case lost
     }
 
-    /// The events of `channel` (a lowercase SQL identifier). The connection is opened at once and
-    /// opened again after a failure, waiting from 100 ms up to the configuration's
-    /// `maximumReconnectDelay`; a heartbeat statement every `heartbeat` finds a dead one.
-    public static func events(
-        configuration: PostgresConfiguration, channel: String, heartbeat: Duration = .seconds(5), logger: Logger
-    ) -> AsyncStream<Event> {
+    private let stopped = Atomic<Bool>(false)
+
+    /// Starts listening on `channel` (a lowercase SQL identifier). The connection is opened at once
+    /// and opened again after a failure, waiting from 100 ms up to the configuration's
+    /// `maximumReconnectDelay` (doubling until a connection has lived through a heartbeat).
+    public init(
+        configuration: PostgresConfiguration, channel: String, heartbeat: Duration = .seconds(1), logger: Logger,
+        _ handler: @escaping @Sendable (Event) -> Void
+    ) {
         precondition(
             !channel.isEmpty && channel.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") },
             "a channel is a lowercase identifier")
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
-        let stop = StopFlag()
-        continuation.onTermination = { _ in stop.set() }
-        let thread = Thread {
-            listen(configuration: configuration, channel: channel, heartbeat: heartbeat, stop: stop, continuation: continuation, logger: logger)
+        let thread = Thread { [self] in
+            listen(configuration: configuration, channel: channel, heartbeat: heartbeat, logger: logger, handler)
         }
         thread.name = "postgres-listen-\(channel)"
         thread.start()
-        return stream
     }
 
-    private static func listen(
-        configuration: PostgresConfiguration, channel: String, heartbeat: Duration, stop: StopFlag,
-        continuation: AsyncStream<Event>.Continuation, logger: Logger
+    /// Stops listening within a quarter of a second (or a connection attempt under way); the
+    /// handler is called no more after that.
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+    }
+
+    private var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    private func listen(
+        configuration: PostgresConfiguration, channel: String, heartbeat: Duration, logger: Logger, _ handler: @escaping @Sendable (Event) -> Void
     ) {
         var delay = Duration.milliseconds(100)
         var listening = false
-        while !stop.isSet {
+        var failureReported = false
+        while !isStopped {
             do {
                 let connection = try LibpqConnection.connect(configuration: configuration, logger: logger)
-                let grace = configuration.connectTimeout
-                _ = try connection.execute("LISTEN \(channel)", nil, deadline: .now + heartbeat, grace: grace, observeCancellation: false)
+                // A statement that does not answer within the heartbeat is cancelled, and given up
+                // as lost if the cancel does not land within another.
+                let run = { (sql: String) in
+                    _ = try connection.execute(sql, nil, deadline: .now + heartbeat, grace: heartbeat, observeCancellation: false)
+                }
+                let deliver = {
+                    for payload in try connection.takeNotifications(on: channel) where !self.isStopped { handler(.notification(payload)) }
+                }
+                try run("LISTEN \(channel)")
                 listening = true
-                delay = .milliseconds(100)
-                continuation.yield(.listening)
+                failureReported = false
+                handler(.listening)
                 var nextBeat = ContinuousClock.now + heartbeat
-                while !stop.isSet {
-                    for payload in try connection.takeNotifications(on: channel) { continuation.yield(.notification(payload)) }
+                while !isStopped {
+                    try deliver()
                     let now = ContinuousClock.now
                     if now >= nextBeat {
-                        _ = try connection.execute("SELECT 1", nil, deadline: now + heartbeat, grace: grace, observeCancellation: false)
+                        try run("SELECT 1")
+                        // What came before the answer is handed over before the confirmation.
+                        try deliver()
+                        delay = .milliseconds(100)
+                        if !isStopped { handler(.confirmed) }
                         nextBeat = now + heartbeat
                         continue
                     }
-                    // Short waits, so that a stopped reader is noticed soon.
+                    // Short waits, so that a stop is noticed soon.
                     _ = SocketWait.wait(
                         socket: connection.socket, forWriting: false, until: min(nextBeat, now + .milliseconds(250)), observeCancellation: false)
                 }
@@ -71,20 +94,16 @@ public enum PostgresListener {
                 if listening {
                     listening = false
                     logger.warning("stopped listening for notifications", metadata: ["channel": .string(channel), "error": .string("\(error)")])
-                    continuation.yield(.lost("\(error)"))
+                    if !isStopped { handler(.lost) }
+                } else if !failureReported {
+                    failureReported = true
+                    logger.warning(
+                        "cannot listen for notifications; trying again", metadata: ["channel": .string(channel), "error": .string("\(error)")])
                 }
                 let until = ContinuousClock.now + delay
-                while !stop.isSet, ContinuousClock.now < until { Thread.sleep(forTimeInterval: 0.05) }
+                while !isStopped, ContinuousClock.now < until { Thread.sleep(forTimeInterval: 0.05) }
                 delay = min(delay * 2, configuration.maximumReconnectDelay)
             }
         }
-        continuation.finish()
     }
-}
-
-/// Set once the stream's reader has gone.
-private final class StopFlag: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    var isSet: Bool { stopped.load(ordering: .acquiring) }
-    func set() { stopped.store(true, ordering: .releasing) }
 }

@@ -52,6 +52,28 @@ public struct LeanListener: Service {
     }
 }
 
+/// A lean listener's handler: it answers each request once its head and body have been read (the
+/// body, which nginx sends none of for these reads, is ignored).
+public protocol LeanRequestHandler: ChannelInboundHandler, AnyObject
+where InboundIn == HTTPServerRequestPart, OutboundOut == HTTPServerResponsePart {
+    /// The head of the request being read.
+    var pendingHead: HTTPRequestHead? { get set }
+    func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext)
+}
+
+extension LeanRequestHandler {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): pendingHead = head
+        case .body: break
+        case .end:
+            guard let head = pendingHead else { return }
+            pendingHead = nil
+            answer(head, context: context)
+        }
+    }
+}
+
 /// How a lean listener's handler writes one answer: `Content-Length`, `Cache-Control: no-store`,
 /// and the connection closed after it when the request asked so.
 public enum LeanAnswer {

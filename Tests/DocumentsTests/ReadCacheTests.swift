@@ -68,12 +68,27 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    @Test func aCacheWhoseListenerWentSilentAnswersNothingUntilItIsHeardFromAgain() async throws {
+        let cache = DocumentReadCache(budget: 1 << 20, lifetime: .seconds(60), heartbeat: .milliseconds(20))
+        cache.listening(true)
+        let key = DocumentReadCache.Key.document(id: "d", user: "u")
+        cache.keep(Self.answer("a"), for: key, ticket: cache.ticket())
+        #expect(cache.answer(key) != nil)
+        try await Task.sleep(for: .milliseconds(80))
+        #expect(cache.answer(key) == nil)
+        cache.keep(Self.answer("a"), for: DocumentReadCache.Key.document(id: "e", user: "u"), ticket: cache.ticket())
+        cache.confirmed()
+        #expect(cache.answer(key) != nil)
+        #expect(cache.count == 1)
+    }
+
     @Test func theOldestGoFirstPastTheBudgetAndNothingOutlivesItsLifetime() async throws {
-        let cache = Self.listeningCache(budget: 10)
+        let one = ByteBuffer(string: "abcd").capacity + DocumentReadCache.entryCost
+        let cache = Self.listeningCache(budget: 2 * one + one / 2)
         let keys = (0..<4).map { DocumentReadCache.Key.document(id: "d\($0)", user: "u") }
         for key in keys { cache.keep(Self.answer("abcd"), for: key, ticket: cache.ticket()) }
         #expect(keys.map { cache.answer($0) != nil } == [false, false, true, true])
-        cache.keep(Self.answer("more than ten bytes"), for: keys[0], ticket: cache.ticket())
+        cache.keep(Self.answer(String(repeating: "x", count: 3 * one)), for: keys[0], ticket: cache.ticket())
         #expect(cache.answer(keys[0]) == nil)
 
         // Kept and dropped again and again, an answer leaves no growing trail.

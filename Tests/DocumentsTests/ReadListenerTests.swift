@@ -66,6 +66,7 @@ struct ReadListenerTests {
             let cases: [(path: String, headers: [String: String], status: Int, code: String)] = [
                 ("/api/documents/\(made.id)", [:], 401, "missing_identity"),
                 ("/api/documents/\(made.id)", Self.identity(TestUser()), 404, "not_found"),
+                ("/api/documents?limit=0", [:], 401, "missing_identity"),
                 ("/api/documents?limit=0", Self.identity(owner), 400, "invalid_field"),
                 ("/api/documents?after=nonsense", Self.identity(owner), 400, "invalid_field"),
                 ("/api/documents/trash", Self.identity(owner), 404, "not_found"),
