@@ -22,7 +22,7 @@ struct DocumentChangeFeed: Service {
                 cache.listening(true)
                 logger.info("the read cache is in use: changes are heard", metadata: ["channel": .string(Self.channel)])
             case .notification(let payload): cache.heard(payload)
-            case .confirmed: cache.confirmed()
+            case .confirmed(let sent): cache.confirmed(sent)
             case .lost: cache.listening(false)
             }
         }

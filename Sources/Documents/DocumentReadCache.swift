@@ -36,7 +36,7 @@ final class DocumentReadCache: Sendable {
 
     private struct State {
         var listening = false
-        /// When the listener's connection last answered (or began to listen).
+        /// When the last heartbeat the listener's connection answered was sent (or it began to listen).
         var confirmedAt = ContinuousClock.now
         var changes: UInt64 = 0
         var entries: [Key: Entry] = [:]
@@ -141,10 +141,10 @@ final class DocumentReadCache: Sendable {
         reset(listening: listening)
     }
 
-    /// The listener's connection answered a heartbeat: every change up to now has been heard.
-    func confirmed() {
-        let now = ContinuousClock.now
-        state.withLock { $0.confirmedAt = now }
+    /// The listener's connection answered a heartbeat sent at `sent`: every change committed
+    /// before it has been heard.
+    func confirmed(_ sent: ContinuousClock.Instant) {
+        state.withLock { $0.confirmedAt = max($0.confirmedAt, sent) }
     }
 
     var count: Int { state.withLock { $0.entries.count } }

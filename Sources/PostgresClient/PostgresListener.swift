@@ -19,17 +19,20 @@ public final class PostgresListener: Sendable {
         case listening
         /// One notification's payload.
         case notification(String)
-        /// The connection answered a heartbeat: nothing was missed up to now.
-        case confirmed
+        /// The connection answered a heartbeat sent at this instant: nothing committed before it
+        /// was missed.
+        case confirmed(ContinuousClock.Instant)
         /// Not listening any more; notifications may be missed until `listening`.
         case lost
     }
 
-    private let stopped = Atomic<Bool>(false)
+    /// Set by ``stop()``; the handler is called only while holding it unset.
+    private let stopped = Mutex(false)
 
     /// Starts listening on `channel` (a lowercase SQL identifier). The connection is opened at once
     /// and opened again after a failure, waiting from 100 ms up to the configuration's
-    /// `maximumReconnectDelay` (doubling until a connection has lived through a heartbeat).
+    /// `maximumReconnectDelay` (doubling until a connection has lived through a heartbeat). The
+    /// thread holds the listener until ``stop()``: a listener must be stopped.
     public init(
         configuration: PostgresConfiguration, channel: String, heartbeat: Duration = .seconds(1), logger: Logger,
         _ handler: @escaping @Sendable (Event) -> Void
@@ -44,13 +47,20 @@ public final class PostgresListener: Sendable {
         thread.start()
     }
 
-    /// Stops listening within a quarter of a second (or a connection attempt under way); the
-    /// handler is called no more after that.
+    /// The handler is called no more once this returns; the thread ends soon after (once a
+    /// statement or a connection attempt under way ends: two heartbeats, or the connect timeout).
     public func stop() {
-        stopped.store(true, ordering: .releasing)
+        stopped.withLock { $0 = true }
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    private var isStopped: Bool { stopped.withLock { $0 } }
+
+    /// Calls `handler` unless stopped, holding off ``stop()`` meanwhile.
+    private func tell(_ handler: @Sendable (Event) -> Void, _ event: Event) {
+        stopped.withLock { stopped in
+            if !stopped { handler(event) }
+        }
+    }
 
     private func listen(
         configuration: PostgresConfiguration, channel: String, heartbeat: Duration, logger: Logger, _ handler: @escaping @Sendable (Event) -> Void
@@ -67,12 +77,12 @@ public final class PostgresListener: Sendable {
                     _ = try connection.execute(sql, nil, deadline: .now + heartbeat, grace: heartbeat, observeCancellation: false)
                 }
                 let deliver = {
-                    for payload in try connection.takeNotifications(on: channel) where !self.isStopped { handler(.notification(payload)) }
+                    for payload in try connection.takeNotifications(on: channel) { self.tell(handler, .notification(payload)) }
                 }
                 try run("LISTEN \(channel)")
                 listening = true
                 failureReported = false
-                handler(.listening)
+                tell(handler, .listening)
                 var nextBeat = ContinuousClock.now + heartbeat
                 while !isStopped {
                     try deliver()
@@ -82,7 +92,7 @@ public final class PostgresListener: Sendable {
                         // What came before the answer is handed over before the confirmation.
                         try deliver()
                         delay = .milliseconds(100)
-                        if !isStopped { handler(.confirmed) }
+                        tell(handler, .confirmed(now))
                         nextBeat = now + heartbeat
                         continue
                     }
@@ -94,7 +104,7 @@ public final class PostgresListener: Sendable {
                 if listening {
                     listening = false
                     logger.warning("stopped listening for notifications", metadata: ["channel": .string(channel), "error": .string("\(error)")])
-                    if !isStopped { handler(.lost) }
+                    tell(handler, .lost)
                 } else if !failureReported {
                     failureReported = true
                     logger.warning(

@@ -12,7 +12,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ReadListenerTests {
     static func withListener(_ body: (InternalAPIClient, DocumentService, DocumentReadCache) async throws -> Void) async throws {
-        let cache = DocumentReadCache(budget: 1 << 20, lifetime: .seconds(60))
+        let cache = DocumentReadCache(budget: 1 << 20, lifetime: .seconds(60), heartbeat: .seconds(3600))
         cache.listening(true)
         var documents = DocumentService(
             store: InMemoryDocumentStore(), limits: TablePlanLimits(), directory: TableAccountDirectory(), logger: InMemoryDocs.logger)

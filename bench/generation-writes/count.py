@@ -1,7 +1,8 @@
 """bench/run-generation-writes' measuring part: COUNT summaries answered in the request, one at a
-time, then COUNT lesson_plan tasks, each waited for to its end, with an idle window as long as each
-run after it; PostgreSQL's transactions that wrote (xids assigned) and WAL flushes (pg_stat_wal's
-wal_sync, once every backend has reported its statistics) over each window.
+time, then COUNT lesson_plan tasks, each waited for to its end, each between two idle windows;
+PostgreSQL's transactions that wrote (xids assigned), WAL flushes (pg_stat_wal's wal_sync) and rows
+written per table (pg_stat_user_tables), each read once every backend has reported its statistics,
+less the background's at the idle windows' rate.
 
   python3 count.py BASE_URL TOKEN COUNT PSQL_ARGS..."""
 import json
@@ -39,25 +40,39 @@ def rows():
     return {name: [int(ins), int(upd), int(dele)] for name, ins, upd, dele in (line.split("|") for line in lines)}
 
 
+IDLE = 20
+
+
 def window(work):
-    """The counters' and tables' growth over `work`, less an idle window's as long, read once reported."""
+    """The counters' and tables' growth over `work`, less the background's (the event relays' lease
+    passes, autovacuum) at the mean rate of an idle window before it and one after; and how far
+    those two rates differ, as the margin. Every read waits until the backends have reported."""
     time.sleep(REPORTED)
-    before, before_rows = counters(), rows()
+    a, a_rows = counters(), rows()
+    time.sleep(IDLE)
+    b, b_rows = counters(), rows()
     started = time.monotonic()
     work()
     elapsed = time.monotonic() - started
     time.sleep(REPORTED)
-    after, after_rows = counters(), rows()
-    # The idle window runs as long as the busy one: `elapsed` and the reporting wait.
-    time.sleep(elapsed + REPORTED)
-    idle, idle_rows = counters(), rows()
-    grown = {}
-    for name, written in after_rows.items():
-        was, later = before_rows.get(name, [0, 0, 0]), idle_rows.get(name, written)
-        change = [a - b - (i - a) for b, a, i in zip(was, written, later)]
-        if any(change):
-            grown[name] = change
-    return [a - b - (i - a) for b, a, i in zip(before, after, idle)], grown, elapsed
+    c, c_rows = counters(), rows()
+    time.sleep(IDLE)
+    d, d_rows = counters(), rows()
+    busy = elapsed + REPORTED
+
+    def net(first, before, after, last):
+        background = ((before - first) + (last - after)) / 2 / IDLE * busy
+        margin = abs((before - first) - (last - after)) / 2 / IDLE * busy
+        return after - before - background, margin
+
+    totals = [net(*values) for values in zip(a, b, c, d)]
+    tables = {}
+    for name in c_rows:
+        zero = [0, 0, 0]
+        change = [net(*values)[0] for values in zip(a_rows.get(name, zero), b_rows.get(name, zero), c_rows[name], d_rows.get(name, c_rows[name]))]
+        if any(abs(value) / count >= 0.05 for value in change):
+            tables[name] = change
+    return totals, tables, elapsed
 
 
 def answered():
@@ -82,9 +97,13 @@ def tasks():
             time.sleep(0.005)
 
 
+method = subprocess.run(psql + ["-tAc", "SHOW wal_sync_method"], check=True, capture_output=True, text=True).stdout.strip()
+if method not in ("fdatasync", "fsync"):
+    raise SystemExit(f"run-generation-writes: wal_sync_method is {method}: pg_stat_wal.wal_sync counts nothing then")
 for name, work in [("a summary answered in the request", answered), ("a task (lesson_plan)", tasks)]:
-    (xids, syncs, records), tables, elapsed = window(work)
-    print(f"{name}: {xids / count:.2f} transactions that wrote, {syncs / count:.2f} WAL flushes, {records / count:.1f} WAL records"
-          f" per generation ({count} one at a time in {elapsed:.1f} s, an idle window's subtracted)")
+    ((xids, xids_margin), (syncs, syncs_margin), (records, _)), tables, elapsed = window(work)
+    print(f"{name}: {xids / count:.1f} ± {xids_margin / count:.1f} transactions that wrote, {syncs / count:.1f} ± {syncs_margin / count:.1f}"
+          f" WAL flushes ({method}), {records / count:.0f} WAL records per generation ({count} one at a time in {elapsed:.1f} s;"
+          f" the background's subtracted, ± how much its rate differed before and after)")
     for table, (inserted, updated, deleted) in sorted(tables.items()):
-        print(f"  {table}: {inserted / count:.2f} inserted, {updated / count:.2f} updated, {deleted / count:.2f} deleted")
+        print(f"  {table}: {inserted / count:.1f} inserted, {updated / count:.1f} updated, {deleted / count:.1f} deleted")
