@@ -55,12 +55,12 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         let started = ContinuousClock.now
         let request = ReadRequest(head: head, id: RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName)), started: started)
         let read: Read
+        let user: String
         do {
-            read = try route(request.uri, head: head)
+            (read, user) = try route(request.uri, head: head)
         } catch {
             return finish(.failure(error), request, context: context, kept: false)
         }
-        let user = request.user ?? ""
         let kept: DocumentReadCache.Answer?
         switch read {
         case .page(let query): kept = reads.keptPage(owner: user, query)
@@ -82,10 +82,10 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         }
     }
 
-    /// The read a request asks for; a refusal as the Hummingbird listener would answer it (the
-    /// identity first, as its middleware does, then the route).
-    private func route(_ uri: URI, head: HTTPRequestHead) throws -> Read {
-        guard GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) != nil else { throw APIError.missingIdentity }
+    /// The read a request asks for and its user; a refusal as the Hummingbird listener would answer
+    /// it (the identity first, as its middleware does, then the route).
+    private func route(_ uri: URI, head: HTTPRequestHead) throws -> (Read, user: String) {
+        guard let identity = GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) else { throw APIError.missingIdentity }
         let path = uri.path
         let read: Read
         if path == "/api/documents" {
@@ -98,7 +98,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         guard head.method == .GET || head.method == .HEAD else {
             throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "this listener answers GET only")
         }
-        return read
+        return (read, identity.userID)
     }
 
     private func finish(_ result: Result<DocumentReadCache.Answer, any Error>, _ request: ReadRequest, context: ChannelHandlerContext, kept: Bool) {

@@ -9,22 +9,36 @@ import ServiceKit
 struct DocumentReads: Sendable {
     let documents: DocumentService
 
-    /// The query of `GET /api/documents`: `limit` (1 to 100, 20 when left out), `after` (the cursor
-    /// of the previous page) and `q` (a search).
-    struct ListQuery: Sendable {
+    /// A page of any of docsd's lists (documents, trash, shared): `limit` (1 to 100, 20 when left
+    /// out) and `after` (the previous page's `next`).
+    struct PageQuery: Sendable {
         let limit: Int
         let after: PageCursor?
-        let search: String?
-
-        static let pageSizes = 1...100
 
         init(_ parameters: FlatDictionary<Substring, Substring>) throws {
-            limit = try pageLimit(parameters.get("limit"), in: Self.pageSizes, default: 20)
+            limit = try pageLimit(parameters.get("limit"), in: 1...100, default: 20)
             after = try pageCursor(parameters.get("after"))
+        }
+
+        /// The `after` of the page following `page`, from its last item's cursor; nil when `page`
+        /// was not full (the last).
+        func next<Item>(_ page: [Item], _ cursor: (Item) -> PageCursor?) -> String? {
+            guard page.count == limit else { return nil }
+            return page.last.flatMap(cursor)?.text
+        }
+    }
+
+    /// The query of `GET /api/documents`: a page, and `q` (a search).
+    struct ListQuery: Sendable {
+        let page: PageQuery
+        let search: String?
+
+        init(_ parameters: FlatDictionary<Substring, Substring>) throws {
+            page = try PageQuery(parameters)
             search = try DocumentInput.query(parameters.get("q"))
         }
 
-        var isFirstPage: Bool { after == nil && search == nil }
+        var isFirstPage: Bool { page.after == nil && search == nil }
     }
 
     /// `id` as `user` may read it, when kept.
@@ -43,18 +57,18 @@ struct DocumentReads: Sendable {
     /// The owner's first page of `query`, when kept.
     func keptPage(owner: String, _ query: ListQuery) -> DocumentReadCache.Answer? {
         guard query.isFirstPage else { return nil }
-        return documents.readCache?.answer(.firstPage(owner: owner, limit: query.limit))
+        return documents.readCache?.answer(.firstPage(owner: owner, limit: query.page.limit))
     }
 
     func page(owner: String, _ query: ListQuery) async throws -> DocumentReadCache.Answer {
         let fetch = {
-            let page = try await documents.list(ownerID: owner, limit: query.limit, after: query.after, query: query.search)
-            let next = page.count == query.limit ? page.last.map { PageCursor(micros: $0.createdMicros, id: $0.id).text } : nil
+            let page = try await documents.list(ownerID: owner, limit: query.page.limit, after: query.page.after, query: query.search)
+            let next = query.page.next(page) { PageCursor(micros: $0.createdMicros, id: $0.id) }
             let list = DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next)
             return DocumentReadCache.Answer(body: try JSONAnswer.buffer(list), version: nil)
         }
         guard query.isFirstPage else { return try await fetch() }
-        return try await answer(.firstPage(owner: owner, limit: query.limit), fetch)
+        return try await answer(.firstPage(owner: owner, limit: query.page.limit), fetch)
     }
 
     /// The kept answer for `key`, or `fetch`'s, kept unless a change was heard meanwhile.

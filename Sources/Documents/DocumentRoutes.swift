@@ -32,19 +32,17 @@ struct DocumentRoutes: Sendable {
         }
         router.get("/api/documents/trash") { request, _ in
             let user = try Self.identity(request).userID
-            let parameters = request.uri.queryParameters
-            let limit = try pageLimit(parameters.get("limit"), in: DocumentReads.ListQuery.pageSizes, default: 20)
-            let page = try await documents.trash(ownerID: user, limit: limit, after: try pageCursor(parameters.get("after")))
+            let query = try DocumentReads.PageQuery(request.uri.queryParameters)
+            let page = try await documents.trash(ownerID: user, limit: query.limit, after: query.after)
             // The trash goes on from the last one's deletion.
-            let next = page.count == limit ? page.last.flatMap { last in last.deletedMicros.map { PageCursor(micros: $0, id: last.id).text } } : nil
+            let next = query.next(page) { last in last.deletedMicros.map { PageCursor(micros: $0, id: last.id) } }
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0, access: .owner) }, next: next))
         }
         router.get("/api/documents/shared") { request, _ in
             let user = try Self.identity(request).userID
-            let parameters = request.uri.queryParameters
-            let limit = try pageLimit(parameters.get("limit"), in: DocumentReads.ListQuery.pageSizes, default: 20)
-            let page = try await documents.sharedWith(userID: user, limit: limit, after: try pageCursor(parameters.get("after")))
-            let next = page.count == limit ? page.last.map { PageCursor(micros: $0.0.createdMicros, id: $0.0.id).text } : nil
+            let query = try DocumentReads.PageQuery(request.uri.queryParameters)
+            let page = try await documents.sharedWith(userID: user, limit: query.limit, after: query.after)
+            let next = query.next(page) { PageCursor(micros: $0.0.createdMicros, id: $0.0.id) }
             return try Response.json(DocumentList(documents: page.map { DocumentSummary($0.0, access: $0.1) }, next: next))
         }
         router.get("/api/documents/{id}") { request, context in

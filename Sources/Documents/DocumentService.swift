@@ -96,10 +96,7 @@ struct DocumentService: Sendable {
 
     /// Every version of the owner's document, newest first.
     func versions(id: String, ownerID: String) async throws -> [VersionListing] {
-        guard Identifiers.isUUID(id), let versions = try await storage({ try await store.versions(id: id, ownerID: ownerID) }) else {
-            throw DocumentError.notFound(Self.noDocument)
-        }
-        return versions
+        try await ofOwnedDocument(id) { try await store.versions(id: id, ownerID: ownerID) }
     }
 
     /// One version of the owner's document, with its body.
@@ -135,10 +132,7 @@ struct DocumentService: Sendable {
     }
 
     func links(documentID: String, ownerID: String) async throws -> [ShareLink] {
-        guard Identifiers.isUUID(documentID), let links = try await storage({ try await store.links(documentID: documentID, ownerID: ownerID) }) else {
-            throw DocumentError.notFound(Self.noDocument)
-        }
-        return links
+        try await ofOwnedDocument(documentID) { try await store.links(documentID: documentID, ownerID: ownerID) }
     }
 
     func revokeLink(id: String, documentID: String, ownerID: String) async throws {
@@ -187,10 +181,7 @@ struct DocumentService: Sendable {
     }
 
     func shares(documentID: String, ownerID: String) async throws -> [(userID: String, access: DocumentAccess)] {
-        guard Identifiers.isUUID(documentID), let found = try await storage({ try await store.shares(documentID: documentID, ownerID: ownerID) }) else {
-            throw DocumentError.notFound(Self.noDocument)
-        }
-        return found
+        try await ofOwnedDocument(documentID) { try await store.shares(documentID: documentID, ownerID: ownerID) }
     }
 
     func unshare(documentID: String, ownerID: String, userID: String) async throws {
@@ -223,6 +214,13 @@ struct DocumentService: Sendable {
             logger.error("the plans' limits cannot be read from subscribed", metadata: ["reason": "\(error)"])
             throw DocumentError.unavailable("the plans' limits")
         }
+    }
+
+    /// What `find` finds of the owner's document `id`: the same 404 as for no document when `id`
+    /// is no document's id, or not the owner's (`find` answers nil).
+    private func ofOwnedDocument<T>(_ id: String, _ find: () async throws -> T?) async throws -> T {
+        guard Identifiers.isUUID(id), let found = try await storage(find) else { throw DocumentError.notFound(Self.noDocument) }
+        return found
     }
 
     /// Runs a store call: a refusal passes through; any other failure is PostgreSQL out of reach.
