@@ -10,6 +10,23 @@ struct EntitlementService: Sendable {
     let store: any SubscriptionStore
     let settings: SubscriptionSettings
     let logger: Logger
+    /// Reservations wait for the batch under way to commit, then go together in the next; endings
+    /// likewise, in a writer of their own.
+    private let reserves: BatchingQueue<Reservation, StoredDecision>
+    private let endings: BatchingQueue<EndingRequest, FinishResult>
+
+    /// The most calls one batch decides.
+    static let batchLimit = 256
+
+    init(store: any SubscriptionStore, settings: SubscriptionSettings, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        reserves = BatchingQueue(limit: Self.batchLimit) { batch in
+            try await store.reserve(batch, grace: settings.grace, openTTL: settings.openReservationTTL)
+        }
+        endings = BatchingQueue(limit: Self.batchLimit) { batch in try await store.finish(batch) }
+    }
 
     /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
     static let units = 1...100
@@ -44,7 +61,7 @@ struct EntitlementService: Sendable {
         }
         let reservation = Reservation(
             userID: request.user, feature: request.feature, units: request.units, requestID: request.request_id, maxTokens: request.max_tokens)
-        switch try await available({ try await store.reserve(reservation, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
+        switch try await available({ try await reserves.submit(reservation) }) {
         case .decided(let decision): return decision
         case .unknownFeature: throw EntitlementError.unknownFeature(request.feature)
         case .conflict: throw EntitlementError.requestIDConflict
@@ -93,7 +110,7 @@ struct EntitlementService: Sendable {
         {
             ending = .released
         }
-        switch try await available({ try await store.finish(requestID: request.request_id, ending: ending) }) {
+        switch try await available({ try await endings.submit(EndingRequest(requestID: request.request_id, ending: ending)) }) {
         case .ended: return ending
         case .unknown: throw EntitlementError.unknownRequest
         case .conflict(let previous): throw EntitlementError.alreadyEnded(previous)

@@ -12,6 +12,12 @@ struct Reservation: Sendable, Equatable {
     var maxTokens: Int? = nil
 }
 
+/// A request to end a reservation: settle it (the work was done) or release it (the units come back).
+struct EndingRequest: Sendable, Equatable {
+    let requestID: String
+    let ending: ReservationEnding
+}
+
 /// What subscribed decided about a reservation.
 enum ReserveDecision: Sendable, Equatable {
     /// Counted (or counted already, for a retry): `remaining` generations until `resetsAt`, each at

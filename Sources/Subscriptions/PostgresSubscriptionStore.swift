@@ -3,7 +3,8 @@ import Foundation
 import PostgresClient
 
 /// subscribed's PostgreSQL tables (schema `billing`, sql/002 and sql/005). The decisions themselves
-/// are the SQL functions `billing.reserve` and `billing.finish`: each runs as one statement, so its
+/// are the SQL functions `billing.reserve` and `billing.finish`, called for a whole batch by
+/// `billing.reserve_batch` and `billing.finish_batch` (sql/018): one statement, so every call's
 /// per-user lock, ledger row and counters commit together or not at all.
 struct PostgresSubscriptionStore: SubscriptionStore {
     let postgres: PostgresClient
@@ -67,48 +68,78 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             tasksUnderWay: try row.decode("under_way"), scheduledPlan: try row.decode("scheduled_plan"))
     }
 
-    func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision {
-        let rows = try await postgres.query(
-            """
-            SELECT decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after, max_output_tokens
-            FROM billing.reserve($1::uuid, $2, $3::integer, $4, now(), $5 * interval '1 second', $6 * interval '1 second', $7::integer)
-            """,
-            [
-                .text(reservation.userID), .text(reservation.feature), .int(reservation.units), .text(reservation.requestID),
-                .double(grace), .double(openTTL), reservation.maxTokens.map(PostgresValue.int) ?? .null,
-            ])
-        guard let row = rows.first else { throw Self.unexpected("decision", "none") }
-        let decision: String = try row.decode("decision")
-        switch decision {
-        case "allowed":
-            return .decided(
-                .allowed(
-                    remaining: try row.decode("remaining"), resetsAt: try Self.date(row, "resets_at"), maxOutputTokens: try row.decode("max_output_tokens")))
-        case "denied":
-            let reasonText: String = try row.decode("reason")
-            guard let reason = DenialReason(rawValue: reasonText) else { throw Self.unexpected("reason", reasonText) }
-            return .decided(.denied(reason, retryAfter: try row.decode("retry_after"), maxOutputTokens: try row.decode("max_output_tokens")))
-        case "unknown_feature": return .unknownFeature
-        case "conflict": return .conflict
-        case "ended": return .ended
-        default: throw Self.unexpected("decision", decision)
+    private static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    /// A reservation as `billing.reserve_batch` reads it.
+    private struct ReserveCall: Encodable {
+        let user: String
+        let feature: String
+        let units: Int
+        let request_id: String
+        let max_tokens: Int?
+    }
+
+    /// The rows a batch function returns, one per call, put back in the calls' order.
+    private static func inOrder<Answer>(_ rows: PostgresRows, count: Int, _ answer: (PostgresRow) throws -> Answer) throws -> [Answer] {
+        var answers = [Answer?](repeating: nil, count: count)
+        for row in rows {
+            let item: Int = try row.decode("item")
+            guard answers.indices.contains(item) else { throw unexpected("item", String(item)) }
+            answers[item] = try answer(row)
+        }
+        return try answers.map { answer in
+            guard let answer else { throw unexpected("item", "none for a call of the batch") }
+            return answer
         }
     }
 
-    func finish(requestID: String, ending: ReservationEnding) async throws -> FinishResult {
+    func reserve(_ batch: [Reservation], grace: TimeInterval, openTTL: TimeInterval) async throws -> [StoredDecision] {
+        let calls = batch.map {
+            ReserveCall(user: $0.userID, feature: $0.feature, units: $0.units, request_id: $0.requestID, max_tokens: $0.maxTokens)
+        }
         let rows = try await postgres.query(
-            "SELECT outcome, ending FROM billing.finish($1, $2, now())",
-            [.text(requestID), .text(ending.rawValue)])
-        guard let row = rows.first else { throw Self.unexpected("outcome", "none") }
-        let outcome: String = try row.decode("outcome")
-        switch outcome {
-        case "ended": return .ended
-        case "unknown": return .unknown
-        case "conflict":
-            let previousText: String = try row.decode("ending")
-            guard let previous = ReservationEnding(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
-            return .conflict(previous: previous)
-        default: throw Self.unexpected("outcome", outcome)
+            """
+            SELECT item, decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after, max_output_tokens
+            FROM billing.reserve_batch($1::json, now(), $2 * interval '1 second', $3 * interval '1 second')
+            """,
+            [.text(try Self.json(calls)), .double(grace), .double(openTTL)])
+        return try Self.inOrder(rows, count: batch.count) { row in
+            let decision: String = try row.decode("decision")
+            switch decision {
+            case "allowed":
+                return .decided(
+                    .allowed(
+                        remaining: try row.decode("remaining"), resetsAt: try Self.date(row, "resets_at"),
+                        maxOutputTokens: try row.decode("max_output_tokens")))
+            case "denied":
+                let reasonText: String = try row.decode("reason")
+                guard let reason = DenialReason(rawValue: reasonText) else { throw Self.unexpected("reason", reasonText) }
+                return .decided(.denied(reason, retryAfter: try row.decode("retry_after"), maxOutputTokens: try row.decode("max_output_tokens")))
+            case "unknown_feature": return .unknownFeature
+            case "conflict": return .conflict
+            case "ended": return .ended
+            default: throw Self.unexpected("decision", decision)
+            }
+        }
+    }
+
+    func finish(_ batch: [EndingRequest]) async throws -> [FinishResult] {
+        let calls = batch.map { ["request_id": $0.requestID, "ending": $0.ending.rawValue] }
+        let rows = try await postgres.query(
+            "SELECT item, outcome, ending FROM billing.finish_batch($1::json, now())", [.text(try Self.json(calls))])
+        return try Self.inOrder(rows, count: batch.count) { row in
+            let outcome: String = try row.decode("outcome")
+            switch outcome {
+            case "ended": return .ended
+            case "unknown": return .unknown
+            case "conflict":
+                let previousText: String = try row.decode("ending")
+                guard let previous = ReservationEnding(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
+                return .conflict(previous: previous)
+            default: throw Self.unexpected("outcome", outcome)
+            }
         }
     }
 

@@ -13,15 +13,20 @@ protocol SubscriptionStore: Sendable {
     /// more seconds (past due) before its user falls back to free.
     func overview(userID: String, grace: TimeInterval) async throws -> SubscriptionOverview
 
-    /// Decides `reservation` and, when allowed, records it; idempotent by its request id. A
-    /// reservation open longer than `openTTL` seconds no longer counts as a task under way.
-    func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision
+    /// Decides the reservations of `batch` and records what it allows, in one transaction: each
+    /// user's in arrival order, the users in one order for every caller (ascending ids), so that
+    /// two batches never wait for each other in a cycle. Idempotent by request id. A reservation
+    /// open longer than `openTTL` seconds no longer counts as a task under way. Returns one
+    /// decision per reservation, in order; throws only when the store failed, and then nothing of
+    /// the batch was recorded.
+    func reserve(_ batch: [Reservation], grace: TimeInterval, openTTL: TimeInterval) async throws -> [StoredDecision]
 
-    /// Ends a reservation; idempotent by request id.
-    func finish(requestID: String, ending: ReservationEnding) async throws -> FinishResult
+    /// Ends reservations in order, in one transaction as ``reserve(_:grace:openTTL:)`` decides;
+    /// idempotent by request id. One result per request, in order.
+    func finish(_ batch: [EndingRequest]) async throws -> [FinishResult]
 
-    /// Releases reservations left open longer than `after` seconds (their caller crashed); the
-    /// request ids released.
+    /// Releases reservations left open longer than `after` seconds (their caller crashed), at most
+    /// 1000 a call; the request ids released.
     func releaseAbandoned(after: TimeInterval) async throws -> [String]
 
     /// Whether the plan in effect for the user who reserved `requestID` counts an answer from aid's

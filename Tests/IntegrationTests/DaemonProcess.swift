@@ -12,6 +12,8 @@ final class DaemonProcess: Sendable {
     let socketPath: String
     /// notifyd's event stream listener (`--events-listen`), beside its socket.
     let eventsSocketPath: String
+    /// subscribed's entitlement listener (`--entitlements-listen`), beside its socket.
+    let entitlementsSocketPath: String
     let directory: String
     private let process: Process
     private let logPath: String
@@ -31,13 +33,15 @@ final class DaemonProcess: Sendable {
         self.name = name
         socketPath = directory + "/\(name).sock"
         eventsSocketPath = directory + "/\(name)-events.sock"
+        entitlementsSocketPath = directory + "/\(name)-entitlements.sock"
         logPath = directory + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable(name))
         process.arguments =
             ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"]
-            + (name == "notifyd" ? ["--events-listen", "unix:\(eventsSocketPath)"] : []) + arguments
+            + (name == "notifyd" ? ["--events-listen", "unix:\(eventsSocketPath)"] : [])
+            + (name == "subscribed" ? ["--entitlements-listen", "unix:\(entitlementsSocketPath)"] : []) + arguments
         process.environment = environment
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
@@ -90,10 +94,14 @@ final class DaemonProcess: Sendable {
         return (status, String(text[..<newline]))
     }
 
-    /// POST of a JSON body over the unix socket with curl, as nginx would send it.
-    func post(_ path: String, headers: [String] = [], json: String) async throws -> (status: Int, body: String) {
+    /// POST of a JSON body over the unix socket (or `socket`) with curl, as nginx would send it;
+    /// status 0 when nothing answered.
+    func post(_ path: String, headers: [String] = [], json: String, socket: String? = nil) async throws -> (status: Int, body: String) {
         let arguments =
-            ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary", json]
+            [
+                "-s", "--max-time", "10", "--unix-socket", socket ?? socketPath, "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
+                "--data-binary", json,
+            ]
             + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
         let text = try await ChildProcess.run("/usr/bin/curl", arguments).output
         guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {

@@ -6,7 +6,7 @@ import Testing
 
 @testable import Subscriptions
 
-/// The store's contract, one body run over PostgreSQL (sql/005-011's functions) and over the
+/// The store's contract, one body run over PostgreSQL (sql/005-018's functions) and over the
 /// in-memory store the rule tests use: if the two ever decide differently, these fail.
 @Suite("The subscription store's contract, over PostgreSQL and in memory", .privatePostgres)
 struct SubscriptionStoreContractTests {
@@ -112,6 +112,40 @@ struct SubscriptionStoreContractTests {
             #expect(try await store.finish(requestID: requestID, ending: .settled) == .ended)
             #expect(try await Self.reserve(store, user, requestID: requestID) == .ended)
             #expect(try await fixtures.recorded(userID: user) == Recorded(reserved: 1, settled: 1, today: 1))
+        }
+    }
+
+    @Test(
+        "one batch decides each user's calls in arrival order: a quota spent mid-batch, an id repeated counts once, an id another user holds is a conflict",
+        arguments: StoreKind.allCases)
+    func batchInArrivalOrder(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let user = try await fixtures.subscribe(plan: try await fixtures.makePlan(perDay: 3))
+            let other = UUID().uuidString.lowercased()
+            let taken = "taken-" + UUID().uuidString
+            #expect(Self.remaining(try await Self.reserve(fixtures.store, UUID().uuidString.lowercased(), requestID: taken)) == 9)
+            let ids = (0..<5).map { "batch-\($0)-" + UUID().uuidString }
+            func reservation(_ who: String, _ id: String) -> Reservation {
+                Reservation(userID: who, feature: "generate.short", units: 1, requestID: id)
+            }
+            let batch = [
+                reservation(user, ids[0]), reservation(user, ids[1]), reservation(user, ids[0]), reservation(other, ids[2]),
+                reservation(user, ids[3]), reservation(user, ids[4]), reservation(other, taken),
+            ]
+            let decisions = try await fixtures.store.reserve(batch, grace: Self.grace, openTTL: Self.hour)
+            #expect(decisions.map(Self.remaining) == [2, 1, 1, 9, 0, nil, nil])
+            #expect(Self.reason(decisions[5]) == .quotaExceeded)
+            #expect(decisions[6] == .conflict)
+            #expect(try await fixtures.recorded(userID: user) == Recorded(reserved: 3, today: 3))
+            #expect(try await fixtures.recorded(userID: other) == Recorded(reserved: 1, today: 1))
+
+            let endings = try await fixtures.store.finish([
+                EndingRequest(requestID: ids[0], ending: .released), EndingRequest(requestID: ids[0], ending: .settled),
+                EndingRequest(requestID: ids[1], ending: .settled), EndingRequest(requestID: ids[1], ending: .settled),
+                EndingRequest(requestID: ids[4], ending: .settled),
+            ])
+            #expect(endings == [.ended, .conflict(previous: .released), .ended, .ended, .unknown])
+            #expect(try await fixtures.recorded(userID: user) == Recorded(reserved: 3, released: 1, settled: 1, today: 2))
         }
     }
 

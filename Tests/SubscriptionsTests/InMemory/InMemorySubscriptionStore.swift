@@ -129,66 +129,70 @@ final class InMemorySubscriptionStore: SubscriptionStore, Sendable {
         }
     }
 
-    func reserve(_ reservation: Reservation, grace: TimeInterval, openTTL: TimeInterval) async throws -> StoredDecision {
+    func reserve(_ batch: [Reservation], grace: TimeInterval, openTTL: TimeInterval) async throws -> [StoredDecision] {
         let now = clock.now
-        return state.withLock { state in
-            let found = state.ledger.first { $0.requestID == reservation.requestID && $0.state == "reserved" }
-            if let found {
-                guard found.userID == reservation.userID, found.feature == reservation.feature, found.units == reservation.units else { return .conflict }
-                guard state.open[reservation.requestID] != nil else { return .ended }
-            }
-            guard state.plans.values.contains(where: { $0.features.contains(reservation.feature) }) else { return .unknownFeature }
-            let applied = Self.effective(state, userID: reservation.userID, at: now, grace: grace)
-            let limits = applied.plan
-            let dayKey = "\(reservation.userID) \(Self.day(now))"
-            let periodKey = "\(reservation.userID) \(applied.periodStart.timeIntervalSince1970)"
-            let usedToday = state.daily[dayKey] ?? 0
-            let usedPeriod = state.period[periodKey] ?? 0
-            func allowed(_ today: Int, _ period: Int) -> StoredDecision {
-                let dayLeft = limits.generationsPerDay - today
-                let periodLeft = limits.generationsPerMonth - period
-                return .decided(
-                    .allowed(
-                        remaining: max(min(dayLeft, periodLeft), 0), resetsAt: dayLeft <= periodLeft ? Self.nextDay(now) : applied.periodEnd,
-                        maxOutputTokens: limits.maxOutputTokens))
-            }
-            if found != nil { return allowed(usedToday, usedPeriod) }
-            guard limits.features.contains(reservation.feature) else {
-                let reason: DenialReason =
-                    switch applied.standing {
-                    case "none": .noSubscription
-                    case "lapsed": .subscriptionExpired
-                    default: .featureNotInPlan
-                    }
-                return .decided(.denied(reason, retryAfter: nil))
-            }
-            if let asked = reservation.maxTokens, asked > limits.maxOutputTokens {
-                return .decided(.denied(.maxTokensExceeded, retryAfter: nil, maxOutputTokens: limits.maxOutputTokens))
-            }
-            let running = state.open.values.filter { $0.userID == reservation.userID && $0.at > now - openTTL }.count
-            if running >= limits.tasksAtOnce { return .decided(.denied(.tooManyTasks, retryAfter: 1)) }
-            func seconds(until end: Date) -> Int { max(Int(end.timeIntervalSince(now).rounded(.up)), 1) }
-            // The period's first: when both are spent, the day's reset alone would not let a retry through.
-            if usedPeriod + reservation.units > limits.generationsPerMonth {
-                return .decided(.denied(.quotaExceeded, retryAfter: seconds(until: applied.periodEnd)))
-            }
-            if usedToday + reservation.units > limits.generationsPerDay {
-                return .decided(.denied(.quotaExceeded, retryAfter: seconds(until: Self.nextDay(now))))
-            }
-            state.ledger.append(
-                LedgerRow(
-                    requestID: reservation.requestID, state: "reserved", userID: reservation.userID, feature: reservation.feature,
-                    units: reservation.units, usageDay: Self.day(now), periodStart: applied.periodStart, at: now))
-            state.daily[dayKey, default: 0] += reservation.units
-            state.period[periodKey, default: 0] += reservation.units
-            state.open[reservation.requestID] = (reservation.userID, now)
-            return allowed(usedToday + reservation.units, usedPeriod + reservation.units)
-        }
+        return state.withLock { state in batch.map { Self.reserve($0, in: &state, grace: grace, openTTL: openTTL, at: now) } }
     }
 
-    func finish(requestID: String, ending: ReservationEnding) async throws -> FinishResult {
+    private static func reserve(_ reservation: Reservation, in state: inout State, grace: TimeInterval, openTTL: TimeInterval, at now: Date)
+        -> StoredDecision
+    {
+        let found = state.ledger.first { $0.requestID == reservation.requestID && $0.state == "reserved" }
+        if let found {
+            guard found.userID == reservation.userID, found.feature == reservation.feature, found.units == reservation.units else { return .conflict }
+            guard state.open[reservation.requestID] != nil else { return .ended }
+        }
+        guard state.plans.values.contains(where: { $0.features.contains(reservation.feature) }) else { return .unknownFeature }
+        let applied = Self.effective(state, userID: reservation.userID, at: now, grace: grace)
+        let limits = applied.plan
+        let dayKey = "\(reservation.userID) \(Self.day(now))"
+        let periodKey = "\(reservation.userID) \(applied.periodStart.timeIntervalSince1970)"
+        let usedToday = state.daily[dayKey] ?? 0
+        let usedPeriod = state.period[periodKey] ?? 0
+        func allowed(_ today: Int, _ period: Int) -> StoredDecision {
+            let dayLeft = limits.generationsPerDay - today
+            let periodLeft = limits.generationsPerMonth - period
+            return .decided(
+                .allowed(
+                    remaining: max(min(dayLeft, periodLeft), 0), resetsAt: dayLeft <= periodLeft ? Self.nextDay(now) : applied.periodEnd,
+                    maxOutputTokens: limits.maxOutputTokens))
+        }
+        if found != nil { return allowed(usedToday, usedPeriod) }
+        guard limits.features.contains(reservation.feature) else {
+            let reason: DenialReason =
+                switch applied.standing {
+                case "none": .noSubscription
+                case "lapsed": .subscriptionExpired
+                default: .featureNotInPlan
+                }
+            return .decided(.denied(reason, retryAfter: nil))
+        }
+        if let asked = reservation.maxTokens, asked > limits.maxOutputTokens {
+            return .decided(.denied(.maxTokensExceeded, retryAfter: nil, maxOutputTokens: limits.maxOutputTokens))
+        }
+        let running = state.open.values.filter { $0.userID == reservation.userID && $0.at > now - openTTL }.count
+        if running >= limits.tasksAtOnce { return .decided(.denied(.tooManyTasks, retryAfter: 1)) }
+        func seconds(until end: Date) -> Int { max(Int(end.timeIntervalSince(now).rounded(.up)), 1) }
+        // The period's first: when both are spent, the day's reset alone would not let a retry through.
+        if usedPeriod + reservation.units > limits.generationsPerMonth {
+            return .decided(.denied(.quotaExceeded, retryAfter: seconds(until: applied.periodEnd)))
+        }
+        if usedToday + reservation.units > limits.generationsPerDay {
+            return .decided(.denied(.quotaExceeded, retryAfter: seconds(until: Self.nextDay(now))))
+        }
+        state.ledger.append(
+            LedgerRow(
+                requestID: reservation.requestID, state: "reserved", userID: reservation.userID, feature: reservation.feature,
+                units: reservation.units, usageDay: Self.day(now), periodStart: applied.periodStart, at: now))
+        state.daily[dayKey, default: 0] += reservation.units
+        state.period[periodKey, default: 0] += reservation.units
+        state.open[reservation.requestID] = (reservation.userID, now)
+        return allowed(usedToday + reservation.units, usedPeriod + reservation.units)
+    }
+
+    func finish(_ batch: [EndingRequest]) async throws -> [FinishResult] {
         let now = clock.now
-        return state.withLock { Self.finish(&$0, requestID: requestID, ending: ending, at: now) }
+        return state.withLock { state in batch.map { Self.finish(&state, requestID: $0.requestID, ending: $0.ending, at: now) } }
     }
 
     private static func finish(_ state: inout State, requestID: String, ending: ReservationEnding, at now: Date) -> FinishResult {

@@ -1,0 +1,58 @@
+-- subscribed decides reservations and endings in batches: everything that arrived while the
+-- previous batch committed goes in one call of these functions, one transaction and one commit for
+-- all. Each call is decided by billing.reserve or billing.finish, as before, in its arrival order
+-- among the calls of its user; the users come in ascending id order, so that every batch takes its
+-- users' locks in the same order and two batches never wait for each other in a cycle.
+
+-- p_batch: a JSON array of {user, feature, units, request_id, max_tokens}. One row per call, `item`
+-- its place in the array (from 0).
+CREATE FUNCTION billing.reserve_batch(p_batch json, p_now timestamptz, p_grace interval, p_open_ttl interval)
+RETURNS TABLE (item integer, decision text, reason text, remaining integer, resets_at timestamptz, retry_after integer, max_output_tokens integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    call record;
+BEGIN
+    FOR call IN
+        SELECT (c.place - 1)::integer AS place, (c.value->>'user')::uuid AS user_id, c.value->>'feature' AS feature,
+               (c.value->>'units')::integer AS units, c.value->>'request_id' AS request_id, (c.value->>'max_tokens')::integer AS max_tokens
+        FROM json_array_elements(p_batch) WITH ORDINALITY AS c(value, place)
+        ORDER BY 2, c.place
+    LOOP
+        RETURN QUERY SELECT call.place, d.* FROM billing.reserve(call.user_id, call.feature, call.units, call.request_id, p_now, p_grace, p_open_ttl,
+                                                              call.max_tokens) d;
+    END LOOP;
+END
+$$;
+
+-- p_batch: a JSON array of {request_id, ending}. The users are those of the reservations named
+-- (a reservation's row never changes, so it is read before the lock).
+CREATE FUNCTION billing.finish_batch(p_batch json, p_now timestamptz)
+RETURNS TABLE (item integer, outcome text, ending text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    call record;
+BEGIN
+    FOR call IN
+        SELECT (c.place - 1)::integer AS place, c.value->>'request_id' AS request_id, c.value->>'ending' AS ending,
+               (SELECT l.user_id FROM billing.usage_ledger l WHERE l.request_id = c.value->>'request_id' AND l.state = 'reserved') AS user_id
+        FROM json_array_elements(p_batch) WITH ORDINALITY AS c(value, place)
+        ORDER BY 4 NULLS FIRST, c.place
+    LOOP
+        RETURN QUERY SELECT call.place, f.* FROM billing.finish(call.request_id, call.ending, p_now) f;
+    END LOOP;
+END
+$$;
+
+-- The abandoned reservations are released as one batch of endings, their users in the same order.
+CREATE OR REPLACE FUNCTION billing.release_abandoned(p_now timestamptz, p_after interval)
+RETURNS TABLE (request_id text)
+LANGUAGE sql AS $$
+    WITH abandoned AS (
+        SELECT o.request_id FROM billing.open_reservations o WHERE o.at < p_now - p_after ORDER BY o.at LIMIT 1000
+    ), batch AS (
+        SELECT json_agg(json_build_object('request_id', a.request_id, 'ending', 'released')) AS calls,
+               array_agg(a.request_id) AS ids
+        FROM abandoned a
+    )
+    SELECT b.ids[f.item + 1] FROM batch b CROSS JOIN LATERAL billing.finish_batch(b.calls, p_now) f WHERE b.calls IS NOT NULL AND f.outcome = 'ended'
+$$;
