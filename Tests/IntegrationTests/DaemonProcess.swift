@@ -12,8 +12,6 @@ final class DaemonProcess: Sendable {
     let socketPath: String
     /// notifyd's event stream listener (`--events-listen`), beside its socket.
     let eventsSocketPath: String
-    /// subscribed's entitlement listener (`--entitlements-listen`), beside its socket.
-    let entitlementsSocketPath: String
     let directory: String
     private let process: Process
     private let logPath: String
@@ -33,15 +31,13 @@ final class DaemonProcess: Sendable {
         self.name = name
         socketPath = directory + "/\(name).sock"
         eventsSocketPath = directory + "/\(name)-events.sock"
-        entitlementsSocketPath = directory + "/\(name)-entitlements.sock"
         logPath = directory + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable(name))
         process.arguments =
             ["--listen", "unix:\(socketPath)", "--socket-mode", "0660", "--log-format", "json"]
-            + (name == "notifyd" ? ["--events-listen", "unix:\(eventsSocketPath)"] : [])
-            + (name == "subscribed" ? ["--entitlements-listen", "unix:\(entitlementsSocketPath)"] : []) + arguments
+            + (name == "notifyd" ? ["--events-listen", "unix:\(eventsSocketPath)"] : []) + arguments
         process.environment = environment
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log

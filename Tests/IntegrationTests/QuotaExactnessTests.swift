@@ -21,10 +21,16 @@ import Testing
         var unanswered = 0
     }
 
+    /// A subscribed process and its entitlement socket.
+    struct Instance: Sendable {
+        let daemon: DaemonProcess
+        let socket: String
+    }
+
     /// What the calls share: what they were told, and the instance started in place of the killed one.
     final class Run: Sendable {
         let told = Mutex(Told())
-        let replacement = Mutex<DaemonProcess?>(nil)
+        let replacement = Mutex<Instance?>(nil)
     }
 
     enum Operation: CaseIterable {
@@ -58,19 +64,24 @@ import Testing
             "REDIS_URL": try LocalServer.shared(.redis).url(), "POSTGRES_URL": try postgres.url(),
             "AMQP_URL": try LocalServer.shared(.rabbitmq).url(),
         ]
-        @Sendable func start() async throws -> DaemonProcess {
-            let daemon = try DaemonProcess("subscribed", arguments: ["--shutdown-drain", "0.5"], environment: environment)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quota-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        @Sendable func start(_ number: Int) async throws -> Instance {
+            let socket = "\(directory)/entitlements-\(number).sock"
+            let daemon = try DaemonProcess(
+                "subscribed", arguments: ["--shutdown-drain", "0.5", "--entitlements-listen", "unix:\(socket)"], environment: environment)
             try await daemon.waitUntilListening()
-            return daemon
+            return Instance(daemon: daemon, socket: socket)
         }
-        let first = try await start()
-        defer { first.remove() }
-        let second = try await start()
-        defer { second.remove() }
+        let first = try await start(1)
+        defer { first.daemon.remove() }
+        let second = try await start(2)
+        defer { second.daemon.remove() }
         let shared = Run()
-        defer { shared.replacement.withLock { $0?.remove() } }
+        defer { shared.replacement.withLock { $0?.daemon.remove() } }
 
-        @Sendable func call(_ operation: Operation, on daemon: DaemonProcess) async throws {
+        @Sendable func call(_ operation: Operation, on instance: Instance) async throws {
             let pick = ids.randomElement()!
             let user = operation == .otherUser ? users.filter { $0 != pick.user }.randomElement()! : pick.user
             let path =
@@ -84,7 +95,7 @@ import Testing
                 case .reserve, .otherUser: #"{"user":"\#(user)","feature":"generate.short","units":1,"request_id":"\#(pick.id)"}"#
                 case .settle, .release: #"{"request_id":"\#(pick.id)"}"#
                 }
-            let answer = try await daemon.post(path, json: body, socket: daemon.entitlementsSocketPath)
+            let answer = try await instance.daemon.post(path, json: body, socket: instance.socket)
             let json = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             shared.told.withLock { told in
                 guard answer.status == 200, let json else {
@@ -103,9 +114,9 @@ import Testing
                 for _ in 0..<12 {
                     group.addTask {
                         for _ in 0..<(count / 12) {
-                            let daemon = [first, second, shared.replacement.withLock { $0 }].compactMap { $0 }.filter(\.isRunning).randomElement()!
+                            let instance = [first, second, shared.replacement.withLock { $0 }].compactMap { $0 }.filter(\.daemon.isRunning).randomElement()!
                             let operation: Operation = [.reserve, .reserve, .reserve, .settle, .release, .otherUser].randomElement()!
-                            try await call(operation, on: daemon)
+                            try await call(operation, on: instance)
                         }
                     }
                 }
@@ -115,8 +126,8 @@ import Testing
 
         try await run(200) {
             try await Task.sleep(for: .milliseconds(400))
-            first.crash()
-            let started = try await start()
+            first.daemon.crash()
+            let started = try await start(3)
             shared.replacement.withLock { $0 = started }
         }
         try await run(200) {
