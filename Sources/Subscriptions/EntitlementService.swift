@@ -15,7 +15,8 @@ struct EntitlementService: Sendable {
     private let reserves: BatchingQueue<Reservation, StoredDecision>
     private let endings: BatchingQueue<EndingRequest, FinishResult>
 
-    /// The most calls one batch decides.
+    /// The most calls one batch decides: a batch holds its users' locks until it commits, so an
+    /// unbounded one would hold up every other instance's batches for as long.
     static let batchLimit = 256
 
     init(store: any SubscriptionStore, settings: SubscriptionSettings, logger: Logger) {
@@ -56,7 +57,8 @@ struct EntitlementService: Sendable {
             throw EntitlementError.invalidField("units", message: "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)")
         }
         try Self.checkRequestID(request.request_id)
-        if let maxTokens = request.max_tokens, maxTokens < 1 {
+        // PostgreSQL's integer bound: a larger one would fail the statement of its whole batch.
+        if let maxTokens = request.max_tokens, !(1...Int(Int32.max)).contains(maxTokens) {
             throw EntitlementError.invalidField("max_tokens", message: "max_tokens must be a positive number of tokens")
         }
         let reservation = Reservation(

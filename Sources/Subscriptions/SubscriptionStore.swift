@@ -14,7 +14,7 @@ protocol SubscriptionStore: Sendable {
     func overview(userID: String, grace: TimeInterval) async throws -> SubscriptionOverview
 
     /// Decides the reservations of `batch` and records what it allows, in one transaction: each
-    /// user's in arrival order, the users in one order for every caller (ascending ids), so that
+    /// user's in arrival order, the batch's locks taken in one order for every caller, so that
     /// two batches never wait for each other in a cycle. Idempotent by request id. A reservation
     /// open longer than `openTTL` seconds no longer counts as a task under way. Returns one
     /// decision per reservation, in order; throws only when the store failed, and then nothing of

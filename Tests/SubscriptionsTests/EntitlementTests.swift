@@ -234,6 +234,74 @@ struct EntitlementStorageTests {
         }
     }
 
+    @Test("two batches reserving one id for different users, each holding a user the other needs next, do not deadlock")
+    func batchesWithASharedIDDoNotDeadlock() async throws {
+        try await SubscribedInstance.with { subscribed in
+            let postgres = subscribed.postgres
+            let store = PostgresSubscriptionStore(postgres: postgres)
+            let plan = try await subscribed.fixtures.makePlan(perDay: 10)
+            var users: [String] = []
+            for _ in 0..<3 { users.append(try await subscribed.fixtures.subscribe(plan: plan)) }
+            // In the order a batch locks them: first, middle, last.
+            let ordered: [String] = try await postgres.query(
+                """
+                SELECT u::text FROM unnest(string_to_array($1, ',')::uuid[]) u ORDER BY hashtextextended('billing.usage:' || u::text, 0)
+                """, [.text(users.joined(separator: ","))]
+            ).map { try $0.decode(at: 0) }
+            let (first, middle, last) = (ordered[0], ordered[1], ordered[2])
+            let shared = "shared-" + UUID().uuidString
+            func reservation(_ user: String, _ id: String) -> Reservation {
+                Reservation(userID: user, feature: "generate.short", units: 1, requestID: id)
+            }
+            try await postgres.query(
+                "INSERT INTO billing.usage_daily (user_id, usage_day, units) VALUES ($1::uuid, (now() AT TIME ZONE 'UTC')::date, 0)", [.text(first)])
+            // Holding the first user's day counter stops the first batch right after it wrote the
+            // shared id for that user, before it asks for the middle user; the second batch then
+            // comes for the middle user and the shared id.
+            let (one, two) = try await postgres.withTransaction { transaction in
+                try await transaction.query(
+                    "SELECT units FROM billing.usage_daily WHERE user_id = $1::uuid AND usage_day = (now() AT TIME ZONE 'UTC')::date FOR UPDATE",
+                    [.text(first)])
+                let holder: Int = try await transaction.query("SELECT pg_backend_pid()")[0].decode(at: 0)
+                let one = Task {
+                    try await store.reserve(
+                        [reservation(first, shared), reservation(middle, "one-" + UUID().uuidString)], grace: 0, openTTL: 3600)
+                }
+                try await Self.waitUntilBlocked(postgres, by: holder)
+                let two = Task {
+                    try await store.reserve(
+                        [reservation(middle, "two-" + UUID().uuidString), reservation(last, shared)], grace: 0, openTTL: 3600)
+                }
+                try await Self.waitUntilBlocked(postgres, count: 2)
+                return (one, two)
+            }
+            let firstBatch = try await one.value
+            let secondBatch = try await two.value
+            #expect(firstBatch.allSatisfy { if case .decided(.allowed) = $0 { true } else { false } })
+            guard case .decided(.allowed) = secondBatch[0] else {
+                Issue.record("the second batch's own id was not allowed: \(secondBatch)")
+                return
+            }
+            #expect(secondBatch[1] == .conflict, "the shared id belongs to the first batch's user")
+        }
+    }
+
+    /// Waits until `count` statements wait for a lock (held by `holder`, when given).
+    static func waitUntilBlocked(_ postgres: PostgresClient, by holder: Int? = nil, count: Int = 1) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let blocked: Int = try await postgres.query(
+                """
+                SELECT count(*)::integer FROM pg_stat_activity
+                WHERE cardinality(pg_blocking_pids(pid)) > 0 AND ($1::integer IS NULL OR $1::integer = ANY (pg_blocking_pids(pid)))
+                """, [holder.map(PostgresValue.int) ?? .null]
+            )[0].decode(at: 0)
+            if blocked >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("fewer than \(count) statements came to wait for a lock")
+    }
+
     @Test("Redis flushed, then stopped, in the middle of the day: nobody gets past a quota, since PostgreSQL decides")
     func redisLostMidDay() async throws {
         // Servers of its own: an instance on the shared PostgreSQL would write other tests' tiers

@@ -17,7 +17,7 @@ struct Tally: Sendable {
     var latencies: [Duration] = []
 }
 
-typealias Channel = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+typealias EntitlementConnection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
 /// One call: its status and body.
 func call(
@@ -49,7 +49,7 @@ func run(socket: String, users: [String], settle: Bool, until deadline: Continuo
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: socket) { channel in
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHTTPClientHandlers()
-            return try Channel(wrappingChannelSynchronously: channel)
+            return try EntitlementConnection(wrappingChannelSynchronously: channel)
         }
     }
     var tally = Tally()

@@ -129,6 +129,9 @@ final class InMemorySubscriptionStore: SubscriptionStore, Sendable {
         }
     }
 
+    /// In arrival order. PostgreSQL's store takes the users in the order of their lock keys: two
+    /// users' calls for one request id in one batch may be decided the other way round there, and
+    /// the contract leaves that order open.
     func reserve(_ batch: [Reservation], grace: TimeInterval, openTTL: TimeInterval) async throws -> [StoredDecision] {
         let now = clock.now
         return state.withLock { state in batch.map { Self.reserve($0, in: &state, grace: grace, openTTL: openTTL, at: now) } }
