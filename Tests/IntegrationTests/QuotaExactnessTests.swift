@@ -50,7 +50,7 @@ import Testing
         }
     }
 
-    enum Operation: CaseIterable {
+    enum Operation {
         case reserve, settle, release, otherUser
     }
 
