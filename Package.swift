@@ -315,6 +315,8 @@ let package = Package(
             name: "AuthTests",
             dependencies: [
                 "Auth", "Contracts", "ServiceBackends", "ServiceKit", "JWT", "Cryptography", "RedisClient", "PostgresClient", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

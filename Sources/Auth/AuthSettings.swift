@@ -53,8 +53,9 @@ struct AuthSettings: Sendable {
     var secureCookies: Bool
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
     var validateListen: ListenAddress?
-    /// Event-loop threads of that listener (`validate.threads`). One is plenty: a cached answer
-    /// costs microseconds, and misses run on the task pool; more threads only compete with nginx.
+    /// Event-loop threads of that listener (`validate.threads`). One (the default) runs it on the
+    /// Redis client's loop, where a new token's lookup is answered without a thread hop; more give
+    /// it loops of its own, each miss then hopping to Redis's loop and back.
     var validateThreads: Int
     /// Telegram sign-in, when a bot is configured; nil: its routes answer 404.
     var telegram: TelegramSettings?

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import NIOCore
 import RedisClient
 
 /// authd's Redis keys (prefix `auth:`): the metadata of every live access token and API key, the
@@ -54,12 +55,16 @@ struct RedisTokenRegistry: TokenRegistry {
         return 1
         """)
 
+    var eventLoop: any EventLoop { redis.eventLoop }
+
     /// The token's record, whether its user is blocked, and the user's tier; one round trip.
-    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) async throws -> (record: String?, blocked: Bool, tier: String) {
-        let reply = try await redis.send(RedisCommand("MGET", Self.tokenKey(jwtID), SharedKeys.blocked(userID: userID), SharedKeys.tier(userID: userID)))
-        let values = reply.array ?? []
-        guard values.count == 3 else { throw UnexpectedReply(message: "MGET answered \(values.count) values for 3 keys") }
-        return (values[0].string, !values[1].isNil, Tier.parse(values[2].string))
+    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) -> EventLoopFuture<(record: String?, blocked: Bool, tier: String)> {
+        redis.sendFuture(RedisCommand("MGET", Self.tokenKey(jwtID), SharedKeys.blocked(userID: userID), SharedKeys.tier(userID: userID)))
+            .flatMapThrowing { reply in
+                let values = reply.array ?? []
+                guard values.count == 3 else { throw UnexpectedReply(message: "MGET answered \(values.count) values for 3 keys") }
+                return (values[0].string, !values[1].isNil, Tier.parse(values[2].string))
+            }
     }
 
     /// Deletes every token of the session and tells every instance; returns how many were live.

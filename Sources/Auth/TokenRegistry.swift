@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// What every authd instance must see at once about live credentials: the access tokens signed for
 /// each session, the API keys, the blocked users and their tiers; and the revocations it tells
@@ -8,9 +9,13 @@ protocol TokenRegistry: Sendable {
     /// Records a newly signed access token, valid until `expiry`, in one atomic step; false when
     /// the session was revoked meanwhile (the token must not be handed out).
     func recordAccessToken(jwtID: String, userID: String, sessionID: String, until expiry: Date) async throws -> Bool
+    /// The loop its lookups of access tokens complete on: authd's validator listener runs there, so
+    /// a new token's lookup makes no thread hop.
+    var eventLoop: any EventLoop { get }
     /// The token's record (`"<user id> <session id>"`, nil when revoked), whether its user is
-    /// blocked, and the user's tier.
-    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) async throws -> (record: String?, blocked: Bool, tier: String)
+    /// blocked, and the user's tier; a future on ``eventLoop``, so that a caller on that loop waits
+    /// in no task.
+    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) -> EventLoopFuture<(record: String?, blocked: Bool, tier: String)>
     /// Revokes every token of the session, refuses tokens signed for it later, and tells every
     /// instance; returns how many were live.
     @discardableResult

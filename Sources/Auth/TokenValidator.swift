@@ -1,6 +1,7 @@
 import Foundation
 import JWT
 import Logging
+import NIOCore
 import ServiceKit
 
 /// Validates access tokens and API keys for `/internal/jwt/validate` and authd's own routes.
@@ -41,16 +42,26 @@ final class TokenValidator: Sendable {
         case pending(PendingValidation)
     }
 
-    /// A cache miss: the credential was extracted and hashed once; ``run()`` verifies it.
+    /// A cache miss: the credential was extracted and hashed once; ``answer()`` verifies it.
     struct PendingValidation: Sendable {
         let validator: TokenValidator
         let credential: Credential
         let required: String?
         let now: Date
 
-        /// Signature, claims and Redis (and PostgreSQL for an API key that Redis does not know).
+        /// A Bearer token's signature and claims at once on the caller's thread, then its Redis
+        /// lookup, answered on the registry's event loop without a task; an API key (which may
+        /// need PostgreSQL) in a task. The future never fails: a backend that does answers
+        /// ``ValidationOutcome/unavailable(reason:)``.
+        func answer() -> EventLoopFuture<ValidationOutcome> {
+            validator.validateMiss(credential, required: required, now: now)
+        }
+
+        /// ``answer()`` for a caller in a task.
         func run() async -> ValidationOutcome {
-            await validator.validateMiss(credential, required: required, now: now)
+            await withCheckedContinuation { continuation in
+                answer().whenSuccess { continuation.resume(returning: $0) }
+            }
         }
     }
 
@@ -75,33 +86,54 @@ final class TokenValidator: Sendable {
         }
     }
 
-    private func validateMiss(_ credential: Credential, required: String?, now: Date) async -> ValidationOutcome {
+    private func validateMiss(_ credential: Credential, required: String?, now: Date) -> EventLoopFuture<ValidationOutcome> {
         outcomes.cacheMisses.increment()
-        let outcome: ValidationOutcome
         switch credential.kind {
-        case .bearer(let token): outcome = await validateBearer(token, digest: credential.digest, required: required, now: now)
-        case .apiKey(let key): outcome = await validateAPIKey(key, digest: credential.digest, required: required, now: now)
+        case .bearer(let token):
+            let accessToken: AccessToken
+            let scopes: [String]
+            switch verify(token, now: now) {
+            case .refused(let refusal): return registry.eventLoop.makeSucceededFuture(record(.unauthorized(refusal)))
+            case .valid(let token, let tokenScopes): (accessToken, scopes) = (token, tokenScopes)
+            }
+            let generation = cache.generation
+            return registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject).map { found in
+                self.record(
+                    self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation))
+            }.recover { error in
+                self.record(self.unavailable("Redis", error))
+            }
+        case .apiKey(let key):
+            return registry.eventLoop.makeFutureWithTask {
+                self.record(await self.validateAPIKey(key, digest: credential.digest, required: required, now: now))
+            }
         }
-        return record(outcome)
     }
 
-    private func validateBearer(_ token: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+    private enum Verification {
+        case valid(AccessToken, scopes: [String])
+        case refused(Unauthorized)
+    }
+
+    /// A Bearer token's signature and claims: the token and its scopes, or why it is refused.
+    private func verify(_ token: Substring, now: Date) -> Verification {
         let accessToken: AccessToken
         do {
             accessToken = try keys.validator.validate(token, now: now)
         } catch {
-            return .unauthorized(.token(error.code))
+            return .refused(.token(error.code))
         }
-        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .unauthorized(.invalidScope) }
+        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .refused(.invalidScope) }
         // Both go into response headers: only our own UUIDs are acceptable there.
-        guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .unauthorized(.invalidClaim) }
-        let generation = cache.generation
-        let found: (record: String?, blocked: Bool, tier: String)
-        do {
-            found = try await registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject)
-        } catch {
-            return unavailable("Redis", error)
-        }
+        guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .refused(.invalidClaim) }
+        return .valid(accessToken, scopes: scopes)
+    }
+
+    /// A verified token against what the registry holds for it; a valid one is cached.
+    private func admit(
+        _ accessToken: AccessToken, scopes: [String], found: (record: String?, blocked: Bool, tier: String), digest: CredentialDigest, required: String?,
+        now: Date, generation: UInt64
+    ) -> ValidationOutcome {
         guard let record = found.record else { return .unauthorized(.revoked) }
         guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(.recordMismatch) }
         let identity = Identity(

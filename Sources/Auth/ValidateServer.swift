@@ -7,11 +7,16 @@ import NIOHTTP1
 import ServiceKit
 
 /// authd's lean listener (``LeanListener``): only `GET /internal/jwt/validate`, for nginx's
-/// auth_request. A cache hit is answered on the event loop that read the request; a miss runs
-/// ``TokenValidator/PendingValidation/run()`` in a task. The hot path is read, hash, lookup, write.
+/// auth_request. A cache hit is answered on the event loop that read the request; so is a new
+/// token, whose signature is checked there and whose Redis lookup is answered there: with one
+/// thread (the default) the listener runs on the Redis client's own loop, so a miss passes through
+/// no task and no other thread. The hot path is read, hash, lookup, write.
 enum ValidateServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) -> LeanListener {
-        LeanListener(name: "validator", address: address, threads: threads, socketMode: socketMode, logger: logger) {
+        LeanListener(
+            name: "validator", address: address, threads: threads, sharedLoop: threads == 1 ? validator.registry.eventLoop : nil, socketMode: socketMode,
+            logger: logger
+        ) {
             ValidateHandler(validator: validator)
         }
     }
@@ -47,9 +52,7 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
         case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)
         case .pending(let pending):
-            let promise = context.eventLoop.makePromise(of: ValidationOutcome.self)
-            promise.completeWithTask { await pending.run() }
-            promise.futureResult.assumeIsolated().whenSuccess { outcome in
+            pending.answer().hop(to: context.eventLoop).assumeIsolated().whenSuccess { outcome in
                 self.write(outcome, requestID: requestID, head: head, context: context)
             }
         }

@@ -110,7 +110,7 @@ final class ConnectionManager: @unchecked Sendable {
             if failures > 0 {
                 logger.info("Redis connection restored", metadata: ["attempts": "\(failures)"])
             } else {
-                logger.debug("Redis connected", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)"])
+                logger.debug("Redis connected", metadata: ["address": "\(configuration.socketPath ?? "\(configuration.host):\(configuration.port)")"])
             }
             live.channel.closeFuture.assumeIsolated().whenComplete { _ in self.perform(self.machine.connectionLost(live)) }
             for pending in held where !pending.isDone {
@@ -141,16 +141,20 @@ final class ConnectionManager: @unchecked Sendable {
     private func connect() {
         eventLoop.assertInEventLoop()
         let onPush = onPush
-        let connected = ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
-            .flatMap { channel in self.setUp(channel) }
+        let channel =
+            if let socketPath = configuration.socketPath {
+                bootstrap.connect(unixDomainSocketPath: socketPath)
+            } else {
+                bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: configuration.host, port: configuration.port)
+            }
+        let connected = channel.flatMap { channel in self.setUp(channel) }
         attempt = connected
         connected.assumeIsolated().whenComplete { result in
             switch result {

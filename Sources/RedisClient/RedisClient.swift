@@ -89,6 +89,23 @@ public final class RedisClient: Service, Sendable {
         return value
     }
 
+    /// ``send(_:timeout:)`` for a caller on an event loop that must not wait in a task: the future
+    /// completes on ``eventLoop`` (a caller already there makes no thread hop at all); an error
+    /// reply fails it with ``RedisError/Code/server``, as it fails `send`.
+    public func sendFuture(_ command: RedisCommand, timeout: Duration? = nil) -> EventLoopFuture<RedisValue> {
+        var payload = ByteBuffer()
+        do {
+            try CommandEncoder.encode(command, into: &payload)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return commands.submitFuture(payload, expectedReplies: 1, isBatch: false, timeout: timeout ?? configuration.commandTimeout)
+            .flatMapThrowing { value in
+                if case .error(let message) = value { throw RedisError.server(message) }
+                return value
+            }
+    }
+
     /// Sends a command given by name and arguments: `try await client.send("HSET", key, field, value)`.
     @discardableResult
     public func send(_ name: String, _ arguments: any RedisArgument...) async throws(RedisError) -> RedisValue {

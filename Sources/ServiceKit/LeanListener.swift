@@ -13,16 +13,23 @@ public struct LeanListener: Service {
     let name: String
     let address: ListenAddress
     let threads: Int
+    let sharedLoop: (any EventLoop)?
     let socketMode: Int
     let logger: Logger
     let makeHandler: @Sendable () -> any ChannelHandler
 
+    /// - Parameters:
+    ///   - threads: event-loop threads of the listener's own.
+    ///   - sharedLoop: a loop to run on instead, one a client the handler calls runs on, so that
+    ///     the handler's calls and their answers make no thread hop.
     public init(
-        name: String, address: ListenAddress, threads: Int, socketMode: Int, logger: Logger, makeHandler: @escaping @Sendable () -> any ChannelHandler
+        name: String, address: ListenAddress, threads: Int, sharedLoop: (any EventLoop)? = nil, socketMode: Int, logger: Logger,
+        makeHandler: @escaping @Sendable () -> any ChannelHandler
     ) {
         self.name = name
         self.address = address
         self.threads = threads
+        self.sharedLoop = sharedLoop
         self.socketMode = socketMode
         self.logger = logger
         self.makeHandler = makeHandler
@@ -30,9 +37,9 @@ public struct LeanListener: Service {
 
     public func run() async throws {
         let makeHandler = makeHandler
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        defer { group.shutdownGracefully { _ in } }
-        let bootstrap = ServerBootstrap(group: group)
+        let ownGroup = sharedLoop == nil ? MultiThreadedEventLoopGroup(numberOfThreads: threads) : nil
+        defer { ownGroup?.shutdownGracefully { _ in } }
+        let bootstrap = ServerBootstrap(group: sharedLoop ?? ownGroup!)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

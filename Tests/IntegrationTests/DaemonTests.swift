@@ -213,6 +213,51 @@ import Testing
         #expect(reused.split(separator: "\n") == ["200 1", "200 0", "200 0"], "\(reused)")
     }
 
+    /// The lean listener answers a new token on the Redis client's loop: a signed-out session's
+    /// token is refused there, and without Redis a new token gets 503, never 200 or 401.
+    @Test func theLeanValidatorRefusesARevokedTokenAndFailsClosedWithoutRedis() async throws {
+        let redis = try await LocalServer.startPrivate(.redis)
+        defer { redis.remove() }
+        let validateSocket = FileManager.default.temporaryDirectory.appendingPathComponent("validate-\(UUID().uuidString.prefix(8)).sock").path
+        let daemon = try DaemonProcess("authd", arguments: ["--validate-listen", "unix:\(validateSocket)"], environment: environment(redis: redis))
+        defer { daemon.remove(); try? FileManager.default.removeItem(atPath: validateSocket) }
+        try await daemon.waitUntilListening()
+        _ = try await pollReady(daemon, until: 200)
+
+        let email = "lean-\(UUID().uuidString.prefix(8))@example.com"
+        let credentials = #"{"email":"\#(email)","password":"a long test passphrase"}"#
+        func post(_ path: String, body: String = credentials, token: String? = nil) async throws -> String {
+            var arguments = [
+                "-s", "--unix-socket", daemon.socketPath, "-H", "Content-Type: application/json", "-H", "\(GatewayHeaders.realIP.rawName): 10.9.9.9",
+                "-d", body,
+            ]
+            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+            return try await ChildProcess.run("/usr/bin/curl", arguments + ["http://authd\(path)"]).output
+        }
+        func login() async throws -> String {
+            let answer = try await post("/auth/login")
+            return try #require((try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["access_token"] as? String, "\(answer)")
+        }
+        func validate(_ token: String) async throws -> String {
+            try await ChildProcess.run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", validateSocket, "-H", "Authorization: Bearer \(token)",
+                    "http://authd/internal/jwt/validate",
+                ]
+            ).output
+        }
+        _ = try await post("/auth/register")
+        let signedOut = try await login()
+        #expect(try await validate(signedOut) == "200")
+        _ = try await post("/auth/logout", body: "{}", token: signedOut)
+        #expect(try await validate(signedOut) == "401", "a signed-out session's token must be refused")
+
+        let unseen = try await login()
+        try await redis.stop()
+        #expect(try await validate(unseen) == "503", "a new token that cannot be checked against Redis is neither allowed nor refused")
+    }
+
     @Test func aBadSettingStopsStartWithTheKeyNamed() async throws {
         let daemon = try DaemonProcess("authd", arguments: ["--log-level", "loud"], environment: environment())
         defer { daemon.remove() }

@@ -71,6 +71,24 @@ struct CommandTests {
         _ = try await TestRedis.withClient { admin in try await admin.send("ACL", "DELUSER", user) }
     }
 
+    /// `unix://user:password@/path?db=N` connects over the server's unix socket (the stack's
+    /// daemons do), with the URL's user and database.
+    @Test func aUnixSocketURLConnectsOverTheSocket() async throws {
+        let server = try LocalServer.shared(.redis)
+        let socket = "\(server.stateDirectory)/redis/redis.sock"
+        let key = TestRedis.prefix("unix")
+        try await TestRedis.withClient(configure: { $0 = try! RedisConfiguration(url: "unix://default:\(try! server.password())@\(socket)?db=3") }) {
+            client in
+            let info = try await client.send("CLIENT", "INFO").string ?? ""
+            #expect(info.contains("laddr=\(socket)"), "\(info)")
+            #expect(info.contains(" db=3 "), "\(info)")
+            try await client.set(key, to: "over the socket")
+            #expect(try await client.get(key) == "over the socket")
+        }
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "unix://localhost/redis.sock") }
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "unix:///redis.sock?database=1") }
+    }
+
     @Test func serverErrorsAreThrownWithTheServerMessage() async throws {
         let key = TestRedis.prefix("errors")
         try await TestRedis.withClient { client in

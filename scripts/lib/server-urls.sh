@@ -5,6 +5,7 @@
 #   server_url postgres STATE [DATABASE]   postgresql://skillup:...@127.0.0.1:PORT/DATABASE (skillup)
 #   server_url rabbitmq STATE [VHOST]      amqp://skillup:...@127.0.0.1:PORT/VHOST (/)
 #   server_url redis STATE                 redis://default:...@127.0.0.1:PORT
+#   server_url redis-socket STATE          unix://default:...@STATE/redis/redis.sock
 #   server_password NAME STATE             the password alone (PGPASSWORD for psql)
 
 server_password() {
@@ -14,6 +15,7 @@ server_password() {
 
 server_url() {
   local name=$1 state=$2 port
+  [[ $name == redis-socket ]] && { echo "unix://default:$(server_password redis "$state")@$state/redis/redis.sock"; return; }
   port=$(<"$state/$name/port")
   case $name in
     postgres) echo "postgresql://skillup:$(server_password postgres "$state")@127.0.0.1:$port/${3:-skillup}" ;;

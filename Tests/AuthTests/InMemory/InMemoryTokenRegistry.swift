@@ -1,5 +1,7 @@
 import Contracts
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 @testable import Auth
@@ -54,11 +56,14 @@ final class InMemoryTokenRegistry: TokenRegistry {
         }
     }
 
-    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) async throws -> (record: String?, blocked: Bool, tier: String) {
-        state.withLock { state in
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    func lookupAccessToken(jwtID: some StringProtocol, userID: some StringProtocol) -> EventLoopFuture<(record: String?, blocked: Bool, tier: String)> {
+        let found = state.withLock { state in
             let token = state.tokens[String(jwtID)].flatMap { $0.expiresAt > Date() ? $0.record : nil }
-            return (token, state.blocked.contains(String(userID)), Tier.parse(state.tiers[String(userID)]))
+            return (record: token, blocked: state.blocked.contains(String(userID)), tier: Tier.parse(state.tiers[String(userID)]))
         }
+        return eventLoop.makeSucceededFuture(found)
     }
 
     func revokeSession(_ sessionID: String) async throws -> Int {
