@@ -64,7 +64,7 @@ public struct AccountAdmin: Sendable {
             scopes = user.scopes.filter { !removed.contains($0) }
             scopes += added.filter { !scopes.contains($0) }
         }
-        guard let parsed = Scopes.parse(scopes.joined(separator: " ")), !parsed.isEmpty else { throw InvalidScopes(unknown: []) }
+        guard let parsed = Scopes.parse(list: scopes), !parsed.isEmpty else { throw InvalidScopes(unknown: []) }
         guard try await store.setScopes(normalizedEmail: normalized, scopes: parsed) != nil else { throw UnknownAccount(email: email) }
         let keys = try await store.liveAPIKeys(userID: user.id)
         try await registry.dropAPIKeyRecords(digestHexes: keys.map(\.digestHex), userID: user.id)

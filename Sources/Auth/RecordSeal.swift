@@ -49,7 +49,7 @@ struct SealedAPIKeyRecord: Sendable, Equatable {
             let expected = try? seal(
                 digestHex: digestHex, userID: parts[0], keyID: parts[1], expiry: expiry, scopes: Array(parts.dropFirst(4)), secret: secret),
             ConstantTime.equals(Array(expected.utf8), Array(parts[3].utf8)),
-            let scopes = Scopes.parse(parts.dropFirst(4).joined(separator: " "))
+            let scopes = Scopes.parse(list: parts.dropFirst(4))
         else { return nil }
         return Self(userID: parts[0], keyID: parts[1], expiry: expiry, scopes: scopes)
     }

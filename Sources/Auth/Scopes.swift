@@ -15,8 +15,14 @@ public enum Scopes {
 
     /// The scopes of a space-separated list, or nil when one is malformed or there are too many.
     static func parse(_ text: some StringProtocol) -> [String]? {
+        parse(list: text.split(separator: " ", omittingEmptySubsequences: true))
+    }
+
+    /// The scopes of a list (a token's `scope` claim, already split), or nil when one is malformed
+    /// or there are too many.
+    static func parse(list: some Sequence<some StringProtocol>) -> [String]? {
         var scopes: [String] = []
-        for part in text.split(separator: " ", omittingEmptySubsequences: true) {
+        for part in list {
             guard isWellFormed(part) else { return nil }
             let scope = String(part)
             if !scopes.contains(scope) { scopes.append(scope) }

@@ -123,7 +123,7 @@ final class TokenValidator: Sendable {
         } catch {
             return .refused(.token(error.code))
         }
-        guard let scopes = Scopes.parse(accessToken.scopes.joined(separator: " ")) else { return .refused(.invalidScope) }
+        guard let scopes = Scopes.parse(list: accessToken.scopes) else { return .refused(.invalidScope) }
         // Both go into response headers: only our own UUIDs are acceptable there.
         guard Identifiers.isUUID(accessToken.subject), Identifiers.isUUID(accessToken.sessionID) else { return .refused(.invalidClaim) }
         return .valid(accessToken, scopes: scopes)

@@ -23,7 +23,7 @@ struct APIKeyManagement: Sendable {
     {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard (1...100).contains(name.count) else { throw AccountError.invalidKeyName }
-        guard let scopes = Scopes.parse(requested.joined(separator: " ")), !scopes.isEmpty, requested.allSatisfy(Scopes.isWellFormed) else {
+        guard let scopes = Scopes.parse(list: requested), !scopes.isEmpty else {
             throw AccountError.invalidScopes
         }
         let maximum = Int(settings.apiKeyMaximumLifetime)
