@@ -3,6 +3,7 @@ import JWT
 import Logging
 import NIOPosix
 import PasswordHashing
+import RedisClient
 public import ServiceBackends
 import ServiceKit
 public import ServiceLifecycle
@@ -36,6 +37,16 @@ public enum AuthDaemon {
         let accounts: any AccountStore
         let tokens: any TokenRegistry
         let throttle: any LoginThrottle
+        /// What the validator reads: in a running authd the same keys as `tokens`, through a Redis
+        /// connection on the validator's own event loop (``build(_:)``).
+        let validation: any TokenRegistry
+
+        init(accounts: any AccountStore, tokens: any TokenRegistry, throttle: any LoginThrottle, validation: (any TokenRegistry)? = nil) {
+            self.accounts = accounts
+            self.tokens = tokens
+            self.throttle = throttle
+            self.validation = validation ?? tokens
+        }
     }
 
     /// authd over the Redis and PostgreSQL clients: its storage there, the revocation feed, and
@@ -45,17 +56,25 @@ public enum AuthDaemon {
         let postgres = try setup.backends.postgres()
         let settings = try AuthSettings(setup.configuration)
         let accounts = PostgresAccountStore(postgres: postgres)
+        // The validator's own event loop, with a Redis connection of its own there: the lean
+        // listener checks a new token's signature and reads its record on that one thread, and a
+        // flood of new or forged tokens cannot delay sign-ins or the revocation feed, which stay on
+        // the daemon's client.
+        let validatorLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let validatorRedis = RedisClient(configuration: redis.configuration, eventLoop: validatorLoop.next(), logger: setup.logger)
+        let lifetime = settings.accessTokenLifetime + settings.leeway
         let storage = Storage(
             accounts: accounts,
-            tokens: RedisTokenRegistry(redis: redis, store: accounts, tokenLifetime: settings.accessTokenLifetime + settings.leeway),
+            tokens: RedisTokenRegistry(redis: redis, store: accounts, tokenLifetime: lifetime),
             throttle: RedisLoginThrottle(
                 redis: redis, accountThreshold: settings.accountFailureThreshold, addressThreshold: settings.addressFailureThreshold,
-                base: settings.lockoutBase, maximum: settings.lockoutMaximum))
+                base: settings.lockoutBase, maximum: settings.lockoutMaximum),
+            validation: RedisTokenRegistry(redis: validatorRedis, store: accounts, tokenLifetime: lifetime))
         let components = try await wire(setup, settings: settings, storage: storage)
         let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
         return Components(
             validator: components.validator, keys: components.keys, cache: components.cache, telegramSessions: components.telegramSessions,
-            accountLookup: components.accountLookup, services: components.services + [feed])
+            accountLookup: components.accountLookup, services: [ValidatorLoop(group: validatorLoop, redis: validatorRedis)] + components.services + [feed])
     }
 
     /// authd's rules over a storage: signing keys, password hashing, the validator and its cache,
@@ -75,7 +94,7 @@ public enum AuthDaemon {
         // One cache per instance: the validator fills it, the revocation feed and this instance's
         // own revocations empty it.
         let cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
-        let validator = TokenValidator(keys: keys, registry: storage.tokens, store: storage.accounts, cache: cache, logger: setup.logger)
+        let validator = TokenValidator(keys: keys, registry: storage.validation, store: storage.accounts, cache: cache, logger: setup.logger)
         let accounts = try await Accounts(
             store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, cache: cache,
             logger: setup.logger)
@@ -105,6 +124,23 @@ public enum AuthDaemon {
         return Components(
             validator: validator, keys: keys, cache: cache, telegramSessions: sessionRouter.buildResponder(), accountLookup: lookupRouter.buildResponder(),
             services: services)
+    }
+}
+
+/// The validator's event loop and its Redis connection (``AuthDaemon/build(_:)``): the connection
+/// runs until shutdown, then the loop stops, which closes whatever is still open on it.
+struct ValidatorLoop: Service {
+    let group: MultiThreadedEventLoopGroup
+    let redis: RedisClient
+
+    func run() async throws {
+        do {
+            try await redis.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
     }
 }
 

@@ -54,8 +54,9 @@ struct AuthSettings: Sendable {
     /// The lean listener that serves only `/internal/jwt/validate` (`validate.listen`), if any.
     var validateListen: ListenAddress?
     /// Event-loop threads of that listener (`validate.threads`). One (the default) runs it on the
-    /// Redis client's loop, where a new token's lookup is answered without a thread hop; more give
-    /// it loops of its own, each miss then hopping to Redis's loop and back.
+    /// validator's own loop, where the validator's Redis connection lives and a new token's lookup
+    /// is answered without a thread hop; more give it loops of its own, each miss then hopping to
+    /// that loop and back.
     var validateThreads: Int
     /// Telegram sign-in, when a bot is configured; nil: its routes answer 404.
     var telegram: TelegramSettings?

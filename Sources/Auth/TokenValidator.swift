@@ -51,10 +51,12 @@ final class TokenValidator: Sendable {
 
         /// A Bearer token's signature and claims at once on the caller's thread, then its Redis
         /// lookup, answered on the registry's event loop without a task; an API key (which may
-        /// need PostgreSQL) in a task. The future never fails: a backend that does answers
-        /// ``ValidationOutcome/unavailable(reason:)``.
+        /// need PostgreSQL) in a task. The future never fails: a failure answers
+        /// ``ValidationOutcome/unavailable(reason:)``, so nginx always gets an answer.
         func answer() -> EventLoopFuture<ValidationOutcome> {
-            validator.validateMiss(credential, required: required, now: now)
+            validator.validateMiss(credential, required: required, now: now).recover { error in
+                validator.record(validator.unavailable("Redis", error))
+            }
         }
 
         /// ``answer()`` for a caller in a task.
@@ -100,8 +102,6 @@ final class TokenValidator: Sendable {
             return registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject).map { found in
                 self.record(
                     self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation))
-            }.recover { error in
-                self.record(self.unavailable("Redis", error))
             }
         case .apiKey(let key):
             return registry.eventLoop.makeFutureWithTask {

@@ -9,8 +9,8 @@ import ServiceKit
 /// authd's lean listener (``LeanListener``): only `GET /internal/jwt/validate`, for nginx's
 /// auth_request. A cache hit is answered on the event loop that read the request; so is a new
 /// token, whose signature is checked there and whose Redis lookup is answered there: with one
-/// thread (the default) the listener runs on the Redis client's own loop, so a miss passes through
-/// no task and no other thread. The hot path is read, hash, lookup, write.
+/// thread (the default) the listener runs on the loop of the validator's own Redis connection, so
+/// a miss passes through no task and no other thread. The hot path is read, hash, lookup, write.
 enum ValidateServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) -> LeanListener {
         LeanListener(

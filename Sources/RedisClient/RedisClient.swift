@@ -25,7 +25,8 @@ public import ServiceLifecycle
 public final class RedisClient: Service, Sendable {
     /// The event loop that owns both connections; callers already on it skip one thread hop.
     public let eventLoop: any EventLoop
-    private let configuration: RedisConfiguration
+    /// Where it connects and how: another client for the same server starts from it.
+    public let configuration: RedisConfiguration
     private let logger: Logger
     private let commands: ConnectionManager
     private let pubSub: PubSub

@@ -18,7 +18,7 @@ public struct RedisConfiguration: Sendable {
     public var database: Int?
     /// The default bound on every call, from the moment it is made to its reply.
     public var commandTimeout: Duration
-    /// The bound on establishing the TCP connection.
+    /// The bound on establishing the connection.
     public var connectTimeout: Duration
     /// The first wait before reconnecting after the server went away; it doubles after each
     /// failed attempt up to ``maximumReconnectDelay``.
@@ -78,7 +78,7 @@ public struct RedisConfiguration: Sendable {
                 self.database = database
             }
         case "unix":
-            guard components.host?.isEmpty ?? true, components.path.hasPrefix("/") else {
+            guard components.host?.isEmpty ?? true, components.port == nil, components.path.hasPrefix("/") else {
                 throw RedisError(.invalidConfiguration, "a unix:// URL names the socket by its absolute path: unix:///path/to/redis.sock")
             }
             self.init(password: components.password)

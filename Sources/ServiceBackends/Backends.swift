@@ -6,7 +6,8 @@ public import ServiceKit
 
 /// How to reach the servers behind a daemon, read from its configuration.
 ///
-/// Keys: `redis.url` (`redis://[:password@]host:port[/db]`), `postgres.url`, `amqp.url`; a password
+/// Keys: `redis.url` (`redis://[:password@]host:port[/db]` or `unix://[:password@]/path/redis.sock`),
+/// `postgres.url`, `amqp.url`; a password
 /// in a secret file (`redis.password`, `postgres.password`, `amqp.password`, e.g. from systemd
 /// `LoadCredential=`) replaces the one in the URL, so URLs in unit files can stay password-free.
 public enum Backends {

@@ -3,6 +3,7 @@ public import NIOCore
 public import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// A lean HTTP/1.1 listener beside a daemon's Hummingbird one, for the few requests on a hot path
 /// (authd's auth_request validation, docsd's reads): each connection gets a handler of the
@@ -38,13 +39,21 @@ public struct LeanListener: Service {
     public func run() async throws {
         let makeHandler = makeHandler
         let ownGroup = sharedLoop == nil ? MultiThreadedEventLoopGroup(numberOfThreads: threads) : nil
-        defer { ownGroup?.shutdownGracefully { _ in } }
+        // Shutting down its own group closes the connections; on a shared loop they are closed
+        // here, so that nginx takes its next requests to another instance rather than to one
+        // whose clients are stopping.
+        let connections = OpenConnections()
+        defer {
+            ownGroup?.shutdownGracefully { _ in }
+            connections.closeAll()
+        }
         let bootstrap = ServerBootstrap(group: sharedLoop ?? ownGroup!)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(makeHandler())
                 }
@@ -56,6 +65,21 @@ public struct LeanListener: Service {
         } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
+    }
+}
+
+/// The connections a listener accepted and that are still open.
+private final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
     }
 }
 

@@ -132,7 +132,7 @@ struct AdminName: ParsableArguments {
 struct ServerOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Redis URL redis://host:port; default: $REDIS_URL.")
+    @Option(help: "Redis URL redis://host:port or unix:///path/to/redis.sock; default: $REDIS_URL.")
     var redisURL: String?
 
     func withAdmin<T>(_ body: (AccountAdmin) async throws -> T) async throws -> T {

@@ -86,6 +86,7 @@ struct CommandTests {
             #expect(try await client.get(key) == "over the socket")
         }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "unix://localhost/redis.sock") }
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "unix://:6379/redis.sock") }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "unix:///redis.sock?database=1") }
     }
 

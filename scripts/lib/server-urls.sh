@@ -13,9 +13,17 @@ server_password() {
   cat "$2/$1/password"
 }
 
+# A file's absolute path as a URL's path: the characters that would end or change it escaped.
+url_path() {
+  local path
+  path=$(readlink -m "$1")
+  path=${path//%/%25} path=${path// /%20} path=${path//#/%23} path=${path//\?/%3F}
+  echo "$path"
+}
+
 server_url() {
   local name=$1 state=$2 port
-  [[ $name == redis-socket ]] && { echo "unix://default:$(server_password redis "$state")@$state/redis/redis.sock"; return; }
+  [[ $name == redis-socket ]] && { echo "unix://default:$(server_password redis "$state")@$(url_path "$state/redis/redis.sock")"; return; }
   port=$(<"$state/$name/port")
   case $name in
     postgres) echo "postgresql://skillup:$(server_password postgres "$state")@127.0.0.1:$port/${3:-skillup}" ;;
