@@ -2,9 +2,12 @@
 # For the benchmarks that measure a whole stack (sourced, not run): nginx's request-rate limits out
 # of the way, and a user on a plan without limits. Needs the stack's SKILLUP_POSTGRES_PORT.
 
-# raise_rate_limits STATE: every limit so high that nothing is refused (each request still pays its lookups).
+# raise_rate_limits STATE: every limit so high that nothing is refused (each request still pays its
+# lookups). The bursts too: nginx counts in whole milliseconds, so wrk's connections starting in the
+# same one passed a burst of 10 whatever the rate.
 raise_rate_limits() {
   sed -i -E 's/rate=[0-9]+r\/[sm]/rate=1000000r\/s/' "$1/nginx/conf/conf.d/rate-limits.conf"
+  grep -rlE 'burst=[0-9]+' "$1/nginx/conf" | xargs -r sed -i -E 's/burst=[0-9]+/burst=100000/'
   nginx -p "$1/nginx/" -c "$1/nginx/conf/nginx.conf" -s reload
 }
 
