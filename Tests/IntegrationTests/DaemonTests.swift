@@ -213,13 +213,16 @@ import Testing
         #expect(reused.split(separator: "\n") == ["200 1", "200 0", "200 0"], "\(reused)")
     }
 
-    /// The lean listener answers a new token on the Redis client's loop: a signed-out session's
-    /// token is refused there, and without Redis a new token gets 503, never 200 or 401.
-    @Test func theLeanValidatorRefusesARevokedTokenAndFailsClosedWithoutRedis() async throws {
+    /// The lean listener answers a new token on the validator's loop (one thread), or hops there
+    /// from its own (two): either way a signed-out session's token is refused, and without Redis a
+    /// new token gets 503, never 200 or 401.
+    @Test(arguments: [1, 2])
+    func theLeanValidatorRefusesARevokedTokenAndFailsClosedWithoutRedis(threads: Int) async throws {
         let redis = try await LocalServer.startPrivate(.redis)
         defer { redis.remove() }
         let validateSocket = FileManager.default.temporaryDirectory.appendingPathComponent("validate-\(UUID().uuidString.prefix(8)).sock").path
-        let daemon = try DaemonProcess("authd", arguments: ["--validate-listen", "unix:\(validateSocket)"], environment: environment(redis: redis))
+        let daemon = try DaemonProcess(
+            "authd", arguments: ["--validate-listen", "unix:\(validateSocket)", "--validate-threads", "\(threads)"], environment: environment(redis: redis))
         defer { daemon.remove(); try? FileManager.default.removeItem(atPath: validateSocket) }
         try await daemon.waitUntilListening()
         _ = try await pollReady(daemon, until: 200)
