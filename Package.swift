@@ -252,27 +252,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        .executableTarget(
-            name: "reserve-bench",
+        .target(
+            name: "BenchSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "bench/reserve-bench",
+            path: "bench/bench-support",
             swiftSettings: strictSettings
         ),
 
-        .executableTarget(
-            name: "generate-bench",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            path: "bench/generate-bench",
-            swiftSettings: strictSettings
-        ),
+        .executableTarget(name: "reserve-bench", dependencies: ["BenchSupport"], path: "bench/reserve-bench", swiftSettings: strictSettings),
+
+        .executableTarget(name: "generate-bench", dependencies: ["BenchSupport"], path: "bench/generate-bench", swiftSettings: strictSettings),
 
         // MARK: Tests
         .target(

@@ -42,7 +42,7 @@ final class TokenValidator: Sendable {
         case pending(PendingValidation)
     }
 
-    /// A cache miss: the credential was extracted and hashed once; ``answer()`` verifies it.
+    /// A cache miss: the credential was extracted and hashed once; ``answer(on:)`` verifies it.
     struct PendingValidation: Sendable {
         let validator: TokenValidator
         let credential: Credential
@@ -51,18 +51,17 @@ final class TokenValidator: Sendable {
 
         /// A Bearer token's signature and claims at once on the caller's thread, then its Redis
         /// lookup, answered on the registry's event loop without a task; an API key (which may
-        /// need PostgreSQL) in a task. The future never fails: a failure answers
-        /// ``ValidationOutcome/unavailable(reason:)``, so nginx always gets an answer.
-        func answer() -> EventLoopFuture<ValidationOutcome> {
-            validator.validateMiss(credential, required: required, now: now).recover { error in
-                validator.record(validator.unavailable("Redis", error))
-            }
+        /// need PostgreSQL) in a task. A refusal or an API key's answer completes on `loop`, the
+        /// caller's, so it never passes through the registry's. The future never fails: a failure
+        /// answers ``ValidationOutcome/unavailable(reason:)``, so nginx always gets an answer.
+        func answer(on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
+            validator.validateMiss(credential, required: required, now: now, on: loop)
         }
 
-        /// ``answer()`` for a caller in a task.
+        /// ``answer(on:)`` for a caller in a task.
         func run() async -> ValidationOutcome {
             await withCheckedContinuation { continuation in
-                answer().whenSuccess { continuation.resume(returning: $0) }
+                answer(on: validator.registry.eventLoop).whenSuccess { continuation.resume(returning: $0) }
             }
         }
     }
@@ -88,23 +87,25 @@ final class TokenValidator: Sendable {
         }
     }
 
-    private func validateMiss(_ credential: Credential, required: String?, now: Date) -> EventLoopFuture<ValidationOutcome> {
+    private func validateMiss(_ credential: Credential, required: String?, now: Date, on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
         outcomes.cacheMisses.increment()
         switch credential.kind {
         case .bearer(let token):
             let accessToken: AccessToken
             let scopes: [String]
             switch verify(token, now: now) {
-            case .refused(let refusal): return registry.eventLoop.makeSucceededFuture(record(.unauthorized(refusal)))
+            case .refused(let refusal): return loop.makeSucceededFuture(record(.unauthorized(refusal)))
             case .valid(let token, let tokenScopes): (accessToken, scopes) = (token, tokenScopes)
             }
             let generation = cache.generation
             return registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject).map { found in
                 self.record(
                     self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation))
+            }.recover { error in
+                self.record(self.unavailable("Redis", error))
             }
         case .apiKey(let key):
-            return registry.eventLoop.makeFutureWithTask {
+            return loop.makeFutureWithTask {
                 self.record(await self.validateAPIKey(key, digest: credential.digest, required: required, now: now))
             }
         }

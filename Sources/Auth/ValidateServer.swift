@@ -52,7 +52,7 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
         case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)
         case .pending(let pending):
-            pending.answer().hop(to: context.eventLoop).assumeIsolated().whenSuccess { outcome in
+            pending.answer(on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenSuccess { outcome in
                 self.write(outcome, requestID: requestID, head: head, context: context)
             }
         }

@@ -83,16 +83,17 @@ public final class RedisClient: Service, Sendable {
     ///   `timeout`, `unavailable`, `connectionClosed` or `shutdown`.
     @discardableResult
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RedisValue {
-        var payload = ByteBuffer()
-        try CommandEncoder.encode(command, into: &payload)
-        let value = try await submit(payload, expectedReplies: 1, isBatch: false, timeout: timeout)
-        if case .error(let message) = value { throw RedisError.server(message) }
-        return value
+        do {
+            return try await sendFuture(command, timeout: timeout).get()
+        } catch {
+            throw Self.redisError(error)
+        }
     }
 
     /// ``send(_:timeout:)`` for a caller on an event loop that must not wait in a task: the future
     /// completes on ``eventLoop`` (a caller already there makes no thread hop at all); an error
-    /// reply fails it with ``RedisError/Code/server``, as it fails `send`.
+    /// reply fails it with ``RedisError/Code/server``, as it fails `send`, and a failed connection
+    /// with the channel's own error, which `send` turns into ``RedisError/Code/connectionClosed``.
     public func sendFuture(_ command: RedisCommand, timeout: Duration? = nil) -> EventLoopFuture<RedisValue> {
         var payload = ByteBuffer()
         do {
@@ -133,11 +134,14 @@ public final class RedisClient: Service, Sendable {
         do {
             return try await commands.submit(
                 payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout ?? configuration.commandTimeout)
-        } catch let error as RedisError {
-            throw error
         } catch {
-            throw RedisError(.connectionClosed, "the Redis connection failed: \(error)")
+            throw Self.redisError(error)
         }
+    }
+
+    /// A call's failure as a ``RedisError``: the channel's own errors are a lost connection.
+    private static func redisError(_ error: any Error) -> RedisError {
+        error as? RedisError ?? RedisError(.connectionClosed, "the Redis connection failed: \(error)")
     }
 
     // MARK: Pub/sub

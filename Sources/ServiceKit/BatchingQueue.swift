@@ -67,6 +67,11 @@ public final class BatchingQueue<Call: Sendable, Answer: Sendable>: Sendable {
                 state.running = false
                 return nil
             }
+            // Usually everything waiting fits: it is handed over whole, not copied.
+            guard state.waiting.count > limit else {
+                defer { state.waiting = [] }
+                return state.waiting
+            }
             let taken = Array(state.waiting.prefix(limit))
             state.waiting.removeFirst(taken.count)
             return taken

@@ -38,21 +38,21 @@ public struct LeanListener: Service {
 
     public func run() async throws {
         let makeHandler = makeHandler
-        let ownGroup = sharedLoop == nil ? MultiThreadedEventLoopGroup(numberOfThreads: threads) : nil
-        // Shutting down its own group closes the connections; on a shared loop they are closed
-        // here, so that nginx takes its next requests to another instance rather than to one
+        let group: any EventLoopGroup = sharedLoop ?? MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        // Shutting down its own group closes the connections; on a shared loop they are tracked and
+        // closed here, so that nginx takes its next requests to another instance rather than to one
         // whose clients are stopping.
-        let connections = OpenConnections()
+        let connections = sharedLoop.map { _ in OpenConnections() }
         defer {
-            ownGroup?.shutdownGracefully { _ in }
-            connections.closeAll()
+            if sharedLoop == nil { group.shutdownGracefully { _ in } }
+            connections?.closeAll()
         }
-        let bootstrap = ServerBootstrap(group: sharedLoop ?? ownGroup!)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                connections.add(channel)
+                connections?.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(makeHandler())

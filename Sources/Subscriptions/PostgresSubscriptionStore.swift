@@ -2,7 +2,7 @@ import Contracts
 import Foundation
 import PostgresClient
 
-/// subscribed's PostgreSQL tables (schema `billing`, sql/002 and sql/005). The decisions themselves
+/// subscribed's PostgreSQL tables (schema `billing`, sql/002, sql/005 and sql/018). The decisions themselves
 /// are the SQL functions `billing.reserve` and `billing.finish`, called for a whole batch by
 /// `billing.reserve_batch` and `billing.finish_batch` (sql/018): one statement, so every call's
 /// per-user lock, ledger row and counters commit together or not at all.
@@ -32,7 +32,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             features: try row.decode("features", as: String.self).split(separator: " ").map(String.init), documentsMax: try row.decode("documents_max"))
     }
 
-    /// A value sql/005's functions never return: the schema and this code disagree.
+    /// A value sql/005's and sql/018's functions never return: the schema and this code disagree.
     private static func unexpected(_ column: String, _ value: String) -> PostgresError {
         PostgresError(code: .decoding, message: "column '\(column)' holds '\(value)', which this version of subscribed does not know")
     }
@@ -81,6 +81,12 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         let max_tokens: Int?
     }
 
+    /// One call of `billing.finish_batch`'s JSON list.
+    private struct FinishCall: Encodable {
+        let request_id: String
+        let ending: String
+    }
+
     /// The rows a batch function returns, one per call, put back in the calls' order.
     private static func inOrder<Answer>(_ rows: PostgresRows, count: Int, _ answer: (PostgresRow) throws -> Answer) throws -> [Answer] {
         var answers = [Answer?](repeating: nil, count: count)
@@ -126,7 +132,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
     }
 
     func finish(_ batch: [EndingRequest]) async throws -> [FinishResult] {
-        let calls = batch.map { ["request_id": $0.requestID, "ending": $0.ending.rawValue] }
+        let calls = batch.map { FinishCall(request_id: $0.requestID, ending: $0.ending.rawValue) }
         let rows = try await postgres.query(
             "SELECT item, outcome, ending FROM billing.finish_batch($1::json, now())", [.text(try Self.json(calls))])
         return try Self.inOrder(rows, count: batch.count) { row in

@@ -79,10 +79,11 @@ final class DaemonProcess: Sendable {
         throw Failure(description: "\(name) did not listen within \(timeout): \(log)")
     }
 
-    /// GET over the unix socket with curl, as nginx would send it.
-    func get(_ path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
+    /// GET over the unix socket (or `socket`) with curl, as nginx would send it.
+    func get(_ path: String, headers: [String] = [], socket: String? = nil) async throws -> (status: Int, body: String) {
         let arguments =
-            ["-s", "--max-time", "10", "--unix-socket", socketPath, "-w", "\n%{http_code}"] + headers.flatMap { ["-H", $0] } + ["http://daemon\(path)"]
+            ["-s", "--max-time", "10", "--unix-socket", socket ?? socketPath, "-w", "\n%{http_code}"] + headers.flatMap { ["-H", $0] }
+            + ["http://daemon\(path)"]
         let text = try await ChildProcess.run("/usr/bin/curl", arguments).output
         guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
             throw Failure(description: "curl gave no status: \(text)")

@@ -229,36 +229,23 @@ import Testing
 
         let email = "lean-\(UUID().uuidString.prefix(8))@example.com"
         let credentials = #"{"email":"\#(email)","password":"a long test passphrase"}"#
-        func post(_ path: String, body: String = credentials, token: String? = nil) async throws -> String {
-            var arguments = [
-                "-s", "--unix-socket", daemon.socketPath, "-H", "Content-Type: application/json", "-H", "\(GatewayHeaders.realIP.rawName): 10.9.9.9",
-                "-d", body,
-            ]
-            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-            return try await ChildProcess.run("/usr/bin/curl", arguments + ["http://authd\(path)"]).output
-        }
+        let realIP = "\(GatewayHeaders.realIP.rawName): 10.9.9.9"
         func login() async throws -> String {
-            let answer = try await post("/auth/login")
+            let answer = try await daemon.post("/auth/login", headers: [realIP], json: credentials).body
             return try #require((try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["access_token"] as? String, "\(answer)")
         }
-        func validate(_ token: String) async throws -> String {
-            try await ChildProcess.run(
-                "/usr/bin/curl",
-                [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", validateSocket, "-H", "Authorization: Bearer \(token)",
-                    "http://authd/internal/jwt/validate",
-                ]
-            ).output
+        func validate(_ token: String) async throws -> Int {
+            try await daemon.get("/internal/jwt/validate", headers: ["Authorization: Bearer \(token)"], socket: validateSocket).status
         }
-        _ = try await post("/auth/register")
+        _ = try await daemon.post("/auth/register", headers: [realIP], json: credentials)
         let signedOut = try await login()
-        #expect(try await validate(signedOut) == "200")
-        _ = try await post("/auth/logout", body: "{}", token: signedOut)
-        #expect(try await validate(signedOut) == "401", "a signed-out session's token must be refused")
+        #expect(try await validate(signedOut) == 200)
+        _ = try await daemon.post("/auth/logout", headers: [realIP, "Authorization: Bearer \(signedOut)"], json: "{}")
+        #expect(try await validate(signedOut) == 401, "a signed-out session's token must be refused")
 
         let unseen = try await login()
         try await redis.stop()
-        #expect(try await validate(unseen) == "503", "a new token that cannot be checked against Redis is neither allowed nor refused")
+        #expect(try await validate(unseen) == 503, "a new token that cannot be checked against Redis is neither allowed nor refused")
     }
 
     @Test func aBadSettingStopsStartWithTheKeyNamed() async throws {

@@ -294,7 +294,7 @@ struct EntitlementStorageTests {
                 """
                 SELECT count(*)::integer FROM pg_stat_activity
                 WHERE cardinality(pg_blocking_pids(pid)) > 0 AND ($1::integer IS NULL OR $1::integer = ANY (pg_blocking_pids(pid)))
-                """, [holder.map(PostgresValue.int) ?? .null]
+                """, [.int(holder)]
             )[0].decode(at: 0)
             if blocked >= count { return }
             try await Task.sleep(for: .milliseconds(20))

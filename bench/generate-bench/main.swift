@@ -4,10 +4,8 @@
 //       per second in all (0: as fast as the connections go); prints each accepted task id
 //   generate-bench sync SOCKET USERS_FILE SECONDS CONNECTIONS       summary requests answered in the request
 // Both print a `result` line: answers per second, statuses, and latency percentiles.
+import BenchSupport
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 
 struct Tally: Sendable {
     var ok = 0
@@ -18,50 +16,27 @@ struct Tally: Sendable {
 
 /// One keep-alive connection sending requests one after another while `next` gives a body.
 func run(socket: String, users: [String], path: String, next: @Sendable () async -> String?) async throws -> Tally {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: socket) { channel in
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
-            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-        }
-    }
-    var tally = Tally()
-    try await channel.executeThenClose { inbound, outbound in
-        var responses = inbound.makeAsyncIterator()
+    try await UnixHTTPConnection.with(socket: socket) { connection in
+        var tally = Tally()
         while let body = await next() {
-            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-            head.headers.add(name: "Host", value: "aid")
-            head.headers.add(name: "Content-Type", value: "application/json")
-            head.headers.add(name: "Content-Length", value: String(body.utf8.count))
-            head.headers.add(name: "X-User-Id", value: users.randomElement()!)
-            head.headers.add(name: "X-Session-Id", value: UUID().uuidString.lowercased())
-            head.headers.add(name: "X-Scopes", value: "generate")
-            head.headers.add(name: "X-Tier", value: "pro")
+            let identity = [
+                ("X-User-Id", users.randomElement()!), ("X-Session-Id", UUID().uuidString.lowercased()), ("X-Scopes", "generate"), ("X-Tier", "pro"),
+            ]
             let start = ContinuousClock.now
-            try await outbound.write(.head(head))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
-            try await outbound.write(.end(nil))
-            var status: HTTPResponseStatus = .internalServerError
-            var answer = ByteBuffer()
-            reading: while let part = try await responses.next() {
-                switch part {
-                case .head(let response): status = response.status
-                case .body(var chunk): answer.writeBuffer(&chunk)
-                case .end: break reading
-                }
-            }
+            let (status, answer) = try await connection.post(path, host: "aid", headers: identity, body: body)
             tally.latencies.append(ContinuousClock.now - start)
             if status == .ok || status == .accepted {
                 tally.ok += 1
-                if status == .accepted, let range = String(buffer: answer).range(of: #""task_id":""#) {
-                    tally.taskIDs.append(String(String(buffer: answer)[range.upperBound...].prefix(36)))
+                if status == .accepted, let range = answer.range(of: #""task_id":""#) {
+                    tally.taskIDs.append(String(answer[range.upperBound...].prefix(36)))
                 }
             } else {
                 tally.failed += 1
-                if tally.failed <= 3 { FileHandle.standardError.write(Data("answer \(status.code): \(String(buffer: answer))\n".utf8)) }
+                if tally.failed <= 3 { FileHandle.standardError.write(Data("answer \(status.code): \(answer)\n".utf8)) }
             }
         }
+        return tally
     }
-    return tally
 }
 
 /// Hands out the request bodies: a fixed count at a fixed pace, or until a deadline.
@@ -95,10 +70,6 @@ actor Feed {
     }
 }
 
-func milliseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-}
-
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 5, ["tasks", "sync"].contains(arguments[0]), let amount = Double(arguments[3]), let connections = Int(arguments[4]) else {
     FileHandle.standardError.write(Data("usage: generate-bench tasks SOCKET USERS_FILE COUNT CONNECTIONS RATE | sync SOCKET USERS_FILE SECONDS CONNECTIONS\n".utf8))
@@ -129,7 +100,6 @@ let total = try await withThrowingTaskGroup(of: Tally.self) { group in
 let elapsed = milliseconds(ContinuousClock.now - started) / 1000
 for id in total.taskIDs { print("task \(id)") }
 let sorted = total.latencies.sorted()
-func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : milliseconds(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
 print(
     "result answered=\(total.ok) failed=\(total.failed) per_second=\(String(format: "%.0f", Double(total.ok) / elapsed)) "
-        + "p50_ms=\(String(format: "%.2f", percentile(0.5))) p99_ms=\(String(format: "%.2f", percentile(0.99)))")
+        + "p50_ms=\(String(format: "%.2f", percentile(0.5, of: sorted))) p99_ms=\(String(format: "%.2f", percentile(0.99, of: sorted)))")

@@ -4,10 +4,8 @@
 // settles each allowed one next, as aid does after the answer; until the time is up.
 // Usage: reserve-bench SOCKET[,SOCKET...] USERS_FILE SECONDS CONNECTIONS SETTLE(0|1)
 // (bench/run-reserve runs it).
+import BenchSupport
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 
 struct Tally: Sendable {
     var allowed = 0
@@ -17,49 +15,14 @@ struct Tally: Sendable {
     var latencies: [Duration] = []
 }
 
-typealias EntitlementConnection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
-
-/// One call: its status and body.
-func call(
-    _ path: String, _ body: String, _ outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
-    _ responses: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
-) async throws -> (
-    HTTPResponseStatus, String
-) {
-    var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-    head.headers.add(name: "Host", value: "subscribed")
-    head.headers.add(name: "Content-Type", value: "application/json")
-    head.headers.add(name: "Content-Length", value: String(body.utf8.count))
-    try await outbound.write(.head(head))
-    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
-    try await outbound.write(.end(nil))
-    var status: HTTPResponseStatus = .internalServerError
-    var answer = ByteBuffer()
-    reading: while let part = try await responses.next() {
-        switch part {
-        case .head(let response): status = response.status
-        case .body(var chunk): answer.writeBuffer(&chunk)
-        case .end: break reading
-        }
-    }
-    return (status, String(buffer: answer))
-}
-
 func run(socket: String, users: [String], settle: Bool, until deadline: ContinuousClock.Instant) async throws -> Tally {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: socket) { channel in
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
-            return try EntitlementConnection(wrappingChannelSynchronously: channel)
-        }
-    }
-    var tally = Tally()
-    try await channel.executeThenClose { inbound, outbound in
-        var responses = inbound.makeAsyncIterator()
+    try await UnixHTTPConnection.with(socket: socket) { connection in
+        var tally = Tally()
         while ContinuousClock.now < deadline {
             let requestID = "bench-\(UUID().uuidString)"
             let body = #"{"user":"\#(users.randomElement()!)","feature":"generate.short","units":1,"request_id":"\#(requestID)"}"#
             var start = ContinuousClock.now
-            let (status, text) = try await call("/internal/entitlements/reserve", body, outbound, &responses)
+            let (status, text) = try await connection.post("/internal/entitlements/reserve", host: "subscribed", body: body)
             tally.latencies.append(ContinuousClock.now - start)
             guard status == .ok else {
                 tally.failed += 1
@@ -72,12 +35,13 @@ func run(socket: String, users: [String], settle: Bool, until deadline: Continuo
             tally.allowed += 1
             guard settle else { continue }
             start = ContinuousClock.now
-            let (settleStatus, _) = try await call("/internal/entitlements/settle", #"{"request_id":"\#(requestID)"}"#, outbound, &responses)
+            let (settleStatus, _) = try await connection.post(
+                "/internal/entitlements/settle", host: "subscribed", body: #"{"request_id":"\#(requestID)"}"#)
             tally.latencies.append(ContinuousClock.now - start)
             if settleStatus == .ok { tally.settled += 1 } else { tally.failed += 1 }
         }
+        return tally
     }
-    return tally
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -104,16 +68,11 @@ let total = try await withThrowingTaskGroup(of: Tally.self) { group in
     }
     return sum
 }
-let elapsed = ContinuousClock.now - started
-let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+let elapsedSeconds = milliseconds(ContinuousClock.now - started) / 1000
 let sorted = total.latencies.sorted()
-func percentile(_ p: Double) -> Double {
-    let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))].components
-    return Double(value.seconds) * 1000 + Double(value.attoseconds) / 1e15
-}
 let reserves = total.allowed + total.denied
 let decisions = reserves + total.settled
 print(
     "result decisions=\(decisions) per_second=\(String(format: "%.0f", Double(decisions) / elapsedSeconds)) "
         + "reserves_per_second=\(String(format: "%.0f", Double(reserves) / elapsedSeconds)) allowed=\(total.allowed) denied=\(total.denied) "
-        + "settled=\(total.settled) failed=\(total.failed) p50_ms=\(String(format: "%.2f", percentile(0.5))) p99_ms=\(String(format: "%.2f", percentile(0.99)))")
+        + "settled=\(total.settled) failed=\(total.failed) p50_ms=\(String(format: "%.2f", percentile(0.5, of: sorted))) p99_ms=\(String(format: "%.2f", percentile(0.99, of: sorted)))")
