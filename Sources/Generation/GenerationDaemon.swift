@@ -68,7 +68,7 @@ public enum GenerationDaemon {
         let (engines, engineServices) = engines(settings)
         let pending = PendingEndings(entitlements: storage.entitlements, logger: logger)
         let generations = GenerationService(
-            store: storage.store, entitlements: storage.entitlements, engines: engines,
+            store: storage.store, rows: GenerationRows(store: storage.store), entitlements: storage.entitlements, engines: engines,
             cache: ResultCache(storage: storage.cache, ttl: settings.cacheTTL, scope: settings.cacheScope, logger: logger), pendingEndings: pending,
             leases: GenerationLeases(length: settings.sweepAfter, longest: settings.streamLimit + settings.budget + .seconds(120)), logger: logger)
         return (generations, engineServices + [pending])

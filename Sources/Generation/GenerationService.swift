@@ -28,6 +28,8 @@ struct StartedGeneration: Sendable {
 /// from the engine, and then no text is kept either.
 struct GenerationService: Sendable {
     let store: any GenerationStore
+    /// The rows' starts and endings, committed together with concurrent generations'.
+    let rows: GenerationRows
     let entitlements: any Entitlements
     let engines: EngineChain
     let cache: ResultCache
@@ -53,7 +55,7 @@ struct GenerationService: Sendable {
             maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
         // Written with one lease, renewed only once its answer begins (``run(_:deliver:)``): a
         // stream whose client left before its body ran lets it run out, and the sweep releases it.
-        try await recordOrRelease(id.reservation) { try await store.insert(record, leasedTo: leases.owner, for: leases.length) }
+        try await recordOrRelease(id.reservation) { try await rows.start(record, leasedTo: leases.owner, for: leases.length) }
         return StartedGeneration(
             record: record, prompt: template.render(input), input: input, remaining: allowance.remaining, resetsAt: allowance.resetsAt)
     }
@@ -154,7 +156,7 @@ struct GenerationService: Sendable {
         // A unit given back leaves nothing of the engine's work to read: no text is kept.
         let kept = delivered && !outcome.text.isEmpty ? outcome.text : nil
         do {
-            let ended = try await store.finish(
+            let ended = try await rows.finish(
                 id: started.record.id,
                 GenerationEnding(
                     status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached,

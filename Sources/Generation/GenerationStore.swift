@@ -54,15 +54,12 @@ struct GenerationRecord: Sendable, Equatable {
 protocol GenerationStore: Sendable {
     /// The newest template of `function`, or nil when it has none.
     func template(for function: String) async throws -> PromptTemplate?
-    /// Writes a new generation answered in the request as 'running', leased to `owner` (the aid
-    /// serving it) for `lease`.
-    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws
+    /// Writes `writes` in one transaction, with one commit for them all (``GenerationRows`` gathers
+    /// them from concurrent generations): one answer per write, in order, true for a start and,
+    /// for an ending, whether it ended its generation now. Throwing writes none of them.
+    func write(_ writes: [GenerationWrite]) async throws -> [Bool]
     /// Extends `owner`'s lease of those of `ids` that are still running and younger than `longest`.
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws
-    /// Ends a generation that is still queued or running as `ending` says. False when it had ended
-    /// already (canceled meanwhile, say): nothing changed.
-    @discardableResult
-    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool
     /// The user's generation `id`, or nil when there is none of theirs with that id.
     func generation(id: String, userID: String) async throws -> GenerationRecord?
     /// The user's generations, newest first: `limit` of them from after the `before` cursor.
@@ -119,6 +116,16 @@ protocol GenerationStore: Sendable {
     /// aid (`owner`) serves; a row written without a lease counts as leased for
     /// ``GenerationLeases/unleased`` from its start. Returns their reservations, to release.
     func failAbandoned(owner: String, serving: [String]) async throws -> [String?]
+}
+
+/// A write to a generation's row that may share its transaction with others'.
+enum GenerationWrite: Sendable, Equatable {
+    /// A new generation answered in the request, written as 'running' and leased to `owner` (the
+    /// aid serving it) for `lease`.
+    case start(GenerationRecord, leasedTo: String, for: Duration)
+    /// Ends a generation that is still queued or running as the ending says; one that had ended
+    /// already (canceled meanwhile, say) is left as it is.
+    case end(id: String, GenerationEnding)
 }
 
 /// How a generation ended, as its row records it: succeeded with its text, or failed or canceled

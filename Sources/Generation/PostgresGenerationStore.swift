@@ -42,18 +42,74 @@ struct PostgresGenerationStore: GenerationStore {
             instruction: try row.decode("instruction"))
     }
 
-    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws {
-        _ = try await postgres.query(
+    /// One statement whatever the batch holds: the starts inserted and the endings applied by two
+    /// data-modifying parts of it, each from a JSON list, so that the batch costs one round trip
+    /// and one commit. A batch never ends a row it starts (an ending waits for its start's answer).
+    func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
+        var starts: [StartRow] = []
+        var endings: [EndingRow] = []
+        for write in writes {
+            switch write {
+            case .start(let record, let owner, let lease): starts.append(StartRow(record, leaseOwner: owner, lease: Self.seconds(lease)))
+            case .end(let id, let ending): endings.append(EndingRow(id: id, ending))
+            }
+        }
+        let ended = try await postgres.query(
             """
-            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation, lease_owner,
-                                        lease_until, request_id)
-            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, $8, $9, $10, $11::uuid, clock_timestamp() + $12 * interval '1 second', $13)
-            """,
-            [
-                .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language), .int(record.maxTokens),
-                .int(record.templateVersion), .text(record.mode), .text(record.status.rawValue), record.reservation.map(PostgresValue.text) ?? .null,
-                .text(owner), .double(Self.seconds(lease)), record.requestID.map(PostgresValue.text) ?? .null,
-            ])
+            WITH started AS (
+                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
+                                            lease_owner, lease_until, request_id)
+                SELECT s.id, s.user_id, s.function, s.topic, s.language, s.max_tokens, s.template_version, s.mode, s.status, s.reservation,
+                       s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id
+                FROM json_to_recordset($1::json) AS s(id uuid, user_id uuid, function text, topic text, language text, max_tokens integer,
+                                                      template_version integer, mode text, status text, reservation text, lease_owner uuid,
+                                                      lease_seconds float8, request_id text)
+            )
+            UPDATE ai.generations g
+            SET status = e.status, engine = e.engine, result = e.result, failure = e.failure, cached = e.cached, truncated = e.truncated,
+                finished_at = clock_timestamp()
+            FROM json_to_recordset($2::json) AS e(id uuid, status text, engine text, result text, failure text, cached boolean, truncated boolean)
+            WHERE g.id = e.id AND g.status IN ('queued', 'running')
+            RETURNING g.id::text AS id
+            """, [.text(try Self.json(starts)), .text(try Self.json(endings))])
+        let endedIDs = Set(try ended.map { row -> String in try row.decode("id") })
+        return writes.map { write in
+            guard case .end(let id, _) = write else { return true }
+            return endedIDs.contains(id)
+        }
+    }
+
+    private static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    /// A start as the batch statement reads it.
+    private struct StartRow: Encodable {
+        let id, user_id, function, topic, language: String
+        let max_tokens, template_version: Int
+        let mode, status: String
+        let reservation: String?
+        let lease_owner: String
+        let lease_seconds: Double
+        let request_id: String?
+
+        init(_ record: GenerationRecord, leaseOwner: String, lease: Double) {
+            (id, user_id, function, topic, language) = (record.id, record.userID, record.function, record.topic, record.language)
+            (max_tokens, template_version, mode, status) = (record.maxTokens, record.templateVersion, record.mode, record.status.rawValue)
+            (reservation, lease_owner, lease_seconds, request_id) = (record.reservation, leaseOwner, lease, record.requestID)
+        }
+    }
+
+    /// An ending as the batch statement reads it.
+    private struct EndingRow: Encodable {
+        let id, status: String
+        let engine, result, failure: String?
+        let cached, truncated: Bool
+
+        init(id: String, _ ending: GenerationEnding) {
+            (self.id, status, engine, result, failure) = (id, ending.status.rawValue, ending.engine, ending.result, ending.failure)
+            (cached, truncated) = (ending.cached, ending.truncated)
+        }
     }
 
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws {
@@ -64,19 +120,6 @@ struct PostgresGenerationStore: GenerationStore {
             WHERE id = ANY (string_to_array($1, ',')::uuid[]) AND lease_owner = $2::uuid AND status = 'running'
               AND created_at > clock_timestamp() - $4 * interval '1 second'
             """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease)), .double(Self.seconds(longest))])
-    }
-
-    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool {
-        try await !postgres.query(
-            """
-            UPDATE ai.generations SET status = $2, engine = $3, result = $4, failure = $5, cached = $6, truncated = $7, finished_at = clock_timestamp()
-            WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING id
-            """,
-            [
-                .text(id), .text(ending.status.rawValue), ending.engine.map(PostgresValue.text) ?? .null, ending.result.map(PostgresValue.text) ?? .null,
-                ending.failure.map(PostgresValue.text) ?? .null, .bool(ending.cached), .bool(ending.truncated),
-            ]
-        ).isEmpty
     }
 
     func generation(id: String, userID: String) async throws -> GenerationRecord? {

@@ -27,12 +27,12 @@ struct GenerationStoreContractTests {
             var ids: [String] = []
             for topic in ["First", "Second", "Third"] {
                 let record = try Self.record(user: user, topic: topic)
-                try await store.insert(record, leasedTo: UUID().uuidString.lowercased(), for: .seconds(30))
+                #expect(try await store.write([.start(record, leasedTo: UUID().uuidString.lowercased(), for: .seconds(30))]) == [true])
                 ids.append(record.id)
             }
             let ending = GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.", truncated: true)
-            #expect(try await store.finish(id: ids[0], ending))
-            #expect(try await store.finish(id: ids[0], GenerationEnding(status: .failed, engine: "offline", failure: "late")) == false, "ended once")
+            #expect(try await store.write([.end(id: ids[0], ending)]) == [true])
+            #expect(try await store.write([.end(id: ids[0], GenerationEnding(status: .failed, engine: "offline", failure: "late"))]) == [false], "ended once")
             let stored = try #require(try await store.generation(id: ids[0], userID: user))
             #expect(stored.status == .succeeded && stored.result == "Tides rise." && stored.truncated && stored.finishedMicros != nil)
             #expect(try await store.generation(id: ids[0], userID: UUID().uuidString.lowercased()) == nil)
@@ -41,6 +41,36 @@ struct GenerationStoreContractTests {
             let last = try #require(page.last)
             let rest = try await store.history(userID: user, limit: 2, before: PageCursor(micros: last.createdMicros, id: last.id))
             #expect(rest.map(\.topic) == ["First"])
+        }
+    }
+
+    @Test(
+        "a batch writes its starts and endings at once: each ending answers whether it ended its row, and a row ended before keeps its ending",
+        arguments: StoreKind.allCases)
+    func batches(_ kind: StoreKind) async throws {
+        try await kind.with { fixtures in
+            let store = fixtures.store
+            let user = UUID().uuidString.lowercased()
+            let (running, ended) = (try await fixtures.strand(userID: user), try await fixtures.strand(userID: user))
+            let late = GenerationEnding(status: .failed, engine: "offline", failure: "late")
+            #expect(try await store.write([.end(id: ended, GenerationEnding(status: .canceled, engine: "offline", failure: "client_gone"))]) == [true])
+            let (first, second) = (try Self.record(user: user, topic: "First"), try Self.record(user: user, mode: "streamed", topic: "Second"))
+            let owner = UUID().uuidString.lowercased()
+            let answers = try await store.write([
+                .start(first, leasedTo: owner, for: .seconds(30)),
+                .end(id: running, GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.")),
+                .end(id: ended, late),
+                .start(second, leasedTo: owner, for: .seconds(30)),
+                .end(id: UUID().uuidString.lowercased(), late),
+            ])
+            #expect(answers == [true, true, false, true, false])
+            #expect(try await store.generation(id: running, userID: user)?.result == "Tides rise.")
+            let kept = try #require(try await store.generation(id: ended, userID: user))
+            #expect(kept.status == .canceled && kept.failure == "client_gone")
+            for started in [first, second] {
+                let stored = try #require(try await store.generation(id: started.id, userID: user))
+                #expect(stored.status == .running && stored.mode == started.mode && stored.topic == started.topic && stored.finishedMicros == nil)
+            }
         }
     }
 
@@ -154,7 +184,7 @@ struct GenerationStoreContractTests {
             _ = try await store.insertTask(failed, idempotencyKey: nil, paid: true, queue: "generate.long.paid")
             _ = try await store.relayOutbox(limit: 1000) { $0.map { $0.taskID == failed.id } }
             _ = try await store.claim(id: failed.id, owner: UUID().uuidString.lowercased(), lease: .seconds(30))
-            #expect(try await store.finish(id: failed.id, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed")))
+            #expect(try await store.write([.end(id: failed.id, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed"))]) == [true])
             #expect(try await store.replay(id: failed.id))
             let replayed = try #require(try await store.task(id: failed.id))
             #expect(replayed.status == .queued && replayed.reservation == nil && replayed.failure == nil)
@@ -165,7 +195,7 @@ struct GenerationStoreContractTests {
             #expect(try await store.task(id: stranded)?.reservation == "generation:\(stranded)")
             let live = try await fixtures.strand(mode: "queued", leaseLeft: 30)
             #expect(try await store.replay(id: live) == false, "a genworker runs it now")
-            #expect(try await store.finish(id: live, GenerationEnding(status: .succeeded, engine: "offline", result: "done")))
+            #expect(try await store.write([.end(id: live, GenerationEnding(status: .succeeded, engine: "offline", result: "done"))]) == [true])
             #expect(try await store.replay(id: live) == false)
         }
     }

@@ -85,16 +85,40 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         state.withLock { $0.templates.first { $0.function == function && $0.version == version } }
     }
 
-    func insert(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws {
+    func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
         let now = clock.now
-        state.withLock { state in
-            let stored = GenerationRecord(
-                id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
-                maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
-                status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: Self.micros(now),
-                finishedMicros: nil)
-            state.rows[record.id] = Row(record: stored, leaseOwner: owner, leaseUntil: now + Self.seconds(lease), createdAt: now)
+        return state.withLock { state in
+            writes.map { write in
+                switch write {
+                case .start(let record, let owner, let lease):
+                    Self.start(record, leasedTo: owner, for: lease, at: now, in: &state)
+                    return true
+                case .end(let id, let ending):
+                    return Self.end(id: id, ending, at: now, in: &state)
+                }
+            }
         }
+    }
+
+    private static func start(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration, at now: Date, in state: inout State) {
+        let stored = GenerationRecord(
+            id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
+            maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
+            status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: micros(now),
+            finishedMicros: nil)
+        state.rows[record.id] = Row(record: stored, leaseOwner: owner, leaseUntil: now + seconds(lease), createdAt: now)
+    }
+
+    private static func end(id: String, _ ending: GenerationEnding, at now: Date, in state: inout State) -> Bool {
+        guard let status = state.rows[id]?.record.status, status == .queued || status == .running else { return false }
+        state.rows[id]?.record.status = ending.status
+        state.rows[id]?.record.engine = ending.engine
+        state.rows[id]?.record.result = ending.result
+        state.rows[id]?.record.failure = ending.failure
+        state.rows[id]?.record.cached = ending.cached
+        state.rows[id]?.record.truncated = ending.truncated
+        state.rows[id]?.record.finishedMicros = micros(now)
+        return true
     }
 
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws {
@@ -105,21 +129,6 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 else { continue }
                 state.rows[id]?.leaseUntil = now + Self.seconds(lease)
             }
-        }
-    }
-
-    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool {
-        let now = clock.now
-        return state.withLock { state in
-            guard let status = state.rows[id]?.record.status, status == .queued || status == .running else { return false }
-            state.rows[id]?.record.status = ending.status
-            state.rows[id]?.record.engine = ending.engine
-            state.rows[id]?.record.result = ending.result
-            state.rows[id]?.record.failure = ending.failure
-            state.rows[id]?.record.cached = ending.cached
-            state.rows[id]?.record.truncated = ending.truncated
-            state.rows[id]?.record.finishedMicros = Self.micros(now)
-            return true
         }
     }
 
