@@ -19,10 +19,10 @@ struct GenerationRows: Sendable {
         _ = try await batches.submit(.start(record, leasedTo: owner, for: lease))
     }
 
-    /// Ends a generation that is still queued or running as `ending` says. False when it had ended
-    /// already (canceled meanwhile, say): nothing changed.
+    /// Ends `record`'s generation if it is still queued or running, as `ending` says. False when it
+    /// had ended already (canceled meanwhile, say): nothing changed.
     @discardableResult
-    func finish(id: String, _ ending: GenerationEnding) async throws -> Bool {
-        try await batches.submit(.end(id: id, ending))
+    func finish(_ record: GenerationRecord, _ ending: GenerationEnding) async throws -> Bool {
+        try await batches.submit(.end(record, ending))
     }
 }

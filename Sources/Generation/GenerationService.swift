@@ -157,7 +157,7 @@ struct GenerationService: Sendable {
         let kept = delivered && !outcome.text.isEmpty ? outcome.text : nil
         do {
             let ended = try await rows.finish(
-                id: started.record.id,
+                started.record,
                 GenerationEnding(
                     status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached,
                     truncated: kept != nil && outcome.truncated))

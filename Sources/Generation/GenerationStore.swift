@@ -56,7 +56,8 @@ protocol GenerationStore: Sendable {
     func template(for function: String) async throws -> PromptTemplate?
     /// Writes `writes` in one transaction, with one commit for them all (``GenerationRows`` gathers
     /// them from concurrent generations): one answer per write, in order, true for a start and,
-    /// for an ending, whether it ended its generation now. Throwing writes none of them.
+    /// for an ending, whether it ended its generation now. Throwing writes none of them. A batch
+    /// of starts only commits without waiting for the WAL flush (see ``GenerationWrite/start``).
     func write(_ writes: [GenerationWrite]) async throws -> [Bool]
     /// Extends `owner`'s lease of those of `ids` that are still running and younger than `longest`.
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws
@@ -89,8 +90,10 @@ protocol GenerationStore: Sendable {
     /// Marks a queued task, or a running one whose lease has run out, running for one more engine
     /// call, leased to `owner` for `lease`.
     func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim
-    /// Extends `owner`'s lease of a running task; the task's status, and whether the lease is still
-    /// `owner`'s (nil: no such task).
+    /// Extends `owner`'s lease of a running task to `lease` from now once less than
+    /// ``renewalThreshold`` of it is left, so that a handler that checks its task many times a
+    /// second writes the row only once in a sixth of the lease; the task's status, and whether the
+    /// lease is still `owner`'s (nil: no such task).
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
@@ -118,14 +121,21 @@ protocol GenerationStore: Sendable {
     func failAbandoned(owner: String, serving: [String]) async throws -> [String?]
 }
 
+/// The share of a task's lease left below which ``GenerationStore/renew(id:owner:lease:)`` extends
+/// it: a handler whose PostgreSQL goes away keeps its task for at least this share of the lease.
+let renewalThreshold = 5.0 / 6.0
+
 /// A write to a generation's row that may share its transaction with others'.
 enum GenerationWrite: Sendable, Equatable {
     /// A new generation answered in the request, written as 'running' and leased to `owner` (the
-    /// aid serving it) for `lease`.
+    /// aid serving it) for `lease`. Its commit need not wait for the disk: only a crash of
+    /// PostgreSQL itself in the WAL writer's next moments can lose it, and then its ending writes
+    /// the row whole (the reservation it follows is durable at subscribed).
     case start(GenerationRecord, leasedTo: String, for: Duration)
-    /// Ends a generation that is still queued or running as the ending says; one that had ended
-    /// already (canceled meanwhile, say) is left as it is.
-    case end(id: String, GenerationEnding)
+    /// Ends the record's generation if it is still queued or running, as the ending says; one that
+    /// had ended already (canceled meanwhile, say) is left as it is. A row that is missing (its
+    /// start lost in a crash of PostgreSQL) is written whole, ended.
+    case end(GenerationRecord, GenerationEnding)
 }
 
 /// How a generation ended, as its row records it: succeeded with its text, or failed or canceled

@@ -46,69 +46,88 @@ struct PostgresGenerationStore: GenerationStore {
     /// data-modifying parts of it, each from a JSON list, so that the batch costs one round trip
     /// and one commit. A batch never ends a row it starts (an ending waits for its start's answer).
     func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
-        var starts: [StartRow] = []
-        var endings: [EndingRow] = []
+        var starts: [RowColumns] = []
+        var endings: [RowColumns] = []
         for write in writes {
             switch write {
-            case .start(let record, let owner, let lease): starts.append(StartRow(record, leaseOwner: owner, lease: Self.seconds(lease)))
-            case .end(let id, let ending): endings.append(EndingRow(id: id, ending))
+            case .start(let record, let owner, let lease): starts.append(RowColumns(record, leaseOwner: owner, lease: Self.seconds(lease)))
+            case .end(let record, let ending): endings.append(RowColumns(record, ending: ending))
             }
         }
         let ended = try await postgres.query(
-            """
-            WITH started AS (
-                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
-                                            lease_owner, lease_until, request_id)
-                SELECT s.id, s.user_id, s.function, s.topic, s.language, s.max_tokens, s.template_version, s.mode, s.status, s.reservation,
-                       s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id
-                FROM json_to_recordset($1::json) AS s(id uuid, user_id uuid, function text, topic text, language text, max_tokens integer,
-                                                      template_version integer, mode text, status text, reservation text, lease_owner uuid,
-                                                      lease_seconds float8, request_id text)
-            )
-            UPDATE ai.generations g
-            SET status = e.status, engine = e.engine, result = e.result, failure = e.failure, cached = e.cached, truncated = e.truncated,
-                finished_at = clock_timestamp()
-            FROM json_to_recordset($2::json) AS e(id uuid, status text, engine text, result text, failure text, cached boolean, truncated boolean)
-            WHERE g.id = e.id AND g.status IN ('queued', 'running')
-            RETURNING g.id::text AS id
-            """, [.text(try Self.json(starts)), .text(try Self.json(endings))])
+            endings.isEmpty ? Self.startBatch : Self.batch, [.text(try Self.json(starts)), .text(try Self.json(endings))])
         let endedIDs = Set(try ended.map { row -> String in try row.decode("id") })
         return writes.map { write in
-            guard case .end(let id, _) = write else { return true }
-            return endedIDs.contains(id)
+            guard case .end(let record, _) = write else { return true }
+            return endedIDs.contains(record.id)
         }
     }
+
+    /// ``write(_:)``'s statement for a batch with endings, committed as every write is.
+    private static let batch = batchStatement(commit: "")
+    /// The same for a batch of starts only, committed without waiting for the WAL flush: a start
+    /// lost in a crash of PostgreSQL is written whole by its ending, and the reservation it follows
+    /// is durable at subscribed.
+    private static let startBatch = batchStatement(commit: ", \(SQL.asynchronousCommit)")
+
+    private static func batchStatement(commit: SQL) -> SQL {
+        """
+        WITH started AS (
+            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
+                                        lease_owner, lease_until, request_id)
+            SELECT s.id, s.user_id, s.function, s.topic, s.language, s.max_tokens, s.template_version, s.mode, s.status, s.reservation,
+                   s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id
+            FROM json_to_recordset($1::json) AS s(\(recordColumns), lease_owner uuid, lease_seconds float8)\(commit)
+        )
+        INSERT INTO ai.generations AS g (id, user_id, function, topic, language, max_tokens, template_version, mode, reservation, request_id,
+                                         status, engine, result, failure, cached, truncated, finished_at)
+        SELECT e.id, e.user_id, e.function, e.topic, e.language, e.max_tokens, e.template_version, e.mode, e.reservation, e.request_id,
+               e.status, e.engine, e.result, e.failure, e.cached, e.truncated, clock_timestamp()
+        FROM json_to_recordset($2::json) AS e(\(recordColumns), engine text, result text, failure text, cached boolean, truncated boolean)
+        ON CONFLICT (id) DO UPDATE
+        SET status = excluded.status, engine = excluded.engine, result = excluded.result, failure = excluded.failure, cached = excluded.cached,
+            truncated = excluded.truncated, finished_at = excluded.finished_at
+        WHERE g.status IN ('queued', 'running')
+        RETURNING g.id::text AS id
+        """
+    }
+
+    /// The columns of a generation's record in the batch statement's JSON lists.
+    private static let recordColumns: SQL = """
+        id uuid, user_id uuid, function text, topic text, language text, max_tokens integer, template_version integer, mode text, status text,
+        reservation text, request_id text
+        """
 
     private static func json(_ value: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
-    /// A start as the batch statement reads it.
-    private struct StartRow: Encodable {
+    /// A start or an ending as the batch statement reads it: the record's columns, with its lease
+    /// (a start) or how it ended (an ending).
+    private struct RowColumns: Encodable {
         let id, user_id, function, topic, language: String
         let max_tokens, template_version: Int
         let mode, status: String
-        let reservation: String?
-        let lease_owner: String
-        let lease_seconds: Double
-        let request_id: String?
+        let reservation, request_id: String?
+        var lease_owner: String?
+        var lease_seconds: Double?
+        var engine, result, failure: String?
+        var cached, truncated: Bool?
+
+        private init(_ record: GenerationRecord, status: GenerationRecord.Status) {
+            (id, user_id, function, topic, language) = (record.id, record.userID, record.function, record.topic, record.language)
+            (max_tokens, template_version, mode, self.status) = (record.maxTokens, record.templateVersion, record.mode, status.rawValue)
+            (reservation, request_id) = (record.reservation, record.requestID)
+        }
 
         init(_ record: GenerationRecord, leaseOwner: String, lease: Double) {
-            (id, user_id, function, topic, language) = (record.id, record.userID, record.function, record.topic, record.language)
-            (max_tokens, template_version, mode, status) = (record.maxTokens, record.templateVersion, record.mode, record.status.rawValue)
-            (reservation, lease_owner, lease_seconds, request_id) = (record.reservation, leaseOwner, lease, record.requestID)
+            self.init(record, status: record.status)
+            (lease_owner, lease_seconds) = (leaseOwner, lease)
         }
-    }
 
-    /// An ending as the batch statement reads it.
-    private struct EndingRow: Encodable {
-        let id, status: String
-        let engine, result, failure: String?
-        let cached, truncated: Bool
-
-        init(id: String, _ ending: GenerationEnding) {
-            (self.id, status, engine, result, failure) = (id, ending.status.rawValue, ending.engine, ending.result, ending.failure)
-            (cached, truncated) = (ending.cached, ending.truncated)
+        init(_ record: GenerationRecord, ending: GenerationEnding) {
+            self.init(record, status: ending.status)
+            (engine, result, failure, cached, truncated) = (ending.engine, ending.result, ending.failure, ending.cached, ending.truncated)
         }
     }
 
@@ -209,9 +228,12 @@ struct PostgresGenerationStore: GenerationStore {
             }
             guard !messages.isEmpty else { return 0 }
             let confirmed = zip(messages, await publish(messages)).filter(\.1).map { String($0.0.id) }
+            // A delete lost in a crash of PostgreSQL publishes its messages again, which a genworker
+            // takes as any redelivery: the task's claim lets one engine call run.
             if !confirmed.isEmpty {
                 _ = try await transaction.query(
-                    "DELETE FROM ai.outbox WHERE id = ANY (string_to_array($1, ',')::bigint[])", [.text(confirmed.joined(separator: ","))])
+                    "DELETE FROM ai.outbox USING \(SQL.asynchronousCommit) WHERE id = ANY (string_to_array($1, ',')::bigint[])",
+                    [.text(confirmed.joined(separator: ","))])
             }
             return confirmed.count
         }
@@ -252,13 +274,17 @@ struct PostgresGenerationStore: GenerationStore {
     }
 
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {
+        // Most checks find the lease long enough and write nothing. The renewal cannot change what
+        // the row's own read answers: the status and the holder.
         let rows = try await postgres.query(
             """
-            UPDATE ai.generations
-            SET lease_until = CASE WHEN status = 'running' AND lease_owner = $2::uuid THEN clock_timestamp() + $3 * interval '1 second'
-                                   ELSE lease_until END
-            WHERE id = $1::uuid RETURNING status, coalesce(lease_owner = $2::uuid, false) AS held
-            """, [.text(id), .text(owner), .double(Self.seconds(lease))])
+            WITH renewed AS (
+                UPDATE ai.generations SET lease_until = clock_timestamp() + $3 * interval '1 second'
+                WHERE id = $1::uuid AND status = 'running' AND lease_owner = $2::uuid
+                  AND lease_until < clock_timestamp() + $3 * $4 * interval '1 second'
+            )
+            SELECT status, coalesce(lease_owner = $2::uuid, false) AS held FROM ai.generations WHERE id = $1::uuid
+            """, [.text(id), .text(owner), .double(Self.seconds(lease)), .double(renewalThreshold)])
         guard let row = rows.first else { return nil }
         let status: String = try row.decode("status")
         guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }

@@ -139,7 +139,7 @@ struct TaskRunner: Sendable {
         case .succeeded(let outcome):
             let ending = GenerationEnding(
                 status: .succeeded, engine: outcome.engine, result: outcome.text, cached: outcome.cached, truncated: outcome.truncated)
-            if try await generations.rows.finish(id: task.id, ending) {
+            if try await generations.rows.finish(task, ending) {
                 // Cached only once recorded as succeeded: a canceled task's answer never is.
                 await generations.remember(outcome, of: task)
             } else {
@@ -218,7 +218,7 @@ struct TaskRunner: Sendable {
     /// The task failed for good: recorded with its reason, its unit back, the user told, and its id
     /// put in `generate.dead` for `skillctl tasks replay`.
     private func fail(_ task: GenerationRecord, _ error: EngineError, engine: String) async throws {
-        let ended = try await generations.rows.finish(id: task.id, GenerationEnding(status: .failed, engine: engine, failure: error.code))
+        let ended = try await generations.rows.finish(task, GenerationEnding(status: .failed, engine: engine, failure: error.code))
         if ended { logger.traced.warning("task failed", metadata: ["task": "\(task.id)", "reason": "\(error)"]) }
         // Published again when this is a retry after the publish failed (then the ending is
         // recorded, by this handler); a duplicate in generate.dead is harmless.

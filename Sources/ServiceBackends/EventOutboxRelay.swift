@@ -66,9 +66,13 @@ public struct EventOutboxRelay: Service {
     @discardableResult
     public func relayOnce() async -> Int {
         do {
+            // Neither the lease's renewal nor the delete below waits for the WAL flush: a crash of
+            // PostgreSQL that loses a renewal only ends the lease sooner, and one that loses a delete
+            // publishes those events again under their ids, which notifyd keeps once.
             let leased = try await postgres.query(
                 """
-                INSERT INTO \(identifier: schema).event_relay AS lease (id, holder, until) VALUES (1, $1::uuid, now() + interval '5 seconds')
+                INSERT INTO \(identifier: schema).event_relay AS lease (id, holder, until)
+                SELECT 1, $1::uuid, now() + interval '5 seconds' FROM \(SQL.asynchronousCommit)
                 ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, until = excluded.until
                 WHERE lease.holder = excluded.holder OR lease.until < now()
                 RETURNING holder
@@ -99,7 +103,7 @@ public struct EventOutboxRelay: Service {
             }
             if !done.isEmpty {
                 _ = try await postgres.query(
-                    "DELETE FROM \(identifier: schema).event_outbox WHERE id = ANY (string_to_array($1, ',')::bigint[])",
+                    "DELETE FROM \(identifier: schema).event_outbox USING \(SQL.asynchronousCommit) WHERE id = ANY (string_to_array($1, ',')::bigint[])",
                     [.text(done.map(String.init).joined(separator: ","))])
             }
             return confirmed

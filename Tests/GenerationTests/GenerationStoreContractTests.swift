@@ -24,15 +24,16 @@ struct GenerationStoreContractTests {
             #expect(try await store.template(for: "summary")?.version == 1)
             #expect(try await store.template(for: "poem") == nil)
             let user = UUID().uuidString.lowercased()
-            var ids: [String] = []
+            var records: [GenerationRecord] = []
             for topic in ["First", "Second", "Third"] {
                 let record = try Self.record(user: user, topic: topic)
                 #expect(try await store.write([.start(record, leasedTo: UUID().uuidString.lowercased(), for: .seconds(30))]) == [true])
-                ids.append(record.id)
+                records.append(record)
             }
+            let ids = records.map(\.id)
             let ending = GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.", truncated: true)
-            #expect(try await store.write([.end(id: ids[0], ending)]) == [true])
-            #expect(try await store.write([.end(id: ids[0], GenerationEnding(status: .failed, engine: "offline", failure: "late"))]) == [false], "ended once")
+            #expect(try await store.write([.end(records[0], ending)]) == [true])
+            #expect(try await store.write([.end(records[0], GenerationEnding(status: .failed, engine: "offline", failure: "late"))]) == [false], "ended once")
             let stored = try #require(try await store.generation(id: ids[0], userID: user))
             #expect(stored.status == .succeeded && stored.result == "Tides rise." && stored.truncated && stored.finishedMicros != nil)
             #expect(try await store.generation(id: ids[0], userID: UUID().uuidString.lowercased()) == nil)
@@ -45,28 +46,33 @@ struct GenerationStoreContractTests {
     }
 
     @Test(
-        "a batch writes its starts and endings at once: each ending answers whether it ended its row, and a row ended before keeps its ending",
+        "a batch writes its starts and endings at once: each ending answers whether it ended its row, a row ended before keeps its ending, and one whose start was lost is written whole",
         arguments: StoreKind.allCases)
     func batches(_ kind: StoreKind) async throws {
         try await kind.with { fixtures in
             let store = fixtures.store
             let user = UUID().uuidString.lowercased()
-            let (running, ended) = (try await fixtures.strand(userID: user), try await fixtures.strand(userID: user))
+            let running = try #require(try await store.task(id: try await fixtures.strand(userID: user)))
+            let ended = try #require(try await store.task(id: try await fixtures.strand(userID: user)))
             let late = GenerationEnding(status: .failed, engine: "offline", failure: "late")
-            #expect(try await store.write([.end(id: ended, GenerationEnding(status: .canceled, engine: "offline", failure: "client_gone"))]) == [true])
+            #expect(try await store.write([.end(ended, GenerationEnding(status: .canceled, engine: "offline", failure: "client_gone"))]) == [true])
+            let lost = try Self.record(user: user, mode: "streamed", topic: "Lost")
             let (first, second) = (try Self.record(user: user, topic: "First"), try Self.record(user: user, mode: "streamed", topic: "Second"))
             let owner = UUID().uuidString.lowercased()
             let answers = try await store.write([
                 .start(first, leasedTo: owner, for: .seconds(30)),
-                .end(id: running, GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.")),
-                .end(id: ended, late),
+                .end(running, GenerationEnding(status: .succeeded, engine: "offline", result: "Tides rise.")),
+                .end(ended, late),
                 .start(second, leasedTo: owner, for: .seconds(30)),
-                .end(id: UUID().uuidString.lowercased(), late),
+                .end(lost, GenerationEnding(status: .succeeded, engine: "offline", result: "Kept.", truncated: true)),
             ])
-            #expect(answers == [true, true, false, true, false])
-            #expect(try await store.generation(id: running, userID: user)?.result == "Tides rise.")
-            let kept = try #require(try await store.generation(id: ended, userID: user))
+            #expect(answers == [true, true, false, true, true])
+            #expect(try await store.generation(id: running.id, userID: user)?.result == "Tides rise.")
+            let kept = try #require(try await store.generation(id: ended.id, userID: user))
             #expect(kept.status == .canceled && kept.failure == "client_gone")
+            let rewritten = try #require(try await store.generation(id: lost.id, userID: user))
+            #expect(rewritten.status == .succeeded && rewritten.result == "Kept." && rewritten.truncated && rewritten.topic == "Lost")
+            #expect(rewritten.mode == "streamed" && rewritten.reservation == lost.reservation && rewritten.finishedMicros != nil)
             for started in [first, second] {
                 let stored = try #require(try await store.generation(id: started.id, userID: user))
                 #expect(stored.status == .running && stored.mode == started.mode && stored.topic == started.topic && stored.finishedMicros == nil)
@@ -101,6 +107,17 @@ struct GenerationStoreContractTests {
             #expect(held.status == .running && held.held)
             let other = try #require(try await store.renew(id: renewed, owner: UUID().uuidString.lowercased(), lease: .seconds(60)))
             #expect(other.status == .running && !other.held)
+            // A task's lease is extended only once less than five sixths of it is left.
+            let (short, long) = (try await fixtures.strand(mode: "queued", leaseLeft: 20, owner: me), try await fixtures.strand(mode: "queued", leaseLeft: 28, owner: me))
+            for id in [short, long] { #expect(try await store.renew(id: id, owner: me, lease: .seconds(30)).map { $0.held } == true) }
+            let someoneElse = UUID().uuidString.lowercased()
+            guard case .held(let extended) = try await store.claim(id: short, owner: someoneElse, lease: .seconds(30)),
+                case .held(let kept) = try await store.claim(id: long, owner: someoneElse, lease: .seconds(30))
+            else {
+                Issue.record("a live lease was taken over")
+                return
+            }
+            #expect(extended > .seconds(29) && kept > .seconds(26) && kept < .seconds(28.5), "extended \(extended), kept \(kept)")
         }
     }
 
@@ -184,7 +201,7 @@ struct GenerationStoreContractTests {
             _ = try await store.insertTask(failed, idempotencyKey: nil, paid: true, queue: "generate.long.paid")
             _ = try await store.relayOutbox(limit: 1000) { $0.map { $0.taskID == failed.id } }
             _ = try await store.claim(id: failed.id, owner: UUID().uuidString.lowercased(), lease: .seconds(30))
-            #expect(try await store.write([.end(id: failed.id, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed"))]) == [true])
+            #expect(try await store.write([.end(failed, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed"))]) == [true])
             #expect(try await store.replay(id: failed.id))
             let replayed = try #require(try await store.task(id: failed.id))
             #expect(replayed.status == .queued && replayed.reservation == nil && replayed.failure == nil)
@@ -195,7 +212,7 @@ struct GenerationStoreContractTests {
             #expect(try await store.task(id: stranded)?.reservation == "generation:\(stranded)")
             let live = try await fixtures.strand(mode: "queued", leaseLeft: 30)
             #expect(try await store.replay(id: live) == false, "a genworker runs it now")
-            #expect(try await store.write([.end(id: live, GenerationEnding(status: .succeeded, engine: "offline", result: "done"))]) == [true])
+            #expect(try await store.write([.end(try #require(try await store.task(id: live)), GenerationEnding(status: .succeeded, engine: "offline", result: "done"))]) == [true])
             #expect(try await store.replay(id: live) == false)
         }
     }

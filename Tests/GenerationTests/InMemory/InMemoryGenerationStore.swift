@@ -93,23 +93,30 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 case .start(let record, let owner, let lease):
                     Self.start(record, leasedTo: owner, for: lease, at: now, in: &state)
                     return true
-                case .end(let id, let ending):
-                    return Self.end(id: id, ending, at: now, in: &state)
+                case .end(let record, let ending):
+                    return Self.end(record, ending, at: now, in: &state)
                 }
             }
         }
     }
 
     private static func start(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration, at now: Date, in state: inout State) {
-        let stored = GenerationRecord(
+        state.rows[record.id] = Row(record: stored(record, at: now), leaseOwner: owner, leaseUntil: now + seconds(lease), createdAt: now)
+    }
+
+    /// `record` as a new row holds it: nothing of an ending yet, created `now`.
+    private static func stored(_ record: GenerationRecord, at now: Date) -> GenerationRecord {
+        GenerationRecord(
             id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
             maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
             status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: micros(now),
             finishedMicros: nil)
-        state.rows[record.id] = Row(record: stored, leaseOwner: owner, leaseUntil: now + seconds(lease), createdAt: now)
     }
 
-    private static func end(id: String, _ ending: GenerationEnding, at now: Date, in state: inout State) -> Bool {
+    private static func end(_ record: GenerationRecord, _ ending: GenerationEnding, at now: Date, in state: inout State) -> Bool {
+        let id = record.id
+        // Its start was lost (PostgreSQL crashed before flushing it): the ending writes the row whole.
+        if state.rows[id] == nil { state.rows[id] = Row(record: stored(record, at: now), createdAt: now) }
         guard let status = state.rows[id]?.record.status, status == .queued || status == .running else { return false }
         state.rows[id]?.record.status = ending.status
         state.rows[id]?.record.engine = ending.engine
@@ -222,7 +229,9 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         let now = clock.now
         return state.withLock { state in
             guard let row = state.rows[id] else { return nil }
-            if row.record.status == .running, row.leaseOwner == owner { state.rows[id]?.leaseUntil = now + Self.seconds(lease) }
+            if row.record.status == .running, row.leaseOwner == owner, (row.leaseUntil ?? now) < now + Self.seconds(lease) * renewalThreshold {
+                state.rows[id]?.leaseUntil = now + Self.seconds(lease)
+            }
             return (row.record.status, row.leaseOwner == owner)
         }
     }
