@@ -1,10 +1,12 @@
-"""bench/run-generation-writes' measuring part: COUNT summaries answered in the request, one at a
-time, then COUNT lesson_plan tasks, each waited for to its end, each between two idle windows;
-PostgreSQL's transactions that wrote (xids assigned), WAL flushes (pg_stat_wal's wal_sync) and rows
-written per table (pg_stat_user_tables), each read once every backend has reported its statistics,
-less the background's at the idle windows' rate.
+"""bench/run-generation-writes' measuring part: COUNT summaries answered in the request, then COUNT
+lesson_plan tasks, each waited for to its end, first one at a time, then PARALLEL (16) at once (where
+concurrent generations share commits), each between two idle windows; PostgreSQL's transactions
+that wrote (xids assigned), WAL flushes (pg_stat_wal's wal_sync) and rows written per table
+(pg_stat_user_tables), each read once every backend has reported its statistics, less the
+background's at the idle windows' rate.
 
-  python3 count.py BASE_URL TOKEN COUNT PSQL_ARGS..."""
+  python3 count.py BASE_URL TOKEN COUNT PARALLEL PSQL_ARGS..."""
+import concurrent.futures
 import json
 import ssl
 import subprocess
@@ -12,7 +14,7 @@ import sys
 import time
 import urllib.request
 
-base, token, count, psql = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+base, token, count, parallel, psql = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 context = ssl._create_unverified_context()
 run = time.time_ns()
 # A backend reports its WAL statistics at most once a second, and an idle one within 10 s.
@@ -75,35 +77,43 @@ def window(work):
     return totals, tables, elapsed
 
 
-def answered():
-    for index in range(count):
-        status, answer = call("POST", "/api/generate", {"topic": f"Writes {run} {index}", "function": "summary", "options": {"max_tokens": 40}})
-        if status != 200 or answer.get("status", "succeeded") != "succeeded":
-            raise SystemExit(f"run-generation-writes: a summary answered {status} {answer}")
+def summary(index):
+    status, answer = call("POST", "/api/generate", {"topic": f"Writes {run} {index}", "function": "summary", "options": {"max_tokens": 40}})
+    if status != 200 or answer.get("status", "succeeded") != "succeeded":
+        raise SystemExit(f"run-generation-writes: a summary answered {status} {answer}")
 
 
-def tasks():
-    for index in range(count):
-        status, accepted = call("POST", "/api/generate", {"topic": f"Writes {run} task {index}", "function": "lesson_plan", "options": {"max_tokens": 40}})
-        if status != 202:
-            raise SystemExit(f"run-generation-writes: a task answered {status} {accepted}")
-        deadline = time.monotonic() + 60
-        while True:
-            _, state = call("GET", f"/api/generate/{accepted['task_id']}")
-            if state["status"] == "succeeded":
-                break
-            if state["status"] == "failed" or time.monotonic() > deadline:
-                raise SystemExit(f"run-generation-writes: a task ended {state['status']}")
-            time.sleep(0.005)
+def task(index):
+    status, accepted = call("POST", "/api/generate", {"topic": f"Writes {run} task {index}", "function": "lesson_plan", "options": {"max_tokens": 40}})
+    if status != 202:
+        raise SystemExit(f"run-generation-writes: a task answered {status} {accepted}")
+    deadline = time.monotonic() + 60
+    while True:
+        _, state = call("GET", f"/api/generate/{accepted['task_id']}")
+        if state["status"] == "succeeded":
+            return
+        if state["status"] == "failed" or time.monotonic() > deadline:
+            raise SystemExit(f"run-generation-writes: a task ended {state['status']}")
+        time.sleep(0.005)
+
+
+def at_once(generation, workers):
+    """COUNT of `generation`, `workers` at a time; the first failure stops the run."""
+    def work():
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(generation, range(count)))
+    return work
 
 
 method = subprocess.run(psql + ["-tAc", "SHOW wal_sync_method"], check=True, capture_output=True, text=True).stdout.strip()
 if method not in ("fdatasync", "fsync"):
     raise SystemExit(f"run-generation-writes: wal_sync_method is {method}: pg_stat_wal.wal_sync counts nothing then")
-for name, work in [("a summary answered in the request", answered), ("a task (lesson_plan)", tasks)]:
-    ((xids, xids_margin), (syncs, syncs_margin), (records, _)), tables, elapsed = window(work)
-    print(f"{name}: {xids / count:.1f} ± {xids_margin / count:.1f} transactions that wrote, {syncs / count:.1f} ± {syncs_margin / count:.1f}"
-          f" WAL flushes ({method}), {records / count:.0f} WAL records per generation ({count} one at a time in {elapsed:.1f} s;"
-          f" the background's subtracted, ± how much its rate differed before and after)")
-    for table, (inserted, updated, deleted) in sorted(tables.items()):
-        print(f"  {table}: {inserted / count:.1f} inserted, {updated / count:.1f} updated, {deleted / count:.1f} deleted")
+for name, generation in [("a summary answered in the request", summary), ("a task (lesson_plan)", task)]:
+    for workers in [1, parallel]:
+        ((xids, xids_margin), (syncs, syncs_margin), (records, _)), tables, elapsed = window(at_once(generation, workers))
+        shape = "one at a time" if workers == 1 else f"{workers} at a time"
+        print(f"{name}: {xids / count:.1f} ± {xids_margin / count:.1f} transactions that wrote, {syncs / count:.1f} ± {syncs_margin / count:.1f}"
+              f" WAL flushes ({method}), {records / count:.0f} WAL records per generation ({count} {shape} in {elapsed:.1f} s;"
+              f" the background's subtracted, ± how much its rate differed before and after)")
+        for table, (inserted, updated, deleted) in sorted(tables.items()):
+            print(f"  {table}: {inserted / count:.1f} inserted, {updated / count:.1f} updated, {deleted / count:.1f} deleted")
