@@ -108,7 +108,9 @@ struct GenerationStoreContractTests {
             let other = try #require(try await store.renew(id: renewed, owner: UUID().uuidString.lowercased(), lease: .seconds(60)))
             #expect(other.status == .running && !other.held)
             // A task's lease is extended only once less than five sixths of it is left.
-            let (short, long) = (try await fixtures.strand(mode: "queued", leaseLeft: 20, owner: me), try await fixtures.strand(mode: "queued", leaseLeft: 28, owner: me))
+            let (short, long) = (
+                try await fixtures.strand(mode: "queued", leaseLeft: 20, owner: me), try await fixtures.strand(mode: "queued", leaseLeft: 28, owner: me)
+            )
             for id in [short, long] { #expect(try await store.renew(id: id, owner: me, lease: .seconds(30)).map { $0.held } == true) }
             let someoneElse = UUID().uuidString.lowercased()
             guard case .held(let extended) = try await store.claim(id: short, owner: someoneElse, lease: .seconds(30)),
@@ -212,7 +214,10 @@ struct GenerationStoreContractTests {
             #expect(try await store.task(id: stranded)?.reservation == "generation:\(stranded)")
             let live = try await fixtures.strand(mode: "queued", leaseLeft: 30)
             #expect(try await store.replay(id: live) == false, "a genworker runs it now")
-            #expect(try await store.write([.end(try #require(try await store.task(id: live)), GenerationEnding(status: .succeeded, engine: "offline", result: "done"))]) == [true])
+            #expect(
+                try await store.write([
+                    .end(try #require(try await store.task(id: live)), GenerationEnding(status: .succeeded, engine: "offline", result: "done"))
+                ]) == [true])
             #expect(try await store.replay(id: live) == false)
         }
     }
