@@ -67,11 +67,12 @@ public enum GenerationDaemon {
     static func rules(_ settings: GenerationSettings, storage: Storage, logger: Logger) -> (GenerationService, services: [any Service]) {
         let (engines, engineServices) = engines(settings)
         let pending = PendingEndings(entitlements: storage.entitlements, logger: logger)
+        let rows = GenerationRows(store: storage.store, logger: logger)
         let generations = GenerationService(
-            store: storage.store, rows: GenerationRows(store: storage.store), entitlements: storage.entitlements, engines: engines,
+            store: storage.store, rows: rows, entitlements: storage.entitlements, engines: engines,
             cache: ResultCache(storage: storage.cache, ttl: settings.cacheTTL, scope: settings.cacheScope, logger: logger), pendingEndings: pending,
             leases: GenerationLeases(length: settings.sweepAfter, longest: settings.streamLimit + settings.budget + .seconds(120)), logger: logger)
-        return (generations, engineServices + [pending])
+        return (generations, engineServices + [pending, rows])
     }
 
     /// The engines to ask, in `engine.order`, and the services that stop with the daemon for

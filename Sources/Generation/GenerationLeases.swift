@@ -33,7 +33,6 @@ final class GenerationLeases: Sendable {
 
     func hold(_ id: String) { held.withLock { _ = $0.insert(id) } }
 
-    /// The generation ended: its row is no longer renewed (ended, or, when its ending could not be
-    /// written, left for the sweep).
+    /// The generation's ending is written: its row is no longer renewed.
     func release(_ id: String) { held.withLock { _ = $0.remove(id) } }
 }

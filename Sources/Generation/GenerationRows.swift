@@ -1,28 +1,97 @@
+import Logging
 import ServiceKit
+import ServiceLifecycle
+import Synchronization
 
 /// Group commit for generation rows: the starts and endings that concurrent generations ask for
 /// while a batch commits go together in the next one, one statement and one WAL flush for them all
-/// (a lone one goes at once). One writer per daemon; a batch that fails fails each of its writes,
-/// whose callers answer as for a write of their own that failed.
-struct GenerationRows: Sendable {
+/// (a lone one goes at once). One writer per daemon. A batch PostgreSQL refuses is written again one
+/// write at a time, so that one bad write fails only its own caller.
+///
+/// An ending PostgreSQL could not take (it was out of reach) is kept and written again every
+/// `retryInterval` until it lands: a generation's row, whose start may not have been flushed, ends
+/// in a stated outcome once PostgreSQL is back. Held in memory: endings still unwritten when the
+/// daemon stops are logged, by generation id.
+final class GenerationRows: Service, Sendable {
     /// The most writes one statement carries.
     static let batchLimit = 128
 
-    private let batches: BatchingQueue<GenerationWrite, Bool>
+    /// An ending to write again, and what to do once it landed.
+    private struct Unwritten: Sendable {
+        let record: GenerationRecord
+        let ending: GenerationEnding
+        let written: @Sendable () -> Void
+    }
 
-    init(store: any GenerationStore) {
-        batches = BatchingQueue(limit: Self.batchLimit) { writes in try await store.write(writes) }
+    private let batches: BatchingQueue<GenerationWrite, Result<Bool, any Error>>
+    private let retryInterval: Duration
+    private let logger: Logger
+    private let unwritten = Mutex<[String: Unwritten]>([:])
+
+    init(store: any GenerationStore, retryInterval: Duration = .seconds(2), logger: Logger) {
+        batches = BatchingQueue(limit: Self.batchLimit) { writes in await Self.write(writes, to: store) }
+        self.retryInterval = retryInterval
+        self.logger = logger
+    }
+
+    /// Each write's outcome: the batch's, or when PostgreSQL refused the batch, each write's own.
+    static func write(_ writes: [GenerationWrite], to store: any GenerationStore) async -> [Result<Bool, any Error>] {
+        do {
+            return try await store.write(writes).map { .success($0) }
+        } catch  where writes.count > 1 {
+            var outcomes: [Result<Bool, any Error>] = []
+            for write in writes {
+                do {
+                    outcomes.append(.success(try await store.write([write])[0]))
+                } catch {
+                    outcomes.append(.failure(error))
+                }
+            }
+            return outcomes
+        } catch {
+            return [.failure(error)]
+        }
     }
 
     /// Writes a new generation answered in the request as 'running', leased to `owner` for `lease`.
     func start(_ record: GenerationRecord, leasedTo owner: String, for lease: Duration) async throws {
-        _ = try await batches.submit(.start(record, leasedTo: owner, for: lease))
+        _ = try await batches.submit(.start(record, leasedTo: owner, for: lease)).get()
     }
 
     /// Ends `record`'s generation if it is still queued or running, as `ending` says. False when it
     /// had ended already (canceled meanwhile, say): nothing changed.
     @discardableResult
     func finish(_ record: GenerationRecord, _ ending: GenerationEnding) async throws -> Bool {
-        try await batches.submit(.end(record, ending))
+        // PostgreSQL's text cannot hold U+0000, which an engine may write.
+        var ending = ending
+        ending.result = ending.result.map { $0.replacing("\u{0}", with: "\u{FFFD}") }
+        return try await batches.submit(.end(record, ending)).get()
+    }
+
+    /// Keeps `ending` of `record`, which could not be written now, to write it again until it lands;
+    /// then `written` runs.
+    func finishLater(_ record: GenerationRecord, _ ending: GenerationEnding, written: @escaping @Sendable () -> Void) {
+        unwritten.withLock { $0[record.id] = Unwritten(record: record, ending: ending, written: written) }
+    }
+
+    var unwrittenCount: Int { unwritten.withLock { $0.count } }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: retryInterval)
+            await retry()
+        }
+        let left = unwritten.withLock { $0.keys.sorted() }
+        if !left.isEmpty { logger.error("generation endings not written at shutdown", metadata: ["generations": "\(left.joined(separator: ","))"]) }
+    }
+
+    /// Writes every kept ending once; those PostgreSQL took (or found ended otherwise) are done.
+    func retry() async {
+        for (id, kept) in unwritten.withLock({ $0 }) {
+            guard (try? await finish(kept.record, kept.ending)) != nil else { continue }
+            unwritten.withLock { _ = $0.removeValue(forKey: id) }
+            kept.written()
+            logger.info("generation ending written after a retry", metadata: ["generation": "\(id)", "status": "\(kept.ending.status.rawValue)"])
+        }
     }
 }

@@ -141,7 +141,6 @@ struct GenerationService: Sendable {
     /// reached the user is settled whatever the row says by then. Whether its unit stays counted.
     @discardableResult
     func finish(_ started: StartedGeneration, _ outcome: EngineOutcome, delivered: Bool) async -> Bool {
-        defer { leases.release(started.record.id) }
         let status: GenerationRecord.Status
         var failure: String?
         switch outcome.ending {
@@ -155,12 +154,12 @@ struct GenerationService: Sendable {
         }
         // A unit given back leaves nothing of the engine's work to read: no text is kept.
         let kept = delivered && !outcome.text.isEmpty ? outcome.text : nil
+        let ending = GenerationEnding(
+            status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached, truncated: kept != nil && outcome.truncated)
+        let id = started.record.id
         do {
-            let ended = try await rows.finish(
-                started.record,
-                GenerationEnding(
-                    status: status, engine: outcome.engine, result: kept, failure: failure, cached: outcome.cached,
-                    truncated: kept != nil && outcome.truncated))
+            let ended = try await rows.finish(started.record, ending)
+            leases.release(id)
             if ended {
                 await remember(outcome, of: started.record)
             } else if !delivered {
@@ -168,7 +167,9 @@ struct GenerationService: Sendable {
                 return false
             }
         } catch {
-            logger.traced.error("generation ending not recorded", metadata: ["generation": "\(started.record.id)", "reason": "\(error)"])
+            // Still leased to this aid, so that no sweep fails it as interrupted meanwhile.
+            logger.traced.warning("generation ending not recorded yet; writing it again shortly", metadata: ["generation": "\(id)", "reason": "\(error)"])
+            rows.finishLater(started.record, ending) { [leases] in leases.release(id) }
         }
         return await end(requestID: started.record.reservation, delivered: delivered, cached: outcome.cached)
     }

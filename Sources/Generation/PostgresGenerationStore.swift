@@ -45,21 +45,30 @@ struct PostgresGenerationStore: GenerationStore {
     /// One statement whatever the batch holds: the starts inserted and the endings applied by two
     /// data-modifying parts of it, each from a JSON list, so that the batch costs one round trip
     /// and one commit. A batch never ends a row it starts (an ending waits for its start's answer).
+    /// Of two endings of one row, the first is written and the second finds it ended (one statement
+    /// may not change a row twice).
     func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
         var starts: [RowColumns] = []
         var endings: [RowColumns] = []
+        var sent: [Bool] = []
+        var endingIDs: Set<String> = []
         for write in writes {
             switch write {
-            case .start(let record, let owner, let lease): starts.append(RowColumns(record, leaseOwner: owner, lease: Self.seconds(lease)))
-            case .end(let record, let ending): endings.append(RowColumns(record, ending: ending))
+            case .start(let record, let owner, let lease):
+                starts.append(RowColumns(record, leaseOwner: owner, lease: Self.seconds(lease)))
+                sent.append(true)
+            case .end(let record, let ending):
+                let first = endingIDs.insert(record.id).inserted
+                if first { endings.append(RowColumns(record, ending: ending)) }
+                sent.append(first)
             }
         }
         let ended = try await postgres.query(
             endings.isEmpty ? Self.startBatch : Self.batch, [.text(try Self.json(starts)), .text(try Self.json(endings))])
         let endedIDs = Set(try ended.map { row -> String in try row.decode("id") })
-        return writes.map { write in
+        return zip(writes, sent).map { write, sent in
             guard case .end(let record, _) = write else { return true }
-            return endedIDs.contains(record.id)
+            return sent && endedIDs.contains(record.id)
         }
     }
 
@@ -274,16 +283,23 @@ struct PostgresGenerationStore: GenerationStore {
     }
 
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {
-        // Most checks find the lease long enough and write nothing. The renewal cannot change what
-        // the row's own read answers: the status and the holder.
+        // Most checks find the lease long enough and write nothing. The read sees the row as the
+        // statement began: a lease long enough then cannot have been claimed since (a claim takes
+        // only a lease run out), and a short one is held only if the renewal, which sees the newest
+        // row, renewed it.
         let rows = try await postgres.query(
             """
-            WITH renewed AS (
-                UPDATE ai.generations SET lease_until = clock_timestamp() + $3 * interval '1 second'
-                WHERE id = $1::uuid AND status = 'running' AND lease_owner = $2::uuid
-                  AND lease_until < clock_timestamp() + $3 * $4 * interval '1 second'
+            WITH checked AS (SELECT clock_timestamp() AS at),
+            renewed AS (
+                UPDATE ai.generations g SET lease_until = checked.at + $3 * interval '1 second' FROM checked
+                WHERE g.id = $1::uuid AND g.status = 'running' AND g.lease_owner = $2::uuid
+                  AND g.lease_until < checked.at + $3 * $4 * interval '1 second'
+                RETURNING g.id
             )
-            SELECT status, coalesce(lease_owner = $2::uuid, false) AS held FROM ai.generations WHERE id = $1::uuid
+            SELECT g.status,
+                   coalesce(g.lease_owner = $2::uuid
+                            AND (EXISTS (SELECT FROM renewed) OR g.lease_until >= checked.at + $3 * $4 * interval '1 second'), false) AS held
+            FROM ai.generations g, checked WHERE g.id = $1::uuid
             """, [.text(id), .text(owner), .double(Self.seconds(lease)), .double(renewalThreshold)])
         guard let row = rows.first else { return nil }
         let status: String = try row.decode("status")

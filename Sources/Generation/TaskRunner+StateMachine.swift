@@ -18,10 +18,11 @@ extension TaskRunner {
             /// Take a slot, then claim the task for one engine call; ``runEngine`` follows a claim
             /// in the same slot.
             case claim(GenerationRecord, PromptTemplate)
-            /// Run the engine call, renewing the lease; only a first attempt may be answered from
+            /// Run the engine call, checking (and renewing) the lease; only a first attempt may be answered from
             /// the result cache (a later one may find its own earlier attempt's answer there).
             case runEngine(GenerationRecord, PromptTemplate, attempt: Int, cacheLookup: Bool)
-            /// Renew the lease before recording what the call gave (lost: the outcome is dropped).
+            /// Check (and renew, if short) the lease before recording what the call gave (lost: the
+            /// outcome is dropped).
             case renewLease(GenerationRecord)
             /// Record the outcome as `recording` says.
             case record(GenerationRecord, Recording)

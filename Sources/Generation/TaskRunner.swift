@@ -176,7 +176,8 @@ struct TaskRunner: Sendable {
         try await generations.settleOrRelease(task.reservation, delivered: kept, cached: stored?.cached ?? false)
     }
 
-    /// The engine call, with the task's lease renewed every `cancelCheck`; stopped when the task is
+    /// The engine call, with the task's lease checked every `cancelCheck` (and renewed once a sixth
+    /// of it has passed, ``renewalThreshold``); stopped when the task is
     /// canceled (then ended as canceled with what the engine wrote so far) or the lease went to
     /// another delivery, or the daemon stops.
     private func watched(_ task: GenerationRecord, owner: String, prompt: Prompt, cacheLookup: Bool) async -> StateMachine.Watched {

@@ -52,8 +52,8 @@ struct WorkerSettings: Sendable {
     var attempts: Int
     /// The wait before a failed task's first retry, doubling after (`worker.backoff`, seconds).
     var backoff: Duration
-    /// How often a running task is checked for a cancellation and its lease renewed
-    /// (`worker.cancel-check`, seconds).
+    /// How often a running task is checked for a cancellation and for its lease, which is renewed
+    /// once a sixth of it has passed (`worker.cancel-check`, seconds).
     var cancelCheck: Duration
     /// How long a running task stays its handler's without a renewal (`worker.lease`, seconds, 30):
     /// after a genworker died, its tasks wait this long before another takes them over. Longer

@@ -68,8 +68,8 @@ extension String {
 extension SQL {
     /// A `FROM` item that makes its statement's own transaction commit without waiting for the WAL
     /// flush (`synchronous_commit` off for that transaction only), for writes whose loss is harmless:
-    /// only a crash of the server itself loses them, and only those of its last moments (up to three
-    /// `wal_writer_delay`s, 600 ms by default), never a crash of the client. Each use says why its
-    /// loss is harmless.
+    /// a crash of the server (or of its host, or a failover to a standby, which it does not wait
+    /// for either) loses those of its last moments (up to three `wal_writer_delay`s, 600 ms by
+    /// default); a crash of the client never does. Each use says why its loss is harmless.
     public static let asynchronousCommit: SQL = "(SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit"
 }

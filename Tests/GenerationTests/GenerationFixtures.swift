@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import PostgresClient
 import TestSupport
@@ -20,6 +21,8 @@ protocol GenerationFixtures: Sendable {
     func attempts(_ id: String) async throws -> Int
     /// The messages in the outbox for `taskIDs`, oldest first: `task-id queue`.
     func outbox(of taskIDs: Set<String>) async throws -> [String]
+    /// The user events written for the generation `id`, oldest first (sql/013's triggers).
+    func userEvents(of id: String) async throws -> [UserEvent.Kind]
 }
 
 extension GenerationFixtures {
@@ -75,6 +78,14 @@ struct PostgresGenerationFixtures: GenerationFixtures {
 
     func attempts(_ id: String) async throws -> Int {
         try await postgres.query("SELECT attempts FROM ai.generations WHERE id = $1::uuid", [.text(id)])[0].decode("attempts")
+    }
+
+    func userEvents(of id: String) async throws -> [UserEvent.Kind] {
+        try await postgres.query("SELECT body::json->>'type' AS type FROM ai.event_outbox WHERE body::json->'data'->>'task_id' = $1 ORDER BY id", [.text(id)])
+            .map { row in
+                let type: String = try row.decode("type")
+                return try #require(UserEvent.Kind(rawValue: type), "an unknown event type \(type)")
+            }
     }
 
     func outbox(of taskIDs: Set<String>) async throws -> [String] {

@@ -73,10 +73,39 @@ struct GenerationStoreContractTests {
             let rewritten = try #require(try await store.generation(id: lost.id, userID: user))
             #expect(rewritten.status == .succeeded && rewritten.result == "Kept." && rewritten.truncated && rewritten.topic == "Lost")
             #expect(rewritten.mode == "streamed" && rewritten.reservation == lost.reservation && rewritten.finishedMicros != nil)
+            // Each ending told the user once, whether it updated its row or wrote it whole.
+            #expect(try await fixtures.userEvents(of: running.id) == [.generationSucceeded])
+            #expect(try await fixtures.userEvents(of: ended.id) == [.generationCanceled])
+            #expect(try await fixtures.userEvents(of: lost.id) == [.generationSucceeded])
+            // Two endings of one row in a batch: the first is written, the second finds it ended.
+            let twice = try #require(try await store.task(id: try await fixtures.strand(userID: user)))
+            #expect(try await store.write([.end(twice, late), .end(twice, GenerationEnding(status: .succeeded, engine: "offline"))]) == [true, false])
+            #expect(try await store.task(id: twice.id)?.failure == "late")
             for started in [first, second] {
                 let stored = try #require(try await store.generation(id: started.id, userID: user))
                 #expect(stored.status == .running && stored.mode == started.mode && stored.topic == started.topic && stored.finishedMicros == nil)
             }
+        }
+    }
+
+    @Test("a batch PostgreSQL refuses is written again one write at a time: only the write at fault fails")
+    func refusedBatch() async throws {
+        try await StoreKind.postgres.with { fixtures in
+            let user = UUID().uuidString.lowercased()
+            let (good, other) = (try Self.record(user: user, topic: "Good"), try Self.record(user: user, topic: "Other"))
+            let noTemplate = GenerationRecord.new(
+                id: GenerationRecord.newID(), try GenerationInput(GenerateBody(topic: "Bad", function: "summary", options: nil, stream: false)),
+                userID: user, templateVersion: 99, mode: "immediate", maxTokens: 100)
+            let owner = UUID().uuidString.lowercased()
+            let outcomes = await GenerationRows.write(
+                [
+                    .start(good, leasedTo: owner, for: .seconds(30)), .start(noTemplate, leasedTo: owner, for: .seconds(30)),
+                    .start(other, leasedTo: owner, for: .seconds(30)),
+                ],
+                to: fixtures.store)
+            #expect(outcomes.map { (try? $0.get()) != nil } == [true, false, true])
+            for record in [good, other] { #expect(try await fixtures.store.generation(id: record.id, userID: user)?.status == .running) }
+            #expect(try await fixtures.store.generation(id: noTemplate.id, userID: user) == nil)
         }
     }
 

@@ -32,7 +32,12 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         var nextOutboxID = 1
         /// Outbox rows a relay is publishing now: another relay skips them.
         var relaying: Set<Int> = []
+        /// Whether ``write(_:)`` fails, as when PostgreSQL is out of reach.
+        var refusesWrites = false
     }
+
+    /// What ``write(_:)`` throws while `refusesWrites` is set, as PostgreSQL out of reach would.
+    struct Unreachable: Error {}
 
     let clock: TestClock
     let state: Mutex<State>
@@ -87,8 +92,9 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
 
     func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
         let now = clock.now
-        return state.withLock { state in
-            writes.map { write in
+        return try state.withLock { state in
+            if state.refusesWrites { throw Unreachable() }
+            return writes.map { write in
                 switch write {
                 case .start(let record, let owner, let lease):
                     Self.start(record, leasedTo: owner, for: lease, at: now, in: &state)
@@ -229,10 +235,13 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         let now = clock.now
         return state.withLock { state in
             guard let row = state.rows[id] else { return nil }
-            if row.record.status == .running, row.leaseOwner == owner, (row.leaseUntil ?? now) < now + Self.seconds(lease) * renewalThreshold {
+            let longEnough = now + Self.seconds(lease) * renewalThreshold
+            var renewed = false
+            if row.record.status == .running, row.leaseOwner == owner, let until = row.leaseUntil, until < longEnough {
                 state.rows[id]?.leaseUntil = now + Self.seconds(lease)
+                renewed = true
             }
-            return (row.record.status, row.leaseOwner == owner)
+            return (row.record.status, row.leaseOwner == owner && (renewed || row.leaseUntil.map { $0 >= longEnough } ?? false))
         }
     }
 
