@@ -68,6 +68,12 @@ final class GenerationRows: Service, Sendable {
         return try await batches.submit(.end(record, ending)).get()
     }
 
+    /// Writes a queued task with its outbox message (to `queue`). False when the user already has a
+    /// task with the same idempotency key: nothing was written.
+    func queue(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> Bool {
+        try await batches.submit(.task(record, idempotencyKey: idempotencyKey, paid: paid, queue: queue)).get()
+    }
+
     /// Keeps `ending` of `record`, which could not be written now, to write it again until it lands;
     /// then `written` runs.
     func finishLater(_ record: GenerationRecord, _ ending: GenerationEnding, written: @escaping @Sendable () -> Void) {

@@ -56,8 +56,9 @@ protocol GenerationStore: Sendable {
     func template(for function: String) async throws -> PromptTemplate?
     /// Writes `writes` in one transaction, with one commit for them all (``GenerationRows`` gathers
     /// them from concurrent generations): one answer per write, in order, true for a start and,
-    /// for an ending, whether it ended its generation now. Throwing writes none of them. A batch
-    /// of starts only commits without waiting for the WAL flush (see ``GenerationWrite/start``).
+    /// for an ending, whether it ended its generation now, for a task, whether it was written.
+    /// Throwing writes none of them. A batch of starts only commits without waiting for the WAL
+    /// flush (see ``GenerationWrite/start``).
     func write(_ writes: [GenerationWrite]) async throws -> [Bool]
     /// Extends `owner`'s lease of those of `ids` that are still running and younger than `longest`.
     func renewLeases(ids: [String], owner: String, lease: Duration, longest: Duration) async throws
@@ -70,9 +71,6 @@ protocol GenerationStore: Sendable {
 
     /// The user's task made with `idempotencyKey`, if any.
     func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord?
-    /// Writes a queued task and its outbox message (to `queue`) in one transaction; when the user
-    /// already has a task with the same idempotency key, writes nothing and returns that one.
-    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert
     /// Cancels the user's task (a queued generation) if it is still queued or running.
     func cancel(id: String, userID: String) async throws -> CancelResult
     /// Publishes up to `limit` outbox messages, oldest first, and deletes those `publish` reports
@@ -136,6 +134,9 @@ enum GenerationWrite: Sendable, Equatable {
     /// had ended already (canceled meanwhile, say) is left as it is. A row that is missing (its
     /// start lost in a crash of PostgreSQL) is written whole, ended.
     case end(GenerationRecord, GenerationEnding)
+    /// A queued task with its outbox message (to `queue`), written together; nothing when the user
+    /// already has a task with the same idempotency key.
+    case task(GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String)
 }
 
 /// How a generation ended, as its row records it: succeeded with its text, or failed or canceled
@@ -148,13 +149,6 @@ struct GenerationEnding: Sendable, Equatable {
     var failure: String? = nil
     var cached = false
     var truncated = false
-}
-
-/// What ``GenerationStore/insertTask(_:idempotencyKey:paid:queue:)`` did.
-enum TaskInsert: Sendable, Equatable {
-    case inserted
-    /// The user's task with the same idempotency key, written before.
-    case existing(GenerationRecord)
 }
 
 /// What ``GenerationStore/cancel(id:userID:)`` did.

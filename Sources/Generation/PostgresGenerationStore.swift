@@ -42,13 +42,14 @@ struct PostgresGenerationStore: GenerationStore {
             instruction: try row.decode("instruction"))
     }
 
-    /// One statement whatever the batch holds: the starts inserted and the endings applied by two
-    /// data-modifying parts of it, each from a JSON list, so that the batch costs one round trip
-    /// and one commit. A batch never ends a row it starts (an ending waits for its start's answer).
-    /// Of two endings of one row, the first is written and the second finds it ended (one statement
-    /// may not change a row twice).
+    /// One statement whatever the batch holds: the starts, the tasks (each with its outbox message)
+    /// and the endings written by data-modifying parts of it, each from a JSON list, so that the
+    /// batch costs one round trip and one commit. A batch never ends a row it starts or queues (an
+    /// ending waits for that write's answer). Of two endings of one row, the first is written and
+    /// the second finds it ended (one statement may not change a row twice).
     func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
         var starts: [RowColumns] = []
+        var tasks: [RowColumns] = []
         var endings: [RowColumns] = []
         var sent: [Bool] = []
         var endingIDs: Set<String> = []
@@ -57,22 +58,28 @@ struct PostgresGenerationStore: GenerationStore {
             case .start(let record, let owner, let lease):
                 starts.append(RowColumns(record, leaseOwner: owner, lease: Self.seconds(lease)))
                 sent.append(true)
+            case .task(let record, let idempotencyKey, let paid, let queue):
+                tasks.append(RowColumns(record, idempotencyKey: idempotencyKey, paid: paid, queue: queue))
+                sent.append(true)
             case .end(let record, let ending):
                 let first = endingIDs.insert(record.id).inserted
                 if first { endings.append(RowColumns(record, ending: ending)) }
                 sent.append(first)
             }
         }
-        let ended = try await postgres.query(
-            endings.isEmpty ? Self.startBatch : Self.batch, [.text(try Self.json(starts)), .text(try Self.json(endings))])
-        let endedIDs = Set(try ended.map { row -> String in try row.decode("id") })
+        let written = try await postgres.query(
+            endings.isEmpty && tasks.isEmpty ? Self.startBatch : Self.batch,
+            [.text(try Self.json(starts)), .text(try Self.json(tasks)), .text(try Self.json(endings))])
+        let writtenIDs = Set(try written.map { row -> String in try row.decode("id") })
         return zip(writes, sent).map { write, sent in
-            guard case .end(let record, _) = write else { return true }
-            return sent && endedIDs.contains(record.id)
+            switch write {
+            case .start: true
+            case .task(let record, _, _, _), .end(let record, _): sent && writtenIDs.contains(record.id)
+            }
         }
     }
 
-    /// ``write(_:)``'s statement for a batch with endings, committed as every write is.
+    /// ``write(_:)``'s statement for a batch with tasks or endings, committed as every write is.
     private static let batch = batchStatement(commit: "")
     /// The same for a batch of starts only, committed without waiting for the WAL flush: a start
     /// lost in a crash of PostgreSQL is written whole by its ending, and the reservation it follows
@@ -87,17 +94,35 @@ struct PostgresGenerationStore: GenerationStore {
             SELECT s.id, s.user_id, s.function, s.topic, s.language, s.max_tokens, s.template_version, s.mode, s.status, s.reservation,
                    s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id
             FROM json_to_recordset($1::json) AS s(\(recordColumns), lease_owner uuid, lease_seconds float8)\(commit)
+        ),
+        tasks AS (
+            SELECT * FROM json_to_recordset($2::json) AS t(\(recordColumns), idempotency_key text, paid boolean, queue text)
+        ),
+        queued AS (
+            INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
+                                        request_id, idempotency_key, paid)
+            SELECT t.id, t.user_id, t.function, t.topic, t.language, t.max_tokens, t.template_version, t.mode, t.status, t.reservation,
+                   t.request_id, t.idempotency_key, t.paid
+            FROM tasks t
+            ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id
+        ),
+        messages AS (
+            INSERT INTO ai.outbox (generation_id, routing_key) SELECT t.id, t.queue FROM tasks t JOIN queued q ON q.id = t.id
+        ),
+        ended AS (
+            INSERT INTO ai.generations AS g (id, user_id, function, topic, language, max_tokens, template_version, mode, reservation, request_id,
+                                             status, engine, result, failure, cached, truncated, finished_at)
+            SELECT e.id, e.user_id, e.function, e.topic, e.language, e.max_tokens, e.template_version, e.mode, e.reservation, e.request_id,
+                   e.status, e.engine, e.result, e.failure, e.cached, e.truncated, clock_timestamp()
+            FROM json_to_recordset($3::json) AS e(\(recordColumns), engine text, result text, failure text, cached boolean, truncated boolean)
+            ON CONFLICT (id) DO UPDATE
+            SET status = excluded.status, engine = excluded.engine, result = excluded.result, failure = excluded.failure, cached = excluded.cached,
+                truncated = excluded.truncated, finished_at = excluded.finished_at
+            WHERE g.status IN ('queued', 'running')
+            RETURNING g.id
         )
-        INSERT INTO ai.generations AS g (id, user_id, function, topic, language, max_tokens, template_version, mode, reservation, request_id,
-                                         status, engine, result, failure, cached, truncated, finished_at)
-        SELECT e.id, e.user_id, e.function, e.topic, e.language, e.max_tokens, e.template_version, e.mode, e.reservation, e.request_id,
-               e.status, e.engine, e.result, e.failure, e.cached, e.truncated, clock_timestamp()
-        FROM json_to_recordset($2::json) AS e(\(recordColumns), engine text, result text, failure text, cached boolean, truncated boolean)
-        ON CONFLICT (id) DO UPDATE
-        SET status = excluded.status, engine = excluded.engine, result = excluded.result, failure = excluded.failure, cached = excluded.cached,
-            truncated = excluded.truncated, finished_at = excluded.finished_at
-        WHERE g.status IN ('queued', 'running')
-        RETURNING g.id::text AS id
+        SELECT id::text AS id FROM queued UNION ALL SELECT id::text FROM ended
         """
     }
 
@@ -111,8 +136,8 @@ struct PostgresGenerationStore: GenerationStore {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
-    /// A start or an ending as the batch statement reads it: the record's columns, with its lease
-    /// (a start) or how it ended (an ending).
+    /// A start, a task or an ending as the batch statement reads it: the record's columns, with its
+    /// lease (a start), its key and queue (a task) or how it ended (an ending).
     private struct RowColumns: Encodable {
         let id, user_id, function, topic, language: String
         let max_tokens, template_version: Int
@@ -122,6 +147,9 @@ struct PostgresGenerationStore: GenerationStore {
         var lease_seconds: Double?
         var engine, result, failure: String?
         var cached, truncated: Bool?
+        var idempotency_key: String?
+        var paid: Bool?
+        var queue: String?
 
         private init(_ record: GenerationRecord, status: GenerationRecord.Status) {
             (id, user_id, function, topic, language) = (record.id, record.userID, record.function, record.topic, record.language)
@@ -132,6 +160,11 @@ struct PostgresGenerationStore: GenerationStore {
         init(_ record: GenerationRecord, leaseOwner: String, lease: Double) {
             self.init(record, status: record.status)
             (lease_owner, lease_seconds) = (leaseOwner, lease)
+        }
+
+        init(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) {
+            self.init(record, status: record.status)
+            (idempotency_key, self.paid, self.queue) = (idempotencyKey, paid, queue)
         }
 
         init(_ record: GenerationRecord, ending: GenerationEnding) {
@@ -183,31 +216,6 @@ struct PostgresGenerationStore: GenerationStore {
 
     func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord? {
         try await postgres.query(Self.byIdempotencyKey, [.text(userID), .text(idempotencyKey)]).first.map(Self.record)
-    }
-
-    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert {
-        try await postgres.withTransaction { transaction in
-            let inserted = try await transaction.query(
-                """
-                INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, idempotency_key, paid,
-                                            reservation, request_id)
-                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::integer, $7::integer, 'queued', 'queued', $8, $9::boolean, $10, $11)
-                ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
-                """,
-                [
-                    .text(record.id), .text(record.userID), .text(record.function), .text(record.topic), .text(record.language),
-                    .int(record.maxTokens), .int(record.templateVersion), idempotencyKey.map(PostgresValue.text) ?? .null, .bool(paid),
-                    record.reservation.map(PostgresValue.text) ?? .null, record.requestID.map(PostgresValue.text) ?? .null,
-                ])
-            if inserted.isEmpty, let idempotencyKey {
-                let existing = try await transaction.query(Self.byIdempotencyKey, [.text(record.userID), .text(idempotencyKey)])
-                guard let row = existing.first else { throw PostgresError(code: .decoding, message: "an idempotency conflict without its row") }
-                return .existing(try Self.record(row))
-            }
-            _ = try await transaction.query(
-                "INSERT INTO ai.outbox (generation_id, routing_key) VALUES ($1::uuid, $2)", [.text(record.id), .text(queue)])
-            return .inserted
-        }
     }
 
     func cancel(id: String, userID: String) async throws -> CancelResult {

@@ -25,18 +25,23 @@ struct TaskService: Sendable {
             maxTokens: input.maxTokens(within: allowance.maxOutputTokens))
         // Any plan but free is served from the paid queue first.
         let paid = identity.tier != Tier.free
-        let inserted = try await generations.recordOrRelease(requestID) {
-            try await store.insertTask(record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
+        let existing = try await generations.recordOrRelease(requestID) { () async throws -> GenerationRecord? in
+            let queued = try await generations.rows.queue(
+                record, idempotencyKey: idempotencyKey, paid: paid, queue: GenerationTaskMessage.workQueue(paid: paid))
+            guard !queued else { return nil }
+            // Not written only because a task with the same key exists.
+            guard let idempotencyKey, let existing = try await store.task(userID: identity.userID, idempotencyKey: idempotencyKey) else {
+                throw GenerationError.storageUnavailable(message: GenerationError.unrecorded)
+            }
+            return existing
         }
-        switch inserted {
-        case .inserted:
+        guard let existing else {
             relay.nudge()
             return record
-        case .existing(let existing):
-            // A request with the same key won the race: this one's reservation goes back.
-            await generations.end(requestID: requestID, delivered: false)
-            return try Self.replay(existing, of: input)
         }
+        // A request with the same key won the race: this one's reservation goes back.
+        await generations.end(requestID: requestID, delivered: false)
+        return try Self.replay(existing, of: input)
     }
 
     /// The task an earlier request with the same key made, if this request is the same: a request

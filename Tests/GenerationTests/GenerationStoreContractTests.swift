@@ -153,23 +153,32 @@ struct GenerationStoreContractTests {
     }
 
     @Test(
-        "a task and its outbox message are written together, once per idempotency key; the relay deletes only what was confirmed", arguments: StoreKind.allCases
-    )
+        "a task and its outbox message are written together, once per idempotency key, also within one batch; the relay deletes only what was confirmed",
+        arguments: StoreKind.allCases)
     func tasksAndOutbox(_ kind: StoreKind) async throws {
         try await kind.with { fixtures in
             let store = fixtures.store
             let user = UUID().uuidString.lowercased()
             let first = try Self.record(user: user, function: "lesson_plan", mode: "queued")
-            #expect(try await store.insertTask(first, idempotencyKey: "k1", paid: true, queue: "generate.long.paid") == .inserted)
+            #expect(try await store.write([.task(first, idempotencyKey: "k1", paid: true, queue: "generate.long.paid")]) == [true])
             let second = try Self.record(user: user, function: "lesson_plan", mode: "queued")
-            guard case .existing(let existing) = try await store.insertTask(second, idempotencyKey: "k1", paid: true, queue: "generate.long.paid") else {
-                Issue.record("a second task with the same key was written")
-                return
-            }
-            #expect(existing.id == first.id && existing.status == .queued)
-            #expect(try await store.task(userID: user, idempotencyKey: "k1")?.id == first.id)
-            let unkeyed = try Self.record(user: user, function: "scenario", mode: "queued")
-            #expect(try await store.insertTask(unkeyed, idempotencyKey: nil, paid: false, queue: "generate.long") == .inserted)
+            #expect(try await store.write([.task(second, idempotencyKey: "k1", paid: true, queue: "generate.long.paid")]) == [false])
+            let existing = try #require(try await store.task(userID: user, idempotencyKey: "k1"))
+            #expect(existing.id == first.id && existing.status == .queued && existing.mode == "queued")
+            #expect(try await store.task(id: second.id) == nil)
+            // In one batch: the first with a key is written, the second with it is not.
+            let (unkeyed, keyed, sameKey) = (
+                try Self.record(user: user, function: "scenario", mode: "queued"), try Self.record(user: user, function: "lesson_plan", mode: "queued"),
+                try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            )
+            let answers = try await store.write([
+                .task(unkeyed, idempotencyKey: nil, paid: false, queue: "generate.long"),
+                .task(keyed, idempotencyKey: "k2", paid: false, queue: "generate.long"),
+                .task(sameKey, idempotencyKey: "k2", paid: false, queue: "generate.long"),
+            ])
+            #expect(answers == [true, true, false])
+            #expect(try await store.task(userID: user, idempotencyKey: "k2")?.id == keyed.id)
+            #expect(try await fixtures.outbox(of: [keyed.id, sameKey.id]) == ["\(keyed.id) generate.long"])
             let mine: Set = [first.id, unkeyed.id]
             #expect(try await fixtures.outbox(of: mine) == ["\(first.id) generate.long.paid", "\(unkeyed.id) generate.long"])
             // The first is confirmed, the second not: it stays for the next pass. (Other tests'
@@ -193,7 +202,7 @@ struct GenerationStoreContractTests {
             let store = fixtures.store
             let user = UUID().uuidString.lowercased()
             let task = try Self.record(user: user, function: "lesson_plan", mode: "queued")
-            _ = try await store.insertTask(task, idempotencyKey: nil, paid: false, queue: "generate.long")
+            _ = try await store.write([.task(task, idempotencyKey: nil, paid: false, queue: "generate.long")])
             let (one, two) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
             #expect(try await store.claim(id: task.id, owner: one, lease: .seconds(30)) == .claimed(attempt: 1))
             guard case .held(let left) = try await store.claim(id: task.id, owner: two, lease: .seconds(30)) else {
@@ -229,7 +238,7 @@ struct GenerationStoreContractTests {
         try await kind.with { fixtures in
             let store = fixtures.store
             let failed = try Self.record(function: "lesson_plan", mode: "queued")
-            _ = try await store.insertTask(failed, idempotencyKey: nil, paid: true, queue: "generate.long.paid")
+            _ = try await store.write([.task(failed, idempotencyKey: nil, paid: true, queue: "generate.long.paid")])
             _ = try await store.relayOutbox(limit: 1000) { $0.map { $0.taskID == failed.id } }
             _ = try await store.claim(id: failed.id, owner: UUID().uuidString.lowercased(), lease: .seconds(30))
             #expect(try await store.write([.end(failed, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed"))]) == [true])

@@ -101,6 +101,8 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                     return true
                 case .end(let record, let ending):
                     return Self.end(record, ending, at: now, in: &state)
+                case .task(let record, let idempotencyKey, let paid, let queue):
+                    return Self.queue(record, idempotencyKey: idempotencyKey, paid: paid, queue: queue, at: now, in: &state)
                 }
             }
         }
@@ -117,6 +119,18 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
             maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
             status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: micros(now),
             finishedMicros: nil)
+    }
+
+    private static func queue(
+        _ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String, at now: Date, in state: inout State
+    ) -> Bool {
+        if let idempotencyKey, state.rows.values.contains(where: { $0.record.userID == record.userID && $0.idempotencyKey == idempotencyKey }) {
+            return false
+        }
+        state.rows[record.id] = Row(record: stored(record, at: now), idempotencyKey: idempotencyKey, paid: paid, createdAt: now)
+        state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue))
+        state.nextOutboxID += 1
+        return true
     }
 
     private static func end(_ record: GenerationRecord, _ ending: GenerationEnding, at now: Date, in state: inout State) -> Bool {
@@ -160,23 +174,6 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
 
     func task(userID: String, idempotencyKey: String) async throws -> GenerationRecord? {
         state.withLock { state in state.rows.values.first { $0.record.userID == userID && $0.idempotencyKey == idempotencyKey }?.record }
-    }
-
-    func insertTask(_ record: GenerationRecord, idempotencyKey: String?, paid: Bool, queue: String) async throws -> TaskInsert {
-        let now = clock.now
-        return state.withLock { state in
-            if let idempotencyKey, let existing = state.rows.values.first(where: { $0.record.userID == record.userID && $0.idempotencyKey == idempotencyKey }) {
-                return .existing(existing.record)
-            }
-            let stored = GenerationRecord(
-                id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
-                maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: "queued", reservation: record.reservation, status: .queued,
-                engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: Self.micros(now), finishedMicros: nil)
-            state.rows[record.id] = Row(record: stored, idempotencyKey: idempotencyKey, paid: paid, createdAt: now)
-            state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue))
-            state.nextOutboxID += 1
-            return .inserted
-        }
     }
 
     func cancel(id: String, userID: String) async throws -> CancelResult {
