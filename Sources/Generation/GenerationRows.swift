@@ -1,17 +1,18 @@
 import Logging
+import PostgresClient
 import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
 /// Group commit for generation rows: the starts and endings that concurrent generations ask for
 /// while a batch commits go together in the next one, one statement and one WAL flush for them all
-/// (a lone one goes at once). One writer per daemon. A batch PostgreSQL refuses is written again one
-/// write at a time, so that one bad write fails only its own caller.
+/// (a lone one goes at once). One writer per daemon. A batch PostgreSQL refused (so that none of it
+/// ran) is written again one write at a time, so that one bad write fails only its own caller.
 ///
 /// An ending PostgreSQL could not take (it was out of reach) is kept and written again every
 /// `retryInterval` until it lands: a generation's row, whose start may not have been flushed, ends
-/// in a stated outcome once PostgreSQL is back. Held in memory: endings still unwritten when the
-/// daemon stops are logged, by generation id.
+/// in a stated outcome once PostgreSQL is back. One it refuses for good is logged and left to the
+/// sweep. Held in memory: endings still unwritten when the daemon stops are logged, by generation id.
 final class GenerationRows: Service, Sendable {
     /// The most writes one statement carries.
     static let batchLimit = 128
@@ -38,7 +39,7 @@ final class GenerationRows: Service, Sendable {
     static func write(_ writes: [GenerationWrite], to store: any GenerationStore) async -> [Result<Bool, any Error>] {
         do {
             return try await store.write(writes).map { .success($0) }
-        } catch  where writes.count > 1 {
+        } catch let refused as PostgresError where refused.statementDidNotRun && writes.count > 1 {
             var outcomes: [Result<Bool, any Error>] = []
             for write in writes {
                 do {
@@ -49,8 +50,14 @@ final class GenerationRows: Service, Sendable {
             }
             return outcomes
         } catch {
-            return [.failure(error)]
+            return writes.map { _ in .failure(error) }
         }
+    }
+
+    /// Whether an ending that failed with `error` may land when written again: not one PostgreSQL
+    /// refused for what it holds.
+    static func worthRetrying(_ error: any Error) -> Bool {
+        !((error as? PostgresError)?.refusedForGood ?? false)
     }
 
     /// Writes a new generation answered in the request as 'running', leased to `owner` for `lease`.
@@ -91,13 +98,27 @@ final class GenerationRows: Service, Sendable {
         if !left.isEmpty { logger.error("generation endings not written at shutdown", metadata: ["generations": "\(left.joined(separator: ","))"]) }
     }
 
-    /// Writes every kept ending once; those PostgreSQL took (or found ended otherwise) are done.
+    /// Writes every kept ending once, together; those PostgreSQL took (or found ended otherwise), and
+    /// those it refused for good, are done.
     func retry() async {
-        for (id, kept) in unwritten.withLock({ $0 }) {
-            guard (try? await finish(kept.record, kept.ending)) != nil else { continue }
-            unwritten.withLock { _ = $0.removeValue(forKey: id) }
-            kept.written()
-            logger.info("generation ending written after a retry", metadata: ["generation": "\(id)", "status": "\(kept.ending.status.rawValue)"])
+        let kept = unwritten.withLock { $0 }
+        await withTaskGroup(of: Void.self) { group in
+            for (id, ending) in kept { group.addTask { await self.retry(id, ending) } }
         }
+    }
+
+    private func retry(_ id: String, _ kept: Unwritten) async {
+        do {
+            let ended = try await finish(kept.record, kept.ending)
+            logger.info(
+                ended ? "generation ending written after a retry" : "generation had ended otherwise; its ending after a retry changed nothing",
+                metadata: ["generation": "\(id)", "status": "\(kept.ending.status.rawValue)"])
+        } catch  where Self.worthRetrying(error) {
+            return
+        } catch {
+            logger.error("generation ending refused; the sweep ends it", metadata: ["generation": "\(id)", "reason": "\(error)"])
+        }
+        unwritten.withLock { _ = $0.removeValue(forKey: id) }
+        kept.written()
     }
 }

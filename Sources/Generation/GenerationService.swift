@@ -166,10 +166,13 @@ struct GenerationService: Sendable {
                 // Ended by another (the sweep, which released its unit): nothing reached the user.
                 return false
             }
-        } catch {
+        } catch  where GenerationRows.worthRetrying(error) {
             // Still leased to this aid, so that no sweep fails it as interrupted meanwhile.
             logger.traced.warning("generation ending not recorded yet; writing it again shortly", metadata: ["generation": "\(id)", "reason": "\(error)"])
             rows.finishLater(started.record, ending) { [leases] in leases.release(id) }
+        } catch {
+            leases.release(id)
+            logger.traced.error("generation ending refused; the sweep ends it", metadata: ["generation": "\(id)", "reason": "\(error)"])
         }
         return await end(requestID: started.record.reservation, delivered: delivered, cached: outcome.cached)
     }

@@ -33,7 +33,7 @@ struct TaskService: Sendable {
             guard let idempotencyKey, let existing = try await store.task(userID: identity.userID, idempotencyKey: idempotencyKey) else {
                 throw GenerationError.storageUnavailable(message: GenerationError.unrecorded)
             }
-            return existing
+            return existing.id == record.id ? nil : existing
         }
         guard let existing else {
             relay.nudge()

@@ -67,3 +67,17 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         return "PostgresError.\(code)\(state): \(message)"
     }
 }
+
+extension PostgresError {
+    /// Whether the statement certainly did not run: the server refused it, it was cancelled, or a
+    /// value could not be sent. After a lost connection that is unknown.
+    public var statementDidNotRun: Bool {
+        code == .server || code == .invalidArgument || code == .statementTimeout
+    }
+
+    /// Whether the same statement would be refused again: a value the server cannot take (SQLSTATE
+    /// classes 22 and 23), a statement it cannot run (42), or a value the client cannot send.
+    public var refusedForGood: Bool {
+        code == .invalidArgument || (code == .server && ["22", "23", "42"].contains(sqlState.map { String($0.prefix(2)) } ?? ""))
+    }
+}

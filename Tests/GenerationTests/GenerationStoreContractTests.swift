@@ -77,6 +77,18 @@ struct GenerationStoreContractTests {
             #expect(try await fixtures.userEvents(of: running.id) == [.generationSucceeded])
             #expect(try await fixtures.userEvents(of: ended.id) == [.generationCanceled])
             #expect(try await fixtures.userEvents(of: lost.id) == [.generationSucceeded])
+            // A start, a task and an ending in one batch.
+            let (mixedStart, mixedTask) = (try Self.record(user: user, topic: "Mixed"), try Self.record(user: user, function: "lesson_plan", mode: "queued"))
+            let mixedEnd = try #require(try await store.task(id: try await fixtures.strand(userID: user)))
+            let mixed = try await store.write([
+                .start(mixedStart, leasedTo: owner, for: .seconds(30)), .task(mixedTask, idempotencyKey: nil, paid: false, queue: "generate.long"),
+                .end(mixedEnd, GenerationEnding(status: .failed, engine: "offline", failure: "engine_failed")),
+            ])
+            #expect(mixed == [true, true, true])
+            #expect(try await store.task(id: mixedStart.id)?.status == .running)
+            #expect(try await store.task(id: mixedTask.id)?.status == .queued)
+            #expect(try await fixtures.outbox(of: [mixedTask.id]) == ["\(mixedTask.id) generate.long"])
+            #expect(try await store.task(id: mixedEnd.id)?.failure == "engine_failed")
             // Two endings of one row in a batch: the first is written, the second finds it ended.
             let twice = try #require(try await store.task(id: try await fixtures.strand(userID: user)))
             #expect(try await store.write([.end(twice, late), .end(twice, GenerationEnding(status: .succeeded, engine: "offline"))]) == [true, false])

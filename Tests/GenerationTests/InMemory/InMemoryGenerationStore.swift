@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import PostgresClient
 import ServiceKit
 import Synchronization
 import TestSupport
@@ -32,12 +33,12 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         var nextOutboxID = 1
         /// Outbox rows a relay is publishing now: another relay skips them.
         var relaying: Set<Int> = []
-        /// Whether ``write(_:)`` fails, as when PostgreSQL is out of reach.
-        var refusesWrites = false
+        /// What ``write(_:)`` throws while set: ``unreachable``, say, as PostgreSQL out of reach.
+        var writeFailure: (any Error)?
     }
 
-    /// What ``write(_:)`` throws while `refusesWrites` is set, as PostgreSQL out of reach would.
-    struct Unreachable: Error {}
+    /// PostgreSQL out of reach, as the client reports it.
+    static let unreachable = PostgresError(code: .connectionFailed, message: "connection refused")
 
     let clock: TestClock
     let state: Mutex<State>
@@ -93,7 +94,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
     func write(_ writes: [GenerationWrite]) async throws -> [Bool] {
         let now = clock.now
         return try state.withLock { state in
-            if state.refusesWrites { throw Unreachable() }
+            if let failure = state.writeFailure { throw failure }
             return writes.map { write in
                 switch write {
                 case .start(let record, let owner, let lease):
