@@ -20,13 +20,14 @@ struct TaskRunner: Sendable {
     let maxAttempts: Int
     /// The wait before the first retry; each further one waits twice as long, up to a minute.
     let backoff: Duration
-    /// How often a running task is checked for a cancellation, and its lease renewed.
+    /// How often a running task is checked for a cancellation and for its lease.
     let cancelCheck: Duration
     /// How long a claimed task stays its handler's without a renewal; then another delivery may
     /// take it over (its handler's genworker died).
     let lease: Duration
     /// Each line with the request id of the task in hand (its lines and calls are that request's).
     let logger: Logger
+    private let templates = TemplateVersions()
 
     /// What the engine call and its watch report while a task runs.
     private enum WatchEvent: Sendable {
@@ -79,7 +80,10 @@ struct TaskRunner: Sendable {
             if task == nil { logger.traced.error("poison task message: no such task; to generate.dead", metadata: ["task": "\(taskID)"]) }
             return machine.taskRead(task)
         case .readTemplate(let task):
-            return machine.templateRead(try await store.template(for: task.function, version: task.templateVersion))
+            let template = try await templates.template(for: task.function, version: task.templateVersion) {
+                try await store.template(for: task.function, version: task.templateVersion)
+            }
+            return machine.templateRead(template)
         case .claim(let task, _):
             // Claimed in the slot, so a task waiting for one still reads as queued; the engine call
             // that follows a claim runs in the same slot.
@@ -142,11 +146,13 @@ struct TaskRunner: Sendable {
             if try await generations.rows.finish(task, ending) {
                 // Cached only once recorded as succeeded: a canceled task's answer never is.
                 await generations.remember(outcome, of: task)
+                // Its row says succeeded, as just written: the unit is settled without reading it back.
+                try await generations.settleOrRelease(task.reservation, delivered: true, cached: outcome.cached)
             } else {
                 // Canceled as the engine finished: the work was done, so the task keeps it and it counts.
                 _ = try await store.keepCanceledText(id: task.id, text: outcome.text, engine: outcome.engine, cached: outcome.cached)
+                try await endReservation(of: task)
             }
-            try await endReservation(of: task)
         case .canceled(let outcome):
             // A shutdown stops the engine too: then the task goes back to the queue, as it is.
             guard !Task.isCancelled, try await store.task(id: task.id)?.status == .canceled else { return false }
