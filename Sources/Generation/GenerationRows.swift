@@ -4,8 +4,8 @@ import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
-/// Group commit for generation rows: the starts and endings that concurrent generations ask for
-/// while a batch commits go together in the next one, one statement and one WAL flush for them all
+/// Group commit for generation rows: the starts, tasks and endings that concurrent generations ask
+/// for while a batch commits go together in the next one, one statement and one WAL flush for them all
 /// (a lone one goes at once). One writer per daemon. A batch PostgreSQL refused (so that none of it
 /// ran) is written again one write at a time, so that one bad write fails only its own caller.
 ///

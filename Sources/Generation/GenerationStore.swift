@@ -127,8 +127,8 @@ let renewalThreshold = 5.0 / 6.0
 enum GenerationWrite: Sendable, Equatable {
     /// A new generation answered in the request, written as 'running' and leased to `owner` (the
     /// aid serving it) for `lease`. Its commit need not wait for the disk: only a crash of
-    /// PostgreSQL itself in the WAL writer's next moments can lose it, and then its ending writes
-    /// the row whole (the reservation it follows is durable at subscribed).
+    /// PostgreSQL (or its host) in the WAL writer's next moments can lose it, and then its ending
+    /// writes the row whole (the reservation it follows is durable at subscribed).
     case start(GenerationRecord, leasedTo: String, for: Duration)
     /// Ends the record's generation if it is still queued or running, as the ending says; one that
     /// had ended already (canceled meanwhile, say) is left as it is. A row that is missing (its
