@@ -128,7 +128,9 @@ public enum AuthDaemon {
 }
 
 /// The validator's event loop and its Redis connection (``AuthDaemon/build(_:)``): the connection
-/// runs until shutdown, then the loop stops, which closes whatever is still open on it.
+/// runs until shutdown, then the loop stops, which closes whatever is still open on it. Not a
+/// ``ShutdownHook``: a cancelled group would run that at once, and a loop shut down under a client
+/// still closing drops the client's pending calls.
 struct ValidatorLoop: Service {
     let group: MultiThreadedEventLoopGroup
     let redis: RedisClient

@@ -58,9 +58,10 @@ final class TokenValidator: Sendable {
             validator.validateMiss(credential, required: required, now: now, on: loop)
         }
 
-        /// ``answer(on:)`` for a caller in a task.
+        /// ``answer(on:)`` for a caller in a task; an API key is checked in that task itself.
         func run() async -> ValidationOutcome {
-            await withCheckedContinuation { continuation in
+            if case .apiKey(let key) = credential.kind { return await validator.apiKeyMiss(key, digest: credential.digest, required: required, now: now) }
+            return await withCheckedContinuation { continuation in
                 answer(on: validator.registry.eventLoop).whenSuccess { continuation.resume(returning: $0) }
             }
         }
@@ -88,9 +89,9 @@ final class TokenValidator: Sendable {
     }
 
     private func validateMiss(_ credential: Credential, required: String?, now: Date, on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
-        outcomes.cacheMisses.increment()
         switch credential.kind {
         case .bearer(let token):
+            outcomes.cacheMisses.increment()
             let accessToken: AccessToken
             let scopes: [String]
             switch verify(token, now: now) {
@@ -105,10 +106,14 @@ final class TokenValidator: Sendable {
                 self.record(self.unavailable("Redis", error))
             }
         case .apiKey(let key):
-            return loop.makeFutureWithTask {
-                self.record(await self.validateAPIKey(key, digest: credential.digest, required: required, now: now))
-            }
+            return loop.makeFutureWithTask { await self.apiKeyMiss(key, digest: credential.digest, required: required, now: now) }
         }
+    }
+
+    /// An API key the cache does not hold, checked against Redis (and PostgreSQL when Redis does not know it).
+    private func apiKeyMiss(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+        outcomes.cacheMisses.increment()
+        return record(await validateAPIKey(key, digest: digest, required: required, now: now))
     }
 
     private enum Verification {

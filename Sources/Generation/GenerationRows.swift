@@ -71,7 +71,7 @@ final class GenerationRows: Service, Sendable {
     func finish(_ record: GenerationRecord, _ ending: GenerationEnding) async throws -> Bool {
         // PostgreSQL's text cannot hold U+0000, which an engine may write.
         var ending = ending
-        ending.result = ending.result.map { $0.replacing("\u{0}", with: "\u{FFFD}") }
+        if let result = ending.result, result.utf8.contains(0) { ending.result = result.replacing("\u{0}", with: "\u{FFFD}") }
         return try await batches.submit(.end(record, ending)).get()
     }
 

@@ -69,7 +69,7 @@ struct PostgresGenerationStore: GenerationStore {
         }
         let written = try await postgres.query(
             endings.isEmpty && tasks.isEmpty ? Self.startBatch : Self.batch,
-            [.text(try Self.json(starts)), .text(try Self.json(tasks)), .text(try Self.json(endings))])
+            [try .json(starts), try .json(tasks), try .json(endings)])
         let writtenIDs = Set(try written.map { row -> String in try row.decode("id") })
         return zip(writes, sent).map { write, sent in
             switch write {
@@ -131,10 +131,6 @@ struct PostgresGenerationStore: GenerationStore {
         id uuid, user_id uuid, function text, topic text, language text, max_tokens integer, template_version integer, mode text, status text,
         reservation text, request_id text
         """
-
-    private static func json(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-    }
 
     /// A start, a task or an ending as the batch statement reads it: the record's columns, with its
     /// lease (a start), its key and queue (a task) or how it ended (an ending).

@@ -23,6 +23,11 @@ extension PostgresValue {
     public static func text(_ value: String?) -> Self { value.map(Self.text) ?? .null }
     /// Wraps an optional, sending NULL for `nil`.
     public static func int(_ value: Int?) -> Self { value.map(Self.int) ?? .null }
+    /// `value` encoded as JSON text, for a `$n::json` parameter (a batch of rows for
+    /// `json_to_recordset`, say).
+    public static func json(_ value: some Encodable) throws -> Self {
+        .text(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
+    }
 }
 
 /// The parameters of one statement in the shape `PQsendQueryParams` takes, built from Swift values.

@@ -83,11 +83,9 @@ public final class RedisClient: Service, Sendable {
     ///   `timeout`, `unavailable`, `connectionClosed` or `shutdown`.
     @discardableResult
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RedisValue {
-        do {
-            return try await sendFuture(command, timeout: timeout).get()
-        } catch {
-            throw Self.redisError(error)
-        }
+        var payload = ByteBuffer()
+        try CommandEncoder.encode(command, into: &payload)
+        return try Self.reply(try await submit(payload, expectedReplies: 1, isBatch: false, timeout: timeout))
     }
 
     /// ``send(_:timeout:)`` for a caller on an event loop that must not wait in a task: the future
@@ -102,10 +100,13 @@ public final class RedisClient: Service, Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         return commands.submitFuture(payload, expectedReplies: 1, isBatch: false, timeout: timeout ?? configuration.commandTimeout)
-            .flatMapThrowing { value in
-                if case .error(let message) = value { throw RedisError.server(message) }
-                return value
-            }
+            .flatMapThrowing { value in try Self.reply(value) }
+    }
+
+    /// A single command's reply, or the server's error reply as ``RedisError/Code/server``.
+    private static func reply(_ value: RedisValue) throws(RedisError) -> RedisValue {
+        if case .error(let message) = value { throw RedisError.server(message) }
+        return value
     }
 
     /// Sends a command given by name and arguments: `try await client.send("HSET", key, field, value)`.
@@ -135,13 +136,9 @@ public final class RedisClient: Service, Sendable {
             return try await commands.submit(
                 payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout ?? configuration.commandTimeout)
         } catch {
-            throw Self.redisError(error)
+            // The channel's own errors are a lost connection.
+            throw error as? RedisError ?? RedisError(.connectionClosed, "the Redis connection failed: \(error)")
         }
-    }
-
-    /// A call's failure as a ``RedisError``: the channel's own errors are a lost connection.
-    private static func redisError(_ error: any Error) -> RedisError {
-        error as? RedisError ?? RedisError(.connectionClosed, "the Redis connection failed: \(error)")
     }
 
     // MARK: Pub/sub

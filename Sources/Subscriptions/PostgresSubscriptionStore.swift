@@ -68,10 +68,6 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             tasksUnderWay: try row.decode("under_way"), scheduledPlan: try row.decode("scheduled_plan"))
     }
 
-    private static func json(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-    }
-
     /// A reservation as `billing.reserve_batch` reads it.
     private struct ReserveCall: Encodable {
         let user: String
@@ -110,7 +106,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             SELECT item, decision, reason, remaining, \(Self.epoch("resets_at")) AS resets_at, retry_after, max_output_tokens
             FROM billing.reserve_batch($1::json, now(), $2 * interval '1 second', $3 * interval '1 second')
             """,
-            [.text(try Self.json(calls)), .double(grace), .double(openTTL)])
+            [try .json(calls), .double(grace), .double(openTTL)])
         return try Self.inOrder(rows, count: batch.count) { row in
             let decision: String = try row.decode("decision")
             switch decision {
@@ -134,7 +130,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
     func finish(_ batch: [EndingRequest]) async throws -> [FinishResult] {
         let calls = batch.map { FinishCall(request_id: $0.requestID, ending: $0.ending.rawValue) }
         let rows = try await postgres.query(
-            "SELECT item, outcome, ending FROM billing.finish_batch($1::json, now())", [.text(try Self.json(calls))])
+            "SELECT item, outcome, ending FROM billing.finish_batch($1::json, now())", [try .json(calls)])
         return try Self.inOrder(rows, count: batch.count) { row in
             let outcome: String = try row.decode("outcome")
             switch outcome {

@@ -10,11 +10,12 @@ import Testing
 /// the rule tests use: if the two ever answer differently, these fail.
 @Suite("The generation store's contract, over PostgreSQL and in memory", .privatePostgres)
 struct GenerationStoreContractTests {
-    static func record(user: String = UUID().uuidString.lowercased(), function: String = "summary", mode: String = "immediate", topic: String = "Tides")
-        throws -> GenerationRecord
-    {
+    static func record(
+        user: String = UUID().uuidString.lowercased(), function: String = "summary", mode: String = "immediate", topic: String = "Tides",
+        templateVersion: Int = 1
+    ) throws -> GenerationRecord {
         let input = try GenerationInput(GenerateBody(topic: topic, function: function, options: nil, stream: mode == "streamed"))
-        return GenerationRecord.new(id: GenerationRecord.newID(), input, userID: user, templateVersion: 1, mode: mode, maxTokens: 100)
+        return GenerationRecord.new(id: GenerationRecord.newID(), input, userID: user, templateVersion: templateVersion, mode: mode, maxTokens: 100)
     }
 
     @Test("a generation is stored running, ended once, read back by its user only, and paged newest first", arguments: StoreKind.allCases)
@@ -105,9 +106,7 @@ struct GenerationStoreContractTests {
         try await StoreKind.postgres.with { fixtures in
             let user = UUID().uuidString.lowercased()
             let (good, other) = (try Self.record(user: user, topic: "Good"), try Self.record(user: user, topic: "Other"))
-            let noTemplate = GenerationRecord.new(
-                id: GenerationRecord.newID(), try GenerationInput(GenerateBody(topic: "Bad", function: "summary", options: nil, stream: false)),
-                userID: user, templateVersion: 99, mode: "immediate", maxTokens: 100)
+            let noTemplate = try Self.record(user: user, topic: "Bad", templateVersion: 99)
             let owner = UUID().uuidString.lowercased()
             let outcomes = await GenerationRows.write(
                 [
