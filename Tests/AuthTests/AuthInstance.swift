@@ -25,6 +25,7 @@ final class AuthInstance: Sendable {
     let validator: TokenValidator
     let keys: SigningKeys
     let cache: ValidationCache
+    let announced: AnnouncedTokens
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
@@ -53,7 +54,8 @@ final class AuthInstance: Sendable {
         self.settings = try AuthSettings(configuration)
         self.validator = components.validator
         self.keys = components.keys
-        self.cache = components.cache
+        self.cache = components.feed.cache
+        self.announced = components.feed.announced
         services = RunningServices(daemon.services)
         try await waitForRevocationFeed()
         try await waitForBackends()
