@@ -15,7 +15,7 @@ public enum AuthDaemon {
     struct Components: Sendable {
         let validator: TokenValidator
         let keys: SigningKeys
-        let feed: FeedState
+        let cache: ValidationCache
         /// The Telegram session listener's routes (served on `telegram.sessions-listen`).
         let telegramSessions: RouterResponder<BasicRequestContext>
         /// The accounts listener's routes, for docsd (served on `accounts.listen`).
@@ -71,9 +71,9 @@ public enum AuthDaemon {
                 base: settings.lockoutBase, maximum: settings.lockoutMaximum),
             validation: RedisTokenRegistry(redis: validatorRedis, store: accounts, tokenLifetime: lifetime))
         let components = try await wire(setup, settings: settings, storage: storage)
-        let feed = RevocationListener(redis: redis, state: components.feed, logger: setup.logger)
+        let feed = RevocationListener(redis: redis, cache: components.cache, logger: setup.logger)
         return Components(
-            validator: components.validator, keys: components.keys, feed: components.feed, telegramSessions: components.telegramSessions,
+            validator: components.validator, keys: components.keys, cache: components.cache, telegramSessions: components.telegramSessions,
             accountLookup: components.accountLookup, services: [ValidatorLoop(group: validatorLoop, redis: validatorRedis)] + components.services + [feed])
     }
 
@@ -92,13 +92,11 @@ public enum AuthDaemon {
             parameters: Argon2idParameters(memoryKiB: UInt32(settings.passwordMemoryKiB), iterations: UInt32(settings.passwordIterations)),
             threadPool: hashingThreads, queueLimit: settings.passwordQueueLimit)
         // One cache per instance: the validator fills it, the revocation feed and this instance's
-        // own revocations empty it. The announced tokens come from the feed alone.
+        // own revocations empty it.
         let cache = ValidationCache(capacity: settings.cacheEntries, ttl: settings.cacheTTL)
-        let feed = FeedState(
-            cache: cache, announced: AnnouncedTokens(capacity: settings.announcedTokens, recordLifetime: settings.accessTokenLifetime + settings.leeway))
-        let validator = TokenValidator(keys: keys, registry: storage.validation, store: storage.accounts, feed: feed, logger: setup.logger)
+        let validator = TokenValidator(keys: keys, registry: storage.validation, store: storage.accounts, cache: cache, logger: setup.logger)
         let accounts = try await Accounts(
-            store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, feed: feed,
+            store: storage.accounts, registry: storage.tokens, throttle: storage.throttle, keys: keys, hasher: hasher, settings: settings, cache: cache,
             logger: setup.logger)
         let routes = AuthRoutes(accounts: accounts, validator: validator, keys: keys)
         routes.add(to: setup.router)
@@ -124,7 +122,7 @@ public enum AuthDaemon {
             services.append(try Daemon.internalListener(router: lookupRouter, address: address, configuration: setup.configuration, logger: setup.logger))
         }
         return Components(
-            validator: validator, keys: keys, feed: feed, telegramSessions: sessionRouter.buildResponder(), accountLookup: lookupRouter.buildResponder(),
+            validator: validator, keys: keys, cache: cache, telegramSessions: sessionRouter.buildResponder(), accountLookup: lookupRouter.buildResponder(),
             services: services)
     }
 }

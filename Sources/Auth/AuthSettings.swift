@@ -27,8 +27,6 @@ struct AuthSettings: Sendable {
     /// Longest an entry is trusted without asking Redis again (`cache.ttl`, seconds): the bound on a
     /// revocation missed by a silently broken pub/sub link.
     var cacheTTL: TimeInterval
-    /// Most announced access tokens kept (`cache.announced`; 0: every new token reads Redis).
-    var announcedTokens: Int
     /// Failed logins per account before lockout (`lockout.account`).
     var accountFailureThreshold: Int
     /// Failed logins per client address before lockout (`lockout.ip`).
@@ -82,8 +80,6 @@ struct AuthSettings: Sendable {
         cacheEntries = reader.int(forKey: "cache.entries", default: 10_000)
         guard cacheEntries >= 0 else { throw ConfigurationError(key: "cache.entries", message: "must be 0 (no cache) or more") }
         cacheTTL = try Self.seconds(reader.double(forKey: "cache.ttl", default: 30), key: "cache.ttl")
-        announcedTokens = reader.int(forKey: "cache.announced", default: 100_000)
-        guard announcedTokens >= 0 else { throw ConfigurationError(key: "cache.announced", message: "must be 0 (none kept) or more") }
         accountFailureThreshold = reader.int(forKey: "lockout.account", default: 5)
         addressFailureThreshold = reader.int(forKey: "lockout.ip", default: 20)
         guard accountFailureThreshold > 0, addressFailureThreshold > 0 else {

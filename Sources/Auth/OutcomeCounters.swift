@@ -8,6 +8,4 @@ struct OutcomeCounters: Sendable {
     let unavailable = Counter(label: "authd_validations_total", dimensions: [("outcome", "unavailable")])
     let cacheHits = Counter(label: "authd_validation_cache_total", dimensions: [("result", "hit")])
     let cacheMisses = Counter(label: "authd_validation_cache_total", dimensions: [("result", "miss")])
-    /// Misses whose record came from the token's announcement, not from Redis.
-    let announced = Counter(label: "authd_validation_cache_total", dimensions: [("result", "announced")])
 }

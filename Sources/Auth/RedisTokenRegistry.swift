@@ -17,8 +17,6 @@ import RedisClient
 /// - `auth:blocked:<user id>` exists while the user is blocked.
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
 ///   (a user was blocked or unblocked); instances drop their cached answers for it.
-/// - channel `auth:tokens`: every access token recorded, with its user's block and tier then
-///   (``AnnouncedTokens``), so that no instance reads Redis for a token it heard of.
 struct RedisTokenRegistry: TokenRegistry {
     let redis: RedisClient
     let seal: RecordSeal
@@ -27,7 +25,6 @@ struct RedisTokenRegistry: TokenRegistry {
     static func sessionTokensKey(_ sessionID: String) -> String { "auth:session:\(sessionID):tokens" }
     static func apiKeyKey(_ digestHex: String) -> String { "auth:apikey:\(digestHex)" }
     static func revokedSessionKey(_ sessionID: String) -> String { "auth:session:\(sessionID):revoked" }
-    static let announcementChannel = "auth:tokens"
 
     /// How long a revoked session's tombstone stays: longer than any token signed for it can live.
     let tombstoneSeconds: Int
@@ -38,31 +35,23 @@ struct RedisTokenRegistry: TokenRegistry {
         self.tombstoneSeconds = Int(tokenLifetime) + 300
     }
 
-    /// Records a newly signed access token, valid until `expiry` (its exp plus the leeway), and
-    /// announces it with its user's block and tier, in one atomic step; false when the session was
-    /// revoked meanwhile (the token must not be handed out).
+    /// Records a newly signed access token, valid until `expiry` (its exp plus the leeway), in one
+    /// atomic step; false when the session was revoked meanwhile (the token must not be handed out).
     func recordAccessToken(jwtID: String, userID: String, sessionID: String, until expiry: Date) async throws(RedisError) -> Bool {
         let expiresAt = Int(expiry.timeIntervalSince1970.rounded(.up))
         return try await redis.evaluate(
             Self.recordTokenScript,
-            keys: [
-                Self.tokenKey(jwtID), Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID), SharedKeys.blocked(userID: userID),
-                SharedKeys.tier(userID: userID),
-            ],
-            arguments: ["\(userID) \(sessionID)", expiresAt, jwtID, Self.announcementChannel]
+            keys: [Self.tokenKey(jwtID), Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
+            arguments: ["\(userID) \(sessionID)", expiresAt, jwtID]
         ).int == 1
     }
 
-    /// The announcement's format is ``AnnouncedTokens/hear(announcement:)``'s.
     private static let recordTokenScript = RedisScript(
         """
         if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
         redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
         redis.call('SADD', KEYS[2], ARGV[3])
         redis.call('EXPIREAT', KEYS[2], ARGV[2])
-        local blocked = redis.call('EXISTS', KEYS[4])
-        local tier = redis.call('GET', KEYS[5]) or ''
-        redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. blocked .. ' ' .. tier)
         return 1
         """)
 

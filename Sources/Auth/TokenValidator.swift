@@ -7,9 +7,8 @@ import ServiceKit
 /// Validates access tokens and API keys for `/internal/jwt/validate` and authd's own routes.
 ///
 /// Order of work for a Bearer token: size cap, cache lookup by SHA-256 of the token, then (on a
-/// miss) signature and claims, then what the feed announced of the token or, when it announced
-/// nothing, one Redis round trip for the token's record (missing means revoked), the blocked flag
-/// and the tier. Only fully valid answers are cached.
+/// miss) signature and claims, then one Redis round trip for the token's record (missing means
+/// revoked), the blocked flag and the tier. Only fully valid answers are cached.
 final class TokenValidator: Sendable {
     static let accessCookie = "__Host-access"
     static let csrfCookie = "__Host-csrf"
@@ -20,17 +19,15 @@ final class TokenValidator: Sendable {
     let registry: any TokenRegistry
     let store: any AccountStore
     let cache: ValidationCache
-    let announced: AnnouncedTokens
     let unknownAPIKeys = UnknownAPIKeys()
     private let logger: Logger
     private let outcomes: OutcomeCounters
 
-    init(keys: SigningKeys, registry: any TokenRegistry, store: any AccountStore, feed: FeedState, logger: Logger) {
+    init(keys: SigningKeys, registry: any TokenRegistry, store: any AccountStore, cache: ValidationCache, logger: Logger) {
         self.keys = keys
         self.registry = registry
         self.store = store
-        self.cache = feed.cache
-        self.announced = feed.announced
+        self.cache = cache
         self.logger = logger
         self.outcomes = OutcomeCounters()
     }
@@ -101,23 +98,10 @@ final class TokenValidator: Sendable {
             case .refused(let refusal): return loop.makeSucceededFuture(record(.unauthorized(refusal)))
             case .valid(let token, let tokenScopes): (accessToken, scopes) = (token, tokenScopes)
             }
-            // Read before the announced tokens, so that a revocation heard in between keeps the
-            // answer out of the cache (``FeedState/apply(channel:message:logger:)``).
             let generation = cache.generation
-            if let state = announcedState(of: accessToken, now: now) {
-                outcomes.announced.increment()
-                return loop.makeSucceededFuture(
-                    record(
-                        admit(
-                            accessToken, scopes: scopes, blocked: state.blocked, tier: state.tier, digest: credential.digest, required: required, now: now,
-                            generation: generation)))
-            }
             return registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject).map { found in
-                if let refusal = Self.refusal(record: found.record, of: accessToken) { return self.record(.unauthorized(refusal)) }
-                return self.record(
-                    self.admit(
-                        accessToken, scopes: scopes, blocked: found.blocked, tier: found.tier, digest: credential.digest, required: required, now: now,
-                        generation: generation))
+                self.record(
+                    self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation))
             }.recover { error in
                 self.record(self.unavailable("Redis", error))
             }
@@ -151,33 +135,20 @@ final class TokenValidator: Sendable {
         return .valid(accessToken, scopes: scopes)
     }
 
-    /// The block and tier its announcement carried, if one was heard for this user and session (a
-    /// mismatch, which its record would refuse, is left to Redis to say so).
-    private func announcedState(of token: AccessToken, now: Date) -> (blocked: Bool, tier: String)? {
-        guard let heard = announced.lookup(jwtID: token.jwtID, now: now.timeIntervalSince1970),
-            heard.userID == UUID(uuidString: token.subject), heard.sessionID == UUID(uuidString: token.sessionID)
-        else { return nil }
-        return (heard.blocked, heard.tier)
-    }
-
-    /// Why the token's record refuses it, if it does: missing (revoked), or naming another user or session.
-    private static func refusal(record: String?, of token: AccessToken) -> Unauthorized? {
-        guard let record else { return .revoked }
-        return record == "\(token.subject) \(token.sessionID)" ? nil : .recordMismatch
-    }
-
-    /// A verified token whose record holds, with its user's block and tier; a valid one is cached.
+    /// A verified token against what the registry holds for it; a valid one is cached.
     private func admit(
-        _ accessToken: AccessToken, scopes: [String], blocked: Bool, tier: String, digest: CredentialDigest, required: String?, now: Date,
-        generation: UInt64
+        _ accessToken: AccessToken, scopes: [String], found: (record: String?, blocked: Bool, tier: String), digest: CredentialDigest, required: String?,
+        now: Date, generation: UInt64
     ) -> ValidationOutcome {
+        guard let record = found.record else { return .unauthorized(.revoked) }
+        guard record == "\(accessToken.subject) \(accessToken.sessionID)" else { return .unauthorized(.recordMismatch) }
         let identity = Identity(
-            userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: tier,
+            userID: accessToken.subject, sessionID: accessToken.sessionID, scopes: scopes, tier: found.tier,
             expiresAt: Int(accessToken.expiresAt.timeIntervalSince1970))
         cache.insert(
-            digest, identity: identity, blocked: blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
+            digest, identity: identity, blocked: found.blocked, expiresAt: accessToken.expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
             generation: generation)
-        return Self.decide(identity: identity, blocked: blocked, required: required)
+        return Self.decide(identity: identity, blocked: found.blocked, required: required)
     }
 
     private func validateAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {

@@ -25,7 +25,6 @@ final class AuthInstance: Sendable {
     let validator: TokenValidator
     let keys: SigningKeys
     let cache: ValidationCache
-    let announced: AnnouncedTokens
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
     private let services: RunningServices
@@ -54,8 +53,7 @@ final class AuthInstance: Sendable {
         self.settings = try AuthSettings(configuration)
         self.validator = components.validator
         self.keys = components.keys
-        self.cache = components.feed.cache
-        self.announced = components.feed.announced
+        self.cache = components.cache
         services = RunningServices(daemon.services)
         try await waitForRevocationFeed()
         try await waitForBackends()

@@ -22,16 +22,16 @@ struct AccountBackends: Sendable {
     let store: any AccountStore
     let registry: any TokenRegistry
     let events: SecurityEventLog
-    /// This instance's validation cache and announced tokens: a revocation made here takes effect
-    /// here at once, not when its own pub/sub message comes back.
-    let local: FeedState
+    /// This instance's validation cache: a revocation made here takes effect here at once, not
+    /// when its own pub/sub message comes back.
+    let localCache: ValidationCache
     let logger: Logger
 
-    init(store: any AccountStore, registry: any TokenRegistry, feed: FeedState, logger: Logger) {
+    init(store: any AccountStore, registry: any TokenRegistry, cache: ValidationCache, logger: Logger) {
         self.store = store
         self.registry = registry
         self.events = SecurityEventLog(store: store, logger: logger)
-        self.local = feed
+        self.localCache = cache
         self.logger = logger
     }
 
@@ -59,14 +59,14 @@ struct AccountBackends: Sendable {
     func revoke(sessions: [String]) async throws {
         for sessionID in sessions {
             try await redis { try await registry.revokeSession(sessionID) }
-            local.revokeHere(sessionID)
+            localCache.evict(sessionOrUser: sessionID)
         }
     }
 
     /// Ends an API key on every instance, and at once on this one.
     func revokeAPIKey(digestHex: String, keyID: String) async throws {
         try await redis { try await registry.revokeAPIKey(digestHex: digestHex, keyID: keyID) }
-        local.revokeHere(keyID)
+        localCache.evict(sessionOrUser: keyID)
     }
 
     /// Revokes the user's sessions in Redis first (idempotent, so a retry after a failure finishes

@@ -15,9 +15,9 @@ struct Accounts: Sendable {
 
     init(
         store: any AccountStore, registry: any TokenRegistry, throttle: any LoginThrottle, keys: SigningKeys, hasher: PasswordHasher, settings: AuthSettings,
-        feed: FeedState, logger: Logger
+        cache: ValidationCache, logger: Logger
     ) async throws {
-        let backends = AccountBackends(store: store, registry: registry, feed: feed, logger: logger)
+        let backends = AccountBackends(store: store, registry: registry, cache: cache, logger: logger)
         let passwords = try await PasswordCheck(hasher: hasher, throttle: throttle, backends: backends)
         let issuer = TokenIssuer(keys: keys, settings: settings, backends: backends)
         self.signIn = SignIn(backends: backends, passwords: passwords, issuer: issuer)

@@ -46,11 +46,10 @@ final class InMemoryAuth: Sendable {
         let (daemon, components) = try await TestAuthd.assemble(configuration, backends: []) { setup in
             try await AuthDaemon.wire(setup, settings: settings, storage: storage)
         }
-        // The feed is always live here: what the registry publishes is applied at once.
-        let feed = components.feed
-        feed.reset(enabled: true)
-        tokens.subscribe { channel, message in feed.apply(channel: channel, message: message, logger: TestAuthd.logger) }
-        let cache = feed.cache
+        // The feed is always live here: what the registry announces reaches the cache at once.
+        let cache = components.cache
+        cache.reset(enabled: true)
+        tokens.subscribe { message in RevocationListener.apply(message, to: cache, logger: TestAuthd.logger) }
         self.accounts = accounts
         self.tokens = tokens
         self.validator = components.validator

@@ -7,8 +7,8 @@ import Synchronization
 @testable import Auth
 
 /// ``TokenRegistry`` in memory, with the answers RedisTokenRegistry gives for the same calls. What
-/// Redis would publish on `auth:tokens` and `auth:revocations` goes to the subscriber, which the
-/// in-process authd applies as its feed would.
+/// Redis would publish on `auth:revocations` goes to the subscriber, which the in-process authd
+/// applies to its validation cache as its revocation feed would.
 final class InMemoryTokenRegistry: TokenRegistry {
     private struct State {
         var tokens: [String: (record: String, expiresAt: Date)] = [:]
@@ -21,34 +21,30 @@ final class InMemoryTokenRegistry: TokenRegistry {
     }
 
     private let state = Mutex(State())
-    private let subscriber = Mutex<(@Sendable (_ channel: String, _ message: String) -> Void)?>(nil)
+    private let subscriber = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let tombstoneSeconds: TimeInterval
 
     init(tokenLifetime: Double) {
         tombstoneSeconds = tokenLifetime + 300
     }
 
-    /// Where announcements and revocation messages go from now on.
-    func subscribe(_ receive: @escaping @Sendable (_ channel: String, _ message: String) -> Void) {
+    /// Where revocation messages go from now on.
+    func subscribe(_ receive: @escaping @Sendable (String) -> Void) {
         subscriber.withLock { $0 = receive }
     }
 
     /// What subscribed would write to `billing:tier:<user>`; tells every instance, as subscribed does.
     func setTier(userID: String, _ tier: String) {
-        state.withLock { state in
-            state.tiers[userID] = tier
-            announce("user \(userID)", in: &state)
-        }
+        state.withLock { $0.tiers[userID] = tier }
+        announce("user \(userID)")
     }
 
     /// Every revocation message so far, oldest first.
     var published: [String] { state.withLock { $0.published } }
 
-    /// Called under the state's lock, as Redis publishes in the script that changed its keys: the
-    /// messages come in the order of the changes.
-    private func announce(_ message: String, on channel: String = SharedKeys.revocationChannel, in state: inout State) {
-        if channel == SharedKeys.revocationChannel { state.published.append(message) }
-        subscriber.withLock { $0 }?(channel, message)
+    private func announce(_ message: String) {
+        state.withLock { $0.published.append(message) }
+        subscriber.withLock { $0 }?(message)
     }
 
     func recordAccessToken(jwtID: String, userID: String, sessionID: String, until expiry: Date) async throws -> Bool {
@@ -56,9 +52,6 @@ final class InMemoryTokenRegistry: TokenRegistry {
             if let tombstone = state.revokedSessions[sessionID], tombstone > Date() { return false }
             state.tokens[jwtID] = ("\(userID) \(sessionID)", expiry)
             state.sessionTokens[sessionID, default: []].insert(jwtID)
-            let expiresAt = Int(expiry.timeIntervalSince1970.rounded(.up))
-            let announcement = "\(jwtID) \(userID) \(sessionID) \(expiresAt) \(state.blocked.contains(userID) ? 1 : 0) \(state.tiers[userID] ?? "")"
-            announce(announcement, on: RedisTokenRegistry.announcementChannel, in: &state)
             return true
         }
     }
@@ -74,13 +67,14 @@ final class InMemoryTokenRegistry: TokenRegistry {
     }
 
     func revokeSession(_ sessionID: String) async throws -> Int {
-        state.withLock { state in
+        let count = state.withLock { state in
             let jwtIDs = state.sessionTokens.removeValue(forKey: sessionID) ?? []
             for jwtID in jwtIDs { state.tokens[jwtID] = nil }
             state.revokedSessions[sessionID] = Date() + tombstoneSeconds
-            announce("session \(sessionID)", in: &state)
             return jwtIDs.count
         }
+        announce("session \(sessionID)")
+        return count
     }
 
     func expireAccessTokens(sessionIDs: [String], userID: String) async throws {
@@ -88,15 +82,15 @@ final class InMemoryTokenRegistry: TokenRegistry {
             for sessionID in sessionIDs {
                 for jwtID in state.sessionTokens.removeValue(forKey: sessionID) ?? [] { state.tokens[jwtID] = nil }
             }
-            announce("user \(userID)", in: &state)
         }
+        announce("user \(userID)")
     }
 
     func setBlocked(userID: String, _ blocked: Bool) async throws {
         state.withLock { state in
             if blocked { state.blocked.insert(userID) } else { state.blocked.remove(userID) }
-            announce("user \(userID)", in: &state)
         }
+        announce("user \(userID)")
     }
 
     func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws {
@@ -117,16 +111,14 @@ final class InMemoryTokenRegistry: TokenRegistry {
     func dropAPIKeyRecords(digestHexes: [String], userID: String) async throws {
         state.withLock { state in
             for digestHex in digestHexes { state.apiKeys[digestHex] = nil }
-            announce("user \(userID)", in: &state)
         }
+        announce("user \(userID)")
     }
 
     func revokeAPIKey(digestHex: String, keyID: String) async throws -> Bool {
-        state.withLock { state in
-            guard state.apiKeys.removeValue(forKey: digestHex) != nil else { return false }
-            announce("session \(keyID)", in: &state)
-            return true
-        }
+        guard state.withLock({ $0.apiKeys.removeValue(forKey: digestHex) }) != nil else { return false }
+        announce("session \(keyID)")
+        return true
     }
 }
 
