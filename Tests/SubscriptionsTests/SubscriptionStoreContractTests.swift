@@ -115,6 +115,30 @@ struct SubscriptionStoreContractTests {
         }
     }
 
+    @Test("the ledger takes only request ids of the API's rule: 1 to 128 of A-Z a-z 0-9 . _ : -")
+    func ledgerRequestIDRule() async throws {
+        try await StoreKind.postgres.with { fixtures in
+            let postgres = try #require(fixtures as? PostgresFixtures).postgres
+            func recorded(_ requestID: String) async -> Bool {
+                do {
+                    _ = try await postgres.query(
+                        """
+                        INSERT INTO billing.usage_ledger (request_id, state, user_id, feature, units, usage_day, period_start, at)
+                        VALUES ($1, 'reserved', gen_random_uuid(), 'generate.short', 1, current_date, now(), now())
+                        """, [.text(requestID)])
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            #expect(await recorded(String(repeating: "a", count: 128)))
+            #expect(await recorded("generation:AZ-az_09.\(UUID())"))
+            for refused in ["", String(repeating: "b", count: 129), "a b", "a/b", "é", "a\n", "a;b"] {
+                #expect(await !recorded(refused), "\(refused.debugDescription)")
+            }
+        }
+    }
+
     @Test(
         "one batch decides each user's calls in arrival order: a quota spent mid-batch, an id repeated counts once, an id another user holds is a conflict",
         arguments: StoreKind.allCases)
