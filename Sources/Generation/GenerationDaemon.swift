@@ -66,7 +66,7 @@ public enum GenerationDaemon {
     /// cache, the endings subscribed is told again; and the services that run for them.
     static func rules(_ settings: GenerationSettings, storage: Storage, logger: Logger) -> (GenerationService, services: [any Service]) {
         let (engines, engineServices) = engines(settings)
-        let pending = PendingEndings(entitlements: storage.entitlements, logger: logger)
+        let pending = RetryLater.pendingEndings(entitlements: storage.entitlements, logger: logger)
         let rows = GenerationRows(store: storage.store, logger: logger)
         let generations = GenerationService(
             store: storage.store, rows: rows, entitlements: storage.entitlements, engines: engines,

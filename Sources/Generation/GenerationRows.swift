@@ -2,7 +2,6 @@ import Logging
 import PostgresClient
 import ServiceKit
 import ServiceLifecycle
-import Synchronization
 
 /// Group commit for generation rows: the starts, tasks and endings that concurrent generations ask
 /// for while a batch commits go together in the next one, one statement and one WAL flush for them all
@@ -25,14 +24,25 @@ final class GenerationRows: Service, Sendable {
     }
 
     private let batches: BatchingQueue<GenerationWrite, Result<Bool, any Error>>
-    private let retryInterval: Duration
-    private let logger: Logger
-    private let unwritten = Mutex<[String: Unwritten]>([:])
+    private let unwritten: RetryLater<Unwritten>
 
     init(store: any GenerationStore, retryInterval: Duration = .seconds(2), logger: Logger) {
-        batches = BatchingQueue(limit: Self.batchLimit) { writes in await Self.write(writes, to: store) }
-        self.retryInterval = retryInterval
-        self.logger = logger
+        let batches = BatchingQueue<GenerationWrite, Result<Bool, any Error>>(limit: Self.batchLimit) { writes in await Self.write(writes, to: store) }
+        self.batches = batches
+        unwritten = RetryLater(interval: retryInterval, logger: logger, leftAtShutdown: "generation endings not written at shutdown") { id, kept in
+            do {
+                let ended = try await Self.finish(kept.record, kept.ending, through: batches)
+                logger.info(
+                    ended ? "generation ending written after a retry" : "generation had ended otherwise; its ending after a retry changed nothing",
+                    metadata: ["generation": "\(id)", "status": "\(kept.ending.status.rawValue)"])
+            } catch  where Self.worthRetrying(error) {
+                return .keep
+            } catch {
+                logger.error("generation ending refused; the sweep ends it", metadata: ["generation": "\(id)", "reason": "\(error)"])
+            }
+            kept.written()
+            return .done
+        }
     }
 
     /// Each write's outcome: the batch's, or when PostgreSQL refused the batch, each write's own.
@@ -69,6 +79,12 @@ final class GenerationRows: Service, Sendable {
     /// had ended already (canceled meanwhile, say): nothing changed.
     @discardableResult
     func finish(_ record: GenerationRecord, _ ending: GenerationEnding) async throws -> Bool {
+        try await Self.finish(record, ending, through: batches)
+    }
+
+    private static func finish(
+        _ record: GenerationRecord, _ ending: GenerationEnding, through batches: BatchingQueue<GenerationWrite, Result<Bool, any Error>>
+    ) async throws -> Bool {
         // PostgreSQL's text cannot hold U+0000, which an engine may write.
         var ending = ending
         if let result = ending.result, result.utf8.contains(0) { ending.result = result.replacing("\u{0}", with: "\u{FFFD}") }
@@ -84,41 +100,18 @@ final class GenerationRows: Service, Sendable {
     /// Keeps `ending` of `record`, which could not be written now, to write it again until it lands;
     /// then `written` runs.
     func finishLater(_ record: GenerationRecord, _ ending: GenerationEnding, written: @escaping @Sendable () -> Void) {
-        unwritten.withLock { $0[record.id] = Unwritten(record: record, ending: ending, written: written) }
+        unwritten.keep(Unwritten(record: record, ending: ending, written: written), as: record.id)
     }
 
-    var unwrittenCount: Int { unwritten.withLock { $0.count } }
+    var unwrittenCount: Int { unwritten.count }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: retryInterval)
-            await retry()
-        }
-        let left = unwritten.withLock { $0.keys.sorted() }
-        if !left.isEmpty { logger.error("generation endings not written at shutdown", metadata: ["generations": "\(left.joined(separator: ","))"]) }
+        try await unwritten.run()
     }
 
     /// Writes every kept ending once, together; those PostgreSQL took (or found ended otherwise), and
     /// those it refused for good, are done.
     func retry() async {
-        let kept = unwritten.withLock { $0 }
-        await withTaskGroup(of: Void.self) { group in
-            for (id, ending) in kept { group.addTask { await self.retry(id, ending) } }
-        }
-    }
-
-    private func retry(_ id: String, _ kept: Unwritten) async {
-        do {
-            let ended = try await finish(kept.record, kept.ending)
-            logger.info(
-                ended ? "generation ending written after a retry" : "generation had ended otherwise; its ending after a retry changed nothing",
-                metadata: ["generation": "\(id)", "status": "\(kept.ending.status.rawValue)"])
-        } catch  where Self.worthRetrying(error) {
-            return
-        } catch {
-            logger.error("generation ending refused; the sweep ends it", metadata: ["generation": "\(id)", "reason": "\(error)"])
-        }
-        unwritten.withLock { _ = $0.removeValue(forKey: id) }
-        kept.written()
+        await unwritten.retry()
     }
 }

@@ -34,7 +34,7 @@ struct GenerationService: Sendable {
     let engines: EngineChain
     let cache: ResultCache
     /// Endings subscribed could not be told, told again until it answers.
-    let pendingEndings: PendingEndings
+    let pendingEndings: RetryLater<PendingEnding>
     /// The rows of generations answered in the request that this aid serves now.
     let leases: GenerationLeases
     let logger: Logger
@@ -178,7 +178,7 @@ struct GenerationService: Sendable {
     }
 
     /// Settles (text delivered) or releases (none delivered) a reservation, where the caller cannot
-    /// wait: when subscribed cannot be reached the ending is kept in ``PendingEndings`` and told
+    /// wait: when subscribed cannot be reached the ending is kept in ``pendingEndings`` and told
     /// again until it answers.
     /// Whether the units stay counted.
     @discardableResult
@@ -189,7 +189,7 @@ struct GenerationService: Sendable {
             logger.traced.warning(
                 "reservation not ended yet; telling subscribed again shortly",
                 metadata: ["reservation": "\(requestID ?? "-")", "ending": "\(delivered ? "settle" : "release")", "reason": "\(error)"])
-            if let requestID { pendingEndings.add(requestID: requestID, .init(delivered: delivered, cached: cached)) }
+            if let requestID { pendingEndings.keep(PendingEnding(delivered: delivered, cached: cached), as: requestID) }
             return delivered
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceKit
 import Synchronization
 import Testing
 
@@ -38,9 +39,9 @@ final class UnreachableAtFirst: Entitlements {
 @Suite struct PendingEndingsTests {
     @Test func anEndingSubscribedCouldNotBeToldIsToldAgainUntilItAnswers() async {
         let subscribed = UnreachableAtFirst(failures: 3)
-        let pending = PendingEndings(entitlements: subscribed, logger: Logger(label: "test"))
-        pending.add(requestID: "generation:a", .init(delivered: false, cached: false))
-        pending.add(requestID: "generation:b", .init(delivered: true, cached: false))
+        let pending = RetryLater.pendingEndings(entitlements: subscribed, logger: Logger(label: "test"))
+        pending.keep(PendingEnding(delivered: false, cached: false), as: "generation:a")
+        pending.keep(PendingEnding(delivered: true, cached: false), as: "generation:b")
         for _ in 1...2 { await pending.retry() }
         #expect(pending.count == 1)
         await pending.retry()

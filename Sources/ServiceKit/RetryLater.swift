@@ -1,0 +1,75 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Work that its backend could not take now (it was out of reach), kept in memory and tried again
+/// every `interval`, all of it at once, until each is done. What is still kept at shutdown is
+/// logged by key, so that a daemon stopping with work undone says which.
+public final class RetryLater<Item: Sendable>: Service, Sendable {
+    /// What one try of an item came to.
+    public enum Outcome: Sendable {
+        /// Done, or never to be done by trying again: forgotten.
+        case done
+        /// Still out of reach: kept for the next try.
+        case keep
+    }
+
+    private struct Kept: Sendable {
+        let item: Item
+        /// Which keeping of its key this is: a try of an older one does not forget a newer one.
+        let serial: UInt64
+    }
+
+    private let interval: Duration
+    private let logger: Logger
+    private let leftAtShutdown: Logger.Message
+    private let attempt: @Sendable (_ key: String, _ item: Item) async -> Outcome
+    private let kept = Mutex<(items: [String: Kept], serial: UInt64)>(([:], 0))
+
+    /// - Parameters:
+    ///   - leftAtShutdown: the error logged at shutdown when items are still kept (their keys follow).
+    ///   - attempt: one try of an item; tries run concurrently, so that they can share a batch.
+    public init(
+        interval: Duration, logger: Logger, leftAtShutdown: Logger.Message,
+        attempt: @escaping @Sendable (_ key: String, _ item: Item) async -> Outcome
+    ) {
+        self.interval = interval
+        self.logger = logger
+        self.leftAtShutdown = leftAtShutdown
+        self.attempt = attempt
+    }
+
+    /// Keeps `item` under `key` until a try of it is done; one kept under the same key is replaced.
+    public func keep(_ item: Item, as key: String) {
+        kept.withLock { kept in
+            kept.serial += 1
+            kept.items[key] = Kept(item: item, serial: kept.serial)
+        }
+    }
+
+    public var count: Int { kept.withLock { $0.items.count } }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await retry()
+        }
+        let left = kept.withLock { $0.items.keys.sorted() }
+        if !left.isEmpty { logger.error(leftAtShutdown, metadata: ["keys": "\(left.joined(separator: ","))"]) }
+    }
+
+    /// Tries every kept item once, together; those done are forgotten.
+    public func retry() async {
+        let items = kept.withLock { $0.items }
+        await withTaskGroup(of: Void.self) { group in
+            for (key, kept) in items {
+                group.addTask {
+                    guard await self.attempt(key, kept.item) == .done else { return }
+                    self.kept.withLock { state in
+                        if state.items[key]?.serial == kept.serial { state.items[key] = nil }
+                    }
+                }
+            }
+        }
+    }
+}
