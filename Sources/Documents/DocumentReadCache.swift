@@ -1,4 +1,5 @@
 import NIOCore
+import PostgresClient
 import Synchronization
 
 /// docsd's encoded answers to the reads users make most, a document (for each user who read it)
@@ -11,7 +12,10 @@ import Synchronization
 /// notification arrives (every instance) and at once by the instance that made it, so its own
 /// writer reads it back. A read that raced a change (one heard between its query and its fill) is
 /// not kept. Entries also expire after `lifetime`, and the oldest go first past `budget` bytes.
-final class DocumentReadCache: Sendable {
+final class DocumentReadCache: NotifiedCache {
+    /// Where sql/017's triggers notify each change.
+    static let channel = "docs_changed"
+
     /// A kept answer: the JSON body and, for a document, its version (the ETag).
     struct Answer: Sendable {
         let body: ByteBuffer
@@ -35,9 +39,7 @@ final class DocumentReadCache: Sendable {
     }
 
     private struct State {
-        var listening = false
-        /// When the last heartbeat the listener's connection answered was sent (or it began to listen).
-        var confirmedAt = ContinuousClock.now
+        var hearing = ListenerHealth()
         var changes: UInt64 = 0
         var entries: [Key: Entry] = [:]
         var keysByDocument: [String: Set<Key>] = [:]
@@ -69,7 +71,7 @@ final class DocumentReadCache: Sendable {
     func answer(_ key: Key) -> Answer? {
         let now = ContinuousClock.now
         return state.withLock { state in
-            guard Self.trusted(state.listening, since: state.confirmedAt, at: now, heartbeat: heartbeat), let entry = state.entries[key] else { return nil }
+            guard state.hearing.isTrusted(at: now, heartbeat: heartbeat), let entry = state.entries[key] else { return nil }
             guard entry.expires > now else {
                 Self.drop(key, from: &state)
                 return nil
@@ -90,7 +92,7 @@ final class DocumentReadCache: Sendable {
         let now = ContinuousClock.now
         let expires = now + lifetime
         state.withLock { state in
-            guard Self.trusted(state.listening, since: state.confirmedAt, at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
+            guard state.hearing.isTrusted(at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
             Self.drop(key, from: &state)
             state.lastSerial += 1
             state.entries[key] = Entry(answer: answer, expires: expires, serial: state.lastSerial)
@@ -144,21 +146,18 @@ final class DocumentReadCache: Sendable {
     /// The listener's connection answered a heartbeat sent at `sent`: every change committed
     /// before it has been heard.
     func confirmed(_ sent: ContinuousClock.Instant) {
-        state.withLock { $0.confirmedAt = max($0.confirmedAt, sent) }
+        state.withLock { $0.hearing.confirmed(sent) }
     }
 
     var count: Int { state.withLock { $0.entries.count } }
-    var isListening: Bool { state.withLock { $0.listening } }
+    var isListening: Bool { state.withLock { $0.hearing.isListening } }
     /// Pairs in the eviction order, stale ones included.
     var orderLength: Int { state.withLock { $0.order.count - $0.orderStart } }
 
     private func reset(listening: Bool?) {
         state.withLock { state in
             state.changes += 1
-            if let listening {
-                state.listening = listening
-                state.confirmedAt = .now
-            }
+            if let listening { state.hearing.listening(listening) }
             state.entries = [:]
             state.keysByDocument = [:]
             state.keysByOwner = [:]
@@ -166,11 +165,6 @@ final class DocumentReadCache: Sendable {
             state.order = []
             state.orderStart = 0
         }
-    }
-
-    /// Whether what is kept can be answered: listening, and heard from within three heartbeats.
-    private static func trusted(_ listening: Bool, since confirmedAt: ContinuousClock.Instant, at now: ContinuousClock.Instant, heartbeat: Duration) -> Bool {
-        listening && now - confirmedAt <= heartbeat * 3
     }
 
     private static func cost(_ answer: Answer) -> Int {

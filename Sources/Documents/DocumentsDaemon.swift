@@ -55,7 +55,7 @@ public enum DocumentsDaemon {
         if let postgres = storage.changes, settings.cacheBytes > 0 {
             let cache = DocumentReadCache(budget: settings.cacheBytes, lifetime: settings.cacheLifetime)
             documents.readCache = cache
-            services.append(DocumentChangeFeed(postgres: postgres, cache: cache, logger: setup.logger))
+            services.append(NotificationFeed(postgres: postgres, channel: DocumentReadCache.channel, cache: cache, logger: setup.logger))
         }
         DocumentRoutes(documents: documents, shares: UserShares(documents: documents), publicURL: settings.publicURL).add(to: setup.router)
         ProfileRoutes(documents: documents).add(to: setup.router)

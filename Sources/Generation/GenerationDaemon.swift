@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PostgresClient
 public import ServiceBackends
 import ServiceKit
 public import ServiceLifecycle
@@ -21,14 +22,28 @@ public enum GenerationDaemon {
         let queue: any TaskQueue
         /// docsd, when `documents.sockets` names it.
         let documents: (any UserDocuments)?
+        /// What keeps the profile defaults aid kept of docsd's answers current, if it keeps any.
+        var profileChanges: NotificationFeed? = nil
 
         /// Over the daemon's backend clients and subscribed's entitlement sockets.
         static func servers(_ setup: DaemonSetup, settings: GenerationSettings) throws -> Storage {
-            Storage(
+            var documents: DocsdUserDocuments?
+            var profileChanges: NotificationFeed?
+            if !settings.documentSockets.isEmpty {
+                let profiles =
+                    settings.profileDefaultsEntries > 0 ? ProfileDefaultsCache(capacity: settings.profileDefaultsEntries, lifetime: .seconds(300)) : nil
+                documents = DocsdUserDocuments(sockets: settings.documentSockets, profiles: profiles)
+                if let profiles {
+                    profileChanges = NotificationFeed(
+                        postgres: try Backends.postgresConfiguration(setup.configuration), channel: ProfileDefaultsCache.channel, cache: profiles,
+                        logger: setup.logger)
+                }
+            }
+            return Storage(
                 store: PostgresGenerationStore(postgres: try setup.backends.postgres()),
                 entitlements: SubscribedEntitlements(sockets: settings.entitlementSockets, timeout: settings.entitlementTimeout),
                 cache: settings.cacheTTL > 0 ? try setup.backends.redis() : nil, queue: AMQPTaskQueue(publisher: try setup.backends.publisher()),
-                documents: settings.documentSockets.isEmpty ? nil : DocsdUserDocuments(sockets: settings.documentSockets))
+                documents: documents, profileChanges: profileChanges)
         }
     }
 
@@ -59,7 +74,7 @@ public enum GenerationDaemon {
         GenerationRoutes(generations: generations, tasks: tasks, store: storage.store, documents: storage.documents, streamLimit: settings.streamLimit)
             .add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, store: storage.store, interval: settings.sweepInterval)
-        return Components(generations: generations, relay: relay, services: services + [relay, sweep])
+        return Components(generations: generations, relay: relay, services: services + [relay, sweep] + [storage.profileChanges].compactMap { $0 })
     }
 
     /// The generation rules aid and genworker share, over a storage: the engines, the result

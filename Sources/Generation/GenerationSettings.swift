@@ -14,6 +14,9 @@ struct GenerationSettings: Sendable {
     /// generation that names no language or length, and generations saved as documents. Without
     /// them neither is asked, and a save answers 503.
     var documentSockets: [String]
+    /// Users whose profile defaults aid keeps (`documents.defaults-entries`; 0: docsd is asked each
+    /// time), current by PostgreSQL's notifications of each profile change.
+    var profileDefaultsEntries: Int
     /// The offline engine (`engine.offline.latency` seconds per answer, `engine.offline.words` per
     /// piece, `engine.offline.fail`: never, always, after:N pieces, or first:N calls).
     var offline: OfflineEngine
@@ -60,6 +63,8 @@ struct GenerationSettings: Sendable {
         guard documentSockets.allSatisfy({ $0.hasPrefix("/") }) else {
             throw ConfigurationError(key: "documents.sockets", message: "must be absolute paths of docsd's internal sockets")
         }
+        profileDefaultsEntries = reader.int(forKey: "documents.defaults-entries", default: 10_000)
+        guard profileDefaultsEntries >= 0 else { throw ConfigurationError(key: "documents.defaults-entries", message: "must be 0 (none kept) or more") }
         guard !entitlementSockets.isEmpty, entitlementSockets.allSatisfy({ $0.hasPrefix("/") }) else {
             throw ConfigurationError(key: "entitlements.sockets", message: "must name subscribed's entitlement sockets, as absolute paths")
         }

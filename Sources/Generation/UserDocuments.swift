@@ -24,16 +24,23 @@ struct DocsdUserDocuments: UserDocuments {
     /// not answer within this costs a generation at most twice this (both instances).
     let defaults: InternalAPIClient
     let api: InternalAPIClient
+    /// The answers to `defaults` kept, if kept at all.
+    let profiles: ProfileDefaultsCache?
 
-    init(sockets: [String]) {
+    init(sockets: [String], profiles: ProfileDefaultsCache?) {
         defaults = InternalAPIClient(sockets: sockets, timeout: .milliseconds(250))
         api = InternalAPIClient(sockets: sockets, timeout: .seconds(2))
+        self.profiles = profiles
     }
 
     func generationDefaults(userID: String) async throws -> GenerationDefaults {
+        if let kept = profiles?.defaults(userID: userID) { return kept }
+        let ticket = profiles?.ticket()
         let answer = try await defaults.get(DocumentsAPI.profileDefaultsPath(userID: userID))
         guard answer.status == 200 else { throw InternalAPIClient.Unavailable(description: "docsd answered \(answer.status) to a profile's defaults") }
-        return try answer.decode(GenerationDefaults.self)
+        let found = try answer.decode(GenerationDefaults.self)
+        if let profiles, let ticket { profiles.keep(found, userID: userID, ticket: ticket) }
+        return found
     }
 
     /// Sent again to the other instance after a timeout: docsd makes the document once, by the

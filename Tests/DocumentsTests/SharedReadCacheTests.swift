@@ -38,7 +38,9 @@ struct SharedReadCacheTests {
                     var configuration = try PostgresConfiguration(url: try server.url())
                     configuration.applicationName = instance.applicationName
                     group.addTask {
-                        try await DocumentChangeFeed(postgres: configuration, cache: instance.cache, logger: InMemoryDocs.logger).run()
+                        try await NotificationFeed(
+                            postgres: configuration, channel: DocumentReadCache.channel, cache: instance.cache, logger: InMemoryDocs.logger
+                        ).run()
                     }
                 }
                 for instance in instances { try await eventually("\(instance.applicationName) listens") { instance.cache.isListening } }

@@ -92,7 +92,9 @@ final class AidInstance: TestAid {
         /// The daemon's storage over its servers, with the in-memory subscribed.
         @Sendable func storage(_ setup: DaemonSetup, _ settings: GenerationSettings) throws -> GenerationDaemon.Storage {
             let servers = try GenerationDaemon.Storage.servers(setup, settings: settings)
-            return .init(store: servers.store, entitlements: entitlements, cache: servers.cache, queue: servers.queue, documents: servers.documents)
+            return .init(
+                store: servers.store, entitlements: entitlements, cache: servers.cache, queue: servers.queue, documents: servers.documents,
+                profileChanges: servers.profileChanges)
         }
         // The sockets are never dialled: the storage above replaces subscribed's client.
         let common = ["--entitlements-sockets", "/nonexistent/entitlements.sock"]
