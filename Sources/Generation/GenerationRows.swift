@@ -29,7 +29,11 @@ final class GenerationRows: Service, Sendable {
     init(store: any GenerationStore, retryInterval: Duration = .seconds(2), logger: Logger) {
         let batches = BatchingQueue<GenerationWrite, Result<Bool, any Error>>(limit: Self.batchLimit) { writes in await Self.write(writes, to: store) }
         self.batches = batches
-        unwritten = RetryLater(interval: retryInterval, logger: logger, leftAtShutdown: "generation endings not written at shutdown") { id, kept in
+        // As many tries at once as one batch takes: they go in it together.
+        unwritten = RetryLater(
+            interval: retryInterval, concurrency: Self.batchLimit, logger: logger, leftAtShutdown: "generation endings not written at shutdown",
+            keysName: "generations"
+        ) { id, kept in
             do {
                 let ended = try await Self.finish(kept.record, kept.ending, through: batches)
                 logger.info(

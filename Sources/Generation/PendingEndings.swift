@@ -13,7 +13,8 @@ extension RetryLater<PendingEnding> {
     /// reserved, say) would keep its unit counted. Held in memory: endings still pending when the
     /// daemon stops are logged.
     static func pendingEndings(entitlements: any Entitlements, interval: Duration = .seconds(2), logger: Logger) -> RetryLater<PendingEnding> {
-        RetryLater(interval: interval, logger: logger, leftAtShutdown: "reservations not ended at shutdown") { requestID, ending in
+        RetryLater(interval: interval, concurrency: 8, logger: logger, leftAtShutdown: "reservations not ended at shutdown", keysName: "request_ids") {
+            requestID, ending in
             do {
                 _ = try await entitlements.end(requestID: requestID, delivered: ending.delivered, cached: ending.cached)
             } catch is EntitlementsUnavailable {

@@ -6,13 +6,13 @@ import Synchronization
 /// language or length out costs no call to docsd when the same user asked before.
 ///
 /// What it keeps is only as good as what it hears: a committed change of a profile notifies
-/// `profiles_changed` with the user's id (sql/020), and the cache answers only while the listener
+/// `profiles_changed` with the user's id (sql/021), and the cache answers only while the listener
 /// listens and its connection answered a heartbeat lately (``ListenerHealth``); it empties itself
 /// whenever listening starts or stops. An answer fetched while a change was heard is not kept (it
 /// may predate the change). At most `capacity` users, the oldest kept going first; each for at
 /// most `lifetime`.
 final class ProfileDefaultsCache: NotifiedCache {
-    /// Where sql/020's trigger notifies each changed profile.
+    /// Where sql/021's trigger notifies each changed profile.
     static let channel = "profiles_changed"
 
     /// What a fetch holds between asking docsd and keeping its answer: the changes heard when it began.
@@ -23,6 +23,8 @@ final class ProfileDefaultsCache: NotifiedCache {
     private struct Entry {
         let defaults: GenerationDefaults
         let expires: ContinuousClock.Instant
+        /// Its slot in the ring: a slot whose user was dropped and kept again elsewhere evicts nothing.
+        let slot: Int
     }
 
     private struct State {
@@ -40,6 +42,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     private let state: Mutex<State>
 
     init(capacity: Int, lifetime: Duration, heartbeat: Duration = .seconds(1)) {
+        precondition(capacity > 0, "a cache of no users is not made: docsd is asked each time")
         self.capacity = capacity
         self.lifetime = lifetime
         self.heartbeat = heartbeat
@@ -64,12 +67,16 @@ final class ProfileDefaultsCache: NotifiedCache {
     func keep(_ defaults: GenerationDefaults, userID: String, ticket: Ticket) {
         let now = ContinuousClock.now
         state.withLock { state in
-            guard capacity > 0, state.hearing.isTrusted(at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
-            let entry = Entry(defaults: defaults, expires: now + lifetime)
-            if state.entries.updateValue(entry, forKey: userID) != nil { return }
-            if let evicted = state.ring[state.next] { state.entries[evicted] = nil }
-            state.ring[state.next] = userID
-            state.next = (state.next + 1) % capacity
+            guard state.hearing.isTrusted(at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
+            if let kept = state.entries[userID] {
+                state.entries[userID] = Entry(defaults: defaults, expires: now + lifetime, slot: kept.slot)
+                return
+            }
+            let slot = state.next
+            if let evicted = state.ring[slot], state.entries[evicted]?.slot == slot { state.entries[evicted] = nil }
+            state.ring[slot] = userID
+            state.entries[userID] = Entry(defaults: defaults, expires: now + lifetime, slot: slot)
+            state.next = (slot + 1) % capacity
         }
     }
 

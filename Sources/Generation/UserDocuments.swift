@@ -39,7 +39,7 @@ struct DocsdUserDocuments: UserDocuments {
         let answer = try await defaults.get(DocumentsAPI.profileDefaultsPath(userID: userID))
         guard answer.status == 200 else { throw InternalAPIClient.Unavailable(description: "docsd answered \(answer.status) to a profile's defaults") }
         let found = try answer.decode(GenerationDefaults.self)
-        if let profiles, let ticket { profiles.keep(found, userID: userID, ticket: ticket) }
+        if let ticket { profiles?.keep(found, userID: userID, ticket: ticket) }
         return found
     }
 

@@ -3,8 +3,8 @@ public import ServiceLifecycle
 import Synchronization
 
 /// Work that its backend could not take now (it was out of reach), kept in memory and tried again
-/// every `interval`, all of it at once, until each is done. What is still kept at shutdown is
-/// logged by key, so that a daemon stopping with work undone says which.
+/// every `interval`, up to `concurrency` tries at once, until each is done. What is still kept at
+/// shutdown is logged by key, so that a daemon stopping with work undone says which.
 public final class RetryLater<Item: Sendable>: Service, Sendable {
     /// What one try of an item came to.
     public enum Outcome: Sendable {
@@ -21,21 +21,29 @@ public final class RetryLater<Item: Sendable>: Service, Sendable {
     }
 
     private let interval: Duration
+    private let concurrency: Int
     private let logger: Logger
     private let leftAtShutdown: Logger.Message
+    private let keysName: String
     private let attempt: @Sendable (_ key: String, _ item: Item) async -> Outcome
     private let kept = Mutex<(items: [String: Kept], serial: UInt64)>(([:], 0))
 
     /// - Parameters:
-    ///   - leftAtShutdown: the error logged at shutdown when items are still kept (their keys follow).
-    ///   - attempt: one try of an item; tries run concurrently, so that they can share a batch.
+    ///   - concurrency: the most tries under way at once: enough to fill a batch where the backend
+    ///     batches, few where each try is a call of its own (after an outage, thousands may be kept).
+    ///   - leftAtShutdown: the error logged at shutdown when items are still kept, their keys
+    ///     under `keysName`.
+    ///   - attempt: one try of an item.
     public init(
-        interval: Duration, logger: Logger, leftAtShutdown: Logger.Message,
+        interval: Duration, concurrency: Int, logger: Logger, leftAtShutdown: Logger.Message, keysName: String,
         attempt: @escaping @Sendable (_ key: String, _ item: Item) async -> Outcome
     ) {
+        precondition(concurrency > 0)
         self.interval = interval
+        self.concurrency = concurrency
         self.logger = logger
         self.leftAtShutdown = leftAtShutdown
+        self.keysName = keysName
         self.attempt = attempt
     }
 
@@ -55,18 +63,19 @@ public final class RetryLater<Item: Sendable>: Service, Sendable {
             await retry()
         }
         let left = kept.withLock { $0.items.keys.sorted() }
-        if !left.isEmpty { logger.error(leftAtShutdown, metadata: ["keys": "\(left.joined(separator: ","))"]) }
+        if !left.isEmpty { logger.error(leftAtShutdown, metadata: [keysName: "\(left.joined(separator: ","))"]) }
     }
 
-    /// Tries every kept item once, together; those done are forgotten.
+    /// Tries every kept item once; those done are forgotten.
     public func retry() async {
         let items = kept.withLock { $0.items }
         await withTaskGroup(of: Void.self) { group in
-            for (key, kept) in items {
+            for (index, (key, entry)) in items.enumerated() {
+                if index >= concurrency { await group.next() }
                 group.addTask {
-                    guard await self.attempt(key, kept.item) == .done else { return }
+                    guard await self.attempt(key, entry.item) == .done else { return }
                     self.kept.withLock { state in
-                        if state.items[key]?.serial == kept.serial { state.items[key] = nil }
+                        if state.items[key]?.serial == entry.serial { state.items[key] = nil }
                     }
                 }
             }

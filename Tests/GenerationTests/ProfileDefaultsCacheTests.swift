@@ -44,13 +44,24 @@ import Testing
     }
 
     @Test func answersNothingOnceTheListenerFallsSilent() async throws {
-        let cache = listeningCache(heartbeat: .milliseconds(20))
+        let cache = listeningCache(heartbeat: .milliseconds(200))
         cache.keep(russian, userID: user, ticket: cache.ticket())
         #expect(cache.defaults(userID: user) == russian)
-        try await Task.sleep(for: .milliseconds(80))
+        try await Task.sleep(for: .milliseconds(700))
         #expect(cache.defaults(userID: user) == nil, "no heartbeat answered for four heartbeats")
         cache.confirmed(.now)
         #expect(cache.defaults(userID: user) == russian)
+    }
+
+    @Test func aUserKeptAgainAfterAChangeStaysKept() {
+        let cache = listeningCache(capacity: 1)
+        cache.keep(russian, userID: user, ticket: cache.ticket())
+        cache.heard(user)
+        cache.keep(russian, userID: user, ticket: cache.ticket())
+        #expect(cache.defaults(userID: user) == russian)
+        let other = UUID().uuidString.lowercased()
+        cache.keep(russian, userID: other, ticket: cache.ticket())
+        #expect(cache.defaults(userID: user) == nil && cache.defaults(userID: other) == russian)
     }
 
     @Test func holdsAtMostItsCapacity() {
@@ -62,7 +73,7 @@ import Testing
     }
 }
 
-/// A profile changed in PostgreSQL reaches the cache through sql/020's trigger and the feed.
+/// A profile changed in PostgreSQL reaches the cache through sql/021's trigger and the feed.
 @Suite("Profile changes heard from PostgreSQL", .privatePostgres, .timeLimit(.minutes(1)))
 struct ProfileChangesTests {
     @Test func aProfileChangedInPostgreSQLIsHeardAndDropped() async throws {
@@ -71,24 +82,26 @@ struct ProfileChangesTests {
             let cache = ProfileDefaultsCache(capacity: 8, lifetime: .seconds(60))
             let user = UUID().uuidString.lowercased()
             let kept = GenerationDefaults(language: "ru", max_tokens: 300)
-            let feed = Task {
-                try await NotificationFeed(
-                    postgres: try PostgresConfiguration(url: try server.url()), channel: ProfileDefaultsCache.channel, cache: cache,
-                    logger: Logger(label: "test")
-                ).run()
-            }
-            defer { feed.cancel() }
-            let deadline = ContinuousClock.now + .seconds(10)
-            repeat {
-                cache.keep(kept, userID: user, ticket: cache.ticket())
-                if cache.defaults(userID: user) == nil { try await Task.sleep(for: .milliseconds(10)) }
-            } while cache.defaults(userID: user) == nil && ContinuousClock.now < deadline
-            #expect(cache.defaults(userID: user) == kept, "the feed never listened")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await NotificationFeed(
+                        postgres: try PostgresConfiguration(url: try server.url()), channel: ProfileDefaultsCache.channel, cache: cache,
+                        logger: Logger(label: "test")
+                    ).run()
+                }
+                let deadline = ContinuousClock.now + .seconds(10)
+                repeat {
+                    cache.keep(kept, userID: user, ticket: cache.ticket())
+                    if cache.defaults(userID: user) == nil { try await Task.sleep(for: .milliseconds(10)) }
+                } while cache.defaults(userID: user) == nil && ContinuousClock.now < deadline
+                #expect(cache.defaults(userID: user) == kept, "the feed never listened")
 
-            _ = try await postgres.query(
-                "INSERT INTO docs.profiles (user_id, language, time_zone, max_tokens) VALUES ($1::uuid, 'en', 'UTC', 100)", [.text(user)])
-            while cache.defaults(userID: user) != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            #expect(cache.defaults(userID: user) == nil, "the profile's change was not heard")
+                _ = try await postgres.query(
+                    "INSERT INTO docs.profiles (user_id, language, time_zone, max_tokens) VALUES ($1::uuid, 'en', 'UTC', 100)", [.text(user)])
+                while cache.defaults(userID: user) != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+                #expect(cache.defaults(userID: user) == nil, "the profile's change was not heard")
+                group.cancelAll()
+            }
         }
     }
 }

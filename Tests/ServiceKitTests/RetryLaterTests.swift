@@ -19,7 +19,9 @@ import Testing
 
     @Test func eachItemIsTriedAtEveryRetryUntilItsTryIsDone() async {
         let backend = Backend()
-        let later = RetryLater<String>(interval: .seconds(60), logger: Logger(label: "test"), leftAtShutdown: "left") { backend.attempt($0, $1) }
+        let later = RetryLater<String>(interval: .seconds(60), concurrency: 1, logger: Logger(label: "test"), leftAtShutdown: "left", keysName: "keys") {
+            backend.attempt($0, $1)
+        }
         later.keep("release", as: "a")
         later.keep("settle", as: "b")
         await later.retry()
@@ -33,7 +35,8 @@ import Testing
 
     @Test func anItemKeptAgainWhileItsOlderOneIsTriedStays() async {
         let later = Mutex<RetryLater<String>?>(nil)
-        let retried = RetryLater<String>(interval: .seconds(60), logger: Logger(label: "test"), leftAtShutdown: "left") { key, item in
+        let retried = RetryLater<String>(interval: .seconds(60), concurrency: 4, logger: Logger(label: "test"), leftAtShutdown: "left", keysName: "keys") {
+            key, item in
             // The newer item comes in while the older one's try is under way.
             if item == "older" { later.withLock { $0 }?.keep("newer", as: key) }
             return .done

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import PostgresClient
 import Synchronization
 import TestSupport
 import Testing
@@ -119,7 +120,8 @@ struct SubscriptionStoreContractTests {
     func ledgerRequestIDRule() async throws {
         try await StoreKind.postgres.with { fixtures in
             let postgres = try #require(fixtures as? PostgresFixtures).postgres
-            func recorded(_ requestID: String) async -> Bool {
+            /// Whether the row was written; false only when its check refused it (SQLSTATE 23514).
+            func recorded(_ requestID: String) async throws -> Bool {
                 do {
                     _ = try await postgres.query(
                         """
@@ -127,14 +129,14 @@ struct SubscriptionStoreContractTests {
                         VALUES ($1, 'reserved', gen_random_uuid(), 'generate.short', 1, current_date, now(), now())
                         """, [.text(requestID)])
                     return true
-                } catch {
+                } catch let refused as PostgresError where refused.sqlState == "23514" {
                     return false
                 }
             }
-            #expect(await recorded(String(repeating: "a", count: 128)))
-            #expect(await recorded("generation:AZ-az_09.\(UUID())"))
+            #expect(try await recorded(String(repeating: "a", count: 128)))
+            #expect(try await recorded("generation:AZ-az_09.\(UUID())"))
             for refused in ["", String(repeating: "b", count: 129), "a b", "a/b", "é", "a\n", "a;b"] {
-                #expect(await !recorded(refused), "\(refused.debugDescription)")
+                #expect(try await !recorded(refused), "\(refused.debugDescription)")
             }
         }
     }

@@ -169,11 +169,11 @@ if kept.status == 201:
     check("the document keeps its text and source", copy["body"] == generated.json["text"] and copy["source_generation_id"] == generated.json["id"], json.dumps(copy)[:300])
 check("another user cannot save it", call("POST", f"/api/generate/{generated.json['id']}/save", token=owner).status == 404)
 
-# aid keeps the profile's defaults and is told of each change by PostgreSQL (sql/020): a change holds
+# aid keeps the profile's defaults and is told of each change by PostgreSQL (sql/021): a change holds
 # for the next generation, once its notification has arrived (well under the pause here).
 changed = call("PUT", "/api/profile", {"language": "ru", "display_name": "Ada"}, writer)
 check("the profile's language is changed", changed.status == 200 and changed.json["language"] == "ru", changed.text)
-time.sleep(0.2)
+time.sleep(0.5)
 again = call("POST", "/api/generate", {"topic": "Volcanoes again", "function": "summary"}, writer)
 check("the next generation naming no language follows the change", again.status == 200 and "Write in Russian." in again.json.get("text", ""), f"{again.status} {again.text[:300]}")
 
