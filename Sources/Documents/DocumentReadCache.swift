@@ -27,10 +27,7 @@ final class DocumentReadCache: NotifiedCache {
         case firstPage(owner: String, limit: Int)
     }
 
-    /// What a read holds between its query and its fill: the count of changes heard when it began.
-    struct Ticket: Sendable {
-        fileprivate let changes: UInt64
-    }
+    typealias Ticket = Hearing.Ticket
 
     private struct Entry {
         let answer: Answer
@@ -39,8 +36,7 @@ final class DocumentReadCache: NotifiedCache {
     }
 
     private struct State {
-        var hearing = ListenerHealth()
-        var changes: UInt64 = 0
+        var hearing = Hearing()
         var entries: [Key: Entry] = [:]
         var keysByDocument: [String: Set<Key>] = [:]
         var keysByOwner: [String: Set<Key>] = [:]
@@ -81,7 +77,7 @@ final class DocumentReadCache: NotifiedCache {
     }
 
     func ticket() -> Ticket {
-        state.withLock { Ticket(changes: $0.changes) }
+        state.withLock { $0.hearing.ticket }
     }
 
     /// Keeps `answer` for `key`, unless a change was heard since `ticket` was taken (the answer may
@@ -92,7 +88,7 @@ final class DocumentReadCache: NotifiedCache {
         let now = ContinuousClock.now
         let expires = now + lifetime
         state.withLock { state in
-            guard state.hearing.isTrusted(at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
+            guard state.hearing.admits(ticket, at: now, heartbeat: heartbeat) else { return }
             Self.drop(key, from: &state)
             state.lastSerial += 1
             state.entries[key] = Entry(answer: answer, expires: expires, serial: state.lastSerial)
@@ -124,7 +120,7 @@ final class DocumentReadCache: NotifiedCache {
     /// unknown (empty): a share of a document being deleted no longer knows its owner.
     func changed(owner: String, document: String) {
         state.withLock { state in
-            state.changes += 1
+            state.hearing.heardChange()
             for key in state.keysByDocument[document] ?? [] { Self.drop(key, from: &state) }
             for key in state.keysByOwner[owner] ?? [] { Self.drop(key, from: &state) }
         }
@@ -156,8 +152,7 @@ final class DocumentReadCache: NotifiedCache {
 
     private func reset(listening: Bool?) {
         state.withLock { state in
-            state.changes += 1
-            if let listening { state.hearing.listening(listening) }
+            if let listening { state.hearing.listening(listening) } else { state.hearing.heardChange() }
             state.entries = [:]
             state.keysByDocument = [:]
             state.keysByOwner = [:]

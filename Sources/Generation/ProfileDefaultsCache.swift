@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// What it keeps is only as good as what it hears: a committed change of a profile notifies
 /// `profiles_changed` with the user's id (sql/021), and the cache answers only while the listener
-/// listens and its connection answered a heartbeat lately (``ListenerHealth``); it empties itself
+/// listens and its connection answered a heartbeat lately (``Hearing``); it empties itself
 /// whenever listening starts or stops. An answer fetched while a change was heard is not kept (it
 /// may predate the change). At most `capacity` users, the oldest kept going first; each for at
 /// most `lifetime`.
@@ -15,10 +15,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     /// Where sql/021's trigger notifies each changed profile.
     static let channel = "profiles_changed"
 
-    /// What a fetch holds between asking docsd and keeping its answer: the changes heard when it began.
-    struct Ticket: Sendable {
-        fileprivate let changes: UInt64
-    }
+    typealias Ticket = Hearing.Ticket
 
     private struct Entry {
         let defaults: GenerationDefaults
@@ -28,8 +25,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     }
 
     private struct State {
-        var hearing = ListenerHealth()
-        var changes: UInt64 = 0
+        var hearing = Hearing()
         var entries: [String: Entry] = [:]
         var ring: [String?]
         var next = 0
@@ -59,7 +55,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     }
 
     func ticket() -> Ticket {
-        state.withLock { Ticket(changes: $0.changes) }
+        state.withLock { $0.hearing.ticket }
     }
 
     /// Keeps docsd's answer for the user, unless a change was heard since `ticket` was taken or
@@ -67,7 +63,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     func keep(_ defaults: GenerationDefaults, userID: String, ticket: Ticket) {
         let now = ContinuousClock.now
         state.withLock { state in
-            guard state.hearing.isTrusted(at: now, heartbeat: heartbeat), state.changes == ticket.changes else { return }
+            guard state.hearing.admits(ticket, at: now, heartbeat: heartbeat) else { return }
             if let kept = state.entries[userID] {
                 state.entries[userID] = Entry(defaults: defaults, expires: now + lifetime, slot: kept.slot)
                 return
@@ -83,7 +79,7 @@ final class ProfileDefaultsCache: NotifiedCache {
     /// A notification's payload: the id of the user whose profile changed.
     func heard(_ userID: String) {
         state.withLock { state in
-            state.changes += 1
+            state.hearing.heardChange()
             state.entries[userID] = nil
         }
     }
@@ -91,7 +87,6 @@ final class ProfileDefaultsCache: NotifiedCache {
     /// The listener started (or stopped) listening: what is kept may have missed changes.
     func listening(_ listening: Bool) {
         state.withLock { state in
-            state.changes += 1
             state.hearing.listening(listening)
             state.entries = [:]
             state.ring = Array(repeating: nil, count: capacity)

@@ -2,7 +2,7 @@ public import Logging
 public import ServiceLifecycle
 
 /// A cache kept current by one channel's notifications (``NotificationFeed``): it must forget
-/// what a notification names, and answer nothing it kept unless its ``ListenerHealth`` is trusted.
+/// what a notification names, and answer nothing it kept unless its ``Hearing`` is trusted.
 public protocol NotifiedCache: Sendable {
     /// How often the listener's connection is asked whether it still hears.
     var heartbeat: Duration { get }
