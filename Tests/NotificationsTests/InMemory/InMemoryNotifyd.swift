@@ -51,7 +51,9 @@ final class InMemoryNotifyd: Sendable {
         responder = daemon.router.buildResponder()
         self.eventsSocket = eventsSocket
         services = RunningServices(daemon.services)
-        try await waitUntil { FileManager.default.fileExists(atPath: eventsSocket) }
+        // The socket's file appears when it is bound, a moment before it listens: a stream asked
+        // for in between would be refused. So the listener is asked until it takes a connection.
+        try await waitUntil { await StreamClient.accepts(eventsSocket) }
     }
 
     /// `/api/events` (or `target`) on the event stream listener, as nginx sends it for `caller`.
