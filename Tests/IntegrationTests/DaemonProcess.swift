@@ -65,13 +65,15 @@ final class DaemonProcess: Sendable {
         return !isRunning
     }
 
-    /// Waits until the socket answers `/health/live` (and notifyd's event stream socket is there).
+    /// Waits until the socket answers `/health/live` (and notifyd's event stream listener answers).
     func waitUntilListening(timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            // notifyd's event stream listener too, which binds on its own.
-            if isRunning, (try? await get("/health/live").status) == 200, name != "notifyd" || FileManager.default.fileExists(atPath: eventsSocketPath) {
-                return
+            // notifyd's event stream listener too, which listens on its own: any answer will do (its
+            // socket's file appears at bind, a moment before it listens).
+            if isRunning, (try? await get("/health/live").status) == 200 {
+                guard name == "notifyd" else { return }
+                if (try? await get("/", socket: eventsSocketPath).status) ?? 0 > 0 { return }
             }
             guard isRunning else { throw Failure(description: "\(name) exited with \(exitStatus ?? -1): \(log)") }
             try await Task.sleep(for: .milliseconds(100))
