@@ -272,7 +272,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "PostgresClient", "SchemaMigrations", "Cryptography", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio"),
             ], path: "Sources/TestSupport",
             swiftSettings: strictSettings),
         .testTarget(
@@ -359,6 +359,8 @@ let package = Package(
             name: "SubscriptionsTests",
             dependencies: [
                 "Subscriptions", "ServiceBackends", "ServiceKit", "PostgresClient", "RedisClient", "SchemaMigrations", "TestSupport", "Cryptography",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -7,9 +7,12 @@ public final class BatchingQueue<Call: Sendable, Answer: Sendable>: Sendable {
     /// Decides a batch: one answer per call, in the calls' order. Throwing fails every call in it.
     public typealias Run = @Sendable ([Call]) async throws -> [Answer]
 
+    /// Where a call's answer goes: a waiting task, or a callback (a lean listener's event loop).
+    public typealias Reply = @Sendable (Result<Answer, any Error>) -> Void
+
     private struct Waiting {
         let call: Call
-        let continuation: CheckedContinuation<Answer, any Error>
+        let reply: Reply
     }
 
     private struct State {
@@ -37,14 +40,20 @@ public final class BatchingQueue<Call: Sendable, Answer: Sendable>: Sendable {
     /// `call`'s answer, once the batch it joins has run.
     public func submit(_ call: Call) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
-            let starts = state.withLock { state in
-                state.waiting.append(Waiting(call: call, continuation: continuation))
-                guard !state.running else { return false }
-                state.running = true
-                return true
-            }
-            if starts { Task { await self.drain() } }
+            submit(call) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Hands `call`'s answer to `reply`, from the task that runs its batch, once that has run: for a
+    /// caller on an event loop, which would otherwise start a task of its own only to wait.
+    public func submit(_ call: Call, reply: @escaping Reply) {
+        let starts = state.withLock { state in
+            state.waiting.append(Waiting(call: call, reply: reply))
+            guard !state.running else { return false }
+            state.running = true
+            return true
+        }
+        if starts { Task { await self.drain() } }
     }
 
     /// Runs batches until no call waits.
@@ -54,9 +63,9 @@ public final class BatchingQueue<Call: Sendable, Answer: Sendable>: Sendable {
             do {
                 let answers = try await run(calls)
                 guard answers.count == calls.count else { throw AnswerCountMismatch(calls: calls.count, answers: answers.count) }
-                for (waiting, answer) in zip(batch, answers) { waiting.continuation.resume(returning: answer) }
+                for (waiting, answer) in zip(batch, answers) { waiting.reply(.success(answer)) }
             } catch {
-                for waiting in batch { waiting.continuation.resume(throwing: error) }
+                for waiting in batch { waiting.reply(.failure(error)) }
             }
         }
     }

@@ -54,7 +54,7 @@ public enum JSONBody {
         return mediaType == "application/json"
     }
 
-    static let unsupportedMediaType = APIError(
+    public static let unsupportedMediaType = APIError(
         .unsupportedMediaType, code: Code.unsupportedMediaType, message: "the body must be JSON, sent with Content-Type: application/json")
 
     /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.

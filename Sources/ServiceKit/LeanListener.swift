@@ -105,6 +105,55 @@ extension LeanRequestHandler {
     }
 }
 
+/// A lean listener's handler for requests with a body (subscribed's entitlement calls): it answers
+/// each once its body has been read whole, or with a 413 once the body is over `bodyLimit` (read to
+/// its end and dropped, so that the connection stays usable).
+public protocol LeanBodyRequestHandler: ChannelInboundHandler, AnyObject
+where InboundIn == HTTPServerRequestPart, OutboundOut == HTTPServerResponsePart {
+    /// The most bytes a request's body may have.
+    static var bodyLimit: Int { get }
+    /// The request being read.
+    var reading: LeanRequestRead? { get set }
+    func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext)
+    /// Writes a refusal of the request (one of the listener's own: a body over the limit).
+    func refuse(_ head: HTTPRequestHead, _ error: APIError, context: ChannelHandlerContext)
+}
+
+/// A request a ``LeanBodyRequestHandler`` is reading: its head and its body so far.
+public struct LeanRequestRead {
+    let head: HTTPRequestHead
+    var body: ByteBuffer?
+    var overLimit = false
+}
+
+extension LeanBodyRequestHandler {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): reading = LeanRequestRead(head: head)
+        case .body(var part):
+            guard var read = reading, !read.overLimit else { return }
+            reading = nil
+            if (read.body?.readableBytes ?? 0) + part.readableBytes > Self.bodyLimit {
+                read.overLimit = true
+                read.body = nil
+            } else if read.body == nil {
+                read.body = part
+            } else {
+                read.body!.writeBuffer(&part)
+            }
+            reading = read
+        case .end:
+            guard let read = reading else { return }
+            reading = nil
+            guard !read.overLimit else {
+                let error = APIError(.contentTooLarge, code: "payload_too_large", message: "the request body is over the limit of \(Self.bodyLimit) bytes")
+                return refuse(read.head, error, context: context)
+            }
+            answer(read.head, body: read.body ?? context.channel.allocator.buffer(capacity: 0), context: context)
+        }
+    }
+}
+
 /// How a lean listener's handler writes one answer: `Content-Length`, `Cache-Control: no-store`,
 /// and the connection closed after it when the request asked so.
 public enum LeanAnswer {

@@ -32,40 +32,67 @@ struct EntitlementService: Sendable {
     /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
     static let units = 1...100
 
-    /// subscribed's answer to a reserve call: the store's decision, and after a denial what the
-    /// user can do about it (which quota is spent, and the plans that would allow the request).
-    func reserve(_ request: ReserveRequest) async throws -> ReserveAnswer {
-        let decision = try await decide(request)
-        switch decision {
-        case .allowed(let remaining, let resetsAt, let maxOutputTokens):
-            return .allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)
-        case .denied(let reason, let retryAfter, let maxOutputTokens):
-            let spent = try await spentQuota(request, reason: reason)
-            return .denied(
-                reason, retryAfter: retryAfter, maxOutputTokens: maxOutputTokens, spent: spent,
-                plans: try await plansOffering(request, reason: reason, spent: spent))
+    /// Where an entitlement call's answer goes: the listener's event loop, which writes it.
+    typealias Reply<Answer> = @Sendable (Result<Answer, any Error>) -> Void
+
+    /// subscribed's answer to a reserve call, handed to `reply` once the call's batch has committed:
+    /// the store's decision, and after a denial what the user can do about it (which quota is spent,
+    /// and the plans that would allow the request). Bad input is refused at once, before any batch.
+    func reserve(_ request: ReserveRequest, reply: @escaping Reply<ReserveAnswer>) {
+        let reservation: Reservation
+        do {
+            reservation = try Self.reservation(checking: request)
+        } catch {
+            return reply(.failure(error))
+        }
+        reserves.submit(reservation) { [self] stored in
+            let decision: ReserveDecision
+            do {
+                decision = try Self.decision(stored.mapError(storageFailure).get(), feature: request.feature)
+            } catch {
+                return reply(.failure(error))
+            }
+            switch decision {
+            case .allowed(let remaining, let resetsAt, let maxOutputTokens):
+                reply(.success(.allowed(remaining: remaining, resetsAt: resetsAt, maxOutputTokens: maxOutputTokens)))
+            case .denied(let reason, let retryAfter, let maxOutputTokens):
+                // Rare, and two more reads: those go in a task of their own, off the batch's.
+                Task {
+                    do {
+                        let spent = try await spentQuota(request, reason: reason)
+                        let plans = try await plansOffering(request, reason: reason, spent: spent)
+                        reply(.success(.denied(reason, retryAfter: retryAfter, maxOutputTokens: maxOutputTokens, spent: spent, plans: plans)))
+                    } catch {
+                        reply(.failure(error))
+                    }
+                }
+            }
         }
     }
 
-    /// The store's decision about `request`, its input checked first.
-    func decide(_ request: ReserveRequest) async throws -> ReserveDecision {
+    /// `request` as the store's reservation, once its every field is checked.
+    static func reservation(checking request: ReserveRequest) throws -> Reservation {
         guard Identifiers.isUUID(request.user) else { throw EntitlementError.invalidField("user", message: "user must be a user id (a UUID)") }
-        guard Self.isFeatureName(request.feature) else {
+        guard isFeatureName(request.feature) else {
             throw EntitlementError.invalidField("feature", message: "feature must be a feature name such as generate.short")
         }
-        guard Self.units.contains(request.units) else {
-            throw EntitlementError.invalidField("units", message: "units must be from \(Self.units.lowerBound) to \(Self.units.upperBound)")
+        guard units.contains(request.units) else {
+            throw EntitlementError.invalidField("units", message: "units must be from \(units.lowerBound) to \(units.upperBound)")
         }
-        try Self.checkRequestID(request.request_id)
+        try checkRequestID(request.request_id)
         // PostgreSQL's integer bound: a larger one would fail the statement of its whole batch.
         if let maxTokens = request.max_tokens, !(1...Int(Int32.max)).contains(maxTokens) {
             throw EntitlementError.invalidField("max_tokens", message: "max_tokens must be a positive number of tokens")
         }
-        let reservation = Reservation(
+        return Reservation(
             userID: request.user, feature: request.feature, units: request.units, requestID: request.request_id, maxTokens: request.max_tokens)
-        switch try await available({ try await reserves.submit(reservation) }) {
+    }
+
+    /// The store's answer as a decision, or the refusal it stands for.
+    static func decision(_ stored: StoredDecision, feature: String) throws -> ReserveDecision {
+        switch stored {
         case .decided(let decision): return decision
-        case .unknownFeature: throw EntitlementError.unknownFeature(request.feature)
+        case .unknownFeature: throw EntitlementError.unknownFeature(feature)
         case .conflict: throw EntitlementError.requestIDConflict
         case .ended: throw EntitlementError.requestEnded
         }
@@ -100,32 +127,52 @@ struct EntitlementService: Sendable {
         return SpentQuota(quota: .day, limit: plan.generationsPerDay, resetsAt: overview.dayResetsAt)
     }
 
-    /// Ends a reservation as asked, except that settling an answer from aid's result cache
-    /// (`cached`) releases it instead when the user's plan does not count such answers. The same
-    /// ending twice is answered as the first.
-    /// - Returns: the ending made.
-    func finish(_ request: FinishRequest, ending asked: ReservationEnding) async throws -> ReservationEnding {
-        try Self.checkRequestID(request.request_id)
-        var ending = asked
-        if asked == .settled, request.cached == true,
-            try await available({ try await store.cachedAnswersCount(requestID: request.request_id, grace: settings.grace) }) == false
-        {
-            ending = .released
+    /// Ends a reservation as asked and hands the ending made to `reply`, except that settling an
+    /// answer from aid's result cache (`cached`) releases it instead when the user's plan does not
+    /// count such answers. The same ending twice is answered as the first.
+    func finish(_ request: FinishRequest, ending asked: ReservationEnding, reply: @escaping Reply<ReservationEnding>) {
+        do {
+            try Self.checkRequestID(request.request_id)
+        } catch {
+            return reply(.failure(error))
         }
-        switch try await available({ try await endings.submit(EndingRequest(requestID: request.request_id, ending: ending)) }) {
-        case .ended: return ending
-        case .unknown: throw EntitlementError.unknownRequest
-        case .conflict(let previous): throw EntitlementError.alreadyEnded(previous)
+        guard asked == .settled, request.cached == true else { return end(request.request_id, as: asked, reply: reply) }
+        // Only a cached answer asks the plan first, in a task of its own.
+        Task {
+            do {
+                let counts = try await available { try await store.cachedAnswersCount(requestID: request.request_id, grace: settings.grace) }
+                // An unknown id (nil) goes on as asked, to be refused as unknown.
+                end(request.request_id, as: counts == false ? .released : .settled, reply: reply)
+            } catch {
+                reply(.failure(error))
+            }
+        }
+    }
+
+    private func end(_ requestID: String, as ending: ReservationEnding, reply: @escaping Reply<ReservationEnding>) {
+        endings.submit(EndingRequest(requestID: requestID, ending: ending)) { [self] result in
+            reply(
+                Result {
+                    switch try result.mapError(storageFailure).get() {
+                    case .ended: return ending
+                    case .unknown: throw EntitlementError.unknownRequest
+                    case .conflict(let previous): throw EntitlementError.alreadyEnded(previous)
+                    }
+                })
         }
     }
 
     /// Runs a store call; a failure of the store itself (not a refusal, which knows its answer) is
     /// a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
-        try await passingRefusals(call) { error in
-            logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
-            return EntitlementError.storageUnavailable
-        }
+        try await passingRefusals(call, otherwise: storageFailure)
+    }
+
+    /// What a store call's error is to the caller: a refusal as it is, anything else a 503 (logged).
+    private func storageFailure(_ error: any Error) -> any Error {
+        if error is any APIErrorConvertible { return error }
+        logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
+        return EntitlementError.storageUnavailable
     }
 
     static func checkRequestID(_ id: String) throws {

@@ -20,29 +20,6 @@ struct SubscriptionRoutes: Sendable {
     }
 }
 
-/// The entitlement API on its own listener (`entitlements.listen`), for aid and genworker, and the
-/// plans' limits for docsd.
-struct EntitlementRoutes: Sendable {
-    let entitlements: EntitlementService
-    let admin: SubscriptionAdmin
-
-    func add(to router: Router<BasicRequestContext>) {
-        router.post(RouterPath(EntitlementAPI.reservePath)) { request, context in
-            try Response.json(try await entitlements.reserve(try await request.decodeJSON(as: ReserveRequest.self, context: context)))
-        }
-        for ending in [ReservationEnding.settled, .released] {
-            router.post(RouterPath(EntitlementAPI.path(ending: ending))) { request, context in
-                let body = try await request.decodeJSON(as: FinishRequest.self, context: context)
-                return try Response.json(FinishAnswer(request_id: body.request_id, state: try await entitlements.finish(body, ending: ending)))
-            }
-        }
-        router.get(RouterPath(EntitlementAPI.planLimitsPath)) { _, _ in
-            let plans = try await entitlements.available { try await admin.plans() }
-            return try Response.json(PlanLimitsAnswer(plans: plans.map { .init(code: $0.code, documents_max: $0.documentsMax) }))
-        }
-    }
-}
-
 struct PlanList: Encodable {
     let plans: [Plan]
 }

@@ -19,7 +19,6 @@ public enum SubscriptionsDaemon {
         let admin: SubscriptionAdmin
         let tiers: TierSync
         let clock: SubscriptionClock
-        let entitlementResponder: RouterResponder<BasicRequestContext>
         let services: [any Service]
     }
 
@@ -57,18 +56,15 @@ public enum SubscriptionsDaemon {
             testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)
-        let entitlementRouter = Daemon.internalRouter()
-        EntitlementRoutes(entitlements: entitlements, admin: admin).add(to: entitlementRouter)
         let clock = SubscriptionClock(
             store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
             logger: setup.logger)
         var services: [any Service] = [tiers, clock]
         if let address = settings.entitlementsListen {
             services.append(
-                try Daemon.internalListener(router: entitlementRouter, address: address, configuration: setup.configuration, logger: setup.logger))
+                EntitlementServer.listener(
+                    address: address, socketMode: setup.configuration.socketMode, entitlements: entitlements, admin: admin, logger: setup.logger))
         }
-        return Components(
-            entitlements: entitlements, admin: admin, tiers: tiers, clock: clock, entitlementResponder: entitlementRouter.buildResponder(),
-            services: services)
+        return Components(entitlements: entitlements, admin: admin, tiers: tiers, clock: clock, services: services)
     }
 }

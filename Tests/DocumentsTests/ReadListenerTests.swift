@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceKit
 import SocketClient
+import TestSupport
 import Testing
 
 @testable import Documents
@@ -24,7 +25,7 @@ struct ReadListenerTests {
             logger: InMemoryDocs.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await listener.run() }
-            while !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(5)) }
+            try await waitUntil { await acceptsConnections(onSocket: path) }
             try await body(InternalAPIClient(sockets: [path], timeout: .seconds(5)), documents, cache)
             group.cancelAll()
         }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import PostgresClient
 import TestSupport
 import Testing
@@ -148,6 +149,31 @@ struct EntitlementTests {
                 #expect(answer.json["field"] as? String == field)
             }
             #expect(try await subscribed.store.recorded(userID: user) == Recorded())
+        }
+    }
+
+    @Test("the listener answers calls only: an unknown path 404, another method 405, a body not declared JSON 415; each answer carries the caller's request id")
+    func notACall() async throws {
+        try await InMemorySubscribed.with { subscribed in
+            try await subscribed.withEntitlements { client in
+                let reserve = Billing.reserveBody(user: UUID().uuidString.lowercased())
+                let cases: [(method: HTTPMethod, path: String, headers: [String: String], status: HTTPResponse.Status, code: String)] = [
+                    (.POST, "/internal/entitlements/refund", ["Content-Type": "application/json"], .notFound, "not_found"),
+                    (.GET, "/internal/entitlements/reserve", [:], .methodNotAllowed, "method_not_allowed"),
+                    (.POST, "/internal/entitlements/plans", ["Content-Type": "application/json"], .methodNotAllowed, "method_not_allowed"),
+                    (.POST, "/internal/entitlements/reserve", ["Content-Type": "text/plain"], .unsupportedMediaType, "unsupported_media_type"),
+                ]
+                for (method, path, headers, status, code) in cases {
+                    let answer = try await client.send(method, path, headers: headers.merging(["X-Request-Id": "call-7"]) { $1 }, body: reserve)
+                    #expect(answer.status == status, "\(method) \(path)")
+                    #expect(answer.json["error"] as? String == code, "\(method) \(path)")
+                    #expect(answer.json["request_id"] as? String == "call-7", "\(method) \(path)")
+                    #expect(answer.headers[.init("X-Request-Id")!] == "call-7", "\(method) \(path)")
+                }
+                let limits = try await client.send(.GET, "/internal/entitlements/plans", headers: ["X-Request-Id": "call-8"])
+                #expect(limits.status == .ok && limits.headers[.init("X-Request-Id")!] == "call-8")
+                #expect((limits.json["plans"] as? [[String: Any]])?.contains { $0["code"] as? String == "free" } == true)
+            }
         }
     }
 

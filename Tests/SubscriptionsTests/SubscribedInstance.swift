@@ -1,9 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOHTTP1
 import PostgresClient
 import Prometheus
 import RedisClient
@@ -49,6 +51,24 @@ enum TestSubscribed {
     {
         try await Application(responder: responder).test(.router, body)
     }
+
+    /// Runs `body` with a client of the entitlement listener over `components`, on a unix socket
+    /// of its own: the calls go as aid sends them.
+    static func withEntitlements<T: Sendable>(_ components: SubscriptionsDaemon.Components, _ body: (EntitlementSocket) async throws -> T)
+        async throws -> T
+    {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("entitlements-\(UUID().uuidString.prefix(8)).sock").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let listener = EntitlementServer.listener(
+            address: try ListenAddress(parsing: "unix:\(path)"), socketMode: 0o600, entitlements: components.entitlements, admin: components.admin,
+            logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await listener.run() }
+            defer { group.cancelAll() }
+            try await waitUntil { await acceptsConnections(onSocket: path) }
+            return try await body(EntitlementSocket(path: path))
+        }
+    }
 }
 
 /// One in-process subscribed over the shared test PostgreSQL and Redis (migrated by the test
@@ -59,7 +79,7 @@ final class SubscribedInstance: Sendable {
     let redis: RedisClient
     let fixtures: PostgresFixtures
     let responder: RouterResponder<BasicRequestContext>
-    let entitlementResponder: RouterResponder<BasicRequestContext>
+    let components: SubscriptionsDaemon.Components
     private let services: RunningServices
 
     static var logger: Logger { TestSubscribed.logger }
@@ -86,7 +106,7 @@ final class SubscribedInstance: Sendable {
         redis = try daemon.backends.redis()
         fixtures = PostgresFixtures(postgres: postgres)
         responder = daemon.router.buildResponder()
-        entitlementResponder = components.entitlementResponder
+        self.components = components
         services = RunningServices(daemon.services)
     }
 
@@ -94,8 +114,8 @@ final class SubscribedInstance: Sendable {
         try await TestSubscribed.withClient(responder, body)
     }
 
-    func withEntitlements<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        try await TestSubscribed.withClient(entitlementResponder, body)
+    func withEntitlements<T: Sendable>(_ body: (EntitlementSocket) async throws -> T) async throws -> T {
+        try await TestSubscribed.withEntitlements(components, body)
     }
 }
 
@@ -109,25 +129,49 @@ struct Answer: Sendable {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
+/// The entitlement listener's socket, called over HTTP/1.1 as aid calls it, every answer (a 503
+/// too) handed back as it came.
+struct EntitlementSocket: Sendable {
+    let path: String
+
+    func post(_ target: String, _ body: ByteBuffer) async throws -> Answer {
+        try await send(.POST, target, headers: ["Content-Type": "application/json"], body: body)
+    }
+
+    func send(_ method: HTTPMethod, _ target: String, headers: [String: String] = [:], body: ByteBuffer? = nil) async throws -> Answer {
+        let url = try #require(URL(httpURLWithSocketPath: path, uri: target))
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        var fields = HTTPFields()
+        for header in response.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        return Answer(
+            status: HTTPResponse.Status(code: Int(response.status.code)), body: Data(buffer: try await response.body.collect(upTo: 1 << 20)),
+            headers: fields)
+    }
+}
+
 /// The entitlement API's calls as aid makes them.
 enum Billing {
     static func reserveBody(user: String, feature: String = "generate.short", units: Int = 1, requestID: String = UUID().uuidString) -> ByteBuffer {
         ByteBuffer(string: #"{"user":"\#(user)","feature":"\#(feature)","units":\#(units),"request_id":"\#(requestID)"}"#)
     }
 
-    static func post(_ client: any TestClientProtocol, _ path: String, _ body: ByteBuffer) async throws -> Answer {
-        try await client.execute(uri: path, method: .post, headers: [.contentType: "application/json"], body: body) { response in
-            Answer(status: response.status, body: Data(buffer: response.body))
-        }
+    static func post(_ client: EntitlementSocket, _ path: String, _ body: ByteBuffer) async throws -> Answer {
+        try await client.post(path, body)
     }
 
     static func reserve(
-        _ client: any TestClientProtocol, user: String, feature: String = "generate.short", units: Int = 1, requestID: String = UUID().uuidString
+        _ client: EntitlementSocket, user: String, feature: String = "generate.short", units: Int = 1, requestID: String = UUID().uuidString
     ) async throws -> Answer {
         try await post(client, "/internal/entitlements/reserve", reserveBody(user: user, feature: feature, units: units, requestID: requestID))
     }
 
-    static func finish(_ client: any TestClientProtocol, _ ending: String, requestID: String) async throws -> Answer {
+    static func finish(_ client: EntitlementSocket, _ ending: String, requestID: String) async throws -> Answer {
         try await post(client, "/internal/entitlements/\(ending)", ByteBuffer(string: #"{"request_id":"\#(requestID)"}"#))
     }
 }

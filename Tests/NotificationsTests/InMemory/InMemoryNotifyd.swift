@@ -53,7 +53,7 @@ final class InMemoryNotifyd: Sendable {
         services = RunningServices(daemon.services)
         // The socket's file appears when it is bound, a moment before it listens: a stream asked
         // for in between would be refused. So the listener is asked until it takes a connection.
-        try await waitUntil { await StreamClient.accepts(eventsSocket) }
+        try await waitUntil { await acceptsConnections(onSocket: eventsSocket) }
     }
 
     /// `/api/events` (or `target`) on the event stream listener, as nginx sends it for `caller`.

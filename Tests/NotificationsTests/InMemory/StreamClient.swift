@@ -30,15 +30,6 @@ enum StreamClient {
         return try parse(String(buffer: received))
     }
 
-    /// Whether a listener on `socketPath` takes a connection now (it is closed at once).
-    static func accepts(_ socketPath: String) async -> Bool {
-        guard let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: socketPath).get() else {
-            return false
-        }
-        try? await channel.close()
-        return true
-    }
-
     struct Malformed: Error, CustomStringConvertible {
         let description: String
     }

@@ -45,8 +45,8 @@ final class InMemorySubscribed: Sendable {
         try await TestSubscribed.withClient(responder, body)
     }
 
-    /// Runs `body` with a client of the entitlement API (no socket).
-    func withEntitlements<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        try await TestSubscribed.withClient(components.entitlementResponder, body)
+    /// Runs `body` with a client of the entitlement API.
+    func withEntitlements<T: Sendable>(_ body: (EntitlementSocket) async throws -> T) async throws -> T {
+        try await TestSubscribed.withEntitlements(components, body)
     }
 }
