@@ -23,25 +23,40 @@ public enum JSONBody {
 
     /// Decodes `bytes` as the request body `T`: as ``decode(_:from:)``, and a member `T` does not
     /// have is refused (400 `unknown_field` naming it), so that a typo never silently does nothing.
+    /// One parse of the bytes serves both.
     public static func decodeRequest<T: JSONRequestBody>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
-        let body = try decode(type, from: bytes)
-        // decode succeeded, so the bytes are a JSON object.
-        if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
-            try checkMembers(of: object, as: type, at: "")
-        }
-        return body
+        try decode(CheckedBody<T>.self, from: bytes).value
     }
 
-    private static func checkMembers(of object: [String: Any], as type: any JSONRequestBody.Type, at prefix: String) throws(APIError) {
+    /// A request body decoded as `T`, then its members' names checked against `T`'s.
+    private struct CheckedBody<T: JSONRequestBody>: Decodable {
+        let value: T
+
+        init(from decoder: any Decoder) throws {
+            value = try T(from: decoder)
+            // T decoded, so the body is a JSON object.
+            try JSONBody.checkMembers(of: decoder.container(keyedBy: MemberName.self), as: T.self, at: "")
+        }
+    }
+
+    /// Any member's name.
+    private struct MemberName: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    private static func checkMembers(of object: KeyedDecodingContainer<MemberName>, as type: any JSONRequestBody.Type, at prefix: String) throws(APIError) {
         let known = type.memberNames
-        for name in object.keys.sorted() {
-            let field = prefix + name
-            guard known.contains(name) else {
+        for key in object.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            let field = prefix + key.stringValue
+            guard known.contains(key.stringValue) else {
                 throw .badRequest(
                     code: Code.unknownField,
                     "\(field) is not a member of this request; its members are: \(known.map { prefix + $0 }.joined(separator: ", "))", field: field)
             }
-            if let nested = type.objectMembers[name], let value = object[name] as? [String: Any] {
+            if let nested = type.objectMembers[key.stringValue], let value = try? object.nestedContainer(keyedBy: MemberName.self, forKey: key) {
                 try checkMembers(of: value, as: nested, at: field + ".")
             }
         }
@@ -62,6 +77,8 @@ public enum JSONBody {
         guard !bytes.isEmpty else { throw APIError.badRequest(code: Code.invalidJSON, "the body must be a JSON object") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let refusal as APIError {
+            throw refusal
         } catch let error as DecodingError {
             throw refusal(for: error)
         } catch {
