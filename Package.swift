@@ -142,6 +142,7 @@ let package = Package(
                 "ServiceBackends", "ServiceKit", "Contracts", "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -272,7 +273,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "PostgresClient", "SchemaMigrations", "Cryptography", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ], path: "Sources/TestSupport",
             swiftSettings: strictSettings),
         .testTarget(
@@ -293,7 +295,11 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", "Contracts", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "ServiceKit", "Contracts", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

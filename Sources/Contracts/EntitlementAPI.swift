@@ -11,14 +11,6 @@ public enum EntitlementAPI {
     public static let releasePath = "/internal/entitlements/release"
     /// `GET`: every plan's limits that other services keep (``PlanLimitsAnswer``).
     public static let planLimitsPath = "/internal/entitlements/plans"
-
-    /// The path that ends a reservation the way `ending` says.
-    public static func path(ending: ReservationEnding) -> String {
-        switch ending {
-        case .settled: settlePath
-        case .released: releasePath
-        }
-    }
 }
 
 /// What subscribed decided.

@@ -96,7 +96,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
             throw APIError.notFound()
         }
         guard head.method == .GET || head.method == .HEAD else {
-            throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "this listener answers GET only")
+            throw APIError.methodNotAllowed(path, allow: ["GET", "HEAD"])
         }
         return (read, identity.userID)
     }

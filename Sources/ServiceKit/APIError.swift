@@ -48,6 +48,12 @@ public struct APIError: HTTPResponseError, Equatable {
         APIError(.badRequest, code: code, message: message, field: field)
     }
 
+    /// 405 for a method `path` does not answer, with the methods it does in `Allow`.
+    public static func methodNotAllowed(_ path: String, allow: [String]) -> APIError {
+        let methods = allow.joined(separator: ", ")
+        return APIError(.methodNotAllowed, code: "method_not_allowed", message: "\(path) answers \(methods) only", headers: [.allow: methods])
+    }
+
     /// 501 for a route the gateway already sends to a daemon that does not serve it yet.
     public static let notImplemented = APIError(.notImplemented, code: "not_implemented", message: "this part of the API is not available yet")
 

@@ -45,7 +45,9 @@ public final class BatchingQueue<Call: Sendable, Answer: Sendable>: Sendable {
     }
 
     /// Hands `call`'s answer to `reply`, from the task that runs its batch, once that has run: for a
-    /// caller on an event loop, which would otherwise start a task of its own only to wait.
+    /// caller on an event loop, which would otherwise start a task of its own only to wait. The next
+    /// batch starts after every reply of this one has returned, so a reply only hands the answer on
+    /// (completes a promise).
     public func submit(_ call: Call, reply: @escaping Reply) {
         let starts = state.withLock { state in
             state.waiting.append(Waiting(call: call, reply: reply))

@@ -6,10 +6,12 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A lean HTTP/1.1 listener beside a daemon's Hummingbird one, for the few requests on a hot path
-/// (authd's auth_request validation, docsd's reads): each connection gets a handler of the
-/// daemon's own that answers from the event loop what it can, with no task, router or middleware
-/// in between. nginx keeps connections to it alive (upstream `keepalive`); pipelining assistance
-/// holds a pipelined request back until the previous answer is written, so answers stay in order.
+/// (authd's auth_request validation, docsd's reads, subscribed's entitlement calls): each
+/// connection gets a handler of the daemon's own that answers from the event loop what it can, with
+/// no task, router or middleware in between. Its callers (nginx's upstream `keepalive`, aid's and
+/// genworker's HTTP clients) keep connections alive; pipelining assistance holds a pipelined
+/// request back until the previous answer is written, so answers stay in order. When the daemon
+/// stops, the answers under way are written before their connections close.
 public struct LeanListener: Service {
     let name: String
     let address: ListenAddress
@@ -39,20 +41,19 @@ public struct LeanListener: Service {
     public func run() async throws {
         let makeHandler = makeHandler
         let group: any EventLoopGroup = sharedLoop ?? MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        // Shutting down its own group closes the connections; on a shared loop they are tracked and
-        // closed here, so that nginx takes its next requests to another instance rather than to one
-        // whose clients are stopping.
-        let connections = sharedLoop.map { _ in OpenConnections() }
+        // Closed here, also on a shared loop, so that callers take their next requests to another
+        // instance rather than to one whose clients are stopping.
+        let connections = OpenConnections()
         defer {
+            connections.closeAll()
             if sharedLoop == nil { group.shutdownGracefully { _ in } }
-            connections?.closeAll()
         }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                connections?.add(channel)
+                connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(makeHandler())
@@ -65,7 +66,12 @@ public struct LeanListener: Service {
         } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
+        // A call whose work commits a moment from now (a reservation's batch) is answered, not cut.
+        await connections.quiesce(within: Self.answerWait)
     }
+
+    /// The longest a stopping listener waits for the answers under way.
+    static let answerWait = Duration.seconds(5)
 }
 
 /// The connections a listener accepted and that are still open.
@@ -76,6 +82,23 @@ private final class OpenConnections: Sendable {
         let id = ObjectIdentifier(channel)
         channels.withLock { $0[id] = channel }
         channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    /// Asks every connection to close once the answer under way is written (at once when idle:
+    /// NIO's HTTP server pipeline does this on `ChannelShouldQuiesceEvent`) and waits until all have
+    /// closed, for at most `limit`, or until the task is cancelled.
+    func quiesce(within limit: Duration) async {
+        for channel in channels.withLock({ Array($0.values) }) {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        let deadline = ContinuousClock.now + limit
+        while !channels.withLock(\.isEmpty), ContinuousClock.now < deadline {
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                return
+            }
+        }
     }
 
     func closeAll() {

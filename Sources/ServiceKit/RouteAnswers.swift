@@ -50,9 +50,7 @@ extension Daemon {
             let allowed =
                 answeredMethods.filter(entry.methods.contains) + entry.methods.filter { !answeredMethods.contains($0) }.sorted { $0.rawValue < $1.rawValue }
             let allow = (allowed.contains(.get) ? ["GET", "HEAD"] : []) + allowed.filter { $0 != .get }.map(\.rawValue)
-            let refusal = APIError(
-                .methodNotAllowed, code: "method_not_allowed", message: "\(entry.path.description) answers \(allow.joined(separator: ", ")) only",
-                headers: [.allow: allow.joined(separator: ", ")])
+            let refusal = APIError.methodNotAllowed(entry.path.description, allow: allow)
             for method in answeredMethods where !entry.methods.contains(method) {
                 router.on(entry.path, method: method) { _, _ -> Response in throw refusal }
             }

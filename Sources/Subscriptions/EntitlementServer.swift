@@ -8,8 +8,10 @@ import ServiceKit
 /// release and the plans' limits. Every generation makes two of these calls, so they skip what a
 /// Hummingbird listener costs a request (a task per connection, the router, the middleware): a call
 /// is read and checked on the event loop, joins its writer's batch from there (``BatchingQueue``),
-/// and its answer comes back to the loop when the batch has committed. Each call has its access-log
-/// line at info, under its request id, as the Hummingbird listener wrote it.
+/// and its answer comes back to the loop when the batch has committed. Only what reads the store
+/// besides the batch takes a task of its own: a denial's explanation, the settle of a cached
+/// answer, the plans' limits. Each call has its access-log line at info, under its request id, as
+/// the Hummingbird listener wrote it.
 enum EntitlementServer {
     /// One event-loop thread: a call's work on it is reading and writing a small JSON body; the
     /// decisions are made by one writer per kind anyway.
@@ -63,17 +65,17 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
     /// Starts the call `call` names; its answer or refusal goes to `reply`, from whichever thread
     /// has it.
     private func route(_ call: Call, body: ByteBuffer, reply: @escaping @Sendable (Result<Answer, any Error>) -> Void) throws {
-        let (head, path) = (call.head, call.path)
+        let path = call.path
         switch path {
         case EntitlementAPI.reservePath:
-            let request = try Self.decode(ReserveRequest.self, head, body)
+            let request = try Self.decode(ReserveRequest.self, call, body)
             entitlements.reserve(request) { reply($0.map { $0 as Answer }) }
         case EntitlementAPI.settlePath, EntitlementAPI.releasePath:
-            let request = try Self.decode(FinishRequest.self, head, body)
+            let request = try Self.decode(FinishRequest.self, call, body)
             let ending: ReservationEnding = path == EntitlementAPI.settlePath ? .settled : .released
             entitlements.finish(request, ending: ending) { reply($0.map { FinishAnswer(request_id: request.request_id, state: $0) }) }
         case EntitlementAPI.planLimitsPath:
-            guard head.method == .GET || head.method == .HEAD else { throw Self.methodNotAllowed("GET") }
+            guard call.head.method == .GET else { throw APIError.methodNotAllowed(path, allow: ["GET"]) }
             let (entitlements, admin) = (entitlements, admin)
             Task {
                 do {
@@ -89,14 +91,10 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
     }
 
     /// A call's JSON body as `T`, refused as every route refuses a body (``JSONBody``).
-    private static func decode<T: JSONRequestBody>(_ type: T.Type, _ head: HTTPRequestHead, _ body: ByteBuffer) throws -> T {
-        guard head.method == .POST else { throw methodNotAllowed("POST") }
-        guard JSONBody.isJSON(head.headers.first(name: "Content-Type")) else { throw JSONBody.unsupportedMediaType }
+    private static func decode<T: JSONRequestBody>(_ type: T.Type, _ call: Call, _ body: ByteBuffer) throws -> T {
+        guard call.head.method == .POST else { throw APIError.methodNotAllowed(call.path, allow: ["POST"]) }
+        guard JSONBody.isJSON(call.head.headers.first(name: "Content-Type")) else { throw JSONBody.unsupportedMediaType }
         return try JSONBody.decodeRequest(type, from: body.readableBytesView)
-    }
-
-    private static func methodNotAllowed(_ method: String) -> APIError {
-        APIError(.methodNotAllowed, code: "method_not_allowed", message: "this path answers \(method) only")
     }
 
     private func finish(_ result: Result<Answer, any Error>, _ call: Call, context: ChannelHandlerContext) {
@@ -105,7 +103,7 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             let body = try JSONAnswer.buffer(result.get())
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: GatewayHeaders.requestID.canonicalName, value: call.id)
+            headers.add(name: GatewayHeaders.requestID.rawName, value: call.id)
             LeanAnswer.write(status: 200, headers: headers, body: body, to: call.head, context: context, wrap: wrapOutboundOut)
             status = 200
         } catch {

@@ -23,10 +23,15 @@ struct EntitlementService: Sendable {
         self.store = store
         self.settings = settings
         self.logger = logger
+        // A failed batch is logged once, and each of its calls answered 503.
         reserves = BatchingQueue(limit: Self.batchLimit) { batch in
-            try await store.reserve(batch, grace: settings.grace, openTTL: settings.openReservationTTL)
+            try await passingRefusals({ try await store.reserve(batch, grace: settings.grace, openTTL: settings.openReservationTTL) }) {
+                Self.storageFailure($0, logger: logger)
+            }
         }
-        endings = BatchingQueue(limit: Self.batchLimit) { batch in try await store.finish(batch) }
+        endings = BatchingQueue(limit: Self.batchLimit) { batch in
+            try await passingRefusals({ try await store.finish(batch) }) { Self.storageFailure($0, logger: logger) }
+        }
     }
 
     /// Units one reservation may take: a generation counts 1; a batch more, never an unbounded number.
@@ -48,7 +53,7 @@ struct EntitlementService: Sendable {
         reserves.submit(reservation) { [self] stored in
             let decision: ReserveDecision
             do {
-                decision = try Self.decision(stored.mapError(storageFailure).get(), feature: request.feature)
+                decision = try Self.decision(stored.get(), feature: request.feature)
             } catch {
                 return reply(.failure(error))
             }
@@ -150,10 +155,10 @@ struct EntitlementService: Sendable {
     }
 
     private func end(_ requestID: String, as ending: ReservationEnding, reply: @escaping Reply<ReservationEnding>) {
-        endings.submit(EndingRequest(requestID: requestID, ending: ending)) { [self] result in
+        endings.submit(EndingRequest(requestID: requestID, ending: ending)) { result in
             reply(
                 Result {
-                    switch try result.mapError(storageFailure).get() {
+                    switch try result.get() {
                     case .ended: return ending
                     case .unknown: throw EntitlementError.unknownRequest
                     case .conflict(let previous): throw EntitlementError.alreadyEnded(previous)
@@ -165,12 +170,11 @@ struct EntitlementService: Sendable {
     /// Runs a store call; a failure of the store itself (not a refusal, which knows its answer) is
     /// a 503.
     func available<T>(_ call: () async throws -> T) async throws -> T {
-        try await passingRefusals(call, otherwise: storageFailure)
+        try await passingRefusals(call) { Self.storageFailure($0, logger: logger) }
     }
 
-    /// What a store call's error is to the caller: a refusal as it is, anything else a 503 (logged).
-    private func storageFailure(_ error: any Error) -> any Error {
-        if error is any APIErrorConvertible { return error }
+    /// A store call's failure (not a refusal, which knows its answer), logged: to the caller a 503.
+    private static func storageFailure(_ error: any Error, logger: Logger) -> any Error {
         logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
         return EntitlementError.storageUnavailable
     }

@@ -39,12 +39,12 @@ public enum SubscriptionsDaemon {
     static func build(_ setup: DaemonSetup) async throws -> Components {
         let storage = Storage(
             store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()), publisher: RedisTierPublisher(redis: try setup.backends.redis()))
-        return try wire(setup, settings: try SubscriptionSettings(setup.configuration), storage: storage)
+        return wire(setup, settings: try SubscriptionSettings(setup.configuration), storage: storage)
     }
 
     /// subscribed's rules and routes over a storage, the tier sync, the clock that moves
     /// subscriptions along with time, and the entitlement listener when one is set.
-    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, storage: Storage) throws -> Components {
+    static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, storage: Storage) -> Components {
         let store = storage.store
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
         let tiers = TierSync(store: store, publisher: storage.publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)

@@ -58,8 +58,8 @@ struct EntitlementAPITests {
     }
 
     @Test func settleAndReleaseHaveTheirPathsAndAnswerWithTheEndingMade() throws {
-        #expect(EntitlementAPI.path(ending: .settled) == "/internal/entitlements/settle")
-        #expect(EntitlementAPI.path(ending: .released) == "/internal/entitlements/release")
+        #expect(EntitlementAPI.settlePath == "/internal/entitlements/settle")
+        #expect(EntitlementAPI.releasePath == "/internal/entitlements/release")
         #expect(EntitlementAPI.reservePath == "/internal/entitlements/reserve")
         #expect(try Self.json(FinishRequest(request_id: "r1", cached: true)) == #"{"cached":true,"request_id":"r1"}"#)
         #expect(try Self.json(FinishRequest(request_id: "r1")) == #"{"request_id":"r1"}"#)

@@ -157,18 +157,19 @@ struct EntitlementTests {
         try await InMemorySubscribed.with { subscribed in
             try await subscribed.withEntitlements { client in
                 let reserve = Billing.reserveBody(user: UUID().uuidString.lowercased())
-                let cases: [(method: HTTPMethod, path: String, headers: [String: String], status: HTTPResponse.Status, code: String)] = [
-                    (.POST, "/internal/entitlements/refund", ["Content-Type": "application/json"], .notFound, "not_found"),
-                    (.GET, "/internal/entitlements/reserve", [:], .methodNotAllowed, "method_not_allowed"),
-                    (.POST, "/internal/entitlements/plans", ["Content-Type": "application/json"], .methodNotAllowed, "method_not_allowed"),
-                    (.POST, "/internal/entitlements/reserve", ["Content-Type": "text/plain"], .unsupportedMediaType, "unsupported_media_type"),
+                let cases: [(method: HTTPMethod, path: String, headers: [String: String], status: HTTPResponse.Status, code: String, allow: String?)] = [
+                    (.POST, "/internal/entitlements/refund", ["Content-Type": "application/json"], .notFound, "not_found", nil),
+                    (.GET, "/internal/entitlements/reserve", [:], .methodNotAllowed, "method_not_allowed", "POST"),
+                    (.POST, "/internal/entitlements/plans", ["Content-Type": "application/json"], .methodNotAllowed, "method_not_allowed", "GET"),
+                    (.POST, "/internal/entitlements/reserve", ["Content-Type": "text/plain"], .unsupportedMediaType, "unsupported_media_type", nil),
                 ]
-                for (method, path, headers, status, code) in cases {
+                for (method, path, headers, status, code, allow) in cases {
                     let answer = try await client.send(method, path, headers: headers.merging(["X-Request-Id": "call-7"]) { $1 }, body: reserve)
                     #expect(answer.status == status, "\(method) \(path)")
                     #expect(answer.json["error"] as? String == code, "\(method) \(path)")
                     #expect(answer.json["request_id"] as? String == "call-7", "\(method) \(path)")
                     #expect(answer.headers[.init("X-Request-Id")!] == "call-7", "\(method) \(path)")
+                    #expect(answer.headers[.allow] == allow, "\(method) \(path)")
                 }
                 let limits = try await client.send(.GET, "/internal/entitlements/plans", headers: ["X-Request-Id": "call-8"])
                 #expect(limits.status == .ok && limits.headers[.init("X-Request-Id")!] == "call-8")

@@ -52,34 +52,29 @@ enum TestSubscribed {
         try await Application(responder: responder).test(.router, body)
     }
 
-    /// Runs `body` with a client of the entitlement listener over `components`, on a unix socket
-    /// of its own: the calls go as aid sends them.
-    static func withEntitlements<T: Sendable>(_ components: SubscriptionsDaemon.Components, _ body: (EntitlementSocket) async throws -> T)
-        async throws -> T
-    {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("entitlements-\(UUID().uuidString.prefix(8)).sock").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let listener = EntitlementServer.listener(
-            address: try ListenAddress(parsing: "unix:\(path)"), socketMode: 0o600, entitlements: components.entitlements, admin: components.admin,
-            logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await listener.run() }
-            defer { group.cancelAll() }
-            try await waitUntil { await acceptsConnections(onSocket: path) }
-            return try await body(EntitlementSocket(path: path))
-        }
+    /// A new path for an instance's entitlement listener (`--entitlements-listen`).
+    static func newEntitlementSocket() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("entitlements-\(UUID().uuidString.prefix(8)).sock").path
+    }
+
+    /// Runs `body` with a client of the entitlement listener on `path`, once it takes connections:
+    /// the calls go as aid sends them.
+    static func withEntitlements<T: Sendable>(socket path: String, _ body: (EntitlementSocket) async throws -> T) async throws -> T {
+        try await waitUntil { await acceptsConnections(onSocket: path) }
+        return try await body(EntitlementSocket(path: path))
     }
 }
 
 /// One in-process subscribed over the shared test PostgreSQL and Redis (migrated by the test
-/// command), assembled as `main` assembles it: its public routes and its entitlement API, minus
-/// the sockets. For what only the servers show: transactions, locks, crashes, outages.
+/// command), assembled as `main` assembles it: its public routes (without their socket) and its
+/// entitlement listener on a unix socket of its own. For what only the servers show: transactions,
+/// locks, crashes, outages.
 final class SubscribedInstance: Sendable {
     let postgres: PostgresClient
     let redis: RedisClient
     let fixtures: PostgresFixtures
     let responder: RouterResponder<BasicRequestContext>
-    let components: SubscriptionsDaemon.Components
+    let entitlementSocket = TestSubscribed.newEntitlementSocket()
     private let services: RunningServices
 
     static var logger: Logger { TestSubscribed.logger }
@@ -92,22 +87,27 @@ final class SubscribedInstance: Sendable {
     ) async throws -> T {
         let instance = try await SubscribedInstance(
             postgresURL: postgresURL ?? LocalServer.shared(.postgres).url(), redisURL: redisURL ?? LocalServer.shared(.redis).url(), arguments: arguments)
-        return try await withStopping(instance, stop: { await $0.services.stop() }) { instance in
+        return try await withStopping(instance, stop: { await $0.stop() }) { instance in
             if postgresURL == nil { try await instance.postgres.waitUntilAnswering() }
             return try await body(instance)
         }
     }
 
     private init(postgresURL: String, redisURL: String, arguments: [String]) async throws {
-        let (daemon, components) = try await TestSubscribed.assemble(
-            arguments: arguments, environment: ["REDIS_URL": redisURL, "POSTGRES_URL": postgresURL], backends: SubscriptionsDaemon.backends,
+        let (daemon, _) = try await TestSubscribed.assemble(
+            arguments: arguments + ["--entitlements-listen", "unix:\(entitlementSocket)"], environment: ["REDIS_URL": redisURL, "POSTGRES_URL": postgresURL],
+            backends: SubscriptionsDaemon.backends,
             build: SubscriptionsDaemon.build)
         postgres = try daemon.backends.postgres()
         redis = try daemon.backends.redis()
         fixtures = PostgresFixtures(postgres: postgres)
         responder = daemon.router.buildResponder()
-        self.components = components
         services = RunningServices(daemon.services)
+    }
+
+    private func stop() async {
+        await services.stop()
+        try? FileManager.default.removeItem(atPath: entitlementSocket)
     }
 
     func withClient<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
@@ -115,7 +115,7 @@ final class SubscribedInstance: Sendable {
     }
 
     func withEntitlements<T: Sendable>(_ body: (EntitlementSocket) async throws -> T) async throws -> T {
-        try await TestSubscribed.withEntitlements(components, body)
+        try await TestSubscribed.withEntitlements(socket: entitlementSocket, body)
     }
 }
 
