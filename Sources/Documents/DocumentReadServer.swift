@@ -117,7 +117,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
             if let known = error as? any APIErrorConvertible {
                 refusal = known.apiError
             } else {
-                request.logger(logger).error("unhandled error", metadata: ["error": .string(String(describing: error))])
+                logger.withRequestID(request.id).error("unhandled error", metadata: ["error": .string(String(describing: error))])
                 refusal = .internalError
             }
             LeanAnswer.write(refusal, requestID: request.id, to: request.head, context: context, wrap: wrapOutboundOut)
@@ -128,7 +128,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         let level: Logger.Level = kept ? .debug : .info
         guard logger.logLevel <= level else { return }
         AccessLogLine.write(
-            to: request.logger(logger), level: level, method: request.head.method.rawValue, path: request.uri.path, status: status,
+            to: logger.withRequestID(request.id), level: level, method: request.head.method.rawValue, path: request.uri.path, status: status,
             since: request.started, user: request.user)
     }
 }
@@ -148,11 +148,4 @@ private struct ReadRequest: Sendable {
     }
 
     var user: String? { head.headers.first(name: GatewayHeaders.userID.canonicalName) }
-
-    /// `logger` with this request's id on its lines.
-    func logger(_ logger: Logger) -> Logger {
-        var logger = logger
-        logger[metadataKey: "request_id"] = .string(id)
-        return logger
-    }
 }

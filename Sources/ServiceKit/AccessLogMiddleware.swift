@@ -65,6 +65,11 @@ extension Logger {
     /// lines of code that serves a request or a task but holds a daemon-wide logger.
     public var traced: Logger {
         guard let id = RequestTrace.requestID else { return self }
+        return withRequestID(id)
+    }
+
+    /// This logger with `id` as the request id on its lines (a lean listener's request).
+    public func withRequestID(_ id: String) -> Logger {
         var logger = self
         logger[metadataKey: "request_id"] = .string(id)
         return logger

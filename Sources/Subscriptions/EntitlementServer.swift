@@ -111,7 +111,7 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             if let known = error as? any APIErrorConvertible {
                 refusal = known.apiError
             } else {
-                call.logger(logger).error("unhandled error", metadata: ["error": .string(String(describing: error))])
+                logger.withRequestID(call.id).error("unhandled error", metadata: ["error": .string(String(describing: error))])
                 refusal = .internalError
             }
             LeanAnswer.write(refusal, requestID: call.id, to: call.head, context: context, wrap: wrapOutboundOut)
@@ -119,7 +119,7 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
         }
         guard logger.logLevel <= .info else { return }
         AccessLogLine.write(
-            to: call.logger(logger), level: .info, method: call.head.method.rawValue, path: call.path, status: status, since: call.started, user: nil)
+            to: logger.withRequestID(call.id), level: .info, method: call.head.method.rawValue, path: call.path, status: status, since: call.started, user: nil)
     }
 }
 
@@ -135,12 +135,5 @@ private struct Call {
         self.head = head
         id = RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName))
         path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
-    }
-
-    /// `logger` with this call's id on its lines.
-    func logger(_ logger: Logger) -> Logger {
-        var logger = logger
-        logger[metadataKey: "request_id"] = .string(id)
-        return logger
     }
 }
