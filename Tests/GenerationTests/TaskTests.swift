@@ -77,8 +77,10 @@ import Testing
                 try await aid.withClient { client in
                     try await caller.send(client, "/api/generate", method: .post, headers: [GatewayHeaders.tier: "pro"], body: Self.lessonPlan)
                 }.json["task_id"] as? String)
+            // The relay's own loop runs too (every 50 ms): a pass of it may hold the message while
+            // this one finds none, so wait for the outcome rather than for this pass.
             await aid.components.relay.relayAll()
-            #expect(aid.store.state.withLock { $0.outbox.isEmpty } && aid.queue.published == [id])
+            try await waitUntil { aid.store.state.withLock { $0.outbox.isEmpty } && aid.queue.published == [id] }
             for await delivery in aid.queue.deliveries {
                 #expect(delivery.paid, "a paid plan's task is served first")
                 break
