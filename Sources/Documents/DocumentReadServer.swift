@@ -113,13 +113,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
             (kept ? counters.memory : counters.store).increment()
             status = 200
         case .failure(let error):
-            let refusal: APIError
-            if let known = error as? any APIErrorConvertible {
-                refusal = known.apiError
-            } else {
-                logger.withRequestID(request.id).error("unhandled error", metadata: ["error": .string(String(describing: error))])
-                refusal = .internalError
-            }
+            let refusal = LeanAnswer.refusal(for: error, requestID: request.id, logger: logger)
             LeanAnswer.write(refusal, requestID: request.id, to: request.head, context: context, wrap: wrapOutboundOut)
             counters.refused.increment()
             status = Int(refusal.status.code)

@@ -72,11 +72,14 @@ public enum JSONBody {
     public static let unsupportedMediaType = APIError(
         .unsupportedMediaType, code: Code.unsupportedMediaType, message: "the body must be JSON, sent with Content-Type: application/json")
 
+    /// One for every request body, not one made per body.
+    private static let decoder = JSONDecoder()
+
     /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
         guard !bytes.isEmpty else { throw APIError.badRequest(code: Code.invalidJSON, "the body must be a JSON object") }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
+            return try decoder.decode(T.self, from: Data(bytes))
         } catch let refusal as APIError {
             throw refusal
         } catch let error as DecodingError {

@@ -16,9 +16,14 @@ extension Response {
 /// listener writes it; dates in ISO 8601.
 public enum JSONAnswer {
     public static func buffer(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: try encoder.encode(value))
+    }
+
+    /// One for every answer (its settings never change after this), not one made per answer.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return ByteBuffer(bytes: try encoder.encode(value))
-    }
+        return encoder
+    }()
 }

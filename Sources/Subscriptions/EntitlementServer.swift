@@ -107,13 +107,7 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             LeanAnswer.write(status: 200, headers: headers, body: body, to: call.head, context: context, wrap: wrapOutboundOut)
             status = 200
         } catch {
-            let refusal: APIError
-            if let known = error as? any APIErrorConvertible {
-                refusal = known.apiError
-            } else {
-                logger.withRequestID(call.id).error("unhandled error", metadata: ["error": .string(String(describing: error))])
-                refusal = .internalError
-            }
+            let refusal = LeanAnswer.refusal(for: error, requestID: call.id, logger: logger)
             LeanAnswer.write(refusal, requestID: call.id, to: call.head, context: context, wrap: wrapOutboundOut)
             status = Int(refusal.status.code)
         }
