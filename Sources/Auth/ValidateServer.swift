@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import ServiceKit
@@ -13,11 +14,12 @@ import ServiceKit
 /// a miss passes through no task and no other thread. The hot path is read, hash, lookup, write.
 enum ValidateServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) -> LeanListener {
-        LeanListener(
+        let duration = Timer(.authValidationDuration)
+        return LeanListener(
             name: "validator", address: address, threads: threads, sharedLoop: threads == 1 ? validator.registry.eventLoop : nil, socketMode: socketMode,
             logger: logger
         ) {
-            ValidateHandler(validator: validator)
+            ValidateHandler(validator: validator, duration: duration)
         }
     }
 }
@@ -28,11 +30,14 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     static let path = "/internal/jwt/validate"
+    /// From the request read to its answer written: the auth hop's own share of a request.
+    private let duration: Timer
     private let validator: TokenValidator
     var pendingHead: HTTPRequestHead?
 
-    init(validator: TokenValidator) {
+    init(validator: TokenValidator, duration: Timer) {
         self.validator = validator
+        self.duration = duration
     }
 
     func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -48,12 +53,15 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
             requiredScopes: head.headers.first(name: GatewayHeaders.requiredScopes.canonicalName),
             method: head.headers.first(name: GatewayHeaders.originalMethod.canonicalName),
             csrfToken: head.headers.first(name: GatewayHeaders.csrfToken.canonicalName))
+        let started = ContinuousClock.now
         switch validator.answer(request) {
         case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)
+            duration.record(duration: .now - started)
         case .pending(let pending):
             pending.answer(on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenSuccess { outcome in
                 self.write(outcome, requestID: requestID, head: head, context: context)
+                self.duration.record(duration: .now - started)
             }
         }
     }

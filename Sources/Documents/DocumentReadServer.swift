@@ -11,7 +11,7 @@ import ServiceKit
 /// A kept answer (``DocumentReadCache``) is written from the event loop that read the request,
 /// logged at debug (nginx's access log has every request); any other is fetched in a task and
 /// logged at info like every other docsd request. `/metrics` counts its answers by where they came
-/// from (`docsd_reads_total{answer="memory|store|refused"}`): the Hummingbird listener's request
+/// from (`skillup_document_reads_total{answer="memory|store|refused"}`): the Hummingbird listener's request
 /// metrics do not see them.
 enum DocumentReadServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, reads: DocumentReads, logger: Logger) -> LeanListener {
@@ -24,9 +24,9 @@ enum DocumentReadServer {
 
 /// The read listener's answers, by where they came from.
 struct ReadCounters: Sendable {
-    let memory = Counter(label: "docsd_reads_total", dimensions: [("answer", "memory")])
-    let store = Counter(label: "docsd_reads_total", dimensions: [("answer", "store")])
-    let refused = Counter(label: "docsd_reads_total", dimensions: [("answer", "refused")])
+    let memory = Counter(.documentReads, [("answer", "memory")])
+    let store = Counter(.documentReads, [("answer", "store")])
+    let refused = Counter(.documentReads, [("answer", "refused")])
 }
 
 /// One connection's requests.

@@ -1,9 +1,10 @@
 import Metrics
+import ServiceKit
 import Synchronization
 
 /// One engine's circuit breaker: after `threshold` failures in a row the engine is skipped for
 /// `cooldown`; then one call is let through as a probe, which closes the circuit if it succeeds
-/// and opens it again if it fails. Its state is the gauge `generation_engine_circuit{engine}`:
+/// and opens it again if it fails. Its state is the gauge `skillup_engine_circuit_state{engine}`:
 /// 0 closed, 1 half-open, 2 open.
 final class CircuitBreaker: Sendable {
     enum State: Sendable, Equatable {
@@ -16,7 +17,7 @@ final class CircuitBreaker: Sendable {
     let threshold: Int
     let cooldown: Duration
     private let state = Mutex(State.closed(failures: 0))
-    private let gauge: Gauge
+    private let gauge: Meter
     /// The time a cooldown is counted in (moved by the tests instead of waiting).
     private let now: @Sendable () -> ContinuousClock.Instant
 
@@ -24,8 +25,8 @@ final class CircuitBreaker: Sendable {
         self.threshold = threshold
         self.cooldown = cooldown
         self.now = now
-        gauge = Gauge(label: "generation_engine_circuit", dimensions: [("engine", engine)])
-        gauge.record(0)
+        gauge = Meter(.engineCircuitState, [("engine", engine)])
+        gauge.set(0)
     }
 
     var current: State { state.withLock { $0 } }
@@ -87,9 +88,9 @@ final class CircuitBreaker: Sendable {
 
     private func publish(_ state: State) {
         switch state {
-        case .closed: gauge.record(0)
-        case .halfOpen: gauge.record(1)
-        case .open: gauge.record(2)
+        case .closed: gauge.set(0)
+        case .halfOpen: gauge.set(1)
+        case .open: gauge.set(2)
         }
     }
 }

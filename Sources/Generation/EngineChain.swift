@@ -1,4 +1,5 @@
 import Metrics
+import ServiceKit
 
 /// How one run of the engines ended.
 struct EngineOutcome: Sendable, Equatable {
@@ -62,6 +63,8 @@ struct EngineChain: Sendable {
         let skipped: Counter
         /// Passed over with every call it takes at once in use.
         let busy: Counter
+        /// From a call to its first piece.
+        let firstPiece: Timer
 
         init(
             key: String, engine: any GenerationEngine, cacheable: Bool = false, breakerFailures: Int, breakerCooldown: Duration, concurrency: Int = 0,
@@ -73,11 +76,11 @@ struct EngineChain: Sendable {
             breaker = CircuitBreaker(engine: key, threshold: breakerFailures, cooldown: breakerCooldown, now: now)
             slots = concurrency > 0 ? PrioritySlots(count: concurrency) : nil
             self.queueWait = queueWait
-            let label = "generation_engine_calls_total"
-            succeeded = Counter(label: label, dimensions: [("engine", key), ("outcome", "succeeded")])
-            failed = Counter(label: label, dimensions: [("engine", key), ("outcome", "failed")])
-            skipped = Counter(label: label, dimensions: [("engine", key), ("outcome", "skipped")])
-            busy = Counter(label: label, dimensions: [("engine", key), ("outcome", "busy")])
+            succeeded = Counter(.engineCalls, [("engine", key), ("outcome", "succeeded")])
+            failed = Counter(.engineCalls, [("engine", key), ("outcome", "failed")])
+            skipped = Counter(.engineCalls, [("engine", key), ("outcome", "skipped")])
+            busy = Counter(.engineCalls, [("engine", key), ("outcome", "busy")])
+            firstPiece = Timer(.engineFirstPieceDuration, [("engine", key)])
         }
 
         /// Whether this run may call the engine now, having waited for a free call if it is
@@ -135,8 +138,13 @@ struct EngineChain: Sendable {
                 }
                 // An engine that has begun to answer is well, whatever happens to the rest: so a probe
                 // whose client reads slowly does not keep the circuit half-open.
+                let called = ContinuousClock.now
                 let outcome = await call(
-                    member.engine, prompt, maxTokens: maxTokens, until: deadline, firstPiece: { member.breaker.succeeded() }, deliver: deliver)
+                    member.engine, prompt, maxTokens: maxTokens, until: deadline,
+                    firstPiece: {
+                        member.breaker.succeeded()
+                        member.firstPiece.record(duration: .now - called)
+                    }, deliver: deliver)
                 member.callEnded()
                 switch outcome.ending {
                 case .succeeded:

@@ -93,6 +93,9 @@ protocol GenerationStore: Sendable {
     /// second writes the row only once in a sixth of the lease; the task's status, and whether the
     /// lease is still `owner`'s (nil: no such task).
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
+    /// How long the oldest task waiting in a queue (accepted, or back after a failed attempt) has
+    /// been accepted; nil when none waits.
+    func oldestQueuedTaskAge() async throws -> Duration?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
     /// Keeps the text an engine wrote (or the result cache gave, `cached`) for a task canceled
@@ -170,8 +173,9 @@ struct OutboxMessage: Sendable, Equatable {
 
 /// What claiming a task for an engine call found.
 enum TaskClaim: Sendable, Equatable {
-    /// Running now, leased to the claimant: the attempt's number.
-    case claimed(attempt: Int)
+    /// Running now, leased to the claimant: the attempt's number, and how long ago the task was
+    /// accepted.
+    case claimed(attempt: Int, waited: Duration)
     /// It has ended (or is gone).
     case ended
     /// Another handler holds its lease for this much longer.

@@ -273,9 +273,12 @@ struct PostgresGenerationStore: GenerationStore {
                 lease_until = clock_timestamp() + $3 * interval '1 second'
             WHERE id = $1::uuid
               AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_owner = $2::uuid)))
-            RETURNING attempts
+            RETURNING attempts, extract(epoch FROM clock_timestamp() - created_at)::float8 AS waited_seconds
             """, [.text(id), .text(owner), .double(Self.seconds(lease))])
-        if let row = claimed.first { return .claimed(attempt: try row.decode("attempts")) }
+        if let row = claimed.first {
+            let waited: Double = try row.decode("waited_seconds")
+            return .claimed(attempt: try row.decode("attempts"), waited: .milliseconds(Int64(max(waited, 0) * 1000)))
+        }
         let held = try await postgres.query(
             """
             SELECT extract(epoch FROM lease_until - clock_timestamp())::float8 AS left_seconds FROM ai.generations
@@ -284,6 +287,13 @@ struct PostgresGenerationStore: GenerationStore {
         guard let row = held.first else { return .ended }
         let left: Double = try row.decode("left_seconds")
         return .held(for: .milliseconds(Int64(max(left, 0) * 1000)))
+    }
+
+    func oldestQueuedTaskAge() async throws -> Duration? {
+        let rows = try await postgres.query(
+            "SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'")
+        let age: Double? = try rows.first?.decode("age_seconds")
+        return age.map { .milliseconds(Int64(max($0, 0) * 1000)) }
     }
 
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {

@@ -116,7 +116,7 @@ extension TaskRunner {
         mutating func claimed(_ claim: TaskClaim) -> Action {
             guard case .claiming(let task, let template) = state else { return unexpected() }
             switch claim {
-            case .claimed(let attempt):
+            case .claimed(let attempt, _):
                 state = .running(task, attempt: attempt)
                 return .runEngine(task, template, attempt: attempt, cacheLookup: attempt == 1)
             case .ended:

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Logging
+import Metrics
 import ServiceBackends
 import ServiceKit
 
@@ -27,6 +28,8 @@ struct TaskRunner: Sendable {
     let lease: Duration
     /// Each line with the request id of the task in hand (its lines and calls are that request's).
     let logger: Logger
+    /// From a task's acceptance to its first claim, on the free queue and the paid one.
+    private let queueWait = [Timer(.taskQueueWait, [("queue", "free")]), Timer(.taskQueueWait, [("queue", "paid")])]
     private let templates = TemplateVersions()
 
     /// What the engine call and its watch report while a task runs.
@@ -88,7 +91,9 @@ struct TaskRunner: Sendable {
             // Claimed in the slot, so a task waiting for one still reads as queued; the engine call
             // that follows a claim runs in the same slot.
             let next = try await slots.withSlot(paid: paid) { () async throws -> StateMachine.Action in
-                let next = machine.claimed(try await store.claim(id: task.id, owner: owner, lease: lease))
+                let claim = try await store.claim(id: task.id, owner: owner, lease: lease)
+                if case .claimed(1, let waited) = claim { queueWait[paid ? 1 : 0].record(duration: waited) }
+                let next = machine.claimed(claim)
                 guard case .runEngine = next else { return next }
                 return try await perform(next, taskID: taskID, owner: owner, paid: paid, machine: &machine)
             }

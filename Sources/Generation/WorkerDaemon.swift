@@ -15,8 +15,10 @@ public enum WorkerDaemon {
     public static func setUp(_ setup: DaemonSetup) async throws -> [any Service] {
         let settings = try GenerationSettings(setup.configuration)
         let worker = try WorkerSettings(setup.configuration)
-        let (runner, services) = wire(setup, settings: settings, worker: worker, storage: try .servers(setup, settings: settings))
-        return services + (try queueWorkers(setup, worker: worker, runner: runner)) + (try setup.eventOutboxRelay(schema: "ai"))
+        let storage = try GenerationDaemon.Storage.servers(setup, settings: settings)
+        let (runner, services) = wire(setup, settings: settings, worker: worker, storage: storage)
+        let probe = QueueAgeProbe(store: storage.store, interval: .seconds(10), logger: setup.logger)
+        return services + (try queueWorkers(setup, worker: worker, runner: runner)) + (try setup.eventOutboxRelay(schema: "ai")) + [probe]
     }
 
     /// The consumers of the two work queues, each delivery handed to `runner`. Each queue may hold

@@ -13,12 +13,14 @@ struct StreamContext: Sendable {
     let settings: NotificationSettings
     let logger: Logger
 
-    static let openedStreams = Dictionary(
-        uniqueKeysWithValues: ["sse", "websocket"].map { ($0, Counter(label: "notify_streams_opened_total", dimensions: [("transport", $0)])) })
-    static let closedStreams = Dictionary(
+    // Made with the context, at start: each series is exported from the first scrape on.
+    let openedStreams = Dictionary(
+        uniqueKeysWithValues: ["sse", "websocket"].map { ($0, Counter(.eventStreamsOpened, [("transport", $0)])) })
+    let closedStreams = Dictionary(
         uniqueKeysWithValues: LiveStreams.CloseReason.allCases.map {
-            ($0, Counter(label: "notify_streams_closed_total", dimensions: [("reason", $0.rawValue)]))
+            ($0, Counter(.eventStreamsClosed, [("reason", $0.rawValue)]))
         })
+    let openStreams = Meter(.eventStreamsOpen)
 
     /// Opens `identity`'s stream on `wire` (resuming after the client's id, if any) and starts it;
     /// a stopping instance says `closed` (`shutdown`) at once, and the client reconnects to another.
@@ -45,9 +47,11 @@ struct StreamContext: Sendable {
         let connection = StreamConnection(
             subscription: subscription, resumingAfter: resume, context: self, wire: wire, transport: transport, eventLoop: eventLoop, logger: logger)
         box.value = connection
-        Self.openedStreams[transport]?.increment()
+        openedStreams[transport]?.increment()
+        openStreams.increment()
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             connection.connectionClosed()
+            openStreams.decrement()
             box.value = nil
         }
         connection.start()
@@ -114,7 +118,7 @@ final class StreamConnection {
     fileprivate func receive(_ signal: LiveStreams.Signal) {
         if signal == .close(.slow), !machine.ended {
             endReason = LiveStreams.CloseReason.slow.rawValue
-            StreamContext.closedStreams[.slow]?.increment()
+            context.closedStreams[.slow]?.increment()
             logger.warning(
                 "stream cut off: its client does not read",
                 metadata: [
@@ -171,7 +175,7 @@ final class StreamConnection {
                 wire.write(message)
             case .finish(let reason):
                 endReason = reason.rawValue
-                StreamContext.closedStreams[reason]?.increment()
+                context.closedStreams[reason]?.increment()
                 wire.finish(reason)
                 return
             case .drop:

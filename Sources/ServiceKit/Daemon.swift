@@ -19,8 +19,8 @@ public enum Daemon {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: RequestIdMiddleware())
         router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: RequestMetricsMiddleware(factory: ProductMetricsFactory(registry: registry)))
         router.add(middleware: ErrorBodyMiddleware())
-        router.add(middleware: MetricsMiddleware())
         router.add(middleware: DrainMiddleware(drain: drain))
         router.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))

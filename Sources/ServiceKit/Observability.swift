@@ -5,7 +5,7 @@ public import Prometheus
 /// Process-wide logging and metrics set up once by each daemon's `main`.
 public enum Observability {
     /// Points swift-log at JSON or text lines on standard error and swift-metrics at a Prometheus
-    /// registry, which the daemon's `/metrics` route serves. Call once per process.
+    /// registry (with the HELP text of ``ProductMetric``), which the daemon's `/metrics` route serves. Call once per process.
     public static func bootstrap(_ configuration: DaemonConfiguration) -> PrometheusCollectorRegistry {
         // A log reader that goes away (a closed pipe) must not take the daemon with it.
         StandardError.ignoreBrokenPipes()
@@ -21,7 +21,7 @@ public enum Observability {
             }
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(ProductMetricsFactory(registry: registry))
         return registry
     }
 }

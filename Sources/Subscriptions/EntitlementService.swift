@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Logging
+import Metrics
 import ServiceKit
 
 /// The entitlement decisions aid asks for (reserve, settle, release): input checked here, then the
@@ -18,6 +19,10 @@ struct EntitlementService: Sendable {
     /// The most calls one batch decides: a batch holds its users' locks until it commits, so an
     /// unbounded one would hold up every other instance's batches for as long.
     static let batchLimit = 256
+
+    /// From a call's arrival to its batch's decision: what aid waits for, the batching included.
+    private let reserveDuration = Timer(.quotaDecisionDuration, [("decision", "reserve")])
+    private let finishDuration = Timer(.quotaDecisionDuration, [("decision", "finish")])
 
     init(store: any SubscriptionStore, settings: SubscriptionSettings, logger: Logger) {
         self.store = store
@@ -50,7 +55,9 @@ struct EntitlementService: Sendable {
         } catch {
             return reply(.failure(error))
         }
+        let arrived = ContinuousClock.now
         reserves.submit(reservation) { [self] stored in
+            reserveDuration.record(duration: .now - arrived)
             let decision: ReserveDecision
             do {
                 decision = try Self.decision(stored.get(), feature: request.feature)
@@ -155,7 +162,9 @@ struct EntitlementService: Sendable {
     }
 
     private func end(_ requestID: String, as ending: ReservationEnding, reply: @escaping Reply<ReservationEnding>) {
+        let arrived = ContinuousClock.now
         endings.submit(EndingRequest(requestID: requestID, ending: ending)) { result in
+            finishDuration.record(duration: .now - arrived)
             reply(
                 Result {
                     switch try result.get() {

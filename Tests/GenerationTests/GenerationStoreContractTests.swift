@@ -214,17 +214,24 @@ struct GenerationStoreContractTests {
             let user = UUID().uuidString.lowercased()
             let task = try Self.record(user: user, function: "lesson_plan", mode: "queued")
             _ = try await store.write([.task(task, idempotencyKey: nil, paid: false, queue: "generate.long")])
+            // The queue-age probe's read: at least this task waits.
+            let oldest = try #require(try await store.oldestQueuedTaskAge())
+            #expect(oldest >= .zero)
             let (one, two) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
-            #expect(try await store.claim(id: task.id, owner: one, lease: .seconds(30)) == .claimed(attempt: 1))
+            guard case .claimed(1, let waited) = try await store.claim(id: task.id, owner: one, lease: .seconds(30)) else {
+                Issue.record("a queued task was not claimed as its first attempt")
+                return
+            }
+            #expect(waited >= .zero && waited < .seconds(10), "the wait since the task was accepted")
             guard case .held(let left) = try await store.claim(id: task.id, owner: two, lease: .seconds(30)) else {
                 Issue.record("a live lease was taken over")
                 return
             }
             #expect(left > .seconds(25) && left <= .seconds(30))
-            #expect(try await store.claim(id: task.id, owner: one, lease: .seconds(30)) == .claimed(attempt: 2), "its own holder again")
+            #expect((try await store.claim(id: task.id, owner: one, lease: .seconds(30))).attempt == 2, "its own holder again")
             try await store.requeue(id: task.id, failure: "engine_failed")
             #expect(try await store.task(id: task.id)?.status == .queued)
-            #expect(try await store.claim(id: task.id, owner: two, lease: .seconds(30)) == .claimed(attempt: 3))
+            #expect((try await store.claim(id: task.id, owner: two, lease: .seconds(30))).attempt == 3)
             let lost = try #require(try await store.renew(id: task.id, owner: one, lease: .seconds(30)))
             #expect(lost.status == .running && !lost.held, "the lease is two's now")
             #expect(try await store.cancel(id: task.id, userID: UUID().uuidString.lowercased()) == .notFound)
@@ -236,7 +243,7 @@ struct GenerationStoreContractTests {
             #expect(try await store.task(id: task.id)?.result == "Part 1.")
             // An abandoned lease (its genworker died) is taken over.
             let stranded = try await fixtures.strand(mode: "queued", attempts: 1, leaseLeft: -1)
-            #expect(try await store.claim(id: stranded, owner: one, lease: .seconds(30)) == .claimed(attempt: 2))
+            #expect((try await store.claim(id: stranded, owner: one, lease: .seconds(30))).attempt == 2)
             let answeredInRequest = try await fixtures.strand(mode: "immediate")
             #expect(try await store.cancel(id: answeredInRequest, userID: user) == .notFound, "only a task can be canceled")
         }
@@ -269,5 +276,13 @@ struct GenerationStoreContractTests {
                 ]) == [true])
             #expect(try await store.replay(id: live) == false)
         }
+    }
+}
+
+extension TaskClaim {
+    /// The attempt a claim started, nil when it started none.
+    var attempt: Int? {
+        guard case .claimed(let attempt, _) = self else { return nil }
+        return attempt
     }
 }

@@ -42,7 +42,7 @@ import Testing
         #expect(machine.received(taskID: task.id) == .readTask(after: nil))
         #expect(machine.taskRead(task) == .readTemplate(task))
         #expect(machine.templateRead(template) == .claim(task, template))
-        #expect(machine.claimed(.claimed(attempt: attempt)) == .runEngine(task, template, attempt: attempt, cacheLookup: attempt == 1))
+        #expect(machine.claimed(.claimed(attempt: attempt, waited: .zero)) == .runEngine(task, template, attempt: attempt, cacheLookup: attempt == 1))
         #expect(machine.requestID == "req-1")
         #expect(machine.engineEnded(.ended(outcome)) == .renewLease(task))
         return machine
@@ -66,7 +66,7 @@ import Testing
     @Test func onlyAFirstAttemptMayBeAnsweredFromTheCache() {
         let task = Self.task(.running)
         var machine = Self.claiming(task)
-        #expect(machine.claimed(.claimed(attempt: 2)) == .runEngine(task, Self.template, attempt: 2, cacheLookup: false))
+        #expect(machine.claimed(.claimed(attempt: 2, waited: .zero)) == .runEngine(task, Self.template, attempt: 2, cacheLookup: false))
     }
 
     @Test func aTaskEndedBeforeItsDeliveryOnlyHasItsReservationEndedAgain() {
@@ -147,7 +147,7 @@ import Testing
 
     @Test func aLeaseLostDuringOrAfterTheCallDropsTheOutcomeAndLetsTheMessageGo() {
         var during = Self.claiming(Self.task(.queued))
-        _ = during.claimed(.claimed(attempt: 1))
+        _ = during.claimed(.claimed(attempt: 1, waited: .zero))
         #expect(during.engineEnded(.lost) == .settle(.done))
 
         var after = Self.ranEngine(Self.outcome(.succeeded, text: "Tides rise."))
@@ -178,7 +178,7 @@ import Testing
     @Test func aShutdownDuringTheCallHandsTheMessageBackWithTheTaskAsItIs() {
         let task = Self.task(.queued)
         var machine = Self.claiming(task)
-        _ = machine.claimed(.claimed(attempt: 1))
+        _ = machine.claimed(.claimed(attempt: 1, waited: .zero))
         #expect(machine.engineEnded(.shutDown) == .settle(.retryLater))
     }
 
@@ -224,7 +224,7 @@ import Testing
         }
         _ = machine.taskRead(task)
         _ = machine.templateRead(Self.template)
-        _ = machine.claimed(.claimed(attempt: 1))
+        _ = machine.claimed(.claimed(attempt: 1, waited: .zero))
         _ = machine.engineEnded(.ended(Self.outcome(.succeeded, text: "x")))
         #expect(machine.stepFailed(shuttingDown: false) == .pause(.milliseconds(200)))
     }

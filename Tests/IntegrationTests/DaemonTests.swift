@@ -40,9 +40,13 @@ import Testing
         #expect(ready.body.contains(#""status":"ready""#))
         let metrics = try await daemon.get("/metrics")
         #expect(metrics.status == 200)
+        // The readiness polls above, counted under the product's name with its help text.
+        #expect(metrics.body.contains("# HELP skillup_http_requests_total "), "\(metrics.body)")
+        #expect(metrics.body.contains(#"skillup_http_requests_total{route="/health/ready",method="GET",status="200"}"#), "\(metrics.body)")
+        #expect(!metrics.body.contains("hb_"), "no framework-named families")
         if !settings.isEmpty {
             // Each engine's circuit is a gauge from the start: 0, closed.
-            #expect(metrics.body.contains(#"generation_engine_circuit{engine="offline"} 0"#), "\(metrics.body)")
+            #expect(metrics.body.contains(#"skillup_engine_circuit_state{engine="offline"} 0"#), "\(metrics.body)")
         }
 
         let stopTime = try await daemon.terminate()

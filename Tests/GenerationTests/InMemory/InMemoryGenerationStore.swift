@@ -208,6 +208,13 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         state.withLock { $0.rows[id]?.record }
     }
 
+    func oldestQueuedTaskAge() async throws -> Duration? {
+        let now = clock.now
+        return state.withLock { state in
+            state.rows.values.filter { $0.record.status == .queued }.map(\.createdAt).min().map { .milliseconds(Int64(now.timeIntervalSince($0) * 1000)) }
+        }
+    }
+
     func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim {
         let now = clock.now
         return state.withLock { state in
@@ -221,7 +228,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 state.rows[id]?.record.failure = nil
                 state.rows[id]?.leaseOwner = owner
                 state.rows[id]?.leaseUntil = now + Self.seconds(lease)
-                return .claimed(attempt: row.attempts + 1)
+                return .claimed(attempt: row.attempts + 1, waited: .milliseconds(Int64(now.timeIntervalSince(row.createdAt) * 1000)))
             }
             guard row.record.status == .running else { return .ended }
             let left = max(row.leaseUntil?.timeIntervalSince(now) ?? 0, 0)
