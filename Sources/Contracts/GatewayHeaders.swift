@@ -25,6 +25,9 @@ public enum GatewayHeaders {
     /// nginx's `$request_id`: on every log line and error body of the request, and on the calls
     /// made for it.
     public static let requestID = HTTPField.Name("X-Request-Id")!
+    /// The W3C trace context of the request (nginx/conf.d/tracing.conf), which every call made for
+    /// it carries on with a span id of its own.
+    public static let traceparent = HTTPField.Name("traceparent")!
     /// The client's address as nginx saw it (login throttling counts by it).
     public static let realIP = HTTPField.Name("X-Real-IP")!
     /// The host and port the client sent the request to (authd checks Origin against it).

@@ -160,9 +160,9 @@ struct GenerationRoutes: Sendable {
     private func stream(_ started: StartedGeneration) -> Response {
         let limit = streamLimit
         // The body is written after the route returned, outside its request's trace: it carries it.
-        let requestID = RequestTrace.requestID
+        let (requestID, traceID) = (RequestTrace.requestID, RequestTrace.traceID)
         let body = ResponseBody { writer in
-            try await RequestTrace.$requestID.withValue(requestID) { try await streamBody(started, into: &writer, limit: limit) }
+            try await RequestTrace.with(requestID: requestID, traceID: traceID) { try await streamBody(started, into: &writer, limit: limit) }
         }
         // X-Accel-Buffering tells nginx to pass each event on as it comes.
         return Response(

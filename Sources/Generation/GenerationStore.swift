@@ -18,7 +18,7 @@ struct GenerationRecord: Sendable, Equatable {
         GenerationRecord(
             id: id.id, userID: userID, function: input.function.code, topic: input.topic, language: input.language, maxTokens: maxTokens,
             templateVersion: templateVersion, mode: mode, reservation: id.reservation, status: mode == "queued" ? .queued : .running, engine: nil,
-            result: nil, failure: nil, requestID: RequestTrace.requestID, createdMicros: 0, finishedMicros: nil)
+            result: nil, failure: nil, requestID: RequestTrace.requestID, traceID: RequestTrace.traceID, createdMicros: 0, finishedMicros: nil)
     }
 
     enum Status: String, Sendable {
@@ -45,6 +45,8 @@ struct GenerationRecord: Sendable, Equatable {
     var truncated = false
     /// The id of the request that asked for it (nginx's X-Request-Id), for the logs of its steps.
     var requestID: String? = nil
+    /// Its request's trace id (W3C trace context), carried on by the steps of a task.
+    var traceID: String? = nil
     /// Microseconds since 1970, as stored: the history's order and cursor.
     let createdMicros: Int
     var finishedMicros: Int?
@@ -93,8 +95,8 @@ protocol GenerationStore: Sendable {
     /// second writes the row only once in a sixth of the lease; the task's status, and whether the
     /// lease is still `owner`'s (nil: no such task).
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)?
-    /// How long the oldest task waiting in a queue (accepted, or back after a failed attempt) has
-    /// been accepted; nil when none waits.
+    /// How long the oldest task waiting in a queue has waited since it went in (accepted, put back
+    /// after a failed attempt, or replayed); nil when none waits.
     func oldestQueuedTaskAge() async throws -> Duration?
     /// Puts a running task back to queued after a failed attempt that will be retried.
     func requeue(id: String, failure: String) async throws
@@ -173,8 +175,8 @@ struct OutboxMessage: Sendable, Equatable {
 
 /// What claiming a task for an engine call found.
 enum TaskClaim: Sendable, Equatable {
-    /// Running now, leased to the claimant: the attempt's number, and how long ago the task was
-    /// accepted.
+    /// Running now, leased to the claimant: the attempt's number, and how long the task waited in
+    /// its queue.
     case claimed(attempt: Int, waited: Duration)
     /// It has ended (or is gone).
     case ended

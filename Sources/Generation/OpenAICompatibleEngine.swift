@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
@@ -110,6 +112,8 @@ struct OpenAICompatibleEngine: GenerationEngine {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        // A model provider that traces its calls puts this one in the request's trace.
+        if let traceID = RequestTrace.traceID { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: TraceContext.value(traceID: traceID)) }
         let body = ChatRequest(
             model: model, messages: [.init(role: "system", content: prompt.system), .init(role: "user", content: prompt.user)], max_tokens: maxTokens,
             stream: true, stop: prompt.stop.isEmpty ? nil : prompt.stop, temperature: temperature)

@@ -10,7 +10,7 @@ struct PostgresGenerationStore: GenerationStore {
     private static let columns: SQL = """
         g.id::text AS id, g.user_id::text AS user_id, g.function, g.topic, g.language, g.max_tokens, g.template_version, g.mode, g.status,
         g.reservation,
-        g.engine, g.result, g.failure, g.cached, g.truncated, g.request_id, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
+        g.engine, g.result, g.failure, g.cached, g.truncated, g.request_id, g.trace_id, (extract(epoch FROM g.created_at) * 1000000)::bigint AS created_micros,
         (extract(epoch FROM g.finished_at) * 1000000)::bigint AS finished_micros
         """
 
@@ -23,7 +23,8 @@ struct PostgresGenerationStore: GenerationStore {
             mode: try row.decode("mode"), reservation: try row.decode("reservation"), status: known, engine: try row.decode("engine"),
             result: try row.decode("result"),
             failure: try row.decode("failure"), cached: try row.decode("cached"), truncated: try row.decode("truncated"),
-            requestID: try row.decode("request_id"), createdMicros: try row.decode("created_micros"), finishedMicros: try row.decode("finished_micros"))
+            requestID: try row.decode("request_id"), traceID: try row.decode("trace_id"), createdMicros: try row.decode("created_micros"),
+            finishedMicros: try row.decode("finished_micros"))
     }
 
     private static func unknownStatus(_ status: String) -> PostgresError {
@@ -90,9 +91,9 @@ struct PostgresGenerationStore: GenerationStore {
         """
         WITH started AS (
             INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
-                                        lease_owner, lease_until, request_id)
+                                        lease_owner, lease_until, request_id, trace_id)
             SELECT s.id, s.user_id, s.function, s.topic, s.language, s.max_tokens, s.template_version, s.mode, s.status, s.reservation,
-                   s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id
+                   s.lease_owner, clock_timestamp() + s.lease_seconds * interval '1 second', s.request_id, s.trace_id
             FROM json_to_recordset($1::json) AS s(\(recordColumns), lease_owner uuid, lease_seconds float8)\(commit)
         ),
         tasks AS (
@@ -100,9 +101,9 @@ struct PostgresGenerationStore: GenerationStore {
         ),
         queued AS (
             INSERT INTO ai.generations (id, user_id, function, topic, language, max_tokens, template_version, mode, status, reservation,
-                                        request_id, idempotency_key, paid)
+                                        request_id, trace_id, idempotency_key, paid, queued_at)
             SELECT t.id, t.user_id, t.function, t.topic, t.language, t.max_tokens, t.template_version, t.mode, t.status, t.reservation,
-                   t.request_id, t.idempotency_key, t.paid
+                   t.request_id, t.trace_id, t.idempotency_key, t.paid, clock_timestamp()
             FROM tasks t
             ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING id
@@ -112,8 +113,9 @@ struct PostgresGenerationStore: GenerationStore {
         ),
         ended AS (
             INSERT INTO ai.generations AS g (id, user_id, function, topic, language, max_tokens, template_version, mode, reservation, request_id,
-                                             status, engine, result, failure, cached, truncated, finished_at)
+                                             trace_id, status, engine, result, failure, cached, truncated, finished_at)
             SELECT e.id, e.user_id, e.function, e.topic, e.language, e.max_tokens, e.template_version, e.mode, e.reservation, e.request_id,
+                   e.trace_id,
                    e.status, e.engine, e.result, e.failure, e.cached, e.truncated, clock_timestamp()
             FROM json_to_recordset($3::json) AS e(\(recordColumns), engine text, result text, failure text, cached boolean, truncated boolean)
             ON CONFLICT (id) DO UPDATE
@@ -129,7 +131,7 @@ struct PostgresGenerationStore: GenerationStore {
     /// The columns of a generation's record in the batch statement's JSON lists.
     private static let recordColumns: SQL = """
         id uuid, user_id uuid, function text, topic text, language text, max_tokens integer, template_version integer, mode text, status text,
-        reservation text, request_id text
+        reservation text, request_id text, trace_id text
         """
 
     /// A start, a task or an ending as the batch statement reads it: the record's columns, with its
@@ -138,7 +140,7 @@ struct PostgresGenerationStore: GenerationStore {
         let id, user_id, function, topic, language: String
         let max_tokens, template_version: Int
         let mode, status: String
-        let reservation, request_id: String?
+        let reservation, request_id, trace_id: String?
         var lease_owner: String?
         var lease_seconds: Double?
         var engine, result, failure: String?
@@ -150,7 +152,7 @@ struct PostgresGenerationStore: GenerationStore {
         private init(_ record: GenerationRecord, status: GenerationRecord.Status) {
             (id, user_id, function, topic, language) = (record.id, record.userID, record.function, record.topic, record.language)
             (max_tokens, template_version, mode, self.status) = (record.maxTokens, record.templateVersion, record.mode, status.rawValue)
-            (reservation, request_id) = (record.reservation, record.requestID)
+            (reservation, request_id, trace_id) = (record.reservation, record.requestID, record.traceID)
         }
 
         init(_ record: GenerationRecord, leaseOwner: String, lease: Double) {
@@ -273,7 +275,7 @@ struct PostgresGenerationStore: GenerationStore {
                 lease_until = clock_timestamp() + $3 * interval '1 second'
             WHERE id = $1::uuid
               AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_owner = $2::uuid)))
-            RETURNING attempts, extract(epoch FROM clock_timestamp() - created_at)::float8 AS waited_seconds
+            RETURNING attempts, extract(epoch FROM clock_timestamp() - coalesce(queued_at, created_at))::float8 AS waited_seconds
             """, [.text(id), .text(owner), .double(Self.seconds(lease))])
         if let row = claimed.first {
             let waited: Double = try row.decode("waited_seconds")
@@ -291,7 +293,7 @@ struct PostgresGenerationStore: GenerationStore {
 
     func oldestQueuedTaskAge() async throws -> Duration? {
         let rows = try await postgres.query(
-            "SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'")
+            "SELECT extract(epoch FROM clock_timestamp() - min(queued_at))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'")
         let age: Double? = try rows.first?.decode("age_seconds")
         return age.map { .milliseconds(Int64(max($0, 0) * 1000)) }
     }
@@ -337,7 +339,10 @@ struct PostgresGenerationStore: GenerationStore {
 
     func requeue(id: String, failure: String) async throws {
         _ = try await postgres.query(
-            "UPDATE ai.generations SET status = 'queued', failure = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND status = 'running'",
+            """
+            UPDATE ai.generations SET status = 'queued', failure = $2, lease_owner = NULL, lease_until = NULL, queued_at = clock_timestamp()
+            WHERE id = $1::uuid AND status = 'running'
+            """,
             [.text(id), .text(failure)])
     }
 
@@ -349,6 +354,7 @@ struct PostgresGenerationStore: GenerationStore {
                 """
                 UPDATE ai.generations
                 SET status = 'queued', attempts = 0, failure = NULL, engine = NULL, result = NULL, finished_at = NULL, lease_owner = NULL,
+                    queued_at = clock_timestamp(),
                     lease_until = NULL,
                     reservation = CASE WHEN status = 'failed' THEN NULL ELSE reservation END
                 WHERE id = $1::uuid AND status IN ('failed', 'queued', 'running') AND mode = 'queued'

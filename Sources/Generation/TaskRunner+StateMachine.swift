@@ -83,6 +83,8 @@ extension TaskRunner {
         /// The id of the request that made the task, once it is read: it goes on every line and
         /// call of the delivery's steps.
         private(set) var requestID: String?
+        /// The trace of that request, likewise.
+        private(set) var traceID: String?
 
         /// A delivery arrived naming `taskID` (nil: its body names no task).
         mutating func received(taskID: String?) -> Action {
@@ -92,7 +94,7 @@ extension TaskRunner {
 
         mutating func taskRead(_ task: GenerationRecord?) -> Action {
             guard let task else { return settle(.reject) }
-            requestID = task.requestID
+            (requestID, traceID) = (task.requestID, task.traceID)
             switch task.status {
             case .queued, .running:
                 state = .templating(task)

@@ -28,7 +28,7 @@ struct TaskRunner: Sendable {
     let lease: Duration
     /// Each line with the request id of the task in hand (its lines and calls are that request's).
     let logger: Logger
-    /// From a task's acceptance to its first claim, on the free queue and the paid one.
+    /// A task's time in its queue until claimed, on the free queue and the paid one.
     private let queueWait = [Timer(.taskQueueWait, [("queue", "free")]), Timer(.taskQueueWait, [("queue", "paid")])]
     private let templates = TemplateVersions()
 
@@ -60,12 +60,14 @@ struct TaskRunner: Sendable {
             if case .settle(let outcome) = action { return outcome }
             do {
                 // The task's steps log, and call subscribed, under the id of the request that made it.
-                action = try await RequestTrace.$requestID.withValue(machine.requestID) {
+                action = try await RequestTrace.with(requestID: machine.requestID, traceID: machine.traceID) {
                     try await perform(action, taskID: taskID ?? "", owner: owner, paid: paid, machine: &machine)
                 }
             } catch {
                 RequestTrace.$requestID.withValue(machine.requestID) {
-                    logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
+                    RequestTrace.$traceID.withValue(machine.traceID) {
+                        logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
+                    }
                 }
                 action = machine.stepFailed(shuttingDown: Task.isCancelled)
             }
@@ -92,7 +94,7 @@ struct TaskRunner: Sendable {
             // that follows a claim runs in the same slot.
             let next = try await slots.withSlot(paid: paid) { () async throws -> StateMachine.Action in
                 let claim = try await store.claim(id: task.id, owner: owner, lease: lease)
-                if case .claimed(1, let waited) = claim { queueWait[paid ? 1 : 0].record(duration: waited) }
+                if case .claimed(_, let waited) = claim { queueWait[paid ? 1 : 0].record(duration: waited) }
                 let next = machine.claimed(claim)
                 guard case .runEngine = next else { return next }
                 return try await perform(next, taskID: taskID, owner: owner, paid: paid, machine: &machine)

@@ -136,6 +136,10 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName))
     }
 
+    static func traceparent(_ head: HTTPRequestHead) -> String? {
+        head.headers.first(name: GatewayHeaders.traceparent.canonicalName)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): self.head = head
@@ -187,7 +191,8 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         let wire = ServerSentEventWire(context: context)
         wire.begin(version: head.version, requestID: requestID)
         stream = self.context.open(
-            identity, resumingAfter: Self.resume(head), requestID: requestID, transport: "sse", wire: wire, on: context.channel)
+            identity, resumingAfter: Self.resume(head), requestID: requestID, traceparent: Self.traceparent(head), transport: "sse", wire: wire,
+            on: context.channel)
     }
 
     private func refuse(
@@ -195,11 +200,11 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         headers extra: [(String, String)] = []
     ) {
         // One line per refusal, as the access log of the Hummingbird listener has.
-        self.context.logger.info(
+        self.context.logger.withRequestID(requestID, traceparent: Self.traceparent(head)).info(
             "request",
             metadata: [
                 "method": .string(head.method.rawValue), "path": .string(String(head.uri.prefix { $0 != "?" })), "status": .stringConvertible(status.code),
-                "error": .string(code), "request_id": .string(requestID),
+                "error": .string(code),
             ])
         let body = context.channel.allocator.buffer(bytes: APIError(status, code: code, message: message).body(requestId: requestID))
         var headers = HTTPHeaders()
@@ -235,7 +240,8 @@ final class WebSocketEventHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         guard let identity = EventRequestHandler.identity(head) else { return context.close(promise: nil) }
         stream = self.context.open(
-            identity, resumingAfter: URI(head.uri).queryParameters.get("after"), requestID: EventRequestHandler.requestID(head), transport: "websocket",
+            identity, resumingAfter: URI(head.uri).queryParameters.get("after"), requestID: EventRequestHandler.requestID(head),
+            traceparent: EventRequestHandler.traceparent(head), transport: "websocket",
             wire: WebSocketWire(context: context), on: context.channel)
     }
 

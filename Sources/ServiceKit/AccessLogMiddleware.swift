@@ -13,7 +13,7 @@ public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response = try await RequestTrace.$requestID.withValue(context.requestID) { try await next(request, context) }
+        let response = try await RequestTrace.with(requestID: context.requestID, traceID: context.traceID) { try await next(request, context) }
         let path = request.uri.path
         let probe = path.hasPrefix("/health/") || path == "/metrics"
         AccessLogLine.write(
@@ -54,10 +54,17 @@ public enum AccessLogLine {
     }
 }
 
-/// What a request's work carries into calls to other daemons: its request id, so that their log
-/// lines carry it too (aid's calls to subscribed, genworker's for a task).
+/// What a request's work carries into calls to other daemons: its request id and its trace id, so
+/// that their log lines carry them too (aid's calls to subscribed, genworker's for a task), and the
+/// trace goes on in their `traceparent`.
 public enum RequestTrace {
     @TaskLocal public static var requestID: String?
+    @TaskLocal public static var traceID: String?
+
+    /// Runs `work` with `requestID` and `traceID` as the work's.
+    public static func with<T>(requestID: String?, traceID: String?, _ work: () async throws -> T) async rethrows -> T {
+        try await $requestID.withValue(requestID) { try await $traceID.withValue(traceID, operation: work) }
+    }
 }
 
 extension Logger {
@@ -65,13 +72,17 @@ extension Logger {
     /// lines of code that serves a request or a task but holds a daemon-wide logger.
     public var traced: Logger {
         guard let id = RequestTrace.requestID else { return self }
-        return withRequestID(id)
+        var logger = withRequestID(id)
+        if let traceID = RequestTrace.traceID { logger[metadataKey: "trace_id"] = .string(traceID) }
+        return logger
     }
 
-    /// This logger with `id` as the request id on its lines (a lean listener's request).
-    public func withRequestID(_ id: String) -> Logger {
+    /// This logger with `id` as the request id on its lines, and the trace id of the request's
+    /// `traceparent` when it has a valid one (a lean listener's request).
+    public func withRequestID(_ id: String, traceparent: String? = nil) -> Logger {
         var logger = self
         logger[metadataKey: "request_id"] = .string(id)
+        if let traceID = TraceContext.traceID(of: traceparent) { logger[metadataKey: "trace_id"] = .string(traceID) }
         return logger
     }
 }

@@ -200,9 +200,9 @@ public enum LeanAnswer {
     /// What a lean handler answers for `error`: its own refusal when it knows one
     /// (``APIErrorConvertible``), else `internal_error`, its text logged under `requestID` and kept
     /// from the client, as ``ErrorBodyMiddleware`` does for the Hummingbird listeners.
-    public static func refusal(for error: any Error, requestID: String, logger: Logger) -> APIError {
+    public static func refusal(for error: any Error, requestID: String, traceparent: String?, logger: Logger) -> APIError {
         if let known = error as? any APIErrorConvertible { return known.apiError }
-        logger.withRequestID(requestID).error("unhandled error", metadata: ["error": .string(String(describing: error))])
+        logger.withRequestID(requestID, traceparent: traceparent).error("unhandled error", metadata: ["error": .string(String(describing: error))])
         return .internalError
     }
 

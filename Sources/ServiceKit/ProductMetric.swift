@@ -34,8 +34,9 @@ public enum ProductMetric: String, CaseIterable, Sendable {
         case .engineCalls: "Generation engine calls, by engine and outcome (succeeded, failed; skipped with the circuit open, busy at its limit)."
         case .engineCircuitState: "An engine's circuit breaker: 0 closed, 1 half-open, 2 open (the engine is skipped)."
         case .engineFirstPieceDuration: "Time from calling an engine to its first piece of output (its whole answer when it does not stream)."
-        case .taskQueueWait: "Time a queued generation task waited from its acceptance to a worker starting it, by queue (free, paid)."
-        case .oldestQueuedTaskAge: "Age of the oldest generation task accepted and not yet started (0 when none waits)."
+        case .taskQueueWait:
+            "Time a generation task waited in its queue (since accepted, requeued after a failed attempt, or replayed) until a worker started it, by queue (free, paid)."
+        case .oldestQueuedTaskAge: "How long the generation task that has waited longest in a queue has waited (0 when none waits)."
         case .eventStreamsOpened: "Live event streams opened, by transport (sse, websocket)."
         case .eventStreamsClosed: "Live event streams closed, by reason."
         case .eventStreamsOpen: "Live event streams open now on this instance."

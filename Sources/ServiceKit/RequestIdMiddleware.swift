@@ -27,7 +27,8 @@ public enum RequestID {
 }
 
 /// Puts the request id on every log line of the request (which is where the middleware and routes
-/// after it find it: ``RequestContext/requestID``) and on the response (``RequestID``).
+/// after it find it: ``RequestContext/requestID``) and on the response (``RequestID``), and the
+/// trace id of its `traceparent` (``TraceContext``; a new trace's without one) on every line too.
 public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -35,6 +36,8 @@ public struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
         let id = RequestID.id(sentAs: request.headers[GatewayHeaders.requestID])
         var context = context
         context.logger[metadataKey: "request_id"] = .string(id)
+        let traceID = TraceContext.traceID(of: request.headers[GatewayHeaders.traceparent]) ?? TraceContext.newTraceID()
+        context.logger[metadataKey: "trace_id"] = .string(traceID)
         var response = try await next(request, context)
         response.headers[GatewayHeaders.requestID] = id
         return response
@@ -45,6 +48,11 @@ extension RequestContext {
     /// The id ``RequestIdMiddleware`` gave this request.
     public var requestID: String? {
         if case .string(let id)? = logger[metadataKey: "request_id"] { id } else { nil }
+    }
+
+    /// The trace id ``RequestIdMiddleware`` gave this request.
+    public var traceID: String? {
+        if case .string(let id)? = logger[metadataKey: "trace_id"] { id } else { nil }
     }
 }
 

@@ -107,13 +107,14 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             LeanAnswer.write(status: 200, headers: headers, body: body, to: call.head, context: context, wrap: wrapOutboundOut)
             status = 200
         } catch {
-            let refusal = LeanAnswer.refusal(for: error, requestID: call.id, logger: logger)
+            let refusal = LeanAnswer.refusal(for: error, requestID: call.id, traceparent: call.traceparent, logger: logger)
             LeanAnswer.write(refusal, requestID: call.id, to: call.head, context: context, wrap: wrapOutboundOut)
             status = Int(refusal.status.code)
         }
         guard logger.logLevel <= .info else { return }
         AccessLogLine.write(
-            to: logger.withRequestID(call.id), level: .info, method: call.head.method.rawValue, path: call.path, status: status, since: call.started, user: nil)
+            to: logger.withRequestID(call.id, traceparent: call.traceparent), level: .info, method: call.head.method.rawValue, path: call.path, status: status,
+            since: call.started, user: nil)
     }
 }
 
@@ -124,6 +125,8 @@ private struct Call {
     /// The URI's path, its query (which no call has) left out.
     let path: String
     let started = ContinuousClock.now
+
+    var traceparent: String? { head.headers.first(name: GatewayHeaders.traceparent.canonicalName) }
 
     init(head: HTTPRequestHead) {
         self.head = head

@@ -212,8 +212,10 @@ struct GenerationStoreContractTests {
         try await kind.with { fixtures in
             let store = fixtures.store
             let user = UUID().uuidString.lowercased()
-            let task = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            var task = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            task.traceID = TraceContext.newTraceID()
             _ = try await store.write([.task(task, idempotencyKey: nil, paid: false, queue: "generate.long")])
+            #expect(try await store.task(id: task.id)?.traceID == task.traceID, "genworker carries on the trace of the request that made it")
             // The queue-age probe's read: at least this task waits.
             let oldest = try #require(try await store.oldestQueuedTaskAge())
             #expect(oldest >= .zero)

@@ -16,7 +16,7 @@ import Testing
         let lines = Mutex<[String]>([])
         let logger = Logger(label: "test") { label in JSONLogHandler(label: label, level: .debug) { line in lines.withLock { $0.append(line) } } }
         let router = Daemon.router(readiness: Readiness(), registry: PrometheusCollectorRegistry())
-        router.get("/api/things/{id}") { _, _ in "trace \(RequestTrace.requestID ?? "none")" }
+        router.get("/api/things/{id}") { _, _ in "trace \(RequestTrace.requestID ?? "none") \(RequestTrace.traceID ?? "none")" }
         Daemon.answerWrongMethods(on: router)
         let logged: @Sendable () -> [[String: String]] = {
             lines.withLock { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: String] }
@@ -29,7 +29,7 @@ import Testing
             let answer = try await client.execute(
                 uri: "/api/things/7?token=secret", method: .get,
                 headers: [GatewayHeaders.requestID: "req-42", GatewayHeaders.userID: "5f1c0e6e-5b7a-4a43-9c55-9f8f3a1d2b11"])
-            #expect(String(buffer: answer.body) == "trace req-42", "the route's own calls carry the request id")
+            #expect(String(buffer: answer.body).hasPrefix("trace req-42 "), "the route's own calls carry the request id")
             let line = try #require(logged().first { $0["msg"] == "request" && $0["path"] == "/api/things/7" })
             #expect(line["level"] == "info")
             #expect(line["method"] == "GET" && line["status"] == "200")
@@ -39,6 +39,25 @@ import Testing
             #expect(!logged().contains { $0.values.contains { $0.contains("secret") } }, "a query may hold a token: it is never logged")
             _ = try await client.execute(uri: "/api/things/8", method: .delete)
             #expect(logged().contains { $0["path"] == "/api/things/8" && $0["status"] == "405" })
+        }
+    }
+
+    @Test func everyLineOfARequestHasTheTraceIdOfItsTraceparentAndItsCallsCarryIt() async throws {
+        try await withDaemon { client, logged in
+            let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+            let answer = try await client.execute(
+                uri: "/api/things/9", method: .get,
+                headers: [GatewayHeaders.requestID: "req-43", GatewayHeaders.traceparent: "00-\(trace)-00f067aa0ba902b7-01"])
+            #expect(String(buffer: answer.body) == "trace req-43 \(trace)")
+            #expect(logged().first { $0["path"] == "/api/things/9" }?["trace_id"] == trace)
+            // Without one, or with a malformed one, the request starts a trace of its own.
+            for traceparent in [nil, "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-\(trace.uppercased())-00f067aa0ba902b7-01"] {
+                var headers: HTTPFields = [GatewayHeaders.requestID: "req-44"]
+                if let traceparent { headers[GatewayHeaders.traceparent] = traceparent }
+                let own = String(buffer: try await client.execute(uri: "/api/things/10", method: .get, headers: headers).body)
+                let ownTrace = try #require(own.split(separator: " ").last.map(String.init))
+                #expect(ownTrace.count == 32 && ownTrace.allSatisfy(\.isHexDigit) && ownTrace != trace && ownTrace != trace.uppercased(), "\(own)")
+            }
         }
     }
 

@@ -24,6 +24,8 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         var leaseOwner: String?
         var leaseUntil: Date?
         let createdAt: Date
+        /// When it last went into a queue: accepted, put back after a failed attempt, or replayed.
+        var queuedAt: Date?
     }
 
     struct State: Sendable {
@@ -118,7 +120,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         GenerationRecord(
             id: record.id, userID: record.userID, function: record.function, topic: record.topic, language: record.language,
             maxTokens: record.maxTokens, templateVersion: record.templateVersion, mode: record.mode, reservation: record.reservation,
-            status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, createdMicros: micros(now),
+            status: record.status, engine: nil, result: nil, failure: nil, requestID: record.requestID, traceID: record.traceID, createdMicros: micros(now),
             finishedMicros: nil)
     }
 
@@ -128,7 +130,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
         if let idempotencyKey, state.rows.values.contains(where: { $0.record.userID == record.userID && $0.idempotencyKey == idempotencyKey }) {
             return false
         }
-        state.rows[record.id] = Row(record: stored(record, at: now), idempotencyKey: idempotencyKey, paid: paid, createdAt: now)
+        state.rows[record.id] = Row(record: stored(record, at: now), idempotencyKey: idempotencyKey, paid: paid, createdAt: now, queuedAt: now)
         state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue))
         state.nextOutboxID += 1
         return true
@@ -211,7 +213,9 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
     func oldestQueuedTaskAge() async throws -> Duration? {
         let now = clock.now
         return state.withLock { state in
-            state.rows.values.filter { $0.record.status == .queued }.map(\.createdAt).min().map { .milliseconds(Int64(now.timeIntervalSince($0) * 1000)) }
+            state.rows.values.filter { $0.record.status == .queued }.map { $0.queuedAt ?? $0.createdAt }.min().map {
+                .milliseconds(Int64(now.timeIntervalSince($0) * 1000))
+            }
         }
     }
 
@@ -228,7 +232,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 state.rows[id]?.record.failure = nil
                 state.rows[id]?.leaseOwner = owner
                 state.rows[id]?.leaseUntil = now + Self.seconds(lease)
-                return .claimed(attempt: row.attempts + 1, waited: .milliseconds(Int64(now.timeIntervalSince(row.createdAt) * 1000)))
+                return .claimed(attempt: row.attempts + 1, waited: .milliseconds(Int64(now.timeIntervalSince(row.queuedAt ?? row.createdAt) * 1000)))
             }
             guard row.record.status == .running else { return .ended }
             let left = max(row.leaseUntil?.timeIntervalSince(now) ?? 0, 0)
@@ -253,6 +257,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
     func requeue(id: String, failure: String) async throws {
         state.withLock { state in
             guard state.rows[id]?.record.status == .running else { return }
+            state.rows[id]?.queuedAt = clock.now
             state.rows[id]?.record.status = .queued
             state.rows[id]?.record.failure = failure
             state.rows[id]?.leaseOwner = nil
@@ -280,8 +285,8 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 id: id, userID: row.record.userID, function: row.record.function, topic: row.record.topic, language: row.record.language,
                 maxTokens: row.record.maxTokens, templateVersion: row.record.templateVersion, mode: row.record.mode,
                 reservation: row.record.status == .failed ? nil : row.record.reservation, status: .queued, engine: nil, result: nil, failure: nil,
-                requestID: row.record.requestID, createdMicros: row.record.createdMicros, finishedMicros: nil)
-            state.rows[id] = Row(record: record, idempotencyKey: row.idempotencyKey, paid: row.paid, createdAt: row.createdAt)
+                requestID: row.record.requestID, traceID: row.record.traceID, createdMicros: row.record.createdMicros, finishedMicros: nil)
+            state.rows[id] = Row(record: record, idempotencyKey: row.idempotencyKey, paid: row.paid, createdAt: row.createdAt, queuedAt: now)
             state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: id, queue: GenerationTaskMessage.workQueue(paid: row.paid)))
             state.nextOutboxID += 1
             return true
