@@ -171,6 +171,8 @@ struct OutboxMessage: Sendable, Equatable {
     let id: Int
     let taskID: String
     let queue: String
+    /// The trace of the request that made the task, for the message's `traceparent` header.
+    var traceID: String? = nil
 }
 
 /// What claiming a task for an engine call found.

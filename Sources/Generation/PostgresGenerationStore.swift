@@ -236,10 +236,13 @@ struct PostgresGenerationStore: GenerationStore {
     func relayOutbox(limit: Int, publish: ([OutboxMessage]) async -> [Bool]) async throws -> Int {
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
-                "SELECT id, generation_id::text AS task_id, routing_key FROM ai.outbox ORDER BY id LIMIT $1::integer FOR UPDATE SKIP LOCKED",
-                [.int(limit)])
+                """
+                SELECT o.id, o.generation_id::text AS task_id, o.routing_key, g.trace_id FROM ai.outbox o LEFT JOIN ai.generations g ON g.id = o.generation_id
+                ORDER BY o.id LIMIT $1::integer FOR UPDATE OF o SKIP LOCKED
+                """, [.int(limit)])
             let messages = try rows.map { row in
-                OutboxMessage(id: try row.decode("id"), taskID: try row.decode("task_id"), queue: try row.decode("routing_key"))
+                OutboxMessage(
+                    id: try row.decode("id"), taskID: try row.decode("task_id"), queue: try row.decode("routing_key"), traceID: try row.decode("trace_id"))
             }
             guard !messages.isEmpty else { return 0 }
             let confirmed = zip(messages, await publish(messages)).filter(\.1).map { String($0.0.id) }

@@ -1,6 +1,7 @@
 import AMQPClient
 import Contracts
 import Messaging
+import ServiceKit
 
 /// Where task messages go (RabbitMQ's `generate` exchange), as the rules see it (user events go
 /// through the `ai.event_outbox` the generations' triggers write, sql/013): RabbitMQ in a running aid and genworker, memory in the tests of their rules.
@@ -19,15 +20,23 @@ struct AMQPTaskQueue: TaskQueue {
     let publisher: AMQPPublisher
 
     func publish(_ tasks: [OutboxMessage]) async -> [Bool] {
-        guard let messages = try? tasks.map({ try AMQPMessage.generationTask($0.taskID, routingKey: $0.queue) }) else { return tasks.map { _ in false } }
+        guard
+            let messages = try? tasks.map({
+                try AMQPMessage.generationTask($0.taskID, routingKey: $0.queue, traceparent: $0.traceID.map { TraceContext.value(traceID: $0) })
+            })
+        else { return tasks.map { _ in false } }
         return await publisher.publish(messages).map { if case .success = $0 { true } else { false } }
     }
 
     func retry(taskID: String, paid: Bool, after delay: Duration) async throws {
-        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: delay))
+        try await publisher.publish(
+            .generationTask(taskID, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: delay, traceparent: Self.traceparent))
     }
 
     func deadLetter(taskID: String, failure: String) async throws {
-        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure))
+        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure, traceparent: Self.traceparent))
     }
+
+    /// A retry or dead letter is published by the task's own run, in its trace.
+    private static var traceparent: String? { RequestTrace.traceID.map { TraceContext.value(traceID: $0) } }
 }

@@ -49,6 +49,9 @@ struct MessageTests {
         #expect(retry.routingKey == "generate.retry" && retry.expiration == .seconds(2))
         let dead = try AMQPMessage.generationTask("3d9b", routingKey: GenerationTaskMessage.deadRoutingKey, failure: "engine_failed")
         #expect(dead.headers == ["failure": "engine_failed"])
+        let traced = try AMQPMessage.generationTask(
+            "3d9b", routingKey: GenerationTaskMessage.workQueue(paid: false), traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        #expect(traced.headers == ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"], "the request's trace, as HTTP carries it")
         let event = UserEvent(type: .generationFailed, userID: "u1")
         let published = try AMQPMessage.userEvent(event)
         let body = try event.encoded()

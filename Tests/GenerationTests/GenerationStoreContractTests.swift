@@ -170,7 +170,8 @@ struct GenerationStoreContractTests {
         try await kind.with { fixtures in
             let store = fixtures.store
             let user = UUID().uuidString.lowercased()
-            let first = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            var first = try Self.record(user: user, function: "lesson_plan", mode: "queued")
+            first.traceID = TraceContext.newTraceID()
             #expect(try await store.write([.task(first, idempotencyKey: "k1", paid: true, queue: "generate.long.paid")]) == [true])
             let second = try Self.record(user: user, function: "lesson_plan", mode: "queued")
             #expect(try await store.write([.task(second, idempotencyKey: "k1", paid: true, queue: "generate.long.paid")]) == [false])
@@ -196,11 +197,16 @@ struct GenerationStoreContractTests {
             // messages in the suite's database are never confirmed here.) Another test's pass may
             // hold these rows for its moment (the relay skips locked rows): pass until one is confirmed.
             var relayed = 0
+            var firstTraceID: String?
             try await waitUntil {
-                relayed = try await store.relayOutbox(limit: 1000) { messages in messages.map { $0.taskID == first.id } }
+                relayed = try await store.relayOutbox(limit: 1000) { messages in
+                    if let message = messages.first(where: { $0.taskID == first.id }) { firstTraceID = message.traceID }
+                    return messages.map { $0.taskID == first.id }
+                }
                 return relayed > 0
             }
             #expect(relayed == 1)
+            #expect(firstTraceID == first.traceID, "its message's traceparent carries the trace of the request that made it")
             #expect(try await fixtures.outbox(of: mine) == ["\(unkeyed.id) generate.long"])
         }
     }

@@ -131,7 +131,7 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
             return false
         }
         state.rows[record.id] = Row(record: stored(record, at: now), idempotencyKey: idempotencyKey, paid: paid, createdAt: now, queuedAt: now)
-        state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue))
+        state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: record.id, queue: queue, traceID: record.traceID))
         state.nextOutboxID += 1
         return true
     }
@@ -287,7 +287,8 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 reservation: row.record.status == .failed ? nil : row.record.reservation, status: .queued, engine: nil, result: nil, failure: nil,
                 requestID: row.record.requestID, traceID: row.record.traceID, createdMicros: row.record.createdMicros, finishedMicros: nil)
             state.rows[id] = Row(record: record, idempotencyKey: row.idempotencyKey, paid: row.paid, createdAt: row.createdAt, queuedAt: now)
-            state.outbox.append(OutboxMessage(id: state.nextOutboxID, taskID: id, queue: GenerationTaskMessage.workQueue(paid: row.paid)))
+            state.outbox.append(
+                OutboxMessage(id: state.nextOutboxID, taskID: id, queue: GenerationTaskMessage.workQueue(paid: row.paid), traceID: row.record.traceID))
             state.nextOutboxID += 1
             return true
         }
