@@ -70,7 +70,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         let reads = reads
         let promise = context.eventLoop.makePromise(of: DocumentReadCache.Answer.self)
         promise.completeWithTask {
-            try await RequestTrace.with(requestID: request.id, traceID: TraceContext.traceID(of: request.traceparent)) {
+            try await RequestTrace.with(requestID: request.id, traceID: request.traceID) {
                 switch read {
                 case .page(let query): try await reads.page(owner: user, query)
                 case .document(let id): try await reads.document(id: id, user: user)
@@ -113,7 +113,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
             (kept ? counters.memory : counters.store).increment()
             status = 200
         case .failure(let error):
-            let refusal = LeanAnswer.refusal(for: error, requestID: request.id, traceparent: request.traceparent, logger: logger)
+            let refusal = LeanAnswer.refusal(for: error, requestID: request.id, traceID: request.traceID, logger: logger)
             LeanAnswer.write(refusal, requestID: request.id, to: request.head, context: context, wrap: wrapOutboundOut)
             counters.refused.increment()
             status = Int(refusal.status.code)
@@ -122,7 +122,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
         let level: Logger.Level = kept ? .debug : .info
         guard logger.logLevel <= level else { return }
         AccessLogLine.write(
-            to: logger.withRequestID(request.id, traceparent: request.traceparent), level: level, method: request.head.method.rawValue, path: request.uri.path,
+            to: logger.withRequestID(request.id, traceID: request.traceID), level: level, method: request.head.method.rawValue, path: request.uri.path,
             status: status,
             since: request.started, user: request.user)
     }
@@ -132,16 +132,18 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
 private struct ReadRequest: Sendable {
     let head: HTTPRequestHead
     let id: String
+    let traceID: String?
     let started: ContinuousClock.Instant
     let uri: URI
 
     init(head: HTTPRequestHead, id: String, started: ContinuousClock.Instant) {
         self.head = head
         self.id = id
+        traceID = head.traceID
         self.started = started
         uri = URI(head.uri)
     }
 
     var user: String? { head.headers.first(name: GatewayHeaders.userID.canonicalName) }
-    var traceparent: String? { head.headers.first(name: GatewayHeaders.traceparent.canonicalName) }
+
 }

@@ -178,8 +178,8 @@ struct OutboxMessage: Sendable, Equatable {
 /// What claiming a task for an engine call found.
 enum TaskClaim: Sendable, Equatable {
     /// Running now, leased to the claimant: the attempt's number, and how long the task waited in
-    /// its queue.
-    case claimed(attempt: Int, waited: Duration)
+    /// its queue (nil when it was not in one: a lease taken over from a worker that died).
+    case claimed(attempt: Int, waited: Duration?)
     /// It has ended (or is gone).
     case ended
     /// Another handler holds its lease for this much longer.

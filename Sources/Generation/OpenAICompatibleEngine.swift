@@ -113,7 +113,7 @@ struct OpenAICompatibleEngine: GenerationEngine {
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         // A model provider that traces its calls puts this one in the request's trace.
-        if let traceID = RequestTrace.traceID { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: TraceContext.value(traceID: traceID)) }
+        if let traceparent = TraceContext.forCall { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: traceparent) }
         let body = ChatRequest(
             model: model, messages: [.init(role: "system", content: prompt.system), .init(role: "user", content: prompt.user)], max_tokens: maxTokens,
             stream: true, stop: prompt.stop.isEmpty ? nil : prompt.stop, temperature: temperature)

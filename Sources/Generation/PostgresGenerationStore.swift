@@ -271,18 +271,21 @@ struct PostgresGenerationStore: GenerationStore {
     }
 
     func claim(id: String, owner: String, lease: Duration) async throws -> TaskClaim {
+        // The row as it was (locked first): a task's wait counts only if it was in a queue.
         let claimed = try await postgres.query(
             """
-            UPDATE ai.generations
+            WITH was AS (SELECT id, status, coalesce(queued_at, created_at) AS since FROM ai.generations WHERE id = $1::uuid FOR UPDATE)
+            UPDATE ai.generations g
             SET status = 'running', attempts = attempts + 1, failure = NULL, lease_owner = $2::uuid,
                 lease_until = clock_timestamp() + $3 * interval '1 second'
-            WHERE id = $1::uuid
-              AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_owner = $2::uuid)))
-            RETURNING attempts, extract(epoch FROM clock_timestamp() - coalesce(queued_at, created_at))::float8 AS waited_seconds
+            FROM was
+            WHERE g.id = was.id
+              AND (g.status = 'queued' OR (g.status = 'running' AND (g.lease_until IS NULL OR g.lease_until < clock_timestamp() OR g.lease_owner = $2::uuid)))
+            RETURNING g.attempts, CASE WHEN was.status = 'queued' THEN extract(epoch FROM clock_timestamp() - was.since)::float8 END AS waited_seconds
             """, [.text(id), .text(owner), .double(Self.seconds(lease))])
         if let row = claimed.first {
-            let waited: Double = try row.decode("waited_seconds")
-            return .claimed(attempt: try row.decode("attempts"), waited: .milliseconds(Int64(max(waited, 0) * 1000)))
+            let waited: Double? = try row.decode("waited_seconds")
+            return .claimed(attempt: try row.decode("attempts"), waited: waited.map { .milliseconds(Int64(max($0, 0) * 1000)) })
         }
         let held = try await postgres.query(
             """
@@ -296,7 +299,8 @@ struct PostgresGenerationStore: GenerationStore {
 
     func oldestQueuedTaskAge() async throws -> Duration? {
         let rows = try await postgres.query(
-            "SELECT extract(epoch FROM clock_timestamp() - min(queued_at))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'")
+            "SELECT extract(epoch FROM clock_timestamp() - min(coalesce(queued_at, created_at)))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'"
+        )
         let age: Double? = try rows.first?.decode("age_seconds")
         return age.map { .milliseconds(Int64(max($0, 0) * 1000)) }
     }

@@ -30,13 +30,11 @@ struct AMQPTaskQueue: TaskQueue {
 
     func retry(taskID: String, paid: Bool, after delay: Duration) async throws {
         try await publisher.publish(
-            .generationTask(taskID, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: delay, traceparent: Self.traceparent))
+            .generationTask(taskID, routingKey: GenerationTaskMessage.retryQueue(paid: paid), expiration: delay, traceparent: TraceContext.forCall))
     }
 
     func deadLetter(taskID: String, failure: String) async throws {
-        try await publisher.publish(.generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure, traceparent: Self.traceparent))
+        try await publisher.publish(
+            .generationTask(taskID, routingKey: GenerationTaskMessage.deadRoutingKey, failure: failure, traceparent: TraceContext.forCall))
     }
-
-    /// A retry or dead letter is published by the task's own run, in its trace.
-    private static var traceparent: String? { RequestTrace.traceID.map { TraceContext.value(traceID: $0) } }
 }

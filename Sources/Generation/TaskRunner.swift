@@ -64,10 +64,8 @@ struct TaskRunner: Sendable {
                     try await perform(action, taskID: taskID ?? "", owner: owner, paid: paid, machine: &machine)
                 }
             } catch {
-                RequestTrace.$requestID.withValue(machine.requestID) {
-                    RequestTrace.$traceID.withValue(machine.traceID) {
-                        logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
-                    }
+                RequestTrace.with(requestID: machine.requestID, traceID: machine.traceID) {
+                    logger.traced.warning("task step failed; trying again", metadata: ["task": "\(taskID ?? "")", "reason": "\(error)"])
                 }
                 action = machine.stepFailed(shuttingDown: Task.isCancelled)
             }
@@ -94,7 +92,7 @@ struct TaskRunner: Sendable {
             // that follows a claim runs in the same slot.
             let next = try await slots.withSlot(paid: paid) { () async throws -> StateMachine.Action in
                 let claim = try await store.claim(id: task.id, owner: owner, lease: lease)
-                if case .claimed(_, let waited) = claim { queueWait[paid ? 1 : 0].record(duration: waited) }
+                if case .claimed(_, let waited?) = claim { queueWait[paid ? 1 : 0].record(duration: waited) }
                 let next = machine.claimed(claim)
                 guard case .runEngine = next else { return next }
                 return try await perform(next, taskID: taskID, owner: owner, paid: paid, machine: &machine)

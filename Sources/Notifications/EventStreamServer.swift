@@ -136,10 +136,6 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName))
     }
 
-    static func traceparent(_ head: HTTPRequestHead) -> String? {
-        head.headers.first(name: GatewayHeaders.traceparent.canonicalName)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): self.head = head
@@ -191,7 +187,7 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         let wire = ServerSentEventWire(context: context)
         wire.begin(version: head.version, requestID: requestID)
         stream = self.context.open(
-            identity, resumingAfter: Self.resume(head), requestID: requestID, traceparent: Self.traceparent(head), transport: "sse", wire: wire,
+            identity, resumingAfter: Self.resume(head), requestID: requestID, traceID: head.traceID, transport: "sse", wire: wire,
             on: context.channel)
     }
 
@@ -200,7 +196,7 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         headers extra: [(String, String)] = []
     ) {
         // One line per refusal, as the access log of the Hummingbird listener has.
-        self.context.logger.withRequestID(requestID, traceparent: Self.traceparent(head)).info(
+        self.context.logger.withRequestID(requestID, traceID: head.traceID).info(
             "request",
             metadata: [
                 "method": .string(head.method.rawValue), "path": .string(String(head.uri.prefix { $0 != "?" })), "status": .stringConvertible(status.code),
@@ -241,7 +237,7 @@ final class WebSocketEventHandler: ChannelInboundHandler {
         guard let identity = EventRequestHandler.identity(head) else { return context.close(promise: nil) }
         stream = self.context.open(
             identity, resumingAfter: URI(head.uri).queryParameters.get("after"), requestID: EventRequestHandler.requestID(head),
-            traceparent: EventRequestHandler.traceparent(head), transport: "websocket",
+            traceID: head.traceID, transport: "websocket",
             wire: WebSocketWire(context: context), on: context.channel)
     }
 

@@ -27,7 +27,7 @@ struct StreamContext: Sendable {
     /// The stream is forgotten when `channel` closes, whenever and however it does (even during
     /// its first write). Call on the channel's event loop.
     func open(
-        _ identity: GatewayIdentity, resumingAfter resume: String?, requestID: String, traceparent: String?, transport: String, wire: some StreamWire,
+        _ identity: GatewayIdentity, resumingAfter resume: String?, requestID: String, traceID: String?, transport: String, wire: some StreamWire,
         on channel: any Channel
     ) -> StreamConnection? {
         let eventLoop = channel.eventLoop
@@ -41,7 +41,7 @@ struct StreamContext: Sendable {
             wire.finish(.shutdown)
             return nil
         }
-        var logger = logger.withRequestID(requestID, traceparent: traceparent)
+        var logger = logger.withRequestID(requestID, traceID: traceID)
         logger[metadataKey: "user"] = .string(identity.userID)
         let connection = StreamConnection(
             subscription: subscription, resumingAfter: resume, context: self, wire: wire, transport: transport, eventLoop: eventLoop, logger: logger)

@@ -65,24 +65,29 @@ public enum RequestTrace {
     public static func with<T>(requestID: String?, traceID: String?, _ work: () async throws -> T) async rethrows -> T {
         try await $requestID.withValue(requestID) { try await $traceID.withValue(traceID, operation: work) }
     }
+
+    /// Runs `work` with `requestID` and `traceID` as the work's (synchronous work: a log line).
+    public static func with<T>(requestID: String?, traceID: String?, _ work: () throws -> T) rethrows -> T {
+        try $requestID.withValue(requestID) { try $traceID.withValue(traceID, operation: work) }
+    }
 }
 
 extension Logger {
     /// This logger with the request id of the work under way (``RequestTrace/requestID``), for the
     /// lines of code that serves a request or a task but holds a daemon-wide logger.
     public var traced: Logger {
-        guard let id = RequestTrace.requestID else { return self }
-        var logger = withRequestID(id)
+        var logger = self
+        if let id = RequestTrace.requestID { logger[metadataKey: "request_id"] = .string(id) }
         if let traceID = RequestTrace.traceID { logger[metadataKey: "trace_id"] = .string(traceID) }
         return logger
     }
 
-    /// This logger with `id` as the request id on its lines, and the trace id of the request's
-    /// `traceparent` when it has a valid one (a lean listener's request).
-    public func withRequestID(_ id: String, traceparent: String? = nil) -> Logger {
+    /// This logger with `id` as the request id on its lines, and `traceID` (a lean listener's
+    /// request: ``TraceContext/traceID(of:)`` of its `traceparent`) when it has one.
+    public func withRequestID(_ id: String, traceID: String? = nil) -> Logger {
         var logger = self
         logger[metadataKey: "request_id"] = .string(id)
-        if let traceID = TraceContext.traceID(of: traceparent) { logger[metadataKey: "trace_id"] = .string(traceID) }
+        if let traceID { logger[metadataKey: "trace_id"] = .string(traceID) }
         return logger
     }
 }

@@ -1,3 +1,4 @@
+import Contracts
 public import Logging
 public import NIOCore
 public import NIOHTTP1
@@ -200,9 +201,9 @@ public enum LeanAnswer {
     /// What a lean handler answers for `error`: its own refusal when it knows one
     /// (``APIErrorConvertible``), else `internal_error`, its text logged under `requestID` and kept
     /// from the client, as ``ErrorBodyMiddleware`` does for the Hummingbird listeners.
-    public static func refusal(for error: any Error, requestID: String, traceparent: String?, logger: Logger) -> APIError {
+    public static func refusal(for error: any Error, requestID: String, traceID: String?, logger: Logger) -> APIError {
         if let known = error as? any APIErrorConvertible { return known.apiError }
-        logger.withRequestID(requestID, traceparent: traceparent).error("unhandled error", metadata: ["error": .string(String(describing: error))])
+        logger.withRequestID(requestID, traceID: traceID).error("unhandled error", metadata: ["error": .string(String(describing: error))])
         return .internalError
     }
 
@@ -218,4 +219,10 @@ public enum LeanAnswer {
             status: Int(error.status.code), headers: headers, body: context.channel.allocator.buffer(bytes: error.body(requestId: requestID)), to: head,
             context: context, wrap: wrap)
     }
+}
+
+extension HTTPRequestHead {
+    /// The trace id of the request's `traceparent` (``TraceContext``; nginx sends one with every
+    /// request), nil without a valid one.
+    public var traceID: String? { TraceContext.traceID(of: headers.first(name: GatewayHeaders.traceparent.canonicalName)) }
 }

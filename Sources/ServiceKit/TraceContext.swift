@@ -19,6 +19,10 @@ public enum TraceContext {
         "00-\(traceID)-\(randomHex(16))-01"
     }
 
+    /// The `traceparent` for a call made now for the work under way (``RequestTrace/traceID``), a
+    /// span of its own; nil outside any trace.
+    public static var forCall: String? { RequestTrace.traceID.map { value(traceID: $0) } }
+
     /// A new trace's id, for work that no request started.
     public static func newTraceID() -> String { randomHex(32) }
 

@@ -73,7 +73,7 @@ public struct InternalAPIClient: Sendable {
             }
             // The callee logs the call under the id of the request (or task) it serves, in its trace.
             if let requestID = RequestTrace.requestID { request.headers.add(name: GatewayHeaders.requestID.rawName, value: requestID) }
-            if let traceID = RequestTrace.traceID { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: TraceContext.value(traceID: traceID)) }
+            if let traceparent = TraceContext.forCall { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: traceparent) }
             do {
                 let response = try await client.execute(request, timeout: timeout)
                 let bytes = try await response.body.collect(upTo: maxBytes)

@@ -107,13 +107,13 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             LeanAnswer.write(status: 200, headers: headers, body: body, to: call.head, context: context, wrap: wrapOutboundOut)
             status = 200
         } catch {
-            let refusal = LeanAnswer.refusal(for: error, requestID: call.id, traceparent: call.traceparent, logger: logger)
+            let refusal = LeanAnswer.refusal(for: error, requestID: call.id, traceID: call.traceID, logger: logger)
             LeanAnswer.write(refusal, requestID: call.id, to: call.head, context: context, wrap: wrapOutboundOut)
             status = Int(refusal.status.code)
         }
         guard logger.logLevel <= .info else { return }
         AccessLogLine.write(
-            to: logger.withRequestID(call.id, traceparent: call.traceparent), level: .info, method: call.head.method.rawValue, path: call.path, status: status,
+            to: logger.withRequestID(call.id, traceID: call.traceID), level: .info, method: call.head.method.rawValue, path: call.path, status: status,
             since: call.started, user: nil)
     }
 }
@@ -126,11 +126,12 @@ private struct Call {
     let path: String
     let started = ContinuousClock.now
 
-    var traceparent: String? { head.headers.first(name: GatewayHeaders.traceparent.canonicalName) }
+    let traceID: String?
 
     init(head: HTTPRequestHead) {
         self.head = head
         id = RequestID.id(sentAs: head.headers.first(name: GatewayHeaders.requestID.canonicalName))
+        traceID = head.traceID
         path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
     }
 }

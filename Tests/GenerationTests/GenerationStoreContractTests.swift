@@ -226,8 +226,8 @@ struct GenerationStoreContractTests {
             let oldest = try #require(try await store.oldestQueuedTaskAge())
             #expect(oldest >= .zero)
             let (one, two) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
-            guard case .claimed(1, let waited) = try await store.claim(id: task.id, owner: one, lease: .seconds(30)) else {
-                Issue.record("a queued task was not claimed as its first attempt")
+            guard case .claimed(1, let waited?) = try await store.claim(id: task.id, owner: one, lease: .seconds(30)) else {
+                Issue.record("a queued task was not claimed as its first attempt, with its wait")
                 return
             }
             #expect(waited >= .zero && waited < .seconds(10), "the wait since the task was accepted")
@@ -251,7 +251,20 @@ struct GenerationStoreContractTests {
             #expect(try await store.task(id: task.id)?.result == "Part 1.")
             // An abandoned lease (its genworker died) is taken over.
             let stranded = try await fixtures.strand(mode: "queued", attempts: 1, leaseLeft: -1)
-            #expect((try await store.claim(id: stranded, owner: one, lease: .seconds(30))).attempt == 2)
+            guard case .claimed(2, let takenOver) = try await store.claim(id: stranded, owner: one, lease: .seconds(30)) else {
+                Issue.record("an abandoned lease was not taken over")
+                return
+            }
+            #expect(takenOver == nil, "a lease taken over was in no queue: no wait is counted")
+            // A task an hour old, put back after a failed attempt, has waited since then only.
+            let retried = try await fixtures.strand(mode: "queued", age: 3600, attempts: 1, leaseLeft: 30, owner: two)
+            try await store.requeue(id: retried, failure: "engine_failed")
+            #expect(try await store.oldestQueuedTaskAge() ?? .zero < .seconds(3600), "the oldest wait is not counted from the task's acceptance")
+            guard case .claimed(2, let waited?) = try await store.claim(id: retried, owner: one, lease: .seconds(30)) else {
+                Issue.record("a requeued task was not claimed with its wait")
+                return
+            }
+            #expect(waited < .seconds(10), "the wait since it was put back, not since it was accepted")
             let answeredInRequest = try await fixtures.strand(mode: "immediate")
             #expect(try await store.cancel(id: answeredInRequest, userID: user) == .notFound, "only a task can be canceled")
         }

@@ -28,5 +28,7 @@ import Testing
         #expect(TraceContext.traceID(of: first) == trace && TraceContext.traceID(of: second) == trace)
         #expect(first != second, "each call has its own span id")
         #expect(first.hasSuffix("-01"))
+        #expect(TraceContext.forCall == nil, "outside any trace, a call carries none")
+        RequestTrace.$traceID.withValue(trace) { #expect(TraceContext.traceID(of: TraceContext.forCall) == trace) }
     }
 }

@@ -232,7 +232,8 @@ final class InMemoryGenerationStore: GenerationStore, Sendable {
                 state.rows[id]?.record.failure = nil
                 state.rows[id]?.leaseOwner = owner
                 state.rows[id]?.leaseUntil = now + Self.seconds(lease)
-                return .claimed(attempt: row.attempts + 1, waited: .milliseconds(Int64(now.timeIntervalSince(row.queuedAt ?? row.createdAt) * 1000)))
+                let waited = row.record.status == .queued ? Duration.milliseconds(Int64(now.timeIntervalSince(row.queuedAt ?? row.createdAt) * 1000)) : nil
+                return .claimed(attempt: row.attempts + 1, waited: waited)
             }
             guard row.record.status == .running else { return .ended }
             let left = max(row.leaseUntil?.timeIntervalSince(now) ?? 0, 0)
