@@ -7,6 +7,9 @@
                                               within 30 s, every metric that a query of DASHBOARD or
                                               RULES names is one Prometheus has scraped, or a series
                                               RULES records
+  monitoring-check.py alert PROMETHEUS NAME INSTANCE...
+                                              within 30 s, alert NAME raised (pending or firing) for
+                                              each INSTANCE: the alerts NAME has, "NAME instance state"
 
 Each prints one line that starts with "ok" or says what is wrong, and exits 0 either way: the
 smoke test's `check` compares the line.
@@ -75,6 +78,16 @@ def dashboard(prometheus, path, rules):
     print("ok" if not unknown else "unknown metrics: " + ", ".join(unknown), f"{len(words)} metrics in {len(exprs)} queries")
 
 
+def alert(prometheus, name, *instances):
+    deadline = time.time() + 30
+    while True:
+        raised = [a for a in json.loads(get(f"{prometheus}/api/v1/alerts"))["data"]["alerts"] if a["labels"]["alertname"] == name]
+        if set(instances) <= {a["labels"].get("instance") for a in raised} or time.time() > deadline:
+            break
+        time.sleep(1)
+    print("\n".join(sorted(f"{name} {a['labels'].get('instance', '-')} {a['state']}" for a in raised)) or f"{name} not raised")
+
+
 command, args = sys.argv[1], sys.argv[2:]
 {"families": lambda: families(args), "targets": lambda: targets(args[0], int(args[1])),
- "dashboard": lambda: dashboard(*args)}[command]()
+ "dashboard": lambda: dashboard(*args), "alert": lambda: alert(*args)}[command]()
