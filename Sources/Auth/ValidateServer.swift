@@ -2,7 +2,6 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Logging
-import Metrics
 import NIOCore
 import NIOHTTP1
 import ServiceKit
@@ -14,7 +13,7 @@ import ServiceKit
 /// a miss passes through no task and no other thread. The hot path is read, hash, lookup, write.
 enum ValidateServer {
     static func listener(address: ListenAddress, threads: Int, socketMode: Int, validator: TokenValidator, logger: Logger) -> LeanListener {
-        let duration = Timer(.authValidationDuration)
+        let duration = LatencyHistogram.forMetric(.authValidationDuration)
         return LeanListener(
             name: "validator", address: address, threads: threads, sharedLoop: threads == 1 ? validator.registry.eventLoop : nil, socketMode: socketMode,
             logger: logger
@@ -31,11 +30,11 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
 
     static let path = "/internal/jwt/validate"
     /// From the request read to its answer written: the auth hop's own share of a request.
-    private let duration: Timer
+    private let duration: LatencyHistogram
     private let validator: TokenValidator
     var pendingHead: HTTPRequestHead?
 
-    init(validator: TokenValidator, duration: Timer) {
+    init(validator: TokenValidator, duration: LatencyHistogram) {
         self.validator = validator
         self.duration = duration
     }
@@ -57,11 +56,11 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
         switch validator.answer(request) {
         case .ready(let outcome):
             write(outcome, requestID: requestID, head: head, context: context)
-            duration.record(duration: .now - started)
+            duration.record(.now - started)
         case .pending(let pending):
             pending.answer(on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenSuccess { outcome in
                 self.write(outcome, requestID: requestID, head: head, context: context)
-                self.duration.record(duration: .now - started)
+                self.duration.record(.now - started)
             }
         }
     }

@@ -46,7 +46,7 @@ public enum ProductMetric: String, CaseIterable, Sendable {
 
     /// A latency histogram's upper bounds, in seconds: from the fastest answer it tells apart to
     /// the longest it is expected to take.
-    var buckets: [Duration] {
+    public var buckets: [Duration] {
         switch self {
         case .authValidationDuration:
             [

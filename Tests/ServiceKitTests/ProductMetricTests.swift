@@ -46,3 +46,21 @@ import Testing
         #expect(!text.contains("# HELP"), "what the stack's smoke test looks for")
     }
 }
+
+@Suite struct LatencyHistogramTests {
+    @Test func observationsAreEmittedAsAPrometheusHistogramInSeconds() {
+        // A family no test records otherwise: the histograms are the process's.
+        let histogram = LatencyHistogram.forMetric(.taskQueueWait)
+        #expect(LatencyHistogram.forMetric(.taskQueueWait) === histogram, "one per family")
+        histogram.record(.milliseconds(20))
+        histogram.record(.seconds(45))
+        var buffer: [UInt8] = []
+        LatencyHistogram.emitAll(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        let name = ProductMetric.taskQueueWait.rawValue
+        #expect(text.contains("# HELP \(name) \(ProductMetric.taskQueueWait.help)\n# TYPE \(name) histogram\n"))
+        #expect(text.contains("\(name)_bucket{le=\"0.01\"} 0\n\(name)_bucket{le=\"0.05\"} 1\n"), "cumulative, bounds in seconds: \(text)")
+        #expect(text.contains("\(name)_bucket{le=\"30.0\"} 1\n\(name)_bucket{le=\"60.0\"} 2\n"), "\(text)")
+        #expect(text.contains("\(name)_bucket{le=\"+Inf\"} 2\n\(name)_sum 45.02\n\(name)_count 2\n"), "\(text)")
+    }
+}

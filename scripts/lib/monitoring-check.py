@@ -7,6 +7,8 @@
                                               within 30 s, every metric that a query of DASHBOARD or
                                               RULES names is one Prometheus has scraped, or a series
                                               RULES records
+  monitoring-check.py quiet PROMETHEUS        within 20 s, no alert raised (pending or firing):
+                                              "[]", or the alerts still raised then
   monitoring-check.py alert PROMETHEUS NAME INSTANCE...
                                               within 30 s, alert NAME raised (pending or firing) for
                                               each INSTANCE: the alerts NAME has, "NAME instance state"
@@ -78,6 +80,18 @@ def dashboard(prometheus, path, rules):
     print("ok" if not unknown else "unknown metrics: " + ", ".join(unknown), f"{len(words)} metrics in {len(exprs)} queries")
 
 
+def quiet(prometheus):
+    # Rules evaluated before the first scrapes see no series (absent() is true): those alerts are
+    # pending until the next evaluation after the targets are up.
+    deadline = time.time() + 20
+    while True:
+        raised = [f"{a['labels']['alertname']} {a['state']}" for a in json.loads(get(f"{prometheus}/api/v1/alerts"))["data"]["alerts"]]
+        if not raised or time.time() > deadline:
+            break
+        time.sleep(1)
+    print(raised)
+
+
 def alert(prometheus, name, *instances):
     deadline = time.time() + 30
     while True:
@@ -90,4 +104,4 @@ def alert(prometheus, name, *instances):
 
 command, args = sys.argv[1], sys.argv[2:]
 {"families": lambda: families(args), "targets": lambda: targets(args[0], int(args[1])),
- "dashboard": lambda: dashboard(*args), "alert": lambda: alert(*args)}[command]()
+ "dashboard": lambda: dashboard(*args), "quiet": lambda: quiet(*args), "alert": lambda: alert(*args)}[command]()
