@@ -145,5 +145,4 @@ private struct ReadRequest: Sendable {
     }
 
     var user: String? { head.headers.first(name: GatewayHeaders.userID.canonicalName) }
-
 }

@@ -285,7 +285,7 @@ struct PostgresGenerationStore: GenerationStore {
             """, [.text(id), .text(owner), .double(Self.seconds(lease))])
         if let row = claimed.first {
             let waited: Double? = try row.decode("waited_seconds")
-            return .claimed(attempt: try row.decode("attempts"), waited: waited.map { .milliseconds(Int64(max($0, 0) * 1000)) })
+            return .claimed(attempt: try row.decode("attempts"), waited: waited.map { .seconds(max($0, 0)) })
         }
         let held = try await postgres.query(
             """
@@ -294,7 +294,7 @@ struct PostgresGenerationStore: GenerationStore {
             """, [.text(id)])
         guard let row = held.first else { return .ended }
         let left: Double = try row.decode("left_seconds")
-        return .held(for: .milliseconds(Int64(max(left, 0) * 1000)))
+        return .held(for: .seconds(max(left, 0)))
     }
 
     func oldestQueuedTaskAge() async throws -> Duration? {
@@ -302,7 +302,7 @@ struct PostgresGenerationStore: GenerationStore {
             "SELECT extract(epoch FROM clock_timestamp() - min(coalesce(queued_at, created_at)))::float8 AS age_seconds FROM ai.generations WHERE status = 'queued'"
         )
         let age: Double? = try rows.first?.decode("age_seconds")
-        return age.map { .milliseconds(Int64(max($0, 0) * 1000)) }
+        return age.map { .seconds(max($0, 0)) }
     }
 
     func renew(id: String, owner: String, lease: Duration) async throws -> (status: GenerationRecord.Status, held: Bool)? {

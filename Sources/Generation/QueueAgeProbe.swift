@@ -16,8 +16,7 @@ struct QueueAgeProbe: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let oldest = try await store.oldestQueuedTaskAge() ?? .zero
-                    age.set(Double(oldest.components.seconds) + Double(oldest.components.attoseconds) / 1e18)
+                    age.set((try await store.oldestQueuedTaskAge() ?? .zero) / .seconds(1))
                 } catch {
                     logger.warning("age of the oldest queued task not read", metadata: ["reason": "\(error)"])
                 }

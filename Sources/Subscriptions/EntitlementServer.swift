@@ -125,7 +125,6 @@ private struct Call {
     /// The URI's path, its query (which no call has) left out.
     let path: String
     let started = ContinuousClock.now
-
     let traceID: String?
 
     init(head: HTTPRequestHead) {
