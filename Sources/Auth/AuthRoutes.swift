@@ -30,7 +30,7 @@ struct AuthRoutes: Sendable {
         }
         let auth = router.group("/auth").add(middleware: CrossSiteGuard())
         auth.post("/register") { request, context in
-            let body = try await request.decodeJSON(as: Credentials.self, context: context)
+            let body = try await request.decodeJSON(as: Registration.self, context: context)
             let userID = try await accounts.signIn.register(email: body.email, password: body.password, client: Self.client(request))
             return try Response.json(["user_id": userID], status: .created)
         }
@@ -233,6 +233,15 @@ private struct Credentials: JSONRequestBody {
     let cookies: Bool?
 
     enum Members: String, CodingKey, CaseIterable { case email, password, cookies }
+    typealias CodingKeys = Members
+}
+
+/// Registration signs nobody in, so it has no `cookies`.
+private struct Registration: JSONRequestBody {
+    let email: String
+    let password: String
+
+    enum Members: String, CodingKey, CaseIterable { case email, password }
     typealias CodingKeys = Members
 }
 

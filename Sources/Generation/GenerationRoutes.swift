@@ -30,8 +30,9 @@ struct GenerationRoutes: Sendable {
             // A body at fault is refused before docsd is asked anything.
             var input = try GenerationInput(body)
             if let defaults = await defaults(for: body, userID: identity.userID) { input = try GenerationInput(body, defaults: defaults) }
+            // A malformed key is refused for every function, though only a queued one keeps it.
+            let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
             if input.function.mode == .queued {
-                let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
                 let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
                 let location = "/api/generate/\(accepted.id)"
                 var response = try Response.json(
@@ -207,14 +208,16 @@ struct GenerationRoutes: Sendable {
             let failure = Self.engineFailure(error, counted: counted)
             try await writer.write(ServerSentEvent.encode(event: "error", ErrorEvent(error: failure.code, message: failure.message)))
         case .canceled:
-            guard overran else { return }
-            try await writer.write(
-                ServerSentEvent.encode(
-                    event: "error",
-                    ErrorEvent(
-                        error: "stream_too_long",
-                        message: "the stream ran past its limit of \(limit.components.seconds) s and was ended; the text sent so far counts as a generation"
-                    )))
+            // Only a stream past its limit is told why it ended; either way the stream ends.
+            if overran {
+                try await writer.write(
+                    ServerSentEvent.encode(
+                        event: "error",
+                        ErrorEvent(
+                            error: "stream_too_long",
+                            message: "the stream ran past its limit of \(limit.components.seconds) s and was ended; the text sent so far counts as a generation"
+                        )))
+            }
         }
         try await writer.finish(nil)
     }

@@ -172,6 +172,10 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
                 .unauthorized, code: "missing_identity", "this route needs the caller's identity, which only the gateway's authentication sets",
                 requestID: requestID, head: head, context: context)
         }
+        // As every daemon route refuses it (NULRefusalMiddleware): a NUL means nothing in an event id.
+        guard !URI(head.uri).hasEncodedNUL else {
+            return refuse(.badRequest, code: JSONBody.Code.invalidText, JSONBody.nulRefusal.message, requestID: requestID, head: head, context: context)
+        }
         // A WebSocket upgrade that reached here was refused by the upgrader.
         guard head.headers.first(name: "upgrade")?.lowercased() != "websocket" else {
             return refuse(

@@ -25,6 +25,8 @@ public struct AssembledDaemon {
     public let backends: BackendClients
     /// The backend clients, then the daemon's own services (listeners, workers).
     public let services: [any Service]
+    /// The routes the daemon serves, without the 405 answers for the other methods of their paths.
+    public let routes: [Router<BasicRequestContext>.RouteDescription]
     let drain: Drain
 }
 
@@ -57,9 +59,10 @@ public enum BackedDaemon {
             services += try await setUp(
                 DaemonSetup(configuration: configuration, router: router, logger: logger, backends: clients, drain: drain))
         }
+        let routes = router.routes
         Daemon.answerWrongMethods(on: router)
         return AssembledDaemon(
-            configuration: configuration, router: router, logger: logger, backends: clients, services: services, drain: drain)
+            configuration: configuration, router: router, logger: logger, backends: clients, services: services, routes: routes, drain: drain)
     }
 
     /// Loads configuration, assembles the daemon, serves until SIGTERM/SIGINT, then drains and

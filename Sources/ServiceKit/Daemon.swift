@@ -13,7 +13,7 @@ public import ServiceLifecycle
 /// Each executable's `main` only loads configuration, builds its clients and calls this; tests
 /// call it too, so what they test is what runs.
 public enum Daemon {
-    /// A router with the request-id, access-log, error-body, metrics and drain middleware and the
+    /// A router with the request-id, access-log, error-body, metrics, NUL-refusal and drain middleware and the
     /// health and metrics routes; every GET route answers HEAD too (RFC 9110 9.3.2).
     public static func router(readiness: Readiness, registry: PrometheusCollectorRegistry, drain: Drain = Drain()) -> Router<BasicRequestContext> {
         let router = Router(options: .autoGenerateHeadEndpoints)
@@ -21,6 +21,7 @@ public enum Daemon {
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: RequestMetricsMiddleware(factory: ProductMetricsFactory(registry: registry)))
         router.add(middleware: ErrorBodyMiddleware())
+        router.add(middleware: NULRefusalMiddleware())
         router.add(middleware: DrainMiddleware(drain: drain))
         router.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))

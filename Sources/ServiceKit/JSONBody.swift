@@ -19,6 +19,25 @@ public enum JSONBody {
         public static let unknownField = "unknown_field"
         /// The body is not declared `application/json`.
         public static let unsupportedMediaType = "unsupported_media_type"
+        /// Text with a NUL character (`\u0000`, or `%00` in the address).
+        public static let invalidText = "invalid_text"
+    }
+
+    /// No store of the product keeps a NUL character (PostgreSQL's text cannot), so text holding one
+    /// is refused as the client's mistake, before it could fail later as the store's.
+    public static let nulRefusal = APIError.badRequest(code: Code.invalidText, "text cannot contain the NUL character (\\u0000 or %00)")
+
+    /// Whether a JSON text has a `\u0000` escape: the only way a NUL enters JSON. Each escape's
+    /// character is skipped, so `\\u0000` (a backslash, then `u0000`) is none.
+    static func hasEscapedNUL(_ bytes: some Collection<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "\\"), iterator.next() == UInt8(ascii: "u") else { continue }
+            var zeros = 0
+            for _ in 0..<4 where iterator.next() == UInt8(ascii: "0") { zeros += 1 }
+            if zeros == 4 { return true }
+        }
+        return false
     }
 
     /// Decodes `bytes` as the request body `T`: as ``decode(_:from:)``, and a member `T` does not
@@ -78,6 +97,7 @@ public enum JSONBody {
     /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
         guard !bytes.isEmpty else { throw APIError.badRequest(code: Code.invalidJSON, "the body must be a JSON object") }
+        guard !hasEscapedNUL(bytes) else { throw nulRefusal }
         do {
             return try decoder.decode(T.self, from: Data(bytes))
         } catch let refusal as APIError {

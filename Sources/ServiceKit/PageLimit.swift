@@ -20,10 +20,12 @@ public struct PageCursor: Sendable, Equatable {
         self.id = id
     }
 
-    /// `<micros>.<id>`; nil for anything else (microseconds from 1970 to 9999, an id a UUID).
+    /// `<micros>.<id>`; nil for anything else (microseconds since 1970 in 1 to 17 digits, up to the
+    /// year 5138, with no sign; an id a UUID).
     public init?(_ text: String) {
         let parts = text.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let micros = Int(parts[0]), (0...253_402_300_799_000_000).contains(micros), Identifiers.isUUID(String(parts[1]))
+        guard parts.count == 2, (1...17).contains(parts[0].utf8.count), parts[0].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let micros = Int(parts[0]), Identifiers.isUUID(String(parts[1]))
         else { return nil }
         self.micros = micros
         id = String(parts[1])

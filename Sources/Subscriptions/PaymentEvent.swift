@@ -46,6 +46,11 @@ struct PaymentEvent: Sendable, Equatable {
         guard (1...128).contains(wire.data.subscription_id.utf8.count) else {
             throw invalid("data.subscription_id", "data.subscription_id must be 1 to 128 characters")
         }
+        // Unix seconds from 1970 to the end of 9999: what PostgreSQL's timestamps hold.
+        let times = 0...253_402_300_799
+        for (field, value) in [("created", wire.created), ("data.period_start", wire.data.period_start), ("data.period_end", wire.data.period_end)] {
+            guard times.contains(value) else { throw invalid(field, "\(field) must be Unix seconds between 1970 and 9999") }
+        }
         guard wire.data.period_end > wire.data.period_start else { throw invalid("data.period_end", "data.period_end must be after data.period_start") }
         id = wire.id
         self.kind = kind

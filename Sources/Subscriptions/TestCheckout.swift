@@ -24,7 +24,7 @@ struct TestCheckout: Sendable {
                 return CheckoutPage.response(.ok, CheckoutPage.pay(plan, token: sealed ?? "", checkout: checkout))
             } catch let refusal as any APIErrorConvertible {
                 let error = refusal.apiError
-                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
+                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL), refusal: error)
             }
         }
         router.post(RouterPath(Self.path)) { request, context in
@@ -52,7 +52,7 @@ struct TestCheckout: Sendable {
                 }
             } catch let refusal as any APIErrorConvertible where html {
                 let error = refusal.apiError
-                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL))
+                return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL), refusal: error)
             }
         }
     }
@@ -164,14 +164,14 @@ struct CheckoutToken: Codable, Equatable {
 
 /// The test checkout's pages: plain HTML with no script, posting only to this origin.
 enum CheckoutPage {
-    static func response(_ status: HTTPResponse.Status, _ html: String) -> Response {
-        Response(
-            status: status,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Referrer-Policy")!: "no-referrer",
-                HTTPField.Name("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+    /// The page; `refusal`'s own headers (Retry-After) come with it.
+    static func response(_ status: HTTPResponse.Status, _ html: String, refusal: APIError? = nil) -> Response {
+        var headers = refusal?.headers ?? [:]
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     static func pay(_ plan: Plan, token: String, checkout: CheckoutToken) -> String {

@@ -59,6 +59,11 @@ import Testing
             (#"{"email": "a@b.c", "quantity": 1, "gift": "yes"}"#, "invalid_field", "gift must be true or false", "gift"),
             (#"{"email": "a@b.c", "quantity": 1, "items": {}}"#, "invalid_field", "items must be a list", "items"),
             (#"{"email": "a@b.c", "quantity": 1, "items": [{"sku": "x"}, {}]}"#, "missing_field", "items[1].sku is required", "items[1].sku"),
+            (#"{"email": "a\u0000@b.c", "quantity": 1}"#, "invalid_text", "text cannot contain the NUL character (\\u0000 or %00)", nil),
+            (
+                #"{"email": "a@b.c", "quantity": 1, "items": [{"sku": "\u0000"}]}"#, "invalid_text", "text cannot contain the NUL character (\\u0000 or %00)",
+                nil
+            ),
             (
                 #"{"email": "a@b.c", "quantity": 1, "gfit": true}"#, "unknown_field",
                 "gfit is not a member of this request; its members are: email, quantity, gift, items, delivery", "gfit"
@@ -77,6 +82,27 @@ import Testing
             #expect(answer["message"] == message)
             #expect(answer["field"] == field)
             #expect(answer["message"]?.contains("Coding") == false)
+        }
+    }
+
+    /// A backslash escaped before `u0000` is text, not a NUL.
+    @Test func anEscapedBackslashBeforeU0000IsText() async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            let response = try await client.execute(
+                uri: "/orders", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"email": "a\\u0000@b.c", "quantity": 1}"#))
+            #expect(response.status == .ok)
+            #expect(String(buffer: response.body) == #"a\u0000@b.c"#)
+        }
+    }
+
+    /// A NUL in the address (`%00`, which decodes to one) is refused before any route reads it.
+    @Test(arguments: ["/api/generate/status?q=a%00b", "/api/generate/%00", "/orders?x=%00"])
+    func aNULInTheAddressIs400(uri: String) async throws {
+        try await Application(router: makeRouter()).test(.router) { client in
+            let response = try await client.execute(uri: uri, method: .get)
+            #expect(response.status == .badRequest)
+            #expect(try errorBody(response)["error"] == "invalid_text")
         }
     }
 

@@ -21,8 +21,9 @@ struct APIKeyManagement: Sendable {
     func create(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws
         -> Created
     {
-        let name = name.trimmingCharacters(in: .whitespaces)
-        guard (1...100).contains(name.count) else { throw AccountError.invalidKeyName }
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Counted as PostgreSQL's length() counts (code points), which the table's CHECK applies.
+        guard (1...100).contains(name.unicodeScalars.count) else { throw AccountError.invalidKeyName }
         guard let scopes = Scopes.parse(list: requested), !scopes.isEmpty else {
             throw AccountError.invalidScopes
         }

@@ -15,7 +15,7 @@ struct SignIn: Sendable {
         guard
             let userID = try await backends.postgres({
                 try await backends.store.createUser(
-                    email: email.trimmingCharacters(in: .whitespaces), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant)
+                    email: email.trimmingCharacters(in: .whitespacesAndNewlines), normalizedEmail: normalized, passwordHash: hash, scopes: Scopes.defaultGrant)
             })
         else {
             throw AccountError.emailTaken

@@ -23,6 +23,8 @@ final class InMemoryAuth: Sendable {
     let cache: ValidationCache
     let settings: AuthSettings
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     /// botd's Telegram session listener.
     let telegramSessions: RouterResponder<BasicRequestContext>
     let accountLookup: RouterResponder<BasicRequestContext>
@@ -57,6 +59,7 @@ final class InMemoryAuth: Sendable {
         self.cache = cache
         self.settings = settings
         self.responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         self.telegramSessions = components.telegramSessions
         self.accountLookup = components.accountLookup
         services = RunningServices(daemon.services)

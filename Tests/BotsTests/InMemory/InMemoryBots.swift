@@ -22,6 +22,8 @@ final class InMemoryBots: Sendable {
     let product = FakeProductAPI()
     let telegram = RecordingBotAPI()
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     let components: BotsDaemon.Components
     private let services: RunningServices
 
@@ -61,6 +63,7 @@ final class InMemoryBots: Sendable {
         }
         components = try #require(parts.withLock { $0 })
         responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         services = RunningServices(daemon.services)
     }
 

@@ -23,6 +23,8 @@ final class InMemoryDocs: Sendable {
     let directory: TableAccountDirectory
     let components: DocumentsDaemon.Components
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     private let services: RunningServices
 
     static let logger: Logger = {
@@ -55,6 +57,7 @@ final class InMemoryDocs: Sendable {
         }
         components = try #require(parts.withLock { $0 })
         responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         services = RunningServices(daemon.services)
     }
 

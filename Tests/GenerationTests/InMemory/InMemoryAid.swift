@@ -28,6 +28,8 @@ final class InMemoryAid: TestAid {
     /// what it answers.
     let runner: TaskRunner?
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     private let services: RunningServices
 
     static let logger: Logger = {
@@ -91,6 +93,7 @@ final class InMemoryAid: TestAid {
         components = try #require(aid.withLock { $0 })
         self.runner = runner.withLock { $0 }
         responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         self.services = RunningServices(services)
     }
 

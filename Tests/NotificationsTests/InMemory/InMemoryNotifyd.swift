@@ -20,6 +20,8 @@ final class InMemoryNotifyd: Sendable {
     let history: InMemoryEventHistory
     let streams: LiveStreams
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     /// Where `/api/events` is served.
     let eventsSocket: String
     private let services: RunningServices
@@ -49,6 +51,7 @@ final class InMemoryNotifyd: Sendable {
         self.history = history
         self.streams = live
         responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         self.eventsSocket = eventsSocket
         services = RunningServices(daemon.services)
         // The socket's file appears when it is bound, a moment before it listens: a stream asked

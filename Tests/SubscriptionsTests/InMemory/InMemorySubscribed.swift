@@ -15,6 +15,8 @@ final class InMemorySubscribed: Sendable {
     let tiers: InMemoryTierPublisher
     let components: SubscriptionsDaemon.Components
     let responder: RouterResponder<BasicRequestContext>
+    /// The routes it serves, to hold against the API document.
+    let routes: [APIDocument.Operation]
     let entitlementSocket = TestSubscribed.newEntitlementSocket()
     private let services: RunningServices
 
@@ -41,6 +43,7 @@ final class InMemorySubscribed: Sendable {
         self.tiers = tiers
         self.components = components
         responder = daemon.router.buildResponder()
+        routes = daemon.routes.map { APIDocument.Operation(method: $0.method.rawValue, path: $0.path.description) }
         services = RunningServices(daemon.services)
     }
 
