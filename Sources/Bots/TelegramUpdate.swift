@@ -32,16 +32,21 @@ struct TelegramUpdate: Sendable, Equatable {
     /// The chat an update belongs to, for ordering (0 when it has none).
     var chatID: Int64 { message?.chat.id ?? 0 }
 
-    /// An update from its JSON; throws on JSON that has no `update_id`.
+    /// An update from its JSON; throws on JSON that has no `update_id`. A NUL in its text, which
+    /// PostgreSQL cannot keep, becomes U+FFFD: refusing the update would only have Telegram send it
+    /// again, and again.
     static func parse(_ body: some Collection<UInt8>) throws -> TelegramUpdate {
         let wire = try JSONDecoder().decode(Wire.self, from: Data(body))
+        func kept(_ text: String?) -> String? { text?.replacingOccurrences(of: "\0", with: "\u{FFFD}") }
         let message = wire.message.map { message in
             Message(
                 chat: Chat(id: message.chat.id, isGroup: message.chat.type == "group" || message.chat.type == "supergroup"),
                 from: message.from.map {
-                    Sender(id: $0.id, firstName: $0.first_name ?? "", username: $0.username, languageCode: $0.language_code, isBot: $0.is_bot ?? false)
+                    Sender(
+                        id: $0.id, firstName: kept($0.first_name) ?? "", username: kept($0.username), languageCode: kept($0.language_code),
+                        isBot: $0.is_bot ?? false)
                 },
-                text: message.text)
+                text: kept(message.text))
         }
         return TelegramUpdate(updateID: wire.update_id, message: message)
     }

@@ -86,7 +86,7 @@ final class DocumentReadHandler: LeanRequestHandler, RemovableChannelHandler {
     /// it (the identity first, as its middleware does, then the route).
     private func route(_ uri: URI, head: HTTPRequestHead) throws -> (Read, user: String) {
         guard let identity = GatewayIdentity(header: { head.headers.first(name: $0.canonicalName) }) else { throw APIError.missingIdentity }
-        guard !uri.hasEncodedNUL else { throw JSONBody.nulRefusal }
+        guard !uri.hasEncodedNUL else { throw APIError.nulInText }
         let path = uri.path
         let read: Read
         if path == "/api/documents" {

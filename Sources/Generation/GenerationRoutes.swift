@@ -27,11 +27,11 @@ struct GenerationRoutes: Sendable {
             // GatewayIdentityMiddleware has refused a request without the gateway's identity.
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
             let body = try await request.decodeJSON(as: GenerateBody.self, context: context)
-            // A body at fault is refused before docsd is asked anything.
+            // A request at fault is refused before docsd is asked anything; a malformed key for every
+            // function, though only a queued one keeps it.
             var input = try GenerationInput(body)
-            if let defaults = await defaults(for: body, userID: identity.userID) { input = try GenerationInput(body, defaults: defaults) }
-            // A malformed key is refused for every function, though only a queued one keeps it.
             let key = try request.headers[HTTPField.Name("Idempotency-Key")!].map(TaskService.checkIdempotencyKey)
+            if let defaults = await defaults(for: body, userID: identity.userID) { input = try GenerationInput(body, defaults: defaults) }
             if input.function.mode == .queued {
                 let accepted = try await tasks.accept(input, identity: identity, idempotencyKey: key)
                 let location = "/api/generate/\(accepted.id)"

@@ -17,8 +17,13 @@ struct EventPosition: Sendable, Hashable, CustomStringConvertible {
     /// A position from its text; nil for anything that is not one.
     init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, Self.isEpoch(parts[0]), let milliseconds = UInt64(parts[1]), let sequence = UInt64(parts[2]) else { return nil }
+        guard parts.count == 3, Self.isEpoch(parts[0]), let milliseconds = Self.number(parts[1]), let sequence = Self.number(parts[2]) else { return nil }
         self.init(epoch: String(parts[0]), milliseconds: milliseconds, sequence: sequence)
+    }
+
+    /// Digits only, as positions are written (`UInt64` alone would take a `+`).
+    private static func number(_ text: some StringProtocol) -> UInt64? {
+        text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) ? UInt64(text) : nil
     }
 
     /// A position in `epoch` from a Redis stream entry id (`<ms>-<seq>`).

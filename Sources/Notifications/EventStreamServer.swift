@@ -174,7 +174,7 @@ final class EventRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         // As every daemon route refuses it (NULRefusalMiddleware): a NUL means nothing in an event id.
         guard !URI(head.uri).hasEncodedNUL else {
-            return refuse(.badRequest, code: JSONBody.Code.invalidText, JSONBody.nulRefusal.message, requestID: requestID, head: head, context: context)
+            return refuse(.badRequest, code: JSONBody.Code.invalidText, APIError.nulInText.message, requestID: requestID, head: head, context: context)
         }
         // A WebSocket upgrade that reached here was refused by the upgrader.
         guard head.headers.first(name: "upgrade")?.lowercased() != "websocket" else {

@@ -23,10 +23,6 @@ public enum JSONBody {
         public static let invalidText = "invalid_text"
     }
 
-    /// No store of the product keeps a NUL character (PostgreSQL's text cannot), so text holding one
-    /// is refused as the client's mistake, before it could fail later as the store's.
-    public static let nulRefusal = APIError.badRequest(code: Code.invalidText, "text cannot contain the NUL character (\\u0000 or %00)")
-
     /// Whether a JSON text has a `\u0000` escape: the only way a NUL enters JSON. Each escape's
     /// character is skipped, so `\\u0000` (a backslash, then `u0000`) is none.
     static func hasEscapedNUL(_ bytes: some Collection<UInt8>) -> Bool {
@@ -97,7 +93,7 @@ public enum JSONBody {
     /// Decodes `data` as `T`, or throws the 400 that says what is wrong with it.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
         guard !bytes.isEmpty else { throw APIError.badRequest(code: Code.invalidJSON, "the body must be a JSON object") }
-        guard !hasEscapedNUL(bytes) else { throw nulRefusal }
+        guard !hasEscapedNUL(bytes) else { throw APIError.nulInText }
         do {
             return try decoder.decode(T.self, from: Data(bytes))
         } catch let refusal as APIError {
