@@ -12,9 +12,6 @@ struct ProfileRoutes: Sendable {
     static let languages = ["ru", "en"]
     static let displayNameLength = 1...100
     static let maxTokens = 16...4096
-    /// The IANA zones Foundation knows, and `UTC`, the default, which it accepts under no region: the
-    /// API document lists the same (`TimeZone(identifier:)` alone would also take `GMT+3`).
-    static let timeZones = Set(TimeZone.knownTimeZoneIdentifiers + ["UTC"])
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/profile") { request, _ in
@@ -49,7 +46,7 @@ struct ProfileRoutes: Sendable {
             profile.language = language
         }
         if let zone = change.time_zone {
-            guard Self.timeZones.contains(zone) else {
+            guard TimeZoneNames.all.contains(zone) else {
                 throw .invalidField(field: "time_zone", message: "time_zone must be an IANA time zone such as Europe/Moscow or UTC")
             }
             profile.timeZone = zone

@@ -35,12 +35,26 @@ public struct APIDocument: Sendable {
     /// The methods a route is written for; HEAD comes with GET, and the rest are refused by nginx.
     static let methods: Set<String> = ["get", "put", "post", "delete", "patch"]
 
+    static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../nginx/html/api/openapi.json")
+
+    static func json() throws -> [String: Any] {
+        guard let document = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] else {
+            throw Failure(description: "\(file.path) is no JSON object")
+        }
+        return document
+    }
+
+    /// The strings a property of one of the document's schemas lists in its `enum`.
+    public static func enumeration(schema: String, property: String) throws -> [String] {
+        let schemas = (try json()["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        guard let values = (((schemas?[schema] as? [String: Any])?["properties"] as? [String: Any])?[property] as? [String: Any])?["enum"] as? [Any]
+        else { throw Failure(description: "\(file.path) has no enum at \(schema).\(property)") }
+        return values.compactMap { $0 as? String }
+    }
+
     /// The repository's document.
     public static func load() throws -> APIDocument {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../nginx/html/api/openapi.json")
-        guard let document = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any],
-            let paths = document["paths"] as? [String: Any]
-        else { throw Failure(description: "\(file.path) has no paths") }
+        guard let paths = try json()["paths"] as? [String: Any] else { throw Failure(description: "\(file.path) has no paths") }
         var operations = Set<Operation>()
         for (path, item) in paths {
             for method in (item as? [String: Any] ?? [:]).keys where methods.contains(method) {

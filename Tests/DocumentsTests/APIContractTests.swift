@@ -12,4 +12,12 @@ import Testing
             #expect(document.mismatch(served: docs.routes, under: DocumentsDaemon.protectedPaths + DocumentsDaemon.publicPaths) == nil)
         }
     }
+
+    /// The zones a profile may name are the ones the document lists, so that a client that takes
+    /// its choices from the document is never refused.
+    @Test func theDocumentListsTheTimeZonesAProfileTakes() throws {
+        let listed = try APIDocument.enumeration(schema: "UserProfileChange", property: "time_zone")
+        #expect(Set(listed) == TimeZoneNames.all)
+        #expect(listed.count == TimeZoneNames.all.count)
+    }
 }

@@ -33,11 +33,17 @@ struct ProfileTests {
                 #expect(profile.display_name == "Ada" && profile.language == "en" && profile.time_zone == "Europe/Moscow")
                 #expect(profile.generation.max_tokens == 300 && profile.saved)
                 // Only what a PUT names changes; null clears.
+                // The IANA names browsers send, which Foundation's own list of zones leaves out.
+                for zone in ["Asia/Kolkata", "Etc/UTC", "UTC"] {
+                    let saved = try await client.call(.put, "/api/profile", as: ada, json: #"{"time_zone":"\#(zone)"}"#)
+                    #expect(try saved.decoded(ProfileJSON.self).time_zone == zone)
+                }
+                _ = try await client.call(.put, "/api/profile", as: ada, json: #"{"time_zone":"Europe/Moscow"}"#)
                 let cleared = try await client.call(.put, "/api/profile", as: ada, json: #"{"display_name":null,"generation":{"max_tokens":null}}"#)
                 let after = try cleared.decoded(ProfileJSON.self)
                 #expect(after.display_name == nil && after.generation.max_tokens == nil && after.language == "en")
                 for (body, field) in [
-                    (#"{"language":"de"}"#, "language"), (#"{"time_zone":"Mars/Olympus"}"#, "time_zone"),
+                    (#"{"language":"de"}"#, "language"), (#"{"time_zone":"Mars/Olympus"}"#, "time_zone"), (#"{"time_zone":"GMT+3"}"#, "time_zone"),
                     (#"{"generation":{"max_tokens":5}}"#, "generation.max_tokens"), (#"{"display_name":""}"#, "display_name"),
                     (#"{"generation":{"temperature":1}}"#, "generation.temperature"),
                 ] {

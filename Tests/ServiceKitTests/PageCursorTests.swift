@@ -20,3 +20,13 @@ import Testing
         #expect(PageCursor("1.x") == nil)
     }
 }
+
+@Suite struct PageLimitTests {
+    @Test func aLimitIsDigitsInItsRange() throws {
+        #expect(try pageLimit("25", in: 1...100, default: 20) == 25)
+        #expect(try pageLimit(nil, in: 1...100, default: 20) == 20)
+        for text in ["+5", "-5", "0", "101", "5.0", " 5"] {
+            #expect(throws: APIError.self, "\(text)") { try pageLimit(text, in: 1...100, default: 20) }
+        }
+    }
+}
