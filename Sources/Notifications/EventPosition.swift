@@ -1,3 +1,5 @@
+import ServiceKit
+
 /// Where an event stands in its user's history, and the id a client resumes from (SSE's
 /// `Last-Event-ID`, `?after=`): `<epoch>-<milliseconds>-<sequence>`. The epoch changes whenever
 /// the history was lost (Redis flushed or restored from an older copy), so that an id from before
@@ -17,13 +19,10 @@ struct EventPosition: Sendable, Hashable, CustomStringConvertible {
     /// A position from its text; nil for anything that is not one.
     init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, Self.isEpoch(parts[0]), let milliseconds = Self.number(parts[1]), let sequence = Self.number(parts[2]) else { return nil }
+        guard parts.count == 3, Self.isEpoch(parts[0]), let milliseconds = Identifiers.decimal(parts[1], as: UInt64.self),
+            let sequence = Identifiers.decimal(parts[2], as: UInt64.self)
+        else { return nil }
         self.init(epoch: String(parts[0]), milliseconds: milliseconds, sequence: sequence)
-    }
-
-    /// Digits only, as positions are written (`UInt64` alone would take a `+`).
-    private static func number(_ text: some StringProtocol) -> UInt64? {
-        text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) ? UInt64(text) : nil
     }
 
     /// A position in `epoch` from a Redis stream entry id (`<ms>-<seq>`).

@@ -12,4 +12,11 @@ package enum Identifiers {
         }
         return true
     }
+
+    /// A whole number written in digits alone: the standard parsers also take a sign (`+5`), which
+    /// no number this API writes has.
+    package static func decimal<Number: FixedWidthInteger>(_ text: some StringProtocol, as: Number.Type = Number.self) -> Number? {
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return Number(text)
+    }
 }

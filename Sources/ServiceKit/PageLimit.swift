@@ -2,7 +2,7 @@
 /// `invalid_field` naming the range when it is not a whole number in `range`, written in digits alone.
 public func pageLimit(_ text: String?, in range: ClosedRange<Int>, default defaultLimit: Int) throws -> Int {
     guard let text else { return defaultLimit }
-    guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let limit = Int(text), range.contains(limit) else {
+    guard let limit = Identifiers.decimal(text, as: Int.self), range.contains(limit) else {
         throw APIError.badRequest(code: "invalid_field", "limit must be from \(range.lowerBound) to \(range.upperBound)", field: "limit")
     }
     return limit
@@ -24,8 +24,8 @@ public struct PageCursor: Sendable, Equatable {
     /// year 5138, with no sign; an id a UUID).
     public init?(_ text: String) {
         let parts = text.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, (1...17).contains(parts[0].utf8.count), parts[0].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-            let micros = Int(parts[0]), Identifiers.isUUID(String(parts[1]))
+        guard parts.count == 2, (1...17).contains(parts[0].utf8.count), let micros = Identifiers.decimal(parts[0], as: Int.self),
+            Identifiers.isUUID(String(parts[1]))
         else { return nil }
         self.micros = micros
         id = String(parts[1])
