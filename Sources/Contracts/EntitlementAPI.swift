@@ -150,7 +150,8 @@ public struct FinishAnswer: Codable, Sendable, Equatable {
 /// The error codes of the entitlement API's refusals of a call itself (not denials): each a bug in
 /// the caller, never the user's doing.
 public enum EntitlementRefusal {
-    /// The request id was reserved for another user, feature or number of units.
+    /// The request id was reserved for another request: another user or team, feature, number of
+    /// units, key, model, amount or prices.
     public static let requestIDConflict = "request_id_conflict"
     /// The request id's reservation was already settled or released.
     public static let requestEnded = "request_ended"

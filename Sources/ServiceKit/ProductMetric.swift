@@ -30,7 +30,7 @@ public enum ProductMetric: String, CaseIterable, Sendable {
         case .authValidationDuration: "Time authd took to answer one auth_request validation."
         case .authCacheLookups: "Validation-cache lookups of verified tokens, by result (hit, miss)."
         case .quotaDecisionDuration:
-            "Time from an entitlement call's arrival at subscribed to its decision, by decision (reserve, finish), batching included."
+            "Time from an entitlement call's arrival at subscribed to its decision, by decision (reserve, finish; balance_reserve, balance_finish for prepaid balances), batching included."
         case .engineCalls: "Generation engine calls, by engine and outcome (succeeded, failed; skipped with the circuit open, busy at its limit)."
         case .engineCircuitState: "An engine's circuit breaker: 0 closed, 1 half-open, 2 open (the engine is skipped)."
         case .engineFirstPieceDuration: "Time from calling an engine to its first piece of output (its whole answer when it does not stream)."

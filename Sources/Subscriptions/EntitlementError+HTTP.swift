@@ -12,7 +12,8 @@ extension EntitlementError: APIErrorConvertible {
         case .requestIDConflict:
             APIError(
                 .conflict, code: EntitlementRefusal.requestIDConflict,
-                message: "this request_id was reserved for another user, feature or number of units", field: "request_id")
+                message: "this request_id was already reserved for another request (its user or team, feature, units, key, model, amount or prices differ)",
+                field: "request_id")
         case .requestEnded:
             APIError(.conflict, code: EntitlementRefusal.requestEnded, message: "this request_id was already settled or released", field: "request_id")
         case .unknownRequest:

@@ -8,7 +8,8 @@ enum EntitlementError: Error, Sendable, Equatable {
     case invalidField(String, message: String)
     /// No plan has the feature.
     case unknownFeature(String)
-    /// The request id was reserved for another user, feature or number of units.
+    /// The request id was reserved for another request: another user or team, feature, number of
+    /// units, key, model, amount or prices.
     case requestIDConflict
     /// The request id's reservation was already settled or released.
     case requestEnded

@@ -5,7 +5,7 @@ import NIOHTTP1
 import ServiceKit
 
 /// subscribed's entitlement listener (``LeanListener``) for aid and genworker: reserve, settle,
-/// release and the plans' limits. Every generation makes two of these calls, so they skip what a
+/// release and the plans' limits, and the same three calls for the prepaid balances of `/v1`. Every generation makes two of these calls, so they skip what a
 /// Hummingbird listener costs a request (a task per connection, the router, the middleware): a call
 /// is read and checked on the event loop, joins its writer's batch from there (``BatchingQueue``),
 /// and its answer comes back to the loop when the batch has committed. Only what reads the store
@@ -15,11 +15,11 @@ import ServiceKit
 enum EntitlementServer {
     /// One event-loop thread: a call's work on it is reading and writing a small JSON body; the
     /// decisions are made by one writer per kind anyway.
-    static func listener(address: ListenAddress, socketMode: Int, entitlements: EntitlementService, admin: SubscriptionAdmin, logger: Logger)
-        -> LeanListener
-    {
+    static func listener(
+        address: ListenAddress, socketMode: Int, entitlements: EntitlementService, balances: BalanceService, admin: SubscriptionAdmin, logger: Logger
+    ) -> LeanListener {
         LeanListener(name: "entitlement listener", address: address, threads: 1, socketMode: socketMode, logger: logger) {
-            EntitlementHandler(entitlements: entitlements, admin: admin, logger: logger)
+            EntitlementHandler(entitlements: entitlements, balances: balances, admin: admin, logger: logger)
         }
     }
 }
@@ -35,12 +35,14 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
     static let bodyLimit = 64 * 1024
 
     private let entitlements: EntitlementService
+    private let balances: BalanceService
     private let admin: SubscriptionAdmin
     private let logger: Logger
     var reading: LeanRequestRead?
 
-    init(entitlements: EntitlementService, admin: SubscriptionAdmin, logger: Logger) {
+    init(entitlements: EntitlementService, balances: BalanceService, admin: SubscriptionAdmin, logger: Logger) {
         self.entitlements = entitlements
+        self.balances = balances
         self.admin = admin
         self.logger = logger
     }
@@ -74,6 +76,16 @@ final class EntitlementHandler: LeanBodyRequestHandler, RemovableChannelHandler 
             let request = try Self.decode(FinishRequest.self, call, body)
             let ending: ReservationEnding = path == EntitlementAPI.settlePath ? .settled : .released
             entitlements.finish(request, ending: ending) { reply($0.map { FinishAnswer(request_id: request.request_id, state: $0) }) }
+        case BalanceAPI.reservePath:
+            let request = try Self.decode(BalanceReserveRequest.self, call, body)
+            balances.reserve(request) { reply($0.map { $0 as Answer }) }
+        case BalanceAPI.settlePath:
+            let request = try Self.decode(BalanceSettleRequest.self, call, body)
+            let ending = BalanceEnding.settled(inputTokens: request.input_tokens, outputTokens: request.output_tokens, source: request.usage_source)
+            balances.finish(BalanceEndingRequest(requestID: request.request_id, ending: ending)) { reply($0.map { $0 as Answer }) }
+        case BalanceAPI.releasePath:
+            let request = try Self.decode(BalanceReleaseRequest.self, call, body)
+            balances.finish(BalanceEndingRequest(requestID: request.request_id, ending: .released)) { reply($0.map { $0 as Answer }) }
         case EntitlementAPI.planLimitsPath:
             guard call.head.method == .GET else { throw APIError.methodNotAllowed(path, allow: ["GET"]) }
             let (entitlements, admin) = (entitlements, admin)

@@ -183,7 +183,7 @@ struct EntitlementService: Sendable {
     }
 
     /// A store call's failure (not a refusal, which knows its answer), logged: to the caller a 503.
-    private static func storageFailure(_ error: any Error, logger: Logger) -> any Error {
+    static func storageFailure(_ error: any Error, logger: Logger) -> any Error {
         logger.warning("billing storage unavailable", metadata: ["reason": "\(error)"])
         return EntitlementError.storageUnavailable
     }

@@ -32,11 +32,6 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             features: try row.decode("features", as: String.self).split(separator: " ").map(String.init), documentsMax: try row.decode("documents_max"))
     }
 
-    /// A value sql/005's and sql/018's functions never return: the schema and this code disagree.
-    private static func unexpected(_ column: String, _ value: String) -> PostgresError {
-        PostgresError(code: .decoding, message: "column '\(column)' holds '\(value)', which this version of subscribed does not know")
-    }
-
     private static func date(_ row: PostgresRow, _ column: String) throws -> Date {
         Date(timeIntervalSince1970: try row.decode(column, as: Double.self))
     }
@@ -60,7 +55,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             LEFT JOIN billing.subscriptions s ON s.user_id = $1::uuid
             """,
             [.text(userID), .double(grace)])
-        guard let row = rows.first else { throw Self.unexpected("plan", "none: the free plan is missing from billing.plans") }
+        guard let row = rows.first else { throw BillingRows.unexpected("plan", "none: the free plan is missing from billing.plans") }
         return SubscriptionOverview(
             plan: try Self.plan(row), status: try row.decode("status"), periodStart: try Self.date(row, "period_start"),
             periodEnd: try Self.date(row, "period_end"), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
@@ -83,20 +78,6 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         let ending: String
     }
 
-    /// The rows a batch function returns, one per call, put back in the calls' order.
-    private static func inOrder<Answer>(_ rows: PostgresRows, count: Int, _ answer: (PostgresRow) throws -> Answer) throws -> [Answer] {
-        var answers = [Answer?](repeating: nil, count: count)
-        for row in rows {
-            let item: Int = try row.decode("item")
-            guard answers.indices.contains(item) else { throw unexpected("item", String(item)) }
-            answers[item] = try answer(row)
-        }
-        return try answers.map { answer in
-            guard let answer else { throw unexpected("item", "none for a call of the batch") }
-            return answer
-        }
-    }
-
     func reserve(_ batch: [Reservation], grace: TimeInterval, openTTL: TimeInterval) async throws -> [StoredDecision] {
         let calls = batch.map {
             ReserveCall(user: $0.userID, feature: $0.feature, units: $0.units, request_id: $0.requestID, max_tokens: $0.maxTokens)
@@ -107,7 +88,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             FROM billing.reserve_batch($1::json, now(), $2 * interval '1 second', $3 * interval '1 second')
             """,
             [try .json(calls), .double(grace), .double(openTTL)])
-        return try Self.inOrder(rows, count: batch.count) { row in
+        return try BillingRows.inOrder(rows, count: batch.count) { row in
             let decision: String = try row.decode("decision")
             switch decision {
             case "allowed":
@@ -117,12 +98,12 @@ struct PostgresSubscriptionStore: SubscriptionStore {
                         maxOutputTokens: try row.decode("max_output_tokens")))
             case "denied":
                 let reasonText: String = try row.decode("reason")
-                guard let reason = DenialReason(rawValue: reasonText) else { throw Self.unexpected("reason", reasonText) }
+                guard let reason = DenialReason(rawValue: reasonText) else { throw BillingRows.unexpected("reason", reasonText) }
                 return .decided(.denied(reason, retryAfter: try row.decode("retry_after"), maxOutputTokens: try row.decode("max_output_tokens")))
             case "unknown_feature": return .unknownFeature
             case "conflict": return .conflict
             case "ended": return .ended
-            default: throw Self.unexpected("decision", decision)
+            default: throw BillingRows.unexpected("decision", decision)
             }
         }
     }
@@ -131,16 +112,16 @@ struct PostgresSubscriptionStore: SubscriptionStore {
         let calls = batch.map { FinishCall(request_id: $0.requestID, ending: $0.ending.rawValue) }
         let rows = try await postgres.query(
             "SELECT item, outcome, ending FROM billing.finish_batch($1::json, now())", [try .json(calls)])
-        return try Self.inOrder(rows, count: batch.count) { row in
+        return try BillingRows.inOrder(rows, count: batch.count) { row in
             let outcome: String = try row.decode("outcome")
             switch outcome {
             case "ended": return .ended
             case "unknown": return .unknown
             case "conflict":
                 let previousText: String = try row.decode("ending")
-                guard let previous = ReservationEnding(rawValue: previousText) else { throw Self.unexpected("ending", previousText) }
+                guard let previous = ReservationEnding(rawValue: previousText) else { throw BillingRows.unexpected("ending", previousText) }
                 return .conflict(previous: previous)
-            default: throw Self.unexpected("outcome", outcome)
+            default: throw BillingRows.unexpected("outcome", outcome)
             }
         }
     }
@@ -368,7 +349,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             guard let version: Int = try locked.first?.decode(at: 0) else { return false }
             let tier = try await transaction.query(
                 "SELECT plan FROM billing.effective_plan($1::uuid, clock_timestamp(), $2 * interval '1 second')", [.text(userID), .double(grace)])
-            guard let plan: String = try tier.first?.decode(at: 0) else { throw Self.unexpected("plan", "none") }
+            guard let plan: String = try tier.first?.decode(at: 0) else { throw BillingRows.unexpected("plan", "none") }
             try await publish(plan)
             try await transaction.query(
                 "UPDATE billing.subscriptions SET tier_published_version = $2 WHERE user_id = $1::uuid", [.text(userID), .int(version)])

@@ -7,13 +7,16 @@ import ServiceLifecycle
 /// instances each pass runs once (the store takes a lock the other instance skips on); a pass that
 /// was missed (every instance down) is caught up by the next, since each move depends only on now.
 /// Each pass also releases reservations left open longer than `releaseAfter` (their caller
-/// crashed), so that their units come back.
+/// crashed), so that their units come back, and balance holds left open longer than
+/// `holdReleaseAfter`, so that their bound comes back uncharged.
 struct SubscriptionClock: Service {
     let store: any SubscriptionStore
+    let balances: any BalanceStore
     let tiers: TierSync
     let grace: TimeInterval
     let interval: TimeInterval
     let releaseAfter: TimeInterval
+    let holdReleaseAfter: TimeInterval
     let logger: Logger
 
     /// One pass: the moves made, with their tiers written to Redis.
@@ -27,6 +30,10 @@ struct SubscriptionClock: Service {
         let released = try await store.releaseAbandoned(after: releaseAfter)
         if !released.isEmpty {
             logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
+        }
+        let releasedHolds = try await balances.releaseAbandonedHolds(after: holdReleaseAfter)
+        if !releasedHolds.isEmpty {
+            logger.warning("abandoned balance holds released uncharged", metadata: ["request_ids": "\(releasedHolds.joined(separator: ","))"])
         }
         return moved
     }

@@ -20,6 +20,10 @@ public struct SubscriptionSettings: Sendable {
     /// When a reservation still open is taken for abandoned and released, its units given back
     /// (`reservations.release-after`, seconds; a day): longer than any generation or task may wait.
     var releaseAbandonedAfter: TimeInterval
+    /// When a balance hold still open is taken for abandoned and released, its bound given back
+    /// uncharged (`balances.hold-release-after`, seconds; 15 minutes): longer than any `/v1`
+    /// request may take, and short, since the hold keeps the team's money from its other requests.
+    var releaseAbandonedHoldsAfter: TimeInterval
     /// How often subscriptions are moved along with time (`subscriptions.check`, seconds).
     var checkInterval: TimeInterval
 
@@ -50,6 +54,8 @@ public struct SubscriptionSettings: Sendable {
         guard releaseAbandonedAfter >= openReservationTTL else {
             throw ConfigurationError(key: "reservations.release-after", message: "must be at least reservations.ttl")
         }
+        releaseAbandonedHoldsAfter = reader.double(forKey: "balances.hold-release-after", default: 900)
+        guard releaseAbandonedHoldsAfter > 0 else { throw ConfigurationError(key: "balances.hold-release-after", message: "must be positive seconds") }
         checkInterval = reader.double(forKey: "subscriptions.check", default: 60)
         guard checkInterval > 0 else { throw ConfigurationError(key: "subscriptions.check", message: "must be positive seconds") }
         guard grace >= 0 else { throw ConfigurationError(key: "subscriptions.grace", message: "must be zero or positive seconds") }

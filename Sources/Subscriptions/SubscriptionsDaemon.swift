@@ -16,6 +16,7 @@ public enum SubscriptionsDaemon {
     /// The parts of a running subscribed, for the tests to reach.
     struct Components: Sendable {
         let entitlements: EntitlementService
+        let balances: BalanceService
         let admin: SubscriptionAdmin
         let tiers: TierSync
         let clock: SubscriptionClock
@@ -26,6 +27,7 @@ public enum SubscriptionsDaemon {
     /// the tests of its rules.
     struct Storage: Sendable {
         let store: any SubscriptionStore
+        let balances: any BalanceStore
         let publisher: any TierPublisher
     }
 
@@ -37,8 +39,10 @@ public enum SubscriptionsDaemon {
     /// subscribed over the PostgreSQL and Redis clients: its storage and tier publisher there, and
     /// ``wire(_:settings:storage:)`` for the rest.
     static func build(_ setup: DaemonSetup) async throws -> Components {
+        let postgres = try setup.backends.postgres()
         let storage = Storage(
-            store: PostgresSubscriptionStore(postgres: try setup.backends.postgres()), publisher: RedisTierPublisher(redis: try setup.backends.redis()))
+            store: PostgresSubscriptionStore(postgres: postgres), balances: PostgresBalanceStore(postgres: postgres),
+            publisher: RedisTierPublisher(redis: try setup.backends.redis()))
         return wire(setup, settings: try SubscriptionSettings(setup.configuration), storage: storage)
     }
 
@@ -47,6 +51,7 @@ public enum SubscriptionsDaemon {
     static func wire(_ setup: DaemonSetup, settings: SubscriptionSettings, storage: Storage) -> Components {
         let store = storage.store
         let entitlements = EntitlementService(store: store, settings: settings, logger: setup.logger)
+        let balances = BalanceService(store: storage.balances, logger: setup.logger)
         let tiers = TierSync(store: store, publisher: storage.publisher, grace: settings.grace, interval: settings.tierInterval, logger: setup.logger)
         let admin = SubscriptionAdmin(store: store, tiers: tiers, logger: setup.logger)
         SubscriptionRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
@@ -57,14 +62,15 @@ public enum SubscriptionsDaemon {
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)
         let clock = SubscriptionClock(
-            store: store, tiers: tiers, grace: settings.grace, interval: settings.checkInterval, releaseAfter: settings.releaseAbandonedAfter,
-            logger: setup.logger)
+            store: store, balances: storage.balances, tiers: tiers, grace: settings.grace, interval: settings.checkInterval,
+            releaseAfter: settings.releaseAbandonedAfter, holdReleaseAfter: settings.releaseAbandonedHoldsAfter, logger: setup.logger)
         var services: [any Service] = [tiers, clock]
         if let address = settings.entitlementsListen {
             services.append(
                 EntitlementServer.listener(
-                    address: address, socketMode: setup.configuration.socketMode, entitlements: entitlements, admin: admin, logger: setup.logger))
+                    address: address, socketMode: setup.configuration.socketMode, entitlements: entitlements, balances: balances, admin: admin,
+                    logger: setup.logger))
         }
-        return Components(entitlements: entitlements, admin: admin, tiers: tiers, clock: clock, services: services)
+        return Components(entitlements: entitlements, balances: balances, admin: admin, tiers: tiers, clock: clock, services: services)
     }
 }

@@ -12,6 +12,7 @@ import TestSupport
 /// what only the servers can show is tested with ``SubscribedInstance``.
 final class InMemorySubscribed: Sendable {
     let store: InMemorySubscriptionStore
+    let balances: InMemoryBalanceStore
     let tiers: InMemoryTierPublisher
     let components: SubscriptionsDaemon.Components
     let responder: RouterResponder<BasicRequestContext>
@@ -31,15 +32,17 @@ final class InMemorySubscribed: Sendable {
 
     private init(arguments: [String]) async throws {
         let store = InMemorySubscriptionStore()
+        let balances = InMemoryBalanceStore(clock: store.clock)
         let tiers = InMemoryTierPublisher()
         let (daemon, components) = try await TestSubscribed.assemble(
             arguments: ["--tiers-interval", "3600", "--subscriptions-check", "3600", "--entitlements-listen", "unix:\(entitlementSocket)"] + arguments,
             environment: [:], backends: []
         ) { setup in
             try SubscriptionsDaemon.wire(
-                setup, settings: try SubscriptionSettings(setup.configuration), storage: .init(store: store, publisher: tiers))
+                setup, settings: try SubscriptionSettings(setup.configuration), storage: .init(store: store, balances: balances, publisher: tiers))
         }
         self.store = store
+        self.balances = balances
         self.tiers = tiers
         self.components = components
         responder = daemon.router.buildResponder()
