@@ -15,6 +15,11 @@ public enum BalanceAPI {
     /// The most tokens one request may count on either side. With ``maxPrice`` a cost stays far
     /// inside 64 bits: 2 × 2^31 × 10^9 < 2^63.
     public static let maxTokens = Int64(Int32.max)
+
+    /// A model's name as the ledger keeps it: 1 to 128 bytes of printable ASCII, no spaces.
+    public static func isModelName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count) && name.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
 }
 
 /// Why a balance reservation was refused.

@@ -83,7 +83,7 @@ struct BalanceService: Sendable {
         guard Identifiers.isUUID(request.team) else { throw EntitlementError.invalidField("team", message: "team must be a team id (a UUID)") }
         guard Identifiers.isUUID(request.key) else { throw EntitlementError.invalidField("key", message: "key must be an API key's id (a UUID)") }
         try EntitlementService.checkRequestID(request.request_id)
-        guard isModelName(request.model) else {
+        guard BalanceAPI.isModelName(request.model) else {
             throw EntitlementError.invalidField("model", message: "model must be 1 to 128 printable ASCII characters without spaces")
         }
         guard (0...BalanceAPI.maxAmount).contains(request.amount) else {
@@ -106,10 +106,5 @@ struct BalanceService: Sendable {
         guard (0...BalanceAPI.maxTokens).contains(tokens) else {
             throw EntitlementError.invalidField(field, message: "\(field) must be 0 to \(BalanceAPI.maxTokens) tokens")
         }
-    }
-
-    /// A model's name as the ledger keeps it: 1 to 128 bytes of printable ASCII, no spaces.
-    static func isModelName(_ name: String) -> Bool {
-        (1...128).contains(name.utf8.count) && name.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 }

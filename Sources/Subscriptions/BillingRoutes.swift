@@ -19,6 +19,7 @@ struct BillingRoutes: Sendable {
     static let checkoutLifetime = 15 * 60
 
     let store: any SubscriptionStore
+    let balances: any BalanceStore
     let admin: SubscriptionAdmin
     let entitlements: EntitlementService
     let signature: WebhookSignature?
@@ -42,7 +43,36 @@ struct BillingRoutes: Sendable {
             }
             return try Response.json(CheckoutAnswer(checkout_url: try await checkoutURL(user: identity.userID, plan: plan), test_mode: true))
         }
+        router.post("/api/billing/top-up") { request, context in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let body = try await request.decodeJSON(as: TopUpBody.self, context: context)
+            guard Self.topUpCents.contains(body.amount_cents) else {
+                throw APIError.badRequest(
+                    code: "invalid_field", "amount_cents must be \(Self.topUpCents.lowerBound) to \(Self.topUpCents.upperBound) (1 to 10,000 USD)",
+                    field: "amount_cents")
+            }
+            return try Response.json(CheckoutAnswer(checkout_url: try topUpCheckoutURL(user: identity.userID, cents: body.amount_cents), test_mode: true))
+        }
+        router.get("/api/billing/balance") { request, _ in
+            guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            let balance = try await entitlements.available { try await balances.balance(teamID: identity.userID) }
+            return try Response.json(
+                BalanceAnswer(team: identity.userID, available_micros: balance.available, reserved_micros: balance.reserved, currency: "USD"))
+        }
         TestCheckout(routes: self).add(to: router)
+    }
+
+    /// What one top-up may buy, in cents: 1 to 10,000 USD.
+    static let topUpCents = 100...1_000_000
+
+    /// A test checkout link for `user` to add `cents` to their own team's balance.
+    /// - Throws: 503 `checkout_unavailable` without the test provider.
+    func topUpCheckoutURL(user: String, cents: Int) throws -> String {
+        guard let signature, testCheckout else {
+            throw APIError.unavailable(code: "checkout_unavailable", "no payment provider is configured for checkout", retryAfterSeconds: 3600)
+        }
+        let token = try CheckoutToken(topUpFor: user, micros: Int64(cents) * 10_000, lifetime: Self.checkoutLifetime).sealed(with: signature)
+        return "\(publicURL)\(TestCheckout.path)?checkout=\(token)"
     }
 
     /// A checkout link for `user` to pay for `plan`: for a new period, or the rest of the one it is
@@ -56,13 +86,35 @@ struct BillingRoutes: Sendable {
         return "\(publicURL)\(TestCheckout.path)?checkout=\(token)"
     }
 
-    /// A delivery: verified, then recorded and applied once; the user's tier follows.
+    /// A delivery: verified, then recorded and applied once; a subscription's tier follows, a
+    /// top-up credits its team's balance.
     func receive(_ body: [UInt8], signatureHeader: String?) async throws -> PaymentOutcome {
         guard let signature else {
             throw APIError.unavailable(code: "webhook_not_configured", "no webhook secret is configured (webhook.secret)", retryAfterSeconds: 60)
         }
         try signature.verify(header: signatureHeader, body: body)
-        let event = try PaymentEvent(json: body)
+        switch try ProviderEvent(json: body) {
+        case .subscription(let event): return try await apply(event)
+        case .topUp(let event): return try await apply(event)
+        }
+    }
+
+    private func apply(_ event: TopUpEvent) async throws -> PaymentOutcome {
+        let outcome = try await entitlements.available {
+            try await balances.topUp(
+                teamID: event.teamID, amount: event.amount, provider: Self.provider, eventID: event.id, occurredAt: event.created,
+                actor: "provider:\(Self.provider)")
+        }
+        switch outcome {
+        case .applied:
+            logger.traced.info("balance topped up", metadata: ["event": "\(event.id)", "team": "\(event.teamID)", "amount_micros": "\(event.amount)"])
+            return .applied
+        case .duplicate:
+            return .duplicate
+        }
+    }
+
+    private func apply(_ event: PaymentEvent) async throws -> PaymentOutcome {
         let outcome = try await entitlements.available { try await store.applyPaymentEvent(event, provider: Self.provider) }
         switch outcome {
         case .unknownPlan:
@@ -82,6 +134,22 @@ struct CheckoutBody: JSONRequestBody {
 
     enum Members: String, CodingKey, CaseIterable { case plan }
     typealias CodingKeys = Members
+}
+
+struct TopUpBody: JSONRequestBody {
+    let amount_cents: Int
+
+    enum Members: String, CodingKey, CaseIterable { case amount_cents }
+    typealias CodingKeys = Members
+}
+
+/// A team's balance in µ (1 USD = 1,000,000 µ): what new requests may spend, and what requests
+/// under way hold.
+struct BalanceAnswer: Encodable {
+    let team: String
+    let available_micros: Int64
+    let reserved_micros: Int64
+    let currency: String
 }
 
 struct CheckoutAnswer: Encodable {

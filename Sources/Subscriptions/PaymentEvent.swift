@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import ServiceKit
 
@@ -39,7 +40,7 @@ struct PaymentEvent: Sendable, Equatable {
         guard (1...128).contains(wire.id.utf8.count) else { throw invalid("id", "id must be 1 to 128 characters") }
         guard let kind = Kind(rawValue: wire.type) else {
             throw APIError.badRequest(
-                code: "unknown_event_type", "type must be payment.succeeded, payment.failed or subscription.canceled", field: "type")
+                code: "unknown_event_type", "type must be payment.succeeded, payment.failed, subscription.canceled or \(TopUpEvent.type)", field: "type")
         }
         guard Identifiers.isUUID(wire.data.user_id) else { throw invalid("data.user_id", "data.user_id must be a user id (a UUID)") }
         guard EntitlementService.isFeatureName(wire.data.plan) else { throw invalid("data.plan", "data.plan must be a plan code") }
@@ -77,5 +78,62 @@ struct PaymentEvent: Sendable, Equatable {
         let type: String
         let created: Int
         let data: Data
+    }
+}
+
+/// A payment for a team's prepaid balance: `amount` µ to credit, once per event id.
+struct TopUpEvent: Sendable, Equatable {
+    static let type = "balance.topped_up"
+
+    let id: String
+    let created: Date
+    let teamID: String
+    let amount: Int64
+
+    /// The event in `body`.
+    /// - Throws: 400 naming the field at fault.
+    init(json body: [UInt8]) throws {
+        let wire = try JSONBody.decode(Wire.self, from: body)
+        func invalid(_ field: String, _ message: String) -> APIError { APIError.badRequest(code: "invalid_field", message, field: field) }
+        guard (1...128).contains(wire.id.utf8.count) else { throw invalid("id", "id must be 1 to 128 characters") }
+        guard Identifiers.isUUID(wire.data.team_id) else { throw invalid("data.team_id", "data.team_id must be a team id (a UUID)") }
+        guard (1...BalanceAPI.maxAmount).contains(wire.data.amount_micros) else {
+            throw invalid("data.amount_micros", "data.amount_micros must be 1 to \(BalanceAPI.maxAmount) micro-units")
+        }
+        guard (0...253_402_300_799).contains(wire.created) else { throw invalid("created", "created must be Unix seconds between 1970 and 9999") }
+        id = wire.id
+        created = Date(timeIntervalSince1970: TimeInterval(wire.created))
+        teamID = wire.data.team_id
+        amount = wire.data.amount_micros
+    }
+
+    /// `{"id", "type": "balance.topped_up", "created", "data": {"team_id", "amount_micros"}}`.
+    struct Wire: Codable {
+        struct Data: Codable {
+            let team_id: String
+            let amount_micros: Int64
+        }
+
+        let id: String
+        let type: String
+        let created: Int
+        let data: Data
+    }
+}
+
+/// A delivery of the payment provider's webhook: a subscription's payment, or a top-up, told
+/// apart by the event's `type`.
+enum ProviderEvent: Sendable, Equatable {
+    case subscription(PaymentEvent)
+    case topUp(TopUpEvent)
+
+    /// The event in `body`.
+    /// - Throws: 400 naming the field at fault.
+    init(json body: [UInt8]) throws {
+        struct Envelope: Decodable {
+            let type: String
+        }
+        let type = try JSONBody.decode(Envelope.self, from: body).type
+        self = type == TopUpEvent.type ? .topUp(try TopUpEvent(json: body)) : .subscription(try PaymentEvent(json: body))
     }
 }

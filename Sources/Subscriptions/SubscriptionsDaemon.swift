@@ -10,7 +10,9 @@ public enum SubscriptionsDaemon {
     /// What subscribed connects to.
     public static let backends: [Backend] = [.redis, .postgres]
     /// What nginx/routes.conf sends here behind auth, and without it.
-    public static let protectedPaths = ["/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout"]
+    public static let protectedPaths = [
+        "/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout", "/api/billing/top-up", "/api/billing/balance",
+    ]
     public static let publicPaths = ["/api/plans", "/api/billing/webhook", "/api/billing/test-pay"]
 
     /// The parts of a running subscribed, for the tests to reach.
@@ -57,7 +59,7 @@ public enum SubscriptionsDaemon {
         SubscriptionRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         let billing = BillingRoutes(
-            store: store, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
+            store: store, balances: storage.balances, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
             testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)

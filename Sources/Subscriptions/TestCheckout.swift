@@ -18,10 +18,10 @@ struct TestCheckout: Sendable {
         router.get(RouterPath(Self.path)) { request, _ in
             let sealed: String? = request.uri.queryParameters.get("checkout")
             do {
-                let (checkout, plan) = try await open(sealed)
+                let (checkout, purchase) = try await open(sealed)
                 if try await used(checkout) { throw Self.used }
                 try await requireCurrent(checkout)
-                return CheckoutPage.response(.ok, CheckoutPage.pay(plan, token: sealed ?? "", checkout: checkout))
+                return CheckoutPage.response(.ok, CheckoutPage.pay(purchase, token: sealed ?? "", checkout: checkout))
             } catch let refusal as any APIErrorConvertible {
                 let error = refusal.apiError
                 return CheckoutPage.response(error.status, CheckoutPage.refused(error.message, publicURL: routes.publicURL), refusal: error)
@@ -37,18 +37,18 @@ struct TestCheckout: Sendable {
             }
             let sealed = Self.formField("checkout", in: String(buffer: try await request.body.collect(upTo: 8 * 1024)))
             do {
-                let (checkout, plan) = try await open(sealed)
+                let (checkout, purchase) = try await open(sealed)
                 try await requireCurrent(checkout)
                 let outcome = try await pay(checkout)
                 switch outcome {
                 case .applied:
                     return html
-                        ? CheckoutPage.response(.ok, CheckoutPage.paid(plan, checkout: checkout, publicURL: routes.publicURL))
+                        ? CheckoutPage.response(.ok, CheckoutPage.paid(purchase, checkout: checkout, publicURL: routes.publicURL))
                         : try Response.json(WebhookAnswer(received: true, outcome: outcome.rawValue))
                 case .duplicate, .stale:
                     throw Self.used
                 case .unknownPlan:
-                    throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
+                    throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan ?? "") no longer exists", field: "checkout")
                 }
             } catch let refusal as any APIErrorConvertible where html {
                 let error = refusal.apiError
@@ -70,19 +70,20 @@ struct TestCheckout: Sendable {
 
     static let used = APIError(.conflict, code: "checkout_used", message: "this checkout link was used already; start a new checkout to pay again")
 
-    /// The link's token, checked, and the plan it buys.
+    /// The link's token, checked, and what it buys.
     /// - Throws: 404 without the test provider; 403 `invalid_checkout` for a token that is not
     ///   subscribed's or has expired.
-    private func open(_ sealed: String?) async throws -> (CheckoutToken, Plan) {
+    private func open(_ sealed: String?) async throws -> (CheckoutToken, Purchase) {
         guard let signature = routes.signature, routes.testCheckout else { throw APIError.notFound() }
         guard let sealed, let checkout = CheckoutToken(opening: sealed, with: signature), checkout.expires > Int(Date().timeIntervalSince1970) else {
             throw APIError(.forbidden, code: "invalid_checkout", message: "this checkout link is not valid (or has expired): start the checkout again")
         }
+        if let micros = checkout.top_up_micros { return (checkout, .topUp(micros: micros)) }
         let plans = try await routes.entitlements.available { try await routes.admin.plans() }
         guard let plan = plans.first(where: { $0.code == checkout.plan }) else {
-            throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan) no longer exists", field: "checkout")
+            throw APIError.badRequest(code: "unknown_plan", "the plan \(checkout.plan ?? "") no longer exists", field: "checkout")
         }
-        return (checkout, plan)
+        return (checkout, .plan(plan))
     }
 
     /// A link that keeps the running period pays only while that period runs as it did when the
@@ -113,27 +114,35 @@ struct TestCheckout: Sendable {
         guard let signature = routes.signature else { throw APIError.notFound() }
         let now = Date()
         let seconds = Int(now.timeIntervalSince1970)
-        let event = PaymentEvent.Wire(
-            id: checkout.eventID, type: PaymentEvent.Kind.paymentSucceeded.rawValue, created: seconds,
-            data: .init(
-                user_id: checkout.user, plan: checkout.plan, subscription_id: "sub_test_" + checkout.user, period_start: checkout.period_start ?? seconds,
-                period_end: checkout.period_end ?? seconds + 30 * 86_400))
-        let body = Array(try JSONEncoder().encode(event))
+        let body: [UInt8]
+        if let micros = checkout.top_up_micros {
+            let event = TopUpEvent.Wire(id: checkout.eventID, type: TopUpEvent.type, created: seconds, data: .init(team_id: checkout.user, amount_micros: micros))
+            body = Array(try JSONEncoder().encode(event))
+        } else {
+            let event = PaymentEvent.Wire(
+                id: checkout.eventID, type: PaymentEvent.Kind.paymentSucceeded.rawValue, created: seconds,
+                data: .init(
+                    user_id: checkout.user, plan: checkout.plan ?? "", subscription_id: "sub_test_" + checkout.user,
+                    period_start: checkout.period_start ?? seconds, period_end: checkout.period_end ?? seconds + 30 * 86_400))
+            body = Array(try JSONEncoder().encode(event))
+        }
         return try await routes.receive(body, signatureHeader: try signature.sign(body, at: now))
     }
 }
 
-/// A test checkout: who pays for which plan, until when (Unix seconds), and the id of the one
-/// payment it makes; sealed with an HMAC under the webhook secret so that only subscribed's own
-/// checkout can make one. An upgrade keeps the current period (`period_start`, `period_end`, Unix
-/// seconds), so that its usage stays counted; otherwise the payment starts a new one.
+/// A test checkout: who pays for which plan (or for `top_up_micros` of credit on their own team's
+/// balance), until when (Unix seconds), and the id of the one payment it makes; sealed with an HMAC
+/// under the webhook secret so that only subscribed's own checkout can make one. An upgrade keeps
+/// the current period (`period_start`, `period_end`, Unix seconds), so that its usage stays
+/// counted; otherwise the payment starts a new one.
 struct CheckoutToken: Codable, Equatable {
     let id: String
     let user: String
-    let plan: String
+    var plan: String?
     let expires: Int
     var period_start: Int? = nil
     var period_end: Int? = nil
+    var top_up_micros: Int64? = nil
 
     init(user: String, plan: String, lifetime: Int, keeping period: (start: Date, end: Date)? = nil) {
         id = UUID().uuidString.lowercased()
@@ -142,6 +151,14 @@ struct CheckoutToken: Codable, Equatable {
         expires = Int(Date().timeIntervalSince1970) + lifetime
         period_start = period.map { Int($0.start.timeIntervalSince1970) }
         period_end = period.map { Int($0.end.timeIntervalSince1970) }
+    }
+
+    /// A checkout of `micros` of credit for the user's own team (which has the user's id).
+    init(topUpFor user: String, micros: Int64, lifetime: Int) {
+        id = UUID().uuidString.lowercased()
+        self.user = user
+        top_up_micros = micros
+        expires = Int(Date().timeIntervalSince1970) + lifetime
     }
 
     /// The payment event the link makes: the same for every use, so that only the first applies.
@@ -162,6 +179,13 @@ struct CheckoutToken: Codable, Equatable {
     }
 }
 
+/// What a test checkout buys.
+enum Purchase: Sendable {
+    case plan(Plan)
+    /// Credit for the buyer's own team's balance, in µ.
+    case topUp(micros: Int64)
+}
+
 /// The test checkout's pages: plain HTML with no script, posting only to this origin.
 enum CheckoutPage {
     /// The page; `refusal`'s own headers (Retry-After) come with it.
@@ -174,16 +198,33 @@ enum CheckoutPage {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func pay(_ plan: Plan, token: String, checkout: CheckoutToken) -> String {
-        let price = String(format: "%d.%02d %@", plan.priceCents / 100, plan.priceCents % 100, plan.currency)
+    /// An amount of µ as dollars and cents.
+    static func dollars(micros: Int64) -> String {
+        let cents = micros / 10_000
+        return String(format: "%lld.%02lld USD", cents / 100, cents % 100)
+    }
+
+    static func pay(_ purchase: Purchase, token: String, checkout: CheckoutToken) -> String {
         let expires = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(checkout.expires)))
+        let title: String
+        let what: String
+        switch purchase {
+        case .plan(let plan):
+            let price = String(format: "%d.%02d %@", plan.priceCents / 100, plan.priceCents % 100, plan.currency)
+            title = "Test checkout: \(plan.title)"
+            what =
+                checkout.period_end.map { end in
+                    "You are moving to <strong>\(escaped(plan.title))</strong> (\(price) a month) for the rest of your current period, until "
+                        + "\(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(end)))), with its usage kept."
+                } ?? "You are subscribing to <strong>\(escaped(plan.title))</strong> for 30 days, \(price) a month."
+        case .topUp(let micros):
+            title = "Test checkout: top-up"
+            what = "You are adding <strong>\(dollars(micros: micros))</strong> to your API balance."
+        }
         return page(
-            title: "Test checkout: \(plan.title)",
+            title: title,
             """
-            <p>\(checkout.period_end.map { end in
-                "You are moving to <strong>\(escaped(plan.title))</strong> (\(price) a month) for the rest of your current period, until "
-                    + "\(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(end)))), with its usage kept."
-            } ?? "You are subscribing to <strong>\(escaped(plan.title))</strong> for 30 days, \(price) a month.")</p>
+            <p>\(what)</p>
             <p>This is the test payment provider: no money is taken. The link works once, until \(expires).</p>
             <form method="post" action="\(TestCheckout.path)">
             <input type="hidden" name="checkout" value="\(escaped(token))">
@@ -192,13 +233,24 @@ enum CheckoutPage {
             """)
     }
 
-    static func paid(_ plan: Plan, checkout: CheckoutToken, publicURL: String) -> String {
-        let until =
-            checkout.period_end.map { "until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0))))" } ?? "for the next 30 days"
+    static func paid(_ purchase: Purchase, checkout: CheckoutToken, publicURL: String) -> String {
+        let title: String
+        let what: String
+        switch purchase {
+        case .plan(let plan):
+            let until =
+                checkout.period_end.map { "until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0))))" }
+                ?? "for the next 30 days"
+            title = "Subscribed to \(plan.title)"
+            what = "Paid: you are on <strong>\(escaped(plan.title))</strong> \(until)."
+        case .topUp(let micros):
+            title = "Balance topped up"
+            what = "Paid: <strong>\(dollars(micros: micros))</strong> was added to your API balance."
+        }
         return page(
-            title: "Subscribed to \(plan.title)",
+            title: title,
             """
-            <p>Paid: you are on <strong>\(escaped(plan.title))</strong> \(until).</p>
+            <p>\(what)</p>
             <p><a href="\(escaped(publicURL))/">Back to SkillUp</a></p>
             """)
     }
