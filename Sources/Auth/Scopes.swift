@@ -8,10 +8,11 @@ public enum Scopes {
     static let maximumLength = 32
     /// Every scope the product knows (ARCHITECTURE.md, and `subscription:manage`: a user's own
     /// cancel, resume and change of plan, which a bot's key is not given unless asked for;
-    /// `documents`: a user's documents at docsd).
-    public static let known: Set<String> = ["generate", "subscription:read", "subscription:manage", "profile", "documents", "admin"]
+    /// `documents`: a user's documents at docsd; `inference`: the developers' API under `/v1`,
+    /// which spends the prepaid balance).
+    public static let known: Set<String> = ["generate", "subscription:read", "subscription:manage", "profile", "documents", "inference", "admin"]
     /// What a new account is granted.
-    static let defaultGrant = ["generate", "subscription:read", "subscription:manage", "profile", "documents"]
+    static let defaultGrant = ["generate", "subscription:read", "subscription:manage", "profile", "documents", "inference"]
 
     /// The scopes of a space-separated list, or nil when one is malformed or there are too many.
     static func parse(_ text: some StringProtocol) -> [String]? {

@@ -10,13 +10,15 @@ public enum GenerationDaemon {
     /// What aid connects to.
     public static let backends: [Backend] = [.redis, .postgres, .rabbitmq]
     /// What nginx/routes.conf sends here behind auth.
-    public static let protectedPaths = ["/api/generate", "/api/generations"]
+    public static let protectedPaths = ["/api/generate", "/api/generations", "/v1"]
 
     /// Where aid and genworker keep their state and send what they tell others: PostgreSQL,
     /// subscribed, Redis and RabbitMQ in the daemons, memory in the tests of their rules.
     struct Storage: Sendable {
         let store: any GenerationStore
         let entitlements: any Entitlements
+        /// The prepaid balances `/v1` charges, at subscribed.
+        let balance: any PrepaidBalance
         /// Where the result cache keeps answers; nil with the cache off (`cache.ttl` 0).
         let cache: (any CacheStorage)?
         let queue: any TaskQueue
@@ -39,9 +41,9 @@ public enum GenerationDaemon {
                         logger: setup.logger)
                 }
             }
+            let subscribed = SubscribedEntitlements(sockets: settings.entitlementSockets, timeout: settings.entitlementTimeout)
             return Storage(
-                store: PostgresGenerationStore(postgres: try setup.backends.postgres()),
-                entitlements: SubscribedEntitlements(sockets: settings.entitlementSockets, timeout: settings.entitlementTimeout),
+                store: PostgresGenerationStore(postgres: try setup.backends.postgres()), entitlements: subscribed, balance: subscribed,
                 cache: settings.cacheTTL > 0 ? try setup.backends.redis() : nil, queue: AMQPTaskQueue(publisher: try setup.backends.publisher()),
                 documents: documents, profileChanges: profileChanges)
         }
@@ -74,7 +76,21 @@ public enum GenerationDaemon {
         GenerationRoutes(generations: generations, tasks: tasks, store: storage.store, documents: storage.documents, streamLimit: settings.streamLimit)
             .add(to: setup.router)
         let sweep = InterruptedSweep(generations: generations, store: storage.store, interval: settings.sweepInterval)
-        return Components(generations: generations, relay: relay, services: services + [relay, sweep] + [storage.profileChanges].compactMap { $0 })
+        let v1 = v1(setup, settings: settings, storage: storage)
+        return Components(
+            generations: generations, relay: relay, services: services + [relay, sweep] + v1 + [storage.profileChanges].compactMap { $0 })
+    }
+
+    /// The developers' API under `/v1` and the services that run for it: its providers' HTTP
+    /// client, and the endings of balance holds told again.
+    static func v1(_ setup: DaemonSetup, settings: GenerationSettings, storage: Storage) -> [any Service] {
+        let http = EngineHTTPClient(connectTimeout: .seconds(2))
+        let endings = RetryLater.balanceEndings(balance: storage.balance, logger: setup.logger)
+        let pool = ProviderPool(
+            catalogue: settings.catalogue, client: http.client, breakerFailures: settings.breakerFailures, breakerCooldown: settings.breakerCooldown)
+        V1Routes(catalogue: settings.catalogue, pool: pool, balance: storage.balance, endings: endings, streamLimit: settings.streamLimit, logger: setup.logger)
+            .add(to: setup.router)
+        return [http, endings]
     }
 
     /// The generation rules aid and genworker share, over a storage: the engines, the result

@@ -55,9 +55,13 @@ struct GenerationSettings: Sendable {
     /// How often aid's outbox relay looks for task messages not yet published
     /// (`relay.interval`, seconds); a new task is relayed at once.
     var relayInterval: Duration
+    /// The models `/v1` sells and their providers (`v1.catalogue`, a JSON file, ``ModelCatalog``);
+    /// without it `/v1/models` lists none.
+    var catalogue: ModelCatalog
 
     init(_ configuration: DaemonConfiguration) throws {
         let reader = configuration.reader
+        catalogue = try reader.string(forKey: "v1.catalogue").map(ModelCatalog.load(path:)) ?? .empty
         entitlementSockets = reader.stringArray(forKey: "entitlements.sockets", default: []).filter { !$0.isEmpty }
         documentSockets = reader.stringArray(forKey: "documents.sockets", default: []).filter { !$0.isEmpty }
         guard documentSockets.allSatisfy({ $0.hasPrefix("/") }) else {

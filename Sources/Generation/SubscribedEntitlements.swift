@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import SocketClient
 
-/// The entitlement API of subscribed's instances, over their unix sockets (never routed by nginx).
+/// The entitlement API (and the balance API, ``PrepaidBalance``) of subscribed's instances, over their unix sockets (never routed by nginx).
 /// Calls take the instances in turn; one that cannot be reached or answers 503 is skipped for the
 /// next, which is safe because every call is idempotent by request id.
 struct SubscribedEntitlements: Entitlements {
@@ -47,7 +47,7 @@ struct SubscribedEntitlements: Entitlements {
         EntitlementsUnavailable(reason: "subscribed answered \(what)")
     }
 
-    private func call<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
+    func call<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type) async throws -> Answer {
         let answer: InternalAPIClient.Answer
         do {
             answer = try await api.call(.POST, path, body: body, maxBytes: 64 * 1024)

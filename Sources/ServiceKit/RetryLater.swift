@@ -59,7 +59,9 @@ public final class RetryLater<Item: Sendable>: Service, Sendable {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            // A stopping daemon wakes it for one last try at once: services stop one after another,
+            // so a whole interval's sleep here would lengthen every stop.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             await retry()
         }
         let left = kept.withLock { $0.items.keys.sorted() }

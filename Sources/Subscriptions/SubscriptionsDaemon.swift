@@ -59,7 +59,8 @@ public enum SubscriptionsDaemon {
         SubscriptionRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         AdminRoutes(admin: admin, entitlements: entitlements).add(to: setup.router)
         let billing = BillingRoutes(
-            store: store, balances: storage.balances, admin: admin, entitlements: entitlements, signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
+            store: store, balances: storage.balances, admin: admin, entitlements: entitlements,
+            signature: settings.webhookSecret.map { WebhookSignature(secret: $0) },
             testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)

@@ -116,7 +116,8 @@ struct TestCheckout: Sendable {
         let seconds = Int(now.timeIntervalSince1970)
         let body: [UInt8]
         if let micros = checkout.top_up_micros {
-            let event = TopUpEvent.Wire(id: checkout.eventID, type: TopUpEvent.type, created: seconds, data: .init(team_id: checkout.user, amount_micros: micros))
+            let event = TopUpEvent.Wire(
+                id: checkout.eventID, type: TopUpEvent.type, created: seconds, data: .init(team_id: checkout.user, amount_micros: micros))
             body = Array(try JSONEncoder().encode(event))
         } else {
             let event = PaymentEvent.Wire(

@@ -34,10 +34,11 @@ struct WebhookSignature: Sendable {
             default: continue
             }
         }
-        guard let timestamp, let seconds = Int(timestamp), !tags.isEmpty else {
+        guard let timestamp, !timestamp.isEmpty, timestamp.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), !tags.isEmpty else {
             throw APIError.badRequest(code: "invalid_signature_header", "\(Self.header) must be t=<unix time>,v1=<hex HMAC-SHA256>")
         }
-        guard abs(now.timeIntervalSince1970 - Double(seconds)) <= tolerance else {
+        // A time of more digits than an Int holds is well formed, and far from now.
+        guard let seconds = Int(timestamp), abs(now.timeIntervalSince1970 - Double(seconds)) <= tolerance else {
             throw APIError(.unauthorized, code: "stale_signature", message: "the delivery was signed more than \(Int(tolerance)) s from now")
         }
         let expected = Hex.encode(try HMACSHA256.authenticationCode(for: Array("\(timestamp).".utf8) + body, key: secret))

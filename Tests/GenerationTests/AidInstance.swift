@@ -93,7 +93,8 @@ final class AidInstance: TestAid {
         @Sendable func storage(_ setup: DaemonSetup, _ settings: GenerationSettings) throws -> GenerationDaemon.Storage {
             let servers = try GenerationDaemon.Storage.servers(setup, settings: settings)
             return .init(
-                store: servers.store, entitlements: entitlements, cache: servers.cache, queue: servers.queue, documents: servers.documents,
+                store: servers.store, entitlements: entitlements, balance: InMemoryBalance(), cache: servers.cache, queue: servers.queue,
+                documents: servers.documents,
                 profileChanges: servers.profileChanges)
         }
         // The sockets are never dialled: the storage above replaces subscribed's client.

@@ -28,7 +28,8 @@ struct TopUpTests {
                     return try await group.reduce(into: [String]()) { $0.append($1) }
                 }
                 #expect(outcomes.sorted() == ["applied", "duplicate", "duplicate"])
-                #expect(try await WebhookTests.deliver(client, Self.topUpEvent("evt_top_2_\(team)", team: team, micros: 1)).json["outcome"] as? String == "applied")
+                #expect(
+                    try await WebhookTests.deliver(client, Self.topUpEvent("evt_top_2_\(team)", team: team, micros: 1)).json["outcome"] as? String == "applied")
 
                 let forged = try await WebhookTests.deliver(
                     client, Self.topUpEvent("evt_top_3_\(team)", team: team, micros: 7),

@@ -54,6 +54,8 @@ struct WebhookTests {
                 let stale = try await Self.deliver(client, body, signature: try Self.signature.sign(body, at: Date().addingTimeInterval(-301)))
                 #expect(stale.status == .unauthorized)
                 #expect(stale.json["error"] as? String == "stale_signature")
+                let farOff = try await Self.deliver(client, body, signature: "t=807444415627411101083095183,v1=" + String(repeating: "0", count: 64))
+                #expect(farOff.status == .unauthorized && farOff.json["error"] as? String == "stale_signature", "a time too long for an Int")
                 let missing = try await Self.deliver(client, body, signature: nil)
                 #expect(missing.status == .badRequest)
                 #expect(missing.json["error"] as? String == "invalid_signature_header")

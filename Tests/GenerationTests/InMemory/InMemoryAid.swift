@@ -19,6 +19,8 @@ import Testing
 final class InMemoryAid: TestAid {
     let store: InMemoryGenerationStore
     let entitlements: InMemoryEntitlements
+    /// The prepaid balances `/v1` charges.
+    let balance = InMemoryBalance()
     let queue: InMemoryTaskQueue
     let cache: InMemoryCacheStorage
     /// docsd: the profiles' defaults and the saves.
@@ -57,7 +59,8 @@ final class InMemoryAid: TestAid {
         let entitlements = InMemoryEntitlements(clock: clock)
         let queue = InMemoryTaskQueue()
         let cache = InMemoryCacheStorage()
-        let storage = GenerationDaemon.Storage(store: store, entitlements: replacement ?? entitlements, cache: cache, queue: queue, documents: self.documents)
+        let storage = GenerationDaemon.Storage(
+            store: store, entitlements: replacement ?? entitlements, balance: balance, cache: cache, queue: queue, documents: self.documents)
         // The sockets are never dialled: the storage above replaces subscribed's client.
         let common = ["--entitlements-sockets", "/nonexistent/entitlements.sock", "--relay-interval", "0.05"]
         let aid = Mutex<GenerationDaemon.Components?>(nil)

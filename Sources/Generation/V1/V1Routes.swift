@@ -1,0 +1,224 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceKit
+
+/// The developers' API, OpenAI's wire format under `/v1` (nginx lets only API keys through):
+/// `GET /v1/models`, `GET /v1/models/{id}` and `POST /v1/chat/completions`, streamed or not. A
+/// completion is charged to the key's team's prepaid balance: its bound is held at subscribed
+/// before any provider is asked (a refusal costs nothing and runs nothing), and its usage settled
+/// once the answer is over (released whole when no provider answered). Every refusal is in OpenAI's
+/// shape (``OpenAIError``).
+struct V1Routes: Sendable {
+    let catalogue: ModelCatalog
+    let pool: ProviderPool
+    let balance: any PrepaidBalance
+    /// Settlements and releases subscribed could not take at once, told again until it does.
+    let endings: RetryLater<BalanceEnding>
+    /// The longest a streamed answer may take, its delivery included (`stream.limit`).
+    let streamLimit: Duration
+    let logger: Logger
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/v1/models") { _, _ in
+            Self.json(["object": "list", "data": catalogue.models.flatMap { model in ([model.id] + model.aliases).map(modelObject) }])
+        }
+        router.get("/v1/models/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard catalogue.model(named: id) != nil else {
+                return OpenAIError(
+                    status: .notFound, type: "invalid_request_error", code: "model_not_found", param: "model",
+                    message: "The model `\(id.prefix(128))` does not exist or you do not have access to it."
+                ).response
+            }
+            return Self.json(modelObject(id))
+        }
+        router.post("/v1/chat/completions") { request, _ in
+            do {
+                return try await complete(request)
+            } catch let refusal as OpenAIError {
+                return refusal.response
+            }
+        }
+    }
+
+    private func modelObject(_ id: String) -> [String: Any] {
+        ["id": id, "object": "model", "created": catalogue.created, "owned_by": "skillup"]
+    }
+
+    private func complete(_ request: Request) async throws -> Response {
+        // GatewayIdentityMiddleware has refused a request without the gateway's identity; on /v1
+        // the session is an API key's id, and the team is (for now) the key's owner's own.
+        guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: ChatCompletionRequest.bodyLimit)
+        } catch {
+            throw OpenAIError(
+                status: .contentTooLarge, type: "invalid_request_error", code: "request_too_large", param: nil,
+                message: "the request body is larger than \(ChatCompletionRequest.bodyLimit >> 20) MiB")
+        }
+        let chat = try ChatCompletionRequest(body: body, catalogue: catalogue)
+        let requestID = "v1." + UUID().uuidString.lowercased()
+        try await hold(chat, requestID: requestID, identity: identity)
+        switch await pool.open(chat.model, body: chat.upstreamBody, stream: chat.stream) {
+        case .failure(let failure):
+            end(requestID, .released)
+            throw Self.refusal(failure)
+        case .success(let answer):
+            switch answer.body {
+            case .complete(let bytes):
+                guard let (out, usage) = completeAnswer(bytes, request: chat) else {
+                    end(requestID, .released)
+                    throw OpenAIError(
+                        status: .badGateway, type: "server_error", code: "provider_error", param: nil,
+                        message: "\(answer.provider) answered with something that is not a chat completion")
+                }
+                end(requestID, .settled(inputTokens: usage.input, outputTokens: usage.output, source: usage.source))
+                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: out))
+            case .stream(let chunks, let cancel):
+                return stream(chunks, cancel: cancel, chat: chat, requestID: requestID)
+            }
+        }
+    }
+
+    /// Holds the request's bound at subscribed.
+    /// - Throws: 429 `insufficient_quota` when the balance or the key's day does not cover it,
+    ///   503 when subscribed cannot be asked.
+    private func hold(_ chat: ChatCompletionRequest, requestID: String, identity: GatewayIdentity) async throws {
+        let answer: BalanceReserveAnswer
+        do {
+            answer = try await balance.reserve(
+                BalanceReserveRequest(
+                    team: identity.userID, key: identity.sessionID, request_id: requestID, model: chat.model.id, amount: chat.bound,
+                    input_price: chat.model.inputPrice, output_price: chat.model.outputPrice))
+        } catch {
+            logger.traced.warning("balance not held: subscribed unavailable", metadata: ["reason": "\(error)"])
+            throw OpenAIError(
+                status: .serviceUnavailable, type: "server_error", code: "billing_unavailable", param: nil,
+                message: "the balance cannot be checked right now; nothing was charged or run")
+        }
+        guard answer.decision == .denied else { return }
+        switch answer.reason {
+        case .keyDailyLimit:
+            throw OpenAIError(
+                status: .tooManyRequests, type: "insufficient_quota", code: "daily_limit_exceeded", param: nil,
+                message: "this API key's spending limit for today (UTC) would be passed by this request's bound of \(Self.dollars(chat.bound))",
+                retryAfter: answer.retry_after)
+        case .insufficientBalance, nil:
+            throw OpenAIError(
+                status: .tooManyRequests, type: "insufficient_quota", code: "insufficient_quota", param: nil,
+                message:
+                    "your balance (\(Self.dollars(answer.available)) available) does not cover this request's bound of \(Self.dollars(chat.bound)) "
+                    + "(its input and max_tokens at \(chat.model.id)'s prices): top up, or ask for fewer max_tokens")
+        }
+    }
+
+    /// A provider's stream, relayed; its usage settled when it ends, also when the client went away.
+    private func stream(
+        _ chunks: AsyncThrowingStream<ByteBuffer, any Error>, cancel: @escaping @Sendable () -> Void, chat: ChatCompletionRequest, requestID: String
+    )
+        -> Response
+    {
+        let (asked, counted, limit) = (chat.clientAskedUsage, chat.countedInputTokens, streamLimit)
+        let body = ResponseBody { [self] writer in
+            var relay = StreamRelay(clientAskedUsage: asked, countedInputTokens: counted)
+            let deadline = ContinuousClock.now + limit
+            var failure: String?
+            do {
+                for try await chunk in chunks {
+                    let out = relay.feed(chunk)
+                    if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
+                    if relay.finished { break }
+                    if ContinuousClock.now > deadline {
+                        failure = "the answer took longer than \(limit)"
+                        break
+                    }
+                }
+            } catch is CancellationError {
+                failure = "canceled"
+            } catch {
+                failure = "the provider's stream failed: \(error)"
+            }
+            cancel()
+            let usage = relay.usage
+            end(requestID, .settled(inputTokens: usage.input, outputTokens: usage.output, source: usage.source))
+            if !relay.finished {
+                let out = relay.end(error: failure)
+                try? await writer.write(ByteBuffer(string: out))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+
+    /// Tells subscribed how a hold ended, now or later: the answer does not wait for it.
+    private func end(_ requestID: String, _ ending: BalanceEnding) {
+        let (balance, endings, logger) = (balance, endings, logger)
+        Task {
+            guard await !Self.tell(balance, requestID, ending, logger: logger) else { return }
+            endings.keep(ending, as: requestID)
+        }
+    }
+
+    /// One try at ending a hold; false when subscribed could not be reached.
+    static func tell(_ balance: any PrepaidBalance, _ requestID: String, _ ending: BalanceEnding, logger: Logger) async -> Bool {
+        do {
+            switch ending {
+            case .settled(let input, let output, let source):
+                _ = try await balance.settle(BalanceSettleRequest(request_id: requestID, input_tokens: input, output_tokens: output, usage_source: source))
+            case .released:
+                try await balance.release(BalanceReleaseRequest(request_id: requestID))
+            }
+            return true
+        } catch is EntitlementsUnavailable {
+            return false
+        } catch {
+            logger.error("balance hold ended otherwise", metadata: ["hold": "\(requestID)", "reason": "\(error)"])
+            return true
+        }
+    }
+
+    static func refusal(_ failure: UpstreamFailure) -> OpenAIError {
+        switch failure {
+        case .refused(let status, let message):
+            OpenAIError(status: HTTPResponse.Status(code: status), type: "invalid_request_error", code: "provider_refused", param: nil, message: message)
+        case .failed(let reason):
+            OpenAIError(
+                status: .badGateway, type: "server_error", code: "provider_error", param: nil,
+                message: "no provider could answer (the last: \(reason)); nothing was charged")
+        case .unavailable(let reason):
+            OpenAIError(status: .serviceUnavailable, type: "server_error", code: "service_unavailable", param: nil, message: reason + "; nothing was charged")
+        }
+    }
+
+    static func dollars(_ micros: Int64) -> String {
+        String(format: "%lld.%06lld USD", micros / 1_000_000, micros % 1_000_000)
+    }
+
+    static func json(_ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension RetryLater<BalanceEnding> {
+    /// Balance holds' endings told again every `interval` until subscribed answers, by request id:
+    /// until then the team's money stays held (and after `balances.hold-release-after` the hold is
+    /// released whole, uncharged).
+    static func balanceEndings(balance: any PrepaidBalance, interval: Duration = .seconds(2), logger: Logger) -> RetryLater<BalanceEnding> {
+        RetryLater(interval: interval, concurrency: 8, logger: logger, leftAtShutdown: "balance holds not ended at shutdown", keysName: "request_ids") {
+            requestID, ending in
+            await V1Routes.tell(balance, requestID, ending, logger: logger) ? .done : .keep
+        }
+    }
+}
+
+/// How a balance hold ends.
+enum BalanceEnding: Sendable, Equatable {
+    case settled(inputTokens: Int64, outputTokens: Int64, source: UsageSource)
+    case released
+}

@@ -1,0 +1,180 @@
+"""The developers' API through nginx with OpenAI's own client library (scripts/v1-test): models,
+completions whole and streamed, usage in every answer, failover, OpenAI's error classes for each
+refusal, and 200 requests at once on a balance that covers 50: exactly 50 answered, the balance
+never below zero, the ledger equal to the usage. Prints each check as `v1-test: ok` or `v1-test: FAIL`.
+
+  v1-test.py GATEWAY_URL CA_FILE PROVIDER_URL PSQL_ARGS...
+"""
+import asyncio
+import json
+import random
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import openai
+
+base, ca_file, provider = sys.argv[1:4]
+psql = sys.argv[4:]
+failures = []
+tls = ssl.create_default_context(cafile=ca_file)
+
+
+def check(name, ok, detail=""):
+    print(f"v1-test: {'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"), flush=True)
+    if not ok:
+        failures.append(name)
+
+
+def call(method, path, body=None, token=None, form=None, url=None):
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        data, headers["Content-Type"] = form.encode(), "application/x-www-form-urlencoded"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request((url or base) + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=tls) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def required(what, send, status):
+    """The JSON of `send()`'s answer, which must have `status`; the sign-in endpoints' per-address
+    budget (30 a minute, which the stack's other checks spend too) is waited out."""
+    answer = send()
+    for _ in range(30):
+        if answer[0] != 429:
+            break
+        time.sleep(2)
+        answer = send()
+    if answer[0] != status:
+        raise SystemExit(f"v1-test: cannot {what}: {answer[0]} {answer[1]!r:.300}")
+    return answer[1]
+
+
+def team(top_up_cents):
+    """A new user's access token and an API key with the inference scope (and one without), their
+    balance topped up through the test checkout."""
+    email, password = f"v1-{random.SystemRandom().randint(10**8, 10**9)}@example.com", "a v1 test passphrase"
+    required("register", lambda: call("POST", "/auth/register", {"email": email, "password": password}), 201)
+    token = required("sign in", lambda: call("POST", "/auth/login", {"email": email, "password": password}), 200)["access_token"]
+    keys = [
+        required("make an API key", lambda: call("POST", "/auth/api-keys", {"password": password, "name": name, "scopes": scopes}, token=token), 201)["key"]
+        for name, scopes in (("v1", ["inference"]), ("bot", ["generate"]))
+    ]
+    if top_up_cents:
+        url = required("start a top-up", lambda: call("POST", "/api/billing/top-up", {"amount_cents": top_up_cents}, token=token), 200)["checkout_url"]
+        required("pay the top-up", lambda: call("POST", "/api/billing/test-pay", form=urllib.parse.urlparse(url).query), 200)
+    return token, keys[0], keys[1]
+
+
+def client(key):
+    return openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, http_client=openai.DefaultHttpx2Client(verify=tls))
+
+
+def refused(call_it):
+    try:
+        call_it()
+    except openai.APIStatusError as error:
+        return error
+    return None
+
+
+def balance(token):
+    return required("read the balance", lambda: call("GET", "/api/billing/balance", token=token), 200)
+
+
+# Before any money: the key is refused for its balance, in OpenAI's words, and nothing runs.
+token, key, bot_key = team(0)
+poor = refused(lambda: client(key).chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}]))
+check("an empty balance: RateLimitError insufficient_quota", isinstance(poor, openai.RateLimitError) and poor.code == "insufficient_quota", repr(poor))
+token, key, bot_key = team(100)
+ai = client(key)
+
+models = [model.id for model in ai.models.list()]
+check("models.list names the catalogue's models", {"skillup-echo", "echo", "skillup-fill"} <= set(models), models)
+check("models.retrieve", ai.models.retrieve("echo").id == "echo")
+
+completion = ai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "rivers run to the sea"}], max_tokens=20)
+check("a completion", completion.choices[0].message.content == "You said: rivers run to the sea", completion.model_dump_json()[:300])
+check("with its usage", completion.usage is not None and completion.usage.completion_tokens == 7, completion.usage)
+
+chunks = list(ai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "streams too"}], stream=True))
+text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+check("a stream, chunk by chunk", text == "You said: streams too" and len(chunks) >= 4, text)
+check("every chunk has its choice; the finish chunk carries the usage", chunks[-1].usage is not None and all(chunk.choices for chunk in chunks),
+      chunks[-1].model_dump_json()[:300])
+asked = list(ai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "usage please"}], stream=True,
+                                        stream_options={"include_usage": True}))
+check("stream_options.include_usage: a last chunk with the usage and no choice", not asked[-1].choices and asked[-1].usage.completion_tokens == 4,
+      asked[-1].model_dump_json()[:300])
+
+before = required("read the provider's calls", lambda: call("GET", "/test/calls", url=provider), 200)
+failover = ai.chat.completions.create(model="skillup-failover", messages=[{"role": "user", "content": "anyone there"}], max_tokens=20)
+after = required("read the provider's calls", lambda: call("GET", "/test/calls", url=provider), 200)
+check("a provider failing before its first token falls over to the next", failover.choices[0].message.content == "You said: anyone there"
+      and after[len(before):][-2:] == ["unwell", "echo"], after[len(before):])
+
+for name, expected, kind, attempt in [
+    ("an access token instead of a key: AuthenticationError", 401, openai.AuthenticationError,
+     lambda: client(token).models.list()),
+    ("a key without the inference scope: PermissionDeniedError", 403, openai.PermissionDeniedError,
+     lambda: client(bot_key).chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])),
+    ("an unknown model: NotFoundError model_not_found", 404, openai.NotFoundError,
+     lambda: ai.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])),
+    ("max_tokens past the model's: BadRequestError naming it", 400, openai.BadRequestError,
+     lambda: ai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}], max_tokens=5000)),
+]:
+    error = refused(attempt)
+    check(name, isinstance(error, kind) and error.status_code == expected, repr(error))
+check("the refusal names the param", refused(lambda: ai.chat.completions.create(model="echo", messages=[], max_tokens=5)).param == "messages")
+time.sleep(0.5)
+spent = balance(token)
+check("the balance was charged the usage only, nothing is held", spent["reserved_micros"] == 0 and 0 < 1_000_000 - spent["available_micros"] < 100,
+      spent)
+
+# 200 at once on a balance that covers 50: skillup-fill holds and charges exactly 20,000 µ each.
+token, key, _ = team(100)
+
+
+async def many():
+    fill = openai.AsyncOpenAI(base_url=base + "/v1", api_key=key, max_retries=0, http_client=openai.DefaultAsyncHttpx2Client(verify=tls, timeout=120))
+
+    async def one():
+        try:
+            await fill.chat.completions.create(model="skillup-fill", messages=[{"role": "user", "content": "fill"}], max_tokens=1000)
+            return "answered"
+        except openai.APIStatusError as error:
+            return f"{error.status_code} {error.code}"
+
+    return await asyncio.gather(*(one() for _ in range(200)))
+
+
+outcomes = asyncio.run(many())
+counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+check("200 at once on a balance covering 50: exactly 50 answered, 150 insufficient_quota", counts == {"answered": 50, "429 insufficient_quota": 150},
+      counts)
+for _ in range(100):
+    settled = balance(token)
+    if settled["reserved_micros"] == 0:
+        break
+    time.sleep(0.1)
+check("every hold settled: the balance is spent to 0, never below", settled == {**settled, "available_micros": 0, "reserved_micros": 0}, settled)
+ledger = subprocess.run(psql + ["-tAc", f"""
+    SELECT (SELECT coalesce(sum(amount), 0) FROM billing.balance_ledger WHERE team_id = '{settled["team"]}' AND state = 'topped_up'),
+           (SELECT coalesce(sum(amount), 0) FROM billing.balance_ledger WHERE team_id = '{settled["team"]}' AND state = 'settled'),
+           (SELECT coalesce(sum(cost), 0) FROM billing.usage_by_key WHERE team_id = '{settled["team"]}'),
+           (SELECT coalesce(sum(requests), 0) FROM billing.usage_by_key WHERE team_id = '{settled["team"]}')"""],
+                        capture_output=True, text=True)
+check("the ledger: 1 USD topped up, 1 USD settled, equal to the usage's cost over 50 requests", ledger.stdout.strip() == "1000000|1000000|1000000|50",
+      ledger.stdout + ledger.stderr)
+sys.exit(1 if failures else 0)
