@@ -16,6 +16,13 @@ public enum BalanceAPI {
     /// inside 64 bits: 2 × 2^31 × 10^9 < 2^63.
     public static let maxTokens = Int64(Int32.max)
 
+    /// A request's cost in µ: its tokens at prices in µ per million tokens, rounded up to a whole
+    /// µ, exactly as sql/023's `billing.balance_finish` reckons it (and a bound, of the most tokens a
+    /// request may use). Exact in 64 bits within ``maxTokens`` and ``maxPrice``.
+    public static func cost(inputTokens: Int64, outputTokens: Int64, inputPrice: Int64, outputPrice: Int64) -> Int64 {
+        (inputTokens * inputPrice + outputTokens * outputPrice + 999_999) / 1_000_000
+    }
+
     /// A model's name as the ledger keeps it: 1 to 128 bytes of printable ASCII, no spaces.
     public static func isModelName(_ name: String) -> Bool {
         (1...128).contains(name.utf8.count) && name.utf8.allSatisfy { (0x21...0x7E).contains($0) }
@@ -29,6 +36,19 @@ public enum BalanceDenialReason: String, Codable, Sendable, CaseIterable {
     /// The key's spending of the UTC day plus the bound would pass its daily limit; `retry_after`
     /// says when the day ends.
     case keyDailyLimit = "key_daily_limit"
+}
+
+/// How a balance hold ends: settled with the request's usage, or released whole.
+public enum BalanceEnding: Sendable, Equatable {
+    case settled(inputTokens: Int64, outputTokens: Int64, source: UsageSource)
+    case released
+
+    public var state: ReservationEnding {
+        switch self {
+        case .settled: .settled
+        case .released: .released
+        }
+    }
 }
 
 /// Whose count of a request's tokens a settlement carries.

@@ -15,19 +15,6 @@ struct BalanceHold: Sendable, Equatable {
     var keyDailyLimit: Int64? = nil
 }
 
-/// How a hold ends: settled with the request's usage, or released whole.
-enum BalanceEnding: Sendable, Equatable {
-    case settled(inputTokens: Int64, outputTokens: Int64, source: UsageSource)
-    case released
-
-    var state: ReservationEnding {
-        switch self {
-        case .settled: .settled
-        case .released: .released
-        }
-    }
-}
-
 /// A request to end a hold.
 struct BalanceEndingRequest: Sendable, Equatable {
     let requestID: String
@@ -70,12 +57,4 @@ struct Balance: Sendable, Equatable {
     let available: Int64
     /// What requests under way hold.
     let reserved: Int64
-}
-
-/// A request's cost in µ: its tokens at prices in µ per million tokens, rounded up to a whole µ,
-/// exactly as sql/023's `billing.balance_finish` reckons it. Exact in 64 bits within
-/// ``BalanceAPI/maxTokens`` and ``BalanceAPI/maxPrice``.
-func balanceCost(inputTokens: Int64, outputTokens: Int64, inputPrice: Int64, outputPrice: Int64) -> Int64 {
-    let microTokens = inputTokens * inputPrice + outputTokens * outputPrice
-    return (microTokens + 999_999) / 1_000_000
 }

@@ -19,22 +19,39 @@ struct SubscriptionClock: Service {
     let holdReleaseAfter: TimeInterval
     let logger: Logger
 
-    /// One pass: the moves made, with their tiers written to Redis.
+    /// One pass: the moves made, with their tiers written to Redis; then the abandoned
+    /// reservations and holds released. Each step runs whatever became of the one before (Redis
+    /// down must not keep a team's money held); the first failure is thrown at the end.
     @discardableResult
     func advance() async throws -> [(userID: String, status: String)] {
-        let moved = try await store.advanceSubscriptions(grace: grace)
-        if !moved.isEmpty {
-            logger.info("subscriptions moved on", metadata: ["count": "\(moved.count)"])
-            try await tiers.publishPending()
+        var failure: (any Error)?
+        var moved: [(userID: String, status: String)] = []
+        do {
+            moved = try await store.advanceSubscriptions(grace: grace)
+            if !moved.isEmpty {
+                logger.info("subscriptions moved on", metadata: ["count": "\(moved.count)"])
+                try await tiers.publishPending()
+            }
+        } catch {
+            failure = error
         }
-        let released = try await store.releaseAbandoned(after: releaseAfter)
-        if !released.isEmpty {
-            logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
+        do {
+            let released = try await store.releaseAbandoned(after: releaseAfter)
+            if !released.isEmpty {
+                logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
+            }
+        } catch {
+            failure = failure ?? error
         }
-        let releasedHolds = try await balances.releaseAbandonedHolds(after: holdReleaseAfter)
-        if !releasedHolds.isEmpty {
-            logger.warning("abandoned balance holds released uncharged", metadata: ["request_ids": "\(releasedHolds.joined(separator: ","))"])
+        do {
+            let releasedHolds = try await balances.releaseAbandonedHolds(after: holdReleaseAfter)
+            if !releasedHolds.isEmpty {
+                logger.warning("abandoned balance holds released uncharged", metadata: ["request_ids": "\(releasedHolds.joined(separator: ","))"])
+            }
+        } catch {
+            failure = failure ?? error
         }
+        if let failure { throw failure }
         return moved
     }
 

@@ -183,15 +183,18 @@ struct Answer: Sendable {
 struct Caller: Sendable {
     let userID: String
     let sessionID = UUID().uuidString.lowercased()
+    /// What nginx says the credential was granted (`X-Scopes`).
+    var scopes = "generate"
 
-    init(userID: String = UUID().uuidString.lowercased()) {
+    init(userID: String = UUID().uuidString.lowercased(), scopes: String = "generate") {
         self.userID = userID
+        self.scopes = scopes
     }
 
     var headers: HTTPFields {
         [
             .contentType: "application/json", GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID,
-            GatewayHeaders.scopes: "generate",
+            GatewayHeaders.scopes: scopes,
         ]
     }
 

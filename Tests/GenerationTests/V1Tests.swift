@@ -38,6 +38,16 @@ import Testing
             let stream = json["stream"] as? Bool ?? false
             let id = #""id":"chatcmpl-1","created":1,"model":"\#(model)""#
             switch model {
+            case "missing":
+                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"no such model"}}"#)))
+            case "no-done":
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: .init { writer in
+                        try await writer.write(Self.chunk(#"{\#(id),"choices":[{"index":0,"delta":{"content":"All done"}}]}"#))
+                        try await writer.write(Self.chunk(#"{\#(id),"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#))
+                        try await writer.finish(nil)
+                    })
             case "unwell":
                 return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"overloaded"}}"#)))
             case "picky":
@@ -100,6 +110,9 @@ import Testing
                 "routes": [{"provider": "cheap", "model": "cut-late"}, {"provider": "dear", "model": "fine"}]},
                {"id": "picky", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100,
                 "routes": [{"provider": "cheap", "model": "picky"}, {"provider": "dear", "model": "fine"}]},
+               {"id": "renamed", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100,
+                "routes": [{"provider": "cheap", "model": "missing"}, {"provider": "dear", "model": "fine"}]},
+               {"id": "abrupt", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100, "routes": [{"provider": "cheap", "model": "no-done"}]},
                {"id": "down", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100, "routes": [{"provider": "cheap", "model": "unwell"}]}
              ]}
             """
@@ -116,7 +129,7 @@ import Testing
             let path = try Self.catalogue(port: try #require(server.port))
             defer { try? FileManager.default.removeItem(atPath: path) }
             try await InMemoryAid.with(aidArguments: ["--v1-catalogue", path]) { aid in
-                let caller = Caller()
+                let caller = Caller(scopes: "inference")
                 aid.balance.topUp(team: caller.userID, micros: balance)
                 try await body(aid, caller, calls)
             }
@@ -245,6 +258,27 @@ import Testing
                 #expect(answer.status == .serviceUnavailable && (answer.json["error"] as? [String: Any])?["code"] as? String == "billing_unavailable")
             }
             #expect(calls.models.isEmpty)
+        }
+    }
+
+    @Test(
+        "the bound goes to the provider in the member the client used; a 404 passes to the next provider; a stream whose finish came without [DONE] ends whole; the scope is checked"
+    )
+    func edges() async throws {
+        try await withV1 { aid, caller, calls in
+            try await aid.withClient { client in
+                let both = try await caller.send(
+                    client, "/v1/chat/completions", method: .post,
+                    body: #"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":1,"max_completion_tokens":100}"#)
+                #expect(both.status == .ok && calls.last?["max_completion_tokens"] == "1" && calls.last?["max_tokens"] == nil, "\(calls.last ?? [:])")
+                let renamed = try await caller.send(client, "/v1/chat/completions", method: .post, body: Self.chat("renamed"))
+                #expect(renamed.status == .ok && calls.models.suffix(2) == ["missing", "fine"])
+                let abrupt = try await caller.send(client, "/v1/chat/completions", method: .post, body: Self.chat("abrupt", stream: true))
+                #expect(abrupt.text.hasSuffix("data: [DONE]\n\n") && !abrupt.text.contains("provider_cut"), "\(abrupt.text)")
+                let noScope = try await Caller(userID: caller.userID).send(client, "/v1/chat/completions", method: .post, body: Self.chat("tiny"))
+                #expect(noScope.status == .forbidden && (noScope.json["error"] as? [String: Any])?["code"] as? String == "insufficient_scope")
+            }
+            try await Self.settled(aid)
         }
     }
 }

@@ -27,8 +27,7 @@ struct ChatCompletionRequest {
     /// What the request may cost at most, in µ: its input bound and its answer's at the model's
     /// prices, rounded up. What is held at subscribed before any provider is asked.
     var bound: Int64 {
-        let microUnits = inputBound * model.inputPrice + Int64(maxTokens) * model.outputPrice
-        return (microUnits + 999_999) / 1_000_000
+        BalanceAPI.cost(inputTokens: inputBound, outputTokens: Int64(maxTokens), inputPrice: model.inputPrice, outputPrice: model.outputPrice)
     }
 
     init(body: ByteBuffer, catalogue: ModelCatalog) throws(OpenAIError) {
@@ -87,13 +86,23 @@ struct ChatCompletionRequest {
         maxTokens = asked ?? model.maxOutputTokens
         inputBound = Int64(body.readableBytes) + 16 * Int64(messages.count) + 16
         countedInputTokens = (Int64(body.readableBytes) + 3) / 4 + 4 * Int64(messages.count)
+        guard bound <= BalanceAPI.maxAmount else {
+            throw .invalid("this request could cost more than one request may hold: ask for fewer max_tokens", param: "max_tokens")
+        }
     }
 
     /// The body every provider gets (the pool sets each one's model): the bound the hold was made
-    /// for, and a stream's usage whether or not the client asked for it.
+    /// for, in the one member the client used (`max_completion_tokens`, or else `max_tokens`), so
+    /// that no provider reads a larger one; and a stream's usage whether or not the client asked.
     var upstreamBody: [String: Any] {
         var body = object
-        if body["max_completion_tokens"] == nil || body["max_completion_tokens"] is NSNull { body["max_tokens"] = maxTokens }
+        if let newer = body["max_completion_tokens"], !(newer is NSNull) {
+            body["max_completion_tokens"] = maxTokens
+            body["max_tokens"] = nil
+        } else {
+            body["max_tokens"] = maxTokens
+            body["max_completion_tokens"] = nil
+        }
         if stream {
             var options = (body["stream_options"] as? [String: Any]) ?? [:]
             options["include_usage"] = true
@@ -175,6 +184,8 @@ struct StreamRelay {
     private(set) var contentChunks = 0
     /// Whether the provider ended the stream in order (`[DONE]`).
     private(set) var finished = false
+    /// Whether the provider sent its finish reason: a stream that ends after it is whole.
+    private var sawFinish = false
 
     init(clientAskedUsage: Bool, countedInputTokens: Int64) {
         self.clientAskedUsage = clientAskedUsage
@@ -202,6 +213,7 @@ struct StreamRelay {
     /// event when it ended before `[DONE]`.
     mutating func end(error: String?) -> String {
         guard !finished else { return "" }
+        if sawFinish, error == nil { return event("[DONE]") }
         var out = flushHeld()
         let message = error ?? "the provider ended the answer without finishing it"
         out += Self.event(["error": ["message": message, "type": "server_error", "param": NSNull(), "code": "provider_cut"]])
@@ -219,12 +231,14 @@ struct StreamRelay {
         for key in ["id", "created", "model", "system_fingerprint"] where object[key] != nil { meta[key] = object[key] }
         if let usage = TokenUsage(provider: object["usage"]) { providerUsage = usage }
         let choice = (object["choices"] as? [[String: Any]])?.first
-        if let content = (choice?["delta"] as? [String: Any])?["content"] as? String, !content.isEmpty {
-            contentBytes += content.utf8.count
+        let written = Self.writtenBytes(choice?["delta"] as? [String: Any])
+        if written > 0 {
+            contentBytes += written
             contentChunks += 1
         }
-        guard !clientAskedUsage else { return "data: \(payload)\n\n" }
         let finishes = choice?["finish_reason"].map { !($0 is NSNull) } ?? false
+        if finishes { sawFinish = true }
+        guard !clientAskedUsage else { return "data: \(payload)\n\n" }
         if choice == nil, object["usage"] != nil, !(object["usage"] is NSNull) {
             // The usage chunk the client did not ask for: merged into the finish chunk.
             return flushHeld()
@@ -234,6 +248,21 @@ struct StreamRelay {
             return ""
         }
         return "data: \(payload)\n\n"
+    }
+
+    /// The bytes a chunk's delta writes, for aid's own count: text, reasoning and tool calls'
+    /// arguments all cost output tokens.
+    static func writtenBytes(_ delta: [String: Any]?) -> Int {
+        guard let delta else { return 0 }
+        var bytes = 0
+        for key in ["content", "reasoning_content", "refusal"] {
+            if let text = delta[key] as? String { bytes += text.utf8.count }
+        }
+        for call in delta["tool_calls"] as? [[String: Any]] ?? [] {
+            let function = call["function"] as? [String: Any]
+            bytes += ((function?["name"] as? String)?.utf8.count ?? 0) + ((function?["arguments"] as? String)?.utf8.count ?? 0)
+        }
+        return bytes
     }
 
     /// The finish chunk held back, with the usage merged in.

@@ -95,7 +95,8 @@ final class ProviderPool: Sendable {
 
 /// Why no provider answered.
 enum UpstreamFailure: Error, Sendable {
-    /// A provider refused the request itself (400, 404, 413, 422): its message is the client's.
+    /// A provider refused the request itself (400, 413, 422): its message is the client's. (A 404
+    /// names the route's model wrong at that provider: the next one is asked.)
     case refused(status: Int, message: String)
     /// Providers failed (5xx, 429, a timeout, a cut, a refused key): the last one's reason.
     case failed(String)
@@ -162,7 +163,7 @@ private struct UpstreamCall {
     /// lets the next provider try; a refusal of the request itself goes back to the client.
     static func failure(status: Int, body: String, provider: String) -> UpstreamFailure {
         switch status {
-        case 400, 404, 413, 422:
+        case 400, 413, 422:
             let message = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]).flatMap { object in
                 (object["error"] as? [String: Any])?["message"] as? String ?? object["message"] as? String
             }
@@ -214,6 +215,9 @@ private struct UpstreamCall {
                 continuation.finish(throwing: error)
             }
         }
+        // Nobody reads the stream any more (the client left, or aid gave up on it): the provider's
+        // answer is not read to its end.
+        continuation.onTermination = { _ in pump.cancel() }
         let cancel: @Sendable () -> Void = { pump.cancel() }
         let limit = provider.firstByteTimeout
         let timer = Task {
@@ -230,8 +234,8 @@ private struct UpstreamCall {
         }
     }
 
-    /// Whether an event line carries the answer's first token: content, a tool call, a finish, or
-    /// the stream's end.
+    /// Whether an event line carries the answer's first token: content, reasoning, a refusal, a
+    /// tool call, a finish, or the stream's end.
     static func isFirstToken(_ line: String) -> Bool {
         guard line.hasPrefix("data:") else { return false }
         let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
@@ -241,7 +245,10 @@ private struct UpstreamCall {
         guard let choice = (object["choices"] as? [[String: Any]])?.first else { return false }
         if let reason = choice["finish_reason"], !(reason is NSNull) { return true }
         guard let delta = choice["delta"] as? [String: Any] else { return false }
-        if let content = delta["content"] as? String, !content.isEmpty { return true }
+        // A reasoning model's thinking is its first token too: it is charged, and is no failure.
+        for key in ["content", "reasoning_content", "refusal"] {
+            if let text = delta[key] as? String, !text.isEmpty { return true }
+        }
         return delta["tool_calls"] != nil
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceKit
+import Synchronization
 
 /// The developers' API, OpenAI's wire format under `/v1` (nginx lets only API keys through):
 /// `GET /v1/models`, `GET /v1/models/{id}` and `POST /v1/chat/completions`, streamed or not. A
@@ -45,6 +46,9 @@ struct V1Routes: Sendable {
         }
     }
 
+    /// What an API key needs for `/v1`: it spends the team's balance.
+    static let scope = "inference"
+
     private func modelObject(_ id: String) -> [String: Any] {
         ["id": id, "object": "model", "created": catalogue.created, "owned_by": "skillup"]
     }
@@ -53,6 +57,12 @@ struct V1Routes: Sendable {
         // GatewayIdentityMiddleware has refused a request without the gateway's identity; on /v1
         // the session is an API key's id, and the team is (for now) the key's owner's own.
         guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+        // nginx requires the scope; aid checks it again, as every service checks its own.
+        guard identity.scopes.contains(Self.scope) else {
+            throw OpenAIError(
+                status: .forbidden, type: "permission_error", code: "insufficient_scope", param: nil,
+                message: "this API key lacks the \(Self.scope) scope: make one with it")
+        }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: ChatCompletionRequest.bodyLimit)
@@ -95,8 +105,17 @@ struct V1Routes: Sendable {
                 BalanceReserveRequest(
                     team: identity.userID, key: identity.sessionID, request_id: requestID, model: chat.model.id, amount: chat.bound,
                     input_price: chat.model.inputPrice, output_price: chat.model.outputPrice))
+        } catch let refused as EntitlementsRefused {
+            // subscribed refused the call itself: a bug here, never the client's doing.
+            logger.traced.error("balance hold refused", metadata: ["reason": "\(refused)"])
+            throw OpenAIError(
+                status: .internalServerError, type: "server_error", code: "billing_refused", param: nil,
+                message: "the balance could not be held; nothing was charged or run")
         } catch {
+            // The hold may have been made before its answer was lost: it is released, which does
+            // nothing when it was not.
             logger.traced.warning("balance not held: subscribed unavailable", metadata: ["reason": "\(error)"])
+            endings.keep(.released, as: requestID)
             throw OpenAIError(
                 status: .serviceUnavailable, type: "server_error", code: "billing_unavailable", param: nil,
                 message: "the balance cannot be checked right now; nothing was charged or run")
@@ -117,38 +136,39 @@ struct V1Routes: Sendable {
         }
     }
 
-    /// A provider's stream, relayed; its usage settled when it ends, also when the client went away.
+    /// A provider's stream, relayed; its usage settled when it ends, also when the client went away
+    /// (before its first byte, too: ``StreamSettlement``). Past `stream.limit` the provider's
+    /// answer is cut, the stream ends with an error event, and what was sent is charged.
     private func stream(
         _ chunks: AsyncThrowingStream<ByteBuffer, any Error>, cancel: @escaping @Sendable () -> Void, chat: ChatCompletionRequest, requestID: String
-    )
-        -> Response
-    {
+    ) -> Response {
         let (asked, counted, limit) = (chat.clientAskedUsage, chat.countedInputTokens, streamLimit)
-        let body = ResponseBody { [self] writer in
+        let settlement = StreamSettlement(countedInputTokens: counted, cancel: cancel) { [self] usage in
+            end(requestID, .settled(inputTokens: usage.input, outputTokens: usage.output, source: usage.source))
+        }
+        let body = ResponseBody { writer in
             var relay = StreamRelay(clientAskedUsage: asked, countedInputTokens: counted)
-            let deadline = ContinuousClock.now + limit
+            let overdue = Atomic<Bool>(false)
+            let watchdog = Task {
+                try await Task.sleep(for: limit)
+                overdue.store(true, ordering: .relaxed)
+                cancel()
+            }
             var failure: String?
             do {
                 for try await chunk in chunks {
                     let out = relay.feed(chunk)
                     if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
                     if relay.finished { break }
-                    if ContinuousClock.now > deadline {
-                        failure = "the answer took longer than \(limit)"
-                        break
-                    }
                 }
-            } catch is CancellationError {
-                failure = "canceled"
             } catch {
                 failure = "the provider's stream failed: \(error)"
             }
-            cancel()
-            let usage = relay.usage
-            end(requestID, .settled(inputTokens: usage.input, outputTokens: usage.output, source: usage.source))
+            watchdog.cancel()
+            if overdue.load(ordering: .relaxed) { failure = "the answer took longer than \(limit)" }
+            settlement.settle(relay.usage)
             if !relay.finished {
-                let out = relay.end(error: failure)
-                try? await writer.write(ByteBuffer(string: out))
+                try? await writer.write(ByteBuffer(string: relay.end(error: failure)))
             }
             try await writer.finish(nil)
         }
@@ -176,6 +196,9 @@ struct V1Routes: Sendable {
             return true
         } catch is EntitlementsUnavailable {
             return false
+        } catch let refused as EntitlementsRefused where refused.code == "unknown_request" && ending == .released {
+            // A release after a hold whose outcome was unknown: it was never made.
+            return true
         } catch {
             logger.error("balance hold ended otherwise", metadata: ["hold": "\(requestID)", "reason": "\(error)"])
             return true
@@ -184,8 +207,8 @@ struct V1Routes: Sendable {
 
     static func refusal(_ failure: UpstreamFailure) -> OpenAIError {
         switch failure {
-        case .refused(let status, let message):
-            OpenAIError(status: HTTPResponse.Status(code: status), type: "invalid_request_error", code: "provider_refused", param: nil, message: message)
+        case .refused(_, let message):
+            OpenAIError(status: .badRequest, type: "invalid_request_error", code: "provider_refused", param: nil, message: message)
         case .failed(let reason):
             OpenAIError(
                 status: .badGateway, type: "server_error", code: "provider_error", param: nil,
@@ -217,8 +240,28 @@ extension RetryLater<BalanceEnding> {
     }
 }
 
-/// How a balance hold ends.
-enum BalanceEnding: Sendable, Equatable {
-    case settled(inputTokens: Int64, outputTokens: Int64, source: UsageSource)
-    case released
+/// A stream's settlement, made once: by the relay when the stream ends, or, when the response is
+/// dropped before its body ran (the client left before the first byte), by its deinit, which stops
+/// the provider and charges the input counted, since the provider began its work.
+private final class StreamSettlement: Sendable {
+    private let countedInputTokens: Int64
+    private let cancel: @Sendable () -> Void
+    private let ending: @Sendable (TokenUsage) -> Void
+    private let settled = Atomic<Bool>(false)
+
+    init(countedInputTokens: Int64, cancel: @escaping @Sendable () -> Void, ending: @escaping @Sendable (TokenUsage) -> Void) {
+        self.countedInputTokens = countedInputTokens
+        self.cancel = cancel
+        self.ending = ending
+    }
+
+    func settle(_ usage: TokenUsage) {
+        cancel()
+        guard settled.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        ending(usage)
+    }
+
+    deinit {
+        settle(.counted(input: countedInputTokens, contentBytes: 0, contentChunks: 0))
+    }
 }

@@ -49,7 +49,9 @@ final class InMemoryBalance: PrepaidBalance, Sendable {
 
     func settle(_ request: BalanceSettleRequest) async throws -> BalanceFinishAnswer {
         try end(request.request_id) { hold in
-            let cost = (request.input_tokens * hold.request.input_price + request.output_tokens * hold.request.output_price + 999_999) / 1_000_000
+            let cost = BalanceAPI.cost(
+                inputTokens: request.input_tokens, outputTokens: request.output_tokens, inputPrice: hold.request.input_price,
+                outputPrice: hold.request.output_price)
             let charged = min(cost, hold.request.amount)
             return BalanceFinishAnswer(request_id: request.request_id, state: .settled, charged: charged, uncharged: cost - charged)
         }

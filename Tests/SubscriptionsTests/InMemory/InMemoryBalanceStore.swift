@@ -101,7 +101,7 @@ final class InMemoryBalanceStore: BalanceStore, Sendable {
         var cost: Int64 = 0
         switch request.ending {
         case .settled(let input, let output, _):
-            cost = balanceCost(inputTokens: input, outputTokens: output, inputPrice: hold.inputPrice, outputPrice: hold.outputPrice)
+            cost = BalanceAPI.cost(inputTokens: input, outputTokens: output, inputPrice: hold.inputPrice, outputPrice: hold.outputPrice)
             charge = min(cost, hold.amount)
             state.ledger.append(
                 LedgerRow(
