@@ -1,3 +1,4 @@
+import Contracts
 import PostgresClient
 
 /// What subscribed's PostgreSQL stores share in reading the billing schema's functions.
@@ -19,5 +20,12 @@ enum BillingRows {
             guard let answer else { throw unexpected("item", "none for a call of the batch") }
             return answer
         }
+    }
+
+    /// The `ending` a finish function names for a request that had ended already.
+    static func ending(_ row: PostgresRow) throws -> ReservationEnding {
+        let text: String = try row.decode("ending")
+        guard let ending = ReservationEnding(rawValue: text) else { throw unexpected("ending", text) }
+        return ending
     }
 }

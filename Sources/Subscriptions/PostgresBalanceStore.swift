@@ -71,9 +71,7 @@ struct PostgresBalanceStore: BalanceStore {
                 return .ended(charged: Int64(try row.decode("charged", as: Int.self)), uncharged: Int64(try row.decode("uncharged", as: Int.self)))
             case "unknown": return .unknown
             case "conflict":
-                let previousText: String = try row.decode("ending")
-                guard let previous = ReservationEnding(rawValue: previousText) else { throw BillingRows.unexpected("ending", previousText) }
-                return .conflict(previous: previous)
+                return .conflict(previous: try BillingRows.ending(row))
             default: throw BillingRows.unexpected("outcome", outcome)
             }
         }

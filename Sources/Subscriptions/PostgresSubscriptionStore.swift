@@ -118,9 +118,7 @@ struct PostgresSubscriptionStore: SubscriptionStore {
             case "ended": return .ended
             case "unknown": return .unknown
             case "conflict":
-                let previousText: String = try row.decode("ending")
-                guard let previous = ReservationEnding(rawValue: previousText) else { throw BillingRows.unexpected("ending", previousText) }
-                return .conflict(previous: previous)
+                return .conflict(previous: try BillingRows.ending(row))
             default: throw BillingRows.unexpected("outcome", outcome)
             }
         }
