@@ -34,9 +34,10 @@ protocol AccountStore: Sendable {
     func summaries(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary]
     /// Replaces the account's scopes; returns its id, nil when there is none.
     func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String?
-    /// Records a new key; nil when the user already has `limit` live keys (also when two are made at once).
+    /// Records a new key, with its spending limit per UTC day on /v1 (µ) if it has one; nil when
+    /// the user already has `limit` live keys (also when two are made at once).
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
     ) async throws -> (id: String, expiresAt: Date)?
     /// Revokes every live key of the user; returns their ids and digests (hex).
     func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
@@ -119,6 +120,8 @@ struct APIKeyRecord: Sendable {
     let ownerBlocked: Bool
     /// The owner's scopes now: the key grants only those of its own that the owner still holds.
     let ownerScopes: [String]
+    /// Its spending limit per UTC day on /v1, in µ; nil for none.
+    var dailyLimit: Int64? = nil
 
     var grantedScopes: [String] { scopes.filter(ownerScopes.contains) }
 }
@@ -131,6 +134,7 @@ struct APIKeySummary: Sendable, Encodable {
     let created_at: String
     let expires_at: String?
     let last_used_at: String?
+    let daily_limit_micros: Int64?
 }
 
 struct RefreshTokenState: Sendable {

@@ -98,7 +98,7 @@ struct AuthRoutes: Sendable {
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: NewAPIKey.self, context: context)
             let created = try await accounts.apiKeys.create(
-                identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, password: body.password,
+                identity, name: body.name, scopes: body.scopes, expiresIn: body.expires_in, dailyLimit: body.daily_limit_micros, password: body.password,
                 client: Self.client(request))
             return try Response.json(created, status: .created)
         }
@@ -291,9 +291,11 @@ private struct NewAPIKey: JSONRequestBody {
     let name: String
     let scopes: [String]
     let expires_in: Int?
+    /// A spending limit per UTC day on /v1, in µ.
+    let daily_limit_micros: Int64?
     let password: String
 
-    enum Members: String, CodingKey, CaseIterable { case name, scopes, expires_in, password }
+    enum Members: String, CodingKey, CaseIterable { case name, scopes, expires_in, daily_limit_micros, password }
     typealias CodingKeys = Members
 }
 

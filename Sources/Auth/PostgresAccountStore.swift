@@ -203,18 +203,22 @@ struct PostgresAccountStore: AccountStore {
 
     /// Records a new key; nil when the user already has `limit` live keys.
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
     ) async throws -> (id: String, expiresAt: Date)? {
         let rows = try await postgres.withTransaction { transaction in
             // One key creation per user at a time, so two at once cannot both pass the count.
             try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(userID)])
             return try await transaction.query(
                 """
-                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at)
-                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second'
+                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at, daily_limit_micros)
+                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second', $8::bigint
                 WHERE (SELECT count(*) FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()) < $7
                 RETURNING id::text, extract(epoch FROM expires_at)::float8
-                """, [.text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit)])
+                """,
+                [
+                    .text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit),
+                    .int(dailyLimit.map { Int($0) }),
+                ])
         }
         guard let row = rows.first else { return nil }
         return (try row.decode(at: 0), Date(timeIntervalSince1970: try row.decode(at: 1)))
@@ -252,7 +256,7 @@ struct PostgresAccountStore: AccountStore {
         let rows = try await postgres.query(
             """
             SELECT id::text AS id, name, key_prefix, scopes, \(Self.iso("created_at")) AS created_at,
-                   \(Self.iso("expires_at")) AS expires_at, \(Self.iso("last_used_at")) AS last_used_at
+                   \(Self.iso("expires_at")) AS expires_at, \(Self.iso("last_used_at")) AS last_used_at, daily_limit_micros
             FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
             ORDER BY created_at DESC
             """, [.text(userID)])
@@ -260,7 +264,8 @@ struct PostgresAccountStore: AccountStore {
             APIKeySummary(
                 id: try row.decode("id"), name: try row.decode("name"), prefix: try row.decode("key_prefix"),
                 scopes: Scopes.parse(try row.decode("scopes", as: String.self)) ?? [], created_at: try row.decode("created_at"),
-                expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"))
+                expires_at: try row.decode("expires_at"), last_used_at: try row.decode("last_used_at"),
+                daily_limit_micros: try row.decode("daily_limit_micros", as: Int?.self).map { Int64($0) })
         }
     }
 
@@ -276,7 +281,7 @@ struct PostgresAccountStore: AccountStore {
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         let rows = try await postgres.query(
             """
-            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes
+            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes, k.daily_limit_micros
             FROM auth.api_keys k JOIN auth.users u ON u.id = k.user_id
             WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
             """, [.text(digestHex)])
@@ -285,7 +290,8 @@ struct PostgresAccountStore: AccountStore {
         return APIKeyRecord(
             userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
             scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
-            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [])
+            ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [],
+            dailyLimit: try row.decode(at: 6, as: Int?.self).map { Int64($0) })
     }
 
     /// The secret that seals API-key records in Redis (see ``RecordSeal``): `candidate` is stored

@@ -35,27 +35,39 @@ struct SealedAPIKeyRecord: Sendable, Equatable {
     /// Seconds since 1970; 0 for none.
     let expiry: Int
     let scopes: [String]
+    /// The key's spending limit per UTC day on /v1, in µ; nil for none.
+    var dailyLimit: Int64? = nil
 
+    /// `user key expiry seal scopes...`; a key with a daily limit is written
+    /// `v2 user key expiry limit seal scopes...` (and sealed with its limit), so that a record of a
+    /// key without one reads as before on every instance.
     func encoded(digestHex: String, secret: [UInt8]) throws -> String {
-        "\(userID) \(keyID) \(expiry) \(try Self.seal(digestHex: digestHex, userID: userID, keyID: keyID, expiry: expiry, scopes: scopes, secret: secret))"
-            + scopes.map { " " + $0 }.joined()
+        let head = dailyLimit.map { "v2 \(userID) \(keyID) \(expiry) \($0)" } ?? "\(userID) \(keyID) \(expiry)"
+        return "\(head) \(try Self.seal(digestHex: digestHex, head: head, scopes: scopes, secret: secret))" + scopes.map { " " + $0 }.joined()
     }
 
     /// The record, or nil when it is malformed or its seal does not match (forged, edited, moved
     /// from another key, or sealed under another secret).
     static func decode(_ record: String, digestHex: String, secret: [UInt8]) -> Self? {
-        let parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        var parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        var dailyLimit: Int64?
+        var head = parts.prefix(3).joined(separator: " ")
+        if parts.first == "v2" {
+            guard parts.count >= 6, let limit = Int64(parts[4]), limit > 0 else { return nil }
+            dailyLimit = limit
+            head = parts.prefix(5).joined(separator: " ")
+            parts = Array(parts.dropFirst().prefix(3)) + Array(parts.dropFirst(5))
+        }
         guard parts.count >= 4, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let expiry = Int(parts[2]), expiry >= 0,
-            let expected = try? seal(
-                digestHex: digestHex, userID: parts[0], keyID: parts[1], expiry: expiry, scopes: Array(parts.dropFirst(4)), secret: secret),
+            let expected = try? seal(digestHex: digestHex, head: head, scopes: Array(parts.dropFirst(4)), secret: secret),
             ConstantTime.equals(Array(expected.utf8), Array(parts[3].utf8)),
             let scopes = Scopes.parse(list: parts.dropFirst(4))
         else { return nil }
-        return Self(userID: parts[0], keyID: parts[1], expiry: expiry, scopes: scopes)
+        return Self(userID: parts[0], keyID: parts[1], expiry: expiry, scopes: scopes, dailyLimit: dailyLimit)
     }
 
-    private static func seal(digestHex: String, userID: String, keyID: String, expiry: Int, scopes: [String], secret: [UInt8]) throws -> String {
-        let message = ([digestHex, userID, keyID, String(expiry)] + scopes).joined(separator: " ")
+    private static func seal(digestHex: String, head: String, scopes: [String], secret: [UInt8]) throws -> String {
+        let message = ([digestHex, head] + scopes).joined(separator: " ")
         return Base64URL.encode(try HMACSHA256.authenticationCode(for: Array(message.utf8), key: secret))
     }
 }

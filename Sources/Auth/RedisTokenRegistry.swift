@@ -113,9 +113,9 @@ struct RedisTokenRegistry: TokenRegistry {
     }
 
     /// Records an API key, sealed, so the validator finds it without PostgreSQL.
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws {
+    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?, dailyLimit: Int64?) async throws {
         let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) }
-        let record = SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry ?? 0, scopes: scopes)
+        let record = SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry ?? 0, scopes: scopes, dailyLimit: dailyLimit)
         var command = RedisCommand("SET", Self.apiKeyKey(digestHex), try record.encoded(digestHex: digestHex, secret: try await seal.secret()))
         if let expiry { command.append("EXAT"); command.append(expiry) }
         try await redis.send(command)

@@ -177,7 +177,8 @@ final class TokenValidator: Sendable {
                 // A blocked owner's key is never written back: Redis may have lost the block too.
                 if stored.ownerBlocked { return .forbidden(.accountBlocked) }
                 try await registry.recordAPIKey(
-                    digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt)
+                    digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt,
+                    dailyLimit: stored.dailyLimit)
                 // A revocation or block that ran between the read and the write would be undone by it: read again.
                 guard let again = try await store.activeAPIKey(digestHex: digestHex, now: now), !again.ownerBlocked else {
                     try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
@@ -195,7 +196,7 @@ final class TokenValidator: Sendable {
         guard expiresAt > now else { return .unauthorized(.expiredAPIKey) }
         let identity = Identity(
             userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier,
-            expiresAt: expiresAt == .distantFuture ? nil : Int(expiresAt.timeIntervalSince1970))
+            expiresAt: expiresAt == .distantFuture ? nil : Int(expiresAt.timeIntervalSince1970), keyDailyLimit: record.dailyLimit)
         cache.insert(
             digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
             generation: generation)

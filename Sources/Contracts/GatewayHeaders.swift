@@ -14,6 +14,8 @@ public enum GatewayHeaders {
     /// When the credential stops being valid, in Unix seconds; absent for an API key that never
     /// expires. A held-open stream ends by it (notifyd).
     public static let credentialExpires = HTTPField.Name("X-Credential-Expires")!
+    /// An API key's spending limit per UTC day on /v1, in micro-units of USD; absent for none.
+    public static let keyDailyLimit = HTTPField.Name("X-Key-Daily-Limit")!
 
     // What nginx's auth subrequest tells authd about the request it guards.
     public static let requiredScopes = HTTPField.Name("X-Required-Scopes")!

@@ -15,6 +15,8 @@ public struct GatewayIdentity: Sendable, Equatable {
     /// When the caller's credential expires (`X-Credential-Expires`); nil for an API key that
     /// never does.
     public let credentialExpiresAt: Date?
+    /// An API key's spending limit per UTC day on /v1, in µ (`X-Key-Daily-Limit`); nil for none.
+    public let keyDailyLimit: Int64?
 
     /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
     /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
@@ -32,6 +34,7 @@ public struct GatewayIdentity: Sendable, Equatable {
         scopes = (header(GatewayHeaders.scopes) ?? "").split(separator: " ").map(String.init)
         tier = header(GatewayHeaders.tier).flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
         credentialExpiresAt = header(GatewayHeaders.credentialExpires).flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        keyDailyLimit = header(GatewayHeaders.keyDailyLimit).flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
     }
 }
 

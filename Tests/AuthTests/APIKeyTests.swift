@@ -195,6 +195,47 @@ import Testing
         }
     }
 
+    /// A key's daily limit on /v1 is kept with it (PostgreSQL, and Redis' sealed record in its
+    /// second form), and validation hands it to nginx; a record edited to raise it is refused as
+    /// forged, and a key without one keeps the first form, which every instance reads.
+    @Test func aKeysDailyLimitReachesTheValidationAndCannotBeEdited() async throws {
+        try await AuthInstance.with { authd in
+            let account = TestAccount()
+            try await authd.withClient { client async throws in
+                try await client.register(account)
+                let session = try await client.login(account)
+                for limit in ["0", "1000000000001", "1.5", #""10""#] {
+                    let refused = try await client.send(
+                        .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"x","scopes":["inference"],"daily_limit_micros":\#(limit)}"#,
+                        token: session.access_token)
+                    #expect(refused.status == .badRequest, "\(limit): \(String(buffer: refused.body))")
+                }
+                let made = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(account.password)","name":"capped","scopes":["inference"],"daily_limit_micros":2500000}"#,
+                    token: session.access_token)
+                #expect(made.status == .created && String(buffer: made.body).contains(#""daily_limit_micros":2500000"#))
+                let capped = try JSONDecoder().decode(Created.self, from: made.body)
+                let plain = try await createKey(client, account, token: session.access_token, scopes: #"["inference"]"#)
+                #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
+                #expect(try await validate(client, key: plain.key).header(GatewayHeaders.keyDailyLimit) == nil)
+                #expect(
+                    String(buffer: try await client.send(.get, "/auth/api-keys", token: session.access_token).body).contains(#""daily_limit_micros":2500000"#))
+
+                let cappedRedisKey = "auth:apikey:" + APIKeys.digestHex(of: capped.key)
+                let record = try #require(try await authd.redis.send("GET", cappedRedisKey).string)
+                #expect(record.hasPrefix("v2 ") && record.contains(" 2500000 "))
+                #expect(try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: plain.key)).string).hasPrefix("v2 ") == false)
+                // Restored from PostgreSQL, the limit comes back; a raised one fails the seal.
+                try await authd.redis.send("SET", cappedRedisKey, record.replacingOccurrences(of: " 2500000 ", with: " 9500000 "))
+                authd.cache.evict(sessionOrUser: capped.id)
+                #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
+                _ = try await authd.redis.send("DEL", cappedRedisKey)
+                authd.cache.evict(sessionOrUser: capped.id)
+                #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
+            }
+        }
+    }
+
     /// Revoking a key that is already revoked changes nothing and tells no instance again: each
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {
@@ -202,7 +243,8 @@ import Testing
             let registry = RedisTokenRegistry(redis: authd.redis, store: PostgresAccountStore(postgres: authd.postgres), tokenLifetime: 900)
             let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let keyID = UUID().uuidString.lowercased()
-            try await registry.recordAPIKey(digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil)
+            try await registry.recordAPIKey(
+                digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil, dailyLimit: nil)
             #expect(try await registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "the first revocation announces itself")
             for _ in 0..<3 {
                 #expect(try await !registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "a repeat announces nothing")

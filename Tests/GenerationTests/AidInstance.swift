@@ -185,17 +185,22 @@ struct Caller: Sendable {
     let sessionID = UUID().uuidString.lowercased()
     /// What nginx says the credential was granted (`X-Scopes`).
     var scopes = "generate"
+    /// An API key's daily limit on /v1 (`X-Key-Daily-Limit`), if nginx says it has one.
+    var keyDailyLimit: Int64?
 
-    init(userID: String = UUID().uuidString.lowercased(), scopes: String = "generate") {
+    init(userID: String = UUID().uuidString.lowercased(), scopes: String = "generate", keyDailyLimit: Int64? = nil) {
         self.userID = userID
         self.scopes = scopes
+        self.keyDailyLimit = keyDailyLimit
     }
 
     var headers: HTTPFields {
-        [
+        var fields: HTTPFields = [
             .contentType: "application/json", GatewayHeaders.userID: userID, GatewayHeaders.sessionID: sessionID,
             GatewayHeaders.scopes: scopes,
         ]
+        if let keyDailyLimit { fields[GatewayHeaders.keyDailyLimit] = String(keyDailyLimit) }
+        return fields
     }
 
     func generate(_ client: any TestClientProtocol, _ body: String) async throws -> Answer {

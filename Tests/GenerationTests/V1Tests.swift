@@ -281,4 +281,22 @@ import Testing
             try await Self.settled(aid)
         }
     }
+
+    @Test("a key's daily limit (X-Key-Daily-Limit from nginx) goes with the hold; past it, 429 daily_limit_exceeded with Retry-After, nothing run")
+    func keyDailyLimit() async throws {
+        try await withV1 { aid, caller, calls in
+            // Each request's bound is 240 µ (108 bytes and 32 tokens in at 1 µ, 50 out at 2 µ), its charge
+            // 22: a second one passes 250 whether or not the first has settled yet.
+            let capped = Caller(userID: caller.userID, scopes: "inference", keyDailyLimit: 250)
+            try await aid.withClient { client in
+                #expect(try await capped.send(client, "/v1/chat/completions", method: .post, body: Self.chat("tiny")).status == .ok)
+                let refused = try await capped.send(client, "/v1/chat/completions", method: .post, body: Self.chat("tiny"))
+                #expect(refused.status == .tooManyRequests && refused.headers[.retryAfter] == "3600")
+                #expect(refused.headers[HTTPField.Name("x-should-retry")!] == "false")
+                #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "daily_limit_exceeded", "\(refused.text)")
+            }
+            #expect(calls.models.count == 1)
+            #expect(aid.balance.holds.allSatisfy { $0.request.key_daily_limit == 250 })
+        }
+    }
 }

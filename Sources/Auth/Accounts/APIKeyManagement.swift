@@ -14,13 +14,14 @@ struct APIKeyManagement: Sendable {
         let name: String
         let scopes: [String]
         let expires_at: String
+        let daily_limit_micros: Int64?
     }
 
     /// The key itself is in this answer only. The current password is required: a stolen session
     /// alone must not become lasting access.
-    func create(_ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, password: String, client: ClientInfo) async throws
-        -> Created
-    {
+    func create(
+        _ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, dailyLimit: Int64?, password: String, client: ClientInfo
+    ) async throws -> Created {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         // Counted as PostgreSQL's length() counts (code points), which the table's CHECK applies.
         guard (1...100).contains(name.unicodeScalars.count) else { throw AccountError.invalidKeyName }
@@ -29,26 +30,32 @@ struct APIKeyManagement: Sendable {
         }
         let maximum = Int(settings.apiKeyMaximumLifetime)
         if let expiresIn, !(60...maximum).contains(expiresIn) { throw AccountError.invalidExpiry(maximum: maximum) }
+        if let dailyLimit, !Self.dailyLimits.contains(dailyLimit) { throw AccountError.invalidDailyLimit }
         let user = try await passwords.reauthenticate(identity, password: password, client: client)
         let beyond = scopes.filter { !user.scopes.contains($0) }
         guard beyond.isEmpty else { throw AccountError.insufficientScope(beyond) }
         let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
         let created = try await backends.postgres {
             try await backends.store.createAPIKey(
-                userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes,
+                userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes, dailyLimit: dailyLimit,
                 lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
         }
         guard let created else { throw AccountError.tooManyAPIKeys(limit: settings.apiKeysPerUser) }
         try await backends.redis {
             try await backends.registry.recordAPIKey(
-                digestHex: Hex.encode(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt)
+                digestHex: Hex.encode(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt,
+                dailyLimit: dailyLimit)
         }
         await backends.events.record(
             SecurityEvent(
                 kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
                 requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
-        return Created(id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format())
+        return Created(
+            id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format(), daily_limit_micros: dailyLimit)
     }
+
+    /// What a key's daily limit on /v1 may be, in µ: 1 µ to 1,000,000 USD (sql/025).
+    static let dailyLimits: ClosedRange<Int64> = 1...1_000_000_000_000
 
     func list(_ identity: Identity) async throws -> [APIKeySummary] {
         try await backends.postgres { try await backends.store.apiKeys(userID: identity.userID) }

@@ -45,6 +45,9 @@ extension AccountError: APIErrorConvertible {
             .badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names", field: "scopes")
         case .invalidExpiry(let maximum):
             .badRequest(code: "invalid_expiry", "expires_in must be 60 to \(maximum) seconds", field: "expires_in")
+        case .invalidDailyLimit:
+            .badRequest(
+                code: "invalid_field", "daily_limit_micros must be 1 to 1000000000000 micro-units of USD (1 USD is 1000000)", field: "daily_limit_micros")
         case .insufficientScope(let beyond):
             APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
         case .tooManyAPIKeys(let limit):

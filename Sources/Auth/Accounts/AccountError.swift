@@ -30,6 +30,8 @@ enum AccountError: Error, Sendable, Equatable {
     case invalidScopes
     /// An API key lifetime outside 60 s to `maximum` seconds.
     case invalidExpiry(maximum: Int)
+    /// An API key's daily limit on /v1 outside 1 µ to 1,000,000 USD.
+    case invalidDailyLimit
     /// An API key asked for scopes its owner does not hold.
     case insufficientScope([String])
     /// The owner has `limit` live API keys already.

@@ -104,7 +104,7 @@ struct V1Routes: Sendable {
             answer = try await balance.reserve(
                 BalanceReserveRequest(
                     team: identity.userID, key: identity.sessionID, request_id: requestID, model: chat.model.id, amount: chat.bound,
-                    input_price: chat.model.inputPrice, output_price: chat.model.outputPrice))
+                    input_price: chat.model.inputPrice, output_price: chat.model.outputPrice, key_daily_limit: identity.keyDailyLimit))
         } catch let refused as EntitlementsRefused {
             // subscribed refused the call itself: a bug here, never the client's doing.
             logger.traced.error("balance hold refused", metadata: ["reason": "\(refused)"])

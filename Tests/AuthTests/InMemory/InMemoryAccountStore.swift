@@ -46,6 +46,7 @@ final class InMemoryAccountStore: AccountStore {
         let createdAt: Date
         let expiresAt: Date?
         var revoked: Bool
+        var dailyLimit: Int64?
 
         func isLive(at now: Date) -> Bool { !revoked && (expiresAt.map { $0 > now } ?? true) }
     }
@@ -243,7 +244,7 @@ final class InMemoryAccountStore: AccountStore {
     }
 
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
     ) async throws -> (id: String, expiresAt: Date)? {
         state.withLock { state -> (id: String, expiresAt: Date)? in
             let now = Date()
@@ -252,7 +253,7 @@ final class InMemoryAccountStore: AccountStore {
             let expiresAt = now + lifetime
             state.apiKeys[id] = APIKey(
                 id: id, userID: userID, name: name, digestHex: Hex.encode(digest), prefix: prefix, scopes: scopes, sequence: state.next(), createdAt: now,
-                expiresAt: expiresAt, revoked: false)
+                expiresAt: expiresAt, revoked: false, dailyLimit: dailyLimit)
             return (id, expiresAt)
         }
     }
@@ -291,7 +292,7 @@ final class InMemoryAccountStore: AccountStore {
             return state.apiKeys.values.filter { $0.userID == userID && $0.isLive(at: now) }.sorted { $0.sequence > $1.sequence }.map {
                 APIKeySummary(
                     id: $0.id, name: $0.name, prefix: $0.prefix, scopes: $0.scopes, created_at: Self.iso($0.createdAt),
-                    expires_at: $0.expiresAt.map(Self.iso), last_used_at: nil)
+                    expires_at: $0.expiresAt.map(Self.iso), last_used_at: nil, daily_limit_micros: $0.dailyLimit)
             }
         }
     }
@@ -310,7 +311,7 @@ final class InMemoryAccountStore: AccountStore {
             else { return nil }
             return APIKeyRecord(
                 userID: key.userID, keyID: key.id, scopes: key.scopes, expiresAt: key.expiresAt, ownerBlocked: owner.record.blocked,
-                ownerScopes: owner.record.scopes)
+                ownerScopes: owner.record.scopes, dailyLimit: key.dailyLimit)
         }
     }
 

@@ -93,9 +93,11 @@ final class InMemoryTokenRegistry: TokenRegistry {
         announce("user \(userID)")
     }
 
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?) async throws {
+    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?, dailyLimit: Int64?) async throws {
         let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) } ?? 0
-        state.withLock { $0.apiKeys[digestHex] = (SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry, scopes: scopes), expiresAt) }
+        state.withLock {
+            $0.apiKeys[digestHex] = (SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry, scopes: scopes, dailyLimit: dailyLimit), expiresAt)
+        }
     }
 
     func lookupAPIKey(digestHex: String) async throws -> APIKeyLookup {

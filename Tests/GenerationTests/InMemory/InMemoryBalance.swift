@@ -38,6 +38,13 @@ final class InMemoryBalance: PrepaidBalance, Sendable {
             guard !state.unavailable else { throw EntitlementsUnavailable(reason: "test: subscribed down") }
             let available = state.available[request.team] ?? 0
             if state.holds[request.request_id] != nil { return BalanceReserveAnswer(decision: .allowed, available: available) }
+            if let limit = request.key_daily_limit {
+                // The key's holds and charges, as subscribed counts a day's (the tests' days do not end).
+                let spent = state.holds.values.filter { $0.request.key == request.key }.map { $0.ending.map(\.charged) ?? $0.request.amount }.reduce(0, +)
+                if spent + request.amount > limit {
+                    return BalanceReserveAnswer(decision: .denied, available: available, reason: .keyDailyLimit, retry_after: 3600)
+                }
+            }
             guard available >= request.amount else {
                 return BalanceReserveAnswer(decision: .denied, available: available, reason: .insufficientBalance)
             }
