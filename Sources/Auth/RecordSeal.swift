@@ -27,8 +27,12 @@ final class RecordSeal: Sendable {
     }
 }
 
-/// An API key's record in Redis: `"<user id> <key id> <expiry, 0 for none> <seal> <scopes...>"`.
-/// The user id comes first: the lookup script reads the owner's block and tier by it.
+/// An API key's record in Redis: `"v2 <user id> <key id> <expiry, 0 for none> <daily limit, 0 for
+/// none> <seal> <scopes...>"`, the seal an HMAC over the digest, everything before the seal and the
+/// scopes. The user id comes right after the form's name: the lookup script reads the owner's
+/// block and tier by it. A record of the first form (no `v2`, no limit), which authd wrote before
+/// keys had limits, reads as missing: the key is read again from PostgreSQL and written anew, so
+/// that no key's limit is lost to a record an older instance wrote.
 struct SealedAPIKeyRecord: Sendable, Equatable {
     let userID: String
     let keyID: String
@@ -38,32 +42,25 @@ struct SealedAPIKeyRecord: Sendable, Equatable {
     /// The key's spending limit per UTC day on /v1, in µ; nil for none.
     var dailyLimit: Int64? = nil
 
-    /// `user key expiry seal scopes...`; a key with a daily limit is written
-    /// `v2 user key expiry limit seal scopes...` (and sealed with its limit), so that a record of a
-    /// key without one reads as before on every instance.
+    /// The form's name: the first word of every record this version writes.
+    static let form = "v2"
+
     func encoded(digestHex: String, secret: [UInt8]) throws -> String {
-        let head = dailyLimit.map { "v2 \(userID) \(keyID) \(expiry) \($0)" } ?? "\(userID) \(keyID) \(expiry)"
+        let head = "\(Self.form) \(userID) \(keyID) \(expiry) \(dailyLimit ?? 0)"
         return "\(head) \(try Self.seal(digestHex: digestHex, head: head, scopes: scopes, secret: secret))" + scopes.map { " " + $0 }.joined()
     }
 
-    /// The record, or nil when it is malformed or its seal does not match (forged, edited, moved
-    /// from another key, or sealed under another secret).
+    /// The record, or nil when it is malformed, of the first form, or its seal does not match
+    /// (forged, edited, moved from another key, or sealed under another secret).
     static func decode(_ record: String, digestHex: String, secret: [UInt8]) -> Self? {
-        var parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        var dailyLimit: Int64?
-        var head = parts.prefix(3).joined(separator: " ")
-        if parts.first == "v2" {
-            guard parts.count >= 6, let limit = Int64(parts[4]), limit > 0 else { return nil }
-            dailyLimit = limit
-            head = parts.prefix(5).joined(separator: " ")
-            parts = Array(parts.dropFirst().prefix(3)) + Array(parts.dropFirst(5))
-        }
-        guard parts.count >= 4, Identifiers.isUUID(parts[0]), Identifiers.isUUID(parts[1]), let expiry = Int(parts[2]), expiry >= 0,
-            let expected = try? seal(digestHex: digestHex, head: head, scopes: Array(parts.dropFirst(4)), secret: secret),
-            ConstantTime.equals(Array(expected.utf8), Array(parts[3].utf8)),
-            let scopes = Scopes.parse(list: parts.dropFirst(4))
+        let parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 6, parts[0] == form, Identifiers.isUUID(parts[1]), Identifiers.isUUID(parts[2]), let expiry = Int(parts[3]), expiry >= 0,
+            let limit = Int64(parts[4]), limit >= 0,
+            let expected = try? seal(digestHex: digestHex, head: parts.prefix(5).joined(separator: " "), scopes: Array(parts.dropFirst(6)), secret: secret),
+            ConstantTime.equals(Array(expected.utf8), Array(parts[5].utf8)),
+            let scopes = Scopes.parse(list: parts.dropFirst(6))
         else { return nil }
-        return Self(userID: parts[0], keyID: parts[1], expiry: expiry, scopes: scopes, dailyLimit: dailyLimit)
+        return Self(userID: parts[1], keyID: parts[2], expiry: expiry, scopes: scopes, dailyLimit: limit == 0 ? nil : limit)
     }
 
     private static func seal(digestHex: String, head: String, scopes: [String], secret: [UInt8]) throws -> String {

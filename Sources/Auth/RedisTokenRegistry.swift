@@ -11,7 +11,7 @@ import RedisClient
 /// - `auth:session:<session id>:tokens` = set of the session's jtis, so a session is revoked at once.
 /// - `auth:session:<session id>:revoked` exists for a token lifetime after a revocation, so a token
 ///   signed for that session a moment too late (a refresh racing the logout) is never recorded.
-/// - `auth:apikey:<sha256 hex>` = `"<user id> <key id> <expiry or 0> <seal> <scopes...>"`, expiring
+/// - `auth:apikey:<sha256 hex>` = `"v2 <user id> <key id> <expiry or 0> <daily limit or 0> <seal> <scopes...>"`, expiring
 ///   with the key (the expiry inside also bounds the validation cache's entry); the seal is an HMAC
 ///   only authd can make (``RecordSeal``).
 /// - `auth:blocked:<user id>` exists while the user is blocked.
@@ -131,14 +131,16 @@ struct RedisTokenRegistry: TokenRegistry {
         if values.isEmpty { return APIKeyLookup(record: nil, forged: false, blocked: false, tier: Tier.free) }
         guard values.count == 3, let stored = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
         let record = SealedAPIKeyRecord.decode(stored, digestHex: digestHex, secret: secret)
-        return APIKeyLookup(record: record, forged: record == nil, blocked: values[1].int != 0, tier: Tier.parse(values[2].string))
+        // A record of the first form is no forgery: it is read again from PostgreSQL, silently.
+        let forged = record == nil && stored.hasPrefix(SealedAPIKeyRecord.form + " ")
+        return APIKeyLookup(record: record, forged: forged, blocked: values[1].int != 0, tier: Tier.parse(values[2].string))
     }
 
     private static let lookupAPIKeyScript = RedisScript(
         """
         local record = redis.call('GET', KEYS[1])
         if not record then return {} end
-        local user = string.match(record, '^(%S+)')
+        local user = string.match(record, '^v2 (%S+)') or string.match(record, '^(%S+)')
         return {record, redis.call('EXISTS', ARGV[1] .. user), redis.call('GET', ARGV[2] .. user) or ''}
         """)
 

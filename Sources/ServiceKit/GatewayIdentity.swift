@@ -4,8 +4,8 @@ public import HTTPTypes
 public import Hummingbird
 
 /// The caller as nginx hands it to a service behind a protected route: authd's answer to the auth
-/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes`, `X-Tier` and `X-Credential-Expires`
-/// (ARCHITECTURE.md, "Contracts"). nginx replaces any copy a client sends.
+/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes`, `X-Tier`, `X-Credential-Expires` and
+/// `X-Key-Daily-Limit` (ARCHITECTURE.md, "Contracts"). nginx replaces any copy a client sends.
 public struct GatewayIdentity: Sendable, Equatable {
     public let userID: String
     /// The login session, or the API key's id for a bot.
@@ -34,7 +34,13 @@ public struct GatewayIdentity: Sendable, Equatable {
         scopes = (header(GatewayHeaders.scopes) ?? "").split(separator: " ").map(String.init)
         tier = header(GatewayHeaders.tier).flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
         credentialExpiresAt = header(GatewayHeaders.credentialExpires).flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }
-        keyDailyLimit = header(GatewayHeaders.keyDailyLimit).flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
+        // nginx passes authd's limit only; one it cannot read is refused rather than taken for none.
+        if let limit = header(GatewayHeaders.keyDailyLimit) {
+            guard let value = Int64(limit), value > 0 else { return nil }
+            keyDailyLimit = value
+        } else {
+            keyDailyLimit = nil
+        }
     }
 }
 

@@ -167,7 +167,7 @@ import Testing
                 let broad = try await createKey(client, account, token: session.access_token, scopes: #"["generate","profile"]"#)
                 let narrowRedisKey = "auth:apikey:" + APIKeys.digestHex(of: narrow.key)
                 let genuine = try #require(try await authd.redis.send("GET", narrowRedisKey).string)
-                let owner = String(genuine.prefix { $0 != " " })
+                let owner = String(genuine.split(separator: " ")[1])
                 let broadRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: broad.key)).string)
                 let forgeries = [
                     "\(owner) \(narrow.id) 0 generate profile admin",
@@ -195,9 +195,9 @@ import Testing
         }
     }
 
-    /// A key's daily limit on /v1 is kept with it (PostgreSQL, and Redis' sealed record in its
-    /// second form), and validation hands it to nginx; a record edited to raise it is refused as
-    /// forged, and a key without one keeps the first form, which every instance reads.
+    /// A key's daily limit on /v1 is kept with it (PostgreSQL, and under the seal of its Redis
+    /// record), and validation hands it to nginx; a record edited to raise it is refused as forged,
+    /// and a record of the first form (no limit) is read as missing.
     @Test func aKeysDailyLimitReachesTheValidationAndCannotBeEdited() async throws {
         try await AuthInstance.with { authd in
             let account = TestAccount()
@@ -224,11 +224,20 @@ import Testing
                 let cappedRedisKey = "auth:apikey:" + APIKeys.digestHex(of: capped.key)
                 let record = try #require(try await authd.redis.send("GET", cappedRedisKey).string)
                 #expect(record.hasPrefix("v2 ") && record.contains(" 2500000 "))
-                #expect(try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: plain.key)).string).hasPrefix("v2 ") == false)
-                // Restored from PostgreSQL, the limit comes back; a raised one fails the seal.
-                try await authd.redis.send("SET", cappedRedisKey, record.replacingOccurrences(of: " 2500000 ", with: " 9500000 "))
+                let plainRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: plain.key)).string)
+                #expect(plainRecord.split(separator: " ")[4] == "0", "no limit: 0")
+                // A raised limit fails the seal: the key is read again from PostgreSQL, and its record written anew.
+                let raised = record.replacingOccurrences(of: " 2500000 ", with: " 9500000 ")
+                try await authd.redis.send("SET", cappedRedisKey, raised)
                 authd.cache.evict(sessionOrUser: capped.id)
                 #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
+                #expect(try await authd.redis.send("GET", cappedRedisKey).string?.contains(" 2500000 ") == true)
+                // A record of the first form (no limit), as an older authd wrote it, reads as missing.
+                let parts = record.split(separator: " ").map(String.init)
+                try await authd.redis.send("SET", cappedRedisKey, ([parts[1], parts[2], parts[3]] + parts.dropFirst(5)).joined(separator: " "))
+                authd.cache.evict(sessionOrUser: capped.id)
+                #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
+                #expect(try await authd.redis.send("GET", cappedRedisKey).string?.hasPrefix("v2 ") == true)
                 _ = try await authd.redis.send("DEL", cappedRedisKey)
                 authd.cache.evict(sessionOrUser: capped.id)
                 #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
