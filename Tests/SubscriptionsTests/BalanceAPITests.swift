@@ -208,18 +208,7 @@ struct BalanceStorageTests {
                 let reserve = Task {
                     try await subscribed.withEntitlements { try await BalanceCalls.reserve($0, team: team, key: key, requestID: requestID, amount: 400) }
                 }
-                let deadline = ContinuousClock.now + .seconds(10)
-                var killed = false
-                while !killed, ContinuousClock.now < deadline {
-                    let rows = try await postgres.query(
-                        """
-                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE $1::integer = ANY (pg_blocking_pids(pid)) AND query LIKE '%balance_reserve_batch%'
-                        """, [.int(holder)])
-                    killed = !rows.isEmpty
-                    if !killed { try await Task.sleep(for: .milliseconds(20)) }
-                }
-                #expect(killed)
+                #expect(try await postgres.terminateBackend(blockedBy: holder, running: "balance_reserve_batch"))
                 let crashed = try await reserve.value
                 #expect(crashed.status == .serviceUnavailable && crashed.json["error"] as? String == "billing_unavailable")
             }

@@ -234,18 +234,7 @@ struct EntitlementStorageTests {
                 let reserve = Task {
                     try await subscribed.withEntitlements { client in try await Billing.reserve(client, user: user, requestID: requestID) }
                 }
-                let deadline = ContinuousClock.now + .seconds(10)
-                var killed = false
-                while !killed, ContinuousClock.now < deadline {
-                    let rows = try await postgres.query(
-                        """
-                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE $1::integer = ANY (pg_blocking_pids(pid)) AND query LIKE '%billing.reserve%'
-                        """, [.int(holder)])
-                    killed = !rows.isEmpty
-                    if !killed { try await Task.sleep(for: .milliseconds(20)) }
-                }
-                #expect(killed)
+                #expect(try await postgres.terminateBackend(blockedBy: holder, running: "billing.reserve"))
                 let crashed = try await reserve.value
                 #expect(crashed.status == .serviceUnavailable)
                 #expect(crashed.json["error"] as? String == "billing_unavailable")

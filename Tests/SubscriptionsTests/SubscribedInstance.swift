@@ -175,3 +175,22 @@ enum Billing {
         try await post(client, "/internal/entitlements/\(ending)", ByteBuffer(string: #"{"request_id":"\#(requestID)"}"#))
     }
 }
+
+extension PostgresClient {
+    /// Ends, as a crash would, the backend that waits on a lock `holder` (a backend's pid) holds
+    /// while running a statement containing `statement`: once it is waiting there, within 10 s.
+    /// Whether one was ended.
+    func terminateBackend(blockedBy holder: Int, running statement: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let rows = try await query(
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE $1::integer = ANY (pg_blocking_pids(pid)) AND query LIKE '%' || $2 || '%'
+                """, [.int(holder), .text(statement)])
+            if !rows.isEmpty { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+}
