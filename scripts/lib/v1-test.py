@@ -134,6 +134,23 @@ after = required("read the provider's calls", lambda: call("GET", "/test/calls",
 check("a provider failing before its first token falls over to the next", failover.choices[0].message.content == "You said: anyone there"
       and after[len(before):][-2:] == ["unwell", "echo"], after[len(before):])
 
+# The same client against a model whose provider speaks Anthropic's Messages API.
+claude = ai.chat.completions.create(model="claude", messages=[{"role": "system", "content": "Be brief."},
+                                                               {"role": "user", "content": "rivers run to the sea"}], max_tokens=20)
+check("an Anthropic provider's answer, in OpenAI's shape", claude.choices[0].message.content == "You said: rivers run to the sea"
+      and claude.choices[0].finish_reason == "stop" and claude.usage.completion_tokens == 7, claude.model_dump_json()[:300])
+chunks = list(ai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "one two three four five"}], max_tokens=4,
+                                         stream=True))
+text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+check("an Anthropic stream, cut at max_tokens: finish_reason length, usage in the finish chunk",
+      text == "You said: one two" and chunks[-1].choices[0].finish_reason == "length" and chunks[-1].usage.completion_tokens == 4,
+      [chunk.model_dump_json()[:200] for chunk in chunks[-2:]])
+before = required("read the provider's calls", lambda: call("GET", "/test/calls", url=provider), 200)
+overloaded = ai.chat.completions.create(model="skillup-claude-failover", messages=[{"role": "user", "content": "anyone there"}], max_tokens=20)
+after = required("read the provider's calls", lambda: call("GET", "/test/calls", url=provider), 200)
+check("an overloaded Anthropic provider (529) falls over to the next", overloaded.choices[0].message.content == "You said: anyone there"
+      and after[len(before):][-2:] == ["claude-overloaded", "echo"], after[len(before):])
+
 for name, expected, kind, attempt in [
     ("an access token instead of a key: AuthenticationError", 401, openai.AuthenticationError,
      lambda: client(token).models.list()),

@@ -6,19 +6,31 @@ import ServiceKit
 ///
 /// ```json
 /// {"providers": [{"name": "openai", "url": "https://api.openai.com/v1", "key_file": "openai.key",
-///                 "input_cost": 150000, "output_cost": 600000, "first_byte_timeout": 15, "timeout": 120}],
+///                 "input_cost": 150000, "output_cost": 600000, "first_byte_timeout": 15, "timeout": 120},
+///                {"name": "anthropic", "kind": "anthropic", "url": "https://api.anthropic.com/v1",
+///                 "key_file": "anthropic.key", "input_cost": 800000, "output_cost": 4000000}],
 ///  "models": [{"id": "gpt-4o-mini", "aliases": ["mini"], "input_price": 165000, "output_price": 660000,
-///              "max_output_tokens": 16384, "routes": [{"provider": "openai", "model": "gpt-4o-mini"}]}]}
+///              "max_output_tokens": 16384, "routes": [{"provider": "openai", "model": "gpt-4o-mini"}]},
+///             {"id": "claude-haiku", "input_price": 880000, "output_price": 4400000, "max_output_tokens": 8192,
+///              "routes": [{"provider": "anthropic", "model": "claude-3-5-haiku-latest"}]}]}
 /// ```
 ///
 /// Money is integer micro-units per million tokens (µ; 1 USD = 1,000,000 µ): `input_price` and
 /// `output_price` are what a team pays, `input_cost` and `output_cost` what a provider costs us,
-/// which orders a model's routes (the cheaper first). A provider speaks OpenAI's chat-completions
-/// API at `url` (up to `/v1`); its key, if it takes one, is the first line of `key_file` (relative
-/// to the catalogue's folder unless absolute).
+/// which orders a model's routes (the cheaper first). A provider's `kind` is the API it speaks at
+/// `url` (up to `/v1`): `openai` (the default), OpenAI's chat completions, or `anthropic`,
+/// Anthropic's Messages (``AnthropicMessages``). Its key, if it takes one, is the first line of
+/// `key_file` (relative to the catalogue's folder unless absolute).
 struct ModelCatalog: Sendable {
     struct Provider: Sendable, Equatable {
+        /// The API a provider speaks.
+        enum Kind: String, Sendable {
+            case openai
+            case anthropic
+        }
+
         let name: String
+        let kind: Kind
         /// Up to `/v1`: `/chat/completions` follows.
         let baseURL: String
         let apiKey: String?
@@ -98,7 +110,9 @@ struct ModelCatalog: Sendable {
             guard BalanceAPI.isModelName(entry.name), providers[entry.name] == nil else {
                 throw refuse("provider names must be unique, 1 to 128 printable characters without spaces ('\(entry.name)')")
             }
-            guard entry.kind ?? "openai" == "openai" else { throw refuse("provider \(entry.name): kind must be openai") }
+            guard let kind = Provider.Kind(rawValue: entry.kind ?? "openai") else {
+                throw refuse("provider \(entry.name): kind must be openai or anthropic")
+            }
             guard entry.url.hasPrefix("http://") || entry.url.hasPrefix("https://") else {
                 throw refuse("provider \(entry.name): url must be an http:// or https:// URL up to /v1")
             }
@@ -116,7 +130,7 @@ struct ModelCatalog: Sendable {
                 throw refuse("provider \(entry.name): timeouts must be positive seconds, timeout longer than first_byte_timeout")
             }
             providers[entry.name] = Provider(
-                name: entry.name, baseURL: entry.url.hasSuffix("/") ? String(entry.url.dropLast()) : entry.url, apiKey: apiKey,
+                name: entry.name, kind: kind, baseURL: entry.url.hasSuffix("/") ? String(entry.url.dropLast()) : entry.url, apiKey: apiKey,
                 inputCost: entry.input_cost ?? 0, outputCost: entry.output_cost ?? 0, firstByteTimeout: .milliseconds(Int64(firstByte * 1000)),
                 totalTimeout: .milliseconds(Int64(total * 1000)))
         }

@@ -64,7 +64,9 @@ final class ProviderPool: Sendable {
     /// with its own model name) and, for a stream, sends its first token; the failure of the last
     /// one tried when none does.
     func open(_ model: ModelCatalog.Model, body: [String: Any], stream: Bool) async -> Result<UpstreamAnswer, UpstreamFailure> {
-        var last = UpstreamFailure.unavailable("every provider of \(model.id) is failing; try again shortly")
+        var last: UpstreamFailure?
+        // A request no route's API can carry is the client's to change, unless a route failed.
+        var unsupported: UpstreamFailure?
         for member in ordered(model) {
             guard member.breaker.permit() else { continue }
             var upstreamBody = body
@@ -83,13 +85,16 @@ final class ProviderPool: Sendable {
                     // The request is at fault, not the provider: no other would take it either.
                     member.breaker.inconclusive()
                     return .failure(failure)
+                case .unsupported:
+                    member.breaker.inconclusive()
+                    unsupported = failure
                 case .failed, .unavailable:
                     member.breaker.failed()
                     last = failure
                 }
             }
         }
-        return .failure(last)
+        return .failure(last ?? unsupported ?? .unavailable("every provider of \(model.id) is failing; try again shortly"))
     }
 }
 
@@ -98,6 +103,8 @@ enum UpstreamFailure: Error, Sendable {
     /// A provider refused the request itself (400, 413, 422): its message is the client's. (A 404
     /// names the route's model wrong at that provider: the next one is asked.)
     case refused(status: Int, message: String)
+    /// The request uses a member the route's API cannot carry (a tool for an Anthropic provider).
+    case unsupported(param: String, message: String)
     /// Providers failed (5xx, 429, a timeout, a cut, a refused key): the last one's reason.
     case failed(String)
     /// No provider could be asked (their circuits open).
@@ -126,13 +133,28 @@ private struct UpstreamCall {
     var provider: ModelCatalog.Provider { member.route.provider }
 
     func open(_ body: [String: Any], stream: Bool) async -> Result<UpstreamAnswer, UpstreamFailure> {
-        var request = HTTPClientRequest(url: provider.baseURL + "/chat/completions")
+        let wireBody: [String: Any]
+        var request: HTTPClientRequest
+        switch provider.kind {
+        case .openai:
+            wireBody = body
+            request = HTTPClientRequest(url: provider.baseURL + "/chat/completions")
+            if let key = provider.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        case .anthropic:
+            do {
+                wireBody = try AnthropicMessages.request(body, stream: stream)
+            } catch {
+                return .failure(.unsupported(param: error.param, message: error.message))
+            }
+            request = HTTPClientRequest(url: provider.baseURL + "/messages")
+            if let key = provider.apiKey { request.headers.add(name: "x-api-key", value: key) }
+            request.headers.add(name: "anthropic-version", value: AnthropicMessages.version)
+        }
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: stream ? "text/event-stream" : "application/json")
-        if let key = provider.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         if let traceparent = TraceContext.forCall { request.headers.add(name: GatewayHeaders.traceparent.rawName, value: traceparent) }
-        guard let data = try? JSONSerialization.data(withJSONObject: body) else {
+        guard let data = try? JSONSerialization.data(withJSONObject: wireBody) else {
             return .failure(.refused(status: 400, message: "the request cannot be sent"))
         }
         request.body = .bytes(ByteBuffer(bytes: data))
@@ -150,10 +172,20 @@ private struct UpstreamCall {
             return .failure(Self.failure(status: Int(response.status.code), body: text, provider: provider.name))
         }
         guard stream else {
+            let whole: ByteBuffer
             do {
-                return .success(UpstreamAnswer(provider: provider.name, body: .complete(try await response.body.collect(upTo: Self.completeLimit))))
+                whole = try await response.body.collect(upTo: Self.completeLimit)
             } catch {
                 return .failure(.failed("\(provider.name) did not send its whole answer: \(error)"))
+            }
+            switch provider.kind {
+            case .openai:
+                return .success(UpstreamAnswer(provider: provider.name, body: .complete(whole)))
+            case .anthropic:
+                guard let completion = AnthropicMessages.completion(whole) else {
+                    return .failure(.failed("\(provider.name) answered with something that is not a message"))
+                }
+                return .success(UpstreamAnswer(provider: provider.name, body: .complete(completion)))
             }
         }
         return await firstToken(of: response)
@@ -195,10 +227,14 @@ private struct UpstreamCall {
         let (chunks, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let begun = Begun()
         let name = provider.name
+        let kind = provider.kind
         let pump = Task {
             var scan = ByteBuffer()
+            // An Anthropic stream is read as the OpenAI chunks it translates to.
+            var translation = kind == .anthropic ? AnthropicMessages.Stream() : nil
             do {
-                for try await chunk in response.body {
+                for try await received in response.body {
+                    let chunk = try translation?.feed(received) ?? received
                     if !begun.isSettled {
                         var copy = chunk
                         scan.writeBuffer(&copy)

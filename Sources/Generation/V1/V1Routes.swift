@@ -209,6 +209,8 @@ struct V1Routes: Sendable {
         switch failure {
         case .refused(_, let message):
             OpenAIError(status: .badRequest, type: "invalid_request_error", code: "provider_refused", param: nil, message: message)
+        case .unsupported(let param, let message):
+            OpenAIError(status: .badRequest, type: "invalid_request_error", code: "unsupported_parameter", param: param, message: message)
         case .failed(let reason):
             OpenAIError(
                 status: .badGateway, type: "server_error", code: "provider_error", param: nil,
