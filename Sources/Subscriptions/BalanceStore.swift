@@ -24,4 +24,8 @@ protocol BalanceStore: Sendable {
 
     /// The team's balance now: zero for a team that never topped up.
     func balance(teamID: String) async throws -> Balance
+
+    /// The team's settled usage from the UTC day `from` to `to` (`YYYY-MM-DD`, both included), by
+    /// day, then key, then model; at most `limit` lines.
+    func usage(teamID: String, from: String, to: String, limit: Int) async throws -> [UsageLine]
 }

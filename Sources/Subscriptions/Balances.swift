@@ -58,3 +58,16 @@ struct Balance: Sendable, Equatable {
     /// What requests under way hold.
     let reserved: Int64
 }
+
+/// One line of a team's usage report: one key's settled requests of one model on one UTC day.
+struct UsageLine: Sendable, Equatable, Encodable {
+    /// The UTC day, `YYYY-MM-DD`.
+    let day: String
+    let key_id: String
+    let model: String
+    let requests: Int64
+    let input_tokens: Int64
+    let output_tokens: Int64
+    /// What they were charged, in µ.
+    let cost_micros: Int64
+}

@@ -97,4 +97,19 @@ struct PostgresBalanceStore: BalanceStore {
             [.text(teamID)])[0]
         return Balance(available: Int64(try row.decode("available", as: Int.self)), reserved: Int64(try row.decode("reserved", as: Int.self)))
     }
+
+    func usage(teamID: String, from: String, to: String, limit: Int) async throws -> [UsageLine] {
+        let rows = try await postgres.query(
+            """
+            SELECT to_char(usage_day, 'YYYY-MM-DD') AS day, key_id::text AS key_id, model, requests, input_tokens, output_tokens, cost
+            FROM billing.usage_by_key WHERE team_id = $1::uuid AND usage_day BETWEEN $2::date AND $3::date
+            ORDER BY usage_day, key_id, model COLLATE "C" LIMIT $4
+            """, [.text(teamID), .text(from), .text(to), .int(limit)])
+        return try rows.map { row in
+            UsageLine(
+                day: try row.decode("day"), key_id: try row.decode("key_id"), model: try row.decode("model"),
+                requests: Int64(try row.decode("requests", as: Int.self)), input_tokens: Int64(try row.decode("input_tokens", as: Int.self)),
+                output_tokens: Int64(try row.decode("output_tokens", as: Int.self)), cost_micros: Int64(try row.decode("cost", as: Int.self)))
+        }
+    }
 }

@@ -11,7 +11,7 @@ public enum SubscriptionsDaemon {
     public static let backends: [Backend] = [.redis, .postgres]
     /// What nginx/routes.conf sends here behind auth, and without it.
     public static let protectedPaths = [
-        "/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout", "/api/billing/top-up", "/api/billing/balance",
+        "/api/subscription", "/api/admin/subscriptions", "/api/billing/checkout", "/api/billing/top-up", "/api/billing/balance", "/api/billing/usage",
     ]
     public static let publicPaths = ["/api/plans", "/api/billing/webhook", "/api/billing/test-pay"]
 
@@ -64,6 +64,7 @@ public enum SubscriptionsDaemon {
             testCheckout: settings.testCheckout, publicURL: settings.publicURL, logger: setup.logger)
         billing.add(to: setup.router)
         SelfServiceRoutes(admin: admin, entitlements: entitlements, billing: billing).add(to: setup.router)
+        UsageRoutes(balances: storage.balances, entitlements: entitlements).add(to: setup.router)
         let clock = SubscriptionClock(
             store: store, balances: storage.balances, tiers: tiers, grace: settings.grace, interval: settings.checkInterval,
             releaseAfter: settings.releaseAbandonedAfter, holdReleaseAfter: settings.releaseAbandonedHoldsAfter, logger: setup.logger)

@@ -188,7 +188,7 @@ struct BalanceStorageTests {
                 let check = try await balances.check(teamID: team)
                 #expect(check.consistent, "\(check)")
                 #expect(check.available == 0 && check.reserved == 0 && check.settled == 50_000 && check.usageCost == 50_000)
-                #expect(try await balances.usage(teamID: team).map(\.requests) == [50])
+                #expect(try await BalanceStoreContractTests.usage(balances.balances, team: team).map(\.requests) == [50])
             }
         }
     }

@@ -16,8 +16,6 @@ protocol BalanceFixtures: Sendable {
     func backdateHold(requestID: String, by seconds: TimeInterval) async throws
     /// The team's balance, ledger and sums as recorded: what the invariants are checked on.
     func check(teamID: String) async throws -> BalanceCheck
-    /// The team's usage rows: requests, tokens and cost per key and model.
-    func usage(teamID: String) async throws -> [UsageRow]
     /// How many times the team's balance was credited in the audit trail.
     func topUpsAudited(teamID: String) async throws -> Int
 }
@@ -43,15 +41,6 @@ struct BalanceCheck: Sendable, Equatable, CustomStringConvertible {
     var description: String {
         "available \(available), reserved \(reserved), topped up \(toppedUp), settled \(settled), open holds \(openHolds), usage cost \(usageCost), key days off \(keyDaysOff)"
     }
-}
-
-struct UsageRow: Sendable, Equatable {
-    let keyID: String
-    let model: String
-    let requests: Int64
-    let inputTokens: Int64
-    let outputTokens: Int64
-    let cost: Int64
 }
 
 extension StoreKind {
@@ -120,20 +109,6 @@ struct PostgresBalanceFixtures: BalanceFixtures {
             openHolds: try amount("open_holds"), usageCost: try amount("usage_cost"), keyDaysOff: try row.decode("key_days_off"))
     }
 
-    func usage(teamID: String) async throws -> [UsageRow] {
-        try await postgres.query(
-            """
-            SELECT key_id::text AS key_id, model, requests, input_tokens, output_tokens, cost FROM billing.usage_by_key
-            WHERE team_id = $1::uuid ORDER BY key_id, model
-            """, [.text(teamID)]
-        ).map { row in
-            UsageRow(
-                keyID: try row.decode("key_id"), model: try row.decode("model"), requests: Int64(try row.decode("requests", as: Int.self)),
-                inputTokens: Int64(try row.decode("input_tokens", as: Int.self)), outputTokens: Int64(try row.decode("output_tokens", as: Int.self)),
-                cost: Int64(try row.decode("cost", as: Int.self)))
-        }
-    }
-
     func topUpsAudited(teamID: String) async throws -> Int {
         try await postgres.query(
             "SELECT count(*)::integer FROM billing.audit WHERE user_id = $1::uuid AND action = 'balance.topped_up'", [.text(teamID)])[0].decode(at: 0)
@@ -169,17 +144,6 @@ extension InMemoryBalanceStore: BalanceFixtures {
                 openHolds: state.open.values.filter { $0.teamID == teamID }.map(\.amount).reduce(0, +),
                 usageCost: state.usage.filter { $0.key.hasPrefix(teamID + " ") }.map(\.value.cost).reduce(0, +),
                 keyDaysOff: expected.filter { state.keySpend[$0.key] ?? 0 != $0.value }.count)
-        }
-    }
-
-    func usage(teamID: String) async throws -> [UsageRow] {
-        state.withLock { state in
-            state.usage.filter { $0.key.hasPrefix(teamID + " ") }.map { key, usage in
-                let parts = key.split(separator: " ").map(String.init)
-                return UsageRow(
-                    keyID: parts[2], model: parts[3], requests: usage.requests, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
-                    cost: usage.cost)
-            }.sorted { ($0.keyID, $0.model) < ($1.keyID, $1.model) }
         }
     }
 

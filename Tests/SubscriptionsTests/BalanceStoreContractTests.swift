@@ -44,6 +44,11 @@ struct BalanceStoreContractTests {
         try await store.finish([BalanceEndingRequest(requestID: requestID, ending: .released)])[0]
     }
 
+    /// Every usage line of the team, whatever its day.
+    static func usage(_ store: any BalanceStore, team: String) async throws -> [UsageLine] {
+        try await store.usage(teamID: team, from: "2000-01-01", to: "2999-12-31", limit: 1000)
+    }
+
     static func expectConsistent(_ fixtures: any BalanceFixtures, _ team: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let check = try await fixtures.check(teamID: team)
         #expect(check.consistent, "\(check)", sourceLocation: sourceLocation)
@@ -112,8 +117,39 @@ struct BalanceStoreContractTests {
             #expect(try await Self.settle(store, released.requestID, input: 1, output: 1) == .conflict(previous: .released))
             #expect(try await Self.release(store, "v1.unknown-" + Self.newID()) == .unknown)
             #expect(try await store.balance(teamID: team) == Balance(available: 10_000 - 201, reserved: 0))
-            let rows = try await fixtures.usage(teamID: team)
-            #expect(rows.map(\.requests).reduce(0, +) == 2 && rows.map(\.inputTokens).reduce(0, +) == 101 && rows.map(\.outputTokens).reduce(0, +) == 50)
+            let rows = try await Self.usage(store, team: team)
+            #expect(rows.map(\.requests).reduce(0, +) == 2 && rows.map(\.input_tokens).reduce(0, +) == 101 && rows.map(\.output_tokens).reduce(0, +) == 50)
+            try await Self.expectConsistent(fixtures, team)
+        }
+    }
+
+    @Test(
+        "the usage report reads the settled requests by day, key and model, within its days and its limit; a release adds nothing",
+        arguments: StoreKind.allCases)
+    func usageReport(_ kind: StoreKind) async throws {
+        try await kind.withBalances { fixtures in
+            let store = fixtures.balances
+            let team = try await Self.team(fixtures, toppedUp: 10_000)
+            let keys = [Self.newID(), Self.newID()].sorted()
+            for (key, model, input, output) in [(keys[0], "m-1", 10, 5), (keys[0], "m-1", 1, 1), (keys[0], "m-2", 3, 0), (keys[1], "m-1", 0, 7)] {
+                let hold = Self.hold(team: team, key: key, model: model, amount: 100)
+                _ = try await store.reserve([hold])
+                _ = try await Self.settle(store, hold.requestID, input: Int64(input), output: Int64(output))
+            }
+            let released = Self.hold(team: team, key: keys[1], model: "m-3", amount: 100)
+            _ = try await store.reserve([released])
+            _ = try await Self.release(store, released.requestID)
+            let lines = try await Self.usage(store, team: team)
+            // 1 µ a token in, 2 out.
+            #expect(
+                lines.map { "\($0.key_id == keys[0] ? "a" : "b") \($0.model) \($0.requests) \($0.input_tokens) \($0.output_tokens) \($0.cost_micros)" }
+                    == ["a m-1 2 11 6 23", "a m-2 1 3 0 3", "b m-1 1 0 7 14"])
+            let day = try #require(lines.first?.day)
+            #expect(lines.allSatisfy { $0.day == day } && day.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil, "\(lines)")
+            #expect(try await store.usage(teamID: team, from: day, to: day, limit: 2).map(\.model) == ["m-1", "m-2"])
+            #expect(try await store.usage(teamID: team, from: "2000-01-01", to: "2000-01-31", limit: 10).isEmpty)
+            #expect(try await store.usage(teamID: Self.newID(), from: day, to: day, limit: 10).isEmpty)
+            #expect(lines.map(\.cost_micros).reduce(0, +) == (try await fixtures.check(teamID: team)).settled, "the report equals the ledger")
             try await Self.expectConsistent(fixtures, team)
         }
     }

@@ -1,7 +1,8 @@
 """The developers' API through nginx with OpenAI's own client library (scripts/v1-test): models,
 completions whole and streamed, usage in every answer, failover, OpenAI's error classes for each
 refusal, and 200 requests at once on a balance that covers 50: exactly 50 answered, the balance
-never below zero, the ledger equal to the usage. Prints each check as `v1-test: ok` or `v1-test: FAIL`.
+never below zero, the ledger equal to the usage and to the usage report (JSON and CSV). Prints
+each check as `v1-test: ok` or `v1-test: FAIL`.
 
   v1-test.py GATEWAY_URL CA_FILE PROVIDER_URL PSQL_ARGS...
 """
@@ -208,4 +209,14 @@ ledger = subprocess.run(psql + ["-tAc", f"""
                         capture_output=True, text=True)
 check("the ledger: 1 USD topped up, 1 USD settled, equal to the usage's cost over 50 requests", ledger.stdout.strip() == "1000000|1000000|1000000|50",
       ledger.stdout + ledger.stderr)
+report = required("read the usage report", lambda: call("GET", "/api/billing/usage", token=token), 200)
+check("the usage report: 50 requests of skillup-fill, 1 USD, equal to the ledger", report["totals"]["requests"] == 50
+      and report["totals"]["cost_micros"] == 1_000_000 and {line["model"] for line in report["lines"]} == {"skillup-fill"}, report["totals"])
+csv_request = urllib.request.Request(base + "/api/billing/usage?format=csv", headers={"Authorization": f"Bearer {token}"})
+with urllib.request.urlopen(csv_request, timeout=30, context=tls) as response:
+    rows = response.read().decode().splitlines()
+check("the usage report as CSV says the same", rows[0].startswith("day,key_id,model,requests") and
+      sum(int(row.split(",")[6]) for row in rows[1:]) == 1_000_000, rows[:3])
+status, _ = call("GET", "/api/billing/usage", token=key)
+check("a key without usage:read is refused the report", status == 403, status)
 sys.exit(1 if failures else 0)

@@ -146,4 +146,17 @@ final class InMemoryBalanceStore: BalanceStore, Sendable {
     func balance(teamID: String) async throws -> Balance {
         state.withLock { $0.balances[teamID] ?? Balance(available: 0, reserved: 0) }
     }
+
+    func usage(teamID: String, from: String, to: String, limit: Int) async throws -> [UsageLine] {
+        let lines = state.withLock { state in
+            state.usage.compactMap { key, usage -> UsageLine? in
+                let parts = key.split(separator: " ").map(String.init)
+                guard parts[0] == teamID, (from...to).contains(parts[1]) else { return nil }
+                return UsageLine(
+                    day: parts[1], key_id: parts[2], model: parts[3], requests: usage.requests, input_tokens: usage.inputTokens,
+                    output_tokens: usage.outputTokens, cost_micros: usage.cost)
+            }
+        }
+        return Array(lines.sorted { ($0.day, $0.key_id, $0.model) < ($1.day, $1.key_id, $1.model) }.prefix(limit))
+    }
 }

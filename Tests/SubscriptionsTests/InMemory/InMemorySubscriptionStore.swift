@@ -87,7 +87,7 @@ final class InMemorySubscriptionStore: SubscriptionStore, Sendable {
 
     static func day(_ date: Date) -> String {
         let parts = utc.dateComponents([.year, .month, .day], from: date)
-        return "\(parts.year!)-\(parts.month!)-\(parts.day!)"
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 
     static func nextDay(_ date: Date) -> Date {

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { h, fill, field, alertBox, showError, onSubmit, when } from '../dom.js';
 import { t, language } from '../i18n.js';
 
-const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile', 'inference'];
+const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile', 'inference', 'usage:read'];
 
 export async function accountPage(app) {
   const [sessions, keyList] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);
