@@ -141,18 +141,20 @@ import Testing
         }
     }
 
-    @Test("the catalogue takes a provider of kind anthropic and refuses a kind it does not speak")
+    @Test("the catalogue takes a provider of kind anthropic and a vendor/model id; it refuses a kind it does not speak and an id of two slashes")
     func catalogueKinds() throws {
-        func parse(_ kind: String) throws -> ModelCatalog {
+        func parse(_ kind: String, id: String = "vendor/m") throws -> ModelCatalog {
             let text = #"""
                 {"providers": [{"name": "p", "kind": "\#(kind)", "url": "https://example.invalid/v1"}],
-                 "models": [{"id": "m", "input_price": 1, "output_price": 1, "max_output_tokens": 10, "routes": [{"provider": "p"}]}]}
+                 "models": [{"id": "\#(id)", "input_price": 1, "output_price": 1, "max_output_tokens": 10, "routes": [{"provider": "p"}]}]}
                 """#
             return try ModelCatalog.parse(Data(text.utf8), created: 0) { _ in nil }
         }
-        #expect(try parse("anthropic").model(named: "m")?.routes.first?.provider.kind == .anthropic)
+        #expect(try parse("anthropic").model(named: "vendor/m")?.routes.first?.provider.kind == .anthropic)
         let refusal = #expect(throws: ConfigurationError.self) { try parse("gemini") }
         #expect(refusal?.description.contains("kind must be openai or anthropic") == true, "\(String(describing: refusal))")
+        let slashes = #expect(throws: ConfigurationError.self) { try parse("openai", id: "a/b/c") }
+        #expect(slashes?.description.contains("at most one slash") == true, "\(String(describing: slashes))")
     }
 
     // MARK: - Through aid, against a fake Anthropic server

@@ -99,7 +99,7 @@ import Testing
             {"providers": [{"name": "cheap", "url": "\(url)", "input_cost": 1, "output_cost": 1, "first_byte_timeout": 2, "timeout": 10},
                            {"name": "dear", "url": "\(url)", "input_cost": 5, "output_cost": 5, "first_byte_timeout": 2, "timeout": 10}],
              "models": [
-               {"id": "tiny", "aliases": ["tiny-latest"], "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100,
+               {"id": "tiny", "aliases": ["tiny-latest", "vendor/tiny"], "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100,
                 "routes": [{"provider": "dear", "model": "fine"}]},
                {"id": "quiet", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100, "routes": [{"provider": "cheap", "model": "quiet"}]},
                {"id": "fallback", "input_price": 1000000, "output_price": 2000000, "max_output_tokens": 100,
@@ -244,6 +244,8 @@ import Testing
                 #expect((models.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }.contains("tiny-latest") == true)
                 #expect(try await caller.get(client, "/v1/models/tiny").json["object"] as? String == "model")
                 #expect(try await caller.get(client, "/v1/models/gpt-9").status == .notFound)
+                #expect(try await caller.get(client, "/v1/models/vendor/tiny").json["id"] as? String == "vendor/tiny", "an id with a slash")
+                #expect(try await caller.get(client, "/v1/models/vendor%2Ftiny").json["id"] as? String == "vendor/tiny", "its slash encoded")
             }
             #expect(aid.balance.holds.isEmpty && aid.balance.available(team: caller.userID) == 100)
         }

@@ -113,7 +113,7 @@ ai = client(key)
 
 models = [model.id for model in ai.models.list()]
 check("models.list names the catalogue's models", {"skillup-echo", "echo", "skillup-fill"} <= set(models), models)
-check("models.retrieve", ai.models.retrieve("echo").id == "echo")
+check("models.retrieve, an id with a slash too", ai.models.retrieve("echo").id == "echo" and ai.models.retrieve("skillup/echo").id == "skillup/echo")
 
 completion = ai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "rivers run to the sea"}], max_tokens=20)
 check("a completion", completion.choices[0].message.content == "You said: rivers run to the sea", completion.model_dump_json()[:300])

@@ -138,8 +138,9 @@ struct ModelCatalog: Sendable {
         var names: Set<String> = []
         for entry in file.models {
             for name in [entry.id] + (entry.aliases ?? []) {
-                guard BalanceAPI.isModelName(name), names.insert(name).inserted else {
-                    throw refuse("model ids and aliases must be unique, 1 to 128 printable characters without spaces ('\(name)')")
+                // At most one slash (`vendor/model`), so that GET /v1/models/{id} can name it.
+                guard BalanceAPI.isModelName(name), name.filter({ $0 == "/" }).count <= 1, names.insert(name).inserted else {
+                    throw refuse("model ids and aliases must be unique, 1 to 128 printable characters without spaces and at most one slash ('\(name)')")
                 }
             }
             for (field, price) in [("input_price", entry.input_price), ("output_price", entry.output_price)] where !(0...BalanceAPI.maxPrice).contains(price) {

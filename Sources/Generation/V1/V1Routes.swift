@@ -27,15 +27,10 @@ struct V1Routes: Sendable {
         router.get("/v1/models") { _, _ in
             Self.json(["object": "list", "data": catalogue.models.flatMap { model in ([model.id] + model.aliases).map(modelObject) }])
         }
-        router.get("/v1/models/{id}") { _, context in
-            let id = try context.parameters.require("id")
-            guard catalogue.model(named: id) != nil else {
-                return OpenAIError(
-                    status: .notFound, type: "invalid_request_error", code: "model_not_found", param: "model",
-                    message: "The model `\(id.prefix(128))` does not exist or you do not have access to it."
-                ).response
-            }
-            return Self.json(modelObject(id))
+        router.get("/v1/models/{id}") { _, context in model(try context.parameters.require("id")) }
+        // An id may name its vendor first, as OpenRouter's do (`vendor/model`).
+        router.get("/v1/models/{id}/{name}") { _, context in
+            model(try context.parameters.require("id") + "/" + context.parameters.require("name"))
         }
         router.post("/v1/chat/completions") { request, _ in
             do {
@@ -48,6 +43,18 @@ struct V1Routes: Sendable {
 
     /// What an API key needs for `/v1`: it spends the team's balance.
     static let scope = "inference"
+
+    /// `GET /v1/models/{id}`: the model, or OpenAI's 404.
+    private func model(_ path: String) -> Response {
+        let id = path.removingPercentEncoding ?? path
+        guard catalogue.model(named: id) != nil else {
+            return OpenAIError(
+                status: .notFound, type: "invalid_request_error", code: "model_not_found", param: "model",
+                message: "The model `\(id.prefix(128))` does not exist or you do not have access to it."
+            ).response
+        }
+        return Self.json(modelObject(id))
+    }
 
     private func modelObject(_ id: String) -> [String: Any] {
         ["id": id, "object": "model", "created": catalogue.created, "owned_by": "skillup"]
