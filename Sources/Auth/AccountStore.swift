@@ -49,6 +49,9 @@ protocol AccountStore: Sendable {
     func apiKeys(userID: String) async throws -> [APIKeySummary]
     /// Revokes one of the user's keys (again, if it already was); returns its digest (hex), nil when it is not theirs.
     func revokeAPIKey(id: String, userID: String) async throws -> String?
+    /// Sets the spending limit per UTC day on /v1 (µ; nil for none) of one of the user's live keys;
+    /// returns its digest (hex), nil when it is not theirs or not live.
+    func setAPIKeyDailyLimit(id: String, userID: String, dailyLimit: Int64?) async throws -> String?
     /// A live, unrevoked key and its owner as they are now.
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord?
     /// The secret that seals API-key records (see ``RecordSeal``): `candidate` is stored when there

@@ -105,6 +105,13 @@ struct AuthRoutes: Sendable {
         auth.get("/api-keys") { request, _ in
             try Response.json(["api_keys": try await accounts.apiKeys.list(try await authenticate(request))])
         }
+        auth.patch("/api-keys/:id") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: APIKeyChange.self, context: context)
+            let id = try context.parameters.require("id")
+            try await accounts.apiKeys.changeDailyLimit(id, of: identity, to: body.daily_limit_micros, password: body.password, client: Self.client(request))
+            return try Response.json(APIKeyChanged(id: id.lowercased(), daily_limit_micros: body.daily_limit_micros))
+        }
         auth.delete("/api-keys/:id") { request, context in
             try await accounts.apiKeys.revoke(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
             return Self.noContent()
@@ -285,6 +292,39 @@ private struct PasswordChange: JSONRequestBody {
 
     enum Members: String, CodingKey, CaseIterable { case current_password, new_password, keep_api_keys }
     typealias CodingKeys = Members
+}
+
+/// A change of an API key: its daily limit, which must be named (null for none).
+private struct APIKeyChange: JSONRequestBody {
+    let daily_limit_micros: Int64?
+    let password: String
+
+    enum Members: String, CodingKey, CaseIterable { case daily_limit_micros, password }
+    typealias CodingKeys = Members
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Members.self)
+        guard container.contains(.daily_limit_micros) else {
+            throw DecodingError.keyNotFound(
+                Members.daily_limit_micros, .init(codingPath: container.codingPath, debugDescription: "daily_limit_micros is required (null for none)"))
+        }
+        daily_limit_micros = try container.decodeIfPresent(Int64.self, forKey: .daily_limit_micros)
+        password = try container.decode(String.self, forKey: .password)
+    }
+}
+
+private struct APIKeyChanged: Encodable {
+    let id: String
+    let daily_limit_micros: Int64?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        // null, not left out, when the key has no limit any more.
+        try container.encode(daily_limit_micros, forKey: .daily_limit_micros)
+    }
+
+    enum CodingKeys: String, CodingKey { case id, daily_limit_micros }
 }
 
 private struct NewAPIKey: JSONRequestBody {

@@ -278,6 +278,16 @@ struct PostgresAccountStore: AccountStore {
         return try rows.first?.decode(at: 0)
     }
 
+    func setAPIKeyDailyLimit(id: String, userID: String, dailyLimit: Int64?) async throws -> String? {
+        let rows = try await postgres.query(
+            """
+            UPDATE auth.api_keys SET daily_limit_micros = $3::bigint
+            WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            RETURNING encode(key_hash, 'hex')
+            """, [.text(id), .text(userID), .int(dailyLimit.map { Int($0) })])
+        return try rows.first?.decode(at: 0)
+    }
+
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         let rows = try await postgres.query(
             """

@@ -5,7 +5,7 @@ struct SecurityEvent: Sendable {
     enum Kind: String, Sendable {
         case registered, loginSucceeded = "login_succeeded", loginFailed = "login_failed", lockout
         case refreshReuse = "refresh_reuse", logout, logoutAll = "logout_all", sessionRevoked = "session_revoked"
-        case passwordChanged = "password_changed", apiKeyCreated = "api_key_created", apiKeyRevoked = "api_key_revoked"
+        case passwordChanged = "password_changed", apiKeyCreated = "api_key_created", apiKeyRevoked = "api_key_revoked", apiKeyChanged = "api_key_changed"
         case blockedSignIn = "blocked_sign_in"
         case telegramSignIn = "telegram_sign_in", telegramLinked = "telegram_linked", telegramUnlinked = "telegram_unlinked"
         case adminBlocked = "admin_blocked", adminUnblocked = "admin_unblocked", adminScopesChanged = "admin_scopes_changed"

@@ -245,6 +245,52 @@ import Testing
         }
     }
 
+    /// A key's daily limit is changed after the owner's password, and its next validation carries
+    /// the new one at once (the cached answer is dropped); null removes it. Another's key, a bad
+    /// limit, a missing member or a wrong password change nothing.
+    @Test func aKeysDailyLimitIsChangedWithThePassword() async throws {
+        try await AuthInstance.with { authd in
+            let (account, other) = (TestAccount(), TestAccount())
+            try await authd.withClient { client async throws in
+                try await client.register(account)
+                try await client.register(other)
+                let session = try await client.login(account)
+                let key = try await createKey(client, account, token: session.access_token, scopes: #"["inference"]"#)
+                #expect(try await validate(client, key: key.key).header(GatewayHeaders.keyDailyLimit) == nil, "cached without a limit")
+                func change(_ body: String, id: String = key.id, token: String = session.access_token) async throws -> (HTTPResponse.Status, String) {
+                    let answer = try await client.send(.patch, "/auth/api-keys/\(id)", json: body, token: token)
+                    return (answer.status, String(buffer: answer.body))
+                }
+                let set = try await change(#"{"password":"\#(account.password)","daily_limit_micros":700000}"#)
+                #expect(set.0 == .ok && set.1.contains(#""daily_limit_micros":700000"#), "\(set)")
+                #expect(try await validate(client, key: key.key).header(GatewayHeaders.keyDailyLimit) == "700000")
+                #expect(
+                    String(buffer: try await client.send(.get, "/auth/api-keys", token: session.access_token).body).contains(#""daily_limit_micros":700000"#))
+
+                for (body, status) in [
+                    (#"{"password":"\#(account.password)","daily_limit_micros":0}"#, HTTPResponse.Status.badRequest),
+                    (#"{"password":"\#(account.password)"}"#, .badRequest),
+                    (#"{"password":"not the password","daily_limit_micros":900000}"#, .forbidden),
+                ] {
+                    let refused = try await change(body)
+                    #expect(refused.0 == status, "\(body): \(refused)")
+                }
+                let othersSession = try await client.login(other)
+                let notTheirs = try await change(#"{"password":"\#(other.password)","daily_limit_micros":900000}"#, token: othersSession.access_token)
+                #expect(notTheirs.0 == .notFound, "\(notTheirs)")
+                #expect(try await validate(client, key: key.key).header(GatewayHeaders.keyDailyLimit) == "700000", "nothing changed")
+
+                let removed = try await change(#"{"password":"\#(account.password)","daily_limit_micros":null}"#)
+                #expect(removed.0 == .ok && removed.1.contains(#""daily_limit_micros":null"#), "\(removed)")
+                #expect(try await validate(client, key: key.key).header(GatewayHeaders.keyDailyLimit) == nil)
+                let changes = try await authd.postgres.query(
+                    "SELECT count(*)::int8 FROM auth.security_events e JOIN auth.users u ON u.id = e.user_id WHERE u.email_normalized = $1 AND e.kind = 'api_key_changed'",
+                    [.text(account.email)])
+                #expect(try changes[0].decode(at: 0, as: Int.self) == 2, "each change recorded")
+            }
+        }
+    }
+
     /// Revoking a key that is already revoked changes nothing and tells no instance again: each
     /// revocation message costs every instance a scan of its cache.
     @Test func revokingARevokedKeyAgainPublishesNothing() async throws {

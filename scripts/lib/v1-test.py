@@ -166,16 +166,21 @@ for name, expected, kind, attempt in [
     check(name, isinstance(error, kind) and error.status_code == expected, repr(error))
 check("the refusal names the param", refused(lambda: ai.chat.completions.create(model="echo", messages=[], max_tokens=5)).param == "messages")
 # A key with a daily limit of 30,000 µ: one skillup-fill request (20,000 µ) fits, the second would pass it.
-capped_key = required("make a capped key", lambda: call("POST", "/auth/api-keys", {
-    "password": "a v1 test passphrase", "name": "capped", "scopes": ["inference"], "daily_limit_micros": 30000}, token=token), 201)["key"]
+capped_made = required("make a capped key", lambda: call("POST", "/auth/api-keys", {
+    "password": "a v1 test passphrase", "name": "capped", "scopes": ["inference"], "daily_limit_micros": 30000}, token=token), 201)
+capped_key, capped_key_id = capped_made["key"], capped_made["id"]
 capped = client(capped_key)
 capped.chat.completions.create(model="skillup-fill", messages=[{"role": "user", "content": "fill"}], max_tokens=1000)
 over = refused(lambda: capped.chat.completions.create(model="skillup-fill", messages=[{"role": "user", "content": "fill"}], max_tokens=1000))
 check("a key's daily limit: RateLimitError daily_limit_exceeded, with Retry-After to UTC midnight",
       isinstance(over, openai.RateLimitError) and over.code == "daily_limit_exceeded" and 0 < int(over.response.headers.get("retry-after", "0")) <= 86400,
       repr(over))
+status, _ = call("PATCH", f"/auth/api-keys/{capped_key_id}", {"password": "a v1 test passphrase", "daily_limit_micros": 50000}, token=token)
+again = capped.chat.completions.create(model="skillup-fill", messages=[{"role": "user", "content": "fill"}], max_tokens=1000)
+check("the key's limit raised to 50,000 µ (PATCH /auth/api-keys/{id}): the next request passes at once", status == 200 and again.usage.completion_tokens == 1000,
+      status)
 spent = settled_balance(token)
-check("the balance was charged the usage only, nothing is held", spent["reserved_micros"] == 0 and 20_000 < 1_000_000 - spent["available_micros"] < 20_100,
+check("the balance was charged the usage only, nothing is held", spent["reserved_micros"] == 0 and 40_000 < 1_000_000 - spent["available_micros"] < 40_100,
       spent)
 
 # 200 at once on a balance that covers 50: skillup-fill holds and charges exactly 20,000 µ each.

@@ -61,6 +61,27 @@ struct APIKeyManagement: Sendable {
         try await backends.postgres { try await backends.store.apiKeys(userID: identity.userID) }
     }
 
+    /// Sets a key's spending limit per UTC day on /v1 (nil for none), after the owner's password:
+    /// a raised limit is spending power, as a new key is. Every instance forgets its cached answers
+    /// for the owner, and the key's Redis record is dropped, so that the next use reads the limit
+    /// from PostgreSQL.
+    func changeDailyLimit(_ id: String, of identity: Identity, to dailyLimit: Int64?, password: String, client: ClientInfo) async throws {
+        if let dailyLimit, !Self.dailyLimits.contains(dailyLimit) { throw AccountError.invalidDailyLimit }
+        guard UUID(uuidString: id) != nil else { throw AccountError.noSuchAPIKey }
+        let user = try await passwords.reauthenticate(identity, password: password, client: client)
+        guard
+            let digestHex = try await backends.postgres({
+                try await backends.store.setAPIKeyDailyLimit(id: id.lowercased(), userID: user.id, dailyLimit: dailyLimit)
+            })
+        else { throw AccountError.noSuchAPIKey }
+        try await backends.redis { try await backends.registry.dropAPIKeyRecords(digestHexes: [digestHex], userID: user.id) }
+        backends.localCache.evict(sessionOrUser: user.id)
+        await backends.events.record(
+            SecurityEvent(
+                kind: .apiKeyChanged, userID: user.id, sessionID: identity.sessionID, clientIP: client.address, requestID: client.requestID,
+                detail: "key \(id.lowercased()) daily_limit_micros \(dailyLimit.map(String.init) ?? "none")"))
+    }
+
     func revoke(_ id: String, of identity: Identity, client: ClientInfo) async throws {
         guard UUID(uuidString: id) != nil,
             let digestHex = try await backends.postgres({ try await backends.store.revokeAPIKey(id: id, userID: identity.userID) })

@@ -305,6 +305,14 @@ final class InMemoryAccountStore: AccountStore {
         }
     }
 
+    func setAPIKeyDailyLimit(id: String, userID: String, dailyLimit: Int64?) async throws -> String? {
+        state.withLock { state in
+            guard let key = state.apiKeys[id.lowercased()], key.userID == userID, key.isLive(at: Date()) else { return nil }
+            state.apiKeys[key.id]?.dailyLimit = dailyLimit
+            return key.digestHex
+        }
+    }
+
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         state.withLock { state in
             guard let key = state.apiKeys.values.first(where: { $0.digestHex == digestHex && $0.isLive(at: Date()) }), let owner = state.users[key.userID]
