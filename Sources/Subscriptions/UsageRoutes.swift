@@ -110,7 +110,7 @@ struct UsageRoutes: Sendable {
     }
 
     static func field(_ text: String) -> String {
-        let guarded = ["=", "+", "-", "@"].contains(where: text.hasPrefix) ? "'" + text : text
+        let guarded = ["=", "+", "-", "@", "\t", "\r"].contains(where: text.hasPrefix) ? "'" + text : text
         guard guarded.contains(where: { $0 == "," || $0 == "\"" || $0 == "'" || $0.isNewline }) else { return guarded }
         return "\"" + guarded.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

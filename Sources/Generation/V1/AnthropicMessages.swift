@@ -43,7 +43,8 @@ enum AnthropicMessages {
         var turns: [(role: String, blocks: [[String: Any]])] = []
         for (index, message) in ((body["messages"] as? [[String: Any]]) ?? []).enumerated() {
             let role = message["role"] as? String ?? ""
-            if role == "tool" || message["tool_calls"] != nil || message["function_call"] != nil {
+            let calls = (message["tool_calls"] as? [Any])?.isEmpty == false || message["function_call"].map { !($0 is NSNull) } ?? false
+            if role == "tool" || calls {
                 throw Unsupported(param: "messages[\(index)]", message: "tool calls are not offered by this model's Anthropic provider")
             }
             let blocks = textBlocks(message["content"])
@@ -60,14 +61,15 @@ enum AnthropicMessages {
                 }
             }
         }
-        guard !turns.isEmpty else {
-            throw Unsupported(param: "messages", message: "messages must hold a user message with text for this model's Anthropic provider")
+        // Anthropic's turns begin with the user's, and a last turn of the assistant's is continued
+        // (a prefill) rather than answered, as OpenAI would.
+        guard turns.first?.role == "user", turns.last?.role == "user" else {
+            throw Unsupported(
+                param: "messages", message: "messages must begin and end with a user message with text for this model's Anthropic provider")
         }
-        var out: [String: Any] = [
-            "model": body["model"] ?? "",
-            "max_tokens": body["max_completion_tokens"] ?? body["max_tokens"] ?? 1,
-            "messages": turns.map { ["role": $0.role, "content": $0.blocks] },
-        ]
+        var out: [String: Any] = ["model": body["model"] ?? "", "messages": turns.map { ["role": $0.role, "content": $0.blocks] }]
+        // The pool's body names the bound in one of the two.
+        out["max_tokens"] = body["max_completion_tokens"] ?? body["max_tokens"]
         if !system.isEmpty { out["system"] = system }
         if stream { out["stream"] = true }
         if let temperature = body["temperature"] as? NSNumber, !ChatCompletionRequest.isBool(temperature) {
@@ -78,10 +80,17 @@ enum AnthropicMessages {
             out["temperature"] = temperature
         }
         if let topP = body["top_p"] as? NSNumber, !ChatCompletionRequest.isBool(topP) { out["top_p"] = topP }
+        let stops: [String]
         switch body["stop"] {
-        case let stop as String: out["stop_sequences"] = [stop]
-        case let stops as [String]: out["stop_sequences"] = stops
-        default: break
+        case let stop as String: stops = [stop]
+        case let list as [String]: stops = list
+        default: stops = []
+        }
+        if !stops.isEmpty {
+            guard stops.allSatisfy({ $0.contains { !$0.isWhitespace } }) else {
+                throw Unsupported(param: "stop", message: "a stop sequence of whitespace only is not offered by this model's Anthropic provider")
+            }
+            out["stop_sequences"] = stops
         }
         if let user = body["user"] as? String, !user.isEmpty { out["metadata"] = ["user_id": user] }
         return out
@@ -163,27 +172,29 @@ enum AnthropicMessages {
     }
 
     /// A Messages stream translated, as it comes, into OpenAI's chunks: a role chunk at
-    /// `message_start`, a content chunk per text delta, the finish chunk at `message_delta`, and at
-    /// `message_stop` the usage chunk and `[DONE]` (aid always asks OpenAI providers for the usage,
-    /// and ``StreamRelay`` reads both kinds alike). Thinking and other non-text blocks are not
-    /// passed on.
+    /// `message_start`, a content chunk per text delta, the finish chunk and the usage chunk at
+    /// `message_delta` (aid always asks OpenAI providers for the usage, and ``StreamRelay`` reads
+    /// both kinds alike), and `[DONE]` at `message_stop`. Thinking and other non-text blocks are
+    /// not passed on.
     struct Stream {
         private var pending = ByteBuffer()
         private var base: [String: Any]
         private var usage = Usage()
+        /// The provider's `error` event, once it came: what it sent before it is still handed on
+        /// (and charged), and nothing after it.
+        private(set) var failure: StreamError?
 
         init(now: Int = Int(Date().timeIntervalSince1970)) {
             base = ["object": "chat.completion.chunk", "created": now, "id": "chatcmpl-", "model": ""]
         }
 
-        /// The OpenAI events for the provider's `chunk`.
-        /// - Throws: ``StreamError`` at the provider's `error` event (an overloaded provider's,
-        ///   for one).
-        mutating func feed(_ chunk: ByteBuffer) throws(StreamError) -> ByteBuffer {
+        /// The OpenAI events for the provider's `chunk`, up to its `error` event if one comes
+        /// (then ``failure``).
+        mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer {
             var chunk = chunk
             pending.writeBuffer(&chunk)
             var out = ByteBuffer()
-            while let line = OpenAICompatibleEngine.nextLine(&pending) {
+            while failure == nil, let line = OpenAICompatibleEngine.nextLine(&pending) {
                 guard line.hasPrefix("data:"),
                     let event = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(5).trimmingCharacters(in: .whitespaces).utf8)) as? [String: Any]
                 else { continue }
@@ -209,17 +220,18 @@ enum AnthropicMessages {
                     if let reason = (event["delta"] as? [String: Any])?["stop_reason"] as? String {
                         write(&out, choice: ["index": 0, "delta": [String: Any](), "finish_reason": AnthropicMessages.finishReason(reason)])
                     }
-                case "message_stop":
+                    // The counts so far are the provider's: a stream cut after this is settled by them.
                     if let counts = usage.json {
                         var object = base
                         object["choices"] = [Any]()
                         object["usage"] = counts
                         out.writeString(StreamRelay.event(object))
                     }
+                case "message_stop":
                     out.writeString("data: [DONE]\n\n")
                 case "error":
                     let error = event["error"] as? [String: Any]
-                    throw StreamError(type: error?["type"] as? String ?? "error", message: error?["message"] as? String ?? "the provider's stream failed")
+                    failure = StreamError(type: error?["type"] as? String ?? "error", message: error?["message"] as? String ?? "the provider's stream failed")
                 default:
                     break // ping, content_block_stop, and events newer than this translation
                 }

@@ -65,10 +65,16 @@ final class ProviderPool: Sendable {
     /// one tried when none does.
     func open(_ model: ModelCatalog.Model, body: [String: Any], stream: Bool) async -> Result<UpstreamAnswer, UpstreamFailure> {
         var last: UpstreamFailure?
-        // A request no route's API can carry is the client's to change, unless a route failed.
+        // A request no route's API can carry is the client's to change, unless a route failed or
+        // was passed over for its open circuit: then it is an outage, to be tried again.
         var unsupported: UpstreamFailure?
-        for member in ordered(model) {
-            guard member.breaker.permit() else { continue }
+        let routes = ordered(model)
+        var skipped = routes.count < (members[model.id]?.count ?? 0)
+        for member in routes {
+            guard member.breaker.permit() else {
+                skipped = true
+                continue
+            }
             var upstreamBody = body
             upstreamBody["model"] = member.route.upstreamModel
             let started = ContinuousClock.now
@@ -94,7 +100,8 @@ final class ProviderPool: Sendable {
                 }
             }
         }
-        return .failure(last ?? unsupported ?? .unavailable("every provider of \(model.id) is failing; try again shortly"))
+        let outage = UpstreamFailure.unavailable("every provider of \(model.id) is failing; try again shortly")
+        return .failure(last ?? (skipped ? outage : unsupported) ?? outage)
     }
 }
 
@@ -234,7 +241,7 @@ private struct UpstreamCall {
             var translation = kind == .anthropic ? AnthropicMessages.Stream() : nil
             do {
                 for try await received in response.body {
-                    let chunk = try translation?.feed(received) ?? received
+                    let chunk = translation?.feed(received) ?? received
                     if !begun.isSettled {
                         var copy = chunk
                         scan.writeBuffer(&copy)
@@ -243,6 +250,7 @@ private struct UpstreamCall {
                         }
                     }
                     continuation.yield(chunk)
+                    if let failure = translation?.failure { throw failure }
                 }
                 begun.settle(.failure(UpstreamTimeout(message: "\(name) ended its answer before its first token")))
                 continuation.finish()
