@@ -282,13 +282,20 @@ try:
     page_checks("result")
 
     go("/account")
-    fill_form({"key_name": "web-test bot", "key_password": password})
+    wait(lambda: finds("section.developers .balance"), what="the developers' card")
+    check("the developers' card shows the prepaid balance", "$0.00 available" in text_of("section.developers .balance"),
+          text_of("section.developers .balance"))
+    csv = driver.execute_async_script("""const done = arguments[arguments.length - 1];
+        fetch(document.querySelector('section.developers a[download]').href).then(async (answer) => done([answer.status, await answer.text()]))""")
+    check("its usage report downloads as CSV with the session", csv[0] == 200 and csv[1].startswith("day,key_id,model,requests"), str(csv)[:120])
+    fill_form({"key_name": "web-test bot", "key_password": password, "key_daily_limit": "2.5"})
     find('main form button.primary').click()
     wait(lambda: finds("code.key"), what="the new API key")
     check("a new API key is shown once", text_of("code.key").startswith("sk_"), text_of("code.key")[:6])
     page_checks("account")
     key_row = "return [...document.querySelectorAll('.rows li')].find((li) => li.textContent.includes('web-test bot')) ?? null"
     wait(lambda: driver.execute_script(key_row), what="the new key in the list")
+    check("the key lists its daily limit", "up to $2.50 a day" in driver.execute_script(key_row).text, driver.execute_script(key_row).text)
     driver.execute_script(key_row).find_element(By.CSS_SELECTOR, "button").click()
     wait(lambda: driver.execute_script(key_row) is None, what="the revoked key gone")
     check("an API key is revoked", True)

@@ -1,6 +1,7 @@
 // The account: sessions (sign out one, or everywhere), the linked Telegram account, the password,
-// and API keys for bots and scripts (created with scopes and an expiry, the key shown once with a
-// copy button; listed; revoked).
+// API keys for bots and scripts (created with scopes, an expiry and a daily spending limit, the key
+// shown once with a copy button; listed; revoked), and the developers' API: the prepaid balance,
+// a top-up through checkout, and the last 30 days' usage with its CSV.
 
 import { api } from '../api.js';
 import { h, fill, field, alertBox, showError, onSubmit, when } from '../dom.js';
@@ -18,8 +19,47 @@ export async function accountPage(app) {
     app.me.telegram ? telegramSection(app) : null,
     // API keys are made with the password, which an account Telegram made does not have.
     app.me.email ? keys.section : null,
+    app.me.email ? await developersSection() : null,
     app.me.email ? passwordSection(keys.reload) : null,
   ];
+}
+
+/** Micro-units of USD (integers, as the API counts money) as dollars, to the cent or finer. */
+function dollars(micros) {
+  const cents = micros % 10000 === 0;
+  return `$${(micros / 1e6).toFixed(cents ? 2 : 6)}`;
+}
+
+/** The developers' API: the balance /v1 spends, a top-up, and the last 30 days' usage. */
+async function developersSection() {
+  const error = alertBox();
+  let balance, usage;
+  try {
+    [balance, usage] = await Promise.all([api.get('/api/billing/balance'), api.get('/api/billing/usage')]);
+  } catch (failure) {
+    // The rest of the page stands: this card says what went wrong (an account without the
+    // usage:read scope, say, or billing out of reach).
+    showError(error, failure, t);
+    return h('section', { class: 'card developers' }, h('h2', {}, t('developers.title')), error);
+  }
+  const amount = h('input', { type: 'number', name: 'top_up_usd', min: 1, max: 10000, step: 1, value: 10, required: true });
+  const submit = h('button', { type: 'submit' }, t('developers.topUp'));
+  const form = h('form', {
+    onsubmit: onSubmit({ submit, error, t }, async () => {
+      const answer = await api.post('/api/billing/top-up', { amount_cents: Math.round(Number(amount.value) * 100) });
+      location.assign(answer.checkout_url);
+    }),
+  }, field(t('developers.amount'), amount), error, submit);
+  const { totals } = usage;
+  return h('section', { class: 'card developers' },
+    h('h2', {}, t('developers.title')),
+    h('p', { class: 'balance' }, t('developers.balance', { available: dollars(balance.available_micros), held: dollars(balance.reserved_micros) })),
+    form,
+    h('h3', {}, t('developers.usage', { from: usage.from, to: usage.to })),
+    h('p', { class: 'usage' }, t('developers.totals', {
+      requests: totals.requests, tokens: totals.input_tokens + totals.output_tokens, cost: dollars(totals.cost_micros),
+    })),
+    h('a', { href: `/api/billing/usage?format=csv&from=${usage.from}&to=${usage.to}`, download: '' }, t('developers.csv')));
 }
 
 function sessionsSection(app, { current, sessions }) {
@@ -99,7 +139,8 @@ function keysSection(keys) {
     const revoke = h('button', { type: 'button' }, t('account.revoke'));
     const item = h('li', {},
       h('span', {}, key.name, ' ', h('code', {}, `${key.prefix}…`)),
-      h('span', { class: 'meta' }, key.scopes.join(' '), ' · ', key.expires_at ? t('account.expires', { when: when(key.expires_at, language()) }) : t('account.noExpiry')),
+      h('span', { class: 'meta' }, key.scopes.join(' '), ' · ', key.expires_at ? t('account.expires', { when: when(key.expires_at, language()) }) : t('account.noExpiry'),
+        key.daily_limit_micros ? ` · ${t('account.dailyLimit', { amount: dollars(key.daily_limit_micros) })}` : ''),
       revoke);
     revoke.addEventListener('click', async () => {
       revoke.disabled = true;
@@ -118,13 +159,16 @@ function keysSection(keys) {
 
   const name = h('input', { name: 'key_name', required: true, maxlength: 100 });
   const days = h('input', { type: 'number', name: 'key_days', min: 1, max: 365, value: 90, required: true });
+  const limit = h('input', { type: 'number', name: 'key_daily_limit', min: 0.01, max: 1000000, step: 0.01 });
   const password = h('input', { type: 'password', name: 'key_password', autocomplete: 'current-password', required: true });
   const scopes = keyScopes.map((scope) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: scope, checked: scope === 'generate' }), scope));
   const submit = h('button', { type: 'submit', class: 'primary' }, t('account.createKey'));
   const form = h('form', {
     onsubmit: onSubmit({ submit, error, t }, async () => {
       const chosen = scopes.map((label) => label.querySelector('input')).filter((box) => box.checked).map((box) => box.value);
-      const created = await api.post('/auth/api-keys', { name: name.value.trim(), scopes: chosen, expires_in: Number(days.value) * 86400, password: password.value });
+      const request = { name: name.value.trim(), scopes: chosen, expires_in: Number(days.value) * 86400, password: password.value };
+      if (limit.value) request.daily_limit_micros = Math.round(Number(limit.value) * 1e6);
+      const created = await api.post('/auth/api-keys', request);
       password.value = '';
       const copy = h('button', { type: 'button' }, t('result.copy'));
       const copied = h('span', { class: 'hint' });
@@ -137,7 +181,8 @@ function keysSection(keys) {
       await reload();
     }),
   },
-  h('div', { class: 'row' }, field(t('account.keyName'), name), field(t('account.keyDays'), days)),
+  h('div', { class: 'row' }, field(t('account.keyName'), name), field(t('account.keyDays'), days),
+    field(t('account.keyDailyLimit'), limit, t('account.keyDailyLimitHint'))),
   h('fieldset', {}, h('legend', {}, t('account.scopes')), scopes),
   field(t('account.password'), password),
   submit);
