@@ -274,6 +274,8 @@ import Testing
                         \(model("overloaded", "claude-overloaded", fallback: true)), \(model("busy", "claude-busy", fallback: true)),
                         \(model("early", "claude-error-early", fallback: true)), \(model("late", "claude-error-late", fallback: true)),
                         \(model("mixed", "claude-echo", fallback: true)),
+                        {"id": "toolsy", "input_price": 1, "output_price": 1, "max_output_tokens": 100,
+                         "routes": [{"provider": "claude", "model": "claude-echo"}, {"provider": "dear", "model": "unwell"}]},
                         {"id": "keyless", "input_price": 1, "output_price": 1, "max_output_tokens": 100, "routes": [{"provider": "keyless", "model": "claude-echo"}]}]}
             """
         let path = folder.appendingPathComponent("catalogue.json").path
@@ -293,6 +295,28 @@ import Testing
                 aid.balance.topUp(team: caller.userID, micros: 1_000_000)
                 try await body(aid, caller, calls)
             }
+        }
+    }
+
+    @Test("a request the Anthropic route cannot carry, while the route that could has its circuit open, is 503 to try again, not 400")
+    func unsupportedDuringAnOutage() async throws {
+        try await withAnthropic { aid, caller, calls in
+            let tools = #","tools":[{"type":"function","function":{"name":"weather","parameters":{"type":"object"}}}]"#
+            try await aid.withClient { client in
+                // The other route fails until its circuit opens (engine.breaker.failures, 5).
+                for _ in 0..<5 {
+                    let failing = try await caller.send(client, "/v1/chat/completions", method: .post, body: V1Tests.chat("toolsy", extra: tools))
+                    #expect(failing.status == .badGateway, "\(failing.text)")
+                }
+                let asked = calls.models.count
+                let open = try await caller.send(client, "/v1/chat/completions", method: .post, body: V1Tests.chat("toolsy", extra: tools))
+                #expect(
+                    open.status == .serviceUnavailable && (open.json["error"] as? [String: Any])?["code"] as? String == "service_unavailable", "\(open.text)")
+                #expect(calls.models.count == asked, "no provider was asked")
+                let plain = try await caller.send(client, "/v1/chat/completions", method: .post, body: V1Tests.chat("toolsy"))
+                #expect(plain.status == .ok, "the Anthropic route still answers what it can carry")
+            }
+            try await V1Tests.settled(aid)
         }
     }
 
