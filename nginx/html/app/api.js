@@ -134,6 +134,7 @@ export const api = {
   get: (path) => request('GET', path),
   post: (path, body, headers) => request('POST', path, body, headers),
   put: (path, body) => request('PUT', path, body),
+  patch: (path, body) => request('PATCH', path, body),
   delete: (path) => request('DELETE', path),
 };
 

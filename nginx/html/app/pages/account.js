@@ -137,11 +137,14 @@ function keysSection(keys) {
   const shown = h('div', { class: 'once', hidden: true, role: 'status' });
   const row = (key) => {
     const revoke = h('button', { type: 'button' }, t('account.revoke'));
+    const change = limitForm(key, error, () => reload());
     const item = h('li', {},
       h('span', {}, key.name, ' ', h('code', {}, `${key.prefix}…`)),
       h('span', { class: 'meta' }, key.scopes.join(' '), ' · ', key.expires_at ? t('account.expires', { when: when(key.expires_at, language()) }) : t('account.noExpiry'),
         key.daily_limit_micros ? ` · ${t('account.dailyLimit', { amount: dollars(key.daily_limit_micros) })}` : ''),
-      revoke);
+      revoke,
+      change.toggle,
+      change.form);
     revoke.addEventListener('click', async () => {
       revoke.disabled = true;
       try {
@@ -187,6 +190,32 @@ function keysSection(keys) {
   field(t('account.password'), password),
   submit);
   return { section: h('section', { class: 'card' }, h('h2', {}, t('account.apiKeys')), list, shown, error, h('h3', {}, t('account.newKey')), form), reload };
+}
+
+/** A key's daily limit, changed in place (with the password, as making a key takes it); `changed()` lists the keys again. */
+function limitForm(key, error, changed) {
+  const limit = h('input', {
+    type: 'number', name: 'limit_usd', min: 0.01, max: 1000000, step: 0.01,
+    value: key.daily_limit_micros ? key.daily_limit_micros / 1e6 : '',
+  });
+  const password = h('input', { type: 'password', name: 'limit_password', autocomplete: 'current-password', required: true });
+  const submit = h('button', { type: 'submit' }, t('account.saveLimit'));
+  const form = h('form', {
+    class: 'limit',
+    hidden: true,
+    onsubmit: onSubmit({ submit, error, t }, async () => {
+      const micros = limit.value ? Math.round(Number(limit.value) * 1e6) : null;
+      await api.patch(`/auth/api-keys/${key.id}`, { daily_limit_micros: micros, password: password.value });
+      password.value = '';
+      await changed();
+    }),
+  }, field(t('account.keyDailyLimit'), limit, t('account.keyDailyLimitHint')), field(t('account.password'), password), submit);
+  const toggle = h('button', { type: 'button', 'aria-expanded': 'false' }, t('account.changeLimit'));
+  toggle.addEventListener('click', () => {
+    form.hidden = !form.hidden;
+    toggle.setAttribute('aria-expanded', String(!form.hidden));
+  });
+  return { toggle, form };
 }
 
 /** The password form; `changed()` runs after a change (the API keys were revoked with it). */
