@@ -79,7 +79,13 @@ enum AnthropicMessages {
             }
             out["temperature"] = temperature
         }
-        if let topP = body["top_p"] as? NSNumber, !ChatCompletionRequest.isBool(topP) { out["top_p"] = topP }
+        if let topP = body["top_p"] as? NSNumber, !ChatCompletionRequest.isBool(topP) {
+            // Anthropic's newer models take one of the two, and refuse both.
+            guard out["temperature"] == nil else {
+                throw Unsupported(param: "top_p", message: "set temperature or top_p, not both, for this model's Anthropic provider")
+            }
+            out["top_p"] = topP
+        }
         let stops: [String]
         switch body["stop"] {
         case let stop as String: stops = [stop]
