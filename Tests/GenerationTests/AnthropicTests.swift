@@ -192,14 +192,8 @@ import Testing
                 return Self.error(400, "invalid_request_error", "anthropic-version header is required")
             }
             let body = try await request.body.collect(upTo: 1 << 20)
+            let model = calls.add(body)
             let json = Self.object(body)
-            let model = json["model"] as? String ?? ""
-            calls.add(
-                model,
-                json.mapValues { value in
-                    (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-                        ?? ""
-                })
             let stop =
                 switch model {
                 case "claude-long": "max_tokens"

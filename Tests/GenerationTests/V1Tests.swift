@@ -16,7 +16,18 @@ import Testing
     /// The provider's calls, by the model each asked for.
     final class Calls: Sendable {
         private let asked = Mutex<[(model: String, body: [String: String])]>([])
-        func add(_ model: String, _ body: [String: String]) { asked.withLock { $0.append((model, body)) } }
+        /// Records a call's body (a JSON object), each member as its sorted JSON text; its model.
+        @discardableResult
+        func add(_ body: ByteBuffer) -> String {
+            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+            let model = json["model"] as? String ?? ""
+            let members = json.mapValues { value in
+                (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                    ?? ""
+            }
+            asked.withLock { $0.append((model, members)) }
+            return model
+        }
         var models: [String] { asked.withLock { $0.map(\.model) } }
         var last: [String: String]? { asked.withLock { $0.last?.body } }
     }
@@ -27,14 +38,8 @@ import Testing
         let router = Router()
         router.post("/v1/chat/completions") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
+            let model = calls.add(body)
             let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
-            let model = json["model"] as? String ?? ""
-            calls.add(
-                model,
-                json.mapValues { value in
-                    (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-                        ?? ""
-                })
             let stream = json["stream"] as? Bool ?? false
             let id = #""id":"chatcmpl-1","created":1,"model":"\#(model)""#
             switch model {
