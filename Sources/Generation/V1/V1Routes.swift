@@ -24,9 +24,9 @@ struct V1Routes: Sendable {
     let logger: Logger
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/v1/models") { _, _ in
-            Self.json(["object": "list", "data": catalogue.models.flatMap { model in ([model.id] + model.aliases).map(modelObject) }])
-        }
+        // The catalogue is read at start: its list is written once.
+        let list = Self.json(["object": "list", "data": catalogue.models.flatMap { model in ([model.id] + model.aliases).map(modelObject) }])
+        router.get("/v1/models") { _, _ in Self.answer(list) }
         router.get("/v1/models/{id}") { _, context in model(try context.parameters.require("id")) }
         // An id may name its vendor first, as OpenRouter's do (`vendor/model`).
         router.get("/v1/models/{id}/{name}") { _, context in
@@ -53,7 +53,7 @@ struct V1Routes: Sendable {
                 message: "The model `\(id.prefix(128))` does not exist or you do not have access to it."
             ).response
         }
-        return Self.json(modelObject(id))
+        return Self.answer(Self.json(modelObject(id)))
     }
 
     private func modelObject(_ id: String) -> [String: Any] {
@@ -231,9 +231,12 @@ struct V1Routes: Sendable {
         String(format: "%lld.%06lld USD", micros / 1_000_000, micros % 1_000_000)
     }
 
-    static func json(_ object: [String: Any]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    static func json(_ object: [String: Any]) -> ByteBuffer {
+        ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    static func answer(_ json: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: json))
     }
 }
 
