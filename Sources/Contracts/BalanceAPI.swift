@@ -23,6 +23,12 @@ public enum BalanceAPI {
         (inputTokens * inputPrice + outputTokens * outputPrice + 999_999) / 1_000_000
     }
 
+    /// An amount of µ (never negative) as US dollars to the µ, `12.345678`, without floating point.
+    public static func dollars(_ micros: Int64) -> String {
+        let fraction = String(micros % 1_000_000)
+        return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
+    }
+
     /// A model's name as the ledger keeps it: 1 to 128 bytes of printable ASCII, no spaces.
     public static func isModelName(_ name: String) -> Bool {
         (1...128).contains(name.utf8.count) && name.utf8.allSatisfy { (0x21...0x7E).contains($0) }

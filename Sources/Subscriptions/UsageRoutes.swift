@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -101,9 +102,11 @@ struct UsageRoutes: Sendable {
     static func csv(_ lines: [UsageLine]) -> String {
         var out = "day,key_id,model,requests,input_tokens,output_tokens,cost_micros,cost_usd\r\n"
         for line in lines {
-            let usd = String(format: "%lld.%06lld", line.cost_micros / 1_000_000, line.cost_micros % 1_000_000)
             out +=
-                [line.day, line.key_id, field(line.model), "\(line.requests)", "\(line.input_tokens)", "\(line.output_tokens)", "\(line.cost_micros)", usd]
+                [
+                    line.day, line.key_id, field(line.model), "\(line.requests)", "\(line.input_tokens)", "\(line.output_tokens)", "\(line.cost_micros)",
+                    BalanceAPI.dollars(line.cost_micros),
+                ]
                 .joined(separator: ",") + "\r\n"
         }
         return out

@@ -132,13 +132,13 @@ struct V1Routes: Sendable {
         case .keyDailyLimit:
             throw OpenAIError(
                 status: .tooManyRequests, type: "insufficient_quota", code: "daily_limit_exceeded", param: nil,
-                message: "this API key's spending limit for today (UTC) would be passed by this request's bound of \(Self.dollars(chat.bound))",
+                message: "this API key's spending limit for today (UTC) would be passed by this request's bound of \(BalanceAPI.dollars(chat.bound)) USD",
                 retryAfter: answer.retry_after)
         case .insufficientBalance, nil:
             throw OpenAIError(
                 status: .tooManyRequests, type: "insufficient_quota", code: "insufficient_quota", param: nil,
                 message:
-                    "your balance (\(Self.dollars(answer.available)) available) does not cover this request's bound of \(Self.dollars(chat.bound)) "
+                    "your balance (\(BalanceAPI.dollars(answer.available)) USD available) does not cover this request's bound of \(BalanceAPI.dollars(chat.bound)) USD "
                     + "(its input and max_tokens at \(chat.model.id)'s prices): top up, or ask for fewer max_tokens")
         }
     }
@@ -225,10 +225,6 @@ struct V1Routes: Sendable {
         case .unavailable(let reason):
             OpenAIError(status: .serviceUnavailable, type: "server_error", code: "service_unavailable", param: nil, message: reason + "; nothing was charged")
         }
-    }
-
-    static func dollars(_ micros: Int64) -> String {
-        String(format: "%lld.%06lld USD", micros / 1_000_000, micros % 1_000_000)
     }
 
     static func json(_ object: [String: Any]) -> ByteBuffer {
