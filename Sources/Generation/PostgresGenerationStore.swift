@@ -57,7 +57,7 @@ struct PostgresGenerationStore: GenerationStore {
         for write in writes {
             switch write {
             case .start(let record, let owner, let lease):
-                starts.append(RowColumns(record, leaseOwner: owner, lease: Self.seconds(lease)))
+                starts.append(RowColumns(record, leaseOwner: owner, lease: lease.seconds))
                 sent.append(true)
             case .task(let record, let idempotencyKey, let paid, let queue):
                 tasks.append(RowColumns(record, idempotencyKey: idempotencyKey, paid: paid, queue: queue))
@@ -178,7 +178,7 @@ struct PostgresGenerationStore: GenerationStore {
             UPDATE ai.generations SET lease_until = clock_timestamp() + $3 * interval '1 second'
             WHERE id = ANY (string_to_array($1, ',')::uuid[]) AND lease_owner = $2::uuid AND status = 'running'
               AND created_at > clock_timestamp() - $4 * interval '1 second'
-            """, [.text(ids.joined(separator: ",")), .text(owner), .double(Self.seconds(lease)), .double(Self.seconds(longest))])
+            """, [.text(ids.joined(separator: ",")), .text(owner), .double(lease.seconds), .double(longest.seconds)])
     }
 
     func generation(id: String, userID: String) async throws -> GenerationRecord? {
@@ -282,7 +282,7 @@ struct PostgresGenerationStore: GenerationStore {
             WHERE g.id = was.id
               AND (g.status = 'queued' OR (g.status = 'running' AND (g.lease_until IS NULL OR g.lease_until < clock_timestamp() OR g.lease_owner = $2::uuid)))
             RETURNING g.attempts, CASE WHEN was.status = 'queued' THEN extract(epoch FROM clock_timestamp() - was.since)::float8 END AS waited_seconds
-            """, [.text(id), .text(owner), .double(Self.seconds(lease))])
+            """, [.text(id), .text(owner), .double(lease.seconds)])
         if let row = claimed.first {
             let waited: Double? = try row.decode("waited_seconds")
             return .claimed(attempt: try row.decode("attempts"), waited: waited.map { .seconds(max($0, 0)) })
@@ -323,15 +323,11 @@ struct PostgresGenerationStore: GenerationStore {
                    coalesce(g.lease_owner = $2::uuid
                             AND (EXISTS (SELECT FROM renewed) OR g.lease_until >= checked.at + $3 * $4 * interval '1 second'), false) AS held
             FROM ai.generations g, checked WHERE g.id = $1::uuid
-            """, [.text(id), .text(owner), .double(Self.seconds(lease)), .double(renewalThreshold)])
+            """, [.text(id), .text(owner), .double(lease.seconds), .double(renewalThreshold)])
         guard let row = rows.first else { return nil }
         let status: String = try row.decode("status")
         guard let known = GenerationRecord.Status(rawValue: status) else { throw Self.unknownStatus(status) }
         return (known, try row.decode("held"))
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     func keepCanceledText(id: String, text: String, engine: String, cached: Bool) async throws -> Bool {
@@ -385,7 +381,7 @@ struct PostgresGenerationStore: GenerationStore {
               AND coalesce(lease_until, created_at + $1 * interval '1 second') < clock_timestamp()
               AND NOT (lease_owner IS NOT DISTINCT FROM $2::uuid AND id = ANY (string_to_array($3, ',')::uuid[]))
             RETURNING reservation
-            """, [.double(Self.seconds(GenerationLeases.unleased)), .text(owner), .text(serving.joined(separator: ","))]
+            """, [.double(GenerationLeases.unleased.seconds), .text(owner), .text(serving.joined(separator: ","))]
         ).map { try $0.decode("reservation") }
     }
 }

@@ -25,34 +25,30 @@ struct SubscriptionClock: Service {
     @discardableResult
     func advance() async throws -> [(userID: String, status: String)] {
         var failure: (any Error)?
-        var moved: [(userID: String, status: String)] = []
-        do {
-            moved = try await store.advanceSubscriptions(grace: grace)
+        func step<T>(_ body: () async throws -> T) async -> T? {
+            do {
+                return try await body()
+            } catch {
+                failure = failure ?? error
+                return nil
+            }
+        }
+        let moved = await step {
+            let moved = try await store.advanceSubscriptions(grace: grace)
             if !moved.isEmpty {
                 logger.info("subscriptions moved on", metadata: ["count": "\(moved.count)"])
                 try await tiers.publishPending()
             }
-        } catch {
-            failure = error
+            return moved
         }
-        do {
-            let released = try await store.releaseAbandoned(after: releaseAfter)
-            if !released.isEmpty {
-                logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
-            }
-        } catch {
-            failure = failure ?? error
+        if let released = await step({ try await store.releaseAbandoned(after: releaseAfter) }), !released.isEmpty {
+            logger.warning("abandoned reservations released", metadata: ["request_ids": "\(released.joined(separator: ","))"])
         }
-        do {
-            let releasedHolds = try await balances.releaseAbandonedHolds(after: holdReleaseAfter)
-            if !releasedHolds.isEmpty {
-                logger.warning("abandoned balance holds released uncharged", metadata: ["request_ids": "\(releasedHolds.joined(separator: ","))"])
-            }
-        } catch {
-            failure = failure ?? error
+        if let releasedHolds = await step({ try await balances.releaseAbandonedHolds(after: holdReleaseAfter) }), !releasedHolds.isEmpty {
+            logger.warning("abandoned balance holds released uncharged", metadata: ["request_ids": "\(releasedHolds.joined(separator: ","))"])
         }
         if let failure { throw failure }
-        return moved
+        return moved ?? []
     }
 
     func run() async throws {

@@ -175,8 +175,8 @@ struct StreamRelay {
     let clientAskedUsage: Bool
     let countedInputTokens: Int64
     private var pending = ByteBuffer()
-    /// The finish chunk held back for the usage, as its JSON object's text.
-    private var heldFinish: String?
+    /// The finish chunk held back for the usage.
+    private var heldFinish: [String: Any]?
     /// The id, creation time and model of the provider's chunks, for a usage chunk of aid's own.
     private var meta: [String: Any] = [:]
     private(set) var providerUsage: TokenUsage?
@@ -244,7 +244,7 @@ struct StreamRelay {
             return flushHeld()
         }
         if finishes {
-            heldFinish = payload
+            heldFinish = object
             return ""
         }
         return "data: \(payload)\n\n"
@@ -267,11 +267,10 @@ struct StreamRelay {
 
     /// The finish chunk held back, with the usage merged in.
     private mutating func flushHeld() -> String {
-        guard let held = heldFinish else { return "" }
+        guard var held = heldFinish else { return "" }
         heldFinish = nil
-        guard var object = try? JSONSerialization.jsonObject(with: Data(held.utf8)) as? [String: Any] else { return "data: \(held)\n\n" }
-        object["usage"] = usage.json
-        return Self.event(object)
+        held["usage"] = usage.json
+        return Self.event(held)
     }
 
     private func usageChunk() -> [String: Any] {

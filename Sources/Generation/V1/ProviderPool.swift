@@ -28,11 +28,6 @@ final class ProviderPool: Sendable {
         func measured(_ seconds: Double) {
             latency.withLock { $0 = $0.map { 0.8 * $0 + 0.2 * seconds } ?? seconds }
         }
-
-        var isOpen: Bool {
-            if case .open(let until) = breaker.current { return ContinuousClock.now < until }
-            return false
-        }
     }
 
     let client: HTTPClient
@@ -47,10 +42,10 @@ final class ProviderPool: Sendable {
         self.members = members
     }
 
-    /// The model's routes in the order a request tries them now.
+    /// The model's routes in the order a request tries them (each one's circuit decides, as it is
+    /// tried, whether it is).
     func ordered(_ model: ModelCatalog.Model) -> [Member] {
-        let routes = (members[model.id] ?? []).enumerated().filter { !$0.element.isOpen }
-        return routes.sorted { left, right in
+        (members[model.id] ?? []).enumerated().sorted { left, right in
             let (a, b) = (left.element.route.provider, right.element.route.provider)
             if a.inputCost + a.outputCost != b.inputCost + b.outputCost { return a.inputCost + a.outputCost < b.inputCost + b.outputCost }
             // A route never measured is tried as if it were the fastest, so that it gets measured.
@@ -68,9 +63,8 @@ final class ProviderPool: Sendable {
         // A request no route's API can carry is the client's to change, unless a route failed or
         // was passed over for its open circuit: then it is an outage, to be tried again.
         var unsupported: UpstreamFailure?
-        let routes = ordered(model)
-        var skipped = routes.count < (members[model.id]?.count ?? 0)
-        for member in routes {
+        var skipped = false
+        for member in ordered(model) {
             guard member.breaker.permit() else {
                 skipped = true
                 continue
@@ -82,8 +76,7 @@ final class ProviderPool: Sendable {
             switch result {
             case .success(let answer):
                 member.breaker.succeeded()
-                let (seconds, attoseconds) = (ContinuousClock.now - started).components
-                member.measured(Double(seconds) + Double(attoseconds) / 1e18)
+                member.measured((ContinuousClock.now - started).seconds)
                 return .success(answer)
             case .failure(let failure):
                 switch failure {
