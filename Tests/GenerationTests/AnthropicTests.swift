@@ -77,7 +77,9 @@ import Testing
                  "content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"Rivers run "},{"type":"text","text":"to the sea."}],
                  "usage":{"input_tokens":10,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":6}}
                 """#
-            let completion = Self.object(try #require(AnthropicMessages.completion(ByteBuffer(string: message), now: 7)))
+            let translated = try #require(AnthropicMessages.completion(ByteBuffer(string: message), now: 7))
+            #expect(translated.usage == TokenUsage(input: 17, output: 6, source: .provider))
+            let completion = Self.object(translated.body)
             #expect(
                 completion["id"] as? String == "chatcmpl-msg_1" && completion["object"] as? String == "chat.completion" && completion["created"] as? Int == 7)
             let choice = try #require((completion["choices"] as? [[String: Any]])?.first)

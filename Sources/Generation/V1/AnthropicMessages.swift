@@ -124,8 +124,9 @@ enum AnthropicMessages {
         }
     }
 
-    /// A whole Messages answer as a `chat.completion`; nil when `body` is not a message.
-    static func completion(_ body: ByteBuffer, now: Int = Int(Date().timeIntervalSince1970)) -> ByteBuffer? {
+    /// A whole Messages answer as a `chat.completion`, and its usage when the provider gave it;
+    /// nil when `body` is not a message.
+    static func completion(_ body: ByteBuffer, now: Int = Int(Date().timeIntervalSince1970)) -> (body: ByteBuffer, usage: TokenUsage?)? {
         guard let message = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], message["type"] as? String == "message",
             let content = message["content"] as? [[String: Any]]
         else { return nil }
@@ -141,9 +142,9 @@ enum AnthropicMessages {
         ]
         var usage = Usage()
         usage.read(message["usage"])
-        if let counts = usage.json { completion["usage"] = counts }
+        if let counts = usage.tokens { completion["usage"] = counts.json }
         guard let data = try? JSONSerialization.data(withJSONObject: completion) else { return nil }
-        return ByteBuffer(bytes: data)
+        return (ByteBuffer(bytes: data), usage.tokens)
     }
 
     /// A Messages answer's token counts. Cached input (written or read) is input too: the team pays
@@ -163,10 +164,10 @@ enum AnthropicMessages {
             if let tokens = usage["output_tokens"].flatMap(ChatCompletionRequest.integer) { output = max(output ?? 0, Int64(tokens)) }
         }
 
-        /// OpenAI's `usage`, once both counts are known.
-        var json: [String: Any]? {
+        /// The provider's counts, once both are known.
+        var tokens: TokenUsage? {
             guard let input, let output else { return nil }
-            return TokenUsage(input: input, output: output, source: .provider).json
+            return TokenUsage(input: input, output: output, source: .provider)
         }
     }
 
@@ -227,10 +228,10 @@ enum AnthropicMessages {
                         write(&out, choice: ["index": 0, "delta": [String: Any](), "finish_reason": AnthropicMessages.finishReason(reason)])
                     }
                     // The counts so far are the provider's: a stream cut after this is settled by them.
-                    if let counts = usage.json {
+                    if let counts = usage.tokens {
                         var object = base
                         object["choices"] = [Any]()
-                        object["usage"] = counts
+                        object["usage"] = counts.json
                         out.writeString(StreamRelay.event(object))
                     }
                 case "message_stop":

@@ -116,7 +116,8 @@ enum UpstreamFailure: Error, Sendable {
 struct UpstreamAnswer: Sendable {
     let provider: String
     enum Body: Sendable {
-        case complete(ByteBuffer)
+        /// A whole chat completion, with its usage when reading the provider's answer gave it.
+        case complete(ByteBuffer, usage: TokenUsage?)
         case stream(AsyncThrowingStream<ByteBuffer, any Error>, cancel: @Sendable () -> Void)
     }
     let body: Body
@@ -180,12 +181,12 @@ private struct UpstreamCall {
             }
             switch provider.kind {
             case .openai:
-                return .success(UpstreamAnswer(provider: provider.name, body: .complete(whole)))
+                return .success(UpstreamAnswer(provider: provider.name, body: .complete(whole, usage: nil)))
             case .anthropic:
                 guard let completion = AnthropicMessages.completion(whole) else {
                     return .failure(.failed("\(provider.name) answered with something that is not a message"))
                 }
-                return .success(UpstreamAnswer(provider: provider.name, body: .complete(completion)))
+                return .success(UpstreamAnswer(provider: provider.name, body: .complete(completion.body, usage: completion.usage)))
             }
         }
         return await firstToken(of: response)

@@ -87,8 +87,9 @@ struct V1Routes: Sendable {
             throw Self.refusal(failure)
         case .success(let answer):
             switch answer.body {
-            case .complete(let bytes):
-                guard let (out, usage) = completeAnswer(bytes, request: chat) else {
+            case .complete(let bytes, let known):
+                // An answer already read (translated) is not parsed again.
+                guard let (out, usage) = known.map({ (bytes, $0) }) ?? completeAnswer(bytes, request: chat) else {
                     end(requestID, .released)
                     throw OpenAIError(
                         status: .badGateway, type: "server_error", code: "provider_error", param: nil,
