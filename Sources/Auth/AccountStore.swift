@@ -34,10 +34,12 @@ protocol AccountStore: Sendable {
     func summaries(filter: String?, after: String?, limit: Int) async throws -> [AccountSummary]
     /// Replaces the account's scopes; returns its id, nil when there is none.
     func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String?
-    /// Records a new key, with its spending limit per UTC day on /v1 (µ) if it has one; nil when
-    /// the user already has `limit` live keys (also when two are made at once).
+    /// Records a new key, with its spending limit per UTC day on /v1 (µ) if it has one, made by
+    /// `userID` for themselves or for `team` (audited there); nil when the user (or the team)
+    /// already has `limit` live keys (also when two are made at once).
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
+        team: TeamKeyGrant?
     ) async throws -> (id: String, expiresAt: Date)?
     /// Revokes every live key of the user; returns their ids and digests (hex).
     func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
@@ -45,7 +47,7 @@ protocol AccountStore: Sendable {
     func liveAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
     /// Revokes the user's oldest live sessions beyond the newest `keep`; returns the revoked ids.
     func revokeSessionsBeyond(_ keep: Int, userID: String) async throws -> [String]
-    /// Live keys, newest first.
+    /// The user's own live keys (not the teams' keys they made), newest first.
     func apiKeys(userID: String) async throws -> [APIKeySummary]
     /// Revokes one of the user's keys (again, if it already was); returns its digest (hex), nil when it is not theirs.
     func revokeAPIKey(id: String, userID: String) async throws -> String?
@@ -76,6 +78,37 @@ protocol AccountStore: Sendable {
     /// The user's live session called `name` (botd's, one per user), its life extended by
     /// `lifetime`; a new one when there is none.
     func namedSession(userID: String, name: String, lifetime: TimeInterval) async throws -> String
+
+    // MARK: Teams (sql/027). Every change writes its auth.team_audit row in its own transaction.
+
+    /// Makes a team with `ownerID` as its owner; nil when they have made `limit` teams already
+    /// (also when two are made at once).
+    func createTeam(name: String, ownerID: String, limit: Int) async throws -> TeamSummary?
+    /// The teams the user is a member of, oldest first.
+    func teams(userID: String) async throws -> [TeamSummary]
+    func teamRole(teamID: String, userID: String) async throws -> TeamRole?
+    func teamMembers(teamID: String) async throws -> [TeamMember]
+    /// Gives a member another role, or removes them (`role` nil), as `actor` (the member themselves
+    /// may leave): refused when the actor's role may not manage both roles, or when it would leave
+    /// the team without an owner.
+    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> MemberChange
+    /// Records an invitation for an address, replacing an open one for it; `digest` is the
+    /// SHA-256 of the link's token.
+    func inviteToTeam(teamID: String, normalizedEmail: String, role: TeamRole, digest: [UInt8], lifetime: TimeInterval, actor: String) async throws
+        -> TeamInvitation
+    /// Open invitations, newest first.
+    func teamInvitations(teamID: String) async throws -> [TeamInvitation]
+    /// Revokes an open invitation; false when the team has no such open one.
+    func revokeTeamInvitation(teamID: String, id: String, actor: String) async throws -> Bool
+    /// Spends the invitation whose token has `digest` for the user, who must have its address.
+    func acceptTeamInvitation(digest: [UInt8], userID: String, normalizedEmail: String?) async throws -> InvitationAcceptance
+    /// The team's changes, newest first, before the entry `before` when given.
+    func teamAudit(teamID: String, before: Int64?, limit: Int) async throws -> [TeamAuditEntry]
+    /// The team's live keys, newest first.
+    func teamAPIKeys(teamID: String) async throws -> [TeamAPIKeySummary]
+    /// Revokes one of the team's keys (again, if it already was), as `actor`; its digest (hex), nil
+    /// when the team has no such key.
+    func revokeTeamAPIKey(teamID: String, id: String, actor: String) async throws -> String?
 }
 
 enum TelegramLinkResult: Sendable, Equatable {
@@ -125,8 +158,17 @@ struct APIKeyRecord: Sendable {
     let ownerScopes: [String]
     /// Its spending limit per UTC day on /v1, in µ; nil for none.
     var dailyLimit: Int64? = nil
+    /// The team it belongs to; nil for the owner's own key.
+    var teamID: String? = nil
 
     var grantedScopes: [String] { scopes.filter(ownerScopes.contains) }
+
+    /// What Redis keeps of it (``SealedAPIKeyRecord``): a personal key's team is its owner's own.
+    var sealed: SealedAPIKeyRecord {
+        SealedAPIKeyRecord(
+            userID: userID, teamID: teamID ?? userID, keyID: keyID, expiry: expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) } ?? 0,
+            scopes: grantedScopes, dailyLimit: dailyLimit)
+    }
 }
 
 struct APIKeySummary: Sendable, Encodable {

@@ -116,6 +116,91 @@ struct AuthRoutes: Sendable {
             try await accounts.apiKeys.revoke(try context.parameters.require("id"), of: try await authenticate(request), client: Self.client(request))
             return Self.noContent()
         }
+        addTeams(to: auth)
+    }
+
+    /// Teams of the developers' API (``Teams``): a signed-in user's own; API keys manage none.
+    private func addTeams(to auth: RouterGroup<BasicRequestContext>) {
+        let teams = accounts.teams
+        auth.post("/teams") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: NewTeam.self, context: context)
+            return try Response.json(try await teams.create(identity, name: body.name), status: .created)
+        }
+        auth.get("/teams") { request, _ in
+            try Response.json(["teams": try await teams.list(try await authenticate(request))])
+        }
+        auth.get("/teams/:team") { request, context in
+            let shown = try await teams.show(try await authenticate(request), team: try context.parameters.require("team"))
+            return try Response.json(TeamWithMembers(team: shown.team, members: shown.members))
+        }
+        auth.patch("/teams/:team/members/:user") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: MemberRole.self, context: context)
+            let user = try context.parameters.require("user")
+            try await teams.changeMember(identity, team: try context.parameters.require("team"), user: user, to: body.role)
+            return try Response.json(MemberRole.Answer(user_id: user.lowercased(), role: body.role))
+        }
+        auth.delete("/teams/:team/members/:user") { request, context in
+            try await teams.changeMember(
+                try await authenticate(request), team: try context.parameters.require("team"), user: try context.parameters.require("user"), to: nil)
+            return Self.noContent()
+        }
+        auth.post("/teams/:team/invitations") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: NewInvitation.self, context: context)
+            let (invitation, link) = try await teams.invite(
+                identity, team: try context.parameters.require("team"), email: body.email, role: body.role, origin: Self.origin(request))
+            return try Response.json(NewInvitation.Answer(invitation: invitation, link: link), status: .created)
+        }
+        auth.get("/teams/:team/invitations") { request, context in
+            let identity = try await authenticate(request)
+            return try Response.json(["invitations": try await teams.invitations(identity, team: try context.parameters.require("team"))])
+        }
+        auth.delete("/teams/:team/invitations/:id") { request, context in
+            try await teams.revokeInvitation(
+                try await authenticate(request), team: try context.parameters.require("team"), id: try context.parameters.require("id"))
+            return Self.noContent()
+        }
+        auth.post("/invitations/accept") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: InvitationToken.self, context: context)
+            return try Response.json(try await teams.accept(identity, token: body.token))
+        }
+        auth.get("/teams/:team/audit") { request, context in
+            let identity = try await authenticate(request)
+            let query = request.uri.queryParameters
+            let before = try query.get("before").map { text -> Int64 in
+                guard let id = Int64(text), id > 0 else { throw APIError.badRequest(code: "invalid_field", "before must be an entry id", field: "before") }
+                return id
+            }
+            let limit = try query.get("limit").map { text -> Int in
+                guard let limit = Int(text), (1...500).contains(limit) else {
+                    throw APIError.badRequest(code: "invalid_field", "limit must be 1 to 500", field: "limit")
+                }
+                return limit
+            }
+            let entries = try await teams.audit(identity, team: try context.parameters.require("team"), before: before, limit: limit ?? 100)
+            return try Response.json(["entries": entries])
+        }
+        auth.post("/teams/:team/api-keys") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: NewTeamKey.self, context: context)
+            let created = try await teams.createKey(
+                identity, team: try context.parameters.require("team"), name: body.name, role: body.role, scopes: body.scopes, expiresIn: body.expires_in,
+                dailyLimit: body.daily_limit_micros, password: body.password, client: Self.client(request))
+            return try Response.json(created, status: .created)
+        }
+        auth.get("/teams/:team/api-keys") { request, context in
+            let identity = try await authenticate(request)
+            return try Response.json(["api_keys": try await teams.keys(identity, team: try context.parameters.require("team"))])
+        }
+        auth.delete("/teams/:team/api-keys/:id") { request, context in
+            try await teams.revokeKey(
+                try await authenticate(request), team: try context.parameters.require("team"), id: try context.parameters.require("id"),
+                client: Self.client(request))
+            return Self.noContent()
+        }
     }
 
     /// botd's call for a Telegram user's session, on a listener of its own (`telegram.sessions-listen`)
@@ -165,10 +250,17 @@ struct AuthRoutes: Sendable {
             cookie: request.headers[.cookie],
             requiredScopes: forSubrequest ? request.headers[GatewayHeaders.requiredScopes] : nil,
             method: forSubrequest ? request.headers[GatewayHeaders.originalMethod] : request.method.rawValue,
-            csrfToken: request.headers[GatewayHeaders.csrfToken])
+            csrfToken: request.headers[GatewayHeaders.csrfToken], team: forSubrequest ? request.headers[GatewayHeaders.team] : nil)
     }
 
     static let refreshCookie = "__Secure-refresh"
+
+    /// The site's origin as the client reached it (nginx's `X-Forwarded-Proto` and `-Host`), for
+    /// links handed back to it.
+    static func origin(_ request: Request) -> String {
+        let scheme = request.headers[GatewayHeaders.forwardedProto] == "http" ? "http" : "https"
+        return "\(scheme)://\(request.headers[GatewayHeaders.forwardedHost] ?? request.head.authority ?? "localhost")"
+    }
 
     static func client(_ request: Request) -> ClientInfo {
         ClientInfo(
@@ -336,6 +428,64 @@ private struct NewAPIKey: JSONRequestBody {
     let password: String
 
     enum Members: String, CodingKey, CaseIterable { case name, scopes, expires_in, daily_limit_micros, password }
+    typealias CodingKeys = Members
+}
+
+private struct NewTeam: JSONRequestBody {
+    let name: String
+
+    enum Members: String, CodingKey, CaseIterable { case name }
+    typealias CodingKeys = Members
+}
+
+private struct TeamWithMembers: Encodable {
+    let team: TeamSummary
+    let members: [TeamMember]
+}
+
+private struct MemberRole: JSONRequestBody {
+    let role: TeamRole
+
+    enum Members: String, CodingKey, CaseIterable { case role }
+    typealias CodingKeys = Members
+
+    struct Answer: Encodable {
+        let user_id: String
+        let role: TeamRole
+    }
+}
+
+private struct NewInvitation: JSONRequestBody {
+    let email: String
+    let role: TeamRole
+
+    enum Members: String, CodingKey, CaseIterable { case email, role }
+    typealias CodingKeys = Members
+
+    struct Answer: Encodable {
+        let invitation: TeamInvitation
+        /// The one place the token is shown: the inviter passes the link on.
+        let link: String
+    }
+}
+
+private struct InvitationToken: JSONRequestBody {
+    let token: String
+
+    enum Members: String, CodingKey, CaseIterable { case token }
+    typealias CodingKeys = Members
+}
+
+private struct NewTeamKey: JSONRequestBody {
+    let name: String
+    let role: TeamRole
+    /// Fewer scopes than the role's, when given.
+    let scopes: [String]?
+    let expires_in: Int?
+    let daily_limit_micros: Int64?
+    let password: String
+
+    enum Members: String, CodingKey, CaseIterable { case name, role, scopes, expires_in, daily_limit_micros, password }
     typealias CodingKeys = Members
 }
 

@@ -8,12 +8,18 @@ struct CredentialRequest: Sendable {
     var method: String?
     /// `X-CSRF-Token`: must match the CSRF cookie when the credential is a cookie and the method unsafe.
     var csrfToken: String?
+    /// `X-Team`: the team the request acts for, when not the credential's own.
+    var team: String?
 
-    init(authorization: String? = nil, cookie: String? = nil, requiredScopes: String? = nil, method: String? = nil, csrfToken: String? = nil) {
+    init(
+        authorization: String? = nil, cookie: String? = nil, requiredScopes: String? = nil, method: String? = nil, csrfToken: String? = nil,
+        team: String? = nil
+    ) {
         self.authorization = authorization
         self.cookie = cookie
         self.requiredScopes = requiredScopes
         self.method = method
         self.csrfToken = csrfToken
+        self.team = team
     }
 }

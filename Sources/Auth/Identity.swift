@@ -5,6 +5,9 @@ package struct Identity: Sendable, Equatable {
     package let userID: String
     /// The login session, or the API key's id for a bot.
     package let sessionID: String
+    /// Whose balance and usage the request is for: the user's own team (the user's id), an API
+    /// key's team, or the team a session named in `X-Team`.
+    package let teamID: String
     package let scopes: [String]
     /// The user's plan (`free` when they have no subscription).
     package let tier: String
@@ -16,9 +19,12 @@ package struct Identity: Sendable, Equatable {
     let scopeHeader: String
     let expiryHeader: String?
 
-    package init(userID: String, sessionID: String, scopes: [String], tier: String, expiresAt: Int?, keyDailyLimit: Int64? = nil) {
+    package init(
+        userID: String, sessionID: String, scopes: [String], tier: String, expiresAt: Int?, keyDailyLimit: Int64? = nil, teamID: String? = nil
+    ) {
         self.userID = userID
         self.sessionID = sessionID
+        self.teamID = teamID ?? userID
         self.scopes = scopes
         self.tier = tier
         self.expiresAt = expiresAt
@@ -31,10 +37,17 @@ package struct Identity: Sendable, Equatable {
     var headers: [(name: String, value: String)] {
         var headers = [
             (GatewayHeaders.userID.rawName, userID), (GatewayHeaders.scopes.rawName, scopeHeader),
-            (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID),
+            (GatewayHeaders.tier.rawName, tier), (GatewayHeaders.sessionID.rawName, sessionID), (GatewayHeaders.teamID.rawName, teamID),
         ]
         if let expiryHeader { headers.append((GatewayHeaders.credentialExpires.rawName, expiryHeader)) }
         if let keyDailyLimit { headers.append((GatewayHeaders.keyDailyLimit.rawName, String(keyDailyLimit))) }
         return headers
+    }
+
+    /// This identity acting for `team` with `role`: only the team's scopes its role allows.
+    func acting(for team: String, as role: TeamRole) -> Identity {
+        Identity(
+            userID: userID, sessionID: sessionID, scopes: scopes.filter(role.scopes.contains), tier: tier, expiresAt: expiresAt,
+            keyDailyLimit: keyDailyLimit, teamID: team)
     }
 }

@@ -12,7 +12,7 @@ struct PostgresAccountStore: AccountStore {
     }
 
     /// A timestamp column as RFC 3339 UTC text, for JSON answers.
-    private static func iso(_ column: StaticString) -> SQL {
+    static func iso(_ column: StaticString) -> SQL {
         SQL(unsafeRaw: "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
     }
 
@@ -203,25 +203,35 @@ struct PostgresAccountStore: AccountStore {
 
     /// Records a new key; nil when the user already has `limit` live keys.
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
+        team: TeamKeyGrant?
     ) async throws -> (id: String, expiresAt: Date)? {
-        let rows = try await postgres.withTransaction { transaction in
-            // One key creation per user at a time, so two at once cannot both pass the count.
-            try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(userID)])
-            return try await transaction.query(
+        try await postgres.withTransaction { transaction in
+            // One key creation per owner (the user, or the team) at a time, so two at once cannot
+            // both pass the count.
+            let owner = team?.teamID ?? userID
+            try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(owner)])
+            let rows = try await transaction.query(
                 """
-                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at, daily_limit_micros)
-                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second', $8::bigint
-                WHERE (SELECT count(*) FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND expires_at > now()) < $7
+                INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at, daily_limit_micros, team_id, team_role)
+                SELECT $1::uuid, $2, $3, $4, $5, now() + $6 * interval '1 second', $8::bigint, $9::uuid, $10
+                WHERE (SELECT count(*) FROM auth.api_keys
+                       WHERE revoked_at IS NULL AND expires_at > now()
+                         AND CASE WHEN $9::uuid IS NULL THEN user_id = $1::uuid AND team_id IS NULL ELSE team_id = $9::uuid END) < $7
                 RETURNING id::text, extract(epoch FROM expires_at)::float8
                 """,
                 [
                     .text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit),
-                    .int(dailyLimit.map { Int($0) }),
+                    .int(dailyLimit.map { Int($0) }), .text(team?.teamID), .text(team?.role.rawValue),
                 ])
+            guard let row = rows.first else { return nil }
+            let id: String = try row.decode(at: 0)
+            if let team {
+                try await Self.audit(
+                    transaction, team: team.teamID, actor: userID, action: "api_key_created", subject: id, detail: "\(team.role.rawValue) \(name)")
+            }
+            return (id, Date(timeIntervalSince1970: try row.decode(at: 1)))
         }
-        guard let row = rows.first else { return nil }
-        return (try row.decode(at: 0), Date(timeIntervalSince1970: try row.decode(at: 1)))
     }
 
     /// Revokes every live key of the user; returns their ids and digests (hex).
@@ -257,7 +267,7 @@ struct PostgresAccountStore: AccountStore {
             """
             SELECT id::text AS id, name, key_prefix, scopes, \(Self.iso("created_at")) AS created_at,
                    \(Self.iso("expires_at")) AS expires_at, \(Self.iso("last_used_at")) AS last_used_at, daily_limit_micros
-            FROM auth.api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            FROM auth.api_keys WHERE user_id = $1::uuid AND team_id IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
             ORDER BY created_at DESC
             """, [.text(userID)])
         return try rows.map { row in
@@ -273,7 +283,7 @@ struct PostgresAccountStore: AccountStore {
     /// reach Redis too); returns its digest (hex), nil when it is not theirs.
     func revokeAPIKey(id: String, userID: String) async throws -> String? {
         let rows = try await postgres.query(
-            "UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid AND user_id = $2::uuid RETURNING encode(key_hash, 'hex')",
+            "UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid AND user_id = $2::uuid AND team_id IS NULL RETURNING encode(key_hash, 'hex')",
             [.text(id), .text(userID)])
         return try rows.first?.decode(at: 0)
     }
@@ -282,7 +292,7 @@ struct PostgresAccountStore: AccountStore {
         let rows = try await postgres.query(
             """
             UPDATE auth.api_keys SET daily_limit_micros = $3::bigint
-            WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            WHERE id = $1::uuid AND user_id = $2::uuid AND team_id IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
             RETURNING encode(key_hash, 'hex')
             """, [.text(id), .text(userID), .int(dailyLimit.map { Int($0) })])
         return try rows.first?.decode(at: 0)
@@ -291,7 +301,8 @@ struct PostgresAccountStore: AccountStore {
     func activeAPIKey(digestHex: String, now: Date) async throws -> APIKeyRecord? {
         let rows = try await postgres.query(
             """
-            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes, k.daily_limit_micros
+            SELECT k.user_id::text, k.id::text, k.scopes, extract(epoch FROM k.expires_at)::float8, u.blocked, u.scopes, k.daily_limit_micros,
+                   k.team_id::text
             FROM auth.api_keys k JOIN auth.users u ON u.id = k.user_id
             WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
             """, [.text(digestHex)])
@@ -301,7 +312,7 @@ struct PostgresAccountStore: AccountStore {
             userID: try row.decode(at: 0), keyID: try row.decode(at: 1),
             scopes: Scopes.parse(try row.decode(at: 2, as: String.self)) ?? [], expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
             ownerBlocked: try row.decode(at: 4), ownerScopes: Scopes.parse(try row.decode(at: 5, as: String.self)) ?? [],
-            dailyLimit: try row.decode(at: 6, as: Int?.self).map { Int64($0) })
+            dailyLimit: try row.decode(at: 6, as: Int?.self).map { Int64($0) }, teamID: try row.decode(at: 7))
     }
 
     /// The secret that seals API-key records in Redis (see ``RecordSeal``): `candidate` is stored

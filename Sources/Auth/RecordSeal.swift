@@ -27,14 +27,16 @@ final class RecordSeal: Sendable {
     }
 }
 
-/// An API key's record in Redis: `"v2 <user id> <key id> <expiry, 0 for none> <daily limit, 0 for
-/// none> <seal> <scopes...>"`, the seal an HMAC over the digest, everything before the seal and the
-/// scopes. The user id comes right after the form's name: the lookup script reads the owner's
-/// block and tier by it. A record of the first form (no `v2`, no limit), which authd wrote before
-/// keys had limits, reads as missing: the key is read again from PostgreSQL and written anew, so
-/// that no key's limit is lost to a record an older instance wrote.
+/// An API key's record in Redis: `"v3 <user id> <team id> <key id> <expiry, 0 for none> <daily
+/// limit, 0 for none> <seal> <scopes...>"`, the seal an HMAC over the digest, everything before the
+/// seal and the scopes. The user id comes right after the form's name: the lookup script reads the
+/// owner's block and tier by it. A personal key's team is its user's own. A record of an earlier
+/// form (no team, or no limit either), which authd wrote before keys had them, reads as missing:
+/// the key is read again from PostgreSQL and written anew, so that no key's team or limit is lost
+/// to a record an older instance wrote.
 struct SealedAPIKeyRecord: Sendable, Equatable {
     let userID: String
+    let teamID: String
     let keyID: String
     /// Seconds since 1970; 0 for none.
     let expiry: Int
@@ -43,24 +45,27 @@ struct SealedAPIKeyRecord: Sendable, Equatable {
     var dailyLimit: Int64? = nil
 
     /// The form's name: the first word of every record this version writes.
-    static let form = "v2"
+    static let form = "v3"
+    /// The fields before the seal.
+    private static let headCount = 6
 
     func encoded(digestHex: String, secret: [UInt8]) throws -> String {
-        let head = "\(Self.form) \(userID) \(keyID) \(expiry) \(dailyLimit ?? 0)"
+        let head = "\(Self.form) \(userID) \(teamID) \(keyID) \(expiry) \(dailyLimit ?? 0)"
         return "\(head) \(try Self.seal(digestHex: digestHex, head: head, scopes: scopes, secret: secret))" + scopes.map { " " + $0 }.joined()
     }
 
-    /// The record, or nil when it is malformed, of the first form, or its seal does not match
+    /// The record, or nil when it is malformed, of an earlier form, or its seal does not match
     /// (forged, edited, moved from another key, or sealed under another secret).
     static func decode(_ record: String, digestHex: String, secret: [UInt8]) -> Self? {
         let parts = record.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 6, parts[0] == form, Identifiers.isUUID(parts[1]), Identifiers.isUUID(parts[2]), let expiry = Int(parts[3]), expiry >= 0,
-            let limit = Int64(parts[4]), limit >= 0,
-            let expected = try? seal(digestHex: digestHex, head: parts.prefix(5).joined(separator: " "), scopes: Array(parts.dropFirst(6)), secret: secret),
-            ConstantTime.equals(Array(expected.utf8), Array(parts[5].utf8)),
-            let scopes = Scopes.parse(list: parts.dropFirst(6))
+        guard parts.count >= headCount + 1, parts[0] == form, Identifiers.isUUID(parts[1]), Identifiers.isUUID(parts[2]), Identifiers.isUUID(parts[3]),
+            let expiry = Int(parts[4]), expiry >= 0, let limit = Int64(parts[5]), limit >= 0,
+            let expected = try? seal(
+                digestHex: digestHex, head: parts.prefix(headCount).joined(separator: " "), scopes: Array(parts.dropFirst(headCount + 1)), secret: secret),
+            ConstantTime.equals(Array(expected.utf8), Array(parts[headCount].utf8)),
+            let scopes = Scopes.parse(list: parts.dropFirst(headCount + 1))
         else { return nil }
-        return Self(userID: parts[1], keyID: parts[2], expiry: expiry, scopes: scopes, dailyLimit: limit == 0 ? nil : limit)
+        return Self(userID: parts[1], teamID: parts[2], keyID: parts[3], expiry: expiry, scopes: scopes, dailyLimit: limit == 0 ? nil : limit)
     }
 
     private static func seal(digestHex: String, head: String, scopes: [String], secret: [UInt8]) throws -> String {

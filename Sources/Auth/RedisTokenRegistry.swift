@@ -11,7 +11,7 @@ import RedisClient
 /// - `auth:session:<session id>:tokens` = set of the session's jtis, so a session is revoked at once.
 /// - `auth:session:<session id>:revoked` exists for a token lifetime after a revocation, so a token
 ///   signed for that session a moment too late (a refresh racing the logout) is never recorded.
-/// - `auth:apikey:<sha256 hex>` = `"v2 <user id> <key id> <expiry or 0> <daily limit or 0> <seal> <scopes...>"`, expiring
+/// - `auth:apikey:<sha256 hex>` = `"v3 <user id> <team id> <key id> <expiry or 0> <daily limit or 0> <seal> <scopes...>"`, expiring
 ///   with the key (the expiry inside also bounds the validation cache's entry); the seal is an HMAC
 ///   only authd can make (``RecordSeal``).
 /// - `auth:blocked:<user id>` exists while the user is blocked.
@@ -113,11 +113,9 @@ struct RedisTokenRegistry: TokenRegistry {
     }
 
     /// Records an API key, sealed, so the validator finds it without PostgreSQL.
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?, dailyLimit: Int64?) async throws {
-        let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) }
-        let record = SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry ?? 0, scopes: scopes, dailyLimit: dailyLimit)
+    func recordAPIKey(digestHex: String, _ record: SealedAPIKeyRecord) async throws {
         var command = RedisCommand("SET", Self.apiKeyKey(digestHex), try record.encoded(digestHex: digestHex, secret: try await seal.secret()))
-        if let expiry { command.append("EXAT"); command.append(expiry) }
+        if record.expiry > 0 { command.append("EXAT"); command.append(record.expiry) }
         try await redis.send(command)
     }
 
@@ -131,7 +129,7 @@ struct RedisTokenRegistry: TokenRegistry {
         if values.isEmpty { return APIKeyLookup(record: nil, forged: false, blocked: false, tier: Tier.free) }
         guard values.count == 3, let stored = values[0].string else { throw UnexpectedReply(message: "API key lookup answered \(values.count) values") }
         let record = SealedAPIKeyRecord.decode(stored, digestHex: digestHex, secret: secret)
-        // A record of the first form is no forgery: it is read again from PostgreSQL, silently.
+        // A record of an earlier form is no forgery: it is read again from PostgreSQL, silently.
         let forged = record == nil && stored.hasPrefix(SealedAPIKeyRecord.form + " ")
         return APIKeyLookup(record: record, forged: forged, blocked: values[1].int != 0, tier: Tier.parse(values[2].string))
     }
@@ -140,7 +138,7 @@ struct RedisTokenRegistry: TokenRegistry {
         """
         local record = redis.call('GET', KEYS[1])
         if not record then return {} end
-        local user = string.match(record, '^v2 (%S+)') or string.match(record, '^(%S+)')
+        local user = string.match(record, '^v%d (%S+)') or string.match(record, '^(%S+)')
         return {record, redis.call('EXISTS', ARGV[1] .. user), redis.call('GET', ARGV[2] .. user) or ''}
         """)
 

@@ -9,12 +9,15 @@ public enum Scopes {
     /// Every scope the product knows (ARCHITECTURE.md, and `subscription:manage`: a user's own
     /// cancel, resume and change of plan, which a bot's key is not given unless asked for;
     /// `documents`: a user's documents at docsd; `inference`: the developers' API under `/v1`,
-    /// which spends the prepaid balance; `usage:read`: that API's usage report).
+    /// which spends the prepaid balance; `usage:read`: that API's usage report and the balance;
+    /// `balance:manage`: topping the balance up).
     public static let known: Set<String> = [
-        "generate", "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "admin",
+        "generate", "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "balance:manage", "admin",
     ]
     /// What a new account is granted.
-    static let defaultGrant = ["generate", "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read"]
+    static let defaultGrant = [
+        "generate", "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "balance:manage",
+    ]
 
     /// The scopes of a space-separated list, or nil when one is malformed or there are too many.
     static func parse(_ text: some StringProtocol) -> [String]? {

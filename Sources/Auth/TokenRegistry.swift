@@ -25,9 +25,9 @@ protocol TokenRegistry: Sendable {
     func expireAccessTokens(sessionIDs: [String], userID: String) async throws
     /// Marks the user blocked (or not) and tells every instance.
     func setBlocked(userID: String, _ blocked: Bool) async throws
-    /// Records an API key, with its daily limit on /v1 if it has one, so the validator finds it
-    /// without PostgreSQL.
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?, dailyLimit: Int64?) async throws
+    /// Records an API key (its owner, team, scopes, expiry and daily limit on /v1), so the validator
+    /// finds it without PostgreSQL; it expires with the key.
+    func recordAPIKey(digestHex: String, _ record: SealedAPIKeyRecord) async throws
     /// What the registry holds for an API key, its owner's block and tier.
     func lookupAPIKey(digestHex: String) async throws -> APIKeyLookup
     /// Drops the records of a user's API keys and tells every instance: each key is read again

@@ -42,25 +42,34 @@ final class TokenValidator: Sendable {
         case pending(PendingValidation)
     }
 
-    /// A cache miss: the credential was extracted and hashed once; ``answer(on:)`` verifies it.
+    /// A cache miss, or a request naming a team in `X-Team`: the credential was extracted and
+    /// hashed once; ``answer(on:)`` checks it.
     struct PendingValidation: Sendable {
         let validator: TokenValidator
         let credential: Credential
         let required: String?
+        /// The team the request names (`X-Team`), when it names one.
+        let team: String?
         let now: Date
 
         /// A Bearer token's signature and claims at once on the caller's thread, then its Redis
         /// lookup, answered on the registry's event loop without a task; an API key (which may
-        /// need PostgreSQL) in a task. A refusal or an API key's answer completes on `loop`, the
-        /// caller's, so it never passes through the registry's. The future never fails: a failure
-        /// answers ``ValidationOutcome/unavailable(reason:)``, so nginx always gets an answer.
+        /// need PostgreSQL), or a request naming a team, in a task. A refusal or an API key's
+        /// answer completes on `loop`, the caller's, so it never passes through the registry's.
+        /// The future never fails: a failure answers ``ValidationOutcome/unavailable(reason:)``,
+        /// so nginx always gets an answer.
         func answer(on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
-            validator.validateMiss(credential, required: required, now: now, on: loop)
+            if let team {
+                return loop.makeFutureWithTask { await validator.actingFor(team: team, credential, required: required, now: now) }
+            }
+            return validator.checkMiss(credential, required: required, now: now, on: loop).map { validator.record($0) }
         }
 
         /// ``answer(on:)`` for a caller in a task; an API key is checked in that task itself.
         func run() async -> ValidationOutcome {
-            if case .apiKey(let key) = credential.kind { return await validator.apiKeyMiss(key, digest: credential.digest, required: required, now: now) }
+            if team == nil, case .apiKey(let key) = credential.kind {
+                return validator.record(await validator.checkAPIKey(key, digest: credential.digest, required: required, now: now))
+            }
             return await withCheckedContinuation { continuation in
                 answer(on: validator.registry.eventLoop).whenSuccess { continuation.resume(returning: $0) }
             }
@@ -73,11 +82,11 @@ final class TokenValidator: Sendable {
         case .failure(let outcome): return .ready(record(outcome))
         case .success(let found): credential = found
         }
-        if let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) {
+        if request.team == nil, let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) {
             outcomes.cacheHits.increment()
             return .ready(record(Self.decide(identity: entry.identity, blocked: entry.blocked, required: request.requiredScopes)))
         }
-        return .pending(PendingValidation(validator: self, credential: credential, required: request.requiredScopes, now: now))
+        return .pending(PendingValidation(validator: self, credential: credential, required: request.requiredScopes, team: request.team, now: now))
     }
 
     /// The full answer: the cache, else signature, claims and Redis.
@@ -88,32 +97,61 @@ final class TokenValidator: Sendable {
         }
     }
 
-    private func validateMiss(_ credential: Credential, required: String?, now: Date, on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
+    /// A credential the cache does not hold, checked (not yet counted in ``outcomes``).
+    private func checkMiss(_ credential: Credential, required: String?, now: Date, on loop: any EventLoop) -> EventLoopFuture<ValidationOutcome> {
         switch credential.kind {
         case .bearer(let token):
             outcomes.cacheMisses.increment()
             let accessToken: AccessToken
             let scopes: [String]
             switch verify(token, now: now) {
-            case .refused(let refusal): return loop.makeSucceededFuture(record(.unauthorized(refusal)))
+            case .refused(let refusal): return loop.makeSucceededFuture(.unauthorized(refusal))
             case .valid(let token, let tokenScopes): (accessToken, scopes) = (token, tokenScopes)
             }
             let generation = cache.generation
             return registry.lookupAccessToken(jwtID: accessToken.jwtID, userID: accessToken.subject).map { found in
-                self.record(
-                    self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation))
+                self.admit(accessToken, scopes: scopes, found: found, digest: credential.digest, required: required, now: now, generation: generation)
             }.recover { error in
-                self.record(self.unavailable("Redis", error))
+                self.unavailable("Redis", error)
             }
         case .apiKey(let key):
-            return loop.makeFutureWithTask { await self.apiKeyMiss(key, digest: credential.digest, required: required, now: now) }
+            return loop.makeFutureWithTask { await self.checkAPIKey(key, digest: credential.digest, required: required, now: now) }
         }
     }
 
     /// An API key the cache does not hold, checked against Redis (and PostgreSQL when Redis does not know it).
-    private func apiKeyMiss(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
+    private func checkAPIKey(_ key: Substring, digest: CredentialDigest, required: String?, now: Date) async -> ValidationOutcome {
         outcomes.cacheMisses.increment()
-        return record(await validateAPIKey(key, digest: digest, required: required, now: now))
+        return await validateAPIKey(key, digest: digest, required: required, now: now)
+    }
+
+    /// A request naming a team in `X-Team`: the credential's own answer (cached as any other),
+    /// then, for a session naming a team other than the user's own, the user's role there, read
+    /// from PostgreSQL on every such request: never cached, so a member removed or demoted loses
+    /// the team's scopes at once. An API key acts only for its own team.
+    private func actingFor(team: String, _ credential: Credential, required: String?, now: Date) async -> ValidationOutcome {
+        let own: ValidationOutcome
+        if let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) {
+            outcomes.cacheHits.increment()
+            own = Self.decide(identity: entry.identity, blocked: entry.blocked, required: nil)
+        } else {
+            do {
+                own = try await checkMiss(credential, required: nil, now: now, on: registry.eventLoop).get()
+            } catch {
+                own = unavailable("Redis", error)
+            }
+        }
+        guard case .allowed(let identity) = own else { return record(own) }
+        let team = team.lowercased()
+        if team == identity.teamID { return record(Self.decide(identity: identity, blocked: false, required: required)) }
+        guard case .bearer = credential.kind else { return record(.forbidden(.otherTeam)) }
+        guard Identifiers.isUUID(team) else { return record(.forbidden(.notTeamMember)) }
+        do {
+            guard let role = try await store.teamRole(teamID: team, userID: identity.userID) else { return record(.forbidden(.notTeamMember)) }
+            return record(Self.decide(identity: identity.acting(for: team, as: role), blocked: false, required: required))
+        } catch {
+            return record(unavailable("PostgreSQL", error))
+        }
     }
 
     private enum Verification {
@@ -176,9 +214,7 @@ final class TokenValidator: Sendable {
                 }
                 // A blocked owner's key is never written back: Redis may have lost the block too.
                 if stored.ownerBlocked { return .forbidden(.accountBlocked) }
-                try await registry.recordAPIKey(
-                    digestHex: digestHex, userID: stored.userID, keyID: stored.keyID, scopes: stored.grantedScopes, expiresAt: stored.expiresAt,
-                    dailyLimit: stored.dailyLimit)
+                try await registry.recordAPIKey(digestHex: digestHex, stored.sealed)
                 // A revocation or block that ran between the read and the write would be undone by it: read again.
                 guard let again = try await store.activeAPIKey(digestHex: digestHex, now: now), !again.ownerBlocked else {
                     try await registry.revokeAPIKey(digestHex: digestHex, keyID: stored.keyID)
@@ -196,7 +232,8 @@ final class TokenValidator: Sendable {
         guard expiresAt > now else { return .unauthorized(.expiredAPIKey) }
         let identity = Identity(
             userID: record.userID, sessionID: record.keyID, scopes: record.scopes, tier: found.tier,
-            expiresAt: expiresAt == .distantFuture ? nil : Int(expiresAt.timeIntervalSince1970), keyDailyLimit: record.dailyLimit)
+            expiresAt: expiresAt == .distantFuture ? nil : Int(expiresAt.timeIntervalSince1970), keyDailyLimit: record.dailyLimit,
+            teamID: record.teamID)
         cache.insert(
             digest, identity: identity, blocked: found.blocked, expiresAt: expiresAt.timeIntervalSince1970, now: now.timeIntervalSince1970,
             generation: generation)
@@ -220,7 +257,7 @@ final class TokenValidator: Sendable {
     }
 
     @discardableResult
-    private func record(_ outcome: ValidationOutcome) -> ValidationOutcome {
+    fileprivate func record(_ outcome: ValidationOutcome) -> ValidationOutcome {
         switch outcome {
         case .allowed: outcomes.allowed.increment()
         case .unauthorized(let refusal):

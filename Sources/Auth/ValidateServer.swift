@@ -51,7 +51,8 @@ final class ValidateHandler: LeanRequestHandler, RemovableChannelHandler {
             cookie: head.headers.first(name: "cookie"),
             requiredScopes: head.headers.first(name: GatewayHeaders.requiredScopes.canonicalName),
             method: head.headers.first(name: GatewayHeaders.originalMethod.canonicalName),
-            csrfToken: head.headers.first(name: GatewayHeaders.csrfToken.canonicalName))
+            csrfToken: head.headers.first(name: GatewayHeaders.csrfToken.canonicalName),
+            team: head.headers.first(name: GatewayHeaders.team.canonicalName))
         let started = ContinuousClock.now
         switch validator.answer(request) {
         case .ready(let outcome):

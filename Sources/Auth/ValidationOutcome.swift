@@ -35,6 +35,10 @@ enum Unauthorized: Sendable, Equatable {
 enum Forbidden: String, Sendable {
     case accountBlocked = "account_blocked"
     case csrfFailed = "csrf_failed"
+    /// A session asked to act for a team (`X-Team`) its user is not a member of.
+    case notTeamMember = "not_team_member"
+    /// An API key asked to act for a team other than its own.
+    case otherTeam = "other_team"
 }
 
 /// The validator's answer; see ARCHITECTURE.md "The auth_request contract".

@@ -75,6 +75,10 @@ extension ValidationOutcome {
             (Forbidden.accountBlocked.rawValue, "this account is blocked; contact the administrator")
         case .forbidden(.csrfFailed):
             (Forbidden.csrfFailed.rawValue, "send the value of the __Host-csrf cookie in the X-CSRF-Token header")
+        case .forbidden(.notTeamMember):
+            (Forbidden.notTeamMember.rawValue, "you are not a member of the team named in X-Team")
+        case .forbidden(.otherTeam):
+            (Forbidden.otherTeam.rawValue, "an API key acts only for its own team; leave out X-Team or name the key's team")
         case .unavailable:
             ("auth_unavailable", "authentication is temporarily unavailable; try again shortly")
         }

@@ -9,6 +9,9 @@ public enum GatewayHeaders {
     public static let userID = HTTPField.Name("X-User-Id")!
     /// The login session, or the API key's id for a bot.
     public static let sessionID = HTTPField.Name("X-Session-Id")!
+    /// Whose prepaid balance and usage the request is for: the user's own team (the user's id), an
+    /// API key's team, or the team a session named in `X-Team`.
+    public static let teamID = HTTPField.Name("X-Team-Id")!
     public static let scopes = HTTPField.Name("X-Scopes")!
     public static let tier = HTTPField.Name("X-Tier")!
     /// When the credential stops being valid, in Unix seconds; absent for an API key that never
@@ -21,6 +24,9 @@ public enum GatewayHeaders {
     public static let requiredScopes = HTTPField.Name("X-Required-Scopes")!
     public static let originalMethod = HTTPField.Name("X-Original-Method")!
     public static let csrfToken = HTTPField.Name("X-CSRF-Token")!
+    /// The client's choice of the team a session acts for (a member's role then limits its
+    /// scopes); the client's own header, which the auth subrequest carries to authd.
+    public static let team = HTTPField.Name("X-Team")!
 
     // What nginx tells every service about the client's request (nginx/snippets/proxy-headers.conf),
     // replacing any copy a client sent.

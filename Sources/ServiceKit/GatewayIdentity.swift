@@ -4,12 +4,15 @@ public import HTTPTypes
 public import Hummingbird
 
 /// The caller as nginx hands it to a service behind a protected route: authd's answer to the auth
-/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Scopes`, `X-Tier`, `X-Credential-Expires` and
-/// `X-Key-Daily-Limit` (ARCHITECTURE.md, "Contracts"). nginx replaces any copy a client sends.
+/// subrequest in `X-User-Id`, `X-Session-Id`, `X-Team-Id`, `X-Scopes`, `X-Tier`,
+/// `X-Credential-Expires` and `X-Key-Daily-Limit` (ARCHITECTURE.md, "Contracts"). nginx replaces any copy a client sends.
 public struct GatewayIdentity: Sendable, Equatable {
     public let userID: String
     /// The login session, or the API key's id for a bot.
     public let sessionID: String
+    /// Whose prepaid balance and usage the request is for (`X-Team-Id`): the user's own team (the
+    /// user's id) unless an API key of a team, or a session acting for one, made it.
+    public let teamID: String
     public let scopes: [String]
     public let tier: String
     /// When the caller's credential expires (`X-Credential-Expires`); nil for an API key that
@@ -31,6 +34,13 @@ public struct GatewayIdentity: Sendable, Equatable {
         else { return nil }
         self.userID = userID
         self.sessionID = sessionID
+        // Absent: the user's own team. A team id that is not a UUID is refused, not taken for it.
+        if let team = header(GatewayHeaders.teamID) {
+            guard Identifiers.isUUID(team) else { return nil }
+            teamID = team
+        } else {
+            teamID = userID
+        }
         scopes = (header(GatewayHeaders.scopes) ?? "").split(separator: " ").map(String.init)
         tier = header(GatewayHeaders.tier).flatMap { $0.isEmpty ? nil : $0 } ?? Tier.free
         credentialExpiresAt = header(GatewayHeaders.credentialExpires).flatMap(Int.init).map { Date(timeIntervalSince1970: TimeInterval($0)) }

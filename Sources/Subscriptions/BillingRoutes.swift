@@ -51,13 +51,13 @@ struct BillingRoutes: Sendable {
                     code: "invalid_field", "amount_cents must be \(Self.topUpCents.lowerBound) to \(Self.topUpCents.upperBound) (1 to 10,000 USD)",
                     field: "amount_cents")
             }
-            return try Response.json(CheckoutAnswer(checkout_url: try topUpCheckoutURL(user: identity.userID, cents: body.amount_cents), test_mode: true))
+            return try Response.json(CheckoutAnswer(checkout_url: try topUpCheckoutURL(team: identity.teamID, cents: body.amount_cents), test_mode: true))
         }
         router.get("/api/billing/balance") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            let balance = try await entitlements.available { try await balances.balance(teamID: identity.userID) }
+            let balance = try await entitlements.available { try await balances.balance(teamID: identity.teamID) }
             return try Response.json(
-                BalanceAnswer(team: identity.userID, available_micros: balance.available, reserved_micros: balance.reserved, currency: "USD"))
+                BalanceAnswer(team: identity.teamID, available_micros: balance.available, reserved_micros: balance.reserved, currency: "USD"))
         }
         TestCheckout(routes: self).add(to: router)
     }
@@ -65,13 +65,13 @@ struct BillingRoutes: Sendable {
     /// What one top-up may buy, in cents: 1 to 10,000 USD.
     static let topUpCents = 100...1_000_000
 
-    /// A test checkout link for `user` to add `cents` to their own team's balance.
+    /// A test checkout link to add `cents` to a team's balance.
     /// - Throws: 503 `checkout_unavailable` without the test provider.
-    func topUpCheckoutURL(user: String, cents: Int) throws -> String {
+    func topUpCheckoutURL(team: String, cents: Int) throws -> String {
         guard let signature, testCheckout else {
             throw APIError.unavailable(code: "checkout_unavailable", "no payment provider is configured for checkout", retryAfterSeconds: 3600)
         }
-        let token = try CheckoutToken(topUpFor: user, micros: Int64(cents) * 10_000, lifetime: Self.checkoutLifetime).sealed(with: signature)
+        let token = try CheckoutToken(topUpFor: team, micros: Int64(cents) * 10_000, lifetime: Self.checkoutLifetime).sealed(with: signature)
         return "\(publicURL)\(TestCheckout.path)?checkout=\(token)"
     }
 

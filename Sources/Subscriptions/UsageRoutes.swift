@@ -38,7 +38,7 @@ struct UsageRoutes: Sendable {
                 throw APIError.badRequest(code: "invalid_field", "format must be json or csv, not '\(other.prefix(20))'", field: "format")
             }
             // A personal team's id is its user's (the only teams so far).
-            let team = identity.userID
+            let team = identity.teamID
             let lines = try await entitlements.available {
                 try await balances.usage(teamID: team, from: range.from, to: range.to, limit: Self.maximumLines + 1)
             }

@@ -197,7 +197,7 @@ import Testing
 
     /// A key's daily limit on /v1 is kept with it (PostgreSQL, and under the seal of its Redis
     /// record), and validation hands it to nginx; a record edited to raise it is refused as forged,
-    /// and a record of the first form (no limit) is read as missing.
+    /// and a record of an earlier form (no team) is read as missing.
     @Test func aKeysDailyLimitReachesTheValidationAndCannotBeEdited() async throws {
         try await AuthInstance.with { authd in
             let account = TestAccount()
@@ -223,21 +223,21 @@ import Testing
 
                 let cappedRedisKey = "auth:apikey:" + APIKeys.digestHex(of: capped.key)
                 let record = try #require(try await authd.redis.send("GET", cappedRedisKey).string)
-                #expect(record.hasPrefix("v2 ") && record.contains(" 2500000 "))
+                #expect(record.hasPrefix("v3 ") && record.contains(" 2500000 "))
                 let plainRecord = try #require(try await authd.redis.send("GET", "auth:apikey:" + APIKeys.digestHex(of: plain.key)).string)
-                #expect(plainRecord.split(separator: " ")[4] == "0", "no limit: 0")
+                #expect(plainRecord.split(separator: " ")[5] == "0", "no limit: 0")
                 // A raised limit fails the seal: the key is read again from PostgreSQL, and its record written anew.
                 let raised = record.replacingOccurrences(of: " 2500000 ", with: " 9500000 ")
                 try await authd.redis.send("SET", cappedRedisKey, raised)
                 authd.cache.evict(sessionOrUser: capped.id)
                 #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
                 #expect(try await authd.redis.send("GET", cappedRedisKey).string?.contains(" 2500000 ") == true)
-                // A record of the first form (no limit), as an older authd wrote it, reads as missing.
+                // A record of the form before teams (v2, no team), as an older authd wrote it, reads as missing.
                 let parts = record.split(separator: " ").map(String.init)
-                try await authd.redis.send("SET", cappedRedisKey, ([parts[1], parts[2], parts[3]] + parts.dropFirst(5)).joined(separator: " "))
+                try await authd.redis.send("SET", cappedRedisKey, (["v2", parts[1]] + parts.dropFirst(3)).joined(separator: " "))
                 authd.cache.evict(sessionOrUser: capped.id)
                 #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
-                #expect(try await authd.redis.send("GET", cappedRedisKey).string?.hasPrefix("v2 ") == true)
+                #expect(try await authd.redis.send("GET", cappedRedisKey).string?.hasPrefix("v3 ") == true)
                 _ = try await authd.redis.send("DEL", cappedRedisKey)
                 authd.cache.evict(sessionOrUser: capped.id)
                 #expect(try await validate(client, key: capped.key).header(GatewayHeaders.keyDailyLimit) == "2500000")
@@ -298,8 +298,9 @@ import Testing
             let registry = RedisTokenRegistry(redis: authd.redis, store: PostgresAccountStore(postgres: authd.postgres), tokenLifetime: 900)
             let digestHex = String(repeating: "ab", count: 16) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let keyID = UUID().uuidString.lowercased()
+            let owner = UUID().uuidString.lowercased()
             try await registry.recordAPIKey(
-                digestHex: digestHex, userID: UUID().uuidString.lowercased(), keyID: keyID, scopes: ["generate"], expiresAt: nil, dailyLimit: nil)
+                digestHex: digestHex, SealedAPIKeyRecord(userID: owner, teamID: owner, keyID: keyID, expiry: 0, scopes: ["generate"]))
             #expect(try await registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "the first revocation announces itself")
             for _ in 0..<3 {
                 #expect(try await !registry.revokeAPIKey(digestHex: digestHex, keyID: keyID), "a repeat announces nothing")

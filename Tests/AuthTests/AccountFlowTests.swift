@@ -21,7 +21,7 @@ import Testing
                 #expect(grant.token_type == "Bearer")
                 #expect(grant.expires_in == 900)
                 #expect(grant.refresh_token.hasPrefix("rt_"))
-                #expect(grant.scope == "generate subscription:read subscription:manage profile documents inference usage:read")
+                #expect(grant.scope == "generate subscription:read subscription:manage profile documents inference usage:read balance:manage")
 
                 let me = try await client.send(.get, "/auth/me", token: grant.access_token)
                 #expect(me.status == .ok)
@@ -32,7 +32,9 @@ import Testing
                 let validated = try await client.validate(grant.access_token, requiredScopes: "generate profile")
                 #expect(validated.status == .ok)
                 #expect(validated.header(GatewayHeaders.userID) == profile?["user_id"] as? String)
-                #expect(validated.header(GatewayHeaders.scopes) == "generate subscription:read subscription:manage profile documents inference usage:read")
+                #expect(
+                    validated.header(GatewayHeaders.scopes)
+                        == "generate subscription:read subscription:manage profile documents inference usage:read balance:manage")
                 #expect(validated.header(GatewayHeaders.tier) == "free")
                 #expect(validated.header(GatewayHeaders.sessionID)?.count == 36)
             }

@@ -25,7 +25,8 @@ import Testing
             }
             #expect(
                 error?.description
-                    == "unknown scope admn; the known scopes are admin documents generate inference profile subscription:manage subscription:read usage:read")
+                    == "unknown scope admn; the known scopes are admin balance:manage documents generate inference profile subscription:manage subscription:read usage:read"
+            )
             #expect(try await admin.account(email: account.email)?.scopes == Scopes.defaultGrant, "nothing changed")
         }
     }
@@ -40,7 +41,10 @@ import Testing
                 #expect(try await client.validate(grant.access_token, requiredScopes: "generate").status == .ok)
 
                 let changed = try await admin.changeScopes(email: account.email, .add(["admin"], remove: ["generate"]), by: "ops-ada")
-                #expect(Set(changed.scopes) == ["subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "admin"])
+                #expect(
+                    Set(changed.scopes) == [
+                        "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "balance:manage", "admin",
+                    ])
                 // Heard through pub/sub, like a block: the old token is refused, and its session refreshes
                 // into the new scopes.
                 let refused = try await ValidatorTests.firstAnswer(within: .milliseconds(100), not: .ok) {
@@ -52,7 +56,7 @@ import Testing
                 let renewed = try JSONDecoder().decode(Grant.self, from: refreshed.body)
                 #expect(
                     Set(renewed.scope.split(separator: " ").map(String.init)) == [
-                        "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "admin",
+                        "subscription:read", "subscription:manage", "profile", "documents", "inference", "usage:read", "balance:manage", "admin",
                     ])
                 #expect(try await client.validate(renewed.access_token, requiredScopes: "generate").status == .forbidden)
                 #expect(try await client.validate(renewed.access_token, requiredScopes: "admin").status == .ok)
@@ -63,7 +67,7 @@ import Testing
                 let recorded = events(authd, userID: changed.userID)
                 #expect(
                     recorded.contains(
-                        "admin_scopes_changed by ops-ada: generate subscription:read subscription:manage profile documents inference usage:read -> subscription:read subscription:manage profile documents inference usage:read admin"
+                        "admin_scopes_changed by ops-ada: generate subscription:read subscription:manage profile documents inference usage:read balance:manage -> subscription:read subscription:manage profile documents inference usage:read balance:manage admin"
                     ), "\(recorded)")
                 #expect(recorded.contains("admin_blocked by ops-bob"), "\(recorded)")
                 #expect(recorded.contains("blocked_sign_in"), "\(recorded)")

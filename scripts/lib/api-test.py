@@ -119,12 +119,13 @@ leaving = sign_up()
 # - a few rules are more than a schema says, and their 400 is right: a common password or one
 #   character repeated (register, a new password), Telegram's signature over init_data, a refresh
 #   token in the body or the cookie, one of the two, a completion's max_tokens above its model's,
-#   and a usage report's days (a real day of the calendar, not after `to`, at most 366 of them).
+#   a usage report's days (a real day of the calendar, not after `to`, at most 366 of them), and an
+#   invitation's address (as registration's: a dotted domain that neither starts nor ends with a dot).
 # A missing required header may also be 428 Precondition Required (a missing If-Match, RFC 6585) or
 # meet a spent budget (429). An answer takes at most 10 s, a generation's 65 s (aid's engine budget
 # of 50 s and nginx's 60 s for aid, whichever engine writes it, the local model's queue included).
 accepted = ["2xx", "3xx", "403", "404", "409", "412", "429"]
-beyond_schema = {"register", "changePassword", "telegramSignIn", "linkTelegram", "refresh", "createChatCompletion", "getUsage"}
+beyond_schema = {"register", "changePassword", "telegramSignIn", "linkTelegram", "refresh", "createChatCompletion", "getUsage", "inviteToTeam"}
 with open(document_path) as file:
     paths = json.load(file)["paths"]
 operations = [operation for item in paths.values() for operation in item.values() if isinstance(operation, dict)]

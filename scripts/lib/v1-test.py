@@ -1,8 +1,9 @@
 """The developers' API through nginx with OpenAI's own client library (scripts/v1-test): models,
 completions whole and streamed, usage in every answer, failover, OpenAI's error classes for each
 refusal, and 200 requests at once on a balance that covers 50: exactly 50 answered, the balance
-never below zero, the ledger equal to the usage and to the usage report (JSON and CSV). Prints
-each check as `v1-test: ok` or `v1-test: FAIL`.
+never below zero, the ledger equal to the usage and to the usage report (JSON and CSV); then a
+team's roles, each allowed and refused what it should, as sessions naming the team (X-Team) and as
+the team's keys. Prints each check as `v1-test: ok` or `v1-test: FAIL`.
 
   v1-test.py GATEWAY_URL CA_FILE PROVIDER_URL PSQL_ARGS...
 """
@@ -31,8 +32,10 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def call(method, path, body=None, token=None, form=None, url=None):
+def call(method, path, body=None, token=None, form=None, url=None, team=None):
     headers = {"Accept": "application/json"}
+    if team:
+        headers["X-Team"] = team
     data = None
     if body is not None:
         data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
@@ -62,19 +65,30 @@ def required(what, send, status):
     return answer[1]
 
 
-def team(top_up_cents):
-    """A new user's access token and an API key with the inference scope (and one without), their
-    balance topped up through the test checkout."""
+def account():
+    """A new user: their email, password and access token."""
     email, password = f"v1-{random.SystemRandom().randint(10**8, 10**9)}@example.com", "a v1 test passphrase"
     required("register", lambda: call("POST", "/auth/register", {"email": email, "password": password}), 201)
     token = required("sign in", lambda: call("POST", "/auth/login", {"email": email, "password": password}), 200)["access_token"]
+    return email, password, token
+
+
+def top_up(token, cents, team=None):
+    """Pays a top-up of the caller's team (or the team named) through the test checkout."""
+    url = required("start a top-up", lambda: call("POST", "/api/billing/top-up", {"amount_cents": cents}, token=token, team=team), 200)["checkout_url"]
+    required("pay the top-up", lambda: call("POST", "/api/billing/test-pay", form=urllib.parse.urlparse(url).query), 200)
+
+
+def team(top_up_cents):
+    """A new user's access token and an API key with the inference scope (and one without), their
+    balance topped up through the test checkout."""
+    _, password, token = account()
     keys = [
         required("make an API key", lambda: call("POST", "/auth/api-keys", {"password": password, "name": name, "scopes": scopes}, token=token), 201)["key"]
         for name, scopes in (("v1", ["inference"]), ("bot", ["generate"]))
     ]
     if top_up_cents:
-        url = required("start a top-up", lambda: call("POST", "/api/billing/top-up", {"amount_cents": top_up_cents}, token=token), 200)["checkout_url"]
-        required("pay the top-up", lambda: call("POST", "/api/billing/test-pay", form=urllib.parse.urlparse(url).query), 200)
+        top_up(token, top_up_cents)
     return token, keys[0], keys[1]
 
 
@@ -90,14 +104,14 @@ def refused(call_it):
     return None
 
 
-def balance(token):
-    return required("read the balance", lambda: call("GET", "/api/billing/balance", token=token), 200)
+def balance(token, team=None):
+    return required("read the balance", lambda: call("GET", "/api/billing/balance", token=token, team=team), 200)
 
 
-def settled_balance(token):
+def settled_balance(token, team=None):
     """The balance once nothing is held any more: settlements are told after the answers (10 s at most)."""
     for _ in range(100):
-        now = balance(token)
+        now = balance(token, team)
         if now["reserved_micros"] == 0:
             break
         time.sleep(0.1)
@@ -224,4 +238,54 @@ check("the usage report as CSV says the same", rows[0].startswith("day,key_id,mo
       sum(int(row.split(",")[6]) for row in rows[1:]) == 1_000_000, rows[:3])
 status, _ = call("GET", "/api/billing/usage", token=key)
 check("a key without usage:read is refused the report", status == 403, status)
+
+# A team: an owner invites an admin, a billing person and a member by link; each role is allowed
+# and refused what it should, as a session naming the team (X-Team) and as a key made for it.
+owner_email, owner_password, owner_token = account()
+acme = required("make a team", lambda: call("POST", "/auth/teams", {"name": "v1 team"}, token=owner_token), 201)["id"]
+people = {"owner": (owner_email, owner_password, owner_token)}
+for role in ("admin", "billing", "member"):
+    people[role] = account()
+    invited = required("invite", lambda: call("POST", f"/auth/teams/{acme}/invitations", {"email": people[role][0], "role": role}, token=owner_token), 201)
+    link_token = invited["link"].split("#invitation=")[1]
+    joined = required("accept", lambda: call("POST", "/auth/invitations/accept", {"token": link_token}, token=people[role][2]), 200)
+    check(f"the {role} joins by the invitation's link", joined == {**joined, "id": acme, "role": role}, joined)
+    status, again = call("POST", "/auth/invitations/accept", {"token": link_token}, token=people[role][2])
+    check(f"the {role}'s link is spent", status == 410 and again["error"] == "invitation_used", (status, again))
+top_up(owner_token, 100, team=acme)
+check("the owner tops the team's balance up (X-Team), not their own",
+      balance(owner_token)["available_micros"] == 0 and call("GET", "/api/billing/balance", token=owner_token, team=acme)[1]["available_micros"] == 1_000_000)
+
+allowed = [  # what each role may do as a session naming the team: (method, path, body, the roles allowed)
+    ("GET", "/api/billing/balance", None, {"owner", "admin", "billing"}),
+    ("GET", "/api/billing/usage", None, {"owner", "admin", "billing"}),
+    ("POST", "/api/billing/top-up", {"amount_cents": 100}, {"owner", "billing"}),
+    ("GET", f"/auth/teams/{acme}/audit", None, {"owner", "admin"}),
+    ("POST", f"/auth/teams/{acme}/invitations", {"email": "someone@example.com", "role": "member"}, {"owner", "admin"}),
+]
+for method, path, body, roles in allowed:
+    for role, (_, _, role_token) in people.items():
+        status, answer = call(method, path, body, token=role_token, team=acme)
+        expected = 403 if role not in roles else (201 if method == "POST" and path.startswith("/auth/") else 200)
+        check(f"{method} {path.replace(acme, '{team}')} as the {role}: {expected}", status == expected, (status, answer))
+
+keys = {}
+for role, (_, password, role_token) in people.items():
+    made = required(f"make a {role} key", lambda: call(
+        "POST", f"/auth/teams/{acme}/api-keys", {"password": password, "name": f"{role} key", "role": role}, token=role_token), 201)
+    keys[role] = made["key"]
+status, answer = call("POST", f"/auth/teams/{acme}/api-keys", {"password": people["member"][1], "name": "more", "role": "admin"}, token=people["member"][2])
+check("a member cannot make an admin's key", status == 403 and answer["error"] == "role_not_allowed", (status, answer))
+for role, team_key in keys.items():
+    answered = refused(lambda: client(team_key).chat.completions.create(model="echo", messages=[{"role": "user", "content": "team"}], max_tokens=5))
+    runs = role != "billing"
+    check(f"the team's {role} key {'runs' if runs else 'is refused'} /v1",
+          answered is None if runs else isinstance(answered, openai.PermissionDeniedError), repr(answered))
+    for path, roles in (("/api/billing/usage", {"owner", "admin", "billing"}), ("/api/billing/balance", {"owner", "admin", "billing"})):
+        status, _ = call("GET", path, token=team_key)
+        check(f"GET {path} with the team's {role} key: {200 if role in roles else 403}", status == (200 if role in roles else 403), status)
+team_usage = settled_balance(owner_token, acme) and required("the team's usage", lambda: call("GET", "/api/billing/usage", token=keys["billing"]), 200)
+check("the team's usage: the three keys' requests, by key", team_usage["totals"]["requests"] == 3 and len({line["key_id"] for line in team_usage["lines"]}) == 3,
+      team_usage["totals"])
+check("nothing was charged to the members' own balances", all(balance(role_token)["available_micros"] == 0 for _, _, role_token in people.values()))
 sys.exit(1 if failures else 0)

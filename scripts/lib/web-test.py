@@ -308,12 +308,44 @@ try:
     wait(lambda: driver.execute_script(key_row) is None, what="the revoked key gone")
     check("an API key is revoked", True)
 
+    # A team made here, and a second account invited to it by its link (opened further down).
+    fill_form({"team_name": "web-test team"})
+    find('[name="team_name"]').find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(lambda: finds("article.team section.developers .balance"), what="the new team with its balance")
+    check("a new team lists its owner, and its own balance", "your role: owner" in text_of("article.team h3")
+          and email in text_of("article.team .rows") and "$0.00 available" in text_of("article.team section.developers .balance"),
+          text_of("article.team")[:300])
+    invited_email = f"web-invited-{random.SystemRandom().randint(10**8, 10**9)}@example.com"
+    registered = driver.execute_async_script("""const done = arguments[arguments.length - 1];
+        fetch('/auth/register', {method: 'POST', headers: {'Content-Type': 'application/json'},
+          body: JSON.stringify({email: arguments[0], password: arguments[1]})}).then((answer) => done(answer.status))""", invited_email, password)
+    fill_form({"invite_email": invited_email, "invite_role": "member"})
+    find('[name="invite_email"]').find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(lambda: finds("code.invitation-link"), what="the invitation's link")
+    invitation_link = text_of("code.invitation-link")
+    check("an invitation gives a link to pass on", registered == 201 and invitation_link.startswith(f"{base}/account#invitation=inv_"), invitation_link)
+    page_checks("account with a team")
+
     find("button.danger").click()
     wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
     check("signing out everywhere lands on the sign-in page", True)
     driver.get(f"{base}/account")
     wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
     check("after signing out, a page that needs a session shows the sign-in page", True)
+
+    # The invited account opens the link, says yes, and is a member: no balance for that role.
+    fill_form({"email": invited_email, "password": password})
+    find('main form button[type="submit"]').click()
+    wait(lambda: heading() == "Generate", timeout=30, what="the generator for the invited account")
+    driver.get(invitation_link)
+    wait(lambda: finds("div.once button.primary"), what="the invitation's question")
+    find("div.once button.primary").click()
+    wait(lambda: "You joined web-test team as member." in text_of("main") and finds("article.team"), what="joining the team")
+    check("the invited account joins by the link, as a member, without the team's balance",
+          "your role: member" in text_of("article.team h3") and not finds("article.team section.developers") and "#invitation" not in driver.current_url,
+          text_of("article.team")[:300])
+    find("button.danger").click()
+    wait(lambda: driver.execute_script("return location.pathname") == "/signin", what="the sign-in page")
 
     # Wrong passwords lock the account for a while: the message says how long, and the button waits.
     locked = None

@@ -15,12 +15,17 @@ struct APIKeyManagement: Sendable {
         let scopes: [String]
         let expires_at: String
         let daily_limit_micros: Int64?
+        /// A team's key: its team and role (left out for a personal key).
+        let team_id: String?
+        let role: TeamRole?
     }
 
     /// The key itself is in this answer only. The current password is required: a stolen session
-    /// alone must not become lasting access.
+    /// alone must not become lasting access. A team's key (`team`) may hold only scopes its role
+    /// allows; the caller checked that the maker may give that role.
     func create(
-        _ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, dailyLimit: Int64?, password: String, client: ClientInfo
+        _ identity: Identity, name: String, scopes requested: [String], expiresIn: Int?, dailyLimit: Int64?, password: String, client: ClientInfo,
+        team: TeamKeyGrant? = nil
     ) async throws -> Created {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         // Counted as PostgreSQL's length() counts (code points), which the table's CHECK applies.
@@ -32,26 +37,28 @@ struct APIKeyManagement: Sendable {
         if let expiresIn, !(60...maximum).contains(expiresIn) { throw AccountError.invalidExpiry(maximum: maximum) }
         if let dailyLimit, !Self.dailyLimits.contains(dailyLimit) { throw AccountError.invalidDailyLimit }
         let user = try await passwords.reauthenticate(identity, password: password, client: client)
-        let beyond = scopes.filter { !user.scopes.contains($0) }
+        let allowed = team?.role.scopes
+        let beyond = scopes.filter { scope in !user.scopes.contains(scope) || !(allowed?.contains(scope) ?? true) }
         guard beyond.isEmpty else { throw AccountError.insufficientScope(beyond) }
         let secret = try Secrets.make(prefix: TokenValidator.apiKeyPrefix)
         let created = try await backends.postgres {
             try await backends.store.createAPIKey(
                 userID: user.id, name: name, digest: secret.digest, prefix: String(secret.secret.prefix(10)), scopes: scopes, dailyLimit: dailyLimit,
-                lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser)
+                lifetime: expiresIn.map(TimeInterval.init) ?? settings.apiKeyLifetime, limit: settings.apiKeysPerUser, team: team)
         }
         guard let created else { throw AccountError.tooManyAPIKeys(limit: settings.apiKeysPerUser) }
-        try await backends.redis {
-            try await backends.registry.recordAPIKey(
-                digestHex: Hex.encode(secret.digest), userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt,
-                dailyLimit: dailyLimit)
-        }
+        let record = APIKeyRecord(
+            userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt, ownerBlocked: false, ownerScopes: user.scopes,
+            dailyLimit: dailyLimit, teamID: team?.teamID)
+        try await backends.redis { try await backends.registry.recordAPIKey(digestHex: Hex.encode(secret.digest), record.sealed) }
+        let teamDetail = team.map { " team \($0.teamID) \($0.role.rawValue)" } ?? ""
         await backends.events.record(
             SecurityEvent(
                 kind: .apiKeyCreated, userID: user.id, sessionID: identity.sessionID, clientIP: client.address,
-                requestID: client.requestID, detail: "key \(created.id) \(scopes.joined(separator: " "))"))
+                requestID: client.requestID, detail: "key \(created.id)\(teamDetail) \(scopes.joined(separator: " "))"))
         return Created(
-            id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format(), daily_limit_micros: dailyLimit)
+            id: created.id, key: secret.secret, name: name, scopes: scopes, expires_at: created.expiresAt.ISO8601Format(), daily_limit_micros: dailyLimit,
+            team_id: team?.teamID, role: team?.role)
     }
 
     /// What a key's daily limit on /v1 may be, in µ: 1 µ to 1,000,000 USD (sql/025).

@@ -3,12 +3,13 @@ import Logging
 import PasswordHashing
 
 /// The account flows of ARCHITECTURE.md's public API, one type per concern: registration and
-/// login, refresh rotation, sessions and password, API keys, Telegram sign-in.
+/// login, refresh rotation, sessions and password, API keys, teams, Telegram sign-in.
 struct Accounts: Sendable {
     let signIn: SignIn
     let refresh: RefreshRotation
     let sessions: Sessions
     let apiKeys: APIKeyManagement
+    let teams: Teams
     let telegram: TelegramSignIn
     let lookup: AccountLookup
     let settings: AuthSettings
@@ -24,6 +25,7 @@ struct Accounts: Sendable {
         self.refresh = RefreshRotation(backends: backends, issuer: issuer, settings: settings)
         self.sessions = Sessions(backends: backends, passwords: passwords)
         self.apiKeys = APIKeyManagement(backends: backends, passwords: passwords, settings: settings)
+        self.teams = Teams(backends: backends, apiKeys: apiKeys)
         self.telegram = TelegramSignIn(verifier: try settings.telegram.map(TelegramInitDataVerifier.init), backends: backends, issuer: issuer)
         self.lookup = AccountLookup(backends: backends)
         self.settings = settings

@@ -62,7 +62,7 @@ struct V1Routes: Sendable {
 
     private func complete(_ request: Request) async throws -> Response {
         // GatewayIdentityMiddleware has refused a request without the gateway's identity; on /v1
-        // the session is an API key's id, and the team is (for now) the key's owner's own.
+        // the session is an API key's id, and the team the key's.
         guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
         // nginx requires the scope; aid checks it again, as every service checks its own.
         guard identity.scopes.contains(Self.scope) else {
@@ -111,7 +111,7 @@ struct V1Routes: Sendable {
         do {
             answer = try await balance.reserve(
                 BalanceReserveRequest(
-                    team: identity.userID, key: identity.sessionID, request_id: requestID, model: chat.model.id, amount: chat.bound,
+                    team: identity.teamID, key: identity.sessionID, request_id: requestID, model: chat.model.id, amount: chat.bound,
                     input_price: chat.model.inputPrice, output_price: chat.model.outputPrice, key_daily_limit: identity.keyDailyLimit))
         } catch let refused as EntitlementsRefused {
             // subscribed refused the call itself: a bug here, never the client's doing.

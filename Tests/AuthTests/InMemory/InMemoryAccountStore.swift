@@ -8,14 +8,14 @@ import Synchronization
 /// what the in-process tests of authd's rules run on. One lock around every call stands in for the
 /// row locks and transactions (refresh-token rotation, the per-user key limit).
 final class InMemoryAccountStore: AccountStore {
-    private struct User {
+    struct User {
         var record: UserRecord
         /// nil for an account a Telegram sign-in made.
         let normalizedEmail: String?
         let createdAt: Date
     }
 
-    private struct Session {
+    struct Session {
         let id: String
         let userID: String
         /// Creation order; timestamps tie within one test.
@@ -29,13 +29,13 @@ final class InMemoryAccountStore: AccountStore {
         let clientIP: String?
     }
 
-    private struct RefreshToken {
+    struct RefreshToken {
         let sessionID: String
         let expiresAt: Date
         var used: Bool
     }
 
-    private struct APIKey {
+    struct APIKey {
         let id: String
         let userID: String
         let name: String
@@ -47,11 +47,12 @@ final class InMemoryAccountStore: AccountStore {
         let expiresAt: Date?
         var revoked: Bool
         var dailyLimit: Int64?
+        var team: TeamKeyGrant? = nil
 
         func isLive(at now: Date) -> Bool { !revoked && (expiresAt.map { $0 > now } ?? true) }
     }
 
-    private struct State {
+    struct State {
         var users: [String: User] = [:]
         var sessions: [String: Session] = [:]
         var refreshTokens: [[UInt8]: RefreshToken] = [:]
@@ -61,6 +62,7 @@ final class InMemoryAccountStore: AccountStore {
         var initDataUses: [[UInt8]: Date] = [:]
         var events: [SecurityEvent] = []
         var sequence = 0
+        var teams = InMemoryTeams()
 
         mutating func next() -> Int {
             sequence += 1
@@ -93,7 +95,7 @@ final class InMemoryAccountStore: AccountStore {
         }
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     /// The security events recorded so far, oldest first.
     var events: [SecurityEvent] { state.withLock { $0.events } }
@@ -102,7 +104,7 @@ final class InMemoryAccountStore: AccountStore {
         date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
     }
 
-    private static func newID() -> String { UUID().uuidString.lowercased() }
+    static func newID() -> String { UUID().uuidString.lowercased() }
 
     func createUser(email: String, normalizedEmail: String, passwordHash: String, scopes: [String]) async throws -> String? {
         state.withLock { state in
@@ -244,16 +246,19 @@ final class InMemoryAccountStore: AccountStore {
     }
 
     func createAPIKey(
-        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int
+        userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
+        team: TeamKeyGrant?
     ) async throws -> (id: String, expiresAt: Date)? {
         state.withLock { state -> (id: String, expiresAt: Date)? in
             let now = Date()
-            guard state.apiKeys.values.filter({ $0.userID == userID && $0.isLive(at: now) }).count < limit else { return nil }
+            let sameOwner: (APIKey) -> Bool = { key in team.map { key.team?.teamID == $0.teamID } ?? (key.userID == userID && key.team == nil) }
+            guard state.apiKeys.values.filter({ sameOwner($0) && $0.isLive(at: now) }).count < limit else { return nil }
             let id = Self.newID()
             let expiresAt = now + lifetime
             state.apiKeys[id] = APIKey(
                 id: id, userID: userID, name: name, digestHex: Hex.encode(digest), prefix: prefix, scopes: scopes, sequence: state.next(), createdAt: now,
-                expiresAt: expiresAt, revoked: false, dailyLimit: dailyLimit)
+                expiresAt: expiresAt, revoked: false, dailyLimit: dailyLimit, team: team)
+            if let team { state.teams.audit(team.teamID, actor: userID, "api_key_created", subject: id, detail: "\(team.role.rawValue) \(name)") }
             return (id, expiresAt)
         }
     }
@@ -289,7 +294,7 @@ final class InMemoryAccountStore: AccountStore {
     func apiKeys(userID: String) async throws -> [APIKeySummary] {
         state.withLock { state in
             let now = Date()
-            return state.apiKeys.values.filter { $0.userID == userID && $0.isLive(at: now) }.sorted { $0.sequence > $1.sequence }.map {
+            return state.apiKeys.values.filter { $0.userID == userID && $0.team == nil && $0.isLive(at: now) }.sorted { $0.sequence > $1.sequence }.map {
                 APIKeySummary(
                     id: $0.id, name: $0.name, prefix: $0.prefix, scopes: $0.scopes, created_at: Self.iso($0.createdAt),
                     expires_at: $0.expiresAt.map(Self.iso), last_used_at: nil, daily_limit_micros: $0.dailyLimit)
@@ -299,7 +304,7 @@ final class InMemoryAccountStore: AccountStore {
 
     func revokeAPIKey(id: String, userID: String) async throws -> String? {
         state.withLock { state in
-            guard let key = state.apiKeys[id.lowercased()], key.userID == userID else { return nil }
+            guard let key = state.apiKeys[id.lowercased()], key.userID == userID, key.team == nil else { return nil }
             state.apiKeys[key.id]?.revoked = true
             return key.digestHex
         }
@@ -307,7 +312,7 @@ final class InMemoryAccountStore: AccountStore {
 
     func setAPIKeyDailyLimit(id: String, userID: String, dailyLimit: Int64?) async throws -> String? {
         state.withLock { state in
-            guard let key = state.apiKeys[id.lowercased()], key.userID == userID, key.isLive(at: Date()) else { return nil }
+            guard let key = state.apiKeys[id.lowercased()], key.userID == userID, key.team == nil, key.isLive(at: Date()) else { return nil }
             state.apiKeys[key.id]?.dailyLimit = dailyLimit
             return key.digestHex
         }
@@ -319,7 +324,7 @@ final class InMemoryAccountStore: AccountStore {
             else { return nil }
             return APIKeyRecord(
                 userID: key.userID, keyID: key.id, scopes: key.scopes, expiresAt: key.expiresAt, ownerBlocked: owner.record.blocked,
-                ownerScopes: owner.record.scopes, dailyLimit: key.dailyLimit)
+                ownerScopes: owner.record.scopes, dailyLimit: key.dailyLimit, teamID: key.team?.teamID)
         }
     }
 

@@ -93,11 +93,9 @@ final class InMemoryTokenRegistry: TokenRegistry {
         announce("user \(userID)")
     }
 
-    func recordAPIKey(digestHex: String, userID: String, keyID: String, scopes: [String], expiresAt: Date?, dailyLimit: Int64?) async throws {
-        let expiry = expiresAt.map { Int($0.timeIntervalSince1970.rounded(.down)) } ?? 0
-        state.withLock {
-            $0.apiKeys[digestHex] = (SealedAPIKeyRecord(userID: userID, keyID: keyID, expiry: expiry, scopes: scopes, dailyLimit: dailyLimit), expiresAt)
-        }
+    func recordAPIKey(digestHex: String, _ record: SealedAPIKeyRecord) async throws {
+        let expiresAt = record.expiry > 0 ? Date(timeIntervalSince1970: TimeInterval(record.expiry)) : nil
+        state.withLock { $0.apiKeys[digestHex] = (record, expiresAt) }
     }
 
     func lookupAPIKey(digestHex: String) async throws -> APIKeyLookup {

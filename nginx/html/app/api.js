@@ -131,7 +131,7 @@ async function fetchRefreshing(method, path, body, headers) {
 }
 
 export const api = {
-  get: (path) => request('GET', path),
+  get: (path, headers) => request('GET', path, undefined, headers),
   post: (path, body, headers) => request('POST', path, body, headers),
   put: (path, body) => request('PUT', path, body),
   patch: (path, body) => request('PATCH', path, body),

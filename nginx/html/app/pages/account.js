@@ -1,13 +1,14 @@
 // The account: sessions (sign out one, or everywhere), the linked Telegram account, the password,
 // API keys for bots and scripts (created with scopes, an expiry and a daily spending limit, the key
 // shown once with a copy button; listed; revoked), and the developers' API: the prepaid balance,
-// a top-up through checkout, and the last 30 days' usage with its CSV.
+// a top-up through checkout, and the last 30 days' usage with its CSV; and the teams (teams.js).
 
 import { api } from '../api.js';
 import { h, fill, field, alertBox, showError, onSubmit, when } from '../dom.js';
 import { t, language } from '../i18n.js';
+import { teamsSection } from './teams.js';
 
-const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile', 'inference', 'usage:read'];
+const keyScopes = ['generate', 'subscription:read', 'subscription:manage', 'profile', 'inference', 'usage:read', 'balance:manage'];
 
 export async function accountPage(app) {
   const [sessions, keyList] = await Promise.all([api.get('/auth/sessions'), api.get('/auth/api-keys')]);
@@ -20,6 +21,7 @@ export async function accountPage(app) {
     // API keys are made with the password, which an account Telegram made does not have.
     app.me.email ? keys.section : null,
     app.me.email ? await developersSection() : null,
+    app.me.email ? await teamsSection(app.me, { dollars, developersSection }) : null,
     app.me.email ? passwordSection(keys.reload) : null,
   ];
 }
@@ -30,36 +32,43 @@ function dollars(micros) {
   return `$${(micros / 1e6).toFixed(cents ? 2 : 6)}`;
 }
 
-/** The developers' API: the balance /v1 spends, a top-up, and the last 30 days' usage. */
-async function developersSection() {
+/**
+ * The developers' API: the balance /v1 spends, a top-up, and the last 30 days' usage; the user's
+ * own, or a team's (`team`, read and topped up as its member with X-Team, as its role allows).
+ */
+async function developersSection(team) {
   const error = alertBox();
+  const headers = team ? { 'X-Team': team.id } : undefined;
+  const title = h(team ? 'h3' : 'h2', {}, t('developers.title'));
   let balance, usage;
   try {
-    [balance, usage] = await Promise.all([api.get('/api/billing/balance'), api.get('/api/billing/usage')]);
+    [balance, usage] = await Promise.all([api.get('/api/billing/balance', headers), api.get('/api/billing/usage', headers)]);
   } catch (failure) {
     // The rest of the page stands: this card says what went wrong (an account without the
     // usage:read scope, say, or billing out of reach).
     showError(error, failure, t);
-    return h('section', { class: 'card developers' }, h('h2', {}, t('developers.title')), error);
+    return h('section', { class: 'card developers' }, title, error);
   }
   const amount = h('input', { type: 'number', name: 'top_up_usd', min: 1, max: 10000, step: 1, value: 10, required: true });
   const submit = h('button', { type: 'submit' }, t('developers.topUp'));
   const form = h('form', {
     onsubmit: onSubmit({ submit, error, t }, async () => {
-      const answer = await api.post('/api/billing/top-up', { amount_cents: Math.round(Number(amount.value) * 100) });
+      const answer = await api.post('/api/billing/top-up', { amount_cents: Math.round(Number(amount.value) * 100) }, headers);
       location.assign(answer.checkout_url);
     }),
   }, field(t('developers.amount'), amount), error, submit);
   const { totals } = usage;
-  return h('section', { class: 'card developers' },
-    h('h2', {}, t('developers.title')),
+  // A team's owner and billing role top it up; its CSV is the API's (a link cannot send X-Team).
+  const tops = !team || team.role === 'owner' || team.role === 'billing';
+  return h('section', { class: team ? 'developers' : 'card developers' },
+    title,
     h('p', { class: 'balance' }, t('developers.balance', { available: dollars(balance.available_micros), held: dollars(balance.reserved_micros) })),
-    form,
-    h('h3', {}, t('developers.usage', { from: usage.from, to: usage.to })),
+    tops ? form : null,
+    h(team ? 'h4' : 'h3', {}, t('developers.usage', { from: usage.from, to: usage.to })),
     h('p', { class: 'usage' }, t('developers.totals', {
       requests: totals.requests, tokens: totals.input_tokens + totals.output_tokens, cost: dollars(totals.cost_micros),
     })),
-    h('a', { href: `/api/billing/usage?format=csv&from=${usage.from}&to=${usage.to}`, download: '' }, t('developers.csv')));
+    team ? null : h('a', { href: `/api/billing/usage?format=csv&from=${usage.from}&to=${usage.to}`, download: '' }, t('developers.csv')));
 }
 
 function sessionsSection(app, { current, sessions }) {

@@ -1,0 +1,276 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import PostgresClient
+import TestSupport
+import Testing
+
+@testable import Auth
+
+/// Teams of the developers' API: roles, invitations, team keys and the audit. Each rule runs over
+/// PostgreSQL (``AuthInstance``) and over the in-memory store (``InMemoryAuth``), so the fake
+/// answers as the real one does.
+@Suite struct TeamTests {
+    /// What a test does besides HTTP: age a team's invitations past their 7 days.
+    struct Harness {
+        let expireInvitations: @Sendable (String) async throws -> Void
+    }
+
+    static func overBothStores(_ body: @Sendable (any TestClientProtocol, Harness) async throws -> Void) async throws {
+        try await AuthInstance.with { authd in
+            let postgres = authd.postgres
+            let harness = Harness { team in
+                try await postgres.query("UPDATE auth.team_invitations SET expires_at = now() - interval '1 second' WHERE team_id = $1::uuid", [.text(team)])
+            }
+            try await authd.withClient { try await body($0, harness) }
+        }
+        try await InMemoryAuth.with { authd in
+            let accounts = authd.accounts
+            try await authd.withClient { try await body($0, Harness { accounts.expireInvitations(teamID: $0) }) }
+        }
+    }
+
+    /// A signed-in account.
+    struct Member {
+        let account: TestAccount
+        let token: String
+        let id: String
+    }
+
+    static func member(_ client: some TestClientProtocol) async throws -> Member {
+        let account = TestAccount()
+        try await client.register(account)
+        let token = try await client.login(account).access_token
+        let me = try await client.send(.get, "/auth/me", token: token)
+        let id = try #require(try JSONSerialization.jsonObject(with: Data(buffer: me.body)) as? [String: Any])["user_id"] as? String
+        return Member(account: account, token: token, id: try #require(id))
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any], "\(String(buffer: response.body))")
+    }
+
+    /// Invites `who` with `role` and has them accept; returns nothing, expecting success.
+    static func join(_ client: some TestClientProtocol, team: String, inviter: Member, _ who: Member, as role: String) async throws {
+        let invited = try await client.send(
+            .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(who.account.email)","role":"\#(role)"}"#, token: inviter.token)
+        #expect(invited.status == .created, "\(String(buffer: invited.body))")
+        let link = try #require(try json(invited)["link"] as? String)
+        let token = try #require(link.split(separator: "#invitation=").last.map(String.init))
+        let accepted = try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(token)"}"#, token: who.token)
+        #expect(accepted.status == .ok, "\(String(buffer: accepted.body))")
+    }
+
+    static func validate(_ client: some TestClientProtocol, _ credential: String, team: String?, required: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(credential)"]
+        if let team { headers[GatewayHeaders.team] = team }
+        if let required { headers[GatewayHeaders.requiredScopes] = required }
+        return try await client.execute(uri: "/internal/jwt/validate", method: .get, headers: headers)
+    }
+
+    @Test func eachRoleActsForTheTeamWithItsScopesOnly() async throws {
+        try await Self.overBothStores { client, _ in
+            let owner = try await Self.member(client)
+            let made = try await client.send(.post, "/auth/teams", json: #"{"name":"Acme"}"#, token: owner.token)
+            #expect(made.status == .created, "\(String(buffer: made.body))")
+            let team = try #require(try Self.json(made)["id"] as? String)
+            var members: [String: Member] = [:]
+            for role in ["admin", "billing", "member"] {
+                members[role] = try await Self.member(client)
+                try await Self.join(client, team: team, inviter: owner, try #require(members[role]), as: role)
+            }
+            let expected = [
+                "owner": "inference usage:read balance:manage", "admin": "inference usage:read", "billing": "usage:read balance:manage",
+                "member": "inference",
+            ]
+            for (role, scopes) in expected {
+                let who = role == "owner" ? owner : try #require(members[role])
+                let acting = try await Self.validate(client, who.token, team: team)
+                #expect(acting.status == .ok, "\(role)")
+                #expect(acting.header(GatewayHeaders.teamID) == team, "\(role)")
+                #expect(acting.header(GatewayHeaders.userID) == who.id)
+                #expect(acting.header(GatewayHeaders.scopes) == scopes, "\(role)")
+                // Without X-Team, the session acts for its own team with all its scopes.
+                let own = try await Self.validate(client, who.token, team: nil)
+                #expect(own.header(GatewayHeaders.teamID) == who.id && own.header(GatewayHeaders.scopes)?.contains("profile") == true)
+            }
+            let member = try #require(members["member"])
+            let topUp = try await Self.validate(client, member.token, team: team, required: "balance:manage")
+            #expect(topUp.status == .forbidden && topUp.header(GatewayHeaders.authError) == "insufficient_scope")
+            let stranger = try await Self.member(client)
+            let outside = try await Self.validate(client, stranger.token, team: team)
+            #expect(outside.status == .forbidden && outside.header(GatewayHeaders.authError) == "not_team_member")
+            #expect(try await Self.validate(client, stranger.token, team: "not-a-team").header(GatewayHeaders.authError) == "not_team_member")
+
+            // Who manages whom: an admin changes members but not owners; billing and members manage nobody.
+            let admin = try #require(members["admin"])
+            let billing = try #require(members["billing"])
+            let promote = try await client.send(.patch, "/auth/teams/\(team)/members/\(member.id)", json: #"{"role":"owner"}"#, token: admin.token)
+            #expect(promote.status == .forbidden && promote.errorBody?.error == "role_not_allowed")
+            let demoteOwner = try await client.send(.patch, "/auth/teams/\(team)/members/\(owner.id)", json: #"{"role":"member"}"#, token: admin.token)
+            #expect(demoteOwner.status == .forbidden)
+            let invite = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"x@example.com","role":"member"}"#, token: member.token)
+            #expect(invite.status == .forbidden && invite.errorBody?.error == "role_not_allowed")
+            let ownerInvite = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"x@example.com","role":"owner"}"#, token: owner.token)
+            #expect(ownerInvite.status == .forbidden, "owners are made from members, not invited")
+            #expect(try await client.send(.get, "/auth/teams/\(team)/audit", token: billing.token).status == .forbidden)
+            #expect(try await client.send(.get, "/auth/teams/\(team)", token: stranger.token).status == .notFound)
+            let changed = try await client.send(.patch, "/auth/teams/\(team)/members/\(member.id)", json: #"{"role":"billing"}"#, token: admin.token)
+            #expect(changed.status == .ok, "\(String(buffer: changed.body))")
+            #expect(try await Self.validate(client, member.token, team: team).header(GatewayHeaders.scopes) == "usage:read balance:manage")
+
+            // The last owner can neither leave nor be demoted; with a second owner, they can.
+            let leave = try await client.send(.delete, "/auth/teams/\(team)/members/\(owner.id)", token: owner.token)
+            #expect(leave.status == .conflict && leave.errorBody?.error == "last_owner")
+            #expect(try await client.send(.patch, "/auth/teams/\(team)/members/\(admin.id)", json: #"{"role":"owner"}"#, token: owner.token).status == .ok)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/members/\(owner.id)", token: owner.token).status == .noContent)
+            // A removed member loses the team at once: nothing about membership is cached.
+            #expect(try await Self.validate(client, owner.token, team: team).header(GatewayHeaders.authError) == "not_team_member")
+
+            let audit = try await client.send(.get, "/auth/teams/\(team)/audit", token: admin.token)
+            let actions = try #require(try Self.json(audit)["entries"] as? [[String: Any]]).compactMap { $0["action"] as? String }
+            #expect(
+                actions == [
+                    "member_left", "member_role_changed", "member_role_changed", "member_joined", "invitation_created", "member_joined", "invitation_created",
+                    "member_joined", "invitation_created", "team_created",
+                ])
+            let listed = try Self.json(try await client.send(.get, "/auth/teams", token: admin.token))
+            #expect((listed["teams"] as? [[String: Any]])?.first?["role"] as? String == "owner")
+        }
+    }
+
+    @Test func teamKeysCarryTheirRoleAndActForTheirTeamOnly() async throws {
+        try await Self.overBothStores { client, _ in
+            let owner = try await Self.member(client)
+            let team = try #require(try Self.json(try await client.send(.post, "/auth/teams", json: #"{"name":"Keys"}"#, token: owner.token))["id"] as? String)
+            let member = try await Self.member(client)
+            try await Self.join(client, team: team, inviter: owner, member, as: "member")
+
+            func makeKey(_ who: Member, role: String, extra: String = "") async throws -> TestResponse {
+                try await client.send(
+                    .post, "/auth/teams/\(team)/api-keys", json: #"{"password":"\#(who.account.password)","name":"ci","role":"\#(role)"\#(extra)}"#,
+                    token: who.token)
+            }
+            // A member makes keys of their own role only.
+            let tooMuch = try await makeKey(member, role: "billing")
+            #expect(tooMuch.status == .forbidden && tooMuch.errorBody?.error == "role_not_allowed")
+            let memberKey = try await makeKey(member, role: "member")
+            #expect(memberKey.status == .created, "\(String(buffer: memberKey.body))")
+            let key = try #require(try Self.json(memberKey)["key"] as? String)
+            #expect(try Self.json(memberKey)["scopes"] as? [String] == ["inference"])
+            let answer = try await Self.validate(client, key, team: nil, required: "inference")
+            #expect(answer.status == .ok && answer.header(GatewayHeaders.teamID) == team && answer.header(GatewayHeaders.userID) == member.id)
+            #expect(try await Self.validate(client, key, team: nil, required: "usage:read").status == .forbidden)
+            #expect(try await Self.validate(client, key, team: team).status == .ok, "naming its own team is fine")
+            #expect(try await Self.validate(client, key, team: member.id).header(GatewayHeaders.authError) == "other_team")
+            // A scope beyond the role is refused; the owner's billing key reads usage but cannot run inference.
+            let beyond = try await makeKey(owner, role: "billing", extra: #","scopes":["inference"]"#)
+            #expect(beyond.status == .forbidden && beyond.errorBody?.error == "insufficient_scope")
+            let billingKey = try #require(try Self.json(try await makeKey(owner, role: "billing"))["key"] as? String)
+            #expect(try await Self.validate(client, billingKey, team: nil, required: "usage:read balance:manage").status == .ok)
+            #expect(try await Self.validate(client, billingKey, team: nil, required: "inference").status == .forbidden)
+
+            // Team keys are the team's: listed there, not among the maker's own keys.
+            let teamKeys = try #require(
+                try Self.json(try await client.send(.get, "/auth/teams/\(team)/api-keys", token: owner.token))["api_keys"] as? [[String: Any]])
+            #expect(teamKeys.count == 2 && teamKeys.contains { $0["role"] as? String == "member" && $0["created_by"] as? String == member.id })
+            let own = try #require(try Self.json(try await client.send(.get, "/auth/api-keys", token: member.token))["api_keys"] as? [[String: Any]])
+            #expect(own.isEmpty)
+            // The maker or a manager revokes it, at once.
+            let memberKeyID = try #require(try Self.json(memberKey)["id"] as? String)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(memberKeyID)", token: owner.token).status == .noContent)
+            #expect(try await Self.validate(client, key, team: nil).status == .unauthorized)
+        }
+    }
+
+    @Test func anInvitationIsOneUseForItsAddressWithinSevenDays() async throws {
+        try await Self.overBothStores { client, harness in
+            let owner = try await Self.member(client)
+            let team = try #require(try Self.json(try await client.send(.post, "/auth/teams", json: #"{"name":"Links"}"#, token: owner.token))["id"] as? String)
+            let invitee = try await Self.member(client)
+            let other = try await Self.member(client)
+            func invite() async throws -> (id: String, token: String) {
+                let made = try await client.send(
+                    .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(invitee.account.email.uppercased())","role":"member"}"#, token: owner.token)
+                #expect(made.status == .created, "\(String(buffer: made.body))")
+                let body = try Self.json(made)
+                let invitation = try #require(body["invitation"] as? [String: Any])
+                #expect(invitation["email"] as? String == invitee.account.email)
+                let link = try #require(body["link"] as? String)
+                return (try #require(invitation["id"] as? String), try #require(link.split(separator: "#invitation=").last.map(String.init)))
+            }
+            func accept(_ token: String, as who: Member) async throws -> TestResponse {
+                try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(token)"}"#, token: who.token)
+            }
+            let first = try await invite()
+            // Inviting the address again replaces the open invitation: the first link dies.
+            let second = try await invite()
+            #expect(try await accept(first.token, as: invitee).status == .notFound)
+            let listed = try Self.json(try await client.send(.get, "/auth/teams/\(team)/invitations", token: owner.token))
+            #expect((listed["invitations"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [second.id])
+            let wrongPerson = try await accept(second.token, as: other)
+            #expect(wrongPerson.status == .forbidden && wrongPerson.errorBody?.error == "invitation_for_other_email")
+            let joined = try await accept(second.token, as: invitee)
+            #expect(joined.status == .ok)
+            #expect(try Self.json(joined)["role"] as? String == "member")
+            let again = try await accept(second.token, as: invitee)
+            #expect(again.status == .gone && again.errorBody?.error == "invitation_used")
+            #expect(try await accept("inv_forged", as: invitee).status == .notFound)
+
+            // A revoked invitation is gone; an expired one says so.
+            let revoked = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(other.account.email)","role":"billing"}"#, token: owner.token)
+            let revokedID = try #require(try Self.json(revoked)["invitation"] as? [String: Any])["id"] as? String
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/invitations/\(try #require(revokedID))", token: owner.token).status == .noContent)
+            let revokedToken = try #require((try Self.json(revoked)["link"] as? String)?.split(separator: "#invitation=").last.map(String.init))
+            #expect(try await accept(revokedToken, as: other).status == .notFound)
+            let late = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(other.account.email)","role":"billing"}"#, token: owner.token)
+            let lateToken = try #require((try Self.json(late)["link"] as? String)?.split(separator: "#invitation=").last.map(String.init))
+            try await harness.expireInvitations(team)
+            let expired = try await accept(lateToken, as: other)
+            #expect(expired.status == .gone && expired.errorBody?.error == "invitation_expired")
+        }
+    }
+
+    @Test func aUserMakesAtMostTwentyTeams() async throws {
+        try await Self.overBothStores { client, _ in
+            let owner = try await Self.member(client)
+            for number in 1...Teams.teamsPerUser {
+                #expect(try await client.send(.post, "/auth/teams", json: #"{"name":"Team \#(number)"}"#, token: owner.token).status == .created)
+            }
+            let refused = try await client.send(.post, "/auth/teams", json: #"{"name":"One more"}"#, token: owner.token)
+            #expect(refused.status == .conflict && refused.errorBody?.error == "too_many_teams")
+            let blank = try await client.send(.post, "/auth/teams", json: #"{"name":"  "}"#, token: (try await Self.member(client)).token)
+            #expect(blank.status == .badRequest && blank.errorBody?.field == "name")
+        }
+    }
+
+    /// Two owners leaving at once: the team's lock lets exactly one go, so it keeps an owner; and
+    /// the audit cannot be edited.
+    @Test func twoOwnersLeavingAtOnceLeaveOneAndTheAuditIsAppendOnly() async throws {
+        try await AuthInstance.with { authd in
+            try await authd.withClient { client in
+                let first = try await Self.member(client)
+                let second = try await Self.member(client)
+                let team = try #require(
+                    try Self.json(try await client.send(.post, "/auth/teams", json: #"{"name":"Race"}"#, token: first.token))["id"] as? String)
+                try await Self.join(client, team: team, inviter: first, second, as: "admin")
+                #expect(try await client.send(.patch, "/auth/teams/\(team)/members/\(second.id)", json: #"{"role":"owner"}"#, token: first.token).status == .ok)
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for owner in [first, second] {
+                        group.addTask { try await client.send(.delete, "/auth/teams/\(team)/members/\(owner.id)", token: owner.token).status }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.sorted { $0.code < $1.code } == [.noContent, .conflict])
+                await #expect(throws: PostgresError.self) {
+                    try await authd.postgres.query("UPDATE auth.team_audit SET action = 'nothing' WHERE team_id = $1::uuid", [.text(team)])
+                }
+            }
+        }
+    }
+}
