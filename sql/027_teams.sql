@@ -41,11 +41,12 @@ CREATE TABLE auth.team_invitations (
 CREATE UNIQUE INDEX team_invitations_open ON auth.team_invitations (team_id, email_normalized)
     WHERE accepted_at IS NULL AND revoked_at IS NULL;
 
--- Every change to a team, in the transaction that made it. Append-only.
+-- Every change to a team, in the transaction that made it. Append-only, so a team with changes
+-- (every team: its making is one) is never deleted; there is no route that would.
 CREATE TABLE auth.team_audit (
     id      bigserial PRIMARY KEY,
     at      timestamptz NOT NULL DEFAULT now(),
-    team_id uuid NOT NULL REFERENCES auth.teams (id) ON DELETE CASCADE,
+    team_id uuid NOT NULL REFERENCES auth.teams (id),
     actor   uuid NOT NULL,
     action  text NOT NULL,
     subject text,
@@ -75,8 +76,8 @@ ALTER TABLE auth.team_audit OWNER TO skillup_auth;
 ALTER FUNCTION auth.refuse_audit_change() OWNER TO skillup_auth;
 
 -- Adding to the prepaid balance has a scope of its own, `balance:manage` (a team's billing role
--- has it, a member does not): every account has it for its own team, new ones by default and
--- existing ones now. API keys keep the scopes they were made with.
+-- has it, a member does not), for one's own team: new accounts by default, and now every account
+-- that has `inference`. API keys keep the scopes they were made with.
 ALTER TABLE auth.users ALTER COLUMN scopes SET DEFAULT 'generate subscription:read subscription:manage profile documents inference usage:read balance:manage';
 UPDATE auth.users SET scopes = scopes || ' balance:manage'
 WHERE ' ' || scopes || ' ' LIKE '% inference %' AND ' ' || scopes || ' ' NOT LIKE '% balance:manage %';

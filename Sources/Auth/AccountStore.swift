@@ -35,13 +35,15 @@ protocol AccountStore: Sendable {
     /// Replaces the account's scopes; returns its id, nil when there is none.
     func setScopes(normalizedEmail: String, scopes: [String]) async throws -> String?
     /// Records a new key, with its spending limit per UTC day on /v1 (µ) if it has one, made by
-    /// `userID` for themselves or for `team` (audited there); nil when the user (or the team)
-    /// already has `limit` live keys (also when two are made at once).
+    /// `userID` for themselves or for `team` (audited there, and only while the maker's role in
+    /// the team may make the key's, checked under the team's lock); refused when the user (or the
+    /// team) already has `limit` live keys (also when two are made at once).
     func createAPIKey(
         userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
         team: TeamKeyGrant?
-    ) async throws -> (id: String, expiresAt: Date)?
-    /// Revokes every live key of the user; returns their ids and digests (hex).
+    ) async throws -> APIKeyCreation
+    /// Revokes every live key the user made, theirs and their teams' (each team's revocation
+    /// audited); returns their ids and digests (hex).
     func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
     /// The ids and digests (hex) of the user's live keys.
     func liveAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)]
@@ -90,25 +92,39 @@ protocol AccountStore: Sendable {
     func teamMembers(teamID: String) async throws -> [TeamMember]
     /// Gives a member another role, or removes them (`role` nil), as `actor` (the member themselves
     /// may leave): refused when the actor's role may not manage both roles, or when it would leave
-    /// the team without an owner.
-    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> MemberChange
-    /// Records an invitation for an address, replacing an open one for it; `digest` is the
-    /// SHA-256 of the link's token.
+    /// the team without an owner. The member's keys of the team that their new role could not
+    /// make (all of them, when they go) are revoked with it, audited; they are returned.
+    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> (MemberChange, revoked: [ChangedTeamKey])
+    /// Records an invitation for an address, replacing an open one for it, while `actor`'s role may
+    /// give `role` (nil when it no longer may); `digest` is the SHA-256 of the link's token.
     func inviteToTeam(teamID: String, normalizedEmail: String, role: TeamRole, digest: [UInt8], lifetime: TimeInterval, actor: String) async throws
-        -> TeamInvitation
+        -> TeamInvitation?
     /// Open invitations, newest first.
     func teamInvitations(teamID: String) async throws -> [TeamInvitation]
     /// Revokes an open invitation; false when the team has no such open one.
     func revokeTeamInvitation(teamID: String, id: String, actor: String) async throws -> Bool
-    /// Spends the invitation whose token has `digest` for the user, who must have its address.
+    /// Spends the invitation whose token has `digest` for the user, who must have its address; an
+    /// invitation whose inviter may no longer give its role counts as revoked.
     func acceptTeamInvitation(digest: [UInt8], userID: String, normalizedEmail: String?) async throws -> InvitationAcceptance
     /// The team's changes, newest first, before the entry `before` when given.
     func teamAudit(teamID: String, before: Int64?, limit: Int) async throws -> [TeamAuditEntry]
     /// The team's live keys, newest first.
     func teamAPIKeys(teamID: String) async throws -> [TeamAPIKeySummary]
-    /// Revokes one of the team's keys (again, if it already was), as `actor`; its digest (hex), nil
-    /// when the team has no such key.
-    func revokeTeamAPIKey(teamID: String, id: String, actor: String) async throws -> String?
+    /// Revokes one of the team's keys (again, if it already was) as `actor`, who made it or may
+    /// manage its role (`roles`); the key, nil when the team has no such key that the actor may revoke.
+    func revokeTeamAPIKey(teamID: String, id: String, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey?
+    /// Sets the daily limit on /v1 (µ; nil for none) of one of the team's live keys, as `actor`;
+    /// the key, nil when the team has no such live key.
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey?
+}
+
+/// What became of a request for a new API key.
+enum APIKeyCreation: Sendable, Equatable {
+    case created(id: String, expiresAt: Date)
+    /// The user (or the team) has `limit` live keys already.
+    case tooMany
+    /// The maker is no longer a member of the team whose role may make the key's.
+    case notAllowed
 }
 
 enum TelegramLinkResult: Sendable, Equatable {

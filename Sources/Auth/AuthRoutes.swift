@@ -119,7 +119,8 @@ struct AuthRoutes: Sendable {
         addTeams(to: auth)
     }
 
-    /// Teams of the developers' API (``Teams``): a signed-in user's own; API keys manage none.
+    /// Teams of the developers' API (``Teams``): for a session only; an API key is 403
+    /// `session_required`, as on every account route.
     private func addTeams(to auth: RouterGroup<BasicRequestContext>) {
         let teams = accounts.teams
         auth.post("/teams") { request, context in
@@ -138,12 +139,13 @@ struct AuthRoutes: Sendable {
             let identity = try await authenticate(request)
             let body = try await request.decodeJSON(as: MemberRole.self, context: context)
             let user = try context.parameters.require("user")
-            try await teams.changeMember(identity, team: try context.parameters.require("team"), user: user, to: body.role)
+            try await teams.changeMember(identity, team: try context.parameters.require("team"), user: user, to: body.role, client: Self.client(request))
             return try Response.json(MemberRole.Answer(user_id: user.lowercased(), role: body.role))
         }
         auth.delete("/teams/:team/members/:user") { request, context in
             try await teams.changeMember(
-                try await authenticate(request), team: try context.parameters.require("team"), user: try context.parameters.require("user"), to: nil)
+                try await authenticate(request), team: try context.parameters.require("team"), user: try context.parameters.require("user"), to: nil,
+                client: Self.client(request))
             return Self.noContent()
         }
         auth.post("/teams/:team/invitations") { request, context in
@@ -194,6 +196,15 @@ struct AuthRoutes: Sendable {
         auth.get("/teams/:team/api-keys") { request, context in
             let identity = try await authenticate(request)
             return try Response.json(["api_keys": try await teams.keys(identity, team: try context.parameters.require("team"))])
+        }
+        auth.patch("/teams/:team/api-keys/:id") { request, context in
+            let identity = try await authenticate(request)
+            let body = try await request.decodeJSON(as: APIKeyChange.self, context: context)
+            let id = try context.parameters.require("id")
+            try await teams.changeKeyLimit(
+                identity, team: try context.parameters.require("team"), id: id, to: body.daily_limit_micros, password: body.password,
+                client: Self.client(request))
+            return try Response.json(APIKeyChanged(id: id.lowercased(), daily_limit_micros: body.daily_limit_micros))
         }
         auth.delete("/teams/:team/api-keys/:id") { request, context in
             try await teams.revokeKey(

@@ -205,12 +205,19 @@ struct PostgresAccountStore: AccountStore {
     func createAPIKey(
         userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
         team: TeamKeyGrant?
-    ) async throws -> (id: String, expiresAt: Date)? {
+    ) async throws -> APIKeyCreation {
         try await postgres.withTransaction { transaction in
-            // One key creation per owner (the user, or the team) at a time, so two at once cannot
-            // both pass the count.
-            let owner = team?.teamID ?? userID
-            try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(owner)])
+            // One key creation per owner at a time, so two at once cannot both pass the count: the
+            // user's lock, or the team's, under which a member's removal revokes their keys, so
+            // that no key is made for someone on their way out.
+            if let team {
+                try await Self.lockTeam(transaction, team.teamID)
+                let maker = try await transaction.query(
+                    "SELECT role FROM auth.team_members WHERE team_id = $1::uuid AND user_id = $2::uuid", [.text(team.teamID), .text(userID)])
+                guard let role = try maker.first.flatMap({ try Self.optionalRole($0, at: 0) }), role.mayMakeKey(of: team.role) else { return .notAllowed }
+            } else {
+                try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.api_keys ' || $1))", [.text(userID)])
+            }
             let rows = try await transaction.query(
                 """
                 INSERT INTO auth.api_keys (user_id, name, key_hash, key_prefix, scopes, expires_at, daily_limit_micros, team_id, team_role)
@@ -224,21 +231,27 @@ struct PostgresAccountStore: AccountStore {
                     .text(userID), .text(name), .bytes(digest), .text(prefix), .text(scopes.joined(separator: " ")), .double(lifetime), .int(limit),
                     .int(dailyLimit.map { Int($0) }), .text(team?.teamID), .text(team?.role.rawValue),
                 ])
-            guard let row = rows.first else { return nil }
+            guard let row = rows.first else { return .tooMany }
             let id: String = try row.decode(at: 0)
             if let team {
                 try await Self.audit(
                     transaction, team: team.teamID, actor: userID, action: "api_key_created", subject: id, detail: "\(team.role.rawValue) \(name)")
             }
-            return (id, Date(timeIntervalSince1970: try row.decode(at: 1)))
+            return .created(id: id, expiresAt: Date(timeIntervalSince1970: try row.decode(at: 1)))
         }
     }
 
     /// Revokes every live key of the user; returns their ids and digests (hex).
     func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
         let rows = try await postgres.query(
-            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1::uuid AND revoked_at IS NULL RETURNING id::text, encode(key_hash, 'hex')",
-            [.text(userID)])
+            """
+            WITH revoked AS (
+                UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1::uuid AND revoked_at IS NULL RETURNING id, team_id, key_hash, name),
+            audited AS (
+                INSERT INTO auth.team_audit (team_id, actor, action, subject, detail)
+                SELECT team_id, $1::uuid, 'api_key_revoked', id::text, name || ' (with every key its maker made)' FROM revoked WHERE team_id IS NOT NULL)
+            SELECT id::text, encode(key_hash, 'hex') FROM revoked
+            """, [.text(userID)])
         return try rows.map { (try $0.decode(at: 0), try $0.decode(at: 1)) }
     }
 

@@ -21,8 +21,9 @@ public struct GatewayIdentity: Sendable, Equatable {
     /// An API key's spending limit per UTC day on /v1, in µ (`X-Key-Daily-Limit`); nil for none.
     public let keyDailyLimit: Int64?
 
-    /// The identity in `headers`; nil when the user or session id is missing or not a UUID. nginx
-    /// leaves out a header whose value is empty, so no scopes and no tier read as none and `free`.
+    /// The identity in `headers`; nil when the user or session id is missing or not a UUID, or the
+    /// team id is there but no UUID. nginx leaves out a header whose value is empty, so no scopes
+    /// and no tier read as none and `free`.
     public init?(headers: HTTPFields) {
         self.init { headers[$0] }
     }
@@ -50,6 +51,16 @@ public struct GatewayIdentity: Sendable, Equatable {
             keyDailyLimit = value
         } else {
             keyDailyLimit = nil
+        }
+    }
+}
+
+extension GatewayIdentity {
+    /// Refuses (403 `insufficient_scope`) a caller without `scope`. nginx requires it on the route;
+    /// the service checks it again, so that a route written wrong in nginx/ is no way in.
+    public func require(scope: String) throws {
+        guard scopes.contains(scope) else {
+            throw APIError(.forbidden, code: "insufficient_scope", message: "this needs the \(scope) scope, which this credential lacks")
         }
     }
 }

@@ -45,6 +45,7 @@ struct BillingRoutes: Sendable {
         }
         router.post("/api/billing/top-up") { request, context in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            try identity.require(scope: "balance:manage")
             let body = try await request.decodeJSON(as: TopUpBody.self, context: context)
             guard Self.topUpCents.contains(body.amount_cents) else {
                 throw APIError.badRequest(
@@ -55,6 +56,7 @@ struct BillingRoutes: Sendable {
         }
         router.get("/api/billing/balance") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
+            try identity.require(scope: UsageRoutes.scope)
             let balance = try await entitlements.available { try await balances.balance(teamID: identity.teamID) }
             return try Response.json(
                 BalanceAnswer(team: identity.teamID, available_micros: balance.available, reserved_micros: balance.reserved, currency: "USD"))

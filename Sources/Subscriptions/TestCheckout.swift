@@ -131,13 +131,15 @@ struct TestCheckout: Sendable {
     }
 }
 
-/// A test checkout: who pays for which plan (or for `top_up_micros` of credit on their own team's
+/// A test checkout: who pays for which plan (or for `top_up_micros` of credit on a team's
 /// balance), until when (Unix seconds), and the id of the one payment it makes; sealed with an HMAC
 /// under the webhook secret so that only subscribed's own checkout can make one. An upgrade keeps
 /// the current period (`period_start`, `period_end`, Unix seconds), so that its usage stays
 /// counted; otherwise the payment starts a new one.
 struct CheckoutToken: Codable, Equatable {
     let id: String
+    /// Whose it is: the user's id for a plan, the team's for a top-up (a user's own team has the
+    /// user's id).
     let user: String
     var plan: String?
     let expires: Int
@@ -154,10 +156,10 @@ struct CheckoutToken: Codable, Equatable {
         period_end = period.map { Int($0.end.timeIntervalSince1970) }
     }
 
-    /// A checkout of `micros` of credit for the user's own team (which has the user's id).
-    init(topUpFor user: String, micros: Int64, lifetime: Int) {
+    /// A checkout of `micros` of credit for a team's balance.
+    init(topUpFor team: String, micros: Int64, lifetime: Int) {
         id = UUID().uuidString.lowercased()
-        self.user = user
+        self.user = team
         top_up_micros = micros
         expires = Int(Date().timeIntervalSince1970) + lifetime
     }
@@ -183,7 +185,7 @@ struct CheckoutToken: Codable, Equatable {
 /// What a test checkout buys.
 enum Purchase: Sendable {
     case plan(Plan)
-    /// Credit for the buyer's own team's balance, in µ.
+    /// Credit for the team's balance, in µ.
     case topUp(micros: Int64)
 }
 

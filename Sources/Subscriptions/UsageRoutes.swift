@@ -24,9 +24,7 @@ struct UsageRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/billing/usage") { request, _ in
             guard let identity = GatewayIdentity(headers: request.headers) else { throw APIError.notFound() }
-            guard identity.scopes.contains(Self.scope) else {
-                throw APIError(.forbidden, code: "insufficient_scope", message: "the usage report needs the \(Self.scope) scope")
-            }
+            try identity.require(scope: Self.scope)
             let query = request.uri.queryParameters
             let range = try Self.range(from: query["from"].map(String.init), to: query["to"].map(String.init), today: now())
             let asCSV: Bool
@@ -37,7 +35,6 @@ struct UsageRoutes: Sendable {
             case let other?:
                 throw APIError.badRequest(code: "invalid_field", "format must be json or csv, not '\(other.prefix(20))'", field: "format")
             }
-            // A personal team's id is its user's (the only teams so far).
             let team = identity.teamID
             let lines = try await entitlements.available {
                 try await balances.usage(teamID: team, from: range.from, to: range.to, limit: Self.maximumLines + 1)

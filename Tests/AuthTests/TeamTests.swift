@@ -12,23 +12,35 @@ import Testing
 /// PostgreSQL (``AuthInstance``) and over the in-memory store (``InMemoryAuth``), so the fake
 /// answers as the real one does.
 @Suite struct TeamTests {
-    /// What a test does besides HTTP: age a team's invitations past their 7 days.
+    /// What a test does besides HTTP: the store itself, and aging a team's invitations past their 7 days.
     struct Harness {
+        let store: any AccountStore
         let expireInvitations: @Sendable (String) async throws -> Void
     }
 
-    static func overBothStores(_ body: @Sendable (any TestClientProtocol, Harness) async throws -> Void) async throws {
-        try await AuthInstance.with { authd in
+    static func overBothStores(arguments: [String] = [], _ body: @Sendable (any TestClientProtocol, Harness) async throws -> Void) async throws {
+        try await AuthInstance.with(arguments: arguments) { authd in
             let postgres = authd.postgres
-            let harness = Harness { team in
+            let harness = Harness(store: PostgresAccountStore(postgres: postgres)) { team in
                 try await postgres.query("UPDATE auth.team_invitations SET expires_at = now() - interval '1 second' WHERE team_id = $1::uuid", [.text(team)])
             }
             try await authd.withClient { try await body($0, harness) }
         }
-        try await InMemoryAuth.with { authd in
+        try await InMemoryAuth.with(arguments: arguments) { authd in
             let accounts = authd.accounts
-            try await authd.withClient { try await body($0, Harness { accounts.expireInvitations(teamID: $0) }) }
+            try await authd.withClient { try await body($0, Harness(store: accounts) { accounts.expireInvitations(teamID: $0) }) }
         }
+    }
+
+    static func makeTeam(_ client: some TestClientProtocol, _ owner: Member, _ name: String = "Team") async throws -> String {
+        try #require(try json(try await client.send(.post, "/auth/teams", json: #"{"name":"\#(name)"}"#, token: owner.token))["id"] as? String)
+    }
+
+    /// A key for the team made by `who` with `role`: the answer.
+    static func makeKey(_ client: some TestClientProtocol, team: String, _ who: Member, role: String, extra: String = "") async throws -> TestResponse {
+        try await client.send(
+            .post, "/auth/teams/\(team)/api-keys", json: #"{"password":"\#(who.account.password)","name":"ci","role":"\#(role)"\#(extra)}"#,
+            token: who.token)
     }
 
     /// A signed-in account.
@@ -150,9 +162,7 @@ import Testing
             try await Self.join(client, team: team, inviter: owner, member, as: "member")
 
             func makeKey(_ who: Member, role: String, extra: String = "") async throws -> TestResponse {
-                try await client.send(
-                    .post, "/auth/teams/\(team)/api-keys", json: #"{"password":"\#(who.account.password)","name":"ci","role":"\#(role)"\#(extra)}"#,
-                    token: who.token)
+                try await Self.makeKey(client, team: team, who, role: role, extra: extra)
             }
             // A member makes keys of their own role only.
             let tooMuch = try await makeKey(member, role: "billing")
@@ -246,6 +256,100 @@ import Testing
             #expect(refused.status == .conflict && refused.errorBody?.error == "too_many_teams")
             let blank = try await client.send(.post, "/auth/teams", json: #"{"name":"  "}"#, token: (try await Self.member(client)).token)
             #expect(blank.status == .badRequest && blank.errorBody?.field == "name")
+        }
+    }
+
+    /// A key never outlasts its maker's standing: a new role revokes the keys it could not make,
+    /// leaving revokes them all, and an invitation dies with its inviter's right to give its role.
+    @Test func aMembersKeysAndInvitationsGoWithTheirStanding() async throws {
+        try await Self.overBothStores { client, harness in
+            let owner = try await Self.member(client)
+            let team = try await Self.makeTeam(client, owner)
+            let admin = try await Self.member(client)
+            try await Self.join(client, team: team, inviter: owner, admin, as: "admin")
+            let adminKey = try Self.json(try await Self.makeKey(client, team: team, admin, role: "admin"))
+            let memberKey = try Self.json(try await Self.makeKey(client, team: team, admin, role: "member"))
+            let ownerKey = try Self.json(try await Self.makeKey(client, team: team, owner, role: "owner"))
+            let key = { (made: [String: Any]) in try #require(made["key"] as? String) }
+            let id = { (made: [String: Any]) in try #require(made["id"] as? String) }
+
+            // Who revokes what: an admin not an owner's key, a member nobody's but their own (404, as for no key).
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(try id(ownerKey))", token: admin.token).status == .notFound)
+            #expect(try await Self.validate(client, try key(ownerKey), team: nil).status == .ok)
+
+            // Owners and billing cap a team's key; an admin may not.
+            let capped = try await client.send(
+                .patch, "/auth/teams/\(team)/api-keys/\(try id(memberKey))", json: #"{"password":"\#(owner.account.password)","daily_limit_micros":700000}"#,
+                token: owner.token)
+            #expect(capped.status == .ok, "\(String(buffer: capped.body))")
+            #expect(try await Self.validate(client, try key(memberKey), team: nil).header(GatewayHeaders.keyDailyLimit) == "700000")
+            let byAdmin = try await client.send(
+                .patch, "/auth/teams/\(team)/api-keys/\(try id(memberKey))", json: #"{"password":"\#(admin.account.password)","daily_limit_micros":null}"#,
+                token: admin.token)
+            #expect(byAdmin.status == .forbidden && byAdmin.errorBody?.error == "role_not_allowed")
+
+            // An invitation the admin made dies when the admin goes.
+            let invitee = try await Self.member(client)
+            let invited = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(invitee.account.email)","role":"member"}"#, token: admin.token)
+            let link = try #require((try Self.json(invited)["link"] as? String)?.split(separator: "#invitation=").last.map(String.init))
+
+            // Demoted to member: the admin key goes, the member key stays.
+            #expect(try await client.send(.patch, "/auth/teams/\(team)/members/\(admin.id)", json: #"{"role":"member"}"#, token: owner.token).status == .ok)
+            #expect(try await Self.validate(client, try key(adminKey), team: nil).status == .unauthorized)
+            #expect(try await Self.validate(client, try key(memberKey), team: nil).status == .ok)
+            let accepted = try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(link)"}"#, token: invitee.token)
+            #expect(accepted.status == .notFound, "a member may not give the member role: the invitation is void")
+            // Removed: every key they made for the team goes.
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/members/\(admin.id)", token: owner.token).status == .noContent)
+            #expect(try await Self.validate(client, try key(memberKey), team: nil).status == .unauthorized)
+            // Written only while the maker may make it: the store refuses a key for someone no longer in the team.
+            let refused = try await harness.store.createAPIKey(
+                userID: admin.id, name: "late", digest: Array(repeating: 7, count: 32), prefix: "sk_late", scopes: ["inference"], dailyLimit: nil,
+                lifetime: 3600, limit: 20, team: TeamKeyGrant(teamID: team, role: .member))
+            #expect(refused == .notAllowed)
+
+            let audit = try Self.json(try await client.send(.get, "/auth/teams/\(team)/audit?limit=5", token: owner.token))
+            let actions = try #require(audit["entries"] as? [[String: Any]]).compactMap { $0["action"] as? String }
+            #expect(actions == ["api_key_revoked", "member_removed", "api_key_revoked", "member_role_changed", "invitation_created"])
+        }
+    }
+
+    @Test func teamRefusalsSayWhatWentWrong() async throws {
+        try await Self.overBothStores(arguments: ["--apikeys-limit", "2"]) { client, _ in
+            let owner = try await Self.member(client)
+            let team = try await Self.makeTeam(client, owner)
+            let member = try await Self.member(client)
+            try await Self.join(client, team: team, inviter: owner, member, as: "member")
+            let nobody = UUID().uuidString.lowercased()
+            #expect(try await client.send(.patch, "/auth/teams/\(team)/members/\(nobody)", json: #"{"role":"admin"}"#, token: owner.token).status == .notFound)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/members/\(nobody)", token: owner.token).status == .notFound)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/invitations/\(nobody)", token: owner.token).status == .notFound)
+            let badEmail = try await client.send(.post, "/auth/teams/\(team)/invitations", json: #"{"email":"nope","role":"member"}"#, token: owner.token)
+            #expect(badEmail.status == .badRequest && badEmail.errorBody?.error == "invalid_email")
+            let badRole = try await client.send(.patch, "/auth/teams/\(team)/members/\(member.id)", json: #"{"role":"king"}"#, token: owner.token)
+            #expect(badRole.status == .badRequest)
+            // A member invited again cannot join twice.
+            let again = try await client.send(
+                .post, "/auth/teams/\(team)/invitations", json: #"{"email":"\#(member.account.email)","role":"billing"}"#, token: owner.token)
+            let link = try #require((try Self.json(again)["link"] as? String)?.split(separator: "#invitation=").last.map(String.init))
+            let twice = try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(link)"}"#, token: member.token)
+            #expect(twice.status == .conflict && twice.errorBody?.error == "already_member")
+            // The team's keys count apart from the maker's own: two for the team, then 409.
+            for _ in 0..<2 { #expect(try await Self.makeKey(client, team: team, member, role: "member").status == .created) }
+            let third = try await Self.makeKey(client, team: team, member, role: "member")
+            #expect(third.status == .conflict && third.errorBody?.error == "too_many_api_keys")
+            // The audit pages backwards by id, and refuses a bad page.
+            for query in ["limit=0", "limit=501", "before=x", "before=0"] {
+                let refused = try await client.send(.get, "/auth/teams/\(team)/audit?\(query)", token: owner.token)
+                #expect(refused.status == .badRequest && refused.errorBody?.error == "invalid_field", "\(query)")
+            }
+            let first = try #require(
+                try Self.json(try await client.send(.get, "/auth/teams/\(team)/audit?limit=2", token: owner.token))["entries"] as? [[String: Any]])
+            let last = try #require(first.last?["id"] as? Int)
+            let rest = try #require(
+                try Self.json(try await client.send(.get, "/auth/teams/\(team)/audit?before=\(last)", token: owner.token))["entries"] as? [[String: Any]])
+            #expect(first.count == 2 && rest.allSatisfy { ($0["id"] as? Int ?? .max) < last } && rest.last?["action"] as? String == "team_created")
         }
     }
 

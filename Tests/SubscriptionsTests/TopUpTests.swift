@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -13,8 +14,16 @@ struct TopUpTests {
         return Array(try! JSONEncoder().encode(wire))
     }
 
-    static func balance(_ client: any TestClientProtocol, user: String) async throws -> Answer {
-        try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: SubscriptionRoutesTests.identity(user: user))
+    /// The gateway's identity of `user` acting for `team` (their own when nil) with `scopes`.
+    static func identity(user: String, team: String? = nil, scopes: String = "usage:read balance:manage") -> HTTPFields {
+        var headers = SubscriptionRoutesTests.identity(user: user)
+        headers[GatewayHeaders.scopes] = scopes
+        if let team { headers[GatewayHeaders.teamID] = team }
+        return headers
+    }
+
+    static func balance(_ client: any TestClientProtocol, user: String, team: String? = nil) async throws -> Answer {
+        try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: identity(user: user, team: team))
     }
 
     @Test("a top-up event credits its team once, however often it is delivered; a forged or malformed one credits nothing")
@@ -58,7 +67,7 @@ struct TopUpTests {
     func checkoutTopUp() async throws {
         try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
             let user = UUID().uuidString.lowercased()
-            let headers = SubscriptionRoutesTests.identity(user: user)
+            let headers = Self.identity(user: user)
             try await subscribed.withClient { client in
                 for cents in ["99", "1000001", "\"25\"", "25.5"] {
                     let refused = try await AdminTests.send(client, .post, "/api/billing/top-up", #"{"amount_cents":\#(cents)}"#, headers: headers)
@@ -78,6 +87,31 @@ struct TopUpTests {
                 #expect(try await Self.balance(client, user: user).json["available_micros"] as? Int == 25_500_000)
             }
             #expect(try await subscribed.store.subscription(userID: user) == nil, "a top-up buys no plan")
+        }
+    }
+
+    @Test("a member acting for a team (X-Team-Id) tops up and reads the team's balance, not their own; without the scopes, 403")
+    func teamTopUp() async throws {
+        try await InMemorySubscribed.with(arguments: WebhookTests.arguments) { subscribed in
+            let (user, team) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+            try await subscribed.withClient { client in
+                let answer = try await AdminTests.send(
+                    client, .post, "/api/billing/top-up", #"{"amount_cents":100}"#, headers: Self.identity(user: user, team: team))
+                let path = String(try #require(answer.json["checkout_url"] as? String).dropFirst("https://localhost:8443".count))
+                let paid = try await WebhookTests.checkout(client, "/api/billing/test-pay", form: String(path.split(separator: "?")[1]))
+                #expect(paid.status == .ok)
+                let teams = try await Self.balance(client, user: user, team: team)
+                #expect(teams.json["team"] as? String == team && teams.json["available_micros"] as? Int == 1_000_000)
+                #expect(try await Self.balance(client, user: user).json["available_micros"] as? Int == 0, "the member's own balance is untouched")
+                let member = Self.identity(user: user, team: team, scopes: "inference")
+                for (method, path, body) in [(HTTPRequest.Method.get, "/api/billing/balance", nil), (.post, "/api/billing/top-up", #"{"amount_cents":100}"#)] {
+                    let refused = try await AdminTests.send(client, method, path, body, headers: member)
+                    #expect(refused.status == .forbidden && refused.json["error"] as? String == "insufficient_scope", "\(path)")
+                }
+                var forged = Self.identity(user: user)
+                forged[GatewayHeaders.teamID] = "team-1"
+                #expect(try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: forged).status == .unauthorized)
+            }
         }
     }
 }

@@ -256,7 +256,9 @@ top_up(owner_token, 100, team=acme)
 check("the owner tops the team's balance up (X-Team), not their own",
       balance(owner_token)["available_micros"] == 0 and call("GET", "/api/billing/balance", token=owner_token, team=acme)[1]["available_micros"] == 1_000_000)
 
-allowed = [  # what each role may do as a session naming the team: (method, path, body, the roles allowed)
+# What each role may do as a session naming the team (X-Team; authd's own /auth/teams routes take
+# the team from the path instead): (method, path, body, the roles allowed).
+allowed = [
     ("GET", "/api/billing/balance", None, {"owner", "admin", "billing"}),
     ("GET", "/api/billing/usage", None, {"owner", "admin", "billing"}),
     ("POST", "/api/billing/top-up", {"amount_cents": 100}, {"owner", "billing"}),
@@ -269,6 +271,8 @@ for method, path, body, roles in allowed:
         expected = 403 if role not in roles else (201 if method == "POST" and path.startswith("/auth/") else 200)
         check(f"{method} {path.replace(acme, '{team}')} as the {role}: {expected}", status == expected, (status, answer))
 
+# The member's own balance, which the team's keys must leave alone.
+top_up(people["member"][2], 100)
 keys = {}
 for role, (_, password, role_token) in people.items():
     made = required(f"make a {role} key", lambda: call(
@@ -284,8 +288,10 @@ for role, team_key in keys.items():
     for path, roles in (("/api/billing/usage", {"owner", "admin", "billing"}), ("/api/billing/balance", {"owner", "admin", "billing"})):
         status, _ = call("GET", path, token=team_key)
         check(f"GET {path} with the team's {role} key: {200 if role in roles else 403}", status == (200 if role in roles else 403), status)
-team_usage = settled_balance(owner_token, acme) and required("the team's usage", lambda: call("GET", "/api/billing/usage", token=keys["billing"]), 200)
+settled_balance(owner_token, acme)
+team_usage = required("the team's usage", lambda: call("GET", "/api/billing/usage", token=keys["billing"]), 200)
 check("the team's usage: the three keys' requests, by key", team_usage["totals"]["requests"] == 3 and len({line["key_id"] for line in team_usage["lines"]}) == 3,
       team_usage["totals"])
-check("nothing was charged to the members' own balances", all(balance(role_token)["available_micros"] == 0 for _, _, role_token in people.values()))
+own = {role: balance(role_token)["available_micros"] for role, (_, _, role_token) in people.items()}
+check("the keys' makers' own balances are untouched", own == {"owner": 0, "admin": 0, "billing": 0, "member": 1_000_000}, own)
 sys.exit(1 if failures else 0)

@@ -39,7 +39,7 @@ extension AccountError: APIErrorConvertible {
             .notFound("no such session")
         case .noSuchAPIKey:
             .notFound("no such API key")
-        case .invalidKeyName:
+        case .invalidName:
             .badRequest(code: "invalid_name", "name must be 1 to 100 characters", field: "name")
         case .invalidScopes:
             .badRequest(code: "invalid_scope", "scopes must be a non-empty list of scope names", field: "scopes")
@@ -51,7 +51,9 @@ extension AccountError: APIErrorConvertible {
         case .insufficientScope(let beyond):
             APIError(.forbidden, code: "insufficient_scope", message: "you do not hold these scopes: \(beyond.joined(separator: " "))")
         case .tooManyAPIKeys(let limit):
-            APIError(.conflict, code: "too_many_api_keys", message: "you have \(limit) live API keys; revoke one first")
+            APIError(
+                .conflict, code: "too_many_api_keys",
+                message: "there are \(limit) live API keys already (yours, or the team's for a team's key); revoke one first")
         case .telegramNotConfigured:
             .notFound("Telegram sign-in is not set up on this server")
         case .telegramInitData(let refusal):

@@ -26,7 +26,7 @@ enum AccountError: Error, Sendable, Equatable {
     case noSuchAccount
     case noSuchSession
     case noSuchAPIKey
-    case invalidKeyName
+    case invalidName
     case invalidScopes
     /// An API key lifetime outside 60 s to `maximum` seconds.
     case invalidExpiry(maximum: Int)

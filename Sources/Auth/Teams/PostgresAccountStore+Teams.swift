@@ -12,7 +12,7 @@ extension PostgresAccountStore {
             [.text(team), .text(actor), .text(action), .text(subject), .text(detail)])
     }
 
-    private static func lockTeam(_ transaction: PostgresTransaction, _ team: String) async throws {
+    static func lockTeam(_ transaction: PostgresTransaction, _ team: String) async throws {
         try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('auth.team ' || $1))", [.text(team)])
     }
 
@@ -65,7 +65,7 @@ extension PostgresAccountStore {
         }
     }
 
-    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> MemberChange {
+    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> (MemberChange, revoked: [ChangedTeamKey]) {
         try await postgres.withTransaction { transaction in
             try await Self.lockTeam(transaction, teamID)
             let rows = try await transaction.query(
@@ -74,16 +74,11 @@ extension PostgresAccountStore {
                        (SELECT role FROM auth.team_members WHERE team_id = $1::uuid AND user_id = $3::uuid),
                        (SELECT count(*) FROM auth.team_members WHERE team_id = $1::uuid AND role = 'owner')
                 """, [.text(teamID), .text(userID), .text(actor)])
-            guard let row = rows.first, let current = try Self.optionalRole(row, at: 0) else { return .noSuchMember }
-            let actorRole = try Self.optionalRole(row, at: 1)
-            let owners: Int = try row.decode(at: 2)
+            guard let row = rows.first, let current = try Self.optionalRole(row, at: 0) else { return (.noSuchMember, []) }
             let leaving = role == nil && actor == userID
-            if !leaving {
-                guard let actorRole, actorRole.managesMembers, actorRole.mayManage(current), role.map(actorRole.mayManage) ?? true else {
-                    return .notAllowed
-                }
-            }
-            if current == .owner, role != .owner, owners <= 1 { return .lastOwner }
+            let decision = MemberChange.decide(
+                current: current, to: role, actorRole: try Self.optionalRole(row, at: 1), leaving: leaving, owners: try row.decode(at: 2))
+            guard decision == .changed else { return (decision, []) }
             if let role {
                 try await transaction.query(
                     "UPDATE auth.team_members SET role = $3 WHERE team_id = $1::uuid AND user_id = $2::uuid",
@@ -96,19 +91,41 @@ extension PostgresAccountStore {
                 try await Self.audit(
                     transaction, team: teamID, actor: actor, action: leaving ? "member_left" : "member_removed", subject: userID, detail: current.rawValue)
             }
-            return .changed
+            // Their keys that the new role could not make (all of them, when they go) go with it.
+            let kept = role.map { new in TeamRole.allCases.filter { new.mayMakeKey(of: $0) } } ?? []
+            let revoked = try await transaction.query(
+                """
+                WITH revoked AS (
+                    UPDATE auth.api_keys SET revoked_at = now()
+                    WHERE team_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL AND NOT (team_role = ANY(string_to_array($3, ' ')))
+                    RETURNING id, key_hash, name, team_role),
+                audited AS (
+                    INSERT INTO auth.team_audit (team_id, actor, action, subject, detail)
+                    SELECT $1::uuid, $4::uuid, 'api_key_revoked', id::text, name || ' (' || team_role || ', beyond its maker''s role now)' FROM revoked)
+                SELECT id::text, encode(key_hash, 'hex') FROM revoked
+                """, [.text(teamID), .text(userID), .text(kept.map(\.rawValue).joined(separator: " ")), .text(actor)])
+            return (.changed, try revoked.map { ChangedTeamKey(id: try $0.decode(at: 0), digestHex: try $0.decode(at: 1), madeBy: userID) })
         }
     }
 
     func inviteToTeam(teamID: String, normalizedEmail: String, role: TeamRole, digest: [UInt8], lifetime: TimeInterval, actor: String) async throws
-        -> TeamInvitation
+        -> TeamInvitation?
     {
         try await postgres.withTransaction { transaction in
+            // Under the team's lock: the inviter's role as it is now, and one invitation per address at a time.
+            try await Self.lockTeam(transaction, teamID)
+            let inviter = try await transaction.query(
+                "SELECT role FROM auth.team_members WHERE team_id = $1::uuid AND user_id = $2::uuid", [.text(teamID), .text(actor)])
+            guard let actorRole = try inviter.first.flatMap({ try Self.optionalRole($0, at: 0) }), actorRole.mayManage(role) else { return nil }
+            // The address's open invitation, if any, is replaced: its link dies, audited.
             try await transaction.query(
                 """
-                UPDATE auth.team_invitations SET revoked_at = now()
-                WHERE team_id = $1::uuid AND email_normalized = $2 AND accepted_at IS NULL AND revoked_at IS NULL
-                """, [.text(teamID), .text(normalizedEmail)])
+                WITH replaced AS (
+                    UPDATE auth.team_invitations SET revoked_at = now()
+                    WHERE team_id = $1::uuid AND email_normalized = $2 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING id)
+                INSERT INTO auth.team_audit (team_id, actor, action, subject, detail)
+                SELECT $1::uuid, $3::uuid, 'invitation_revoked', id::text, 'replaced by a new invitation' FROM replaced
+                """, [.text(teamID), .text(normalizedEmail), .text(actor)])
             let rows = try await transaction.query(
                 """
                 INSERT INTO auth.team_invitations (team_id, email_normalized, role, token_hash, invited_by, expires_at)
@@ -157,16 +174,19 @@ extension PostgresAccountStore {
             // FOR UPDATE: two acceptances of one link at once, the second waits and finds it spent.
             let rows = try await transaction.query(
                 """
-                SELECT id::text, team_id::text, email_normalized, role, accepted_at IS NOT NULL, revoked_at IS NOT NULL, expires_at <= now()
-                FROM auth.team_invitations WHERE token_hash = $1 FOR UPDATE
+                SELECT i.id::text, i.team_id::text, i.email_normalized, i.role, i.accepted_at IS NOT NULL, i.revoked_at IS NOT NULL, i.expires_at <= now(),
+                       (SELECT m.role FROM auth.team_members m WHERE m.team_id = i.team_id AND m.user_id = i.invited_by)
+                FROM auth.team_invitations i WHERE i.token_hash = $1 FOR UPDATE OF i
                 """, [.bytes(digest)])
-            guard let row = rows.first, try !row.decode(at: 5, as: Bool.self) else { return .unknown }
-            let (id, teamID, email, role): (String, String, String, TeamRole) = (
-                try row.decode(at: 0), try row.decode(at: 1), try row.decode(at: 2), try Self.role(row, at: 3)
-            )
-            if try row.decode(at: 4, as: Bool.self) { return .alreadyUsed }
-            if try row.decode(at: 6, as: Bool.self) { return .expired }
-            guard email == normalizedEmail else { return .otherEmail }
+            guard let row = rows.first else { return .unknown }
+            let (id, teamID, role): (String, String, TeamRole) = (try row.decode(at: 0), try row.decode(at: 1), try Self.role(row, at: 3))
+            let inviterRole = try Self.optionalRole(row, at: 7)
+            if let refusal = InvitationAcceptance.refusal(
+                revoked: try row.decode(at: 5), inviterMayGive: inviterRole?.mayManage(role) ?? false, accepted: try row.decode(at: 4),
+                expired: try row.decode(at: 6), invited: try row.decode(at: 2), email: normalizedEmail)
+            {
+                return refusal
+            }
             try await Self.lockTeam(transaction, teamID)
             let joined = try await transaction.query(
                 "INSERT INTO auth.team_members (team_id, user_id, role) VALUES ($1::uuid, $2::uuid, $3) ON CONFLICT DO NOTHING RETURNING 1",
@@ -176,7 +196,7 @@ extension PostgresAccountStore {
                 "UPDATE auth.team_invitations SET accepted_at = now(), accepted_by = $2::uuid WHERE id = $1::uuid", [.text(id), .text(userID)])
             try await Self.audit(
                 transaction, team: teamID, actor: userID, action: "member_joined", subject: userID, detail: "\(role.rawValue) invitation \(id)")
-            return .joined(teamID: teamID, role: role)
+            return .joined(teamID: teamID)
         }
     }
 
@@ -208,16 +228,37 @@ extension PostgresAccountStore {
         }
     }
 
-    func revokeTeamAPIKey(teamID: String, id: String, actor: String) async throws -> String? {
+    func revokeTeamAPIKey(teamID: String, id: String, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey? {
+        try await postgres.withTransaction { transaction in
+            // `target` reads the key as it was before the update: only a live key's revocation is audited.
+            let rows = try await transaction.query(
+                """
+                WITH target AS (
+                    SELECT id, revoked_at IS NULL AS live FROM auth.api_keys
+                    WHERE id = $1::uuid AND team_id = $2::uuid AND (user_id = $3::uuid OR team_role = ANY(string_to_array($4, ' '))) FOR UPDATE)
+                UPDATE auth.api_keys k SET revoked_at = coalesce(k.revoked_at, now()) FROM target WHERE k.id = target.id
+                RETURNING encode(k.key_hash, 'hex'), k.name, target.live, k.user_id::text
+                """, [.text(id), .text(teamID), .text(actor), .text(roles.map(\.rawValue).joined(separator: " "))])
+            guard let row = rows.first else { return nil }
+            if try row.decode(at: 2, as: Bool.self) {
+                try await Self.audit(transaction, team: teamID, actor: actor, action: "api_key_revoked", subject: id, detail: try row.decode(at: 1))
+            }
+            return ChangedTeamKey(id: id, digestHex: try row.decode(at: 0), madeBy: try row.decode(at: 3))
+        }
+    }
+
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey? {
         try await postgres.withTransaction { transaction in
             let rows = try await transaction.query(
                 """
-                UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid AND team_id = $2::uuid
-                RETURNING encode(key_hash, 'hex'), name
-                """, [.text(id), .text(teamID)])
+                UPDATE auth.api_keys SET daily_limit_micros = $3::bigint
+                WHERE id = $1::uuid AND team_id = $2::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                RETURNING encode(key_hash, 'hex'), user_id::text, name
+                """, [.text(id), .text(teamID), .int(dailyLimit.map { Int($0) })])
             guard let row = rows.first else { return nil }
-            try await Self.audit(transaction, team: teamID, actor: actor, action: "api_key_revoked", subject: id, detail: try row.decode(at: 1))
-            return try row.decode(at: 0)
+            let detail = "\(try row.decode(at: 2, as: String.self)) daily_limit_micros \(dailyLimit.map(String.init) ?? "none")"
+            try await Self.audit(transaction, team: teamID, actor: actor, action: "api_key_changed", subject: id, detail: detail)
+            return ChangedTeamKey(id: id, digestHex: try row.decode(at: 0), madeBy: try row.decode(at: 1))
         }
     }
 
@@ -226,7 +267,7 @@ extension PostgresAccountStore {
         return role
     }
 
-    private static func optionalRole(_ row: PostgresRow, at index: Int) throws -> TeamRole? {
+    static func optionalRole(_ row: PostgresRow, at index: Int) throws -> TeamRole? {
         guard let text: String = try row.decode(at: index) else { return nil }
         guard let role = TeamRole(rawValue: text) else { throw UnexpectedRow(message: "unknown team role \(text)") }
         return role

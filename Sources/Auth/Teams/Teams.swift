@@ -19,7 +19,7 @@ struct Teams: Sendable {
     static let teamsPerUser = 20
 
     func create(_ identity: Identity, name: String) async throws -> TeamSummary {
-        let name = try Self.checkedName(name)
+        let name = try APIKeyManagement.checkedName(name)
         guard let team = try await backends.postgres({ try await backends.store.createTeam(name: name, ownerID: identity.userID, limit: Self.teamsPerUser) })
         else { throw TeamError.tooManyTeams(limit: Self.teamsPerUser) }
         backends.logger.info("team created", metadata: ["team": "\(team.id)", "user": "\(identity.userID)"])
@@ -37,14 +37,17 @@ struct Teams: Sendable {
         return (summary, try await backends.postgres { try await backends.store.teamMembers(teamID: team) })
     }
 
-    /// Gives a member another role, or removes them (`role` nil); a member may always leave.
-    func changeMember(_ identity: Identity, team: String, user: String, to role: TeamRole?) async throws {
+    /// Gives a member another role, or removes them (`role` nil); a member may always leave. The
+    /// member's keys of the team that the new role could not make (all, when they go) are
+    /// revoked with it, at once on every instance: a key must not outlast its maker's standing.
+    func changeMember(_ identity: Identity, team: String, user: String, to role: TeamRole?, client: ClientInfo) async throws {
         let team = try Self.teamID(team)
         try await membership(of: identity, in: team)
         guard Identifiers.isUUID(user.lowercased()) else { throw TeamError.noSuchMember }
-        let change = try await backends.postgres {
+        let (change, revoked) = try await backends.postgres {
             try await backends.store.changeTeamMember(teamID: team, userID: user.lowercased(), to: role, actor: identity.userID)
         }
+        for key in revoked { try await apiKeys.revoked(digestHex: key.digestHex, keyID: key.id, by: identity, client: client, detail: " team \(team)") }
         switch change {
         case .changed: return
         case .noSuchMember: throw TeamError.noSuchMember
@@ -57,15 +60,18 @@ struct Teams: Sendable {
     /// The link carries the token, which is not kept: shown here once.
     func invite(_ identity: Identity, team: String, email: String, role: TeamRole, origin: String) async throws -> (TeamInvitation, link: String) {
         let team = try Self.teamID(team)
-        let actor = try await membership(of: identity, in: team)
-        guard actor.managesMembers, actor.mayManage(role), role != .owner else { throw TeamError.roleNotAllowed }
+        try await membership(of: identity, in: team)
+        guard role != .owner else { throw TeamError.roleNotAllowed }
         let email = Email.normalize(email)
         guard Email.isPlausible(email) else { throw AccountError.invalidEmail }
         let token = try Secrets.make(prefix: Self.invitationPrefix)
-        let invitation = try await backends.postgres {
-            try await backends.store.inviteToTeam(
-                teamID: team, normalizedEmail: email, role: role, digest: token.digest, lifetime: Self.invitationLifetime, actor: identity.userID)
-        }
+        // The store checks the inviter's role under the team's lock.
+        guard
+            let invitation = try await backends.postgres({
+                try await backends.store.inviteToTeam(
+                    teamID: team, normalizedEmail: email, role: role, digest: token.digest, lifetime: Self.invitationLifetime, actor: identity.userID)
+            })
+        else { throw TeamError.roleNotAllowed }
         // No mail is sent: the inviter passes the link on. The log names the invitation, never the token.
         backends.logger.info("team invitation created", metadata: ["team": "\(team)", "invitation": "\(invitation.id)"])
         return (invitation, "\(origin)/account#invitation=\(token.secret)")
@@ -95,7 +101,7 @@ struct Teams: Sendable {
             try await backends.store.acceptTeamInvitation(digest: digest, userID: identity.userID, normalizedEmail: user.email.map(Email.normalize))
         }
         switch acceptance {
-        case .joined(let team, _):
+        case .joined(let team):
             backends.logger.info("team joined", metadata: ["team": "\(team)", "user": "\(identity.userID)"])
             guard let summary = try await list(identity).first(where: { $0.id == team }) else { throw TeamError.noSuchTeam }
             return summary
@@ -114,8 +120,9 @@ struct Teams: Sendable {
         return try await backends.postgres { try await backends.store.teamAudit(teamID: team, before: before, limit: limit) }
     }
 
-    /// A key for the team with `role`, which the maker's own role must cover; its scopes are the
-    /// role's unless fewer are asked for.
+    /// A key for the team with `role`, which the maker's own role must cover (checked here before
+    /// the password, and again by the store under the team's lock); its scopes are the role's
+    /// unless fewer are asked for.
     func createKey(
         _ identity: Identity, team: String, name: String, role: TeamRole, scopes: [String]?, expiresIn: Int?, dailyLimit: Int64?, password: String,
         client: ClientInfo
@@ -133,24 +140,34 @@ struct Teams: Sendable {
         return try await backends.postgres { try await backends.store.teamAPIKeys(teamID: team) }
     }
 
-    /// Revokes a team's key at once on every instance: its maker may, and so may owners and admins.
+    /// Revokes a team's key at once on every instance: its maker may, and so may owners and admins
+    /// for the roles they manage (an admin not an owner's key).
     func revokeKey(_ identity: Identity, team: String, id: String, client: ClientInfo) async throws {
         let team = try Self.teamID(team)
         let actor = try await membership(of: identity, in: team)
-        guard Identifiers.isUUID(id.lowercased()) else { throw AccountError.noSuchAPIKey }
-        let id = id.lowercased()
-        if !actor.managesMembers {
-            let made = try await backends.postgres { try await backends.store.teamAPIKeys(teamID: team) }.first { $0.id == id }?.created_by
-            guard made == identity.userID else { throw TeamError.roleNotAllowed }
-        }
-        guard let digestHex = try await backends.postgres({ try await backends.store.revokeTeamAPIKey(teamID: team, id: id, actor: identity.userID) })
+        guard Identifiers.isUUID(id.lowercased()),
+            let key = try await backends.postgres({
+                try await backends.store.revokeTeamAPIKey(
+                    teamID: team, id: id.lowercased(), actor: identity.userID, roles: TeamRole.allCases.filter(actor.mayManage))
+            })
         else { throw AccountError.noSuchAPIKey }
-        try await backends.revokeAPIKey(digestHex: digestHex, keyID: id)
-        await backends.events.record(
-            SecurityEvent(
-                kind: .apiKeyRevoked, userID: identity.userID, sessionID: identity.sessionID, clientIP: client.address, requestID: client.requestID,
-                detail: "key \(id) team \(team)"))
+        try await apiKeys.revoked(digestHex: key.digestHex, keyID: key.id, by: identity, client: client, detail: " team \(team)")
     }
+
+    /// Sets a team key's daily limit on /v1 (nil for none): the roles that manage the balance
+    /// (owner, billing) may, after their password, as for a key of one's own.
+    func changeKeyLimit(_ identity: Identity, team: String, id: String, to dailyLimit: Int64?, password: String, client: ClientInfo) async throws {
+        let team = try Self.teamID(team)
+        guard try await membership(of: identity, in: team).scopes.contains(Self.balanceScope) else { throw TeamError.roleNotAllowed }
+        try await apiKeys.changeDailyLimit(id, to: dailyLimit, by: identity, password: password, client: client) { _, id in
+            try await backends.store.setTeamAPIKeyDailyLimit(teamID: team, id: id, dailyLimit: dailyLimit, actor: identity.userID).map {
+                ($0.digestHex, $0.madeBy)
+            }
+        }
+    }
+
+    /// The scope of a team's balance: who holds it may top up and cap keys.
+    static let balanceScope = "balance:manage"
 
     /// The caller's role in the team; 404 for a team they are not in, as for one that does not
     /// exist, so that ids cannot be probed.
@@ -166,13 +183,6 @@ struct Teams: Sendable {
         let id = text.lowercased()
         guard Identifiers.isUUID(id) else { throw TeamError.noSuchTeam }
         return id
-    }
-
-    private static func checkedName(_ name: String) throws -> String {
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        // Counted as PostgreSQL's length() counts (code points), which the table's CHECK applies.
-        guard (1...100).contains(name.unicodeScalars.count) else { throw AccountError.invalidKeyName }
-        return name
     }
 }
 

@@ -61,35 +61,32 @@ extension InMemoryAccountStore {
         state.withLock { state in
             state.teams.teams.values.compactMap { team in
                 team.members[userID].map { (team, $0.role) }
-            }.sorted { $0.0.createdAt < $1.0.createdAt }.map { team, role in
+            }.sorted { ($0.0.createdAt, $0.0.id) < ($1.0.createdAt, $1.0.id) }.map { team, role in
                 TeamSummary(id: team.id, name: team.name, role: role, created_at: Self.iso(team.createdAt))
             }
         }
     }
 
     func teamRole(teamID: String, userID: String) async throws -> TeamRole? {
-        state.withLock { $0.teams.teams[teamID.lowercased()]?.members[userID]?.role }
+        state.withLock { $0.teams.teams[teamID]?.members[userID]?.role }
     }
 
     func teamMembers(teamID: String) async throws -> [TeamMember] {
         state.withLock { state in
-            (state.teams.teams[teamID.lowercased()]?.members ?? [:]).sorted { $0.value.sequence < $1.value.sequence }.map { userID, member in
+            (state.teams.teams[teamID]?.members ?? [:]).sorted { $0.value.sequence < $1.value.sequence }.map { userID, member in
                 TeamMember(user_id: userID, email: state.users[userID]?.record.email, role: member.role, added_at: Self.iso(member.addedAt))
             }
         }
     }
 
-    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> MemberChange {
+    func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> (MemberChange, revoked: [ChangedTeamKey]) {
         state.withLock { state in
-            let teamID = teamID.lowercased()
-            guard let team = state.teams.teams[teamID], let current = team.members[userID]?.role else { return .noSuchMember }
+            guard let team = state.teams.teams[teamID], let current = team.members[userID]?.role else { return (.noSuchMember, []) }
             let leaving = role == nil && actor == userID
-            if !leaving {
-                guard let actorRole = team.members[actor]?.role, actorRole.managesMembers, actorRole.mayManage(current),
-                    role.map(actorRole.mayManage) ?? true
-                else { return .notAllowed }
-            }
-            if current == .owner, role != .owner, team.members.values.filter({ $0.role == .owner }).count <= 1 { return .lastOwner }
+            let decision = MemberChange.decide(
+                current: current, to: role, actorRole: team.members[actor]?.role, leaving: leaving,
+                owners: team.members.values.filter { $0.role == .owner }.count)
+            guard decision == .changed else { return (decision, []) }
             if let role {
                 state.teams.teams[teamID]?.members[userID]?.role = role
                 state.teams.audit(teamID, actor: actor, "member_role_changed", subject: userID, detail: "\(current.rawValue) -> \(role.rawValue)")
@@ -97,17 +94,27 @@ extension InMemoryAccountStore {
                 state.teams.teams[teamID]?.members[userID] = nil
                 state.teams.audit(teamID, actor: actor, leaving ? "member_left" : "member_removed", subject: userID, detail: current.rawValue)
             }
-            return .changed
+            let now = Date()
+            var revoked: [ChangedTeamKey] = []
+            for key in state.apiKeys.values where key.team?.teamID == teamID && key.userID == userID && key.isLive(at: now) {
+                guard let keyRole = key.team?.role, !(role?.mayMakeKey(of: keyRole) ?? false) else { continue }
+                state.apiKeys[key.id]?.revoked = true
+                state.teams.audit(
+                    teamID, actor: actor, "api_key_revoked", subject: key.id, detail: "\(key.name) (\(keyRole.rawValue), beyond its maker's role now)")
+                revoked.append(ChangedTeamKey(id: key.id, digestHex: key.digestHex, madeBy: userID))
+            }
+            return (.changed, revoked)
         }
     }
 
     func inviteToTeam(teamID: String, normalizedEmail: String, role: TeamRole, digest: [UInt8], lifetime: TimeInterval, actor: String) async throws
-        -> TeamInvitation
+        -> TeamInvitation?
     {
         state.withLock { state in
-            let teamID = teamID.lowercased()
+            guard state.teams.teams[teamID]?.members[actor]?.role.mayManage(role) ?? false else { return nil }
             for (id, open) in state.teams.invitations where open.teamID == teamID && open.email == normalizedEmail && !open.accepted && !open.revoked {
                 state.teams.invitations[id]?.revoked = true
+                state.teams.audit(teamID, actor: actor, "invitation_revoked", subject: id, detail: "replaced by a new invitation")
             }
             let invitation = InMemoryTeams.Invitation(
                 id: Self.newID(), teamID: teamID, email: normalizedEmail, role: role, digest: digest, invitedBy: actor, sequence: state.teams.next(),
@@ -121,14 +128,14 @@ extension InMemoryAccountStore {
     func teamInvitations(teamID: String) async throws -> [TeamInvitation] {
         state.withLock { state in
             let now = Date()
-            return state.teams.invitations.values.filter { $0.teamID == teamID.lowercased() && $0.isOpen(at: now) }.sorted { $0.sequence > $1.sequence }
+            return state.teams.invitations.values.filter { $0.teamID == teamID && $0.isOpen(at: now) }.sorted { $0.sequence > $1.sequence }
                 .map(Self.summary)
         }
     }
 
     func revokeTeamInvitation(teamID: String, id: String, actor: String) async throws -> Bool {
         state.withLock { state in
-            guard let invitation = state.teams.invitations[id.lowercased()], invitation.teamID == teamID.lowercased(), !invitation.accepted,
+            guard let invitation = state.teams.invitations[id], invitation.teamID == teamID, !invitation.accepted,
                 !invitation.revoked
             else { return false }
             state.teams.invitations[invitation.id]?.revoked = true
@@ -139,24 +146,28 @@ extension InMemoryAccountStore {
 
     func acceptTeamInvitation(digest: [UInt8], userID: String, normalizedEmail: String?) async throws -> InvitationAcceptance {
         state.withLock { state in
-            guard let invitation = state.teams.invitations.values.first(where: { $0.digest == digest }), !invitation.revoked else { return .unknown }
-            if invitation.accepted { return .alreadyUsed }
-            if invitation.expiresAt <= Date() { return .expired }
-            guard invitation.email == normalizedEmail else { return .otherEmail }
+            guard let invitation = state.teams.invitations.values.first(where: { $0.digest == digest }) else { return .unknown }
+            let inviterRole = state.teams.teams[invitation.teamID]?.members[invitation.invitedBy]?.role
+            if let refusal = InvitationAcceptance.refusal(
+                revoked: invitation.revoked, inviterMayGive: inviterRole?.mayManage(invitation.role) ?? false, accepted: invitation.accepted,
+                expired: invitation.expiresAt <= Date(), invited: invitation.email, email: normalizedEmail)
+            {
+                return refusal
+            }
             guard state.teams.teams[invitation.teamID]?.members[userID] == nil else { return .alreadyMember }
             let sequence = state.teams.next()
             state.teams.teams[invitation.teamID]?.members[userID] = (invitation.role, sequence, Date())
             state.teams.invitations[invitation.id]?.accepted = true
             state.teams.audit(
                 invitation.teamID, actor: userID, "member_joined", subject: userID, detail: "\(invitation.role.rawValue) invitation \(invitation.id)")
-            return .joined(teamID: invitation.teamID, role: invitation.role)
+            return .joined(teamID: invitation.teamID)
         }
     }
 
     func teamAudit(teamID: String, before: Int64?, limit: Int) async throws -> [TeamAuditEntry] {
         state.withLock { state in
             Array(
-                state.teams.audit.filter { logged in logged.teamID == teamID.lowercased() && before.map { logged.entry.id < $0 } ?? true }.map(\.entry)
+                state.teams.audit.filter { logged in logged.teamID == teamID && before.map { logged.entry.id < $0 } ?? true }.map(\.entry)
                     .reversed().prefix(limit))
         }
     }
@@ -164,7 +175,7 @@ extension InMemoryAccountStore {
     func teamAPIKeys(teamID: String) async throws -> [TeamAPIKeySummary] {
         state.withLock { state in
             let now = Date()
-            return state.apiKeys.values.filter { $0.team?.teamID == teamID.lowercased() && $0.isLive(at: now) }.sorted { $0.sequence > $1.sequence }
+            return state.apiKeys.values.filter { $0.team?.teamID == teamID && $0.isLive(at: now) }.sorted { $0.sequence > $1.sequence }
                 .compactMap { key in
                     key.team.map { team in
                         TeamAPIKeySummary(
@@ -175,12 +186,24 @@ extension InMemoryAccountStore {
         }
     }
 
-    func revokeTeamAPIKey(teamID: String, id: String, actor: String) async throws -> String? {
+    func revokeTeamAPIKey(teamID: String, id: String, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey? {
         state.withLock { state in
-            guard let key = state.apiKeys[id.lowercased()], key.team?.teamID == teamID.lowercased() else { return nil }
+            guard let key = state.apiKeys[id], let team = key.team, team.teamID == teamID, key.userID == actor || roles.contains(team.role) else {
+                return nil
+            }
+            if !key.revoked { state.teams.audit(teamID, actor: actor, "api_key_revoked", subject: key.id, detail: key.name) }
             state.apiKeys[key.id]?.revoked = true
-            state.teams.audit(key.team?.teamID ?? teamID, actor: actor, "api_key_revoked", subject: key.id, detail: key.name)
-            return key.digestHex
+            return ChangedTeamKey(id: key.id, digestHex: key.digestHex, madeBy: key.userID)
+        }
+    }
+
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey? {
+        state.withLock { state in
+            guard let key = state.apiKeys[id], key.team?.teamID == teamID, key.isLive(at: Date()) else { return nil }
+            state.apiKeys[key.id]?.dailyLimit = dailyLimit
+            state.teams.audit(
+                teamID, actor: actor, "api_key_changed", subject: key.id, detail: "\(key.name) daily_limit_micros \(dailyLimit.map(String.init) ?? "none")")
+            return ChangedTeamKey(id: key.id, digestHex: key.digestHex, madeBy: key.userID)
         }
     }
 

@@ -248,25 +248,31 @@ final class InMemoryAccountStore: AccountStore {
     func createAPIKey(
         userID: String, name: String, digest: [UInt8], prefix: String, scopes: [String], dailyLimit: Int64?, lifetime: TimeInterval, limit: Int,
         team: TeamKeyGrant?
-    ) async throws -> (id: String, expiresAt: Date)? {
-        state.withLock { state -> (id: String, expiresAt: Date)? in
+    ) async throws -> APIKeyCreation {
+        state.withLock { state -> APIKeyCreation in
             let now = Date()
+            if let team, !(state.teams.teams[team.teamID]?.members[userID]?.role.mayMakeKey(of: team.role) ?? false) { return .notAllowed }
             let sameOwner: (APIKey) -> Bool = { key in team.map { key.team?.teamID == $0.teamID } ?? (key.userID == userID && key.team == nil) }
-            guard state.apiKeys.values.filter({ sameOwner($0) && $0.isLive(at: now) }).count < limit else { return nil }
+            guard state.apiKeys.values.filter({ sameOwner($0) && $0.isLive(at: now) }).count < limit else { return .tooMany }
             let id = Self.newID()
             let expiresAt = now + lifetime
             state.apiKeys[id] = APIKey(
                 id: id, userID: userID, name: name, digestHex: Hex.encode(digest), prefix: prefix, scopes: scopes, sequence: state.next(), createdAt: now,
                 expiresAt: expiresAt, revoked: false, dailyLimit: dailyLimit, team: team)
             if let team { state.teams.audit(team.teamID, actor: userID, "api_key_created", subject: id, detail: "\(team.role.rawValue) \(name)") }
-            return (id, expiresAt)
+            return .created(id: id, expiresAt: expiresAt)
         }
     }
 
     func revokeAPIKeys(userID: String) async throws -> [(id: String, digestHex: String)] {
         state.withLock { state in
             let keys = state.apiKeys.values.filter { $0.userID == userID && !$0.revoked }
-            for key in keys { state.apiKeys[key.id]?.revoked = true }
+            for key in keys {
+                state.apiKeys[key.id]?.revoked = true
+                if let team = key.team {
+                    state.teams.audit(team.teamID, actor: userID, "api_key_revoked", subject: key.id, detail: "\(key.name) (with every key its maker made)")
+                }
+            }
             return keys.map { ($0.id, $0.digestHex) }
         }
     }

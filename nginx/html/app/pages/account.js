@@ -59,7 +59,7 @@ async function developersSection(team) {
   }, field(t('developers.amount'), amount), error, submit);
   const { totals } = usage;
   // A team's owner and billing role top it up; its CSV is the API's (a link cannot send X-Team).
-  const tops = !team || team.role === 'owner' || team.role === 'billing';
+  const tops = !team || team.scopes.includes('balance:manage');
   return h('section', { class: team ? 'developers' : 'card developers' },
     title,
     h('p', { class: 'balance' }, t('developers.balance', { available: dollars(balance.available_micros), held: dollars(balance.reserved_micros) })),

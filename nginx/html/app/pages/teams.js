@@ -2,22 +2,13 @@
 // team; each team's members (roles changed and members removed by its owners and admins; anyone
 // may leave), invitations by link (shown once, to pass on: no mail is sent), its keys (made with a
 // role no greater than yours), and its balance and usage for the roles that read them. An
-// invitation's link opens the account page (#invitation=...), which asks before joining.
+// invitation's link opens the account page (#invitation=...), which asks before joining. What the
+// caller's role allows comes with each team from authd (scopes, manages_members, manageable_roles,
+// key_roles), so the rules live in one place.
 
 import { api } from '../api.js';
 import { h, fill, field, alertBox, showError, onSubmit } from '../dom.js';
 import { t } from '../i18n.js';
-
-/** What each role may do (Sources/Auth/Teams/TeamRole.swift says the same to the server). */
-const scopesOf = {
-  owner: ['inference', 'usage:read', 'balance:manage'],
-  admin: ['inference', 'usage:read'],
-  billing: ['usage:read', 'balance:manage'],
-  member: ['inference'],
-};
-const managesMembers = (role) => role === 'owner' || role === 'admin';
-const mayManage = (actor, role) => actor === 'owner' || (actor === 'admin' && role !== 'owner');
-const mayMakeKey = (actor, role) => scopesOf[role].every((scope) => scopesOf[actor].includes(scope));
 
 /** The teams card; `money` holds the account page's `dollars` and `developersSection`. */
 export async function teamsSection(me, money) {
@@ -68,16 +59,16 @@ async function teamCard(team, me, money, reload) {
   const [detail, keys, invitations] = await Promise.all([
     api.get(`/auth/teams/${team.id}`),
     api.get(`/auth/teams/${team.id}/api-keys`),
-    managesMembers(team.role) ? api.get(`/auth/teams/${team.id}/invitations`) : null,
+    team.manages_members ? api.get(`/auth/teams/${team.id}/invitations`) : null,
   ]);
   const error = alertBox();
   return h('article', { class: 'team', 'data-team': team.id },
     h('h3', {}, team.name, ' ', h('span', { class: 'meta' }, t('teams.yourRole', { role: t(`role.${team.role}`) }))),
     error,
     membersList(team, me, detail.members, error, reload),
-    managesMembers(team.role) ? invitationsPart(team, invitations.invitations) : null,
+    team.manages_members ? invitationsPart(team, invitations.invitations) : null,
     keysPart(team, me, keys.api_keys, money.dollars),
-    team.role === 'member' ? null : await money.developersSection(team));
+    team.scopes.includes('usage:read') ? await money.developersSection(team) : null);
 }
 
 function membersList(team, me, members, error, reload) {
@@ -94,10 +85,9 @@ function membersList(team, me, members, error, reload) {
   const rows = members.map((member) => {
     const itsMe = member.user_id === me.user_id;
     const parts = [h('span', {}, member.email ?? member.user_id, itsMe ? ` (${t('teams.you')})` : ''), h('span', { class: 'meta' }, t(`role.${member.role}`))];
-    if (!itsMe && mayManage(team.role, member.role)) {
+    if (!itsMe && team.manageable_roles.includes(member.role)) {
       const role = h('select', { name: 'member_role', 'aria-label': t('teams.role') },
-        Object.keys(scopesOf).filter((option) => mayManage(team.role, option))
-          .map((option) => h('option', { value: option, selected: option === member.role }, t(`role.${option}`))));
+        team.manageable_roles.map((option) => h('option', { value: option, selected: option === member.role }, t(`role.${option}`))));
       role.addEventListener('change', () => act(role, () => api.patch(`/auth/teams/${team.id}/members/${member.user_id}`, { role: role.value })));
       const remove = h('button', { type: 'button' }, t('teams.remove'));
       remove.addEventListener('click', () => act(remove, () => api.delete(`/auth/teams/${team.id}/members/${member.user_id}`)));
@@ -120,7 +110,8 @@ function invitationsPart(team, invitations) {
     h('li', {}, h('span', {}, invitation.email), h('span', { class: 'meta' }, t(`role.${invitation.role}`)))));
   const email = h('input', { type: 'email', name: 'invite_email', required: true });
   const role = h('select', { name: 'invite_role' },
-    ['admin', 'billing', 'member'].filter((option) => mayManage(team.role, option)).map((option) => h('option', { value: option, selected: option === 'member' }, t(`role.${option}`))));
+    // Owners are made from members, not invited.
+    team.manageable_roles.filter((option) => option !== 'owner').map((option) => h('option', { value: option, selected: option === 'member' }, t(`role.${option}`))));
   const submit = h('button', { type: 'submit' }, t('teams.invite'));
   const form = h('form', {
     onsubmit: onSubmit({ submit, error, t }, async () => {
@@ -142,7 +133,7 @@ function keysPart(team, me, keys, dollars) {
     const item = h('li', {},
       h('span', {}, key.name, ' ', h('code', {}, `${key.prefix}…`)),
       h('span', { class: 'meta' }, t(`role.${key.role}`), key.daily_limit_micros ? ` · ${t('account.dailyLimit', { amount: dollars(key.daily_limit_micros) })}` : ''));
-    if (managesMembers(team.role) || key.created_by === me.user_id) {
+    if (team.manageable_roles.includes(key.role) || key.created_by === me.user_id) {
       const revoke = h('button', { type: 'button' }, t('account.revoke'));
       revoke.addEventListener('click', async () => {
         revoke.disabled = true;
@@ -161,7 +152,7 @@ function keysPart(team, me, keys, dollars) {
   fill(list, keys.map(row));
   const name = h('input', { name: 'team_key_name', required: true, maxlength: 100 });
   const role = h('select', { name: 'team_key_role' },
-    Object.keys(scopesOf).filter((option) => mayMakeKey(team.role, option)).map((option) => h('option', { value: option }, t(`role.${option}`))));
+    team.key_roles.map((option) => h('option', { value: option }, t(`role.${option}`))));
   const limit = h('input', { type: 'number', name: 'team_key_limit', min: 0.01, max: 1000000, step: 0.01 });
   const password = h('input', { type: 'password', name: 'team_key_password', autocomplete: 'current-password', required: true });
   const submit = h('button', { type: 'submit' }, t('account.createKey'));
