@@ -93,7 +93,8 @@ protocol AccountStore: Sendable {
     /// Gives a member another role, or removes them (`role` nil), as `actor` (the member themselves
     /// may leave): refused when the actor's role may not manage both roles, or when it would leave
     /// the team without an owner. The member's keys of the team that their new role could not
-    /// make (all of them, when they go) are revoked with it, audited; they are returned.
+    /// make (all of them, when they go) are revoked with it, and their open invitations of roles
+    /// it could not give, audited; the keys are returned.
     func changeTeamMember(teamID: String, userID: String, to role: TeamRole?, actor: String) async throws -> (MemberChange, revoked: [ChangedTeamKey])
     /// Records an invitation for an address, replacing an open one for it, while `actor`'s role may
     /// give `role` (nil when it no longer may); `digest` is the SHA-256 of the link's token.
@@ -113,9 +114,10 @@ protocol AccountStore: Sendable {
     /// Revokes one of the team's keys (again, if it already was) as `actor`, who made it or may
     /// manage its role (`roles`); the key, nil when the team has no such key that the actor may revoke.
     func revokeTeamAPIKey(teamID: String, id: String, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey?
-    /// Sets the daily limit on /v1 (µ; nil for none) of one of the team's live keys, as `actor`;
-    /// the key, nil when the team has no such live key.
-    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey?
+    /// Sets the daily limit on /v1 (µ; nil for none) of one of the team's live keys, as `actor`,
+    /// while their role is one of `roles` (checked under the team's lock); the key, nil when the
+    /// team has no such live key or the actor no such role.
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey?
 }
 
 /// What became of a request for a new API key.

@@ -149,8 +149,11 @@ import Testing
                     "member_left", "member_role_changed", "member_role_changed", "member_joined", "invitation_created", "member_joined", "invitation_created",
                     "member_joined", "invitation_created", "team_created",
                 ])
-            let listed = try Self.json(try await client.send(.get, "/auth/teams", token: admin.token))
-            #expect((listed["teams"] as? [[String: Any]])?.first?["role"] as? String == "owner")
+            let listed = try #require(try Self.json(try await client.send(.get, "/auth/teams", token: admin.token))["teams"] as? [[String: Any]])
+            #expect(listed.first?["role"] as? String == "owner" && listed.first?["manageable_roles"] as? [String] == ["owner", "admin", "billing", "member"])
+            let billingView = try #require(try Self.json(try await client.send(.get, "/auth/teams", token: billing.token))["teams"] as? [[String: Any]]).first
+            #expect(billingView?["scopes"] as? [String] == ["balance:manage", "usage:read"] && billingView?["manages_members"] as? Bool == false)
+            #expect(billingView?["manageable_roles"] as? [String] == [] && billingView?["key_roles"] as? [String] == ["billing"])
         }
     }
 
@@ -189,9 +192,12 @@ import Testing
             #expect(teamKeys.count == 2 && teamKeys.contains { $0["role"] as? String == "member" && $0["created_by"] as? String == member.id })
             let own = try #require(try Self.json(try await client.send(.get, "/auth/api-keys", token: member.token))["api_keys"] as? [[String: Any]])
             #expect(own.isEmpty)
-            // The maker or a manager revokes it, at once.
+            // A member revokes nobody's key but their own (404, as for no key), at once.
+            let billingKeyID = try #require(teamKeys.first { $0["role"] as? String == "billing" }?["id"] as? String)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(billingKeyID)", token: member.token).status == .notFound)
+            #expect(try await Self.validate(client, billingKey, team: nil).status == .ok)
             let memberKeyID = try #require(try Self.json(memberKey)["id"] as? String)
-            #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(memberKeyID)", token: owner.token).status == .noContent)
+            #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(memberKeyID)", token: member.token).status == .noContent)
             #expect(try await Self.validate(client, key, team: nil).status == .unauthorized)
         }
     }
@@ -267,6 +273,8 @@ import Testing
             let team = try await Self.makeTeam(client, owner)
             let admin = try await Self.member(client)
             try await Self.join(client, team: team, inviter: owner, admin, as: "admin")
+            let billing = try await Self.member(client)
+            try await Self.join(client, team: team, inviter: owner, billing, as: "billing")
             let adminKey = try Self.json(try await Self.makeKey(client, team: team, admin, role: "admin"))
             let memberKey = try Self.json(try await Self.makeKey(client, team: team, admin, role: "member"))
             let ownerKey = try Self.json(try await Self.makeKey(client, team: team, owner, role: "owner"))
@@ -277,12 +285,15 @@ import Testing
             #expect(try await client.send(.delete, "/auth/teams/\(team)/api-keys/\(try id(ownerKey))", token: admin.token).status == .notFound)
             #expect(try await Self.validate(client, try key(ownerKey), team: nil).status == .ok)
 
-            // Owners and billing cap a team's key; an admin may not.
-            let capped = try await client.send(
-                .patch, "/auth/teams/\(team)/api-keys/\(try id(memberKey))", json: #"{"password":"\#(owner.account.password)","daily_limit_micros":700000}"#,
-                token: owner.token)
-            #expect(capped.status == .ok, "\(String(buffer: capped.body))")
-            #expect(try await Self.validate(client, try key(memberKey), team: nil).header(GatewayHeaders.keyDailyLimit) == "700000")
+            // Owners and billing cap a team's key, which every instance then reads anew; an admin may not.
+            #expect(try await Self.validate(client, try key(memberKey), team: nil).header(GatewayHeaders.keyDailyLimit) == nil)
+            for (who, limit) in [(owner, 700000), (billing, 900000)] {
+                let capped = try await client.send(
+                    .patch, "/auth/teams/\(team)/api-keys/\(try id(memberKey))",
+                    json: #"{"password":"\#(who.account.password)","daily_limit_micros":\#(limit)}"#, token: who.token)
+                #expect(capped.status == .ok, "\(String(buffer: capped.body))")
+                #expect(try await Self.validate(client, try key(memberKey), team: nil).header(GatewayHeaders.keyDailyLimit) == "\(limit)")
+            }
             let byAdmin = try await client.send(
                 .patch, "/auth/teams/\(team)/api-keys/\(try id(memberKey))", json: #"{"password":"\#(admin.account.password)","daily_limit_micros":null}"#,
                 token: admin.token)
@@ -299,7 +310,7 @@ import Testing
             #expect(try await Self.validate(client, try key(adminKey), team: nil).status == .unauthorized)
             #expect(try await Self.validate(client, try key(memberKey), team: nil).status == .ok)
             let accepted = try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(link)"}"#, token: invitee.token)
-            #expect(accepted.status == .notFound, "a member may not give the member role: the invitation is void")
+            #expect(accepted.status == .notFound, "a member may not give the member role: the invitation was revoked with the demotion")
             // Removed: every key they made for the team goes.
             #expect(try await client.send(.delete, "/auth/teams/\(team)/members/\(admin.id)", token: owner.token).status == .noContent)
             #expect(try await Self.validate(client, try key(memberKey), team: nil).status == .unauthorized)
@@ -309,9 +320,13 @@ import Testing
                 lifetime: 3600, limit: 20, team: TeamKeyGrant(teamID: team, role: .member))
             #expect(refused == .notAllowed)
 
-            let audit = try Self.json(try await client.send(.get, "/auth/teams/\(team)/audit?limit=5", token: owner.token))
+            let audit = try Self.json(try await client.send(.get, "/auth/teams/\(team)/audit?limit=8", token: owner.token))
             let actions = try #require(audit["entries"] as? [[String: Any]]).compactMap { $0["action"] as? String }
-            #expect(actions == ["api_key_revoked", "member_removed", "api_key_revoked", "member_role_changed", "invitation_created"])
+            #expect(
+                actions == [
+                    "api_key_revoked", "member_removed", "api_key_revoked", "invitation_revoked", "member_role_changed", "invitation_created",
+                    "api_key_changed", "api_key_changed",
+                ])
         }
     }
 
@@ -335,7 +350,12 @@ import Testing
             let link = try #require((try Self.json(again)["link"] as? String)?.split(separator: "#invitation=").last.map(String.init))
             let twice = try await client.send(.post, "/auth/invitations/accept", json: #"{"token":"\#(link)"}"#, token: member.token)
             #expect(twice.status == .conflict && twice.errorBody?.error == "already_member")
-            // The team's keys count apart from the maker's own: two for the team, then 409.
+            // The team's keys count apart from the maker's own: two of their own, two for the team, then 409.
+            for _ in 0..<2 {
+                let own = try await client.send(
+                    .post, "/auth/api-keys", json: #"{"password":"\#(member.account.password)","name":"own","scopes":["inference"]}"#, token: member.token)
+                #expect(own.status == .created)
+            }
             for _ in 0..<2 { #expect(try await Self.makeKey(client, team: team, member, role: "member").status == .created) }
             let third = try await Self.makeKey(client, team: team, member, role: "member")
             #expect(third.status == .conflict && third.errorBody?.error == "too_many_api_keys")

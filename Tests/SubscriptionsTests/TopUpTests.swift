@@ -103,11 +103,14 @@ struct TopUpTests {
                 let teams = try await Self.balance(client, user: user, team: team)
                 #expect(teams.json["team"] as? String == team && teams.json["available_micros"] as? Int == 1_000_000)
                 #expect(try await Self.balance(client, user: user).json["available_micros"] as? Int == 0, "the member's own balance is untouched")
+                // Each route checks its own scope: usage:read reads the balance, balance:manage buys credit.
+                let reader = Self.identity(user: user, team: team, scopes: "usage:read")
+                #expect(try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: reader).status == .ok)
+                let buy = try await AdminTests.send(client, .post, "/api/billing/top-up", #"{"amount_cents":100}"#, headers: reader)
+                #expect(buy.status == .forbidden && buy.json["error"] as? String == "insufficient_scope")
                 let member = Self.identity(user: user, team: team, scopes: "inference")
-                for (method, path, body) in [(HTTPRequest.Method.get, "/api/billing/balance", nil), (.post, "/api/billing/top-up", #"{"amount_cents":100}"#)] {
-                    let refused = try await AdminTests.send(client, method, path, body, headers: member)
-                    #expect(refused.status == .forbidden && refused.json["error"] as? String == "insufficient_scope", "\(path)")
-                }
+                let read = try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: member)
+                #expect(read.status == .forbidden && read.json["error"] as? String == "insufficient_scope")
                 var forged = Self.identity(user: user)
                 forged[GatewayHeaders.teamID] = "team-1"
                 #expect(try await AdminTests.send(client, .get, "/api/billing/balance", nil, headers: forged).status == .unauthorized)

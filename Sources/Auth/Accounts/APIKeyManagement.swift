@@ -53,7 +53,14 @@ struct APIKeyManagement: Sendable {
         let record = APIKeyRecord(
             userID: user.id, keyID: created.id, scopes: scopes, expiresAt: created.expiresAt, ownerBlocked: false, ownerScopes: user.scopes,
             dailyLimit: dailyLimit, teamID: team?.teamID)
-        try await backends.redis { try await backends.registry.recordAPIKey(digestHex: Hex.encode(secret.digest), record.sealed) }
+        let digestHex = Hex.encode(secret.digest)
+        try await backends.redis { try await backends.registry.recordAPIKey(digestHex: digestHex, record.sealed) }
+        // A revocation that ran between the insert and the record (its maker leaving the team, a
+        // password change) found no record to remove: read the key again, as the validator does.
+        guard try await backends.postgres({ try await backends.store.activeAPIKey(digestHex: digestHex, now: Date()) }) != nil else {
+            try await backends.revokeAPIKey(digestHex: digestHex, keyID: created.id)
+            throw AccountError.noSuchAPIKey
+        }
         let teamDetail = team.map { " team \($0.teamID) \($0.role.rawValue)" } ?? ""
         await backends.events.record(
             SecurityEvent(

@@ -78,7 +78,7 @@ extension PostgresAccountStore {
             let leaving = role == nil && actor == userID
             let decision = MemberChange.decide(
                 current: current, to: role, actorRole: try Self.optionalRole(row, at: 1), leaving: leaving, owners: try row.decode(at: 2))
-            guard decision == .changed else { return (decision, []) }
+            guard decision == .changed, role != current else { return (decision, []) }
             if let role {
                 try await transaction.query(
                     "UPDATE auth.team_members SET role = $3 WHERE team_id = $1::uuid AND user_id = $2::uuid",
@@ -91,6 +91,19 @@ extension PostgresAccountStore {
                 try await Self.audit(
                     transaction, team: teamID, actor: actor, action: leaving ? "member_left" : "member_removed", subject: userID, detail: current.rawValue)
             }
+            // Their open invitations of roles the new role could not give (all, when they go) die
+            // with it, so that none is accepted later in their name.
+            let givable = role.map { new in TeamRole.allCases.filter(new.mayManage) } ?? []
+            try await transaction.query(
+                """
+                WITH voided AS (
+                    UPDATE auth.team_invitations SET revoked_at = now()
+                    WHERE team_id = $1::uuid AND invited_by = $2::uuid AND accepted_at IS NULL AND revoked_at IS NULL
+                      AND NOT (role = ANY(string_to_array($3, ' ')))
+                    RETURNING id, email_normalized)
+                INSERT INTO auth.team_audit (team_id, actor, action, subject, detail)
+                SELECT $1::uuid, $4::uuid, 'invitation_revoked', id::text, email_normalized || ' (beyond its inviter''s role now)' FROM voided
+                """, [.text(teamID), .text(userID), .text(givable.map(\.rawValue).joined(separator: " ")), .text(actor)])
             // Their keys that the new role could not make (all of them, when they go) go with it.
             let kept = role.map { new in TeamRole.allCases.filter { new.mayMakeKey(of: $0) } } ?? []
             let revoked = try await transaction.query(
@@ -171,7 +184,12 @@ extension PostgresAccountStore {
 
     func acceptTeamInvitation(digest: [UInt8], userID: String, normalizedEmail: String?) async throws -> InvitationAcceptance {
         try await postgres.withTransaction { transaction in
-            // FOR UPDATE: two acceptances of one link at once, the second waits and finds it spent.
+            // The team's lock first, as every membership change takes it: the inviter's role is read
+            // after any change to it that was under way. FOR UPDATE: two acceptances of one link at
+            // once, the second waits and finds it spent.
+            let team = try await transaction.query("SELECT team_id::text FROM auth.team_invitations WHERE token_hash = $1", [.bytes(digest)])
+            guard let teamID: String = try team.first?.decode(at: 0) else { return .unknown }
+            try await Self.lockTeam(transaction, teamID)
             let rows = try await transaction.query(
                 """
                 SELECT i.id::text, i.team_id::text, i.email_normalized, i.role, i.accepted_at IS NOT NULL, i.revoked_at IS NOT NULL, i.expires_at <= now(),
@@ -179,7 +197,7 @@ extension PostgresAccountStore {
                 FROM auth.team_invitations i WHERE i.token_hash = $1 FOR UPDATE OF i
                 """, [.bytes(digest)])
             guard let row = rows.first else { return .unknown }
-            let (id, teamID, role): (String, String, TeamRole) = (try row.decode(at: 0), try row.decode(at: 1), try Self.role(row, at: 3))
+            let (id, role): (String, TeamRole) = (try row.decode(at: 0), try Self.role(row, at: 3))
             let inviterRole = try Self.optionalRole(row, at: 7)
             if let refusal = InvitationAcceptance.refusal(
                 revoked: try row.decode(at: 5), inviterMayGive: inviterRole?.mayManage(role) ?? false, accepted: try row.decode(at: 4),
@@ -187,7 +205,6 @@ extension PostgresAccountStore {
             {
                 return refusal
             }
-            try await Self.lockTeam(transaction, teamID)
             let joined = try await transaction.query(
                 "INSERT INTO auth.team_members (team_id, user_id, role) VALUES ($1::uuid, $2::uuid, $3) ON CONFLICT DO NOTHING RETURNING 1",
                 [.text(teamID), .text(userID), .text(role.rawValue)])
@@ -247,14 +264,18 @@ extension PostgresAccountStore {
         }
     }
 
-    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey? {
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey? {
         try await postgres.withTransaction { transaction in
+            // Under the team's lock, the actor's role as it is now.
+            try await Self.lockTeam(transaction, teamID)
             let rows = try await transaction.query(
                 """
                 UPDATE auth.api_keys SET daily_limit_micros = $3::bigint
                 WHERE id = $1::uuid AND team_id = $2::uuid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                  AND EXISTS (SELECT 1 FROM auth.team_members
+                              WHERE team_id = $2::uuid AND user_id = $4::uuid AND role = ANY(string_to_array($5, ' ')))
                 RETURNING encode(key_hash, 'hex'), user_id::text, name
-                """, [.text(id), .text(teamID), .int(dailyLimit.map { Int($0) })])
+                """, [.text(id), .text(teamID), .int(dailyLimit.map { Int($0) }), .text(actor), .text(roles.map(\.rawValue).joined(separator: " "))])
             guard let row = rows.first else { return nil }
             let detail = "\(try row.decode(at: 2, as: String.self)) daily_limit_micros \(dailyLimit.map(String.init) ?? "none")"
             try await Self.audit(transaction, team: teamID, actor: actor, action: "api_key_changed", subject: id, detail: detail)

@@ -42,10 +42,20 @@ struct Teams: Sendable {
     /// revoked with it, at once on every instance: a key must not outlast its maker's standing.
     func changeMember(_ identity: Identity, team: String, user: String, to role: TeamRole?, client: ClientInfo) async throws {
         let team = try Self.teamID(team)
-        try await membership(of: identity, in: team)
-        guard Identifiers.isUUID(user.lowercased()) else { throw TeamError.noSuchMember }
+        let actor = try await membership(of: identity, in: team)
+        let user = user.lowercased()
+        guard Identifiers.isUUID(user), let current = try await backends.postgres({ try await backends.store.teamRole(teamID: team, userID: user) })
+        else { throw TeamError.noSuchMember }
+        // Checked here too (the store decides again, under the team's lock), so that nobody else
+        // can have a member's key records dropped below.
+        guard user == identity.userID || actor.mayManage(current) else { throw TeamError.roleNotAllowed }
+        // Redis first, as for sessions: the member's key records are dropped (each is read from
+        // PostgreSQL at its next use), so that Redis failing after the change commits cannot leave
+        // a revoked key answering from its old record.
+        let live = try await backends.postgres { try await backends.store.liveAPIKeys(userID: user) }
+        if !live.isEmpty { try await backends.redis { try await backends.registry.dropAPIKeyRecords(digestHexes: live.map(\.digestHex), userID: user) } }
         let (change, revoked) = try await backends.postgres {
-            try await backends.store.changeTeamMember(teamID: team, userID: user.lowercased(), to: role, actor: identity.userID)
+            try await backends.store.changeTeamMember(teamID: team, userID: user, to: role, actor: identity.userID)
         }
         for key in revoked { try await apiKeys.revoked(digestHex: key.digestHex, keyID: key.id, by: identity, client: client, detail: " team \(team)") }
         switch change {
@@ -158,9 +168,10 @@ struct Teams: Sendable {
     /// (owner, billing) may, after their password, as for a key of one's own.
     func changeKeyLimit(_ identity: Identity, team: String, id: String, to dailyLimit: Int64?, password: String, client: ClientInfo) async throws {
         let team = try Self.teamID(team)
-        guard try await membership(of: identity, in: team).scopes.contains(Self.balanceScope) else { throw TeamError.roleNotAllowed }
+        let roles = TeamRole.allCases.filter { $0.scopes.contains(Self.balanceScope) }
+        guard roles.contains(try await membership(of: identity, in: team)) else { throw TeamError.roleNotAllowed }
         try await apiKeys.changeDailyLimit(id, to: dailyLimit, by: identity, password: password, client: client) { _, id in
-            try await backends.store.setTeamAPIKeyDailyLimit(teamID: team, id: id, dailyLimit: dailyLimit, actor: identity.userID).map {
+            try await backends.store.setTeamAPIKeyDailyLimit(teamID: team, id: id, dailyLimit: dailyLimit, actor: identity.userID, roles: roles).map {
                 ($0.digestHex, $0.madeBy)
             }
         }

@@ -86,7 +86,7 @@ extension InMemoryAccountStore {
             let decision = MemberChange.decide(
                 current: current, to: role, actorRole: team.members[actor]?.role, leaving: leaving,
                 owners: team.members.values.filter { $0.role == .owner }.count)
-            guard decision == .changed else { return (decision, []) }
+            guard decision == .changed, role != current else { return (decision, []) }
             if let role {
                 state.teams.teams[teamID]?.members[userID]?.role = role
                 state.teams.audit(teamID, actor: actor, "member_role_changed", subject: userID, detail: "\(current.rawValue) -> \(role.rawValue)")
@@ -94,9 +94,15 @@ extension InMemoryAccountStore {
                 state.teams.teams[teamID]?.members[userID] = nil
                 state.teams.audit(teamID, actor: actor, leaving ? "member_left" : "member_removed", subject: userID, detail: current.rawValue)
             }
-            let now = Date()
+            for (id, invitation) in state.teams.invitations
+            where invitation.teamID == teamID && invitation.invitedBy == userID && !invitation.accepted && !invitation.revoked
+                && !(role?.mayManage(invitation.role) ?? false)
+            {
+                state.teams.invitations[id]?.revoked = true
+                state.teams.audit(teamID, actor: actor, "invitation_revoked", subject: id, detail: "\(invitation.email) (beyond its inviter's role now)")
+            }
             var revoked: [ChangedTeamKey] = []
-            for key in state.apiKeys.values where key.team?.teamID == teamID && key.userID == userID && key.isLive(at: now) {
+            for key in state.apiKeys.values where key.team?.teamID == teamID && key.userID == userID && !key.revoked {
                 guard let keyRole = key.team?.role, !(role?.mayMakeKey(of: keyRole) ?? false) else { continue }
                 state.apiKeys[key.id]?.revoked = true
                 state.teams.audit(
@@ -197,9 +203,11 @@ extension InMemoryAccountStore {
         }
     }
 
-    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String) async throws -> ChangedTeamKey? {
+    func setTeamAPIKeyDailyLimit(teamID: String, id: String, dailyLimit: Int64?, actor: String, roles: [TeamRole]) async throws -> ChangedTeamKey? {
         state.withLock { state in
-            guard let key = state.apiKeys[id], key.team?.teamID == teamID, key.isLive(at: Date()) else { return nil }
+            guard let key = state.apiKeys[id], key.team?.teamID == teamID, key.isLive(at: Date()),
+                let actorRole = state.teams.teams[teamID]?.members[actor]?.role, roles.contains(actorRole)
+            else { return nil }
             state.apiKeys[key.id]?.dailyLimit = dailyLimit
             state.teams.audit(
                 teamID, actor: actor, "api_key_changed", subject: key.id, detail: "\(key.name) daily_limit_micros \(dailyLimit.map(String.init) ?? "none")")
