@@ -167,7 +167,14 @@ struct OutageTests {
         server.signal(SIGSTOP)
         let subscribing = Task { try await client.subscribe(to: ["late"]) { _ in } }
         try await Task.sleep(for: .milliseconds(300))
-        let stopping = Task { await client.shutdown() }
+        // The shutdown must have begun before the server answers, however late the task that
+        // runs it is scheduled on a loaded machine: it says when it has started.
+        let (started, start) = AsyncStream.makeStream(of: Void.self)
+        let stopping = Task {
+            start.yield()
+            await client.shutdown()
+        }
+        for await _ in started { break }
         try await Task.sleep(for: .milliseconds(100))
         server.signal(SIGCONT)
         await stopping.value
