@@ -82,7 +82,11 @@ final class TokenValidator: Sendable {
         case .failure(let outcome): return .ready(record(outcome))
         case .success(let found): credential = found
         }
-        if request.team == nil, let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970) {
+        // A request naming the credential's own team (a team key's client may always send it)
+        // is answered from the cache as well; only another team needs a member's role.
+        if let entry = cache.lookup(credential.digest, now: now.timeIntervalSince1970),
+            request.team.map({ $0.lowercased() == entry.identity.teamID }) ?? true
+        {
             outcomes.cacheHits.increment()
             return .ready(record(Self.decide(identity: entry.identity, blocked: entry.blocked, required: request.requiredScopes)))
         }
