@@ -17,6 +17,11 @@ import RedisClient
 /// - `auth:blocked:<user id>` exists while the user is blocked.
 /// - channel `auth:revocations`: `session <id>` (a session or API key was revoked) or `user <id>`
 ///   (a user was blocked or unblocked); instances drop their cached answers for it.
+///
+/// Behind Sentinel, the writes whose loss in a failover would matter are durable (they wait for a
+/// replica): a new token's record (lost, the token a user was just given is refused), and every
+/// revocation, block and dropped key record (lost, a revoked credential would be let in again). An
+/// API key's record is not: a lost one is read again from PostgreSQL.
 struct RedisTokenRegistry: TokenRegistry {
     let redis: RedisClient
     let seal: RecordSeal
@@ -42,7 +47,7 @@ struct RedisTokenRegistry: TokenRegistry {
         return try await redis.evaluate(
             Self.recordTokenScript,
             keys: [Self.tokenKey(jwtID), Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
-            arguments: ["\(userID) \(sessionID)", expiresAt, jwtID]
+            arguments: ["\(userID) \(sessionID)", expiresAt, jwtID], durable: true
         ).int == 1
     }
 
@@ -72,7 +77,7 @@ struct RedisTokenRegistry: TokenRegistry {
     func revokeSession(_ sessionID: String) async throws(RedisError) -> Int {
         try await redis.evaluate(
             Self.revokeSessionScript, keys: [Self.sessionTokensKey(sessionID), Self.revokedSessionKey(sessionID)],
-            arguments: [SharedKeys.revocationChannel, "auth:token:", sessionID, tombstoneSeconds]
+            arguments: [SharedKeys.revocationChannel, "auth:token:", sessionID, tombstoneSeconds], durable: true
         ).int ?? 0
     }
 
@@ -92,7 +97,7 @@ struct RedisTokenRegistry: TokenRegistry {
     func expireAccessTokens(sessionIDs: [String], userID: String) async throws(RedisError) {
         try await redis.evaluate(
             Self.expireAccessTokensScript, keys: sessionIDs.map(Self.sessionTokensKey),
-            arguments: [SharedKeys.revocationChannel, "auth:token:", "user \(userID)"])
+            arguments: [SharedKeys.revocationChannel, "auth:token:", "user \(userID)"], durable: true)
     }
 
     private static let expireAccessTokensScript = RedisScript(
@@ -108,7 +113,7 @@ struct RedisTokenRegistry: TokenRegistry {
     /// Marks the user blocked (or not) and tells every instance.
     func setBlocked(userID: String, _ blocked: Bool) async throws(RedisError) {
         let change = blocked ? RedisCommand("SET", SharedKeys.blocked(userID: userID), "1") : RedisCommand("DEL", SharedKeys.blocked(userID: userID))
-        let replies = try await redis.pipeline([change, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")])
+        let replies = try await redis.durablePipeline([change, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")])
         for case .failure(let error) in replies { throw error }
     }
 
@@ -146,7 +151,7 @@ struct RedisTokenRegistry: TokenRegistry {
     /// each key reads it again from PostgreSQL, with the owner's scopes as they are now.
     func dropAPIKeyRecords(digestHexes: [String], userID: String) async throws(RedisError) {
         let commands = digestHexes.map { RedisCommand("DEL", Self.apiKeyKey($0)) } + [RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")]
-        for case .failure(let error) in try await redis.pipeline(commands) { throw error }
+        for case .failure(let error) in try await redis.durablePipeline(commands) { throw error }
     }
 
     /// Forgets an API key and tells every instance, once: revoking a key that Redis no longer has
@@ -154,8 +159,9 @@ struct RedisTokenRegistry: TokenRegistry {
     /// published.
     @discardableResult
     func revokeAPIKey(digestHex: String, keyID: String) async throws(RedisError) -> Bool {
-        try await redis.evaluate(Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.revocationChannel, "session \(keyID)"]).int
-            == 1
+        try await redis.evaluate(
+            Self.revokeAPIKeyScript, keys: [Self.apiKeyKey(digestHex)], arguments: [SharedKeys.revocationChannel, "session \(keyID)"], durable: true
+        ).int == 1
     }
 
     private static let revokeAPIKeyScript = RedisScript(

@@ -50,8 +50,13 @@ final class LibpqConnection {
     static func connect(configuration: PostgresConfiguration, logger: Logger) throws -> LibpqConnection {
         let deadline = ContinuousClock.now + configuration.connectTimeout
         var pairs = configuration.libpqParameters
-        if let address = try HostResolution.address(of: configuration.host, within: configuration.connectTimeout) {
-            pairs.append(("hostaddr", address))
+        // One entry per host, empty for a host that is already an address (libpq then uses `host`).
+        var addresses: [String] = []
+        for server in configuration.servers {
+            addresses.append(try HostResolution.address(of: server.host, within: configuration.connectTimeout) ?? "")
+        }
+        if addresses.contains(where: { !$0.isEmpty }) {
+            pairs.append(("hostaddr", addresses.joined(separator: ",")))
         }
         let keys = pairs.map { strdup($0.0) } + [nil]
         let values = pairs.map { strdup($0.1) } + [nil]

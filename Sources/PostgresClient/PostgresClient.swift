@@ -90,6 +90,8 @@ public final class PostgresClient: Service, Sendable {
             let commit: PostgresRows
             do {
                 commit = try await connection.execute("COMMIT", EncodedParameters.none, pinned: generation)
+            } catch let error as PostgresError where error.code == .connectionLost {
+                throw PostgresError(code: .commitOutcomeUnknown, message: "the connection was lost waiting for COMMIT's answer: \(error.message)")
             } catch {
                 // Not sent (a cancelled caller) or failed: nothing stays open on the slot.
                 await connection.rollback(pinned: generation)

@@ -31,6 +31,16 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public var acquireTimeout: Duration
     /// The largest pause between reconnect attempts of one connection (the delay doubles from 100 ms).
     public var maximumReconnectDelay: Duration
+    /// More servers, tried in order after ``host`` and ``port`` when a connection is made (libpq's
+    /// host list): a primary and its standbys.
+    public var moreServers: [PostgresServer] = []
+    /// libpq's `target_session_attrs`: `read-write` makes a connection skip the servers that take
+    /// no writes (a standby), so that after a failover it finds the promoted one. Nil for libpq's
+    /// default, `any`.
+    public var targetSessionAttributes: String?
+
+    /// Every server a connection may go to, in the order they are tried.
+    public var servers: [PostgresServer] { [PostgresServer(host: host, port: port)] + moreServers }
 
     /// Creates a configuration with the defaults: pool of 4, 5 s connect, 30 s statement timeout.
     public init(
@@ -51,12 +61,16 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         self.maximumReconnectDelay = .seconds(5)
     }
 
-    /// Parses `postgres[ql]://user[:password]@host[:port]/database[?options]`.
+    /// Parses `postgres[ql]://user[:password]@host[:port][,host[:port]...]/database[?options]`:
+    /// several hosts are a primary and its standbys, tried in order (with
+    /// `target_session_attrs=read-write`, the first that takes writes is used).
     ///
     /// Options: `application_name`, `sslmode`, `pool_size`, `connect_timeout` (seconds),
-    /// `statement_timeout` (milliseconds, 0 for none). Unknown options are rejected so typos surface.
+    /// `statement_timeout` (milliseconds, 0 for none), `target_session_attrs`. Unknown options are
+    /// rejected so typos surface.
     public init(url: String) throws(PostgresError) {
-        guard let parts = URLComponents(string: url), parts.scheme == "postgres" || parts.scheme == "postgresql" else {
+        let (single, more) = try Self.splitHosts(url)
+        guard let parts = URLComponents(string: single), parts.scheme == "postgres" || parts.scheme == "postgresql" else {
             throw Self.invalid("expected a postgres:// or postgresql:// URL")
         }
         guard let user = parts.user, !user.isEmpty else { throw Self.invalid("the URL names no user") }
@@ -65,10 +79,31 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             host: parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1", port: parts.port ?? 5432,
             user: user, password: parts.password, database: database.isEmpty ? user : database
         )
+        moreServers = more
         for item in parts.queryItems ?? [] {
             try apply(option: item.name, value: item.value ?? "")
         }
         try validate()
+    }
+
+    /// The URL with only its first host (which `URLComponents` can parse), and the hosts after it.
+    private static func splitHosts(_ url: String) throws(PostgresError) -> (String, [PostgresServer]) {
+        guard let schemeEnd = url.range(of: "://") else { return (url, []) }
+        let authorityStart = schemeEnd.upperBound
+        let authorityEnd = url[authorityStart...].firstIndex { $0 == "/" || $0 == "?" } ?? url.endIndex
+        let authority = url[authorityStart..<authorityEnd]
+        let hostsStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let hosts = authority[hostsStart...].split(separator: ",", omittingEmptySubsequences: false)
+        guard hosts.count > 1 else { return (url, []) }
+        var more: [PostgresServer] = []
+        for entry in hosts.dropFirst() {
+            let colon = entry.lastIndex(of: ":")
+            let host = entry[..<(colon ?? entry.endIndex)]
+            let port = colon.map { Int(entry[entry.index(after: $0)...]) } ?? 5432
+            guard !host.isEmpty, let port, (1...65535).contains(port) else { throw Self.invalid("'\(entry)' is not a host or host:port") }
+            more.append(PostgresServer(host: String(host), port: port))
+        }
+        return (String(url[..<hostsStart] + hosts[0] + url[authorityEnd...]), more)
     }
 
     private mutating func apply(option: String, value: String) throws(PostgresError) {
@@ -83,6 +118,11 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         case "connect_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw Self.invalid("connect_timeout must be seconds > 0") }
             connectTimeout = .seconds(seconds)
+        case "target_session_attrs":
+            guard ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"].contains(value) else {
+                throw Self.invalid("unknown target_session_attrs '\(value)'")
+            }
+            targetSessionAttributes = value
         case "statement_timeout":
             guard let millis = Int(value), millis >= 0 else { throw Self.invalid("statement_timeout must be milliseconds") }
             statementTimeout = millis == 0 ? nil : .milliseconds(millis)
@@ -93,7 +133,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// Checks the values the pool relies on.
     func validate() throws(PostgresError) {
         guard poolSize > 0 else { throw Self.invalid("poolSize must be at least 1") }
-        guard (1...65535).contains(port) else { throw Self.invalid("port out of range") }
+        guard servers.allSatisfy({ (1...65535).contains($0.port) }) else { throw Self.invalid("port out of range") }
         guard connectTimeout > .zero, acquireTimeout > .zero else { throw Self.invalid("timeouts must be positive") }
         if let statementTimeout, statementTimeout < .milliseconds(1) {
             throw Self.invalid("statementTimeout must be at least 1 ms")
@@ -106,8 +146,9 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
 
     public var description: String {
         let secret = password == nil ? "" : ":***"
-        return "postgresql://\(user)\(secret)@\(host):\(port)/\(database)?application_name=\(applicationName)"
-            + "&pool_size=\(poolSize)"
+        let hosts = servers.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+        return "postgresql://\(user)\(secret)@\(hosts)/\(database)?application_name=\(applicationName)"
+            + "&pool_size=\(poolSize)" + (targetSessionAttributes.map { "&target_session_attrs=\($0)" } ?? "")
     }
 
     /// libpq keyword/value pairs. `connect_timeout` is not passed: the client enforces its own,
@@ -116,12 +157,25 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         var options = "-c bytea_output=hex"
         if let statementTimeout { options += " -c statement_timeout=\(statementTimeout.milliseconds)" }
         var pairs = [
-            ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
+            ("host", servers.map(\.host).joined(separator: ",")), ("port", servers.map { String($0.port) }.joined(separator: ",")),
+            ("user", user), ("dbname", database),
             ("application_name", applicationName), ("sslmode", tls.rawValue),
             ("client_encoding", "UTF8"), ("options", options),
         ]
         if let password { pairs.append(("password", password)) }
+        if let targetSessionAttributes { pairs.append(("target_session_attrs", targetSessionAttributes)) }
         return pairs
+    }
+}
+
+/// One PostgreSQL server's host and port.
+public struct PostgresServer: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
     }
 }
 

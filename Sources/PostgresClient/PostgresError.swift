@@ -8,7 +8,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case invalidConfiguration, invalidArgument
             case connectionFailed, connectionUnavailable, connectionLost, connectTimeout
-            case server, statementTimeout, transactionRolledBack, transactionClosed
+            case server, statementTimeout, transactionRolledBack, transactionClosed, commitOutcomeUnknown
             case poolClosed, poolTimeout, decoding
         }
 
@@ -33,6 +33,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let statementTimeout = Self(.statementTimeout)
         /// COMMIT found the transaction already failed, so the server rolled it back.
         public static let transactionRolledBack = Self(.transactionRolledBack)
+        /// The connection broke after `COMMIT` was sent and before its answer: the transaction may
+        /// or may not have committed (a failover can cut it there). Nothing retries it; a caller
+        /// reads its effect back before doing it again.
+        public static let commitOutcomeUnknown = Self(.commitOutcomeUnknown)
         /// A transaction handle was used after its `withTransaction` body returned.
         public static let transactionClosed = Self(.transactionClosed)
         /// The client was closed.

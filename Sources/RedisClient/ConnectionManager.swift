@@ -31,6 +31,8 @@ final class ConnectionManager: @unchecked Sendable {
     /// The connection attempt under way, closed by a shutdown once it is up.
     private var attempt: EventLoopFuture<any Channel>?
     private var reconnectTimer: Scheduled<Void>?
+    /// The master a Sentinel named last, only to log a change: every connect asks again.
+    private var lastMaster: RedisAddress?
 
     init(
         eventLoop: any EventLoop,
@@ -141,19 +143,27 @@ final class ConnectionManager: @unchecked Sendable {
     private func connect() {
         eventLoop.assertInEventLoop()
         let onPush = onPush
+        let closesOnReadOnly = configuration.sentinel != nil
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush, closesOnReadOnly: closesOnReadOnly))
                 }
             }
-        let channel =
-            if let socketPath = configuration.socketPath {
-                bootstrap.connect(unixDomainSocketPath: socketPath)
-            } else {
-                bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: configuration.host, port: configuration.port)
+        let channel: EventLoopFuture<any Channel>
+        if let sentinel = configuration.sentinel {
+            channel = SentinelLookup.master(
+                sentinel, connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout, on: eventLoop
+            ).flatMap { master in
+                self.noteMaster(master)
+                return bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: master.host, port: master.port)
             }
+        } else if let socketPath = configuration.socketPath {
+            channel = bootstrap.connect(unixDomainSocketPath: socketPath)
+        } else {
+            channel = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: configuration.host, port: configuration.port)
+        }
         let connected = channel.flatMap { channel in self.setUp(channel) }
         attempt = connected
         connected.assumeIsolated().whenComplete { result in
@@ -171,7 +181,17 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// AUTH and SELECT when configured, then the `onConnect` hook; closes the channel on failure.
+    private func noteMaster(_ master: RedisAddress) {
+        eventLoop.assertInEventLoop()
+        if lastMaster != master {
+            logger.info("Redis master named by Sentinel", metadata: ["master": "\(master)", "previous": "\(lastMaster.map(\.description) ?? "none")"])
+            lastMaster = master
+        }
+    }
+
+    /// AUTH and SELECT when configured, then (behind Sentinel) `ROLE`, which must answer `master`:
+    /// a Sentinel's answer can be a moment old, and a demoted master must not take writes. Then
+    /// the `onConnect` hook; closes the channel on failure.
     private func setUp(_ channel: any Channel) -> EventLoopFuture<any Channel> {
         do {
             let handler = try channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self)
@@ -186,11 +206,20 @@ final class ConnectionManager: @unchecked Sendable {
                 try CommandEncoder.encode(RedisCommand("SELECT", database), into: &payload)
                 count += 1
             }
+            let checksRole = configuration.sentinel != nil
+            if checksRole {
+                try CommandEncoder.encode(RedisCommand("ROLE"), into: &payload)
+                count += 1
+            }
             var ready = eventLoop.makeSucceededVoidFuture()
             if count > 0 {
                 ready = sendDuringSetup(payload, expectedReplies: count, on: handler).flatMapThrowing { replies in
-                    for case .error(let message) in replies.array ?? [] {
+                    let values = replies.array ?? []
+                    for case .error(let message) in values {
                         throw RedisError.server(message)
+                    }
+                    if checksRole, let role = values.last?.array?.first?.string, role != "master" {
+                        throw RedisError(.unavailable, "the server Sentinel named is a \(role), not the master")
                     }
                 }
             }

@@ -19,10 +19,14 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private var watchdog: (task: Scheduled<Void>, deadline: NIODeadline)?
     /// Receives pub/sub `message` pushes, which answer no command; nil on command connections.
     private let onPush: ((RedisValue) -> Void)?
+    /// Behind Sentinel: a `READONLY` answer means the server was demoted to a replica, so the
+    /// connection closes and the next connect asks a Sentinel for the master again.
+    private let closesOnReadOnly: Bool
 
-    init(onPush: ((RedisValue) -> Void)?) throws(RedisError) {
+    init(onPush: ((RedisValue) -> Void)?, closesOnReadOnly: Bool = false) throws(RedisError) {
         self.parser = try ReplyParser()
         self.onPush = onPush
+        self.closesOnReadOnly = closesOnReadOnly
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -76,9 +80,12 @@ final class RedisChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do throws(RedisError) {
             try parser.feed(unwrapInboundIn(data))
+            var demoted = false
             while let value = try parser.next() {
+                if closesOnReadOnly, case .error(let message) = value, message.hasPrefix("READONLY") { demoted = true }
                 try deliver(value)
             }
+            if demoted { context.close(promise: nil) }
         } catch {
             failAll(error)
             context.close(promise: nil)

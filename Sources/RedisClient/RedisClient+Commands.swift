@@ -51,14 +51,23 @@ extension RedisClient {
 
     /// Runs a Lua script with `EVALSHA`; when the server answers `NOSCRIPT`, runs it once with
     /// `EVAL`, which also caches it. (`SCRIPT LOAD` then `EVALSHA` would be two calls, and a flush
-    /// or failover between them would fail the second.)
+    /// or failover between them would fail the second.) A `durable` script's writes count as done
+    /// only once replicas have them, as ``durablePipeline(_:)``'s do.
     @discardableResult
     public func evaluate(
         _ script: RedisScript,
         keys: [String] = [],
         arguments: [any RedisArgument] = [],
-        timeout: Duration? = nil
+        timeout: Duration? = nil,
+        durable: Bool = false
     ) async throws(RedisError) -> RedisValue {
+        if durable {
+            do {
+                return try await durablePipeline([Self.scriptCommand("EVALSHA", script.sha1, keys: keys, arguments: arguments)])[0].get()
+            } catch  where error.code == .server && error.message.hasPrefix("NOSCRIPT") {
+                return try await durablePipeline([Self.scriptCommand("EVAL", script.source, keys: keys, arguments: arguments)])[0].get()
+            }
+        }
         do {
             return try await send(Self.scriptCommand("EVALSHA", script.sha1, keys: keys, arguments: arguments), timeout: timeout)
         } catch  where error.code == .server && error.message.hasPrefix("NOSCRIPT") {

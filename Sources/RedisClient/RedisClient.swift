@@ -29,6 +29,9 @@ public final class RedisClient: Service, Sendable {
     public let configuration: RedisConfiguration
     private let logger: Logger
     private let commands: ConnectionManager
+    /// A connection of their own for durable writes, when they wait for replicas: `WAIT` holds
+    /// its connection until the replicas answer, and must not hold every other caller's commands.
+    private let durableWrites: ConnectionManager?
     private let pubSub: PubSub
     private let stopped: EventLoopPromise<Void>
 
@@ -47,6 +50,8 @@ public final class RedisClient: Service, Sendable {
         self.eventLoop = eventLoop
         self.logger = logger
         self.commands = ConnectionManager(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        self.durableWrites =
+            configuration.durableReplicas > 0 ? ConnectionManager(eventLoop: eventLoop, configuration: configuration, logger: logger) : nil
         self.pubSub = PubSub(eventLoop: eventLoop, configuration: configuration, logger: logger)
         self.stopped = eventLoop.makePromise()
     }
@@ -57,6 +62,7 @@ public final class RedisClient: Service, Sendable {
     /// service group, or task cancellation; then closes the sockets and returns.
     public func run() async throws {
         commands.start()
+        durableWrites?.start()
         await withTaskCancellationOrGracefulShutdownHandler {
             try? await stopped.futureResult.get()
         } onCancelOrGracefulShutdown: {
@@ -72,8 +78,9 @@ public final class RedisClient: Service, Sendable {
 
     private func beginShutdown() {
         let commands = commands.shutdown()
+        let durableWrites = durableWrites?.shutdown() ?? eventLoop.makeSucceededVoidFuture()
         let pubSub = pubSub.shutdown()
-        commands.and(pubSub).map { _ in }.cascade(to: stopped)
+        commands.and(durableWrites).and(pubSub).map { _ in }.cascade(to: stopped)
     }
 
     // MARK: Commands
@@ -131,9 +138,39 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    private func submit(_ payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, timeout: Duration?) async throws(RedisError) -> RedisValue {
+    /// ``pipeline(_:timeout:)`` for writes that must survive a failover: with
+    /// ``RedisConfiguration/durableReplicas`` above 0 they go on a connection of their own followed
+    /// by `WAIT`, and count as done only when that many replicas have them.
+    /// - Throws: ``RedisError/Code/notReplicated`` when fewer replicas acknowledged them within
+    ///   ``RedisConfiguration/durableTimeout`` (they ran on the master, but a failover could lose them).
+    public func durablePipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [Result<RedisValue, RedisError>] {
+        guard let durableWrites, !commands.isEmpty else { return try await pipeline(commands) }
+        let replicas = configuration.durableReplicas
+        let milliseconds = Int(
+            configuration.durableTimeout.components.seconds * 1000 + configuration.durableTimeout.components.attoseconds / 1_000_000_000_000_000)
+        var payload = ByteBuffer()
+        for command in commands + [RedisCommand("WAIT", replicas, milliseconds)] {
+            try CommandEncoder.encode(command, into: &payload)
+        }
+        var replies =
+            try await submit(
+                payload, expectedReplies: commands.count + 1, isBatch: true, timeout: configuration.commandTimeout + configuration.durableTimeout,
+                on: durableWrites
+            ).array ?? []
+        let acknowledged = replies.popLast()?.int ?? 0
+        guard acknowledged >= replicas else {
+            throw RedisError(.notReplicated, "\(acknowledged) of \(replicas) replicas acknowledged the write within \(milliseconds) ms")
+        }
+        return replies.map { value in
+            if case .error(let message) = value { .failure(.server(message)) } else { .success(value) }
+        }
+    }
+
+    private func submit(
+        _ payload: ByteBuffer, expectedReplies: Int, isBatch: Bool, timeout: Duration?, on manager: ConnectionManager? = nil
+    ) async throws(RedisError) -> RedisValue {
         do {
-            return try await commands.submit(
+            return try await (manager ?? commands).submit(
                 payload, expectedReplies: expectedReplies, isBatch: isBatch, timeout: timeout ?? configuration.commandTimeout)
         } catch {
             // The channel's own errors are a lost connection.

@@ -33,6 +33,15 @@ public struct RedisConfiguration: Sendable {
     /// closing the connection (frozen, or a link that silently died) then counts as lost within
     /// this plus ``commandTimeout``, rather than never.
     public var subscriptionHeartbeat: Duration
+    /// For a replicated Redis: the Sentinels that name its master. When set, ``host``, ``port``
+    /// and ``socketPath`` are not used; every connect asks a Sentinel where the master is.
+    public var sentinel: RedisSentinel?
+    /// How many replicas must have a durable write (``RedisClient/pipeline(_:durable:)``) before
+    /// it counts as done, checked with `WAIT`; 0 (the default) sends no `WAIT`.
+    public var durableReplicas: Int = 0
+    /// How long a durable write waits for its replicas before it fails with
+    /// ``RedisError/Code/notReplicated``.
+    public var durableTimeout: Duration = .milliseconds(500)
 
     /// A configuration with the defaults: 2 s call timeout, 1 s connect timeout, reconnect
     /// backoff from 50 ms doubling up to 1 s, a subscriber heartbeat every second.
@@ -60,14 +69,27 @@ public struct RedisConfiguration: Sendable {
         self.subscriptionHeartbeat = subscriptionHeartbeat
     }
 
-    /// A configuration with the defaults from `redis://[[user]:password@]host[:port][/database]`
-    /// (port 6379 when omitted; the user is an ACL user, the `default` one when omitted), or from
-    /// `unix://[[user]:password@]/path/to/redis.sock[?db=database]` for a unix socket (the form
-    /// redis-py and redis-rs read).
+    /// A configuration with the defaults from one of:
+    /// - `redis://[[user]:password@]host[:port][/database]` (port 6379 when omitted; the user is an
+    ///   ACL user, the `default` one when omitted);
+    /// - `unix://[[user]:password@]/path/to/redis.sock[?db=database]` for a unix socket (the form
+    ///   redis-py and redis-rs read);
+    /// - `redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/database]` for a
+    ///   replicated Redis: the Sentinels' addresses (port 26379 when omitted) and the master's name.
+    ///   `?sentinel_password=` is the Sentinels' own `requirepass`; durable writes then wait for
+    ///   one replica unless `?durable_replicas=` says otherwise.
+    ///
+    /// Any form takes `?durable_replicas=N`, the replicas a durable write waits for.
     /// - Throws: ``RedisError/Code/invalidConfiguration`` naming what is wrong (never the password).
     public init(url: String) throws(RedisError) {
-        let expected = "expected redis://[[user]:password@]host:port[/db] or unix://[[user]:password@]/path/to/redis.sock[?db=N]"
+        let expected =
+            "expected redis://[[user]:password@]host:port[/db], unix://[[user]:password@]/path/to/redis.sock[?db=N] or redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db]"
+        if url.hasPrefix("redis+sentinel://") {
+            try self.init(sentinelURL: url, expected: expected)
+            return
+        }
         guard let components = URLComponents(string: url) else { throw RedisError(.invalidConfiguration, expected) }
+        var query = components.queryItems ?? []
         switch components.scheme {
         case "redis":
             guard let host = components.host, !host.isEmpty else { throw RedisError(.invalidConfiguration, expected) }
@@ -83,15 +105,122 @@ public struct RedisConfiguration: Sendable {
             }
             self.init(password: components.password)
             socketPath = components.path
-            for item in components.queryItems ?? [] {
-                guard item.name == "db", let database = item.value.flatMap(Int.init) else {
-                    throw RedisError(.invalidConfiguration, "a unix:// URL takes only ?db=<database number>")
-                }
-                self.database = database
-            }
+            if let database = try Self.take("db", from: &query) { self.database = database }
         default:
             throw RedisError(.invalidConfiguration, expected)
         }
         if let user = components.user, !user.isEmpty { username = user }
+        if let replicas = try Self.take("durable_replicas", from: &query) { durableReplicas = replicas }
+        try Self.refuseUnknown(query)
+    }
+
+    /// Parses the `redis+sentinel://` form, which `URLComponents` cannot (several hosts).
+    private init(sentinelURL url: String, expected: String) throws(RedisError) {
+        var rest = Substring(url.dropFirst("redis+sentinel://".count))
+        var query: [URLQueryItem] = []
+        if let mark = rest.firstIndex(of: "?") {
+            query = URLComponents(string: "x:?" + rest[rest.index(after: mark)...])?.queryItems ?? []
+            rest = rest[..<mark]
+        }
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        var authority = rest[..<slash]
+        let path = rest[slash...].split(separator: "/")
+        var user: String?
+        var password: String?
+        if let at = authority.lastIndex(of: "@") {
+            let userInfo = authority[..<at]
+            authority = authority[authority.index(after: at)...]
+            let colon = userInfo.firstIndex(of: ":")
+            user = String(userInfo[..<(colon ?? userInfo.endIndex)]).removingPercentEncoding
+            password = colon.map { String(userInfo[userInfo.index(after: $0)...]).removingPercentEncoding ?? "" }
+        }
+        var addresses: [RedisAddress] = []
+        for entry in authority.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let address = RedisAddress(entry, defaultPort: 26379) else {
+                throw RedisError(.invalidConfiguration, "'\(entry)' is not a Sentinel address (host or host:port); \(expected)")
+            }
+            addresses.append(address)
+        }
+        guard let master = path.first, !master.isEmpty, path.count <= 2 else {
+            throw RedisError(.invalidConfiguration, "a redis+sentinel:// URL names the master after the Sentinels: .../master[/db]")
+        }
+        self.init(password: password)
+        if let user, !user.isEmpty { username = user }
+        if path.count == 2 {
+            guard let database = Int(path[1]) else { throw RedisError(.invalidConfiguration, "the URL's path must end in a database number") }
+            self.database = database
+        }
+        let sentinelPassword = query.first { $0.name == "sentinel_password" }?.value
+        query.removeAll { $0.name == "sentinel_password" }
+        sentinel = RedisSentinel(addresses: addresses, masterName: String(master), password: sentinelPassword)
+        durableReplicas = try Self.take("durable_replicas", from: &query) ?? 1
+        try Self.refuseUnknown(query)
+    }
+
+    /// Removes the query parameter `name` and returns its value as a number, or nil when absent.
+    private static func take(_ name: String, from query: inout [URLQueryItem]) throws(RedisError) -> Int? {
+        guard let index = query.firstIndex(where: { $0.name == name }) else { return nil }
+        guard let value = query[index].value.flatMap(Int.init), value >= 0 else {
+            throw RedisError(.invalidConfiguration, "?\(name)= takes a number")
+        }
+        query.remove(at: index)
+        return value
+    }
+
+    private static func refuseUnknown(_ query: [URLQueryItem]) throws(RedisError) {
+        if let unknown = query.first {
+            throw RedisError(.invalidConfiguration, "unknown URL parameter '\(unknown.name)' (known: db for unix://, durable_replicas, sentinel_password)")
+        }
+    }
+}
+
+/// A server's host and TCP port.
+public struct RedisAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; nil when malformed.
+    init?(_ text: Substring, defaultPort: Int) {
+        var host = text
+        var portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { return nil }
+        let port = portText.map { Int($0) } ?? defaultPort
+        guard let port, (1...65535).contains(port) else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The Sentinels of a replicated Redis and the name they know its master by.
+public struct RedisSentinel: Sendable, Hashable {
+    /// Asked in this order; the first that answers names the master.
+    public var addresses: [RedisAddress]
+    /// The name in the Sentinels' `sentinel monitor` line.
+    public var masterName: String
+    /// The Sentinels' own password (their `requirepass`), sent with `AUTH`; never logged.
+    public var password: String?
+
+    public init(addresses: [RedisAddress], masterName: String, password: String? = nil) {
+        self.addresses = addresses
+        self.masterName = masterName
+        self.password = password
     }
 }

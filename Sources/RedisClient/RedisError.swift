@@ -4,7 +4,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable, matchable kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case server, timeout, unavailable, connectionClosed, protocolError, invalidCommand, invalidConfiguration, shutdown
+            case server, timeout, unavailable, connectionClosed, protocolError, invalidCommand, invalidConfiguration, shutdown, notReplicated
         }
 
         private let base: Base
@@ -27,6 +27,9 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The client was shut down.
         public static let shutdown = Code(.shutdown)
+        /// A durable write ran on the master, but fewer replicas than configured acknowledged it in
+        /// time: a failover now could lose it, so it must not count as done.
+        public static let notReplicated = Code(.notReplicated)
 
         public var description: String { base.rawValue }
     }

@@ -20,7 +20,9 @@ struct RedisTierPublisher: TierPublisher {
         let key = SharedKeys.tier(userID: userID)
         let write = tier == Tier.free ? RedisCommand("DEL", key) : RedisCommand("SET", key, tier)
         // In order on one connection: the key is written before any instance is told to read it.
-        for result in try await redis.pipeline([write, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")]) {
+        // Durable: the store counts it written once this returns, and a tier lost in a failover
+        // would never be written again.
+        for result in try await redis.durablePipeline([write, RedisCommand("PUBLISH", SharedKeys.revocationChannel, "user \(userID)")]) {
             _ = try result.get()
         }
     }

@@ -12,11 +12,16 @@ public struct LocalServer: Sendable {
         case redis, postgres, rabbitmq
         /// llama.cpp's OpenAI-compatible server with a small model; only private instances.
         case model
+        /// A Redis master, two replicas and three Sentinels; only private instances.
+        case redisReplicated = "redis-replicated"
+
+        /// The folder under the state folder with the password.
+        var folder: String { self == .redisReplicated ? "redis" : rawValue }
 
         /// The environment variable in which the test command passes the shared instance's port.
         var portVariable: String {
             switch self {
-            case .redis: "SKILLUP_REDIS_PORT"
+            case .redis, .redisReplicated: "SKILLUP_REDIS_PORT"
             case .postgres: "SKILLUP_POSTGRES_PORT"
             case .rabbitmq: "SKILLUP_AMQP_PORT"
             case .model: "SKILLUP_MODEL_PORT"
@@ -97,7 +102,7 @@ public struct LocalServer: Sendable {
     /// The password `scripts/servers` made for this instance (its state folder's `NAME/password`):
     /// Redis' default user's, PostgreSQL's and RabbitMQ's user `skillup`'s, the model server's API key.
     public func password() throws -> String {
-        let file = "\(stateDirectory)/\(kind.rawValue)/password"
+        let file = "\(stateDirectory)/\(kind.folder)/password"
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw Failure(description: "no password in \(file): the server was not started by scripts/servers")
         }
@@ -105,16 +110,57 @@ public struct LocalServer: Sendable {
     }
 
     /// Where a client connects, with the password: `redis://default:...@127.0.0.1:PORT`,
+    /// `redis+sentinel://default:...@127.0.0.1:S1,.../skillup?sentinel_password=...` (replicated),
     /// `postgresql://skillup:...@127.0.0.1:PORT/NAME` (database `skillup` by default),
     /// `amqp://skillup:...@127.0.0.1:PORT/NAME` (virtual host `/` by default), or the model
     /// server's `http://127.0.0.1:PORT/v1`.
     public func url(_ name: String? = nil) throws -> String {
         switch kind {
         case .redis: "redis://default:\(try password())@127.0.0.1:\(port)"
+        case .redisReplicated:
+            "redis+sentinel://default:\(try password())@\(try sentinelPorts().map { "127.0.0.1:\($0)" }.joined(separator: ","))/skillup"
+                + "?sentinel_password=\(try read("sentinel-password"))"
         case .postgres: "postgresql://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "skillup")"
         case .rabbitmq: "amqp://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "")"
         case .model: "http://127.0.0.1:\(port)/v1"
         }
+    }
+
+    /// The ports of a replicated Redis' three Sentinels.
+    public func sentinelPorts() throws -> [Int] {
+        try (1...3).map { number in
+            guard let port = Int(try read("sentinel-\(number)/port")) else { throw Failure(description: "no port for Sentinel \(number)") }
+            return port
+        }
+    }
+
+    /// A file of the state folder, trimmed.
+    public func read(_ path: String) throws -> String {
+        let file = "\(stateDirectory)/\(path)"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw Failure(description: "no \(file)") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Kills one node of this instance with SIGKILL (`redis`, `redis-replica-1` or `redis-replica-2` of a
+    /// replicated Redis, `postgres` or `postgres-standby`): a crash, for failover tests.
+    public func crash(_ node: String) async throws {
+        try await Self.runServers(["kill", node, stateDirectory])
+    }
+
+    /// Starts a streaming standby of this PostgreSQL on a free port; returns its port. Commits then
+    /// wait for it (synchronous replication).
+    public func startStandby() async throws -> Int {
+        precondition(kind == .postgres, "only PostgreSQL has a standby")
+        guard let port = Int(try await Self.runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw Failure(description: "no free port")
+        }
+        try await Self.runServers(["start", "postgres-standby", stateDirectory, String(port)])
+        return port
+    }
+
+    /// Promotes the standby and fences this (old) primary, as an orchestrator would.
+    public func promoteStandby() async throws {
+        try await Self.runServers(["promote", "postgres", stateDirectory])
     }
 
     /// Runs `rabbitmqctl` with `arguments` against this RabbitMQ instance.
@@ -127,7 +173,7 @@ public struct LocalServer: Sendable {
     public func signal(_ signal: Int32) {
         let pidFile =
             switch kind {
-            case .redis: stateDirectory + "/redis/redis.pid"
+            case .redis, .redisReplicated: stateDirectory + "/redis/redis.pid"
             case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
             case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
             case .model: stateDirectory + "/model/model.pid"

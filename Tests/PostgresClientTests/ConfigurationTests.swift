@@ -20,6 +20,23 @@ import Testing
         #expect(configuration.statementTimeout == .milliseconds(1500))
     }
 
+    @Test func parsesAPrimaryAndItsStandbys() throws {
+        let configuration = try PostgresConfiguration(
+            url: "postgresql://app:s%40cret@db1:5433,db2,10.0.0.3:6000/main?target_session_attrs=read-write&connect_timeout=1")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == "main")
+        #expect(
+            configuration.servers == [
+                PostgresServer(host: "db1", port: 5433), PostgresServer(host: "db2", port: 5432), PostgresServer(host: "10.0.0.3", port: 6000),
+            ])
+        #expect(configuration.targetSessionAttributes == "read-write")
+        #expect(configuration.description.contains("@db1:5433,db2:5432,10.0.0.3:6000/main"))
+        #expect(!configuration.description.contains("s@cret"))
+        for bad in ["postgresql://app@db1,/main", "postgresql://app@db1,db2:0/main", "postgresql://app@db1/main?target_session_attrs=writable"] {
+            #expect(throws: PostgresError.self, "\(bad)") { try PostgresConfiguration(url: bad) }
+        }
+    }
+
     @Test func descriptionHidesThePassword() throws {
         let configuration = try PostgresConfiguration(url: "postgres://skillup:hunter2@127.0.0.1/skillup")
         #expect(!configuration.description.contains("hunter2"))
