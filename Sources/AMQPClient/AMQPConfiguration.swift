@@ -2,6 +2,9 @@
 public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// A cluster's other nodes, tried in order after ``host`` and ``port`` whenever a connection is
+    /// made: a client follows a lost node to any node left.
+    public var moreNodes: [AMQPNode] = []
     public var user: String
     public var password: String
     public var virtualHost: String
@@ -42,7 +45,11 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         self.reconnectMaximumDelay = reconnectMaximumDelay
     }
 
-    /// Creates a configuration from `amqp://user:pass@host:port/vhost`.
+    /// Every node a connection may go to, in the order they are tried.
+    public var nodes: [AMQPNode] { [AMQPNode(host: host, port: port)] + moreNodes }
+
+    /// Creates a configuration from `amqp://user:pass@host:port[,host:port...]/vhost` (several
+    /// hosts: a cluster's nodes).
     ///
     /// The user, password and vhost are percent-decoded (`%2F` is the default vhost `/`); an empty
     /// path means vhost `/`. Other fields keep their defaults.
@@ -65,21 +72,31 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
             user = try Self.percentDecoded(parts[0])
             password = parts.count > 1 ? try Self.percentDecoded(parts[1]) : ""
         }
-        if let colon = rest.lastIndex(of: ":") {
-            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
+        let nodes = try rest.split(separator: ",", omittingEmptySubsequences: false).map(Self.node)
+        host = nodes[0].host
+        port = nodes[0].port
+        moreNodes = Array(nodes.dropFirst())
+        virtualHost = path.isEmpty ? "/" : try Self.percentDecoded(path)
+    }
+
+    /// `host` or `host:port` (5672 when omitted).
+    private static func node(_ text: Substring) throws -> AMQPNode {
+        var host = text
+        var port = 5672
+        if let colon = text.lastIndex(of: ":") {
+            guard let number = Int(text[text.index(after: colon)...]), (1...65535).contains(number) else {
                 throw AMQPError(.invalidConfiguration, "the URL's port is not a number between 1 and 65535")
             }
             port = number
-            rest = rest[..<colon]
+            host = text[..<colon]
         }
-        guard !rest.isEmpty else { throw AMQPError(.invalidConfiguration, "the URL has no host") }
-        host = String(rest)
-        virtualHost = path.isEmpty ? "/" : try Self.percentDecoded(path)
+        guard !host.isEmpty else { throw AMQPError(.invalidConfiguration, "the URL has no host") }
+        return AMQPNode(host: String(host), port: port)
     }
 
     /// The connection target without the password, for logs.
     public var description: String {
-        "amqp://\(user)@\(host):\(port) vhost \(virtualHost)"
+        "amqp://\(user)@\(nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",")) vhost \(virtualHost)"
     }
 
     private static func percentDecoded(_ text: Substring) throws -> String {
@@ -105,5 +122,16 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+}
+
+/// One RabbitMQ node's host and port.
+public struct AMQPNode: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
     }
 }

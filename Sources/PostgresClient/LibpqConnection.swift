@@ -46,17 +46,33 @@ final class LibpqConnection {
         PQfinish(pointer)
     }
 
-    /// Opens a connection with non-blocking `PQconnectPoll`, giving up at `connectTimeout`.
+    /// Opens a connection to the first server that takes it (and, with `target_session_attrs`, is
+    /// what it asks for). Each server has its own `connectTimeout`: a host that does not answer at
+    /// all must not spend the time the next one needs, nor one whose name does not resolve stop the
+    /// others from being tried.
     static func connect(configuration: PostgresConfiguration, logger: Logger) throws -> LibpqConnection {
+        guard !configuration.moreServers.isEmpty else { return try connect(to: configuration, logger: logger) }
+        var failures: [String] = []
+        for server in configuration.servers {
+            var one = configuration
+            one.host = server.host
+            one.port = server.port
+            one.moreServers = []
+            do {
+                return try connect(to: one, logger: logger)
+            } catch let error as PostgresError {
+                failures.append("\(server.host):\(server.port): \(error.message)")
+            }
+        }
+        throw PostgresError(code: .connectionFailed, message: "no server took the connection (\(failures.joined(separator: "; ")))")
+    }
+
+    /// Opens a connection to one server with non-blocking `PQconnectPoll`, giving up at `connectTimeout`.
+    private static func connect(to configuration: PostgresConfiguration, logger: Logger) throws -> LibpqConnection {
         let deadline = ContinuousClock.now + configuration.connectTimeout
         var pairs = configuration.libpqParameters
-        // One entry per host, empty for a host that is already an address (libpq then uses `host`).
-        var addresses: [String] = []
-        for server in configuration.servers {
-            addresses.append(try HostResolution.address(of: server.host, within: configuration.connectTimeout) ?? "")
-        }
-        if addresses.contains(where: { !$0.isEmpty }) {
-            pairs.append(("hostaddr", addresses.joined(separator: ",")))
+        if let address = try HostResolution.address(of: configuration.host, within: configuration.connectTimeout) {
+            pairs.append(("hostaddr", address))
         }
         let keys = pairs.map { strdup($0.0) } + [nil]
         let values = pairs.map { strdup($0.1) } + [nil]
@@ -146,10 +162,12 @@ final class LibpqConnection {
     /// cancelled; if the cancel request cannot be delivered, or the server still says nothing within
     /// `grace`, the connection is abandoned and the call fails. What is reported is what the server
     /// did: a statement that completed before the cancel took effect is a success, and a cancelled
-    /// caller sends nothing at all.
+    /// caller sends nothing at all. Without `cancelsOnDeadline` no cancel is ever sent: at the
+    /// deadline the connection is dropped (``PostgresError/Code/connectionLost``). That is for
+    /// COMMIT, which a cancel would stop waiting for a synchronous standby and report committed.
     func execute(
         _ sql: String, _ parameters: EncodedParameters?, deadline: ContinuousClock.Instant?, grace: Duration,
-        observeCancellation: Bool = true
+        observeCancellation: Bool = true, cancelsOnDeadline: Bool = true
     ) throws -> PostgresRows {
         if observeCancellation && Task.isCancelled { throw CancellationError() }
         let sent: Int32
@@ -174,7 +192,11 @@ final class LibpqConnection {
             throw failure(PQstatus(pointer) == CONNECTION_BAD ? .connectionLost : .invalidArgument)
         }
         try flush(until: deadline)
-        guard let last = try results(deadline: deadline, grace: grace, observeCancellation: observeCancellation, named: named).last else {
+        guard
+            let last = try results(
+                deadline: deadline, grace: grace, observeCancellation: observeCancellation, cancelsOnDeadline: cancelsOnDeadline, named: named
+            ).last
+        else {
             throw failure(.connectionLost)
         }
         return last.rows()
@@ -210,7 +232,9 @@ final class LibpqConnection {
     /// Waits for the answers to what was sent, cancelling it at `deadline` (or on cancellation);
     /// throws the first error the server answered. A prepared statement out of step with the
     /// server abandons the connection, so that the pool opens a fresh one with none.
-    private func results(deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool, named: Bool) throws -> [LibpqResult] {
+    private func results(
+        deadline: ContinuousClock.Instant?, grace: Duration, observeCancellation: Bool, cancelsOnDeadline: Bool = true, named: Bool
+    ) throws -> [LibpqResult] {
         var results = [LibpqResult]()
         var waitUntil = deadline
         var interruption: SocketWait.Outcome?
@@ -223,6 +247,9 @@ final class LibpqConnection {
                 switch outcome {
                 case .ready:
                     guard PQconsumeInput(pointer) == 1 else { throw failure(.connectionLost) }
+                case .timedOut where !cancelsOnDeadline:
+                    abandoned = true
+                    throw PostgresError(code: .connectionLost, message: "no answer by the deadline; the connection was dropped without a cancel")
                 case .timedOut where interruption != nil:
                     abandoned = true
                     throw PostgresError(code: .statementTimeout, message: "the server did not answer a cancel; connection discarded")

@@ -33,6 +33,13 @@ actor PooledConnection {
         try run(sql, parameters, pinned: pinned, mayLeaveTransactionOpen: pinned != nil)
     }
 
+    /// Commits the transaction begun on `pinned`. Never cancelled: a cancel would make the server
+    /// stop waiting for a synchronous standby and answer COMMIT as done. At the deadline the
+    /// connection is dropped instead (``PostgresError/Code/connectionLost``).
+    func commit(pinned: Int) throws -> PostgresRows {
+        try run("COMMIT", EncodedParameters.none, pinned: pinned, mayLeaveTransactionOpen: true, observeCancellation: false, cancelsOnDeadline: false)
+    }
+
     /// Begins a transaction and returns the generation to pin its statements to.
     func begin() throws -> Int {
         _ = try run("BEGIN", EncodedParameters.none, pinned: nil, mayLeaveTransactionOpen: true)
@@ -47,7 +54,8 @@ actor PooledConnection {
     }
 
     private func run(
-        _ sql: String, _ parameters: EncodedParameters?, pinned: Int?, mayLeaveTransactionOpen: Bool, observeCancellation: Bool = true
+        _ sql: String, _ parameters: EncodedParameters?, pinned: Int?, mayLeaveTransactionOpen: Bool, observeCancellation: Bool = true,
+        cancelsOnDeadline: Bool = true
     ) throws -> PostgresRows {
         let connection = try usableConnection(pinned: pinned)
         // A statement that never answers is cut off after statement_timeout plus one connect timeout.
@@ -55,7 +63,8 @@ actor PooledConnection {
         let deadline = configuration.statementTimeout.map { ContinuousClock.now + $0 + grace }
         let rows: PostgresRows
         do {
-            rows = try connection.execute(sql, parameters, deadline: deadline, grace: grace, observeCancellation: observeCancellation)
+            rows = try connection.execute(
+                sql, parameters, deadline: deadline, grace: grace, observeCancellation: observeCancellation, cancelsOnDeadline: cancelsOnDeadline)
         } catch {
             if connection.isBroken {
                 logger.warning("PostgreSQL connection lost", metadata: ["error": "\(error)"])

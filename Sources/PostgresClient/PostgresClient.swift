@@ -89,7 +89,7 @@ public final class PostgresClient: Service, Sendable {
             transaction.lease.end()
             let commit: PostgresRows
             do {
-                commit = try await connection.execute("COMMIT", EncodedParameters.none, pinned: generation)
+                commit = try await connection.commit(pinned: generation)
             } catch let error as PostgresError where error.code == .connectionLost {
                 throw PostgresError(code: .commitOutcomeUnknown, message: "the connection was lost waiting for COMMIT's answer: \(error.message)")
             } catch {

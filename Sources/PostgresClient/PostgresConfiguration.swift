@@ -31,8 +31,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public var acquireTimeout: Duration
     /// The largest pause between reconnect attempts of one connection (the delay doubles from 100 ms).
     public var maximumReconnectDelay: Duration
-    /// More servers, tried in order after ``host`` and ``port`` when a connection is made (libpq's
-    /// host list): a primary and its standbys.
+    /// More servers, tried in order after ``host`` and ``port`` when a connection is made, each
+    /// with its own ``connectTimeout``: a primary and its standbys.
     public var moreServers: [PostgresServer] = []
     /// libpq's `target_session_attrs`: `read-write` makes a connection skip the servers that take
     /// no writes (a standby), so that after a failover it finds the promoted one. Nil for libpq's
@@ -97,8 +97,12 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         guard hosts.count > 1 else { return (url, []) }
         var more: [PostgresServer] = []
         for entry in hosts.dropFirst() {
-            let colon = entry.lastIndex(of: ":")
-            let host = entry[..<(colon ?? entry.endIndex)]
+            // `[v6]:port`, `[v6]`, `host:port` or `host`.
+            let bracketed = entry.hasPrefix("[")
+            let close = bracketed ? entry.firstIndex(of: "]") : nil
+            let colon = entry[(close ?? entry.startIndex)...].lastIndex(of: ":")
+            var host = entry[..<(colon ?? entry.endIndex)]
+            if bracketed { host = host.dropFirst().dropLast() }
             let port = colon.map { Int(entry[entry.index(after: $0)...]) } ?? 5432
             guard !host.isEmpty, let port, (1...65535).contains(port) else { throw Self.invalid("'\(entry)' is not a host or host:port") }
             more.append(PostgresServer(host: String(host), port: port))
@@ -157,8 +161,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         var options = "-c bytea_output=hex"
         if let statementTimeout { options += " -c statement_timeout=\(statementTimeout.milliseconds)" }
         var pairs = [
-            ("host", servers.map(\.host).joined(separator: ",")), ("port", servers.map { String($0.port) }.joined(separator: ",")),
-            ("user", user), ("dbname", database),
+            ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
             ("application_name", applicationName), ("sslmode", tls.rawValue),
             ("client_encoding", "UTF8"), ("options", options),
         ]

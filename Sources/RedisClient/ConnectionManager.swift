@@ -31,8 +31,14 @@ final class ConnectionManager: @unchecked Sendable {
     /// The connection attempt under way, closed by a shutdown once it is up.
     private var attempt: EventLoopFuture<any Channel>?
     private var reconnectTimer: Scheduled<Void>?
-    /// The master a Sentinel named last, only to log a change: every connect asks again.
-    private var lastMaster: RedisAddress?
+    /// The master a Sentinel named for the current connection: every connect asks again, and the
+    /// check below compares the Sentinels' answer with it.
+    private var currentMaster: RedisAddress?
+    /// Behind Sentinel: asks again every ``RedisConfiguration/sentinelCheckInterval`` and leaves a
+    /// master the Sentinels no longer name. A master cut off from the others but still reachable
+    /// gives no error nor `READONLY` to reads, and would otherwise keep this client (and authd's
+    /// revocation feed) on stale data.
+    private var masterCheck: RepeatedTask?
 
     init(
         eventLoop: any EventLoop,
@@ -112,9 +118,11 @@ final class ConnectionManager: @unchecked Sendable {
             if failures > 0 {
                 logger.info("Redis connection restored", metadata: ["attempts": "\(failures)"])
             } else {
-                logger.debug("Redis connected", metadata: ["address": "\(configuration.socketPath ?? "\(configuration.host):\(configuration.port)")"])
+                let address = currentMaster?.description ?? configuration.socketPath ?? "\(configuration.host):\(configuration.port)"
+                logger.debug("Redis connected", metadata: ["address": "\(address)"])
             }
             live.channel.closeFuture.assumeIsolated().whenComplete { _ in self.perform(self.machine.connectionLost(live)) }
+            startMasterCheck(live)
             for pending in held where !pending.isDone {
                 live.handler.send(pending)
             }
@@ -131,6 +139,8 @@ final class ConnectionManager: @unchecked Sendable {
             logger.log(level: level, "Redis connect failed", metadata: ["reason": "\(error.message)", "attempt": "\(attemptNumber)"])
             scheduleReconnect(after: delay)
         case .reconnect(let delay):
+            masterCheck?.cancel()
+            masterCheck = nil
             logger.warning("Redis connection lost; reconnecting")
             onDisconnect?()
             scheduleReconnect(after: delay)
@@ -183,9 +193,24 @@ final class ConnectionManager: @unchecked Sendable {
 
     private func noteMaster(_ master: RedisAddress) {
         eventLoop.assertInEventLoop()
-        if lastMaster != master {
-            logger.info("Redis master named by Sentinel", metadata: ["master": "\(master)", "previous": "\(lastMaster.map(\.description) ?? "none")"])
-            lastMaster = master
+        if currentMaster != master {
+            logger.info("Redis master named by Sentinel", metadata: ["master": "\(master)", "previous": "\(currentMaster.map(\.description) ?? "none")"])
+            currentMaster = master
+        }
+    }
+
+    private func startMasterCheck(_ live: Live) {
+        guard let sentinel = configuration.sentinel else { return }
+        masterCheck?.cancel()
+        let interval = TimeAmount(configuration.sentinelCheckInterval)
+        masterCheck = eventLoop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
+            SentinelLookup.master(
+                sentinel, connectTimeout: self.configuration.connectTimeout, commandTimeout: self.configuration.commandTimeout, on: self.eventLoop
+            ).map { named in
+                guard let current = self.currentMaster, named != current, live.channel.isActive else { return }
+                self.logger.warning("Sentinel names another Redis master; leaving the old one", metadata: ["master": "\(named)", "old": "\(current)"])
+                live.channel.close(promise: nil)
+            }.recover { _ in }
         }
     }
 
@@ -218,8 +243,11 @@ final class ConnectionManager: @unchecked Sendable {
                     for case .error(let message) in values {
                         throw RedisError.server(message)
                     }
-                    if checksRole, let role = values.last?.array?.first?.string, role != "master" {
-                        throw RedisError(.unavailable, "the server Sentinel named is a \(role), not the master")
+                    if checksRole {
+                        let role = values.last?.array?.first?.string
+                        guard role == "master" else {
+                            throw RedisError(.unavailable, "the server Sentinel named is \(role.map { "a \($0)" } ?? "of no known role"), not the master")
+                        }
                     }
                 }
             }
@@ -249,6 +277,8 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     private func shutdownOnLoop() -> EventLoopFuture<Void> {
+        masterCheck?.cancel()
+        masterCheck = nil
         guard case .shutDown(let held, let closing) = machine.shutdown() else { return eventLoop.makeSucceededVoidFuture() }
         for pending in held {
             pending.fail(StateMachine<Live, PendingCommand>.shutdownError)

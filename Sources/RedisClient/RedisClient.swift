@@ -146,8 +146,9 @@ public final class RedisClient: Service, Sendable {
     public func durablePipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [Result<RedisValue, RedisError>] {
         guard let durableWrites, !commands.isEmpty else { return try await pipeline(commands) }
         let replicas = configuration.durableReplicas
-        let milliseconds = Int(
-            configuration.durableTimeout.components.seconds * 1000 + configuration.durableTimeout.components.attoseconds / 1_000_000_000_000_000)
+        // At least 1: `WAIT n 0` waits for ever.
+        let milliseconds = max(
+            1, Int(configuration.durableTimeout.components.seconds * 1000 + configuration.durableTimeout.components.attoseconds / 1_000_000_000_000_000))
         var payload = ByteBuffer()
         for command in commands + [RedisCommand("WAIT", replicas, milliseconds)] {
             try CommandEncoder.encode(command, into: &payload)

@@ -36,6 +36,9 @@ public struct RedisConfiguration: Sendable {
     /// For a replicated Redis: the Sentinels that name its master. When set, ``host``, ``port``
     /// and ``socketPath`` are not used; every connect asks a Sentinel where the master is.
     public var sentinel: RedisSentinel?
+    /// Behind Sentinel: how often a connection asks the Sentinels again, and closes when they name
+    /// another master (a master cut off from the others gives no error to its clients).
+    public var sentinelCheckInterval: Duration = .seconds(1)
     /// How many replicas must have a durable write (``RedisClient/pipeline(_:durable:)``) before
     /// it counts as done, checked with `WAIT`; 0 (the default) sends no `WAIT`.
     public var durableReplicas: Int = 0
@@ -131,13 +134,20 @@ public struct RedisConfiguration: Sendable {
             let userInfo = authority[..<at]
             authority = authority[authority.index(after: at)...]
             let colon = userInfo.firstIndex(of: ":")
-            user = String(userInfo[..<(colon ?? userInfo.endIndex)]).removingPercentEncoding
-            password = colon.map { String(userInfo[userInfo.index(after: $0)...]).removingPercentEncoding ?? "" }
+            let invalid = RedisError(.invalidConfiguration, "the URL's user or password has an invalid percent escape")
+            guard let decodedUser = String(userInfo[..<(colon ?? userInfo.endIndex)]).removingPercentEncoding else { throw invalid }
+            user = decodedUser
+            if let colon {
+                guard let decoded = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding else { throw invalid }
+                password = decoded
+            }
         }
         var addresses: [RedisAddress] = []
         for entry in authority.split(separator: ",", omittingEmptySubsequences: false) {
+            // The entry is not quoted: a password holding an unencoded '/' or '?' ends up here.
             guard let address = RedisAddress(entry, defaultPort: 26379) else {
-                throw RedisError(.invalidConfiguration, "'\(entry)' is not a Sentinel address (host or host:port); \(expected)")
+                throw RedisError(
+                    .invalidConfiguration, "a Sentinel address is not host or host:port (percent-encode '/', '?', '@' and ',' in the password); \(expected)")
             }
             addresses.append(address)
         }
@@ -210,7 +220,7 @@ public struct RedisAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The Sentinels of a replicated Redis and the name they know its master by.
-public struct RedisSentinel: Sendable, Hashable {
+public struct RedisSentinel: Sendable, Hashable, CustomStringConvertible {
     /// Asked in this order; the first that answers names the master.
     public var addresses: [RedisAddress]
     /// The name in the Sentinels' `sentinel monitor` line.
@@ -223,4 +233,7 @@ public struct RedisSentinel: Sendable, Hashable {
         self.masterName = masterName
         self.password = password
     }
+
+    /// The Sentinels and the master's name, never the password.
+    public var description: String { "\(addresses.map(\.description).joined(separator: ",")) master \(masterName)" }
 }

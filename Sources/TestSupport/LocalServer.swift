@@ -14,16 +14,24 @@ public struct LocalServer: Sendable {
         case model
         /// A Redis master, two replicas and three Sentinels; only private instances.
         case redisReplicated = "redis-replicated"
+        /// Three RabbitMQ nodes in one cluster (`rabbitmq`, `rabbitmq-2`, `rabbitmq-3`); only private instances.
+        case rabbitmqCluster = "rabbitmq-cluster"
 
         /// The folder under the state folder with the password.
-        var folder: String { self == .redisReplicated ? "redis" : rawValue }
+        var folder: String {
+            switch self {
+            case .redisReplicated: "redis"
+            case .rabbitmqCluster: "rabbitmq"
+            default: rawValue
+            }
+        }
 
         /// The environment variable in which the test command passes the shared instance's port.
         var portVariable: String {
             switch self {
             case .redis, .redisReplicated: "SKILLUP_REDIS_PORT"
             case .postgres: "SKILLUP_POSTGRES_PORT"
-            case .rabbitmq: "SKILLUP_AMQP_PORT"
+            case .rabbitmq, .rabbitmqCluster: "SKILLUP_AMQP_PORT"
             case .model: "SKILLUP_MODEL_PORT"
             }
         }
@@ -47,6 +55,8 @@ public struct LocalServer: Sendable {
     public let kind: Kind
     public let stateDirectory: String
     public let port: Int
+    /// What `scripts/servers start` gets after the port (a Redis' ACL file).
+    public var startArguments: [String] = []
 
     /// The port of the shared instance that `scripts/test` started for this kind of server.
     public static func sharedPort(_ kind: Kind) throws -> Int {
@@ -65,8 +75,9 @@ public struct LocalServer: Sendable {
         return LocalServer(kind: kind, stateDirectory: directory, port: try sharedPort(kind))
     }
 
-    /// Starts a private instance on a free port in a new temporary state folder.
-    public static func startPrivate(_ kind: Kind) async throws -> LocalServer {
+    /// Starts a private instance on a free port in a new temporary state folder; `arguments` go to
+    /// `scripts/servers start` after the port (a Redis' ACL file).
+    public static func startPrivate(_ kind: Kind, arguments: [String] = []) async throws -> LocalServer {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("skillup-\(kind.rawValue)-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -78,7 +89,7 @@ public struct LocalServer: Sendable {
         while true {
             let portText = try await runServers(["freeport"]).trimmingCharacters(in: .whitespacesAndNewlines)
             guard let port = Int(portText) else { throw Failure(description: "no free port: \(portText)") }
-            let server = LocalServer(kind: kind, stateDirectory: directory, port: port)
+            let server = LocalServer(kind: kind, stateDirectory: directory, port: port, startArguments: arguments)
             do {
                 try await server.start()
                 return server
@@ -91,7 +102,7 @@ public struct LocalServer: Sendable {
 
     /// Starts (or starts again) this instance on its port.
     public func start() async throws {
-        try await Self.runServers(["start", kind.rawValue, stateDirectory, String(port)])
+        try await Self.runServers(["start", kind.rawValue, stateDirectory, String(port)] + startArguments)
     }
 
     /// Stops this instance; its data stays in the state folder.
@@ -122,6 +133,8 @@ public struct LocalServer: Sendable {
                 + "?sentinel_password=\(try read("sentinel-password"))"
         case .postgres: "postgresql://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "skillup")"
         case .rabbitmq: "amqp://skillup:\(try password())@127.0.0.1:\(port)/\(name ?? "")"
+        case .rabbitmqCluster:
+            "amqp://skillup:\(try password())@\(try ["rabbitmq", "rabbitmq-2", "rabbitmq-3"].map { "127.0.0.1:\(try read("\($0)/port"))" }.joined(separator: ","))/\(name ?? "")"
         case .model: "http://127.0.0.1:\(port)/v1"
         }
     }
@@ -175,7 +188,7 @@ public struct LocalServer: Sendable {
             switch kind {
             case .redis, .redisReplicated: stateDirectory + "/redis/redis.pid"
             case .postgres: stateDirectory + "/postgres/data/postmaster.pid"
-            case .rabbitmq: stateDirectory + "/rabbitmq/rabbitmq.pid"
+            case .rabbitmq, .rabbitmqCluster: stateDirectory + "/rabbitmq/rabbitmq.pid"
             case .model: stateDirectory + "/model/model.pid"
             }
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
@@ -207,12 +220,15 @@ public struct LocalServer: Sendable {
     /// it kills the server outright, which takes milliseconds, instead of waiting for a clean stop.
     /// SIGKILL also ends a server a test froze with SIGSTOP, so no test needs to resume it first.
     public func remove() {
-        let killer = Process()
-        killer.executableURL = Self.packageRoot.appendingPathComponent("scripts/servers")
-        killer.arguments = ["kill", kind.rawValue, stateDirectory]
-        killer.standardOutput = FileHandle.nullDevice
-        killer.standardError = FileHandle.nullDevice
-        if (try? killer.run()) != nil { killer.waitUntilExit() }
+        // A PostgreSQL's standby (``startStandby()``) goes too.
+        for node in kind == .postgres ? ["postgres", "postgres-standby"] : [kind.rawValue] {
+            let killer = Process()
+            killer.executableURL = Self.packageRoot.appendingPathComponent("scripts/servers")
+            killer.arguments = ["kill", node, stateDirectory]
+            killer.standardOutput = FileHandle.nullDevice
+            killer.standardError = FileHandle.nullDevice
+            if (try? killer.run()) != nil { killer.waitUntilExit() }
+        }
         try? FileManager.default.removeItem(atPath: stateDirectory)
     }
 

@@ -12,6 +12,15 @@ struct ConfigurationTests {
         #expect(configuration.virtualHost == "skill/up")
     }
 
+    @Test func parsesAClustersNodes() throws {
+        let configuration = try AMQPConfiguration(url: "amqp://app:pw@node1:5673,node2,10.0.0.3:5674/")
+        #expect(configuration.nodes == [AMQPNode(host: "node1", port: 5673), AMQPNode(host: "node2", port: 5672), AMQPNode(host: "10.0.0.3", port: 5674)])
+        #expect(configuration.description == "amqp://app@node1:5673,node2:5672,10.0.0.3:5674 vhost /")
+        for url in ["amqp://app:pw@node1,/", "amqp://app:pw@node1,node2:0/"] {
+            #expect(throws: AMQPError.self, "\(url)") { try AMQPConfiguration(url: url) }
+        }
+    }
+
     @Test func defaultsPortAndVirtualHost() throws {
         let configuration = try AMQPConfiguration(url: "amqp://guest:guest@localhost")
         #expect(configuration.port == 5672)

@@ -61,9 +61,12 @@ struct FailoverTests {
 
         // The old primary comes back, fenced: read-only, so the clients' writes stay on the new one.
         try await primary.start()
-        let answer = try await client.query("SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby")[0]
+        // A new client, whose first connection tries the old primary first.
+        let fresh = try PostgresClient(configuration: configuration, logger: Logger(label: "after"))
+        let answer = try await fresh.query("SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby")[0]
         #expect(try answer.decode("port", as: Int.self) == standbyPort)
         #expect(try answer.decode("standby", as: Bool.self) == false)
+        await fresh.close()
         var direct = configuration
         direct.moreServers = []
         direct.targetSessionAttributes = nil

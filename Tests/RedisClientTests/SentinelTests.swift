@@ -102,6 +102,32 @@ struct SentinelTests {
         }
     }
 
+    /// The stack's daemons log in as ACL users of their own (scripts/redis-acl): behind Sentinel,
+    /// they may send ROLE, and write their own keys durably.
+    @Test func aDaemonsACLUserWorksBehindSentinel() async throws {
+        let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("skillup-acl-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: credentials) }
+        let acl = try await ChildProcess.run(LocalServer.packageRoot.appendingPathComponent("scripts/redis-acl").path, [credentials])
+        #expect(acl.status == 0, "\(acl.output)")
+        let aclFile = credentials + "/users.acl"
+        try acl.output.write(toFile: aclFile, atomically: true, encoding: .utf8)
+        let server = try await LocalServer.startPrivate(.redisReplicated, arguments: [aclFile])
+        defer { server.remove() }
+        let password = try String(contentsOfFile: credentials + "/redis-password-authd", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let sentinels = try server.sentinelPorts().map { "127.0.0.1:\($0)" }.joined(separator: ",")
+        var configuration = try RedisConfiguration(
+            url: "redis+sentinel://authd:\(password)@\(sentinels)/skillup?sentinel_password=\(try server.read("sentinel-password"))")
+        configuration.commandTimeout = .milliseconds(500)
+        let client = RedisClient(configuration: configuration, logger: TestRedis.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            try await waitUntil(within: .seconds(20)) { (try? await client.durablePipeline([RedisCommand("SET", "auth:acl-test", "1")])) != nil }
+            #expect(try await client.get("auth:acl-test") == "1")
+            await client.shutdown()
+        }
+    }
+
     @Test func sentinelURLsParse() throws {
         let configuration = try RedisConfiguration(url: "redis+sentinel://authd:p%40ss@10.0.0.1,10.0.0.2:26380,[::1]:26381/main/2?sentinel_password=s3")
         #expect(configuration.username == "authd")

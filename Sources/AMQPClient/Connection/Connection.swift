@@ -34,8 +34,31 @@ final class Connection {
         amqp_destroy_connection(state)
     }
 
-    /// Connects, logs in and opens the channel, or throws.
+    /// Connects to the first node that takes the connection (each within `connectTimeout`), logs
+    /// in and opens the channel, or throws the last node's reason (naming every node's).
     static func open(_ configuration: AMQPConfiguration, connectTimeout: Duration) throws(AMQPError) -> Connection {
+        guard !configuration.moreNodes.isEmpty else { return try open(node: configuration, connectTimeout: connectTimeout) }
+        var reasons: [String] = []
+        var last: AMQPError?
+        for node in configuration.nodes {
+            var one = configuration
+            one.host = node.host
+            one.port = node.port
+            one.moreNodes = []
+            do {
+                return try open(node: one, connectTimeout: connectTimeout)
+            } catch {
+                // A refused login is the same on every node of a cluster: no use trying the others.
+                if error.code == .authenticationFailed { throw error }
+                reasons.append(error.message)
+                last = error
+            }
+        }
+        throw AMQPError(last?.code ?? .connectionFailed, "no node took the connection (\(reasons.joined(separator: "; ")))")
+    }
+
+    /// Connects to the configuration's one node, logs in and opens the channel, or throws.
+    private static func open(node configuration: AMQPConfiguration, connectTimeout: Duration) throws(AMQPError) -> Connection {
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "could not allocate a connection")
         }

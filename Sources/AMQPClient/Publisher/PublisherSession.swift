@@ -7,6 +7,11 @@ final class PublisherSession {
     let connection: Connection
     /// The delivery tag the broker gives the next publish (confirm mode numbers them from 1).
     private var nextSequence: UInt64 = 1
+    /// Whether the broker refused (nacked) a message on this channel. The worker then opens a new
+    /// one: RabbitMQ 3.10 keeps refusing every publish on a channel whose quorum-queue client
+    /// started while the queue's leader was being re-elected (a node lost), and a new channel
+    /// finds the new leader.
+    private(set) var wasRefused = false
 
     init(_ configuration: AMQPConfiguration, connectTimeout: Duration) throws(AMQPError) {
         connection = try Connection.open(configuration, connectTimeout: connectTimeout)
@@ -88,6 +93,7 @@ final class PublisherSession {
             case .ack(let tag, let multiple):
                 settle(&batches, tag: tag, multiple: multiple, with: .success(()))
             case .nack(let tag, let multiple):
+                wasRefused = true
                 settle(&batches, tag: tag, multiple: multiple, with: .failure(AMQPError(.nacked, "the broker refused the message")))
             case .returned(let sequence, let replyCode, let replyText):
                 guard let sequence, let index = batches.firstIndex(where: { $0.contains(sequence) }) else {

@@ -79,6 +79,11 @@ final class PublisherWorker: Sendable {
                 held = expire(held, at: clock.now, connectedTo: current.connection, lastError: lastError)
                 if !held.isEmpty {
                     try current.run(&held, logger: logger)
+                    if current.wasRefused {
+                        logger.info("AMQP publisher opens a new channel after the broker refused a message")
+                        session = nil
+                        connected.store(false, ordering: .relaxed)
+                    }
                     continue
                 }
                 var wakeup = Mailbox<Command>.Wakeup.socketReadable
