@@ -42,7 +42,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// Every server a connection may go to, in the order they are tried.
     public var servers: [PostgresServer] { [PostgresServer(host: host, port: port)] + moreServers }
 
-    /// Creates a configuration with the defaults: pool of 4, 5 s connect, 30 s statement timeout.
+    /// Creates a configuration with the defaults: pool of 4, 5 s connect, 30 s statement timeout,
+    /// reconnect attempts at most a second apart.
     public init(
         host: String = "127.0.0.1", port: Int = 5432, user: String, password: String? = nil,
         database: String, applicationName: String = "skillup"
@@ -58,7 +59,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         self.connectTimeout = .seconds(5)
         self.statementTimeout = .seconds(30)
         self.acquireTimeout = .seconds(10)
-        self.maximumReconnectDelay = .seconds(5)
+        // A second at most: after a failover, a promoted standby is found within it.
+        self.maximumReconnectDelay = .seconds(1)
     }
 
     /// Parses `postgres[ql]://user[:password]@host[:port][,host[:port]...]/database[?options]`:

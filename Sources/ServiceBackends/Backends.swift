@@ -6,10 +6,10 @@ public import ServiceKit
 
 /// How to reach the servers behind a daemon, read from its configuration.
 ///
-/// Keys: `redis.url` (`redis://[:password@]host:port[/db]` or `unix://[:password@]/path/redis.sock`),
-/// `postgres.url`, `amqp.url`; a password
-/// in a secret file (`redis.password`, `postgres.password`, `amqp.password`, e.g. from systemd
-/// `LoadCredential=`) replaces the one in the URL, so URLs in unit files can stay password-free.
+/// Keys: `redis.url` (`redis://[:password@]host:port[/db]`, `unix://[:password@]/path/redis.sock` or
+/// `redis+sentinel://...`), `postgres.url`, `amqp.url`; a password in a secret file
+/// (`redis.password`, `redis.sentinel-password`, `postgres.password`, `amqp.password`, e.g. from
+/// systemd `LoadCredential=`) replaces the one in the URL, so URLs in unit files can stay password-free.
 public enum Backends {
     public static func redisConfiguration(_ configuration: DaemonConfiguration) throws -> RedisConfiguration {
         var settings: RedisConfiguration
@@ -19,6 +19,7 @@ public enum Backends {
             throw ConfigurationError(key: "redis.url", message: error.message)
         }
         if let password = configuration.reader.string(forKey: "redis.password", isSecret: true) { settings.password = password }
+        if let password = configuration.reader.string(forKey: "redis.sentinel-password", isSecret: true) { settings.sentinel?.password = password }
         return settings
     }
 

@@ -30,17 +30,17 @@ final class AuthInstance: Sendable {
     private let services: RunningServices
 
     /// Starts an instance, runs `body` with it, and stops it before returning, also when `body`
-    /// throws. `redis` points it at a private Redis; `arguments` are authd command-line settings
-    /// (`--cache-ttl 5`, ...); see ``TestAuthd/configuration(keysDirectory:productionHashing:arguments:environment:)``.
+    /// throws. `redis` points it at a private Redis, `postgresURL` at a private PostgreSQL;
+    /// `arguments` are authd command-line settings (`--cache-ttl 5`, ...); see ``TestAuthd/configuration(keysDirectory:productionHashing:arguments:environment:)``.
     static func with<T>(
-        redis: LocalServer? = nil, keysDirectory: String? = nil, productionHashing: Bool = false, arguments: [String] = [],
-        _ body: (AuthInstance) async throws -> T
+        redis: LocalServer? = nil, postgresURL: String? = nil, keysDirectory: String? = nil, productionHashing: Bool = false,
+        arguments: [String] = [], _ body: (AuthInstance) async throws -> T
     ) async throws -> T {
         let configuration = try await TestAuthd.configuration(
             keysDirectory: keysDirectory, productionHashing: productionHashing, arguments: arguments,
             environment: [
                 "REDIS_URL": try (redis ?? LocalServer.shared(.redis)).url(),
-                "POSTGRES_URL": try LocalServer.shared(.postgres).url(),
+                "POSTGRES_URL": try postgresURL ?? LocalServer.shared(.postgres).url(),
             ])
         return try await TestAuthd.run(try await AuthInstance(configuration: configuration), stop: { await $0.stop() }, body)
     }

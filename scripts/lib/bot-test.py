@@ -76,7 +76,7 @@ def stored(update_id):
     with open(f"{state}/stack.env") as f:
         for line in f:
             name, _, value = line.removeprefix("export ").strip().partition("=")
-            env[name] = value
+            env[name] = value.strip("'")
     return subprocess.run(["psql", env["POSTGRES_URL"], "-tAc", f"SELECT count(*) FROM bots.updates WHERE update_id = {int(update_id)}"],
                           capture_output=True, text=True, env=env).stdout.strip()
 
