@@ -163,12 +163,13 @@ final class ConnectionManager: @unchecked Sendable {
             }
         let channel: EventLoopFuture<any Channel>
         if let sentinel = configuration.sentinel {
+            // On this loop (the lookup's futures are), so the bootstrap need not cross threads.
             channel = SentinelLookup.master(
                 sentinel, connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout, on: eventLoop
-            ).flatMap { master in
+            ).assumeIsolated().flatMap { master in
                 self.noteMaster(master)
                 return bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: master.host, port: master.port)
-            }
+            }.nonisolated()
         } else if let socketPath = configuration.socketPath {
             channel = bootstrap.connect(unixDomainSocketPath: socketPath)
         } else {
@@ -203,13 +204,14 @@ final class ConnectionManager: @unchecked Sendable {
         guard let sentinel = configuration.sentinel else { return }
         masterCheck?.cancel()
         let interval = TimeAmount(configuration.sentinelCheckInterval)
+        let channel = live.channel
         masterCheck = eventLoop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
             SentinelLookup.master(
                 sentinel, connectTimeout: self.configuration.connectTimeout, commandTimeout: self.configuration.commandTimeout, on: self.eventLoop
             ).map { named in
-                guard let current = self.currentMaster, named != current, live.channel.isActive else { return }
+                guard let current = self.currentMaster, named != current, channel.isActive else { return }
                 self.logger.warning("Sentinel names another Redis master; leaving the old one", metadata: ["master": "\(named)", "old": "\(current)"])
-                live.channel.close(promise: nil)
+                channel.close(promise: nil)
             }.recover { _ in }
         }
     }
